@@ -1,0 +1,85 @@
+// Builds dist/: one CommonJS bundle (dist/index.js) plus tiny entry files, the ngrok SDK's native
+// binaries for linux x64/arm64 (glibc) and dockerode's .proto files, so the action runs with no npm install.
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const out = resolve(root, process.env.DIST_DIR ?? "dist");
+const require = createRequire(join(root, "package.json"));
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+await esbuild.build({
+  entryPoints: [join(root, "src/index.ts")],
+  outfile: join(out, "index.js"),
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  // Readable output keeps diffs of the committed bundle reviewable (and small in git).
+  minify: false,
+  legalComments: "eof",
+  logLevel: "warning",
+  // Native addons load at run time from dist/ (ngrok) or are optional (ssh2's crypto, cpu-features).
+  external: ["*.node", "@ngrok/ngrok-*", "cpu-features"],
+});
+
+// Entry files: the runner runs dist/main.js and dist/post.js; the npm bin is dist/cli.js.
+const entries = {
+  "main.js": "actionMain",
+  "post.js": "actionPost",
+  "cli.js": "cliMain",
+  "holder.js": "holderMain",
+};
+for (const [file, fn] of Object.entries(entries)) {
+  const shebang = file === "cli.js" ? "#!/usr/bin/env node\n" : "";
+  writeFileSync(join(out, file), `${shebang}"use strict";\nrequire("./index.js").entries.${fn}();\n`);
+}
+chmodSync(join(out, "cli.js"), 0o755);
+
+// dockerode resolves these with path.resolve(__dirname, "proto", ...): in the bundle __dirname is dist/.
+const protoDir = join(dirname(require.resolve("dockerode/package.json")), "lib", "proto");
+mkdirSync(join(out, "proto"));
+for (const f of readdirSync(protoDir)) copyFileSync(join(protoDir, f), join(out, "proto", f));
+
+// The SDK's loader looks for ngrok.<platform>.node next to itself (__dirname = dist/) before the package.
+const version = require("@ngrok/ngrok/package.json").version;
+for (const platform of ["linux-x64-gnu", "linux-arm64-gnu"]) {
+  copyFileSync(nativeBinary(platform, version), join(out, `ngrok.${platform}.node`));
+}
+
+/** The installed binary for this machine's platform; others from the npm registry, cached by version. */
+function nativeBinary(platform, version) {
+  const pkg = `@ngrok/ngrok-${platform}`;
+  const file = `ngrok.${platform}.node`;
+  try {
+    const dir = dirname(require.resolve(`${pkg}/package.json`));
+    if (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version === version)
+      return join(dir, file);
+  } catch {}
+  const cache = join(root, "node_modules", ".cache", "ml-preview", `${platform}-${version}`);
+  if (!existsSync(join(cache, "package", file))) {
+    mkdirSync(cache, { recursive: true });
+    const tgz = execFileSync("npm", ["pack", `${pkg}@${version}`, "--silent"], {
+      cwd: cache,
+      encoding: "utf8",
+    }).trim();
+    execFileSync("tar", ["-xzf", tgz], { cwd: cache });
+    rmSync(join(cache, tgz));
+  }
+  return join(cache, "package", file);
+}

@@ -1,0 +1,45 @@
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import type { StateDetails } from "../github/types.js";
+import type { PreviewEvent, PreviewEventName, Reporter } from "../lifecycle/reporter.js";
+
+/** One line per event, so the step that started a detached holder (and the post step) can follow it. */
+export interface EventLine {
+  readonly event: PreviewEventName;
+  readonly details: StateDetails;
+  readonly commentId?: number;
+}
+
+export function eventsFileReporter(path: string, commentId: () => number | undefined): Reporter {
+  return {
+    name: "event file",
+    async report(e: PreviewEvent) {
+      appendFileSync(
+        path,
+        `${JSON.stringify({ event: e.event, details: e.details, commentId: commentId() })}\n`,
+      );
+    },
+  };
+}
+
+const DATE_FIELDS = ["expiresAt", "startedAt", "at"] as const;
+
+export function readEvents(path: string): EventLine[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .flatMap((l) => {
+      try {
+        const e = JSON.parse(l) as {
+          event: PreviewEventName;
+          details: Record<string, unknown>;
+          commentId?: number;
+        };
+        for (const f of DATE_FIELDS)
+          if (typeof e.details[f] === "string") e.details[f] = new Date(e.details[f] as string);
+        return [e as EventLine];
+      } catch {
+        return []; // a line being written right now
+      }
+    });
+}

@@ -1,0 +1,23 @@
+import { runPreview } from "../preview.js";
+import { eventsFileReporter } from "./events-file.js";
+import { setupAction } from "./setup.js";
+
+/**
+ * The detached holder of a `wait: false` preview: same inputs (inherited env), same lifecycle; events go to
+ * the file the main step follows. SIGTERM comes from the post step at the end of the job.
+ */
+export async function holderMain(): Promise<void> {
+  const events = process.env.ML_PREVIEW_EVENTS_FILE;
+  if (!events) throw new Error("holder started without ML_PREVIEW_EVENTS_FILE");
+  const setup = await setupAction();
+  if (setup.kind !== "preview") throw new Error(`holder: unexpected setup ${setup.kind}`);
+  const controller = new AbortController();
+  process.on("SIGTERM", () =>
+    controller.abort("the job ended (with wait: false a preview lives as long as its job)"),
+  );
+  process.on("SIGINT", () => controller.abort("the workflow run was cancelled"));
+  await runPreview(
+    setup.config,
+    setup.deps(controller.signal, [eventsFileReporter(events, () => setup.comment?.id)]),
+  );
+}

@@ -1,0 +1,71 @@
+import * as core from "@actions/core";
+import { renderSummary } from "../github/index.js";
+import type { PreviewEvent, Reporter } from "../lifecycle/reporter.js";
+import { runPreview } from "../preview.js";
+import { startDetached } from "./detach.js";
+import { outputsReporter } from "./reporters/outputs.js";
+import { type ActionSetup, setupAction, stopOnSignals } from "./setup.js";
+import { saveState } from "./state.js";
+
+/** The action's main step: validate, then hold the preview here (wait: true) or in a detached holder. */
+export async function actionMain(): Promise<void> {
+  try {
+    const setup = await setupAction();
+    await runSetup(setup);
+  } catch (err) {
+    core.setFailed(`ml-preview: ${(err as Error).message}`);
+  }
+}
+
+async function runSetup(setup: ActionSetup): Promise<void> {
+  if (setup.kind === "invalid") {
+    // One ::error:: per bad input, each naming it; nothing has started.
+    for (const line of setup.message.split("\n")) core.error(line);
+    process.exitCode = 1;
+    return;
+  }
+  if (setup.kind === "refuse") return core.setFailed(setup.message);
+  if (setup.kind === "skip") {
+    core.notice(`ml-preview skipped: ${setup.reason}`);
+    core.setOutput("status", "skipped");
+    const report = { state: "skipped" as const, details: { reason: setup.reason, hint: setup.hint } };
+    await core.summary.addRaw(renderSummary(report, { name: setup.name, run: setup.run })).write();
+    return;
+  }
+
+  saveState("started", "true");
+  saveState("labels", JSON.stringify(setup.labels));
+  if (!setup.config.wait) {
+    const last = await startDetached(setup.run, setup.config, process.env);
+    if (last.event === "failed")
+      core.setFailed(`Preview failed at ${last.details.step}: ${last.details.error}`);
+    else if (last.event === "live")
+      core.info("The preview stays up while the next steps run; the post step ends it.");
+    return;
+  }
+
+  const controller = new AbortController();
+  stopOnSignals(controller);
+  const saveComment: Reporter = {
+    name: "saved state",
+    async report(_e: PreviewEvent) {
+      if (setup.comment?.id !== undefined) saveState("comment", String(setup.comment.id));
+      if (setup.deployment?.id !== undefined) saveState("deployment", String(setup.deployment.id));
+    },
+  };
+  const outputs = outputsReporter(
+    setup.run,
+    setup.config.name,
+    { commentId: () => setup.comment?.id },
+    { summaryOnLive: false, secrets: setup.config.secrets },
+  );
+  const result = await runPreview(setup.config, {
+    ...setup.deps(controller.signal, [outputs, saveComment]),
+    onResource: (kind, id) => {
+      if (kind === "container") saveState("container", id);
+    },
+  });
+  saveState("finished", "true");
+  if (result.state === "failed")
+    core.setFailed(`Preview failed at ${result.details.step}: ${result.details.error}`);
+}

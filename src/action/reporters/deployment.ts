@@ -1,0 +1,16 @@
+import type { PreviewDeployment } from "../../github/index.js";
+import type { PreviewEvent, Reporter } from "../../lifecycle/reporter.js";
+import { FINAL_STATES } from "../../lifecycle/reporter.js";
+
+/** A GitHub Deployment: in_progress while building, success with the URL when live, inactive at the end. */
+export function deploymentReporter(deployment: PreviewDeployment): Reporter {
+  return {
+    name: "deployment",
+    async report(e: PreviewEvent) {
+      if (e.event === "building") await deployment.start();
+      else if (e.event === "live" && e.details.url) await deployment.live(e.details.url);
+      else if (FINAL_STATES.includes(e.event as never) && e.event !== "skipped")
+        await deployment.end(e.event as never);
+    },
+  };
+}

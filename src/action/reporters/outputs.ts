@@ -1,0 +1,48 @@
+import * as core from "@actions/core";
+import { renderSummary } from "../../github/index.js";
+import type { RunContext } from "../../github/types.js";
+import type { PreviewEvent, Reporter } from "../../lifecycle/reporter.js";
+import { FINAL_STATES } from "../../lifecycle/reporter.js";
+
+export interface OutputIds {
+  readonly commentId?: () => number | undefined;
+}
+
+/** Step outputs when live and at the end; the job summary once, at the end (or when the step returns live). */
+export function outputsReporter(
+  run: RunContext,
+  name: string,
+  ids: OutputIds,
+  opts: { summaryOnLive: boolean; secrets: readonly string[] },
+): Reporter {
+  let imageId: string | undefined;
+  return {
+    name: "step outputs and summary",
+    async report(e: PreviewEvent) {
+      const final = FINAL_STATES.includes(e.event as never);
+      if (e.event !== "live" && !final) return;
+      setOutputs(e, imageId, ids.commentId?.());
+      if (final || opts.summaryOnLive) {
+        await core.summary
+          .addRaw(
+            renderSummary(
+              { state: e.event as never, details: e.details },
+              { name, run, secrets: opts.secrets },
+            ),
+          )
+          .write();
+      }
+    },
+  };
+}
+
+export function setOutputs(e: PreviewEvent, imageId?: string, commentId?: number): void {
+  const d = e.details;
+  core.setOutput("status", e.event);
+  core.setOutput("url", d.url ?? "");
+  core.setOutput("local-url", d.localUrl ?? "");
+  core.setOutput("expires-at", d.expiresAt ? d.expiresAt.toISOString() : "");
+  core.setOutput("container-id", d.containerId ?? "");
+  core.setOutput("image-id", d.imageId ?? imageId ?? "");
+  core.setOutput("comment-id", commentId === undefined ? "" : String(commentId));
+}

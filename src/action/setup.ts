@@ -1,0 +1,124 @@
+import * as core from "@actions/core";
+import { ConfigErrors, parseConfig, readActionInputs } from "../config/index.js";
+import type { PreviewConfig } from "../config/types.js";
+import { dockerClient } from "../docker/client.js";
+import type { PreviewLabels } from "../docker/types.js";
+import {
+  createOctokit,
+  PreviewDeployment,
+  previewEnvironment,
+  pullRequestState,
+  readRunContext,
+  resolveTarget,
+  StickyComment,
+} from "../github/index.js";
+import type { PullRequestInfo, RunContext } from "../github/types.js";
+import { pollIntervalMs } from "../lifecycle/poll.js";
+import type { Reporter } from "../lifecycle/reporter.js";
+import type { PreviewDeps } from "../preview.js";
+import { isForkPullRequest } from "./context.js";
+import { actionsLogger } from "./logger.js";
+import { maskSecretInputs } from "./mask.js";
+import { commentReporter } from "./reporters/comment.js";
+import { deploymentReporter } from "./reporters/deployment.js";
+import { logReporter } from "./reporters/log.js";
+
+export type ActionSetup =
+  | { kind: "invalid"; message: string }
+  | { kind: "skip"; reason: string; hint: string; run: RunContext; name: string }
+  | { kind: "refuse"; message: string }
+  | {
+      kind: "preview";
+      config: PreviewConfig;
+      run: RunContext;
+      pr?: PullRequestInfo;
+      labels: PreviewLabels;
+      comment?: StickyComment;
+      deployment?: PreviewDeployment;
+      reporters: Reporter[];
+      deps: (signal: AbortSignal, extra: Reporter[]) => PreviewDeps;
+    };
+
+/** Inputs → validated config → which PR → reporters: everything the lifecycle needs, before anything starts. */
+export async function setupAction(
+  env: NodeJS.ProcessEnv = process.env,
+  restored: { commentId?: number; deploymentId?: number } = {},
+): Promise<ActionSetup> {
+  const inputs = readActionInputs();
+  maskSecretInputs(inputs);
+  let config: PreviewConfig;
+  try {
+    config = parseConfig(inputs, {
+      workspace: env.GITHUB_WORKSPACE || process.cwd(),
+      forkPullRequest: isForkPullRequest(env),
+    });
+  } catch (err) {
+    if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
+    throw err;
+  }
+  const log = actionsLogger;
+  const run = readRunContext(env);
+  const octokit = createOctokit(config.github.token, { log });
+  const target = await resolveTarget(octokit, run, env, {
+    prNumber: config.github.prNumber,
+    allowForkLabel: config.github.allowForkLabel,
+    hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
+    tunnel: config.tunnel.provider,
+  });
+  if (target.refusal) return { kind: "refuse", message: target.refusal };
+  if (target.skip) return { kind: "skip", ...target.skip, run, name: config.name };
+
+  const pr = target.pr;
+  const labels: PreviewLabels = {
+    "ml-preview.repo": `${run.owner}/${run.repo}`,
+    "ml-preview.pr": pr ? String(pr.number) : "none",
+    "ml-preview.run": run.runId,
+    "ml-preview.name": config.name,
+  };
+  const comment =
+    pr && config.github.comment
+      ? new StickyComment(octokit, run, pr.number, config.name, {
+          qrCode: config.github.qrCode,
+          secrets: config.secrets,
+          log,
+          commentId: restored.commentId,
+        })
+      : undefined;
+  const reporters: Reporter[] = [logReporter(log)];
+  if (comment) reporters.push(commentReporter(comment));
+  let deployment: PreviewDeployment | undefined;
+  if (config.github.deployment) {
+    const environment = previewEnvironment(pr?.number, config.name);
+    const ref = pr?.headSha ?? run.sha;
+    deployment = new PreviewDeployment(octokit, run, {
+      environment,
+      ref,
+      log,
+      deploymentId: restored.deploymentId,
+    });
+    reporters.push(deploymentReporter(deployment));
+  }
+  const deps = (signal: AbortSignal, extra: Reporter[]): PreviewDeps => ({
+    docker: config.source.kind === "share" ? undefined : dockerClient(),
+    log,
+    reporters: [...reporters, ...extra],
+    signal,
+    labels,
+    metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
+    commit: pr?.headSha ?? run.sha,
+    pollIntervalMs: pollIntervalMs(env),
+    prOpen: pr ? async () => (await pullRequestState(octokit, run, pr.number)).open : undefined,
+    superseded: comment ? () => comment.isSuperseded() : undefined,
+  });
+  core.debug(
+    `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
+  );
+  return { kind: "preview", config, run, pr, labels, comment, deployment, reporters, deps };
+}
+
+/** SIGINT/SIGTERM (the runner's cancel) abort the lifecycle, which then cleans up. */
+export function stopOnSignals(controller: AbortController): void {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => controller.abort(`the workflow run was cancelled (${sig})`));
+  }
+}

@@ -1,0 +1,1 @@
+export * as scalar from "./scalars.js";

@@ -1,0 +1,57 @@
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { ConfigError } from "../../errors.js";
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/**
+ * The build context: a directory inside the workspace, after following symlinks, so a PR cannot point the
+ * build (and its upload to the engine) at files elsewhere on the runner.
+ */
+export function context(workspace: string, raw: string): string {
+  const root = realpathSync(workspace);
+  const wanted = resolve(root, raw.trim() || ".");
+  if (!inside(root, wanted)) {
+    throw new ConfigError(
+      "context",
+      `context "${raw}" is outside the workspace ${root}. Give a folder inside the repository, relative to its root, e.g. "." or "examples/dash-tips".`,
+    );
+  }
+  if (!existsSync(wanted) || !statSync(wanted).isDirectory()) {
+    throw new ConfigError(
+      "context",
+      `context "${raw}" is not a folder in the workspace. Check the path (relative to the repository root) and that actions/checkout ran before this step.`,
+    );
+  }
+  const real = realpathSync(wanted);
+  if (!inside(root, real)) {
+    throw new ConfigError(
+      "context",
+      `context "${raw}" is a symlink that leads outside the workspace (${real}). Point it at a real folder inside the repository.`,
+    );
+  }
+  return real;
+}
+
+/** The Dockerfile, relative to the context, must stay inside the context (the engine only sees that tar). */
+export function dockerfile(contextDir: string, raw: string): string {
+  const text = raw.trim() || "Dockerfile";
+  const wanted = resolve(contextDir, text);
+  const real = existsSync(wanted) ? realpathSync(wanted) : wanted;
+  if (!inside(contextDir, wanted) || !inside(contextDir, real)) {
+    throw new ConfigError(
+      "dockerfile",
+      `dockerfile "${raw}" is outside the build context ${contextDir}. Give its path relative to the context, e.g. "Dockerfile" or "docker/app.Dockerfile".`,
+    );
+  }
+  if (!existsSync(wanted) || !statSync(real).isFile()) {
+    throw new ConfigError(
+      "dockerfile",
+      `dockerfile "${raw}" was not found in ${contextDir}. Give its path relative to the context, or set "image" to run a prebuilt image instead.`,
+    );
+  }
+  return relative(contextDir, real).split(sep).join("/");
+}

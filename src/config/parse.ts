@@ -1,0 +1,204 @@
+import { ConfigError } from "../errors.js";
+import * as image from "./check/image.js";
+import * as list from "./check/lists.js";
+import * as net from "./check/network.js";
+import * as paths from "./check/paths.js";
+import * as protect from "./check/protection.js";
+import * as res from "./check/resources.js";
+import * as scalar from "./check/scalars.js";
+import { collectSecrets } from "./secrets.js";
+import type { AppSource, InputName, Inputs, PreviewConfig, Protection, TunnelConfig } from "./types.js";
+
+/** Every bad input at once, so one run shows the user everything to fix. */
+export class ConfigErrors extends Error {
+  readonly errors: readonly ConfigError[];
+  constructor(errors: ConfigError[]) {
+    super(errors.map((e) => e.message).join("\n"));
+    this.name = "ConfigErrors";
+    this.errors = errors;
+  }
+}
+
+export interface ParseContext {
+  /** Relative paths resolve from here; context and dockerfile must stay inside it. */
+  readonly workspace: string;
+  /** A pull_request from a fork gets no secrets: a missing ngrok token then means "skip", not "error". */
+  readonly forkPullRequest?: boolean;
+  /** The CLI's `share --port`: no image, the app already runs on this machine. */
+  readonly sharePort?: number;
+}
+
+export const MAX_DURATION = { maxMs: (5 * 60 + 50) * 60_000, maxText: "5h50m" };
+const MAX_READY_TIMEOUT = { maxMs: 60 * 60_000, maxText: "1h" };
+
+/** Turn raw inputs into one validated, frozen PreviewConfig, or throw ConfigErrors naming every bad input. */
+export function parseConfig(inputs: Inputs, ctx: ParseContext): PreviewConfig {
+  const errors: ConfigError[] = [];
+  const get = (name: InputName) => (inputs[name] ?? "").trim();
+  const has = (name: InputName) => get(name) !== "";
+  function check<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ConfigError) errors.push(err);
+      else throw err;
+      return undefined;
+    }
+  }
+  const opt = <T>(name: InputName, fn: (raw: string) => T): T | undefined =>
+    has(name) ? check(() => fn(get(name))) : undefined;
+  const bool = (name: InputName, dflt: boolean) => opt(name, (v) => scalar.boolean(name, v)) ?? dflt;
+
+  const registryAuth = check(() => {
+    if (has("registry-username") !== has("registry-password")) {
+      const missing = has("registry-username") ? "registry-password" : "registry-username";
+      throw new ConfigError(
+        missing,
+        `${missing} is missing: registry-username and registry-password go together. Give both (e.g. \${{ github.actor }} and \${{ secrets.GITHUB_TOKEN }} for ghcr.io) or neither.`,
+      );
+    }
+    return has("registry-username")
+      ? { username: get("registry-username"), password: get("registry-password") }
+      : undefined;
+  });
+
+  let source: AppSource | undefined;
+  if (ctx.sharePort !== undefined) {
+    source = { kind: "share", port: ctx.sharePort };
+  } else if (has("image")) {
+    const ref = opt("image", (v) => image.imageReference("image", v));
+    if (ref) source = { kind: "image", image: ref, registryAuth };
+  } else {
+    const contextDir = check(() => paths.context(ctx.workspace, get("context") || "."));
+    const dockerfile = contextDir ? check(() => paths.dockerfile(contextDir, get("dockerfile"))) : undefined;
+    const buildArgs = check(() => list.keyValues("build-args", get("build-args"), false));
+    const cache = check(() => image.cache(get("cache")));
+    const target = get("target") || undefined;
+    if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
+      errors.push(
+        new ConfigError(
+          "target",
+          `target "${target}" is not a build stage name. Use the name after "AS" in your Dockerfile's FROM line.`,
+        ),
+      );
+    }
+    if (contextDir && dockerfile && buildArgs && cache) {
+      source = { kind: "build", context: contextDir, dockerfile, buildArgs, target, cache, registryAuth };
+    }
+  }
+
+  const tunnel = check(() => parseTunnel(inputs, ctx, check, errors));
+  const durationMs = check(() => scalar.duration("duration", get("duration") || "30m", MAX_DURATION));
+  const readyTimeoutMs = check(() =>
+    scalar.duration("ready-timeout", get("ready-timeout") || "5m", MAX_READY_TIMEOUT),
+  );
+  const env = check(() => list.keyValues("env", get("env"), true)) ?? {};
+
+  const partial = {
+    name: check(() => scalar.previewName(get("name") || "app")),
+    source,
+    port: has("port") && get("port") !== "auto" ? check(() => scalar.port("port", get("port"))) : undefined,
+    env,
+    command: opt("command", (v) => list.argv("command", v)),
+    healthPath:
+      has("health-path") && get("health-path") !== "auto"
+        ? check(() => scalar.healthPath(get("health-path")))
+        : undefined,
+    readyTimeoutMs,
+    durationMs,
+    wait: bool("wait", true),
+    stopOnClose: bool("stop-on-close", true),
+    resources: {
+      gpus: opt("gpus", res.gpus),
+      memoryBytes: opt("memory", res.memory),
+      nanoCpus: opt("cpus", res.cpus),
+    },
+    tunnel,
+    github: {
+      token: get("github-token"),
+      prNumber: opt("pr-number", (v) => scalar.positiveInteger("pr-number", v, "a pull request number")),
+      comment: bool("comment", true),
+      deployment: bool("deployment", false),
+      qrCode: bool("qr-code", true),
+      allowForkLabel: get("allow-fork-label") || undefined,
+    },
+  };
+  if (errors.length > 0) throw new ConfigErrors(errors);
+  const config = { ...partial, secrets: collectSecrets(inputs, env) } as PreviewConfig;
+  return deepFreeze(config);
+}
+
+function parseTunnel(
+  inputs: Inputs,
+  ctx: ParseContext,
+  check: <T>(fn: () => T) => T | undefined,
+  errors: ConfigError[],
+): TunnelConfig {
+  const get = (name: InputName) => (inputs[name] ?? "").trim();
+  const provider = get("tunnel") || "ngrok";
+  if (provider === "none") return { provider: "none" };
+  if (provider !== "ngrok") {
+    throw new ConfigError(
+      "tunnel",
+      `tunnel "${provider}" is not known. Use ngrok (a public URL) or none (a local URL only).`,
+    );
+  }
+  const authtoken = get("ngrok-authtoken");
+  if (authtoken === "" && !ctx.forkPullRequest) {
+    errors.push(
+      new ConfigError(
+        "ngrok-authtoken",
+        "ngrok-authtoken is empty but tunnel is ngrok. Add your ngrok authtoken as a repository secret NGROK_AUTHTOKEN and pass `ngrok-authtoken: ${{ secrets.NGROK_AUTHTOKEN }}`, or set `tunnel: none` for a local URL only.",
+      ),
+    );
+  }
+  const oauthProvider = get("oauth-provider")
+    ? check(() => protect.oauthProvider(get("oauth-provider")))
+    : undefined;
+  const allowEmails = list.items(get("oauth-allow-emails")).map((e) => check(() => net.email(e)) ?? "");
+  const allowDomains = list
+    .items(get("oauth-allow-domains"))
+    .map((d) => check(() => net.domain("oauth-allow-domains", d)) ?? "");
+  if (!get("oauth-provider") && (allowEmails.length > 0 || allowDomains.length > 0)) {
+    errors.push(
+      new ConfigError(
+        "oauth-provider",
+        "oauth-provider is missing: oauth-allow-emails/oauth-allow-domains need it (e.g. google) to know how people sign in.",
+      ),
+    );
+  }
+  if (get("oauth-provider") && allowEmails.length === 0 && allowDomains.length === 0) {
+    errors.push(
+      new ConfigError(
+        "oauth-allow-emails",
+        `oauth-allow-emails (or oauth-allow-domains) is empty, so nobody is allowed: without them anyone with a ${get("oauth-provider")} account could open the preview. List the emails or domains of your reviewers.`,
+      ),
+    );
+  }
+  const protection: Protection = {
+    basicAuth: get("basic-auth") ? check(() => protect.basicAuth(get("basic-auth"))) : undefined,
+    oauth: oauthProvider ? { provider: oauthProvider, allowEmails, allowDomains } : undefined,
+    allowCidrs: list.items(get("allow-cidrs")).map((c) => check(() => net.cidr(c)) ?? ""),
+    trafficPolicy: get("traffic-policy")
+      ? check(() => protect.trafficPolicy(inputs["traffic-policy"] ?? ""))
+      : undefined,
+  };
+  return {
+    provider: "ngrok",
+    authtoken,
+    domain: get("ngrok-domain") ? check(() => net.domain("ngrok-domain", get("ngrok-domain"))) : undefined,
+    serverAddr: get("ngrok-server-addr") ? check(() => net.hostPort(get("ngrok-server-addr"))) : undefined,
+    caCert: get("ngrok-ca-cert")
+      ? check(() => protect.caCert(ctx.workspace, inputs["ngrok-ca-cert"] ?? ""))
+      : undefined,
+    protection,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

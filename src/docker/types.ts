@@ -1,0 +1,49 @@
+import type { AppSource, PreviewConfig } from "../config/types.js";
+
+/** Labels put on everything we create, so an orphan can always be found and removed. */
+export interface PreviewLabels {
+  readonly "ml-preview.repo": string;
+  readonly "ml-preview.pr": string;
+  readonly "ml-preview.run": string;
+  readonly "ml-preview.name": string;
+}
+
+export interface PreparedImage {
+  readonly imageId: string;
+  /** What the user would call it: the `image` input, or the tag we gave the build. */
+  readonly ref: string;
+  readonly built: boolean;
+  /** Build/pull timing and cache facts for the job summary. */
+  readonly buildMs?: number;
+  readonly cachedSteps?: number;
+  readonly totalSteps?: number;
+}
+
+export interface ContainerExit {
+  readonly exitCode: number;
+  readonly oomKilled?: boolean;
+}
+
+/** A container we started and own until remove(). */
+export interface AppContainer {
+  readonly id: string;
+  readonly containerPort: number;
+  readonly hostPort: number;
+  /** http://127.0.0.1:<hostPort> */
+  readonly localUrl: string;
+  /** Resolves once when the container stops, for whatever reason. */
+  readonly exited: Promise<ContainerExit>;
+  /** The last `n` lines of stdout+stderr, demuxed, secrets scrubbed. */
+  tail(n: number): Promise<string[]>;
+  /**
+   * Calls `listener` with each new complete log line (scrubbed) as it arrives; returns the unsubscribe
+   * function. Readiness uses it to poll at once when the app prints something (e.g. "Running on ...").
+   */
+  onLogLine?(listener: (line: string) => void): () => void;
+  /** Stop with a short grace, then remove; safe to call twice; never throws for "already gone". */
+  remove(): Promise<void>;
+}
+
+export type RunOptions = Pick<PreviewConfig, "port" | "env" | "command" | "resources" | "name" | "secrets">;
+
+export type BuildSource = Exclude<AppSource, { kind: "share" }>;

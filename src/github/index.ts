@@ -1,0 +1,13 @@
+/** The GitHub side of a preview: which PR, the sticky comment, deployments, the job summary. */
+export { StickyComment, type StickyCommentOptions } from "./comment.js";
+export { PreviewDeployment, type PreviewDeploymentOptions, previewEnvironment } from "./deployment.js";
+export { explainGitHubError, permissionFor } from "./errors.js";
+export { isNewerRun, type Marker, markerPrefix, parseMarker } from "./marker.js";
+export { createOctokit, type Octokit, type OctokitOptions } from "./octokit.js";
+export { type PreviewTarget, pullRequestState, resolveTarget, type TargetConfig } from "./pull-request.js";
+export { qrText } from "./qr.js";
+export { type RenderContext, render } from "./render.js";
+export { readRunContext } from "./run-context.js";
+export { scrubSecrets } from "./scrub.js";
+export { renderSummary, type SummaryContext } from "./summary.js";
+export type { PullRequestInfo, RunContext, StateDetails, StateReport } from "./types.js";

@@ -1,0 +1,66 @@
+import type { PreviewState } from "../config/types.js";
+
+/** The machine-readable first line of every sticky comment (INTERFACES.md): names the preview, its state and run. */
+export interface Marker {
+  readonly name: string;
+  readonly state: PreviewState;
+  /** `RUN_ID.RUN_ATTEMPT` of the run that wrote the comment. */
+  readonly run: string;
+}
+
+const STATES: readonly PreviewState[] = [
+  "building",
+  "starting",
+  "live",
+  "failed",
+  "expired",
+  "stopped",
+  "superseded",
+  "skipped",
+];
+
+// The name is user input: entity-encode the characters that could end the attribute or the HTML comment.
+const encodeName = (name: string): string =>
+  name.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const decodeName = (name: string): string =>
+  name
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&");
+
+/** What a run searches for among the PR's comments to find the comment of preview `name`. */
+export function markerPrefix(name: string): string {
+  return `<!-- ml-preview name="${encodeName(name)}" `;
+}
+
+export function formatMarker(marker: Marker): string {
+  return `${markerPrefix(marker.name)}state="${marker.state}" run="${marker.run}" -->`;
+}
+
+const MARKER = /^<!-- ml-preview name="([^"]*)" state="([a-z]+)" run="(\d+\.\d+)" -->/;
+
+/** Reads the marker from a comment body's first line; undefined when the body is not one of ours. */
+export function parseMarker(body: string): Marker | undefined {
+  const match = MARKER.exec(body.trimStart());
+  if (!match) return undefined;
+  const state = match[2] as PreviewState;
+  if (!STATES.includes(state)) return undefined;
+  return { name: decodeName(match[1]!), state, run: match[3]! };
+}
+
+function runParts(run: string): [bigint, bigint] | undefined {
+  const match = /^(\d+)\.(\d+)$/.exec(run);
+  return match ? [BigInt(match[1]!), BigInt(match[2]!)] : undefined;
+}
+
+/**
+ * True when run `a` is newer than run `b` (both `RUN_ID.RUN_ATTEMPT`): a later run id, or the same run
+ * re-run as a later attempt. Anything unparsable is never newer, so garbage cannot take a comment over.
+ */
+export function isNewerRun(a: string, b: string): boolean {
+  const pa = runParts(a);
+  const pb = runParts(b);
+  if (!pa || !pb) return false;
+  return pa[0] !== pb[0] ? pa[0] > pb[0] : pa[1] > pb[1];
+}

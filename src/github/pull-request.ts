@@ -1,0 +1,131 @@
+import { readFileSync } from "node:fs";
+import { PreviewError } from "../errors.js";
+import { explainGitHubError } from "./errors.js";
+import type { Octokit } from "./octokit.js";
+import type { PullRequestInfo, RunContext } from "./types.js";
+
+/** Which PR a run previews: a PR, a reason to skip quietly (exit 0), a refusal (fail), or none (summary only). */
+export interface PreviewTarget {
+  pr?: PullRequestInfo;
+  skip?: { reason: string; hint: string };
+  refusal?: string;
+}
+
+export interface TargetConfig {
+  prNumber?: number;
+  allowForkLabel?: string;
+  hasNgrokToken: boolean;
+  tunnel: "ngrok" | "none";
+}
+
+/** The fields of a pull request object that we read, from an event payload or the REST API alike. */
+interface PullPayload {
+  number: number;
+  state: string;
+  head: { sha: string; ref: string; repo?: { full_name?: string } | null };
+  base: { repo: { full_name: string } };
+  labels?: Array<{ name?: string } | string>;
+}
+
+export function toPullRequestInfo(pull: PullPayload): PullRequestInfo {
+  return {
+    number: pull.number,
+    headSha: pull.head.sha,
+    headRef: pull.head.ref,
+    // A deleted fork leaves head.repo null: still someone else's code.
+    isFork: pull.head.repo?.full_name !== pull.base.repo.full_name,
+    labels: (pull.labels ?? []).map((label) => (typeof label === "string" ? label : (label.name ?? ""))),
+    state: pull.state === "open" ? "open" : "closed",
+  };
+}
+
+function readEventPull(env: NodeJS.ProcessEnv): PullPayload {
+  const path = env.GITHUB_EVENT_PATH;
+  try {
+    if (!path) throw new Error("GITHUB_EVENT_PATH is not set");
+    const payload = JSON.parse(readFileSync(path, "utf8")) as { pull_request?: PullPayload };
+    if (!payload.pull_request) throw new Error("the payload has no pull_request");
+    return payload.pull_request;
+  } catch (err) {
+    throw new PreviewError(
+      "github",
+      `Could not read the pull request from the event payload: ${(err as Error).message}.`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+export async function fetchPull(
+  octokit: Octokit,
+  run: RunContext,
+  prNumber: number,
+): Promise<PullRequestInfo> {
+  try {
+    const { data } = await octokit.rest.pulls.get({
+      owner: run.owner,
+      repo: run.repo,
+      pull_number: prNumber,
+    });
+    return toPullRequestInfo(data as PullPayload);
+  } catch (err) {
+    throw explainGitHubError(err, `read pull request #${prNumber}`);
+  }
+}
+
+const FORK_HINT =
+  "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. " +
+  "The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a " +
+  "maintainer add that label after reviewing the fork's code (remove it again when new commits arrive); or run the " +
+  "workflow by hand (`workflow_dispatch`) with `pr-number`.";
+
+/** Decides which PR this run previews, and whether a fork's code may be built at all. */
+export async function resolveTarget(
+  octokit: Octokit,
+  run: RunContext,
+  env: NodeJS.ProcessEnv,
+  cfg: TargetConfig,
+): Promise<PreviewTarget> {
+  if (run.eventName === "pull_request" || run.eventName === "pull_request_target") {
+    const pr = toPullRequestInfo(readEventPull(env));
+    if (!pr.isFork) return { pr };
+    if (run.eventName === "pull_request") {
+      if (cfg.tunnel === "ngrok" && !cfg.hasNgrokToken) {
+        return {
+          pr,
+          skip: {
+            reason: `Pull request #${pr.number} comes from a fork, and fork runs get no ngrok token.`,
+            hint: FORK_HINT,
+          },
+        };
+      }
+      return { pr };
+    }
+    // pull_request_target runs with the base repository's secrets: building a fork's code needs a maintainer's opt-in.
+    if (cfg.allowForkLabel && pr.labels.includes(cfg.allowForkLabel)) return { pr };
+    return {
+      pr,
+      refusal: cfg.allowForkLabel
+        ? `Pull request #${pr.number} comes from a fork and does not carry the label "${cfg.allowForkLabel}". ` +
+          "This pull_request_target run has the repository's secrets, so the fork's code is not built until a " +
+          `maintainer has reviewed it and added the label "${cfg.allowForkLabel}".`
+        : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, ` +
+          "so the fork's code is not built without an opt-in: set the `allow-fork-label` input (e.g. `preview-fork`) " +
+          "and have a maintainer add that label after reviewing the code.",
+    };
+  }
+  // workflow_dispatch (and any other event) previews a PR only when asked to by number.
+  if (cfg.prNumber !== undefined) return { pr: await fetchPull(octokit, run, cfg.prNumber) };
+  return {};
+}
+
+/** For stop-on-close: is the PR still open, and which commit is its head now. */
+export async function pullRequestState(
+  octokit: Octokit,
+  run: RunContext,
+  prNumber: number,
+): Promise<{ open: boolean; headSha: string }> {
+  const pr = await fetchPull(octokit, run, prNumber);
+  return { open: pr.state === "open", headSha: pr.headSha };
+}

@@ -1,0 +1,52 @@
+import type { PreviewState } from "../config/types.js";
+
+/** Facts about the GitHub run that every reporter needs. */
+export interface RunContext {
+  readonly owner: string;
+  readonly repo: string;
+  /** `RUN_ID.RUN_ATTEMPT`, as written into the comment marker. */
+  readonly runId: string;
+  readonly runUrl: string;
+  readonly sha: string;
+  readonly eventName: string;
+}
+
+/** The pull request a preview reports to. */
+export interface PullRequestInfo {
+  readonly number: number;
+  readonly headSha: string;
+  readonly headRef: string;
+  readonly isFork: boolean;
+  readonly labels: readonly string[];
+  readonly state: "open" | "closed";
+}
+
+/** What the comment, summary and log show for a state. Every field optional: each state uses some. */
+export interface StateDetails {
+  readonly url?: string;
+  readonly localUrl?: string;
+  readonly expiresAt?: Date;
+  readonly startedAt?: Date;
+  readonly at?: Date;
+  readonly commit?: string;
+  readonly image?: string;
+  readonly imageId?: string;
+  readonly containerId?: string;
+  /** failed: which lifecycle step failed (build, pull, run, ready, tunnel, verify, live). */
+  readonly step?: string;
+  readonly error?: string;
+  readonly exitCode?: number;
+  readonly logLines?: readonly string[];
+  /** expired/stopped/superseded/skipped: why, in words. */
+  readonly reason?: string;
+  /** skipped: how to enable it. */
+  readonly hint?: string;
+  readonly qrCode?: boolean;
+  readonly protected?: boolean;
+  readonly phases?: Readonly<Record<string, number>>;
+}
+
+export interface StateReport {
+  readonly state: PreviewState;
+  readonly details: StateDetails;
+}

@@ -1,0 +1,39 @@
+/**
+ * ml-preview's library API: the same lifecycle the Action and the CLI run, callable from code.
+ *
+ *   const config = parseConfig({ context: "examples/dash-tips", tunnel: "none" }, { workspace: process.cwd() });
+ *   await runPreview(config, { docker: dockerClient(), log: silentLogger, reporters: [], signal, ... });
+ */
+export { ConfigErrors, parseConfig, readActionInputs } from "./config/index.js";
+export type * from "./config/types.js";
+export { dockerClient } from "./docker/client.js";
+export { ConfigError, PreviewError } from "./errors.js";
+export type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
+export { type Logger, silentLogger } from "./log.js";
+export { type PreviewDeps, type PreviewResult, runPreview } from "./preview.js";
+
+import { holderMain } from "./action/holder.js";
+import { actionMain } from "./action/main.js";
+import { actionPost } from "./action/post.js";
+import { cliMain } from "./cli/index.js";
+
+/**
+ * The entry files in dist/ (main.js, post.js, cli.js, holder.js) call these. Each ends the process when its
+ * work is done: open handles (HTTP keep-alive, the ngrok runtime) must not keep a finished step alive.
+ */
+export const entries = {
+  actionMain: () => finish(actionMain()),
+  actionPost: () => finish(actionPost()),
+  cliMain: () => finish(cliMain()),
+  holderMain: () => finish(holderMain()),
+};
+
+function finish(work: Promise<void>): void {
+  work.then(
+    () => process.exit(),
+    (err: unknown) => {
+      process.stderr.write(`ml-preview: unexpected error: ${(err as Error)?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,89 @@
+import type { ContainerExit } from "../docker/types.js";
+
+/** Why a live preview ended. */
+export type HoldEnd =
+  | { readonly state: "expired"; readonly reason: string }
+  | { readonly state: "stopped"; readonly reason: string }
+  | { readonly state: "superseded"; readonly reason: string }
+  | {
+      readonly state: "failed";
+      readonly step: "live";
+      readonly reason: string;
+      readonly exit?: ContainerExit;
+    }
+  | { readonly state: "tunnel-lost"; readonly reason: string };
+
+export interface HoldWatch {
+  readonly expiresAt: Date;
+  readonly signal: AbortSignal;
+  /** Resolves when the app's container stops (never, for `share`). */
+  readonly exited: Promise<ContainerExit>;
+  /** Resolves when the tunnel is lost beyond the watchdog limit. */
+  readonly tunnelLost: Promise<string>;
+  readonly pollIntervalMs: number;
+  /** Polled: false once the PR is closed or merged (only with stop-on-close). */
+  readonly prOpen?: () => Promise<boolean>;
+  /** Polled: true once a newer run owns the comment. */
+  readonly superseded?: () => Promise<boolean>;
+  /** A poll that fails (GitHub down) is logged and retried next interval: never a reason to stop. */
+  readonly onPollError: (err: unknown) => void;
+}
+
+/** Wait for the first of: expiry, stop signal, PR closed, superseded, container exit, tunnel lost. */
+export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
+  const done = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  const after = (ms: number) =>
+    new Promise<void>((resolve) => timers.push(setTimeout(resolve, Math.max(0, Math.min(ms, 2 ** 31 - 1)))));
+
+  const expiry = (async (): Promise<HoldEnd> => {
+    // setTimeout caps at ~24.8 days; durations are at most 5h50m, but loop anyway for an exact expiry.
+    while (Date.now() < w.expiresAt.getTime()) await after(w.expiresAt.getTime() - Date.now());
+    return {
+      state: "expired",
+      reason: `the preview reached its duration (expired at ${w.expiresAt.toISOString()})`,
+    };
+  })();
+  const stopped = new Promise<HoldEnd>((resolve) => {
+    const onAbort = () => resolve({ state: "stopped", reason: stopReason(w.signal) });
+    if (w.signal.aborted) onAbort();
+    else w.signal.addEventListener("abort", onAbort, { once: true });
+  });
+  const exited = w.exited.then(
+    (exit): HoldEnd => ({
+      state: "failed",
+      step: "live",
+      exit,
+      reason: `the app's container exited with code ${exit.exitCode}${exit.oomKilled ? " (killed: out of memory — raise the memory input)" : ""} while the preview was live`,
+    }),
+  );
+  const lost = w.tunnelLost.then((reason): HoldEnd => ({ state: "tunnel-lost", reason }));
+  const polled = (async (): Promise<HoldEnd> => {
+    for (;;) {
+      await after(w.pollIntervalMs);
+      if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
+      try {
+        if (w.superseded && (await w.superseded())) {
+          return { state: "superseded", reason: "a newer run took over this preview" };
+        }
+        if (w.prOpen && !(await w.prOpen())) {
+          return { state: "stopped", reason: "the pull request was closed or merged" };
+        }
+      } catch (err) {
+        w.onPollError(err);
+      }
+    }
+  })();
+
+  try {
+    return await Promise.race([expiry, stopped, exited, lost, polled]);
+  } finally {
+    done.abort();
+    for (const t of timers) clearTimeout(t);
+  }
+}
+
+function stopReason(signal: AbortSignal): string {
+  const r = signal.reason;
+  return typeof r === "string" ? r : r instanceof Error && r.message ? r.message : "the preview was stopped";
+}

@@ -1,0 +1,244 @@
+import type Docker from "dockerode";
+import type { PreviewConfig } from "./config/types.js";
+import { prepareImage, startContainer, waitUntilReady } from "./docker/index.js";
+import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels } from "./docker/types.js";
+import { PreviewError, type PreviewStep } from "./errors.js";
+import type { StateDetails } from "./github/types.js";
+import { CleanupStack } from "./lifecycle/cleanup.js";
+import { type HoldEnd, holdUntilEnd } from "./lifecycle/hold.js";
+import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
+import { waitForLocalApp } from "./lifecycle/share.js";
+import type { Logger } from "./log.js";
+import { openTunnel, verifyTunnel } from "./tunnel/index.js";
+import type { Tunnel, TunnelMetadata } from "./tunnel/types.js";
+
+export interface PreviewDeps {
+  readonly docker?: Docker;
+  readonly log: Logger;
+  readonly reporters: readonly Reporter[];
+  /** Aborted on SIGINT/SIGTERM (the reason becomes the `stopped` text). */
+  readonly signal: AbortSignal;
+  readonly labels: PreviewLabels;
+  readonly metadata: TunnelMetadata;
+  readonly commit?: string;
+  readonly pollIntervalMs: number;
+  readonly prOpen?: () => Promise<boolean>;
+  readonly superseded?: () => Promise<boolean>;
+  /** Called with ids as soon as they exist, so a crash can still be cleaned up (the Action's post step). */
+  readonly onResource?: (kind: "container" | "image", id: string) => void;
+  readonly watchdogMs?: number;
+  readonly collisionRetryMs?: number;
+}
+
+export interface PreviewResult {
+  readonly state: "expired" | "stopped" | "superseded" | "failed";
+  readonly details: StateDetails;
+}
+
+/**
+ * The preview from start to guaranteed end:
+ * build or pull → run → wait ready → open tunnel → check the URL answers → live → hold → clean up → report.
+ * A failure at any step still runs every cleanup after it, and the final report says which step failed.
+ */
+export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Promise<PreviewResult> {
+  const { log, signal } = deps;
+  const cleanup = new CleanupStack(log);
+  const phases: Record<string, number> = {};
+  const startedAt = new Date();
+  let step: PreviewStep = "build";
+  let image: PreparedImage | undefined;
+  let app: AppContainer | undefined;
+  let tunnel: Tunnel | undefined;
+  let live: StateDetails = {};
+  let superseded = false;
+
+  const emit = async (event: PreviewEventName, details: StateDetails) => {
+    const answers = await Promise.all(deps.reporters.map((r) => safeReport(r, { event, details }, log)));
+    if (answers.includes("superseded")) superseded = true;
+  };
+  const timed = async <T>(name: PreviewStep, fn: () => Promise<T>): Promise<T> => {
+    step = name;
+    checkStop(signal, superseded);
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      phases[name] = Math.round(performance.now() - t0);
+    }
+  };
+
+  let end: HoldEnd | { state: "failed"; step: PreviewStep; error: unknown };
+  try {
+    await emit("building", { commit: deps.commit, startedAt });
+    const source = config.source;
+    let port: number;
+    let localUrl: string;
+    if (source.kind === "share") {
+      port = source.port;
+      localUrl = `http://127.0.0.1:${port}`;
+      await timed("ready", () => waitForLocalApp(localUrl, config.readyTimeoutMs, signal));
+    } else {
+      const docker = deps.docker!;
+      image = await timed(source.kind === "build" ? "build" : "pull", () =>
+        prepareImage(docker, source, deps.labels, log, { signal }),
+      );
+      deps.onResource?.("image", image.imageId);
+      await emit("starting", { commit: deps.commit, image: image.ref });
+      const started = await timed("run", () => startContainer(docker, image!, config, deps.labels, log));
+      app = started;
+      cleanup.push("remove the container", () => started.remove());
+      deps.onResource?.("container", started.id);
+      await timed("ready", () =>
+        waitUntilReady(docker, started, {
+          healthPath: config.healthPath,
+          timeoutMs: config.readyTimeoutMs,
+          signal,
+        }),
+      );
+      port = started.hostPort;
+      localUrl = started.localUrl;
+    }
+    await emit("ready", { localUrl, containerId: app?.id, phases: { ...phases } });
+
+    tunnel = await timed("tunnel", () => open(config, port, deps));
+    cleanup.push("close the tunnel", () => tunnel!.close());
+    if (tunnel.url) {
+      const url = tunnel.url;
+      await timed("verify", () => verifyTunnel(url, protectionOf(config), { signal }));
+    }
+    checkStop(signal, superseded);
+
+    const expiresAt = new Date(Date.now() + config.durationMs);
+    live = {
+      url: tunnel.url,
+      localUrl,
+      expiresAt,
+      image: image?.ref,
+      containerId: app?.id,
+      commit: deps.commit,
+    };
+    step = "live";
+    await emit("live", {
+      ...live,
+      phases: { ...phases },
+      qrCode: config.github.qrCode,
+      protected: isProtected(config),
+    });
+
+    end = await holdLive();
+  } catch (error) {
+    end = { state: "failed", step, error };
+  }
+
+  // Fetch the app's last words before its container is removed.
+  const failure = end.state === "failed" ? await describeFailure(end, app) : undefined;
+  await cleanup.run();
+
+  const final = finalState(end, signal, superseded);
+  const details: StateDetails = {
+    ...live,
+    at: new Date(),
+    phases,
+    reason: "reason" in end ? end.reason : undefined,
+    ...failure,
+  };
+  if (final === "failed") log.warning(`Preview failed at ${details.step}: ${details.error}`);
+  await emit(final, details);
+  return { state: final, details };
+
+  /** Hold until something ends the preview; a lost tunnel gets one fresh session before the preview fails. */
+  async function holdLive(): Promise<HoldEnd> {
+    let retried = false;
+    for (;;) {
+      const current = tunnel!;
+      const result = await holdUntilEnd({
+        expiresAt: live.expiresAt!,
+        signal,
+        exited: app ? app.exited : new Promise<ContainerExit>(() => {}),
+        tunnelLost: new Promise<string>((resolve) => current.onLost(resolve)),
+        pollIntervalMs: deps.pollIntervalMs,
+        prOpen: config.stopOnClose ? deps.prOpen : undefined,
+        superseded: deps.superseded,
+        onPollError: (err) => log.warning(`Could not check the pull request: ${(err as Error).message}`),
+      });
+      if (result.state !== "tunnel-lost") return result;
+      if (retried)
+        return { state: "failed", step: "live", reason: `the tunnel was lost again: ${result.reason}` };
+      retried = true;
+      log.warning(`The tunnel was lost (${result.reason}); opening a fresh session.`);
+      await current.close().catch(() => {});
+      tunnel = await open(config, live.localUrl ? Number(new URL(live.localUrl).port) : 0, deps);
+      cleanup.push("close the tunnel", () => tunnel!.close());
+      if (tunnel.url) await verifyTunnel(tunnel.url, protectionOf(config), { signal });
+      live = { ...live, url: tunnel.url };
+      await emit("live", {
+        ...live,
+        phases: { ...phases },
+        qrCode: config.github.qrCode,
+        protected: isProtected(config),
+      });
+    }
+  }
+}
+
+function open(config: PreviewConfig, port: number, deps: PreviewDeps): Promise<Tunnel> {
+  return openTunnel(config.tunnel, { port }, deps.metadata, deps.log, {
+    watchdogMs: deps.watchdogMs,
+    collisionRetryMs: deps.collisionRetryMs,
+    signal: deps.signal,
+  });
+}
+
+function protectionOf(config: PreviewConfig) {
+  return config.tunnel.provider === "ngrok" ? config.tunnel.protection : { allowCidrs: [] };
+}
+
+function isProtected(config: PreviewConfig): boolean {
+  if (config.tunnel.provider !== "ngrok") return false;
+  const p = config.tunnel.protection;
+  return Boolean(p.basicAuth || p.oauth || p.allowCidrs.length > 0);
+}
+
+/** A stop request or a takeover turns the next step into the end of the preview. */
+function checkStop(signal: AbortSignal, superseded: boolean): void {
+  if (signal.aborted) throw new StopRequested();
+  if (superseded) throw new StopRequested("superseded");
+}
+
+class StopRequested extends Error {
+  constructor(readonly why: "signal" | "superseded" = "signal") {
+    super("stop requested");
+  }
+}
+
+function finalState(end: { state: string; error?: unknown }, signal: AbortSignal, superseded: boolean) {
+  if (superseded || end.state === "superseded") return "superseded" as const;
+  if (end.state === "failed" && "error" in end && (end.error instanceof StopRequested || signal.aborted)) {
+    return "stopped" as const;
+  }
+  return end.state as PreviewResult["state"];
+}
+
+async function describeFailure(
+  end: { state: "failed"; step: PreviewStep; error?: unknown; reason?: string; exit?: ContainerExit },
+  app: AppContainer | undefined,
+): Promise<Partial<StateDetails>> {
+  const err = end.error;
+  const logLines =
+    err instanceof PreviewError && err.logLines ? err.logLines : await app?.tail(50).catch(() => []);
+  return {
+    step: err instanceof PreviewError ? err.step : end.step,
+    error: err === undefined ? end.reason : err instanceof Error ? err.message : String(err),
+    exitCode: err instanceof PreviewError ? err.exitCode : end.exit?.exitCode,
+    logLines,
+  };
+}
+
+async function safeReport(r: Reporter, e: PreviewEvent, log: Logger): Promise<void | "superseded"> {
+  try {
+    return await r.report(e);
+  } catch (err) {
+    // A reporter problem (e.g. GitHub down) must not take the preview down: the link is still in the log.
+    log.warning(`Could not update the ${r.name}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,425 @@
+import { Octokit, RequestError } from "octokit";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  emulatorOctokit,
+  fastThrottle,
+  type GitHubEmulator,
+  primaryRateLimit,
+  secondaryRateLimit,
+  startGitHubEmulator,
+} from "../support/github-emulator/index.js";
+
+const headSha = "a".repeat(40);
+let gh: GitHubEmulator;
+let repo: { owner: string; repo: string };
+
+beforeEach(async () => {
+  gh = await startGitHubEmulator();
+  repo = { owner: gh.owner, repo: gh.repo };
+  gh.addPull({ number: 7, headSha, headRef: "feature/model-v2", labels: ["preview"] });
+});
+afterEach(() => gh.close());
+
+async function rejection(promise: Promise<unknown>): Promise<RequestError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RequestError);
+  return err as RequestError;
+}
+
+describe("pull requests and repository", () => {
+  it("answers pulls.get with GitHub's shape and follows state changes", async () => {
+    gh.addPull({ number: 9, headSha: "b".repeat(40), headRef: "patch-1", fork: true });
+    const octokit = emulatorOctokit(gh);
+    const { data } = await octokit.rest.pulls.get({ ...repo, pull_number: 7 });
+    expect(data).toMatchObject({
+      number: 7,
+      state: "open",
+      merged: false,
+      html_url: expect.stringContaining("/pull/7"),
+    });
+    expect(data.head).toMatchObject({
+      sha: headSha,
+      ref: "feature/model-v2",
+      repo: { full_name: "octo-org/ml-app", fork: false },
+    });
+    expect(data.base.repo.full_name).toBe("octo-org/ml-app");
+    expect(data.labels.map((l) => l.name)).toEqual(["preview"]);
+    const fork = await octokit.rest.pulls.get({ ...repo, pull_number: 9 });
+    expect(fork.data.head.repo).toMatchObject({ fork: true, full_name: "contributor/ml-app" });
+
+    gh.setPullState(7, "closed", true);
+    const merged = await octokit.rest.pulls.get({ ...repo, pull_number: 7 });
+    expect(merged.data).toMatchObject({ state: "closed", merged: true });
+    expect(merged.data.merged_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect((await rejection(octokit.rest.pulls.get({ ...repo, pull_number: 404 }))).status).toBe(404);
+  });
+
+  it("serves the repository, refuses /user like a workflow token, and 404s unknown routes", async () => {
+    const octokit = emulatorOctokit(gh);
+    expect((await octokit.rest.repos.get(repo)).data).toMatchObject({
+      full_name: "octo-org/ml-app",
+      default_branch: "main",
+    });
+    const user = await rejection(octokit.rest.users.getAuthenticated());
+    expect(user.status).toBe(403);
+    expect(user.message).toContain("Resource not accessible by integration");
+    expect((await rejection(octokit.request("GET /repos/{owner}/{repo}/nothing-here", repo))).status).toBe(
+      404,
+    );
+    expect((await rejection(octokit.rest.repos.get({ owner: "other", repo: "repo" }))).status).toBe(404);
+  });
+});
+
+describe("issue comments", () => {
+  it("paginates 150 filler comments plus ours through octokit.paginate and Link headers", async () => {
+    gh.addComments(7, 150, (i) => `filler ${i}`);
+    const octokit = emulatorOctokit(gh);
+    const mine = await octokit.rest.issues.createComment({
+      ...repo,
+      issue_number: 7,
+      body: "<!-- ml-preview -->",
+    });
+    expect(mine.status).toBe(201);
+    expect(mine.data.user?.login).toBe("github-actions[bot]");
+    expect(mine.data.user?.type).toBe("Bot");
+
+    const before = gh.requests.length;
+    const all = await octokit.paginate(octokit.rest.issues.listComments, { ...repo, issue_number: 7 });
+    expect(all).toHaveLength(151);
+    expect(all.slice(0, 2).map((c) => c.body)).toEqual(["filler 0", "filler 1"]);
+    expect(all.at(-1)?.id).toBe(mine.data.id);
+    expect(new Set(all.map((c) => c.id)).size).toBe(151);
+    // 151 comments at the default 30 a page: six pages, each asked for once.
+    expect(gh.requests.slice(before).map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+
+    const big = await octokit.paginate(octokit.rest.issues.listComments, {
+      ...repo,
+      issue_number: 7,
+      per_page: 500,
+    });
+    expect(big).toHaveLength(151);
+    expect(gh.requests.slice(-2).map((r) => r.path)).toEqual([
+      "/repos/octo-org/ml-app/issues/7/comments?per_page=500",
+      "/repos/octo-org/ml-app/issues/7/comments?per_page=500&page=2",
+    ]);
+  });
+
+  it("sends prev/next/last/first Link relations like GitHub", async () => {
+    gh.addComments(7, 95);
+    const octokit = emulatorOctokit(gh);
+    const list = (page: number) =>
+      octokit.rest.issues.listComments({ ...repo, issue_number: 7, per_page: 20, page });
+    const rels = (link: string | undefined) =>
+      Object.fromEntries(
+        [...(link ?? "").matchAll(/<[^>]*[?&]page=(\d+)[^>]*>; rel="(\w+)"/g)].map((m) => [
+          m[2],
+          Number(m[1]),
+        ]),
+      );
+    const first = await list(1);
+    expect(rels(first.headers.link)).toEqual({ next: 2, last: 5 });
+    expect(first.headers.link).toContain(`${gh.url}/repositories/`);
+    expect(rels((await list(3)).headers.link)).toEqual({ prev: 2, next: 4, last: 5, first: 1 });
+    const last = await list(5);
+    expect(last.data).toHaveLength(15);
+    expect(rels(last.headers.link)).toEqual({ prev: 4, first: 1 });
+  });
+
+  it("creates, reads, updates and deletes a comment, then answers 404", async () => {
+    const octokit = emulatorOctokit(gh);
+    const created = await octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "v1" });
+    const id = created.data.id;
+    expect(created.data.html_url).toBe(`https://github.com/octo-org/ml-app/pull/7#issuecomment-${id}`);
+    expect(gh.comments(7).map((c) => c.body)).toEqual(["v1"]);
+
+    const updated = await octokit.rest.issues.updateComment({ ...repo, comment_id: id, body: "v2" });
+    expect(updated.data.body).toBe("v2");
+    gh.editComment(id, "taken over by run 2");
+    expect((await octokit.rest.issues.getComment({ ...repo, comment_id: id })).data.body).toBe(
+      "taken over by run 2",
+    );
+
+    const deleted = await octokit.rest.issues.deleteComment({ ...repo, comment_id: id });
+    expect(deleted.status).toBe(204);
+    expect(gh.comments(7)).toEqual([]);
+    for (const call of [
+      octokit.rest.issues.getComment({ ...repo, comment_id: id }),
+      octokit.rest.issues.updateComment({ ...repo, comment_id: id, body: "v3" }),
+      octokit.rest.issues.deleteComment({ ...repo, comment_id: id }),
+    ]) {
+      const err = await rejection(call);
+      expect(err.status).toBe(404);
+      expect(err.response?.data).toMatchObject({ message: "Not Found" });
+    }
+  });
+
+  it("sees comments deleted by someone else, and refuses oversized or missing bodies", async () => {
+    const octokit = emulatorOctokit(gh);
+    const { data } = await octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "x" });
+    gh.deleteComment(data.id);
+    expect((await rejection(octokit.rest.issues.getComment({ ...repo, comment_id: data.id }))).status).toBe(
+      404,
+    );
+    const tooLong = await rejection(
+      octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "x".repeat(65537) }),
+    );
+    expect(tooLong.status).toBe(422);
+    expect(tooLong.message).toContain("body is too long");
+    // No body at all: a route string Octokit has no types for, so nothing forces `body`.
+    const missing = await rejection(octokit.request(`POST /repos/${gh.owner}/${gh.repo}/issues/7/comments`));
+    expect(missing.status).toBe(422);
+    expect(
+      (await rejection(octokit.rest.issues.createComment({ ...repo, issue_number: 999, body: "x" }))).status,
+    ).toBe(404);
+  });
+});
+
+describe("auth and permissions", () => {
+  it("answers 401 Bad credentials to a wrong token, without retrying", async () => {
+    const octokit = emulatorOctokit(gh, { token: "ghs_wrong" });
+    const err = await rejection(octokit.rest.pulls.get({ ...repo, pull_number: 7 }));
+    expect(err.status).toBe(401);
+    expect(err.message).toContain("Bad credentials");
+    expect(gh.requests).toHaveLength(1);
+    const anonymous = new Octokit({ baseUrl: gh.url, throttle: { enabled: false } });
+    const none = await rejection(anonymous.rest.pulls.get({ ...repo, pull_number: 7 }));
+    expect(none.status).toBe(401);
+    expect(none.message).toContain("Requires authentication");
+    const headers = { authorization: `Bearer ${gh.token}` };
+    expect((await anonymous.rest.pulls.get({ ...repo, pull_number: 7, headers })).status).toBe(200);
+  });
+
+  it("readOnly refuses every write with 403 like a fork PR's token, but still reads", async () => {
+    gh.setReadOnly(true);
+    const octokit = emulatorOctokit(gh);
+    const err = await rejection(octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "hi" }));
+    expect(err.status).toBe(403);
+    expect(err.message).toContain("Resource not accessible by integration");
+    expect(err.response?.data).toMatchObject({
+      documentation_url: expect.stringContaining("create-an-issue-comment"),
+    });
+    expect(err.response?.headers["x-accepted-github-permissions"]).toContain("pull_requests=write");
+    const deploy = await rejection(
+      octokit.rest.repos.createDeployment({ ...repo, ref: headSha, required_contexts: [] }),
+    );
+    expect(deploy.status).toBe(403);
+    expect((await octokit.rest.issues.listComments({ ...repo, issue_number: 7 })).status).toBe(200);
+    expect(gh.comments(7)).toEqual([]);
+    gh.setReadOnly(false);
+    expect((await octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "hi" })).status).toBe(
+      201,
+    );
+  });
+});
+
+describe("faults through Octokit's retry and throttling plugins", () => {
+  it("retries injected 502s and succeeds; gives up once retries run out", async () => {
+    gh.failNext({ method: "GET", path: /\/pulls\/7$/, status: 502, count: 2 });
+    const octokit = emulatorOctokit(gh);
+    expect((await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).data.number).toBe(7);
+    expect(gh.requests.map((r) => r.status)).toEqual([502, 502, 200]);
+
+    gh.failNext({ method: "*", path: /\/pulls\/7$/, status: 502, count: 5, body: "<html>Unicorn!</html>" });
+    const err = await rejection(
+      emulatorOctokit(gh, { retries: 1 }).rest.pulls.get({ ...repo, pull_number: 7 }),
+    );
+    expect(err.status).toBe(502);
+    expect(gh.requests.slice(3).map((r) => r.status)).toEqual([502, 502]);
+  });
+
+  it("hands a secondary rate limit to onSecondaryRateLimit with retry-after, and retries when it says so", async () => {
+    const seen: Array<{ retryAfter: number; method: string; retryCount: number }> = [];
+    const octokit = emulatorOctokit(gh, {
+      onSecondaryRateLimit: (retryAfter, options, _o, retryCount) => {
+        seen.push({ retryAfter, method: options.method, retryCount });
+        return retryCount < 1;
+      },
+    });
+    gh.failNext(secondaryRateLimit("POST", /\/issues\/7\/comments/, 1));
+    const created = await octokit.rest.issues.createComment({
+      ...repo,
+      issue_number: 7,
+      body: "after limit",
+    });
+    expect(created.status).toBe(201);
+    expect(seen).toEqual([{ retryAfter: 1, method: "POST", retryCount: 0 }]);
+    expect(gh.requests.map((r) => r.status)).toEqual([403, 201]);
+
+    gh.failNext(secondaryRateLimit("POST", /\/issues\/7\/comments/, 1, 2));
+    const err = await rejection(
+      octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "again" }),
+    );
+    expect(err.status).toBe(403);
+    expect(err.message).toMatch(/secondary rate limit/);
+    expect(gh.comments(7).map((c) => c.body)).toEqual(["after limit"]);
+  });
+
+  it("hands a primary rate limit (x-ratelimit-remaining: 0) to onRateLimit", async () => {
+    const seen: number[] = [];
+    const octokit = emulatorOctokit(gh, {
+      onRateLimit: (retryAfter) => {
+        seen.push(retryAfter);
+        return true;
+      },
+    });
+    gh.failNext(primaryRateLimit("GET", /\/pulls\/7$/, 1));
+    expect((await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).status).toBe(200);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeGreaterThanOrEqual(1);
+  });
+
+  it("fastThrottle removes the write spacing that default throttling imposes", async () => {
+    const handlers = { onRateLimit: () => false, onSecondaryRateLimit: () => false };
+    const fast = new Octokit({
+      auth: gh.token,
+      baseUrl: gh.url,
+      throttle: { ...handlers, ...fastThrottle() },
+    });
+    let t0 = Date.now();
+    for (let i = 0; i < 4; i++)
+      await fast.rest.issues.createComment({ ...repo, issue_number: 7, body: `fast ${i}` });
+    expect(Date.now() - t0).toBeLessThan(900);
+
+    // Default groups: each write waits ≥1 s after the previous one (comment creates even 3 s).
+    const slow = new Octokit({ auth: gh.token, baseUrl: gh.url, throttle: handlers });
+    const id = gh.comments(7)[0]!.id;
+    t0 = Date.now();
+    for (let i = 0; i < 2; i++)
+      await slow.rest.issues.updateComment({ ...repo, comment_id: id, body: `slow ${i}` });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+  });
+});
+
+describe("deployments", () => {
+  it("refuses a deployment blocked by the run's own pending check unless required_contexts is []", async () => {
+    const octokit = emulatorOctokit(gh);
+    const blocked = await rejection(octokit.rest.repos.createDeployment({ ...repo, ref: headSha }));
+    expect(blocked.status).toBe(409);
+    expect(blocked.message).toContain("Commit status checks failed");
+    const unknown = await rejection(
+      octokit.rest.repos.createDeployment({ ...repo, ref: "no-such-branch", required_contexts: [] }),
+    );
+    expect(unknown.status).toBe(422);
+    gh.setContext("preview", "success");
+    expect((await octokit.rest.repos.createDeployment({ ...repo, ref: headSha })).status).toBe(201);
+  });
+
+  it("auto-merges a branch behind its base instead of deploying when auto_merge is left on", async () => {
+    gh.addPull({ number: 8, headSha: "c".repeat(40), headRef: "stale", behindBase: true });
+    const octokit = emulatorOctokit(gh);
+    const res = await octokit.rest.repos.createDeployment({ ...repo, ref: "stale", required_contexts: [] });
+    expect(res.status).toBe(202);
+    expect(res.data).toMatchObject({ message: "Auto-merged main into stale on deployment." });
+    expect(gh.deployments()).toEqual([]);
+    expect((await octokit.rest.pulls.get({ ...repo, pull_number: 8 })).data.head.sha).not.toBe(
+      "c".repeat(40),
+    );
+  });
+
+  it("creates deployments and statuses, lists them filtered and newest first, and inactivates older ones", async () => {
+    const octokit = emulatorOctokit(gh);
+    const create = () =>
+      octokit.rest.repos.createDeployment({
+        ...repo,
+        ref: "feature/model-v2",
+        environment: "preview/pr-7",
+        transient_environment: false,
+        production_environment: false,
+        auto_merge: false,
+        required_contexts: [],
+        payload: { pr: 7 },
+      });
+    const first = await create();
+    expect(first.status).toBe(201);
+    if (!("id" in first.data)) throw new Error("expected a deployment");
+    expect(first.data).toMatchObject({
+      sha: headSha,
+      environment: "preview/pr-7",
+      transient_environment: false,
+      payload: { pr: 7 },
+    });
+    const firstId = first.data.id;
+    await octokit.rest.repos.createDeploymentStatus({
+      ...repo,
+      deployment_id: firstId,
+      state: "success",
+      environment_url: "https://one.ngrok.app",
+      log_url: "https://github.com/octo-org/ml-app/actions/runs/1",
+      description: "Preview is live",
+    });
+    const second = await create();
+    if (!("id" in second.data)) throw new Error("expected a deployment");
+    const secondId = second.data.id;
+    await octokit.rest.repos.createDeploymentStatus({
+      ...repo,
+      deployment_id: secondId,
+      state: "in_progress",
+    });
+    const live = await octokit.rest.repos.createDeploymentStatus({
+      ...repo,
+      deployment_id: secondId,
+      state: "success",
+      environment_url: "https://two.ngrok.app",
+    });
+    expect(live.data).toMatchObject({
+      state: "success",
+      environment_url: "https://two.ngrok.app",
+      environment: "preview/pr-7",
+    });
+
+    const listed = await octokit.rest.repos.listDeployments({ ...repo, environment: "preview/pr-7" });
+    expect(listed.data.map((d) => d.id)).toEqual([secondId, firstId]);
+    expect((await octokit.rest.repos.listDeployments({ ...repo, environment: "other" })).data).toEqual([]);
+    expect(
+      (await octokit.rest.repos.listDeployments({ ...repo, ref: "feature/model-v2" })).data,
+    ).toHaveLength(2);
+    const statuses = await octokit.rest.repos.listDeploymentStatuses({ ...repo, deployment_id: firstId });
+    expect(statuses.data.map((s) => s.state)).toEqual(["inactive", "success"]);
+    expect(statuses.data[1]).toMatchObject({
+      log_url: "https://github.com/octo-org/ml-app/actions/runs/1",
+      description: "Preview is live",
+    });
+
+    const state = gh.deployments();
+    expect(state.map((d) => d.statuses.map((s) => s.state))).toEqual([
+      ["success", "inactive"],
+      ["in_progress", "success"],
+    ]);
+    expect(state[0]).toMatchObject({ ref: "feature/model-v2", auto_merge: false, required_contexts: [] });
+    const bad = await rejection(
+      octokit.rest.repos.createDeploymentStatus({
+        ...repo,
+        deployment_id: secondId,
+        state: "error",
+        description: "x".repeat(141),
+      }),
+    );
+    expect(bad.status).toBe(422);
+  });
+
+  it("keeps an earlier deployment live when auto_inactive is false", async () => {
+    const octokit = emulatorOctokit(gh);
+    const ids: number[] = [];
+    for (const autoInactive of [true, false]) {
+      const d = await octokit.rest.repos.createDeployment({
+        ...repo,
+        ref: headSha,
+        environment: "pr-7",
+        production_environment: false,
+        required_contexts: [],
+      });
+      if (!("id" in d.data)) throw new Error("expected a deployment");
+      ids.push(d.data.id);
+      await octokit.rest.repos.createDeploymentStatus({
+        ...repo,
+        deployment_id: d.data.id,
+        state: "success",
+        auto_inactive: autoInactive,
+      });
+    }
+    expect(gh.deployments().map((d) => d.statuses.at(-1)?.state)).toEqual(["success", "success"]);
+  });
+});

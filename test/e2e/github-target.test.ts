@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  createOctokit,
+  type Octokit,
+  pullRequestState,
+  readRunContext,
+  resolveTarget,
+  type TargetConfig,
+} from "../../src/github/index.js";
+import { silentLogger } from "../../src/log.js";
+import { type GitHubEmulator, startGitHubEmulator } from "../support/github-emulator/index.js";
+
+const ngrok: TargetConfig = { hasNgrokToken: true, tunnel: "ngrok", allowForkLabel: "safe-to-preview" };
+
+describe("resolveTarget and pullRequestState against the GitHub emulator", () => {
+  let gh: GitHubEmulator;
+  let octokit: Octokit;
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "ml-preview-github-target-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeEach(async () => {
+    gh = await startGitHubEmulator();
+    gh.addPull({ number: 1, headSha: "1".repeat(40), headRef: "own-branch" });
+    gh.addPull({ number: 2, headSha: "2".repeat(40), headRef: "fork-branch", fork: true });
+    gh.addPull({
+      number: 3,
+      headSha: "3".repeat(40),
+      headRef: "fork-labelled",
+      fork: true,
+      labels: ["safe-to-preview"],
+    });
+    octokit = createOctokit(gh.token, { baseUrl: gh.url, log: silentLogger, fastRetries: true });
+  });
+  afterEach(() => gh.close());
+
+  /** The runner's env for an event; a PR event's payload carries the PR object exactly as the REST API shows it. */
+  async function envFor(eventName: string, prNumber?: number): Promise<NodeJS.ProcessEnv> {
+    const path = join(dir, `${eventName}-${prNumber ?? "none"}.json`);
+    const payload =
+      prNumber === undefined
+        ? { inputs: {} }
+        : {
+            action: "synchronize",
+            number: prNumber,
+            pull_request: (
+              await octokit.rest.pulls.get({ owner: gh.owner, repo: gh.repo, pull_number: prNumber })
+            ).data,
+          };
+    writeFileSync(path, JSON.stringify(payload));
+    return {
+      GITHUB_REPOSITORY: `${gh.owner}/${gh.repo}`,
+      GITHUB_RUN_ID: "4242",
+      GITHUB_RUN_ATTEMPT: "1",
+      GITHUB_EVENT_NAME: eventName,
+      GITHUB_EVENT_PATH: path,
+      GITHUB_SHA: "f".repeat(40),
+    };
+  }
+
+  async function target(eventName: string, prNumber: number | undefined, cfg: TargetConfig = ngrok) {
+    const env = await envFor(eventName, eventName.startsWith("pull_request") ? prNumber : undefined);
+    const seen = gh.requests.length;
+    const result = await resolveTarget(octokit, readRunContext(env), env, {
+      ...cfg,
+      prNumber: eventName.startsWith("pull_request") ? undefined : prNumber,
+    });
+    return { result, requests: gh.requests.slice(seen) };
+  }
+
+  it("pull_request from the same repository: the PR from the payload, no API call", async () => {
+    const { result, requests } = await target("pull_request", 1);
+    expect(result).toEqual({
+      pr: {
+        number: 1,
+        headSha: "1".repeat(40),
+        headRef: "own-branch",
+        isFork: false,
+        labels: [],
+        state: "open",
+      },
+    });
+    expect(requests).toHaveLength(0);
+  });
+
+  it("pull_request from a fork without an ngrok token: skipped, with the safe pattern", async () => {
+    const { result } = await target("pull_request", 2, { ...ngrok, hasNgrokToken: false });
+    expect(result.pr?.isFork).toBe(true);
+    expect(result.refusal).toBeUndefined();
+    expect(result.skip?.reason).toMatch(/fork/);
+    expect(result.skip?.hint).toContain("pull_request_target");
+    expect(result.skip?.hint).toContain("allow-fork-label");
+  });
+
+  it("pull_request from a fork with tunnel none is not skipped (a self-hosted runner needs no token)", async () => {
+    const { result } = await target("pull_request", 2, { ...ngrok, hasNgrokToken: false, tunnel: "none" });
+    expect(result.skip).toBeUndefined();
+    expect(result.pr?.number).toBe(2);
+  });
+
+  it("pull_request_target from a fork without the label: a refusal naming the label", async () => {
+    const { result } = await target("pull_request_target", 2);
+    expect(result.refusal).toContain('"safe-to-preview"');
+    expect(result.refusal).toContain("fork");
+    expect(result.skip).toBeUndefined();
+    const unset = await target("pull_request_target", 3, { ...ngrok, allowForkLabel: undefined });
+    expect(unset.result.refusal).toContain("allow-fork-label");
+  });
+
+  it("pull_request_target from a fork with the label: previewed", async () => {
+    const { result } = await target("pull_request_target", 3);
+    expect(result.refusal).toBeUndefined();
+    expect(result.skip).toBeUndefined();
+    expect(result.pr).toMatchObject({
+      number: 3,
+      isFork: true,
+      labels: ["safe-to-preview"],
+      headRef: "fork-labelled",
+    });
+  });
+
+  it("workflow_dispatch with pr-number fetches the PR's head; without it there is no PR", async () => {
+    const withPr = await target("workflow_dispatch", 1);
+    expect(withPr.result.pr).toMatchObject({
+      number: 1,
+      headSha: "1".repeat(40),
+      headRef: "own-branch",
+      state: "open",
+    });
+    expect(withPr.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET /repos/${gh.owner}/${gh.repo}/pulls/1`,
+    ]);
+    const without = await target("workflow_dispatch", undefined);
+    expect(without.result).toEqual({});
+    expect(without.requests).toHaveLength(0);
+  });
+
+  it("workflow_dispatch with an unknown pr-number says so", async () => {
+    const error = await target("workflow_dispatch", 404).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: "PreviewError", code: "GITHUB_NOT_FOUND" });
+    expect((error as Error).message).toContain("#404");
+  });
+
+  it("other events: no PR", async () => {
+    expect((await target("push", undefined)).result).toEqual({});
+    expect((await target("schedule", undefined)).result).toEqual({});
+  });
+
+  it("pullRequestState follows closing and new commits", async () => {
+    const run = readRunContext(await envFor("pull_request", 1));
+    expect(await pullRequestState(octokit, run, 1)).toEqual({ open: true, headSha: "1".repeat(40) });
+    gh.setPullState(1, "closed", true);
+    expect(await pullRequestState(octokit, run, 1)).toEqual({ open: false, headSha: "1".repeat(40) });
+  });
+});

@@ -1,0 +1,59 @@
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+
+/**
+ * The real engine, or a failure. Under CI=true a missing engine fails the suite instead of skipping it,
+ * so a broken .ci/run can never pass by running nothing.
+ */
+export async function requireDocker(): Promise<Docker> {
+  const docker = new Docker();
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw new Error(
+      `Docker engine does not answer (${(err as Error).message}). Start dockerd (bash .ci/run does) and run the tests again.`,
+    );
+  }
+  return docker;
+}
+
+/** Path of a statically linked busybox to put into FROM-scratch test images (Debian's busybox-static). */
+export function busyboxPath(): string {
+  return execFileSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).trim();
+}
+
+/**
+ * A temporary build context holding /bin/busybox and the given Dockerfile (plus extra files).
+ * The binary is copied at test time; it is never committed.
+ */
+export function busyboxContext(dockerfile: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "ml-preview-ctx-"));
+  copyFileSync(busyboxPath(), join(dir, "busybox"));
+  writeFileSync(join(dir, "Dockerfile"), dockerfile);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+/** A Dockerfile for a FROM-scratch web app served by busybox httpd on `port`. */
+export function busyboxHttpdDockerfile(port = 8080, extra = ""): string {
+  return [
+    "FROM scratch",
+    "COPY busybox /bin/busybox",
+    'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+    "RUN mkdir -p /www && echo '<h1>ml-preview test app</h1>' > /www/index.html",
+    extra,
+    `EXPOSE ${port}`,
+    `CMD ["/bin/busybox", "httpd", "-f", "-v", "-p", "${port}", "-h", "/www"]`,
+  ]
+    .filter(Boolean)
+    .join("\n");
+}
+
+/** Containers still carrying a label (key=value); tests assert this is empty after each run. */
+export async function containersWithLabel(docker: Docker, label: string): Promise<string[]> {
+  const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+  return list.map((c) => c.Id);
+}

@@ -1,0 +1,180 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** The repository root: the runner runs `node <action dir>/dist/main.js`. */
+export const ACTION_DIR = resolve(__dirname, "../..");
+
+export interface RunnerJob {
+  /** Action inputs by their action.yml names; defaults from action.yml are filled in like the runner does. */
+  readonly inputs: Record<string, string>;
+  readonly eventName?: string;
+  readonly event?: unknown;
+  readonly workspace?: string;
+  readonly env?: Record<string, string>;
+}
+
+export interface StepResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly outputs: Record<string, string>;
+  readonly state: Record<string, string>;
+  readonly summary: string;
+}
+
+/** A job's files and env, as the runner sets them up for a JavaScript action (runner-protocol.md). */
+export class RunnerHarness {
+  readonly dir = mkdtempSync(join(tmpdir(), "ml-preview-runner-"));
+  readonly workspace: string;
+  private readonly files = {
+    output: join(this.dir, "output"),
+    state: join(this.dir, "state"),
+    summary: join(this.dir, "summary.md"),
+    env: join(this.dir, "env"),
+    path: join(this.dir, "path"),
+    event: join(this.dir, "event.json"),
+  };
+
+  constructor(private readonly job: RunnerJob) {
+    this.workspace = job.workspace ?? join(this.dir, "workspace");
+    mkdirSync(this.workspace, { recursive: true });
+    mkdirSync(join(this.dir, "temp"), { recursive: true });
+    for (const f of Object.values(this.files)) writeFileSync(f, "");
+    writeFileSync(this.files.event, JSON.stringify(job.event ?? {}));
+  }
+
+  /** `node dist/main.js`; resolves when it exits. */
+  main(): Promise<StepResult> {
+    return this.finish(this.startMain());
+  }
+
+  /** Start main without waiting, to send it signals like a cancelling runner. */
+  startMain(): ChildProcess {
+    return this.spawnStep("main.js", {});
+  }
+
+  /** `node dist/post.js` with STATE_* from what main saved. */
+  post(): Promise<StepResult> {
+    const state = parseFileCommand(readFileSync(this.files.state, "utf8"));
+    const env = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
+    writeFileSync(this.files.output, "");
+    return this.finish(this.spawnStep("post.js", env));
+  }
+
+  /** The runner's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that (scaled by `scale`). */
+  async cancel(child: ChildProcess, scale = 1): Promise<StepResult> {
+    const result = this.finish(child);
+    const exited = () => child.exitCode !== null || child.signalCode !== null;
+    child.kill("SIGINT");
+    for (const [wait, sig] of [
+      [7500, "SIGTERM"],
+      [2500, "SIGKILL"],
+    ] as const) {
+      const until = Date.now() + wait * scale;
+      while (!exited() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      if (!exited()) child.kill(sig);
+    }
+    return result;
+  }
+
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const inputs = Object.fromEntries(
+      Object.entries({ ...actionDefaults(), ...this.job.inputs }).map(([k, v]) => [
+        `INPUT_${k.replace(/ /g, "_").toUpperCase()}`,
+        v,
+      ]),
+    );
+    const base: NodeJS.ProcessEnv = {};
+    for (const k of ["PATH", "HOME", "DOCKER_HOST", "TMPDIR", "LANG"])
+      if (process.env[k]) base[k] = process.env[k];
+    return {
+      ...base,
+      GITHUB_ACTIONS: "true",
+      CI: "true",
+      GITHUB_EVENT_NAME: this.job.eventName ?? "pull_request",
+      GITHUB_EVENT_PATH: this.files.event,
+      GITHUB_REPOSITORY: "octo-org/ml-app",
+      GITHUB_API_URL: "http://127.0.0.1:9",
+      GITHUB_SERVER_URL: "https://github.com",
+      GITHUB_RUN_ID: "1001",
+      GITHUB_RUN_ATTEMPT: "1",
+      GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
+      GITHUB_REF: "refs/pull/12/merge",
+      GITHUB_WORKSPACE: this.workspace,
+      GITHUB_OUTPUT: this.files.output,
+      GITHUB_STATE: this.files.state,
+      GITHUB_STEP_SUMMARY: this.files.summary,
+      GITHUB_ENV: this.files.env,
+      GITHUB_PATH: this.files.path,
+      RUNNER_TEMP: join(this.dir, "temp"),
+      RUNNER_OS: "Linux",
+      RUNNER_ARCH: "X64",
+      ...inputs,
+      ...this.job.env,
+      ...extra,
+    };
+  }
+
+  private spawnStep(file: string, extra: Record<string, string>): ChildProcess {
+    const entry = join(ACTION_DIR, "dist", file);
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run bundle`);
+    return spawn(process.execPath, [entry], {
+      cwd: this.workspace,
+      env: this.env(extra),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  }
+
+  private finish(child: ChildProcess): Promise<StepResult> {
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d) => (stdout += d));
+    child.stderr?.on("data", (d) => (stderr += d));
+    return new Promise((resolveResult) => {
+      child.on("close", (code, signal) =>
+        resolveResult({
+          code,
+          signal,
+          stdout,
+          stderr,
+          outputs: parseFileCommand(readFileSync(this.files.output, "utf8")),
+          state: parseFileCommand(readFileSync(this.files.state, "utf8")),
+          summary: readFileSync(this.files.summary, "utf8"),
+        }),
+      );
+    });
+  }
+}
+
+/** `name<<DELIM\nvalue\nDELIM` blocks, as @actions/core writes GITHUB_OUTPUT and GITHUB_STATE; last one wins. */
+export function parseFileCommand(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([^<=]+)<<(.+)$/.exec(lines[i]!);
+    if (!m) continue;
+    const value: string[] = [];
+    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i]!);
+    out[m[1]!] = value.join("\n");
+  }
+  return out;
+}
+
+/** Defaults from action.yml, as the runner fills them in (github-token is the job token). */
+export function actionDefaults(): Record<string, string> {
+  const yml = readFileSync(join(ACTION_DIR, "action.yml"), "utf8");
+  const inputsBlock = yml.split(/^inputs:\n/m)[1]!.split(/^outputs:/m)[0]!;
+  const out: Record<string, string> = {};
+  let current = "";
+  for (const line of inputsBlock.split("\n")) {
+    const name = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
+    if (name) current = name[1]!;
+    const dflt = /^ {4}default:\s*(.*)$/.exec(line);
+    if (dflt && current) out[current] = dflt[1]!.replace(/^"(.*)"$/, "$1");
+  }
+  out["github-token"] = "ghs_emulatortoken";
+  return out;
+}

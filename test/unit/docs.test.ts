@@ -1,0 +1,57 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { INPUT_NAMES } from "../../src/config/types.js";
+
+const root = join(__dirname, "../..");
+const action = YAML.parse(readFileSync(join(root, "action.yml"), "utf8")) as {
+  inputs: Record<string, { description?: string; default?: string }>;
+  outputs: Record<string, { description?: string }>;
+  runs: Record<string, string>;
+};
+const readme = readFileSync(join(root, "README.md"), "utf8");
+
+/** Rows of the Markdown table under a `## heading`: first cell (backticks stripped) → second cell. */
+function table(heading: string): Map<string, string> {
+  const section = readme.split(new RegExp(`^## ${heading}\\s*$`, "m"))[1]?.split(/^## /m)[0] ?? "";
+  const rows = new Map<string, string>();
+  for (const line of section.split("\n")) {
+    const cells = line.split("|").map((c) => c.trim());
+    if (cells.length < 4 || /^-+$/.test(cells[1]!) || cells[1] === "input" || cells[1] === "output") continue;
+    rows.set(cells[1]!.replace(/`/g, ""), cells[2]!.replace(/`/g, ""));
+  }
+  return rows;
+}
+
+describe("action.yml, README and the config agree", () => {
+  it("action.yml runs on node24 with main and post", () => {
+    expect(action.runs).toMatchObject({ using: "node24", main: "dist/main.js", post: "dist/post.js" });
+  });
+
+  it("every input has a description, and the config parses exactly the inputs action.yml declares", () => {
+    for (const [name, spec] of Object.entries(action.inputs)) expect(spec.description, name).toBeTruthy();
+    expect(Object.keys(action.inputs).sort()).toEqual([...INPUT_NAMES].sort());
+  });
+
+  it("the README documents every input with action.yml's default", () => {
+    const rows = table("Inputs");
+    expect([...rows.keys()].sort()).toEqual(Object.keys(action.inputs).sort());
+    for (const [name, spec] of Object.entries(action.inputs))
+      expect(rows.get(name), name).toBe(spec.default ?? "");
+  });
+
+  it("the README documents every output", () => {
+    expect([...table("Outputs").keys()].sort()).toEqual(Object.keys(action.outputs).sort());
+    for (const [name, spec] of Object.entries(action.outputs)) expect(spec.description, name).toBeTruthy();
+  });
+
+  it("the Quick start has exactly two commands, and .ci/run runs the second", () => {
+    const quick = readme.split(/^## Quick start\s*$/m)[1]!.split(/^## /m)[0]!;
+    const block = /```sh\n([\s\S]*?)```/.exec(quick)![1]!;
+    const commands = block.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
+    expect(commands).toHaveLength(2);
+    const testCommand = commands[1]!.split("#")[0]!.trim();
+    expect(readFileSync(join(root, ".ci/run"), "utf8")).toContain(testCommand.replace(/^bash /, ""));
+  });
+});
