@@ -36,6 +36,7 @@ await esbuild.build({
   logLevel: "warning",
   // Native addons load at run time from dist/ (ngrok) or are optional (ssh2's crypto, cpu-features).
   external: ["*.node", "@ngrok/ngrok-*", "cpu-features"],
+  define: { ML_PREVIEW_VERSION: JSON.stringify(require("./package.json").version) },
 });
 
 // Entry files: the runner runs dist/main.js and dist/post.js; the npm bin is dist/cli.js.

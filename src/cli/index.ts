@@ -22,11 +22,14 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let config: ReturnType<typeof parseConfig>;
   try {
     args = parseCliArgs(argv, env);
-    if (args.command === "help") return (err(USAGE), 0);
-    if (args.command === "version")
-      return (
-        process.stdout.write(`${typeof ML_PREVIEW_VERSION === "string" ? ML_PREVIEW_VERSION : "dev"}\n`), 0
-      );
+    if (args.command === "help") {
+      err(USAGE);
+      return 0;
+    }
+    if (args.command === "version") {
+      process.stdout.write(`${typeof ML_PREVIEW_VERSION === "string" ? ML_PREVIEW_VERSION : "dev"}\n`);
+      return 0;
+    }
     const sharePort = args.sharePort === undefined ? undefined : scalar.port("port", args.sharePort);
     config = parseConfig(args.inputs, { workspace: process.cwd(), sharePort });
   } catch (e) {

@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.js";
+import { buildTrafficPolicy } from "../tunnel/policy.js";
 import * as image from "./check/image.js";
 import * as list from "./check/lists.js";
 import * as net from "./check/network.js";
@@ -183,6 +184,15 @@ function parseTunnel(
       ? check(() => protect.trafficPolicy(inputs["traffic-policy"] ?? ""))
       : undefined,
   };
+  // Merge the protections with the raw policy now, so a conflict or the 5-rule limit is an input error.
+  if (
+    protection.trafficPolicy !== undefined ||
+    protection.basicAuth ||
+    protection.oauth ||
+    protection.allowCidrs.length
+  ) {
+    check(() => buildTrafficPolicy(protection));
+  }
   return {
     provider: "ngrok",
     authtoken,

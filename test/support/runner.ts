@@ -15,6 +15,11 @@ export interface RunnerJob {
   readonly env?: Record<string, string>;
 }
 
+export interface RunningStep {
+  readonly child: ChildProcess;
+  readonly done: Promise<StepResult>;
+}
+
 export interface StepResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -48,12 +53,13 @@ export class RunnerHarness {
 
   /** `node dist/main.js`; resolves when it exits. */
   main(): Promise<StepResult> {
-    return this.finish(this.startMain());
+    return this.startMain().done;
   }
 
-  /** Start main without waiting, to send it signals like a cancelling runner. */
-  startMain(): ChildProcess {
-    return this.spawnStep("main.js", {});
+  /** Start main without waiting for it: watch it, or cancel it like the runner does. */
+  startMain(): RunningStep {
+    const child = this.spawnStep("main.js", {});
+    return { child, done: this.finish(child) };
   }
 
   /** `node dist/post.js` with STATE_* from what main saved. */
@@ -65,8 +71,9 @@ export class RunnerHarness {
   }
 
   /** The runner's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that (scaled by `scale`). */
-  async cancel(child: ChildProcess, scale = 1): Promise<StepResult> {
-    const result = this.finish(child);
+  async cancel(step: RunningStep, scale = 1): Promise<StepResult & { cancelledAfterMs: number }> {
+    const { child } = step;
+    const t0 = Date.now();
     const exited = () => child.exitCode !== null || child.signalCode !== null;
     child.kill("SIGINT");
     for (const [wait, sig] of [
@@ -77,7 +84,8 @@ export class RunnerHarness {
       while (!exited() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       if (!exited()) child.kill(sig);
     }
-    return result;
+    const result = await step.done;
+    return { ...result, cancelledAfterMs: Date.now() - t0 };
   }
 
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -225,3 +225,25 @@ describe("parseConfig rejects bad input with one clear error naming the input", 
     }
   });
 });
+
+describe("parseConfig merges protections with the raw traffic policy before anything starts", () => {
+  it("rejects a raw policy that repeats the basic-auth input", () => {
+    const { input, message } = errorFor({
+      "basic-auth": "ada:correct-horse",
+      "traffic-policy": JSON.stringify({
+        on_http_request: [{ actions: [{ type: "basic-auth", config: { credentials: ["x:yyyyyyyy"] } }] }],
+      }),
+    });
+    expect(input).toBe("traffic-policy");
+    expect(message).toMatch(/basic-auth/);
+  });
+
+  it("rejects more rules than the free plan allows", () => {
+    const rules = Array.from({ length: 6 }, () => ({
+      actions: [{ type: "add-headers", config: { headers: { a: "b" } } }],
+    }));
+    const { input, message } = errorFor({ "traffic-policy": JSON.stringify({ on_http_request: rules }) });
+    expect(input).toBe("traffic-policy");
+    expect(message).toMatch(/5/);
+  });
+});

@@ -1,0 +1,59 @@
+import { PreviewError } from "../errors.js";
+import type { BuildStep } from "./build-progress.js";
+import { pullError } from "./pull-errors.js";
+
+/** Lines of the failing step's output that travel with the error (the PR comment shows them). */
+const SHOWN_LINES = 30;
+
+export interface BuildFailure {
+  readonly message: string;
+  readonly step?: BuildStep;
+  readonly dockerfile: string;
+  readonly withCredentials: boolean;
+}
+
+/**
+ * A failed build as the user should read it: which Dockerfile step failed and its last output lines;
+ * for a base image that cannot be pulled, which registry and what to do about it.
+ */
+export function buildError(failure: BuildFailure): PreviewError {
+  const { message, step } = failure;
+  const base = baseImageOf(step, message);
+  const where = step ? `at ${step.label}` : base ? `at FROM ${base}` : `(${failure.dockerfile})`;
+  if (base) {
+    const pulled = pullError(message, {
+      step: "build",
+      ref: base,
+      withCredentials: failure.withCredentials,
+      role: "base image",
+      prefix: `The build failed ${where}:`,
+    });
+    if (pulled) return pulled;
+  }
+  const logLines = step?.output.slice(-SHOWN_LINES) ?? [];
+  const next = logLines.length > 0 ? " Its last output lines are below; fix that step and push again." : "";
+  return new PreviewError("build", `The build failed ${where}: ${message.trim()}.${next}`, {
+    code: "DOCKER_BUILD_FAILED",
+    logLines,
+  });
+}
+
+/** The image a failure is about: the FROM of the failing step, or the one BuildKit names in its message. */
+function baseImageOf(step: BuildStep | undefined, message: string): string | undefined {
+  const from = /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(step?.instruction ?? "");
+  if (from?.[1]) return from[1];
+  const meta = /(?:metadata for|resolve source metadata for|resolve image config for)\s+(\S+?):?\s*$|docker-image:\/\/(\S+)/m.exec(
+    message,
+  );
+  const named = meta?.[1] ?? meta?.[2];
+  if (named) return shortHubName(named);
+  // BuildKit's "failed to do request: Head https://host/v2/<repo>/manifests/<tag>" names it in the URL.
+  const url = /https?:\/\/([^/"\s]+)\/v2\/(.+?)\/manifests\/([^"\s]+)/.exec(message);
+  if (url) return shortHubName(`${url[1]}/${url[2]}:${url[3]}`);
+  return undefined;
+}
+
+/** `registry-1.docker.io/library/python:3.12` → `python:3.12`, as people write it in a FROM line. */
+function shortHubName(ref: string): string {
+  return ref.replace(/^(?:registry-1\.|index\.)?docker\.io\/(?:library\/(?=[^/]+$))?/, "");
+}

@@ -1,0 +1,131 @@
+import type Docker from "dockerode";
+import { PreviewError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { watchExit } from "./exit.js";
+import { containerSpec } from "./host-config.js";
+import { attachLogs, LogRing, secretScrubber } from "./logs.js";
+import { type ResolvedPort, resolveContainerPort } from "./ports.js";
+import { stopAndRemove } from "./remove.js";
+import { runError } from "./run-errors.js";
+import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels, RunOptions } from "./types.js";
+
+/** After the exit, how long to wait for the last output to arrive before reporting it. */
+const LOG_DRAIN_MS = 500;
+
+/**
+ * Creates the app's container, attaches to its output, then starts it (in that order, so the first lines
+ * are never lost and nothing is auto-removed under us). The port is published on 127.0.0.1 only, on a
+ * host port Docker picks. On any failure the container is removed again and a PreviewError(step "run")
+ * is thrown. An app that crashes at once is not an error here: `exited` resolves and waitUntilReady reports
+ * it with the exit code and logs (hostPort is then 0, as there is no port any more).
+ */
+export async function startContainer(
+  docker: Docker,
+  image: PreparedImage,
+  opts: RunOptions,
+  labels: PreviewLabels,
+  log: Logger,
+): Promise<AppContainer> {
+  const scrub = secretScrubber(opts.secrets);
+  const config = await inspectImageConfig(docker, image);
+  const port = resolveContainerPort({
+    requested: opts.port,
+    exposedPorts: config.ExposedPorts,
+    launch: {
+      entrypoint: config.Entrypoint,
+      cmd: opts.command ?? config.Cmd,
+      env: [...(config.Env ?? []), ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`)],
+    },
+  });
+  log.info(`Container port ${port.port} (${describePort(port)}).`);
+  // Env values are secrets: only the names are ever logged.
+  if (Object.keys(opts.env).length > 0)
+    log.info(`Environment: ${Object.keys(opts.env).join(", ")} (values masked).`);
+
+  const spec = containerSpec({
+    imageId: image.imageId,
+    containerPort: port.port,
+    env: opts.env,
+    command: opts.command,
+    resources: opts.resources,
+    labels,
+  });
+  const container = await docker.createContainer(spec).catch((err: unknown) => {
+    throw runError(err, scrub);
+  });
+  const ring = new LogRing(opts.secrets);
+  try {
+    const { ended } = await attachLogs(docker, container, ring);
+    await container.start();
+    const hostPort = await publishedPort(container, port.port);
+    const exited = watchExit(container).then(async (exit): Promise<ContainerExit> => {
+      await Promise.race([ended, new Promise((r) => setTimeout(r, LOG_DRAIN_MS))]);
+      return exit;
+    });
+    log.info(`Started container ${container.id.slice(0, 12)} on http://127.0.0.1:${hostPort}.`);
+    return appContainer(container, port.port, hostPort, exited, ring);
+  } catch (err) {
+    await stopAndRemove(container).catch(() => undefined);
+    throw runError(err, scrub);
+  }
+}
+
+function appContainer(
+  container: Docker.Container,
+  containerPort: number,
+  hostPort: number,
+  exited: Promise<ContainerExit>,
+  ring: LogRing,
+): AppContainer {
+  let removal: Promise<void> | undefined;
+  return {
+    id: container.id,
+    containerPort,
+    hostPort,
+    localUrl: `http://127.0.0.1:${hostPort}`,
+    exited,
+    tail: async (n) => ring.tail(n),
+    onLogLine: (listener) => ring.onLine(listener),
+    // Memoised: a second call (finally + signal handler) waits for the first instead of racing it.
+    remove: () => {
+      removal ??= stopAndRemove(container);
+      return removal;
+    },
+  };
+}
+
+async function inspectImageConfig(docker: Docker, image: PreparedImage) {
+  try {
+    const info = await docker.getImage(image.imageId).inspect();
+    return info.Config;
+  } catch (err) {
+    throw new PreviewError(
+      "run",
+      `Cannot inspect image ${image.ref} (${image.imageId.slice(0, 19)}): ${(err as Error).message}. ` +
+        "Run the preview again so it is built or pulled afresh.",
+      { code: "IMAGE_MISSING", cause: err },
+    );
+  }
+}
+
+/** The host port Docker chose; 0 when the app already stopped (its port is unpublished on exit). */
+async function publishedPort(container: Docker.Container, containerPort: number): Promise<number> {
+  const info = await container.inspect();
+  const binding = info.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.find((b) => b.HostIp === "127.0.0.1");
+  if (binding) return Number(binding.HostPort);
+  if (!info.State.Running) return 0;
+  throw new PreviewError("run", `Docker did not publish container port ${containerPort} on 127.0.0.1.`, {
+    code: "PORT_NOT_PUBLISHED",
+  });
+}
+
+function describePort(port: ResolvedPort): string {
+  switch (port.source) {
+    case "input":
+      return "from the `port` input";
+    case "expose":
+      return "the image's EXPOSEd port";
+    case "framework":
+      return `${port.framework}'s port; set \`port\` if the app listens elsewhere`;
+  }
+}

@@ -1,0 +1,96 @@
+import type Docker from "dockerode";
+import type { Resources } from "../config/types.js";
+import type { PreviewLabels } from "./types.js";
+
+/**
+ * Seconds between SIGTERM and SIGKILL when a preview is stopped. Previews hold no state worth a long
+ * flush, and teardown (also on runner cancellation, which SIGKILLs us 7.5 s after SIGINT) must stay ~2 s.
+ */
+export const STOP_GRACE_SECONDS = 1;
+
+/** A fork-bomb guard, high enough for thread-heavy ML stacks (every thread counts as a pid). */
+export const PIDS_LIMIT = 4096;
+
+/**
+ * Everything is dropped, then these are given back. They are what typical Python web app images use:
+ * - CHOWN, DAC_OVERRIDE, FOWNER: root entrypoints that fix ownership of app/cache dirs before starting
+ *   (Jupyter/Voila's start scripts, images that write to a dir COPY'd with --chown for another user);
+ * - SETUID, SETGID: dropping from root to an app user (`gosu`, `su-exec`, gunicorn `--user`);
+ * - KILL: a root supervisor signalling workers that run as another user (gunicorn, supervisord);
+ * - NET_BIND_SERVICE: apps that listen on port 80 (e.g. the tiangolo uvicorn-gunicorn images) on engines
+ *   older than 20.10, which do not yet set net.ipv4.ip_unprivileged_port_start=0 in containers.
+ * Left out of Docker's default set: NET_RAW (raw packets: ARP/DNS spoofing on the runner's bridge),
+ * MKNOD, SYS_CHROOT, SETPCAP, SETFCAP, FSETID, AUDIT_WRITE — no web framework needs them.
+ */
+export const CAP_ADD: readonly string[] = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FOWNER",
+  "SETUID",
+  "SETGID",
+  "KILL",
+  "NET_BIND_SERVICE",
+];
+
+export interface ContainerSpecInput {
+  readonly imageId: string;
+  readonly containerPort: number;
+  readonly env: Readonly<Record<string, string>>;
+  readonly command?: readonly string[];
+  readonly resources: Resources;
+  readonly labels: PreviewLabels;
+}
+
+/** The create request for a preview container. Pure, so its safety properties are unit-tested. */
+export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreateOptions {
+  const portKey = `${input.containerPort}/tcp`;
+  return {
+    Image: input.imageId,
+    ...(input.command ? { Cmd: [...input.command] } : {}),
+    Env: Object.entries(input.env).map(([key, value]) => `${key}=${value}`),
+    Labels: { ...input.labels },
+    ExposedPorts: { [portKey]: {} },
+    StopTimeout: STOP_GRACE_SECONDS,
+    // No TTY: stdout and stderr stay separate streams we can demux; nothing reads stdin.
+    Tty: false,
+    OpenStdin: false,
+    AttachStdin: false,
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: hostConfig(input.containerPort, input.resources),
+  };
+}
+
+export function hostConfig(containerPort: number, resources: Resources): Docker.HostConfig {
+  return {
+    // Loopback only; HostPort "" lets Docker pick a free port, read back with inspect after start.
+    PortBindings: { [`${containerPort}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+    PublishAllPorts: false,
+    // Tutorial apps ignore SIGTERM as PID 1; docker-init forwards it and reaps zombies.
+    Init: true,
+    // Removal is ours (remove()), so exit codes and logs survive until the lifecycle has read them.
+    AutoRemove: false,
+    RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+    Privileged: false,
+    CapDrop: ["ALL"],
+    CapAdd: [...CAP_ADD],
+    SecurityOpt: ["no-new-privileges:true"],
+    PidsLimit: PIDS_LIMIT,
+    // No bind mounts at all: in particular the Docker socket never enters the container.
+    Binds: [],
+    ...(resources.memoryBytes !== undefined ? { Memory: resources.memoryBytes } : {}),
+    ...(resources.nanoCpus !== undefined ? { NanoCpus: resources.nanoCpus } : {}),
+    ...(resources.gpus !== undefined ? { DeviceRequests: [gpuRequest(resources.gpus)] } : {}),
+  };
+}
+
+/** What `docker run --gpus all|N` sends: any driver that offers the "gpu" capability. */
+function gpuRequest(gpus: "all" | number): Docker.DeviceRequest {
+  return {
+    Driver: "",
+    Count: gpus === "all" ? -1 : gpus,
+    DeviceIDs: [],
+    Capabilities: [["gpu"]],
+    Options: {},
+  };
+}

@@ -1,0 +1,57 @@
+import type Docker from "dockerode";
+import type { Logger } from "../log.js";
+import { buildWithCache } from "./cache/index.js";
+import { previewTag } from "./image-ref.js";
+import { ensureImage } from "./pull.js";
+import type { BuildSource, PreparedImage, PreviewLabels } from "./types.js";
+
+export interface PrepareOptions {
+  readonly signal?: AbortSignal;
+  /** The tag for a build; default `ml-preview/<owner>-<repo>-<name>:pr-<n>` (see previewTag). */
+  readonly tag?: string;
+  /** Environment for `cache: gha` (runtime token, cache URL, branch names); default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The image to run: built from the context (with the `cache` input) or the `image` input, used from the
+ * engine when present and pulled otherwise. Throws PreviewError (step "build" or "pull") saying what to
+ * do. Built images stay in the engine: their layers are the next build's cache.
+ */
+export async function prepareImage(
+  docker: Docker,
+  source: BuildSource,
+  labels: PreviewLabels,
+  log: Logger,
+  opts: PrepareOptions = {},
+): Promise<PreparedImage> {
+  if (source.kind === "image") {
+    return log.group(`Image ${source.image}`, async () => {
+      const image = await ensureImage(docker, source.image, source.registryAuth, log, opts.signal);
+      return { imageId: image.imageId, ref: source.image, built: false, buildMs: image.pulled ? image.pullMs : undefined };
+    });
+  }
+  const tag = opts.tag ?? previewTag(labels);
+  return log.group(`Build ${tag}`, async () => {
+    const request = {
+      context: source.context,
+      dockerfile: source.dockerfile,
+      buildArgs: source.buildArgs,
+      target: source.target,
+      tag,
+      labels,
+    };
+    const result = await buildWithCache(docker, request, source.cache, source.registryAuth, log, {
+      signal: opts.signal,
+      env: opts.env,
+    });
+    return {
+      imageId: result.imageId,
+      ref: tag,
+      built: true,
+      buildMs: result.buildMs,
+      cachedSteps: result.cachedSteps,
+      totalSteps: result.totalSteps,
+    };
+  });
+}

@@ -1,0 +1,28 @@
+import { StringDecoder } from "node:string_decoder";
+import type { EngineEvent } from "./build-progress.js";
+import { LineSplitter } from "./lines.js";
+
+/**
+ * Reads the engine's newline-delimited JSON event stream (build, pull, push) to its end, handing each
+ * event to `onEvent`. Lines that are not JSON are passed on as plain `stream` text rather than lost.
+ */
+export async function readEvents(stream: NodeJS.ReadableStream, onEvent: (event: EngineEvent) => void): Promise<void> {
+  const decoder = new StringDecoder("utf8");
+  const lines = new LineSplitter();
+  const take = (line: string) => {
+    if (line.trim() === "") return;
+    let event: EngineEvent;
+    try {
+      event = JSON.parse(line) as EngineEvent;
+    } catch {
+      event = { stream: `${line}\n` };
+    }
+    onEvent(event);
+  };
+  for await (const chunk of stream) {
+    const text = typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer);
+    for (const line of lines.push(text)) take(line);
+  }
+  for (const line of lines.push(decoder.end())) take(line);
+  for (const line of lines.end()) take(line);
+}

@@ -1,0 +1,127 @@
+import { Writable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
+import type Docker from "dockerode";
+
+/** Lines kept in memory per container: enough for a failure report, bounded for a 5-hour preview. */
+export const LOG_RING_LINES = 200;
+/** Longer lines are cut: one base64 blob must not fill the ring's memory. */
+const MAX_LINE_CHARS = 4096;
+
+/** Replaces every secret (and each line of a multi-line secret) with ***. Longest first, so overlaps go too. */
+export function secretScrubber(secrets: readonly string[]): (text: string) => string {
+  const needles = [...new Set(secrets.flatMap((s) => s.split(/\r?\n/)))]
+    .filter((s) => s.length > 0)
+    .sort((a, b) => b.length - a.length);
+  if (needles.length === 0) return (text) => text;
+  return (text) => needles.reduce((out, needle) => out.split(needle).join("***"), text);
+}
+
+type LineListener = (line: string) => void;
+
+/**
+ * The last lines a container printed, stdout and stderr interleaved in arrival order, split into lines
+ * per stream (so a partial stdout line never merges with stderr), secrets scrubbed before storing.
+ */
+export class LogRing {
+  private readonly lines: string[] = [];
+  private readonly partial = { stdout: "", stderr: "" };
+  private readonly decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
+  private readonly listeners = new Set<LineListener>();
+  private readonly scrub: (text: string) => string;
+
+  constructor(
+    secrets: readonly string[],
+    private readonly capacity = LOG_RING_LINES,
+  ) {
+    this.scrub = secretScrubber(secrets);
+  }
+
+  write(stream: "stdout" | "stderr", chunk: Buffer): void {
+    const text = this.partial[stream] + this.decoders[stream].write(chunk);
+    const parts = text.split("\n");
+    let rest = parts.pop() ?? "";
+    for (const line of parts) this.push(line);
+    // A line that never ends (a progress bar without \n) is cut rather than growing without bound.
+    if (rest.length > MAX_LINE_CHARS * 2) {
+      this.push(rest);
+      rest = "";
+    }
+    this.partial[stream] = rest;
+  }
+
+  /** The stream ended: unterminated last lines count as lines. */
+  end(): void {
+    for (const stream of ["stdout", "stderr"] as const) {
+      const rest = this.partial[stream] + this.decoders[stream].end();
+      this.partial[stream] = "";
+      if (rest.length > 0) this.push(rest);
+    }
+  }
+
+  /** The last `n` lines, including a line still being written. */
+  tail(n: number): string[] {
+    const pending = (["stdout", "stderr"] as const)
+      .map((s) => this.partial[s])
+      .filter((p) => p.length > 0)
+      .map((p) => this.clean(p));
+    const all = [...this.lines, ...pending];
+    return n <= 0 ? [] : all.slice(-n);
+  }
+
+  /** Called with each new complete line (scrubbed); returns the unsubscribe function. */
+  onLine(listener: LineListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private push(raw: string): void {
+    const line = this.clean(raw);
+    this.lines.push(line);
+    if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
+    for (const listener of this.listeners) listener(line);
+  }
+
+  /** What a terminal would show: the text after the last \r (progress bars), cut to a sane length. */
+  private clean(raw: string): string {
+    const trimmed = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    const shown = trimmed.slice(trimmed.lastIndexOf("\r") + 1);
+    const cut = shown.length > MAX_LINE_CHARS ? `${shown.slice(0, MAX_LINE_CHARS)}…` : shown;
+    return this.scrub(cut);
+  }
+}
+
+/**
+ * Attaches to the container's output (before start, so no line is missed) and feeds the ring.
+ * The attach stream is multiplexed (8-byte headers: stream type + length) because there is no TTY;
+ * docker-modem's demuxStream splits it. Resolves `ended` when the container's output closes.
+ */
+export async function attachLogs(
+  docker: Docker,
+  container: Docker.Container,
+  ring: LogRing,
+): Promise<{ ended: Promise<void> }> {
+  const stream = (await container.attach({
+    stream: true,
+    stdout: true,
+    stderr: true,
+    logs: false,
+  })) as NodeJS.ReadableStream;
+  const sink = (name: "stdout" | "stderr") =>
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        ring.write(name, chunk);
+        done();
+      },
+    });
+  docker.modem.demuxStream(stream, sink("stdout"), sink("stderr"));
+  const ended = new Promise<void>((resolve) => {
+    const finish = () => {
+      ring.end();
+      resolve();
+    };
+    stream.once("end", finish);
+    stream.once("close", finish);
+    stream.once("error", finish);
+  });
+  return { ended };
+}

@@ -1,0 +1,114 @@
+import type Docker from "dockerode";
+import type { RegistryAuth } from "../config/types.js";
+import { PreviewError, type PreviewStep } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { EngineEvent } from "./build-progress.js";
+import { isImageReference, registryOf } from "./image-ref.js";
+import { readEvents } from "./json-events.js";
+import { pullError } from "./pull-errors.js";
+import { engineMessage } from "./registry-errors.js";
+
+export interface LocalImage {
+  readonly imageId: string;
+  readonly pulled: boolean;
+  readonly pullMs: number;
+}
+
+/** `ref` as the engine has it: used when present locally, otherwise pulled (with credentials when given). */
+export async function ensureImage(
+  docker: Docker,
+  ref: string,
+  auth: RegistryAuth | undefined,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<LocalImage> {
+  if (!isImageReference(ref)) {
+    throw new PreviewError(
+      "pull",
+      `"${ref}" is not an image reference. Set \`image\` to name[:tag] or name@digest, lowercase, e.g. ghcr.io/owner/app:1.0.`,
+      { code: "DOCKER_BAD_REFERENCE" },
+    );
+  }
+  const local = await localImageId(docker, ref);
+  if (local) {
+    log.info(`Using ${ref} (${shortId(local)}), already in the Docker engine.`);
+    return { imageId: local, pulled: false, pullMs: 0 };
+  }
+  const started = Date.now();
+  await pullImage(docker, ref, auth, log, { step: "pull", role: "image", signal });
+  const imageId = await localImageId(docker, ref);
+  if (!imageId) throw new PreviewError("pull", `The engine reported ${ref} pulled, but does not have it.`);
+  const pullMs = Date.now() - started;
+  log.info(`Pulled ${ref} (${shortId(imageId)}) in ${(pullMs / 1000).toFixed(1)} s.`);
+  return { imageId, pulled: true, pullMs };
+}
+
+/** The image id of `ref` in the engine, or undefined when the engine does not have it. */
+export async function localImageId(docker: Docker, ref: string): Promise<string | undefined> {
+  try {
+    return (await docker.getImage(ref).inspect()).Id;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage(err)}`, { cause: err });
+  }
+}
+
+export interface PullOptions {
+  readonly step: PreviewStep;
+  readonly role: "image" | "base image" | "cache image";
+  readonly signal?: AbortSignal;
+}
+
+/** Pulls `ref`, layer progress into `log`; a failure becomes a PreviewError that names the registry. */
+export async function pullImage(
+  docker: Docker,
+  ref: string,
+  auth: RegistryAuth | undefined,
+  log: Logger,
+  opts: PullOptions,
+): Promise<void> {
+  const fail = (message: string, cause?: unknown) =>
+    pullError(message, { step: opts.step, ref, withCredentials: auth !== undefined, role: roleWord(opts.role) }, cause) ??
+    new PreviewError(opts.step, `Could not pull ${ref}: ${message}. Check the image name (${hint(message)}).`, {
+      code: "DOCKER_PULL_FAILED",
+      cause,
+    });
+  log.info(`Pulling ${ref} from ${registryOf(ref).display}...`);
+  let failure: string | undefined;
+  try {
+    const stream = await docker.pull(ref, { authconfig: authConfig(ref, auth), abortSignal: opts.signal });
+    await readEvents(stream, (event) => {
+      const error = event.errorDetail?.message ?? event.error;
+      if (error) failure ??= error;
+      else logPullEvent(event, log);
+    });
+  } catch (err) {
+    if (opts.signal?.aborted) throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err });
+    throw fail(engineMessage(err), err);
+  }
+  if (failure) throw fail(failure);
+}
+
+export function authConfig(ref: string, auth: RegistryAuth | undefined) {
+  return auth ? { username: auth.username, password: auth.password, serveraddress: registryOf(ref).authServer } : undefined;
+}
+
+/** Per-layer byte counts would flood the log; the status changes ("Pull complete", "Digest: ...") are enough. */
+function logPullEvent(event: EngineEvent, log: Logger): void {
+  if (!event.status || event.progress || /^(Downloading|Extracting|Waiting|Verifying Checksum)/.test(event.status)) return;
+  log.info(event.id ? `${event.id}: ${event.status}` : event.status);
+}
+
+function roleWord(role: PullOptions["role"]): "image" | "base image" {
+  return role === "base image" ? "base image" : "image";
+}
+
+function hint(message: string): string {
+  return /invalid reference format/i.test(message)
+    ? "it must look like name[:tag], lowercase, e.g. ghcr.io/owner/app:1.0"
+    : "and that the engine can reach its registry";
+}
+
+function shortId(id: string): string {
+  return id.replace(/^sha256:/, "").slice(0, 12);
+}

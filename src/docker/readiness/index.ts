@@ -1,0 +1,159 @@
+import type Docker from "dockerode";
+import { PreviewError } from "../../errors.js";
+import { describeExit } from "../exit.js";
+import type { AppContainer, ContainerExit } from "../types.js";
+import { dockerHealthStrategy } from "./docker-health.js";
+import { type ContainerFacts, readinessPlan } from "./framework.js";
+import { httpStrategy } from "./http.js";
+import type { ReadinessContext, ReadinessStrategy } from "./types.js";
+
+export { dockerHealthStrategy } from "./docker-health.js";
+export { readinessPlan } from "./framework.js";
+export { httpStrategy } from "./http.js";
+export { FRAMEWORK_READY_LINES, logPatternStrategy } from "./log-pattern.js";
+export { tcpStrategy } from "./tcp.js";
+export type { ReadinessContext, ReadinessStrategy } from "./types.js";
+
+/** Log lines attached to a readiness failure. */
+const FAILURE_LOG_LINES = 50;
+
+export interface WaitOptions {
+  /** The `health-path` input; undefined = framework-aware default. */
+  readonly healthPath?: string;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  /** Replace the default plan (HTTP, plus the image's HEALTHCHECK when it has one). */
+  readonly strategies?: readonly ReadinessStrategy[];
+}
+
+type Outcome =
+  | { kind: "ready"; strategy: string }
+  | { kind: "exited"; exit: ContainerExit }
+  | { kind: "timeout" }
+  | { kind: "aborted" };
+
+/**
+ * Waits until one strategy says the app is ready. Ends at once, with a PreviewError(step "ready") that
+ * carries the last log lines, when the container exits (with its exit code), when `timeoutMs` passes, or
+ * when `signal` aborts.
+ */
+export async function waitUntilReady(
+  docker: Docker,
+  app: AppContainer,
+  opts: WaitOptions,
+): Promise<{ strategy: string; ms: number }> {
+  const started = performance.now();
+  const stop = new AbortController();
+  const notes = new Map<string, string>();
+  const cleanups: (() => void)[] = [];
+  const settle = <T>(fn: (resolve: (outcome: Outcome) => void) => T) =>
+    new Promise<Outcome>((resolve) => fn(resolve));
+
+  const context = (strategy: string): ReadinessContext => ({
+    signal: stop.signal,
+    onNudge: (listener) => app.onLogLine?.(() => listener()) ?? (() => undefined),
+    // Once the race is over, what aborted probes say is noise.
+    note: (text) => {
+      if (!stop.signal.aborted) notes.set(strategy, text);
+    },
+  });
+
+  const ready = (async (): Promise<Outcome> => {
+    const strategies =
+      opts.strategies ?? (await defaultStrategies(docker, app, opts.healthPath, stop.signal));
+    const name = await Promise.any(strategies.map((s) => s.until(context(s.name)).then(() => s.name)));
+    return { kind: "ready", strategy: name };
+  })();
+  // When the race is over the losers reject (aborted) or never settle: keep that from surfacing.
+  ready.catch(() => undefined);
+
+  const outcome = await Promise.race<Outcome>([
+    ready,
+    app.exited.then((exit) => ({ kind: "exited", exit })),
+    settle((resolve) => {
+      const timer = setTimeout(() => resolve({ kind: "timeout" }), opts.timeoutMs);
+      cleanups.push(() => clearTimeout(timer));
+    }),
+    settle((resolve) => {
+      const signal = opts.signal;
+      if (!signal) return;
+      const onAbort = () => resolve({ kind: "aborted" });
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      cleanups.push(() => signal.removeEventListener("abort", onAbort));
+    }),
+  ])
+    .catch((err: unknown): never => {
+      // Every strategy failed outright (not "not ready yet"): a broken probe, not a slow app.
+      throw new PreviewError("ready", `Could not check whether the app is ready: ${(err as Error).message}`, {
+        code: "READY_CHECK_FAILED",
+        cause: err,
+      });
+    })
+    .finally(() => {
+      stop.abort();
+      for (const cleanup of cleanups) cleanup();
+    });
+
+  if (outcome.kind === "ready")
+    return { strategy: outcome.strategy, ms: Math.round(performance.now() - started) };
+  throw await failure(outcome, app, opts, [...notes.values()]);
+}
+
+async function defaultStrategies(
+  docker: Docker,
+  app: AppContainer,
+  healthPath: string | undefined,
+  signal: AbortSignal,
+): Promise<ReadinessStrategy[]> {
+  const info = await docker
+    .getContainer(app.id)
+    .inspect({ abortSignal: signal })
+    .catch(() => undefined);
+  const facts: ContainerFacts | undefined = info && {
+    entrypoint: info.Config.Entrypoint,
+    cmd: info.Config.Cmd,
+    env: info.Config.Env,
+    healthcheck: info.Config.Healthcheck,
+  };
+  const plan = readinessPlan(facts, healthPath);
+  const strategies = [httpStrategy({ baseUrl: app.localUrl, path: plan.httpPath })];
+  return plan.dockerHealth ? [...strategies, dockerHealthStrategy(docker, app.id)] : strategies;
+}
+
+async function failure(
+  outcome: Exclude<Outcome, { kind: "ready" }>,
+  app: AppContainer,
+  opts: WaitOptions,
+  notes: string[],
+): Promise<PreviewError> {
+  const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
+  switch (outcome.kind) {
+    case "exited":
+      return new PreviewError(
+        "ready",
+        `The app ${describeExit(outcome.exit)} before it was ready. Its last log lines show why.`,
+        { exitCode: outcome.exit.exitCode, logLines, code: "APP_EXITED" },
+      );
+    case "timeout":
+      return new PreviewError(
+        "ready",
+        `The app was not ready after ${formatMs(opts.timeoutMs)}${notes.length ? `: ${notes.join("; ")}` : ""}. ` +
+          `If it needs longer, raise \`ready-timeout\`; if it serves another path or port, set \`health-path\` or \`port\` ` +
+          `(now container port ${app.containerPort}).`,
+        { logLines, code: "READY_TIMEOUT" },
+      );
+    case "aborted":
+      return new PreviewError("ready", "Stopped waiting for the app: the preview was cancelled.", {
+        logLines,
+        code: "CANCELLED",
+        cause: opts.signal?.reason,
+      });
+  }
+}
+
+function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
+  return `${Math.round(ms / 6000) / 10} min`;
+}

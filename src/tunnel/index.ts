@@ -1,0 +1,38 @@
+import type { TunnelConfig } from "../config/types.js";
+import type { Logger } from "../log.js";
+import { openNgrokTunnel } from "./ngrok.js";
+import type { Tunnel, TunnelMetadata } from "./types.js";
+
+export { explainNgrokError } from "./ngrok-errors.js";
+export { buildTrafficPolicy } from "./policy.js";
+export type { Tunnel, TunnelMetadata } from "./types.js";
+export { verifyTunnel } from "./verify.js";
+
+export interface OpenTunnelOptions {
+  /** How long the agent session may stay disconnected before the tunnel counts as lost (default 30 s). */
+  watchdogMs?: number;
+  /** How long to retry an ERR_NGROK_334 "URL already online" collision (default 60 s). */
+  collisionRetryMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A tunnel to 127.0.0.1:`target.port`; `none` gives no public URL. Throws PreviewError(step "tunnel"). */
+export async function openTunnel(
+  config: TunnelConfig,
+  target: { port: number },
+  meta: TunnelMetadata,
+  log: Logger,
+  opts: OpenTunnelOptions = {},
+): Promise<Tunnel> {
+  if (config.provider === "none") {
+    log.info(
+      `tunnel: none, so the preview is only reachable on the runner at http://127.0.0.1:${target.port}.`,
+    );
+    return { url: undefined, onLost() {}, close: async () => {} };
+  }
+  return openNgrokTunnel(config, target, meta, log, {
+    watchdogMs: opts.watchdogMs ?? 30_000,
+    collisionRetryMs: opts.collisionRetryMs ?? 60_000,
+    signal: opts.signal,
+  });
+}

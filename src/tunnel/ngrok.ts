@@ -1,0 +1,101 @@
+import type * as ngrok from "@ngrok/ngrok";
+import type { Protection } from "../config/types.js";
+import { ConfigError, PreviewError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { lostNotifier } from "./lost.js";
+import { forwardsTo, metadataJson } from "./metadata.js";
+import { bindEndpoint } from "./ngrok-bind.js";
+import { explainNgrokError, type NgrokErrorContext } from "./ngrok-errors.js";
+import { connectSession, type NgrokTunnelConfig } from "./ngrok-session.js";
+import { buildTrafficPolicy } from "./policy.js";
+import { describeProtection } from "./protection-rules.js";
+import { abortable, settleWithin } from "./sleep.js";
+import type { Tunnel, TunnelMetadata } from "./types.js";
+import { createWatchdog } from "./watchdog.js";
+
+export interface NgrokOpenOptions {
+  readonly watchdogMs: number;
+  readonly collisionRetryMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/** A closing RPC over a dead session would wait for the SDK's reconnect backoff: don't. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** Session, then endpoint, then a Tunnel whose close() unbinds and disconnects. Secrets never logged. */
+export async function openNgrokTunnel(
+  config: NgrokTunnelConfig,
+  target: { port: number },
+  meta: TunnelMetadata,
+  log: Logger,
+  opts: NgrokOpenOptions,
+): Promise<Tunnel> {
+  const secrets = [config.authtoken, config.protection.basicAuth?.password ?? ""].filter((s) => s !== "");
+  const ctx: NgrokErrorContext = { serverAddr: config.serverAddr, domain: config.domain, secrets };
+  if (config.authtoken === "") throw explainNgrokError(new Error("ERR_NGROK_4018"), ctx);
+  abortable(opts.signal, "tunnel");
+  const policy = trafficPolicyText(config.protection);
+  const lost = lostNotifier();
+  const watchdog = createWatchdog(opts.watchdogMs, (reason) => {
+    log.warning(`The tunnel is lost: ${reason}.`);
+    lost.fire(reason);
+  });
+  let closed = false;
+  log.info(
+    `Opening an ngrok tunnel to 127.0.0.1:${target.port}` +
+      `${config.domain ? ` on ${config.domain}` : ""}${config.serverAddr ? ` via ${config.serverAddr}` : ""}` +
+      `${describeProtection(config.protection)}.`,
+  );
+  const session = await connectSession(config, {
+    metadata: metadataJson(meta),
+    watchdog,
+    watchdogMs: opts.watchdogMs,
+    isClosed: () => closed,
+    log,
+    ctx,
+    signal: opts.signal,
+  });
+  let listener: ngrok.Listener;
+  try {
+    const spec = {
+      domain: config.domain,
+      trafficPolicy: policy,
+      forwardsTo: forwardsTo(meta),
+      metadata: metadataJson(meta),
+      upstream: `127.0.0.1:${target.port}`,
+    };
+    listener = await bindEndpoint(session, spec, log, ctx, opts.collisionRetryMs, opts.signal);
+  } catch (err) {
+    closed = true;
+    watchdog.stop();
+    await settleWithin(CLOSE_TIMEOUT_MS, session.close(), log, "closing the ngrok session");
+    throw err;
+  }
+  const url = listener.url() ?? undefined;
+  log.info(`ngrok tunnel online: ${url}`);
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    onLost: lost.listen,
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        watchdog.stop();
+        await settleWithin(CLOSE_TIMEOUT_MS, listener.close(), log, "closing the ngrok listener");
+        await settleWithin(CLOSE_TIMEOUT_MS, session.close(), log, "closing the ngrok session");
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Protection inputs as one policy; a bad combination is the user's to fix, reported at the tunnel step. */
+function trafficPolicyText(protection: Protection): string | undefined {
+  try {
+    const policy = buildTrafficPolicy(protection);
+    return policy === undefined ? undefined : JSON.stringify(policy);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new PreviewError("tunnel", err.message, { code: "TRAFFIC_POLICY" });
+    throw err;
+  }
+}

@@ -1,0 +1,30 @@
+import type { Protection } from "../config/types.js";
+
+/** ngrok's "Request blocked by Endpoints IP Restriction" (https://ngrok.com/docs/errors/err_ngrok_3205/). */
+const IP_RESTRICTED = 3205;
+
+/**
+ * Did this answer through the public URL come from our endpoint, or must we keep trying?
+ * - An ngrok error page (ERR_NGROK_3200 endpoint offline, 8012 upstream unreachable, …) is ngrok answering
+ *   instead of us: retry. The one exception is the IP allow-list refusing the runner itself (3205), which
+ *   is our endpoint's own policy at work.
+ * - 502/503/504 without a code: the SDK answers 502 itself while the app is unreachable: retry.
+ * - Anything else is our endpoint: 2xx/3xx (a redirect to ngrok's OAuth login included), 401 from
+ *   basic-auth, 403 from restrict-ips or the OAuth allow-list, or the app's own 4xx.
+ */
+export function classifyAnswer(
+  status: number,
+  ngrokCode: number | undefined,
+  protection: Protection | undefined,
+): "ours" | "retry" {
+  if (ngrokCode === IP_RESTRICTED && (protection?.allowCidrs.length ?? 0) > 0) return "ours";
+  if (ngrokCode !== undefined) return "retry";
+  if (status === 502 || status === 503 || status === 504) return "retry";
+  return "ours";
+}
+
+/** The ERR_NGROK code of an error page: ngrok sets `ngrok-error-code`, and its pages also print it. */
+export function ngrokCodeOf(headerValue: string | null, body: string): number | undefined {
+  const match = /ERR_NGROK_(\d+)/.exec(`${headerValue ?? ""} ${body}`);
+  return match ? Number(match[1]) : undefined;
+}

@@ -1,0 +1,85 @@
+import type { Protection } from "../config/types.js";
+import { PreviewError } from "../errors.js";
+import { abortable, sleep } from "./sleep.js";
+import { classifyAnswer, ngrokCodeOf } from "./verify-classify.js";
+
+const RETRY_EVERY_MS = 500;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * GET the public URL until our endpoint answers (see classifyAnswer), so the link is known to work before
+ * it is posted. Sends `ngrok-skip-browser-warning` (else free-plan visitors get ngrok's interstitial) and,
+ * with basic-auth, the credentials. Redirects are not followed: a redirect to ngrok's OAuth login is the
+ * answer. Throws PreviewError(step "verify") after `timeoutMs`.
+ */
+export async function verifyTunnel(
+  url: string,
+  protection: Protection,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<{ status: number; ms: number }> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const started = Date.now();
+  const headers: Record<string, string> = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
+  if (protection.basicAuth) {
+    const { username, password } = protection.basicAuth;
+    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+  let last = "no answer yet";
+  for (;;) {
+    abortable(opts.signal, "verify");
+    const left = started + timeoutMs - Date.now();
+    try {
+      const answer = await getOnce(
+        url,
+        headers,
+        Math.max(1, Math.min(REQUEST_TIMEOUT_MS, left)),
+        opts.signal,
+      );
+      if (classifyAnswer(answer.status, answer.ngrokCode, protection) === "ours") {
+        return { status: answer.status, ms: Date.now() - started };
+      }
+      last = `HTTP ${answer.status}${answer.ngrokCode === undefined ? "" : ` ERR_NGROK_${answer.ngrokCode}`}`;
+    } catch (err) {
+      abortable(opts.signal, "verify");
+      last = describeFetchError(err);
+    }
+    if (Date.now() + RETRY_EVERY_MS >= started + timeoutMs) throw notAnswering(url, timeoutMs, last);
+    await sleep(RETRY_EVERY_MS, opts.signal);
+  }
+}
+
+async function getOnce(
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<{ status: number; ngrokCode?: number }> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const res = await fetch(url, {
+    headers,
+    redirect: "manual",
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+  });
+  // Only error pages are read (ngrok prints its code there); an app's page may be large.
+  const body = res.status >= 400 ? (await res.text()).slice(0, 65_536) : "";
+  if (res.status < 400) await res.body?.cancel();
+  return { status: res.status, ngrokCode: ngrokCodeOf(res.headers.get("ngrok-error-code"), body) };
+}
+
+function describeFetchError(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
+function notAnswering(url: string, timeoutMs: number, last: string): PreviewError {
+  const hint = /8012|HTTP 50[234]/.test(last)
+    ? "ngrok could not reach the app on the runner: check that the container is still running and listening."
+    : /3200/.test(last)
+      ? "ngrok reports the endpoint offline: the agent session may have dropped."
+      : "The URL could not be reached from the runner: check outbound network access to ngrok.";
+  return new PreviewError(
+    "verify",
+    `The public URL ${url} did not reach the app within ${Math.round(timeoutMs / 1000)} s (last: ${last}). ${hint}`,
+    { code: "TUNNEL_NOT_ANSWERING" },
+  );
+}

@@ -1,0 +1,78 @@
+import { get } from "node:http";
+import type Docker from "dockerode";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { requireDocker } from "../support/docker.js";
+import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+
+// The bundled dist/ run the way the runner runs it (main, then post), against the real Docker engine,
+// the real ngrok SDK through the loopback edge and real Octokit through the GitHub emulator.
+let docker: Docker;
+let world: PreviewWorld;
+const labels: string[] = [];
+
+beforeAll(async () => {
+  docker = await requireDocker();
+});
+afterEach(async () => {
+  for (const label of labels.splice(0)) {
+    expect(await leftContainers(docker, label), `containers left with ${label}`).toEqual([]);
+  }
+  await world?.close();
+});
+afterAll(async () => {
+  for (const c of await docker.listContainers({
+    all: true,
+    filters: { label: ["ml-preview.repo=octo-org/ml-app"] },
+  })) {
+    await docker.getContainer(c.Id).remove({ force: true });
+  }
+});
+
+function fetchText(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers: { "ngrok-skip-browser-warning": "1" } }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on("error", reject);
+  });
+}
+
+const liveUrl = (w: PreviewWorld) =>
+  /\]\((http:\/\/127\.0\.0\.1:\d+)[^)]*\)/.exec(w.comments()[0]?.body ?? "")?.[1];
+
+describe("action on pull_request", () => {
+  it("goes building → live (the link answers through the tunnel) → expired, with outputs, summary, nothing left", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "5s" });
+    labels.push(label);
+    const main = job.startMain();
+    const seenLive = await waitFor("the comment to say live", () =>
+      world.comments()[0]?.body.includes('state="live"'),
+    );
+    expect(seenLive).toBe(true);
+    const url = liveUrl(world)!;
+    const page = await fetchText(url);
+    expect(page.body).toContain("ml-preview test app");
+
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(result.outputs).toMatchObject({
+      status: "expired",
+      url,
+      "comment-id": String(world.comments()[0]!.id),
+    });
+    expect(result.outputs["local-url"]).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(result.outputs["container-id"]).toMatch(/^[0-9a-f]{64}$/);
+    expect(Date.parse(result.outputs["expires-at"]!)).toBeGreaterThan(Date.now() - 60_000);
+    expect(result.summary).toContain(url);
+    expect(result.stdout.replace(/^::add-mask::.*$/gm, "")).not.toContain("test-authtoken");
+    expect(world.commentStates()).toEqual(expect.arrayContaining(["building", "live", "expired"]));
+    expect(world.commentStates().at(-1)).toBe("expired");
+    expect(world.commentStates().indexOf("building")).toBeLessThan(world.commentStates().indexOf("live"));
+    expect(world.comments()).toHaveLength(1);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(post.stdout).toContain("nothing was left behind");
+  });
+});

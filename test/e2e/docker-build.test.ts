@@ -1,0 +1,261 @@
+import { randomBytes } from "node:crypto";
+import { rmSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildWithEngine } from "../../src/docker/build.js";
+import { prepareImage } from "../../src/docker/image.js";
+import type { BuildSource, PreviewLabels } from "../../src/docker/types.js";
+import { PreviewError } from "../../src/errors.js";
+import type { Logger } from "../../src/log.js";
+import { busyboxContext, requireDocker } from "../support/docker.js";
+
+const RUN = `e2e-build-${randomBytes(4).toString("hex")}`;
+const labels: PreviewLabels = {
+  "ml-preview.repo": "octo/e2e-build",
+  "ml-preview.pr": "7",
+  "ml-preview.run": RUN,
+  "ml-preview.name": "app",
+};
+const INSTALL = 'RUN ["/bin/busybox", "--install", "-s", "/bin"]';
+
+let docker: Docker;
+const contexts: string[] = [];
+let tagCount = 0;
+
+function tag(): string {
+  return `ml-preview-e2e/${RUN}:t${++tagCount}`;
+}
+
+function context(dockerfile: string, files: Record<string, string> = {}): string {
+  const dir = busyboxContext(dockerfile, files);
+  contexts.push(dir);
+  return dir;
+}
+
+function build(dir: string, extra: Partial<Extract<BuildSource, { kind: "build" }>> = {}): BuildSource {
+  return { kind: "build", context: dir, dockerfile: "Dockerfile", buildArgs: {}, cache: { kind: "none" }, ...extra };
+}
+
+function recordingLogger() {
+  const lines: string[] = [];
+  const warnings: string[] = [];
+  const groups: string[] = [];
+  const log: Logger = {
+    info: (m) => lines.push(m),
+    warning: (m) => warnings.push(m),
+    debug: () => {},
+    group: (title, fn) => {
+      groups.push(title);
+      return fn();
+    },
+  };
+  return { log, lines, warnings, groups };
+}
+
+async function failure(promise: Promise<unknown>): Promise<PreviewError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PreviewError);
+  return err as PreviewError;
+}
+
+async function historyOf(imageId: string): Promise<string> {
+  const history = (await docker.getImage(imageId).history()) as { CreatedBy: string }[];
+  return history.map((h) => h.CreatedBy).join("\n");
+}
+
+beforeAll(async () => {
+  docker = await requireDocker();
+});
+
+afterAll(async () => {
+  for (const dir of contexts) rmSync(dir, { recursive: true, force: true });
+  const images = await docker.listImages({ filters: { reference: [`ml-preview-e2e/${RUN}`] } });
+  for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
+  const left = await docker.listContainers({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } });
+  expect(left).toEqual([]);
+});
+
+describe("prepareImage: build", () => {
+  it("builds with our labels, build-args and target, logs progress in a group and counts the steps", async () => {
+    const dir = context(
+      [
+        "FROM scratch AS base",
+        "COPY busybox /bin/busybox",
+        INSTALL,
+        "ARG GREETING=unset",
+        'RUN echo "$GREETING" > /greeting',
+        "FROM base AS app",
+        "RUN echo app-stage > /stage",
+        "FROM base AS other",
+        "RUN echo other-stage > /stage",
+      ].join("\n"),
+    );
+    const { log, lines, groups } = recordingLogger();
+    const t = tag();
+    const image = await prepareImage(docker, build(dir, { buildArgs: { GREETING: "hello-e2e" }, target: "app" }), labels, log, {
+      tag: t,
+    });
+
+    expect(image).toMatchObject({ ref: t, built: true });
+    expect(image.imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(groups).toEqual([`Build ${t}`]);
+    const inspect = await docker.getImage(t).inspect();
+    expect(inspect.Id).toBe(image.imageId);
+    expect(inspect.Config.Labels).toMatchObject(labels);
+    const history = await historyOf(image.imageId);
+    expect(history).toContain("GREETING=hello-e2e");
+    expect(history).toContain("echo app-stage");
+    expect(history).not.toContain("echo other-stage");
+    expect(image.totalSteps).toBe(7);
+    expect(image.buildMs).toBeGreaterThan(0);
+    expect(lines).toContain("Step 5/7 : RUN echo \"$GREETING\" > /greeting");
+    expect(lines.some((l) => /^Built .* steps from cache/.test(l))).toBe(true);
+
+    // The same build again: every step that runs something comes from the engine's cache.
+    const again = await prepareImage(docker, build(dir, { buildArgs: { GREETING: "hello-e2e" }, target: "app" }), labels, log, {
+      tag: t,
+    });
+    expect(again.cachedSteps).toBeGreaterThanOrEqual(4);
+  });
+
+  it("names the failing step and carries its last output lines; no intermediate container stays", async () => {
+    const marker = `marker-${RUN}`;
+    const dir = context(
+      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, `RUN echo ${marker}-out; echo ${marker}-err >&2; exit 3`, "RUN echo never"].join(
+        "\n",
+      ),
+    );
+    const err = await failure(prepareImage(docker, build(dir), labels, recordingLogger().log, { tag: tag() }));
+    expect(err.step).toBe("build");
+    expect(err.code).toBe("DOCKER_BUILD_FAILED");
+    expect(err.message).toContain(`at Step 4/5 : RUN echo ${marker}-out`);
+    expect(err.message).toContain("returned a non-zero code: 3");
+    expect(err.logLines).toEqual(expect.arrayContaining([`${marker}-out`, `${marker}-err`]));
+    const all = await docker.listContainers({ all: true });
+    expect(all.filter((c) => c.Command.includes(marker))).toEqual([]);
+  });
+
+  it("honours .dockerignore: an ignored 50 MB file is not sent, an exception is", async () => {
+    const dockerfile = [
+      "FROM scratch",
+      "COPY busybox /bin/busybox",
+      INSTALL,
+      "COPY . /ctx",
+      "RUN test ! -e /ctx/model.bin && test ! -e /ctx/data/raw.csv && test -e /ctx/data/keep.csv && test -e /ctx/app.py",
+    ].join("\n");
+    const dir = context(dockerfile, { "app.py": "print('hi')\n", ".dockerignore": "*.bin\ndata\n!data/keep.csv\n" });
+    writeFileSync(join(dir, "model.bin"), "");
+    truncateSync(join(dir, "model.bin"), 50 * 1024 * 1024);
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(join(dir, "data"));
+    writeFileSync(join(dir, "data", "raw.csv"), "x".repeat(1000));
+    writeFileSync(join(dir, "data", "keep.csv"), "k");
+
+    const request = { context: dir, dockerfile: "Dockerfile", buildArgs: {}, tag: tag(), labels };
+    const ignored = await buildWithEngine(docker, request, recordingLogger().log);
+    expect(ignored.contextBytes).toBeLessThan(5 * 1024 * 1024);
+
+    rmSync(join(dir, ".dockerignore"));
+    const control = await failure(buildWithEngine(docker, request, recordingLogger().log));
+    expect(control.message).toContain("RUN test ! -e /ctx/model.bin");
+  });
+
+  it("completes a step that runs over 30 s, with the classic builder and with BuildKit", async () => {
+    const dockerfile = ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, `RUN echo ${RUN}; sleep 32; echo slept`].join("\n");
+    const run = (builder: "classic" | "buildkit") =>
+      buildWithEngine(
+        docker,
+        { context: context(dockerfile), dockerfile: "Dockerfile", buildArgs: {}, tag: tag(), labels, builder, noCache: true },
+        recordingLogger().log,
+      );
+    const [classic, buildkit] = await Promise.all([run("classic"), run("buildkit")]);
+    for (const result of [classic, buildkit]) {
+      expect(result.buildMs).toBeGreaterThanOrEqual(32_000);
+      expect(result.imageId).toMatch(/^sha256:/);
+    }
+    expect(classic.builder).toBe("classic");
+    expect(buildkit.builder).toBe("buildkit");
+  }, 150_000);
+
+  it("switches to BuildKit for BuildKit-only syntax, and still names a failing step", async () => {
+    const ok = context(
+      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, "RUN --mount=type=cache,target=/cache echo cached > /cache/x && cp /cache/x /x"].join(
+        "\n",
+      ),
+    );
+    const { log, lines } = recordingLogger();
+    const image = await prepareImage(docker, build(ok), labels, log, { tag: tag() });
+    expect(image.built).toBe(true);
+    expect(lines).toContain("The Dockerfile uses BuildKit-only syntax: building with BuildKit.");
+    expect(image.totalSteps).toBe(3);
+
+    const bad = context(
+      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, "RUN --mount=type=cache,target=/c echo bk-out; echo bk-err >&2; exit 4"].join("\n"),
+    );
+    const err = await failure(prepareImage(docker, build(bad), labels, recordingLogger().log, { tag: tag() }));
+    expect(err.message).toContain("at Step 3/3 : RUN --mount=type=cache,target=/c echo bk-out");
+    expect(err.message).toContain("exit code: 4");
+    expect(err.logLines).toEqual(expect.arrayContaining(["bk-out", "bk-err"]));
+  });
+
+  it("says which registry is unreachable when a base image cannot be pulled", async () => {
+    const classic = context("FROM python:3.12-slim\nRUN echo hi\n");
+    const err = await failure(prepareImage(docker, build(classic), labels, recordingLogger().log, { tag: tag() }));
+    expect(err.step).toBe("build");
+    expect(err.code).toBe("DOCKER_REGISTRY_UNREACHABLE");
+    expect(err.message).toContain("Step 1/2 : FROM python:3.12-slim");
+    expect(err.message).toContain("registry-1.docker.io (Docker Hub) is unreachable");
+    expect(err.message).toMatch(/Let the runner reach registry-1\.docker\.io/);
+
+    const buildkit = context("FROM python:3.12-slim\nRUN --mount=type=cache,target=/c echo hi\n");
+    const bkErr = await failure(prepareImage(docker, build(buildkit), labels, recordingLogger().log, { tag: tag() }));
+    expect(bkErr.code).toBe("DOCKER_REGISTRY_UNREACHABLE");
+    expect(bkErr.message).toContain("The build failed at FROM python:3.12-slim");
+    expect(bkErr.message).toContain("registry-1.docker.io (Docker Hub) is unreachable");
+  });
+});
+
+describe("prepareImage: image", () => {
+  it("uses an image the engine already has, without pulling", async () => {
+    const built = await buildWithEngine(
+      docker,
+      { context: context("FROM scratch\nCOPY busybox /bin/busybox\n"), dockerfile: "Dockerfile", buildArgs: {}, tag: tag(), labels },
+      recordingLogger().log,
+    );
+    const ref = `ml-preview-e2e/${RUN}:local-image`;
+    await docker.getImage(built.imageId).tag({ repo: `ml-preview-e2e/${RUN}`, tag: "local-image" });
+    const { log, lines } = recordingLogger();
+    const image = await prepareImage(docker, { kind: "image", image: ref }, labels, log);
+    expect(image).toMatchObject({ imageId: built.imageId, ref, built: false });
+    expect(lines.some((l) => l.startsWith("Pulling"))).toBe(false);
+  });
+
+  it("names the unreachable registry when the image must be pulled, with no stack trace", async () => {
+    const absent = await docker
+      .getImage("python:3.12-slim")
+      .inspect()
+      .then(
+        () => false,
+        () => true,
+      );
+    const ref = absent ? "python:3.12-slim" : `python:3.12-slim-absent-${RUN}`;
+    const err = await failure(prepareImage(docker, { kind: "image", image: ref }, labels, recordingLogger().log));
+    expect(err.step).toBe("pull");
+    expect(err.code).toBe("DOCKER_REGISTRY_UNREACHABLE");
+    expect(err.message).toContain(`Cannot pull the image ${ref}: the registry registry-1.docker.io (Docker Hub) is unreachable`);
+    expect(err.message).not.toMatch(/\n\s+at /);
+
+    const ghcr = await failure(prepareImage(docker, { kind: "image", image: "ghcr.io/octo/app:1" }, labels, recordingLogger().log));
+    expect(ghcr.message).toContain("the registry ghcr.io is unreachable");
+  });
+
+  it("rejects a malformed image reference with what it must look like", async () => {
+    const err = await failure(prepareImage(docker, { kind: "image", image: "Not/A Valid:Ref" }, labels, recordingLogger().log));
+    expect(err.step).toBe("pull");
+    expect(err.message).toMatch(/name\[:tag\]/);
+  });
+});

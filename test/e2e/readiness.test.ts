@@ -1,0 +1,177 @@
+import type Docker from "dockerode";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startContainer } from "../../src/docker/container.js";
+import { tcpStrategy, waitUntilReady } from "../../src/docker/readiness/index.js";
+import { sweepContainers } from "../../src/docker/sweep.js";
+import type { AppContainer, PreparedImage } from "../../src/docker/types.js";
+import { silentLogger } from "../../src/log.js";
+import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
+import {
+  buildTestImage,
+  labelsFor,
+  leftoverContainers,
+  median,
+  removeTestImages,
+  runOptions,
+  uniqueRun,
+} from "../support/preview-containers.js";
+
+const run = uniqueRun("e2e-ready");
+let docker: Docker;
+let httpd: PreparedImage;
+let fakeStreamlit: PreparedImage;
+let withHealthcheck: PreparedImage;
+const started: AppContainer[] = [];
+
+/**
+ * No EXPOSE, started as `streamlit run app.py`: port and health path must come from the framework.
+ * Only /_stcore/health answers 200 (no index.html, so `/` does not).
+ */
+const streamlitDockerfile = [
+  "FROM scratch",
+  "COPY busybox /bin/busybox",
+  'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+  "RUN mkdir -p /www/_stcore && echo ok > /www/_stcore/health",
+  "COPY streamlit /bin/streamlit",
+  "RUN chmod +x /bin/streamlit",
+  'CMD ["streamlit", "run", "app.py"]',
+].join("\n");
+
+beforeAll(async () => {
+  docker = await requireDocker();
+  httpd = buildTestImage(`ml-preview-e2e/ready-httpd:${run}`, run, busyboxHttpdDockerfile(8080));
+  fakeStreamlit = buildTestImage(`ml-preview-e2e/fake-streamlit:${run}`, run, streamlitDockerfile, {
+    streamlit: "#!/bin/sh\nsleep 0.5\nexec httpd -f -p 8501 -h /www\n",
+  });
+  withHealthcheck = buildTestImage(
+    `ml-preview-e2e/healthcheck:${run}`,
+    run,
+    busyboxHttpdDockerfile(
+      8080,
+      "HEALTHCHECK --interval=1s --timeout=1s CMD wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1",
+    ),
+  );
+});
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((app) => app.remove()));
+  const left = leftoverContainers(run);
+  await sweepContainers(docker, { "ml-preview.run": run });
+  expect(left).toEqual([]);
+});
+
+afterAll(async () => {
+  if (docker) await removeTestImages(docker, run);
+});
+
+async function start(name: string, command?: string[], image = httpd): Promise<AppContainer> {
+  const app = await startContainer(
+    docker,
+    image,
+    runOptions({ command }),
+    labelsFor(run, name),
+    silentLogger,
+  );
+  started.push(app);
+  return app;
+}
+
+/** Wall-clock ms now (same clock as `ts` inside the container: containers share the host's realtime clock). */
+const nowMs = () => performance.timeOrigin + performance.now();
+/** `ts %.s` prefixes a line with seconds.microseconds since the epoch. */
+const stampOf = (line: string) => Number(/^(\d+\.\d+)/.exec(line)?.[1]) * 1000;
+
+async function lineMatching(app: AppContainer, pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const line = (await app.tail(50)).find((l) => pattern.test(l));
+    if (line) return line;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no log line matched ${pattern}`);
+}
+
+describe("readiness against real containers", () => {
+  it("finds port and health path from the framework (fake `streamlit run`, no EXPOSE)", async () => {
+    const app = await start("streamlit", undefined, fakeStreamlit);
+    expect(app.containerPort).toBe(8501);
+    const ready = await waitUntilReady(docker, app, { timeoutMs: 20_000 });
+    expect(ready.strategy).toBe("http GET /_stcore/health");
+  });
+
+  it("an explicit health path wins: one that never answers 2xx times out", async () => {
+    const app = await start("bad-path");
+    const err = await waitUntilReady(docker, app, { timeoutMs: 1500, healthPath: "/missing" }).catch(
+      (e) => e,
+    );
+    expect(err.code).toBe("READY_TIMEOUT");
+    expect(err.message).toMatch(/GET \/missing answered 404/);
+  });
+
+  it("uses the image's own HEALTHCHECK when it has one", async () => {
+    const app = await start("healthcheck", undefined, withHealthcheck);
+    // /missing never answers 2xx, so only Docker's health status can make it ready.
+    const ready = await waitUntilReady(docker, app, { timeoutMs: 20_000, healthPath: "/missing" });
+    expect(ready.strategy).toBe("docker HEALTHCHECK");
+    const info = await docker.getContainer(app.id).inspect();
+    expect(info.State.Health?.Status).toBe("healthy");
+  });
+
+  it("TCP readiness is not fooled by Docker's port proxy when nothing listens inside", async () => {
+    const idle = await start("tcp-idle", ["sleep", "1000"]);
+    const strategy = tcpStrategy({ host: "127.0.0.1", port: idle.hostPort });
+    const err = await waitUntilReady(docker, idle, { timeoutMs: 1500, strategies: [strategy] }).catch(
+      (e) => e,
+    );
+    expect(err.code).toBe("READY_TIMEOUT");
+    expect(err.message).toMatch(/accepts but closes at once|nothing answers/);
+
+    const serving = await start("tcp-serving");
+    const ok = await waitUntilReady(docker, serving, {
+      timeoutMs: 20_000,
+      strategies: [tcpStrategy({ host: "127.0.0.1", port: serving.hostPort })],
+    });
+    expect(ok.strategy).toBe(`tcp ${serving.hostPort}`);
+  });
+
+  it("an AbortSignal ends the wait promptly", async () => {
+    const app = await start("abort", ["sleep", "1000"]);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const t0 = performance.now();
+    const err = await waitUntilReady(docker, app, { timeoutMs: 60_000, signal: controller.signal }).catch(
+      (e) => e,
+    );
+    expect(err.code).toBe("CANCELLED");
+    expect(performance.now() - t0).toBeLessThan(300 + 250);
+  });
+
+  // The app stamps (µs, realtime clock, with `ts`) the moment just before it starts listening, after a
+  // delay; lag = when waitUntilReady returned − that stamp (so httpd's own start-up counts as lag too).
+  // "announced": the stamp line reaches us as a log line, like "Uvicorn running on ..." would.
+  // "silent": the stamp is only printed seconds later, so only polling can find the app.
+  const delays = ["0.6", "0.9", "1.2", "1.5", "1.8"];
+  it.each([
+    ["announced", (d: string) => `sleep ${d}; echo listening | ts %.s; exec httpd -f -p 8080 -h /www`],
+    [
+      "silent",
+      (d: string) =>
+        `sleep ${d}; echo x | ts %.s > /stamp; httpd -p 8080 -h /www; sleep 1; cat /stamp; exec sleep 1000`,
+    ],
+  ])("detection lag after the app first answers (%s)", async (variant, script) => {
+    const lags: number[] = [];
+    for (const delay of delays) {
+      const app = await start(`lag-${variant}`, ["sh", "-c", script(delay)]);
+      await waitUntilReady(docker, app, { timeoutMs: 20_000 });
+      const readyAt = nowMs();
+      lags.push(readyAt - stampOf(await lineMatching(app, /^\d+\.\d+/)));
+      await app.remove();
+    }
+    console.log(
+      `readiness detection lag (${variant}): median ${median(lags).toFixed(1)} ms, ` +
+        `samples ${lags.map((l) => l.toFixed(1)).join(", ")} ms`,
+    );
+    expect(lags.every((l) => l >= -1)).toBe(true); // sanity: never "ready" before the app could listen
+    expect(median(lags)).toBeLessThan(250);
+  });
+});

@@ -1,0 +1,319 @@
+import { createServer, type Server } from "node:http";
+import { hostname } from "node:os";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import type { Protection, TunnelConfig } from "../../src/config/types.js";
+import { PreviewError } from "../../src/errors.js";
+import type { Logger } from "../../src/log.js";
+import { openTunnel, type Tunnel, verifyTunnel } from "../../src/tunnel/index.js";
+import { type NgrokEdge, startNgrokEdge } from "../support/ngrok-edge/index.js";
+
+// Real @ngrok/ngrok SDK → loopback edge (test/support/ngrok-edge) → a real local HTTP app.
+const TOKEN = "test-authtoken";
+const PASSWORD = "s3cret-Pa55word";
+const meta = { name: "app", repo: "octo/models", pr: 42, run: "9001.2" };
+
+/** Every line any tunnel code logged, in any test: checked for secrets at the end. */
+const logged: string[] = [];
+const log: Logger = {
+  info: (m) => void logged.push(m),
+  warning: (m) => void logged.push(m),
+  debug: (m) => void logged.push(m),
+  group: (title, fn) => {
+    logged.push(title);
+    return fn();
+  },
+};
+const errorsSeen: string[] = [];
+
+let edge: NgrokEdge;
+let app: Server;
+let appPort: number;
+const tunnels: Tunnel[] = [];
+const extraEdges: NgrokEdge[] = [];
+
+beforeAll(async () => {
+  edge = await startNgrokEdge({ authtoken: TOKEN });
+  app = createServer((req, res) => res.end(`app says ${req.url}`));
+  await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", () => resolve()));
+  appPort = (app.address() as { port: number }).port;
+});
+
+afterEach(async () => {
+  await Promise.all(tunnels.splice(0).map((t) => t.close()));
+  await Promise.all(extraEdges.splice(0).map((e) => e.close()));
+});
+
+afterAll(async () => {
+  await edge.close();
+  await new Promise((resolve) => app.close(resolve));
+});
+
+function ngrokConfig(on: NgrokEdge, protection: Partial<Protection> = {}, authtoken = TOKEN): TunnelConfig {
+  return {
+    provider: "ngrok",
+    authtoken,
+    serverAddr: on.serverAddr,
+    caCert: on.caCert,
+    protection: { allowCidrs: [], ...protection },
+  };
+}
+
+async function open(config: TunnelConfig, opts: Parameters<typeof openTunnel>[4] = {}, port = appPort) {
+  const tunnel = await openTunnel(config, { port }, meta, log, opts);
+  tunnels.push(tunnel);
+  return tunnel;
+}
+
+async function openFailure(config: TunnelConfig, opts: Parameters<typeof openTunnel>[4] = {}) {
+  const err = await open(config, opts).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PreviewError);
+  errorsSeen.push((err as PreviewError).message, String((err as PreviewError).cause));
+  return err as PreviewError;
+}
+
+async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return check();
+}
+
+async function freshEdge(): Promise<NgrokEdge> {
+  const e = await startNgrokEdge({ authtoken: TOKEN });
+  extraEdges.push(e);
+  return e;
+}
+
+test("the URL reaches the app, and ngrok is told who we are without the runner's host name", async () => {
+  const before = edge.binds.length;
+  const tunnel = await open(ngrokConfig(edge));
+  expect(tunnel.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  const checked = await verifyTunnel(`${tunnel.url}/health`, { allowCidrs: [] }, { timeoutMs: 10_000 });
+  expect(checked.status).toBe(200);
+  expect(await (await fetch(`${tunnel.url}/some/page`)).text()).toBe("app says /some/page");
+
+  const bind = edge.binds.slice(before).at(-1)!;
+  expect(bind.url).toBe(tunnel.url);
+  expect(bind.forwardsTo).toBe("ml-preview:app");
+  expect(bind.forwardsTo).not.toContain(hostname());
+  expect(JSON.parse(bind.metadata)).toEqual({ tool: "ml-preview", ...meta });
+  expect(bind.trafficPolicy).toBeUndefined();
+});
+
+describe("the traffic policy the edge receives", () => {
+  const cases: [string, Partial<Protection>, unknown][] = [
+    [
+      "basic-auth",
+      { basicAuth: { username: "reviewer", password: PASSWORD } },
+      {
+        on_http_request: [
+          {
+            name: "ml-preview protections",
+            actions: [{ type: "basic-auth", config: { credentials: [`reviewer:${PASSWORD}`] } }],
+          },
+        ],
+      },
+    ],
+    [
+      "oauth allow-list",
+      { oauth: { provider: "github", allowEmails: ["ana@example.org"], allowDomains: ["acme.com"] } },
+      {
+        on_http_request: [
+          { name: "ml-preview protections", actions: [{ type: "oauth", config: { provider: "github" } }] },
+          {
+            name: "ml-preview oauth allow-list",
+            expressions: [
+              "!(actions.ngrok.oauth.identity.email in ['ana@example.org'] || " +
+                "actions.ngrok.oauth.identity.email.endsWith('@acme.com'))",
+            ],
+            actions: [{ type: "deny", config: { status_code: 403 } }],
+          },
+        ],
+      },
+    ],
+    [
+      "allow-cidrs",
+      { allowCidrs: ["10.0.0.0/8", "192.0.2.7/32"] },
+      {
+        on_http_request: [
+          {
+            name: "ml-preview protections",
+            actions: [
+              { type: "restrict-ips", config: { enforce: true, allow: ["10.0.0.0/8", "192.0.2.7/32"] } },
+            ],
+          },
+        ],
+      },
+    ],
+    [
+      "merged raw traffic-policy",
+      {
+        allowCidrs: ["10.0.0.0/8"],
+        trafficPolicy: {
+          on_http_request: [
+            { actions: [{ type: "add-headers", config: { headers: { "x-preview": "1" } } }] },
+          ],
+          on_http_response: [{ actions: [{ type: "remove-headers", config: { headers: ["server"] } }] }],
+        },
+      },
+      {
+        on_http_request: [
+          {
+            name: "ml-preview protections",
+            actions: [{ type: "restrict-ips", config: { enforce: true, allow: ["10.0.0.0/8"] } }],
+          },
+          { actions: [{ type: "add-headers", config: { headers: { "x-preview": "1" } } }] },
+        ],
+        on_http_response: [{ actions: [{ type: "remove-headers", config: { headers: ["server"] } }] }],
+      },
+    ],
+  ];
+
+  test.each(cases)("%s", async (_name, protection, expected) => {
+    const before = edge.binds.length;
+    const tunnel = await open(ngrokConfig(edge, protection));
+    const bind = edge.binds.slice(before).at(-1)!;
+    expect(JSON.parse(bind.trafficPolicy ?? "null")).toEqual(expected);
+    // The loopback edge does not enforce policies, so the app answers; real ngrok's 401/403/redirect
+    // answers are covered by the unit tests of the classification.
+    const full = { allowCidrs: [], ...protection };
+    expect((await verifyTunnel(tunnel.url!, full, { timeoutMs: 10_000 })).status).toBe(200);
+  });
+});
+
+test("a bad token is ERR_NGROK_105 with what to do, and leaves no session behind", async () => {
+  const err = await openFailure(ngrokConfig(edge, {}, "not-the-token-xyz"));
+  expect(err.step).toBe("tunnel");
+  expect(err.code).toBe("ERR_NGROK_105");
+  expect(err.message).toContain("https://ngrok.com/docs/errors/err_ngrok_105");
+  expect(err.message).toContain("NGROK_AUTHTOKEN");
+  expect(err.message).not.toContain("not-the-token-xyz");
+  expect(String(err.cause)).not.toContain("not-the-token-xyz");
+  expect(await until(() => edge.sessions() === 0)).toBe(true);
+});
+
+test("an empty token fails as ERR_NGROK_4018 without dialling ngrok", async () => {
+  const attempts = edge.authAttempts.length;
+  const err = await openFailure(ngrokConfig(edge, {}, ""));
+  expect(err.code).toBe("ERR_NGROK_4018");
+  expect(err.message).toContain("fork");
+  expect(edge.authAttempts.length).toBe(attempts);
+});
+
+test("an unreachable ingress is its own message", async () => {
+  const err = await openFailure({ ...ngrokConfig(edge), serverAddr: "127.0.0.1:1" } as TunnelConfig);
+  expect(err.code).toBe("NGROK_UNREACHABLE");
+  expect(err.message).toContain("127.0.0.1:1");
+});
+
+test("ERR_NGROK_334 twice, then free: the bind is retried and succeeds", async () => {
+  const before = edge.binds.length;
+  edge.failNextBinds("ERR_NGROK_334", "The endpoint is already online.", 2);
+  const tunnel = await open(ngrokConfig(edge), { collisionRetryMs: 10_000 });
+  const binds = edge.binds.slice(before);
+  expect(binds.map((b) => b.url === "")).toEqual([true, true, false]);
+  expect((await verifyTunnel(tunnel.url!, { allowCidrs: [] }, { timeoutMs: 10_000 })).status).toBe(200);
+  expect(logged.some((l) => l.includes("ERR_NGROK_334"))).toBe(true);
+});
+
+test("ERR_NGROK_334 for longer than the window is explained, and the session is closed", async () => {
+  const busy = await freshEdge();
+  busy.failNextBinds("ERR_NGROK_334", "The endpoint is already online.", 1_000);
+  const started = Date.now();
+  const err = await openFailure(ngrokConfig(busy), { collisionRetryMs: 1_500 });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+  expect(err.code).toBe("ERR_NGROK_334");
+  expect(err.message).toContain("dev domain");
+  expect(err.message).toContain("https://ngrok.com/docs/errors/err_ngrok_334");
+  expect(busy.binds.length).toBeGreaterThan(2);
+  expect(await until(() => busy.sessions() === 0)).toBe(true);
+});
+
+test("a stop signal during the 334 retries ends them and closes the session", async () => {
+  const busy = await freshEdge();
+  busy.failNextBinds("ERR_NGROK_334", "The endpoint is already online.", 1_000);
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 700);
+  const started = Date.now();
+  const err = await openFailure(ngrokConfig(busy), { collisionRetryMs: 60_000, signal: controller.signal });
+  expect(err.code).toBe("ABORTED");
+  expect(Date.now() - started).toBeLessThan(5_000);
+  expect(await until(() => busy.sessions() === 0)).toBe(true);
+});
+
+test("a session that stays down is reported lost within the watchdog limit, once", async () => {
+  const flaky = await freshEdge();
+  const tunnel = await open(ngrokConfig(flaky), { watchdogMs: 2_000 });
+  const reasons: string[] = [];
+  let lostAt = 0;
+  tunnel.onLost((reason) => {
+    reasons.push(reason);
+    lostAt = Date.now();
+  });
+  const droppedAt = Date.now();
+  flaky.dropSessions({ refuseForMs: 60_000 });
+  expect(await until(() => reasons.length > 0, 8_000)).toBe(true);
+  expect(lostAt - droppedAt).toBeGreaterThanOrEqual(1_900);
+  expect(lostAt - droppedAt).toBeLessThan(2_000 + 3_000);
+  await new Promise((r) => setTimeout(r, 1_000));
+  expect(reasons).toHaveLength(1);
+  expect(reasons[0]).toContain("disconnected");
+  const closing = Date.now();
+  await tunnel.close();
+  expect(Date.now() - closing).toBeLessThan(12_000);
+});
+
+test("a session that comes straight back is not reported lost", async () => {
+  const blip = await freshEdge();
+  const tunnel = await open(ngrokConfig(blip), { watchdogMs: 3_000 });
+  const reasons: string[] = [];
+  tunnel.onLost((reason) => reasons.push(reason));
+  blip.dropSessions();
+  await new Promise((r) => setTimeout(r, 5_000));
+  expect(reasons).toEqual([]);
+  expect(blip.sessions()).toBe(1);
+});
+
+test("verify fails at step verify while the app behind the tunnel is down", async () => {
+  const closedPort = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  const tunnel = await open(ngrokConfig(edge), {}, closedPort);
+  const err = await verifyTunnel(tunnel.url!, { allowCidrs: [] }, { timeoutMs: 2_000 }).catch(
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PreviewError);
+  expect((err as PreviewError).step).toBe("verify");
+  expect((err as PreviewError).message).toMatch(/HTTP 502|container/);
+});
+
+test("close unbinds the endpoint and ends the session; a second close is harmless", async () => {
+  const own = await freshEdge();
+  const tunnel = await openTunnel(ngrokConfig(own), { port: appPort }, meta, log);
+  expect(own.activeListeners()).toBe(1);
+  expect(own.sessions()).toBe(1);
+  await tunnel.close();
+  await tunnel.close();
+  expect(own.activeListeners()).toBe(0);
+  // The SDK resolves close() first and drops the TLS connection a moment later.
+  expect(await until(() => own.sessions() === 0, 10_000)).toBe(true);
+});
+
+test("tunnel: none has no URL and nothing to close", async () => {
+  const tunnel = await openTunnel({ provider: "none" }, { port: appPort }, meta, log);
+  expect(tunnel.url).toBeUndefined();
+  await tunnel.close();
+});
+
+test("neither the authtoken nor the basic-auth password appears in any log or error", () => {
+  expect(logged.length).toBeGreaterThan(5);
+  const text = [...logged, ...errorsSeen].join("\n");
+  expect(text).not.toContain(TOKEN);
+  expect(text).not.toContain(PASSWORD);
+  expect(text).not.toContain("not-the-token-xyz");
+});

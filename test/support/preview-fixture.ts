@@ -1,0 +1,106 @@
+import { copyFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import { busyboxHttpdDockerfile, busyboxPath, containersWithLabel } from "./docker.js";
+import { type GitHubEmulator, startGitHubEmulator } from "./github-emulator/index.js";
+import { type NgrokEdge, startNgrokEdge } from "./ngrok-edge/index.js";
+import { RunnerHarness } from "./runner.js";
+
+export const PR = 12;
+export const HEAD_SHA = "feedfacecafebeef0123456789abcdef01234567";
+
+/** A pull_request event payload for PR #12 of octo-org/ml-app, from the same repository. */
+export function pullRequestEvent(number = PR) {
+  return {
+    action: "synchronize",
+    number,
+    pull_request: {
+      number,
+      state: "open",
+      head: { sha: HEAD_SHA, ref: "feature/model-v2", repo: { full_name: "octo-org/ml-app", fork: false } },
+      base: { ref: "main", repo: { full_name: "octo-org/ml-app" } },
+      labels: [],
+    },
+    repository: { full_name: "octo-org/ml-app" },
+  };
+}
+
+let runCounter = Math.floor(Date.now() / 1000) % 1_000_000;
+/** A fresh GITHUB_RUN_ID per job, so labels and markers never collide across tests. */
+export const nextRunId = () => String(++runCounter);
+
+/** The outside world of one preview job: a GitHub emulator with PR #12 and a loopback ngrok edge. */
+export class PreviewWorld {
+  private constructor(
+    readonly github: GitHubEmulator,
+    readonly edge: NgrokEdge,
+  ) {}
+
+  static async start(): Promise<PreviewWorld> {
+    const github = await startGitHubEmulator();
+    github.addPull({ number: PR, headSha: HEAD_SHA, headRef: "feature/model-v2" });
+    return new PreviewWorld(github, await startNgrokEdge());
+  }
+
+  /** A runner job whose workspace holds a FROM-scratch busybox app (the Dockerfile may be replaced). */
+  job(
+    inputs: Record<string, string>,
+    opts: { dockerfile?: string; runId?: string; env?: Record<string, string> } = {},
+  ) {
+    const runId = opts.runId ?? nextRunId();
+    const job = new RunnerHarness({
+      inputs: {
+        "ngrok-authtoken": "test-authtoken",
+        "ngrok-server-addr": this.edge.serverAddr,
+        "ngrok-ca-cert": this.edge.caCert,
+        ...inputs,
+      },
+      event: pullRequestEvent(),
+      env: {
+        GITHUB_API_URL: this.github.url,
+        GITHUB_RUN_ID: runId,
+        ML_PREVIEW_POLL_INTERVAL: "1s",
+        ...opts.env,
+      },
+    });
+    copyFileSync(busyboxPath(), join(job.workspace, "busybox"));
+    writeFileSync(join(job.workspace, "Dockerfile"), opts.dockerfile ?? busyboxHttpdDockerfile(8080));
+    return { job, runId, label: `ml-preview.run=${runId}.1` };
+  }
+
+  /** Every state the PR comment was written with, in order (from the bodies sent to the emulator). */
+  commentStates(): string[] {
+    return this.github.requests
+      .filter(
+        (r) => (r.method === "POST" || r.method === "PATCH") && /\/comments/.test(r.path) && r.status < 300,
+      )
+      .map((r) => /state="([a-z]+)"/.exec(String((r.body as { body?: string })?.body ?? ""))?.[1] ?? "?");
+  }
+
+  comments() {
+    return this.github.comments(PR).filter((c) => c.body.startsWith("<!-- ml-preview"));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.github.close(), this.edge.close()]);
+  }
+}
+
+/** Poll until `fn` returns a truthy value, or fail after `ms` with `what`. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | Promise<T>,
+  ms = 60_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function leftContainers(docker: Docker, label: string): Promise<string[]> {
+  return containersWithLabel(docker, label);
+}

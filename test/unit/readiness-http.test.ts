@@ -1,0 +1,102 @@
+import { createServer as createHttpServer, type Server } from "node:http";
+import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { httpStrategy, probeHttp } from "../../src/docker/readiness/http.js";
+import type { ReadinessContext } from "../../src/docker/readiness/types.js";
+
+const servers: (Server | TcpServer)[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+async function listen<T extends Server | TcpServer>(server: T, port = 0): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  return (server.address() as AddressInfo).port;
+}
+
+function httpServer(status: number, delayMs = 0): Server {
+  return createHttpServer((_req, res) => {
+    setTimeout(() => res.writeHead(status, { location: "/login" }).end("body"), delayMs);
+  });
+}
+
+/** What Docker's userland proxy does when nothing listens inside: accept, then drop the connection. */
+function proxyWithNothingBehind(): TcpServer {
+  return createTcpServer((socket) => socket.resetAndDestroy());
+}
+
+async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function probe(port: number, path = "/", timeoutMs = 500) {
+  const notes: string[] = [];
+  const outcome = probeHttp(
+    new URL(path, `http://127.0.0.1:${port}`),
+    timeoutMs,
+    new AbortController().signal,
+    {
+      note: (t) => notes.push(t),
+    },
+  );
+  return outcome.then((o) => ({ outcome: o, notes }));
+}
+
+describe("probeHttp", () => {
+  it.each([200, 204, 302])("counts %i as ready", async (status) => {
+    const port = await listen(httpServer(status));
+    expect((await probe(port)).outcome).toBe("ready");
+  });
+
+  it.each([404, 500, 503])("counts %i as up-but-not-ready and says so", async (status) => {
+    const port = await listen(httpServer(status));
+    const { outcome, notes } = await probe(port, "/_stcore/health");
+    expect(outcome).toBe("up");
+    expect(notes.at(-1)).toBe(`GET /_stcore/health answered ${status}`);
+  });
+
+  it("counts an accepted-then-reset connection (Docker's proxy, nothing inside) as down", async () => {
+    const port = await listen(proxyWithNothingBehind());
+    const { outcome, notes } = await probe(port);
+    expect(outcome).toBe("down");
+    expect(notes.at(-1)).toMatch(/nothing answers/);
+  });
+
+  it("counts a refused connection as down", async () => {
+    expect((await probe(await freePort())).outcome).toBe("down");
+  });
+
+  it("gives up on one attempt after its timeout", async () => {
+    const port = await listen(httpServer(200, 5000));
+    const t0 = performance.now();
+    const { outcome, notes } = await probe(port, "/", 150);
+    expect(outcome).toBe("up");
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(notes.at(-1)).toMatch(/did not answer within 150 ms/);
+  });
+});
+
+describe("httpStrategy", () => {
+  it("notices an app that starts answering later, soon after it does", async () => {
+    const port = await freePort();
+    const controller = new AbortController();
+    const ctx: ReadinessContext = {
+      signal: controller.signal,
+      onNudge: () => () => undefined,
+      note: () => undefined,
+    };
+    const ready = httpStrategy({ baseUrl: `http://127.0.0.1:${port}`, path: "/health" }).until(ctx);
+    await new Promise((r) => setTimeout(r, 700));
+    const proxy = createHttpServer((req, res) => res.writeHead(req.url === "/health" ? 200 : 404).end());
+    await listen(proxy, port);
+    const answeringAt = performance.now();
+    await ready;
+    const lag = performance.now() - answeringAt;
+    expect(lag).toBeLessThan(300); // polling alone: at most one capped sleep (250 ms) plus a request
+  });
+});
