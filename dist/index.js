@@ -93663,6 +93663,7 @@ var BuildProgress = class {
   stageTotals = /* @__PURE__ */ new Map();
   classicTotal = 0;
   inLabelSteps = false;
+  errorsShown = /* @__PURE__ */ new Set();
   started = /* @__PURE__ */ new Set();
   cached = /* @__PURE__ */ new Set();
   push(event) {
@@ -93679,7 +93680,7 @@ var BuildProgress = class {
       this.end();
       this.error = error2;
       this.failed ??= this.current;
-      this.emit(`ERROR: ${error2}`);
+      if (!this.errorsShown.has(error2)) this.emit(`ERROR: ${error2}`);
     }
   }
   /** Flushes a last line that had no newline. */
@@ -93734,7 +93735,8 @@ var BuildProgress = class {
         if (step) step.cached = true;
         this.emit(`CACHED ${v.name}`);
       }
-      if (v.error) {
+      if (v.error && !this.errorsShown.has(v.error)) {
+        this.errorsShown.add(v.error);
         this.failed ??= step ?? this.current;
         this.emit(`ERROR: ${v.error}`);
       }
@@ -93754,7 +93756,7 @@ var BuildProgress = class {
     const match = BUILDKIT_STEP.exec(name);
     if (!match) return void 0;
     this.stageTotals.set(match[1] ?? "", Number(match[3]));
-    const stage = match[1] ? ` (stage ${match[1]})` : "";
+    const stage = match[1] && !/^stage-\d+$/.test(match[1]) ? ` (stage ${match[1]})` : "";
     return this.step(digest, `Step ${match[2]}/${match[3]} : ${match[4]}${stage}`, match[4] ?? "");
   }
   step(key, label, instruction) {
@@ -94284,6 +94286,7 @@ ${out.stdout}`.split("\n").filter((l) => l.trim() !== "");
 var import_promises4 = require("node:fs/promises");
 var import_node_path8 = require("node:path");
 async function registryCachedBuild(docker, req, ref, auth7, log2, signal) {
+  const started = Date.now();
   const builder = req.builder ?? chooseBuilder(await (0, import_promises4.readFile)((0, import_node_path8.join)(req.context, req.dockerfile), "utf8"));
   const credentials = auth7 ? { server: registryOf(ref).authServer, auth: auth7 } : void 0;
   let canPush = true;
@@ -94296,7 +94299,9 @@ async function registryCachedBuild(docker, req, ref, auth7, log2, signal) {
   const buildArgs = builder === "buildkit" ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: "1" } : req.buildArgs;
   const result = await buildWithEngine(docker, { ...req, builder, buildArgs, cacheFrom, credentials }, log2, signal);
   if (canPush) await pushCache(docker, result.imageId, ref, auth7, log2);
-  return result;
+  const buildMs = Date.now() - started;
+  log2.info(`Build with the registry cache took ${(buildMs / 1e3).toFixed(1)} s in all (cache pull and push included).`);
+  return { ...result, buildMs };
 }
 async function pullCache(docker, ref, auth7, log2, signal) {
   try {
@@ -95124,8 +95129,8 @@ async function runPreview(config, deps) {
   let live2 = {};
   let superseded = false;
   const emit = async (event, details2) => {
-    const answers = await Promise.all(deps.reporters.map((r) => safeReport(r, { event, details: details2 }, log2)));
-    if (answers.includes("superseded")) superseded = true;
+    for (const r of deps.reporters)
+      if (await safeReport(r, { event, details: details2 }, log2) === "superseded") superseded = true;
   };
   const timed = async (name, fn) => {
     step = name;
@@ -95198,14 +95203,14 @@ async function runPreview(config, deps) {
   } catch (error2) {
     end = { state: "failed", step, error: error2 };
   }
-  const failure2 = end.state === "failed" ? await describeFailure(end, app) : void 0;
-  await cleanup.run();
   const final = finalState(end, signal, superseded);
+  const failure2 = final === "failed" && end.state === "failed" ? await describeFailure(end, app) : void 0;
+  await cleanup.run();
   const details = {
     ...live2,
     at: /* @__PURE__ */ new Date(),
     phases,
-    reason: "reason" in end ? end.reason : void 0,
+    reason: "reason" in end ? end.reason : final === "stopped" ? stopReason(signal) : void 0,
     ...failure2
   };
   if (final === "failed") log2.warning(`Preview failed at ${details.step}: ${details.error}`);

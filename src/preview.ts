@@ -5,7 +5,7 @@ import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels } from "
 import { PreviewError, type PreviewStep } from "./errors.js";
 import type { StateDetails } from "./github/types.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
-import { type HoldEnd, holdUntilEnd } from "./lifecycle/hold.js";
+import { type HoldEnd, holdUntilEnd, stopReason } from "./lifecycle/hold.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
@@ -52,9 +52,11 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   let live: StateDetails = {};
   let superseded = false;
 
+  // Reporters run in order: the comment first (its latency is what reviewers wait for), the event file
+  // a detached holder's parent follows last, so whoever reads that file finds the comment already updated.
   const emit = async (event: PreviewEventName, details: StateDetails) => {
-    const answers = await Promise.all(deps.reporters.map((r) => safeReport(r, { event, details }, log)));
-    if (answers.includes("superseded")) superseded = true;
+    for (const r of deps.reporters)
+      if ((await safeReport(r, { event, details }, log)) === "superseded") superseded = true;
   };
   const timed = async <T>(name: PreviewStep, fn: () => Promise<T>): Promise<T> => {
     step = name;
@@ -131,15 +133,15 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   }
 
   // Fetch the app's last words before its container is removed.
-  const failure = end.state === "failed" ? await describeFailure(end, app) : undefined;
+  const final = finalState(end, signal, superseded);
+  const failure = final === "failed" && end.state === "failed" ? await describeFailure(end, app) : undefined;
   await cleanup.run();
 
-  const final = finalState(end, signal, superseded);
   const details: StateDetails = {
     ...live,
     at: new Date(),
     phases,
-    reason: "reason" in end ? end.reason : undefined,
+    reason: "reason" in end ? end.reason : final === "stopped" ? stopReason(signal) : undefined,
     ...failure,
   };
   if (final === "failed") log.warning(`Preview failed at ${details.step}: ${details.error}`);

@@ -44,6 +44,7 @@ export class BuildProgress {
   private readonly stageTotals = new Map<string, number>();
   private classicTotal = 0;
   private inLabelSteps = false;
+  private readonly errorsShown = new Set<string>();
   private readonly started = new Set<string>();
   private readonly cached = new Set<string>();
 
@@ -71,7 +72,7 @@ export class BuildProgress {
       this.end();
       this.error = error;
       this.failed ??= this.current;
-      this.emit(`ERROR: ${error}`);
+      if (!this.errorsShown.has(error)) this.emit(`ERROR: ${error}`);
     }
   }
 
@@ -132,7 +133,8 @@ export class BuildProgress {
         if (step) step.cached = true;
         this.emit(`CACHED ${v.name}`);
       }
-      if (v.error) {
+      if (v.error && !this.errorsShown.has(v.error)) {
+        this.errorsShown.add(v.error);
         this.failed ??= step ?? this.current;
         this.emit(`ERROR: ${v.error}`);
       }
@@ -153,7 +155,8 @@ export class BuildProgress {
     const match = BUILDKIT_STEP.exec(name);
     if (!match) return undefined;
     this.stageTotals.set(match[1] ?? "", Number(match[3]));
-    const stage = match[1] ? ` (stage ${match[1]})` : "";
+    // BuildKit calls unnamed stages "stage-N"; only a name the Dockerfile gave helps people.
+    const stage = match[1] && !/^stage-\d+$/.test(match[1]) ? ` (stage ${match[1]})` : "";
     return this.step(digest, `Step ${match[2]}/${match[3]} : ${match[4]}${stage}`, match[4] ?? "");
   }
 

@@ -83,7 +83,7 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   }
 }
 
-function stopReason(signal: AbortSignal): string {
+export function stopReason(signal: AbortSignal): string {
   const r = signal.reason;
   return typeof r === "string" ? r : r instanceof Error && r.message ? r.message : "the preview was stopped";
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -150,7 +150,6 @@ describe("prepareImage: build", () => {
     const dir = context(dockerfile, { "app.py": "print('hi')\n", ".dockerignore": "*.bin\ndata\n!data/keep.csv\n" });
     writeFileSync(join(dir, "model.bin"), "");
     truncateSync(join(dir, "model.bin"), 50 * 1024 * 1024);
-    const { mkdirSync } = await import("node:fs");
     mkdirSync(join(dir, "data"));
     writeFileSync(join(dir, "data", "raw.csv"), "x".repeat(1000));
     writeFileSync(join(dir, "data", "keep.csv"), "k");

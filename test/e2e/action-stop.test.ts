@@ -1,0 +1,155 @@
+import { get } from "node:http";
+import type Docker from "dockerode";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
+import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+
+// How a live or starting preview ends early: cancellation in every phase, a crash of main, the PR closing,
+// the app crashing, a newer run taking over. Always: nothing left, and the comment tells the truth.
+let docker: Docker;
+let world: PreviewWorld;
+const labels: string[] = [];
+
+beforeAll(async () => {
+  docker = await requireDocker();
+});
+afterEach(async () => {
+  for (const label of labels.splice(0)) expect(await leftContainers(docker, label), label).toEqual([]);
+  await world?.close();
+});
+
+const state = () => /state="([a-z]+)"/.exec(world.comments()[0]?.body ?? "")?.[1];
+const stateIs = (s: string) => () => state() === s;
+
+const slowBuild = busyboxHttpdDockerfile(8080).replace(
+  "EXPOSE",
+  'RUN ["/bin/busybox", "sleep", "25"]\nEXPOSE',
+);
+const neverReady = busyboxHttpdDockerfile(8080).replace(/CMD .*/, 'CMD ["/bin/busybox", "sleep", "600"]');
+
+describe("cancellation (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after)", () => {
+  it.each([
+    ["building", slowBuild, "building"],
+    ["the readiness wait", neverReady, "starting"],
+    ["live", busyboxHttpdDockerfile(8080), "live"],
+  ])(
+    "during %s: main cleans up inside the window, the comment ends stopped",
+    async (_phase, dockerfile, waitState) => {
+      world = await PreviewWorld.start();
+      const { job, label } = world.job({ duration: "10m", "ready-timeout": "5m" }, { dockerfile });
+      labels.push(label);
+      const main = job.startMain();
+      await waitFor(`the comment to say ${waitState}`, stateIs(waitState));
+      await new Promise((r) => setTimeout(r, 1000));
+      const result = await job.cancel(main);
+      // Cleanup finished before the runner would have escalated to SIGTERM.
+      expect(result.signal).toBeNull();
+      expect(result.cancelledAfterMs).toBeLessThan(7500);
+      expect(state()).toBe("stopped");
+      expect(world.comments()[0]!.body).toMatch(/cancelled/);
+      const post = await job.post();
+      expect(post.code).toBe(0);
+      expect(await leftContainers(docker, label)).toEqual([]);
+    },
+  );
+
+  it("after main is killed outright, the post step removes the container and marks the comment stopped", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    main.child.kill("SIGKILL");
+    await main.done;
+    expect(await leftContainers(docker, label)).toHaveLength(1);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(post.stdout).toMatch(/did not end on its own/);
+    expect(await leftContainers(docker, label)).toEqual([]);
+    expect(state()).toBe("stopped");
+  });
+});
+
+describe("a live preview ends early", () => {
+  it("when the PR is closed: stopped within 2 poll intervals", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    const closedAt = Date.now();
+    world.github.setPullState(PR, "closed", true);
+    await waitFor("stopped", stateIs("stopped"), 10_000);
+    expect(Date.now() - closedAt).toBeLessThan(2 * 1000 + 1000);
+    expect(world.comments()[0]!.body).toMatch(/closed or merged/);
+    expect((await main.done).code).toBe(0);
+  });
+
+  it("when the app crashes: failed with its exit code and last log lines within 5 s", async () => {
+    world = await PreviewWorld.start();
+    const crashing = busyboxHttpdDockerfile(8080).replace(
+      /CMD .*/,
+      `CMD ["/bin/sh", "-c", "httpd -p 8080 -h /www; sleep 4; echo 'model weights corrupted'; exit 3"]`,
+    );
+    const { job, label } = world.job({ duration: "10m" }, { dockerfile: crashing });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    const liveAt = Date.now();
+    await waitFor("failed", stateIs("failed"), 15_000);
+    expect(Date.now() - liveAt).toBeLessThan(4000 + 5000);
+    const body = world.comments()[0]!.body;
+    expect(body).toMatch(/exit code\D*3/i);
+    expect(body).toContain("model weights corrupted");
+    const result = await main.done;
+    expect(result.code).toBe(1);
+    expect(result.outputs.status).toBe("failed");
+  });
+
+  it("when a newer run takes over: the older ends superseded, one comment, the newer's state wins", async () => {
+    world = await PreviewWorld.start();
+    const older = world.job({ duration: "10m" });
+    const newer = world.job({ duration: "4s" });
+    labels.push(older.label, newer.label);
+    const a = older.job.startMain();
+    await waitFor("older live", stateIs("live"));
+    const b = newer.job.startMain();
+    const aResult = await a.done;
+    expect(aResult.code).toBe(0);
+    expect(aResult.outputs.status).toBe("superseded");
+    const bResult = await b.done;
+    expect(bResult.outputs.status).toBe("expired");
+    expect(world.comments()).toHaveLength(1);
+    expect(world.comments()[0]!.body).toContain(`run="${newer.runId}.1"`);
+    expect(state()).toBe("expired");
+    // The older run never wrote after the newer one started writing.
+    const writes = world.commentStates();
+    expect(writes.filter((s) => s === "superseded")).toEqual([]);
+  });
+});
+
+describe("wait: false", () => {
+  it("main returns once live with outputs; a later step reaches the URL; post ends the preview", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m", wait: "false" });
+    labels.push(label);
+    const result = await job.main();
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("live");
+    const url = result.outputs.url!;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const body = await new Promise<string>((resolve, reject) =>
+      get(url, (res) => {
+        let b = "";
+        res.on("data", (d) => (b += d));
+        res.on("end", () => resolve(b));
+      }).on("error", reject),
+    );
+    expect(body).toContain("ml-preview test app");
+    expect(state()).toBe("live");
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(state()).toBe("stopped");
+    expect(await leftContainers(docker, label)).toEqual([]);
+  });
+});

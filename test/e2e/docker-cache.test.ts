@@ -1,0 +1,427 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { RegistryAuth } from "../../src/config/types.js";
+import { buildWithEngine } from "../../src/docker/build.js";
+import { CACHE_BUILDER } from "../../src/docker/cache/gha.js";
+import { prepareImage } from "../../src/docker/image.js";
+import type { BuildSource, PreviewLabels } from "../../src/docker/types.js";
+import { PreviewError } from "../../src/errors.js";
+import type { Logger } from "../../src/log.js";
+import { busyboxContext, requireDocker } from "../support/docker.js";
+
+const RUN = `e2e-cache-${randomBytes(4).toString("hex")}`;
+const REPO = `ml-preview-e2e/${RUN}`;
+const labels: PreviewLabels = {
+  "ml-preview.repo": "octo/e2e-cache",
+  "ml-preview.pr": "12",
+  "ml-preview.run": RUN,
+  "ml-preview.name": "app",
+};
+const INSTALL = 'RUN ["/bin/busybox", "--install", "-s", "/bin"]';
+// bcrypt of "preview-pass-1" (docker-registry's htpasswd accepts bcrypt only); a test fixture, not a secret.
+const USER = "tester";
+const PASSWORD = "preview-pass-1";
+const HTPASSWD = `${USER}:$2b$04$QxYcyCAdCzkL0VTHibEmD.SrcqZPF9Aw/NoOvCt7YnGR84/hhf0/W\n`;
+const good: RegistryAuth = { username: USER, password: PASSWORD };
+
+let docker: Docker;
+let registry: { host: string; process: ChildProcess; dir: string };
+const dirs: string[] = [];
+
+function recordingLogger() {
+  const lines: string[] = [];
+  const warnings: string[] = [];
+  const log: Logger = {
+    info: (m) => lines.push(m),
+    warning: (m) => warnings.push(m),
+    debug: () => {},
+    group: (_title, fn) => fn(),
+  };
+  return { log, lines, warnings };
+}
+
+function context(dockerfile: string, files: Record<string, string> = {}): string {
+  const dir = busyboxContext(dockerfile, files);
+  dirs.push(dir);
+  return dir;
+}
+
+function buildSource(dir: string, cache: Extract<BuildSource, { kind: "build" }>["cache"], auth?: RegistryAuth): BuildSource {
+  return { kind: "build", context: dir, dockerfile: "Dockerfile", buildArgs: {}, cache, registryAuth: auth };
+}
+
+async function failure(promise: Promise<unknown>): Promise<PreviewError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PreviewError);
+  return err as PreviewError;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Debian's docker-registry on 127.0.0.1 with htpasswd auth and its storage in a temp dir. */
+async function startRegistry() {
+  const dir = mkdtempSync(join(tmpdir(), "ml-preview-registry-"));
+  const port = await freePort();
+  writeFileSync(join(dir, "htpasswd"), HTPASSWD);
+  writeFileSync(
+    join(dir, "config.yml"),
+    [
+      "version: 0.1",
+      "log: { level: warn }",
+      `storage: { filesystem: { rootdirectory: ${join(dir, "data")} }, delete: { enabled: true } }`,
+      `http: { addr: "127.0.0.1:${port}", secret: ${RUN} }`,
+      `auth: { htpasswd: { realm: ml-preview-test, path: ${join(dir, "htpasswd")} } }`,
+    ].join("\n"),
+  );
+  const child = spawn("/usr/bin/docker-registry", ["serve", join(dir, "config.yml")], { stdio: "ignore" });
+  const host = `127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const status = await fetch(`http://${host}/v2/`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 401) return { host, process: child, dir };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error("docker-registry did not start");
+}
+
+/** Removes every local image of this test run, with the intermediate images only they use. */
+async function removeLocalImages(): Promise<void> {
+  const refs = [REPO, `${registry.host}/*`, `${registry.host}/*/*`];
+  for (const reference of refs) {
+    for (const image of await docker.listImages({ filters: { reference: [reference] } })) {
+      await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
+    }
+  }
+}
+
+async function imagesWithHistory(marker: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const image of await docker.listImages({ all: true })) {
+    const history = (await docker
+      .getImage(image.Id)
+      .history()
+      .catch(() => [])) as { CreatedBy: string }[];
+    if (history.some((h) => h.CreatedBy.includes(marker))) found.push(image.Id);
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  docker = await requireDocker();
+  registry = await startRegistry();
+});
+
+afterAll(async () => {
+  await removeLocalImages();
+  registry?.process.kill();
+  if (registry) rmSync(registry.dir, { recursive: true, force: true });
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  expect(await docker.listContainers({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } })).toEqual([]);
+});
+
+describe("image from a private registry", () => {
+  let ref: string;
+
+  beforeAll(async () => {
+    const built = await buildWithEngine(
+      docker,
+      { context: context("FROM scratch\nCOPY busybox /bin/busybox\n"), dockerfile: "Dockerfile", buildArgs: {}, tag: `${REPO}:seed`, labels },
+      recordingLogger().log,
+    );
+    ref = `${registry.host}/private/app:${RUN}`;
+    await docker.getImage(built.imageId).tag({ repo: `${registry.host}/private/app`, tag: RUN });
+    const push = await docker.getImage(ref).push({ authconfig: { ...good, serveraddress: registry.host } });
+    await new Promise((resolve, reject) => docker.modem.followProgress(push, (err) => (err ? reject(err) : resolve(null))));
+    await docker.getImage(ref).remove();
+  });
+
+  it("pulls it with registry credentials, with progress in the log", async () => {
+    const { log, lines } = recordingLogger();
+    const image = await prepareImage(docker, { kind: "image", image: ref, registryAuth: good }, labels, log);
+    expect(image).toMatchObject({ ref, built: false });
+    expect((await docker.getImage(ref).inspect()).Id).toBe(image.imageId);
+    expect(lines).toContain(`Pulling ${ref} from ${registry.host}...`);
+    expect(lines.some((l) => l.startsWith("Status: Downloaded newer image"))).toBe(true);
+    await docker.getImage(ref).remove();
+  });
+
+  it("says the credentials were refused, or missing, without echoing the password", async () => {
+    const wrong = await failure(
+      prepareImage(docker, { kind: "image", image: ref, registryAuth: { username: USER, password: "not-the-pass" } }, labels, recordingLogger().log),
+    );
+    expect(wrong.code).toBe("DOCKER_REGISTRY_AUTH");
+    expect(wrong.message).toContain(`${registry.host} refused the credentials for ${ref}`);
+    expect(wrong.message).not.toContain("not-the-pass");
+
+    const none = await failure(prepareImage(docker, { kind: "image", image: ref }, labels, recordingLogger().log));
+    expect(none.code).toBe("DOCKER_REGISTRY_AUTH");
+    expect(none.message).toContain("requires credentials");
+    expect(none.message).toContain("registry-username and registry-password");
+  });
+
+  it("says a missing image was not found, and an unreachable registry by name", async () => {
+    const missing = `${registry.host}/private/nope:1`;
+    const notFound = await failure(prepareImage(docker, { kind: "image", image: missing, registryAuth: good }, labels, recordingLogger().log));
+    expect(notFound.code).toBe("DOCKER_IMAGE_NOT_FOUND");
+    expect(notFound.message).toContain(`The image ${missing} was not found on ${registry.host}`);
+
+    const closed = `127.0.0.1:${await freePort()}`;
+    const down = await failure(prepareImage(docker, { kind: "image", image: `${closed}/app:1` }, labels, recordingLogger().log));
+    expect(down.code).toBe("DOCKER_REGISTRY_UNREACHABLE");
+    expect(down.message).toContain(`the registry ${closed} is unreachable from the Docker engine (connection refused)`);
+  });
+});
+
+describe("cache: registry:<ref>", () => {
+  it("rebuilds from the registry cache after the local images are wiped, the expensive step a cache hit", async () => {
+    const marker = `expensive-${RUN}`;
+    const dockerfile = [
+      "FROM scratch",
+      "COPY busybox /bin/busybox",
+      INSTALL,
+      `RUN sleep 12 && echo ${marker} > /expensive`,
+      "COPY app.txt /app.txt",
+      'CMD ["cat", "/app.txt"]',
+    ].join("\n");
+    const dir = context(dockerfile, { "app.txt": "v1\n" });
+    const cache = { kind: "registry" as const, ref: `${registry.host}/cache/app:preview-cache` };
+    const tag = `${REPO}:cache-test`;
+
+    const cold = recordingLogger();
+    const first = await prepareImage(docker, buildSource(dir, cache, good), labels, cold.log, { tag });
+    expect(cold.warnings).toEqual([]);
+    expect(cold.lines).toContain(`No build cache at ${cache.ref} yet: this build fills it.`);
+    expect(cold.lines.some((l) => l.startsWith(`Pushed the build cache to ${cache.ref}`))).toBe(true);
+
+    // Wipe: our tags, the pulled cache image and every intermediate image that holds the expensive layer.
+    await removeLocalImages();
+    expect(await imagesWithHistory(marker)).toEqual([]);
+
+    const warm = recordingLogger();
+    const second = await prepareImage(docker, buildSource(dir, cache, good), labels, warm.log, { tag });
+    expect(warm.warnings).toEqual([]);
+    const expensive = warm.lines.findIndex((l) => l.includes(`RUN sleep 12 && echo ${marker}`));
+    expect(expensive).toBeGreaterThan(-1);
+    expect(warm.lines[expensive + 1]).toBe(" ---> Using cache");
+    expect(second.cachedSteps).toBeGreaterThanOrEqual(3);
+    expect(second.totalSteps).toBe(6);
+
+    const ratio = (second.buildMs ?? 0) / (first.buildMs ?? 1);
+    console.log(
+      `registry cache: cold ${first.buildMs} ms, rebuild after wipe ${second.buildMs} ms (ratio ${ratio.toFixed(2)}), ` +
+        `${second.cachedSteps}/${second.totalSteps} steps cached`,
+    );
+    expect(first.buildMs).toBeGreaterThanOrEqual(12_000);
+    expect(ratio).toBeLessThan(0.3);
+  });
+
+  it("builds anyway, with one warning, when the cache registry refuses the credentials", async () => {
+    const dir = context(["FROM scratch", "COPY busybox /bin/busybox", `RUN ["/bin/busybox", "true"]`].join("\n"));
+    const cache = { kind: "registry" as const, ref: `${registry.host}/cache/other:c` };
+    const { log, warnings } = recordingLogger();
+    const image = await prepareImage(docker, buildSource(dir, cache, { username: USER, password: "wrong-pass" }), labels, log, {
+      tag: `${REPO}:bad-cache-creds`,
+    });
+    expect(image.built).toBe(true);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(`Could not read the build cache ${cache.ref}`);
+    expect(warnings[0]).not.toContain("wrong-pass");
+  });
+});
+
+describe("cache: gha", () => {
+  let shimDir: string;
+  let shimImage: string;
+  const callsFile = () => join(shimDir, "calls.jsonl");
+  const calls = (): { argv: string[]; env: Record<string, string> }[] =>
+    existsSync(callsFile())
+      ? readFileSync(callsFile(), "utf8")
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l))
+      : [];
+
+  beforeAll(async () => {
+    const seed = await buildWithEngine(
+      docker,
+      { context: context("FROM scratch\nCOPY busybox /bin/busybox\n"), dockerfile: "Dockerfile", buildArgs: {}, tag: `${REPO}:shim-seed`, labels },
+      recordingLogger().log,
+    );
+    shimImage = seed.imageId;
+    shimDir = mkdtempSync(join(tmpdir(), "ml-preview-docker-shim-"));
+    dirs.push(shimDir);
+    // A fake `docker` CLI with a buildx plugin: records argv and the cache env, and for `buildx build`
+    // tags an existing image as the requested tag (standing in for `--load`) and prints plain progress.
+    writeFileSync(
+      join(shimDir, "docker"),
+      `#!/usr/bin/env node
+const fs = require("node:fs");
+const { execFileSync } = require("node:child_process");
+const argv = process.argv.slice(2);
+const env = {};
+for (const k of Object.keys(process.env)) if (/^(ACTIONS_|BUILDX_|GITHUB_)/.test(k)) env[k] = process.env[k];
+fs.appendFileSync(${JSON.stringify(callsFile())}, JSON.stringify({ argv, env }) + "\\n");
+const sub = argv.slice(0, 2).join(" ");
+if (sub === "buildx version") { console.log("github.com/docker/buildx v0.99.0-shim"); process.exit(0); }
+if (sub === "buildx inspect") {
+  if (argv[2]) { console.error("ERROR: no builder " + argv[2] + " found"); process.exit(1); }
+  console.log("Name:   default\\nDriver: docker\\n"); process.exit(0);
+}
+if (sub === "buildx create") { console.log(argv[3]); process.exit(0); }
+if (sub === "buildx build") {
+  const at = (flag) => argv[argv.indexOf(flag) + 1];
+  if (process.env.SHIM_BUILD_FAILS) { console.error("#9 ERROR: failed to fetch cache: shim says no"); process.exit(1); }
+  execFileSync("/usr/bin/docker", ["tag", ${JSON.stringify(shimImage)}, at("--tag")]);
+  fs.writeFileSync(at("--iidfile"), ${JSON.stringify(shimImage)});
+  console.error("#5 [1/2] COPY busybox /bin/busybox\\n#5 CACHED\\n#6 [2/2] RUN true\\n#6 DONE 0.1s");
+  process.exit(0);
+}
+console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
+`,
+    );
+    chmodSync(join(shimDir, "docker"), 0o755);
+  });
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    rmSync(callsFile(), { force: true });
+  });
+
+  const ghaEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+    ...process.env,
+    ACTIONS_RUNTIME_TOKEN: "runtime-token-value",
+    ACTIONS_CACHE_URL: "http://127.0.0.1:9/cache/",
+    ACTIONS_RESULTS_URL: "http://127.0.0.1:9/results/",
+    ACTIONS_CACHE_SERVICE_V2: "true",
+    GITHUB_WORKFLOW: "Preview app",
+    GITHUB_HEAD_REF: "feature/new-model",
+    GITHUB_BASE_REF: "main",
+    GITHUB_REF_NAME: "12/merge",
+    ...extra,
+  });
+  const withShim = () => vi.stubEnv("PATH", `${shimDir}:${process.env.PATH}`);
+  const dockerfile = ["FROM scratch", "COPY busybox /bin/busybox", 'RUN ["/bin/busybox", "true"]'].join("\n");
+
+  it("runs docker buildx build with the gha cache scoped per workflow, name and branch, env passed through", async () => {
+    withShim();
+    const dir = context(dockerfile);
+    const tag = `${REPO}:gha`;
+    const { log, warnings } = recordingLogger();
+    const image = await prepareImage(
+      docker,
+      { ...buildSource(dir, { kind: "gha" }), buildArgs: { MODEL: "small" }, target: "final" } as BuildSource,
+      labels,
+      log,
+      { tag, env: ghaEnv() },
+    );
+    expect(warnings).toEqual([]);
+    expect(image).toMatchObject({ imageId: shimImage, ref: tag, built: true, cachedSteps: 1, totalSteps: 2 });
+
+    const argvs = calls().map((c) => c.argv);
+    expect(argvs.slice(0, 4)).toEqual([
+      ["buildx", "version"],
+      ["buildx", "inspect"],
+      ["buildx", "inspect", CACHE_BUILDER],
+      ["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"],
+    ]);
+    const build = calls()[4];
+    expect(build?.argv).toEqual([
+      "buildx",
+      "build",
+      "--builder",
+      CACHE_BUILDER,
+      "--file",
+      join(dir, "Dockerfile"),
+      "--tag",
+      tag,
+      "--label",
+      "ml-preview.repo=octo/e2e-cache",
+      "--label",
+      "ml-preview.pr=12",
+      "--label",
+      `ml-preview.run=${RUN}`,
+      "--label",
+      "ml-preview.name=app",
+      "--build-arg",
+      "MODEL=small",
+      "--target",
+      "final",
+      "--cache-from",
+      "type=gha,scope=ml-preview-Preview-app-app-feature-new-model",
+      "--cache-from",
+      "type=gha,scope=ml-preview-Preview-app-app-main",
+      "--cache-to",
+      "type=gha,mode=max,scope=ml-preview-Preview-app-app-feature-new-model,ignore-error=true",
+      "--iidfile",
+      expect.stringMatching(/ml-preview-buildx-.*\/iid$/),
+      "--progress",
+      "plain",
+      "--load",
+      dir,
+    ]);
+    expect(build?.env).toMatchObject({
+      ACTIONS_RUNTIME_TOKEN: "runtime-token-value",
+      ACTIONS_CACHE_URL: "http://127.0.0.1:9/cache/",
+      ACTIONS_RESULTS_URL: "http://127.0.0.1:9/results/",
+      ACTIONS_CACHE_SERVICE_V2: "true",
+      BUILDX_NO_DEFAULT_ATTESTATIONS: "1",
+    });
+    expect(calls()).toHaveLength(5);
+  });
+
+  it("falls back to the engine build with one warning when buildx is missing (this machine's docker)", async () => {
+    const { log, warnings } = recordingLogger();
+    const image = await prepareImage(docker, buildSource(context(dockerfile), { kind: "gha" }), labels, log, {
+      tag: `${REPO}:gha-no-buildx`,
+      env: ghaEnv(),
+    });
+    expect(image.built).toBe(true);
+    expect((await docker.getImage(`${REPO}:gha-no-buildx`).inspect()).Id).toBe(image.imageId);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^cache: gha is not used for this build: docker buildx is not available/);
+  });
+
+  it("falls back with one warning, without running docker, when the cache service env is missing", async () => {
+    withShim();
+    const { log, warnings } = recordingLogger();
+    const env = ghaEnv({ ACTIONS_RUNTIME_TOKEN: "" });
+    const image = await prepareImage(docker, buildSource(context(dockerfile), { kind: "gha" }), labels, log, {
+      tag: `${REPO}:gha-no-env`,
+      env,
+    });
+    expect(image.built).toBe(true);
+    expect(warnings).toEqual([expect.stringContaining("ACTIONS_RUNTIME_TOKEN is not set")]);
+    expect(calls()).toEqual([]);
+  });
+
+  it("falls back with one warning when docker buildx build fails", async () => {
+    withShim();
+    const { log, warnings } = recordingLogger();
+    const image = await prepareImage(docker, buildSource(context(dockerfile), { kind: "gha" }), labels, log, {
+      tag: `${REPO}:gha-fails`,
+      env: ghaEnv({ SHIM_BUILD_FAILS: "1" }),
+    });
+    expect(image.built).toBe(true);
+    expect(image.imageId).not.toBe(shimImage);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("docker buildx build failed (exit code 1): #9 ERROR: failed to fetch cache: shim says no");
+  });
+});
