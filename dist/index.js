@@ -2159,9 +2159,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve5(data);
+              return err ? reject(err) : resolve6(data);
             });
           });
         }
@@ -2199,12 +2199,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve5(data);
+              ) : resolve6(data);
             });
           });
         }
@@ -4471,8 +4471,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve5, reject) => {
-        res = resolve5;
+      const promise = new Promise((resolve6, reject) => {
+        res = resolve6;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -6723,12 +6723,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve5, reject) => {
+      const waitForDrain = () => new Promise((resolve6, reject) => {
         assert(callback === null);
         if (socket2[kError]) {
           reject(socket2[kError]);
         } else {
-          callback = resolve5;
+          callback = resolve6;
         }
       });
       socket2.on("close", onDrain).on("drain", onDrain);
@@ -7398,12 +7398,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve5, reject) => {
+      const waitForDrain = () => new Promise((resolve6, reject) => {
         assert(callback === null);
         if (socket2[kError]) {
           reject(socket2[kError]);
         } else {
-          callback = resolve5;
+          callback = resolve6;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -7882,16 +7882,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve5;
+            this[kClosedResolve] = resolve6;
           } else {
-            resolve5(null);
+            resolve6(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request4 = requests[i];
@@ -7902,7 +7902,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve5(null);
+            resolve6(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -7953,7 +7953,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket2 = await new Promise((resolve5, reject) => {
+        const socket2 = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -7965,7 +7965,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve5(socket3);
+              resolve6(socket3);
             }
           });
         });
@@ -8301,8 +8301,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve5) => {
-            this[kClosedResolve] = resolve5;
+          await new Promise((resolve6) => {
+            this[kClosedResolve] = resolve6;
           });
         }
       }
@@ -9571,7 +9571,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve5, reject) => {
+        return await new Promise((resolve6, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9584,7 +9584,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError());
             } else {
-              resolve5(null);
+              resolve6(null);
             }
           }).on("error", noop4).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9603,7 +9603,7 @@ var require_readable = __commonJS({
     }
     async function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -9620,7 +9620,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve5,
+              resolve: resolve6,
               reject,
               length: 0,
               body: []
@@ -9690,18 +9690,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2) {
-      const { type, body: body2, resolve: resolve5, stream, length } = consume2;
+      const { type, body: body2, resolve: resolve6, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve5(chunksDecode(body2, length));
+          resolve6(chunksDecode(body2, length));
         } else if (type === "json") {
-          resolve5(JSON.parse(chunksDecode(body2, length)));
+          resolve6(JSON.parse(chunksDecode(body2, length)));
         } else if (type === "arrayBuffer") {
-          resolve5(chunksConcat(body2, length).buffer);
+          resolve6(chunksConcat(body2, length).buffer);
         } else if (type === "blob") {
-          resolve5(new Blob(body2, { type: stream[kContentType] }));
+          resolve6(new Blob(body2, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve5(chunksConcat(body2, length));
+          resolve6(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -9958,9 +9958,9 @@ var require_api_request = __commonJS({
     };
     function request4(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           request4.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10183,9 +10183,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10470,9 +10470,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10564,9 +10564,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -14429,7 +14429,7 @@ var require_fetch = __commonJS({
       function dispatch({ body: body2 }) {
         const url = requestCurrentURL(request4);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve5, reject) => agent.dispatch(
+        return new Promise((resolve6, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -14505,7 +14505,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume });
               const onError = this.onError.bind(this);
-              resolve5({
+              resolve6({
                 status,
                 statusText,
                 headersList,
@@ -14548,7 +14548,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve5({
+              resolve6({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18289,8 +18289,8 @@ var require_util8 = __commonJS({
       return true;
     }
     function delay2(ms) {
-      return new Promise((resolve5) => {
-        setTimeout(resolve5, ms).unref();
+      return new Promise((resolve6) => {
+        setTimeout(resolve6, ms).unref();
       });
     }
     module2.exports = {
@@ -33055,7 +33055,7 @@ var require_crypto = __commonJS({
       MAC_INFO,
       bindingAvailable: !!binding,
       init: (() => {
-        return new Promise(async (resolve5, reject) => {
+        return new Promise(async (resolve6, reject) => {
           try {
             POLY1305_WASM_MODULE = await require_poly1305()();
             POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
@@ -33067,7 +33067,7 @@ var require_crypto = __commonJS({
           } catch (ex) {
             return reject(ex);
           }
-          resolve5();
+          resolve6();
         });
       })(),
       NullCipher,
@@ -34325,7 +34325,7 @@ var require_agent2 = __commonJS({
     "use strict";
     var { Socket } = require("net");
     var { Duplex } = require("stream");
-    var { resolve: resolve5 } = require("path");
+    var { resolve: resolve6 } = require("path");
     var { readFile: readFile4 } = require("fs");
     var { execFile, spawn: spawn3 } = require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
@@ -34461,7 +34461,7 @@ var require_agent2 = __commonJS({
       const RET_ERR_BINSTDIN = 13;
       const RET_ERR_BINSTDOUT = 14;
       const RET_ERR_BADLEN = 15;
-      const EXEPATH = resolve5(__dirname, "..", "util/pagent.exe");
+      const EXEPATH = resolve6(__dirname, "..", "util/pagent.exe");
       const ERROR = {
         [RET_ERR_BADARGS]: new Error("Invalid pagent.exe arguments"),
         [RET_ERR_UNAVAILABLE]: new Error("Pageant is not running"),
@@ -48252,14 +48252,14 @@ var require_async_iterator = __commonJS({
       };
     }
     function readAndResolve(iter) {
-      var resolve5 = iter[kLastResolve];
-      if (resolve5 !== null) {
+      var resolve6 = iter[kLastResolve];
+      if (resolve6 !== null) {
         var data = iter[kStream].read();
         if (data !== null) {
           iter[kLastPromise] = null;
           iter[kLastResolve] = null;
           iter[kLastReject] = null;
-          resolve5(createIterResult(data, false));
+          resolve6(createIterResult(data, false));
         }
       }
     }
@@ -48267,13 +48267,13 @@ var require_async_iterator = __commonJS({
       process.nextTick(readAndResolve, iter);
     }
     function wrapForNext(lastPromise, iter) {
-      return function(resolve5, reject) {
+      return function(resolve6, reject) {
         lastPromise.then(function() {
           if (iter[kEnded]) {
-            resolve5(createIterResult(void 0, true));
+            resolve6(createIterResult(void 0, true));
             return;
           }
-          iter[kHandlePromise](resolve5, reject);
+          iter[kHandlePromise](resolve6, reject);
         }, reject);
       };
     }
@@ -48293,12 +48293,12 @@ var require_async_iterator = __commonJS({
           return Promise.resolve(createIterResult(void 0, true));
         }
         if (this[kStream].destroyed) {
-          return new Promise(function(resolve5, reject) {
+          return new Promise(function(resolve6, reject) {
             process.nextTick(function() {
               if (_this[kError]) {
                 reject(_this[kError]);
               } else {
-                resolve5(createIterResult(void 0, true));
+                resolve6(createIterResult(void 0, true));
               }
             });
           });
@@ -48321,13 +48321,13 @@ var require_async_iterator = __commonJS({
       return this;
     }), _defineProperty(_Object$setPrototypeO, "return", function _return() {
       var _this2 = this;
-      return new Promise(function(resolve5, reject) {
+      return new Promise(function(resolve6, reject) {
         _this2[kStream].destroy(null, function(err) {
           if (err) {
             reject(err);
             return;
           }
-          resolve5(createIterResult(void 0, true));
+          resolve6(createIterResult(void 0, true));
         });
       });
     }), _Object$setPrototypeO), AsyncIteratorPrototype);
@@ -48349,15 +48349,15 @@ var require_async_iterator = __commonJS({
         value: stream._readableState.endEmitted,
         writable: true
       }), _defineProperty(_Object$create, kHandlePromise, {
-        value: function value(resolve5, reject) {
+        value: function value(resolve6, reject) {
           var data = iterator3[kStream].read();
           if (data) {
             iterator3[kLastPromise] = null;
             iterator3[kLastResolve] = null;
             iterator3[kLastReject] = null;
-            resolve5(createIterResult(data, false));
+            resolve6(createIterResult(data, false));
           } else {
-            iterator3[kLastResolve] = resolve5;
+            iterator3[kLastResolve] = resolve6;
             iterator3[kLastReject] = reject;
           }
         },
@@ -48376,12 +48376,12 @@ var require_async_iterator = __commonJS({
           iterator3[kError] = err;
           return;
         }
-        var resolve5 = iterator3[kLastResolve];
-        if (resolve5 !== null) {
+        var resolve6 = iterator3[kLastResolve];
+        if (resolve6 !== null) {
           iterator3[kLastPromise] = null;
           iterator3[kLastResolve] = null;
           iterator3[kLastReject] = null;
-          resolve5(createIterResult(void 0, true));
+          resolve6(createIterResult(void 0, true));
         }
         iterator3[kEnded] = true;
       });
@@ -48396,7 +48396,7 @@ var require_async_iterator = __commonJS({
 var require_from = __commonJS({
   "node_modules/readable-stream/lib/internal/streams/from.js"(exports2, module2) {
     "use strict";
-    function asyncGeneratorStep(gen, resolve5, reject, _next, _throw, key, arg) {
+    function asyncGeneratorStep(gen, resolve6, reject, _next, _throw, key, arg) {
       try {
         var info2 = gen[key](arg);
         var value = info2.value;
@@ -48405,7 +48405,7 @@ var require_from = __commonJS({
         return;
       }
       if (info2.done) {
-        resolve5(value);
+        resolve6(value);
       } else {
         Promise.resolve(value).then(_next, _throw);
       }
@@ -48413,13 +48413,13 @@ var require_from = __commonJS({
     function _asyncToGenerator(fn) {
       return function() {
         var self2 = this, args = arguments;
-        return new Promise(function(resolve5, reject) {
+        return new Promise(function(resolve6, reject) {
           var gen = fn.apply(self2, args);
           function _next(value) {
-            asyncGeneratorStep(gen, resolve5, reject, _next, _throw, "next", value);
+            asyncGeneratorStep(gen, resolve6, reject, _next, _throw, "next", value);
           }
           function _throw(err) {
-            asyncGeneratorStep(gen, resolve5, reject, _next, _throw, "throw", err);
+            asyncGeneratorStep(gen, resolve6, reject, _next, _throw, "throw", err);
           }
           _next(void 0);
         });
@@ -50264,11 +50264,11 @@ var require_modem = __commonJS({
       return opts;
     };
     var findDefaultUnixSocket = function() {
-      return new Promise(function(resolve5) {
+      return new Promise(function(resolve6) {
         var userDockerSocket = path4.join(os6.homedir(), ".docker", "run", "docker.sock");
         fs3.access(userDockerSocket, function(err) {
-          if (err) resolve5("/var/run/docker.sock");
-          else resolve5(userDockerSocket);
+          if (err) resolve6("/var/run/docker.sock");
+          else resolve6(userDockerSocket);
         });
       });
     };
@@ -52833,12 +52833,12 @@ var require_exec = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -52863,12 +52863,12 @@ var require_exec = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -52892,12 +52892,12 @@ var require_exec = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -52962,12 +52962,12 @@ var require_container = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -52992,12 +52992,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53023,12 +53023,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53052,12 +53052,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53080,12 +53080,12 @@ var require_container = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53109,12 +53109,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53140,12 +53140,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53173,12 +53173,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53202,12 +53202,12 @@ var require_container = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53234,12 +53234,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53264,12 +53264,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53295,12 +53295,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53327,12 +53327,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(new Exec(self2.modem, data.Id));
+            resolve6(new Exec(self2.modem, data.Id));
           });
         });
       } else {
@@ -53360,12 +53360,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53392,12 +53392,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53423,12 +53423,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53454,12 +53454,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53484,12 +53484,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53516,12 +53516,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, stream) {
             if (err) {
               return reject(err);
             }
-            resolve5(stream);
+            resolve6(stream);
           });
         });
       } else {
@@ -53546,12 +53546,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53578,12 +53578,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53609,12 +53609,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53640,12 +53640,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53671,12 +53671,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53703,12 +53703,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53733,12 +53733,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53767,12 +53767,12 @@ var require_container = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53810,12 +53810,12 @@ var require_image = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53839,12 +53839,12 @@ var require_image = __commonJS({
         authconfig: args.opts ? args.opts.authconfig : void 0
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(fopts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53866,12 +53866,12 @@ var require_image = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53893,12 +53893,12 @@ var require_image = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53930,12 +53930,12 @@ var require_image = __commonJS({
       };
       delete optsf.options.authconfig;
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53962,12 +53962,12 @@ var require_image = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -53992,12 +53992,12 @@ var require_image = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54035,12 +54035,12 @@ var require_volume = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54065,12 +54065,12 @@ var require_volume = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54108,12 +54108,12 @@ var require_network = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54139,12 +54139,12 @@ var require_network = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54169,12 +54169,12 @@ var require_network = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54199,12 +54199,12 @@ var require_network = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54242,12 +54242,12 @@ var require_service = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54271,12 +54271,12 @@ var require_service = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54311,12 +54311,12 @@ var require_service = __commonJS({
         options: opts
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54342,12 +54342,12 @@ var require_service = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54386,12 +54386,12 @@ var require_plugin = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54415,12 +54415,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54446,12 +54446,12 @@ var require_plugin = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54483,12 +54483,12 @@ var require_plugin = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54511,12 +54511,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54539,12 +54539,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54568,12 +54568,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54598,12 +54598,12 @@ var require_plugin = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54633,12 +54633,12 @@ var require_plugin = __commonJS({
         options: opts
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54677,12 +54677,12 @@ var require_secret = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54708,12 +54708,12 @@ var require_secret = __commonJS({
         options: opts
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54738,12 +54738,12 @@ var require_secret = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54782,12 +54782,12 @@ var require_config = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54812,12 +54812,12 @@ var require_config = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54843,12 +54843,12 @@ var require_config = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54889,12 +54889,12 @@ var require_task = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54921,12 +54921,12 @@ var require_task = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54964,12 +54964,12 @@ var require_node3 = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -54996,12 +54996,12 @@ var require_node3 = __commonJS({
         options: opts
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -55025,12 +55025,12 @@ var require_node3 = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -55600,7 +55600,7 @@ var require_call_credentials = __commonJS({
           if (isCurrentOauth2Client(googleCredentials)) {
             getHeaders = googleCredentials.getRequestHeaders(options.service_url);
           } else {
-            getHeaders = new Promise((resolve5, reject) => {
+            getHeaders = new Promise((resolve6, reject) => {
               googleCredentials.getRequestMetadata(options.service_url, (err, headers) => {
                 if (err) {
                   reject(err);
@@ -55610,7 +55610,7 @@ var require_call_credentials = __commonJS({
                   reject(new Error("Headers not set by metadata plugin"));
                   return;
                 }
-                resolve5(headers);
+                resolve6(headers);
               });
             });
           }
@@ -55666,10 +55666,10 @@ var require_call_credentials = __commonJS({
         this.metadataGenerator = metadataGenerator;
       }
       generateMetadata(options) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           this.metadataGenerator(options, (err, metadata) => {
             if (metadata !== void 0) {
-              resolve5(metadata);
+              resolve6(metadata);
             } else {
               reject(err);
             }
@@ -56054,14 +56054,14 @@ var require_channel_credentials = __commonJS({
       }
       connect(socket2) {
         const tlsConnectOptions = Object.assign({ socket: socket2 }, this.connectionOptions);
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           const tlsSocket = (0, tls_1.connect)(tlsConnectOptions, () => {
             var _a;
             if (((_a = this.connectionOptions.rejectUnauthorized) !== null && _a !== void 0 ? _a : true) && !tlsSocket.authorized) {
               reject(tlsSocket.authorizationError);
               return;
             }
-            resolve5({
+            resolve6({
               socket: tlsSocket,
               secure: true
             });
@@ -56180,8 +56180,8 @@ var require_channel_credentials = __commonJS({
         if (this.hasReceivedUpdates()) {
           return Promise.resolve(this.getLatestSecureContext());
         } else {
-          return new Promise((resolve5) => {
-            this.secureContextWatchers.push(resolve5);
+          return new Promise((resolve6) => {
+            this.secureContextWatchers.push(resolve6);
           });
         }
       }
@@ -56214,7 +56214,7 @@ var require_channel_credentials = __commonJS({
         this.callCredentials = callCredentials;
       }
       connect(socket2) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           const secureContext = this.parent.getLatestSecureContext();
           if (!secureContext) {
             reject(new Error("Failed to load credentials"));
@@ -56239,7 +56239,7 @@ var require_channel_credentials = __commonJS({
               reject(tlsSocket.authorizationError);
               return;
             }
-            resolve5({
+            resolve6({
               socket: tlsSocket,
               secure: true
             });
@@ -59833,7 +59833,7 @@ var require_aspromise = __commonJS({
       var params = new Array(arguments.length - 1), offset = 0, index = 2, pending = true;
       while (index < arguments.length)
         params[offset++] = arguments[index++];
-      return new Promise(function executor(resolve5, reject) {
+      return new Promise(function executor(resolve6, reject) {
         params[offset] = function callback(err) {
           if (pending) {
             pending = false;
@@ -59843,7 +59843,7 @@ var require_aspromise = __commonJS({
               var params2 = new Array(arguments.length - 1), offset2 = 0;
               while (offset2 < params2.length)
                 params2[offset2++] = arguments[offset2];
-              resolve5.apply(null, params2);
+              resolve6.apply(null, params2);
             }
           }
         };
@@ -62403,7 +62403,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path4.resolve = function resolve5(originPath, includePath, alreadyNormalized) {
+    path4.resolve = function resolve6(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute4(includePath))
@@ -62760,7 +62760,7 @@ var require_mapfield = __commonJS({
         keepComments ? this.comment : void 0
       ]);
     };
-    MapField.prototype.resolve = function resolve5() {
+    MapField.prototype.resolve = function resolve6() {
       if (this.resolved)
         return this;
       if (types.mapKey[this.keyType] === void 0)
@@ -62837,7 +62837,7 @@ var require_method = __commonJS({
         this.parsedOptions
       ]);
     };
-    Method.prototype.resolve = function resolve5() {
+    Method.prototype.resolve = function resolve6() {
       if (this.resolved)
         return this;
       this.resolvedRequestType = this.parent.lookupType(this.requestType);
@@ -64455,7 +64455,7 @@ var require_field = __commonJS({
         keepComments ? this.comment : void 0
       ]);
     };
-    Field.prototype.resolve = function resolve5() {
+    Field.prototype.resolve = function resolve6() {
       if (this.resolved)
         return this;
       if ((this.typeDefault = types.defaults[this.type]) === void 0) {
@@ -64728,7 +64728,7 @@ var require_object = __commonJS({
       this.parent = null;
       this.resolved = false;
     };
-    ReflectionObject.prototype.resolve = function resolve5() {
+    ReflectionObject.prototype.resolve = function resolve6() {
       if (this.resolved)
         return this;
       if (this.root instanceof Root)
@@ -69700,18 +69700,18 @@ var require_compression_filter = __commonJS({
         this.maxRecvMessageLength = maxRecvMessageLength;
       }
       compressMessage(message) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           zlib.deflate(message, (err, output) => {
             if (err) {
               reject(err);
             } else {
-              resolve5(output);
+              resolve6(output);
             }
           });
         });
       }
       decompressMessage(message) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           let totalLength = 0;
           const messageParts = [];
           const decompresser = zlib.createInflate();
@@ -69733,7 +69733,7 @@ var require_compression_filter = __commonJS({
             }
           });
           decompresser.on("end", () => {
-            resolve5(Buffer.concat(messageParts));
+            resolve6(Buffer.concat(messageParts));
           });
           decompresser.write(message);
           decompresser.end();
@@ -69746,18 +69746,18 @@ var require_compression_filter = __commonJS({
         this.maxRecvMessageLength = maxRecvMessageLength;
       }
       compressMessage(message) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           zlib.gzip(message, (err, output) => {
             if (err) {
               reject(err);
             } else {
-              resolve5(output);
+              resolve6(output);
             }
           });
         });
       }
       decompressMessage(message) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           let totalLength = 0;
           const messageParts = [];
           const decompresser = zlib.createGunzip();
@@ -69779,7 +69779,7 @@ var require_compression_filter = __commonJS({
             }
           });
           decompresser.on("end", () => {
-            resolve5(Buffer.concat(messageParts));
+            resolve6(Buffer.concat(messageParts));
           });
           decompresser.write(message);
           decompresser.end();
@@ -71129,7 +71129,7 @@ var require_http_proxy = __commonJS({
       options.headers = headers;
       const proxyAddressString = (0, subchannel_address_1.subchannelAddressToString)(address2);
       trace("Using proxy " + proxyAddressString + " to connect to " + options.path);
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         const request4 = http.request(options);
         request4.once("connect", (res, socket2, head) => {
           request4.removeAllListeners();
@@ -71140,7 +71140,7 @@ var require_http_proxy = __commonJS({
               socket2.unshift(head);
             }
             trace("Successfully established a plaintext connection to " + options.path + " through proxy " + proxyAddressString);
-            resolve5(socket2);
+            resolve6(socket2);
           } else {
             (0, logging_1.log)(constants_1.LogVerbosity.ERROR, "Failed to connect to " + options.path + " through proxy " + proxyAddressString + " with status " + res.statusCode);
             reject();
@@ -72128,7 +72128,7 @@ var require_transport = __commonJS({
         if (secureConnectResult.socket.closed) {
           return Promise.reject("Connection closed before starting HTTP/2 handshake");
         }
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           var _a, _b, _c, _d, _e, _f, _g, _h;
           let remoteName = null;
           let realTarget = this.channelTarget;
@@ -72199,7 +72199,7 @@ var require_transport = __commonJS({
             session.removeAllListeners();
             secureConnectResult.socket.removeListener("close", closeHandler);
             secureConnectResult.socket.removeListener("error", errorHandler);
-            resolve5(new Http2Transport(session, address2, options, remoteName));
+            resolve6(new Http2Transport(session, address2, options, remoteName));
             this.session = null;
           });
           session.once("close", closeHandler);
@@ -72213,7 +72213,7 @@ var require_transport = __commonJS({
           if (proxiedSocket) {
             return proxiedSocket;
           } else {
-            return new Promise((resolve5, reject) => {
+            return new Promise((resolve6, reject) => {
               const closeCallback = () => {
                 reject(new Error("Socket closed"));
               };
@@ -72223,7 +72223,7 @@ var require_transport = __commonJS({
               const socket2 = net.connect(address2, () => {
                 socket2.removeListener("close", closeCallback);
                 socket2.removeListener("error", errorCallback);
-                resolve5(socket2);
+                resolve6(socket2);
               });
               socket2.once("close", closeCallback);
               socket2.once("error", errorCallback);
@@ -75675,7 +75675,7 @@ var require_server_interceptors = __commonJS({
           } else {
             decompresser = zlib.createGunzip();
           }
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             let totalLength = 0;
             const messageParts = [];
             decompresser.on("error", (error2) => {
@@ -75696,7 +75696,7 @@ var require_server_interceptors = __commonJS({
               }
             });
             decompresser.on("end", () => {
-              resolve5(Buffer.concat(messageParts));
+              resolve6(Buffer.concat(messageParts));
             });
             decompresser.write(messageContents);
             decompresser.end();
@@ -76307,10 +76307,10 @@ var require_server2 = __commonJS({
         bindOneAddress(address2, boundPortObject) {
           this.trace("Attempting to bind " + (0, subchannel_address_1.subchannelAddressToString)(address2));
           const http2Server = this.createHttp2Server(boundPortObject.credentials);
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             const onError = (err) => {
               this.trace("Failed to bind " + (0, subchannel_address_1.subchannelAddressToString)(address2) + " with error " + err.message);
-              resolve5({
+              resolve6({
                 port: "port" in address2 ? address2.port : 1,
                 error: err.message
               });
@@ -76338,7 +76338,7 @@ var require_server2 = __commonJS({
               });
               boundPortObject.listeningServers.add(http2Server);
               this.trace("Successfully bound " + (0, subchannel_address_1.subchannelAddressToString)(boundSubchannelAddress));
-              resolve5({
+              resolve6({
                 port: "port" in boundSubchannelAddress ? boundSubchannelAddress.port : 1
               });
               http2Server.removeListener("error", onError);
@@ -76391,7 +76391,7 @@ var require_server2 = __commonJS({
           }
         }
         resolvePort(port2) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             let seenResolution = false;
             const resolverListener = (endpointList, attributes, serviceConfig, resolutionNote) => {
               if (seenResolution) {
@@ -76407,7 +76407,7 @@ var require_server2 = __commonJS({
                 reject(new Error(`No addresses resolved for port ${port2}`));
                 return true;
               }
-              resolve5(addressList);
+              resolve6(addressList);
               return true;
             };
             const resolver = (0, resolver_1.createResolver)(port2, resolverListener, this.options);
@@ -80156,12 +80156,12 @@ var require_docker = __commonJS({
       };
       delete opts.authconfig;
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(self2.getContainer(data.Id));
+            resolve6(self2.getContainer(data.Id));
           });
         });
       } else {
@@ -80194,12 +80194,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80227,12 +80227,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80263,12 +80263,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80291,12 +80291,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80361,12 +80361,12 @@ var require_docker = __commonJS({
         }
       }
       if (callback === void 0) {
-        return new self2.modem.Promise(function(resolve5, reject) {
+        return new self2.modem.Promise(function(resolve6, reject) {
           dialWithSession(function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80425,12 +80425,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80454,12 +80454,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80484,12 +80484,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80512,12 +80512,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80543,12 +80543,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80571,12 +80571,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80603,12 +80603,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(self2.getSecret(data.ID));
+            resolve6(self2.getSecret(data.ID));
           });
         });
       } else {
@@ -80636,12 +80636,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(self2.getConfig(data.ID));
+            resolve6(self2.getConfig(data.ID));
           });
         });
       } else {
@@ -80665,12 +80665,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80693,12 +80693,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80723,12 +80723,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(self2.getPlugin(args.opts.name));
+            resolve6(self2.getPlugin(args.opts.name));
           });
         });
       } else {
@@ -80752,12 +80752,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80780,12 +80780,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80807,12 +80807,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80835,12 +80835,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80863,12 +80863,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80891,12 +80891,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -80922,12 +80922,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(self2.getVolume(data.Name));
+            resolve6(self2.getVolume(data.Name));
           });
         });
       } else {
@@ -80959,12 +80959,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(self2.getService(data.ID || data.Id));
+            resolve6(self2.getService(data.ID || data.Id));
           });
         });
       } else {
@@ -80989,12 +80989,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81020,12 +81020,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(self2.getNetwork(data.Id));
+            resolve6(self2.getNetwork(data.Id));
           });
         });
       } else {
@@ -81050,12 +81050,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81078,12 +81078,12 @@ var require_docker = __commonJS({
         }
       };
       if (callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81105,12 +81105,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81132,12 +81132,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(opts, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81159,12 +81159,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81186,12 +81186,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81215,12 +81215,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81347,7 +81347,7 @@ var require_docker = __commonJS({
       };
       extend(optsc, createOptions);
       var containero;
-      return new this.modem.Promise(function(resolve5, reject) {
+      return new this.modem.Promise(function(resolve6, reject) {
         self2.createContainer(optsc).then(function(container) {
           containero = container;
           return container.attach({
@@ -81380,7 +81380,7 @@ var require_docker = __commonJS({
         }).then(function(data) {
           return containero.wait();
         }).then(function(data) {
-          resolve5([data, containero]);
+          resolve6([data, containero]);
         }).catch(function(err) {
           reject(err);
         });
@@ -81401,12 +81401,12 @@ var require_docker = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81430,12 +81430,12 @@ var require_docker = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81458,12 +81458,12 @@ var require_docker = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81487,12 +81487,12 @@ var require_docker = __commonJS({
         options: args.opts
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -81515,12 +81515,12 @@ var require_docker = __commonJS({
         }
       };
       if (args.callback === void 0) {
-        return new this.modem.Promise(function(resolve5, reject) {
+        return new this.modem.Promise(function(resolve6, reject) {
           self2.modem.dial(optsf, function(err, data) {
             if (err) {
               return reject(err);
             }
-            resolve5(data);
+            resolve6(data);
           });
         });
       } else {
@@ -82787,8 +82787,8 @@ var require_streamx = __commonJS({
             return this;
           },
           next() {
-            return new Promise(function(resolve5, reject) {
-              promiseResolve = resolve5;
+            return new Promise(function(resolve6, reject) {
+              promiseResolve = resolve6;
               promiseReject = reject;
               const data = stream.read();
               if (data !== null) ondata(data);
@@ -82821,11 +82821,11 @@ var require_streamx = __commonJS({
         }
         function destroy(err) {
           stream.destroy(err);
-          return new Promise((resolve5, reject) => {
-            if (stream._duplexState & DESTROYED) return resolve5({ value: void 0, done: true });
+          return new Promise((resolve6, reject) => {
+            if (stream._duplexState & DESTROYED) return resolve6({ value: void 0, done: true });
             stream.once("close", function() {
               if (err) reject(err);
-              else resolve5({ value: void 0, done: true });
+              else resolve6({ value: void 0, done: true });
             });
           });
         }
@@ -82869,8 +82869,8 @@ var require_streamx = __commonJS({
         const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0);
         if (writes === 0) return Promise.resolve(true);
         if (state.drains === null) state.drains = [];
-        return new Promise((resolve5) => {
-          state.drains.push({ writes, resolve: resolve5 });
+        return new Promise((resolve6) => {
+          state.drains.push({ writes, resolve: resolve6 });
         });
       }
       write(data) {
@@ -82975,10 +82975,10 @@ var require_streamx = __commonJS({
       cb(null);
     }
     function pipelinePromise(...streams) {
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         return pipeline2(...streams, (err) => {
           if (err) return reject(err);
-          resolve5();
+          resolve6();
         });
       });
     }
@@ -83648,16 +83648,16 @@ var require_extract2 = __commonJS({
           entryCallback = null;
           cb(err);
         }
-        function onnext(resolve5, reject) {
+        function onnext(resolve6, reject) {
           if (error2) {
             return reject(error2);
           }
           if (entryStream) {
-            resolve5({ value: entryStream, done: false });
+            resolve6({ value: entryStream, done: false });
             entryStream = null;
             return;
           }
-          promiseResolve = resolve5;
+          promiseResolve = resolve6;
           promiseReject = reject;
           consumeCallback(null);
           if (extract._finished && promiseResolve) {
@@ -83685,11 +83685,11 @@ var require_extract2 = __commonJS({
         function destroy(err) {
           extract.destroy(err);
           consumeCallback(err);
-          return new Promise((resolve5, reject) => {
-            if (extract.destroyed) return resolve5({ value: void 0, done: true });
+          return new Promise((resolve6, reject) => {
+            if (extract.destroyed) return resolve6({ value: void 0, done: true });
             extract.once("close", function() {
               if (err) reject(err);
-              else resolve5({ value: void 0, done: true });
+              else resolve6({ value: void 0, done: true });
             });
           });
         }
@@ -84305,7 +84305,7 @@ var require_tar_fs2 = __commonJS({
 // node_modules/@ngrok/ngrok/index.js
 var require_ngrok = __commonJS({
   "node_modules/@ngrok/ngrok/index.js"(exports2, module2) {
-    var { existsSync: existsSync5, readFileSync: readFileSync6 } = require("fs");
+    var { existsSync: existsSync6, readFileSync: readFileSync6 } = require("fs");
     var { join: join9 } = require("path");
     var { platform: platform2, arch: arch2 } = process;
     var nativeBinding = null;
@@ -84328,7 +84328,7 @@ var require_ngrok = __commonJS({
       case "android":
         switch (arch2) {
           case "arm64":
-            localFileExisted = existsSync5(join9(__dirname, "ngrok.android-arm64.node"));
+            localFileExisted = existsSync6(join9(__dirname, "ngrok.android-arm64.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.android-arm64.node");
@@ -84340,7 +84340,7 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm":
-            localFileExisted = existsSync5(join9(__dirname, "ngrok.android-arm-eabi.node"));
+            localFileExisted = existsSync6(join9(__dirname, "ngrok.android-arm-eabi.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.android-arm-eabi.node");
@@ -84358,7 +84358,7 @@ var require_ngrok = __commonJS({
       case "win32":
         switch (arch2) {
           case "x64":
-            localFileExisted = existsSync5(
+            localFileExisted = existsSync6(
               join9(__dirname, "ngrok.win32-x64-msvc.node")
             );
             try {
@@ -84372,7 +84372,7 @@ var require_ngrok = __commonJS({
             }
             break;
           case "ia32":
-            localFileExisted = existsSync5(
+            localFileExisted = existsSync6(
               join9(__dirname, "ngrok.win32-ia32-msvc.node")
             );
             try {
@@ -84386,7 +84386,7 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm64":
-            localFileExisted = existsSync5(
+            localFileExisted = existsSync6(
               join9(__dirname, "ngrok.win32-arm64-msvc.node")
             );
             try {
@@ -84404,7 +84404,7 @@ var require_ngrok = __commonJS({
         }
         break;
       case "darwin":
-        localFileExisted = existsSync5(join9(__dirname, "ngrok.darwin-universal.node"));
+        localFileExisted = existsSync6(join9(__dirname, "ngrok.darwin-universal.node"));
         try {
           if (localFileExisted) {
             nativeBinding = require("./ngrok.darwin-universal.node");
@@ -84416,7 +84416,7 @@ var require_ngrok = __commonJS({
         }
         switch (arch2) {
           case "x64":
-            localFileExisted = existsSync5(join9(__dirname, "ngrok.darwin-x64.node"));
+            localFileExisted = existsSync6(join9(__dirname, "ngrok.darwin-x64.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.darwin-x64.node");
@@ -84428,7 +84428,7 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm64":
-            localFileExisted = existsSync5(
+            localFileExisted = existsSync6(
               join9(__dirname, "ngrok.darwin-arm64.node")
             );
             try {
@@ -84449,7 +84449,7 @@ var require_ngrok = __commonJS({
         if (arch2 !== "x64") {
           throw new Error(`Unsupported architecture on FreeBSD: ${arch2}`);
         }
-        localFileExisted = existsSync5(join9(__dirname, "ngrok.freebsd-x64.node"));
+        localFileExisted = existsSync6(join9(__dirname, "ngrok.freebsd-x64.node"));
         try {
           if (localFileExisted) {
             nativeBinding = require("./ngrok.freebsd-x64.node");
@@ -84464,7 +84464,7 @@ var require_ngrok = __commonJS({
         switch (arch2) {
           case "x64":
             if (isMusl()) {
-              localFileExisted = existsSync5(
+              localFileExisted = existsSync6(
                 join9(__dirname, "ngrok.linux-x64-musl.node")
               );
               try {
@@ -84477,7 +84477,7 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync5(
+              localFileExisted = existsSync6(
                 join9(__dirname, "ngrok.linux-x64-gnu.node")
               );
               try {
@@ -84493,7 +84493,7 @@ var require_ngrok = __commonJS({
             break;
           case "arm64":
             if (isMusl()) {
-              localFileExisted = existsSync5(
+              localFileExisted = existsSync6(
                 join9(__dirname, "ngrok.linux-arm64-musl.node")
               );
               try {
@@ -84506,7 +84506,7 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync5(
+              localFileExisted = existsSync6(
                 join9(__dirname, "ngrok.linux-arm64-gnu.node")
               );
               try {
@@ -84522,7 +84522,7 @@ var require_ngrok = __commonJS({
             break;
           case "arm":
             if (isMusl()) {
-              localFileExisted = existsSync5(
+              localFileExisted = existsSync6(
                 join9(__dirname, "ngrok.linux-arm-musleabihf.node")
               );
               try {
@@ -84535,7 +84535,7 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync5(
+              localFileExisted = existsSync6(
                 join9(__dirname, "ngrok.linux-arm-gnueabihf.node")
               );
               try {
@@ -84551,7 +84551,7 @@ var require_ngrok = __commonJS({
             break;
           case "riscv64":
             if (isMusl()) {
-              localFileExisted = existsSync5(
+              localFileExisted = existsSync6(
                 join9(__dirname, "ngrok.linux-riscv64-musl.node")
               );
               try {
@@ -84564,7 +84564,7 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync5(
+              localFileExisted = existsSync6(
                 join9(__dirname, "ngrok.linux-riscv64-gnu.node")
               );
               try {
@@ -84579,7 +84579,7 @@ var require_ngrok = __commonJS({
             }
             break;
           case "s390x":
-            localFileExisted = existsSync5(
+            localFileExisted = existsSync6(
               join9(__dirname, "ngrok.linux-s390x-gnu.node")
             );
             try {
@@ -84689,10 +84689,10 @@ var require_ngrok = __commonJS({
       return await asyncListen(new net.Server(), { host: "localhost", port: 0 });
     }
     function asyncListen(server, options) {
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         const socket2 = server.listen(options);
         socket2.once("listening", () => {
-          resolve5(socket2);
+          resolve6(socket2);
         }).once("error", (err) => {
           reject(err);
         });
@@ -89302,10 +89302,10 @@ var require_browser2 = __commonJS({
           text = canvas;
           canvas = void 0;
         }
-        return new Promise(function(resolve5, reject) {
+        return new Promise(function(resolve6, reject) {
           try {
             const data = QRCode3.create(text, opts);
-            resolve5(renderFunc(data, canvas, opts));
+            resolve6(renderFunc(data, canvas, opts));
           } catch (e) {
             reject(e);
           }
@@ -89386,11 +89386,11 @@ var require_server3 = __commonJS({
     }
     function render2(renderFunc, text, params) {
       if (!params.cb) {
-        return new Promise(function(resolve5, reject) {
+        return new Promise(function(resolve6, reject) {
           try {
             const data = QRCode3.create(text, params.opts);
             return renderFunc(data, params.opts, function(err, data2) {
-              return err ? reject(err) : resolve5(data2);
+              return err ? reject(err) : resolve6(data2);
             });
           } catch (e) {
             reject(e);
@@ -89907,8 +89907,8 @@ var require_light = __commonJS({
           return this.Promise.resolve();
         }
         yieldLoop(t = 0) {
-          return new this.Promise(function(resolve5, reject) {
-            return setTimeout(resolve5, t);
+          return new this.Promise(function(resolve6, reject) {
+            return setTimeout(resolve6, t);
           });
         }
         computePenalty() {
@@ -90119,15 +90119,15 @@ var require_light = __commonJS({
           return this._queue.length === 0;
         }
         async _tryToRun() {
-          var args, cb, error2, reject, resolve5, returned, task;
+          var args, cb, error2, reject, resolve6, returned, task;
           if (this._running < 1 && this._queue.length > 0) {
             this._running++;
-            ({ task, args, resolve: resolve5, reject } = this._queue.shift());
+            ({ task, args, resolve: resolve6, reject } = this._queue.shift());
             cb = await (async function() {
               try {
                 returned = await task(...args);
                 return function() {
-                  return resolve5(returned);
+                  return resolve6(returned);
                 };
               } catch (error1) {
                 error2 = error1;
@@ -90142,13 +90142,13 @@ var require_light = __commonJS({
           }
         }
         schedule(task, ...args) {
-          var promise, reject, resolve5;
-          resolve5 = reject = null;
+          var promise, reject, resolve6;
+          resolve6 = reject = null;
           promise = new this.Promise(function(_resolve, _reject) {
-            resolve5 = _resolve;
+            resolve6 = _resolve;
             return reject = _reject;
           });
-          this._queue.push({ task, args, resolve: resolve5, reject });
+          this._queue.push({ task, args, resolve: resolve6, reject });
           this._tryToRun();
           return promise;
         }
@@ -90549,14 +90549,14 @@ var require_light = __commonJS({
                 counts = this._states.counts;
                 return counts[0] + counts[1] + counts[2] + counts[3] === at;
               };
-              return new this.Promise((resolve5, reject) => {
+              return new this.Promise((resolve6, reject) => {
                 if (finished()) {
-                  return resolve5();
+                  return resolve6();
                 } else {
                   return this.on("done", () => {
                     if (finished()) {
                       this.removeAllListeners("done");
-                      return resolve5();
+                      return resolve6();
                     }
                   });
                 }
@@ -90649,9 +90649,9 @@ var require_light = __commonJS({
               options = parser$5.load(options, this.jobDefaults);
             }
             task = (...args2) => {
-              return new this.Promise(function(resolve5, reject) {
+              return new this.Promise(function(resolve6, reject) {
                 return fn(...args2, function(...args3) {
-                  return (args3[0] != null ? reject : resolve5)(args3);
+                  return (args3[0] != null ? reject : resolve6)(args3);
                 });
               });
             };
@@ -90953,11 +90953,11 @@ var import_os = require("os");
 var import_fs = require("fs");
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -90973,7 +90973,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -91253,11 +91253,11 @@ var fs2 = __toESM(require("fs"), 1);
 var path = __toESM(require("path"), 1);
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -91273,7 +91273,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -91377,11 +91377,11 @@ function isUnixExecutable(stats) {
 // node_modules/@actions/io/lib/io.js
 var __awaiter3 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -91397,7 +91397,7 @@ var __awaiter3 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -91471,11 +91471,11 @@ function findInPath(tool) {
 var import_timers = require("timers");
 var __awaiter4 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -91491,7 +91491,7 @@ var __awaiter4 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -91710,7 +91710,7 @@ var ToolRunner = class extends events.EventEmitter {
         this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
       }
       this.toolPath = yield which(this.toolPath, true);
-      return new Promise((resolve5, reject) => __awaiter4(this, void 0, void 0, function* () {
+      return new Promise((resolve6, reject) => __awaiter4(this, void 0, void 0, function* () {
         this._debug(`exec tool: ${this.toolPath}`);
         this._debug("arguments:");
         for (const arg of this.args) {
@@ -91793,7 +91793,7 @@ var ToolRunner = class extends events.EventEmitter {
           if (error2) {
             reject(error2);
           } else {
-            resolve5(exitCode);
+            resolve6(exitCode);
           }
         });
         if (this.options.input) {
@@ -91916,11 +91916,11 @@ var ExecState = class _ExecState extends events.EventEmitter {
 // node_modules/@actions/exec/lib/exec.js
 var __awaiter5 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -91936,7 +91936,7 @@ var __awaiter5 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -91993,11 +91993,11 @@ var arch = import_os2.default.arch();
 // node_modules/@actions/core/lib/core.js
 var __awaiter6 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
-  return new (P || (P = Promise))(function(resolve5, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -92013,7 +92013,7 @@ var __awaiter6 = function(thisArg, _arguments, P, generator) {
       }
     }
     function step(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     step((generator = generator.apply(thisArg, _arguments || [])).next());
   });
@@ -92904,7 +92904,7 @@ function parseTunnel(inputs, ctx, check, errors) {
     authtoken,
     domain: get3("ngrok-domain") ? check(() => domain("ngrok-domain", get3("ngrok-domain"))) : void 0,
     serverAddr: get3("ngrok-server-addr") ? check(() => hostPort(get3("ngrok-server-addr"))) : void 0,
-    caCert: get3("ngrok-ca-cert") ? check(() => caCert(ctx.workspace, inputs["ngrok-ca-cert"] ?? "")) : void 0,
+    caCert: get3("ngrok-ca-cert") ? check(() => caCert(ctx.cwd ?? ctx.workspace, inputs["ngrok-ca-cert"] ?? "")) : void 0,
     protection
   };
 }
@@ -93133,10 +93133,10 @@ async function attachLogs(docker, container, ring) {
     }
   });
   docker.modem.demuxStream(stream, sink("stdout"), sink("stderr"));
-  const ended2 = new Promise((resolve5) => {
+  const ended2 = new Promise((resolve6) => {
     const finish2 = () => {
       ring.end();
-      resolve5();
+      resolve6();
     };
     stream.once("end", finish2);
     stream.once("close", finish2);
@@ -93426,13 +93426,20 @@ function registryOf(ref) {
   if (!isHost || ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(first)) return HUB;
   return { host: first, display: first, authServer: first };
 }
-var DOMAIN2 = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?`;
-var COMPONENT2 = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
-var REFERENCE2 = new RegExp(
-  String.raw`^(?:${DOMAIN2}/)?${COMPONENT2}(?:/${COMPONENT2})*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`
-);
+var DOMAIN2 = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
+var COMPONENT2 = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG = /^[\w][\w.-]{0,127}$/;
+var DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 function isImageReference(ref) {
-  return ref.length <= 255 + 128 && REFERENCE2.test(ref);
+  const [named = "", digest, ...extra] = ref.split("@");
+  if (extra.length > 0 || digest !== void 0 && !DIGEST.test(digest)) return false;
+  const { repository, tag } = splitRef(named);
+  if (named !== repository && !TAG.test(tag)) return false;
+  const parts = repository.split("/");
+  const first = parts[0] ?? "";
+  const hasDomain = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  if (hasDomain && !DOMAIN2.test(parts.shift() ?? "")) return false;
+  return repository.length <= 255 && parts.length > 0 && parts.every((p) => COMPONENT2.test(p));
 }
 function splitRef(ref) {
   const withoutDigest = ref.split("@")[0] ?? ref;
@@ -93561,6 +93568,24 @@ function baseImageOf(step, message) {
 function shortHubName(ref) {
   return ref.replace(/^(?:registry-1\.|index\.)?docker\.io\/(?:library\/(?=[^/]+$))?/, "");
 }
+function requestError(err, dockerfile2, aborted, contextFailure) {
+  if (err instanceof PreviewError) return err;
+  if (aborted)
+    return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err });
+  if (contextFailure) return contextError(contextFailure);
+  return new PreviewError(
+    "build",
+    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err)}. Check the Dockerfile and the build-args/target inputs.`,
+    { code: "DOCKER_BUILD_FAILED", cause: err }
+  );
+}
+function contextError(err) {
+  return new PreviewError(
+    "build",
+    `Could not read the build context: ${err.message}. Make the file readable, or list it in .dockerignore.`,
+    { code: "DOCKER_CONTEXT", cause: err }
+  );
+}
 
 // src/docker/buildkit-status.ts
 function decodeBuildKitStatus(base64) {
@@ -93673,7 +93698,8 @@ var BuildProgress = class {
     }
     const auxId = event.aux?.ID;
     if (typeof auxId === "string") this.imageId = auxId;
-    if (typeof event.stream === "string") for (const line of this.classicText.push(event.stream)) this.classic(line);
+    if (typeof event.stream === "string")
+      for (const line of this.classicText.push(event.stream)) this.classic(line);
     if (event.status && !event.progress) this.emit(event.id ? `${event.id}: ${event.status}` : event.status);
     const error2 = event.errorDetail?.message ?? event.error;
     if (error2) {
@@ -93771,6 +93797,51 @@ function keep(lines2, line) {
 }
 function stripAnsi(text) {
   return text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
+}
+
+// src/docker/build-start.ts
+function buildQuery(req) {
+  const query = {
+    t: req.tag,
+    dockerfile: req.dockerfile,
+    buildargs: { ...req.buildArgs },
+    labels: { ...req.labels },
+    // Intermediate containers carry no labels of ours, so none may outlive a failed step.
+    rm: true,
+    forcerm: true
+  };
+  if (req.target) query.target = req.target;
+  if (req.noCache) query.nocache = true;
+  if (req.cacheFrom?.length) query.cachefrom = JSON.stringify(req.cacheFrom);
+  return query;
+}
+function startBuild(docker, context2, req, builder, signal) {
+  const query = buildQuery(req);
+  const registryconfig = req.credentials ? {
+    [req.credentials.server]: {
+      username: req.credentials.auth.username,
+      password: req.credentials.auth.password
+    }
+  } : void 0;
+  if (builder === "classic") {
+    return docker.buildImage(context2, { ...query, version: "1", registryconfig, abortSignal: signal });
+  }
+  return new Promise((resolve6, reject) => {
+    docker.modem.dial(
+      {
+        path: "/build?",
+        method: "POST",
+        file: context2,
+        options: { ...query, version: "2" },
+        headers: { Connection: "close" },
+        registryconfig,
+        isStream: true,
+        abortSignal: signal,
+        statusCodes: { 200: true, 400: "bad parameter", 500: "server error" }
+      },
+      (err, res) => err ? reject(err) : resolve6(res)
+    );
+  });
 }
 
 // src/docker/builder-choice.ts
@@ -93956,10 +94027,10 @@ async function buildWithEngine(docker, req, log2, signal) {
   const labelSteps = builder === "classic" ? Object.keys(req.labels).length : 0;
   const progress = new BuildProgress((line) => log2.info(line), labelSteps);
   try {
-    const events2 = await startBuild(docker, context2, req, builder, signal);
+    const events2 = await startBuild(docker, context2.stream, req, builder, signal);
     await readEvents(events2, (event) => progress.push(event));
   } catch (err) {
-    throw requestError(err, req, context2, signal);
+    throw requestError(err, req.dockerfile, signal?.aborted === true, context2.readError());
   } finally {
     context2.stream.destroy();
   }
@@ -93989,58 +94060,6 @@ async function buildWithEngine(docker, req, log2, signal) {
 function buildSummary(tag, r) {
   const sent = r.contextBytes === void 0 ? "" : `, ${(r.contextBytes / 1e6).toFixed(1)} MB of context sent`;
   return `Built ${tag} in ${(r.buildMs / 1e3).toFixed(1)} s (${r.builder}): ${r.cachedSteps} of ${r.totalSteps} steps from cache${sent}.`;
-}
-function startBuild(docker, context2, req, builder, signal) {
-  const options = {
-    t: req.tag,
-    dockerfile: req.dockerfile,
-    buildargs: { ...req.buildArgs },
-    labels: { ...req.labels },
-    // Intermediate containers carry no labels of ours, so none may outlive a failed step.
-    rm: true,
-    forcerm: true
-  };
-  if (req.target) options.target = req.target;
-  if (req.noCache) options.nocache = true;
-  if (req.cacheFrom?.length) options.cachefrom = JSON.stringify(req.cacheFrom);
-  const registryconfig = req.credentials ? { [req.credentials.server]: { username: req.credentials.auth.username, password: req.credentials.auth.password } } : void 0;
-  if (builder === "classic") {
-    return docker.buildImage(context2.stream, { ...options, version: "1", registryconfig, abortSignal: signal });
-  }
-  return new Promise((resolve5, reject) => {
-    docker.modem.dial(
-      {
-        path: "/build?",
-        method: "POST",
-        file: context2.stream,
-        options: { ...options, version: "2" },
-        headers: { Connection: "close" },
-        registryconfig,
-        isStream: true,
-        abortSignal: signal,
-        statusCodes: { 200: true, 400: "bad parameter", 500: "server error" }
-      },
-      (err, res) => err ? reject(err) : resolve5(res)
-    );
-  });
-}
-function requestError(err, req, context2, signal) {
-  if (err instanceof PreviewError) return err;
-  if (signal?.aborted) return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err });
-  const contextFailure = context2.readError();
-  if (contextFailure) return contextError(contextFailure);
-  return new PreviewError(
-    "build",
-    `The Docker engine rejected the build of ${req.dockerfile}: ${engineMessage2(err)}. Check the Dockerfile and the build-args/target inputs.`,
-    { code: "DOCKER_BUILD_FAILED", cause: err }
-  );
-}
-function contextError(err) {
-  return new PreviewError(
-    "build",
-    `Could not read the build context: ${err.message}. Make the file readable, or list it in .dockerignore.`,
-    { code: "DOCKER_CONTEXT", cause: err }
-  );
 }
 
 // src/docker/cache/gha.ts
@@ -94075,14 +94094,24 @@ async function localImageId(docker, ref) {
     return (await docker.getImage(ref).inspect()).Id;
   } catch (err) {
     if (err.statusCode === 404) return void 0;
-    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage2(err)}`, { cause: err });
+    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage2(err)}`, {
+      cause: err
+    });
   }
 }
 async function pullImage(docker, ref, auth7, log2, opts) {
-  const fail = (message, cause) => pullError(message, { step: opts.step, ref, withCredentials: auth7 !== void 0, role: roleWord(opts.role) }, cause) ?? new PreviewError(opts.step, `Could not pull ${ref}: ${message}. Check the image name (${hint(message)}).`, {
-    code: "DOCKER_PULL_FAILED",
+  const fail = (message, cause) => pullError(
+    message,
+    { step: opts.step, ref, withCredentials: auth7 !== void 0, role: roleWord(opts.role) },
     cause
-  });
+  ) ?? new PreviewError(
+    opts.step,
+    `Could not pull ${ref}: ${message}. Check the image name (${hint(message)}).`,
+    {
+      code: "DOCKER_PULL_FAILED",
+      cause
+    }
+  );
   log2.info(`Pulling ${ref} from ${registryOf(ref).display}...`);
   let failure2;
   try {
@@ -94093,7 +94122,8 @@ async function pullImage(docker, ref, auth7, log2, opts) {
       else logPullEvent(event, log2);
     });
   } catch (err) {
-    if (opts.signal?.aborted) throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err });
+    if (opts.signal?.aborted)
+      throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err });
     throw fail(engineMessage2(err), err);
   }
   if (failure2) throw fail(failure2);
@@ -94102,7 +94132,8 @@ function authConfig(ref, auth7) {
   return auth7 ? { username: auth7.username, password: auth7.password, serveraddress: registryOf(ref).authServer } : void 0;
 }
 function logPullEvent(event, log2) {
-  if (!event.status || event.progress || /^(Downloading|Extracting|Waiting|Verifying Checksum)/.test(event.status)) return;
+  if (!event.status || event.progress || /^(Downloading|Extracting|Waiting|Verifying Checksum)/.test(event.status))
+    return;
   log2.info(event.id ? `${event.id}: ${event.status}` : event.status);
 }
 function roleWord(role) {
@@ -94153,7 +94184,8 @@ function ghaScopes(env, previewName2) {
 }
 function ghaEnvProblem(env) {
   if (!env.ACTIONS_RUNTIME_TOKEN) return "ACTIONS_RUNTIME_TOKEN is not set";
-  if (!env.ACTIONS_CACHE_URL && !env.ACTIONS_RESULTS_URL) return "neither ACTIONS_CACHE_URL nor ACTIONS_RESULTS_URL is set";
+  if (!env.ACTIONS_CACHE_URL && !env.ACTIONS_RESULTS_URL)
+    return "neither ACTIONS_CACHE_URL nor ACTIONS_RESULTS_URL is set";
   return void 0;
 }
 function buildxEnv(env) {
@@ -94194,7 +94226,9 @@ function safe(text) {
 var CACHE_BUILDER = "ml-preview-cache";
 async function ghaBuild(docker, req, log2, env = process.env) {
   const fallback = (why) => {
-    log2.warning(`cache: gha is not used for this build: ${why}. Building without it (the engine's own layer cache only).`);
+    log2.warning(
+      `cache: gha is not used for this build: ${why}. Building without it (the engine's own layer cache only).`
+    );
     return void 0;
   };
   const envProblem = ghaEnvProblem(env);
@@ -94239,7 +94273,10 @@ async function ghaBuild(docker, req, log2, env = process.env) {
     } catch (err) {
       return fallback(`docker buildx build could not start (${err.message})`);
     }
-    if (code !== 0) return fallback(`docker buildx build failed (exit code ${code}): ${progress.tail.slice(-3).join(" | ")}`);
+    if (code !== 0)
+      return fallback(
+        `docker buildx build failed (exit code ${code}): ${progress.tail.slice(-3).join(" | ")}`
+      );
     const imageId = await localImageId(docker, req.tag);
     if (!imageId) return fallback(`docker buildx build did not load ${req.tag} into the Docker engine`);
     const result = {
@@ -94262,8 +94299,13 @@ async function cacheBuilder(env, log2) {
   if (current.exitCode === 0 && driver && driver !== "docker") return {};
   const ours = await dockerCli(["buildx", "inspect", CACHE_BUILDER], env);
   if (ours.exitCode === 0) return { name: CACHE_BUILDER };
-  log2.info(`The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${CACHE_BUILDER}.`);
-  const created = await dockerCli(["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"], env);
+  log2.info(
+    `The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${CACHE_BUILDER}.`
+  );
+  const created = await dockerCli(
+    ["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"],
+    env
+  );
   if (created.exitCode !== 0) {
     return { problem: `could not create a docker-container buildx builder (${lastLine(created)})` };
   }
@@ -94297,10 +94339,17 @@ async function registryCachedBuild(docker, req, ref, auth7, log2, signal) {
     canPush = read !== "failed";
   }
   const buildArgs = builder === "buildkit" ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: "1" } : req.buildArgs;
-  const result = await buildWithEngine(docker, { ...req, builder, buildArgs, cacheFrom, credentials }, log2, signal);
+  const result = await buildWithEngine(
+    docker,
+    { ...req, builder, buildArgs, cacheFrom, credentials },
+    log2,
+    signal
+  );
   if (canPush) await pushCache(docker, result.imageId, ref, auth7, log2);
   const buildMs = Date.now() - started;
-  log2.info(`Build with the registry cache took ${(buildMs / 1e3).toFixed(1)} s in all (cache pull and push included).`);
+  log2.info(
+    `Build with the registry cache took ${(buildMs / 1e3).toFixed(1)} s in all (cache pull and push included).`
+  );
   return { ...result, buildMs };
 }
 async function pullCache(docker, ref, auth7, log2, signal) {
@@ -94332,7 +94381,9 @@ async function pushCache(docker, imageId, ref, auth7, log2) {
   }
   if (failure2) {
     const creds = auth7 ? "registry-username/registry-password need write access to it" : "set registry-username and registry-password";
-    log2.warning(`Could not push the build cache to ${ref}: ${failure2}. The preview goes on; to fill the cache, ${creds}.`);
+    log2.warning(
+      `Could not push the build cache to ${ref}: ${failure2}. The preview goes on; to fill the cache, ${creds}.`
+    );
     return;
   }
   log2.info(`Pushed the build cache to ${ref} in ${((Date.now() - started) / 1e3).toFixed(1)} s.`);
@@ -94353,7 +94404,12 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
   if (source.kind === "image") {
     return log2.group(`Image ${source.image}`, async () => {
       const image = await ensureImage(docker, source.image, source.registryAuth, log2, opts.signal);
-      return { imageId: image.imageId, ref: source.image, built: false, buildMs: image.pulled ? image.pullMs : void 0 };
+      return {
+        imageId: image.imageId,
+        ref: source.image,
+        built: false,
+        buildMs: image.pulled ? image.pullMs : void 0
+      };
     });
   }
   const tag = opts.tag ?? previewTag(labels);
@@ -94366,10 +94422,12 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
       tag,
       labels
     };
+    const previous = await localImageId(docker, tag).catch(() => void 0);
     const result = await buildWithCache(docker, request4, source.cache, source.registryAuth, log2, {
       signal: opts.signal,
       env: opts.env
     });
+    if (previous && previous !== result.imageId) await removeSuperseded(docker, previous, log2);
     return {
       imageId: result.imageId,
       ref: tag,
@@ -94379,6 +94437,14 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
       totalSteps: result.totalSteps
     };
   });
+}
+async function removeSuperseded(docker, imageId, log2) {
+  try {
+    await docker.getImage(imageId).remove();
+    log2.debug(`Removed the superseded image ${imageId}.`);
+  } catch (err) {
+    log2.debug(`Kept the superseded image ${imageId}: ${err.message}`);
+  }
 }
 
 // src/docker/readiness/poll.ts
@@ -94415,12 +94481,12 @@ async function pollUntilReady(ctx, probe2, delay2 = backoffDelay) {
 function sleep(ms, signal, setWake) {
   signal.throwIfAborted();
   const start = performance.now();
-  return new Promise((resolve5, reject) => {
+  return new Promise((resolve6, reject) => {
     let timer;
     const done = (woken) => {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
-      resolve5(woken);
+      resolve6(woken);
     };
     const onAbort = () => {
       clearTimeout(timer);
@@ -94485,7 +94551,7 @@ function httpStrategy(target) {
   };
 }
 function probeHttp(url, timeoutMs, signal, ctx) {
-  return new Promise((resolve5) => {
+  return new Promise((resolve6) => {
     const req = (0, import_node_http.request)(url, {
       method: "GET",
       agent: false,
@@ -94495,18 +94561,18 @@ function probeHttp(url, timeoutMs, signal, ctx) {
     req.setTimeout(timeoutMs, () => {
       ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
       req.destroy();
-      resolve5("up");
+      resolve6("up");
     });
     req.once("response", (res) => {
       const status = res.statusCode ?? 0;
       res.destroy();
-      if (status >= 200 && status < 400) return resolve5("ready");
+      if (status >= 200 && status < 400) return resolve6("ready");
       ctx.note(`GET ${url.pathname} answered ${status}`);
-      resolve5("up");
+      resolve6("up");
     });
     req.once("error", (err) => {
       ctx.note(`nothing answers on port ${url.port} yet (${err.code ?? err.message})`);
-      resolve5("down");
+      resolve6("down");
     });
     req.end();
   });
@@ -94519,7 +94585,7 @@ async function waitUntilReady(docker, app, opts) {
   const stop = new AbortController();
   const notes = /* @__PURE__ */ new Map();
   const cleanups = [];
-  const settle = (fn) => new Promise((resolve5) => fn(resolve5));
+  const settle = (fn) => new Promise((resolve6) => fn(resolve6));
   const context2 = (strategy) => ({
     signal: stop.signal,
     onNudge: (listener) => app.onLogLine?.(() => listener()) ?? (() => void 0),
@@ -94537,14 +94603,14 @@ async function waitUntilReady(docker, app, opts) {
   const outcome = await Promise.race([
     ready,
     app.exited.then((exit) => ({ kind: "exited", exit })),
-    settle((resolve5) => {
-      const timer = setTimeout(() => resolve5({ kind: "timeout" }), opts.timeoutMs);
+    settle((resolve6) => {
+      const timer = setTimeout(() => resolve6({ kind: "timeout" }), opts.timeoutMs);
       cleanups.push(() => clearTimeout(timer));
     }),
-    settle((resolve5) => {
+    settle((resolve6) => {
       const signal = opts.signal;
       if (!signal) return;
-      const onAbort = () => resolve5({ kind: "aborted" });
+      const onAbort = () => resolve6({ kind: "aborted" });
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
       cleanups.push(() => signal.removeEventListener("abort", onAbort));
@@ -94638,7 +94704,7 @@ var CleanupStack = class {
 async function holdUntilEnd(w) {
   const done = new AbortController();
   const timers = [];
-  const after = (ms) => new Promise((resolve5) => timers.push(setTimeout(resolve5, Math.max(0, Math.min(ms, 2 ** 31 - 1)))));
+  const after = (ms) => new Promise((resolve6) => timers.push(setTimeout(resolve6, Math.max(0, Math.min(ms, 2 ** 31 - 1)))));
   const expiry = (async () => {
     while (Date.now() < w.expiresAt.getTime()) await after(w.expiresAt.getTime() - Date.now());
     return {
@@ -94646,8 +94712,8 @@ async function holdUntilEnd(w) {
       reason: `the preview reached its duration (expired at ${w.expiresAt.toISOString()})`
     };
   })();
-  const stopped = new Promise((resolve5) => {
-    const onAbort = () => resolve5({ state: "stopped", reason: stopReason(w.signal) });
+  const stopped = new Promise((resolve6) => {
+    const onAbort = () => resolve6({ state: "stopped", reason: stopReason(w.signal) });
     if (w.signal.aborted) onAbort();
     else w.signal.addEventListener("abort", onAbort, { once: true });
   });
@@ -94712,10 +94778,10 @@ async function waitForLocalApp(url, timeoutMs, signal) {
   );
 }
 function probe(url) {
-  return new Promise((resolve5, reject) => {
+  return new Promise((resolve6, reject) => {
     const req = (0, import_node_http2.request)(url, { method: "GET", timeout: 2e3 }, (res) => {
       res.resume();
-      resolve5();
+      resolve6();
     });
     req.on("timeout", () => req.destroy(new Error("timed out")));
     req.on("error", reject);
@@ -94837,8 +94903,8 @@ async function sleep2(ms, signal) {
 }
 async function settleWithin(ms, work, log2, what) {
   let timer;
-  const timeout = new Promise((resolve5) => {
-    timer = setTimeout(() => resolve5("timed out"), ms);
+  const timeout = new Promise((resolve6) => {
+    timer = setTimeout(() => resolve6("timed out"), ms);
   });
   const outcome = await Promise.race([
     work.then(
@@ -95225,7 +95291,7 @@ async function runPreview(config, deps) {
         signal,
         exited: app ? app.exited : new Promise(() => {
         }),
-        tunnelLost: new Promise((resolve5) => current.onLost(resolve5)),
+        tunnelLost: new Promise((resolve6) => current.onLost(resolve6)),
         pollIntervalMs: deps.pollIntervalMs,
         prOpen: config.stopOnClose ? deps.prOpen : void 0,
         superseded: deps.superseded,
@@ -100672,7 +100738,7 @@ function getCachedAuthentication(state, auth22) {
   return newScope === currentScope ? authentication : false;
 }
 async function wait(seconds2) {
-  await new Promise((resolve5) => setTimeout(resolve5, seconds2 * 1e3));
+  await new Promise((resolve6) => setTimeout(resolve6, seconds2 * 1e3));
 }
 async function waitForAccessToken(request4, clientId, clientType, verification) {
   try {
@@ -101678,7 +101744,7 @@ async function sendRequestWithRetries(state, request4, options, createdAt, retri
     state.log.warn(
       `[@octokit/auth-app] Retrying after 401 response to account for token replication delay (retry: ${retries}, wait: ${awaitTime / 1e3}s)`
     );
-    await new Promise((resolve5) => setTimeout(resolve5, awaitTime));
+    await new Promise((resolve6) => setTimeout(resolve6, awaitTime));
     return sendRequestWithRetries(state, request4, options, createdAt, retries);
   }
 }
@@ -103661,7 +103727,7 @@ async function startDetached(run2, config, env) {
   saveState2("holder", String(child2.pid));
   saveState2("events", events2);
   info(`Started the preview holder (pid ${child2.pid}); its log: ${logFile}`);
-  const exited = new Promise((resolve5) => child2.once("exit", () => resolve5()));
+  const exited = new Promise((resolve6) => child2.once("exit", () => resolve6()));
   let shown = 0;
   let holderGone = false;
   for (; ; ) {
@@ -103831,6 +103897,7 @@ function alive(pid) {
 }
 
 // src/cli/index.ts
+var import_node_fs8 = require("node:fs");
 var import_node_path10 = require("node:path");
 
 // src/cli/args.ts
@@ -103922,7 +103989,7 @@ Flags (mirror the action's inputs):
   --gpus all|N  --memory 4g  --cpus 1.5  --name NAME
   --tunnel ngrok|none  --ngrok-authtoken T (default: $NGROK_AUTHTOKEN)  --ngrok-domain D
   --basic-auth user:pass  --oauth-provider P  --oauth-allow-email E (repeat)  --oauth-allow-domain D (repeat)
-  --allow-cidr CIDR (repeat)  --traffic-policy YAML|JSON  --ngrok-server-addr H:P  --ngrok-ca-cert PEM|PATH
+  --allow-cidr CIDR (repeat)  --traffic-policy YAML|JSON  --ngrok-server-addr H:P  --ngrok-ca-cert PATH (or =PEM)
   --json   one JSON object per line on stdout, nothing else
 
 Exit codes: 0 expired or stopped (Ctrl-C) after clean-up, 1 failed, 2 bad input.
@@ -103999,7 +104066,15 @@ async function run(argv3, env) {
       return 0;
     }
     const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
-    config = parseConfig(args.inputs, { workspace: process.cwd(), sharePort });
+    const contextDir = (0, import_node_path10.resolve)(process.cwd(), args.inputs.context ?? ".");
+    const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
+    if (args.command === "up" && !(0, import_node_fs8.existsSync)(contextDir)) {
+      throw new ConfigError(
+        "context",
+        `context "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile.`
+      );
+    }
+    config = parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort });
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
       err(`ml-preview: ${e.message.split("\n").join("\nml-preview: ")}

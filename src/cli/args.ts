@@ -102,7 +102,7 @@ Flags (mirror the action's inputs):
   --gpus all|N  --memory 4g  --cpus 1.5  --name NAME
   --tunnel ngrok|none  --ngrok-authtoken T (default: $NGROK_AUTHTOKEN)  --ngrok-domain D
   --basic-auth user:pass  --oauth-provider P  --oauth-allow-email E (repeat)  --oauth-allow-domain D (repeat)
-  --allow-cidr CIDR (repeat)  --traffic-policy YAML|JSON  --ngrok-server-addr H:P  --ngrok-ca-cert PEM|PATH
+  --allow-cidr CIDR (repeat)  --traffic-policy YAML|JSON  --ngrok-server-addr H:P  --ngrok-ca-cert PATH (or =PEM)
   --json   one JSON object per line on stdout, nothing else
 
 Exit codes: 0 expired or stopped (Ctrl-C) after clean-up, 1 failed, 2 bad input.

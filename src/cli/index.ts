@@ -1,4 +1,5 @@
-import { basename } from "node:path";
+import { existsSync } from "node:fs";
+import { basename, resolve } from "node:path";
 import { scalar } from "../config/check/index.js";
 import { ConfigErrors, parseConfig } from "../config/index.js";
 import { dockerClient } from "../docker/client.js";
@@ -31,7 +32,17 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       return 0;
     }
     const sharePort = args.sharePort === undefined ? undefined : scalar.port("port", args.sharePort);
-    config = parseConfig(args.inputs, { workspace: process.cwd(), sharePort });
+    // On a laptop the user names the folder to build: it is the workspace (the Action confines PR code to
+    // its checkout; here nothing untrusted is involved). The Dockerfile must still be inside it.
+    const contextDir = resolve(process.cwd(), args.inputs.context ?? ".");
+    const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
+    if (args.command === "up" && !existsSync(contextDir)) {
+      throw new ConfigError(
+        "context",
+        `context "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile.`,
+      );
+    }
+    config = parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort });
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
       err(`ml-preview: ${e.message.split("\n").join("\nml-preview: ")}\n`);

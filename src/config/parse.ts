@@ -25,6 +25,8 @@ export interface ParseContext {
   readonly workspace: string;
   /** A pull_request from a fork gets no secrets: a missing ngrok token then means "skip", not "error". */
   readonly forkPullRequest?: boolean;
+  /** Where other relative paths (ngrok-ca-cert) resolve from; default: the workspace. */
+  readonly cwd?: string;
   /** The CLI's `share --port`: no image, the app already runs on this machine. */
   readonly sharePort?: number;
 }
@@ -199,7 +201,7 @@ function parseTunnel(
     domain: get("ngrok-domain") ? check(() => net.domain("ngrok-domain", get("ngrok-domain"))) : undefined,
     serverAddr: get("ngrok-server-addr") ? check(() => net.hostPort(get("ngrok-server-addr"))) : undefined,
     caCert: get("ngrok-ca-cert")
-      ? check(() => protect.caCert(ctx.workspace, inputs["ngrok-ca-cert"] ?? ""))
+      ? check(() => protect.caCert(ctx.cwd ?? ctx.workspace, inputs["ngrok-ca-cert"] ?? ""))
       : undefined,
     protection,
   };

@@ -1,6 +1,7 @@
 import { PreviewError } from "../errors.js";
 import type { BuildStep } from "./build-progress.js";
 import { pullError } from "./pull-errors.js";
+import { engineMessage } from "./registry-errors.js";
 
 /** Lines of the failing step's output that travel with the error (the PR comment shows them). */
 const SHOWN_LINES = 30;
@@ -42,9 +43,10 @@ export function buildError(failure: BuildFailure): PreviewError {
 function baseImageOf(step: BuildStep | undefined, message: string): string | undefined {
   const from = /^FROM\s+(?:--platform=\S+\s+)?(\S+)/i.exec(step?.instruction ?? "");
   if (from?.[1]) return from[1];
-  const meta = /(?:metadata for|resolve source metadata for|resolve image config for)\s+(\S+?):?\s*$|docker-image:\/\/(\S+)/m.exec(
-    message,
-  );
+  const meta =
+    /(?:metadata for|resolve source metadata for|resolve image config for)\s+(\S+?):?\s*$|docker-image:\/\/(\S+)/m.exec(
+      message,
+    );
   const named = meta?.[1] ?? meta?.[2];
   if (named) return shortHubName(named);
   // BuildKit's "failed to do request: Head https://host/v2/<repo>/manifests/<tag>" names it in the URL.
@@ -56,4 +58,31 @@ function baseImageOf(step: BuildStep | undefined, message: string): string | und
 /** `registry-1.docker.io/library/python:3.12` → `python:3.12`, as people write it in a FROM line. */
 function shortHubName(ref: string): string {
   return ref.replace(/^(?:registry-1\.|index\.)?docker\.io\/(?:library\/(?=[^/]+$))?/, "");
+}
+
+/** The engine refused the build request itself, or the request broke off. */
+export function requestError(
+  err: unknown,
+  dockerfile: string,
+  aborted: boolean,
+  contextFailure?: Error,
+): PreviewError {
+  if (err instanceof PreviewError) return err;
+  if (aborted)
+    return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err });
+  if (contextFailure) return contextError(contextFailure);
+  return new PreviewError(
+    "build",
+    `The Docker engine rejected the build of ${dockerfile}: ${engineMessage(err)}. Check the Dockerfile and the build-args/target inputs.`,
+    { code: "DOCKER_BUILD_FAILED", cause: err },
+  );
+}
+
+/** A file of the context could not be read while it was being sent. */
+export function contextError(err: Error): PreviewError {
+  return new PreviewError(
+    "build",
+    `Could not read the build context: ${err.message}. Make the file readable, or list it in .dockerignore.`,
+    { code: "DOCKER_CONTEXT", cause: err },
+  );
 }

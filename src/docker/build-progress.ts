@@ -65,7 +65,8 @@ export class BuildProgress {
     }
     const auxId = (event.aux as { ID?: unknown } | undefined)?.ID;
     if (typeof auxId === "string") this.imageId = auxId;
-    if (typeof event.stream === "string") for (const line of this.classicText.push(event.stream)) this.classic(line);
+    if (typeof event.stream === "string")
+      for (const line of this.classicText.push(event.stream)) this.classic(line);
     if (event.status && !event.progress) this.emit(event.id ? `${event.id}: ${event.status}` : event.status);
     const error = event.errorDetail?.message ?? event.error;
     if (error) {

@@ -2,7 +2,7 @@ import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { buildWithCache } from "./cache/index.js";
 import { previewTag } from "./image-ref.js";
-import { ensureImage } from "./pull.js";
+import { ensureImage, localImageId } from "./pull.js";
 import type { BuildSource, PreparedImage, PreviewLabels } from "./types.js";
 
 export interface PrepareOptions {
@@ -28,7 +28,12 @@ export async function prepareImage(
   if (source.kind === "image") {
     return log.group(`Image ${source.image}`, async () => {
       const image = await ensureImage(docker, source.image, source.registryAuth, log, opts.signal);
-      return { imageId: image.imageId, ref: source.image, built: false, buildMs: image.pulled ? image.pullMs : undefined };
+      return {
+        imageId: image.imageId,
+        ref: source.image,
+        built: false,
+        buildMs: image.pulled ? image.pullMs : undefined,
+      };
     });
   }
   const tag = opts.tag ?? previewTag(labels);
@@ -41,10 +46,12 @@ export async function prepareImage(
       tag,
       labels,
     };
+    const previous = await localImageId(docker, tag).catch(() => undefined);
     const result = await buildWithCache(docker, request, source.cache, source.registryAuth, log, {
       signal: opts.signal,
       env: opts.env,
     });
+    if (previous && previous !== result.imageId) await removeSuperseded(docker, previous, log);
     return {
       imageId: result.imageId,
       ref: tag,
@@ -54,4 +61,18 @@ export async function prepareImage(
       totalSteps: result.totalSteps,
     };
   });
+}
+
+/**
+ * The image this tag named before the build. Every build is a new image (the run label differs), so
+ * without this each run would leave an untagged one behind on a persistent engine. Removing it keeps the
+ * layers the new image shares with it (the cache); it stays while a container still uses it.
+ */
+async function removeSuperseded(docker: Docker, imageId: string, log: Logger): Promise<void> {
+  try {
+    await docker.getImage(imageId).remove();
+    log.debug(`Removed the superseded image ${imageId}.`);
+  } catch (err) {
+    log.debug(`Kept the superseded image ${imageId}: ${(err as Error).message}`);
+  }
 }

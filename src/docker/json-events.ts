@@ -6,7 +6,10 @@ import { LineSplitter } from "./lines.js";
  * Reads the engine's newline-delimited JSON event stream (build, pull, push) to its end, handing each
  * event to `onEvent`. Lines that are not JSON are passed on as plain `stream` text rather than lost.
  */
-export async function readEvents(stream: NodeJS.ReadableStream, onEvent: (event: EngineEvent) => void): Promise<void> {
+export async function readEvents(
+  stream: NodeJS.ReadableStream,
+  onEvent: (event: EngineEvent) => void,
+): Promise<void> {
   const decoder = new StringDecoder("utf8");
   const lines = new LineSplitter();
   const take = (line: string) => {

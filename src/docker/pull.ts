@@ -49,7 +49,9 @@ export async function localImageId(docker: Docker, ref: string): Promise<string 
     return (await docker.getImage(ref).inspect()).Id;
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage(err)}`, { cause: err });
+    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -68,11 +70,19 @@ export async function pullImage(
   opts: PullOptions,
 ): Promise<void> {
   const fail = (message: string, cause?: unknown) =>
-    pullError(message, { step: opts.step, ref, withCredentials: auth !== undefined, role: roleWord(opts.role) }, cause) ??
-    new PreviewError(opts.step, `Could not pull ${ref}: ${message}. Check the image name (${hint(message)}).`, {
-      code: "DOCKER_PULL_FAILED",
+    pullError(
+      message,
+      { step: opts.step, ref, withCredentials: auth !== undefined, role: roleWord(opts.role) },
       cause,
-    });
+    ) ??
+    new PreviewError(
+      opts.step,
+      `Could not pull ${ref}: ${message}. Check the image name (${hint(message)}).`,
+      {
+        code: "DOCKER_PULL_FAILED",
+        cause,
+      },
+    );
   log.info(`Pulling ${ref} from ${registryOf(ref).display}...`);
   let failure: string | undefined;
   try {
@@ -83,19 +93,27 @@ export async function pullImage(
       else logPullEvent(event, log);
     });
   } catch (err) {
-    if (opts.signal?.aborted) throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err });
+    if (opts.signal?.aborted)
+      throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err });
     throw fail(engineMessage(err), err);
   }
   if (failure) throw fail(failure);
 }
 
 export function authConfig(ref: string, auth: RegistryAuth | undefined) {
-  return auth ? { username: auth.username, password: auth.password, serveraddress: registryOf(ref).authServer } : undefined;
+  return auth
+    ? { username: auth.username, password: auth.password, serveraddress: registryOf(ref).authServer }
+    : undefined;
 }
 
 /** Per-layer byte counts would flood the log; the status changes ("Pull complete", "Digest: ...") are enough. */
 function logPullEvent(event: EngineEvent, log: Logger): void {
-  if (!event.status || event.progress || /^(Downloading|Extracting|Waiting|Verifying Checksum)/.test(event.status)) return;
+  if (
+    !event.status ||
+    event.progress ||
+    /^(Downloading|Extracting|Waiting|Verifying Checksum)/.test(event.status)
+  )
+    return;
   log.info(event.id ? `${event.id}: ${event.status}` : event.status);
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,7 +35,14 @@ function context(dockerfile: string, files: Record<string, string> = {}): string
 }
 
 function build(dir: string, extra: Partial<Extract<BuildSource, { kind: "build" }>> = {}): BuildSource {
-  return { kind: "build", context: dir, dockerfile: "Dockerfile", buildArgs: {}, cache: { kind: "none" }, ...extra };
+  return {
+    kind: "build",
+    context: dir,
+    dockerfile: "Dockerfile",
+    buildArgs: {},
+    cache: { kind: "none" },
+    ...extra,
+  };
 }
 
 function recordingLogger() {
@@ -73,8 +81,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const dir of contexts) rmSync(dir, { recursive: true, force: true });
-  const images = await docker.listImages({ filters: { reference: [`ml-preview-e2e/${RUN}`] } });
-  for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
+  const tagged = await docker.listImages({ filters: { reference: [`ml-preview-e2e/${RUN}`] } });
+  const labelled = await docker.listImages({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } });
+  for (const image of [...tagged, ...labelled])
+    await docker
+      .getImage(image.Id)
+      .remove({ force: true })
+      .catch(() => {});
   const left = await docker.listContainers({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } });
   expect(left).toEqual([]);
 });
@@ -96,9 +109,15 @@ describe("prepareImage: build", () => {
     );
     const { log, lines, groups } = recordingLogger();
     const t = tag();
-    const image = await prepareImage(docker, build(dir, { buildArgs: { GREETING: "hello-e2e" }, target: "app" }), labels, log, {
-      tag: t,
-    });
+    const image = await prepareImage(
+      docker,
+      build(dir, { buildArgs: { GREETING: "hello-e2e" }, target: "app" }),
+      labels,
+      log,
+      {
+        tag: t,
+      },
+    );
 
     expect(image).toMatchObject({ ref: t, built: true });
     expect(image.imageId).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -112,24 +131,74 @@ describe("prepareImage: build", () => {
     expect(history).not.toContain("echo other-stage");
     expect(image.totalSteps).toBe(7);
     expect(image.buildMs).toBeGreaterThan(0);
-    expect(lines).toContain("Step 5/7 : RUN echo \"$GREETING\" > /greeting");
+    expect(lines).toContain('Step 5/7 : RUN echo "$GREETING" > /greeting');
     expect(lines.some((l) => /^Built .* steps from cache/.test(l))).toBe(true);
 
     // The same build again: every step that runs something comes from the engine's cache.
-    const again = await prepareImage(docker, build(dir, { buildArgs: { GREETING: "hello-e2e" }, target: "app" }), labels, log, {
-      tag: t,
-    });
+    const again = await prepareImage(
+      docker,
+      build(dir, { buildArgs: { GREETING: "hello-e2e" }, target: "app" }),
+      labels,
+      log,
+      {
+        tag: t,
+      },
+    );
     expect(again.cachedSteps).toBeGreaterThanOrEqual(4);
+  });
+
+  it("replaces the tag's previous image instead of leaving it behind, keeping the shared layers as cache", async () => {
+    const dir = context(
+      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, "RUN echo layer > /layer"].join("\n"),
+    );
+    const t = tag();
+    const first = await prepareImage(docker, build(dir), labels, recordingLogger().log, { tag: t });
+    const nextRun = { ...labels, "ml-preview.run": `${RUN}-next` };
+    const second = await prepareImage(docker, build(dir), nextRun, recordingLogger().log, { tag: t });
+    expect(second.imageId).not.toBe(first.imageId);
+    expect(second.cachedSteps).toBe(3);
+    await expect(docker.getImage(first.imageId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await docker.getImage(second.imageId).remove({ force: true });
+  });
+
+  it("stops a build when its signal aborts, leaving no build container behind", async () => {
+    const marker = `cancel-${RUN}`;
+    const dir = context(
+      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, `RUN echo ${marker}; sleep 60`].join("\n"),
+    );
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = prepareImage(docker, build(dir), labels, recordingLogger().log, {
+      tag: tag(),
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 2_000);
+    const err = await failure(pending);
+    expect(err.code).toBe("CANCELLED");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    let left: Docker.ContainerInfo[] = [];
+    for (let i = 0; i < 50; i++) {
+      left = (await docker.listContainers({ all: true })).filter((c) => c.Command.includes(marker));
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(left).toEqual([]);
   });
 
   it("names the failing step and carries its last output lines; no intermediate container stays", async () => {
     const marker = `marker-${RUN}`;
     const dir = context(
-      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, `RUN echo ${marker}-out; echo ${marker}-err >&2; exit 3`, "RUN echo never"].join(
-        "\n",
-      ),
+      [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        INSTALL,
+        `RUN echo ${marker}-out; echo ${marker}-err >&2; exit 3`,
+        "RUN echo never",
+      ].join("\n"),
     );
-    const err = await failure(prepareImage(docker, build(dir), labels, recordingLogger().log, { tag: tag() }));
+    const err = await failure(
+      prepareImage(docker, build(dir), labels, recordingLogger().log, { tag: tag() }),
+    );
     expect(err.step).toBe("build");
     expect(err.code).toBe("DOCKER_BUILD_FAILED");
     expect(err.message).toContain(`at Step 4/5 : RUN echo ${marker}-out`);
@@ -137,6 +206,21 @@ describe("prepareImage: build", () => {
     expect(err.logLines).toEqual(expect.arrayContaining([`${marker}-out`, `${marker}-err`]));
     const all = await docker.listContainers({ all: true });
     expect(all.filter((c) => c.Command.includes(marker))).toEqual([]);
+  });
+
+  it("reports what the engine rejects before any step runs: a Dockerfile syntax error, an unknown target", async () => {
+    const syntax = context("FROM scratch\nRUNN echo typo\n");
+    const typo = await failure(
+      prepareImage(docker, build(syntax), labels, recordingLogger().log, { tag: tag() }),
+    );
+    expect(typo.step).toBe("build");
+    expect(typo.message).toMatch(/unknown instruction: RUNN/i);
+
+    const dir = context("FROM scratch AS app\nCOPY busybox /bin/busybox\n");
+    const target = await failure(
+      prepareImage(docker, build(dir, { target: "nope" }), labels, recordingLogger().log, { tag: tag() }),
+    );
+    expect(target.message).toMatch(/target nope/);
   });
 
   it("honours .dockerignore: an ignored 50 MB file is not sent, an exception is", async () => {
@@ -147,7 +231,10 @@ describe("prepareImage: build", () => {
       "COPY . /ctx",
       "RUN test ! -e /ctx/model.bin && test ! -e /ctx/data/raw.csv && test -e /ctx/data/keep.csv && test -e /ctx/app.py",
     ].join("\n");
-    const dir = context(dockerfile, { "app.py": "print('hi')\n", ".dockerignore": "*.bin\ndata\n!data/keep.csv\n" });
+    const dir = context(dockerfile, {
+      "app.py": "print('hi')\n",
+      ".dockerignore": "*.bin\ndata\n!data/keep.csv\n",
+    });
     writeFileSync(join(dir, "model.bin"), "");
     truncateSync(join(dir, "model.bin"), 50 * 1024 * 1024);
     mkdirSync(join(dir, "data"));
@@ -163,12 +250,98 @@ describe("prepareImage: build", () => {
     expect(control.message).toContain("RUN test ! -e /ctx/model.bin");
   });
 
+  it("sends exactly the files the docker CLI sends for the same .dockerignore", async () => {
+    const ignore = [
+      "# comment",
+      "*.log",
+      "!important.log",
+      "data",
+      "!data/keep/**",
+      "**/*.pyc",
+      "docs/*.md",
+      "!docs/README.md",
+      "Dockerfile",
+      ".dockerignore",
+      "/abs-ignored",
+      "sub/../normalized",
+    ].join("\n");
+    const files = [
+      "important.log",
+      "a.log",
+      "nested/a.log",
+      "data/x.bin",
+      "data/keep/a/b.txt",
+      "data/other/c.txt",
+      "src/m.py",
+      "src/m.pyc",
+      "src/deep/n.pyc",
+      "docs/README.md",
+      "docs/guide.md",
+      "docs/img/p.png",
+      "abs-ignored",
+      "normalized",
+      "app.py",
+    ];
+    const dockerfile = [
+      "FROM scratch",
+      "COPY busybox /bin/busybox",
+      INSTALL,
+      "COPY . /ctx",
+      `RUN find /ctx | sort | sed 's/^/ctx-list /'`,
+    ].join("\n");
+    const dir = context(dockerfile, { ".dockerignore": ignore });
+    for (const file of files) {
+      mkdirSync(join(dir, file, ".."), { recursive: true });
+      writeFileSync(join(dir, file), file);
+    }
+    const listed = (lines: string[]) => lines.filter((l) => l.startsWith("ctx-list ")).map((l) => l.slice(9));
+
+    const { log, lines } = recordingLogger();
+    const request = {
+      context: dir,
+      dockerfile: "Dockerfile",
+      buildArgs: {},
+      tag: tag(),
+      labels,
+      noCache: true,
+    };
+    await buildWithEngine(docker, request, log);
+    const cliTag = tag();
+    const cli = execFileSync(
+      "docker",
+      ["build", "--no-cache", "--label", `ml-preview.run=${RUN}`, "-t", cliTag, dir],
+      {
+        env: { ...process.env, DOCKER_BUILDKIT: "0" },
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
+    const ours = listed(lines);
+    expect(ours).toContain("/ctx/important.log");
+    expect(ours).toContain("/ctx/data/keep/a/b.txt");
+    expect(ours).not.toContain("/ctx/data/other/c.txt");
+    expect(ours).toEqual(listed(cli.split("\n")));
+  });
+
   it("completes a step that runs over 30 s, with the classic builder and with BuildKit", async () => {
-    const dockerfile = ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, `RUN echo ${RUN}; sleep 32; echo slept`].join("\n");
+    const dockerfile = [
+      "FROM scratch",
+      "COPY busybox /bin/busybox",
+      INSTALL,
+      `RUN echo ${RUN}; sleep 32; echo slept`,
+    ].join("\n");
     const run = (builder: "classic" | "buildkit") =>
       buildWithEngine(
         docker,
-        { context: context(dockerfile), dockerfile: "Dockerfile", buildArgs: {}, tag: tag(), labels, builder, noCache: true },
+        {
+          context: context(dockerfile),
+          dockerfile: "Dockerfile",
+          buildArgs: {},
+          tag: tag(),
+          labels,
+          builder,
+          noCache: true,
+        },
         recordingLogger().log,
       );
     const [classic, buildkit] = await Promise.all([run("classic"), run("buildkit")]);
@@ -182,9 +355,12 @@ describe("prepareImage: build", () => {
 
   it("switches to BuildKit for BuildKit-only syntax, and still names a failing step", async () => {
     const ok = context(
-      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, "RUN --mount=type=cache,target=/cache echo cached > /cache/x && cp /cache/x /x"].join(
-        "\n",
-      ),
+      [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        INSTALL,
+        "RUN --mount=type=cache,target=/cache echo cached > /cache/x && cp /cache/x /x",
+      ].join("\n"),
     );
     const { log, lines } = recordingLogger();
     const image = await prepareImage(docker, build(ok), labels, log, { tag: tag() });
@@ -193,9 +369,16 @@ describe("prepareImage: build", () => {
     expect(image.totalSteps).toBe(3);
 
     const bad = context(
-      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, "RUN --mount=type=cache,target=/c echo bk-out; echo bk-err >&2; exit 4"].join("\n"),
+      [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        INSTALL,
+        "RUN --mount=type=cache,target=/c echo bk-out; echo bk-err >&2; exit 4",
+      ].join("\n"),
     );
-    const err = await failure(prepareImage(docker, build(bad), labels, recordingLogger().log, { tag: tag() }));
+    const err = await failure(
+      prepareImage(docker, build(bad), labels, recordingLogger().log, { tag: tag() }),
+    );
     expect(err.message).toContain("at Step 3/3 : RUN --mount=type=cache,target=/c echo bk-out");
     expect(err.message).toContain("exit code: 4");
     expect(err.logLines).toEqual(expect.arrayContaining(["bk-out", "bk-err"]));
@@ -203,7 +386,9 @@ describe("prepareImage: build", () => {
 
   it("says which registry is unreachable when a base image cannot be pulled", async () => {
     const classic = context("FROM python:3.12-slim\nRUN echo hi\n");
-    const err = await failure(prepareImage(docker, build(classic), labels, recordingLogger().log, { tag: tag() }));
+    const err = await failure(
+      prepareImage(docker, build(classic), labels, recordingLogger().log, { tag: tag() }),
+    );
     expect(err.step).toBe("build");
     expect(err.code).toBe("DOCKER_REGISTRY_UNREACHABLE");
     expect(err.message).toContain("Step 1/2 : FROM python:3.12-slim");
@@ -211,7 +396,9 @@ describe("prepareImage: build", () => {
     expect(err.message).toMatch(/Let the runner reach registry-1\.docker\.io/);
 
     const buildkit = context("FROM python:3.12-slim\nRUN --mount=type=cache,target=/c echo hi\n");
-    const bkErr = await failure(prepareImage(docker, build(buildkit), labels, recordingLogger().log, { tag: tag() }));
+    const bkErr = await failure(
+      prepareImage(docker, build(buildkit), labels, recordingLogger().log, { tag: tag() }),
+    );
     expect(bkErr.code).toBe("DOCKER_REGISTRY_UNREACHABLE");
     expect(bkErr.message).toContain("The build failed at FROM python:3.12-slim");
     expect(bkErr.message).toContain("registry-1.docker.io (Docker Hub) is unreachable");
@@ -222,7 +409,13 @@ describe("prepareImage: image", () => {
   it("uses an image the engine already has, without pulling", async () => {
     const built = await buildWithEngine(
       docker,
-      { context: context("FROM scratch\nCOPY busybox /bin/busybox\n"), dockerfile: "Dockerfile", buildArgs: {}, tag: tag(), labels },
+      {
+        context: context("FROM scratch\nCOPY busybox /bin/busybox\n"),
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: tag(),
+        labels,
+      },
       recordingLogger().log,
     );
     const ref = `ml-preview-e2e/${RUN}:local-image`;
@@ -242,18 +435,26 @@ describe("prepareImage: image", () => {
         () => true,
       );
     const ref = absent ? "python:3.12-slim" : `python:3.12-slim-absent-${RUN}`;
-    const err = await failure(prepareImage(docker, { kind: "image", image: ref }, labels, recordingLogger().log));
+    const err = await failure(
+      prepareImage(docker, { kind: "image", image: ref }, labels, recordingLogger().log),
+    );
     expect(err.step).toBe("pull");
     expect(err.code).toBe("DOCKER_REGISTRY_UNREACHABLE");
-    expect(err.message).toContain(`Cannot pull the image ${ref}: the registry registry-1.docker.io (Docker Hub) is unreachable`);
+    expect(err.message).toContain(
+      `Cannot pull the image ${ref}: the registry registry-1.docker.io (Docker Hub) is unreachable`,
+    );
     expect(err.message).not.toMatch(/\n\s+at /);
 
-    const ghcr = await failure(prepareImage(docker, { kind: "image", image: "ghcr.io/octo/app:1" }, labels, recordingLogger().log));
+    const ghcr = await failure(
+      prepareImage(docker, { kind: "image", image: "ghcr.io/octo/app:1" }, labels, recordingLogger().log),
+    );
     expect(ghcr.message).toContain("the registry ghcr.io is unreachable");
   });
 
   it("rejects a malformed image reference with what it must look like", async () => {
-    const err = await failure(prepareImage(docker, { kind: "image", image: "Not/A Valid:Ref" }, labels, recordingLogger().log));
+    const err = await failure(
+      prepareImage(docker, { kind: "image", image: "Not/A Valid:Ref" }, labels, recordingLogger().log),
+    );
     expect(err.step).toBe("pull");
     expect(err.message).toMatch(/name\[:tag\]/);
   });

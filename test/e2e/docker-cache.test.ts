@@ -52,7 +52,11 @@ function context(dockerfile: string, files: Record<string, string> = {}): string
   return dir;
 }
 
-function buildSource(dir: string, cache: Extract<BuildSource, { kind: "build" }>["cache"], auth?: RegistryAuth): BuildSource {
+function buildSource(
+  dir: string,
+  cache: Extract<BuildSource, { kind: "build" }>["cache"],
+  auth?: RegistryAuth,
+): BuildSource {
   return { kind: "build", context: dir, dockerfile: "Dockerfile", buildArgs: {}, cache, registryAuth: auth };
 }
 
@@ -107,8 +111,17 @@ async function removeLocalImages(): Promise<void> {
   const refs = [REPO, `${registry.host}/*`, `${registry.host}/*/*`];
   for (const reference of refs) {
     for (const image of await docker.listImages({ filters: { reference: [reference] } })) {
-      await docker.getImage(image.Id).remove({ force: true }).catch(() => {});
+      await docker
+        .getImage(image.Id)
+        .remove({ force: true })
+        .catch(() => {});
     }
+  }
+  for (const image of await docker.listImages({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } })) {
+    await docker
+      .getImage(image.Id)
+      .remove({ force: true })
+      .catch(() => {});
   }
 }
 
@@ -134,7 +147,9 @@ afterAll(async () => {
   registry?.process.kill();
   if (registry) rmSync(registry.dir, { recursive: true, force: true });
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  expect(await docker.listContainers({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } })).toEqual([]);
+  expect(await docker.listContainers({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } })).toEqual(
+    [],
+  );
 });
 
 describe("image from a private registry", () => {
@@ -143,13 +158,21 @@ describe("image from a private registry", () => {
   beforeAll(async () => {
     const built = await buildWithEngine(
       docker,
-      { context: context("FROM scratch\nCOPY busybox /bin/busybox\n"), dockerfile: "Dockerfile", buildArgs: {}, tag: `${REPO}:seed`, labels },
+      {
+        context: context("FROM scratch\nCOPY busybox /bin/busybox\n"),
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: `${REPO}:seed`,
+        labels,
+      },
       recordingLogger().log,
     );
     ref = `${registry.host}/private/app:${RUN}`;
     await docker.getImage(built.imageId).tag({ repo: `${registry.host}/private/app`, tag: RUN });
     const push = await docker.getImage(ref).push({ authconfig: { ...good, serveraddress: registry.host } });
-    await new Promise((resolve, reject) => docker.modem.followProgress(push, (err) => (err ? reject(err) : resolve(null))));
+    await new Promise((resolve, reject) =>
+      docker.modem.followProgress(push, (err) => (err ? reject(err) : resolve(null))),
+    );
     await docker.getImage(ref).remove();
   });
 
@@ -165,13 +188,20 @@ describe("image from a private registry", () => {
 
   it("says the credentials were refused, or missing, without echoing the password", async () => {
     const wrong = await failure(
-      prepareImage(docker, { kind: "image", image: ref, registryAuth: { username: USER, password: "not-the-pass" } }, labels, recordingLogger().log),
+      prepareImage(
+        docker,
+        { kind: "image", image: ref, registryAuth: { username: USER, password: "not-the-pass" } },
+        labels,
+        recordingLogger().log,
+      ),
     );
     expect(wrong.code).toBe("DOCKER_REGISTRY_AUTH");
     expect(wrong.message).toContain(`${registry.host} refused the credentials for ${ref}`);
     expect(wrong.message).not.toContain("not-the-pass");
 
-    const none = await failure(prepareImage(docker, { kind: "image", image: ref }, labels, recordingLogger().log));
+    const none = await failure(
+      prepareImage(docker, { kind: "image", image: ref }, labels, recordingLogger().log),
+    );
     expect(none.code).toBe("DOCKER_REGISTRY_AUTH");
     expect(none.message).toContain("requires credentials");
     expect(none.message).toContain("registry-username and registry-password");
@@ -179,14 +209,25 @@ describe("image from a private registry", () => {
 
   it("says a missing image was not found, and an unreachable registry by name", async () => {
     const missing = `${registry.host}/private/nope:1`;
-    const notFound = await failure(prepareImage(docker, { kind: "image", image: missing, registryAuth: good }, labels, recordingLogger().log));
+    const notFound = await failure(
+      prepareImage(
+        docker,
+        { kind: "image", image: missing, registryAuth: good },
+        labels,
+        recordingLogger().log,
+      ),
+    );
     expect(notFound.code).toBe("DOCKER_IMAGE_NOT_FOUND");
     expect(notFound.message).toContain(`The image ${missing} was not found on ${registry.host}`);
 
     const closed = `127.0.0.1:${await freePort()}`;
-    const down = await failure(prepareImage(docker, { kind: "image", image: `${closed}/app:1` }, labels, recordingLogger().log));
+    const down = await failure(
+      prepareImage(docker, { kind: "image", image: `${closed}/app:1` }, labels, recordingLogger().log),
+    );
     expect(down.code).toBe("DOCKER_REGISTRY_UNREACHABLE");
-    expect(down.message).toContain(`the registry ${closed} is unreachable from the Docker engine (connection refused)`);
+    expect(down.message).toContain(
+      `the registry ${closed} is unreachable from the Docker engine (connection refused)`,
+    );
   });
 });
 
@@ -234,12 +275,20 @@ describe("cache: registry:<ref>", () => {
   });
 
   it("builds anyway, with one warning, when the cache registry refuses the credentials", async () => {
-    const dir = context(["FROM scratch", "COPY busybox /bin/busybox", `RUN ["/bin/busybox", "true"]`].join("\n"));
+    const dir = context(
+      ["FROM scratch", "COPY busybox /bin/busybox", `RUN ["/bin/busybox", "true"]`].join("\n"),
+    );
     const cache = { kind: "registry" as const, ref: `${registry.host}/cache/other:c` };
     const { log, warnings } = recordingLogger();
-    const image = await prepareImage(docker, buildSource(dir, cache, { username: USER, password: "wrong-pass" }), labels, log, {
-      tag: `${REPO}:bad-cache-creds`,
-    });
+    const image = await prepareImage(
+      docker,
+      buildSource(dir, cache, { username: USER, password: "wrong-pass" }),
+      labels,
+      log,
+      {
+        tag: `${REPO}:bad-cache-creds`,
+      },
+    );
     expect(image.built).toBe(true);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(`Could not read the build cache ${cache.ref}`);
@@ -262,7 +311,13 @@ describe("cache: gha", () => {
   beforeAll(async () => {
     const seed = await buildWithEngine(
       docker,
-      { context: context("FROM scratch\nCOPY busybox /bin/busybox\n"), dockerfile: "Dockerfile", buildArgs: {}, tag: `${REPO}:shim-seed`, labels },
+      {
+        context: context("FROM scratch\nCOPY busybox /bin/busybox\n"),
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: `${REPO}:shim-seed`,
+        labels,
+      },
       recordingLogger().log,
     );
     shimImage = seed.imageId;
@@ -422,6 +477,8 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
     expect(image.built).toBe(true);
     expect(image.imageId).not.toBe(shimImage);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain("docker buildx build failed (exit code 1): #9 ERROR: failed to fetch cache: shim says no");
+    expect(warnings[0]).toContain(
+      "docker buildx build failed (exit code 1): #9 ERROR: failed to fetch cache: shim says no",
+    );
   });
 });

@@ -41,7 +41,12 @@ async function packed(root: string, dockerfile = "Dockerfile") {
   await new Promise<void>((resolve, reject) => {
     const sink = extract(out, {
       map: (header) => {
-        entries.push({ name: header.name.replace(/\/$/, ""), type: header.type, uid: header.uid, gid: header.gid });
+        entries.push({
+          name: header.name.replace(/\/$/, ""),
+          type: header.type,
+          uid: header.uid,
+          gid: header.gid,
+        });
         return header;
       },
     });
@@ -56,7 +61,8 @@ describe("createContextStream", () => {
   it("sends what .dockerignore keeps, with exceptions, and never the excluded directories themselves", async () => {
     const root = tree({
       Dockerfile: "FROM scratch\n",
-      ".dockerignore": "*.log\n!keep.log\ndata\n!data/keep.txt\nnode_modules\nDockerfile\n.dockerignore\n**/*.pyc\n",
+      ".dockerignore":
+        "*.log\n!keep.log\ndata\n!data/keep.txt\nnode_modules\nDockerfile\n.dockerignore\n**/*.pyc\n",
       "app.py": "print(1)\n",
       "a.log": "x",
       "keep.log": "x",
@@ -106,7 +112,9 @@ describe("createContextStream", () => {
 
   it("leaves an ignored large file out of the bytes sent", async () => {
     const big = "z".repeat(5_000_000);
-    const withIgnore = await packed(tree({ Dockerfile: "FROM scratch\n", "model.bin": big, ".dockerignore": "*.bin" }));
+    const withIgnore = await packed(
+      tree({ Dockerfile: "FROM scratch\n", "model.bin": big, ".dockerignore": "*.bin" }),
+    );
     const without = await packed(tree({ Dockerfile: "FROM scratch\n", "model.bin": big }));
     expect(withIgnore.bytes).toBeLessThan(20_000);
     expect(without.bytes).toBeGreaterThan(5_000_000);
@@ -114,7 +122,9 @@ describe("createContextStream", () => {
 
   it("says what to fix when the Dockerfile is missing or outside the context", async () => {
     const root = tree({ "app.py": "x" });
-    await expect(createContextStream(root, "Dockerfile")).rejects.toThrow(/No Dockerfile at .*\/Dockerfile\. Set `dockerfile`/);
+    await expect(createContextStream(root, "Dockerfile")).rejects.toThrow(
+      /No Dockerfile at .*\/Dockerfile\. Set `dockerfile`/,
+    );
     await expect(createContextStream(root, "../Dockerfile")).rejects.toThrow(/outside the build context/);
     await expect(createContextStream(join(root, "nope"), "Dockerfile")).rejects.toBeInstanceOf(PreviewError);
   });

@@ -3,7 +3,8 @@ import { contextFilter, parseDockerignore } from "../../src/docker/dockerignore.
 
 describe("parseDockerignore", () => {
   it("reads patterns like the docker CLI: BOM, comments before trim, exceptions, cleaned paths", () => {
-    const text = "\uFEFF# comment\n  #indented-is-a-pattern\n\n*.log\n! keep.log\n/abs/path/\n./data//raw/\r\nsub/../x\n";
+    const text =
+      "\uFEFF# comment\n  #indented-is-a-pattern\n\n*.log\n! keep.log\n/abs/path/\n./data//raw/\r\nsub/../x\n";
     expect(parseDockerignore(text)).toEqual([
       "#indented-is-a-pattern",
       "*.log",

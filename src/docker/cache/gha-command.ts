@@ -15,7 +15,8 @@ export interface GhaScopes {
  * one cache index: without the preview name, two previews of one PR would overwrite each other's.
  */
 export function ghaScopes(env: NodeJS.ProcessEnv, previewName: string): GhaScopes {
-  const scope = (branch: string) => safe(`ml-preview-${env.GITHUB_WORKFLOW || "workflow"}-${previewName}-${branch}`);
+  const scope = (branch: string) =>
+    safe(`ml-preview-${env.GITHUB_WORKFLOW || "workflow"}-${previewName}-${branch}`);
   const head = env.GITHUB_HEAD_REF || env.GITHUB_REF_NAME || "local";
   const base = env.GITHUB_BASE_REF;
   const write = scope(head);
@@ -30,7 +31,8 @@ export function ghaScopes(env: NodeJS.ProcessEnv, previewName: string): GhaScope
  */
 export function ghaEnvProblem(env: NodeJS.ProcessEnv): string | undefined {
   if (!env.ACTIONS_RUNTIME_TOKEN) return "ACTIONS_RUNTIME_TOKEN is not set";
-  if (!env.ACTIONS_CACHE_URL && !env.ACTIONS_RESULTS_URL) return "neither ACTIONS_CACHE_URL nor ACTIONS_RESULTS_URL is set";
+  if (!env.ACTIONS_CACHE_URL && !env.ACTIONS_RESULTS_URL)
+    return "neither ACTIONS_CACHE_URL nor ACTIONS_RESULTS_URL is set";
   return undefined;
 }
 

@@ -25,7 +25,9 @@ export async function ghaBuild(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BuildResult | undefined> {
   const fallback = (why: string): undefined => {
-    log.warning(`cache: gha is not used for this build: ${why}. Building without it (the engine's own layer cache only).`);
+    log.warning(
+      `cache: gha is not used for this build: ${why}. Building without it (the engine's own layer cache only).`,
+    );
     return undefined;
   };
   const envProblem = ghaEnvProblem(env);
@@ -71,7 +73,10 @@ export async function ghaBuild(
     } catch (err) {
       return fallback(`docker buildx build could not start (${(err as Error).message})`);
     }
-    if (code !== 0) return fallback(`docker buildx build failed (exit code ${code}): ${progress.tail.slice(-3).join(" | ")}`);
+    if (code !== 0)
+      return fallback(
+        `docker buildx build failed (exit code ${code}): ${progress.tail.slice(-3).join(" | ")}`,
+      );
     const imageId = await localImageId(docker, req.tag);
     if (!imageId) return fallback(`docker buildx build did not load ${req.tag} into the Docker engine`);
     const result: BuildResult = {
@@ -93,14 +98,22 @@ export async function ghaBuild(
  * The builder to use: the current one unless its driver is `docker`, which cannot export a gha cache
  * (without the containerd image store); then our own docker-container builder, created once per engine.
  */
-async function cacheBuilder(env: Record<string, string>, log: Logger): Promise<{ name?: string; problem?: string }> {
+async function cacheBuilder(
+  env: Record<string, string>,
+  log: Logger,
+): Promise<{ name?: string; problem?: string }> {
   const current = await dockerCli(["buildx", "inspect"], env);
   const driver = /^Driver:\s*(\S+)/m.exec(current.stdout)?.[1];
   if (current.exitCode === 0 && driver && driver !== "docker") return {};
   const ours = await dockerCli(["buildx", "inspect", CACHE_BUILDER], env);
   if (ours.exitCode === 0) return { name: CACHE_BUILDER };
-  log.info(`The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${CACHE_BUILDER}.`);
-  const created = await dockerCli(["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"], env);
+  log.info(
+    `The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${CACHE_BUILDER}.`,
+  );
+  const created = await dockerCli(
+    ["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"],
+    env,
+  );
   if (created.exitCode !== 0) {
     return { problem: `could not create a docker-container buildx builder (${lastLine(created)})` };
   }

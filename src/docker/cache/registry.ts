@@ -41,11 +41,18 @@ export async function registryCachedBuild(
     canPush = read !== "failed";
   }
   const buildArgs = builder === "buildkit" ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: "1" } : req.buildArgs;
-  const result = await buildWithEngine(docker, { ...req, builder, buildArgs, cacheFrom, credentials }, log, signal);
+  const result = await buildWithEngine(
+    docker,
+    { ...req, builder, buildArgs, cacheFrom, credentials },
+    log,
+    signal,
+  );
   if (canPush) await pushCache(docker, result.imageId, ref, auth, log);
   // The build time people compare: reading and writing the cache are part of it.
   const buildMs = Date.now() - started;
-  log.info(`Build with the registry cache took ${(buildMs / 1000).toFixed(1)} s in all (cache pull and push included).`);
+  log.info(
+    `Build with the registry cache took ${(buildMs / 1000).toFixed(1)} s in all (cache pull and push included).`,
+  );
   return { ...result, buildMs };
 }
 
@@ -71,13 +78,21 @@ async function pullCache(
   }
 }
 
-async function pushCache(docker: Docker, imageId: string, ref: string, auth: RegistryAuth | undefined, log: Logger) {
+async function pushCache(
+  docker: Docker,
+  imageId: string,
+  ref: string,
+  auth: RegistryAuth | undefined,
+  log: Logger,
+) {
   const { repository, tag } = splitRef(ref);
   const started = Date.now();
   let failure: string | undefined;
   try {
     await docker.getImage(imageId).tag({ repo: repository, tag });
-    const stream = await docker.getImage(`${repository}:${tag}`).push({ tag, authconfig: authConfig(ref, auth) });
+    const stream = await docker
+      .getImage(`${repository}:${tag}`)
+      .push({ tag, authconfig: authConfig(ref, auth) });
     await readEvents(stream, (event) => {
       failure ??= event.errorDetail?.message ?? event.error;
     });
@@ -85,8 +100,12 @@ async function pushCache(docker: Docker, imageId: string, ref: string, auth: Reg
     failure = engineMessage(err);
   }
   if (failure) {
-    const creds = auth ? "registry-username/registry-password need write access to it" : "set registry-username and registry-password";
-    log.warning(`Could not push the build cache to ${ref}: ${failure}. The preview goes on; to fill the cache, ${creds}.`);
+    const creds = auth
+      ? "registry-username/registry-password need write access to it"
+      : "set registry-username and registry-password";
+    log.warning(
+      `Could not push the build cache to ${ref}: ${failure}. The preview goes on; to fill the cache, ${creds}.`,
+    );
     return;
   }
   log.info(`Pushed the build cache to ${ref} in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
