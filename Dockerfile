@@ -1,6 +1,6 @@
 # ml-preview's CLI as a container image, for CI systems other than GitHub Actions (GitLab CI, Jenkins, …).
 # It drives the host's Docker engine through its socket:
-#   docker run --rm -v /var/run/docker.sock:/var/run/docker.sock -v "$PWD:/work" -w /work \
+#   docker run --rm --network host -v /var/run/docker.sock:/var/run/docker.sock -v "$PWD:/work" -w /work \
 #     -e NGROK_AUTHTOKEN ml-preview up . --duration 30m
 # NODE_IMAGE lets a build use another base with Node.js >= 20 on glibc (the tests use a locally assembled one).
 ARG NODE_IMAGE=node:22-bookworm-slim
