@@ -95255,6 +95255,8 @@ async function runPreview(config, deps) {
       localUrl,
       expiresAt,
       image: image?.ref,
+      imageId: image?.imageId,
+      buildCache: buildCacheOf(image),
       containerId: app?.id,
       commit: deps.commit
     };
@@ -95323,6 +95325,10 @@ function open2(config, port2, deps) {
     collisionRetryMs: deps.collisionRetryMs,
     signal: deps.signal
   });
+}
+function buildCacheOf(image) {
+  if (!image?.built || !image.totalSteps) return void 0;
+  return { cachedSteps: image.cachedSteps ?? 0, totalSteps: image.totalSteps };
 }
 function protectionOf(config) {
   return config.tunnel.provider === "ngrok" ? config.tunnel.protection : { allowCidrs: [] };
@@ -103437,6 +103443,10 @@ function renderSummary(report, ctx) {
   if (details.image) rows.push(["Image", inlineCode(details.image)]);
   if (details.imageId && details.imageId !== details.image)
     rows.push(["Image ID", inlineCode(details.imageId)]);
+  if (details.buildCache) {
+    const { cachedSteps, totalSteps } = details.buildCache;
+    rows.push(["Build cache", `${cachedSteps} of ${totalSteps} steps from cache`]);
+  }
   if (details.containerId) rows.push(["Container", inlineCode(details.containerId.slice(0, 12))]);
   const commit = details.commit ?? ctx.run.sha;
   if (commit) rows.push(["Commit", inlineCode(shortSha(commit))]);

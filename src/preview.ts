@@ -116,6 +116,8 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       localUrl,
       expiresAt,
       image: image?.ref,
+      imageId: image?.imageId,
+      buildCache: buildCacheOf(image),
       containerId: app?.id,
       commit: deps.commit,
     };
@@ -189,6 +191,11 @@ function open(config: PreviewConfig, port: number, deps: PreviewDeps): Promise<T
     collisionRetryMs: deps.collisionRetryMs,
     signal: deps.signal,
   });
+}
+
+function buildCacheOf(image: PreparedImage | undefined): StateDetails["buildCache"] {
+  if (!image?.built || !image.totalSteps) return undefined;
+  return { cachedSteps: image.cachedSteps ?? 0, totalSteps: image.totalSteps };
 }
 
 function protectionOf(config: PreviewConfig) {

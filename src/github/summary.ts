@@ -22,6 +22,10 @@ export function renderSummary(report: StateReport, ctx: SummaryContext): string 
   if (details.image) rows.push(["Image", inlineCode(details.image)]);
   if (details.imageId && details.imageId !== details.image)
     rows.push(["Image ID", inlineCode(details.imageId)]);
+  if (details.buildCache) {
+    const { cachedSteps, totalSteps } = details.buildCache;
+    rows.push(["Build cache", `${cachedSteps} of ${totalSteps} steps from cache`]);
+  }
   if (details.containerId) rows.push(["Container", inlineCode(details.containerId.slice(0, 12))]);
   const commit = details.commit ?? ctx.run.sha;
   if (commit) rows.push(["Commit", inlineCode(shortSha(commit))]);

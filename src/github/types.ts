@@ -31,6 +31,8 @@ export interface StateDetails {
   readonly commit?: string;
   readonly image?: string;
   readonly imageId?: string;
+  /** Build steps served from the cache, when we built the image. */
+  readonly buildCache?: { readonly cachedSteps: number; readonly totalSteps: number };
   readonly containerId?: string;
   /** failed: which lifecycle step failed (build, pull, run, ready, tunnel, verify, live). */
   readonly step?: string;

@@ -85,3 +85,29 @@ describe("renderSummary", () => {
     expect(md).toContain("authtoken *** is invalid");
   });
 });
+
+describe("renderSummary build facts", () => {
+  it("shows how many build steps came from the cache", () => {
+    const run = {
+      owner: "o",
+      repo: "r",
+      runId: "1.1",
+      runUrl: "https://github.com/o/r/actions/runs/1",
+      sha: "abc",
+      eventName: "pull_request",
+    };
+    const md = renderSummary(
+      {
+        state: "live",
+        details: {
+          url: "https://x.ngrok-free.app",
+          buildCache: { cachedSteps: 5, totalSteps: 6 },
+          phases: { build: 350 },
+        },
+      },
+      { name: "app", run, now: new Date() },
+    );
+    expect(md).toContain("| Build cache | 5 of 6 steps from cache |");
+    expect(md).toMatch(/\| build \| 0\.[34] s \|/);
+  });
+});
