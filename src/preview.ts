@@ -71,8 +71,9 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
 
   let end: HoldEnd | { state: "failed"; step: PreviewStep; error: unknown };
   try {
-    await emit("building", { commit: deps.commit, startedAt });
     const source = config.source;
+    // `share` builds nothing: its first event is `ready`, once the app on this machine answers.
+    if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     let port: number;
     let localUrl: string;
     if (source.kind === "share") {
@@ -81,6 +82,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       await timed("ready", () => waitForLocalApp(localUrl, config.readyTimeoutMs, signal));
     } else {
       const docker = deps.docker!;
+      await timed(source.kind === "build" ? "build" : "pull", () => engineAnswers(docker));
       image = await timed(source.kind === "build" ? "build" : "pull", () =>
         prepareImage(docker, source, deps.labels, log, { signal }),
       );
@@ -129,6 +131,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       protected: isProtected(config),
     });
 
+    checkStop(signal, superseded);
     end = await holdLive();
   } catch (error) {
     end = { state: "failed", step, error };
@@ -146,7 +149,6 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     reason: "reason" in end ? end.reason : final === "stopped" ? stopReason(signal) : undefined,
     ...failure,
   };
-  if (final === "failed") log.warning(`Preview failed at ${details.step}: ${details.error}`);
   await emit(final, details);
   return { state: final, details };
 
@@ -191,6 +193,20 @@ function open(config: PreviewConfig, port: number, deps: PreviewDeps): Promise<T
     collisionRetryMs: deps.collisionRetryMs,
     signal: deps.signal,
   });
+}
+
+/** A missing engine is the most common first-run problem: say so plainly instead of a socket error. */
+async function engineAnswers(docker: Docker): Promise<void> {
+  try {
+    await docker.ping();
+  } catch (err) {
+    const where = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+    throw new PreviewError(
+      "build",
+      `The Docker engine does not answer at ${where} (${(err as Error).message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
+      { code: "DOCKER_UNREACHABLE", cause: err },
+    );
+  }
 }
 
 function buildCacheOf(image: PreparedImage | undefined): StateDetails["buildCache"] {

@@ -9,7 +9,11 @@ import { setupAction } from "./setup.js";
 export async function holderMain(): Promise<void> {
   const events = process.env.ML_PREVIEW_EVENTS_FILE;
   if (!events) throw new Error("holder started without ML_PREVIEW_EVENTS_FILE");
-  const setup = await setupAction();
+  const setup = await setupAction().catch((err: Error) => {
+    // main validated the same inputs a moment ago: this is GitHub or the engine failing; say it without a stack.
+    process.stdout.write(`::error::ml-preview holder: ${err.message}\n`);
+    process.exit(1);
+  });
   if (setup.kind !== "preview") throw new Error(`holder: unexpected setup ${setup.kind}`);
   const controller = new AbortController();
   process.on("SIGTERM", () =>

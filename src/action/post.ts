@@ -1,11 +1,13 @@
+import { readFileSync, rmSync } from "node:fs";
 import * as core from "@actions/core";
 import { dockerClient } from "../docker/client.js";
 import { isGone } from "../docker/docker-errors.js";
 import { stopAndRemove } from "../docker/remove.js";
 import { sweepContainers } from "../docker/sweep.js";
 import type { PreviewLabels } from "../docker/types.js";
+import { renderSummary } from "../github/index.js";
 import { FINAL_STATES } from "../lifecycle/reporter.js";
-import { readEvents } from "./events-file.js";
+import { type EventLine, readEvents } from "./events-file.js";
 import { setupAction } from "./setup.js";
 import { readState } from "./state.js";
 
@@ -17,51 +19,43 @@ const HOLDER_GRACE_MS = 15_000;
  * cancel or crash it stops the holder, removes our containers (by id, then by labels) and marks the comment.
  */
 export async function actionPost(): Promise<void> {
-  try {
-    if (readState("started") !== "true") return; // main stopped at input validation: nothing was created
-    const holder = Number(readState("holder"));
-    if (holder > 0) await stopHolder(holder);
+  if (readState("started") !== "true") return; // main stopped at input validation: nothing was created
+  const holder = Number(readState("holder"));
+  if (holder > 0) await stopHolder(holder);
 
-    const docker = dockerClient();
-    const labels = JSON.parse(readState("labels") || "{}") as Partial<PreviewLabels>;
-    const leftovers: string[] = [];
-    const id = readState("container");
-    if (id && (await removeContainer(docker, id))) leftovers.push(id);
-    if (labels["ml-preview.run"]) leftovers.push(...(await sweepContainers(docker, labels)));
+  const leftovers = await removeLeftovers().catch((err: Error) => {
+    core.warning(`ml-preview post: could not check for leftover containers: ${err.message}`);
+    return [] as string[];
+  });
+  const eventsFile = readState("events");
+  const holderEvents = eventsFile ? readEvents(eventsFile) : [];
+  if (eventsFile) cleanHolderFiles(eventsFile);
+  const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event as never));
 
-    const events = readState("events");
-    const finished = readState("finished") === "true" || (events !== "" && endedCleanly(events));
-    if (finished) {
-      if (leftovers.length > 0)
-        core.warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
-      else core.info("ml-preview post: the preview ended cleanly; nothing was left behind.");
-      return;
-    }
-    core.info(
-      `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`,
-    );
-    await markStopped();
-  } catch (err) {
-    core.warning(`ml-preview post: ${(err as Error).message}`);
+  if (readState("finished") === "true" || last) {
+    if (last) await summarize(last); // wait: false: the step's summary said "live"; add how it ended
+    if (leftovers.length > 0)
+      core.warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
+    else core.info("ml-preview post: the preview ended cleanly; nothing was left behind.");
+    return;
   }
+  core.info(
+    `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`,
+  );
+  await markStopped().catch((err: Error) =>
+    core.warning(`ml-preview post: could not update the comment: ${err.message}`),
+  );
 }
 
-function endedCleanly(eventsFile: string): boolean {
-  return readEvents(eventsFile).some((e) => FINAL_STATES.includes(e.event as never));
-}
-
-/** Write `stopped` to the comment, unless a newer run owns it (StickyComment checks the marker first). */
-async function markStopped(): Promise<void> {
-  const id = (name: "comment" | "deployment") => Number(readState(name)) || undefined;
-  const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
-  if (setup.kind !== "preview") return;
-  const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
-  for (const r of setup.reporters) {
-    if (r.name === "log") continue;
-    await r
-      .report({ event: "stopped", details: { reason, at: new Date() } })
-      .catch((err: Error) => core.warning(err.message));
-  }
+/** Our container by id, then anything else carrying this run's labels. */
+async function removeLeftovers(): Promise<string[]> {
+  const docker = dockerClient();
+  const labels = JSON.parse(readState("labels") || "{}") as Partial<PreviewLabels>;
+  const removed: string[] = [];
+  const id = readState("container");
+  if (id && (await removeContainer(docker, id))) removed.push(id);
+  if (labels["ml-preview.run"]) removed.push(...(await sweepContainers(docker, labels)));
+  return removed;
 }
 
 /** true when the container was still there (and is now removed). */
@@ -77,19 +71,50 @@ async function removeContainer(docker: ReturnType<typeof dockerClient>, id: stri
   return true;
 }
 
-async function stopHolder(pid: number): Promise<void> {
-  if (!alive(pid)) return;
-  process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + HOLDER_GRACE_MS;
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pid)) process.kill(pid, "SIGKILL");
+/** Write `stopped` to the comment and deployment, unless a newer run owns the comment (checked first). */
+async function markStopped(): Promise<void> {
+  const id = (name: "comment" | "deployment") => Number(readState(name)) || undefined;
+  const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
+  if (setup.kind !== "preview") return;
+  const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
+  for (const r of setup.reporters) {
+    if (r.name === "log") continue;
+    await r.report({ event: "stopped", details: { reason, at: new Date() } });
+  }
 }
 
-function alive(pid: number): boolean {
+async function summarize(last: EventLine): Promise<void> {
+  const setup = await setupAction();
+  if (setup.kind !== "preview") return;
+  const report = { state: last.event as never, details: last.details };
+  await core.summary
+    .addRaw(renderSummary(report, { name: setup.config.name, run: setup.run, secrets: setup.config.secrets }))
+    .write();
+}
+
+/** The holder's log holds the ::add-mask:: lines of its secrets: it must not outlive the job. */
+function cleanHolderFiles(eventsFile: string): void {
+  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) rmSync(f, { force: true });
+}
+
+async function stopHolder(pid: number): Promise<void> {
+  if (!isHolder(pid)) return;
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + HOLDER_GRACE_MS;
+  while (isHolder(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isHolder(pid)) process.kill(pid, "SIGKILL");
+}
+
+/** Alive and still our holder: a pid can be reused by another process after the holder exits. */
+function isHolder(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
+  } catch {
+    return true; // no /proc (not Linux): trust the pid
   }
 }

@@ -13,7 +13,7 @@ import {
   StickyComment,
 } from "../github/index.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
-import { pollIntervalMs } from "../lifecycle/poll.js";
+import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Reporter } from "../lifecycle/reporter.js";
 import type { PreviewDeps } from "../preview.js";
 import { isForkPullRequest } from "./context.js";
@@ -107,6 +107,7 @@ export async function setupAction(
     metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
     commit: pr?.headSha ?? run.sha,
     pollIntervalMs: pollIntervalMs(env),
+    watchdogMs: tunnelWatchdogMs(env),
     prOpen: pr ? async () => (await pullRequestState(octokit, run, pr.number)).open : undefined,
     superseded: comment ? () => comment.isSuperseded() : undefined,
   });

@@ -87,6 +87,12 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const sharePort = command === "share" ? (inputs.port ?? "") : undefined;
   if (command === "share" && !sharePort)
     throw new UsageError("share needs --port: the port your app listens on, e.g. --port 8050.");
+  // `share` exists to give a running app a public URL: without a token there is nothing to share.
+  if (command === "share" && inputs.tunnel === "none" && values.tunnel === undefined) {
+    throw new UsageError(
+      `share needs an ngrok authtoken for a public URL: set NGROK_AUTHTOKEN (or --ngrok-authtoken). Your app is already at http://127.0.0.1:${sharePort} on this machine.`,
+    );
+  }
   return { command, inputs, json: values.json === true, sharePort };
 }
 

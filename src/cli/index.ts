@@ -4,7 +4,7 @@ import { scalar } from "../config/check/index.js";
 import { ConfigErrors, parseConfig } from "../config/index.js";
 import { dockerClient } from "../docker/client.js";
 import { ConfigError } from "../errors.js";
-import { pollIntervalMs } from "../lifecycle/poll.js";
+import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Logger } from "../log.js";
 import { runPreview } from "../preview.js";
 import { parseCliArgs, USAGE, UsageError } from "./args.js";
@@ -81,8 +81,15 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const reporter = args.json
     ? jsonReporter((t) => process.stdout.write(t))
     : humanReporter((t) => process.stdout.write(t), err);
+  let docker: ReturnType<typeof dockerClient> | undefined;
+  try {
+    docker = config.source.kind === "share" ? undefined : dockerClient();
+  } catch (e) {
+    err(`ml-preview: ${(e as Error).message}\n`);
+    return 1;
+  }
   const result = await runPreview(config, {
-    docker: config.source.kind === "share" ? undefined : dockerClient(),
+    docker,
     log: args.json ? { ...log, info: () => {}, group: (_t, fn) => fn() } : log,
     reporters: [reporter],
     signal: controller.signal,
@@ -94,6 +101,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     },
     metadata: { repo, run: runId, name: config.name },
     pollIntervalMs: pollIntervalMs(env),
+    watchdogMs: tunnelWatchdogMs(env),
   });
   return result.state === "failed" ? 1 : 0;
 }

@@ -33,8 +33,11 @@ export interface HoldWatch {
 export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   const done = new AbortController();
   const timers: NodeJS.Timeout[] = [];
+  // Once the hold is over no new timer starts (a poll still in flight must not keep the process alive).
   const after = (ms: number) =>
-    new Promise<void>((resolve) => timers.push(setTimeout(resolve, Math.max(0, Math.min(ms, 2 ** 31 - 1)))));
+    new Promise<void>((resolve) => {
+      if (!done.signal.aborted) timers.push(setTimeout(resolve, Math.max(0, Math.min(ms, 2 ** 31 - 1))));
+    });
 
   const expiry = (async (): Promise<HoldEnd> => {
     // setTimeout caps at ~24.8 days; durations are at most 5h50m, but loop anyway for an exact expiry.

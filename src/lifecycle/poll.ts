@@ -1,8 +1,19 @@
 import parseDuration from "parse-duration";
 
+function envDuration(raw: string | undefined, fallback: number): number {
+  const ms = raw?.trim() ? parseDuration(raw.trim()) : null;
+  return ms && ms > 0 ? ms : fallback;
+}
+
 /** ML_PREVIEW_POLL_INTERVAL: how often a live preview checks the PR and the comment (tests use 1s). */
 export function pollIntervalMs(env: NodeJS.ProcessEnv): number {
-  const raw = env.ML_PREVIEW_POLL_INTERVAL?.trim();
-  const ms = raw ? parseDuration(raw) : null;
-  return ms && ms > 0 ? ms : 60_000;
+  return envDuration(env.ML_PREVIEW_POLL_INTERVAL, 60_000);
+}
+
+/**
+ * ML_PREVIEW_TUNNEL_WATCHDOG: how long the tunnel's session may be down before the preview treats it as lost
+ * and opens a fresh one (default 30s; the SDK alone would back off for up to ~104 min).
+ */
+export function tunnelWatchdogMs(env: NodeJS.ProcessEnv): number {
+  return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 30_000);
 }

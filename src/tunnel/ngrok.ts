@@ -20,7 +20,7 @@ export interface NgrokOpenOptions {
 }
 
 /** A closing RPC over a dead session would wait for the SDK's reconnect backoff: don't. */
-const CLOSE_TIMEOUT_MS = 5_000;
+const CLOSE_TIMEOUT_MS = 2_000;
 
 /** Session, then endpoint, then a Tunnel whose close() unbinds and disconnects. Secrets never logged. */
 export async function openNgrokTunnel(

@@ -153,3 +153,47 @@ describe("wait: false", () => {
     expect(await leftContainers(docker, label)).toEqual([]);
   });
 });
+
+describe("a lost tunnel", () => {
+  it("is noticed by the watchdog and replaced by a fresh session: live again, the new link answers", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "2s" } });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    const livesBefore = world.commentStates().filter((s) => s === "live").length;
+    // Down longer than the SDK's first quick retry but shorter than the watchdog: the fresh session gets in.
+    world.edge.dropSessions({ refuseForMs: 1500 });
+    await waitFor(
+      "live again",
+      () => world.commentStates().filter((s) => s === "live").length > livesBefore,
+      40_000,
+    );
+    const url = /\]\((http:\/\/127\.0\.0\.1:\d+)/.exec(world.comments()[0]!.body)![1]!;
+    const body = await new Promise<string>((resolve, reject) =>
+      get(url, (res) => {
+        let b = "";
+        res.on("data", (d) => (b += d));
+        res.on("end", () => resolve(b));
+      }).on("error", reject),
+    );
+    expect(body).toContain("ml-preview test app");
+    const result = await job.cancel(main);
+    expect(result.code).toBe(0);
+    expect(state()).toBe("stopped");
+  });
+
+  it("that stays lost after one fresh try ends the preview as failed, never a silent dead link", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "2s" } });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    world.edge.dropSessions({ refuseForMs: 120_000 });
+    await waitFor("failed", stateIs("failed"), 30_000);
+    expect(world.comments()[0]!.body).toMatch(/tunnel/i);
+    const result = await main.done;
+    expect(result.code).toBe(1);
+    expect(result.outputs.status).toBe("failed");
+  });
+});

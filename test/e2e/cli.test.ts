@@ -180,7 +180,7 @@ describe("ml-preview share", () => {
     );
     expect(await fetchBody(`${live.url as string}/`)).toBeTruthy();
     expect(await run.exit).toBe(0);
-    expect(run.events.map((e) => e.event)).toEqual(["building", "ready", "live", "expired"]);
+    expect(run.events.map((e) => e.event)).toEqual(["ready", "live", "expired"]);
     expect(run.stdout() + run.stderr()).not.toContain("correct-horse");
     expect(run.stdout() + run.stderr()).not.toContain("test-authtoken");
   });
@@ -189,5 +189,25 @@ describe("ml-preview share", () => {
     const run = cli(["share"]);
     expect(await run.exit).toBe(2);
     expect(run.stderr()).toMatch(/share needs --port/);
+  });
+});
+
+describe("ml-preview without a Docker engine or a token", () => {
+  it("up with no engine: one clear message naming DOCKER_HOST, exit 1, no stack trace", async () => {
+    const ctx = appContext();
+    const run = cli(["up", ctx, "--tunnel", "none"], ACTION_DIR, {
+      DOCKER_HOST: "unix:///tmp/ml-preview-no-engine.sock",
+    });
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toMatch(
+      /Docker engine does not answer at unix:\/\/\/tmp\/ml-preview-no-engine\.sock/,
+    );
+    expect(run.stderr()).not.toMatch(/\n\s+at /);
+  });
+
+  it("share with no token: exit 2 saying how to get a public URL", async () => {
+    const run = cli(["share", "--port", "8050"]);
+    expect(await run.exit).toBe(2);
+    expect(run.stderr()).toMatch(/NGROK_AUTHTOKEN/);
   });
 });

@@ -52,7 +52,10 @@ export async function ghaBuild(
       builder: builder.name,
       iidFile: join(dir, "iid"),
     });
-    log.info(`docker ${args.join(" ")}`);
+    // Build-arg values may be tokens (HF_TOKEN=…): show their names only.
+    log.info(
+      `docker ${args.map((a, i) => (args[i - 1] === "--build-arg" ? a.replace(/=.*/s, "=***") : a)).join(" ")}`,
+    );
     const progress = new BuildxProgress();
     const started = Date.now();
     let code: number;

@@ -47,7 +47,8 @@ export async function registryCachedBuild(
     log,
     signal,
   );
-  if (canPush) await pushCache(docker, result.imageId, ref, auth, log);
+  // A cancelled run must finish its cleanup inside the runner's window: no upload then.
+  if (canPush && !signal?.aborted) await pushCache(docker, result.imageId, ref, auth, log);
   // The build time people compare: reading and writing the cache are part of it.
   const buildMs = Date.now() - started;
   log.info(
