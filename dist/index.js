@@ -84305,7 +84305,7 @@ var require_tar_fs2 = __commonJS({
 // node_modules/@ngrok/ngrok/index.js
 var require_ngrok = __commonJS({
   "node_modules/@ngrok/ngrok/index.js"(exports2, module2) {
-    var { existsSync: existsSync6, readFileSync: readFileSync6 } = require("fs");
+    var { existsSync: existsSync6, readFileSync: readFileSync7 } = require("fs");
     var { join: join9 } = require("path");
     var { platform: platform2, arch: arch2 } = process;
     var nativeBinding = null;
@@ -84315,7 +84315,7 @@ var require_ngrok = __commonJS({
       if (!process.report || typeof process.report.getReport !== "function") {
         try {
           const lddPath = require("child_process").execSync("which ldd").toString().trim();
-          return readFileSync6(lddPath, "utf8").includes("musl");
+          return readFileSync7(lddPath, "utf8").includes("musl");
         } catch (e) {
           return true;
         }
@@ -94252,7 +94252,9 @@ async function ghaBuild(docker, req, log2, env = process.env) {
       builder: builder.name,
       iidFile: (0, import_node_path7.join)(dir, "iid")
     });
-    log2.info(`docker ${args.join(" ")}`);
+    log2.info(
+      `docker ${args.map((a, i) => args[i - 1] === "--build-arg" ? a.replace(/=.*/s, "=***") : a).join(" ")}`
+    );
     const progress = new BuildxProgress();
     const started = Date.now();
     let code;
@@ -94345,7 +94347,7 @@ async function registryCachedBuild(docker, req, ref, auth7, log2, signal) {
     log2,
     signal
   );
-  if (canPush) await pushCache(docker, result.imageId, ref, auth7, log2);
+  if (canPush && !signal?.aborted) await pushCache(docker, result.imageId, ref, auth7, log2);
   const buildMs = Date.now() - started;
   log2.info(
     `Build with the registry cache took ${(buildMs / 1e3).toFixed(1)} s in all (cache pull and push included).`
@@ -94688,15 +94690,21 @@ var CleanupStack = class {
   push(what, undo) {
     this.steps.push({ what, undo });
   }
+  /**
+   * All steps at once: closing the tunnel and removing the container do not depend on each other, and a
+   * cancelled runner SIGKILLs us 10 s after SIGINT, so the slowest step bounds the time, not their sum.
+   */
   async run() {
-    while (this.steps.length > 0) {
-      const step = this.steps.pop();
-      try {
-        await step.undo();
-      } catch (err) {
-        this.log.warning(`Cleanup: could not ${step.what}: ${err.message}`);
-      }
-    }
+    const steps = this.steps.splice(0).reverse();
+    await Promise.all(
+      steps.map(async (step) => {
+        try {
+          await step.undo();
+        } catch (err) {
+          this.log.warning(`Cleanup: could not ${step.what}: ${err.message}`);
+        }
+      })
+    );
   }
 };
 
@@ -94704,7 +94712,9 @@ var CleanupStack = class {
 async function holdUntilEnd(w) {
   const done = new AbortController();
   const timers = [];
-  const after = (ms) => new Promise((resolve6) => timers.push(setTimeout(resolve6, Math.max(0, Math.min(ms, 2 ** 31 - 1)))));
+  const after = (ms) => new Promise((resolve6) => {
+    if (!done.signal.aborted) timers.push(setTimeout(resolve6, Math.max(0, Math.min(ms, 2 ** 31 - 1))));
+  });
   const expiry = (async () => {
     while (Date.now() < w.expiresAt.getTime()) await after(w.expiresAt.getTime() - Date.now());
     return {
@@ -95026,7 +95036,7 @@ function seconds(ms) {
 }
 
 // src/tunnel/ngrok.ts
-var CLOSE_TIMEOUT_MS = 5e3;
+var CLOSE_TIMEOUT_MS = 2e3;
 async function openNgrokTunnel(config, target, meta, log2, opts) {
   const secrets = [config.authtoken, config.protection.basicAuth?.password ?? ""].filter((s) => s !== "");
   const ctx = { serverAddr: config.serverAddr, domain: config.domain, secrets };
@@ -95210,8 +95220,8 @@ async function runPreview(config, deps) {
   };
   let end;
   try {
-    await emit("building", { commit: deps.commit, startedAt });
     const source = config.source;
+    if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     let port2;
     let localUrl;
     if (source.kind === "share") {
@@ -95220,6 +95230,7 @@ async function runPreview(config, deps) {
       await timed("ready", () => waitForLocalApp(localUrl, config.readyTimeoutMs, signal));
     } else {
       const docker = deps.docker;
+      await timed(source.kind === "build" ? "build" : "pull", () => engineAnswers(docker));
       image = await timed(
         source.kind === "build" ? "build" : "pull",
         () => prepareImage(docker, source, deps.labels, log2, { signal })
@@ -95267,6 +95278,7 @@ async function runPreview(config, deps) {
       qrCode: config.github.qrCode,
       protected: isProtected(config)
     });
+    checkStop(signal, superseded);
     end = await holdLive();
   } catch (error2) {
     end = { state: "failed", step, error: error2 };
@@ -95281,7 +95293,6 @@ async function runPreview(config, deps) {
     reason: "reason" in end ? end.reason : final === "stopped" ? stopReason(signal) : void 0,
     ...failure2
   };
-  if (final === "failed") log2.warning(`Preview failed at ${details.step}: ${details.error}`);
   await emit(final, details);
   return { state: final, details };
   async function holdLive() {
@@ -95325,6 +95336,18 @@ function open2(config, port2, deps) {
     collisionRetryMs: deps.collisionRetryMs,
     signal: deps.signal
   });
+}
+async function engineAnswers(docker) {
+  try {
+    await docker.ping();
+  } catch (err) {
+    const where = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+    throw new PreviewError(
+      "build",
+      `The Docker engine does not answer at ${where} (${err.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
+      { code: "DOCKER_UNREACHABLE", cause: err }
+    );
+  }
 }
 function buildCacheOf(image) {
   if (!image?.built || !image.totalSteps) return void 0;
@@ -103487,10 +103510,15 @@ ${fenced(details.logLines.join("\n"))}
 }
 
 // src/lifecycle/poll.ts
+function envDuration(raw, fallback) {
+  const ms = raw?.trim() ? parse(raw.trim()) : null;
+  return ms && ms > 0 ? ms : fallback;
+}
 function pollIntervalMs(env) {
-  const raw = env.ML_PREVIEW_POLL_INTERVAL?.trim();
-  const ms = raw ? parse(raw) : null;
-  return ms && ms > 0 ? ms : 6e4;
+  return envDuration(env.ML_PREVIEW_POLL_INTERVAL, 6e4);
+}
+function tunnelWatchdogMs(env) {
+  return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 3e4);
 }
 
 // src/action/context.ts
@@ -103507,7 +103535,7 @@ function isForkPullRequest(env) {
   const pr = readEventPayload(env).pull_request;
   const head = pr?.head?.repo?.full_name;
   const base = pr?.base?.repo?.full_name;
-  return Boolean(pr && (pr.head?.repo?.fork === true || head && base && head !== base));
+  return Boolean(pr && (!head || base && head !== base));
 }
 
 // src/action/logger.ts
@@ -103644,6 +103672,7 @@ async function setupAction(env = process.env, restored = {}) {
     metadata: { repo: `${run2.owner}/${run2.repo}`, pr: pr?.number, run: run2.runId, name: config.name },
     commit: pr?.headSha ?? run2.sha,
     pollIntervalMs: pollIntervalMs(env),
+    watchdogMs: tunnelWatchdogMs(env),
     prOpen: pr ? async () => (await pullRequestState(octokit, run2, pr.number)).open : void 0,
     superseded: comment ? () => comment.isSuperseded() : void 0
   });
@@ -103662,7 +103691,11 @@ function stopOnSignals(controller) {
 async function holderMain() {
   const events2 = process.env.ML_PREVIEW_EVENTS_FILE;
   if (!events2) throw new Error("holder started without ML_PREVIEW_EVENTS_FILE");
-  const setup = await setupAction();
+  const setup = await setupAction().catch((err) => {
+    process.stdout.write(`::error::ml-preview holder: ${err.message}
+`);
+    process.exit(1);
+  });
   if (setup.kind !== "preview") throw new Error(`holder: unexpected setup ${setup.kind}`);
   const controller = new AbortController();
   process.on(
@@ -103838,46 +103871,42 @@ async function runSetup(setup) {
 }
 
 // src/action/post.ts
+var import_node_fs8 = require("node:fs");
 var HOLDER_GRACE_MS = 15e3;
 async function actionPost() {
-  try {
-    if (readState("started") !== "true") return;
-    const holder = Number(readState("holder"));
-    if (holder > 0) await stopHolder(holder);
-    const docker = dockerClient();
-    const labels = JSON.parse(readState("labels") || "{}");
-    const leftovers = [];
-    const id = readState("container");
-    if (id && await removeContainer(docker, id)) leftovers.push(id);
-    if (labels["ml-preview.run"]) leftovers.push(...await sweepContainers(docker, labels));
-    const events2 = readState("events");
-    const finished = readState("finished") === "true" || events2 !== "" && endedCleanly(events2);
-    if (finished) {
-      if (leftovers.length > 0)
-        warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
-      else info("ml-preview post: the preview ended cleanly; nothing was left behind.");
-      return;
-    }
-    info(
-      `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`
-    );
-    await markStopped();
-  } catch (err) {
-    warning(`ml-preview post: ${err.message}`);
+  if (readState("started") !== "true") return;
+  const holder = Number(readState("holder"));
+  if (holder > 0) await stopHolder(holder);
+  const leftovers = await removeLeftovers().catch((err) => {
+    warning(`ml-preview post: could not check for leftover containers: ${err.message}`);
+    return [];
+  });
+  const eventsFile = readState("events");
+  const holderEvents = eventsFile ? readEvents2(eventsFile) : [];
+  if (eventsFile) cleanHolderFiles(eventsFile);
+  const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event));
+  if (readState("finished") === "true" || last) {
+    if (last) await summarize(last);
+    if (leftovers.length > 0)
+      warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
+    else info("ml-preview post: the preview ended cleanly; nothing was left behind.");
+    return;
   }
+  info(
+    `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`
+  );
+  await markStopped().catch(
+    (err) => warning(`ml-preview post: could not update the comment: ${err.message}`)
+  );
 }
-function endedCleanly(eventsFile) {
-  return readEvents2(eventsFile).some((e) => FINAL_STATES.includes(e.event));
-}
-async function markStopped() {
-  const id = (name) => Number(readState(name)) || void 0;
-  const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
-  if (setup.kind !== "preview") return;
-  const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
-  for (const r of setup.reporters) {
-    if (r.name === "log") continue;
-    await r.report({ event: "stopped", details: { reason, at: /* @__PURE__ */ new Date() } }).catch((err) => warning(err.message));
-  }
+async function removeLeftovers() {
+  const docker = dockerClient();
+  const labels = JSON.parse(readState("labels") || "{}");
+  const removed = [];
+  const id = readState("container");
+  if (id && await removeContainer(docker, id)) removed.push(id);
+  if (labels["ml-preview.run"]) removed.push(...await sweepContainers(docker, labels));
+  return removed;
 }
 async function removeContainer(docker, id) {
   const container = docker.getContainer(id);
@@ -103890,24 +103919,47 @@ async function removeContainer(docker, id) {
   await stopAndRemove(container);
   return true;
 }
+async function markStopped() {
+  const id = (name) => Number(readState(name)) || void 0;
+  const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
+  if (setup.kind !== "preview") return;
+  const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
+  for (const r of setup.reporters) {
+    if (r.name === "log") continue;
+    await r.report({ event: "stopped", details: { reason, at: /* @__PURE__ */ new Date() } });
+  }
+}
+async function summarize(last) {
+  const setup = await setupAction();
+  if (setup.kind !== "preview") return;
+  const report = { state: last.event, details: last.details };
+  await summary.addRaw(renderSummary(report, { name: setup.config.name, run: setup.run, secrets: setup.config.secrets })).write();
+}
+function cleanHolderFiles(eventsFile) {
+  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) (0, import_node_fs8.rmSync)(f, { force: true });
+}
 async function stopHolder(pid) {
-  if (!alive(pid)) return;
+  if (!isHolder(pid)) return;
   process.kill(pid, "SIGTERM");
   const deadline = Date.now() + HOLDER_GRACE_MS;
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (alive(pid)) process.kill(pid, "SIGKILL");
+  while (isHolder(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (isHolder(pid)) process.kill(pid, "SIGKILL");
 }
-function alive(pid) {
+function isHolder(pid) {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return (0, import_node_fs8.readFileSync)(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
+  } catch {
+    return true;
   }
 }
 
 // src/cli/index.ts
-var import_node_fs8 = require("node:fs");
+var import_node_fs9 = require("node:fs");
 var import_node_path10 = require("node:path");
 
 // src/cli/args.ts
@@ -103985,6 +104037,11 @@ function parseCliArgs(argv3, env) {
   const sharePort = command === "share" ? inputs.port ?? "" : void 0;
   if (command === "share" && !sharePort)
     throw new UsageError("share needs --port: the port your app listens on, e.g. --port 8050.");
+  if (command === "share" && inputs.tunnel === "none" && values.tunnel === void 0) {
+    throw new UsageError(
+      `share needs an ngrok authtoken for a public URL: set NGROK_AUTHTOKEN (or --ngrok-authtoken). Your app is already at http://127.0.0.1:${sharePort} on this machine.`
+    );
+  }
   return { command, inputs, json: values.json === true, sharePort };
 }
 var USAGE = `ml-preview \u2014 live, time-limited previews of ML web apps
@@ -104078,7 +104135,7 @@ async function run(argv3, env) {
     const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
     const contextDir = (0, import_node_path10.resolve)(process.cwd(), args.inputs.context ?? ".");
     const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
-    if (args.command === "up" && !(0, import_node_fs8.existsSync)(contextDir)) {
+    if (args.command === "up" && !(0, import_node_fs9.existsSync)(contextDir)) {
       throw new ConfigError(
         "context",
         `context "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile.`
@@ -104123,8 +104180,16 @@ async function run(argv3, env) {
   const runId = `cli-${process.pid}-${Date.now()}`;
   const repo = `local/${(0, import_node_path10.basename)(process.cwd())}`;
   const reporter = args.json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err);
+  let docker;
+  try {
+    docker = config.source.kind === "share" ? void 0 : dockerClient();
+  } catch (e) {
+    err(`ml-preview: ${e.message}
+`);
+    return 1;
+  }
   const result = await runPreview(config, {
-    docker: config.source.kind === "share" ? void 0 : dockerClient(),
+    docker,
     log: args.json ? { ...log2, info: () => {
     }, group: (_t, fn) => fn() } : log2,
     reporters: [reporter],
@@ -104136,7 +104201,8 @@ async function run(argv3, env) {
       "ml-preview.name": config.name
     },
     metadata: { repo, run: runId, name: config.name },
-    pollIntervalMs: pollIntervalMs(env)
+    pollIntervalMs: pollIntervalMs(env),
+    watchdogMs: tunnelWatchdogMs(env)
   });
   return result.state === "failed" ? 1 : 0;
 }
