@@ -9,7 +9,8 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 FROM ${NODE_IMAGE} AS dist
 ARG TARGETARCH
 COPY dist/ /opt/ml-preview/dist/
-RUN ["node", "-e", "const fs=require('fs'),d='/opt/ml-preview/dist/',keep='ngrok.linux-'+(process.env.TARGETARCH||(process.arch==='arm64'?'arm64':'x64'))+'-gnu.node';for(const f of fs.readdirSync(d))if(f.endsWith('.node')&&f!==keep)fs.rmSync(d+f)"]
+# BuildKit names the platform amd64/arm64 (TARGETARCH); Node and the ngrok package call it x64/arm64.
+RUN ["node", "-e", "const fs=require('fs'),d='/opt/ml-preview/dist/',a=process.env.TARGETARCH||process.arch,keep='ngrok.linux-'+({amd64:'x64',x64:'x64',arm64:'arm64'}[a]||a)+'-gnu.node';if(!fs.existsSync(d+keep))throw new Error('no ngrok binary for '+a);for(const f of fs.readdirSync(d))if(f.endsWith('.node')&&f!==keep)fs.rmSync(d+f)"]
 
 # Stage 2: the runtime, nothing but Node and the bundle.
 FROM ${NODE_IMAGE}

@@ -103717,13 +103717,12 @@ var import_node_path9 = require("node:path");
 
 // src/action/reporters/outputs.ts
 function outputsReporter(run2, name, ids, opts) {
-  let imageId;
   return {
     name: "step outputs and summary",
     async report(e) {
       const final = FINAL_STATES.includes(e.event);
       if (e.event !== "live" && !final) return;
-      setOutputs(e, imageId, ids.commentId?.());
+      setOutputs(e, void 0, ids.commentId?.());
       if (final || opts.summaryOnLive) {
         await summary.addRaw(
           renderSummary(

@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+# Node.js 20+ with npm runs the tests and the CLI (Debian's own nodejs is older: install it from nodejs.org
+# or nvm first).
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null; then
+  echo "setup: Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none)). Install it, then run this again." >&2
+  exit 1
+fi
+
 need=()
 command -v dockerd >/dev/null 2>&1 || docker info >/dev/null 2>&1 || need+=(docker.io)
 # Test images are FROM scratch with a static busybox: Docker Hub is not needed.

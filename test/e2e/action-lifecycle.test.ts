@@ -44,7 +44,12 @@ const liveUrl = (w: PreviewWorld) =>
 describe("action on pull_request", () => {
   it("goes building → live (the link answers through the tunnel) → expired, with outputs, summary, nothing left", async () => {
     world = await PreviewWorld.start();
-    const { job, label } = world.job({ duration: "5s" });
+    const secrets = ["correct-horse-battery", "hf_modelhubtoken123"];
+    const { job, label } = world.job({
+      duration: "5s",
+      "basic-auth": `reviewer:${secrets[0]}`,
+      env: `HF_TOKEN=${secrets[1]}\nDEBUG=1`,
+    });
     labels.push(label);
     const main = job.startMain();
     const seenLive = await waitFor("the comment to say live", () =>
@@ -66,7 +71,16 @@ describe("action on pull_request", () => {
     expect(result.outputs["container-id"]).toMatch(/^[0-9a-f]{64}$/);
     expect(Date.parse(result.outputs["expires-at"]!)).toBeGreaterThan(Date.now() - 60_000);
     expect(result.summary).toContain(url);
-    expect(result.stdout.replace(/^::add-mask::.*$/gm, "")).not.toContain("test-authtoken");
+    // Secrets never leave: not in the log (beyond the mask commands), outputs, summary or any comment body.
+    const everything = [
+      result.stdout.replace(/^::add-mask::.*$/gm, ""),
+      result.stderr,
+      JSON.stringify(result.outputs),
+      result.summary,
+      ...world.github.requests.map((r) => JSON.stringify(r.body ?? "")),
+    ].join("\n");
+    for (const s of ["test-authtoken", ...secrets]) expect(everything).not.toContain(s);
+    expect(result.stdout).toContain(`::add-mask::${secrets[1]}`);
     expect(world.commentStates()).toEqual(expect.arrayContaining(["building", "live", "expired"]));
     expect(world.commentStates().at(-1)).toBe("expired");
     expect(world.commentStates().indexOf("building")).toBeLessThan(world.commentStates().indexOf("live"));

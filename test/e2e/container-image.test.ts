@@ -22,7 +22,19 @@ let docker: Docker;
 beforeAll(async () => {
   docker = await requireDocker();
   importNodeBaseImage(BASE, [join(ACTION_DIR, "dist/ngrok.linux-x64-gnu.node")]);
-  execFileSync("docker", ["build", "-q", "--build-arg", `NODE_IMAGE=${BASE}`, "-t", IMAGE, ACTION_DIR], {
+  // TARGETARCH as BuildKit sets it on x86-64 runners ("amd64", not Node's "x64").
+  const args = [
+    "build",
+    "-q",
+    "--build-arg",
+    `NODE_IMAGE=${BASE}`,
+    "--build-arg",
+    "TARGETARCH=amd64",
+    "-t",
+    IMAGE,
+    ACTION_DIR,
+  ];
+  execFileSync("docker", args, {
     stdio: "pipe",
     env: { ...process.env, DOCKER_BUILDKIT: "0" },
   });

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -442,7 +442,16 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
     expect(calls()).toHaveLength(5);
   });
 
-  it("falls back to the engine build with one warning when buildx is missing (this machine's docker)", async () => {
+  it("falls back to the engine build with one warning when buildx is missing", async () => {
+    // A docker without the buildx plugin (GitHub's runners have it, so hide it there too).
+    const noBuildx = mkdtempSync(join(tmpdir(), "no-buildx-"));
+    const realDocker = execFileSync("sh", ["-c", "command -v docker"], { encoding: "utf8" }).trim();
+    writeFileSync(
+      join(noBuildx, "docker"),
+      `#!/bin/sh\nif [ "$1" = buildx ]; then echo "docker: 'buildx' is not a docker command." >&2; exit 1; fi\nexec ${realDocker} "$@"\n`,
+      { mode: 0o755 },
+    );
+    vi.stubEnv("PATH", `${noBuildx}:${process.env.PATH}`);
     const { log, warnings } = recordingLogger();
     const image = await prepareImage(docker, buildSource(context(dockerfile), { kind: "gha" }), labels, log, {
       tag: `${REPO}:gha-no-buildx`,

@@ -15,13 +15,12 @@ export function outputsReporter(
   ids: OutputIds,
   opts: { summaryOnLive: boolean; secrets: readonly string[] },
 ): Reporter {
-  let imageId: string | undefined;
   return {
     name: "step outputs and summary",
     async report(e: PreviewEvent) {
       const final = FINAL_STATES.includes(e.event as never);
       if (e.event !== "live" && !final) return;
-      setOutputs(e, imageId, ids.commentId?.());
+      setOutputs(e, undefined, ids.commentId?.());
       if (final || opts.summaryOnLive) {
         await core.summary
           .addRaw(
