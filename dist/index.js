@@ -103558,12 +103558,15 @@ function maskSecretInputs(inputs) {
 
 // src/action/reporters/comment.ts
 function commentReporter(comment) {
+  let written;
   return {
     name: "pull request comment",
+    written: () => written,
     async report(e) {
       if (e.event === "ready") return;
       const answer = await comment.report({ state: e.event, details: e.details });
-      return answer === "superseded" ? "superseded" : void 0;
+      if (answer === "superseded") return "superseded";
+      written = e.event;
     }
   };
 }
@@ -103650,7 +103653,8 @@ async function setupAction(env = process.env, restored = {}) {
     commentId: restored.commentId
   }) : void 0;
   const reporters = [logReporter(log2)];
-  if (comment) reporters.push(commentReporter(comment));
+  const commentWriter = comment ? commentReporter(comment) : void 0;
+  if (commentWriter) reporters.push(commentWriter);
   let deployment;
   if (config.github.deployment) {
     const environment = previewEnvironment(pr?.number, config.name);
@@ -103679,7 +103683,8 @@ async function setupAction(env = process.env, restored = {}) {
   debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`
   );
-  return { kind: "preview", config, run: run2, pr, labels, comment, deployment, reporters, deps };
+  const commentShows = () => commentWriter?.written();
+  return { kind: "preview", config, run: run2, pr, labels, comment, commentShows, deployment, reporters, deps };
 }
 function stopOnSignals(controller) {
   for (const sig of ["SIGINT", "SIGTERM"]) {
@@ -103865,6 +103870,8 @@ async function runSetup(setup) {
     }
   });
   saveState2("finished", "true");
+  saveState2("outcome", result.state);
+  saveState2("comment-shows", setup.commentShows() ?? "");
   if (result.state === "failed")
     setFailed(`Preview failed at ${result.details.step}: ${result.details.error}`);
 }
@@ -103886,6 +103893,13 @@ async function actionPost() {
   const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event));
   if (readState("finished") === "true" || last) {
     if (last) await summarize(last);
+    const outcome = readState("outcome");
+    if (outcome && readState("comment") && readState("comment-shows") !== outcome) {
+      await markEnded(
+        outcome,
+        "the preview ended; this final state could not be written at the time"
+      ).catch((err) => warning(`ml-preview post: could not update the comment: ${err.message}`));
+    }
     if (leftovers.length > 0)
       warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
     else info("ml-preview post: the preview ended cleanly; nothing was left behind.");
@@ -103894,7 +103908,8 @@ async function actionPost() {
   info(
     `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`
   );
-  await markStopped().catch(
+  const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
+  await markEnded("stopped", reason).catch(
     (err) => warning(`ml-preview post: could not update the comment: ${err.message}`)
   );
 }
@@ -103918,14 +103933,13 @@ async function removeContainer(docker, id) {
   await stopAndRemove(container);
   return true;
 }
-async function markStopped() {
+async function markEnded(state, reason) {
   const id = (name) => Number(readState(name)) || void 0;
   const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
   if (setup.kind !== "preview") return;
-  const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
   for (const r of setup.reporters) {
     if (r.name === "log") continue;
-    await r.report({ event: "stopped", details: { reason, at: /* @__PURE__ */ new Date() } });
+    await r.report({ event: state, details: { reason, at: /* @__PURE__ */ new Date() } });
   }
 }
 async function summarize(last) {

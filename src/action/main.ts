@@ -66,6 +66,9 @@ async function runSetup(setup: ActionSetup): Promise<void> {
     },
   });
   saveState("finished", "true");
+  saveState("outcome", result.state);
+  // GitHub may have refused the last write even after retries: the post step tries once more.
+  saveState("comment-shows", setup.commentShows() ?? "");
   if (result.state === "failed")
     core.setFailed(`Preview failed at ${result.details.step}: ${result.details.error}`);
 }

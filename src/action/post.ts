@@ -1,5 +1,6 @@
 import { readFileSync, rmSync } from "node:fs";
 import * as core from "@actions/core";
+import type { PreviewState } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
 import { isGone } from "../docker/docker-errors.js";
 import { stopAndRemove } from "../docker/remove.js";
@@ -34,6 +35,14 @@ export async function actionPost(): Promise<void> {
 
   if (readState("finished") === "true" || last) {
     if (last) await summarize(last); // wait: false: the step's summary said "live"; add how it ended
+    const outcome = readState("outcome");
+    if (outcome && readState("comment") && readState("comment-shows") !== outcome) {
+      // GitHub refused main's last comment write even after retries: one more try, or the link looks alive.
+      await markEnded(
+        outcome as PreviewState,
+        "the preview ended; this final state could not be written at the time",
+      ).catch((err: Error) => core.warning(`ml-preview post: could not update the comment: ${err.message}`));
+    }
     if (leftovers.length > 0)
       core.warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
     else core.info("ml-preview post: the preview ended cleanly; nothing was left behind.");
@@ -42,7 +51,8 @@ export async function actionPost(): Promise<void> {
   core.info(
     `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`,
   );
-  await markStopped().catch((err: Error) =>
+  const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
+  await markEnded("stopped", reason).catch((err: Error) =>
     core.warning(`ml-preview post: could not update the comment: ${err.message}`),
   );
 }
@@ -71,15 +81,14 @@ async function removeContainer(docker: ReturnType<typeof dockerClient>, id: stri
   return true;
 }
 
-/** Write `stopped` to the comment and deployment, unless a newer run owns the comment (checked first). */
-async function markStopped(): Promise<void> {
+/** Write a final state to the comment and deployment, unless a newer run owns the comment (checked first). */
+async function markEnded(state: PreviewState, reason: string): Promise<void> {
   const id = (name: "comment" | "deployment") => Number(readState(name)) || undefined;
   const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
   if (setup.kind !== "preview") return;
-  const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
   for (const r of setup.reporters) {
     if (r.name === "log") continue;
-    await r.report({ event: "stopped", details: { reason, at: new Date() } });
+    await r.report({ event: state, details: { reason, at: new Date() } });
   }
 }
 

@@ -1,6 +1,6 @@
 import * as core from "@actions/core";
 import { ConfigErrors, parseConfig, readActionInputs } from "../config/index.js";
-import type { PreviewConfig } from "../config/types.js";
+import type { PreviewConfig, PreviewState } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
 import type { PreviewLabels } from "../docker/types.js";
 import {
@@ -34,6 +34,8 @@ export type ActionSetup =
       pr?: PullRequestInfo;
       labels: PreviewLabels;
       comment?: StickyComment;
+      /** The state the comment last showed for sure. */
+      commentShows: () => PreviewState | undefined;
       deployment?: PreviewDeployment;
       reporters: Reporter[];
       deps: (signal: AbortSignal, extra: Reporter[]) => PreviewDeps;
@@ -85,7 +87,8 @@ export async function setupAction(
         })
       : undefined;
   const reporters: Reporter[] = [logReporter(log)];
-  if (comment) reporters.push(commentReporter(comment));
+  const commentWriter = comment ? commentReporter(comment) : undefined;
+  if (commentWriter) reporters.push(commentWriter);
   let deployment: PreviewDeployment | undefined;
   if (config.github.deployment) {
     const environment = previewEnvironment(pr?.number, config.name);
@@ -114,7 +117,8 @@ export async function setupAction(
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
   );
-  return { kind: "preview", config, run, pr, labels, comment, deployment, reporters, deps };
+  const commentShows = () => commentWriter?.written();
+  return { kind: "preview", config, run, pr, labels, comment, commentShows, deployment, reporters, deps };
 }
 
 /** SIGINT/SIGTERM (the runner's cancel) abort the lifecycle, which then cleans up. */

@@ -90,3 +90,22 @@ describe("action on pull_request", () => {
     expect(post.stdout).toContain("nothing was left behind");
   });
 });
+
+describe("the final comment write", () => {
+  it("refused by GitHub at the end: the post step writes the final state", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "3s" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", () => world.comments()[0]?.body.includes('state="live"'));
+    // 422 is not retried by Octokit: the `expired` write fails for good.
+    world.github.failNext({ method: "PATCH", path: /\/issues\/comments\/\d+$/, status: 422, count: 1 });
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/::warning::Could not update the pull request comment/);
+    expect(world.comments()[0]!.body).toMatch(/state="live"/);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(world.comments()[0]!.body).toMatch(/^<!-- ml-preview name="app" state="expired"/);
+  });
+});
