@@ -94450,8 +94450,8 @@ async function removeSuperseded(docker, imageId, log2) {
 }
 
 // src/docker/readiness/poll.ts
-var FAST_DELAYS_MS = [10, 10, 15, 20, 25, 35, 50, 75, 100, 150, 200];
-var MAX_POLL_DELAY_MS = 250;
+var FAST_DELAYS_MS = [10, 10, 15, 20, 25, 35, 50];
+var MAX_POLL_DELAY_MS = 60;
 var MIN_NUDGE_GAP_MS = 5;
 function backoffDelay(attempt) {
   return FAST_DELAYS_MS[attempt] ?? MAX_POLL_DELAY_MS;

@@ -172,6 +172,7 @@ describe("readiness against real containers", () => {
         `samples ${lags.map((l) => l.toFixed(1)).join(", ")} ms`,
     );
     expect(lags.every((l) => l >= -1)).toBe(true); // sanity: never "ready" before the app could listen
-    expect(median(lags)).toBeLessThan(250);
+    // Goal: 50 ms median. The silent variant is bounded by the poll interval; allow CI noise on top.
+    expect(median(lags)).toBeLessThan(variant === "announced" ? 50 : 100);
   });
 });
