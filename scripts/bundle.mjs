@@ -36,8 +36,44 @@ await esbuild.build({
   logLevel: "warning",
   // Native addons load at run time from dist/ (ngrok) or are optional (ssh2's crypto, cpu-features).
   external: ["*.node", "@ngrok/ngrok-*", "cpu-features"],
+  plugins: [lazyRequires()],
   define: { ML_PREVIEW_VERSION: JSON.stringify(require("./package.json").version) },
 });
+
+/**
+ * dockerode loads gRPC (BuildKit sessions) and docker-modem loads ssh2 at require time, ~1.7 MB of code that
+ * a preview over the local socket with the classic builder never runs. Requiring them on first use instead
+ * keeps the CLI's cold start (process start → first Docker API request) short.
+ */
+function lazyRequires() {
+  const rewrites = [
+    [
+      /dockerode\/lib\/docker\.js$/,
+      "withSession = require('./session')",
+      "withSession = function () { return require('./session').apply(this, arguments); }",
+    ],
+    [
+      /docker-modem\/lib\/modem\.js$/,
+      "ssh = require('./ssh')",
+      "ssh = function () { return require('./ssh').apply(this, arguments); }",
+    ],
+  ];
+  return {
+    name: "lazy-requires",
+    setup(build) {
+      build.onLoad({ filter: /(dockerode\/lib\/docker|docker-modem\/lib\/modem)\.js$/ }, async (args) => {
+        let text = readFileSync(args.path, "utf8");
+        for (const [file, from, to] of rewrites) {
+          if (!file.test(args.path)) continue;
+          if (!text.includes(from))
+            throw new Error(`bundle: ${args.path} no longer contains "${from}"; update lazyRequires()`);
+          text = text.replace(from, to);
+        }
+        return { contents: text, loader: "js" };
+      });
+    },
+  };
+}
 
 // Entry files: the runner runs dist/main.js and dist/post.js; the npm bin is dist/cli.js.
 const entries = {

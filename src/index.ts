@@ -4,7 +4,7 @@
  *   const config = parseConfig({ context: "examples/dash-tips", tunnel: "none" }, { workspace: process.cwd() });
  *   await runPreview(config, { docker: dockerClient(), log: silentLogger, reporters: [], signal, ... });
  */
-export { ConfigErrors, parseConfig, readActionInputs } from "./config/index.js";
+export { ConfigErrors, parseConfig } from "./config/parse.js";
 export type * from "./config/types.js";
 export { dockerClient } from "./docker/client.js";
 export { ConfigError, PreviewError } from "./errors.js";
@@ -12,20 +12,16 @@ export type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/repor
 export { type Logger, silentLogger } from "./log.js";
 export { type PreviewDeps, type PreviewResult, runPreview } from "./preview.js";
 
-import { holderMain } from "./action/holder.js";
-import { actionMain } from "./action/main.js";
-import { actionPost } from "./action/post.js";
-import { cliMain } from "./cli/index.js";
-
 /**
- * The entry files in dist/ (main.js, post.js, cli.js, holder.js) call these. Each ends the process when its
- * work is done: open handles (HTTP keep-alive, the ngrok runtime) must not keep a finished step alive.
+ * The entry files in dist/ (main.js, post.js, cli.js, holder.js) call these. Each loads only what it needs
+ * (the CLI never loads Octokit or the Actions toolkit) and ends the process when its work is done: open
+ * handles (HTTP keep-alive, the ngrok runtime) must not keep a finished step alive.
  */
 export const entries = {
-  actionMain: () => finish(actionMain()),
-  actionPost: () => finish(actionPost()),
-  cliMain: () => finish(cliMain()),
-  holderMain: () => finish(holderMain()),
+  actionMain: () => finish(import("./action/main.js").then((m) => m.actionMain())),
+  actionPost: () => finish(import("./action/post.js").then((m) => m.actionPost())),
+  cliMain: () => finish(import("./cli/index.js").then((m) => m.cliMain())),
+  holderMain: () => finish(import("./action/holder.js").then((m) => m.holderMain())),
 };
 
 function finish(work: Promise<void>): void {

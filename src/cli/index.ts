@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { scalar } from "../config/check/index.js";
-import { ConfigErrors, parseConfig } from "../config/index.js";
+import { ConfigErrors, parseConfig } from "../config/parse.js";
 import { dockerClient } from "../docker/client.js";
 import { ConfigError } from "../errors.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";

@@ -1,6 +1,5 @@
 import type { TunnelConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
-import { openNgrokTunnel } from "./ngrok.js";
 import type { Tunnel, TunnelMetadata } from "./types.js";
 
 export { explainNgrokError } from "./ngrok-errors.js";
@@ -30,6 +29,8 @@ export async function openTunnel(
     );
     return { url: undefined, onLost() {}, close: async () => {} };
   }
+  // The SDK's native addon loads only when a tunnel is asked for (not for `tunnel: none` or bad input).
+  const { openNgrokTunnel } = await import("./ngrok.js");
   return openNgrokTunnel(config, target, meta, log, {
     watchdogMs: opts.watchdogMs ?? 30_000,
     collisionRetryMs: opts.collisionRetryMs ?? 60_000,
