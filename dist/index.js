@@ -70169,6 +70169,7 @@ async function runPreview(config, deps) {
   let end;
   try {
     const source = config.source;
+    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     let port2;
     let localUrl;
@@ -70178,7 +70179,10 @@ async function runPreview(config, deps) {
       await timed("ready", () => waitForLocalApp(localUrl, config.readyTimeoutMs, signal));
     } else {
       const docker = deps.docker;
-      await timed(source.kind === "build" ? "build" : "pull", () => engineAnswers(docker));
+      await timed(source.kind === "build" ? "build" : "pull", async () => {
+        const problem = await engine;
+        if (problem) throw problem;
+      });
       image = await timed(
         source.kind === "build" ? "build" : "pull",
         () => prepareImage(docker, source, deps.labels, log2, { signal })
@@ -105134,6 +105138,11 @@ function parseCliArgs(argv3, env) {
   }
   return { command, inputs, json: values.json === true, sharePort };
 }
+function asFlag(error2) {
+  const flag = Object.entries(REPEATED).find(([, input]) => input === error2.input)?.[0] ?? error2.input;
+  const name = error2.input === "context" ? "CONTEXT" : `--${flag}`;
+  return error2.message.startsWith(error2.input) ? name + error2.message.slice(error2.input.length) : error2.message;
+}
 var import_node_util, SINGLE, REPEATED, UsageError, USAGE;
 var init_args = __esm({
   "src/cli/args.ts"() {
@@ -105285,8 +105294,10 @@ async function run(argv3, env) {
     config = parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort });
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
-      err(`ml-preview: ${e.message.split("\n").join("\nml-preview: ")}
-`);
+      const errors = e instanceof ConfigErrors ? e.errors : e instanceof ConfigError ? [e] : [];
+      const lines2 = errors.length > 0 ? errors.map((c) => asFlag(c)) : e.message.split("\n");
+      err(lines2.map((l) => `ml-preview: ${l}
+`).join(""));
       return 2;
     }
     throw e;

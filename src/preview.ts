@@ -73,6 +73,9 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   try {
     const source = config.source;
     // `share` builds nothing: its first event is `ready`, once the app on this machine answers.
+    // Ask the engine while the "building" comment is being written: neither waits for the other.
+    const engine =
+      source.kind === "share" ? undefined : engineAnswers(deps.docker!).catch((err: unknown) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     let port: number;
     let localUrl: string;
@@ -82,7 +85,10 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       await timed("ready", () => waitForLocalApp(localUrl, config.readyTimeoutMs, signal));
     } else {
       const docker = deps.docker!;
-      await timed(source.kind === "build" ? "build" : "pull", () => engineAnswers(docker));
+      await timed(source.kind === "build" ? "build" : "pull", async () => {
+        const problem = await engine;
+        if (problem) throw problem;
+      });
       image = await timed(source.kind === "build" ? "build" : "pull", () =>
         prepareImage(docker, source, deps.labels, log, { signal }),
       );

@@ -113,3 +113,12 @@ Flags (mirror the action's inputs):
 
 Exit codes: 0 expired or stopped (Ctrl-C) after clean-up, 1 failed, 2 bad input.
 `;
+
+/** A config error in the CLI's words: `--build-arg …` instead of the Action's `build-args …`. */
+export function asFlag(error: { input: string; message: string }): string {
+  const flag = Object.entries(REPEATED).find(([, input]) => input === error.input)?.[0] ?? error.input;
+  const name = error.input === "context" ? "CONTEXT" : `--${flag}`;
+  return error.message.startsWith(error.input)
+    ? name + error.message.slice(error.input.length)
+    : error.message;
+}

@@ -7,7 +7,7 @@ import { ConfigError } from "../errors.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Logger } from "../log.js";
 import { runPreview } from "../preview.js";
-import { parseCliArgs, USAGE, UsageError } from "./args.js";
+import { asFlag, parseCliArgs, USAGE, UsageError } from "./args.js";
 import { humanReporter, jsonReporter } from "./reporters.js";
 
 declare const ML_PREVIEW_VERSION: string | undefined;
@@ -45,7 +45,9 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     config = parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort });
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
-      err(`ml-preview: ${e.message.split("\n").join("\nml-preview: ")}\n`);
+      const errors = e instanceof ConfigErrors ? e.errors : e instanceof ConfigError ? [e] : [];
+      const lines = errors.length > 0 ? errors.map((c) => asFlag(c)) : e.message.split("\n");
+      err(lines.map((l) => `ml-preview: ${l}\n`).join(""));
       return 2;
     }
     throw e;
