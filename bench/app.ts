@@ -38,7 +38,8 @@ export function buildListeningApp(): string {
   const tag = `ml-preview-bench/app:${BENCH_RUN}`;
   const dir = busyboxContext(LISTENING_APP_DOCKERFILE);
   try {
-    execFileSync("docker", ["build", "-q", "-t", tag, "--label", BENCH_LABEL, dir], {
+    const labels = Object.entries(benchLabels()).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+    execFileSync("docker", ["build", "-q", "-t", tag, ...labels, dir], {
       env: { ...process.env, DOCKER_BUILDKIT: "0" },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -58,23 +59,35 @@ export function listenTimeFromLog(text: string): number | undefined {
   return sec && usec ? Number(sec) * 1000 + Number(usec) / 1000 : undefined;
 }
 
+/**
+ * The app's logged listening time. Readiness may see the port answer before the app has printed it (or
+ * before the engine has written the line to its log), so the log is read again for up to 5 s.
+ */
 export async function listenTime(docker: Docker, containerId: string): Promise<number> {
-  const raw = await docker.getContainer(containerId).logs({ stdout: true, stderr: true });
-  const t = listenTimeFromLog(Buffer.from(raw as unknown as Buffer).toString("latin1"));
-  if (t === undefined) throw new Error(`the app ${containerId.slice(0, 12)} logged no listening time`);
-  return t;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const raw = await docker.getContainer(containerId).logs({ stdout: true, stderr: true });
+    const t = listenTimeFromLog(Buffer.from(raw as unknown as Buffer).toString("latin1"));
+    if (t !== undefined) return t;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the app ${containerId.slice(0, 12)} logged no listening time`);
 }
 
-/** Removes every container, then every image, carrying this bench's label. */
+/** Removes every container, then every image, of this bench process (run label BENCH_RUN or BENCH_RUN-…). */
 export async function removeBenchObjects(docker: Docker): Promise<void> {
-  for (const c of await docker.listContainers({ all: true, filters: { label: [BENCH_LABEL] } }))
-    await docker
-      .getContainer(c.Id)
-      .remove({ force: true })
-      .catch(() => undefined);
-  for (const image of await docker.listImages({ all: true, filters: { label: [BENCH_LABEL] } }))
-    await docker
-      .getImage(image.Id)
-      .remove({ force: true })
-      .catch(() => undefined);
+  const filters = { label: ["ml-preview.repo=ml-preview/bench"] };
+  const ours = (labels: Record<string, string> | null | undefined) =>
+    (labels?.["ml-preview.run"] ?? "").startsWith(BENCH_RUN);
+  for (const c of await docker.listContainers({ all: true, filters }))
+    if (ours(c.Labels))
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+  for (const image of await docker.listImages({ all: true, filters }))
+    if (ours(image.Labels))
+      await docker
+        .getImage(image.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "./temp.js";
 
 const MB = 1 << 20;
 
@@ -14,7 +14,7 @@ const MB = 1 << 20;
  * Real bytes (no sparse files): one random 1 MB block written over and over, each file stamped apart.
  */
 export function createBigContext(): { dir: string; sentBytes: number; ignoredBytes: number } {
-  const dir = mkdtempSync(join(tmpdir(), "ml-preview-bench-1g-"));
+  const dir = tempDir("1g");
   const block = randomBytes(MB);
   let stamp = 0;
   const write = (path: string, mb: number) => {

@@ -48,9 +48,14 @@ export async function teardown(
         expiresAt = details.expiresAt?.getTime();
         containerId = details.containerId;
       });
-      const result = await runPreview(config, world.deps(docker, config, new AbortController().signal, { after }));
+      const result = await runPreview(
+        config,
+        world.deps(docker, config, new AbortController().signal, { after }),
+      );
       if (result.state !== "expired" || expiresAt === undefined || !containerId)
-        throw new Error(`run ${i + 1} ended ${result.state}${result.details.error ? `: ${result.details.error}` : ""}`);
+        throw new Error(
+          `run ${i + 1} ended ${result.state}${result.details.error ? `: ${result.details.error}` : ""}`,
+        );
       const comment = world.commentAt.get("expired");
       const gone = await waitFor(() => destroyed.get(containerId!));
       if (comment === undefined) throw new Error(`run ${i + 1}: no expired comment reached the emulator`);

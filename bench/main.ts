@@ -14,7 +14,8 @@ import { readinessLag } from "./fig-readiness.js";
 import { rebuild } from "./fig-rebuild.js";
 import { teardown } from "./fig-teardown.js";
 import { contextUpload } from "./fig-upload.js";
-import { type FigureResult, renderTable, type Row } from "./table.js";
+import { type FigureResult, type Row, renderTable } from "./table.js";
+import { removeTempDirs } from "./temp.js";
 import { PreviewWorld } from "./world.js";
 
 interface Figure {
@@ -47,13 +48,13 @@ const FIGURES: Figure[] = [
     key: "cold-start",
     title: "cold start: process start → first Docker API request",
     goal: "≤ 300 ms",
-    run: () => coldStart(9),
+    run: () => coldStart(15),
   },
   {
     key: "upload",
     title: "build-context upload: ours / `docker build` CLI, and our peak RSS",
     goal: "ratio ≤ 1.0, RSS ≤ 150 MB",
-    run: (e) => contextUpload(e.docker, 3),
+    run: (e) => contextUpload(e.docker, 5),
   },
   {
     key: "rebuild",
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
   const cleanup = async () => {
     await world?.close().catch(() => undefined);
     await removeBenchObjects(docker);
+    removeTempDirs();
   };
   process.once("SIGINT", () => void cleanup().finally(() => process.exit(130)));
   try {

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+import { removeTempDir, tempDir } from "./temp.js";
 
 const REGISTRY_BIN = "/usr/bin/docker-registry";
 
@@ -15,7 +16,7 @@ export interface LocalRegistry {
 /** Debian's docker-registry on loopback, no auth, storage in a temp dir; undefined when not installed. */
 export async function startRegistry(): Promise<LocalRegistry | undefined> {
   if (!existsSync(REGISTRY_BIN)) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), "ml-preview-bench-registry-"));
+  const dir = tempDir("registry");
   const port = await freePort();
   writeFileSync(
     join(dir, "config.yml"),
@@ -30,7 +31,7 @@ export async function startRegistry(): Promise<LocalRegistry | undefined> {
   const close = async () => {
     child.kill();
     await new Promise((r) => (child.exitCode === null ? child.once("exit", r) : r(undefined)));
-    rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   };
   const host = `127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {

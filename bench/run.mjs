@@ -40,7 +40,8 @@ try {
     stdio: "inherit",
     env: { ...process.env, ML_PREVIEW_BENCH_DIR: out },
   });
-  if (result.status !== 0) console.error(`bench: the run ended with ${result.signal ?? `code ${result.status}`}`);
+  if (result.status !== 0)
+    console.error(`bench: the run ended with ${result.signal ?? `code ${result.status}`}`);
 } catch (err) {
   console.error(`bench: could not run the benchmarks: ${err instanceof Error ? err.message : String(err)}`);
 }

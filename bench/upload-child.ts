@@ -14,7 +14,13 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const result = await buildWithEngine(
     dockerClient(),
-    { context: context!, dockerfile: "Dockerfile", buildArgs: {}, tag: tag!, labels: JSON.parse(labelsJson!) as PreviewLabels },
+    {
+      context: context!,
+      dockerfile: "Dockerfile",
+      buildArgs: {},
+      tag: tag!,
+      labels: JSON.parse(labelsJson!) as PreviewLabels,
+    },
     log,
   );
   process.stdout.write(
@@ -23,6 +29,7 @@ async function main(): Promise<void> {
       contextBytes: result.contextBytes,
       imageId: result.imageId,
       maxRssKb: process.resourceUsage().maxRSS,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     })}\n`,
   );
 }

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type Docker from "dockerode";
 import { commentReporter } from "../src/action/reporters/comment.js";
 import { parseConfig } from "../src/config/index.js";
@@ -14,6 +11,7 @@ import { type NgrokEdge, startNgrokEdge } from "../test/support/ngrok-edge/index
 import { BENCH_RUN, benchLabels } from "./app.js";
 import { benchLogger } from "./log.js";
 import { wallNow } from "./stats.js";
+import { removeTempDir, tempDir } from "./temp.js";
 
 const PR = 12;
 const HEAD_SHA = "feedfacecafebeef0123456789abcdef01234567";
@@ -29,7 +27,7 @@ export class PreviewWorld {
   readonly log = benchLogger();
   readonly octokit: Octokit;
   private runs = 0;
-  private readonly workspace = mkdtempSync(join(tmpdir(), "ml-preview-bench-ws-"));
+  private readonly workspace = tempDir("ws");
 
   private constructor(
     readonly github: GitHubEmulator,
@@ -108,7 +106,7 @@ export class PreviewWorld {
 
   async close(): Promise<void> {
     await Promise.all([this.github.close(), this.edge.close()]);
-    rmSync(this.workspace, { recursive: true, force: true });
+    removeTempDir(this.workspace);
   }
 }
 
