@@ -63732,9 +63732,9 @@ var init_remove = __esm({
 });
 
 // src/docker/run-errors.ts
-function runError(err, scrub2 = (t) => t) {
+function runError(err, scrub = (t) => t) {
   if (err instanceof PreviewError) return err;
-  const message = scrub2(engineMessage(err));
+  const message = scrub(engineMessage(err));
   const advice = ADVICE.find(([pattern]) => pattern.test(message))?.[1] ?? "Check the Docker engine's message above.";
   return new PreviewError("run", `Docker could not start the app's container: ${message}. ${advice}`, {
     code: "DOCKER_RUN_FAILED",
@@ -63768,7 +63768,7 @@ var init_run_errors = __esm({
 
 // src/docker/container.ts
 async function startContainer(docker, image, opts, labels, log2) {
-  const scrub2 = secretScrubber(opts.secrets);
+  const scrub = secretScrubber(opts.secrets);
   const config = await inspectImageConfig(docker, image);
   const port2 = resolveContainerPort({
     requested: opts.port,
@@ -63791,7 +63791,7 @@ async function startContainer(docker, image, opts, labels, log2) {
     labels
   });
   const container = await docker.createContainer(spec).catch((err) => {
-    throw runError(err, scrub2);
+    throw runError(err, scrub);
   });
   const ring = new LogRing(opts.secrets);
   try {
@@ -63806,7 +63806,7 @@ async function startContainer(docker, image, opts, labels, log2) {
     return appContainer(container, port2.port, hostPort2, exited, ring);
   } catch (err) {
     await stopAndRemove(container).catch(() => void 0);
-    throw runError(err, scrub2);
+    throw runError(err, scrub);
   }
 }
 function appContainer(container, containerPort, hostPort2, exited, ring) {

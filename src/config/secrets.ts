@@ -22,10 +22,3 @@ export function collectSecrets(inputs: Inputs, env: Record<string, string>): str
   for (const v of Object.values(env)) if (v.length >= MIN_ENV_SECRET_LENGTH) out.add(v);
   return [...out];
 }
-
-/** Replace every secret in a text with ***, longest first so a secret containing another is fully hidden. */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) if (s) out = out.split(s).join("***");
-  return out;
-}

@@ -1,8 +1,7 @@
-import { get } from "node:http";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireDocker } from "../support/docker.js";
-import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { fetchText, leftContainers, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 
 // The bundled dist/ run the way the runner runs it (main, then post), against the real Docker engine,
 // the real ngrok SDK through the loopback edge and real Octokit through the GitHub emulator.
@@ -27,16 +26,6 @@ afterAll(async () => {
     await docker.getContainer(c.Id).remove({ force: true });
   }
 });
-
-function fetchText(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    get(url, { headers: { "ngrok-skip-browser-warning": "1" } }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on("error", reject);
-  });
-}
 
 const liveUrl = (w: PreviewWorld) =>
   /\]\((http:\/\/127\.0\.0\.1:\d+)[^)]*\)/.exec(w.comments()[0]?.body ?? "")?.[1];

@@ -1,8 +1,7 @@
-import { get } from "node:http";
 import type Docker from "dockerode";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
-import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { fetchText, leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 
 // How a live or starting preview ends early: cancellation in every phase, a crash of main, the PR closing,
 // the app crashing, a newer run taking over. Always: nothing left, and the comment tells the truth.
@@ -138,13 +137,7 @@ describe("wait: false", () => {
     expect(result.outputs.status).toBe("live");
     const url = result.outputs.url!;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const body = await new Promise<string>((resolve, reject) =>
-      get(url, (res) => {
-        let b = "";
-        res.on("data", (d) => (b += d));
-        res.on("end", () => resolve(b));
-      }).on("error", reject),
-    );
+    const { body } = await fetchText(url);
     expect(body).toContain("ml-preview test app");
     expect(state()).toBe("live");
     const post = await job.post();
@@ -170,13 +163,7 @@ describe("a lost tunnel", () => {
       40_000,
     );
     const url = /\]\((http:\/\/127\.0\.0\.1:\d+)/.exec(world.comments()[0]!.body)![1]!;
-    const body = await new Promise<string>((resolve, reject) =>
-      get(url, (res) => {
-        let b = "";
-        res.on("data", (d) => (b += d));
-        res.on("end", () => resolve(b));
-      }).on("error", reject),
-    );
+    const { body } = await fetchText(url);
     expect(body).toContain("ml-preview test app");
     const result = await job.cancel(main);
     expect(result.code).toBe(0);

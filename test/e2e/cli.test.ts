@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
-import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type Docker from "dockerode";
@@ -13,6 +12,7 @@ import {
 } from "../support/docker.js";
 import { type EchoApp, startEchoApp } from "../support/ngrok-edge/echo-app.js";
 import { type NgrokEdge, startNgrokEdge } from "../support/ngrok-edge/index.js";
+import { fetchText } from "../support/preview-fixture.js";
 import { ACTION_DIR } from "../support/runner.js";
 
 // `ml-preview up|share` from dist/cli.js, as a user runs it: real engine, real SDK through the loopback edge.
@@ -90,15 +90,6 @@ async function until<T>(fn: () => T | undefined, ms = 60_000): Promise<T> {
   }
 }
 
-const fetchBody = (url: string) =>
-  new Promise<string>((resolve, reject) =>
-    get(url, (res) => {
-      let b = "";
-      res.on("data", (d) => (b += d));
-      res.on("end", () => resolve(b));
-    }).on("error", reject),
-  );
-
 describe("ml-preview up", () => {
   it("--json --tunnel none: events in order, only JSON on stdout, exit 0 after expiry, nothing left", async () => {
     const ctx = appContext();
@@ -109,7 +100,7 @@ describe("ml-preview up", () => {
       containerId: expect.any(String),
     });
     expect(Date.parse(live.expiresAt as string)).toBeGreaterThan(Date.now());
-    expect(await fetchBody(live.localUrl as string)).toContain("ml-preview test app");
+    expect((await fetchText(live.localUrl as string)).body).toContain("ml-preview test app");
     expect(await run.exit).toBe(0);
     expect(run.events.map((e) => e.event)).toEqual(["building", "starting", "ready", "live", "expired"]);
     expect(await containersWithLabel(docker, `ml-preview.repo=local/${basename(process.cwd())}`)).toEqual([]);
@@ -178,7 +169,7 @@ describe("ml-preview share", () => {
     expect(JSON.parse(bind.trafficPolicy!).on_http_request[0].actions).toEqual(
       expect.arrayContaining([expect.objectContaining({ type: "basic-auth" })]),
     );
-    expect(await fetchBody(`${live.url as string}/`)).toBeTruthy();
+    expect((await fetchText(`${live.url as string}/`)).body).toBeTruthy();
     expect(await run.exit).toBe(0);
     expect(run.events.map((e) => e.event)).toEqual(["ready", "live", "expired"]);
     expect(run.stdout() + run.stderr()).not.toContain("correct-horse");

@@ -1,4 +1,5 @@
 import { copyFileSync, writeFileSync } from "node:fs";
+import { get } from "node:http";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { busyboxHttpdDockerfile, busyboxPath, containersWithLabel } from "./docker.js";
@@ -103,4 +104,15 @@ export async function waitFor<T>(
 
 export async function leftContainers(docker: Docker, label: string): Promise<string[]> {
   return containersWithLabel(docker, label);
+}
+
+/** GET a URL (through the tunnel too: ngrok's browser warning is skipped) and read the whole body. */
+export function fetchText(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers: { "ngrok-skip-browser-warning": "1" } }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on("error", reject);
+  });
 }
