@@ -7312,14 +7312,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs3 = this.flowScalar(this.type);
+              const fs4 = this.flowScalar(this.type);
               if (atNextItem || it.value) {
-                map.items.push({ start, key: fs3, sep: [] });
+                map.items.push({ start, key: fs4, sep: [] });
                 this.onKeyLine = true;
               } else if (it.sep) {
-                this.stack.push(fs3);
+                this.stack.push(fs4);
               } else {
-                Object.assign(it, { key: fs3, sep: [] });
+                Object.assign(it, { key: fs4, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -7447,13 +7447,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs3 = this.flowScalar(this.type);
+              const fs4 = this.flowScalar(this.type);
               if (!it || it.value)
-                fc.items.push({ start: [], key: fs3, sep: [] });
+                fc.items.push({ start: [], key: fs4, sep: [] });
               else if (it.sep)
-                this.stack.push(fs3);
+                this.stack.push(fs4);
               else
-                Object.assign(it, { key: fs3, sep: [] });
+                Object.assign(it, { key: fs4, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -21377,8 +21377,8 @@ var require_SFTP = __commonJS({
   "node_modules/ssh2/lib/protocol/SFTP.js"(exports2, module2) {
     "use strict";
     var EventEmitter2 = require("events");
-    var fs3 = require("fs");
-    var { constants: constants3 } = fs3;
+    var fs4 = require("fs");
+    var { constants: constants3 } = fs4;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -21807,12 +21807,12 @@ var require_SFTP = __commonJS({
       fastGet(remotePath, localPath, opts, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        fastXfer(this, fs3, remotePath, localPath, opts, cb);
+        fastXfer(this, fs4, remotePath, localPath, opts, cb);
       }
       fastPut(localPath, remotePath, opts, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        fastXfer(fs3, this, localPath, remotePath, opts, cb);
+        fastXfer(fs4, this, localPath, remotePath, opts, cb);
       }
       readFile(path4, options, callback_) {
         if (this.server)
@@ -23073,13 +23073,13 @@ var require_SFTP = __commonJS({
             if (--left === 0)
               cb(err);
           };
-          if (srcHandle && (src === fs3 || src.outgoing.state === "open"))
+          if (srcHandle && (src === fs4 || src.outgoing.state === "open"))
             ++left;
-          if (dstHandle && (dst === fs3 || dst.outgoing.state === "open"))
+          if (dstHandle && (dst === fs4 || dst.outgoing.state === "open"))
             ++left;
-          if (srcHandle && (src === fs3 || src.outgoing.state === "open"))
+          if (srcHandle && (src === fs4 || src.outgoing.state === "open"))
             src.close(srcHandle, cbfinal);
-          if (dstHandle && (dst === fs3 || dst.outgoing.state === "open"))
+          if (dstHandle && (dst === fs4 || dst.outgoing.state === "open"))
             dst.close(dstHandle, cbfinal);
         } else {
           cb(err);
@@ -23095,7 +23095,7 @@ var require_SFTP = __commonJS({
           tryStat(null, { size: fileSize });
         function tryStat(err2, attrs) {
           if (err2) {
-            if (src !== fs3) {
+            if (src !== fs4) {
               src.stat(srcPath, (err_, attrs_) => {
                 if (err_)
                   return onerror(err2);
@@ -31941,12 +31941,12 @@ var require_src = __commonJS({
 // node_modules/split-ca/index.js
 var require_split_ca = __commonJS({
   "node_modules/split-ca/index.js"(exports2, module2) {
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     module2.exports = function(filepath2, split, encoding) {
       split = typeof split !== "undefined" ? split : "\n";
       encoding = typeof encoding !== "undefined" ? encoding : "utf8";
       var ca = [];
-      var chain = fs3.readFileSync(filepath2, encoding);
+      var chain = fs4.readFileSync(filepath2, encoding);
       if (chain.indexOf("-END CERTIFICATE-") < 0 || chain.indexOf("-BEGIN CERTIFICATE-") < 0) {
         throw Error("File does not contain 'BEGIN CERTIFICATE' or 'END CERTIFICATE'");
       }
@@ -31974,7 +31974,7 @@ var require_modem = __commonJS({
   "node_modules/docker-modem/lib/modem.js"(exports2, module2) {
     var querystring = require("querystring");
     var http = require_http();
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var path4 = require("path");
     var url = require("url");
     var ssh = function() {
@@ -32027,8 +32027,8 @@ var require_modem = __commonJS({
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
           opts.ca = splitca(path4.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs3.readFileSync(path4.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs3.readFileSync(path4.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.cert = fs4.readFileSync(path4.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs4.readFileSync(path4.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -32039,7 +32039,7 @@ var require_modem = __commonJS({
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve6) {
         var userDockerSocket = path4.join(os6.homedir(), ".docker", "run", "docker.sock");
-        fs3.access(userDockerSocket, function(err) {
+        fs4.access(userDockerSocket, function(err) {
           if (err) resolve6("/var/run/docker.sock");
           else resolve6(userDockerSocket);
         });
@@ -32132,7 +32132,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs3.createReadStream(path4.resolve(options.file));
+          data = fs4.createReadStream(path4.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -32664,14 +32664,14 @@ var require_ignore = __commonJS({
 var require_chownr = __commonJS({
   "node_modules/chownr/chownr.js"(exports2, module2) {
     "use strict";
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var path4 = require("path");
-    var LCHOWN = fs3.lchown ? "lchown" : "chown";
-    var LCHOWNSYNC = fs3.lchownSync ? "lchownSync" : "chownSync";
-    var needEISDIRHandled = fs3.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
+    var LCHOWN = fs4.lchown ? "lchown" : "chown";
+    var LCHOWNSYNC = fs4.lchownSync ? "lchownSync" : "chownSync";
+    var needEISDIRHandled = fs4.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
     var lchownSync = (path5, uid, gid) => {
       try {
-        return fs3[LCHOWNSYNC](path5, uid, gid);
+        return fs4[LCHOWNSYNC](path5, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
@@ -32679,7 +32679,7 @@ var require_chownr = __commonJS({
     };
     var chownSync = (path5, uid, gid) => {
       try {
-        return fs3.chownSync(path5, uid, gid);
+        return fs4.chownSync(path5, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
@@ -32689,7 +32689,7 @@ var require_chownr = __commonJS({
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs3.chown(path5, uid, gid, cb);
+        fs4.chown(path5, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
     var handleEISDirSync = needEISDIRHandled ? (path5, uid, gid) => {
       try {
@@ -32701,18 +32701,18 @@ var require_chownr = __commonJS({
       }
     } : (path5, uid, gid) => lchownSync(path5, uid, gid);
     var nodeVersion = process.version;
-    var readdir3 = (path5, options, cb) => fs3.readdir(path5, options, cb);
-    var readdirSync = (path5, options) => fs3.readdirSync(path5, options);
+    var readdir3 = (path5, options, cb) => fs4.readdir(path5, options, cb);
+    var readdirSync = (path5, options) => fs4.readdirSync(path5, options);
     if (/^v4\./.test(nodeVersion))
-      readdir3 = (path5, options, cb) => fs3.readdir(path5, cb);
+      readdir3 = (path5, options, cb) => fs4.readdir(path5, cb);
     var chown = (cpath, uid, gid, cb) => {
-      fs3[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
+      fs4[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
       }));
     };
     var chownrKid = (p, child2, uid, gid, cb) => {
       if (typeof child2 === "string")
-        return fs3.lstat(path4.resolve(p, child2), (er, stats) => {
+        return fs4.lstat(path4.resolve(p, child2), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
           stats.name = child2;
@@ -32756,7 +32756,7 @@ var require_chownr = __commonJS({
     var chownrKidSync = (p, child2, uid, gid) => {
       if (typeof child2 === "string") {
         try {
-          const stats = fs3.lstatSync(path4.resolve(p, child2));
+          const stats = fs4.lstatSync(path4.resolve(p, child2));
           stats.name = child2;
           child2 = stats;
         } catch (er) {
@@ -34011,9 +34011,9 @@ var require_pump = __commonJS({
   "node_modules/pump/index.js"(exports2, module2) {
     var once = require_once();
     var eos = require_end_of_stream2();
-    var fs3;
+    var fs4;
     try {
-      fs3 = require("fs");
+      fs4 = require("fs");
     } catch (e) {
     }
     var noop4 = function() {
@@ -34024,8 +34024,8 @@ var require_pump = __commonJS({
     };
     var isFS = function(stream) {
       if (!ancient) return false;
-      if (!fs3) return false;
-      return (stream instanceof (fs3.ReadStream || noop4) || stream instanceof (fs3.WriteStream || noop4)) && isFn(stream.close);
+      if (!fs4) return false;
+      return (stream instanceof (fs4.ReadStream || noop4) || stream instanceof (fs4.WriteStream || noop4)) && isFn(stream.close);
     };
     var isRequest = function(stream) {
       return stream.setHeader && isFn(stream.abort);
@@ -34085,7 +34085,7 @@ var require_pump = __commonJS({
 var require_mkdirp_classic = __commonJS({
   "node_modules/mkdirp-classic/index.js"(exports2, module2) {
     var path4 = require("path");
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var _0777 = parseInt("0777", 8);
     module2.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
     function mkdirP(p, opts, f, made) {
@@ -34096,7 +34096,7 @@ var require_mkdirp_classic = __commonJS({
         opts = { mode: opts };
       }
       var mode = opts.mode;
-      var xfs = opts.fs || fs3;
+      var xfs = opts.fs || fs4;
       if (mode === void 0) {
         mode = _0777 & ~process.umask();
       }
@@ -34133,7 +34133,7 @@ var require_mkdirp_classic = __commonJS({
         opts = { mode: opts };
       }
       var mode = opts.mode;
-      var xfs = opts.fs || fs3;
+      var xfs = opts.fs || fs4;
       if (mode === void 0) {
         mode = _0777 & ~process.umask();
       }
@@ -34174,7 +34174,7 @@ var require_tar_fs = __commonJS({
     var tar = require_tar_stream();
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var path4 = require("path");
     var os6 = require("os");
     var win32 = os6.platform() === "win32";
@@ -34186,7 +34186,7 @@ var require_tar_fs = __commonJS({
     var normalize = !win32 ? echo : function(name) {
       return name.replace(/\\/g, "/").replace(/[:?<>|]/g, "_");
     };
-    var statAll = function(fs4, stat3, cwd, ignore2, entries2, sort) {
+    var statAll = function(fs5, stat3, cwd, ignore2, entries2, sort) {
       var queue = entries2 || ["."];
       for (var i = 0; i < queue.length; i++) {
         if (!inCwd(path4.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
@@ -34195,10 +34195,10 @@ var require_tar_fs = __commonJS({
         if (!queue.length) return callback();
         var next = queue.shift();
         var nextAbs = path4.join(cwd, next);
-        stat3.call(fs4, nextAbs, function(err, stat4) {
+        stat3.call(fs5, nextAbs, function(err, stat4) {
           if (err) return callback(err);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
-          fs4.readdir(nextAbs, function(err2, files) {
+          fs5.readdir(nextAbs, function(err2, files) {
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
@@ -34222,7 +34222,7 @@ var require_tar_fs = __commonJS({
     exports2.pack = function(cwd, opts) {
       if (!cwd) cwd = ".";
       if (!opts) opts = {};
-      var xfs = opts.fs || fs3;
+      var xfs = opts.fs || fs4;
       var ignore2 = opts.ignore || opts.filter || noop4;
       var map = opts.map || noop4;
       var mapStream = opts.mapStream || echo;
@@ -34309,7 +34309,7 @@ var require_tar_fs = __commonJS({
     exports2.extract = function(cwd, opts) {
       if (!cwd) cwd = ".";
       if (!opts) opts = {};
-      var xfs = opts.fs || fs3;
+      var xfs = opts.fs || fs4;
       var ignore2 = opts.ignore || opts.filter || noop4;
       var map = opts.map || noop4;
       var mapStream = opts.mapStream || echo;
@@ -34459,20 +34459,20 @@ var require_tar_fs = __commonJS({
       if (opts.finish) extract.on("finish", opts.finish);
       return extract;
     };
-    function validate(fs4, name, root, cb) {
+    function validate(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
-      fs4.lstat(name, function(err, st) {
+      fs5.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path4.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
-    function validateNotSymlink(fs4, name, root, cb) {
+    function validateNotSymlink(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
       if (!name.startsWith(root + path4.sep)) return cb(null, false);
-      fs4.lstat(name, function(err, st) {
+      fs5.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path4.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -34496,7 +34496,7 @@ var require_tar_fs = __commonJS({
 var require_util = __commonJS({
   "node_modules/dockerode/lib/util.js"(exports2, module2) {
     var DockerIgnore = require_ignore();
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var path4 = require("path");
     var tar = require_tar_fs();
     var zlib = require("zlib");
@@ -34549,7 +34549,7 @@ var require_util = __commonJS({
     };
     module2.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs3.readFile(path4.join(file.context, ".dockerignore"), (err, data) => {
+        fs4.readFile(path4.join(file.context, ".dockerignore"), (err, data) => {
           let ignoreFn;
           let filterFn;
           if (!err) {
@@ -37490,14 +37490,14 @@ var require_tls_helpers = __commonJS({
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.CIPHER_SUITES = void 0;
     exports2.getDefaultRootsData = getDefaultRootsData;
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     exports2.CIPHER_SUITES = process.env.GRPC_SSL_CIPHER_SUITES;
     var DEFAULT_ROOTS_FILE_PATH = process.env.GRPC_DEFAULT_SSL_ROOTS_FILE_PATH;
     var defaultRootsData = null;
     function getDefaultRootsData() {
       if (DEFAULT_ROOTS_FILE_PATH) {
         if (defaultRootsData === null) {
-          defaultRootsData = fs3.readFileSync(DEFAULT_ROOTS_FILE_PATH);
+          defaultRootsData = fs4.readFileSync(DEFAULT_ROOTS_FILE_PATH);
         }
         return defaultRootsData;
       }
@@ -44070,17 +44070,17 @@ var require_codegen = __commonJS({
 var require_fs = __commonJS({
   "node_modules/@protobufjs/fetch/util/fs.js"(exports2, module2) {
     "use strict";
-    var fs3 = null;
+    var fs4 = null;
     try {
-      fs3 = require(
+      fs4 = require(
         /* webpackIgnore: true */
         "fs"
       );
-      if (!fs3 || !fs3.readFile || !fs3.readFileSync)
-        fs3 = null;
+      if (!fs4 || !fs4.readFile || !fs4.readFileSync)
+        fs4 = null;
     } catch (e) {
     }
-    module2.exports = fs3;
+    module2.exports = fs4;
   }
 });
 
@@ -44090,7 +44090,7 @@ var require_fetch = __commonJS({
     "use strict";
     module2.exports = fetch2;
     var asPromise = require_aspromise();
-    var fs3 = require_fs();
+    var fs4 = require_fs();
     function fetch2(filename, options, callback) {
       if (typeof options === "function") {
         callback = options;
@@ -44099,8 +44099,8 @@ var require_fetch = __commonJS({
         options = {};
       if (!callback)
         return asPromise(fetch2, this, filename, options);
-      if (!options.xhr && fs3 && fs3.readFile)
-        return fs3.readFile(filename, function fetchReadFileCallback(err, contents) {
+      if (!options.xhr && fs4 && fs4.readFile)
+        return fs4.readFile(filename, function fetchReadFileCallback(err, contents) {
           return err && typeof XMLHttpRequest !== "undefined" ? fetch2.xhr(filename, options, callback) : err ? callback(err) : callback(null, options.binary ? contents : contents.toString("utf8"));
         });
       return fetch2.xhr(filename, options, callback);
@@ -44203,17 +44203,17 @@ var require_patterns = __commonJS({
 var require_fs2 = __commonJS({
   "node_modules/protobufjs/src/util/fs.js"(exports2, module2) {
     "use strict";
-    var fs3 = null;
+    var fs4 = null;
     try {
-      fs3 = require(
+      fs4 = require(
         /* webpackIgnore: true */
         "fs"
       );
-      if (!fs3 || !fs3.readFile || !fs3.readFileSync)
-        fs3 = null;
+      if (!fs4 || !fs4.readFile || !fs4.readFileSync)
+        fs4 = null;
     } catch (e) {
     }
-    module2.exports = fs3;
+    module2.exports = fs4;
   }
 });
 
@@ -50514,7 +50514,7 @@ var require_util3 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.addCommonProtos = exports2.loadProtosWithOptionsSync = exports2.loadProtosWithOptions = void 0;
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var path4 = require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
@@ -50526,7 +50526,7 @@ var require_util3 = __commonJS({
         for (const directory of includePaths) {
           const fullPath = path4.join(directory, target);
           try {
-            fs3.accessSync(fullPath, fs3.constants.R_OK);
+            fs4.accessSync(fullPath, fs4.constants.R_OK);
             return fullPath;
           } catch (err) {
             continue;
@@ -59691,7 +59691,7 @@ var require_certificate_provider = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.FileWatcherCertificateProvider = void 0;
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var logging = require_logging();
     var constants_1 = require_constants2();
     var util_1 = require("util");
@@ -59699,7 +59699,7 @@ var require_certificate_provider = __commonJS({
     function trace(text) {
       logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
     }
-    var readFilePromise = (0, util_1.promisify)(fs3.readFile);
+    var readFilePromise = (0, util_1.promisify)(fs4.readFile);
     var FileWatcherCertificateProvider = class {
       constructor(config) {
         this.config = config;
@@ -61388,7 +61388,7 @@ var require_util4 = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.addCommonProtos = exports2.loadProtosWithOptionsSync = exports2.loadProtosWithOptions = void 0;
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var path4 = require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
@@ -61400,7 +61400,7 @@ var require_util4 = __commonJS({
         for (const directory of includePaths) {
           const fullPath = path4.join(directory, target);
           try {
-            fs3.accessSync(fullPath, fs3.constants.R_OK);
+            fs4.accessSync(fullPath, fs4.constants.R_OK);
             return fullPath;
           } catch (err) {
             continue;
@@ -66805,13 +66805,13 @@ var require_tar_fs2 = __commonJS({
   "node_modules/tar-fs/index.js"(exports2) {
     var tar = require_tar_stream2();
     var pump = require_pump();
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var path4 = require("path");
     var win32 = (global.Bare ? global.Bare.platform : process.platform) === "win32";
     exports2.pack = function pack2(cwd, opts) {
       if (!cwd) cwd = ".";
       if (!opts) opts = {};
-      const xfs = opts.fs || fs3;
+      const xfs = opts.fs || fs4;
       const ignore2 = opts.ignore || opts.filter || noop4;
       const mapStream = opts.mapStream || echo;
       const statNext = statAll(xfs, opts.dereference ? xfs.stat : xfs.lstat, cwd, ignore2, opts.entries, opts.sort);
@@ -66899,7 +66899,7 @@ var require_tar_fs2 = __commonJS({
       if (!cwd) cwd = ".";
       if (!opts) opts = {};
       cwd = path4.resolve(cwd);
-      const xfs = opts.fs || fs3;
+      const xfs = opts.fs || fs4;
       const ignore2 = opts.ignore || opts.filter || noop4;
       const mapStream = opts.mapStream || echo;
       const own = opts.chown !== false && !win32 && processGetuid() === 0;
@@ -67069,20 +67069,20 @@ var require_tar_fs2 = __commonJS({
         });
       }
     };
-    function validateNotSymlink(fs4, name, root, cb) {
+    function validateNotSymlink(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
       if (!name.startsWith(root + path4.sep)) return cb(null, false);
-      fs4.lstat(name, function(err, st) {
+      fs5.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs4, path4.join(name, ".."), root, cb);
+        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
-    function validate(fs4, name, root, cb) {
+    function validate(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
-      fs4.lstat(name, function(err, st) {
+      fs5.lstat(name, function(err, st) {
         if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || st.isDirectory()) return validate(fs4, path4.join(name, ".."), root, cb);
+        if (err || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -67097,7 +67097,7 @@ var require_tar_fs2 = __commonJS({
     function normalize(name) {
       return win32 ? name.replace(/\\/g, "/").replace(/[:?<>|]/g, "_") : name;
     }
-    function statAll(fs4, stat3, cwd, ignore2, entries2, sort) {
+    function statAll(fs5, stat3, cwd, ignore2, entries2, sort) {
       if (!entries2) entries2 = ["."];
       const queue = entries2.slice(0);
       const root = path4.resolve(cwd);
@@ -67106,10 +67106,10 @@ var require_tar_fs2 = __commonJS({
         const next = queue.shift();
         const nextAbs = path4.join(cwd, next);
         if (!inside2(root, path4.resolve(cwd, next))) return callback(new Error(next + " is not a valid path"));
-        stat3.call(fs4, nextAbs, function(err, stat4) {
+        stat3.call(fs5, nextAbs, function(err, stat4) {
           if (err) return callback(entries2.indexOf(next) === -1 && err.code === "ENOENT" ? null : err);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
-          fs4.readdir(nextAbs, function(err2, files) {
+          fs5.readdir(nextAbs, function(err2, files) {
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (let i = 0; i < files.length; i++) {
@@ -67189,6 +67189,7 @@ async function createContextStream(contextDir, dockerfile2) {
   const top = (await (0, import_promises.readdir)(root)).sort().filter((name) => !skip(filter, root, (0, import_node_path4.join)(root, name)));
   let entries2 = 0;
   const tar = (0, import_tar_fs.pack)(root, {
+    fs: chunkedReads,
     entries: top,
     ignore: (abs) => skip(filter, root, abs),
     map: (header) => ({ ...header, uid: 0, gid: 0 }),
@@ -67269,10 +67270,11 @@ function dropExcludedDirectories(tar, filter, counted) {
     return write(header, ...rest);
   };
 }
-var import_node_fs3, import_promises, import_node_path4, import_node_stream2, import_tar_fs;
+var fs, import_node_fs3, import_promises, import_node_path4, import_node_stream2, import_tar_fs, READ_CHUNK, chunkedReads;
 var init_context = __esm({
   "src/docker/context.ts"() {
     "use strict";
+    fs = __toESM(require("node:fs"));
     import_node_fs3 = require("node:fs");
     import_promises = require("node:fs/promises");
     import_node_path4 = require("node:path");
@@ -67280,6 +67282,11 @@ var init_context = __esm({
     import_tar_fs = __toESM(require_tar_fs2());
     init_errors();
     init_dockerignore();
+    READ_CHUNK = 1 << 20;
+    chunkedReads = {
+      ...fs,
+      createReadStream: ((path4, options) => fs.createReadStream(path4, { ...options, highWaterMark: READ_CHUNK }))
+    };
   }
 });
 
@@ -67465,10 +67472,10 @@ function normalizeSeparators(p) {
 function isUnixExecutable(stats) {
   return (stats.mode & 1) > 0 || (stats.mode & 8) > 0 && process.getgid !== void 0 && stats.gid === process.getgid() || (stats.mode & 64) > 0 && process.getuid !== void 0 && stats.uid === process.getuid();
 }
-var fs, path, __awaiter, chmod, copyFile, lstat, mkdir, open, readdir2, rename, rm, rmdir, stat2, symlink, unlink, IS_WINDOWS, READONLY;
+var fs2, path, __awaiter, chmod, copyFile, lstat, mkdir, open, readdir2, rename, rm, rmdir, stat2, symlink, unlink, IS_WINDOWS, READONLY;
 var init_io_util = __esm({
   "node_modules/@actions/io/lib/io-util.js"() {
-    fs = __toESM(require("fs"), 1);
+    fs2 = __toESM(require("fs"), 1);
     path = __toESM(require("path"), 1);
     __awaiter = function(thisArg, _arguments, P, generator) {
       function adopt(value) {
@@ -67497,9 +67504,9 @@ var init_io_util = __esm({
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
     };
-    ({ chmod, copyFile, lstat, mkdir, open, readdir: readdir2, rename, rm, rmdir, stat: stat2, symlink, unlink } = fs.promises);
+    ({ chmod, copyFile, lstat, mkdir, open, readdir: readdir2, rename, rm, rmdir, stat: stat2, symlink, unlink } = fs2.promises);
     IS_WINDOWS = process.platform === "win32";
-    READONLY = fs.constants.O_RDONLY;
+    READONLY = fs2.constants.O_RDONLY;
   }
 });
 
@@ -68552,7 +68559,7 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
       buildArgs: source.buildArgs,
       target: source.target,
       tag,
-      labels
+      labels: imageLabels(labels)
     };
     const previous = await localImageId(docker, tag).catch(() => void 0);
     const result = await buildWithCache(docker, request4, source.cache, source.registryAuth, log2, {
@@ -68569,6 +68576,10 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
       totalSteps: result.totalSteps
     };
   });
+}
+function imageLabels(labels) {
+  const { "ml-preview.run": _run, ...stable } = labels;
+  return stable;
 }
 async function removeSuperseded(docker, imageId, log2) {
   try {
@@ -68924,6 +68935,47 @@ var init_cleanup = __esm({
             }
           })
         );
+      }
+    };
+  }
+});
+
+// src/lifecycle/early-tunnel.ts
+var EarlyTunnel;
+var init_early_tunnel = __esm({
+  "src/lifecycle/early-tunnel.ts"() {
+    "use strict";
+    EarlyTunnel = class {
+      opening;
+      failed = new AbortController();
+      failure;
+      constructor(open3, cleanup) {
+        this.opening = open3();
+        this.opening.catch((error2) => {
+          this.failure = { error: error2 };
+          this.failed.abort(error2);
+        });
+        cleanup.push("close the tunnel", async () => {
+          const tunnel2 = await this.opening.catch(() => void 0);
+          await tunnel2?.close();
+        });
+      }
+      /**
+       * Runs the wait for the app alongside the opening. A tunnel that cannot be opened (a bad authtoken, say)
+       * ends the wait at once and is the error thrown: the user should not sit through a readiness timeout to
+       * learn that.
+       */
+      async alongside(signal, wait2) {
+        try {
+          return await wait2(AbortSignal.any([signal, this.failed.signal]));
+        } catch (err) {
+          if (this.failure) throw this.failure.error;
+          throw err;
+        }
+      }
+      /** The open tunnel, or its opening error. */
+      tunnel() {
+        return this.opening;
       }
     };
   }
@@ -69643,7 +69695,7 @@ var require_ngrok = __commonJS({
     module2.exports.Session = Session;
     module2.exports.UpdateRequest = UpdateRequest;
     var net = require("net");
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var os6 = require("os");
     var path4 = require("path");
     SessionBuilder2.prototype._connect = SessionBuilder2.prototype.connect;
@@ -69758,17 +69810,17 @@ var require_ngrok = __commonJS({
       }
       const dir = ".ngrok";
       try {
-        fs3.mkdirSync(dir);
+        fs4.mkdirSync(dir);
       } catch (err) {
       }
       try {
-        fs3.accessSync(dir, fs3.constants.W_OK);
+        fs4.accessSync(dir, fs4.constants.W_OK);
         return dir + path4.sep + proposed;
       } catch (err) {
       }
       if (os6.tmpdir().length < 90) {
         try {
-          fs3.accessSync(os6.tmpdir(), fs3.constants.W_OK);
+          fs4.accessSync(os6.tmpdir(), fs4.constants.W_OK);
           filepath = os6.tmpdir() + path4.sep + proposed;
           if (filepath.length > 100) {
             filepath = filepath.substring(0, 100);
@@ -69777,7 +69829,7 @@ var require_ngrok = __commonJS({
         } catch (err) {
         }
       }
-      fs3.accessSync(process.cwd(), fs3.constants.W_OK);
+      fs4.accessSync(process.cwd(), fs4.constants.W_OK);
       return proposed;
     }
     async function ngrokLinkPipe(listener, server) {
@@ -69785,7 +69837,7 @@ var require_ngrok = __commonJS({
       const socket2 = await asyncListen(server, { path: filename });
       try {
         if (platform2 != "win32") {
-          fs3.chmodSync(filename, fs3.constants.S_IRWXU);
+          fs4.chmodSync(filename, fs4.constants.S_IRWXU);
         }
       } catch (err) {
         console.debug("Cannot change permissions of file: " + filename);
@@ -70171,12 +70223,15 @@ async function runPreview(config, deps) {
     const source = config.source;
     const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
-    let port2;
     let localUrl;
+    let early;
     if (source.kind === "share") {
-      port2 = source.port;
-      localUrl = `http://127.0.0.1:${port2}`;
-      await timed("ready", () => waitForLocalApp(localUrl, config.readyTimeoutMs, signal));
+      localUrl = `http://127.0.0.1:${source.port}`;
+      early = new EarlyTunnel(() => open2(config, source.port, deps), cleanup);
+      await timed(
+        "ready",
+        () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s))
+      );
     } else {
       const docker = deps.docker;
       await timed(source.kind === "build" ? "build" : "pull", async () => {
@@ -70193,20 +70248,22 @@ async function runPreview(config, deps) {
       app = started;
       cleanup.push("remove the container", () => started.remove());
       deps.onResource?.("container", started.id);
+      early = new EarlyTunnel(() => open2(config, started.hostPort, deps), cleanup);
       await timed(
         "ready",
-        () => waitUntilReady(docker, started, {
-          healthPath: config.healthPath,
-          timeoutMs: config.readyTimeoutMs,
-          signal
-        })
+        () => early.alongside(
+          signal,
+          (s) => waitUntilReady(docker, started, {
+            healthPath: config.healthPath,
+            timeoutMs: config.readyTimeoutMs,
+            signal: s
+          })
+        )
       );
-      port2 = started.hostPort;
       localUrl = started.localUrl;
     }
     await emit("ready", { localUrl, containerId: app?.id, phases: { ...phases } });
-    tunnel2 = await timed("tunnel", () => open2(config, port2, deps));
-    cleanup.push("close the tunnel", () => tunnel2.close());
+    tunnel2 = await timed("tunnel", () => early.tunnel());
     if (tunnel2.url) {
       const url = tunnel2.url;
       await timed("verify", () => verifyTunnel(url, protectionOf(config), { signal }));
@@ -70348,6 +70405,7 @@ var init_preview = __esm({
     init_docker();
     init_errors();
     init_cleanup();
+    init_early_tunnel();
     init_hold();
     init_share();
     init_tunnel();
@@ -70449,10 +70507,10 @@ function issueFileCommand(command, message) {
   if (!filePath) {
     throw new Error(`Unable to find environment variable for file command ${command}`);
   }
-  if (!fs2.existsSync(filePath)) {
+  if (!fs3.existsSync(filePath)) {
     throw new Error(`Missing file at path: ${filePath}`);
   }
-  fs2.appendFileSync(filePath, `${toCommandValue(message)}${os3.EOL}`, {
+  fs3.appendFileSync(filePath, `${toCommandValue(message)}${os3.EOL}`, {
     encoding: "utf8"
   });
 }
@@ -70467,11 +70525,11 @@ function prepareKeyValueMessage(key, value) {
   }
   return `${key}<<${delimiter2}${os3.EOL}${convertedValue}${os3.EOL}${delimiter2}`;
 }
-var crypto, fs2, os3;
+var crypto, fs3, os3;
 var init_file_command = __esm({
   "node_modules/@actions/core/lib/file-command.js"() {
     crypto = __toESM(require("crypto"), 1);
-    fs2 = __toESM(require("fs"), 1);
+    fs3 = __toESM(require("fs"), 1);
     os3 = __toESM(require("os"), 1);
     init_utils();
   }
@@ -94246,7 +94304,7 @@ var require_utils6 = __commonJS({
 // node_modules/qrcode/lib/renderer/png.js
 var require_png2 = __commonJS({
   "node_modules/qrcode/lib/renderer/png.js"(exports2) {
-    var fs3 = require("fs");
+    var fs4 = require("fs");
     var PNG = require_png().PNG;
     var Utils = require_utils6();
     exports2.render = function render2(qrData, options) {
@@ -94298,7 +94356,7 @@ var require_png2 = __commonJS({
         called = true;
         cb.apply(null, args);
       };
-      const stream = fs3.createWriteStream(path4);
+      const stream = fs4.createWriteStream(path4);
       stream.on("error", done);
       stream.on("close", done);
       exports2.renderToFileStream(stream, qrData, options);
@@ -94365,9 +94423,9 @@ var require_utf82 = __commonJS({
         cb = options;
         options = void 0;
       }
-      const fs3 = require("fs");
+      const fs4 = require("fs");
       const utf8 = exports2.render(qrData, options);
-      fs3.writeFile(path4, utf8, cb);
+      fs4.writeFile(path4, utf8, cb);
     };
   }
 });
@@ -94541,10 +94599,10 @@ var require_svg = __commonJS({
         cb = options;
         options = void 0;
       }
-      const fs3 = require("fs");
+      const fs4 = require("fs");
       const svgTag = exports2.render(qrData, options);
       const xmlStr = '<?xml version="1.0" encoding="utf-8"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">' + svgTag;
-      fs3.writeFile(path4, xmlStr, cb);
+      fs4.writeFile(path4, xmlStr, cb);
     };
   }
 });
@@ -104194,14 +104252,15 @@ function createOctokit(token, opts) {
       onRateLimit: onLimit("primary"),
       onSecondaryRateLimit: onLimit("secondary"),
       retryAfterBaseValue: baseValue,
-      ...opts.fastRetries ? { write: unspacedWrites, notifications: unspacedWrites } : {}
+      global: passThrough,
+      ...opts.fastRetries ? { write: passThrough, notifications: passThrough } : {}
     }
   });
 }
 function fetchWithTimeout(input, init) {
   return fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS2) });
 }
-var RATE_LIMIT_RETRIES, MAX_RATE_LIMIT_WAIT_S, REQUEST_TIMEOUT_MS2, unspacedWrites;
+var RATE_LIMIT_RETRIES, MAX_RATE_LIMIT_WAIT_S, REQUEST_TIMEOUT_MS2, passThrough;
 var init_octokit = __esm({
   "src/github/octokit.ts"() {
     "use strict";
@@ -104209,7 +104268,7 @@ var init_octokit = __esm({
     RATE_LIMIT_RETRIES = 2;
     MAX_RATE_LIMIT_WAIT_S = 120;
     REQUEST_TIMEOUT_MS2 = 3e4;
-    unspacedWrites = {
+    passThrough = {
       key: () => ({
         schedule: (_options, fn, ...args) => Promise.resolve().then(() => fn(...args))
       })

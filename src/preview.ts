@@ -5,6 +5,7 @@ import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels } from "
 import { PreviewError, type PreviewStep } from "./errors.js";
 import type { StateDetails } from "./github/types.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
+import { EarlyTunnel } from "./lifecycle/early-tunnel.js";
 import { type HoldEnd, holdUntilEnd, stopReason } from "./lifecycle/hold.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
@@ -37,7 +38,8 @@ export interface PreviewResult {
 
 /**
  * The preview from start to guaranteed end:
- * build or pull → run → wait ready → open tunnel → check the URL answers → live → hold → clean up → report.
+ * build or pull → run → wait ready (the tunnel opening meanwhile) → check the URL answers → live → hold →
+ * clean up → report.
  * A failure at any step still runs every cleanup after it, and the final report says which step failed.
  */
 export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Promise<PreviewResult> {
@@ -77,12 +79,14 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     const engine =
       source.kind === "share" ? undefined : engineAnswers(deps.docker!).catch((err: unknown) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
-    let port: number;
     let localUrl: string;
+    let early: EarlyTunnel;
     if (source.kind === "share") {
-      port = source.port;
-      localUrl = `http://127.0.0.1:${port}`;
-      await timed("ready", () => waitForLocalApp(localUrl, config.readyTimeoutMs, signal));
+      localUrl = `http://127.0.0.1:${source.port}`;
+      early = new EarlyTunnel(() => open(config, source.port, deps), cleanup);
+      await timed("ready", () =>
+        early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s)),
+      );
     } else {
       const docker = deps.docker!;
       await timed(source.kind === "build" ? "build" : "pull", async () => {
@@ -98,20 +102,23 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       app = started;
       cleanup.push("remove the container", () => started.remove());
       deps.onResource?.("container", started.id);
+      // The host port is known: the tunnel opens while the app starts (see EarlyTunnel).
+      early = new EarlyTunnel(() => open(config, started.hostPort, deps), cleanup);
       await timed("ready", () =>
-        waitUntilReady(docker, started, {
-          healthPath: config.healthPath,
-          timeoutMs: config.readyTimeoutMs,
-          signal,
-        }),
+        early.alongside(signal, (s) =>
+          waitUntilReady(docker, started, {
+            healthPath: config.healthPath,
+            timeoutMs: config.readyTimeoutMs,
+            signal: s,
+          }),
+        ),
       );
-      port = started.hostPort;
       localUrl = started.localUrl;
     }
     await emit("ready", { localUrl, containerId: app?.id, phases: { ...phases } });
 
-    tunnel = await timed("tunnel", () => open(config, port, deps));
-    cleanup.push("close the tunnel", () => tunnel!.close());
+    // Phases are what each step added to the wait: "tunnel" is only what is left of opening it once ready.
+    tunnel = await timed("tunnel", () => early.tunnel());
     if (tunnel.url) {
       const url = tunnel.url;
       await timed("verify", () => verifyTunnel(url, protectionOf(config), { signal }));

@@ -10,7 +10,7 @@ import { startBuild } from "./build-start.js";
 import { type Builder, chooseBuilder } from "./builder-choice.js";
 import { createContextStream } from "./context.js";
 import { readEvents } from "./json-events.js";
-import type { PreviewLabels } from "./types.js";
+import type { ImageLabels } from "./types.js";
 
 export interface BuildRequest {
   /** Absolute path of the build context. */
@@ -20,7 +20,7 @@ export interface BuildRequest {
   readonly buildArgs: Readonly<Record<string, string>>;
   readonly target?: string;
   readonly tag: string;
-  readonly labels: PreviewLabels;
+  readonly labels: ImageLabels;
   /** Local images whose layers the classic builder may reuse (the registry cache, pulled first). */
   readonly cacheFrom?: readonly string[];
   /** Credentials for one registry (a private base image, the cache image), sent as X-Registry-Config. */

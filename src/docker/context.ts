@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { lstatSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, posix, relative, resolve, sep } from "node:path";
@@ -23,7 +24,7 @@ export interface ContextStream {
  * excluded directories skipped without being read unless an exception may reach inside them, and the
  * Dockerfile and `.dockerignore` always sent. Owners are reset to 0:0, as the CLI does.
  * `dockerfile` is relative to `contextDir` and must exist inside it.
- * Memory stays flat whatever the context size: tar-fs reads one file at a time in 64 KiB chunks and
+ * Memory stays flat whatever the context size: tar-fs reads one file at a time in READ_CHUNK pieces and
  * the consumer's backpressure (the HTTP upload to the engine) paces the reads.
  */
 export async function createContextStream(contextDir: string, dockerfile: string): Promise<ContextStream> {
@@ -34,6 +35,7 @@ export async function createContextStream(contextDir: string, dockerfile: string
 
   let entries = 0;
   const tar = pack(root, {
+    fs: chunkedReads,
     entries: top,
     ignore: (abs) => skip(filter, root, abs),
     map: (header) => ({ ...header, uid: 0, gid: 0 }),
@@ -56,6 +58,18 @@ export async function createContextStream(contextDir: string, dockerfile: string
   pipeline(tar, counted, () => {});
   return { stream: counted, sentBytes: () => bytes, sentEntries: () => entries, readError: () => failure };
 }
+
+/**
+ * ML contexts are mostly large files (weights, checkpoints). fs's default 64 KiB reads make every chunk
+ * a trip through tar-fs, the counting Transform and the chunked HTTP upload: with 1 MiB reads the upload
+ * costs 30–50 % less CPU and is as fast as the docker CLI's (bench/README.md), at the same peak memory.
+ */
+const READ_CHUNK = 1 << 20;
+const chunkedReads: typeof fs = {
+  ...fs,
+  createReadStream: ((path: fs.PathLike, options?: { start?: number; end?: number }) =>
+    fs.createReadStream(path, { ...options, highWaterMark: READ_CHUNK })) as typeof fs.createReadStream,
+};
 
 /** Resolves the Dockerfile to a context-relative POSIX path, or says what is wrong with the layout. */
 async function checkLayout(root: string, dockerfile: string): Promise<string> {

@@ -3,7 +3,7 @@ import type { Logger } from "../log.js";
 import { buildWithCache } from "./cache/index.js";
 import { previewTag } from "./image-ref.js";
 import { ensureImage, localImageId } from "./pull.js";
-import type { BuildSource, PreparedImage, PreviewLabels } from "./types.js";
+import type { BuildSource, ImageLabels, PreparedImage, PreviewLabels } from "./types.js";
 
 export interface PrepareOptions {
   readonly signal?: AbortSignal;
@@ -44,7 +44,7 @@ export async function prepareImage(
       buildArgs: source.buildArgs,
       target: source.target,
       tag,
-      labels,
+      labels: imageLabels(labels),
     };
     const previous = await localImageId(docker, tag).catch(() => undefined);
     const result = await buildWithCache(docker, request, source.cache, source.registryAuth, log, {
@@ -64,9 +64,19 @@ export async function prepareImage(
 }
 
 /**
- * The image this tag named before the build. Every build is a new image (the run label differs), so
- * without this each run would leave an untagged one behind on a persistent engine. Removing it keeps the
- * layers the new image shares with it (the cache); it stays while a container still uses it.
+ * The labels an image gets: all but the run. The classic builder turns labels into a final LABEL step, so a
+ * per-run label would make every rebuild miss that step and yield a new image; the orphan sweep needs the
+ * run only on containers, which keep all labels.
+ */
+export function imageLabels(labels: PreviewLabels): ImageLabels {
+  const { "ml-preview.run": _run, ...stable } = labels;
+  return stable;
+}
+
+/**
+ * The image this tag named before the build, when the build changed it. Without this each changed build
+ * would leave an untagged image behind on a persistent engine. Removing it keeps the layers the new image
+ * shares with it (the cache); it stays while a container still uses it.
  */
 async function removeSuperseded(docker: Docker, imageId: string, log: Logger): Promise<void> {
   try {

@@ -8,6 +8,9 @@ export interface PreviewLabels {
   readonly "ml-preview.name": string;
 }
 
+/** An image's labels: stable across runs, so an unchanged rebuild is the same image (see imageLabels). */
+export type ImageLabels = Omit<PreviewLabels, "ml-preview.run">;
+
 export interface PreparedImage {
   readonly imageId: string;
   /** What the user would call it: the `image` input, or the tag we gave the build. */

@@ -69,6 +69,39 @@ describe("cancellation (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after)", () =
   });
 });
 
+describe("a tunnel that cannot be opened", () => {
+  it("fails the preview while the app is still starting (not after the readiness timeout), nothing left", async () => {
+    world = await PreviewWorld.start();
+    const token = "wrong-authtoken-Zq81";
+    const { job, label } = world.job(
+      { duration: "10m", "ready-timeout": "5m", "ngrok-authtoken": token },
+      { dockerfile: neverReady },
+    );
+    labels.push(label);
+    const started = Date.now();
+    const result = await job.main();
+    // The image is a cached busybox build: well under the 5 min the app would be waited for.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(result.code).toBe(1);
+    expect(result.outputs.status).toBe("failed");
+    expect(state()).toBe("failed");
+    const body = world.comments()[0]!.body;
+    expect(body).toMatch(/tunnel/);
+    expect(body).toContain("ERR_NGROK_105");
+    expect(world.edge.authAttempts.map((a) => a.ok)).toEqual([false]);
+    const everything = [
+      result.stdout.replace(/^::add-mask::.*$/gm, ""),
+      result.stderr,
+      JSON.stringify(result.outputs),
+      result.summary,
+      ...world.github.requests.map((r) => JSON.stringify(r.body ?? "")),
+    ].join("\n");
+    expect(everything).not.toContain(token);
+    expect(result.stdout).toContain(`::add-mask::${token}`);
+    expect(await leftContainers(docker, label)).toEqual([]);
+  });
+});
+
 describe("a live preview ends early", () => {
   it("when the PR is closed: stopped within 2 poll intervals", async () => {
     world = await PreviewWorld.start();

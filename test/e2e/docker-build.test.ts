@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWithEngine } from "../../src/docker/build.js";
-import { prepareImage } from "../../src/docker/image.js";
+import { imageLabels, prepareImage } from "../../src/docker/image.js";
 import type { BuildSource, PreviewLabels } from "../../src/docker/types.js";
 import { PreviewError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
@@ -82,7 +82,11 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const dir of contexts) rmSync(dir, { recursive: true, force: true });
   const tagged = await docker.listImages({ filters: { reference: [`ml-preview-e2e/${RUN}`] } });
-  const labelled = await docker.listImages({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } });
+  // Images carry no run label (see imageLabels): every image of ours here has this file's repo label.
+  const labelled = await docker.listImages({
+    all: true,
+    filters: { label: [`ml-preview.repo=${labels["ml-preview.repo"]}`] },
+  });
   for (const image of [...tagged, ...labelled])
     await docker
       .getImage(image.Id)
@@ -124,7 +128,8 @@ describe("prepareImage: build", () => {
     expect(groups).toEqual([`Build ${t}`]);
     const inspect = await docker.getImage(t).inspect();
     expect(inspect.Id).toBe(image.imageId);
-    expect(inspect.Config.Labels).toMatchObject(labels);
+    expect(inspect.Config.Labels).toMatchObject(imageLabels(labels));
+    expect(inspect.Config.Labels).not.toHaveProperty("ml-preview.run");
     const history = await historyOf(image.imageId);
     expect(history).toContain("GREETING=hello-e2e");
     expect(history).toContain("echo app-stage");
@@ -147,16 +152,33 @@ describe("prepareImage: build", () => {
     expect(again.cachedSteps).toBeGreaterThanOrEqual(4);
   });
 
-  it("replaces the tag's previous image instead of leaving it behind, keeping the shared layers as cache", async () => {
+  it("rebuilds an unchanged app in a later run as the same image, every step (labels too) from the cache", async () => {
     const dir = context(
       ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, "RUN echo layer > /layer"].join("\n"),
     );
     const t = tag();
     const first = await prepareImage(docker, build(dir), labels, recordingLogger().log, { tag: t });
     const nextRun = { ...labels, "ml-preview.run": `${RUN}-next` };
+    const { log, lines } = recordingLogger();
+    const second = await prepareImage(docker, build(dir), nextRun, log, { tag: t });
+    expect(second.imageId).toBe(first.imageId);
+    expect(second.cachedSteps).toBe(second.totalSteps! - 1); // all but FROM scratch, which is no step to cache
+    // The engine ran nothing: no step of the rebuild started a container.
+    expect(lines.filter((l) => l.includes("Running in"))).toEqual([]);
+  });
+
+  it("replaces the tag's previous image when the app changed, keeping the shared layers as cache", async () => {
+    const dir = context(
+      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, "COPY app.txt /app.txt"].join("\n"),
+      { "app.txt": "v1" },
+    );
+    const t = tag();
+    const first = await prepareImage(docker, build(dir), labels, recordingLogger().log, { tag: t });
+    writeFileSync(join(dir, "app.txt"), "v2");
+    const nextRun = { ...labels, "ml-preview.run": `${RUN}-next` };
     const second = await prepareImage(docker, build(dir), nextRun, recordingLogger().log, { tag: t });
     expect(second.imageId).not.toBe(first.imageId);
-    expect(second.cachedSteps).toBe(3);
+    expect(second.cachedSteps).toBe(2);
     await expect(docker.getImage(first.imageId).inspect()).rejects.toMatchObject({ statusCode: 404 });
     await docker.getImage(second.imageId).remove({ force: true });
   });

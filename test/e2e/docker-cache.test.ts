@@ -117,7 +117,8 @@ async function removeLocalImages(): Promise<void> {
         .catch(() => {});
     }
   }
-  for (const image of await docker.listImages({ all: true, filters: { label: [`ml-preview.run=${RUN}`] } })) {
+  const ours = `ml-preview.repo=${labels["ml-preview.repo"]}`; // images carry no run label (imageLabels)
+  for (const image of await docker.listImages({ all: true, filters: { label: [ours] } })) {
     await docker
       .getImage(image.Id)
       .remove({ force: true })
@@ -411,8 +412,6 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
       "ml-preview.repo=octo/e2e-cache",
       "--label",
       "ml-preview.pr=12",
-      "--label",
-      `ml-preview.run=${RUN}`,
       "--label",
       "ml-preview.name=app",
       "--build-arg",

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -118,6 +119,21 @@ describe("createContextStream", () => {
     const without = await packed(tree({ Dockerfile: "FROM scratch\n", "model.bin": big }));
     expect(withIgnore.bytes).toBeLessThan(20_000);
     expect(without.bytes).toBeGreaterThan(5_000_000);
+  });
+
+  it("reads a large file in 1 MiB pieces (a weights file is a handful of chunks, not hundreds), bytes intact", async () => {
+    const weights = randomBytes(8 << 20);
+    const root = tree({ Dockerfile: "FROM scratch\n" });
+    writeFileSync(join(root, "weights.bin"), weights);
+    const ctx = await createContextStream(root, "Dockerfile");
+    const chunks: Buffer[] = [];
+    for await (const chunk of ctx.stream as AsyncIterable<Buffer>) chunks.push(chunk);
+    // fs's default 64 KiB reads would give at least 128 chunks for the 8 MiB file.
+    expect(chunks.length).toBeLessThan(32);
+    const tar = Buffer.concat(chunks);
+    const at = tar.indexOf(weights.subarray(0, 64));
+    expect(at).toBeGreaterThan(0);
+    expect(tar.subarray(at, at + weights.length).equals(weights)).toBe(true);
   });
 
   it("says what to fix when the Dockerfile is missing or outside the context", async () => {

@@ -11,7 +11,6 @@ const request: BuildRequest = {
   labels: {
     "ml-preview.repo": "octo/app",
     "ml-preview.pr": "3",
-    "ml-preview.run": "9.1",
     "ml-preview.name": "app",
   },
 };
@@ -76,8 +75,6 @@ describe("buildxBuildArgs", () => {
       "ml-preview.repo=octo/app",
       "--label",
       "ml-preview.pr=3",
-      "--label",
-      "ml-preview.run=9.1",
       "--label",
       "ml-preview.name=app",
       "--build-arg",

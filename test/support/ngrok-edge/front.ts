@@ -15,8 +15,9 @@ export class FrontServer {
   private boundPort = 0;
 
   private constructor(openProxy: OpenProxy) {
-    // Half-open: a visitor that shuts its write side must still get the whole response.
-    this.server = createServer({ allowHalfOpen: true }, (visitor) => {
+    // Half-open: a visitor that shuts its write side must still get the whole response. No Nagle delay,
+    // like the real (Go) edge's sockets.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (visitor) => {
       this.visitors.add(visitor);
       visitor.on("close", () => this.visitors.delete(visitor));
       const stream = openProxy(visitor);
