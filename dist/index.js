@@ -21840,7 +21840,7 @@ var require_SFTP = __commonJS({
         let handle;
         let bytesRead = 0;
         const flag = options.flag || "r";
-        const read = () => {
+        const read2 = () => {
           if (size === 0) {
             buffer = Buffer.allocUnsafe(8192);
             this.read(handle, buffer, 0, 8192, bytesRead, afterRead);
@@ -21861,21 +21861,21 @@ var require_SFTP = __commonJS({
             eof = false;
           }
           if (eof || size === 0 && nbytes === 0)
-            return close();
+            return close2();
           bytesRead += nbytes;
           pos += nbytes;
           if (size !== 0) {
             if (pos === size)
-              close();
+              close2();
             else
-              read();
+              read2();
           } else {
             buffers.push(bufferSlice(buffer, 0, nbytes));
-            read();
+            read2();
           }
         };
         afterRead._wantEOFError = true;
-        const close = () => {
+        const close2 = () => {
           this.close(handle, (er) => {
             if (size === 0) {
               buffer = Buffer.concat(buffers, pos);
@@ -21906,10 +21906,10 @@ var require_SFTP = __commonJS({
             size = st.size || 0;
             if (size === 0) {
               buffers = [];
-              return read();
+              return read2();
             }
             buffer = Buffer.allocUnsafe(size);
-            read();
+            read2();
           };
           this.fstat(handle, tryStat);
         });
@@ -29512,9 +29512,9 @@ var require_stream_duplex = __commonJS({
       return keys2;
     };
     module2.exports = Duplex;
-    var Readable = require_stream_readable();
+    var Readable2 = require_stream_readable();
     var Writable2 = require_stream_writable();
-    require_inherits()(Duplex, Readable);
+    require_inherits()(Duplex, Readable2);
     {
       keys = objectKeys(Writable2.prototype);
       for (v = 0; v < keys.length; v++) {
@@ -29527,7 +29527,7 @@ var require_stream_duplex = __commonJS({
     var v;
     function Duplex(options) {
       if (!(this instanceof Duplex)) return new Duplex(options);
-      Readable.call(this, options);
+      Readable2.call(this, options);
       Writable2.call(this, options);
       this.allowHalfOpen = true;
       if (options) {
@@ -30241,14 +30241,14 @@ var require_from = __commonJS({
       return (hint2 === "string" ? String : Number)(input);
     }
     var ERR_INVALID_ARG_TYPE = require_errors3().codes.ERR_INVALID_ARG_TYPE;
-    function from(Readable, iterable, opts) {
+    function from(Readable2, iterable, opts) {
       var iterator3;
       if (iterable && typeof iterable.next === "function") {
         iterator3 = iterable;
       } else if (iterable && iterable[Symbol.asyncIterator]) iterator3 = iterable[Symbol.asyncIterator]();
       else if (iterable && iterable[Symbol.iterator]) iterator3 = iterable[Symbol.iterator]();
       else throw new ERR_INVALID_ARG_TYPE("iterable", ["Iterable"], iterable);
-      var readable = new Readable(_objectSpread({
+      var readable = new Readable2(_objectSpread({
         objectMode: true
       }, opts));
       var reading = false;
@@ -30288,9 +30288,9 @@ var require_from = __commonJS({
 var require_stream_readable = __commonJS({
   "node_modules/readable-stream/lib/_stream_readable.js"(exports2, module2) {
     "use strict";
-    module2.exports = Readable;
+    module2.exports = Readable2;
     var Duplex;
-    Readable.ReadableState = ReadableState;
+    Readable2.ReadableState = ReadableState;
     var EE = require("events").EventEmitter;
     var EElistenerCount = function EElistenerCount2(emitter, type) {
       return emitter.listeners(type).length;
@@ -30325,7 +30325,7 @@ var require_stream_readable = __commonJS({
     var StringDecoder4;
     var createReadableStreamAsyncIterator;
     var from;
-    require_inherits()(Readable, Stream);
+    require_inherits()(Readable2, Stream);
     var errorOrDestroy = destroyImpl.errorOrDestroy;
     var kProxyEvents = ["error", "close", "destroy", "pause", "resume"];
     function prependListener(emitter, event, fn) {
@@ -30369,9 +30369,9 @@ var require_stream_readable = __commonJS({
         this.encoding = options.encoding;
       }
     }
-    function Readable(options) {
+    function Readable2(options) {
       Duplex = Duplex || require_stream_duplex();
-      if (!(this instanceof Readable)) return new Readable(options);
+      if (!(this instanceof Readable2)) return new Readable2(options);
       var isDuplex = this instanceof Duplex;
       this._readableState = new ReadableState(options, this, isDuplex);
       this.readable = true;
@@ -30381,7 +30381,7 @@ var require_stream_readable = __commonJS({
       }
       Stream.call(this);
     }
-    Object.defineProperty(Readable.prototype, "destroyed", {
+    Object.defineProperty(Readable2.prototype, "destroyed", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30399,12 +30399,12 @@ var require_stream_readable = __commonJS({
         this._readableState.destroyed = value;
       }
     });
-    Readable.prototype.destroy = destroyImpl.destroy;
-    Readable.prototype._undestroy = destroyImpl.undestroy;
-    Readable.prototype._destroy = function(err, cb) {
+    Readable2.prototype.destroy = destroyImpl.destroy;
+    Readable2.prototype._undestroy = destroyImpl.undestroy;
+    Readable2.prototype._destroy = function(err, cb) {
       cb(err);
     };
-    Readable.prototype.push = function(chunk, encoding) {
+    Readable2.prototype.push = function(chunk, encoding) {
       var state = this._readableState;
       var skipChunkCheck;
       if (!state.objectMode) {
@@ -30421,7 +30421,7 @@ var require_stream_readable = __commonJS({
       }
       return readableAddChunk(this, chunk, encoding, false, skipChunkCheck);
     };
-    Readable.prototype.unshift = function(chunk) {
+    Readable2.prototype.unshift = function(chunk) {
       return readableAddChunk(this, chunk, null, true, false);
     };
     function readableAddChunk(stream, chunk, encoding, addToFront, skipChunkCheck) {
@@ -30482,10 +30482,10 @@ var require_stream_readable = __commonJS({
       }
       return er;
     }
-    Readable.prototype.isPaused = function() {
+    Readable2.prototype.isPaused = function() {
       return this._readableState.flowing === false;
     };
-    Readable.prototype.setEncoding = function(enc) {
+    Readable2.prototype.setEncoding = function(enc) {
       if (!StringDecoder4) StringDecoder4 = require_string_decoder().StringDecoder;
       var decoder = new StringDecoder4(enc);
       this._readableState.decoder = decoder;
@@ -30531,7 +30531,7 @@ var require_stream_readable = __commonJS({
       }
       return state.length;
     }
-    Readable.prototype.read = function(n) {
+    Readable2.prototype.read = function(n) {
       debug2("read", n);
       n = parseInt(n, 10);
       var state = this._readableState;
@@ -30640,10 +30640,10 @@ var require_stream_readable = __commonJS({
       }
       state.readingMore = false;
     }
-    Readable.prototype._read = function(n) {
+    Readable2.prototype._read = function(n) {
       errorOrDestroy(this, new ERR_METHOD_NOT_IMPLEMENTED("_read()"));
     };
-    Readable.prototype.pipe = function(dest, pipeOpts) {
+    Readable2.prototype.pipe = function(dest, pipeOpts) {
       var src = this;
       var state = this._readableState;
       switch (state.pipesCount) {
@@ -30746,7 +30746,7 @@ var require_stream_readable = __commonJS({
         }
       };
     }
-    Readable.prototype.unpipe = function(dest) {
+    Readable2.prototype.unpipe = function(dest) {
       var state = this._readableState;
       var unpipeInfo = {
         hasUnpiped: false
@@ -30780,7 +30780,7 @@ var require_stream_readable = __commonJS({
       dest.emit("unpipe", this, unpipeInfo);
       return this;
     };
-    Readable.prototype.on = function(ev, fn) {
+    Readable2.prototype.on = function(ev, fn) {
       var res = Stream.prototype.on.call(this, ev, fn);
       var state = this._readableState;
       if (ev === "data") {
@@ -30801,15 +30801,15 @@ var require_stream_readable = __commonJS({
       }
       return res;
     };
-    Readable.prototype.addListener = Readable.prototype.on;
-    Readable.prototype.removeListener = function(ev, fn) {
+    Readable2.prototype.addListener = Readable2.prototype.on;
+    Readable2.prototype.removeListener = function(ev, fn) {
       var res = Stream.prototype.removeListener.call(this, ev, fn);
       if (ev === "readable") {
         process.nextTick(updateReadableListening, this);
       }
       return res;
     };
-    Readable.prototype.removeAllListeners = function(ev) {
+    Readable2.prototype.removeAllListeners = function(ev) {
       var res = Stream.prototype.removeAllListeners.apply(this, arguments);
       if (ev === "readable" || ev === void 0) {
         process.nextTick(updateReadableListening, this);
@@ -30829,7 +30829,7 @@ var require_stream_readable = __commonJS({
       debug2("readable nexttick read 0");
       self2.read(0);
     }
-    Readable.prototype.resume = function() {
+    Readable2.prototype.resume = function() {
       var state = this._readableState;
       if (!state.flowing) {
         debug2("resume");
@@ -30855,7 +30855,7 @@ var require_stream_readable = __commonJS({
       flow(stream);
       if (state.flowing && !state.reading) stream.read(0);
     }
-    Readable.prototype.pause = function() {
+    Readable2.prototype.pause = function() {
       debug2("call pause flowing=%j", this._readableState.flowing);
       if (this._readableState.flowing !== false) {
         debug2("pause");
@@ -30870,7 +30870,7 @@ var require_stream_readable = __commonJS({
       debug2("flow", state.flowing);
       while (state.flowing && stream.read() !== null) ;
     }
-    Readable.prototype.wrap = function(stream) {
+    Readable2.prototype.wrap = function(stream) {
       var _this = this;
       var state = this._readableState;
       var paused = false;
@@ -30915,14 +30915,14 @@ var require_stream_readable = __commonJS({
       return this;
     };
     if (typeof Symbol === "function") {
-      Readable.prototype[Symbol.asyncIterator] = function() {
+      Readable2.prototype[Symbol.asyncIterator] = function() {
         if (createReadableStreamAsyncIterator === void 0) {
           createReadableStreamAsyncIterator = require_async_iterator();
         }
         return createReadableStreamAsyncIterator(this);
       };
     }
-    Object.defineProperty(Readable.prototype, "readableHighWaterMark", {
+    Object.defineProperty(Readable2.prototype, "readableHighWaterMark", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30931,7 +30931,7 @@ var require_stream_readable = __commonJS({
         return this._readableState.highWaterMark;
       }
     });
-    Object.defineProperty(Readable.prototype, "readableBuffer", {
+    Object.defineProperty(Readable2.prototype, "readableBuffer", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30940,7 +30940,7 @@ var require_stream_readable = __commonJS({
         return this._readableState && this._readableState.buffer;
       }
     });
-    Object.defineProperty(Readable.prototype, "readableFlowing", {
+    Object.defineProperty(Readable2.prototype, "readableFlowing", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30954,8 +30954,8 @@ var require_stream_readable = __commonJS({
         }
       }
     });
-    Readable._fromList = fromList;
-    Object.defineProperty(Readable.prototype, "readableLength", {
+    Readable2._fromList = fromList;
+    Object.defineProperty(Readable2.prototype, "readableLength", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -31001,11 +31001,11 @@ var require_stream_readable = __commonJS({
       }
     }
     if (typeof Symbol === "function") {
-      Readable.from = function(iterable, opts) {
+      Readable2.from = function(iterable, opts) {
         if (from === void 0) {
           from = require_from();
         }
-        return from(Readable, iterable, opts);
+        return from(Readable2, iterable, opts);
       };
     }
     function indexOf(xs, x) {
@@ -32702,7 +32702,7 @@ var require_chownr = __commonJS({
     } : (path5, uid, gid) => lchownSync(path5, uid, gid);
     var nodeVersion = process.version;
     var readdir3 = (path5, options, cb) => fs4.readdir(path5, options, cb);
-    var readdirSync = (path5, options) => fs4.readdirSync(path5, options);
+    var readdirSync2 = (path5, options) => fs4.readdirSync(path5, options);
     if (/^v4\./.test(nodeVersion))
       readdir3 = (path5, options, cb) => fs4.readdir(path5, cb);
     var chown = (cpath, uid, gid, cb) => {
@@ -32773,7 +32773,7 @@ var require_chownr = __commonJS({
     var chownrSync = (p, uid, gid) => {
       let children;
       try {
-        children = readdirSync(p, { withFileTypes: true });
+        children = readdirSync2(p, { withFileTypes: true });
       } catch (er) {
         if (er.code === "ENOENT")
           return;
@@ -33790,7 +33790,7 @@ var require_pack = __commonJS({
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
-    var Readable = require_readable().Readable;
+    var Readable2 = require_readable().Readable;
     var Writable2 = require_readable().Writable;
     var StringDecoder4 = require("string_decoder").StringDecoder;
     var headers = require_headers();
@@ -33866,14 +33866,14 @@ var require_pack = __commonJS({
     };
     var Pack = function(opts) {
       if (!(this instanceof Pack)) return new Pack(opts);
-      Readable.call(this, opts);
+      Readable2.call(this, opts);
       this._drain = noop4;
       this._finalized = false;
       this._finalizing = false;
       this._destroyed = false;
       this._stream = null;
     };
-    inherits(Pack, Readable);
+    inherits(Pack, Readable2);
     Pack.prototype.entry = function(header, buffer, callback) {
       if (this._stream) throw new Error("already piping an entry");
       if (this._finalized || this._destroyed) return;
@@ -65503,7 +65503,7 @@ var require_streamx = __commonJS({
         }
       }
     };
-    var Readable = class _Readable extends Stream {
+    var Readable2 = class _Readable extends Stream {
       constructor(opts) {
         super(opts);
         this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD;
@@ -65714,7 +65714,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Duplex = class extends Readable {
+    var Duplex = class extends Readable2 {
       // and Writable
       constructor(opts) {
         super(opts);
@@ -65923,7 +65923,7 @@ var require_streamx = __commonJS({
       getStreamError,
       Stream,
       Writable: Writable2,
-      Readable,
+      Readable: Readable2,
       Duplex,
       Transform: Transform2,
       // Export PassThrough for compatibility with Node.js core's stream module
@@ -66197,7 +66197,7 @@ var require_headers2 = __commonJS({
 // node_modules/tar-stream/extract.js
 var require_extract2 = __commonJS({
   "node_modules/tar-stream/extract.js"(exports2, module2) {
-    var { Writable: Writable2, Readable, getStreamError } = require_streamx();
+    var { Writable: Writable2, Readable: Readable2, getStreamError } = require_streamx();
     var FIFO = require_fast_fifo();
     var b4a = require_b4a();
     var headers = require_headers2();
@@ -66245,7 +66245,7 @@ var require_extract2 = __commonJS({
         return buf.subarray(this._offset, this._offset += size);
       }
     };
-    var Source = class extends Readable {
+    var Source = class extends Readable2 {
       constructor(self2, header, offset) {
         super();
         this.header = header;
@@ -66561,7 +66561,7 @@ var require_constants3 = __commonJS({
 // node_modules/tar-stream/pack.js
 var require_pack2 = __commonJS({
   "node_modules/tar-stream/pack.js"(exports2, module2) {
-    var { Readable, Writable: Writable2, getStreamError } = require_streamx();
+    var { Readable: Readable2, Writable: Writable2, getStreamError } = require_streamx();
     var b4a = require_b4a();
     var constants3 = require_constants3();
     var headers = require_headers2();
@@ -66654,7 +66654,7 @@ var require_pack2 = __commonJS({
         cb();
       }
     };
-    var Pack = class extends Readable {
+    var Pack = class extends Readable2 {
       constructor(opts) {
         super(opts);
         this._drain = noop4;
@@ -67133,6 +67133,198 @@ var require_tar_fs2 = __commonJS({
   }
 });
 
+// src/docker/buffer-pool.ts
+var BufferPool;
+var init_buffer_pool = __esm({
+  "src/docker/buffer-pool.ts"() {
+    "use strict";
+    BufferPool = class {
+      constructor(chunkSize, capacity) {
+        this.chunkSize = chunkSize;
+        this.capacity = capacity;
+      }
+      chunkSize;
+      capacity;
+      free = [];
+      /** Pooled buffers handed out and not yet given back, by their memory. */
+      lent = /* @__PURE__ */ new Map();
+      created = 0;
+      /** Buffers allocated in all, pooled or not: fewer than taken means buffers were reused. */
+      allocated = 0;
+      /** A buffer of `chunkSize` bytes: a free pooled one, a new pooled one, or past capacity a fresh one. */
+      take() {
+        let buffer = this.free.pop();
+        if (!buffer) {
+          buffer = Buffer.allocUnsafeSlow(this.chunkSize);
+          this.allocated++;
+          if (this.created >= this.capacity) return buffer;
+          this.created++;
+        }
+        this.lent.set(buffer.buffer, buffer);
+        return buffer;
+      }
+      /** Gives back the pooled buffer that `chunk` is a view of; anything else is left to the GC. */
+      release(chunk) {
+        const buffer = this.lent.get(chunk.buffer);
+        if (!buffer) return;
+        this.lent.delete(chunk.buffer);
+        this.free.push(buffer);
+      }
+    };
+  }
+});
+
+// src/docker/context-fs.ts
+function contextReadPool() {
+  return new BufferPool(READ_CHUNK, POOLED_CHUNKS);
+}
+function contextFs(pool) {
+  return {
+    ...fs,
+    lstat: (path4, cb) => later(cb, () => fs.lstatSync(path4)),
+    readdir: (path4, cb) => later(cb, () => fs.readdirSync(path4)),
+    createReadStream: (path4, range) => {
+      const length = range.end - range.start + 1;
+      return length > SMALL_FILE ? pooledRead(path4, range.start, length, pool) : smallRead(path4, range.start, length);
+    }
+  };
+}
+function pooledRead(path4, start, length, pool) {
+  let fd;
+  let position = start;
+  const end = start + length;
+  return new import_node_stream2.Readable({
+    read() {
+      const buffer = pool.take();
+      try {
+        fd ??= fs.openSync(path4, "r");
+      } catch (err) {
+        pool.release(buffer);
+        this.destroy(err);
+        return;
+      }
+      fs.read(fd, buffer, 0, Math.min(buffer.length, end - position), position, (err, n) => {
+        if (err || n === 0) {
+          pool.release(buffer);
+          if (err) this.destroy(err);
+          else this.push(null);
+          return;
+        }
+        position += n;
+        this.push(buffer.subarray(0, n));
+        if (position >= end) this.push(null);
+      });
+    },
+    destroy(err, done) {
+      if (fd === void 0) done(err);
+      else fs.close(fd, () => done(err));
+    }
+  });
+}
+function smallRead(path4, start, length) {
+  return new import_node_stream2.Readable({
+    read() {
+      try {
+        this.push(readRange(path4, start, length));
+        this.push(null);
+      } catch (err) {
+        this.destroy(err);
+      }
+    }
+  });
+}
+function later(cb, fn) {
+  setImmediate(() => {
+    let value;
+    try {
+      value = fn();
+    } catch (err) {
+      cb(err);
+      return;
+    }
+    cb(null, value);
+  });
+}
+function readRange(path4, start, length) {
+  const fd = fs.openSync(path4, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    for (; ; ) {
+      const n = fs.readSync(fd, buffer, filled, length - filled, start + filled);
+      filled += n;
+      if (n === 0 || filled === length) return buffer.subarray(0, filled);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+var fs, import_node_stream2, READ_CHUNK, POOLED_CHUNKS, SMALL_FILE;
+var init_context_fs = __esm({
+  "src/docker/context-fs.ts"() {
+    "use strict";
+    fs = __toESM(require("node:fs"));
+    import_node_stream2 = require("node:stream");
+    init_buffer_pool();
+    READ_CHUNK = 1 << 20;
+    POOLED_CHUNKS = 8;
+    SMALL_FILE = 256 << 10;
+  }
+});
+
+// src/docker/context-upload.ts
+var import_node_http, import_node_stream3, ContextUpload;
+var init_context_upload = __esm({
+  "src/docker/context-upload.ts"() {
+    "use strict";
+    import_node_http = require("node:http");
+    import_node_stream3 = require("node:stream");
+    ContextUpload = class extends import_node_stream3.Transform {
+      constructor(pool) {
+        super();
+        this.pool = pool;
+      }
+      pool;
+      bytes = 0;
+      sentBytes() {
+        return this.bytes;
+      }
+      _transform(chunk, _encoding, done) {
+        this.bytes += chunk.length;
+        done(null, chunk);
+      }
+      pipe(destination, options) {
+        if (!(destination instanceof import_node_http.ClientRequest)) return super.pipe(destination, options);
+        const request4 = destination;
+        let waiting = false;
+        const write = (chunk) => {
+          const more = request4.write(chunk, (err) => {
+            if (!err) this.pool.release(chunk);
+          });
+          if (more || waiting) return;
+          waiting = true;
+          this.pause();
+          request4.once("drain", () => {
+            waiting = false;
+            this.resume();
+          });
+        };
+        const stop = () => {
+          this.off("data", write);
+          this.pause();
+        };
+        this.on("data", write);
+        this.once("end", () => {
+          if (options?.end !== false) request4.end();
+        });
+        request4.once("close", stop);
+        request4.once("error", stop);
+        return destination;
+      }
+    };
+  }
+});
+
 // src/docker/dockerignore.ts
 function parseDockerignore(text) {
   const patterns = [];
@@ -67188,28 +67380,28 @@ async function createContextStream(contextDir, dockerfile2) {
   const filter = contextFilter(await readIgnoreFile(root), dockerfilePath);
   const top = (await (0, import_promises.readdir)(root)).sort().filter((name) => !skip(filter, root, (0, import_node_path4.join)(root, name)));
   let entries2 = 0;
+  const pool = contextReadPool();
   const tar = (0, import_tar_fs.pack)(root, {
-    fs: chunkedReads,
+    fs: contextFs(pool),
     entries: top,
     ignore: (abs) => skip(filter, root, abs),
     map: (header) => ({ ...header, uid: 0, gid: 0 }),
     sort: true
   });
   dropExcludedDirectories(tar, filter, () => entries2++);
-  let bytes = 0;
   let failure2;
-  const counted = new import_node_stream2.Transform({
-    transform(chunk, _encoding, done) {
-      bytes += chunk.length;
-      done(null, chunk);
-    }
-  });
+  const upload = new ContextUpload(pool);
   tar.on("error", (err) => {
     failure2 ??= err;
   });
-  (0, import_node_stream2.pipeline)(tar, counted, () => {
+  (0, import_node_stream4.pipeline)(tar, upload, () => {
   });
-  return { stream: counted, sentBytes: () => bytes, sentEntries: () => entries2, readError: () => failure2 };
+  return {
+    stream: upload,
+    sentBytes: () => upload.sentBytes(),
+    sentEntries: () => entries2,
+    readError: () => failure2
+  };
 }
 async function checkLayout(root, dockerfile2) {
   const rootStat = await (0, import_promises.stat)(root).catch(() => void 0);
@@ -67270,23 +67462,19 @@ function dropExcludedDirectories(tar, filter, counted) {
     return write(header, ...rest);
   };
 }
-var fs, import_node_fs3, import_promises, import_node_path4, import_node_stream2, import_tar_fs, READ_CHUNK, chunkedReads;
+var import_node_fs3, import_promises, import_node_path4, import_node_stream4, import_tar_fs;
 var init_context = __esm({
   "src/docker/context.ts"() {
     "use strict";
-    fs = __toESM(require("node:fs"));
     import_node_fs3 = require("node:fs");
     import_promises = require("node:fs/promises");
     import_node_path4 = require("node:path");
-    import_node_stream2 = require("node:stream");
+    import_node_stream4 = require("node:stream");
     import_tar_fs = __toESM(require_tar_fs2());
     init_errors();
+    init_context_fs();
+    init_context_upload();
     init_dockerignore();
-    READ_CHUNK = 1 << 20;
-    chunkedReads = {
-      ...fs,
-      createReadStream: ((path4, options) => fs.createReadStream(path4, { ...options, highWaterMark: READ_CHUNK }))
-    };
   }
 });
 
@@ -68450,9 +68638,9 @@ async function registryCachedBuild(docker, req, ref, auth7, log2, signal) {
   let canPush = true;
   let cacheFrom = [ref];
   if (builder === "classic") {
-    const read = await pullCache(docker, ref, auth7, log2, signal);
-    cacheFrom = read === "ok" ? [ref] : [];
-    canPush = read !== "failed";
+    const read2 = await pullCache(docker, ref, auth7, log2, signal);
+    cacheFrom = read2 === "ok" ? [ref] : [];
+    canPush = read2 !== "failed";
   }
   const buildArgs = builder === "buildkit" ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: "1" } : req.buildArgs;
   const result = await buildWithEngine(
@@ -68721,7 +68909,7 @@ function httpStrategy(target) {
 }
 function probeHttp(url, timeoutMs, signal, ctx) {
   return new Promise((resolve6) => {
-    const req = (0, import_node_http.request)(url, {
+    const req = (0, import_node_http2.request)(url, {
       method: "GET",
       agent: false,
       signal,
@@ -68746,11 +68934,11 @@ function probeHttp(url, timeoutMs, signal, ctx) {
     req.end();
   });
 }
-var import_node_http, DEFAULT_ATTEMPT_TIMEOUT_MS;
+var import_node_http2, DEFAULT_ATTEMPT_TIMEOUT_MS;
 var init_http = __esm({
   "src/docker/readiness/http.ts"() {
     "use strict";
-    import_node_http = require("node:http");
+    import_node_http2 = require("node:http");
     init_poll();
     DEFAULT_ATTEMPT_TIMEOUT_MS = 2e3;
   }
@@ -69066,7 +69254,7 @@ async function waitForLocalApp(url, timeoutMs, signal) {
 }
 function probe(url) {
   return new Promise((resolve6, reject) => {
-    const req = (0, import_node_http2.request)(url, { method: "GET", timeout: 2e3 }, (res) => {
+    const req = (0, import_node_http3.request)(url, { method: "GET", timeout: 2e3 }, (res) => {
       res.resume();
       resolve6();
     });
@@ -69075,11 +69263,11 @@ function probe(url) {
     req.end();
   });
 }
-var import_node_http2;
+var import_node_http3;
 var init_share = __esm({
   "src/lifecycle/share.ts"() {
     "use strict";
-    import_node_http2 = require("node:http");
+    import_node_http3 = require("node:http");
     init_errors();
   }
 });
@@ -79951,7 +80139,7 @@ var require_readable2 = __commonJS({
   "node_modules/undici/lib/api/readable.js"(exports2, module2) {
     "use strict";
     var assert = require("node:assert");
-    var { Readable } = require("node:stream");
+    var { Readable: Readable2 } = require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors5();
     var util = require_util5();
     var { ReadableStreamFrom } = require_util5();
@@ -79963,7 +80151,7 @@ var require_readable2 = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop4 = () => {
     };
-    var BodyReadable = class extends Readable {
+    var BodyReadable = class extends Readable2 {
       constructor({
         resume,
         abort,
@@ -80305,7 +80493,7 @@ var require_api_request = __commonJS({
   "node_modules/undici/lib/api/api-request.js"(exports2, module2) {
     "use strict";
     var assert = require("node:assert");
-    var { Readable } = require_readable2();
+    var { Readable: Readable2 } = require_readable2();
     var { InvalidArgumentError, RequestAbortedError } = require_errors5();
     var util = require_util5();
     var { getResolveErrorBodyCallback } = require_util7();
@@ -80400,7 +80588,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable({
+        const res = new Readable2({
           resume,
           abort,
           contentType,
@@ -80715,7 +80903,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports2, module2) {
     "use strict";
     var {
-      Readable,
+      Readable: Readable2,
       Duplex,
       PassThrough
     } = require("node:stream");
@@ -80729,7 +80917,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable {
+    var PipelineRequest = class extends Readable2 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -80746,7 +80934,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable {
+    var PipelineResponse = class extends Readable2 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -84071,7 +84259,7 @@ var require_fetch2 = __commonJS({
       subresourceSet
     } = require_constants6();
     var EE = require("node:events");
-    var { Readable, pipeline: pipeline2, finished } = require("node:stream");
+    var { Readable: Readable2, pipeline: pipeline2, finished } = require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util5();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -85010,7 +85198,7 @@ var require_fetch2 = __commonJS({
                   }
                 }
               }
-              this.body = new Readable({ read: resume });
+              this.body = new Readable2({ read: resume });
               const onError = this.onError.bind(this);
               resolve6({
                 status,
@@ -92224,27 +92412,27 @@ var require_chunkstream = __commonJS({
       this._buffers = null;
       this.emit("close");
     };
-    ChunkStream.prototype._processReadAllowingLess = function(read) {
+    ChunkStream.prototype._processReadAllowingLess = function(read2) {
       this._reads.shift();
       let smallerBuf = this._buffers[0];
-      if (smallerBuf.length > read.length) {
-        this._buffered -= read.length;
-        this._buffers[0] = smallerBuf.slice(read.length);
-        read.func.call(this, smallerBuf.slice(0, read.length));
+      if (smallerBuf.length > read2.length) {
+        this._buffered -= read2.length;
+        this._buffers[0] = smallerBuf.slice(read2.length);
+        read2.func.call(this, smallerBuf.slice(0, read2.length));
       } else {
         this._buffered -= smallerBuf.length;
         this._buffers.shift();
-        read.func.call(this, smallerBuf);
+        read2.func.call(this, smallerBuf);
       }
     };
-    ChunkStream.prototype._processRead = function(read) {
+    ChunkStream.prototype._processRead = function(read2) {
       this._reads.shift();
       let pos = 0;
       let count = 0;
-      let data = Buffer.alloc(read.length);
-      while (pos < read.length) {
+      let data = Buffer.alloc(read2.length);
+      while (pos < read2.length) {
         let buf = this._buffers[count++];
-        let len = Math.min(buf.length, read.length - pos);
+        let len = Math.min(buf.length, read2.length - pos);
         buf.copy(data, pos, 0, len);
         pos += len;
         if (len !== buf.length) {
@@ -92254,17 +92442,17 @@ var require_chunkstream = __commonJS({
       if (count > 0) {
         this._buffers.splice(0, count);
       }
-      this._buffered -= read.length;
-      read.func.call(this, data);
+      this._buffered -= read2.length;
+      read2.func.call(this, data);
     };
     ChunkStream.prototype._process = function() {
       try {
         while (this._buffered > 0 && this._reads && this._reads.length > 0) {
-          let read = this._reads[0];
-          if (read.allowLess) {
-            this._processReadAllowingLess(read);
-          } else if (this._buffered >= read.length) {
-            this._processRead(read);
+          let read2 = this._reads[0];
+          if (read2.allowLess) {
+            this._processReadAllowingLess(read2);
+          } else if (this._buffered >= read2.length) {
+            this._processRead(read2);
           } else {
             break;
           }
@@ -93889,12 +94077,12 @@ var require_sync_reader = __commonJS({
     };
     SyncReader.prototype.process = function() {
       while (this._reads.length > 0 && this._buffer.length) {
-        let read = this._reads[0];
-        if (this._buffer.length && (this._buffer.length >= read.length || read.allowLess)) {
+        let read2 = this._reads[0];
+        if (this._buffer.length && (this._buffer.length >= read2.length || read2.allowLess)) {
           this._reads.shift();
           let buf = this._buffer;
-          this._buffer = buf.slice(read.length);
-          read.func.call(this, buf.slice(0, read.length));
+          this._buffer = buf.slice(read2.length);
+          read2.func.call(this, buf.slice(0, read2.length));
         } else {
           break;
         }

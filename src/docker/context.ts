@@ -1,10 +1,11 @@
-import * as fs from "node:fs";
 import { lstatSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, posix, relative, resolve, sep } from "node:path";
-import { pipeline, Transform } from "node:stream";
+import { pipeline } from "node:stream";
 import { pack } from "tar-fs";
 import { PreviewError } from "../errors.js";
+import { contextFs, contextReadPool } from "./context-fs.js";
+import { ContextUpload } from "./context-upload.js";
 import { type ContextFilter, contextFilter, parseDockerignore } from "./dockerignore.js";
 
 /** The build context as a tar stream that is produced while it is read, never held whole in memory. */
@@ -24,8 +25,8 @@ export interface ContextStream {
  * excluded directories skipped without being read unless an exception may reach inside them, and the
  * Dockerfile and `.dockerignore` always sent. Owners are reset to 0:0, as the CLI does.
  * `dockerfile` is relative to `contextDir` and must exist inside it.
- * Memory stays flat whatever the context size: tar-fs reads one file at a time in READ_CHUNK pieces and
- * the consumer's backpressure (the HTTP upload to the engine) paces the reads.
+ * Memory stays flat whatever the context size: tar-fs reads one file at a time (see contextFs) and the
+ * consumer's backpressure (the HTTP upload to the engine) paces the reads.
  */
 export async function createContextStream(contextDir: string, dockerfile: string): Promise<ContextStream> {
   const root = resolve(contextDir);
@@ -34,8 +35,9 @@ export async function createContextStream(contextDir: string, dockerfile: string
   const top = (await readdir(root)).sort().filter((name) => !skip(filter, root, join(root, name)));
 
   let entries = 0;
+  const pool = contextReadPool();
   const tar = pack(root, {
-    fs: chunkedReads,
+    fs: contextFs(pool),
     entries: top,
     ignore: (abs) => skip(filter, root, abs),
     map: (header) => ({ ...header, uid: 0, gid: 0 }),
@@ -43,33 +45,20 @@ export async function createContextStream(contextDir: string, dockerfile: string
   } as Parameters<typeof pack>[1]);
   dropExcludedDirectories(tar, filter, () => entries++);
 
-  let bytes = 0;
   let failure: Error | undefined;
-  const counted = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const upload = new ContextUpload(pool);
   tar.on("error", (err: Error) => {
     failure ??= err;
   });
   // pipeline destroys the tar when the consumer goes away (a cancelled build), and passes tar errors on.
-  pipeline(tar, counted, () => {});
-  return { stream: counted, sentBytes: () => bytes, sentEntries: () => entries, readError: () => failure };
+  pipeline(tar, upload, () => {});
+  return {
+    stream: upload,
+    sentBytes: () => upload.sentBytes(),
+    sentEntries: () => entries,
+    readError: () => failure,
+  };
 }
-
-/**
- * ML contexts are mostly large files (weights, checkpoints). fs's default 64 KiB reads make every chunk
- * a trip through tar-fs, the counting Transform and the chunked HTTP upload: with 1 MiB reads the upload
- * costs 30–50 % less CPU and is as fast as the docker CLI's (bench/README.md), at the same peak memory.
- */
-const READ_CHUNK = 1 << 20;
-const chunkedReads: typeof fs = {
-  ...fs,
-  createReadStream: ((path: fs.PathLike, options?: { start?: number; end?: number }) =>
-    fs.createReadStream(path, { ...options, highWaterMark: READ_CHUNK })) as typeof fs.createReadStream,
-};
 
 /** Resolves the Dockerfile to a context-relative POSIX path, or says what is wrong with the layout. */
 async function checkLayout(root: string, dockerfile: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -243,6 +243,35 @@ describe("prepareImage: build", () => {
       prepareImage(docker, build(dir, { target: "nope" }), labels, recordingLogger().log, { tag: tag() }),
     );
     expect(target.message).toMatch(/target nope/);
+  });
+
+  it("sends every file byte for byte: the engine's sha256 of large and small files matches ours", async () => {
+    // Enough large files to cycle the read-buffer pool many times over (see BufferPool).
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 6; i++) files[`weights-${i}.bin`] = randomBytes((5 << 20) + i * 4099);
+    for (let i = 0; i < 20; i++) files[`src-${i}.py`] = randomBytes(100 + i * 37);
+    const names = Object.keys(files).sort();
+    const dockerfile = [
+      "FROM scratch",
+      "COPY busybox /bin/busybox",
+      INSTALL,
+      "COPY . /ctx",
+      `RUN cd /ctx && sha256sum ${names.join(" ")}`,
+    ].join("\n");
+    const dir = context(dockerfile);
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+    const { log, lines } = recordingLogger();
+    await buildWithEngine(
+      docker,
+      { context: dir, dockerfile: "Dockerfile", buildArgs: {}, tag: tag(), labels },
+      log,
+    );
+    const engine = new Map(
+      lines.map((l) => /^([0-9a-f]{64})\s+(\S+)$/.exec(l.trim())).flatMap((m) => (m ? [[m[2]!, m[1]!]] : [])),
+    );
+    for (const name of names) {
+      expect(engine.get(name), name).toBe(createHash("sha256").update(files[name]!).digest("hex"));
+    }
   });
 
   it("honours .dockerignore: an ignored 50 MB file is not sent, an exception is", async () => {
