@@ -67193,6 +67193,8 @@ function pooledRead(path4, start, length, pool) {
   let fd;
   let position = start;
   const end = start + length;
+  let reading = false;
+  let closeWhenRead;
   return new import_node_stream2.Readable({
     read() {
       const buffer = pool.take();
@@ -67203,7 +67205,14 @@ function pooledRead(path4, start, length, pool) {
         this.destroy(err);
         return;
       }
+      reading = true;
       fs.read(fd, buffer, 0, Math.min(buffer.length, end - position), position, (err, n) => {
+        reading = false;
+        if (closeWhenRead) {
+          pool.release(buffer);
+          closeWhenRead();
+          return;
+        }
         if (err || n === 0) {
           pool.release(buffer);
           if (err) this.destroy(err);
@@ -67216,8 +67225,9 @@ function pooledRead(path4, start, length, pool) {
       });
     },
     destroy(err, done) {
-      if (fd === void 0) done(err);
-      else fs.close(fd, () => done(err));
+      const close2 = () => fd === void 0 ? done(err) : fs.close(fd, () => done(err));
+      if (reading) closeWhenRead = close2;
+      else close2();
     }
   });
 }
@@ -69129,21 +69139,37 @@ var init_cleanup = __esm({
 });
 
 // src/lifecycle/early-tunnel.ts
+function endedByTunnel(err, tunnelError) {
+  return err === tunnelError || err instanceof PreviewError && err.code === "CANCELLED";
+}
+function asTunnelError(err) {
+  if (err instanceof PreviewError) return err;
+  return new PreviewError("tunnel", `Could not open the tunnel: ${err?.message ?? String(err)}`, {
+    code: "TUNNEL_FAILED",
+    cause: err
+  });
+}
 var EarlyTunnel;
 var init_early_tunnel = __esm({
   "src/lifecycle/early-tunnel.ts"() {
     "use strict";
+    init_errors();
     EarlyTunnel = class {
       opening;
+      /** Ends an opening nobody needs any more: the app failed, or the preview is over. */
+      unneeded = new AbortController();
       failed = new AbortController();
       failure;
-      constructor(open3, cleanup) {
-        this.opening = open3();
+      constructor(open3, signal, cleanup) {
+        this.opening = open3(AbortSignal.any([signal, this.unneeded.signal])).catch((err) => {
+          throw asTunnelError(err);
+        });
         this.opening.catch((error2) => {
           this.failure = { error: error2 };
           this.failed.abort(error2);
         });
         cleanup.push("close the tunnel", async () => {
+          this.unneeded.abort(new Error("the preview ended"));
           const tunnel2 = await this.opening.catch(() => void 0);
           await tunnel2?.close();
         });
@@ -69151,13 +69177,15 @@ var init_early_tunnel = __esm({
       /**
        * Runs the wait for the app alongside the opening. A tunnel that cannot be opened (a bad authtoken, say)
        * ends the wait at once and is the error thrown: the user should not sit through a readiness timeout to
-       * learn that.
+       * learn that. The app's own failure (it exited, it timed out) stays the error when it is one, and stops
+       * the opening.
        */
       async alongside(signal, wait2) {
         try {
           return await wait2(AbortSignal.any([signal, this.failed.signal]));
         } catch (err) {
-          if (this.failure) throw this.failure.error;
+          if (this.failure && !signal.aborted && endedByTunnel(err, this.failure.error)) throw this.failure.error;
+          this.unneeded.abort(new Error("the app did not become ready"));
           throw err;
         }
       }
@@ -70364,7 +70392,13 @@ async function openTunnel(config, target, meta, log2, opts = {}) {
     }, close: async () => {
     } };
   }
-  const { openNgrokTunnel: openNgrokTunnel2 } = await Promise.resolve().then(() => (init_ngrok(), ngrok_exports));
+  const { openNgrokTunnel: openNgrokTunnel2 } = await Promise.resolve().then(() => (init_ngrok(), ngrok_exports)).catch((err) => {
+    throw new PreviewError(
+      "tunnel",
+      `The ngrok SDK's native addon could not be loaded here (${err.message}). The Action carries it for Linux runners on x64 and arm64; elsewhere install ml-preview with npm, which brings @ngrok/ngrok for your platform, or use \`tunnel: none\` for a local URL.`,
+      { code: "NGROK_SDK_UNAVAILABLE", cause: err }
+    );
+  });
   return openNgrokTunnel2(config, target, meta, log2, {
     watchdogMs: opts.watchdogMs ?? 3e4,
     collisionRetryMs: opts.collisionRetryMs ?? 6e4,
@@ -70374,6 +70408,7 @@ async function openTunnel(config, target, meta, log2, opts = {}) {
 var init_tunnel = __esm({
   "src/tunnel/index.ts"() {
     "use strict";
+    init_errors();
     init_ngrok_errors();
     init_policy();
     init_verify();
@@ -70415,7 +70450,7 @@ async function runPreview(config, deps) {
     let early;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel(() => open2(config, source.port, deps), cleanup);
+      early = new EarlyTunnel((s) => open2(config, source.port, deps, s), signal, cleanup);
       await timed(
         "ready",
         () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s))
@@ -70436,7 +70471,7 @@ async function runPreview(config, deps) {
       app = started;
       cleanup.push("remove the container", () => started.remove());
       deps.onResource?.("container", started.id);
-      early = new EarlyTunnel(() => open2(config, started.hostPort, deps), cleanup);
+      early = new EarlyTunnel((s) => open2(config, started.hostPort, deps, s), signal, cleanup);
       await timed(
         "ready",
         () => early.alongside(
@@ -70527,11 +70562,11 @@ async function runPreview(config, deps) {
     }
   }
 }
-function open2(config, port2, deps) {
+function open2(config, port2, deps, signal = deps.signal) {
   return openTunnel(config.tunnel, { port: port2 }, deps.metadata, deps.log, {
     watchdogMs: deps.watchdogMs,
     collisionRetryMs: deps.collisionRetryMs,
-    signal: deps.signal
+    signal
   });
 }
 async function engineAnswers(docker) {

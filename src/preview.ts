@@ -83,7 +83,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     let early: EarlyTunnel;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel(() => open(config, source.port, deps), cleanup);
+      early = new EarlyTunnel((s) => open(config, source.port, deps, s), signal, cleanup);
       await timed("ready", () =>
         early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s)),
       );
@@ -103,7 +103,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       cleanup.push("remove the container", () => started.remove());
       deps.onResource?.("container", started.id);
       // The host port is known: the tunnel opens while the app starts (see EarlyTunnel).
-      early = new EarlyTunnel(() => open(config, started.hostPort, deps), cleanup);
+      early = new EarlyTunnel((s) => open(config, started.hostPort, deps, s), signal, cleanup);
       await timed("ready", () =>
         early.alongside(signal, (s) =>
           waitUntilReady(docker, started, {
@@ -200,11 +200,16 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   }
 }
 
-function open(config: PreviewConfig, port: number, deps: PreviewDeps): Promise<Tunnel> {
+function open(
+  config: PreviewConfig,
+  port: number,
+  deps: PreviewDeps,
+  signal: AbortSignal = deps.signal,
+): Promise<Tunnel> {
   return openTunnel(config.tunnel, { port }, deps.metadata, deps.log, {
     watchdogMs: deps.watchdogMs,
     collisionRetryMs: deps.collisionRetryMs,
-    signal: deps.signal,
+    signal,
   });
 }
 

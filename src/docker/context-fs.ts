@@ -46,6 +46,10 @@ function pooledRead(path: string, start: number, length: number, pool: BufferPoo
   let fd: number | undefined;
   let position = start;
   const end = start + length;
+  // A destroy (a cancelled build) may come while a read is in flight: the fd is closed only after that
+  // read, or the number could be reused by another open file and the read land in the wrong one.
+  let reading = false;
+  let closeWhenRead: (() => void) | undefined;
   return new Readable({
     read() {
       const buffer = pool.take();
@@ -56,7 +60,14 @@ function pooledRead(path: string, start: number, length: number, pool: BufferPoo
         this.destroy(err as Error);
         return;
       }
+      reading = true;
       fs.read(fd, buffer, 0, Math.min(buffer.length, end - position), position, (err, n) => {
+        reading = false;
+        if (closeWhenRead) {
+          pool.release(buffer);
+          closeWhenRead();
+          return;
+        }
         if (err || n === 0) {
           // Nothing of it was pushed: it can go straight back. A file that shrank ends early and
           // tar-stream reports the size change.
@@ -71,8 +82,9 @@ function pooledRead(path: string, start: number, length: number, pool: BufferPoo
       });
     },
     destroy(err, done) {
-      if (fd === undefined) done(err);
-      else fs.close(fd, () => done(err));
+      const close = () => (fd === undefined ? done(err) : fs.close(fd, () => done(err)));
+      if (reading) closeWhenRead = close;
+      else close();
     },
   });
 }

@@ -1,4 +1,5 @@
 import type { TunnelConfig } from "../config/types.js";
+import { PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Tunnel, TunnelMetadata } from "./types.js";
 
@@ -30,7 +31,13 @@ export async function openTunnel(
     return { url: undefined, onLost() {}, close: async () => {} };
   }
   // The SDK's native addon loads only when a tunnel is asked for (not for `tunnel: none` or bad input).
-  const { openNgrokTunnel } = await import("./ngrok.js");
+  const { openNgrokTunnel } = await import("./ngrok.js").catch((err: unknown) => {
+    throw new PreviewError(
+      "tunnel",
+      `The ngrok SDK's native addon could not be loaded here (${(err as Error).message}). The Action carries it for Linux runners on x64 and arm64; elsewhere install ml-preview with npm, which brings @ngrok/ngrok for your platform, or use \`tunnel: none\` for a local URL.`,
+      { code: "NGROK_SDK_UNAVAILABLE", cause: err },
+    );
+  });
   return openNgrokTunnel(config, target, meta, log, {
     watchdogMs: opts.watchdogMs ?? 30_000,
     collisionRetryMs: opts.collisionRetryMs ?? 60_000,

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, type Stats, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, type Stats, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,6 +52,21 @@ describe("contextFs (what tar-fs reads the build context through)", () => {
     for (const f of files)
       held.push(await chunks(contextFs.createReadStream(f.path, { start: 0, end: f.bytes.length - 1 })));
     for (const [i, f] of files.entries()) expect(Buffer.concat(held[i]!).equals(f.bytes)).toBe(true);
+  });
+
+  it("closes a large file destroyed mid-read (a cancelled build) without an error, after the read", async () => {
+    const path = join(dir, "cancel.bin");
+    writeFileSync(path, randomBytes(4 << 20));
+    const openFds = () => readdirSync("/proc/self/fd").length;
+    const before = openFds();
+    const stream = contextFs.createReadStream(path, { start: 0, end: (4 << 20) - 1 });
+    const errors: Error[] = [];
+    stream.on("error", (e) => errors.push(e));
+    stream.read(0); // starts the first read
+    stream.destroy();
+    await new Promise<void>((resolve) => stream.once("close", () => resolve()));
+    expect(errors).toEqual([]);
+    expect(openFds()).toBe(before);
   });
 
   it("reads a large file that cannot be opened as a stream error", async () => {
