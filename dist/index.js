@@ -69267,12 +69267,12 @@ async function waitForLocalApp(url, timeoutMs, signal) {
   while (Date.now() < deadline) {
     if (signal.aborted) throw signal.reason ?? new Error("stopped");
     try {
-      await probe(url);
+      await probe(url, signal);
       return;
     } catch (err) {
       last = err.message;
     }
-    await new Promise((r) => setTimeout(r, delay2));
+    await (0, import_promises5.setTimeout)(delay2, void 0, { signal }).catch(() => void 0);
     delay2 = Math.min(delay2 * 2, 500);
   }
   throw new PreviewError(
@@ -69280,9 +69280,9 @@ async function waitForLocalApp(url, timeoutMs, signal) {
     `Nothing answers at ${url} (${last}). Start your app first (e.g. a Dash app on port 8050) and check --port.`
   );
 }
-function probe(url) {
+function probe(url, signal) {
   return new Promise((resolve6, reject) => {
-    const req = (0, import_node_http3.request)(url, { method: "GET", timeout: 2e3 }, (res) => {
+    const req = (0, import_node_http3.request)(url, { method: "GET", timeout: 2e3, signal }, (res) => {
       res.resume();
       resolve6();
     });
@@ -69291,11 +69291,12 @@ function probe(url) {
     req.end();
   });
 }
-var import_node_http3;
+var import_node_http3, import_promises5;
 var init_share = __esm({
   "src/lifecycle/share.ts"() {
     "use strict";
     import_node_http3 = require("node:http");
+    import_promises5 = require("node:timers/promises");
     init_errors();
   }
 });
@@ -69387,8 +69388,8 @@ function abortable(signal, step) {
     });
   }
 }
-async function sleep2(ms, signal) {
-  await (0, import_promises5.setTimeout)(ms, void 0, { signal }).catch(() => void 0);
+async function sleep3(ms, signal) {
+  await (0, import_promises6.setTimeout)(ms, void 0, { signal }).catch(() => void 0);
 }
 async function settleWithin(ms, work, log2, what) {
   let timer;
@@ -69405,11 +69406,11 @@ async function settleWithin(ms, work, log2, what) {
   clearTimeout(timer);
   if (outcome !== "") log2.debug(`${what}: ${outcome}`);
 }
-var import_promises5;
+var import_promises6;
 var init_sleep = __esm({
   "src/tunnel/sleep.ts"() {
     "use strict";
-    import_promises5 = require("node:timers/promises");
+    import_promises6 = require("node:timers/promises");
     init_errors();
   }
 });
@@ -69462,7 +69463,7 @@ async function verifyTunnel(url, protection, opts = {}) {
       last = describeFetchError(err);
     }
     if (Date.now() + RETRY_EVERY_MS >= started + timeoutMs) throw notAnswering(url, timeoutMs, last);
-    await sleep2(RETRY_EVERY_MS, opts.signal);
+    await sleep3(RETRY_EVERY_MS, opts.signal);
   }
 }
 async function getOnce(url, headers, timeoutMs, signal) {
@@ -69562,7 +69563,7 @@ async function bindEndpoint(session, spec, log2, ctx, collisionRetryMs, signal) 
           `The preview URL is still online in another ngrok endpoint (ERR_NGROK_334); retrying for up to ${Math.round(collisionRetryMs / 1e3)} s in case the previous preview is still closing.`
         );
       }
-      await sleep2(Math.min(wait2, left), signal);
+      await sleep3(Math.min(wait2, left), signal);
       abortable(signal, "tunnel");
       wait2 = Math.min(wait2 * 2, MAX_RETRY_MS);
     }

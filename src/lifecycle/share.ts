@@ -1,7 +1,11 @@
 import { request } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PreviewError } from "../errors.js";
 
-/** `share`: the app runs already; wait until something answers HTTP on its port (any status counts). */
+/**
+ * `share`: the app runs already; wait until something answers HTTP on its port (any status counts).
+ * The signal ends the wait at once, mid-probe too (a stop request, or the tunnel failing meanwhile).
+ */
 export async function waitForLocalApp(url: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 20;
@@ -9,12 +13,12 @@ export async function waitForLocalApp(url: string, timeoutMs: number, signal: Ab
   while (Date.now() < deadline) {
     if (signal.aborted) throw signal.reason ?? new Error("stopped");
     try {
-      await probe(url);
+      await probe(url, signal);
       return;
     } catch (err) {
       last = (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay, undefined, { signal }).catch(() => undefined);
     delay = Math.min(delay * 2, 500);
   }
   throw new PreviewError(
@@ -23,9 +27,9 @@ export async function waitForLocalApp(url: string, timeoutMs: number, signal: Ab
   );
 }
 
-function probe(url: string): Promise<void> {
+function probe(url: string, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "GET", timeout: 2000 }, (res) => {
+    const req = request(url, { method: "GET", timeout: 2000, signal }, (res) => {
       res.resume();
       resolve();
     });

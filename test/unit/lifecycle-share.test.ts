@@ -1,0 +1,59 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { PreviewError } from "../../src/errors.js";
+import { waitForLocalApp } from "../../src/lifecycle/share.js";
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe("waitForLocalApp (share)", () => {
+  it("returns once something answers, whatever the status", async () => {
+    const server = createServer((_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    await expect(
+      waitForLocalApp(`http://127.0.0.1:${port}`, 2000, new AbortController().signal),
+    ).resolves.toBeUndefined();
+  });
+
+  it("names the URL and what to do when nothing answers in time", async () => {
+    const port = await closedPort();
+    const err = await waitForLocalApp(`http://127.0.0.1:${port}`, 300, new AbortController().signal).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PreviewError);
+    expect((err as Error).message).toContain(`Nothing answers at http://127.0.0.1:${port}`);
+  });
+
+  it("ends at once when its signal aborts, even between slow probes", async () => {
+    const port = await closedPort();
+    const controller = new AbortController();
+    // Let the back-off grow to its 500 ms steps first, then abort in the middle of one.
+    let abortedAt = 0;
+    setTimeout(() => {
+      abortedAt = Date.now();
+      controller.abort(new Error("tunnel failed"));
+    }, 1200);
+    await expect(waitForLocalApp(`http://127.0.0.1:${port}`, 60_000, controller.signal)).rejects.toThrow(
+      "tunnel failed",
+    );
+    // Without the signal in the back-off sleep this took up to the 500 ms step.
+    expect(Date.now() - abortedAt).toBeLessThan(150);
+  });
+});
