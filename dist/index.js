@@ -104708,15 +104708,12 @@ var init_reporter = __esm({
 });
 
 // src/action/events-file.ts
-function eventsFileReporter(path4, commentId) {
+function eventsFileReporter(path4, ids) {
   return {
     name: "event file",
     async report(e) {
-      (0, import_node_fs5.appendFileSync)(
-        path4,
-        `${JSON.stringify({ event: e.event, details: e.details, commentId: commentId() })}
-`
-      );
+      (0, import_node_fs5.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
+`);
     }
   };
 }
@@ -104823,6 +104820,7 @@ async function startDetached(run2, config, env) {
     if (last) {
       setOutputs(last, last.details.imageId, last.commentId);
       if (last.commentId !== void 0) saveState2("comment", String(last.commentId));
+      if (last.deploymentId !== void 0) saveState2("deployment", String(last.deploymentId));
       await summary.addRaw(
         renderSummary(
           { state: last.event, details: last.details },
@@ -105680,7 +105678,12 @@ async function holderMain() {
   process.on("SIGINT", () => controller.abort("the workflow run was cancelled"));
   await runPreview(
     setup.config,
-    setup.deps(controller.signal, [eventsFileReporter(events2, () => setup.comment?.id)])
+    setup.deps(controller.signal, [
+      eventsFileReporter(events2, () => ({
+        commentId: setup.comment?.id,
+        deploymentId: setup.deployment?.id
+      }))
+    ])
   );
 }
 var init_holder = __esm({

@@ -53,6 +53,7 @@ export async function startDetached(
     if (last) {
       setOutputs(last, last.details.imageId, last.commentId);
       if (last.commentId !== undefined) saveState("comment", String(last.commentId));
+      if (last.deploymentId !== undefined) saveState("deployment", String(last.deploymentId));
       await core.summary
         .addRaw(
           renderSummary(

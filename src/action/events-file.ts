@@ -7,16 +7,18 @@ export interface EventLine {
   readonly event: PreviewEventName;
   readonly details: StateDetails;
   readonly commentId?: number;
+  /** So the post step can still end the deployment when the holder could not (it was killed). */
+  readonly deploymentId?: number;
 }
 
-export function eventsFileReporter(path: string, commentId: () => number | undefined): Reporter {
+export function eventsFileReporter(
+  path: string,
+  ids: () => { commentId?: number; deploymentId?: number },
+): Reporter {
   return {
     name: "event file",
     async report(e: PreviewEvent) {
-      appendFileSync(
-        path,
-        `${JSON.stringify({ event: e.event, details: e.details, commentId: commentId() })}\n`,
-      );
+      appendFileSync(path, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}\n`);
     },
   };
 }
@@ -34,6 +36,7 @@ export function readEvents(path: string): EventLine[] {
           event: PreviewEventName;
           details: Record<string, unknown>;
           commentId?: number;
+          deploymentId?: number;
         };
         for (const f of DATE_FIELDS)
           if (typeof e.details[f] === "string") e.details[f] = new Date(e.details[f] as string);

@@ -22,6 +22,11 @@ export async function holderMain(): Promise<void> {
   process.on("SIGINT", () => controller.abort("the workflow run was cancelled"));
   await runPreview(
     setup.config,
-    setup.deps(controller.signal, [eventsFileReporter(events, () => setup.comment?.id)]),
+    setup.deps(controller.signal, [
+      eventsFileReporter(events, () => ({
+        commentId: setup.comment?.id,
+        deploymentId: setup.deployment?.id,
+      })),
+    ]),
   );
 }

@@ -180,6 +180,39 @@ describe("wait: false", () => {
   });
 });
 
+describe("wait: false, the holder killed outright", () => {
+  it("post removes the container and ends both the comment and the deployment", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m", wait: "false", deployment: "true" });
+    labels.push(label);
+    const result = await job.main();
+    expect(result.outputs.status).toBe("live");
+    const [deployment] = world.github.deployments();
+    expect(deployment!.statuses.map((s) => s.state)).toEqual(["in_progress", "success"]);
+    const holder = Number(result.state.holder);
+    expect(holder).toBeGreaterThan(0);
+    process.kill(holder, "SIGKILL");
+    await waitFor("the holder to be gone", () => {
+      try {
+        process.kill(holder, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(await leftContainers(docker, label)).toHaveLength(1);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(await leftContainers(docker, label)).toEqual([]);
+    expect(state()).toBe("stopped");
+    expect(world.github.deployments()[0]!.statuses.map((s) => s.state)).toEqual([
+      "in_progress",
+      "success",
+      "inactive",
+    ]);
+  });
+});
+
 describe("a lost tunnel", () => {
   it("is noticed by the watchdog and replaced by a fresh session: live again, the new link answers", async () => {
     world = await PreviewWorld.start();
