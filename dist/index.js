@@ -104512,13 +104512,13 @@ function toPullRequestInfo(pull) {
     state: pull.state === "open" ? "open" : "closed"
   };
 }
-function readEventPull(env) {
+function readPullEvent(env) {
   const path4 = env.GITHUB_EVENT_PATH;
   try {
     if (!path4) throw new Error("GITHUB_EVENT_PATH is not set");
     const payload = JSON.parse((0, import_node_fs4.readFileSync)(path4, "utf8"));
     if (!payload.pull_request) throw new Error("the payload has no pull_request");
-    return payload.pull_request;
+    return { pull: payload.pull_request, action: payload.action, label: payload.label?.name };
   } catch (err) {
     throw new PreviewError(
       "github",
@@ -104543,7 +104543,8 @@ async function fetchPull(octokit, run2, prNumber) {
 }
 async function resolveTarget(octokit, run2, env, cfg) {
   if (run2.eventName === "pull_request" || run2.eventName === "pull_request_target") {
-    const pr = toPullRequestInfo(readEventPull(env));
+    const event = readPullEvent(env);
+    const pr = toPullRequestInfo(event.pull);
     if (!pr.isFork) return { pr };
     if (run2.eventName === "pull_request") {
       if (cfg.tunnel === "ngrok" && !cfg.hasNgrokToken) {
@@ -104557,14 +104558,31 @@ async function resolveTarget(octokit, run2, env, cfg) {
       }
       return { pr };
     }
-    if (cfg.allowForkLabel && pr.labels.includes(cfg.allowForkLabel)) return { pr };
+    const label = cfg.allowForkLabel;
+    if (label && event.action === "labeled" && event.label === label) return { pr };
+    if (label && pr.labels.includes(label)) {
+      const removed = await removeLabel(octokit, run2, pr.number, label);
+      return {
+        pr,
+        refusal: `Pull request #${pr.number} comes from a fork and carries the label "${label}", but this run was started by "${event.action ?? "unknown"}", not by adding that label: the label approves the code a maintainer reviewed, and there may be new commits since. ` + (removed ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the changes.` : `A maintainer removes "${label}" and adds it again after reviewing the changes (ml-preview could not remove it: ${removed === false ? "it was already gone" : "no permission"}).`)
+      };
+    }
     return {
       pr,
-      refusal: cfg.allowForkLabel ? `Pull request #${pr.number} comes from a fork and does not carry the label "${cfg.allowForkLabel}". This pull_request_target run has the repository's secrets, so the fork's code is not built until a maintainer has reviewed it and added the label "${cfg.allowForkLabel}".` : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, so the fork's code is not built without an opt-in: set the \`allow-fork-label\` input (e.g. \`preview-fork\`) and have a maintainer add that label after reviewing the code.`
+      refusal: label ? `Pull request #${pr.number} comes from a fork and does not carry the label "${label}". This pull_request_target run has the repository's secrets, so the fork's code is not built until a maintainer has reviewed it and added the label "${label}".` : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, so the fork's code is not built without an opt-in: set the \`allow-fork-label\` input (e.g. \`preview-fork\`) and have a maintainer add that label after reviewing the code.`
     };
   }
   if (cfg.prNumber !== void 0) return { pr: await fetchPull(octokit, run2, cfg.prNumber) };
   return {};
+}
+async function removeLabel(octokit, run2, issue2, name) {
+  try {
+    await octokit.rest.issues.removeLabel({ owner: run2.owner, repo: run2.repo, issue_number: issue2, name });
+    return true;
+  } catch (err) {
+    if (err.status === 404) return false;
+    return void 0;
+  }
 }
 async function pullRequestState(octokit, run2, prNumber) {
   const pr = await fetchPull(octokit, run2, prNumber);
@@ -104577,7 +104595,7 @@ var init_pull_request = __esm({
     import_node_fs4 = require("node:fs");
     init_errors();
     init_errors2();
-    FORK_HINT = "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a maintainer add that label after reviewing the fork's code (remove it again when new commits arrive); or run the workflow by hand (`workflow_dispatch`) with `pr-number`.";
+    FORK_HINT = "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a maintainer add that label after reviewing the fork's code (a run started by new commits removes it again); or run the workflow by hand (`workflow_dispatch`) with `pr-number`.";
   }
 });
 

@@ -39,13 +39,25 @@ export function toPullRequestInfo(pull: PullPayload): PullRequestInfo {
   };
 }
 
-function readEventPull(env: NodeJS.ProcessEnv): PullPayload {
+interface PullEvent {
+  pull: PullPayload;
+  /** What started the run: "opened", "synchronize" (new commits), "labeled", … */
+  action?: string;
+  /** The label just added, on "labeled". */
+  label?: string;
+}
+
+function readPullEvent(env: NodeJS.ProcessEnv): PullEvent {
   const path = env.GITHUB_EVENT_PATH;
   try {
     if (!path) throw new Error("GITHUB_EVENT_PATH is not set");
-    const payload = JSON.parse(readFileSync(path, "utf8")) as { pull_request?: PullPayload };
+    const payload = JSON.parse(readFileSync(path, "utf8")) as {
+      pull_request?: PullPayload;
+      action?: string;
+      label?: { name?: string };
+    };
     if (!payload.pull_request) throw new Error("the payload has no pull_request");
-    return payload.pull_request;
+    return { pull: payload.pull_request, action: payload.action, label: payload.label?.name };
   } catch (err) {
     throw new PreviewError(
       "github",
@@ -77,7 +89,7 @@ export async function fetchPull(
 const FORK_HINT =
   "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. " +
   "The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a " +
-  "maintainer add that label after reviewing the fork's code (remove it again when new commits arrive); or run the " +
+  "maintainer add that label after reviewing the fork's code (a run started by new commits removes it again); or run the " +
   "workflow by hand (`workflow_dispatch`) with `pr-number`.";
 
 /** Decides which PR this run previews, and whether a fork's code may be built at all. */
@@ -88,7 +100,8 @@ export async function resolveTarget(
   cfg: TargetConfig,
 ): Promise<PreviewTarget> {
   if (run.eventName === "pull_request" || run.eventName === "pull_request_target") {
-    const pr = toPullRequestInfo(readEventPull(env));
+    const event = readPullEvent(env);
+    const pr = toPullRequestInfo(event.pull);
     if (!pr.isFork) return { pr };
     if (run.eventName === "pull_request") {
       if (cfg.tunnel === "ngrok" && !cfg.hasNgrokToken) {
@@ -102,14 +115,30 @@ export async function resolveTarget(
       }
       return { pr };
     }
-    // pull_request_target runs with the base repository's secrets: building a fork's code needs a maintainer's opt-in.
-    if (cfg.allowForkLabel && pr.labels.includes(cfg.allowForkLabel)) return { pr };
+    // pull_request_target runs with the base repository's secrets: building a fork's code needs a maintainer's
+    // opt-in, and it approves the code the maintainer read. So only the run that adding the label started
+    // builds; a later run (new commits, a reopen) finds the label stale, removes it and waits for a new one.
+    const label = cfg.allowForkLabel;
+    if (label && event.action === "labeled" && event.label === label) return { pr };
+    if (label && pr.labels.includes(label)) {
+      const removed = await removeLabel(octokit, run, pr.number, label);
+      return {
+        pr,
+        refusal:
+          `Pull request #${pr.number} comes from a fork and carries the label "${label}", but this run was started by ` +
+          `"${event.action ?? "unknown"}", not by adding that label: the label approves the code a maintainer ` +
+          "reviewed, and there may be new commits since. " +
+          (removed
+            ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the changes.`
+            : `A maintainer removes "${label}" and adds it again after reviewing the changes (ml-preview could not remove it: ${removed === false ? "it was already gone" : "no permission"}).`),
+      };
+    }
     return {
       pr,
-      refusal: cfg.allowForkLabel
-        ? `Pull request #${pr.number} comes from a fork and does not carry the label "${cfg.allowForkLabel}". ` +
+      refusal: label
+        ? `Pull request #${pr.number} comes from a fork and does not carry the label "${label}". ` +
           "This pull_request_target run has the repository's secrets, so the fork's code is not built until a " +
-          `maintainer has reviewed it and added the label "${cfg.allowForkLabel}".`
+          `maintainer has reviewed it and added the label "${label}".`
         : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, ` +
           "so the fork's code is not built without an opt-in: set the `allow-fork-label` input (e.g. `preview-fork`) " +
           "and have a maintainer add that label after reviewing the code.",
@@ -118,6 +147,22 @@ export async function resolveTarget(
   // workflow_dispatch (and any other event) previews a PR only when asked to by number.
   if (cfg.prNumber !== undefined) return { pr: await fetchPull(octokit, run, cfg.prNumber) };
   return {};
+}
+
+/** true: removed; false: it was not there any more; undefined: GitHub refused (the refusal says what to do). */
+async function removeLabel(
+  octokit: Octokit,
+  run: RunContext,
+  issue: number,
+  name: string,
+): Promise<boolean | undefined> {
+  try {
+    await octokit.rest.issues.removeLabel({ owner: run.owner, repo: run.repo, issue_number: issue, name });
+    return true;
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) return false;
+    return undefined;
+  }
 }
 
 /** For stop-on-close: is the PR still open, and which commit is its head now. */

@@ -40,13 +40,18 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
   afterEach(() => gh.close());
 
   /** The runner's env for an event; a PR event's payload carries the PR object exactly as the REST API shows it. */
-  async function envFor(eventName: string, prNumber?: number): Promise<NodeJS.ProcessEnv> {
+  async function envFor(
+    eventName: string,
+    prNumber?: number,
+    trigger: { action: string; label?: string } = { action: "synchronize" },
+  ): Promise<NodeJS.ProcessEnv> {
     const path = join(dir, `${eventName}-${prNumber ?? "none"}.json`);
     const payload =
       prNumber === undefined
         ? { inputs: {} }
         : {
-            action: "synchronize",
+            action: trigger.action,
+            ...(trigger.label ? { label: { name: trigger.label } } : {}),
             number: prNumber,
             pull_request: (
               await octokit.rest.pulls.get({ owner: gh.owner, repo: gh.repo, pull_number: prNumber })
@@ -63,8 +68,13 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
     };
   }
 
-  async function target(eventName: string, prNumber: number | undefined, cfg: TargetConfig = ngrok) {
-    const env = await envFor(eventName, eventName.startsWith("pull_request") ? prNumber : undefined);
+  async function target(
+    eventName: string,
+    prNumber: number | undefined,
+    cfg: TargetConfig = ngrok,
+    trigger?: { action: string; label?: string },
+  ) {
+    const env = await envFor(eventName, eventName.startsWith("pull_request") ? prNumber : undefined, trigger);
     const seen = gh.requests.length;
     const result = await resolveTarget(octokit, readRunContext(env), env, {
       ...cfg,
@@ -112,8 +122,11 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
     expect(unset.result.refusal).toContain("allow-fork-label");
   });
 
-  it("pull_request_target from a fork with the label: previewed", async () => {
-    const { result } = await target("pull_request_target", 3);
+  it("pull_request_target from a fork, started by adding the label: previewed, the label kept", async () => {
+    const { result, requests } = await target("pull_request_target", 3, ngrok, {
+      action: "labeled",
+      label: "safe-to-preview",
+    });
     expect(result.refusal).toBeUndefined();
     expect(result.skip).toBeUndefined();
     expect(result.pr).toMatchObject({
@@ -122,6 +135,27 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
       labels: ["safe-to-preview"],
       headRef: "fork-labelled",
     });
+    expect(requests.filter((r) => r.method === "DELETE")).toEqual([]);
+  });
+
+  it("pull_request_target from a fork that carries the label, started by new commits: refused, label removed", async () => {
+    const { result, requests } = await target("pull_request_target", 3, ngrok, { action: "synchronize" });
+    expect(result.refusal).toContain('started by "synchronize", not by adding that label');
+    expect(result.refusal).toContain(
+      'ml-preview removed the label; a maintainer adds "safe-to-preview" again',
+    );
+    expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `DELETE /repos/${gh.owner}/${gh.repo}/issues/3/labels/safe-to-preview`,
+    ]);
+    const { data } = await octokit.rest.pulls.get({ owner: gh.owner, repo: gh.repo, pull_number: 3 });
+    expect(data.labels.map((l) => l.name)).toEqual([]);
+  });
+
+  it("another label added next to a stale one approves nothing; unremovable (read-only token): says who removes it", async () => {
+    gh.setReadOnly(true);
+    const { result } = await target("pull_request_target", 3, ngrok, { action: "labeled", label: "bug" });
+    expect(result.refusal).toContain('started by "labeled"');
+    expect(result.refusal).toContain('A maintainer removes "safe-to-preview" and adds it again');
   });
 
   it("workflow_dispatch with pr-number fetches the PR's head; without it there is no PR", async () => {

@@ -1,6 +1,6 @@
 import { notAccessible, notFound, ok } from "./replies.js";
 import { intParam, type Route } from "./router.js";
-import { pullShape, repoShape } from "./shapes.js";
+import { labelShape, pullShape, repoShape } from "./shapes.js";
 
 export const repoRoutes: Route[] = [
   {
@@ -33,4 +33,25 @@ export const repoRoutes: Route[] = [
       return pull ? ok(pullShape(ctx.site, pull)) : notFound(this.docs);
     },
   },
+  {
+    // Pull requests are issues here: their labels are the issue's.
+    method: "DELETE",
+    pattern: "/repos/:owner/:repo/issues/:issue_number/labels/:name",
+    docs: "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue",
+    permission: "issues=write; pull_requests=write",
+    handle(ctx) {
+      const n = intParam(ctx, "issue_number");
+      const pull = n === undefined ? undefined : ctx.store.pulls.get(n);
+      if (!pull) return notFound(this.docs);
+      const name = ctx.params.name ?? "";
+      if (!pull.labels.includes(name)) return labelNotFound(this.docs);
+      pull.labels = pull.labels.filter((l) => l !== name);
+      return ok(pull.labels.map((l) => labelShape(ctx.site, l)));
+    },
+  },
 ];
+
+/** GitHub's answer for removing a label the issue does not carry. */
+function labelNotFound(docs: string) {
+  return { status: 404, body: { message: "Label does not exist", documentation_url: docs, status: "404" } };
+}
