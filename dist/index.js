@@ -69226,6 +69226,7 @@ async function holdUntilEnd(w) {
   );
   const lost = w.tunnelLost.then((reason) => ({ state: "tunnel-lost", reason }));
   const polled = (async () => {
+    let linkDown = 0;
     for (; ; ) {
       await after(w.pollIntervalMs);
       if (done.signal.aborted) return new Promise(() => {
@@ -69236,6 +69237,11 @@ async function holdUntilEnd(w) {
         }
         if (w.prOpen && !await w.prOpen()) {
           return { state: "stopped", reason: "the pull request was closed or merged" };
+        }
+        const link = w.linkUp ? await w.linkUp() : { up: true };
+        linkDown = link.up ? 0 : linkDown + 1;
+        if (!link.up && linkDown >= 2) {
+          return { state: "tunnel-lost", reason: `the public link stopped working: ${link.why}` };
         }
       } catch (err) {
         w.onPollError(err);
@@ -69298,6 +69304,61 @@ var init_share = __esm({
     import_node_http3 = require("node:http");
     import_promises5 = require("node:timers/promises");
     init_errors();
+  }
+});
+
+// src/tunnel/verify-classify.ts
+function classifyAnswer(status, ngrokCode, protection) {
+  if (ngrokCode === IP_RESTRICTED && (protection?.allowCidrs.length ?? 0) > 0) return "ours";
+  if (ngrokCode !== void 0) return "retry";
+  if (status === 502 || status === 503 || status === 504) return "retry";
+  return "ours";
+}
+function ngrokCodeOf(headerValue, body2) {
+  const match = /ERR_NGROK_(\d+)/.exec(`${headerValue ?? ""} ${body2}`);
+  return match ? Number(match[1]) : void 0;
+}
+var IP_RESTRICTED;
+var init_verify_classify = __esm({
+  "src/tunnel/verify-classify.ts"() {
+    "use strict";
+    IP_RESTRICTED = 3205;
+  }
+});
+
+// src/tunnel/link-check.ts
+async function checkLink(url, protection, signal) {
+  const headers = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
+  if (protection.basicAuth) {
+    const { username, password } = protection.basicAuth;
+    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+  try {
+    const res = await fetch(url, {
+      headers,
+      redirect: "manual",
+      signal: AbortSignal.any([signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)])
+    });
+    const body2 = res.status >= 400 ? (await res.text()).slice(0, 65536) : "";
+    if (res.status < 400) await res.body?.cancel();
+    const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), body2);
+    if (code === ENDPOINT_OFFLINE)
+      return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
+    return { up: true };
+  } catch (err) {
+    const code = err.cause?.code;
+    if (code && UNREACHABLE2.has(code)) return { up: false, why: `nothing answers at ${url} (${code})` };
+    return { up: true };
+  }
+}
+var ENDPOINT_OFFLINE, UNREACHABLE2, CHECK_TIMEOUT_MS;
+var init_link_check = __esm({
+  "src/tunnel/link-check.ts"() {
+    "use strict";
+    init_verify_classify();
+    ENDPOINT_OFFLINE = 3200;
+    UNREACHABLE2 = /* @__PURE__ */ new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET"]);
+    CHECK_TIMEOUT_MS = 1e4;
   }
 });
 
@@ -69412,25 +69473,6 @@ var init_sleep = __esm({
     "use strict";
     import_promises6 = require("node:timers/promises");
     init_errors();
-  }
-});
-
-// src/tunnel/verify-classify.ts
-function classifyAnswer(status, ngrokCode, protection) {
-  if (ngrokCode === IP_RESTRICTED && (protection?.allowCidrs.length ?? 0) > 0) return "ours";
-  if (ngrokCode !== void 0) return "retry";
-  if (status === 502 || status === 503 || status === 504) return "retry";
-  return "ours";
-}
-function ngrokCodeOf(headerValue, body2) {
-  const match = /ERR_NGROK_(\d+)/.exec(`${headerValue ?? ""} ${body2}`);
-  return match ? Number(match[1]) : void 0;
-}
-var IP_RESTRICTED;
-var init_verify_classify = __esm({
-  "src/tunnel/verify-classify.ts"() {
-    "use strict";
-    IP_RESTRICTED = 3205;
   }
 });
 
@@ -70410,6 +70452,7 @@ var init_tunnel = __esm({
   "src/tunnel/index.ts"() {
     "use strict";
     init_errors();
+    init_link_check();
     init_ngrok_errors();
     init_policy();
     init_verify();
@@ -70541,6 +70584,7 @@ async function runPreview(config, deps) {
         pollIntervalMs: deps.pollIntervalMs,
         prOpen: config.stopOnClose ? deps.prOpen : void 0,
         superseded: deps.superseded,
+        linkUp: current.url ? () => checkLink(current.url, protectionOf(config), signal) : void 0,
         onPollError: (err) => log2.warning(`Could not check the pull request: ${err.message}`)
       });
       if (result.state !== "tunnel-lost") return result;

@@ -10,7 +10,7 @@ import { type HoldEnd, holdUntilEnd, stopReason } from "./lifecycle/hold.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
-import { openTunnel, verifyTunnel } from "./tunnel/index.js";
+import { checkLink, openTunnel, verifyTunnel } from "./tunnel/index.js";
 import type { Tunnel, TunnelMetadata } from "./tunnel/types.js";
 
 export interface PreviewDeps {
@@ -178,6 +178,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         pollIntervalMs: deps.pollIntervalMs,
         prOpen: config.stopOnClose ? deps.prOpen : undefined,
         superseded: deps.superseded,
+        linkUp: current.url ? () => checkLink(current.url!, protectionOf(config), signal) : undefined,
         onPollError: (err) => log.warning(`Could not check the pull request: ${(err as Error).message}`),
       });
       if (result.state !== "tunnel-lost") return result;

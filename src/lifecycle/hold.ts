@@ -25,11 +25,16 @@ export interface HoldWatch {
   readonly prOpen?: () => Promise<boolean>;
   /** Polled: true once a newer run owns the comment. */
   readonly superseded?: () => Promise<boolean>;
+  /**
+   * Polled: does the public link still reach our endpoint? Down on two polls in a row (not one: a blip
+   * while the SDK reconnects) counts as a lost tunnel.
+   */
+  readonly linkUp?: () => Promise<{ up: true } | { up: false; why: string }>;
   /** A poll that fails (GitHub down) is logged and retried next interval: never a reason to stop. */
   readonly onPollError: (err: unknown) => void;
 }
 
-/** Wait for the first of: expiry, stop signal, PR closed, superseded, container exit, tunnel lost. */
+/** Wait for the first of: expiry, stop signal, PR closed, superseded, container exit, tunnel or link lost. */
 export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   const done = new AbortController();
   const timers: NodeJS.Timeout[] = [];
@@ -62,6 +67,7 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   );
   const lost = w.tunnelLost.then((reason): HoldEnd => ({ state: "tunnel-lost", reason }));
   const polled = (async (): Promise<HoldEnd> => {
+    let linkDown = 0;
     for (;;) {
       await after(w.pollIntervalMs);
       if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
@@ -71,6 +77,11 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
         }
         if (w.prOpen && !(await w.prOpen())) {
           return { state: "stopped", reason: "the pull request was closed or merged" };
+        }
+        const link = w.linkUp ? await w.linkUp() : { up: true as const };
+        linkDown = link.up ? 0 : linkDown + 1;
+        if (!link.up && linkDown >= 2) {
+          return { state: "tunnel-lost", reason: `the public link stopped working: ${link.why}` };
         }
       } catch (err) {
         w.onPollError(err);

@@ -3,6 +3,7 @@ import { PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Tunnel, TunnelMetadata } from "./types.js";
 
+export { checkLink } from "./link-check.js";
 export { explainNgrokError } from "./ngrok-errors.js";
 export { buildTrafficPolicy } from "./policy.js";
 export type { Tunnel, TunnelMetadata } from "./types.js";

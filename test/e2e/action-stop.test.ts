@@ -236,6 +236,34 @@ describe("a lost tunnel", () => {
     expect(state()).toBe("stopped");
   });
 
+  it("an endpoint lost while the session stays connected is a dead link: noticed, replaced", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    const firstUrl = /\]\((http:\/\/127\.0\.0\.1:\d+)/.exec(world.comments()[0]!.body)![1]!;
+    const livesBefore = world.commentStates().filter((s) => s === "live").length;
+    const sessions = world.edge.sessions();
+    world.edge.loseEndpoints();
+    await expect(fetchText(firstUrl)).rejects.toThrow();
+    expect(world.edge.sessions()).toBe(sessions); // the session watchdog has nothing to see
+    // Polls every 1 s: two failed link checks, then a fresh session, verified, and the comment live again.
+    await waitFor(
+      "live again",
+      () => world.commentStates().filter((s) => s === "live").length > livesBefore,
+      30_000,
+    );
+    const url = /\]\((http:\/\/127\.0\.0\.1:\d+)/.exec(world.comments()[0]!.body)![1]!;
+    expect(url).not.toBe(firstUrl);
+    const { body } = await fetchText(url);
+    expect(body).toContain("ml-preview test app");
+    const result = await job.cancel(main);
+    expect(result.stdout).toMatch(
+      /The tunnel was lost \(the public link stopped working: nothing answers at/,
+    );
+  });
+
   it("that stays lost after one fresh try ends the preview as failed, never a silent dead link", async () => {
     world = await PreviewWorld.start();
     const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "2s" } });

@@ -64,6 +64,10 @@ export class LoopbackEdge {
     this.failures.push({ errorCode, message, remaining: count });
   }
 
+  loseEndpoints(): void {
+    this.endpoints.closeAll();
+  }
+
   dropSessions(opts: { refuseForMs?: number } = {}): void {
     if (opts.refuseForMs) this.refuseUntil = Date.now() + opts.refuseForMs;
     for (const agent of this.agents) agent.destroy();

@@ -32,6 +32,11 @@ export interface NgrokEdge {
   activeListeners(): number;
   /** Refuse the next `count` (default 1) Binds with this ngrok error, e.g. "ERR_NGROK_334". */
   failNextBinds(errorCode: string, message: string, count?: number): void;
+  /**
+   * Forget every endpoint while the agent sessions stay connected: how an edge-side loss (or an endpoint
+   * stopped from ngrok's dashboard) looks to a visitor; here nothing listens at the URL any more.
+   */
+  loseEndpoints(): void;
   /** Cut every agent connection; optionally close new connections at once for a while. */
   dropSessions(opts?: { refuseForMs?: number }): void;
   close(): Promise<void>;

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { type HoldWatch, holdUntilEnd } from "../../src/lifecycle/hold.js";
+
+function watch(extra: Partial<HoldWatch>): HoldWatch {
+  return {
+    expiresAt: new Date(Date.now() + 5_000),
+    signal: new AbortController().signal,
+    exited: new Promise(() => {}),
+    tunnelLost: new Promise(() => {}),
+    pollIntervalMs: 5,
+    onPollError: () => {},
+    ...extra,
+  };
+}
+
+/** A link check that answers from a script, one answer per poll, then stays up. */
+function scripted(answers: boolean[]) {
+  let polls = 0;
+  const linkUp = async () => {
+    const up = answers[polls++] ?? true;
+    return up ? ({ up: true } as const) : ({ up: false, why: `down at poll ${polls}` } as const);
+  };
+  return { linkUp, polls: () => polls };
+}
+
+describe("holdUntilEnd: the live link", () => {
+  it("counts a link down on two polls in a row as a lost tunnel, saying why", async () => {
+    const link = scripted([true, false, true, false, false]);
+    const end = await holdUntilEnd(watch({ linkUp: link.linkUp }));
+    expect(end).toEqual({ state: "tunnel-lost", reason: "the public link stopped working: down at poll 5" });
+    expect(link.polls()).toBe(5);
+  });
+
+  it("lets single blips pass (the SDK reconnecting): the preview runs to its expiry", async () => {
+    const link = scripted([false, true, false, true, false, true]);
+    const end = await holdUntilEnd(watch({ linkUp: link.linkUp, expiresAt: new Date(Date.now() + 300) }));
+    expect(end.state).toBe("expired");
+    expect(link.polls()).toBeGreaterThan(6);
+  });
+});

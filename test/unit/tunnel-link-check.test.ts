@@ -1,0 +1,62 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { checkLink } from "../../src/tunnel/link-check.js";
+
+const open = { allowCidrs: [] };
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+/** A loopback "public URL" that answers every request with this status, headers and body. */
+async function answering(status: number, headers: Record<string, string> = {}, body = ""): Promise<string> {
+  const server = createServer((_req, res) => {
+    res.writeHead(status, headers);
+    res.end(body);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const signal = () => new AbortController().signal;
+
+describe("checkLink: is the live link's endpoint still there?", () => {
+  it("down when ngrok says the endpoint is offline (ERR_NGROK_3200)", async () => {
+    const url = await answering(404, { "ngrok-error-code": "ERR_NGROK_3200" }, "endpoint offline");
+    expect(await checkLink(url, open, signal())).toEqual({
+      up: false,
+      why: "ngrok says the endpoint is offline (ERR_NGROK_3200)",
+    });
+  });
+
+  it("down when nothing listens at the URL any more", async () => {
+    const url = await answering(200);
+    servers.pop()!.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const result = await checkLink(url, open, signal());
+    expect(result).toMatchObject({ up: false });
+    expect((result as { why: string }).why).toContain("ECONNREFUSED");
+  });
+
+  it("up when the app fails or ngrok cannot reach it: those are the app's problems, not a lost endpoint", async () => {
+    expect(await checkLink(await answering(500, {}, "Traceback"), open, signal())).toEqual({ up: true });
+    const unreachable = await answering(502, { "ngrok-error-code": "ERR_NGROK_8012" }, "ERR_NGROK_8012");
+    expect(await checkLink(unreachable, open, signal())).toEqual({ up: true });
+  });
+
+  it("up behind basic auth, and sends the credentials", async () => {
+    let seen = "";
+    const server = createServer((req, res) => {
+      seen = req.headers.authorization ?? "";
+      res.writeHead(seen ? 200 : 401).end();
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const basicAuth = { username: "reviewer", password: "s3cret-pass" };
+    expect(await checkLink(url, { allowCidrs: [], basicAuth }, signal())).toEqual({ up: true });
+    expect(seen).toBe(`Basic ${Buffer.from("reviewer:s3cret-pass").toString("base64")}`);
+  });
+});
