@@ -69357,7 +69357,7 @@ var init_link_check = __esm({
     "use strict";
     init_verify_classify();
     ENDPOINT_OFFLINE = 3200;
-    UNREACHABLE2 = /* @__PURE__ */ new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "UND_ERR_SOCKET"]);
+    UNREACHABLE2 = /* @__PURE__ */ new Set(["ECONNREFUSED"]);
     CHECK_TIMEOUT_MS = 1e4;
   }
 });
