@@ -69226,7 +69226,8 @@ async function holdUntilEnd(w) {
   );
   const lost = w.tunnelLost.then((reason) => ({ state: "tunnel-lost", reason }));
   const polled = (async () => {
-    let linkDown = 0;
+    let downs = 0;
+    let downSince = 0;
     for (; ; ) {
       await after(w.pollIntervalMs);
       if (done.signal.aborted) return new Promise(() => {
@@ -69238,13 +69239,14 @@ async function holdUntilEnd(w) {
         if (w.prOpen && !await w.prOpen()) {
           return { state: "stopped", reason: "the pull request was closed or merged" };
         }
-        const link = w.linkUp ? await w.linkUp() : { up: true };
-        linkDown = link.up ? 0 : linkDown + 1;
-        if (!link.up && linkDown >= 2) {
-          return { state: "tunnel-lost", reason: `the public link stopped working: ${link.why}` };
-        }
       } catch (err) {
         w.onPollError(err);
+      }
+      const link = w.linkUp ? await w.linkUp(done.signal) : { up: true };
+      if (link.up) downs = 0;
+      else if (downs++ === 0) downSince = Date.now();
+      if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {
+        return { state: "tunnel-lost", reason: `the public link stopped working: ${link.why}` };
       }
     }
   })();
@@ -69339,25 +69341,26 @@ async function checkLink(url, protection, signal) {
       redirect: "manual",
       signal: AbortSignal.any([signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)])
     });
-    const body2 = res.status >= 400 ? (await res.text()).slice(0, 65536) : "";
-    if (res.status < 400) await res.body?.cancel();
-    const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), body2);
+    await res.body?.cancel();
+    const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), "");
     if (code === ENDPOINT_OFFLINE)
       return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
     return { up: true };
   } catch (err) {
     const code = err.cause?.code;
-    if (code && UNREACHABLE2.has(code)) return { up: false, why: `nothing answers at ${url} (${code})` };
+    if (code === "ECONNREFUSED" && LOOPBACK.test(new URL(url).hostname)) {
+      return { up: false, why: `nothing answers at ${url} (${code})` };
+    }
     return { up: true };
   }
 }
-var ENDPOINT_OFFLINE, UNREACHABLE2, CHECK_TIMEOUT_MS;
+var ENDPOINT_OFFLINE, LOOPBACK, CHECK_TIMEOUT_MS;
 var init_link_check = __esm({
   "src/tunnel/link-check.ts"() {
     "use strict";
     init_verify_classify();
     ENDPOINT_OFFLINE = 3200;
-    UNREACHABLE2 = /* @__PURE__ */ new Set(["ECONNREFUSED"]);
+    LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
     CHECK_TIMEOUT_MS = 1e4;
   }
 });
@@ -70572,7 +70575,7 @@ async function runPreview(config, deps) {
   await emit(final, details);
   return { state: final, details };
   async function holdLive() {
-    let retried = false;
+    let freshAt;
     for (; ; ) {
       const current = tunnel2;
       const result = await holdUntilEnd({
@@ -70584,13 +70587,14 @@ async function runPreview(config, deps) {
         pollIntervalMs: deps.pollIntervalMs,
         prOpen: config.stopOnClose ? deps.prOpen : void 0,
         superseded: deps.superseded,
-        linkUp: current.url ? () => checkLink(current.url, protectionOf(config), signal) : void 0,
+        linkUp: current.url ? (done) => checkLink(current.url, protectionOf(config), AbortSignal.any([signal, done])) : void 0,
+        linkGraceMs: deps.watchdogMs ?? 3e4,
         onPollError: (err) => log2.warning(`Could not check the pull request: ${err.message}`)
       });
       if (result.state !== "tunnel-lost") return result;
-      if (retried)
+      if (freshAt !== void 0 && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
         return { state: "failed", step: "live", reason: `the tunnel was lost again: ${result.reason}` };
-      retried = true;
+      freshAt = Date.now();
       log2.warning(`The tunnel was lost (${result.reason}); opening a fresh session.`);
       await current.close().catch(() => {
       });
@@ -70666,7 +70670,7 @@ async function safeReport(r, e, log2) {
     log2.warning(`Could not update the ${r.name}: ${err.message}`);
   }
 }
-var StopRequested;
+var TUNNEL_HEALTHY_MS, StopRequested;
 var init_preview = __esm({
   "src/preview.ts"() {
     "use strict";
@@ -70677,6 +70681,7 @@ var init_preview = __esm({
     init_hold();
     init_share();
     init_tunnel();
+    TUNNEL_HEALTHY_MS = 10 * 6e4;
     StopRequested = class extends Error {
       constructor(why = "signal") {
         super("stop requested");
@@ -104603,12 +104608,23 @@ async function resolveTarget(octokit, run2, env, cfg) {
       return { pr };
     }
     const label = cfg.allowForkLabel;
-    if (label && event.action === "labeled" && event.label === label) return { pr };
-    if (label && pr.labels.includes(label)) {
-      const removed = await removeLabel(octokit, run2, pr.number, label);
+    const isOurs = (name) => name !== void 0 && name.toLowerCase() === label?.toLowerCase();
+    if (label && event.action === "labeled" && isOurs(event.label)) return { pr };
+    const carried = label ? pr.labels.find((l) => isOurs(l)) : void 0;
+    if (label && carried && !CODE_MAY_HAVE_CHANGED.has(event.action ?? "")) {
       return {
         pr,
-        refusal: `Pull request #${pr.number} comes from a fork and carries the label "${label}", but this run was started by "${event.action ?? "unknown"}", not by adding that label: the label approves the code a maintainer reviewed, and there may be new commits since. ` + (removed ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the changes.` : `A maintainer removes "${label}" and adds it again after reviewing the changes (ml-preview could not remove it: ${removed === false ? "it was already gone" : "no permission"}).`)
+        skip: {
+          reason: `This run was started by "${describeTrigger(event)}", not by adding the label "${label}": nothing to preview.`,
+          hint: `A fork's preview is built by the run that adding "${label}" starts. Limit the workflow to \`types: [labeled, synchronize]\` and skip other labels with \`if: github.event.action != 'labeled' || github.event.label.name == '${label}'\`.`
+        }
+      };
+    }
+    if (label && carried) {
+      const removal = await removeLabel(octokit, run2, pr.number, carried);
+      return {
+        pr,
+        refusal: `Pull request #${pr.number} comes from a fork and carries the label "${carried}", but this run was started by "${describeTrigger(event)}": the code may have changed since a maintainer reviewed it and added the label. ` + (removal === "removed" ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the new commits.` : removal === "gone" ? `The label is gone already; a maintainer adds "${label}" again after reviewing the new commits.` : `ml-preview could not remove the label (${removal.error}): a maintainer removes "${carried}" and adds it again after reviewing the new commits.`)
       };
     }
     return {
@@ -104619,20 +104635,24 @@ async function resolveTarget(octokit, run2, env, cfg) {
   if (cfg.prNumber !== void 0) return { pr: await fetchPull(octokit, run2, cfg.prNumber) };
   return {};
 }
+function describeTrigger(event) {
+  if (event.action === "labeled" && event.label) return `labeled ${event.label}`;
+  return event.action ?? "an event without an action";
+}
 async function removeLabel(octokit, run2, issue2, name) {
   try {
     await octokit.rest.issues.removeLabel({ owner: run2.owner, repo: run2.repo, issue_number: issue2, name });
-    return true;
+    return "removed";
   } catch (err) {
-    if (err.status === 404) return false;
-    return void 0;
+    if (err.status === 404) return "gone";
+    return { error: explainGitHubError(err, `remove the label "${name}"`).message };
   }
 }
 async function pullRequestState(octokit, run2, prNumber) {
   const pr = await fetchPull(octokit, run2, prNumber);
   return { open: pr.state === "open", headSha: pr.headSha };
 }
-var import_node_fs4, FORK_HINT;
+var import_node_fs4, FORK_HINT, CODE_MAY_HAVE_CHANGED;
 var init_pull_request = __esm({
   "src/github/pull-request.ts"() {
     "use strict";
@@ -104640,6 +104660,7 @@ var init_pull_request = __esm({
     init_errors();
     init_errors2();
     FORK_HINT = "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a maintainer add that label after reviewing the fork's code (a run started by new commits removes it again); or run the workflow by hand (`workflow_dispatch`) with `pr-number`.";
+    CODE_MAY_HAVE_CHANGED = /* @__PURE__ */ new Set(["synchronize", "opened", "reopened", ""]);
   }
 });
 
@@ -105346,7 +105367,7 @@ async function actionPost() {
     `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`
   );
   const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
-  await markEnded("stopped", reason).catch(
+  await markEnded("stopped", reason, holderEvents).catch(
     (err) => warning(`ml-preview post: could not update the comment: ${err.message}`)
   );
 }
@@ -105370,8 +105391,9 @@ async function removeContainer(docker, id) {
   await stopAndRemove(container);
   return true;
 }
-async function markEnded(state, reason) {
-  const id = (name) => Number(readState(name)) || void 0;
+async function markEnded(state, reason, holderEvents = []) {
+  const fromHolder = (name) => holderEvents.findLast((e) => e[name])?.[name];
+  const id = (name) => Number(readState(name)) || fromHolder(name === "comment" ? "commentId" : "deploymentId");
   const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
   if (setup.kind !== "preview") return;
   for (const r of setup.reporters) {

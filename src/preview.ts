@@ -31,6 +31,9 @@ export interface PreviewDeps {
   readonly collisionRetryMs?: number;
 }
 
+/** A fresh tunnel that held this long was a success: a later loss is a new incident, not "lost again". */
+const TUNNEL_HEALTHY_MS = 10 * 60_000;
+
 export interface PreviewResult {
   readonly state: "expired" | "stopped" | "superseded" | "failed";
   readonly details: StateDetails;
@@ -165,9 +168,13 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   await emit(final, details);
   return { state: final, details };
 
-  /** Hold until something ends the preview; a lost tunnel gets one fresh session before the preview fails. */
+  /**
+   * Hold until something ends the preview. A lost tunnel gets a fresh session; losing that one too within
+   * TUNNEL_HEALTHY_MS fails the preview (something is wrong beyond a blip), while two incidents hours apart
+   * in a long preview each get their fresh session.
+   */
   async function holdLive(): Promise<HoldEnd> {
-    let retried = false;
+    let freshAt: number | undefined;
     for (;;) {
       const current = tunnel!;
       const result = await holdUntilEnd({
@@ -178,13 +185,16 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         pollIntervalMs: deps.pollIntervalMs,
         prOpen: config.stopOnClose ? deps.prOpen : undefined,
         superseded: deps.superseded,
-        linkUp: current.url ? () => checkLink(current.url!, protectionOf(config), signal) : undefined,
+        linkUp: current.url
+          ? (done) => checkLink(current.url!, protectionOf(config), AbortSignal.any([signal, done]))
+          : undefined,
+        linkGraceMs: deps.watchdogMs ?? 30_000,
         onPollError: (err) => log.warning(`Could not check the pull request: ${(err as Error).message}`),
       });
       if (result.state !== "tunnel-lost") return result;
-      if (retried)
+      if (freshAt !== undefined && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
         return { state: "failed", step: "live", reason: `the tunnel was lost again: ${result.reason}` };
-      retried = true;
+      freshAt = Date.now();
       log.warning(`The tunnel was lost (${result.reason}); opening a fresh session.`);
       await current.close().catch(() => {});
       tunnel = await open(config, live.localUrl ? Number(new URL(live.localUrl).port) : 0, deps);

@@ -52,7 +52,7 @@ export async function actionPost(): Promise<void> {
     `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`,
   );
   const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
-  await markEnded("stopped", reason).catch((err: Error) =>
+  await markEnded("stopped", reason, holderEvents).catch((err: Error) =>
     core.warning(`ml-preview post: could not update the comment: ${err.message}`),
   );
 }
@@ -82,8 +82,11 @@ async function removeContainer(docker: ReturnType<typeof dockerClient>, id: stri
 }
 
 /** Write a final state to the comment and deployment, unless a newer run owns the comment (checked first). */
-async function markEnded(state: PreviewState, reason: string): Promise<void> {
-  const id = (name: "comment" | "deployment") => Number(readState(name)) || undefined;
+async function markEnded(state: PreviewState, reason: string, holderEvents: EventLine[] = []): Promise<void> {
+  // A holder killed before it went live never had its ids saved by main: its events file has them.
+  const fromHolder = (name: "commentId" | "deploymentId") => holderEvents.findLast((e) => e[name])?.[name];
+  const id = (name: "comment" | "deployment") =>
+    Number(readState(name)) || fromHolder(name === "comment" ? "commentId" : "deploymentId");
   const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
   if (setup.kind !== "preview") return;
   for (const r of setup.reporters) {

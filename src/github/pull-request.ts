@@ -117,20 +117,35 @@ export async function resolveTarget(
     }
     // pull_request_target runs with the base repository's secrets: building a fork's code needs a maintainer's
     // opt-in, and it approves the code the maintainer read. So only the run that adding the label started
-    // builds; a later run (new commits, a reopen) finds the label stale, removes it and waits for a new one.
+    // builds; a run for changed code (new commits, a reopen) finds the label stale, removes it and refuses.
     const label = cfg.allowForkLabel;
-    if (label && event.action === "labeled" && event.label === label) return { pr };
-    if (label && pr.labels.includes(label)) {
-      const removed = await removeLabel(octokit, run, pr.number, label);
+    // GitHub's label names are case-insensitive.
+    const isOurs = (name: string | undefined) =>
+      name !== undefined && name.toLowerCase() === label?.toLowerCase();
+    if (label && event.action === "labeled" && isOurs(event.label)) return { pr };
+    const carried = label ? pr.labels.find((l) => isOurs(l)) : undefined;
+    if (label && carried && !CODE_MAY_HAVE_CHANGED.has(event.action ?? "")) {
+      // Another label, an edit, …: nothing to build, and the approval still stands for the code it approved.
+      return {
+        pr,
+        skip: {
+          reason: `This run was started by "${describeTrigger(event)}", not by adding the label "${label}": nothing to preview.`,
+          hint: `A fork's preview is built by the run that adding "${label}" starts. Limit the workflow to \`types: [labeled, synchronize]\` and skip other labels with \`if: github.event.action != 'labeled' || github.event.label.name == '${label}'\`.`,
+        },
+      };
+    }
+    if (label && carried) {
+      const removal = await removeLabel(octokit, run, pr.number, carried);
       return {
         pr,
         refusal:
-          `Pull request #${pr.number} comes from a fork and carries the label "${label}", but this run was started by ` +
-          `"${event.action ?? "unknown"}", not by adding that label: the label approves the code a maintainer ` +
-          "reviewed, and there may be new commits since. " +
-          (removed
-            ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the changes.`
-            : `A maintainer removes "${label}" and adds it again after reviewing the changes (ml-preview could not remove it: ${removed === false ? "it was already gone" : "no permission"}).`),
+          `Pull request #${pr.number} comes from a fork and carries the label "${carried}", but this run was started by ` +
+          `"${describeTrigger(event)}": the code may have changed since a maintainer reviewed it and added the label. ` +
+          (removal === "removed"
+            ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the new commits.`
+            : removal === "gone"
+              ? `The label is gone already; a maintainer adds "${label}" again after reviewing the new commits.`
+              : `ml-preview could not remove the label (${removal.error}): a maintainer removes "${carried}" and adds it again after reviewing the new commits.`),
       };
     }
     return {
@@ -149,19 +164,26 @@ export async function resolveTarget(
   return {};
 }
 
-/** true: removed; false: it was not there any more; undefined: GitHub refused (the refusal says what to do). */
+/** Runs for these events may build different code than the approval saw. */
+const CODE_MAY_HAVE_CHANGED = new Set(["synchronize", "opened", "reopened", ""]);
+
+function describeTrigger(event: PullEvent): string {
+  if (event.action === "labeled" && event.label) return `labeled ${event.label}`;
+  return event.action ?? "an event without an action";
+}
+
 async function removeLabel(
   octokit: Octokit,
   run: RunContext,
   issue: number,
   name: string,
-): Promise<boolean | undefined> {
+): Promise<"removed" | "gone" | { error: string }> {
   try {
     await octokit.rest.issues.removeLabel({ owner: run.owner, repo: run.repo, issue_number: issue, name });
-    return true;
+    return "removed";
   } catch (err) {
-    if ((err as { status?: number }).status === 404) return false;
-    return undefined;
+    if ((err as { status?: number }).status === 404) return "gone";
+    return { error: explainGitHubError(err, `remove the label "${name}"`).message };
   }
 }
 

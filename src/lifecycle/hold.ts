@@ -26,10 +26,11 @@ export interface HoldWatch {
   /** Polled: true once a newer run owns the comment. */
   readonly superseded?: () => Promise<boolean>;
   /**
-   * Polled: does the public link still reach our endpoint? Down on two polls in a row (not one: a blip
-   * while the SDK reconnects) counts as a lost tunnel.
+   * Polled: does the public link still reach our endpoint? Down on two polls in a row and for at least
+   * `linkGraceMs` (the time the session watchdog allows a reconnect) counts as a lost tunnel.
    */
-  readonly linkUp?: () => Promise<{ up: true } | { up: false; why: string }>;
+  readonly linkUp?: (signal: AbortSignal) => Promise<{ up: true } | { up: false; why: string }>;
+  readonly linkGraceMs?: number;
   /** A poll that fails (GitHub down) is logged and retried next interval: never a reason to stop. */
   readonly onPollError: (err: unknown) => void;
 }
@@ -67,7 +68,8 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   );
   const lost = w.tunnelLost.then((reason): HoldEnd => ({ state: "tunnel-lost", reason }));
   const polled = (async (): Promise<HoldEnd> => {
-    let linkDown = 0;
+    let downs = 0;
+    let downSince = 0;
     for (;;) {
       await after(w.pollIntervalMs);
       if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
@@ -78,13 +80,15 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
         if (w.prOpen && !(await w.prOpen())) {
           return { state: "stopped", reason: "the pull request was closed or merged" };
         }
-        const link = w.linkUp ? await w.linkUp() : { up: true as const };
-        linkDown = link.up ? 0 : linkDown + 1;
-        if (!link.up && linkDown >= 2) {
-          return { state: "tunnel-lost", reason: `the public link stopped working: ${link.why}` };
-        }
       } catch (err) {
         w.onPollError(err);
+      }
+      // Its own check, so a GitHub outage never pauses it; a check in flight ends with the hold.
+      const link = w.linkUp ? await w.linkUp(done.signal) : ({ up: true } as const);
+      if (link.up) downs = 0;
+      else if (downs++ === 0) downSince = Date.now();
+      if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {
+        return { state: "tunnel-lost", reason: `the public link stopped working: ${link.why}` };
       }
     }
   })();

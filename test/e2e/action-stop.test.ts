@@ -213,6 +213,30 @@ describe("wait: false, the holder killed outright", () => {
   });
 });
 
+describe("wait: false, main and holder killed before live", () => {
+  it("post finds the ids in the holder's events and ends the comment and the deployment", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job(
+      { duration: "10m", wait: "false", deployment: "true" },
+      { dockerfile: slowBuild },
+    );
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("building", stateIs("building"));
+    // The holder writes its event line (with the ids) after the deployment's first status.
+    await waitFor("the deployment in progress", () => world.github.deployments()[0]?.statuses.length);
+    await new Promise((r) => setTimeout(r, 500));
+    main.child.kill("SIGKILL");
+    const holder = Number((await main.done).state.holder);
+    expect(holder).toBeGreaterThan(0);
+    process.kill(holder, "SIGKILL");
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(state()).toBe("stopped");
+    expect(world.github.deployments()[0]!.statuses.map((s) => s.state)).toEqual(["in_progress", "inactive"]);
+  });
+});
+
 describe("a lost tunnel", () => {
   it("is noticed by the watchdog and replaced by a fresh session: live again, the new link answers", async () => {
     world = await PreviewWorld.start();
@@ -238,7 +262,7 @@ describe("a lost tunnel", () => {
 
   it("an endpoint lost while the session stays connected is a dead link: noticed, replaced", async () => {
     world = await PreviewWorld.start();
-    const { job, label } = world.job({ duration: "10m" });
+    const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "2s" } });
     labels.push(label);
     const main = job.startMain();
     await waitFor("live", stateIs("live"));
@@ -248,7 +272,8 @@ describe("a lost tunnel", () => {
     world.edge.loseEndpoints();
     await expect(fetchText(firstUrl)).rejects.toThrow();
     expect(world.edge.sessions()).toBe(sessions); // the session watchdog has nothing to see
-    // Polls every 1 s: two failed link checks, then a fresh session, verified, and the comment live again.
+    // Polls every 1 s: failed link checks for the 2 s reconnect grace, then a fresh session, verified, and
+    // the comment live again.
     await waitFor(
       "live again",
       () => world.commentStates().filter((s) => s === "live").length > livesBefore,

@@ -140,7 +140,7 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
 
   it("pull_request_target from a fork that carries the label, started by new commits: refused, label removed", async () => {
     const { result, requests } = await target("pull_request_target", 3, ngrok, { action: "synchronize" });
-    expect(result.refusal).toContain('started by "synchronize", not by adding that label');
+    expect(result.refusal).toContain('started by "synchronize": the code may have changed');
     expect(result.refusal).toContain(
       'ml-preview removed the label; a maintainer adds "safe-to-preview" again',
     );
@@ -151,11 +151,39 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
     expect(data.labels.map((l) => l.name)).toEqual([]);
   });
 
-  it("another label added next to a stale one approves nothing; unremovable (read-only token): says who removes it", async () => {
+  it("another label added next to ours approves nothing new and removes nothing: a quiet skip", async () => {
+    const { result, requests } = await target("pull_request_target", 3, ngrok, {
+      action: "labeled",
+      label: "bug",
+    });
+    expect(result.refusal).toBeUndefined();
+    expect(result.skip?.reason).toContain(
+      'started by "labeled bug", not by adding the label "safe-to-preview"',
+    );
+    expect(result.skip?.hint).toContain("types: [labeled, synchronize]");
+    expect(requests.filter((r) => r.method === "DELETE")).toEqual([]);
+  });
+
+  it("the label matches whatever its case (GitHub's label names are case-insensitive)", async () => {
+    const { result } = await target(
+      "pull_request_target",
+      3,
+      { ...ngrok, allowForkLabel: "Safe-To-Preview" },
+      {
+        action: "labeled",
+        label: "safe-to-preview",
+      },
+    );
+    expect(result.refusal).toBeUndefined();
+    expect(result.pr?.number).toBe(3);
+  });
+
+  it("a stale label that cannot be removed (read-only token): refused, saying why and who removes it", async () => {
     gh.setReadOnly(true);
-    const { result } = await target("pull_request_target", 3, ngrok, { action: "labeled", label: "bug" });
-    expect(result.refusal).toContain('started by "labeled"');
-    expect(result.refusal).toContain('A maintainer removes "safe-to-preview" and adds it again');
+    const { result } = await target("pull_request_target", 3, ngrok, { action: "reopened" });
+    expect(result.refusal).toContain('started by "reopened"');
+    expect(result.refusal).toMatch(/could not remove the label \(.*pull-requests: write.*\)/s);
+    expect(result.refusal).toContain('a maintainer removes "safe-to-preview" and adds it again');
   });
 
   it("workflow_dispatch with pr-number fetches the PR's head; without it there is no PR", async () => {

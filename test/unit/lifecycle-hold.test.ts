@@ -37,4 +37,13 @@ describe("holdUntilEnd: the live link", () => {
     expect(end.state).toBe("expired");
     expect(link.polls()).toBeGreaterThan(6);
   });
+
+  it("waits out the reconnect grace: a link down on many polls is lost only once the grace has passed", async () => {
+    const link = scripted(Array(1000).fill(false));
+    const started = Date.now();
+    const end = await holdUntilEnd(watch({ linkUp: link.linkUp, linkGraceMs: 200 }));
+    expect(end.state).toBe("tunnel-lost");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(link.polls()).toBeGreaterThan(2);
+  });
 });

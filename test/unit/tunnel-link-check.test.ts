@@ -42,6 +42,10 @@ describe("checkLink: is the live link's endpoint still there?", () => {
 
   it("up when the app fails or ngrok cannot reach it: those are the app's problems, not a lost endpoint", async () => {
     expect(await checkLink(await answering(500, {}, "Traceback"), open, signal())).toEqual({ up: true });
+    // The app's own page may mention ngrok's codes: only ngrok's header counts.
+    expect(await checkLink(await answering(500, {}, "saw ERR_NGROK_3200 earlier"), open, signal())).toEqual({
+      up: true,
+    });
     const unreachable = await answering(502, { "ngrok-error-code": "ERR_NGROK_8012" }, "ERR_NGROK_8012");
     expect(await checkLink(unreachable, open, signal())).toEqual({ up: true });
   });
