@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 
+import { freePort } from "../test/support/ports.js";
 import { removeTempDir, tempDir } from "./temp.js";
 
 const REGISTRY_BIN = "/usr/bin/docker-registry";
@@ -44,12 +44,4 @@ export async function startRegistry(): Promise<LocalRegistry | undefined> {
   }
   await close();
   throw new Error("docker-registry did not start");
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -69320,6 +69320,14 @@ function ngrokCodeOf(headerValue, body2) {
   const match = /ERR_NGROK_(\d+)/.exec(`${headerValue ?? ""} ${body2}`);
   return match ? Number(match[1]) : void 0;
 }
+function publicUrlHeaders(protection) {
+  const headers = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
+  if (protection.basicAuth) {
+    const { username, password } = protection.basicAuth;
+    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+  return headers;
+}
 var IP_RESTRICTED;
 var init_verify_classify = __esm({
   "src/tunnel/verify-classify.ts"() {
@@ -69330,11 +69338,7 @@ var init_verify_classify = __esm({
 
 // src/tunnel/link-check.ts
 async function checkLink(url, protection, signal) {
-  const headers = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
-  if (protection.basicAuth) {
-    const { username, password } = protection.basicAuth;
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  }
+  const headers = publicUrlHeaders(protection);
   try {
     const res = await fetch(url, {
       headers,
@@ -69483,11 +69487,7 @@ var init_sleep = __esm({
 async function verifyTunnel(url, protection, opts = {}) {
   const timeoutMs = opts.timeoutMs ?? 6e4;
   const started = Date.now();
-  const headers = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
-  if (protection.basicAuth) {
-    const { username, password } = protection.basicAuth;
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  }
+  const headers = publicUrlHeaders(protection);
   let last = "no answer yet";
   for (; ; ) {
     abortable(opts.signal, "verify");

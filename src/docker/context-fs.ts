@@ -7,7 +7,7 @@ import { BufferPool } from "./buffer-pool.js";
  * (weights, checkpoints) and many small ones (sources, configs).
  *
  * - Large files are read in 1 MiB pieces, not fs's 64 KiB: each piece costs a trip through tar-fs, the
- *   counting Transform and the chunked HTTP upload, so bigger pieces cut the upload's CPU by 30–50 %.
+ *   upload stage and the chunked HTTP request, so bigger pieces cut the upload's CPU by 30–50 %.
  *   The pieces are read into `pool`'s buffers, which the upload gives back (see BufferPool).
  * - Small files, and the lstat/readdir of the walk, are done synchronously. Through fs's async API every
  *   one of them is a round trip to libuv's thread pool (~0.15 ms of thread hand-offs), far more than the

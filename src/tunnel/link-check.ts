@@ -1,5 +1,5 @@
 import type { Protection } from "../config/types.js";
-import { ngrokCodeOf } from "./verify-classify.js";
+import { ngrokCodeOf, publicUrlHeaders } from "./verify-classify.js";
 
 /** ngrok's "endpoint is offline" page (https://ngrok.com/docs/errors/err_ngrok_3200/). */
 const ENDPOINT_OFFLINE = 3200;
@@ -19,11 +19,7 @@ export async function checkLink(
   protection: Protection,
   signal: AbortSignal,
 ): Promise<{ up: true } | { up: false; why: string }> {
-  const headers: Record<string, string> = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
-  if (protection.basicAuth) {
-    const { username, password } = protection.basicAuth;
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  }
+  const headers = publicUrlHeaders(protection);
   try {
     const res = await fetch(url, {
       headers,

@@ -28,3 +28,16 @@ export function ngrokCodeOf(headerValue: string | null, body: string): number | 
   const match = /ERR_NGROK_(\d+)/.exec(`${headerValue ?? ""} ${body}`);
   return match ? Number(match[1]) : undefined;
 }
+
+/**
+ * Headers for a request through the public URL: skip ngrok's browser warning (free-plan visitors get an
+ * interstitial otherwise) and, with basic-auth, send the credentials, so our own endpoint answers.
+ */
+export function publicUrlHeaders(protection: Protection): Record<string, string> {
+  const headers: Record<string, string> = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
+  if (protection.basicAuth) {
+    const { username, password } = protection.basicAuth;
+    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+  return headers;
+}

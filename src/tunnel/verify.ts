@@ -1,7 +1,7 @@
 import type { Protection } from "../config/types.js";
 import { PreviewError } from "../errors.js";
 import { abortable, sleep } from "./sleep.js";
-import { classifyAnswer, ngrokCodeOf } from "./verify-classify.js";
+import { classifyAnswer, ngrokCodeOf, publicUrlHeaders } from "./verify-classify.js";
 
 const RETRY_EVERY_MS = 500;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -19,11 +19,7 @@ export async function verifyTunnel(
 ): Promise<{ status: number; ms: number }> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const started = Date.now();
-  const headers: Record<string, string> = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
-  if (protection.basicAuth) {
-    const { username, password } = protection.basicAuth;
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  }
+  const headers = publicUrlHeaders(protection);
   let last = "no answer yet";
   for (;;) {
     abortable(opts.signal, "verify");

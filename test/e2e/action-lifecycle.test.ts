@@ -27,9 +27,6 @@ afterAll(async () => {
   }
 });
 
-const liveUrl = (w: PreviewWorld) =>
-  /\]\((http:\/\/127\.0\.0\.1:\d+)[^)]*\)/.exec(w.comments()[0]?.body ?? "")?.[1];
-
 describe("action on pull_request", () => {
   it("goes building → live (the link answers through the tunnel) → expired, with outputs, summary, nothing left", async () => {
     world = await PreviewWorld.start();
@@ -45,7 +42,7 @@ describe("action on pull_request", () => {
       world.comments()[0]?.body.includes('state="live"'),
     );
     expect(seenLive).toBe(true);
-    const url = liveUrl(world)!;
+    const url = world.liveUrl()!;
     const page = await fetchText(url);
     expect(page.body).toContain("ml-preview test app");
 
@@ -61,13 +58,7 @@ describe("action on pull_request", () => {
     expect(Date.parse(result.outputs["expires-at"]!)).toBeGreaterThan(Date.now() - 60_000);
     expect(result.summary).toContain(url);
     // Secrets never leave: not in the log (beyond the mask commands), outputs, summary or any comment body.
-    const everything = [
-      result.stdout.replace(/^::add-mask::.*$/gm, ""),
-      result.stderr,
-      JSON.stringify(result.outputs),
-      result.summary,
-      ...world.github.requests.map((r) => JSON.stringify(r.body ?? "")),
-    ].join("\n");
+    const everything = world.everythingSaid(result);
     for (const s of ["test-authtoken", ...secrets]) expect(everything).not.toContain(s);
     expect(result.stdout).toContain(`::add-mask::${secrets[1]}`);
     expect(world.commentStates()).toEqual(expect.arrayContaining(["building", "live", "expired"]));

@@ -89,14 +89,7 @@ describe("a tunnel that cannot be opened", () => {
     expect(body).toMatch(/tunnel/);
     expect(body).toContain("ERR_NGROK_105");
     expect(world.edge.authAttempts.map((a) => a.ok)).toEqual([false]);
-    const everything = [
-      result.stdout.replace(/^::add-mask::.*$/gm, ""),
-      result.stderr,
-      JSON.stringify(result.outputs),
-      result.summary,
-      ...world.github.requests.map((r) => JSON.stringify(r.body ?? "")),
-    ].join("\n");
-    expect(everything).not.toContain(token);
+    expect(world.everythingSaid(result)).not.toContain(token);
     expect(result.stdout).toContain(`::add-mask::${token}`);
     expect(await leftContainers(docker, label)).toEqual([]);
   });
@@ -252,7 +245,7 @@ describe("a lost tunnel", () => {
       () => world.commentStates().filter((s) => s === "live").length > livesBefore,
       40_000,
     );
-    const url = /\]\((http:\/\/127\.0\.0\.1:\d+)/.exec(world.comments()[0]!.body)![1]!;
+    const url = world.liveUrl()!;
     const { body } = await fetchText(url);
     expect(body).toContain("ml-preview test app");
     const result = await job.cancel(main);
@@ -266,7 +259,7 @@ describe("a lost tunnel", () => {
     labels.push(label);
     const main = job.startMain();
     await waitFor("live", stateIs("live"));
-    const firstUrl = /\]\((http:\/\/127\.0\.0\.1:\d+)/.exec(world.comments()[0]!.body)![1]!;
+    const firstUrl = world.liveUrl()!;
     const livesBefore = world.commentStates().filter((s) => s === "live").length;
     const sessions = world.edge.sessions();
     world.edge.loseEndpoints();
@@ -279,7 +272,7 @@ describe("a lost tunnel", () => {
       () => world.commentStates().filter((s) => s === "live").length > livesBefore,
       30_000,
     );
-    const url = /\]\((http:\/\/127\.0\.0\.1:\d+)/.exec(world.comments()[0]!.body)![1]!;
+    const url = world.liveUrl()!;
     expect(url).not.toBe(firstUrl);
     const { body } = await fetchText(url);
     expect(body).toContain("ml-preview test app");

@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -14,6 +13,7 @@ import type { BuildSource, PreviewLabels } from "../../src/docker/types.js";
 import { PreviewError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
 import { busyboxContext, requireDocker } from "../support/docker.js";
+import { freePort } from "../support/ports.js";
 
 const RUN = `e2e-cache-${randomBytes(4).toString("hex")}`;
 const REPO = `ml-preview-e2e/${RUN}`;
@@ -67,14 +67,6 @@ async function failure(promise: Promise<unknown>): Promise<PreviewError> {
   );
   expect(err).toBeInstanceOf(PreviewError);
   return err as PreviewError;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Debian's docker-registry on 127.0.0.1 with htpasswd auth and its storage in a temp dir. */

@@ -5,7 +5,7 @@ import type Docker from "dockerode";
 import { busyboxHttpdDockerfile, busyboxPath, containersWithLabel } from "./docker.js";
 import { type GitHubEmulator, startGitHubEmulator } from "./github-emulator/index.js";
 import { type NgrokEdge, startNgrokEdge } from "./ngrok-edge/index.js";
-import { RunnerHarness } from "./runner.js";
+import { RunnerHarness, type StepResult } from "./runner.js";
 
 export const PR = 12;
 export const HEAD_SHA = "feedfacecafebeef0123456789abcdef01234567";
@@ -80,6 +80,25 @@ export class PreviewWorld {
 
   comments() {
     return this.github.comments(PR).filter((c) => c.body.startsWith("<!-- ml-preview"));
+  }
+
+  /** The link the comment shows now (the loopback edge's URLs are http://127.0.0.1:PORT). */
+  liveUrl(): string | undefined {
+    return /\]\((http:\/\/127\.0\.0\.1:\d+)[^)]*\)/.exec(this.comments()[0]?.body ?? "")?.[1];
+  }
+
+  /**
+   * Everything a job let out where no secret may appear: its log (beyond the mask commands themselves),
+   * outputs, summary and every body sent to GitHub.
+   */
+  everythingSaid(result: StepResult): string {
+    return [
+      result.stdout.replace(/^::add-mask::.*$/gm, ""),
+      result.stderr,
+      JSON.stringify(result.outputs),
+      result.summary,
+      ...this.github.requests.map((r) => JSON.stringify(r.body ?? "")),
+    ].join("\n");
   }
 
   async close(): Promise<void> {

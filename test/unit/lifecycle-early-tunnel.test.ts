@@ -37,6 +37,9 @@ function pendingTunnel() {
 
 const running = () => new AbortController().signal;
 
+/** The readiness wait's own failure: the app exited before it answered. */
+const exited = new PreviewError("ready", "The app exited with code 3", { code: "APP_EXITED", exitCode: 3 });
+
 /** A wait that ends only when its signal aborts (an app that never answers). */
 const never = (signal: AbortSignal) =>
   new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
@@ -86,10 +89,6 @@ describe("EarlyTunnel", () => {
   it("stops opening the tunnel once the app has failed, and keeps the app's error", async () => {
     const t = pendingTunnel();
     const early = new EarlyTunnel(t.open, running(), new CleanupStack(log));
-    const exited = new PreviewError("ready", "The app exited with code 3", {
-      code: "APP_EXITED",
-      exitCode: 3,
-    });
     await expect(
       early.alongside(running(), async () => {
         throw exited;
@@ -101,10 +100,6 @@ describe("EarlyTunnel", () => {
   it("reports the app's exit, not the tunnel, when both fail (the app's error has its exit code and logs)", async () => {
     const t = pendingTunnel();
     const early = new EarlyTunnel(t.open, running(), new CleanupStack(log));
-    const exited = new PreviewError("ready", "The app exited with code 3", {
-      code: "APP_EXITED",
-      exitCode: 3,
-    });
     const waiting = early.alongside(running(), async () => {
       await new Promise((r) => setTimeout(r, 20));
       throw exited;

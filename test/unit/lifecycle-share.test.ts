@@ -3,20 +3,12 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { PreviewError } from "../../src/errors.js";
 import { waitForLocalApp } from "../../src/lifecycle/share.js";
+import { freePort } from "../support/ports.js";
 
 const servers: Server[] = [];
 afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
-
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe("waitForLocalApp (share)", () => {
   it("returns once something answers, whatever the status", async () => {
@@ -33,7 +25,7 @@ describe("waitForLocalApp (share)", () => {
   });
 
   it("names the URL and what to do when nothing answers in time", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const err = await waitForLocalApp(`http://127.0.0.1:${port}`, 300, new AbortController().signal).catch(
       (e: unknown) => e,
     );
@@ -42,7 +34,7 @@ describe("waitForLocalApp (share)", () => {
   });
 
   it("ends at once when its signal aborts, even between slow probes", async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const controller = new AbortController();
     // Let the back-off grow to its 500 ms steps first, then abort in the middle of one.
     let abortedAt = 0;

@@ -3,6 +3,7 @@ import { type AddressInfo, createServer as createTcpServer, type Server as TcpSe
 import { afterEach, describe, expect, it } from "vitest";
 import { httpStrategy, probeHttp } from "../../src/docker/readiness/http.js";
 import type { ReadinessContext } from "../../src/docker/readiness/types.js";
+import { freePort } from "../support/ports.js";
 
 const servers: (Server | TcpServer)[] = [];
 afterEach(async () => {
@@ -24,14 +25,6 @@ function httpServer(status: number, delayMs = 0): Server {
 /** What Docker's userland proxy does when nothing listens inside: accept, then drop the connection. */
 function proxyWithNothingBehind(): TcpServer {
   return createTcpServer((socket) => socket.resetAndDestroy());
-}
-
-async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 function probe(port: number, path = "/", timeoutMs = 500) {

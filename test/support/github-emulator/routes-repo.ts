@@ -1,5 +1,5 @@
 import { notAccessible, notFound, ok } from "./replies.js";
-import { intParam, type Route } from "./router.js";
+import { intParam, type Route, type RouteContext } from "./router.js";
 import { labelShape, pullShape, repoShape } from "./shapes.js";
 
 export const repoRoutes: Route[] = [
@@ -28,8 +28,7 @@ export const repoRoutes: Route[] = [
     docs: "https://docs.github.com/rest/pulls/pulls#get-a-pull-request",
     permission: "pull_requests=read",
     handle(ctx) {
-      const n = intParam(ctx, "pull_number");
-      const pull = n === undefined ? undefined : ctx.store.pulls.get(n);
+      const pull = pullOf(ctx, "pull_number");
       return pull ? ok(pullShape(ctx.site, pull)) : notFound(this.docs);
     },
   },
@@ -40,8 +39,7 @@ export const repoRoutes: Route[] = [
     docs: "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue",
     permission: "issues=write; pull_requests=write",
     handle(ctx) {
-      const n = intParam(ctx, "issue_number");
-      const pull = n === undefined ? undefined : ctx.store.pulls.get(n);
+      const pull = pullOf(ctx, "issue_number");
       if (!pull) return notFound(this.docs);
       const name = ctx.params.name ?? "";
       if (!pull.labels.includes(name)) return labelNotFound(this.docs);
@@ -50,6 +48,12 @@ export const repoRoutes: Route[] = [
     },
   },
 ];
+
+/** The pull request the path's number names, if the store has it. */
+function pullOf(ctx: RouteContext, param: string) {
+  const n = intParam(ctx, param);
+  return n === undefined ? undefined : ctx.store.pulls.get(n);
+}
 
 /** GitHub's answer for removing a label the issue does not carry. */
 function labelNotFound(docs: string) {
