@@ -84,7 +84,9 @@ function protectionRules(protection) {
     actions.push({ type: "basic-auth", config: { credentials: [`${username}:${password}`] } });
   }
   if (protection.oauth) {
-    actions.push({ type: "oauth", config: { provider: protection.oauth.provider } });
+    const { provider, clientId, clientSecret } = protection.oauth;
+    const app = clientId && clientSecret ? { client_id: clientId, client_secret: clientSecret } : {};
+    actions.push({ type: "oauth", config: { provider, ...app } });
   }
   const rules = [];
   if (actions.length > 0) rules.push({ name: "ml-preview protections", actions });
@@ -94,12 +96,13 @@ function protectionRules(protection) {
 }
 function oauthAllowListRule(oauth) {
   if (!oauth || oauth.allowEmails.length === 0 && oauth.allowDomains.length === 0) return void 0;
-  const email2 = "actions.ngrok.oauth.identity.email";
+  const email2 = "actions.ngrok.oauth.identity.email.lowerAscii()";
+  const lower = (s) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
   const allowed = [];
   if (oauth.allowEmails.length > 0)
-    allowed.push(`${email2} in [${oauth.allowEmails.map(celString).join(", ")}]`);
+    allowed.push(`${email2} in [${oauth.allowEmails.map((e) => celString(lower(e))).join(", ")}]`);
   for (const domain2 of oauth.allowDomains) {
-    allowed.push(`${email2}.endsWith(${celString(`@${domain2.replace(/^@/, "")}`)})`);
+    allowed.push(`${email2}.endsWith(${celString(`@${lower(domain2.replace(/^@/, ""))}`)})`);
   }
   return {
     name: "ml-preview oauth allow-list",
@@ -127,24 +130,38 @@ var init_protection_rules = __esm({
 
 // src/tunnel/policy.ts
 function buildTrafficPolicy(protection) {
+  checkInputAuth(protection);
   const ours = protectionRules(protection);
   const user = protection.trafficPolicy;
   if (user === void 0) return ours.length > 0 ? { on_http_request: ours } : void 0;
   checkPhases(user);
-  if (ours.length === 0) {
-    checkRuleLimit(0, countRules(user));
-    return { ...user };
-  }
+  checkUserAuth(user, protection);
+  if (ours.length === 0) return { ...user };
   if ("inbound" in user || "outbound" in user) {
     throw new ConfigError(
       "traffic-policy",
       "traffic-policy uses ngrok's old `inbound`/`outbound` format, which cannot be combined with basic-auth, oauth-provider or allow-cidrs. Rewrite it with `on_http_request` / `on_http_response` phases."
     );
   }
-  checkConflicts(user, protection);
-  checkRuleLimit(ours.length, countRules(user));
+  checkBypass(user, protection);
   const userRequestRules = user.on_http_request ?? [];
   return { ...user, on_http_request: [...ours, ...userRequestRules] };
+}
+function countRules(policy) {
+  return Object.values(policy).reduce((n, rules) => n + (Array.isArray(rules) ? rules.length : 0), 0);
+}
+function ruleLimitWarning(policy) {
+  const rules = policy === void 0 ? 0 : countRules(policy);
+  if (rules <= FREE_PLAN_MAX_RULES) return void 0;
+  return `The traffic policy has ${rules} rules; ngrok's free plan allows ${FREE_PLAN_MAX_RULES} per policy, so a free account's bind will be refused (ERR_NGROK_2264). Merge rules in traffic-policy (one rule can run several actions) if this account is on the free plan.`;
+}
+function checkInputAuth(p) {
+  if (p.basicAuth && p.oauth) {
+    throw new ConfigError(
+      "basic-auth",
+      "basic-auth and oauth-provider are both set, but ngrok allows one sign-in (auth action) per endpoint and refuses the tunnel otherwise (ERR_NGROK_2239). Keep one of them; allow-cidrs can go with either."
+    );
+  }
 }
 function checkPhases(policy) {
   for (const phase of PHASES) {
@@ -158,40 +175,58 @@ function checkPhases(policy) {
     }
   }
 }
-function checkConflicts(policy, protection) {
-  for (const phase of PHASES) {
-    for (const rule of policy[phase] ?? []) {
-      const actions = Array.isArray(rule.actions) ? rule.actions : [];
+function actionsOf(policy) {
+  const out = [];
+  for (const [phase, rules] of Object.entries(policy)) {
+    if (!Array.isArray(rules)) continue;
+    for (const rule of rules) {
+      const actions = Array.isArray(rule?.actions) ? rule.actions : [];
       for (const action of actions) {
         const type = action?.type;
-        const source = typeof type === "string" ? ACTION_INPUT[type] : void 0;
-        if (source?.isSet(protection)) {
-          throw new ConfigError(
-            "traffic-policy",
-            `traffic-policy has its own \`${type}\` action in ${phase} while the \`${source.input}\` input is set too, so both would apply. Keep one: remove \`${source.input}\`, or remove that action from traffic-policy.`
-          );
-        }
+        if (typeof type === "string") out.push({ phase, type });
       }
     }
   }
+  return out;
 }
-function countRules(policy) {
-  return Object.values(policy).reduce((n, rules) => n + (Array.isArray(rules) ? rules.length : 0), 0);
-}
-function checkRuleLimit(ours, theirs) {
-  if (ours + theirs <= FREE_PLAN_MAX_RULES) return;
-  const parts = [`traffic-policy has ${theirs}`];
-  if (ours > 0) {
-    parts.unshift(
-      `basic-auth / allow-cidrs / oauth-provider / oauth-allow-emails / oauth-allow-domains add ${ours}`
+function checkUserAuth(policy, protection) {
+  const auth7 = actionsOf(policy).filter((a) => AUTH_ACTIONS.includes(a.type));
+  const input = Object.values(AUTH_INPUT).find((s) => s.isSet(protection))?.input;
+  if (auth7.length > 0 && input) {
+    throw new ConfigError(
+      "traffic-policy",
+      `traffic-policy has its own \`${auth7[0]?.type}\` action while the \`${input}\` input adds another sign-in, but ngrok allows one auth action per endpoint and refuses the tunnel otherwise (ERR_NGROK_2239). Keep one: remove \`${input}\`, or remove that action from traffic-policy.`
     );
   }
-  throw new ConfigError(
-    "traffic-policy",
-    `The traffic policy would have ${ours + theirs} rules, but ngrok's free plan allows ${FREE_PLAN_MAX_RULES} per policy (${parts.join("; ")}). Merge rules in traffic-policy (one rule can run several actions) or drop a protection input.`
-  );
+  if (auth7.length > 1) {
+    throw new ConfigError(
+      "traffic-policy",
+      `traffic-policy has ${auth7.length} auth actions (${auth7.map((a) => a.type).join(", ")}), but ngrok allows one per endpoint and refuses the tunnel otherwise (ERR_NGROK_2239). Keep one.`
+    );
+  }
 }
-var FREE_PLAN_MAX_RULES, PHASES, ACTION_INPUT;
+function checkBypass(policy, protection) {
+  const inputs = [
+    protection.allowCidrs.length > 0 ? "allow-cidrs" : "",
+    protection.basicAuth ? "basic-auth" : "",
+    protection.oauth ? "oauth-provider" : ""
+  ].filter((n) => n !== "");
+  for (const { phase, type } of actionsOf(policy)) {
+    if (type === "restrict-ips" && protection.allowCidrs.length > 0) {
+      throw new ConfigError(
+        "traffic-policy",
+        `traffic-policy has its own \`restrict-ips\` action in ${phase} while the \`allow-cidrs\` input is set too, so both would apply. Keep one: remove \`allow-cidrs\`, or remove that action from traffic-policy.`
+      );
+    }
+    if (phase === "on_tcp_connect" && type === "forward-internal") {
+      throw new ConfigError(
+        "traffic-policy",
+        `traffic-policy forwards connections in on_tcp_connect (\`forward-internal\`), which runs before the HTTP rules that enforce ${inputs.join(", ")}, so visitors would bypass them. Move the forward to on_http_request (after our rules), or drop ${inputs.join(", ")}.`
+      );
+    }
+  }
+}
+var FREE_PLAN_MAX_RULES, PHASES, AUTH_ACTIONS, AUTH_INPUT;
 var init_policy = __esm({
   "src/tunnel/policy.ts"() {
     "use strict";
@@ -199,8 +234,8 @@ var init_policy = __esm({
     init_protection_rules();
     FREE_PLAN_MAX_RULES = 5;
     PHASES = ["on_tcp_connect", "on_http_request", "on_http_response"];
-    ACTION_INPUT = {
-      "restrict-ips": { input: "allow-cidrs", isSet: (p) => p.allowCidrs.length > 0 },
+    AUTH_ACTIONS = ["basic-auth", "oauth", "oidc", "saml", "jwt-validation"];
+    AUTH_INPUT = {
       "basic-auth": { input: "basic-auth", isSet: (p) => p.basicAuth !== void 0 },
       oauth: { input: "oauth-provider", isSet: (p) => p.oauth !== void 0 }
     };
@@ -790,7 +825,7 @@ var require_directives = __commonJS({
         return tag[0] === "!" ? tag : `!<${tag}>`;
       }
       toString(doc) {
-        const lines2 = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
+        const lines3 = this.yaml.explicit ? [`%YAML ${this.yaml.version || "1.2"}`] : [];
         const tagEntries = Object.entries(this.tags);
         let tagNames;
         if (doc && tagEntries.length > 0 && identity.isNode(doc.contents)) {
@@ -806,9 +841,9 @@ var require_directives = __commonJS({
           if (handle === "!!" && prefix === "tag:yaml.org,2002:")
             continue;
           if (!doc || tagNames.some((tn) => tn.startsWith(prefix)))
-            lines2.push(`%TAG ${handle} ${prefix}`);
+            lines3.push(`%TAG ${handle} ${prefix}`);
         }
-        return lines2.join("\n");
+        return lines3.join("\n");
       }
     };
     Directives.defaultYaml = { explicit: false, version: "1.2" };
@@ -2269,22 +2304,22 @@ var require_stringifyCollection = __commonJS({
       const { indent, options: { commentString } } = ctx;
       const itemCtx = Object.assign({}, ctx, { indent: itemIndent, type: null });
       let chompKeep = false;
-      const lines2 = [];
+      const lines3 = [];
       for (let i = 0; i < items2.length; ++i) {
         const item = items2[i];
         let comment2 = null;
         if (identity.isNode(item)) {
           if (!chompKeep && item.spaceBefore)
-            lines2.push("");
-          addCommentBefore(ctx, lines2, item.commentBefore, chompKeep);
+            lines3.push("");
+          addCommentBefore(ctx, lines3, item.commentBefore, chompKeep);
           if (item.comment)
             comment2 = item.comment;
         } else if (identity.isPair(item)) {
           const ik = identity.isNode(item.key) ? item.key : null;
           if (ik) {
             if (!chompKeep && ik.spaceBefore)
-              lines2.push("");
-            addCommentBefore(ctx, lines2, ik.commentBefore, chompKeep);
+              lines3.push("");
+            addCommentBefore(ctx, lines3, ik.commentBefore, chompKeep);
           }
         }
         chompKeep = false;
@@ -2293,15 +2328,15 @@ var require_stringifyCollection = __commonJS({
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines2.push(blockItemPrefix + str2);
+        lines3.push(blockItemPrefix + str2);
       }
       let str;
-      if (lines2.length === 0) {
+      if (lines3.length === 0) {
         str = flowChars.start + flowChars.end;
       } else {
-        str = lines2[0];
-        for (let i = 1; i < lines2.length; ++i) {
-          const line = lines2[i];
+        str = lines3[0];
+        for (let i = 1; i < lines3.length; ++i) {
+          const line = lines3[i];
           str += line ? `
 ${indent}${line}` : "\n";
         }
@@ -2324,22 +2359,22 @@ ${indent}${line}` : "\n";
       });
       let reqNewline = false;
       let linesAtValue = 0;
-      const lines2 = [];
+      const lines3 = [];
       for (let i = 0; i < items2.length; ++i) {
         const item = items2[i];
         let comment = null;
         if (identity.isNode(item)) {
           if (item.spaceBefore)
-            lines2.push("");
-          addCommentBefore(ctx, lines2, item.commentBefore, false);
+            lines3.push("");
+          addCommentBefore(ctx, lines3, item.commentBefore, false);
           if (item.comment)
             comment = item.comment;
         } else if (identity.isPair(item)) {
           const ik = identity.isNode(item.key) ? item.key : null;
           if (ik) {
             if (ik.spaceBefore)
-              lines2.push("");
-            addCommentBefore(ctx, lines2, ik.commentBefore, false);
+              lines3.push("");
+            addCommentBefore(ctx, lines3, ik.commentBefore, false);
             if (ik.comment)
               reqNewline = true;
           }
@@ -2356,12 +2391,12 @@ ${indent}${line}` : "\n";
         if (comment)
           reqNewline = true;
         let str = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines2.length > linesAtValue || str.includes("\n"));
+        reqNewline || (reqNewline = lines3.length > linesAtValue || str.includes("\n"));
         if (i < items2.length - 1) {
           str += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines2.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines3.reduce((sum, line) => sum + line.length + 2, 2) + (str.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
             str += ",";
@@ -2369,35 +2404,35 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           str += stringifyComment.lineComment(str, itemIndent, commentString(comment));
-        lines2.push(str);
-        linesAtValue = lines2.length;
+        lines3.push(str);
+        linesAtValue = lines3.length;
       }
       const { start, end } = flowChars;
-      if (lines2.length === 0) {
+      if (lines3.length === 0) {
         return start + end;
       } else {
         if (!reqNewline) {
-          const len = lines2.reduce((sum, line) => sum + line.length + 2, 2);
+          const len = lines3.reduce((sum, line) => sum + line.length + 2, 2);
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
           let str = start;
-          for (const line of lines2)
+          for (const line of lines3)
             str += line ? `
 ${indentStep}${indent}${line}` : "\n";
           return `${str}
 ${indent}${end}`;
         } else {
-          return `${start}${fcPadding}${lines2.join(" ")}${fcPadding}${end}`;
+          return `${start}${fcPadding}${lines3.join(" ")}${fcPadding}${end}`;
         }
       }
     }
-    function addCommentBefore({ indent, options: { commentString } }, lines2, comment, chompKeep) {
+    function addCommentBefore({ indent, options: { commentString } }, lines3, comment, chompKeep) {
       if (comment && chompKeep)
         comment = comment.replace(/^\n+/, "");
       if (comment) {
         const ic = stringifyComment.indentComment(commentString(comment), indent);
-        lines2.push(ic.trimStart());
+        lines3.push(ic.trimStart());
       }
     }
     exports2.stringifyCollection = stringifyCollection;
@@ -3035,11 +3070,11 @@ var require_binary = __commonJS({
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
           const n = Math.ceil(str.length / lineWidth);
-          const lines2 = new Array(n);
+          const lines3 = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines2[i] = str.substr(o, lineWidth);
+            lines3[i] = str.substr(o, lineWidth);
           }
-          str = lines2.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str = lines3.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
         return stringifyString.stringifyString({ comment, type, value: str }, ctx, onComment, onChompKeep);
       }
@@ -3719,35 +3754,35 @@ var require_stringifyDocument = __commonJS({
     var stringify = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
-      const lines2 = [];
+      const lines3 = [];
       let hasDirectives = options.directives === true;
       if (options.directives !== false && doc.directives) {
         const dir = doc.directives.toString(doc);
         if (dir) {
-          lines2.push(dir);
+          lines3.push(dir);
           hasDirectives = true;
         } else if (doc.directives.docStart)
           hasDirectives = true;
       }
       if (hasDirectives)
-        lines2.push("---");
+        lines3.push("---");
       const ctx = stringify.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
-        if (lines2.length !== 1)
-          lines2.unshift("");
+        if (lines3.length !== 1)
+          lines3.unshift("");
         const cs = commentString(doc.commentBefore);
-        lines2.unshift(stringifyComment.indentComment(cs, ""));
+        lines3.unshift(stringifyComment.indentComment(cs, ""));
       }
       let chompKeep = false;
       let contentComment = null;
       if (doc.contents) {
         if (identity.isNode(doc.contents)) {
           if (doc.contents.spaceBefore && hasDirectives)
-            lines2.push("");
+            lines3.push("");
           if (doc.contents.commentBefore) {
             const cs = commentString(doc.contents.commentBefore);
-            lines2.push(stringifyComment.indentComment(cs, ""));
+            lines3.push(stringifyComment.indentComment(cs, ""));
           }
           ctx.forceBlockIndent = !!doc.comment;
           contentComment = doc.contents.comment;
@@ -3756,36 +3791,36 @@ var require_stringifyDocument = __commonJS({
         let body2 = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body2 += stringifyComment.lineComment(body2, "", commentString(contentComment));
-        if ((body2[0] === "|" || body2[0] === ">") && lines2[lines2.length - 1] === "---") {
-          lines2[lines2.length - 1] = `--- ${body2}`;
+        if ((body2[0] === "|" || body2[0] === ">") && lines3[lines3.length - 1] === "---") {
+          lines3[lines3.length - 1] = `--- ${body2}`;
         } else
-          lines2.push(body2);
+          lines3.push(body2);
       } else {
-        lines2.push(stringify.stringify(doc.contents, ctx));
+        lines3.push(stringify.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
           const cs = commentString(doc.comment);
           if (cs.includes("\n")) {
-            lines2.push("...");
-            lines2.push(stringifyComment.indentComment(cs, ""));
+            lines3.push("...");
+            lines3.push(stringifyComment.indentComment(cs, ""));
           } else {
-            lines2.push(`... ${cs}`);
+            lines3.push(`... ${cs}`);
           }
         } else {
-          lines2.push("...");
+          lines3.push("...");
         }
       } else {
         let dc = doc.comment;
         if (dc && chompKeep)
           dc = dc.replace(/^\n+/, "");
         if (dc) {
-          if ((!chompKeep || contentComment) && lines2[lines2.length - 1] !== "")
-            lines2.push("");
-          lines2.push(stringifyComment.indentComment(commentString(dc), ""));
+          if ((!chompKeep || contentComment) && lines3[lines3.length - 1] !== "")
+            lines3.push("");
+          lines3.push(stringifyComment.indentComment(commentString(dc), ""));
         }
       }
-      return lines2.join("\n") + "\n";
+      return lines3.join("\n") + "\n";
     }
     exports2.stringifyDocument = stringifyDocument;
   }
@@ -4847,17 +4882,17 @@ var require_resolve_block_scalar = __commonJS({
       if (!header)
         return { value: "", type: null, comment: "", range: [start, start, start] };
       const type = header.mode === ">" ? Scalar.Scalar.BLOCK_FOLDED : Scalar.Scalar.BLOCK_LITERAL;
-      const lines2 = scalar.source ? splitLines(scalar.source) : [];
-      let chompStart = lines2.length;
-      for (let i = lines2.length - 1; i >= 0; --i) {
-        const content = lines2[i][1];
+      const lines3 = scalar.source ? splitLines(scalar.source) : [];
+      let chompStart = lines3.length;
+      for (let i = lines3.length - 1; i >= 0; --i) {
+        const content = lines3[i][1];
         if (content === "" || content === "\r")
           chompStart = i;
         else
           break;
       }
       if (chompStart === 0) {
-        const value2 = header.chomp === "+" && lines2.length > 0 ? "\n".repeat(Math.max(1, lines2.length - 1)) : "";
+        const value2 = header.chomp === "+" && lines3.length > 0 ? "\n".repeat(Math.max(1, lines3.length - 1)) : "";
         let end2 = start + header.length;
         if (scalar.source)
           end2 += scalar.source.length;
@@ -4867,7 +4902,7 @@ var require_resolve_block_scalar = __commonJS({
       let offset = scalar.offset + header.length;
       let contentStart = 0;
       for (let i = 0; i < chompStart; ++i) {
-        const [indent, content] = lines2[i];
+        const [indent, content] = lines3[i];
         if (content === "" || content === "\r") {
           if (header.indent === 0 && indent.length > trimIndent)
             trimIndent = indent.length;
@@ -4887,17 +4922,17 @@ var require_resolve_block_scalar = __commonJS({
         }
         offset += indent.length + content.length + 1;
       }
-      for (let i = lines2.length - 1; i >= chompStart; --i) {
-        if (lines2[i][0].length > trimIndent)
+      for (let i = lines3.length - 1; i >= chompStart; --i) {
+        if (lines3[i][0].length > trimIndent)
           chompStart = i + 1;
       }
       let value = "";
       let sep5 = "";
       let prevMoreIndented = false;
       for (let i = 0; i < contentStart; ++i)
-        value += lines2[i][0].slice(trimIndent) + "\n";
+        value += lines3[i][0].slice(trimIndent) + "\n";
       for (let i = contentStart; i < chompStart; ++i) {
-        let [indent, content] = lines2[i];
+        let [indent, content] = lines3[i];
         offset += indent.length + content.length + 1;
         const crlf = content[content.length - 1] === "\r";
         if (crlf)
@@ -4934,8 +4969,8 @@ var require_resolve_block_scalar = __commonJS({
         case "-":
           break;
         case "+":
-          for (let i = chompStart; i < lines2.length; ++i)
-            value += "\n" + lines2[i][0].slice(trimIndent);
+          for (let i = chompStart; i < lines3.length; ++i)
+            value += "\n" + lines3[i][0].slice(trimIndent);
           if (value[value.length - 1] !== "\n")
             value += "\n";
           break;
@@ -5010,10 +5045,10 @@ var require_resolve_block_scalar = __commonJS({
       const first = split[0];
       const m2 = first.match(/^( *)/);
       const line0 = m2?.[1] ? [m2[1], first.slice(m2[1].length)] : ["", first];
-      const lines2 = [line0];
+      const lines3 = [line0];
       for (let i = 1; i < split.length; i += 2)
-        lines2.push([split[i], split[i + 1]]);
-      return lines2;
+        lines3.push([split[i], split[i + 1]]);
+      return lines3;
     }
     exports2.resolveBlockScalar = resolveBlockScalar;
   }
@@ -7778,7 +7813,36 @@ function basicAuth(raw) {
       `basic-auth password has ${password.length} characters; ngrok requires 8 to 128. Choose a longer password (the value is hidden here because it is a secret).`
     );
   }
+  if ([...text].some((c) => c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127)) {
+    throw new ConfigError(
+      "basic-auth",
+      "basic-auth contains a control character, which ngrok refuses in credentials (RFC 7617). Choose a password without control characters (the value is hidden here because it is a secret)."
+    );
+  }
+  if (text.includes("${")) {
+    throw new ConfigError(
+      "basic-auth",
+      "basic-auth contains `${`, which ngrok reads as the start of an expression, not as part of the password. Choose a password without `${` (the value is hidden here because it is a secret)."
+    );
+  }
   return { username: text.slice(0, colon), password };
+}
+function oauthClient(provider, clientId, clientSecret) {
+  if (clientId !== "" && clientSecret !== "") return { clientId, clientSecret };
+  if (clientId !== "" || clientSecret !== "") {
+    const missing = clientId === "" ? "oauth-client-id" : "oauth-client-secret";
+    throw new ConfigError(
+      missing,
+      `${missing} is missing: oauth-client-id and oauth-client-secret go together (your own ${provider} OAuth app). Give both, or neither to use ngrok's managed app.`
+    );
+  }
+  if (UNMANAGED_OAUTH_PROVIDERS.includes(provider)) {
+    throw new ConfigError(
+      "oauth-client-id",
+      `oauth-client-id and oauth-client-secret are required for oauth-provider ${provider}: ngrok has no managed ${provider} app. Create an OAuth app at ${provider} with the callback URL https://idp.ngrok.com/oauth2/callback and pass its id and secret (the secret as a repository secret).`
+    );
+  }
+  return {};
 }
 function oauthProvider(raw) {
   const text = raw.trim().toLowerCase();
@@ -7841,7 +7905,7 @@ function caCert(workspace, raw) {
   }
   return pem;
 }
-var import_node_fs2, import_node_path2, import_yaml, OAUTH_PROVIDERS;
+var import_node_fs2, import_node_path2, import_yaml, OAUTH_PROVIDERS, UNMANAGED_OAUTH_PROVIDERS;
 var init_protection = __esm({
   "src/config/check/protection.ts"() {
     "use strict";
@@ -7859,6 +7923,7 @@ var init_protection = __esm({
       "microsoft",
       "twitch"
     ];
+    UNMANAGED_OAUTH_PROVIDERS = ["amazon", "facebook"];
   }
 });
 
@@ -8052,7 +8117,12 @@ var init_scalars = __esm({
 // src/config/secrets.ts
 function collectSecrets(inputs, env) {
   const out = /* @__PURE__ */ new Set();
-  for (const name of ["ngrok-authtoken", "registry-password", "github-token"]) {
+  for (const name of [
+    "ngrok-authtoken",
+    "registry-password",
+    "github-token",
+    "oauth-client-secret"
+  ]) {
     const v = inputs[name]?.trim();
     if (v) out.add(v);
   }
@@ -8197,9 +8267,18 @@ function parseTunnel(inputs, ctx, check, errors) {
       )
     );
   }
+  const client = oauthProvider2 ? check(() => oauthClient(oauthProvider2, get3("oauth-client-id"), get3("oauth-client-secret"))) : void 0;
+  if (!get3("oauth-provider") && (get3("oauth-client-id") || get3("oauth-client-secret"))) {
+    errors.push(
+      new ConfigError(
+        "oauth-provider",
+        "oauth-provider is missing: oauth-client-id/oauth-client-secret belong to an OAuth app of a provider (e.g. github). Set oauth-provider, or drop them."
+      )
+    );
+  }
   const protection = {
     basicAuth: get3("basic-auth") ? check(() => basicAuth(get3("basic-auth"))) : void 0,
-    oauth: oauthProvider2 ? { provider: oauthProvider2, allowEmails, allowDomains } : void 0,
+    oauth: oauthProvider2 ? { provider: oauthProvider2, ...client, allowEmails, allowDomains } : void 0,
     allowCidrs: items(get3("allow-cidrs")).map((c) => check(() => cidr(c)) ?? ""),
     trafficPolicy: get3("traffic-policy") ? check(() => trafficPolicy(inputs["traffic-policy"] ?? "")) : void 0
   };
@@ -21138,7 +21217,7 @@ var require_Protocol = __commonJS({
       let end = p;
       let needNL = false;
       let lineLen = 0;
-      let lines2 = 0;
+      let lines3 = 0;
       for (; p < data.length; ++p) {
         const ch = data[p];
         if (ch === 13) {
@@ -21176,7 +21255,7 @@ var require_Protocol = __commonJS({
           }
           if (this._server)
             throw new Error("Greetings from clients not permitted");
-          if (++lines2 > MAX_LINES)
+          if (++lines3 > MAX_LINES)
             throw new Error("Max greeting lines exceeded");
           needNL = false;
           start = p + 1;
@@ -46902,10 +46981,10 @@ var require_tokenize = __commonJS({
             break;
           }
         } while (c === " " || c === "	");
-        var lines2 = source.substring(start, end).split(setCommentSplitRe);
-        for (var i = 0; i < lines2.length; ++i)
-          lines2[i] = lines2[i].replace(alternateCommentMode ? setCommentAltRe : setCommentRe, "").trim();
-        comment.text = lines2.join("\n").trim();
+        var lines3 = source.substring(start, end).split(setCommentSplitRe);
+        for (var i = 0; i < lines3.length; ++i)
+          lines3[i] = lines3[i].replace(alternateCommentMode ? setCommentAltRe : setCommentRe, "").trim();
+        comment.text = lines3.join("\n").trim();
         comments[line] = comment;
         lastCommentLine = line;
       }
@@ -61737,17 +61816,17 @@ var require_buildkit = __commonJS({
       });
     }
     function formatBuildKitStatus(status) {
-      var lines2 = [];
+      var lines3 = [];
       if (status.vertexes && status.vertexes.length > 0) {
         status.vertexes.forEach(function(vertex2) {
           if (vertex2.name && vertex2.started && !vertex2.completed) {
-            lines2.push("[" + vertex2.digest.substring(0, 12) + "] " + vertex2.name);
+            lines3.push("[" + vertex2.digest.substring(0, 12) + "] " + vertex2.name);
           }
           if (vertex2.error) {
-            lines2.push("ERROR: " + vertex2.error);
+            lines3.push("ERROR: " + vertex2.error);
           }
           if (vertex2.completed && vertex2.cached) {
-            lines2.push("CACHED: " + vertex2.name);
+            lines3.push("CACHED: " + vertex2.name);
           }
         });
       }
@@ -61755,7 +61834,7 @@ var require_buildkit = __commonJS({
         status.logs.forEach(function(log2) {
           var msg = Buffer.from(log2.msg).toString(ENCODING_UTF8);
           if (msg.trim()) {
-            lines2.push(msg.trimEnd());
+            lines3.push(msg.trimEnd());
           }
         });
       }
@@ -61763,17 +61842,17 @@ var require_buildkit = __commonJS({
         status.statuses.forEach(function(s) {
           if (s.name && s.total > 0) {
             var percent = Math.floor(s.current / s.total * 100);
-            lines2.push(s.name + ": " + percent + "% (" + s.current + "/" + s.total + ")");
+            lines3.push(s.name + ": " + percent + "% (" + s.current + "/" + s.total + ")");
           }
         });
       }
       if (status.warnings && status.warnings.length > 0) {
         status.warnings.forEach(function(warning2) {
           var msg = Buffer.from(warning2.short).toString(ENCODING_UTF8);
-          lines2.push("WARNING: " + msg);
+          lines3.push("WARNING: " + msg);
         });
       }
-      return lines2;
+      return lines3;
     }
     function parseBuildKitLine(line) {
       try {
@@ -61818,9 +61897,9 @@ var require_buildkit = __commonJS({
       stream.on("close", onStreamEnd);
       function onStreamEvent(data) {
         buffer += data.toString();
-        var lines2 = buffer.split("\n");
-        buffer = lines2.pop();
-        lines2.forEach(function(line) {
+        var lines3 = buffer.split("\n");
+        buffer = lines3.pop();
+        lines3.forEach(function(line) {
           if (!line.trim()) return;
           processLine(line);
         });
@@ -64161,9 +64240,9 @@ var init_lines = __esm({
 });
 
 // src/docker/build-progress.ts
-function keep(lines2, line) {
-  lines2.push(line);
-  if (lines2.length > KEEP_LINES) lines2.shift();
+function keep(lines3, line) {
+  lines3.push(line);
+  if (lines3.length > KEEP_LINES) lines3.shift();
 }
 function stripAnsi(text) {
   return text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
@@ -67491,7 +67570,7 @@ var init_context = __esm({
 // src/docker/json-events.ts
 async function readEvents(stream, onEvent) {
   const decoder = new import_node_string_decoder2.StringDecoder("utf8");
-  const lines2 = new LineSplitter();
+  const lines3 = new LineSplitter();
   const take = (line) => {
     if (line.trim() === "") return;
     let event;
@@ -67505,10 +67584,10 @@ async function readEvents(stream, onEvent) {
   };
   for await (const chunk of stream) {
     const text = typeof chunk === "string" ? chunk : decoder.write(chunk);
-    for (const line of lines2.push(text)) take(line);
+    for (const line of lines3.push(text)) take(line);
   }
-  for (const line of lines2.push(decoder.end())) take(line);
-  for (const line of lines2.end()) take(line);
+  for (const line of lines3.push(decoder.end())) take(line);
+  for (const line of lines3.end()) take(line);
 }
 var import_node_string_decoder2;
 var init_json_events = __esm({
@@ -68620,9 +68699,9 @@ async function dockerCli(args, env) {
   }
 }
 function lastLine(out) {
-  const lines2 = `${out.stderr}
+  const lines3 = `${out.stderr}
 ${out.stdout}`.split("\n").filter((l) => l.trim() !== "");
-  return lines2[lines2.length - 1]?.trim() ?? "no output";
+  return lines3[lines3.length - 1]?.trim() ?? "no output";
 }
 var import_promises3, import_node_os, import_node_path7, CACHE_BUILDER;
 var init_gha = __esm({
@@ -69243,6 +69322,7 @@ async function holdUntilEnd(w) {
         w.onPollError(err);
       }
       const link = w.linkUp ? await w.linkUp(done.signal) : { up: true };
+      if (!link.up && link.final) return { state: "failed", step: "live", reason: link.why };
       if (link.up) downs = 0;
       else if (downs++ === 0) downSince = Date.now();
       if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {
@@ -69309,66 +69389,6 @@ var init_share = __esm({
   }
 });
 
-// src/tunnel/verify-classify.ts
-function classifyAnswer(status, ngrokCode, protection) {
-  if (ngrokCode === IP_RESTRICTED && (protection?.allowCidrs.length ?? 0) > 0) return "ours";
-  if (ngrokCode !== void 0) return "retry";
-  if (status === 502 || status === 503 || status === 504) return "retry";
-  return "ours";
-}
-function ngrokCodeOf(headerValue, body2) {
-  const match = /ERR_NGROK_(\d+)/.exec(`${headerValue ?? ""} ${body2}`);
-  return match ? Number(match[1]) : void 0;
-}
-function publicUrlHeaders(protection) {
-  const headers = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
-  if (protection.basicAuth) {
-    const { username, password } = protection.basicAuth;
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  }
-  return headers;
-}
-var IP_RESTRICTED;
-var init_verify_classify = __esm({
-  "src/tunnel/verify-classify.ts"() {
-    "use strict";
-    IP_RESTRICTED = 3205;
-  }
-});
-
-// src/tunnel/link-check.ts
-async function checkLink(url, protection, signal) {
-  const headers = publicUrlHeaders(protection);
-  try {
-    const res = await fetch(url, {
-      headers,
-      redirect: "manual",
-      signal: AbortSignal.any([signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)])
-    });
-    await res.body?.cancel();
-    const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), "");
-    if (code === ENDPOINT_OFFLINE)
-      return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
-    return { up: true };
-  } catch (err) {
-    const code = err.cause?.code;
-    if (code === "ECONNREFUSED" && LOOPBACK.test(new URL(url).hostname)) {
-      return { up: false, why: `nothing answers at ${url} (${code})` };
-    }
-    return { up: true };
-  }
-}
-var ENDPOINT_OFFLINE, LOOPBACK, CHECK_TIMEOUT_MS;
-var init_link_check = __esm({
-  "src/tunnel/link-check.ts"() {
-    "use strict";
-    init_verify_classify();
-    ENDPOINT_OFFLINE = 3200;
-    LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
-    CHECK_TIMEOUT_MS = 1e4;
-  }
-});
-
 // src/tunnel/redact.ts
 function redact(text, secrets) {
   let out = text.replace(/(authtoken\s*[:=]\s*)\S+/gi, "$1***");
@@ -69398,10 +69418,11 @@ function isNetworkFailure(err) {
 }
 function explainNgrokError(err, ctx = {}) {
   if (err instanceof PreviewError) return err;
-  const said = redact(firstLine(err), ctx.secrets ?? []);
   const n = ngrokErrorCode(err);
+  const text = n !== void 0 && isPolicyError(n) ? allLines(err) : firstLine(err);
+  const said = redact(text, ctx.secrets ?? []);
   if (n !== void 0) {
-    const advice = ADVICE2[n]?.(ctx) ?? `ngrok refused the tunnel: ${said}`;
+    const advice = ADVICE2[n]?.(ctx, said) ?? defaultAdvice(n, said);
     return sanitized(`${advice} (ERR_NGROK_${n}, ${docs(n)})`, `ERR_NGROK_${n}`, said);
   }
   if (isNetworkFailure(err)) {
@@ -69414,14 +69435,26 @@ function explainNgrokError(err, ctx = {}) {
   }
   return sanitized(`Opening the ngrok tunnel failed: ${said}`, "NGROK_FAILED", said);
 }
+function defaultAdvice(n, said) {
+  if (!isPolicyError(n)) return `ngrok refused the tunnel: ${said}`;
+  return `ngrok refused the traffic policy:
+${said}
+Fix traffic-policy (the protection inputs put their own rules first in on_http_request).`;
+}
 function sanitized(message, code, said) {
   return new PreviewError("tunnel", message, { code, cause: new Error(said) });
 }
-function firstLine(err) {
+function lines2(err) {
   const text = err instanceof Error ? err.message : String(err);
-  return text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "unknown error";
+  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^ERR_NGROK_\d+$/.test(l));
 }
-var docs, TOKEN_PAGE, gh, CONCURRENCY, PLAN_LIMIT, ADVICE2;
+function firstLine(err) {
+  return lines2(err)[0] ?? "unknown error";
+}
+function allLines(err) {
+  return lines2(err).join("\n") || "unknown error";
+}
+var docs, TOKEN_PAGE, gh, CONCURRENCY, BILLING, PLANS, VISITOR_PLAN_ERRORS, isPolicyError, ADVICE2;
 var init_ngrok_errors = __esm({
   "src/tunnel/ngrok-errors.ts"() {
     "use strict";
@@ -69431,19 +69464,100 @@ var init_ngrok_errors = __esm({
     TOKEN_PAGE = "https://dashboard.ngrok.com/get-started/your-authtoken";
     gh = (expr) => `$${"{{"} ${expr} }}`;
     CONCURRENCY = `Run one preview at a time per ngrok account: give the workflow a \`concurrency:\` group (e.g. \`group: ml-preview-${gh("github.event.pull_request.number")}\` with \`cancel-in-progress: true\`)`;
-    PLAN_LIMIT = "Your ngrok plan's usage limit is reached; see https://dashboard.ngrok.com/billing to raise it.";
+    BILLING = "https://dashboard.ngrok.com/billing";
+    PLANS = "https://dashboard.ngrok.com/billing/choose-a-plan";
+    VISITOR_PLAN_ERRORS = {
+      725: `The ngrok account reached its network bandwidth limit for the month; see ${BILLING} for options.`,
+      727: `The ngrok account reached its HTTP request limit for the month (20,000 on the free plan); see ${BILLING} for options.`,
+      734: `The ngrok account exceeded its requests-per-minute limit; it resets within a minute. If it keeps happening, upgrade at ${BILLING}.`,
+      4026: `The ngrok account ran out of credit, which paid traffic-policy actions spend (\`allow-cidrs\` adds one, restrict-ips). Add credit or upgrade at ${BILLING}, or drop allow-cidrs and paid actions from traffic-policy and use the dev domain.`,
+      4027: `The ngrok account used up its included bandwidth; buy more with remaining credit or upgrade at ${BILLING}.`,
+      3208: "ngrok has banned the account that hosts this URL for a Terms of Service violation; contact support@ngrok.com."
+    };
+    isPolicyError = (n) => n >= 2200 && n <= 2267;
     ADVICE2 = {
       4018: () => `ngrok needs an authtoken and none was given. Pull requests from forks get no secrets, so a fork PR cannot open a tunnel. Add the token as a repository secret named NGROK_AUTHTOKEN and pass \`ngrok-authtoken: ${gh("secrets.NGROK_AUTHTOKEN")}\` (CLI: set $NGROK_AUTHTOKEN or --ngrok-authtoken).`,
       105: () => `ngrok rejected the authtoken: it does not look like an ngrok authtoken (an API key or a truncated copy?). Copy the authtoken again from ${TOKEN_PAGE} into the NGROK_AUTHTOKEN secret.`,
       107: () => `ngrok rejected the authtoken: it is valid in form but was reset or revoked. Copy the current token from ${TOKEN_PAGE} into the NGROK_AUTHTOKEN secret.`,
       108: () => `The ngrok account already runs as many agent sessions as its plan allows (another preview or ngrok agent is still online). ${CONCURRENCY}, or stop the other agents.`,
+      121: (_ctx, said) => `ngrok refused this ml-preview's ngrok SDK as older than the account allows (${said}). Update ml-preview to its latest release (paid ngrok plans are exempt: ${PLANS}).`,
+      313: () => `\`ngrok-domain\` asks for a custom subdomain, which only paid ngrok plans may use. Remove \`ngrok-domain\` to use the account's dev domain, or upgrade at ${PLANS}.`,
+      319: (ctx) => `\`ngrok-domain\`${ctx.domain ? ` ${ctx.domain}` : ""} is not reserved in this ngrok account. Reserve it at https://dashboard.ngrok.com/domains/new (custom domains need a paid plan), or remove \`ngrok-domain\` to use the account's dev domain.`,
       324: () => "The ngrok account may not run more endpoints over one agent session. Stop other endpoints or upgrade the plan.",
       18021: () => `The ngrok account already has as many endpoints online as its plan allows (3 on the free plan). ${CONCURRENCY}, or stop other endpoints at https://dashboard.ngrok.com/endpoints.`,
-      334: (ctx) => `The URL ${ctx.domain ? `https://${ctx.domain} ` : ""}is already online in another ngrok endpoint${ctx.waitedMs ? ` and stayed so for ${Math.round(ctx.waitedMs / 1e3)} s` : ""}. On the free plan all endpoints of an account share one dev domain, so a second live preview (another PR, or a previous run still closing) collides. ${CONCURRENCY}, or give each preview its own \`ngrok-domain\`.`,
-      727: () => `The ngrok account reached its monthly HTTP request limit. ${PLAN_LIMIT}`,
-      4027: () => `The ngrok account reached a limit of its plan. ${PLAN_LIMIT}`,
-      734: () => "The ngrok account exceeded its requests-per-minute limit; wait a minute and re-run, or upgrade."
+      334: (ctx) => `The URL ${ctx.domain ? `https://${ctx.domain} ` : ""}is already online in another ngrok endpoint${ctx.waitedMs ? ` and stayed so for ${Math.round(ctx.waitedMs / 1e3)} s` : ""}. On the free plan all endpoints of an account share one dev domain, so a second live preview (another PR, or a previous run still closing) collides. ${CONCURRENCY}; on a paid plan each preview can have its own \`ngrok-domain\`.`,
+      1633: () => "ngrok has no managed OAuth app for this `oauth-provider`: create your own OAuth app (callback URL https://idp.ngrok.com/oauth2/callback) and pass `oauth-client-id` and `oauth-client-secret`.",
+      2239: () => "ngrok allows one sign-in (auth action: basic-auth, oauth, oidc, saml, jwt-validation) per endpoint. Keep one of `basic-auth`, `oauth-provider` and the auth actions in `traffic-policy`.",
+      2256: (_ctx, said) => `ngrok refused the traffic policy: an action in it is not on this account's plan (${said}). Remove it from traffic-policy, or upgrade at ${PLANS}.`,
+      2263: () => `ngrok refused the traffic policy: it uses paid traffic-policy features this account's plan does not include. Remove them from traffic-policy (or allow-cidrs), or upgrade at ${PLANS}.`,
+      2264: (_ctx, said) => `ngrok refused the traffic policy: it has more rules than this account's plan allows (${said}). The free plan allows 5 per policy and the protection inputs add up to 2: merge rules in traffic-policy (one rule can run several actions) or drop a protection input.`,
+      ...Object.fromEntries(
+        Object.entries(VISITOR_PLAN_ERRORS).map(([n, advice]) => [Number(n), () => advice])
+      )
     };
+  }
+});
+
+// src/tunnel/verify-classify.ts
+function classifyAnswer(status, ngrokCode, protection) {
+  if (ngrokCode !== void 0 && ngrokCode in VISITOR_PLAN_ERRORS) return "final";
+  if (ngrokCode === IP_RESTRICTED && (protection?.allowCidrs.length ?? 0) > 0) return "ours";
+  if (ngrokCode !== void 0) return "retry";
+  if (status === 502 || status === 503 || status === 504) return "retry";
+  return "ours";
+}
+function visitorPlanError(code) {
+  return `${VISITOR_PLAN_ERRORS[code]} (ERR_NGROK_${code}, https://ngrok.com/docs/errors/err_ngrok_${code})`;
+}
+function ngrokCodeOf(headerValue, body2) {
+  const match = /ERR_NGROK_(\d+)/.exec(`${headerValue ?? ""} ${body2}`);
+  return match ? Number(match[1]) : void 0;
+}
+function publicUrlHeaders(protection) {
+  const headers = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
+  if (protection.basicAuth) {
+    const { username, password } = protection.basicAuth;
+    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+  }
+  return headers;
+}
+var IP_RESTRICTED;
+var init_verify_classify = __esm({
+  "src/tunnel/verify-classify.ts"() {
+    "use strict";
+    init_ngrok_errors();
+    IP_RESTRICTED = 3205;
+  }
+});
+
+// src/tunnel/link-check.ts
+async function checkLink(url, protection, signal) {
+  const headers = publicUrlHeaders(protection);
+  try {
+    const res = await fetch(url, {
+      headers,
+      redirect: "manual",
+      signal: AbortSignal.any([signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)])
+    });
+    await res.body?.cancel();
+    const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), "");
+    if (code === ENDPOINT_OFFLINE)
+      return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
+    if (code !== void 0 && classifyAnswer(res.status, code, protection) === "final") {
+      return { up: false, final: true, why: visitorPlanError(code) };
+    }
+    return { up: true };
+  } catch {
+    return { up: true };
+  }
+}
+var ENDPOINT_OFFLINE, CHECK_TIMEOUT_MS;
+var init_link_check = __esm({
+  "src/tunnel/link-check.ts"() {
+    "use strict";
+    init_verify_classify();
+    ENDPOINT_OFFLINE = 3200;
+    CHECK_TIMEOUT_MS = 1e4;
   }
 });
 
@@ -69499,11 +69613,18 @@ async function verifyTunnel(url, protection, opts = {}) {
         Math.max(1, Math.min(REQUEST_TIMEOUT_MS, left)),
         opts.signal
       );
-      if (classifyAnswer(answer.status, answer.ngrokCode, protection) === "ours") {
-        return { status: answer.status, ms: Date.now() - started };
+      const kind = classifyAnswer(answer.status, answer.ngrokCode, protection);
+      if (kind === "ours") return { status: answer.status, ms: Date.now() - started };
+      if (kind === "final") {
+        throw new PreviewError(
+          "verify",
+          `The public URL ${url} answers with ngrok's error page instead of the app: ${visitorPlanError(answer.ngrokCode)}`,
+          { code: `ERR_NGROK_${answer.ngrokCode}` }
+        );
       }
       last = `HTTP ${answer.status}${answer.ngrokCode === void 0 ? "" : ` ERR_NGROK_${answer.ngrokCode}`}`;
     } catch (err) {
+      if (err instanceof PreviewError) throw err;
       abortable(opts.signal, "verify");
       last = describeFetchError(err);
     }
@@ -70345,11 +70466,15 @@ __export(ngrok_exports, {
   openNgrokTunnel: () => openNgrokTunnel
 });
 async function openNgrokTunnel(config, target, meta, log2, opts) {
-  const secrets = [config.authtoken, config.protection.basicAuth?.password ?? ""].filter((s) => s !== "");
+  const secrets = [
+    config.authtoken,
+    config.protection.basicAuth?.password ?? "",
+    config.protection.oauth?.clientSecret ?? ""
+  ].filter((s) => s !== "");
   const ctx = { serverAddr: config.serverAddr, domain: config.domain, secrets };
   if (config.authtoken === "") throw explainNgrokError(new Error("ERR_NGROK_4018"), ctx);
   abortable(opts.signal, "tunnel");
-  const policy = trafficPolicyText(config.protection);
+  const policy = trafficPolicyText(config.protection, log2);
   const lost = lostNotifier();
   const watchdog = createWatchdog(opts.watchdogMs, (reason) => {
     log2.warning(`The tunnel is lost: ${reason}.`);
@@ -70401,9 +70526,11 @@ async function openNgrokTunnel(config, target, meta, log2, opts) {
     }
   };
 }
-function trafficPolicyText(protection) {
+function trafficPolicyText(protection, log2) {
   try {
     const policy = buildTrafficPolicy(protection);
+    const overFreeLimit = ruleLimitWarning(policy);
+    if (overFreeLimit) log2.warning(overFreeLimit);
     return policy === void 0 ? void 0 : JSON.stringify(policy);
   } catch (err) {
     if (err instanceof ConfigError) throw new PreviewError("tunnel", err.message, { code: "TRAFFIC_POLICY" });
@@ -95136,7 +95263,7 @@ function qrText(url) {
   const margin = 2;
   const size = modules.size;
   const dark = (row, col) => row >= 0 && row < size && col >= 0 && col < size && modules.get(row, col) === 1;
-  const lines2 = [];
+  const lines3 = [];
   for (let row = -margin; row < size + margin; row += 2) {
     let line = "";
     for (let col = -margin; col < size + margin; col++) {
@@ -95144,9 +95271,9 @@ function qrText(url) {
       const bottom = dark(row + 1, col);
       line += top && bottom ? "\u2588" : top ? "\u2580" : bottom ? "\u2584" : " ";
     }
-    lines2.push(line.trimEnd());
+    lines3.push(line.trimEnd());
   }
-  return lines2.join("\n");
+  return lines3.join("\n");
 }
 var import_qrcode;
 var init_qr = __esm({
@@ -95251,15 +95378,15 @@ function failed(details) {
   const out = [facts.join(" \xB7 ")];
   const error2 = (details.error ?? "No error message was recorded; see the workflow run.").replace(ANSI, "");
   out.push(fenced(error2.length > MAX_ERROR ? `${error2.slice(0, MAX_ERROR)} \u2026` : error2));
-  const lines2 = (details.logLines ?? []).slice(-MAX_LOG_LINES).map((line) => {
+  const lines3 = (details.logLines ?? []).slice(-MAX_LOG_LINES).map((line) => {
     const clean = line.replace(ANSI, "").trimEnd();
     return clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE)} \u2026` : clean;
   });
-  if (lines2.length > 0) {
+  if (lines3.length > 0) {
     out.push(
-      `<details><summary>Last ${lines2.length} log lines</summary>
+      `<details><summary>Last ${lines3.length} log lines</summary>
 
-${fenced(lines2.join("\n"))}
+${fenced(lines3.join("\n"))}
 
 </details>`
     );
@@ -104981,6 +105108,8 @@ var init_types = __esm({
       "oauth-provider",
       "oauth-allow-emails",
       "oauth-allow-domains",
+      "oauth-client-id",
+      "oauth-client-secret",
       "allow-cidrs",
       "traffic-policy",
       "ngrok-server-addr",
@@ -105531,6 +105660,8 @@ var init_args = __esm({
       "ngrok-domain",
       "basic-auth",
       "oauth-provider",
+      "oauth-client-id",
+      "oauth-client-secret",
       "traffic-policy",
       "ngrok-server-addr",
       "ngrok-ca-cert",
@@ -105559,6 +105690,7 @@ Flags (mirror the action's inputs):
   --gpus all|N  --memory 4g  --cpus 1.5  --name NAME
   --tunnel ngrok|none  --ngrok-authtoken T (default: $NGROK_AUTHTOKEN)  --ngrok-domain D
   --basic-auth user:pass  --oauth-provider P  --oauth-allow-email E (repeat)  --oauth-allow-domain D (repeat)
+  --oauth-client-id ID  --oauth-client-secret SECRET (your own OAuth app; needed for amazon, facebook)
   --allow-cidr CIDR (repeat)  --traffic-policy YAML|JSON  --ngrok-server-addr H:P  --ngrok-ca-cert PATH (or =PEM)
   --json   one JSON object per line on stdout, nothing else
 
@@ -105660,8 +105792,8 @@ async function run(argv3, env) {
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
       const errors = e instanceof ConfigErrors ? e.errors : e instanceof ConfigError ? [e] : [];
-      const lines2 = errors.length > 0 ? errors.map((c) => asFlag(c)) : e.message.split("\n");
-      err(lines2.map((l) => `ml-preview: ${l}
+      const lines3 = errors.length > 0 ? errors.map((c) => asFlag(c)) : e.message.split("\n");
+      err(lines3.map((l) => `ml-preview: ${l}
 `).join(""));
       return 2;
     }

@@ -20,6 +20,8 @@ const SINGLE: InputName[] = [
   "ngrok-domain",
   "basic-auth",
   "oauth-provider",
+  "oauth-client-id",
+  "oauth-client-secret",
   "traffic-policy",
   "ngrok-server-addr",
   "ngrok-ca-cert",
@@ -108,6 +110,7 @@ Flags (mirror the action's inputs):
   --gpus all|N  --memory 4g  --cpus 1.5  --name NAME
   --tunnel ngrok|none  --ngrok-authtoken T (default: $NGROK_AUTHTOKEN)  --ngrok-domain D
   --basic-auth user:pass  --oauth-provider P  --oauth-allow-email E (repeat)  --oauth-allow-domain D (repeat)
+  --oauth-client-id ID  --oauth-client-secret SECRET (your own OAuth app; needed for amazon, facebook)
   --allow-cidr CIDR (repeat)  --traffic-policy YAML|JSON  --ngrok-server-addr H:P  --ngrok-ca-cert PATH (or =PEM)
   --json   one JSON object per line on stdout, nothing else
 

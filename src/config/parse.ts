@@ -178,15 +178,26 @@ function parseTunnel(
       ),
     );
   }
+  const client = oauthProvider
+    ? check(() => protect.oauthClient(oauthProvider, get("oauth-client-id"), get("oauth-client-secret")))
+    : undefined;
+  if (!get("oauth-provider") && (get("oauth-client-id") || get("oauth-client-secret"))) {
+    errors.push(
+      new ConfigError(
+        "oauth-provider",
+        "oauth-provider is missing: oauth-client-id/oauth-client-secret belong to an OAuth app of a provider (e.g. github). Set oauth-provider, or drop them.",
+      ),
+    );
+  }
   const protection: Protection = {
     basicAuth: get("basic-auth") ? check(() => protect.basicAuth(get("basic-auth"))) : undefined,
-    oauth: oauthProvider ? { provider: oauthProvider, allowEmails, allowDomains } : undefined,
+    oauth: oauthProvider ? { provider: oauthProvider, ...client, allowEmails, allowDomains } : undefined,
     allowCidrs: list.items(get("allow-cidrs")).map((c) => check(() => net.cidr(c)) ?? ""),
     trafficPolicy: get("traffic-policy")
       ? check(() => protect.trafficPolicy(inputs["traffic-policy"] ?? ""))
       : undefined,
   };
-  // Merge the protections with the raw policy now, so a conflict or the 5-rule limit is an input error.
+  // Merge the protections with the raw policy now, so a conflict ngrok would refuse is an input error.
   if (
     protection.trafficPolicy !== undefined ||
     protection.basicAuth ||

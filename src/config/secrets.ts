@@ -9,7 +9,12 @@ export const MIN_ENV_SECRET_LENGTH = 4;
 /** Every value that must never be printed: tokens, passwords, and container env values. */
 export function collectSecrets(inputs: Inputs, env: Record<string, string>): string[] {
   const out = new Set<string>();
-  for (const name of ["ngrok-authtoken", "registry-password", "github-token"] as const) {
+  for (const name of [
+    "ngrok-authtoken",
+    "registry-password",
+    "github-token",
+    "oauth-client-secret",
+  ] as const) {
     const v = inputs[name]?.trim();
     if (v) out.add(v);
   }

@@ -26,6 +26,8 @@ export const INPUT_NAMES = [
   "oauth-provider",
   "oauth-allow-emails",
   "oauth-allow-domains",
+  "oauth-client-id",
+  "oauth-client-secret",
   "allow-cidrs",
   "traffic-policy",
   "ngrok-server-addr",
@@ -84,6 +86,9 @@ export interface Resources {
 
 export interface OAuthProtection {
   readonly provider: string;
+  /** A custom OAuth app; required for providers ngrok manages no app for (amazon, facebook). */
+  readonly clientId?: string;
+  readonly clientSecret?: string;
   readonly allowEmails: readonly string[];
   readonly allowDomains: readonly string[];
 }

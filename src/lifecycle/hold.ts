@@ -27,9 +27,12 @@ export interface HoldWatch {
   readonly superseded?: () => Promise<boolean>;
   /**
    * Polled: does the public link still reach our endpoint? Down on two polls in a row and for at least
-   * `linkGraceMs` (the time the session watchdog allows a reconnect) counts as a lost tunnel.
+   * `linkGraceMs` (the time the session watchdog allows a reconnect) counts as a lost tunnel; `final`
+   * (ngrok refuses visitors for the account's plan) fails the preview at once.
    */
-  readonly linkUp?: (signal: AbortSignal) => Promise<{ up: true } | { up: false; why: string }>;
+  readonly linkUp?: (
+    signal: AbortSignal,
+  ) => Promise<{ up: true } | { up: false; why: string; final?: boolean }>;
   readonly linkGraceMs?: number;
   /** A poll that fails (GitHub down) is logged and retried next interval: never a reason to stop. */
   readonly onPollError: (err: unknown) => void;
@@ -85,6 +88,8 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
       }
       // Its own check, so a GitHub outage never pauses it; a check in flight ends with the hold.
       const link = w.linkUp ? await w.linkUp(done.signal) : ({ up: true } as const);
+      // ngrok answering for the account (quota, credit): no fresh tunnel mends that.
+      if (!link.up && link.final) return { state: "failed", step: "live", reason: link.why };
       if (link.up) downs = 0;
       else if (downs++ === 0) downSince = Date.now();
       if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {

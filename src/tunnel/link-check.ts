@@ -1,24 +1,24 @@
 import type { Protection } from "../config/types.js";
-import { ngrokCodeOf, publicUrlHeaders } from "./verify-classify.js";
+import { classifyAnswer, ngrokCodeOf, publicUrlHeaders, visitorPlanError } from "./verify-classify.js";
 
 /** ngrok's "endpoint is offline" page (https://ngrok.com/docs/errors/err_ngrok_3200/). */
 const ENDPOINT_OFFLINE = 3200;
-/** Loopback URLs: a self-hosted or test edge, where a refused connection does mean the endpoint is gone. */
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
 const CHECK_TIMEOUT_MS = 10_000;
+
+export type LinkState = { up: true } | { up: false; why: string; final?: boolean };
 
 /**
  * One GET of the live link: is the endpoint still there? The watchdog sees the agent session, but after
  * a reconnect the SDK re-binds on its own, and a re-bind that fails leaves a connected session with no
- * endpoint: a dead link that looks alive. "down" only when the endpoint itself is gone (ngrok's offline
- * page; on a loopback edge, nothing listening); a slow or failing app is "up" here, its problems are the
- * app's to report.
+ * endpoint: a dead link that looks alive. "down" only when ngrok says the endpoint is gone (its offline
+ * page); "final" when ngrok answers for the account instead (quota, credit, ban: a fresh tunnel would not
+ * mend it). A slow or failing app is "up" here, its problems are the app's to report.
  */
 export async function checkLink(
   url: string,
   protection: Protection,
   signal: AbortSignal,
-): Promise<{ up: true } | { up: false; why: string }> {
+): Promise<LinkState> {
   const headers = publicUrlHeaders(protection);
   try {
     const res = await fetch(url, {
@@ -31,14 +31,13 @@ export async function checkLink(
     const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), "");
     if (code === ENDPOINT_OFFLINE)
       return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
-    return { up: true }; // anything else came from the endpoint: the app, or its protection
-  } catch (err) {
-    // Against ngrok's edge a refused connection, a DNS failure, a reset or a timeout is the runner's network
-    // (a firewall, a proxy, a VPN), which a fresh tunnel would not mend: not the endpoint's fault.
-    const code = (err as { cause?: { code?: string } }).cause?.code;
-    if (code === "ECONNREFUSED" && LOOPBACK.test(new URL(url).hostname)) {
-      return { up: false, why: `nothing answers at ${url} (${code})` };
+    if (code !== undefined && classifyAnswer(res.status, code, protection) === "final") {
+      return { up: false, final: true, why: visitorPlanError(code) };
     }
+    return { up: true }; // anything else came from the endpoint: the app, or its protection
+  } catch {
+    // A refused connection, a DNS failure, a reset or a timeout is the runner's network (a firewall, a
+    // proxy, a VPN), which a fresh tunnel would not mend: not the endpoint's fault.
     return { up: true };
   }
 }

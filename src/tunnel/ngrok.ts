@@ -7,7 +7,7 @@ import { forwardsTo, metadataJson } from "./metadata.js";
 import { bindEndpoint } from "./ngrok-bind.js";
 import { explainNgrokError, type NgrokErrorContext } from "./ngrok-errors.js";
 import { connectSession, type NgrokTunnelConfig } from "./ngrok-session.js";
-import { buildTrafficPolicy } from "./policy.js";
+import { buildTrafficPolicy, ruleLimitWarning } from "./policy.js";
 import { describeProtection } from "./protection-rules.js";
 import { abortable, settleWithin } from "./sleep.js";
 import type { Tunnel, TunnelMetadata } from "./types.js";
@@ -30,11 +30,15 @@ export async function openNgrokTunnel(
   log: Logger,
   opts: NgrokOpenOptions,
 ): Promise<Tunnel> {
-  const secrets = [config.authtoken, config.protection.basicAuth?.password ?? ""].filter((s) => s !== "");
+  const secrets = [
+    config.authtoken,
+    config.protection.basicAuth?.password ?? "",
+    config.protection.oauth?.clientSecret ?? "",
+  ].filter((s) => s !== "");
   const ctx: NgrokErrorContext = { serverAddr: config.serverAddr, domain: config.domain, secrets };
   if (config.authtoken === "") throw explainNgrokError(new Error("ERR_NGROK_4018"), ctx);
   abortable(opts.signal, "tunnel");
-  const policy = trafficPolicyText(config.protection);
+  const policy = trafficPolicyText(config.protection, log);
   const lost = lostNotifier();
   const watchdog = createWatchdog(opts.watchdogMs, (reason) => {
     log.warning(`The tunnel is lost: ${reason}.`);
@@ -90,9 +94,11 @@ export async function openNgrokTunnel(
 }
 
 /** Protection inputs as one policy; a bad combination is the user's to fix, reported at the tunnel step. */
-function trafficPolicyText(protection: Protection): string | undefined {
+function trafficPolicyText(protection: Protection, log: Logger): string | undefined {
   try {
     const policy = buildTrafficPolicy(protection);
+    const overFreeLimit = ruleLimitWarning(policy);
+    if (overFreeLimit) log.warning(overFreeLimit);
     return policy === undefined ? undefined : JSON.stringify(policy);
   } catch (err) {
     if (err instanceof ConfigError) throw new PreviewError("tunnel", err.message, { code: "TRAFFIC_POLICY" });

@@ -9,13 +9,14 @@ export type PolicyRule = Record<string, unknown>;
  *   (https://ngrok.com/docs/traffic-policy/actions/restrict-ips/; a denied client gets 403 / ERR_NGROK_3205)
  * - basic-auth: `{type: "basic-auth", config: {credentials: ["user:password"]}}`
  *   (https://ngrok.com/docs/traffic-policy/actions/basic-auth/; password 8–128 chars, failure → 401)
- * - oauth: `{type: "oauth", config: {provider: "google"}}` with ngrok's managed app
- *   (https://ngrok.com/docs/traffic-policy/actions/oauth/), then a `deny` rule whose expression tests
+ * - oauth: `{type: "oauth", config: {provider: "google"}}` with ngrok's managed app, or with `client_id` /
+ *   `client_secret` of the user's own (https://ngrok.com/docs/traffic-policy/actions/oauth/), then a `deny` rule whose expression tests
  *   `actions.ngrok.oauth.identity.email` (https://ngrok.com/docs/guides/share-localhost/auth).
  *
  * The checks without a condition share ONE rule (a rule runs its actions in order and each of these stops
  * the request when it fails), so protections cost at most 2 of the free plan's 5 rules.
- * Order: IP check first (a denied address never sees a login prompt), then basic auth, then OAuth.
+ * Order: IP check first (a denied address never sees a login prompt), then the one sign-in (basic auth or
+ * OAuth: ngrok allows one auth action per endpoint).
  */
 export function protectionRules(protection: Protection): PolicyRule[] {
   const actions: Record<string, unknown>[] = [];
@@ -27,7 +28,9 @@ export function protectionRules(protection: Protection): PolicyRule[] {
     actions.push({ type: "basic-auth", config: { credentials: [`${username}:${password}`] } });
   }
   if (protection.oauth) {
-    actions.push({ type: "oauth", config: { provider: protection.oauth.provider } });
+    const { provider, clientId, clientSecret } = protection.oauth;
+    const app = clientId && clientSecret ? { client_id: clientId, client_secret: clientSecret } : {};
+    actions.push({ type: "oauth", config: { provider, ...app } });
   }
   const rules: PolicyRule[] = [];
   if (actions.length > 0) rules.push({ name: "ml-preview protections", actions });
@@ -36,15 +39,21 @@ export function protectionRules(protection: Protection): PolicyRule[] {
   return rules;
 }
 
-/** Everyone OAuth let in but who is neither an allowed email nor in an allowed domain gets 403. */
+/**
+ * Everyone OAuth let in but who is neither an allowed email nor in an allowed domain gets 403. E-mail
+ * addresses are matched without regard to case (providers return `Ada@Example.com` as the user typed it):
+ * the identity is lowered with CEL's `lowerAscii()` (https://ngrok.com/docs/traffic-policy/macros/) and
+ * the list is lowered here.
+ */
 function oauthAllowListRule(oauth: OAuthProtection | undefined): PolicyRule | undefined {
   if (!oauth || (oauth.allowEmails.length === 0 && oauth.allowDomains.length === 0)) return undefined;
-  const email = "actions.ngrok.oauth.identity.email";
+  const email = "actions.ngrok.oauth.identity.email.lowerAscii()";
+  const lower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
   const allowed: string[] = [];
   if (oauth.allowEmails.length > 0)
-    allowed.push(`${email} in [${oauth.allowEmails.map(celString).join(", ")}]`);
+    allowed.push(`${email} in [${oauth.allowEmails.map((e) => celString(lower(e))).join(", ")}]`);
   for (const domain of oauth.allowDomains) {
-    allowed.push(`${email}.endsWith(${celString(`@${domain.replace(/^@/, "")}`)})`);
+    allowed.push(`${email}.endsWith(${celString(`@${lower(domain.replace(/^@/, ""))}`)})`);
   }
   return {
     name: "ml-preview oauth allow-list",

@@ -1,7 +1,7 @@
 import type { Protection } from "../config/types.js";
 import { PreviewError } from "../errors.js";
 import { abortable, sleep } from "./sleep.js";
-import { classifyAnswer, ngrokCodeOf, publicUrlHeaders } from "./verify-classify.js";
+import { classifyAnswer, ngrokCodeOf, publicUrlHeaders, visitorPlanError } from "./verify-classify.js";
 
 const RETRY_EVERY_MS = 500;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -31,11 +31,18 @@ export async function verifyTunnel(
         Math.max(1, Math.min(REQUEST_TIMEOUT_MS, left)),
         opts.signal,
       );
-      if (classifyAnswer(answer.status, answer.ngrokCode, protection) === "ours") {
-        return { status: answer.status, ms: Date.now() - started };
+      const kind = classifyAnswer(answer.status, answer.ngrokCode, protection);
+      if (kind === "ours") return { status: answer.status, ms: Date.now() - started };
+      if (kind === "final") {
+        throw new PreviewError(
+          "verify",
+          `The public URL ${url} answers with ngrok's error page instead of the app: ${visitorPlanError(answer.ngrokCode!)}`,
+          { code: `ERR_NGROK_${answer.ngrokCode}` },
+        );
       }
       last = `HTTP ${answer.status}${answer.ngrokCode === undefined ? "" : ` ERR_NGROK_${answer.ngrokCode}`}`;
     } catch (err) {
+      if (err instanceof PreviewError) throw err;
       abortable(opts.signal, "verify");
       last = describeFetchError(err);
     }

@@ -263,7 +263,10 @@ describe("a lost tunnel", () => {
     const livesBefore = world.commentStates().filter((s) => s === "live").length;
     const sessions = world.edge.sessions();
     world.edge.loseEndpoints();
-    await expect(fetchText(firstUrl)).rejects.toThrow();
+    expect(await fetchText(firstUrl)).toMatchObject({
+      status: 404,
+      body: expect.stringContaining("ERR_NGROK_3200"),
+    });
     expect(world.edge.sessions()).toBe(sessions); // the session watchdog has nothing to see
     // Polls every 1 s: failed link checks for the 2 s reconnect grace, then a fresh session, verified, and
     // the comment live again.
@@ -278,7 +281,7 @@ describe("a lost tunnel", () => {
     expect(body).toContain("ml-preview test app");
     const result = await job.cancel(main);
     expect(result.stdout).toMatch(
-      /The tunnel was lost \(the public link stopped working: nothing answers at/,
+      /The tunnel was lost \(the public link stopped working: ngrok says the endpoint is offline \(ERR_NGROK_3200\)/,
     );
   });
 

@@ -7,7 +7,7 @@ import ngrok, { type Config } from "@ngrok/ngrok";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type EchoApp, startEchoApp } from "../support/ngrok-edge/echo-app.js";
-import { type NgrokEdge, startNgrokEdge } from "../support/ngrok-edge/index.js";
+import { type NgrokEdge, OAUTH_TEST_EMAIL_HEADER, startNgrokEdge } from "../support/ngrok-edge/index.js";
 
 const TOKEN = "edge-test-token";
 
@@ -177,11 +177,14 @@ describe("loopback ngrok edge with the real SDK", () => {
     expect(statuses).toEqual(["connected", "closed", "connected"]);
   });
 
-  it("keeps the URL dead while it refuses reconnects, then the SDK's backoff brings it back", async () => {
+  it("answers ngrok's offline page while it refuses reconnects, then the SDK's backoff brings it back", async () => {
     const statuses: string[] = [];
     const url = (await ngrok.forward(viaEdge({ onStatusChange: (s: string) => statuses.push(s) }))).url()!;
     edge.dropSessions({ refuseForMs: 1_000 });
-    await expect(fetch(`${url}/`)).rejects.toThrow();
+    const offline = await fetch(`${url}/`);
+    expect(offline.status).toBe(404);
+    expect(offline.headers.get("ngrok-error-code")).toBe("ERR_NGROK_3200");
+    expect(await offline.text()).toContain("ERR_NGROK_3200");
     await waitFor("reconnect after refusal", () => edge.sessions() === 1 && edge.activeListeners() === 1);
     expect(statuses.filter((s) => s === "closed").length).toBeGreaterThan(1);
     expect(statuses.at(-1)).toBe("connected");
@@ -230,6 +233,241 @@ describe("loopback ngrok edge with the real SDK", () => {
     expect(edge.activeListeners()).toBe(0);
     await session.close();
     await waitFor("session end", () => edge.sessions() === 0);
+  });
+});
+
+/** A one-rule policy around the given actions (and expressions). */
+const policyOf = (actions: unknown[], expressions?: string[], phase = "on_http_request") =>
+  JSON.stringify({ [phase]: [{ ...(expressions ? { expressions } : {}), actions }] });
+
+describe("traffic policies: refused at bind as ngrok refuses them", () => {
+  const refusals: [string, string, string][] = [
+    [
+      "two auth actions on one endpoint",
+      JSON.stringify({
+        on_http_request: [
+          { actions: [{ type: "basic-auth", config: { credentials: ["a:password1"] } }] },
+          { actions: [{ type: "oauth", config: { provider: "google" } }] },
+        ],
+      }),
+      "ERR_NGROK_2239",
+    ],
+    ["an unknown action type", policyOf([{ type: "teleport" }]), "ERR_NGROK_2201"],
+    [
+      "an action in a phase it does not support",
+      policyOf(
+        [{ type: "basic-auth", config: { credentials: ["a:password1"] } }],
+        undefined,
+        "on_tcp_connect",
+      ),
+      "ERR_NGROK_2202",
+    ],
+    ["an unknown config key", policyOf([{ type: "deny", config: { status: 403 } }]), "ERR_NGROK_2203"],
+    [
+      "an unknown phase",
+      JSON.stringify({ inbound_http: [{ actions: [{ type: "deny" }] }] }),
+      "ERR_NGROK_2230",
+    ],
+    ["a rule without actions", JSON.stringify({ on_http_request: [{ actions: [] }] }), "ERR_NGROK_2206"],
+    ["a CEL syntax error", policyOf([{ type: "deny" }], ["req.method =="]), "ERR_NGROK_2200"],
+    [
+      "a variable ngrok does not have",
+      policyOf([{ type: "deny" }], ["request.method == 'GET'"]),
+      "ERR_NGROK_2200",
+    ],
+    [
+      "amazon without a client id and secret",
+      policyOf([{ type: "oauth", config: { provider: "amazon" } }]),
+      "ERR_NGROK_1633",
+    ],
+    [
+      "a short basic-auth password",
+      policyOf([{ type: "basic-auth", config: { credentials: ["a:short"] } }]),
+      "ERR_NGROK_2237",
+    ],
+    [
+      "a control character in a password",
+      policyOf([{ type: "basic-auth", config: { credentials: ["a:pass\tword1"] } }]),
+      "ERR_NGROK_2258",
+    ],
+    [
+      "a bad CIDR",
+      policyOf([{ type: "restrict-ips", config: { enforce: true, allow: ["10.0.0.300/8"] } }]),
+      "ERR_NGROK_2217",
+    ],
+  ];
+
+  it.each(refusals)("%s", async (_what, traffic_policy, code) => {
+    const err = await sdkError(ngrok.forward(viaEdge({ traffic_policy })));
+    expect(`${err.errorCode ?? ""} ${err.message}`).toContain(code);
+    expect(edge.activeListeners()).toBe(0);
+  });
+
+  it("a comprehension's own variable is not an unknown one", async () => {
+    const traffic_policy = policyOf([{ type: "deny" }], ["req.headers.exists(h, h == 'x-block')"]);
+    const url = (await ngrok.forward(viaEdge({ traffic_policy }))).url()!;
+    expect((await fetch(`${url}/`, { headers: { "x-block": "1" } })).status).toBe(403);
+    expect((await fetch(`${url}/`)).status).toBe(200);
+  });
+});
+
+describe("traffic policies: enforced on visitors", () => {
+  it("deny and custom-response run when their CEL expressions match the request", async () => {
+    const traffic_policy = JSON.stringify({
+      on_http_request: [
+        {
+          expressions: ["req.method == 'DELETE'"],
+          actions: [{ type: "deny", config: { status_code: 405 } }],
+        },
+        {
+          expressions: ["req.url.path.startsWith('/teapot')"],
+          actions: [
+            {
+              type: "custom-response",
+              config: { status_code: 418, body: "short and stout", headers: { "x-kind": "teapot" } },
+            },
+          ],
+        },
+      ],
+    });
+    const url = (await ngrok.forward(viaEdge({ traffic_policy }))).url()!;
+    expect((await fetch(`${url}/x`, { method: "DELETE" })).status).toBe(405);
+    const teapot = await fetch(`${url}/teapot/1`);
+    expect(teapot.status).toBe(418);
+    expect(teapot.headers.get("x-kind")).toBe("teapot");
+    expect(await teapot.text()).toBe("short and stout");
+    expect(await (await fetch(`${url}/else`)).text()).toBe("hello /else");
+    expect(app.requests).toBe(1);
+  });
+
+  it("a basic-auth password with ${…} is an expression to ngrok, not the literal text", async () => {
+    const traffic_policy = policyOf([
+      { type: "basic-auth", config: { credentials: ["ada:pass${'wor'}d-1"] } },
+    ]);
+    const url = (await ngrok.forward(viaEdge({ traffic_policy }))).url()!;
+    const as = (creds: string) => ({ authorization: `Basic ${Buffer.from(creds).toString("base64")}` });
+    expect((await fetch(url, { headers: as("ada:pass${'wor'}d-1") })).status).toBe(401);
+    expect((await fetch(url, { headers: as("ada:password-1") })).status).toBe(200);
+  });
+
+  it("the test-only OAuth identity never reaches the app", async () => {
+    const seen: (string | undefined)[] = [];
+    const { createServer } = await import("node:http");
+    const spy = createServer((req, res) => {
+      seen.push(req.headers[OAUTH_TEST_EMAIL_HEADER] as string | undefined);
+      res.end("ok");
+    });
+    await new Promise<void>((r) => spy.listen(0, "127.0.0.1", r));
+    try {
+      const traffic_policy = policyOf([{ type: "oauth", config: { provider: "github" } }]);
+      const addr = `127.0.0.1:${(spy.address() as { port: number }).port}`;
+      const url = (await ngrok.forward(viaEdge({ addr, traffic_policy }))).url()!;
+      expect((await fetch(url, { headers: { [OAUTH_TEST_EMAIL_HEADER]: "a@b.co" } })).status).toBe(200);
+      expect(seen).toEqual([undefined]);
+    } finally {
+      spy.close();
+    }
+  });
+
+  it("answers ngrok's account pages on demand (quota, credit), then the app again", async () => {
+    const url = (await ngrok.forward(viaEdge())).url()!;
+    edge.answerVisitorsWith(4026);
+    const page = await fetch(url);
+    expect(page.headers.get("ngrok-error-code")).toBe("ERR_NGROK_4026");
+    expect(app.requests).toBe(0);
+    edge.answerVisitorsWith(undefined);
+    expect((await fetch(url)).status).toBe(200);
+  });
+
+  it("an unbound endpoint's URL answers ngrok's offline page", async () => {
+    const listener = await ngrok.forward(viaEdge());
+    const url = listener.url()!;
+    await listener.close();
+    const res = await fetch(url);
+    expect(res.status).toBe(404);
+    expect(res.headers.get("ngrok-error-code")).toBe("ERR_NGROK_3200");
+  });
+});
+
+describe("plan modes", () => {
+  const sixRules = JSON.stringify({
+    on_http_request: Array.from({ length: 6 }, (_, i) => ({
+      expressions: [`req.url.path == '/r${i}'`],
+      actions: [{ type: "deny" }],
+    })),
+  });
+
+  it("paid: 6 rules bind", async () => {
+    expect((await ngrok.forward(viaEdge({ traffic_policy: sixRules }))).url()).toMatch(/^http:/);
+  });
+
+  describe("free", () => {
+    let free: NgrokEdge;
+    beforeEach(async () => {
+      free = await startNgrokEdge({ authtoken: TOKEN, plan: "free" });
+    });
+    afterEach(async () => {
+      await ngrok.kill();
+      await free.close();
+    });
+    const onFree = (extra: Config = {}) =>
+      viaEdge({ server_addr: free.serverAddr, session_ca_cert: free.caCert, ...extra });
+
+    it("6 rules are refused with ERR_NGROK_2264", async () => {
+      const err = await sdkError(ngrok.forward(onFree({ traffic_policy: sixRules })));
+      expect(`${err.errorCode ?? ""} ${err.message}`).toContain("ERR_NGROK_2264");
+    });
+
+    it("one dev domain: a second endpoint while one is online is ERR_NGROK_334; after it, the same URL", async () => {
+      const first = await ngrok.forward(onFree());
+      const err = await sdkError(ngrok.forward(onFree()));
+      expect(`${err.errorCode ?? ""} ${err.message}`).toContain("ERR_NGROK_334");
+      const url = first.url();
+      await first.close();
+      const second = await ngrok.forward(onFree());
+      expect(second.url()).toBe(url);
+    });
+
+    it("both pooling: a second endpoint on the dev domain binds", async () => {
+      const session = await new ngrok.SessionBuilder()
+        .authtoken(TOKEN)
+        .serverAddr(free.serverAddr)
+        .caCert(Buffer.from(free.caCert))
+        .connect();
+      try {
+        const pooled = () =>
+          session.httpEndpoint().poolingEnabled(true).listenAndForward(`http://127.0.0.1:${app.port}`);
+        const first = await pooled();
+        const second = await pooled();
+        expect(second.url()).toBe(first.url());
+        expect(await (await fetch(`${first.url()}/p`)).text()).toBe("hello /p");
+        // Unbind before closing the session (the SDK cannot unbind over a closed one).
+        await second.close();
+        await first.close();
+      } finally {
+        await session.close();
+      }
+    });
+
+    it("a domain other than the account's dev domain needs a paid plan (ERR_NGROK_313 / 319)", async () => {
+      const sub = await sdkError(ngrok.forward(onFree({ domain: "my-preview.ngrok-free.app" })));
+      expect(`${sub.errorCode ?? ""} ${sub.message}`).toContain("ERR_NGROK_313");
+      const own = await sdkError(ngrok.forward(onFree({ domain: "preview.example.com" })));
+      expect(`${own.errorCode ?? ""} ${own.message}`).toContain("ERR_NGROK_319");
+      const dev = await ngrok.forward(onFree({ domain: free.devDomain }));
+      expect(dev.url()).toMatch(/^http:/);
+    });
+
+    it("browsers get the interstitial unless they send ngrok-skip-browser-warning; scripts never", async () => {
+      const url = (await ngrok.forward(onFree())).url()!;
+      const browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36";
+      expect(await (await fetch(url, { headers: { "user-agent": browser } })).text()).toContain("Visit Site");
+      const skipped = await fetch(`${url}/s`, {
+        headers: { "user-agent": browser, "ngrok-skip-browser-warning": "1" },
+      });
+      expect(await skipped.text()).toBe("hello /s");
+      expect(await (await fetch(`${url}/c`)).text()).toBe("hello /c");
+    });
   });
 });
 

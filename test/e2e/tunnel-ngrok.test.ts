@@ -5,11 +5,12 @@ import type { Protection, TunnelConfig } from "../../src/config/types.js";
 import { PreviewError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
 import { openTunnel, type Tunnel, verifyTunnel } from "../../src/tunnel/index.js";
-import { type NgrokEdge, startNgrokEdge } from "../support/ngrok-edge/index.js";
+import { type NgrokEdge, OAUTH_TEST_EMAIL_HEADER, startNgrokEdge } from "../support/ngrok-edge/index.js";
 
 // Real @ngrok/ngrok SDK → loopback edge (test/support/ngrok-edge) → a real local HTTP app.
 const TOKEN = "test-authtoken";
 const PASSWORD = "s3cret-Pa55word";
+const basicAuth = { username: "reviewer", password: PASSWORD };
 const meta = { name: "app", repo: "octo/models", pr: 42, run: "9001.2" };
 
 /** Every line any tunnel code logged, in any test: checked for secrets at the end. */
@@ -125,8 +126,8 @@ describe("the traffic policy the edge receives", () => {
           {
             name: "ml-preview oauth allow-list",
             expressions: [
-              "!(actions.ngrok.oauth.identity.email in ['ana@example.org'] || " +
-                "actions.ngrok.oauth.identity.email.endsWith('@acme.com'))",
+              "!(actions.ngrok.oauth.identity.email.lowerAscii() in ['ana@example.org'] || " +
+                "actions.ngrok.oauth.identity.email.lowerAscii().endsWith('@acme.com'))",
             ],
             actions: [{ type: "deny", config: { status_code: 403 } }],
           },
@@ -173,13 +174,133 @@ describe("the traffic policy the edge receives", () => {
 
   test.each(cases)("%s", async (_name, protection, expected) => {
     const before = edge.binds.length;
-    const tunnel = await open(ngrokConfig(edge, protection));
+    await open(ngrokConfig(edge, protection));
     const bind = edge.binds.slice(before).at(-1)!;
     expect(JSON.parse(bind.trafficPolicy ?? "null")).toEqual(expected);
-    // The loopback edge does not enforce policies, so the app answers; real ngrok's 401/403/redirect
-    // answers are covered by the unit tests of the classification.
-    const full = { allowCidrs: [], ...protection };
-    expect((await verifyTunnel(tunnel.url!, full, { timeoutMs: 10_000 })).status).toBe(200);
+  });
+});
+
+/** A visitor's GET through the public URL; `email` signs in through the edge's test-only OAuth identity. */
+async function visit(url: string, opts: { basic?: string; email?: string } = {}) {
+  const headers: Record<string, string> = {};
+  if (opts.basic) headers.authorization = `Basic ${Buffer.from(opts.basic).toString("base64")}`;
+  if (opts.email) headers[OAUTH_TEST_EMAIL_HEADER] = opts.email;
+  const res = await fetch(`${url}/page`, { headers, redirect: "manual" });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+describe("every protection the README shows binds on the strict edge and keeps strangers out", () => {
+  const CREDS = `reviewer:${PASSWORD}`;
+
+  test("basic-auth: 401 with a challenge without credentials, the app with them", async () => {
+    const tunnel = await open(ngrokConfig(edge, { basicAuth }));
+    const stranger = await visit(tunnel.url!);
+    expect(stranger.status).toBe(401);
+    expect(stranger.headers.get("www-authenticate")).toBe('Basic realm="ngrok"');
+    expect((await visit(tunnel.url!, { basic: "reviewer:wrong-password" })).status).toBe(401);
+    expect(await visit(tunnel.url!, { basic: CREDS })).toMatchObject({ status: 200, body: "app says /page" });
+    expect(
+      (await verifyTunnel(tunnel.url!, { allowCidrs: [], basicAuth }, { timeoutMs: 10_000 })).status,
+    ).toBe(200);
+  });
+
+  test("OAuth with an allow-list: sign-in first, then only listed e-mails and domains, whatever their case", async () => {
+    const oauth = { provider: "google", allowEmails: ["partner@other.org"], allowDomains: ["example.com"] };
+    const tunnel = await open(ngrokConfig(edge, { oauth }));
+    const stranger = await visit(tunnel.url!);
+    expect(stranger.status).toBe(302);
+    expect(stranger.headers.get("location")).toContain("provider=google");
+    expect((await visit(tunnel.url!, { email: "eve@evil.org" })).status).toBe(403);
+    expect((await visit(tunnel.url!, { email: "ada@example.com.evil.org" })).status).toBe(403);
+    expect(await visit(tunnel.url!, { email: "Ada@Example.com" })).toMatchObject({
+      status: 200,
+      body: "app says /page",
+    });
+    expect((await visit(tunnel.url!, { email: "Partner@Other.ORG" })).status).toBe(200);
+    expect((await verifyTunnel(tunnel.url!, { allowCidrs: [], oauth }, { timeoutMs: 10_000 })).status).toBe(
+      302,
+    );
+  });
+
+  test("allow-cidrs: an address outside the list gets 403 ERR_NGROK_3205, one inside gets the app", async () => {
+    const outside = await open(ngrokConfig(edge, { allowCidrs: ["203.0.113.0/24", "198.51.100.7/32"] }));
+    const refused = await visit(outside.url!);
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("ngrok-error-code")).toBe("ERR_NGROK_3205");
+    const inside = await open(ngrokConfig(edge, { allowCidrs: ["127.0.0.0/8"] }));
+    expect(await visit(inside.url!)).toMatchObject({ status: 200, body: "app says /page" });
+  });
+
+  test("allow-cidrs with basic-auth: both must pass", async () => {
+    const tunnel = await open(ngrokConfig(edge, { allowCidrs: ["127.0.0.1/32"], basicAuth }));
+    expect((await visit(tunnel.url!)).status).toBe(401);
+    expect((await visit(tunnel.url!, { basic: CREDS })).status).toBe(200);
+    const elsewhere = await open(ngrokConfig(edge, { allowCidrs: ["203.0.113.0/24"], basicAuth }));
+    expect((await visit(elsewhere.url!, { basic: CREDS })).status).toBe(403);
+  });
+
+  test("allow-cidrs with OAuth: both must pass", async () => {
+    const oauth = { provider: "github", allowEmails: ["ana@example.org"], allowDomains: [] };
+    const tunnel = await open(ngrokConfig(edge, { allowCidrs: ["127.0.0.1/32"], oauth }));
+    expect((await visit(tunnel.url!)).status).toBe(302);
+    expect((await visit(tunnel.url!, { email: "ana@example.org" })).status).toBe(200);
+    expect((await visit(tunnel.url!, { email: "bob@example.org" })).status).toBe(403);
+  });
+
+  test("a custom OAuth app for a provider ngrok manages no app for (amazon)", async () => {
+    const oauth = {
+      provider: "amazon",
+      clientId: "amzn1.application-oa2-client.x",
+      clientSecret: "amzn-client-s3cret",
+      allowEmails: ["ana@example.org"],
+      allowDomains: [],
+    };
+    const tunnel = await open(ngrokConfig(edge, { oauth }));
+    expect((await visit(tunnel.url!)).status).toBe(302);
+    expect((await visit(tunnel.url!, { email: "ana@example.org" })).status).toBe(200);
+  });
+
+  test("a keep-alive visitor cannot reuse an authorised connection without credentials", async () => {
+    const tunnel = await open(ngrokConfig(edge, { basicAuth }));
+    for (let i = 0; i < 3; i++) {
+      expect((await visit(tunnel.url!, { basic: CREDS })).status).toBe(200);
+      expect((await visit(tunnel.url!)).status).toBe(401);
+    }
+  });
+});
+
+describe("what the strict edge refuses, as the user reads it", () => {
+  test("a policy expression ngrok cannot parse: the whole redacted reason, CEL detail included", async () => {
+    const trafficPolicy = {
+      on_http_request: [{ expressions: ["req.method == "], actions: [{ type: "deny" }] }],
+    };
+    const err = await openFailure(ngrokConfig(edge, { basicAuth, trafficPolicy }));
+    expect(err.code).toBe("ERR_NGROK_2200");
+    expect(err.message).toContain("Invalid policy expression.");
+    expect(err.message).toMatch(/ERROR: .*<input>:1:\d+/);
+    expect(err.message).toContain("https://ngrok.com/docs/errors/err_ngrok_2200");
+  });
+
+  test("the user's own auth action beside allow-cidrs binds: one auth action per endpoint", async () => {
+    const oidc = {
+      type: "oidc",
+      config: { issuer_url: "https://id.example.com", client_id: "a", client_secret: "b" },
+    };
+    const trafficPolicy = { on_http_request: [{ actions: [oidc] }] };
+    const tunnel = await open(ngrokConfig(edge, { allowCidrs: ["127.0.0.1/32"], trafficPolicy }));
+    expect(tunnel.url).toMatch(/^http:/);
+  });
+
+  test("visitor-side plan errors end verify at once with ngrok's advice", async () => {
+    const own = await freshEdge();
+    const tunnel = await open(ngrokConfig(own));
+    own.answerVisitorsWith(727);
+    const err = await verifyTunnel(tunnel.url!, { allowCidrs: [] }, { timeoutMs: 30_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect((err as PreviewError).code).toBe("ERR_NGROK_727");
+    expect((err as PreviewError).message).toMatch(/HTTP request limit for the month/);
+    expect((err as PreviewError).message).not.toMatch(/outbound network/);
   });
 });
 

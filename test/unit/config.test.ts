@@ -62,8 +62,9 @@ describe("parseConfig accepts good input", () => {
       gpus: "all",
       memory: "1.5g",
       cpus: "1.5",
-      "basic-auth": "ada:correct-horse",
-      "oauth-provider": "google",
+      "oauth-provider": "github",
+      "oauth-client-id": "Iv1.0123456789abcdef",
+      "oauth-client-secret": "oauth-app-s3cret",
       "oauth-allow-emails": "ada@example.com, bob@example.org",
       "oauth-allow-domains": "example.net",
       "allow-cidrs": "203.0.113.0/24\n198.51.100.7",
@@ -84,7 +85,13 @@ describe("parseConfig accepts good input", () => {
       "203.0.113.0/24",
       "198.51.100.7/32",
     ]);
-    expect(c.secrets).toEqual(expect.arrayContaining([TOKEN, "correct-horse", "s3cr3t-value"]));
+    expect(c.tunnel.provider === "ngrok" && c.tunnel.protection.oauth).toMatchObject({
+      provider: "github",
+      clientId: "Iv1.0123456789abcdef",
+      clientSecret: "oauth-app-s3cret",
+    });
+    expect(c.secrets).toEqual(expect.arrayContaining([TOKEN, "oauth-app-s3cret", "s3cr3t-value"]));
+    expect(c.secrets).not.toContain("Iv1.0123456789abcdef");
     expect(c.secrets).not.toContain("1");
     expect(c.github.prNumber).toBe(12);
   });
@@ -123,6 +130,38 @@ const BAD: Array<[string, Inputs, string, RegExp]> = [
   ["env with bad key", { env: "1BAD=x" }, "env", /line 1 .* is not KEY=VALUE/],
   ["basic-auth without colon", { "basic-auth": "justapassword" }, "basic-auth", /must be user:password/],
   ["basic-auth short password", { "basic-auth": "ada:short" }, "basic-auth", /8 to 128/],
+  ["basic-auth with `${`", { "basic-auth": "ada:pa${ss}word" }, "basic-auth", /`\$\{`.*expression/],
+  ["basic-auth with a tab", { "basic-auth": "ada:pass\tword" }, "basic-auth", /control character/],
+  [
+    "basic-auth beside oauth-provider",
+    { "basic-auth": "ada:correct-horse", "oauth-provider": "google", "oauth-allow-domains": "a.co" },
+    "basic-auth",
+    /basic-auth and oauth-provider.*one sign-in/,
+  ],
+  [
+    "amazon without its own OAuth app",
+    { "oauth-provider": "amazon", "oauth-allow-domains": "a.co" },
+    "oauth-client-id",
+    /required for oauth-provider amazon.*no managed amazon app/,
+  ],
+  [
+    "facebook without its own OAuth app",
+    { "oauth-provider": "Facebook", "oauth-allow-domains": "a.co" },
+    "oauth-client-id",
+    /required for oauth-provider facebook/,
+  ],
+  [
+    "oauth-client-id without its secret",
+    { "oauth-provider": "github", "oauth-client-id": "Iv1.x", "oauth-allow-domains": "a.co" },
+    "oauth-client-secret",
+    /oauth-client-secret is missing/,
+  ],
+  [
+    "oauth client without a provider",
+    { "oauth-client-id": "Iv1.x", "oauth-client-secret": "sssssss" },
+    "oauth-provider",
+    /oauth-provider is missing/,
+  ],
   [
     "bad oauth email",
     { "oauth-provider": "google", "oauth-allow-emails": "ada-at-example" },
@@ -213,9 +252,10 @@ describe("parseConfig rejects bad input with one clear error naming the input", 
   });
 
   it("never shows a secret in an error", () => {
-    const secrets = ["ada:short7!", "sup3rs3cret"];
+    const secrets = ["ada:short7!", "sup3rs3cret", "pass${wor}d1"];
     const cases: Inputs[] = [
       { "basic-auth": secrets[0] },
+      { "basic-auth": `ada:${secrets[2]}` },
       { env: `sup3rs3cret` },
       { "basic-auth": "sup3rs3cret" },
     ];
@@ -238,12 +278,20 @@ describe("parseConfig merges protections with the raw traffic policy before anyt
     expect(message).toMatch(/basic-auth/);
   });
 
-  it("rejects more rules than the free plan allows", () => {
+  it("leaves the rule count to ngrok: paid plans allow more than the free plan's 5", () => {
     const rules = Array.from({ length: 6 }, () => ({
       actions: [{ type: "add-headers", config: { headers: { a: "b" } } }],
     }));
-    const { input, message } = errorFor({ "traffic-policy": JSON.stringify({ on_http_request: rules }) });
+    expect(() => parse({ "traffic-policy": JSON.stringify({ on_http_request: rules }) })).not.toThrow();
+  });
+
+  it("rejects an on_tcp_connect forward that would bypass allow-cidrs", () => {
+    const { input, message } = errorFor({
+      "allow-cidrs": "10.0.0.0/8",
+      "traffic-policy":
+        "on_tcp_connect:\n  - actions:\n      - type: forward-internal\n        config: {url: 'https://a.internal'}\n",
+    });
     expect(input).toBe("traffic-policy");
-    expect(message).toMatch(/5/);
+    expect(message).toMatch(/bypass/);
   });
 });

@@ -38,6 +38,18 @@ describe("holdUntilEnd: the live link", () => {
     expect(link.polls()).toBeGreaterThan(6);
   });
 
+  it("fails at once when ngrok answers for the account (quota, credit): no fresh tunnel mends that", async () => {
+    let polls = 0;
+    const why = "The ngrok account reached its HTTP request limit for the month (ERR_NGROK_727, …)";
+    const linkUp = async () => {
+      polls++;
+      return { up: false, final: true, why } as const;
+    };
+    const end = await holdUntilEnd(watch({ linkUp, linkGraceMs: 60_000 }));
+    expect(end).toEqual({ state: "failed", step: "live", reason: why });
+    expect(polls).toBe(1);
+  });
+
   it("waits out the reconnect grace: a link down on many polls is lost only once the grace has passed", async () => {
     const link = scripted(Array(1000).fill(false));
     const started = Date.now();

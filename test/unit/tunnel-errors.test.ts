@@ -20,9 +20,21 @@ describe("every ERR_NGROK code a preview can hit says what to do, with code and 
     [324, /more endpoints over one agent session/],
     [18021, /endpoints online.*concurrency:/s],
     [334, /already online.*dev domain.*concurrency:/s],
-    [727, /monthly HTTP request limit/],
-    [4027, /limit of its plan/],
+    [727, /HTTP request limit for the month/],
+    [4027, /included bandwidth/],
     [734, /requests-per-minute/],
+    [725, /bandwidth limit for the month/],
+    [4026, /ran out of credit.*allow-cidrs/s],
+    [3208, /banned/],
+    [121, /older than the account allows.*Update ml-preview/s],
+    [313, /`ngrok-domain`.*paid/s],
+    [319, /`ngrok-domain`.*not reserved.*domains\/new/s],
+    [1633, /`oauth-client-id` and `oauth-client-secret`/],
+    [2239, /one sign-in.*`basic-auth`, `oauth-provider`/s],
+    [2256, /not on this account's plan.*upgrade/s],
+    [2263, /paid traffic-policy features/],
+    [2264, /more rules than this account's plan allows.*5 per policy/s],
+    [2201, /ngrok refused the traffic policy/],
   ];
 
   test.each(cases)("ERR_NGROK_%i", (code, advice) => {
@@ -44,6 +56,25 @@ describe("every ERR_NGROK code a preview can hit says what to do, with code and 
     const err = explainNgrokError(sdkError(334), { domain: "pr.example.dev", waitedMs: 60_000 });
     expect(err.message).toContain("https://pr.example.dev");
     expect(err.message).toContain("60 s");
+  });
+
+  test("a policy error keeps ngrok's whole text, the CEL detail on later lines included, redacted", () => {
+    const err = new Error(
+      "failed to start listener: Invalid policy expression.\n" +
+        "ERROR: <input>:1:9: Syntax error: mismatched input 'hunter2-secret' expecting <EOF>\n" +
+        " | req.url hunter2-secret\n\nERR_NGROK_2200\n",
+    );
+    const explained = explainNgrokError(err, { secrets: ["hunter2-secret"] });
+    expect(explained.code).toBe("ERR_NGROK_2200");
+    expect(explained.message).toContain("Invalid policy expression.");
+    expect(explained.message).toContain("Syntax error: mismatched input '***' expecting <EOF>");
+    expect(explained.message).toContain("| req.url ***");
+    expect(explained.message).not.toContain("hunter2-secret");
+    expect(explained.message).toContain("https://ngrok.com/docs/errors/err_ngrok_2200");
+  });
+
+  test("the 334 advice says a per-preview ngrok-domain needs a paid plan", () => {
+    expect(explainNgrokError(sdkError(334)).message).toMatch(/paid plan.*own `ngrok-domain`/);
   });
 
   test("an unknown code still carries code, link and ngrok's own words", () => {

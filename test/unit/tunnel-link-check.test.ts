@@ -31,14 +31,22 @@ describe("checkLink: is the live link's endpoint still there?", () => {
     });
   });
 
-  it("down when nothing listens at the URL any more", async () => {
+  it("up when nothing listens: ngrok's edge always answers, so a refused connection is the runner's network", async () => {
     const url = await answering(200);
     servers.pop()!.close();
     await new Promise((r) => setTimeout(r, 50));
-    const result = await checkLink(url, open, signal());
-    expect(result).toMatchObject({ up: false });
-    expect((result as { why: string }).why).toContain("ECONNREFUSED");
+    expect(await checkLink(url, open, signal())).toEqual({ up: true });
   });
+
+  it.each([725, 727, 734, 4026, 4027, 3208])(
+    "final when ngrok answers ERR_NGROK_%i for the account: a fresh tunnel would not mend it",
+    async (code) => {
+      const url = await answering(code === 3208 ? 403 : 429, { "ngrok-error-code": `ERR_NGROK_${code}` });
+      const result = await checkLink(url, open, signal());
+      expect(result).toMatchObject({ up: false, final: true });
+      expect((result as { why: string }).why).toContain(`https://ngrok.com/docs/errors/err_ngrok_${code}`);
+    },
+  );
 
   it("up when the app fails or ngrok cannot reach it: those are the app's problems, not a lost endpoint", async () => {
     expect(await checkLink(await answering(500, {}, "Traceback"), open, signal())).toEqual({ up: true });

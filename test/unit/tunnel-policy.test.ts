@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import type { Protection } from "../../src/config/types.js";
 import { ConfigError } from "../../src/errors.js";
 import { buildTrafficPolicy } from "../../src/tunnel/index.js";
+import { countRules, ruleLimitWarning } from "../../src/tunnel/policy.js";
 import { celString } from "../../src/tunnel/protection-rules.js";
 
 const none: Protection = { allowCidrs: [] };
@@ -61,7 +62,7 @@ describe("each protection input becomes exactly this policy", () => {
       { name: "ml-preview protections", actions: [{ type: "oauth", config: { provider: "github" } }] },
       {
         name: "ml-preview oauth allow-list",
-        expressions: ["!(actions.ngrok.oauth.identity.email in ['a@x.io', 'b@y.io'])"],
+        expressions: ["!(actions.ngrok.oauth.identity.email.lowerAscii() in ['a@x.io', 'b@y.io'])"],
         actions: [{ type: "deny", config: { status_code: 403 } }],
       },
     ]);
@@ -71,21 +72,46 @@ describe("each protection input becomes exactly this policy", () => {
     const oauth = { provider: "microsoft", allowEmails: [], allowDomains: ["acme.com", "@corp.example"] };
     const rules = buildTrafficPolicy(with_({ oauth }))?.on_http_request as Record<string, unknown>[];
     expect(rules[1]?.expressions).toEqual([
-      "!(actions.ngrok.oauth.identity.email.endsWith('@acme.com') || " +
-        "actions.ngrok.oauth.identity.email.endsWith('@corp.example'))",
+      "!(actions.ngrok.oauth.identity.email.lowerAscii().endsWith('@acme.com') || " +
+        "actions.ngrok.oauth.identity.email.lowerAscii().endsWith('@corp.example'))",
     ]);
   });
 
-  test("all protections share one rule: IP check, then basic auth, then OAuth; allow-list second", () => {
+  test("IP check and the sign-in share one rule, IP check first; allow-list second", () => {
     const policy = buildTrafficPolicy({
       allowCidrs: ["10.0.0.0/8"],
-      basicAuth: { username: "u", password: "password1" },
       oauth: { provider: "gitlab", allowEmails: ["a@b.c"], allowDomains: [] },
     });
     const rules = policy?.on_http_request as { actions: { type: string }[] }[];
     expect(rules).toHaveLength(2);
-    expect(rules[0]?.actions.map((a) => a.type)).toEqual(["restrict-ips", "basic-auth", "oauth"]);
+    expect(rules[0]?.actions.map((a) => a.type)).toEqual(["restrict-ips", "oauth"]);
     expect(rules[1]?.actions.map((a) => a.type)).toEqual(["deny"]);
+  });
+
+  test("e-mails and domains are matched without regard to case", () => {
+    const oauth = { provider: "google", allowEmails: ["Ada@Example.com"], allowDomains: ["Corp.Example"] };
+    const rules = buildTrafficPolicy(with_({ oauth }))?.on_http_request as Record<string, unknown>[];
+    expect(rules[1]?.expressions).toEqual([
+      "!(actions.ngrok.oauth.identity.email.lowerAscii() in ['ada@example.com'] || " +
+        "actions.ngrok.oauth.identity.email.lowerAscii().endsWith('@corp.example'))",
+    ]);
+  });
+
+  test("a custom OAuth app goes into the oauth action as client_id / client_secret", () => {
+    const oauth = {
+      provider: "amazon",
+      clientId: "amzn1.app.x",
+      clientSecret: "s3cr3t-client",
+      allowEmails: ["a@b.c"],
+      allowDomains: [],
+    };
+    const rules = buildTrafficPolicy(with_({ oauth }))?.on_http_request as { actions: unknown[] }[];
+    expect(rules[0]?.actions).toEqual([
+      {
+        type: "oauth",
+        config: { provider: "amazon", client_id: "amzn1.app.x", client_secret: "s3cr3t-client" },
+      },
+    ]);
   });
 
   test("a quote in an allowed email cannot break out of the CEL string", () => {
@@ -132,21 +158,68 @@ describe("merging the raw traffic-policy input", () => {
   test.each([
     ["basic-auth", { basicAuth: { username: "u", password: "password1" } }],
     ["oauth-provider", { oauth: { provider: "google", allowEmails: [], allowDomains: [] } }],
-    ["allow-cidrs", { allowCidrs: ["10.0.0.0/8"] }],
-  ] as const)("the user's own action of the same kind as %s is a conflict", (input, protection) => {
-    const type = { "basic-auth": "basic-auth", "oauth-provider": "oauth", "allow-cidrs": "restrict-ips" }[
-      input
-    ];
-    const trafficPolicy = { on_http_request: [{ actions: [{ type, config: {} }] }] };
-    const err = configError(() => buildTrafficPolicy(with_({ ...protection, trafficPolicy })));
-    expect(err.input).toBe("traffic-policy");
-    expect(err.message).toContain(`\`${input}\``);
-    expect(err.message).toContain(type);
+  ] as const)(
+    "any auth action of the user's beside %s is refused: one auth action per endpoint",
+    (input, protection) => {
+      for (const type of ["basic-auth", "oauth", "oidc", "saml", "jwt-validation"]) {
+        const trafficPolicy = { on_http_request: [{ actions: [{ type, config: {} }] }] };
+        const err = configError(() => buildTrafficPolicy(with_({ ...protection, trafficPolicy })));
+        expect(err.input).toBe("traffic-policy");
+        expect(err.message).toContain(`\`${input}\``);
+        expect(err.message).toContain(`\`${type}\``);
+        expect(err.message).toContain("ERR_NGROK_2239");
+      }
+    },
+  );
+
+  test("the user's own restrict-ips beside allow-cidrs is a conflict", () => {
+    const trafficPolicy = { on_http_request: [{ actions: [{ type: "restrict-ips", config: {} }] }] };
+    const err = configError(() => buildTrafficPolicy(with_({ allowCidrs: ["10.0.0.0/8"], trafficPolicy })));
+    expect(err.message).toContain("`allow-cidrs`");
+  });
+
+  test("basic-auth and oauth-provider together are refused, naming both inputs", () => {
+    const err = configError(() =>
+      buildTrafficPolicy(
+        with_({
+          basicAuth: { username: "u", password: "password1" },
+          oauth: { provider: "google", allowEmails: ["a@b.c"], allowDomains: [] },
+        }),
+      ),
+    );
+    expect(err.input).toBe("basic-auth");
+    expect(err.message).toMatch(/basic-auth and oauth-provider.*one sign-in.*ERR_NGROK_2239.*allow-cidrs/s);
+  });
+
+  test("two auth actions in the raw policy alone are refused too", () => {
+    const trafficPolicy = {
+      on_http_request: [
+        { actions: [{ type: "basic-auth" }, { type: "oauth", config: { provider: "google" } }] },
+      ],
+    };
+    expect(configError(() => buildTrafficPolicy(with_({ trafficPolicy }))).message).toContain(
+      "2 auth actions",
+    );
+  });
+
+  test("an on_tcp_connect forward beside a protection input is refused: it would bypass the protection", () => {
+    const trafficPolicy = {
+      on_tcp_connect: [{ actions: [{ type: "forward-internal", config: { url: "https://x.internal" } }] }],
+    };
+    const err = configError(() => buildTrafficPolicy(with_({ allowCidrs: ["10.0.0.0/8"], trafficPolicy })));
+    expect(err.message).toMatch(/on_tcp_connect.*forward-internal.*allow-cidrs/s);
+    // Without a protection input it is the user's own routing.
+    expect(() => buildTrafficPolicy(with_({ trafficPolicy }))).not.toThrow();
+    // Other on_tcp_connect actions (a stricter IP check, set-vars) cannot bypass anything.
+    const other = { on_tcp_connect: [{ actions: [{ type: "set-vars", config: { vars: [] } }] }] };
+    expect(() =>
+      buildTrafficPolicy(with_({ allowCidrs: ["10.0.0.0/8"], trafficPolicy: other })),
+    ).not.toThrow();
   });
 
   test("an action of another kind is no conflict", () => {
     const trafficPolicy = {
-      on_http_request: [{ actions: [{ type: "oauth", config: { provider: "google" } }] }],
+      on_http_request: [{ actions: [{ type: "rate-limit", config: { capacity: 10 } }] }],
     };
     expect(() =>
       buildTrafficPolicy(with_({ basicAuth: { username: "u", password: "password1" }, trafficPolicy })),
@@ -168,31 +241,22 @@ describe("merging the raw traffic-policy input", () => {
   });
 });
 
-describe("the free plan's 5 rules", () => {
+describe("the free plan's 5 rules: a warning, never a refusal (paid plans allow more)", () => {
   const rules = (n: number) =>
     Array.from({ length: n }, (_, i) => ({ name: `r${i}`, actions: [{ type: "log" }] }));
 
-  test("5 in total is fine", () => {
+  test("5 in total: no warning", () => {
     const oauth = { provider: "google", allowEmails: ["a@b.c"], allowDomains: [] };
     const policy = buildTrafficPolicy(with_({ oauth, trafficPolicy: { on_http_request: rules(3) } }));
     expect((policy?.on_http_request as unknown[] | undefined)?.length).toBe(5);
+    expect(ruleLimitWarning(policy)).toBeUndefined();
   });
 
-  test("6 is an error naming the inputs and the counts", () => {
+  test("6 binds as asked, with a warning naming the count and ngrok's code", () => {
     const oauth = { provider: "google", allowEmails: ["a@b.c"], allowDomains: [] };
     const trafficPolicy = { on_http_request: rules(2), on_http_response: rules(2) };
-    const err = configError(() => buildTrafficPolicy(with_({ oauth, trafficPolicy })));
-    expect(err.input).toBe("traffic-policy");
-    expect(err.message).toContain("6 rules");
-    expect(err.message).toContain("traffic-policy has 4");
-    expect(err.message).toContain("oauth-provider");
-    expect(err.message).toContain("add 2");
-  });
-
-  test("a raw policy alone over the limit is an error too", () => {
-    const err = configError(() =>
-      buildTrafficPolicy(with_({ trafficPolicy: { on_http_request: rules(6) } })),
-    );
-    expect(err.message).toContain("traffic-policy has 6");
+    const policy = buildTrafficPolicy(with_({ oauth, trafficPolicy }));
+    expect(countRules(policy!)).toBe(6);
+    expect(ruleLimitWarning(policy)).toMatch(/6 rules.*free plan allows 5.*ERR_NGROK_2264/s);
   });
 });

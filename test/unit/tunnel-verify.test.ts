@@ -23,6 +23,12 @@ describe("whose answer is it", () => {
     [503, undefined, open, "retry"],
     [504, undefined, open, "retry"],
     [500, undefined, open, "ours"],
+    [429, 727, open, "final"], // monthly HTTP request limit: waiting does not help
+    [429, 734, open, "final"],
+    [402, 4026, cidrs, "final"], // out of credit
+    [509, 725, open, "final"],
+    [509, 4027, open, "final"],
+    [403, 3208, open, "final"], // account banned
   ] as const)("HTTP %i, ERR_NGROK_%s → %s", (status, code, protection, expected) => {
     expect(classifyAnswer(status, code, protection)).toBe(expected);
   });
@@ -103,6 +109,24 @@ describe("verifyTunnel against a real HTTP server", () => {
     expect((err as PreviewError).message).toContain("HTTP 404 ERR_NGROK_3200");
     expect((err as PreviewError).message).toContain("offline");
   });
+
+  test.each([727, 734, 4026, 4027, 725, 3208])(
+    "ERR_NGROK_%i (the account's plan, not the tunnel) fails at once with ngrok's advice",
+    async (code) => {
+      let requests = 0;
+      const url = await serve((_req, res) => {
+        requests++;
+        res.writeHead(429, { "ngrok-error-code": `ERR_NGROK_${code}` }).end(`ERR_NGROK_${code}`);
+      });
+      const err = await verifyTunnel(url, open, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PreviewError);
+      expect((err as PreviewError).step).toBe("verify");
+      expect((err as PreviewError).code).toBe(`ERR_NGROK_${code}`);
+      expect((err as PreviewError).message).toContain(`https://ngrok.com/docs/errors/err_ngrok_${code}`);
+      expect((err as PreviewError).message).not.toContain("outbound network");
+      expect(requests).toBe(1);
+    },
+  );
 
   test("nothing listening fails at step verify", async () => {
     const url = await serve((_req, res) => res.end());

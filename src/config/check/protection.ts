@@ -19,10 +19,24 @@ export function basicAuth(raw: string): { username: string; password: string } {
       `basic-auth password has ${password.length} characters; ngrok requires 8 to 128. Choose a longer password (the value is hidden here because it is a secret).`,
     );
   }
+  // ngrok reads credentials as CEL templates (`${…}` is evaluated) and refuses control characters
+  // (RFC 7617 #2.1, ERR_NGROK_2257/2258): https://ngrok.com/docs/traffic-policy/actions/basic-auth/
+  if ([...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+    throw new ConfigError(
+      "basic-auth",
+      "basic-auth contains a control character, which ngrok refuses in credentials (RFC 7617). Choose a password without control characters (the value is hidden here because it is a secret).",
+    );
+  }
+  if (text.includes("${")) {
+    throw new ConfigError(
+      "basic-auth",
+      "basic-auth contains `${`, which ngrok reads as the start of an expression, not as part of the password. Choose a password without `${` (the value is hidden here because it is a secret).",
+    );
+  }
   return { username: text.slice(0, colon), password };
 }
 
-/** ngrok's OAuth action providers. */
+/** ngrok's OAuth action providers (https://ngrok.com/docs/traffic-policy/actions/oauth/#supported-providers). */
 export const OAUTH_PROVIDERS = [
   "amazon",
   "facebook",
@@ -33,6 +47,32 @@ export const OAUTH_PROVIDERS = [
   "microsoft",
   "twitch",
 ];
+
+/** Providers without an ngrok-managed app: ngrok refuses them without a client id and secret (ERR_NGROK_1633). */
+export const UNMANAGED_OAUTH_PROVIDERS = ["amazon", "facebook"];
+
+/** A custom OAuth app: both halves or neither; required where ngrok manages no app. */
+export function oauthClient(
+  provider: string,
+  clientId: string,
+  clientSecret: string,
+): { clientId?: string; clientSecret?: string } {
+  if (clientId !== "" && clientSecret !== "") return { clientId, clientSecret };
+  if (clientId !== "" || clientSecret !== "") {
+    const missing = clientId === "" ? "oauth-client-id" : "oauth-client-secret";
+    throw new ConfigError(
+      missing,
+      `${missing} is missing: oauth-client-id and oauth-client-secret go together (your own ${provider} OAuth app). Give both, or neither to use ngrok's managed app.`,
+    );
+  }
+  if (UNMANAGED_OAUTH_PROVIDERS.includes(provider)) {
+    throw new ConfigError(
+      "oauth-client-id",
+      `oauth-client-id and oauth-client-secret are required for oauth-provider ${provider}: ngrok has no managed ${provider} app. Create an OAuth app at ${provider} with the callback URL https://idp.ngrok.com/oauth2/callback and pass its id and secret (the secret as a repository secret).`,
+    );
+  }
+  return {};
+}
 
 export function oauthProvider(raw: string): string {
   const text = raw.trim().toLowerCase();

@@ -3,8 +3,9 @@ import type { Socket } from "node:net";
 import { createServer, type Server } from "node:tls";
 import { AgentSession } from "./agent-session.js";
 import { createEdgeCertificates } from "./certs.js";
-import { Endpoints } from "./endpoints.js";
+import { Endpoints, type VisitorRules } from "./endpoints.js";
 import { type BindRecord, bindRecord, bindReply, errorReply } from "./messages.js";
+import { type CompiledPolicy, compilePolicy } from "./policy.js";
 
 type Json = Record<string, unknown>;
 
@@ -14,20 +15,48 @@ interface PlannedFailure {
   remaining: number;
 }
 
+export type PlanMode = "free" | "paid";
+
+/** ngrok's per-plan facts (https://ngrok.com/docs/pricing-limits/free-plan-limits/). */
+const PLAN = {
+  free: { maxRules: 5, interstitial: true, sharedDevDomain: true },
+  // ngrok publishes no paid cap here; a large one still refuses runaway policies the same way.
+  paid: { maxRules: 50, interstitial: false, sharedDevDomain: false },
+} as const;
+
+/** Visitor-side pages ngrok shows when the account is out of something (https://ngrok.com/docs/errors/). */
+const ACCOUNT_ERRORS: Record<number, { status: number; text: string }> = {
+  725: { status: 509, text: "This ngrok account has reached its network bandwidth limit for the month." },
+  727: { status: 429, text: "This ngrok account has reached its HTTP requests limit for the month." },
+  734: { status: 429, text: "You have exceeded your limit of requests per minute." },
+  4026: { status: 402, text: "Your account has run out of credit." },
+  4027: { status: 509, text: "Your account's included bandwidth has been depleted." },
+  3208: { status: 403, text: "The ngrok account that was hosting this webpage has been banned." },
+};
+
 /** The loopback stand-in for ngrok's agent ingress. See index.ts for the public contract. */
 export class LoopbackEdge {
   readonly binds: BindRecord[] = [];
   readonly authAttempts: { authtoken: string; ok: boolean }[] = [];
   readonly caCert: string;
   private readonly server: Server;
-  private readonly endpoints = new Endpoints();
+  private readonly endpoints = new Endpoints(() => this.visitorRules);
+  private visitorRules: VisitorRules;
+  /** The account's dev domain (free plan): the only `domain` it may ask for. */
+  readonly devDomain = "loopback-test.ngrok-free.app";
+  /** The free plan's one dev domain: the URL (front port) every endpoint of the account shares. */
+  private devDomainPort?: number;
   private readonly agents = new Set<AgentSession>();
   private readonly rawSockets = new Set<Socket>();
   private readonly failures: PlannedFailure[] = [];
   private refuseUntil = 0;
   private port = 0;
 
-  constructor(private readonly authtoken: string) {
+  constructor(
+    private readonly authtoken: string,
+    readonly plan: PlanMode = "paid",
+  ) {
+    this.visitorRules = { interstitial: PLAN[plan].interstitial };
     const certs = createEdgeCertificates();
     this.caCert = certs.caCert;
     this.server = createServer({ cert: certs.cert, key: certs.key });
@@ -68,6 +97,12 @@ export class LoopbackEdge {
     this.endpoints.closeAll();
   }
 
+  answerVisitorsWith(code: number | undefined): void {
+    const page = code === undefined ? undefined : ACCOUNT_ERRORS[code];
+    if (code !== undefined && !page) throw new Error(`no visitor-side page for ERR_NGROK_${code}`);
+    this.visitorRules = { ...this.visitorRules, accountError: page && code ? { ...page, code } : undefined };
+  }
+
   dropSessions(opts: { refuseForMs?: number } = {}): void {
     if (opts.refuseForMs) this.refuseUntil = Date.now() + opts.refuseForMs;
     for (const agent of this.agents) agent.destroy();
@@ -76,7 +111,7 @@ export class LoopbackEdge {
 
   async close(): Promise<void> {
     this.dropSessions();
-    this.endpoints.closeAll();
+    this.endpoints.closeAll(true);
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -127,11 +162,73 @@ export class LoopbackEdge {
     // A first Bind may come without an Id: the edge names the tunnel, and the SDK re-binds with that name.
     const asked = (req as { Id?: unknown }).Id;
     const id = typeof asked === "string" && asked ? asked : `tn_${randomBytes(8).toString("hex")}`;
-    const port = await this.endpoints.bind(id, session);
+    const refusal = this.refusal(req, id);
+    if (refusal && "code" in refusal) {
+      this.binds.push(bindRecord(req, ""));
+      return errorReply(refusal.message, refusal.code);
+    }
+    const pooling = (req as { Extra?: { PoolingEnabled?: unknown } }).Extra?.PoolingEnabled === true;
+    const shared = PLAN[this.plan].sharedDevDomain ? this.devDomainPort : undefined;
+    const port = await this.endpoints.bind(id, session, {
+      policy: refusal?.policy,
+      pooling,
+      port: this.endpoints.portFor(id, shared),
+    });
+    if (PLAN[this.plan].sharedDevDomain) this.devDomainPort ??= port;
     // The agent may have gone while the port was opening.
     if (!session.authenticated) this.endpoints.sessionEnded(session);
     const url = `http://127.0.0.1:${port}`;
     this.binds.push(bindRecord(req, url, id));
     return bindReply({ ...(req as Json), Id: id }, url);
+  }
+
+  /**
+   * What ngrok refuses about a Bind: the traffic policy (phases, actions, CEL, one auth action, the plan's
+   * rule cap), or, on the free plan, the dev domain already online elsewhere unless both pool (ERR_NGROK_334).
+   * Otherwise the compiled policy, if any.
+   */
+  private refusal(
+    req: unknown,
+    id: string,
+  ): { code: string; message: string } | { policy?: CompiledPolicy } | undefined {
+    const opts = (req as { Opts?: { TrafficPolicy?: unknown } }).Opts;
+    let policy: CompiledPolicy | undefined;
+    if (typeof opts?.TrafficPolicy === "string" && opts.TrafficPolicy !== "") {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(opts.TrafficPolicy);
+      } catch (err) {
+        return {
+          code: "ERR_NGROK_2236",
+          message: `The traffic policy was not able to be parsed: ${(err as Error).message}`,
+        };
+      }
+      const compiled = compilePolicy(parsed, PLAN[this.plan].maxRules);
+      if ("refusal" in compiled) return compiled.refusal;
+      policy = compiled.policy;
+    }
+    const domain = (req as { Opts?: { Domain?: unknown } }).Opts?.Domain;
+    if (this.plan === "free" && typeof domain === "string" && domain !== "" && domain !== this.devDomain) {
+      return /\.ngrok(-free)?\.(app|dev|io)$/.test(domain)
+        ? {
+            code: "ERR_NGROK_313",
+            message: `Only paid plans may create endpoints with custom subdomains.\nFailed to create an endpoint with the custom subdomain ${domain} for the account test.\nThis account is on the Free plan.`,
+          }
+        : {
+            code: "ERR_NGROK_319",
+            message: `You must reserve a custom hostname for your account before it can be used to create endpoints.\nFailed to create an endpoint with the domain ${domain} for the account test.`,
+          };
+    }
+    if (PLAN[this.plan].sharedDevDomain && this.devDomainPort !== undefined) {
+      const holder = this.endpoints.holderOf(this.devDomainPort, id);
+      const pooling = (req as { Extra?: { PoolingEnabled?: unknown } }).Extra?.PoolingEnabled === true;
+      if (holder && !(holder.pooling && pooling)) {
+        return {
+          code: "ERR_NGROK_334",
+          message: `The endpoint 'http://127.0.0.1:${this.devDomainPort}' is already online. Either\n1. stop your existing endpoint first, or\n2. start both endpoints with \`--pooling-enabled\` to load balance between them.`,
+        };
+      }
+    }
+    return { policy };
   }
 }

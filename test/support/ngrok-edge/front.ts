@@ -1,12 +1,9 @@
 import { createServer, type Server, type Socket } from "node:net";
-import type { MuxStream } from "./mux-stream.js";
-
-/** Opens the Proxy stream (preamble written) for one visitor; undefined when the agent is gone. */
-export type OpenProxy = (visitor: Socket) => MuxStream | undefined;
 
 /**
- * The "public" side of one bound endpoint: a plain TCP port on 127.0.0.1. Each visitor connection becomes
- * one Proxy stream to the agent, with bytes copied both ways under muxado flow control.
+ * The "public" side of one URL: a plain TCP port on 127.0.0.1 that stays open for the edge's life, like a
+ * domain at ngrok's edge: while no endpoint is online there, visitors get ngrok's offline page. What each
+ * visitor gets is the caller's decision (`onVisitor`).
  */
 export class FrontServer {
   private readonly visitors = new Set<Socket>();
@@ -14,21 +11,20 @@ export class FrontServer {
   private listening = false;
   private boundPort = 0;
 
-  private constructor(openProxy: OpenProxy) {
+  private constructor(onVisitor: (visitor: Socket) => void) {
     // Half-open: a visitor that shuts its write side must still get the whole response. No Nagle delay,
     // like the real (Go) edge's sockets.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (visitor) => {
       this.visitors.add(visitor);
       visitor.on("close", () => this.visitors.delete(visitor));
-      const stream = openProxy(visitor);
-      if (stream) pipeVisitor(visitor, stream);
-      else visitor.destroy();
+      visitor.on("error", () => {});
+      onVisitor(visitor);
     });
   }
 
   /** Listen on `port` if given (so a re-bind keeps its URL), else on a free one. */
-  static async open(openProxy: OpenProxy, port = 0): Promise<FrontServer> {
-    const front = new FrontServer(openProxy);
+  static async open(onVisitor: (visitor: Socket) => void, port = 0): Promise<FrontServer> {
+    const front = new FrontServer(onVisitor);
     await new Promise<void>((resolve, reject) => {
       front.server.once("error", reject);
       front.server.listen(port, "127.0.0.1", () => {
@@ -50,30 +46,16 @@ export class FrontServer {
     return this.listening;
   }
 
-  /** Stop accepting visitors; with `cutVisitors`, also drop the ones in flight (the agent is gone). */
-  close(cutVisitors = false): void {
+  /** Drop the visitors in flight (their endpoint's agent is gone). */
+  cutVisitors(): void {
+    for (const v of this.visitors) v.destroy();
+  }
+
+  close(): void {
     if (this.listening) {
       this.listening = false;
       this.server.close();
     }
-    if (cutVisitors) for (const v of this.visitors) v.destroy();
+    this.cutVisitors();
   }
-}
-
-function pipeVisitor(visitor: Socket, stream: MuxStream): void {
-  visitor.on("data", (chunk: Buffer) => {
-    if (!stream.write(chunk)) visitor.pause();
-  });
-  stream.on("drain", () => visitor.resume());
-  visitor.on("end", () => stream.end());
-  // Grant the agent more window only once the visitor's socket has taken the bytes.
-  stream.on("data", (chunk: Buffer) => {
-    visitor.write(chunk, () => stream.consumed(chunk.length));
-  });
-  stream.on("end", () => visitor.end());
-  stream.on("reset", () => visitor.destroy());
-  visitor.on("error", () => stream.reset());
-  visitor.on("close", () => {
-    if (!stream.isClosed) stream.reset();
-  });
 }
