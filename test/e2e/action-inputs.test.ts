@@ -25,6 +25,9 @@ describe("action: bad input fails the step before anything starts", () => {
         name: "bad name!",
         "basic-auth": "ada:short",
         "ngrok-authtoken": "tok_secret_456",
+        "oauth-provider": "amazon",
+        "oauth-client-secret": "oauth_secret_789",
+        "oauth-allow-emails": "ada@example.com",
       },
     });
     writeFileSync(join(job.workspace, "Dockerfile"), "FROM scratch\n");
@@ -34,13 +37,16 @@ describe("action: bad input fails the step before anything starts", () => {
     expect(errors.map((l) => /^::error::([a-z-]+)/.exec(l)?.[1]).sort()).toEqual([
       "basic-auth",
       "name",
+      "oauth-client-id",
       "port",
     ]);
     expect(result.stdout).toContain("::add-mask::tok_secret_456");
+    expect(result.stdout).toContain("::add-mask::oauth_secret_789");
     expect(result.stdout).toContain("::add-mask::ada:short");
     const afterMasks = result.stdout.replace(/^::add-mask::.*$/gm, "");
     expect(afterMasks).not.toContain("tok_secret_456");
     expect(afterMasks).not.toContain("ada:short");
+    expect(afterMasks).not.toContain("oauth_secret_789");
   });
 
   it("asks for the ngrok token on a same-repo pull request", async () => {

@@ -43,7 +43,10 @@ describe("action on pull_request", () => {
     );
     expect(seenLive).toBe(true);
     const url = world.liveUrl()!;
-    const page = await fetchText(url);
+    // ngrok's edge (here the loopback one) enforces basic-auth: strangers get 401, reviewers the app.
+    expect((await fetchText(url)).status).toBe(401);
+    const authorization = `Basic ${Buffer.from(`reviewer:${secrets[0]}`).toString("base64")}`;
+    const page = await fetchText(url, { authorization });
     expect(page.body).toContain("ml-preview test app");
 
     const result = await main.done;

@@ -169,11 +169,62 @@ describe("ml-preview share", () => {
     expect(JSON.parse(bind.trafficPolicy!).on_http_request[0].actions).toEqual(
       expect.arrayContaining([expect.objectContaining({ type: "basic-auth" })]),
     );
-    expect((await fetchText(`${live.url as string}/`)).body).toBeTruthy();
+    // The edge enforces the policy: a visitor without the password is refused.
+    expect((await fetchText(`${live.url as string}/`)).status).toBe(401);
     expect(await run.exit).toBe(0);
     expect(run.events.map((e) => e.event)).toEqual(["ready", "live", "expired"]);
     expect(run.stdout() + run.stderr()).not.toContain("correct-horse");
     expect(run.stdout() + run.stderr()).not.toContain("test-authtoken");
+  });
+
+  it("--oauth-client-id/--oauth-client-secret: a custom OAuth app reaches ngrok, its secret never printed", async () => {
+    const run = cli(
+      [
+        "share",
+        "--port",
+        String(app.port),
+        "--duration",
+        "3s",
+        "--json",
+        "--ngrok-server-addr",
+        edge.serverAddr,
+        "--ngrok-ca-cert",
+        caFile(),
+        "--oauth-provider",
+        "facebook",
+        "--oauth-client-id",
+        "fb-app-1234",
+        "--oauth-client-secret",
+        "fb-app-s3cret-value",
+        "--oauth-allow-email",
+        "ada@example.com",
+      ],
+      ACTION_DIR,
+      { NGROK_AUTHTOKEN: "test-authtoken" },
+    );
+    const live = await until(() => run.events.find((e) => e.event === "live"));
+    const actions = JSON.parse(edge.binds.at(-1)!.trafficPolicy!).on_http_request[0].actions;
+    expect(actions).toEqual([
+      {
+        type: "oauth",
+        config: { provider: "facebook", client_id: "fb-app-1234", client_secret: "fb-app-s3cret-value" },
+      },
+    ]);
+    expect((await fetchText(`${live.url as string}/`)).status).toBe(302);
+    expect(await run.exit).toBe(0);
+    expect(run.stdout() + run.stderr()).not.toContain("fb-app-s3cret-value");
+  });
+
+  it("an OAuth provider ngrok manages no app for, without --oauth-client-id: exit 2 before anything starts", async () => {
+    const run = cli(
+      ["share", "--port", String(app.port), "--oauth-provider", "amazon", "--oauth-allow-email", "a@b.co"],
+      ACTION_DIR,
+      { NGROK_AUTHTOKEN: "test-authtoken" },
+    );
+    expect(await run.exit).toBe(2);
+    expect(run.stderr()).toMatch(
+      /--oauth-client-id and oauth-client-secret are required for oauth-provider amazon/,
+    );
   });
 
   it("share without --port is a usage error (exit 2)", async () => {

@@ -291,6 +291,24 @@ describe("what the strict edge refuses, as the user reads it", () => {
     expect(tunnel.url).toMatch(/^http:/);
   });
 
+  test("6 rules: a warning, then the plan decides (paid binds, free refuses with ERR_NGROK_2264)", async () => {
+    const trafficPolicy = {
+      on_http_request: Array.from({ length: 5 }, (_, i) => ({
+        expressions: [`req.url.path == '/blocked-${i}'`],
+        actions: [{ type: "deny" }],
+      })),
+    };
+    const before = logged.length;
+    const paid = await open(ngrokConfig(edge, { basicAuth, trafficPolicy }));
+    expect(paid.url).toMatch(/^http:/);
+    expect(logged.slice(before).join("\n")).toMatch(/6 rules.*free plan allows 5.*ERR_NGROK_2264/s);
+    const free = await startNgrokEdge({ authtoken: TOKEN, plan: "free" });
+    extraEdges.push(free);
+    const err = await openFailure(ngrokConfig(free, { basicAuth, trafficPolicy }));
+    expect(err.code).toBe("ERR_NGROK_2264");
+    expect(err.message).toMatch(/more rules than this account's plan allows.*merge rules/s);
+  });
+
   test("visitor-side plan errors end verify at once with ngrok's advice", async () => {
     const own = await freshEdge();
     const tunnel = await open(ngrokConfig(own));

@@ -126,9 +126,12 @@ export async function leftContainers(docker: Docker, label: string): Promise<str
 }
 
 /** GET a URL (through the tunnel too: ngrok's browser warning is skipped) and read the whole body. */
-export function fetchText(url: string): Promise<{ status: number; body: string }> {
+export function fetchText(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    get(url, { headers: { "ngrok-skip-browser-warning": "1" } }, (res) => {
+    get(url, { headers: { "ngrok-skip-browser-warning": "1", ...headers } }, (res) => {
       let body = "";
       res.on("data", (d) => (body += d));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
