@@ -369,6 +369,26 @@ describe("traffic policies: enforced on visitors", () => {
     }
   });
 
+  it("a second request pipelined behind an authorised one never reaches the app", async () => {
+    const traffic_policy = policyOf([{ type: "basic-auth", config: { credentials: ["ada:password-1"] } }]);
+    const url = new URL((await ngrok.forward(viaEdge({ traffic_policy }))).url()!);
+    const { connect } = await import("node:net");
+    const socket = connect(Number(url.port), url.hostname);
+    const auth = Buffer.from("ada:password-1").toString("base64");
+    socket.write(
+      `GET /first HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${auth}\r\n\r\n` +
+        "GET /second HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let answer = "";
+    socket.on("data", (d: Buffer) => {
+      answer += d.toString();
+    });
+    await new Promise((resolve) => socket.on("close", resolve));
+    expect(answer).toContain("hello /first");
+    expect(answer).not.toContain("hello /second");
+    expect(app.requests).toBe(1);
+  });
+
   it("answers ngrok's account pages on demand (quota, credit), then the app again", async () => {
     const url = (await ngrok.forward(viaEdge())).url()!;
     edge.answerVisitorsWith(4026);

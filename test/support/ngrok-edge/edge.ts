@@ -162,15 +162,16 @@ export class LoopbackEdge {
     // A first Bind may come without an Id: the edge names the tunnel, and the SDK re-binds with that name.
     const asked = (req as { Id?: unknown }).Id;
     const id = typeof asked === "string" && asked ? asked : `tn_${randomBytes(8).toString("hex")}`;
-    const refusal = this.refusal(req, id);
-    if (refusal && "code" in refusal) {
+    const pooling = (req as { Extra?: { PoolingEnabled?: unknown } }).Extra?.PoolingEnabled === true;
+    const bound = boundPolicy(req, PLAN[this.plan].maxRules);
+    const refusal = "code" in bound ? bound : this.planRefusal(req, id, pooling);
+    if (refusal) {
       this.binds.push(bindRecord(req, ""));
       return errorReply(refusal.message, refusal.code);
     }
-    const pooling = (req as { Extra?: { PoolingEnabled?: unknown } }).Extra?.PoolingEnabled === true;
     const shared = PLAN[this.plan].sharedDevDomain ? this.devDomainPort : undefined;
     const port = await this.endpoints.bind(id, session, {
-      policy: refusal?.policy,
+      policy: "policy" in bound ? bound.policy : undefined,
       pooling,
       port: this.endpoints.portFor(id, shared),
     });
@@ -183,32 +184,13 @@ export class LoopbackEdge {
   }
 
   /**
-   * What ngrok refuses about a Bind: the traffic policy (phases, actions, CEL, one auth action, the plan's
-   * rule cap), or, on the free plan, the dev domain already online elsewhere unless both pool (ERR_NGROK_334).
-   * Otherwise the compiled policy, if any.
+   * What the plan refuses about a Bind: on the free plan, a domain other than the account's dev domain
+   * (ERR_NGROK_313 / 319), or the dev domain already online in another endpoint unless both pool (334).
    */
-  private refusal(
-    req: unknown,
-    id: string,
-  ): { code: string; message: string } | { policy?: CompiledPolicy } | undefined {
-    const opts = (req as { Opts?: { TrafficPolicy?: unknown } }).Opts;
-    let policy: CompiledPolicy | undefined;
-    if (typeof opts?.TrafficPolicy === "string" && opts.TrafficPolicy !== "") {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(opts.TrafficPolicy);
-      } catch (err) {
-        return {
-          code: "ERR_NGROK_2236",
-          message: `The traffic policy was not able to be parsed: ${(err as Error).message}`,
-        };
-      }
-      const compiled = compilePolicy(parsed, PLAN[this.plan].maxRules);
-      if ("refusal" in compiled) return compiled.refusal;
-      policy = compiled.policy;
-    }
+  private planRefusal(req: unknown, id: string, pooling: boolean): Refusal | undefined {
+    if (this.plan !== "free") return undefined;
     const domain = (req as { Opts?: { Domain?: unknown } }).Opts?.Domain;
-    if (this.plan === "free" && typeof domain === "string" && domain !== "" && domain !== this.devDomain) {
+    if (typeof domain === "string" && domain !== "" && domain !== this.devDomain) {
       return /\.ngrok(-free)?\.(app|dev|io)$/.test(domain)
         ? {
             code: "ERR_NGROK_313",
@@ -219,16 +201,31 @@ export class LoopbackEdge {
             message: `You must reserve a custom hostname for your account before it can be used to create endpoints.\nFailed to create an endpoint with the domain ${domain} for the account test.`,
           };
     }
-    if (PLAN[this.plan].sharedDevDomain && this.devDomainPort !== undefined) {
-      const holder = this.endpoints.holderOf(this.devDomainPort, id);
-      const pooling = (req as { Extra?: { PoolingEnabled?: unknown } }).Extra?.PoolingEnabled === true;
-      if (holder && !(holder.pooling && pooling)) {
-        return {
-          code: "ERR_NGROK_334",
-          message: `The endpoint 'http://127.0.0.1:${this.devDomainPort}' is already online. Either\n1. stop your existing endpoint first, or\n2. start both endpoints with \`--pooling-enabled\` to load balance between them.`,
-        };
-      }
-    }
-    return { policy };
+    const holder =
+      this.devDomainPort === undefined ? undefined : this.endpoints.holderOf(this.devDomainPort, id);
+    if (!holder || (holder.pooling && pooling)) return undefined;
+    return {
+      code: "ERR_NGROK_334",
+      message: `The endpoint 'http://127.0.0.1:${this.devDomainPort}' is already online. Either\n1. stop your existing endpoint first, or\n2. start both endpoints with \`--pooling-enabled\` to load balance between them.`,
+    };
   }
+}
+
+type Refusal = { code: string; message: string };
+
+/** The Bind's traffic policy checked as ngrok checks it (policy.ts), or ngrok's refusal. */
+function boundPolicy(req: unknown, maxRules: number): { policy?: CompiledPolicy } | Refusal {
+  const text = (req as { Opts?: { TrafficPolicy?: unknown } }).Opts?.TrafficPolicy;
+  if (typeof text !== "string" || text === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return {
+      code: "ERR_NGROK_2236",
+      message: `The traffic policy was not able to be parsed: ${(err as Error).message}`,
+    };
+  }
+  const compiled = compilePolicy(parsed, maxRules);
+  return "refusal" in compiled ? compiled.refusal : compiled;
 }

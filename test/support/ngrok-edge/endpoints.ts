@@ -141,9 +141,28 @@ export class Endpoints {
       visitor.end(ngrokErrorPage(404, 3200, "The endpoint is offline."));
       return;
     }
-    stream.write(endpoint?.policy ? forwardedHead(head) : raw);
-    pipeVisitor(visitor, stream);
+    if (!endpoint?.policy) {
+      stream.write(raw);
+      pipeVisitor(visitor, stream);
+      return;
+    }
+    // Under a policy each request passes the rules: only this request's body follows its head, and the
+    // app closes after answering (forwardedHead), so a pipelined second request never slips through.
+    const limit = bodyLength(head);
+    stream.write(
+      Buffer.concat([forwardedHead({ ...head, rest: Buffer.alloc(0) }), head.rest.subarray(0, limit)]),
+    );
+    pipeVisitor(visitor, stream, limit - Math.min(limit, head.rest.length));
   }
+}
+
+/** How many body bytes follow a request head: Content-Length, all of them when chunked or upgraded. */
+function bodyLength(head: RequestHead): number {
+  const value = (name: string) => head.headers.find(([n]) => n.toLowerCase() === name)?.[1];
+  if (value("transfer-encoding") !== undefined || value("upgrade") !== undefined)
+    return Number.POSITIVE_INFINITY;
+  const length = Number(value("content-length") ?? 0);
+  return Number.isFinite(length) && length > 0 ? length : 0;
 }
 
 /** The endpoint's rules for this request; an expression that fails to evaluate is ngrok's error. */
@@ -159,9 +178,13 @@ function gate(policy: CompiledPolicy, head: RequestHead, visitor: Socket, port: 
   }
 }
 
-function pipeVisitor(visitor: Socket, stream: MuxStream): void {
+/** Bytes both ways; at most `limit` more bytes from the visitor (the rest is dropped). */
+function pipeVisitor(visitor: Socket, stream: MuxStream, limit = Number.POSITIVE_INFINITY): void {
+  let left = limit;
   visitor.on("data", (chunk: Buffer) => {
-    if (!stream.write(chunk)) visitor.pause();
+    const passed = left >= chunk.length ? chunk : chunk.subarray(0, left);
+    left -= passed.length;
+    if (passed.length > 0 && !stream.write(passed)) visitor.pause();
   });
   stream.on("drain", () => visitor.resume());
   visitor.on("end", () => stream.end());
