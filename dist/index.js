@@ -7667,14 +7667,14 @@ var require_public_api = __commonJS({
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options);
-      const docs2 = Array.from(composer$1.compose(parser$1.parse(source)));
+      const docs = Array.from(composer$1.compose(parser$1.parse(source)));
       if (prettyErrors && lineCounter2)
-        for (const doc of docs2) {
+        for (const doc of docs) {
           doc.errors.forEach(errors.prettifyError(source, lineCounter2));
           doc.warnings.forEach(errors.prettifyError(source, lineCounter2));
         }
-      if (docs2.length > 0)
-        return docs2;
+      if (docs.length > 0)
+        return docs;
       return Object.assign([], { empty: true }, composer$1.streamInfo());
     }
     function parseDocument(source, options = {}) {
@@ -69423,7 +69423,7 @@ function explainNgrokError(err, ctx = {}) {
   const said = redact(text, ctx.secrets ?? []);
   if (n !== void 0) {
     const advice = ADVICE2[n]?.(ctx, said) ?? defaultAdvice(n, said);
-    return sanitized(`${advice} (ERR_NGROK_${n}, ${docs(n)})`, `ERR_NGROK_${n}`, said);
+    return sanitized(`${advice} (ERR_NGROK_${n}, ${ngrokDocsUrl(n)})`, `ERR_NGROK_${n}`, said);
   }
   if (isNetworkFailure(err)) {
     const where = ctx.serverAddr ?? "connect.ngrok-agent.com:443";
@@ -69454,13 +69454,13 @@ function firstLine(err) {
 function allLines(err) {
   return lines2(err).join("\n") || "unknown error";
 }
-var docs, TOKEN_PAGE, gh, CONCURRENCY, BILLING, PLANS, VISITOR_PLAN_ERRORS, isPolicyError, ADVICE2;
+var ngrokDocsUrl, TOKEN_PAGE, gh, CONCURRENCY, BILLING, PLANS, VISITOR_PLAN_ERRORS, isPolicyError, ADVICE2;
 var init_ngrok_errors = __esm({
   "src/tunnel/ngrok-errors.ts"() {
     "use strict";
     init_errors();
     init_redact();
-    docs = (n) => `https://ngrok.com/docs/errors/err_ngrok_${n}`;
+    ngrokDocsUrl = (n) => `https://ngrok.com/docs/errors/err_ngrok_${n}`;
     TOKEN_PAGE = "https://dashboard.ngrok.com/get-started/your-authtoken";
     gh = (expr) => `$${"{{"} ${expr} }}`;
     CONCURRENCY = `Run one preview at a time per ngrok account: give the workflow a \`concurrency:\` group (e.g. \`group: ml-preview-${gh("github.event.pull_request.number")}\` with \`cancel-in-progress: true\`)`;
@@ -69507,7 +69507,7 @@ function classifyAnswer(status, ngrokCode, protection) {
   return "ours";
 }
 function visitorPlanError(code) {
-  return `${VISITOR_PLAN_ERRORS[code]} (ERR_NGROK_${code}, https://ngrok.com/docs/errors/err_ngrok_${code})`;
+  return `${VISITOR_PLAN_ERRORS[code]} (ERR_NGROK_${code}, ${ngrokDocsUrl(code)})`;
 }
 function ngrokCodeOf(headerValue, body2) {
   const match = /ERR_NGROK_(\d+)/.exec(`${headerValue ?? ""} ${body2}`);

@@ -10,7 +10,8 @@ export interface NgrokErrorContext {
   readonly secrets?: readonly string[];
 }
 
-const docs = (n: number) => `https://ngrok.com/docs/errors/err_ngrok_${n}`;
+/** ngrok's page for one of its error codes. */
+export const ngrokDocsUrl = (n: number) => `https://ngrok.com/docs/errors/err_ngrok_${n}`;
 
 const TOKEN_PAGE = "https://dashboard.ngrok.com/get-started/your-authtoken";
 /** A GitHub Actions expression as the user writes it in a workflow. */
@@ -131,7 +132,7 @@ export function explainNgrokError(err: unknown, ctx: NgrokErrorContext = {}): Pr
   const said = redact(text, ctx.secrets ?? []);
   if (n !== undefined) {
     const advice = ADVICE[n]?.(ctx, said) ?? defaultAdvice(n, said);
-    return sanitized(`${advice} (ERR_NGROK_${n}, ${docs(n)})`, `ERR_NGROK_${n}`, said);
+    return sanitized(`${advice} (ERR_NGROK_${n}, ${ngrokDocsUrl(n)})`, `ERR_NGROK_${n}`, said);
   }
   if (isNetworkFailure(err)) {
     const where = ctx.serverAddr ?? "connect.ngrok-agent.com:443";

@@ -1,5 +1,5 @@
 import type { Protection } from "../config/types.js";
-import { VISITOR_PLAN_ERRORS } from "./ngrok-errors.js";
+import { ngrokDocsUrl, VISITOR_PLAN_ERRORS } from "./ngrok-errors.js";
 
 /** ngrok's "Request blocked by Endpoints IP Restriction" (https://ngrok.com/docs/errors/err_ngrok_3205/). */
 const IP_RESTRICTED = 3205;
@@ -29,7 +29,7 @@ export function classifyAnswer(
 
 /** A visitor-side plan error as the preview's failure: ngrok's advice, code and docs link. */
 export function visitorPlanError(code: number): string {
-  return `${VISITOR_PLAN_ERRORS[code]} (ERR_NGROK_${code}, https://ngrok.com/docs/errors/err_ngrok_${code})`;
+  return `${VISITOR_PLAN_ERRORS[code]} (ERR_NGROK_${code}, ${ngrokDocsUrl(code)})`;
 }
 
 /** The ERR_NGROK code of an error page: ngrok sets `ngrok-error-code`, and its pages also print it. */
