@@ -316,9 +316,10 @@ describe("traffic policies: enforced on visitors", () => {
     const traffic_policy = JSON.stringify({
       on_http_request: [
         {
-          expressions: ["req.method == 'DELETE'"],
+          expressions: ["req.method == 'DELETE'", "conn.client_ip == '127.0.0.1'"],
           actions: [{ type: "deny", config: { status_code: 405 } }],
         },
+        { expressions: ["conn.client_ip != '127.0.0.1'"], actions: [{ type: "deny" }] },
         {
           expressions: ["req.url.path.startsWith('/teapot')"],
           actions: [

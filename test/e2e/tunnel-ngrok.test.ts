@@ -309,6 +309,16 @@ describe("what the strict edge refuses, as the user reads it", () => {
     expect(err.message).toMatch(/more rules than this account's plan allows.*merge rules/s);
   });
 
+  test("on the free plan, verify gets past the browser interstitial that browsers see", async () => {
+    const free = await startNgrokEdge({ authtoken: TOKEN, plan: "free" });
+    extraEdges.push(free);
+    const tunnel = await open(ngrokConfig(free));
+    const browser = { "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0 Safari/537.36" };
+    expect(await (await fetch(tunnel.url!, { headers: browser })).text()).toContain("Visit Site");
+    const checked = await verifyTunnel(tunnel.url!, { allowCidrs: [] }, { timeoutMs: 10_000 });
+    expect(checked.status).toBe(200);
+  });
+
   test("visitor-side plan errors end verify at once with ngrok's advice", async () => {
     const own = await freshEdge();
     const tunnel = await open(ngrokConfig(own));
