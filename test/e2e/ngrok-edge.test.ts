@@ -304,7 +304,10 @@ describe("traffic policies: refused at bind as ngrok refuses them", () => {
   });
 
   it("a comprehension's own variable is not an unknown one", async () => {
-    const traffic_policy = policyOf([{ type: "deny" }], ["req.headers.exists(h, h == 'x-block')"]);
+    const traffic_policy = policyOf(
+      [{ type: "deny" }],
+      ["type(req.method) == string && req.headers.exists(h, h == 'x-block')"],
+    );
     const url = (await ngrok.forward(viaEdge({ traffic_policy }))).url()!;
     expect((await fetch(`${url}/`, { headers: { "x-block": "1" } })).status).toBe(403);
     expect((await fetch(`${url}/`)).status).toBe(200);

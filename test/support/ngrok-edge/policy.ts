@@ -133,6 +133,20 @@ const OAUTH_MANAGED = ["github", "gitlab", "google", "linkedin", "microsoft", "t
 const OAUTH_UNMANAGED = ["amazon", "facebook"];
 /** The roots of ngrok's traffic-policy variables (https://ngrok.com/docs/traffic-policy/variables/). */
 const VARIABLE_ROOTS = ["req", "res", "conn", "endpoint", "time", "actions", "vars"];
+/** CEL's own type names, which an expression may use as values (`type(x) == string`). */
+const CEL_TYPES = [
+  "bool",
+  "bytes",
+  "double",
+  "dyn",
+  "int",
+  "list",
+  "map",
+  "null_type",
+  "string",
+  "type",
+  "uint",
+];
 
 export interface PolicyRefusal {
   readonly code: string;
@@ -171,7 +185,9 @@ export function compileExpression(text: string, code = 2200): (vars: Json) => un
   } catch (err) {
     throw new Refused(code, `Invalid policy expression.\nERROR: ${(err as Error).message}`);
   }
-  const unknown = freeIdentifiers(parsed.expr).filter((name) => !VARIABLE_ROOTS.includes(name));
+  const unknown = freeIdentifiers(parsed.expr).filter(
+    (name) => !VARIABLE_ROOTS.includes(name) && !CEL_TYPES.includes(name),
+  );
   if (unknown.length > 0) {
     throw new Refused(code, `Invalid policy expression.\nERROR: undeclared reference to '${unknown[0]}'`);
   }
