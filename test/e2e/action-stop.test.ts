@@ -298,4 +298,22 @@ describe("a lost tunnel", () => {
     expect(result.code).toBe(1);
     expect(result.outputs.status).toBe("failed");
   });
+
+  it("ngrok answering visitors for the account's plan (quota used up) fails at once with ngrok's advice", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "30s" } });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    const binds = world.edge.binds.length;
+    world.edge.answerVisitorsWith(727);
+    await waitFor("failed", stateIs("failed"), 30_000);
+    expect(world.comments()[0]!.body).toMatch(/HTTP request limit for the month/);
+    expect(world.comments()[0]!.body).toContain("https://ngrok.com/docs/errors/err_ngrok_727");
+    // No fresh tunnel: it would meet the same page.
+    expect(world.edge.binds.length).toBe(binds);
+    const result = await main.done;
+    expect(result.code).toBe(1);
+    expect(result.outputs.status).toBe("failed");
+  });
 });
