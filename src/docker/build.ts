@@ -49,13 +49,19 @@ export async function buildWithEngine(
   signal?: AbortSignal,
 ): Promise<BuildResult> {
   const started = Date.now();
-  const context = await createContextStream(req.context, req.dockerfile);
-  const builder = req.builder ?? chooseBuilder(await readFile(join(req.context, req.dockerfile), "utf8"));
+  const builder =
+    req.builder ?? chooseBuilder(await readFile(join(req.context, req.dockerfile), "utf8").catch(() => ""));
+  const context = await createContextStream(req.context, req.dockerfile, builder);
   if (builder === "buildkit") log.info("The Dockerfile uses BuildKit-only syntax: building with BuildKit.");
   const labelSteps = builder === "classic" ? Object.keys(req.labels).length : 0;
   const progress = new BuildProgress((line) => log.info(line), labelSteps);
+  // A context that fails mid-upload ends the request at once: the engine would otherwise wait for the
+  // rest of a body that never comes.
+  const unsendable = new AbortController();
+  (context.stream as Readable).once("error", () => unsendable.abort());
+  const requestSignal = signal ? AbortSignal.any([signal, unsendable.signal]) : unsendable.signal;
   try {
-    const events = await startBuild(docker, context.stream, req, builder, signal);
+    const events = await startBuild(docker, context.stream, req, builder, requestSignal);
     await readEvents(events, (event) => progress.push(event));
   } catch (err) {
     throw requestError(err, req.dockerfile, signal?.aborted === true, context.readError());
