@@ -404,7 +404,7 @@ function context(workspace, raw) {
   return real;
 }
 function dockerfile(contextDir, raw) {
-  const text = raw.trim() || "Dockerfile";
+  const text = defaultDockerfile(contextDir, raw.trim() || "Dockerfile");
   const wanted = (0, import_node_path.resolve)(contextDir, text);
   const real = (0, import_node_fs.existsSync)(wanted) ? (0, import_node_fs.realpathSync)(wanted) : wanted;
   if (!inside(contextDir, wanted) || !inside(contextDir, real)) {
@@ -420,6 +420,18 @@ function dockerfile(contextDir, raw) {
     );
   }
   return (0, import_node_path.relative)(contextDir, real).split(import_node_path.sep).join("/");
+}
+function defaultDockerfile(contextDir, name) {
+  if (name !== "Dockerfile" || lexists((0, import_node_path.resolve)(contextDir, name))) return name;
+  return lexists((0, import_node_path.resolve)(contextDir, "dockerfile")) ? "dockerfile" : name;
+}
+function lexists(path4) {
+  try {
+    (0, import_node_fs.lstatSync)(path4);
+    return true;
+  } catch {
+    return false;
+  }
 }
 var import_node_fs, import_node_path;
 var init_paths = __esm({
@@ -64577,6 +64589,7 @@ function writeOctal(block, offset, width, value) {
 function writeString(block, offset, width, text) {
   const bytes = Buffer.from(text, "latin1");
   bytes.copy(block, offset, 0, Math.min(bytes.length, width));
+  if (bytes.length < width) block[offset + bytes.length] = 0;
   if (bytes.length > width && block[offset + width - 1] === 47) {
     const kept = text.slice(0, width - 1).replace(/\/+$/, "").length;
     block[offset + kept] = 0;
@@ -64997,7 +65010,7 @@ function walk(root, filter) {
     try {
       names = (0, import_node_fs4.readdirSync)(dir);
     } catch (err) {
-      throw unreadable(dirRel || ".", true, err);
+      throw unreadable(root, dirRel || ".", true, err);
     }
     for (const name of names.sort(byteOrder)) {
       const rel = dirRel ? `${dirRel}/${name}` : name;
@@ -65007,14 +65020,14 @@ function walk(root, filter) {
         stats = (0, import_node_fs4.lstatSync)(path4);
       } catch (err) {
         if (err.code === "ENOENT") continue;
-        throw unreadable(rel, false, err);
+        throw unreadable(root, rel, false, err);
       }
       const matched = filter.match(rel, parent);
       if (matched.excluded) {
         if (stats.isDirectory() && filter.mustWalk(rel)) visit(path4, rel, matched.matches);
         continue;
       }
-      const entry = tarEntry(rel, path4, stats, firstNames);
+      const entry = tarEntry(root, rel, path4, stats, firstNames);
       if (entry) planned.push({ entry, path: path4 });
       if (stats.isDirectory()) visit(path4, rel, matched.matches);
     }
@@ -65022,7 +65035,7 @@ function walk(root, filter) {
   visit(root, "", void 0);
   return planned;
 }
-function tarEntry(rel, path4, stats, firstNames) {
+function tarEntry(root, rel, path4, stats, firstNames) {
   const base = { mode: stats.mode & 4095, mtime: Math.floor(stats.mtimeMs / 1e3), size: 0 };
   if (stats.isDirectory()) return { ...base, name: `${rel}/`, type: "directory" };
   if (stats.nlink > 1) {
@@ -65046,16 +65059,16 @@ function tarEntry(rel, path4, stats, firstNames) {
   try {
     (0, import_node_fs4.accessSync)(path4, import_node_fs4.constants.R_OK);
   } catch (err) {
-    throw unreadable(rel, false, err);
+    throw unreadable(root, rel, false, err);
   }
   return { ...base, name: rel, type: "file", size: stats.size };
 }
-function unreadable(rel, directory, err) {
+function unreadable(root, rel, directory, err) {
   const why = err.code === "EACCES" || err.code === "EPERM" ? "permission denied" : err.message;
   const fix = directory ? `chmod a+rx '${rel}'` : `chmod a+r '${rel}'`;
   return new PreviewError(
     "build",
-    `The build context cannot be sent: ${rel}${directory && rel !== "." ? "/" : ""} cannot be read (${why}); docker build refuses it too. Make it readable (${fix}, or chown it back from a root-owned container step), or list it in .dockerignore.`,
+    `The build context cannot be sent: ${rel}${directory && rel !== "." ? "/" : ""} in ${root} cannot be read (${why}); docker build refuses it too. Make it readable (${fix}, or chown it back from a root-owned container step), or list it in .dockerignore.`,
     { code: "DOCKER_CONTEXT", cause: err }
   );
 }

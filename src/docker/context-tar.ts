@@ -156,6 +156,7 @@ function writeOctal(block: Buffer, offset: number, width: number, value: number)
 function writeString(block: Buffer, offset: number, width: number, text: string): void {
   const bytes = Buffer.from(text, "latin1");
   bytes.copy(block, offset, 0, Math.min(bytes.length, width));
+  if (bytes.length < width) block[offset + bytes.length] = 0;
   if (bytes.length > width && block[offset + width - 1] === 0x2f) {
     // A cut-off name must not end in "/" (readers would take a file for a directory).
     const kept = text.slice(0, width - 1).replace(/\/+$/, "").length;

@@ -123,7 +123,7 @@ function walk(root: string, filter: ContextFilter): Planned[] {
     try {
       names = readdirSync(dir);
     } catch (err) {
-      throw unreadable(dirRel || ".", true, err as NodeJS.ErrnoException);
+      throw unreadable(root, dirRel || ".", true, err as NodeJS.ErrnoException);
     }
     for (const name of names.sort(byteOrder)) {
       const rel = dirRel ? `${dirRel}/${name}` : name;
@@ -134,14 +134,14 @@ function walk(root: string, filter: ContextFilter): Planned[] {
       } catch (err) {
         // Gone since the readdir: moby skips it too.
         if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
-        throw unreadable(rel, false, err as NodeJS.ErrnoException);
+        throw unreadable(root, rel, false, err as NodeJS.ErrnoException);
       }
       const matched = filter.match(rel, parent);
       if (matched.excluded) {
         if (stats.isDirectory() && filter.mustWalk(rel)) visit(path, rel, matched.matches);
         continue;
       }
-      const entry = tarEntry(rel, path, stats, firstNames);
+      const entry = tarEntry(root, rel, path, stats, firstNames);
       if (entry) planned.push({ entry, path });
       if (stats.isDirectory()) visit(path, rel, matched.matches);
     }
@@ -152,6 +152,7 @@ function walk(root: string, filter: ContextFilter): Planned[] {
 
 /** The tar header moby writes for a path (FileInfoHeader + hardlink detection); none for a socket. */
 function tarEntry(
+  root: string,
   rel: string,
   path: string,
   stats: Stats,
@@ -181,17 +182,17 @@ function tarEntry(
   try {
     accessSync(path, constants.R_OK);
   } catch (err) {
-    throw unreadable(rel, false, err as NodeJS.ErrnoException);
+    throw unreadable(root, rel, false, err as NodeJS.ErrnoException);
   }
   return { ...base, name: rel, type: "file", size: stats.size };
 }
 
-function unreadable(rel: string, directory: boolean, err: NodeJS.ErrnoException): PreviewError {
+function unreadable(root: string, rel: string, directory: boolean, err: NodeJS.ErrnoException): PreviewError {
   const why = err.code === "EACCES" || err.code === "EPERM" ? "permission denied" : err.message;
   const fix = directory ? `chmod a+rx '${rel}'` : `chmod a+r '${rel}'`;
   return new PreviewError(
     "build",
-    `The build context cannot be sent: ${rel}${directory && rel !== "." ? "/" : ""} cannot be read (${why}); docker build refuses it too. Make it readable (${fix}, or chown it back from a root-owned container step), or list it in .dockerignore.`,
+    `The build context cannot be sent: ${rel}${directory && rel !== "." ? "/" : ""} in ${root} cannot be read (${why}); docker build refuses it too. Make it readable (${fix}, or chown it back from a root-owned container step), or list it in .dockerignore.`,
     { code: "DOCKER_CONTEXT", cause: err },
   );
 }

@@ -1,15 +1,36 @@
-import { execFileSync } from "node:child_process";
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dockerfile as resolveDockerfile } from "../../src/config/check/paths.js";
 import { buildWithEngine } from "../../src/docker/build.js";
 import type { Builder } from "../../src/docker/builder-choice.js";
 import { PreviewError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
-import { BuildRecorder, type TarEntryRead } from "../support/context-capture.js";
+import {
+  BuildRecorder,
+  legacyTypeBits,
+  runDocker,
+  type TarEntryRead,
+  tarEntries,
+  tarFile,
+  withoutLegacyTypeBits,
+} from "../support/context-capture.js";
+import { busyboxPath, requireDocker } from "../support/docker.js";
+import { labelsFor, uniqueRun } from "../support/preview-containers.js";
 
 /**
  * Differential: the build request the docker CLI (`DOCKER_BUILDKIT=0 docker build`, the reference on
@@ -70,15 +91,29 @@ async function both(root: string, opts: { dockerfile?: string; builder?: Builder
   return { cli: fromCli, ours: recorder.last() };
 }
 
-function byName(entries: TarEntryRead[]) {
-  return entries.map((e) => ({ ...e }));
+/**
+ * The CLI's entries in the format of docker CLI 25+ (current; what GitHub's runners ship), which ml-preview
+ * matches. Older CLIs (Debian's docker.io 20.10) differ in one documented way only: moby's archive then
+ * added Go 1.8's file-type bits to every mode (fillGo18FileTypeBits, removed in moby 25). Exactly those
+ * bits, checked against each entry's type, are taken off; nothing else is forgiven.
+ */
+function asCurrentCli(entries: TarEntryRead[]): TarEntryRead[] {
+  return entries.map((e) => {
+    if (e.mode <= 0o7777) return e;
+    expect(e.mode & ~0o7777, `${e.name}: type bits of a pre-25 docker CLI`).toBe(legacyTypeBits(e.type));
+    return { ...e, mode: e.mode & 0o7777 };
+  });
 }
 
 async function expectSameContext(root: string, opts: { dockerfile?: string } = {}) {
   const { cli, ours: sent } = await both(root, opts);
-  expect(byName(sent.entries)).toEqual(byName(cli.entries));
+  expect(sent.entries).toEqual(asCurrentCli(cli.entries));
+  // Beyond the entries, the very bytes: the same tar headers, padding and end as the current CLI's
+  // (Go's archive/tar). A pre-25 CLI's headers differ in more than the modes; its entries are compared.
+  if (!cli.entries.some((e) => e.mode > 0o7777))
+    expect(sent.body.equals(cli.body), "the CLI's very bytes").toBe(true);
   expect(sent.query.get("dockerfile")).toBe(cli.query.get("dockerfile"));
-  return cli.entries;
+  return sent.entries;
 }
 
 const DOCKERFILE = "FROM scratch\nCOPY . /ctx\n";
@@ -235,7 +270,7 @@ describe(".dockerignore as the docker CLI reads it", () => {
       dockerfile: "docker/Dockerfile.dev",
       cliArgs: ["-f", join(root, "docker/Dockerfile.dev")],
     });
-    expect(sent.entries).toEqual(cli.entries);
+    expect(sent.entries).toEqual(asCurrentCli(cli.entries));
   });
 });
 
@@ -280,4 +315,276 @@ async function expectBothRefuse(root: string, message: RegExp) {
   expect(err).toBeInstanceOf(PreviewError);
   expect((err as Error).message).toMatch(message);
   expect(recorder.builds.length).toBe(count);
+}
+
+describe("the Dockerfile the CLI picks", () => {
+  it("falls back to a lowercase dockerfile when there is no Dockerfile, as docker build does", async () => {
+    const root = makeContext({ dockerfile: DOCKERFILE, "app.py": "" });
+    const chosen = resolveDockerfile(root, "Dockerfile");
+    expect(chosen).toBe("dockerfile");
+    const { cli, ours: sent } = await both(root, { dockerfile: chosen });
+    expect(sent.query.get("dockerfile")).toBe(cli.query.get("dockerfile"));
+    expect(sent.entries).toEqual(asCurrentCli(cli.entries));
+  });
+});
+
+describe("BuildKit's ignore files", () => {
+  it("honours <Dockerfile>.dockerignore and leaves an ignored .dockerignore out, as BuildKit does", async () => {
+    // Ours with BuildKit, per-Dockerfile ignore file; the CLI's classic builder with the same patterns in
+    // .dockerignore. BuildKit never reads .dockerignore from a tar context and the classic builder's
+    // engine removes an ignored one after reading it: neither build sees it.
+    const files = {
+      Dockerfile: DOCKERFILE,
+      "app.py": "x",
+      "notes.md": "n",
+      "secret/key": "k",
+      "sub/keep.md": "",
+    };
+    const root = makeContext({
+      ...files,
+      "Dockerfile.dockerignore": "*.md\nsecret\nDockerfile.dockerignore\n.dockerignore\n",
+      ".dockerignore": "app.py\n",
+    });
+    const count = recorder.builds.length;
+    await buildWithEngine(
+      ours(recorder.socket),
+      {
+        context: root,
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: "parity:bk",
+        labels: {} as never,
+        builder: "buildkit",
+      },
+      silentLogger,
+    ).catch(() => undefined);
+    expect(recorder.builds.length).toBe(count + 1);
+    const sent = recorder.last();
+    expect(sent.query.get("version")).toBe("2");
+    rmSync(join(root, "Dockerfile.dockerignore"));
+    writeFileSync(join(root, ".dockerignore"), "*.md\nsecret\n.dockerignore\n");
+    expect((await recorder.cliBuild(root)).code).not.toBe(0);
+    const cli = asCurrentCli(recorder.last().entries).filter((e) => e.name !== ".dockerignore");
+    expect(sent.entries).toEqual(cli);
+    expect(sent.entries.map((e) => e.name)).toEqual(["Dockerfile", "app.py", "sub/", "sub/keep.md"]);
+  });
+});
+
+describe("never a hang: what cannot be read fails at once, naming it", () => {
+  const NOBODY = 65534;
+  const cliJs = join(process.cwd(), "dist/cli.js");
+
+  /** ml-preview's CLI (dist/, as users run it) and docker build, both as an unprivileged user. */
+  async function asNobody(root: string) {
+    const count = recorder.started;
+    const cli = await recorder.cliBuild(root, [], NOBODY);
+    const env = { ...process.env, DOCKER_HOST: `unix://${recorder.socket}`, HOME: tmpdir(), CI: "" };
+    const tool = await new Promise<{ code: number; output: string }>((resolve) => {
+      execFile(
+        "setpriv",
+        [
+          `--reuid=${NOBODY}`,
+          `--regid=${NOBODY}`,
+          "--clear-groups",
+          "node",
+          cliJs,
+          "up",
+          ".",
+          "--tunnel",
+          "none",
+          "--port",
+          "8080",
+        ],
+        { cwd: root, env },
+        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, output: `${stdout}${stderr}` }),
+      );
+    });
+    expect(recorder.started, "no build request may start").toBe(count);
+    return { cli, tool };
+  }
+
+  it("a root-owned 0600 file left by a container step", async () => {
+    const root = makeContext({ Dockerfile: DOCKERFILE, "app.py": "", "out/model.pt": "weights" });
+    chmodSync(join(root, "out/model.pt"), 0o600);
+    const { cli, tool } = await asNobody(root);
+    expect(cli.output).toMatch(/no permission to read from '.*out\/model\.pt'/);
+    expect(tool.code).toBe(1);
+    expect(tool.output).toMatch(
+      /out\/model\.pt in .* cannot be read \(permission denied\).*chmod a\+r 'out\/model\.pt'/,
+    );
+  });
+
+  it("a directory it cannot list", async () => {
+    const root = makeContext({ Dockerfile: DOCKERFILE, "app.py": "", "cache/x": "" });
+    chmodSync(join(root, "cache"), 0o700);
+    const { cli, tool } = await asNobody(root);
+    expect(cli.code).not.toBe(0);
+    expect(tool.output).toMatch(/cache\/ in .* cannot be read \(permission denied\).*chmod a\+rx 'cache'/);
+  });
+
+  it("a read error in the middle of the upload ends the request at once, naming the file", async () => {
+    const root = makeContext({ Dockerfile: DOCKERFILE, "a.py": "" });
+    const big = join(root, "z-weights.bin");
+    writeFileSync(big, "");
+    truncateSync(big, 256 << 20);
+    recorder.onBodyStart = () => truncateSync(big, 1 << 20);
+    const broken = recorder.broken.length;
+    try {
+      const err = await buildWithEngine(
+        ours(recorder.socket),
+        {
+          context: root,
+          dockerfile: "Dockerfile",
+          buildArgs: {},
+          tag: "parity:cut",
+          labels: {} as never,
+          builder: "classic",
+        },
+        silentLogger,
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PreviewError);
+      expect((err as Error).message).toMatch(
+        /reading z-weights\.bin failed \(it shrank from 268435456 to \d+ bytes/,
+      );
+      await expect.poll(() => recorder.broken.length).toBe(broken + 1);
+    } finally {
+      recorder.onBodyStart = undefined;
+    }
+  });
+});
+
+describe("built for real on the engine, as the CLI builds it", () => {
+  let docker: Docker;
+  const run = uniqueRun("parity");
+  const tags: string[] = [];
+  beforeAll(async () => {
+    docker = await requireDocker();
+  });
+  afterAll(async () => {
+    for (const tag of tags)
+      await docker
+        .getImage(tag)
+        .remove({ force: true })
+        .catch(() => undefined);
+  });
+
+  /** A context with a bit of everything above: directories, odd modes and times, links, a FIFO. */
+  function richContext(): string {
+    const root = makeContext({
+      Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\nCOPY . /ctx\n",
+      ".dockerignore": "*.log\n!keep.log\n # spaced\n",
+      "app/main.py": "print(1)\n",
+      "app/pkg/__init__.py": "",
+      "data/empty/": "",
+      "a.log": "",
+      "keep.log": "k",
+      " # spaced": "",
+      "rw-all": "rw",
+    });
+    copyFileSync(busyboxPath(), join(root, "busybox"));
+    chmodSync(join(root, "rw-all"), 0o666);
+    chmodSync(join(root, "data"), 0o2775);
+    execFileSync("touch", ["-h", "-d", "@-315619200", join(root, "keep.log")]);
+    execFileSync("touch", ["-h", "-d", "@2208988800", join(root, "app/main.py")]);
+    linkSync(join(root, "app/main.py"), join(root, "app/alias.py"));
+    symlinkSync("app", join(root, "link"));
+    execFileSync("mkfifo", [join(root, "pipe")]);
+    return root;
+  }
+
+  const tag = (name: string) => {
+    const t = `ml-preview-parity:${run}-${name}`;
+    tags.push(t);
+    return t;
+  };
+
+  async function cliBuild(root: string, t: string) {
+    const out = await runDocker(["build", "-t", t, root], { ...process.env, DOCKER_BUILDKIT: "0" });
+    expect(out.code, out.output).toBe(0);
+  }
+
+  async function ourBuild(root: string, t: string, builder: Builder = "classic") {
+    return buildWithEngine(
+      docker,
+      {
+        context: root,
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: t,
+        labels: labelsFor(run, "parity"),
+        builder,
+      },
+      silentLogger,
+    );
+  }
+
+  it("the same tree in the image, entry for entry", async () => {
+    const root = richContext();
+    await cliBuild(root, tag("cli"));
+    // A second context, same files: no layer cache can make the two equal, only the same tar can.
+    const copy = `${root}-copy`;
+    dirs.push(copy);
+    execFileSync("cp", ["-a", root, copy]);
+    await ourBuild(copy, tag("ours"), "classic");
+    const [cli, mine] = [await topLayer(docker, tag("cli")), await topLayer(docker, tag("ours"))];
+    expect(mine.map(({ mtime, ...e }) => e)).toEqual(cli.map(({ mtime, ...e }) => e));
+    // The /ctx directory itself is made at COPY time; every entry from the context keeps its time.
+    expect(mine.filter((e) => e.name !== "ctx/")).toEqual(cli.filter((e) => e.name !== "ctx/"));
+    expect(mine.find((e) => e.name === "ctx/app/main.py")?.mtime).toBe(2208988800);
+  });
+
+  it("with BuildKit: the per-Dockerfile ignore file applied, ignored build files left out of the image", async () => {
+    const files = { "app/main.py": "print(1)\n", "notes.md": "n", "secret/key": "k", "data/keep.md": "" };
+    const mine = makeContext({
+      ...files,
+      Dockerfile: "# syntax-free, BuildKit chosen by the request\nFROM scratch\nCOPY . /ctx\n",
+      "Dockerfile.dockerignore": "*.md\nsecret\n.dockerignore\nDockerfile.dockerignore\n",
+      ".dockerignore": "app\n",
+    });
+    const theirs = makeContext({
+      ...files,
+      Dockerfile: "# syntax-free, BuildKit chosen by the request\nFROM scratch\nCOPY . /ctx\n",
+      ".dockerignore": "*.md\nsecret\n.dockerignore\n",
+    });
+    await cliBuild(theirs, tag("cli-ignore"));
+    await ourBuild(mine, tag("bk-ignore"), "buildkit");
+    const names = async (t: string) =>
+      (await topLayer(docker, t)).map((e) => `${e.name} ${e.type} ${e.sha256}`).sort();
+    expect(await names(tag("bk-ignore"))).toEqual(await names(tag("cli-ignore")));
+  });
+
+  it("reuses the layer the CLI built from the same context (a tree with directories)", async () => {
+    const root = richContext();
+    await recorder.cliBuild(root);
+    const sentByCli = recorder.last().body;
+    if (tarEntries(sentByCli).some((e) => e.mode > 0o7777)) {
+      // A pre-25 CLI (see asCurrentCli): it builds from its own tar, in the current CLI's modes.
+      const out = await runDocker(
+        ["build", "-t", tag("seed"), "-"],
+        { ...process.env, DOCKER_BUILDKIT: "0" },
+        undefined,
+        withoutLegacyTypeBits(sentByCli),
+      );
+      expect(out.code, out.output).toBe(0);
+    } else await cliBuild(root, tag("seed"));
+    const result = await ourBuild(root, tag("reuse"), "classic");
+    // FROM scratch, COPY busybox, COPY . /ctx: both COPY steps come from the CLI's cache.
+    expect(result.cachedSteps).toBeGreaterThanOrEqual(2);
+    const layers = async (t: string) => (await docker.getImage(t).inspect()).RootFS.Layers;
+    expect(await layers(tag("reuse"))).toEqual(await layers(tag("seed")));
+  });
+});
+
+/** The entries of an image's top layer, read from `docker save`. */
+async function topLayer(docker: Docker, ref: string): Promise<TarEntryRead[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of (await docker.getImage(ref).get()) as AsyncIterable<Buffer>) chunks.push(chunk);
+  const saved = Buffer.concat(chunks);
+  const manifest = JSON.parse(tarFile(saved, "manifest.json").toString()) as { Layers: string[] }[];
+  const layer = manifest[0]?.Layers.at(-1);
+  if (!layer) throw new Error(`no layers in ${ref}`);
+  return tarEntries(tarFile(saved, layer));
 }

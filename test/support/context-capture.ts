@@ -13,6 +13,12 @@ import { join } from "node:path";
 export class BuildRecorder {
   readonly socket: string;
   readonly builds: { url: string; body: Buffer }[] = [];
+  /** Build requests begun, whole or not. */
+  started = 0;
+  /** Build requests that ended without their whole body (the client aborted them). */
+  readonly broken: { url: string; bytes: number }[] = [];
+  /** Called once with the first bytes of each build body (a test can change the context then). */
+  onBodyStart?: () => void;
   private readonly dir: string;
   private server?: Server;
 
@@ -25,7 +31,17 @@ export class BuildRecorder {
   async start(): Promise<void> {
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
-      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      let bytes = 0;
+      if (req.method === "POST" && (req.url ?? "").replace(/^\/v[\d.]+/, "").startsWith("/build"))
+        this.started++;
+      req.on("data", (chunk: Buffer) => {
+        if (bytes === 0) this.onBodyStart?.();
+        bytes += chunk.length;
+        chunks.push(chunk);
+      });
+      req.on("close", () => {
+        if (!req.complete) this.broken.push({ url: req.url ?? "", bytes });
+      });
       req.on("end", () => {
         const headers = { "Api-Version": "1.41", "Content-Type": "application/json", Ostype: "linux" };
         const path = (req.url ?? "").replace(/^\/v[\d.]+/, "");
@@ -84,18 +100,62 @@ export interface RecordedBuild {
   readonly body: Buffer;
 }
 
-/** The docker CLI on PATH, optionally as another user (setpriv), with `env`. */
-export function runDocker(args: string[], env: NodeJS.ProcessEnv, asUser?: number): Promise<CliRun> {
+/** The docker CLI on PATH, optionally as another user (setpriv), with `env`, and `stdin` to read. */
+export function runDocker(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  asUser?: number,
+  stdin?: Buffer,
+): Promise<CliRun> {
   const [cmd, argv] =
     asUser === undefined
       ? ["docker", args]
       : ["setpriv", [`--reuid=${asUser}`, `--regid=${asUser}`, "--clear-groups", "docker", ...args]];
   return new Promise((resolve) => {
-    execFile(cmd as string, argv as string[], { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === "number" ? code : 1, output: `${stdout}${stderr}` });
-    });
+    const child = execFile(
+      cmd as string,
+      argv as string[],
+      { env, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+        resolve({ code: typeof code === "number" ? code : 1, output: `${stdout}${stderr}` });
+      },
+    );
+    child.stdin?.end(stdin);
   });
+}
+
+/** The file-type bits moby's archive added to tar modes before moby 25 (Go 1.8's c_IS* constants). */
+export function legacyTypeBits(type: string): number {
+  const bits: Record<string, number> = {
+    "0": 0o100000,
+    "1": 0o100000,
+    "2": 0o120000,
+    "3": 0o20000,
+    "4": 0o60000,
+    "5": 0o40000,
+    "6": 0o10000,
+  };
+  return bits[type] ?? -1;
+}
+
+/** A tar with every header's mode cut to its permission bits (checksums redone): a pre-25 CLI's tar in today's modes. */
+export function withoutLegacyTypeBits(tar: Buffer): Buffer {
+  const out = Buffer.from(tar);
+  let offset = 0;
+  while (offset + 512 <= out.length) {
+    const block = out.subarray(offset, offset + 512);
+    if (block.every((b) => b === 0)) break;
+    const mode = number(block.subarray(100, 108)) & 0o7777;
+    block.write(`${mode.toString(8).padStart(7, "0")}\0`, 100, "latin1");
+    block.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const byte of block) sum += byte;
+    block.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+    const size = number(block.subarray(124, 136));
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
 }
 
 /** One tar entry as an extracting engine reads it (PAX records applied), content as a hash. */
@@ -111,6 +171,19 @@ export interface TarEntryRead {
   readonly devmajor: number;
   readonly devminor: number;
   readonly sha256: string;
+}
+
+/** The content of one regular file in a tar (a `docker save` archive, say). */
+export function tarFile(tar: Buffer, name: string): Buffer {
+  let offset = 0;
+  while (offset + 512 <= tar.length) {
+    const block = tar.subarray(offset, offset + 512);
+    if (block.every((b) => b === 0)) break;
+    const size = number(block.subarray(124, 136));
+    if (text(block, 0, 100) === name) return tar.subarray(offset + 512, offset + 512 + size);
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error(`${name} is not in the archive`);
 }
 
 /**
