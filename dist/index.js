@@ -64435,17 +64435,25 @@ function contextReadPool() {
 function readSmallFile(path4, size) {
   const fd = fs.openSync(path4, OPEN_FLAGS);
   try {
-    if (!fs.fstatSync(fd).isFile()) throw new ContextChanged("it is no longer a regular file");
     const buffer = Buffer.allocUnsafe(size);
     let filled = 0;
     while (filled < size) {
-      const n = fs.readSync(fd, buffer, filled, size - filled, filled);
+      const n = readSync2(fd, buffer, filled, size - filled);
       if (n === 0) throw new ContextChanged(`it shrank from ${size} to ${filled} bytes while being sent`);
       filled += n;
     }
     return buffer;
   } finally {
     fs.closeSync(fd);
+  }
+}
+function readSync2(fd, buffer, offset, length) {
+  try {
+    return fs.readSync(fd, buffer, offset, length, offset);
+  } catch (err) {
+    const code = err.code;
+    if (code === "ESPIPE" || code === "EAGAIN") throw new ContextChanged("it is no longer a regular file");
+    throw err;
   }
 }
 async function* readLargeFile(path4, size, pool) {
@@ -64574,7 +64582,7 @@ function checksummed(block) {
   block.write("ustar\x0000", 257, "latin1");
   block.fill(32, 148, 156);
   let sum = 0;
-  for (const byte of block) sum += byte;
+  for (let i = 0; i < BLOCK; i++) sum += block[i];
   writeOctal(block, 148, 7, sum);
   block[155] = 32;
   return block;
@@ -64956,7 +64964,7 @@ async function createContextStream(contextDir, dockerfile2, builder = "classic")
   let failure2;
   const pool = contextReadPool();
   const tar = import_node_stream3.Readable.from(
-    tarChunks(planned, pool, () => entries2++),
+    tarChunks(root, planned, pool, () => entries2++),
     { objectMode: false }
   );
   const upload = new ContextUpload(pool);
@@ -65028,7 +65036,7 @@ function walk(root, filter) {
         continue;
       }
       const entry = tarEntry(root, rel, path4, stats, firstNames);
-      if (entry) planned.push({ entry, path: path4 });
+      if (entry) planned.push(entry);
       if (stats.isDirectory()) visit(path4, rel, matched.matches);
     }
   };
@@ -65072,7 +65080,7 @@ function unreadable(root, rel, directory, err) {
     { code: "DOCKER_CONTEXT", cause: err }
   );
 }
-async function* tarChunks(planned, pool, counted) {
+async function* tarChunks(root, planned, pool, counted) {
   let batch = [];
   let batched = 0;
   const add = (buffer) => {
@@ -65085,9 +65093,10 @@ async function* tarChunks(planned, pool, counted) {
     batched = 0;
     return out;
   };
-  for (const { entry, path: path4 } of planned) {
+  for (const entry of planned) {
     add(tarHeader(entry));
     if (entry.type === "file" && entry.size > 0) {
+      const path4 = (0, import_node_path4.join)(root, entry.name);
       if (entry.size <= SMALL_FILE) add(contentOf(entry, () => readSmallFile(path4, entry.size)));
       else {
         yield flush();

@@ -34,17 +34,28 @@ export class ContextChanged extends Error {}
 export function readSmallFile(path: string, size: number): Buffer {
   const fd = fs.openSync(path, OPEN_FLAGS);
   try {
-    if (!fs.fstatSync(fd).isFile()) throw new ContextChanged("it is no longer a regular file");
+    // No fstat here (it costs as much as the read): a FIFO swapped in reads as empty or EAGAIN and fails.
     const buffer = Buffer.allocUnsafe(size);
     let filled = 0;
     while (filled < size) {
-      const n = fs.readSync(fd, buffer, filled, size - filled, filled);
+      const n = readSync(fd, buffer, filled, size - filled);
       if (n === 0) throw new ContextChanged(`it shrank from ${size} to ${filled} bytes while being sent`);
       filled += n;
     }
     return buffer;
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** A positioned read; a FIFO (no position) answers ESPIPE, reported as a file that is no longer regular. */
+function readSync(fd: number, buffer: Buffer, offset: number, length: number): number {
+  try {
+    return fs.readSync(fd, buffer, offset, length, offset);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ESPIPE" || code === "EAGAIN") throw new ContextChanged("it is no longer a regular file");
+    throw err;
   }
 }
 

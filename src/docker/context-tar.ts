@@ -137,7 +137,7 @@ function checksummed(block: Buffer): Buffer {
   block.write("ustar\u000000", 257, "latin1");
   block.fill(0x20, 148, 156);
   let sum = 0;
-  for (const byte of block) sum += byte;
+  for (let i = 0; i < BLOCK; i++) sum += block[i] as number;
   writeOctal(block, 148, 7, sum);
   block[155] = 0x20;
   return block;

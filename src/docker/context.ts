@@ -22,12 +22,6 @@ export interface ContextStream {
   readError(): Error | undefined;
 }
 
-/** One entry to send: its tar header, and for a regular file where its bytes are. */
-interface Planned {
-  readonly entry: TarEntry;
-  readonly path: string;
-}
-
 /** Small entries are sent in batches of about this many bytes (fewer, larger writes to the engine). */
 const BATCH = 256 << 10;
 
@@ -60,7 +54,7 @@ export async function createContextStream(
   let failure: Error | undefined;
   const pool = contextReadPool();
   const tar = Readable.from(
-    tarChunks(planned, pool, () => entries++),
+    tarChunks(root, planned, pool, () => entries++),
     { objectMode: false },
   );
   const upload = new ContextUpload(pool);
@@ -115,8 +109,8 @@ function byteOrder(a: string, b: string): number {
  * Everything to send, in moby's walk order (filepath.WalkDir: a directory, then its sorted contents),
  * checked readable as the CLI's ValidateContextDirectory checks it.
  */
-function walk(root: string, filter: ContextFilter): Planned[] {
-  const planned: Planned[] = [];
+function walk(root: string, filter: ContextFilter): TarEntry[] {
+  const planned: TarEntry[] = [];
   const firstNames = new Map<number, string>();
   const visit = (dir: string, dirRel: string, parent: ParentMatches) => {
     let names: string[];
@@ -142,7 +136,7 @@ function walk(root: string, filter: ContextFilter): Planned[] {
         continue;
       }
       const entry = tarEntry(root, rel, path, stats, firstNames);
-      if (entry) planned.push({ entry, path });
+      if (entry) planned.push(entry);
       if (stats.isDirectory()) visit(path, rel, matched.matches);
     }
   };
@@ -199,7 +193,8 @@ function unreadable(root: string, rel: string, directory: boolean, err: NodeJS.E
 
 /** The tar, entry by entry: headers and small files batched, large files streamed in pooled pieces. */
 async function* tarChunks(
-  planned: readonly Planned[],
+  root: string,
+  planned: readonly TarEntry[],
   pool: BufferPool,
   counted: () => void,
 ): AsyncGenerator<Buffer> {
@@ -215,9 +210,10 @@ async function* tarChunks(
     batched = 0;
     return out;
   };
-  for (const { entry, path } of planned) {
+  for (const entry of planned) {
     add(tarHeader(entry));
     if (entry.type === "file" && entry.size > 0) {
+      const path = join(root, entry.name);
       if (entry.size <= SMALL_FILE) add(contentOf(entry, () => readSmallFile(path, entry.size)));
       else {
         yield flush();
