@@ -228,6 +228,11 @@ describe(".dockerignore as the docker CLI reads it", () => {
       { "secret.txt": "", "notes.md": "", "bom\ufeff.txt": "", keep: "" },
     ],
     [
+      "a backslash escapes on Linux, as in the CLI: logs\\* is the file named logs*",
+      "logs\\*\n",
+      { "logs/a": "", logsa: "", "logs*": "" },
+    ],
+    [
       "CRLF lines, a BOM, escapes, classes and ?",
       "\ufeffone.txt\r\n\\#lit\r\n[ab].md\r\n?.cfg\r\ndir/**\r\n!dir/**/keep\r\n",
       {
@@ -279,6 +284,11 @@ describe("what the CLI refuses, we refuse before sending anything, naming the fi
     ["a malformed class", "ok.txt\nfoo[\n", /\.dockerignore line 2: "foo\[" is not a valid pattern/],
     ["a lone !", "!\n", /\.dockerignore line 1: "!" is not a valid pattern/],
     ["a trailing backslash", "a\nb\nbad\\\n", /\.dockerignore line 3: "bad\\\\" is not a valid pattern/],
+    [
+      "a Windows path (\\x is no escape Go's regexp knows)",
+      "sub\\x.txt\n",
+      /\.dockerignore line 1: "sub\\\\x\.txt" is not a valid pattern/,
+    ],
   ];
   for (const [title, ignore, message] of refused) {
     it(title, async () => {
