@@ -34132,8 +34132,8 @@ var require_mkdirp_classic = __commonJS({
           // there already.  If so, then hooray!  If not, then something
           // is borked.
           default:
-            xfs.stat(p, function(er2, stat3) {
-              if (er2 || !stat3.isDirectory()) cb(er, made);
+            xfs.stat(p, function(er2, stat4) {
+              if (er2 || !stat4.isDirectory()) cb(er, made);
               else cb(null, made);
             });
             break;
@@ -34164,13 +34164,13 @@ var require_mkdirp_classic = __commonJS({
           // there already.  If so, then hooray!  If not, then something
           // is borked.
           default:
-            var stat3;
+            var stat4;
             try {
-              stat3 = xfs.statSync(p);
+              stat4 = xfs.statSync(p);
             } catch (err1) {
               throw err0;
             }
-            if (!stat3.isDirectory()) throw err0;
+            if (!stat4.isDirectory()) throw err0;
             break;
         }
       }
@@ -34198,7 +34198,7 @@ var require_tar_fs = __commonJS({
     var normalize = !win32 ? echo : function(name) {
       return name.replace(/\\/g, "/").replace(/[:?<>|]/g, "_");
     };
-    var statAll = function(fs5, stat3, cwd, ignore, entries2, sort) {
+    var statAll = function(fs5, stat4, cwd, ignore, entries2, sort) {
       var queue = entries2 || ["."];
       for (var i = 0; i < queue.length; i++) {
         if (!inCwd(path4.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
@@ -34207,16 +34207,16 @@ var require_tar_fs = __commonJS({
         if (!queue.length) return callback();
         var next = queue.shift();
         var nextAbs = path4.join(cwd, next);
-        stat3.call(fs5, nextAbs, function(err, stat4) {
+        stat4.call(fs5, nextAbs, function(err, stat5) {
           if (err) return callback(err);
-          if (!stat4.isDirectory()) return callback(null, next, stat4);
+          if (!stat5.isDirectory()) return callback(null, next, stat5);
           fs5.readdir(nextAbs, function(err2, files) {
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
               if (!ignore(path4.join(cwd, next, files[i2]))) queue.push(path4.join(next, files[i2]));
             }
-            callback(null, next, stat4);
+            callback(null, next, stat5);
           });
         });
       };
@@ -34261,36 +34261,36 @@ var require_tar_fs = __commonJS({
           pack.entry(header, onnextentry);
         });
       };
-      var onstat = function(err, filename, stat3) {
+      var onstat = function(err, filename, stat4) {
         if (err) return pack.destroy(err);
         if (!filename) {
           if (opts.finalize !== false) pack.finalize();
           return finish2(pack);
         }
-        if (stat3.isSocket()) return onnextentry();
+        if (stat4.isSocket()) return onnextentry();
         var header = {
           name: normalize(filename),
-          mode: (stat3.mode | (stat3.isDirectory() ? dmode : fmode)) & umask,
-          mtime: stat3.mtime,
-          size: stat3.size,
+          mode: (stat4.mode | (stat4.isDirectory() ? dmode : fmode)) & umask,
+          mtime: stat4.mtime,
+          size: stat4.size,
           type: "file",
-          uid: stat3.uid,
-          gid: stat3.gid
+          uid: stat4.uid,
+          gid: stat4.gid
         };
-        if (stat3.isDirectory()) {
+        if (stat4.isDirectory()) {
           header.size = 0;
           header.type = "directory";
           header = map(header) || header;
           return pack.entry(header, onnextentry);
         }
-        if (stat3.isSymbolicLink()) {
+        if (stat4.isSymbolicLink()) {
           header.size = 0;
           header.type = "symlink";
           header = map(header) || header;
           return onsymlink(filename, header);
         }
         header = map(header) || header;
-        if (!stat3.isFile()) {
+        if (!stat4.isFile()) {
           if (strict) return pack.destroy(new Error("unsupported type for " + filename));
           return onnextentry();
         }
@@ -34379,7 +34379,7 @@ var require_tar_fs = __commonJS({
           stream.resume();
           return next();
         }
-        var stat3 = function(err) {
+        var stat4 = function(err) {
           if (err) return next(err);
           if (path4.join(name, ".") === path4.join(cwd, ".")) return next();
           utimes(name, header, function(err2) {
@@ -34396,7 +34396,7 @@ var require_tar_fs = __commonJS({
             validateNotSymlink(xfs, dst, path4.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
-              xfs.symlink(header.linkname, name, stat3);
+              xfs.symlink(header.linkname, name, stat4);
             });
           });
         };
@@ -34411,7 +34411,7 @@ var require_tar_fs = __commonJS({
                   stream = xfs.createReadStream(srcpath);
                   return onfile();
                 }
-                stat3(err2);
+                stat4(err2);
               });
             });
           });
@@ -34430,7 +34430,7 @@ var require_tar_fs = __commonJS({
             });
             pump(rs, ws, function(err2) {
               if (err2) return next(err2);
-              ws.on("close", stat3);
+              ws.on("close", stat4);
             });
           }
         };
@@ -34441,7 +34441,7 @@ var require_tar_fs = __commonJS({
             own,
             uid: header.uid,
             gid: header.gid
-          }, stat3);
+          }, stat4);
         }
         var dir = path4.dirname(name);
         validate(xfs, dir, path4.join(cwd, "."), function(err, valid) {
@@ -64725,6 +64725,11 @@ function readIgnoreFile(root, dockerfile2, perDockerfile) {
   for (const name of names) {
     let text;
     try {
+      const stats = (0, import_node_fs3.statSync)((0, import_node_path3.join)(root, name));
+      if (!stats.isFile()) {
+        const code = stats.isDirectory() ? "EISDIR" : "ENOTFILE";
+        throw Object.assign(new Error(`${name} is not a regular file`), { code });
+      }
       text = (0, import_node_fs3.readFileSync)((0, import_node_path3.join)(root, name), "utf8");
     } catch (err) {
       const code = err.code;
@@ -64741,6 +64746,8 @@ function readIgnoreFile(root, dockerfile2, perDockerfile) {
 function ignoreReadMessage(name, root, err) {
   if (err.code === "EISDIR")
     return `${name} in the build context ${root} is a directory; docker reads that name as the ignore file. Rename or remove the directory.`;
+  if (err.code === "ENOTFILE")
+    return `${name} in the build context ${root} is not a regular file (a FIFO or a device?); docker reads that name as the ignore file. Replace it with a file or remove it.`;
   if (err.code === "EACCES")
     return `${name} in the build context ${root} cannot be read (permission denied). Make it readable (chmod a+r ${name}).`;
   return `${name} in the build context ${root} cannot be read: ${err.message}.`;
@@ -65179,7 +65186,7 @@ var init_json_events = __esm({
 // src/docker/build.ts
 async function buildWithEngine(docker, req, log2, signal) {
   const started = Date.now();
-  const builder = req.builder ?? chooseBuilder(await (0, import_promises3.readFile)((0, import_node_path5.join)(req.context, req.dockerfile), "utf8").catch(() => ""));
+  const builder = req.builder ?? chooseBuilder(await readDockerfile((0, import_node_path5.join)(req.context, req.dockerfile)));
   const context2 = await createContextStream(req.context, req.dockerfile, builder);
   if (builder === "buildkit") log2.info("The Dockerfile uses BuildKit-only syntax: building with BuildKit.");
   const labelSteps = builder === "classic" ? Object.keys(req.labels).length : 0;
@@ -65218,6 +65225,13 @@ async function buildWithEngine(docker, req, log2, signal) {
   log2.info(buildSummary(req.tag, result));
   return result;
 }
+async function readDockerfile(path4) {
+  const isFile = await (0, import_promises3.stat)(path4).then(
+    (s) => s.isFile(),
+    () => false
+  );
+  return isFile ? (0, import_promises3.readFile)(path4, "utf8") : "";
+}
 function buildSummary(tag, r) {
   const sent = r.contextBytes === void 0 ? "" : `, ${(r.contextBytes / 1e6).toFixed(1)} MB of context sent`;
   return `Built ${tag} in ${(r.buildMs / 1e3).toFixed(1)} s (${r.builder}): ${r.cachedSteps} of ${r.totalSteps} steps from cache${sent}.`;
@@ -65241,7 +65255,7 @@ var init_build = __esm({
 function exists(fsPath) {
   return __awaiter(this, void 0, void 0, function* () {
     try {
-      yield stat2(fsPath);
+      yield stat3(fsPath);
     } catch (err) {
       if (err.code === "ENOENT") {
         return false;
@@ -65265,7 +65279,7 @@ function tryGetExecutablePath(filePath, extensions) {
   return __awaiter(this, void 0, void 0, function* () {
     let stats = void 0;
     try {
-      stats = yield stat2(filePath);
+      stats = yield stat3(filePath);
     } catch (err) {
       if (err.code !== "ENOENT") {
         console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
@@ -65288,7 +65302,7 @@ function tryGetExecutablePath(filePath, extensions) {
       filePath = originalFilePath + extension;
       stats = void 0;
       try {
-        stats = yield stat2(filePath);
+        stats = yield stat3(filePath);
       } catch (err) {
         if (err.code !== "ENOENT") {
           console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
@@ -65330,7 +65344,7 @@ function normalizeSeparators(p) {
 function isUnixExecutable(stats) {
   return (stats.mode & 1) > 0 || (stats.mode & 8) > 0 && process.getgid !== void 0 && stats.gid === process.getgid() || (stats.mode & 64) > 0 && process.getuid !== void 0 && stats.uid === process.getuid();
 }
-var fs2, path, __awaiter, chmod, copyFile, lstat, mkdir, open2, readdir, rename, rm, rmdir, stat2, symlink, unlink, IS_WINDOWS, READONLY;
+var fs2, path, __awaiter, chmod, copyFile, lstat, mkdir, open2, readdir, rename, rm, rmdir, stat3, symlink, unlink, IS_WINDOWS, READONLY;
 var init_io_util = __esm({
   "node_modules/@actions/io/lib/io-util.js"() {
     fs2 = __toESM(require("fs"), 1);
@@ -65362,7 +65376,7 @@ var init_io_util = __esm({
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
     };
-    ({ chmod, copyFile, lstat, mkdir, open: open2, readdir, rename, rm, rmdir, stat: stat2, symlink, unlink } = fs2.promises);
+    ({ chmod, copyFile, lstat, mkdir, open: open2, readdir, rename, rm, rmdir, stat: stat3, symlink, unlink } = fs2.promises);
     IS_WINDOWS = process.platform === "win32";
     READONLY = fs2.constants.O_RDONLY;
   }

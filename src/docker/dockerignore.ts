@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import { PreviewError } from "../errors.js";
 
@@ -62,6 +62,12 @@ export function readIgnoreFile(root: string, dockerfile: string, perDockerfile: 
   for (const name of names) {
     let text: string;
     try {
+      // Only a regular file is read: a FIFO would block the read forever (the CLI hangs on one).
+      const stats = statSync(join(root, name));
+      if (!stats.isFile()) {
+        const code = stats.isDirectory() ? "EISDIR" : "ENOTFILE";
+        throw Object.assign(new Error(`${name} is not a regular file`), { code });
+      }
       text = readFileSync(join(root, name), "utf8");
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -85,6 +91,8 @@ export interface IgnoreFile {
 function ignoreReadMessage(name: string, root: string, err: NodeJS.ErrnoException): string {
   if (err.code === "EISDIR")
     return `${name} in the build context ${root} is a directory; docker reads that name as the ignore file. Rename or remove the directory.`;
+  if (err.code === "ENOTFILE")
+    return `${name} in the build context ${root} is not a regular file (a FIFO or a device?); docker reads that name as the ignore file. Replace it with a file or remove it.`;
   if (err.code === "EACCES")
     return `${name} in the build context ${root} cannot be read (permission denied). Make it readable (chmod a+r ${name}).`;
   return `${name} in the build context ${root} cannot be read: ${err.message}.`;

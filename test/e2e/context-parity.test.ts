@@ -382,7 +382,16 @@ describe("BuildKit's ignore files", () => {
 
 describe("never a hang: what cannot be read fails at once, naming it", () => {
   const NOBODY = 65534;
-  const cliJs = join(process.cwd(), "dist/cli.js");
+  // dist/ as users run it, copied where an unprivileged user can read it (the checkout may be under /root).
+  let cliJs = "";
+  beforeAll(() => {
+    const copy = mkdtempSync(join(tmpdir(), "ml-preview-dist-"));
+    dirs.push(copy);
+    chmodSync(copy, 0o755);
+    for (const file of ["cli.js", "index.js"])
+      copyFileSync(join(process.cwd(), "dist", file), join(copy, file));
+    cliJs = join(copy, "cli.js");
+  });
 
   /** ml-preview's CLI (dist/, as users run it) and docker build, both as an unprivileged user. */
   async function asNobody(root: string) {
@@ -430,6 +439,30 @@ describe("never a hang: what cannot be read fails at once, naming it", () => {
     const { cli, tool } = await asNobody(root);
     expect(cli.code).not.toBe(0);
     expect(tool.output).toMatch(/cache\/ in .* cannot be read \(permission denied\).*chmod a\+rx 'cache'/);
+  });
+
+  it("a FIFO named .dockerignore or Dockerfile (docker build itself blocks on the first)", async () => {
+    for (const [fifo, message] of [
+      [".dockerignore", /\.dockerignore in the build context .* is not a regular file/],
+      ["Dockerfile", /No Dockerfile at .*\/Dockerfile/],
+    ] as const) {
+      const root = makeContext({
+        ...(fifo === "Dockerfile" ? {} : { Dockerfile: DOCKERFILE }),
+        "app.py": "",
+      });
+      execFileSync("mkfifo", [join(root, fifo)]);
+      const started = recorder.started;
+      const err = await buildWithEngine(
+        ours(recorder.socket),
+        { context: root, dockerfile: "Dockerfile", buildArgs: {}, tag: "parity:fifo", labels: {} as never },
+        silentLogger,
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as Error).message).toMatch(message);
+      expect(recorder.started).toBe(started);
+    }
   });
 
   it("a read error in the middle of the upload ends the request at once, naming the file", async () => {
