@@ -33,8 +33,9 @@ const BATCH = 256 << 10;
  * out, directory names ending in "/", owners 0:0. The walk happens first, so a file that cannot be read
  * fails here, before any request, naming it. `dockerfile` is relative to `contextDir`, inside it.
  * The builder decides which build files are kept when the ignore file drops them (see contextFilter).
- * Memory stays flat whatever the context size: one file is read at a time and the consumer's
- * backpressure (the HTTP upload to the engine) paces the reads.
+ * Memory does not grow with the context's bytes: one file is read at a time and the consumer's
+ * backpressure (the HTTP upload to the engine) paces the reads. The walk keeps one small record per entry
+ * (100k files: ~60 MB more, ~3.5 s of CPU where the docker CLI takes ~10 s).
  */
 export async function createContextStream(
   contextDir: string,
