@@ -439,7 +439,7 @@ function context(workspace, raw) {
   return real;
 }
 function dockerfile(contextDir, raw) {
-  const text = raw.trim() || "Dockerfile";
+  const text = defaultDockerfile(contextDir, raw.trim() || "Dockerfile");
   const wanted = (0, import_node_path.resolve)(contextDir, text);
   const real = (0, import_node_fs.existsSync)(wanted) ? (0, import_node_fs.realpathSync)(wanted) : wanted;
   if (!inside(contextDir, wanted) || !inside(contextDir, real)) {
@@ -455,6 +455,18 @@ function dockerfile(contextDir, raw) {
     );
   }
   return (0, import_node_path.relative)(contextDir, real).split(import_node_path.sep).join("/");
+}
+function defaultDockerfile(contextDir, name) {
+  if (name !== "Dockerfile" || lexists((0, import_node_path.resolve)(contextDir, name))) return name;
+  return lexists((0, import_node_path.resolve)(contextDir, "dockerfile")) ? "dockerfile" : name;
+}
+function lexists(path4) {
+  try {
+    (0, import_node_fs.lstatSync)(path4);
+    return true;
+  } catch {
+    return false;
+  }
 }
 var import_node_fs, import_node_path;
 var init_paths = __esm({
@@ -10802,7 +10814,7 @@ var require_nacl_fast = __commonJS({
           sel25519(p[i], q[i], b);
         }
       }
-      function pack2(r, p) {
+      function pack(r, p) {
         var tx = gf(), ty = gf(), zi = gf();
         inv25519(zi, p[2]);
         M(tx, p[0], zi);
@@ -10842,7 +10854,7 @@ var require_nacl_fast = __commonJS({
         d2[31] &= 127;
         d2[31] |= 64;
         scalarbase(p, d2);
-        pack2(pk, p);
+        pack(pk, p);
         for (i = 0; i < 32; i++) sk[i + 32] = pk[i];
         return 0;
       }
@@ -10891,7 +10903,7 @@ var require_nacl_fast = __commonJS({
         crypto_hash(r, sm.subarray(32), n + 32);
         reduce(r);
         scalarbase(p, r);
-        pack2(sm, p);
+        pack(sm, p);
         for (i = 32; i < 64; i++) sm[i] = sk[i];
         crypto_hash(h2, sm, n + 64);
         reduce(h2);
@@ -10947,7 +10959,7 @@ var require_nacl_fast = __commonJS({
         scalarmult(p, q, h2);
         scalarbase(q, sm.subarray(32));
         add(p, q);
-        pack2(t, p);
+        pack(t, p);
         n -= 64;
         if (crypto_verify_32(sm, 0, t, 0)) {
           for (i = 0; i < n; i++) m2[i] = 0;
@@ -16176,7 +16188,7 @@ var require_agent = __commonJS({
     var { Socket } = require("net");
     var { Duplex } = require("stream");
     var { resolve: resolve6 } = require("path");
-    var { readFile: readFile4 } = require("fs");
+    var { readFile: readFile3 } = require("fs");
     var { execFile, spawn: spawn3 } = require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
@@ -16394,7 +16406,7 @@ var require_agent = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile4(socketPath, function readCygsocket(err, data) {
+          readFile3(socketPath, function readCygsocket(err, data) {
             if (err) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
@@ -16403,7 +16415,7 @@ var require_agent = __commonJS({
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
-                readFile4(socketPath, readCygsocket);
+                readFile3(socketPath, readCygsocket);
               });
               return;
             }
@@ -21457,7 +21469,7 @@ var require_SFTP = __commonJS({
     "use strict";
     var EventEmitter2 = require("events");
     var fs4 = require("fs");
-    var { constants: constants3 } = fs4;
+    var { constants: constants5 } = fs4;
     var {
       Readable: ReadableStream2,
       Writable: WritableStream
@@ -21919,7 +21931,7 @@ var require_SFTP = __commonJS({
         let handle;
         let bytesRead = 0;
         const flag = options.flag || "r";
-        const read2 = () => {
+        const read = () => {
           if (size === 0) {
             buffer = Buffer.allocUnsafe(8192);
             this.read(handle, buffer, 0, 8192, bytesRead, afterRead);
@@ -21940,21 +21952,21 @@ var require_SFTP = __commonJS({
             eof = false;
           }
           if (eof || size === 0 && nbytes === 0)
-            return close2();
+            return close();
           bytesRead += nbytes;
           pos += nbytes;
           if (size !== 0) {
             if (pos === size)
-              close2();
+              close();
             else
-              read2();
+              read();
           } else {
             buffers.push(bufferSlice(buffer, 0, nbytes));
-            read2();
+            read();
           }
         };
         afterRead._wantEOFError = true;
-        const close2 = () => {
+        const close = () => {
           this.close(handle, (er) => {
             if (size === 0) {
               buffer = Buffer.concat(buffers, pos);
@@ -21985,10 +21997,10 @@ var require_SFTP = __commonJS({
             size = st.size || 0;
             if (size === 0) {
               buffers = [];
-              return read2();
+              return read();
             }
             buffer = Buffer.allocUnsafe(size);
-            read2();
+            read();
           };
           this.fstat(handle, tryStat);
         });
@@ -23312,25 +23324,25 @@ var require_SFTP = __commonJS({
         this.extended = initial && initial.extended;
       }
       isDirectory() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFDIR;
+        return (this.mode & constants5.S_IFMT) === constants5.S_IFDIR;
       }
       isFile() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFREG;
+        return (this.mode & constants5.S_IFMT) === constants5.S_IFREG;
       }
       isBlockDevice() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFBLK;
+        return (this.mode & constants5.S_IFMT) === constants5.S_IFBLK;
       }
       isCharacterDevice() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFCHR;
+        return (this.mode & constants5.S_IFMT) === constants5.S_IFCHR;
       }
       isSymbolicLink() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFLNK;
+        return (this.mode & constants5.S_IFMT) === constants5.S_IFLNK;
       }
       isFIFO() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFIFO;
+        return (this.mode & constants5.S_IFMT) === constants5.S_IFIFO;
       }
       isSocket() {
-        return (this.mode & constants3.S_IFMT) === constants3.S_IFSOCK;
+        return (this.mode & constants5.S_IFMT) === constants5.S_IFSOCK;
       }
     };
     function attrsToBytes(attrs) {
@@ -28725,7 +28737,7 @@ var require_buffer_list = __commonJS({
         }
       }, {
         key: "join",
-        value: function join9(s) {
+        value: function join10(s) {
           if (this.length === 0) return "";
           var p = this.head;
           var ret = "" + p.data;
@@ -31634,8 +31646,8 @@ var require_common = __commonJS({
         return namespaces;
       }
       function enabled(name) {
-        for (const skip2 of createDebug.skips) {
-          if (matchesTemplate(name, skip2)) {
+        for (const skip of createDebug.skips) {
+          if (matchesTemplate(name, skip)) {
             return false;
           }
         }
@@ -32780,10 +32792,10 @@ var require_chownr = __commonJS({
       }
     } : (path5, uid, gid) => lchownSync(path5, uid, gid);
     var nodeVersion = process.version;
-    var readdir3 = (path5, options, cb) => fs4.readdir(path5, options, cb);
+    var readdir2 = (path5, options, cb) => fs4.readdir(path5, options, cb);
     var readdirSync2 = (path5, options) => fs4.readdirSync(path5, options);
     if (/^v4\./.test(nodeVersion))
-      readdir3 = (path5, options, cb) => fs4.readdir(path5, cb);
+      readdir2 = (path5, options, cb) => fs4.readdir(path5, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs4[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -32810,7 +32822,7 @@ var require_chownr = __commonJS({
       }
     };
     var chownr = (p, uid, gid, cb) => {
-      readdir3(p, { withFileTypes: true }, (er, children) => {
+      readdir2(p, { withFileTypes: true }, (er, children) => {
         if (er) {
           if (er.code === "ENOENT")
             return cb();
@@ -33865,7 +33877,7 @@ var require_end_of_stream2 = __commonJS({
 // node_modules/dockerode/node_modules/tar-stream/pack.js
 var require_pack = __commonJS({
   "node_modules/dockerode/node_modules/tar-stream/pack.js"(exports2, module2) {
-    var constants3 = require_fs_constants();
+    var constants5 = require_fs_constants();
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
@@ -33883,16 +33895,16 @@ var require_pack = __commonJS({
       if (size) self2.push(END_OF_TAR.slice(0, 512 - size));
     };
     function modeToType(mode) {
-      switch (mode & constants3.S_IFMT) {
-        case constants3.S_IFBLK:
+      switch (mode & constants5.S_IFMT) {
+        case constants5.S_IFBLK:
           return "block-device";
-        case constants3.S_IFCHR:
+        case constants5.S_IFCHR:
           return "character-device";
-        case constants3.S_IFDIR:
+        case constants5.S_IFDIR:
           return "directory";
-        case constants3.S_IFIFO:
+        case constants5.S_IFIFO:
           return "fifo";
-        case constants3.S_IFLNK:
+        case constants5.S_IFLNK:
           return "symlink";
       }
       return "file";
@@ -34042,7 +34054,7 @@ var require_pack = __commonJS({
       this._encodePax(header);
     };
     Pack.prototype._encodePax = function(header) {
-      var paxHeader = headers.encodePax({
+      var paxHeader2 = headers.encodePax({
         name: header.name,
         linkname: header.linkname,
         pax: header.pax
@@ -34052,7 +34064,7 @@ var require_pack = __commonJS({
         mode: header.mode,
         uid: header.uid,
         gid: header.gid,
-        size: paxHeader.length,
+        size: paxHeader2.length,
         mtime: header.mtime,
         type: "pax-header",
         linkname: header.linkname && "PaxHeader",
@@ -34062,8 +34074,8 @@ var require_pack = __commonJS({
         devminor: header.devminor
       };
       this.push(headers.encode(newHeader));
-      this.push(paxHeader);
-      overflow(this, paxHeader.length);
+      this.push(paxHeader2);
+      overflow(this, paxHeader2.length);
       newHeader.size = header.size;
       newHeader.type = header.type;
       this.push(headers.encode(newHeader));
@@ -34199,8 +34211,8 @@ var require_mkdirp_classic = __commonJS({
           // there already.  If so, then hooray!  If not, then something
           // is borked.
           default:
-            xfs.stat(p, function(er2, stat3) {
-              if (er2 || !stat3.isDirectory()) cb(er, made);
+            xfs.stat(p, function(er2, stat4) {
+              if (er2 || !stat4.isDirectory()) cb(er, made);
               else cb(null, made);
             });
             break;
@@ -34231,13 +34243,13 @@ var require_mkdirp_classic = __commonJS({
           // there already.  If so, then hooray!  If not, then something
           // is borked.
           default:
-            var stat3;
+            var stat4;
             try {
-              stat3 = xfs.statSync(p);
+              stat4 = xfs.statSync(p);
             } catch (err1) {
               throw err0;
             }
-            if (!stat3.isDirectory()) throw err0;
+            if (!stat4.isDirectory()) throw err0;
             break;
         }
       }
@@ -34265,7 +34277,7 @@ var require_tar_fs = __commonJS({
     var normalize = !win32 ? echo : function(name) {
       return name.replace(/\\/g, "/").replace(/[:?<>|]/g, "_");
     };
-    var statAll = function(fs5, stat3, cwd, ignore2, entries2, sort) {
+    var statAll = function(fs5, stat4, cwd, ignore, entries2, sort) {
       var queue = entries2 || ["."];
       for (var i = 0; i < queue.length; i++) {
         if (!inCwd(path4.resolve(cwd, queue[i]), cwd)) throw new Error(queue[i] + " is not a valid path");
@@ -34274,16 +34286,16 @@ var require_tar_fs = __commonJS({
         if (!queue.length) return callback();
         var next = queue.shift();
         var nextAbs = path4.join(cwd, next);
-        stat3.call(fs5, nextAbs, function(err, stat4) {
+        stat4.call(fs5, nextAbs, function(err, stat5) {
           if (err) return callback(err);
-          if (!stat4.isDirectory()) return callback(null, next, stat4);
+          if (!stat5.isDirectory()) return callback(null, next, stat5);
           fs5.readdir(nextAbs, function(err2, files) {
             if (err2) return callback(err2);
             if (sort) files.sort();
             for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore2(path4.join(cwd, next, files[i2]))) queue.push(path4.join(next, files[i2]));
+              if (!ignore(path4.join(cwd, next, files[i2]))) queue.push(path4.join(next, files[i2]));
             }
-            callback(null, next, stat4);
+            callback(null, next, stat5);
           });
         });
       };
@@ -34302,15 +34314,15 @@ var require_tar_fs = __commonJS({
       if (!cwd) cwd = ".";
       if (!opts) opts = {};
       var xfs = opts.fs || fs4;
-      var ignore2 = opts.ignore || opts.filter || noop4;
+      var ignore = opts.ignore || opts.filter || noop4;
       var map = opts.map || noop4;
       var mapStream = opts.mapStream || echo;
-      var statNext = statAll(xfs, opts.dereference ? xfs.stat : xfs.lstat, cwd, ignore2, opts.entries, opts.sort);
+      var statNext = statAll(xfs, opts.dereference ? xfs.stat : xfs.lstat, cwd, ignore, opts.entries, opts.sort);
       var strict = opts.strict !== false;
       var umask = typeof opts.umask === "number" ? ~opts.umask : ~processUmask();
       var dmode = typeof opts.dmode === "number" ? opts.dmode : 0;
       var fmode = typeof opts.fmode === "number" ? opts.fmode : 0;
-      var pack2 = opts.pack || tar.pack();
+      var pack = opts.pack || tar.pack();
       var finish2 = opts.finish || noop4;
       if (opts.strip) map = strip(map, opts.strip);
       if (opts.readable) {
@@ -34323,45 +34335,45 @@ var require_tar_fs = __commonJS({
       }
       var onsymlink = function(filename, header) {
         xfs.readlink(path4.join(cwd, filename), function(err, linkname) {
-          if (err) return pack2.destroy(err);
+          if (err) return pack.destroy(err);
           header.linkname = normalize(linkname);
-          pack2.entry(header, onnextentry);
+          pack.entry(header, onnextentry);
         });
       };
-      var onstat = function(err, filename, stat3) {
-        if (err) return pack2.destroy(err);
+      var onstat = function(err, filename, stat4) {
+        if (err) return pack.destroy(err);
         if (!filename) {
-          if (opts.finalize !== false) pack2.finalize();
-          return finish2(pack2);
+          if (opts.finalize !== false) pack.finalize();
+          return finish2(pack);
         }
-        if (stat3.isSocket()) return onnextentry();
+        if (stat4.isSocket()) return onnextentry();
         var header = {
           name: normalize(filename),
-          mode: (stat3.mode | (stat3.isDirectory() ? dmode : fmode)) & umask,
-          mtime: stat3.mtime,
-          size: stat3.size,
+          mode: (stat4.mode | (stat4.isDirectory() ? dmode : fmode)) & umask,
+          mtime: stat4.mtime,
+          size: stat4.size,
           type: "file",
-          uid: stat3.uid,
-          gid: stat3.gid
+          uid: stat4.uid,
+          gid: stat4.gid
         };
-        if (stat3.isDirectory()) {
+        if (stat4.isDirectory()) {
           header.size = 0;
           header.type = "directory";
           header = map(header) || header;
-          return pack2.entry(header, onnextentry);
+          return pack.entry(header, onnextentry);
         }
-        if (stat3.isSymbolicLink()) {
+        if (stat4.isSymbolicLink()) {
           header.size = 0;
           header.type = "symlink";
           header = map(header) || header;
           return onsymlink(filename, header);
         }
         header = map(header) || header;
-        if (!stat3.isFile()) {
-          if (strict) return pack2.destroy(new Error("unsupported type for " + filename));
+        if (!stat4.isFile()) {
+          if (strict) return pack.destroy(new Error("unsupported type for " + filename));
           return onnextentry();
         }
-        var entry = pack2.entry(header, onnextentry);
+        var entry = pack.entry(header, onnextentry);
         if (!entry) return;
         var rs = mapStream(xfs.createReadStream(path4.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err2) {
@@ -34370,11 +34382,11 @@ var require_tar_fs = __commonJS({
         pump(rs, entry);
       };
       var onnextentry = function(err) {
-        if (err) return pack2.destroy(err);
+        if (err) return pack.destroy(err);
         statNext(onstat);
       };
       onnextentry();
-      return pack2;
+      return pack;
     };
     var head = function(list) {
       return list.length ? list[list.length - 1] : null;
@@ -34389,7 +34401,7 @@ var require_tar_fs = __commonJS({
       if (!cwd) cwd = ".";
       if (!opts) opts = {};
       var xfs = opts.fs || fs4;
-      var ignore2 = opts.ignore || opts.filter || noop4;
+      var ignore = opts.ignore || opts.filter || noop4;
       var map = opts.map || noop4;
       var mapStream = opts.mapStream || echo;
       var own = opts.chown !== false && !win32 && processGetuid() === 0;
@@ -34442,11 +34454,11 @@ var require_tar_fs = __commonJS({
         header = map(header) || header;
         header.name = normalize(header.name);
         var name = path4.join(cwd, path4.join("/", header.name));
-        if (ignore2(name, header)) {
+        if (ignore(name, header)) {
           stream.resume();
           return next();
         }
-        var stat3 = function(err) {
+        var stat4 = function(err) {
           if (err) return next(err);
           if (path4.join(name, ".") === path4.join(cwd, ".")) return next();
           utimes(name, header, function(err2) {
@@ -34463,7 +34475,7 @@ var require_tar_fs = __commonJS({
             validateNotSymlink(xfs, dst, path4.resolve(cwd), function(err, valid) {
               if (err) return next(err);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
-              xfs.symlink(header.linkname, name, stat3);
+              xfs.symlink(header.linkname, name, stat4);
             });
           });
         };
@@ -34478,7 +34490,7 @@ var require_tar_fs = __commonJS({
                   stream = xfs.createReadStream(srcpath);
                   return onfile();
                 }
-                stat3(err2);
+                stat4(err2);
               });
             });
           });
@@ -34497,7 +34509,7 @@ var require_tar_fs = __commonJS({
             });
             pump(rs, ws, function(err2) {
               if (err2) return next(err2);
-              ws.on("close", stat3);
+              ws.on("close", stat4);
             });
           }
         };
@@ -34508,7 +34520,7 @@ var require_tar_fs = __commonJS({
             own,
             uid: header.uid,
             gid: header.gid
-          }, stat3);
+          }, stat4);
         }
         var dir = path4.dirname(name);
         validate(xfs, dir, path4.join(cwd, "."), function(err, valid) {
@@ -34639,12 +34651,12 @@ var require_util = __commonJS({
             };
           }
           const entries2 = file.src.slice() || [];
-          const pack2 = tar.pack(file.context, {
+          const pack = tar.pack(file.context, {
             entries: filterFn ? entries2.filter(filterFn) : entries2,
             ignore: ignoreFn
             // Only works on directories
           });
-          next(pack2.pipe(zlib.createGzip()));
+          next(pack.pipe(zlib.createGzip()));
         });
       } else {
         next(file);
@@ -43863,7 +43875,7 @@ var require_reader2 = __commonJS({
       var bytes = this.bytes();
       return utf8.read(bytes, 0, bytes.length);
     };
-    Reader.prototype.skip = function skip2(length) {
+    Reader.prototype.skip = function skip(length) {
       if (typeof length === "number") {
         if (this.pos + length > this.len)
           throw indexOutOfRange(this, length);
@@ -47110,7 +47122,7 @@ var require_tokenize = __commonJS({
         }
         return stack[0];
       }
-      function skip2(expected, optional) {
+      function skip(expected, optional) {
         var actual = peek(), equals = actual === expected;
         if (equals) {
           next();
@@ -47145,7 +47157,7 @@ var require_tokenize = __commonJS({
         next,
         peek,
         push,
-        skip: skip2,
+        skip,
         cmnt
       }, "line", {
         get: function() {
@@ -47192,7 +47204,7 @@ var require_parse = __commonJS({
       if (!options)
         options = parse4.defaults;
       var preferTrailingComment = options.preferTrailingComment || false;
-      var tn = tokenize(source, options.alternateCommentMode || false), next = tn.next, push = tn.push, peek = tn.peek, skip2 = tn.skip, cmnt = tn.cmnt;
+      var tn = tokenize(source, options.alternateCommentMode || false), next = tn.next, push = tn.push, peek = tn.peek, skip = tn.skip, cmnt = tn.cmnt;
       var head = true, pkg, imports, weakImports, edition = "proto2";
       var ptr = root;
       var topLevelObjects = [];
@@ -47221,7 +47233,7 @@ var require_parse = __commonJS({
           if ((token2 = next()) !== '"' && token2 !== "'")
             throw illegal(token2);
           values.push(next());
-          skip2(token2);
+          skip(token2);
           token2 = peek();
         } while (token2 === '"' || token2 === "'");
         return values.join("");
@@ -47263,7 +47275,7 @@ var require_parse = __commonJS({
             }
           } else {
             try {
-              target.push([start = parseId(next()), skip2("to", true) ? parseId(next()) : start]);
+              target.push([start = parseId(next()), skip("to", true) ? parseId(next()) : start]);
             } catch (err) {
               if (acceptStrings && typeRefRe.test(token2) && edition >= 2023) {
                 target.push(token2);
@@ -47272,7 +47284,7 @@ var require_parse = __commonJS({
               }
             }
           }
-        } while (skip2(",", true));
+        } while (skip(",", true));
         var dummy = { options: void 0 };
         dummy.setOption = function(name, value) {
           if (this.options === void 0) this.options = {};
@@ -47283,7 +47295,7 @@ var require_parse = __commonJS({
           function parseRange_block(token3) {
             if (token3 === "option") {
               parseOption(dummy, token3);
-              skip2(";");
+              skip(";");
             } else
               throw illegal(token3);
           },
@@ -47347,7 +47359,7 @@ var require_parse = __commonJS({
         if (!typeRefRe.test(pkg))
           throw illegal(pkg, "name");
         ptr = ptr.define(pkg);
-        skip2(";");
+        skip(";");
       }
       function parseImport() {
         var token2 = peek();
@@ -47365,23 +47377,23 @@ var require_parse = __commonJS({
             break;
         }
         token2 = readString();
-        skip2(";");
+        skip(";");
         whichImports.push(token2);
       }
       function parseSyntax() {
-        skip2("=");
+        skip("=");
         edition = readString();
         if (edition < 2023)
           throw illegal(edition, "syntax");
-        skip2(";");
+        skip(";");
       }
       function parseEdition() {
-        skip2("=");
+        skip("=");
         edition = readString();
         const supportedEditions = ["2023"];
         if (!supportedEditions.includes(edition))
           throw illegal(edition, "edition");
-        skip2(";");
+        skip(";");
       }
       function parseCommon(parent, token2, depth) {
         if (depth === void 0)
@@ -47389,7 +47401,7 @@ var require_parse = __commonJS({
         switch (token2) {
           case "option":
             parseOption(parent, token2);
-            skip2(";");
+            skip(";");
             return true;
           case "message":
             parseType(parent, token2, depth + 1);
@@ -47414,15 +47426,15 @@ var require_parse = __commonJS({
           }
           obj.filename = parse4.filename;
         }
-        if (skip2("{", true)) {
+        if (skip("{", true)) {
           var token2;
           while ((token2 = next()) !== "}")
             fnIf(token2);
-          skip2(";", true);
+          skip(";", true);
         } else {
           if (fnElse)
             fnElse();
-          skip2(";");
+          skip(";");
           if (obj && (typeof obj.comment !== "string" || preferTrailingComment))
             obj.comment = cmnt(trailingLine) || obj.comment;
         }
@@ -47496,12 +47508,12 @@ var require_parse = __commonJS({
         if (!nameRe.test(name))
           throw illegal(name, "name");
         name = applyCase(name);
-        skip2("=");
+        skip("=");
         var field = new Field(name, parseId(next()), type, rule, extend);
         ifBlock(field, function parseField_block(token2) {
           if (token2 === "option") {
             parseOption(field, token2);
-            skip2(";");
+            skip(";");
           } else
             throw illegal(token2);
         }, function parseField_line() {
@@ -47533,7 +47545,7 @@ var require_parse = __commonJS({
         var fieldName = util.lcFirst(name);
         if (name === fieldName)
           name = util.ucFirst(name);
-        skip2("=");
+        skip("=");
         var id = parseId(next());
         var type = new Type(name);
         type.group = true;
@@ -47543,7 +47555,7 @@ var require_parse = __commonJS({
           switch (token2) {
             case "option":
               parseOption(type, token2);
-              skip2(";");
+              skip(";");
               break;
             case "required":
             case "repeated":
@@ -47573,24 +47585,24 @@ var require_parse = __commonJS({
         parent.add(type).add(field);
       }
       function parseMapField(parent) {
-        skip2("<");
+        skip("<");
         var keyType = next();
         if (types.mapKey[keyType] === void 0)
           throw illegal(keyType, "type");
-        skip2(",");
+        skip(",");
         var valueType = next();
         if (!typeRefRe.test(valueType))
           throw illegal(valueType, "type");
-        skip2(">");
+        skip(">");
         var name = next();
         if (!nameRe.test(name))
           throw illegal(name, "name");
-        skip2("=");
+        skip("=");
         var field = new MapField(applyCase(name), parseId(next()), keyType, valueType);
         ifBlock(field, function parseMapField_block(token2) {
           if (token2 === "option") {
             parseOption(field, token2);
-            skip2(";");
+            skip(";");
           } else
             throw illegal(token2);
         }, function parseMapField_line() {
@@ -47605,7 +47617,7 @@ var require_parse = __commonJS({
         ifBlock(oneof, function parseOneOf_block(token3) {
           if (token3 === "option") {
             parseOption(oneof, token3);
-            skip2(";");
+            skip(";");
           } else {
             push(token3);
             parseField(oneof, "optional", void 0, depth);
@@ -47621,7 +47633,7 @@ var require_parse = __commonJS({
           switch (token3) {
             case "option":
               parseOption(enm, token3);
-              skip2(";");
+              skip(";");
               break;
             case "reserved":
               readRanges(enm.reserved || (enm.reserved = []), true);
@@ -47639,7 +47651,7 @@ var require_parse = __commonJS({
       function parseEnumValue(parent, token2) {
         if (!nameRe.test(token2))
           throw illegal(token2, "name");
-        skip2("=");
+        skip("=");
         var value = parseId(next(), true), dummy = {
           options: void 0
         };
@@ -47655,7 +47667,7 @@ var require_parse = __commonJS({
         ifBlock(dummy, function parseEnumValue_block(token3) {
           if (token3 === "option") {
             parseOption(dummy, token3);
-            skip2(";");
+            skip(";");
           } else
             throw illegal(token3);
         }, function parseEnumValue_line() {
@@ -47676,7 +47688,7 @@ var require_parse = __commonJS({
           }
           if (token2 === "(") {
             var parensValue = next();
-            skip2(")");
+            skip(")");
             token2 = "(" + parensValue + ")";
           }
           if (isOption) {
@@ -47704,9 +47716,9 @@ var require_parse = __commonJS({
           depth = 0;
         if (depth > util.recursionLimit)
           throw Error("max depth exceeded");
-        if (skip2("{", true)) {
+        if (skip("{", true)) {
           var objectResult = {};
-          while (!skip2("}", true)) {
+          while (!skip("}", true)) {
             if (!nameRe.test(token = next())) {
               throw illegal(token, "name");
             }
@@ -47715,18 +47727,18 @@ var require_parse = __commonJS({
             }
             var value;
             var propName = token;
-            skip2(":", true);
+            skip(":", true);
             if (peek() === "{") {
               value = parseOptionValue(parent, name + "." + token, depth + 1);
             } else if (peek() === "[") {
               value = [];
               var lastValue;
-              if (skip2("[", true)) {
+              if (skip("[", true)) {
                 do {
                   lastValue = readValue(true);
                   value.push(lastValue);
-                } while (skip2(",", true));
-                skip2("]");
+                } while (skip(",", true));
+                skip("]");
                 if (typeof lastValue !== "undefined") {
                   setOption(parent, name + "." + token, lastValue);
                 }
@@ -47740,8 +47752,8 @@ var require_parse = __commonJS({
               value = [].concat(prevValue).concat(value);
             if (propName !== "__proto__")
               objectResult[propName] = value;
-            skip2(",", true);
-            skip2(";", true);
+            skip(",", true);
+            skip(";", true);
           }
           return objectResult;
         }
@@ -47762,11 +47774,11 @@ var require_parse = __commonJS({
           parent.setParsedOption(name, value, propName);
       }
       function parseInlineOptions(parent) {
-        if (skip2("[", true)) {
+        if (skip("[", true)) {
           do {
             parseOption(parent, "option");
-          } while (skip2(",", true));
-          skip2("]");
+          } while (skip(",", true));
+          skip("]");
         }
         return parent;
       }
@@ -47798,27 +47810,27 @@ var require_parse = __commonJS({
         if (!nameRe.test(token2 = next()))
           throw illegal(token2, "name");
         var name = token2, requestType, requestStream, responseType, responseStream;
-        skip2("(");
-        if (skip2("stream", true))
+        skip("(");
+        if (skip("stream", true))
           requestStream = true;
         if (!typeRefRe.test(token2 = next()))
           throw illegal(token2);
         requestType = token2;
-        skip2(")");
-        skip2("returns");
-        skip2("(");
-        if (skip2("stream", true))
+        skip(")");
+        skip("returns");
+        skip("(");
+        if (skip("stream", true))
           responseStream = true;
         if (!typeRefRe.test(token2 = next()))
           throw illegal(token2);
         responseType = token2;
-        skip2(")");
+        skip(")");
         var method = new Method(name, type, requestType, responseType, requestStream, responseStream);
         method.comment = commentText;
         ifBlock(method, function parseMethod_block(token3) {
           if (token3 === "option") {
             parseOption(method, token3);
-            skip2(";");
+            skip(";");
           } else
             throw illegal(token3);
         });
@@ -47875,7 +47887,7 @@ var require_parse = __commonJS({
             break;
           case "option":
             parseOption(ptr, token);
-            skip2(";", true);
+            skip(";", true);
             break;
           default:
             if (parseCommon(ptr, token, 0)) {
@@ -64137,6 +64149,7 @@ function requestError(err, dockerfile2, aborted, contextFailure) {
   );
 }
 function contextError(err) {
+  if (err instanceof PreviewError) return err;
   return new PreviewError(
     "build",
     `Could not read the build context: ${err.message}. Make the file readable, or list it in .dockerignore.`,
@@ -64453,2765 +64466,6 @@ var init_builder_choice = __esm({
   }
 });
 
-// node_modules/events-universal/default.js
-var require_default = __commonJS({
-  "node_modules/events-universal/default.js"(exports2, module2) {
-    module2.exports = require("events");
-  }
-});
-
-// node_modules/fast-fifo/fixed-size.js
-var require_fixed_size = __commonJS({
-  "node_modules/fast-fifo/fixed-size.js"(exports2, module2) {
-    module2.exports = class FixedFIFO {
-      constructor(hwm) {
-        if (!(hwm > 0) || (hwm - 1 & hwm) !== 0) throw new Error("Max size for a FixedFIFO should be a power of two");
-        this.buffer = new Array(hwm);
-        this.mask = hwm - 1;
-        this.top = 0;
-        this.btm = 0;
-        this.next = null;
-      }
-      clear() {
-        this.top = this.btm = 0;
-        this.next = null;
-        this.buffer.fill(void 0);
-      }
-      push(data) {
-        if (this.buffer[this.top] !== void 0) return false;
-        this.buffer[this.top] = data;
-        this.top = this.top + 1 & this.mask;
-        return true;
-      }
-      shift() {
-        const last = this.buffer[this.btm];
-        if (last === void 0) return void 0;
-        this.buffer[this.btm] = void 0;
-        this.btm = this.btm + 1 & this.mask;
-        return last;
-      }
-      peek() {
-        return this.buffer[this.btm];
-      }
-      isEmpty() {
-        return this.buffer[this.btm] === void 0;
-      }
-    };
-  }
-});
-
-// node_modules/fast-fifo/index.js
-var require_fast_fifo = __commonJS({
-  "node_modules/fast-fifo/index.js"(exports2, module2) {
-    var FixedFIFO = require_fixed_size();
-    module2.exports = class FastFIFO {
-      constructor(hwm) {
-        this.hwm = hwm || 16;
-        this.head = new FixedFIFO(this.hwm);
-        this.tail = this.head;
-        this.length = 0;
-      }
-      clear() {
-        this.head = this.tail;
-        this.head.clear();
-        this.length = 0;
-      }
-      push(val) {
-        this.length++;
-        if (!this.head.push(val)) {
-          const prev = this.head;
-          this.head = prev.next = new FixedFIFO(2 * this.head.buffer.length);
-          this.head.push(val);
-        }
-      }
-      shift() {
-        if (this.length !== 0) this.length--;
-        const val = this.tail.shift();
-        if (val === void 0 && this.tail.next) {
-          const next = this.tail.next;
-          this.tail.next = null;
-          this.tail = next;
-          return this.tail.shift();
-        }
-        return val;
-      }
-      peek() {
-        const val = this.tail.peek();
-        if (val === void 0 && this.tail.next) return this.tail.next.peek();
-        return val;
-      }
-      isEmpty() {
-        return this.length === 0;
-      }
-    };
-  }
-});
-
-// node_modules/b4a/index.js
-var require_b4a = __commonJS({
-  "node_modules/b4a/index.js"(exports2, module2) {
-    function isBuffer(value) {
-      return Buffer.isBuffer(value) || value instanceof Uint8Array;
-    }
-    function isEncoding(encoding) {
-      return Buffer.isEncoding(encoding);
-    }
-    function alloc(size, fill2, encoding) {
-      return Buffer.alloc(size, fill2, encoding);
-    }
-    function allocUnsafe(size) {
-      return Buffer.allocUnsafe(size);
-    }
-    function allocUnsafeSlow(size) {
-      return Buffer.allocUnsafeSlow(size);
-    }
-    function byteLength(string, encoding) {
-      return Buffer.byteLength(string, encoding);
-    }
-    function compare(a, b) {
-      return Buffer.compare(a, b);
-    }
-    function concat(buffers, totalLength) {
-      return Buffer.concat(buffers, totalLength);
-    }
-    function copy(source, target, targetStart, start, end) {
-      return toBuffer(source).copy(target, targetStart, start, end);
-    }
-    function equals(a, b) {
-      return toBuffer(a).equals(b);
-    }
-    function fill(buffer, value, offset, end, encoding) {
-      return toBuffer(buffer).fill(value, offset, end, encoding);
-    }
-    function from(value, encodingOrOffset, length) {
-      return Buffer.from(value, encodingOrOffset, length);
-    }
-    function includes(buffer, value, byteOffset, encoding) {
-      return toBuffer(buffer).includes(value, byteOffset, encoding);
-    }
-    function indexOf(buffer, value, byfeOffset, encoding) {
-      return toBuffer(buffer).indexOf(value, byfeOffset, encoding);
-    }
-    function lastIndexOf(buffer, value, byteOffset, encoding) {
-      return toBuffer(buffer).lastIndexOf(value, byteOffset, encoding);
-    }
-    function swap16(buffer) {
-      return toBuffer(buffer).swap16();
-    }
-    function swap32(buffer) {
-      return toBuffer(buffer).swap32();
-    }
-    function swap64(buffer) {
-      return toBuffer(buffer).swap64();
-    }
-    function toBuffer(buffer) {
-      if (Buffer.isBuffer(buffer)) return buffer;
-      return Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-    }
-    function toString(buffer, encoding, start, end) {
-      return toBuffer(buffer).toString(encoding, start, end);
-    }
-    function toHex(buffer, start, end) {
-      return toBuffer(buffer).toString("hex", start, end);
-    }
-    function write(buffer, string, offset, length, encoding) {
-      return toBuffer(buffer).write(string, offset, length, encoding);
-    }
-    function readDoubleBE(buffer, offset) {
-      return toBuffer(buffer).readDoubleBE(offset);
-    }
-    function readDoubleLE(buffer, offset) {
-      return toBuffer(buffer).readDoubleLE(offset);
-    }
-    function readFloatBE(buffer, offset) {
-      return toBuffer(buffer).readFloatBE(offset);
-    }
-    function readFloatLE(buffer, offset) {
-      return toBuffer(buffer).readFloatLE(offset);
-    }
-    function readInt32BE(buffer, offset) {
-      return toBuffer(buffer).readInt32BE(offset);
-    }
-    function readInt32LE(buffer, offset) {
-      return toBuffer(buffer).readInt32LE(offset);
-    }
-    function readUInt32BE(buffer, offset) {
-      return toBuffer(buffer).readUInt32BE(offset);
-    }
-    function readUInt32LE(buffer, offset) {
-      return toBuffer(buffer).readUInt32LE(offset);
-    }
-    function writeDoubleBE(buffer, value, offset) {
-      return toBuffer(buffer).writeDoubleBE(value, offset);
-    }
-    function writeDoubleLE(buffer, value, offset) {
-      return toBuffer(buffer).writeDoubleLE(value, offset);
-    }
-    function writeFloatBE(buffer, value, offset) {
-      return toBuffer(buffer).writeFloatBE(value, offset);
-    }
-    function writeFloatLE(buffer, value, offset) {
-      return toBuffer(buffer).writeFloatLE(value, offset);
-    }
-    function writeInt32BE(buffer, value, offset) {
-      return toBuffer(buffer).writeInt32BE(value, offset);
-    }
-    function writeInt32LE(buffer, value, offset) {
-      return toBuffer(buffer).writeInt32LE(value, offset);
-    }
-    function writeUInt32BE(buffer, value, offset) {
-      return toBuffer(buffer).writeUInt32BE(value, offset);
-    }
-    function writeUInt32LE(buffer, value, offset) {
-      return toBuffer(buffer).writeUInt32LE(value, offset);
-    }
-    module2.exports = {
-      isBuffer,
-      isEncoding,
-      alloc,
-      allocUnsafe,
-      allocUnsafeSlow,
-      byteLength,
-      compare,
-      concat,
-      copy,
-      equals,
-      fill,
-      from,
-      includes,
-      indexOf,
-      lastIndexOf,
-      swap16,
-      swap32,
-      swap64,
-      toBuffer,
-      toString,
-      toHex,
-      write,
-      readDoubleBE,
-      readDoubleLE,
-      readFloatBE,
-      readFloatLE,
-      readInt32BE,
-      readInt32LE,
-      readUInt32BE,
-      readUInt32LE,
-      writeDoubleBE,
-      writeDoubleLE,
-      writeFloatBE,
-      writeFloatLE,
-      writeInt32BE,
-      writeInt32LE,
-      writeUInt32BE,
-      writeUInt32LE
-    };
-  }
-});
-
-// node_modules/text-decoder/lib/pass-through-decoder.js
-var require_pass_through_decoder = __commonJS({
-  "node_modules/text-decoder/lib/pass-through-decoder.js"(exports2, module2) {
-    var b4a = require_b4a();
-    module2.exports = class PassThroughDecoder {
-      constructor(encoding) {
-        this.encoding = encoding;
-      }
-      get remaining() {
-        return 0;
-      }
-      decode(data) {
-        return b4a.toString(data, this.encoding);
-      }
-      flush() {
-        return "";
-      }
-    };
-  }
-});
-
-// node_modules/text-decoder/lib/utf8-decoder.js
-var require_utf8_decoder = __commonJS({
-  "node_modules/text-decoder/lib/utf8-decoder.js"(exports2, module2) {
-    var b4a = require_b4a();
-    module2.exports = class UTF8Decoder {
-      constructor() {
-        this._reset();
-      }
-      get remaining() {
-        return this.bytesSeen;
-      }
-      decode(data) {
-        if (data.byteLength === 0) return "";
-        if (this.bytesNeeded === 0 && trailingIncomplete(data, 0) === 0) {
-          this.bytesSeen = trailingBytesSeen(data);
-          return b4a.toString(data, "utf8");
-        }
-        let result = "";
-        let start = 0;
-        if (this.bytesNeeded > 0) {
-          while (start < data.byteLength) {
-            const byte = data[start];
-            if (byte < this.lowerBoundary || byte > this.upperBoundary) {
-              result += "\uFFFD";
-              this._reset();
-              break;
-            }
-            this.lowerBoundary = 128;
-            this.upperBoundary = 191;
-            this.codePoint = this.codePoint << 6 | byte & 63;
-            this.bytesSeen++;
-            start++;
-            if (this.bytesSeen === this.bytesNeeded) {
-              result += String.fromCodePoint(this.codePoint);
-              this._reset();
-              break;
-            }
-          }
-          if (this.bytesNeeded > 0) return result;
-        }
-        const trailing = trailingIncomplete(data, start);
-        const end = data.byteLength - trailing;
-        if (end > start) result += b4a.toString(data, "utf8", start, end);
-        for (let i = end; i < data.byteLength; i++) {
-          const byte = data[i];
-          if (this.bytesNeeded === 0) {
-            if (byte <= 127) {
-              this.bytesSeen = 0;
-              result += String.fromCharCode(byte);
-            } else if (byte >= 194 && byte <= 223) {
-              this.bytesNeeded = 2;
-              this.bytesSeen = 1;
-              this.codePoint = byte & 31;
-            } else if (byte >= 224 && byte <= 239) {
-              if (byte === 224) this.lowerBoundary = 160;
-              else if (byte === 237) this.upperBoundary = 159;
-              this.bytesNeeded = 3;
-              this.bytesSeen = 1;
-              this.codePoint = byte & 15;
-            } else if (byte >= 240 && byte <= 244) {
-              if (byte === 240) this.lowerBoundary = 144;
-              else if (byte === 244) this.upperBoundary = 143;
-              this.bytesNeeded = 4;
-              this.bytesSeen = 1;
-              this.codePoint = byte & 7;
-            } else {
-              this.bytesSeen = 1;
-              result += "\uFFFD";
-            }
-            continue;
-          }
-          if (byte < this.lowerBoundary || byte > this.upperBoundary) {
-            result += "\uFFFD";
-            i--;
-            this._reset();
-            continue;
-          }
-          this.lowerBoundary = 128;
-          this.upperBoundary = 191;
-          this.codePoint = this.codePoint << 6 | byte & 63;
-          this.bytesSeen++;
-          if (this.bytesSeen === this.bytesNeeded) {
-            result += String.fromCodePoint(this.codePoint);
-            this._reset();
-          }
-        }
-        return result;
-      }
-      flush() {
-        const result = this.bytesNeeded > 0 ? "\uFFFD" : "";
-        this._reset();
-        return result;
-      }
-      _reset() {
-        this.codePoint = 0;
-        this.bytesNeeded = 0;
-        this.bytesSeen = 0;
-        this.lowerBoundary = 128;
-        this.upperBoundary = 191;
-      }
-    };
-    function trailingIncomplete(data, start) {
-      const len = data.byteLength;
-      if (len <= start) return 0;
-      const limit = Math.max(start, len - 4);
-      let i = len - 1;
-      while (i > limit && (data[i] & 192) === 128) i--;
-      if (i < start) return 0;
-      const byte = data[i];
-      let needed;
-      if (byte <= 127) return 0;
-      if (byte >= 194 && byte <= 223) needed = 2;
-      else if (byte >= 224 && byte <= 239) needed = 3;
-      else if (byte >= 240 && byte <= 244) needed = 4;
-      else return 0;
-      const available = len - i;
-      return available < needed ? available : 0;
-    }
-    function trailingBytesSeen(data) {
-      const len = data.byteLength;
-      if (len === 0) return 0;
-      const last = data[len - 1];
-      if (last <= 127) return 0;
-      if ((last & 192) !== 128) return 1;
-      const limit = Math.max(0, len - 4);
-      let i = len - 2;
-      while (i >= limit && (data[i] & 192) === 128) i--;
-      if (i < 0) return 1;
-      const first = data[i];
-      let needed;
-      if (first >= 194 && first <= 223) needed = 2;
-      else if (first >= 224 && first <= 239) needed = 3;
-      else if (first >= 240 && first <= 244) needed = 4;
-      else return 1;
-      if (len - i !== needed) return 1;
-      if (needed >= 3) {
-        const second = data[i + 1];
-        if (first === 224 && second < 160) return 1;
-        if (first === 237 && second > 159) return 1;
-        if (first === 240 && second < 144) return 1;
-        if (first === 244 && second > 143) return 1;
-      }
-      return 0;
-    }
-  }
-});
-
-// node_modules/text-decoder/index.js
-var require_text_decoder = __commonJS({
-  "node_modules/text-decoder/index.js"(exports2, module2) {
-    var PassThroughDecoder = require_pass_through_decoder();
-    var UTF8Decoder = require_utf8_decoder();
-    module2.exports = class TextDecoder {
-      constructor(encoding = "utf8") {
-        this.encoding = normalizeEncoding(encoding);
-        switch (this.encoding) {
-          case "utf8":
-            this.decoder = new UTF8Decoder();
-            break;
-          case "utf16le":
-          case "base64":
-            throw new Error("Unsupported encoding: " + this.encoding);
-          default:
-            this.decoder = new PassThroughDecoder(this.encoding);
-        }
-      }
-      get remaining() {
-        return this.decoder.remaining;
-      }
-      push(data) {
-        if (typeof data === "string") return data;
-        return this.decoder.decode(data);
-      }
-      // For Node.js compatibility
-      write(data) {
-        return this.push(data);
-      }
-      end(data) {
-        let result = "";
-        if (data) result = this.push(data);
-        result += this.decoder.flush();
-        return result;
-      }
-    };
-    function normalizeEncoding(encoding) {
-      encoding = encoding.toLowerCase();
-      switch (encoding) {
-        case "utf8":
-        case "utf-8":
-          return "utf8";
-        case "ucs2":
-        case "ucs-2":
-        case "utf16le":
-        case "utf-16le":
-          return "utf16le";
-        case "latin1":
-        case "binary":
-          return "latin1";
-        case "base64":
-        case "ascii":
-        case "hex":
-          return encoding;
-        default:
-          throw new Error("Unknown encoding: " + encoding);
-      }
-    }
-  }
-});
-
-// node_modules/streamx/lib/errors.js
-var require_errors4 = __commonJS({
-  "node_modules/streamx/lib/errors.js"(exports2, module2) {
-    module2.exports = class StreamError extends Error {
-      constructor(msg, code, fn = StreamError) {
-        super(msg);
-        this.code = code;
-        if (Error.captureStackTrace) {
-          Error.captureStackTrace(this, fn);
-        }
-      }
-      static isStreamDestroyed(err) {
-        return err && err.code === "STREAM_DESTROYED";
-      }
-      static isPrematureClose(err) {
-        return err && err.code === "PREMATURE_CLOSE";
-      }
-      static isAborted(err) {
-        return err && err.code === "ABORTED";
-      }
-      static isBadArgument(err) {
-        return err && err.code === "BAD_ARGUMENT";
-      }
-      get name() {
-        return "StreamError";
-      }
-      static STREAM_DESTROYED() {
-        return new StreamError("Stream was destroyed", "STREAM_DESTROYED", StreamError.STREAM_DESTROYED);
-      }
-      static PREMATURE_CLOSE(msg = "Premature close") {
-        return new StreamError(msg, "PREMATURE_CLOSE", StreamError.PREMATURE_CLOSE);
-      }
-      static ABORTED() {
-        return new StreamError("Stream aborted", "ABORTED", StreamError.ABORTED);
-      }
-      static BAD_ARGUMENT(msg = "Bad argument") {
-        return new StreamError(msg, "BAD_ARGUMENT", StreamError.BAD_ARGUMENT);
-      }
-    };
-  }
-});
-
-// node_modules/streamx/index.js
-var require_streamx = __commonJS({
-  "node_modules/streamx/index.js"(exports2, module2) {
-    var { EventEmitter: EventEmitter2 } = require_default();
-    var FIFO = require_fast_fifo();
-    var TextDecoder2 = require_text_decoder();
-    var StreamError = require_errors4();
-    var qmt = typeof queueMicrotask === "undefined" ? (fn) => global.process.nextTick(fn) : queueMicrotask;
-    var MAX = (1 << 29) - 1;
-    var OPENING = 1;
-    var PREDESTROYING = 2;
-    var DESTROYING = 4;
-    var DESTROYED = 8;
-    var NOT_OPENING = MAX ^ OPENING;
-    var NOT_PREDESTROYING = MAX ^ PREDESTROYING;
-    var READ_ACTIVE = 1 << 4;
-    var READ_UPDATING = 2 << 4;
-    var READ_PRIMARY = 4 << 4;
-    var READ_QUEUED = 8 << 4;
-    var READ_RESUMED = 16 << 4;
-    var READ_PIPE_DRAINED = 32 << 4;
-    var READ_ENDING = 64 << 4;
-    var READ_EMIT_DATA = 128 << 4;
-    var READ_EMIT_READABLE = 256 << 4;
-    var READ_EMITTED_READABLE = 512 << 4;
-    var READ_DONE = 1024 << 4;
-    var READ_NEXT_TICK = 2048 << 4;
-    var READ_NEEDS_PUSH = 4096 << 4;
-    var READ_READ_AHEAD = 8192 << 4;
-    var READ_FLOWING = READ_RESUMED | READ_PIPE_DRAINED;
-    var READ_ACTIVE_AND_NEEDS_PUSH = READ_ACTIVE | READ_NEEDS_PUSH;
-    var READ_PRIMARY_AND_ACTIVE = READ_PRIMARY | READ_ACTIVE;
-    var READ_EMIT_READABLE_AND_QUEUED = READ_EMIT_READABLE | READ_QUEUED;
-    var READ_RESUMED_READ_AHEAD = READ_RESUMED | READ_READ_AHEAD;
-    var READ_NOT_ACTIVE = MAX ^ READ_ACTIVE;
-    var READ_NON_PRIMARY = MAX ^ READ_PRIMARY;
-    var READ_NON_PRIMARY_AND_PUSHED = MAX ^ (READ_PRIMARY | READ_NEEDS_PUSH);
-    var READ_PUSHED = MAX ^ READ_NEEDS_PUSH;
-    var READ_PAUSED = MAX ^ READ_RESUMED;
-    var READ_NOT_QUEUED = MAX ^ (READ_QUEUED | READ_EMITTED_READABLE);
-    var READ_NOT_ENDING = MAX ^ READ_ENDING;
-    var READ_PIPE_NOT_DRAINED = MAX ^ READ_FLOWING;
-    var READ_NOT_NEXT_TICK = MAX ^ READ_NEXT_TICK;
-    var READ_NOT_UPDATING = MAX ^ READ_UPDATING;
-    var READ_NO_READ_AHEAD = MAX ^ READ_READ_AHEAD;
-    var READ_PAUSED_NO_READ_AHEAD = MAX ^ READ_RESUMED_READ_AHEAD;
-    var WRITE_ACTIVE = 1 << 18;
-    var WRITE_UPDATING = 2 << 18;
-    var WRITE_PRIMARY = 4 << 18;
-    var WRITE_QUEUED = 8 << 18;
-    var WRITE_UNDRAINED = 16 << 18;
-    var WRITE_DONE = 32 << 18;
-    var WRITE_EMIT_DRAIN = 64 << 18;
-    var WRITE_NEXT_TICK = 128 << 18;
-    var WRITE_WRITING = 256 << 18;
-    var WRITE_FINISHING = 512 << 18;
-    var WRITE_CORKED = 1024 << 18;
-    var WRITE_NOT_ACTIVE = MAX ^ (WRITE_ACTIVE | WRITE_WRITING);
-    var WRITE_NON_PRIMARY = MAX ^ WRITE_PRIMARY;
-    var WRITE_NOT_FINISHING = MAX ^ (WRITE_ACTIVE | WRITE_FINISHING);
-    var WRITE_DRAINED = MAX ^ WRITE_UNDRAINED;
-    var WRITE_NOT_QUEUED = MAX ^ WRITE_QUEUED;
-    var WRITE_NOT_NEXT_TICK = MAX ^ WRITE_NEXT_TICK;
-    var WRITE_NOT_UPDATING = MAX ^ WRITE_UPDATING;
-    var WRITE_NOT_CORKED = MAX ^ WRITE_CORKED;
-    var ACTIVE = READ_ACTIVE | WRITE_ACTIVE;
-    var NOT_ACTIVE = MAX ^ ACTIVE;
-    var DONE = READ_DONE | WRITE_DONE;
-    var DESTROY_STATUS = DESTROYING | DESTROYED | PREDESTROYING;
-    var OPEN_STATUS = DESTROY_STATUS | OPENING;
-    var AUTO_DESTROY = DESTROY_STATUS | DONE;
-    var NON_PRIMARY = WRITE_NON_PRIMARY & READ_NON_PRIMARY;
-    var ACTIVE_OR_TICKING = WRITE_NEXT_TICK | READ_NEXT_TICK;
-    var TICKING = ACTIVE_OR_TICKING & NOT_ACTIVE;
-    var IS_OPENING = OPEN_STATUS | TICKING;
-    var READ_PRIMARY_STATUS = OPEN_STATUS | READ_ENDING | READ_DONE;
-    var READ_STATUS = OPEN_STATUS | READ_DONE | READ_QUEUED;
-    var READ_ENDING_STATUS = OPEN_STATUS | READ_ENDING | READ_QUEUED;
-    var READ_READABLE_STATUS = OPEN_STATUS | READ_EMIT_READABLE | READ_QUEUED | READ_EMITTED_READABLE;
-    var SHOULD_NOT_READ = OPEN_STATUS | READ_ACTIVE | READ_ENDING | READ_DONE | READ_NEEDS_PUSH | READ_READ_AHEAD;
-    var READ_BACKPRESSURE_STATUS = DESTROY_STATUS | READ_ENDING | READ_DONE;
-    var READ_UPDATE_SYNC_STATUS = READ_UPDATING | OPEN_STATUS | READ_NEXT_TICK | READ_PRIMARY;
-    var READ_NEXT_TICK_OR_OPENING = READ_NEXT_TICK | OPENING;
-    var WRITE_PRIMARY_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_DONE;
-    var WRITE_QUEUED_AND_UNDRAINED = WRITE_QUEUED | WRITE_UNDRAINED;
-    var WRITE_QUEUED_AND_ACTIVE = WRITE_QUEUED | WRITE_ACTIVE;
-    var WRITE_DRAIN_STATUS = WRITE_QUEUED | WRITE_UNDRAINED | OPEN_STATUS | WRITE_ACTIVE;
-    var WRITE_STATUS = OPEN_STATUS | WRITE_ACTIVE | WRITE_QUEUED | WRITE_CORKED;
-    var WRITE_PRIMARY_AND_ACTIVE = WRITE_PRIMARY | WRITE_ACTIVE;
-    var WRITE_ACTIVE_AND_WRITING = WRITE_ACTIVE | WRITE_WRITING;
-    var WRITE_FINISHING_STATUS = OPEN_STATUS | WRITE_FINISHING | WRITE_QUEUED_AND_ACTIVE | WRITE_DONE;
-    var WRITE_BACKPRESSURE_STATUS = WRITE_UNDRAINED | DESTROY_STATUS | WRITE_FINISHING | WRITE_DONE;
-    var WRITE_UPDATE_SYNC_STATUS = WRITE_UPDATING | OPEN_STATUS | WRITE_NEXT_TICK | WRITE_PRIMARY;
-    var WRITE_DROP_DATA = WRITE_FINISHING | WRITE_DONE | DESTROY_STATUS;
-    var asyncIterator = Symbol.asyncIterator || /* @__PURE__ */ Symbol("asyncIterator");
-    var WritableState = class {
-      constructor(stream, { highWaterMark = 16384, map = null, mapWritable, byteLength, byteLengthWritable } = {}) {
-        this.stream = stream;
-        this.queue = new FIFO();
-        this.highWaterMark = highWaterMark;
-        this.buffered = 0;
-        this.error = null;
-        this.pipeline = null;
-        this.drains = null;
-        this.byteLength = byteLengthWritable || byteLength || defaultByteLength;
-        this.map = mapWritable || map;
-        this.afterWrite = afterWrite.bind(this);
-        this.afterUpdateNextTick = updateWriteNT.bind(this);
-      }
-      get ending() {
-        return (this.stream._duplexState & WRITE_FINISHING) !== 0;
-      }
-      get ended() {
-        return (this.stream._duplexState & WRITE_DONE) !== 0;
-      }
-      push(data) {
-        if ((this.stream._duplexState & WRITE_DROP_DATA) !== 0) return false;
-        if (this.map !== null) data = this.map(data);
-        this.buffered += this.byteLength(data);
-        this.queue.push(data);
-        if (this.buffered < this.highWaterMark) {
-          this.stream._duplexState |= WRITE_QUEUED;
-          return true;
-        }
-        this.stream._duplexState |= WRITE_QUEUED_AND_UNDRAINED;
-        return false;
-      }
-      shift() {
-        const data = this.queue.shift();
-        this.buffered -= this.byteLength(data);
-        if (this.buffered === 0) this.stream._duplexState &= WRITE_NOT_QUEUED;
-        return data;
-      }
-      end(data) {
-        if (typeof data === "function") {
-          this.stream.once("finish", data);
-        } else if (data !== void 0 && data !== null) {
-          this.push(data);
-        }
-        this.stream._duplexState = (this.stream._duplexState | WRITE_FINISHING) & WRITE_NON_PRIMARY;
-      }
-      autoBatch(data, cb) {
-        const buffer = [];
-        const stream = this.stream;
-        buffer.push(data);
-        while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED_AND_ACTIVE) {
-          buffer.push(stream._writableState.shift());
-        }
-        if ((stream._duplexState & OPEN_STATUS) !== 0) return cb(null);
-        stream._writev(buffer, cb);
-      }
-      update() {
-        const stream = this.stream;
-        stream._duplexState |= WRITE_UPDATING;
-        do {
-          while ((stream._duplexState & WRITE_STATUS) === WRITE_QUEUED) {
-            const data = this.shift();
-            stream._duplexState |= WRITE_ACTIVE_AND_WRITING;
-            stream._write(data, this.afterWrite);
-          }
-          if ((stream._duplexState & WRITE_PRIMARY_AND_ACTIVE) === 0) this.updateNonPrimary();
-        } while (this.continueUpdate() === true);
-        stream._duplexState &= WRITE_NOT_UPDATING;
-      }
-      updateNonPrimary() {
-        const stream = this.stream;
-        if ((stream._duplexState & WRITE_FINISHING_STATUS) === WRITE_FINISHING) {
-          stream._duplexState = stream._duplexState | WRITE_ACTIVE;
-          stream._final(afterFinal.bind(this));
-          return;
-        }
-        if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
-          if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
-            stream._duplexState |= ACTIVE;
-            stream._destroy(afterDestroy.bind(this));
-          }
-          return;
-        }
-        if ((stream._duplexState & IS_OPENING) === OPENING) {
-          stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING;
-          stream._open(afterOpen.bind(this));
-        }
-      }
-      continueUpdate() {
-        if ((this.stream._duplexState & WRITE_NEXT_TICK) === 0) return false;
-        this.stream._duplexState &= WRITE_NOT_NEXT_TICK;
-        return true;
-      }
-      updateCallback() {
-        if ((this.stream._duplexState & WRITE_UPDATE_SYNC_STATUS) === WRITE_PRIMARY) {
-          this.update();
-        } else {
-          this.updateNextTick();
-        }
-      }
-      updateNextTick() {
-        if ((this.stream._duplexState & WRITE_NEXT_TICK) !== 0) return;
-        this.stream._duplexState |= WRITE_NEXT_TICK;
-        if ((this.stream._duplexState & WRITE_UPDATING) === 0) qmt(this.afterUpdateNextTick);
-      }
-    };
-    var ReadableState = class {
-      constructor(stream, { highWaterMark = 16384, map = null, mapReadable, byteLength, byteLengthReadable } = {}) {
-        this.stream = stream;
-        this.queue = new FIFO();
-        this.highWaterMark = highWaterMark === 0 ? 1 : highWaterMark;
-        this.buffered = 0;
-        this.readAhead = highWaterMark > 0;
-        this.error = null;
-        this.pipeline = null;
-        this.byteLength = byteLengthReadable || byteLength || defaultByteLength;
-        this.map = mapReadable || map;
-        this.pipeTo = null;
-        this.afterRead = afterRead.bind(this);
-        this.afterUpdateNextTick = updateReadNT.bind(this);
-      }
-      get ending() {
-        return (this.stream._duplexState & READ_ENDING) !== 0;
-      }
-      get ended() {
-        return (this.stream._duplexState & READ_DONE) !== 0;
-      }
-      pipe(pipeTo, cb) {
-        if (this.pipeTo !== null) throw StreamError.BAD_ARGUMENT("Can only pipe to one destination");
-        if (typeof cb !== "function") cb = null;
-        this.stream._duplexState |= READ_PIPE_DRAINED;
-        this.pipeTo = pipeTo;
-        this.pipeline = new Pipeline(this.stream, pipeTo, cb);
-        if (cb) this.stream.on("error", noop4);
-        if (isStreamx(pipeTo)) {
-          pipeTo._writableState.pipeline = this.pipeline;
-          if (cb) pipeTo.on("error", noop4);
-          pipeTo.on("finish", this.pipeline.finished.bind(this.pipeline));
-        } else {
-          const onerror = this.pipeline.done.bind(this.pipeline, pipeTo);
-          const onclose = this.pipeline.done.bind(this.pipeline, pipeTo, null);
-          pipeTo.on("error", onerror);
-          pipeTo.on("close", onclose);
-          pipeTo.on("finish", this.pipeline.finished.bind(this.pipeline));
-        }
-        pipeTo.on("drain", afterDrain.bind(this));
-        this.stream.emit("piping", pipeTo);
-        pipeTo.emit("pipe", this.stream);
-      }
-      push(data) {
-        const stream = this.stream;
-        if (data === null) {
-          this.highWaterMark = 0;
-          stream._duplexState = (stream._duplexState | READ_ENDING) & READ_NON_PRIMARY_AND_PUSHED;
-          return false;
-        }
-        if (this.map !== null) {
-          data = this.map(data);
-          if (data === null) {
-            stream._duplexState &= READ_PUSHED;
-            return this.buffered < this.highWaterMark;
-          }
-        }
-        this.buffered += this.byteLength(data);
-        this.queue.push(data);
-        stream._duplexState = (stream._duplexState | READ_QUEUED) & READ_PUSHED;
-        return this.buffered < this.highWaterMark;
-      }
-      shift() {
-        const data = this.queue.shift();
-        this.buffered -= this.byteLength(data);
-        if (this.buffered === 0) {
-          this.stream._duplexState &= READ_NOT_QUEUED;
-        }
-        return data;
-      }
-      unshift(data) {
-        const pending = [this.map !== null ? this.map(data) : data];
-        while (this.buffered > 0) pending.push(this.shift());
-        for (let i = 0; i < pending.length - 1; i++) {
-          const data2 = pending[i];
-          this.buffered += this.byteLength(data2);
-          this.queue.push(data2);
-        }
-        this.push(pending[pending.length - 1]);
-      }
-      read() {
-        const stream = this.stream;
-        if ((stream._duplexState & READ_STATUS) === READ_QUEUED) {
-          const data = this.shift();
-          if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
-            stream._duplexState &= READ_PIPE_NOT_DRAINED;
-          }
-          if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
-            stream.emit("data", data);
-          }
-          return data;
-        }
-        if (this.readAhead === false) {
-          stream._duplexState |= READ_READ_AHEAD;
-          this.updateNextTick();
-        }
-        return null;
-      }
-      drain() {
-        const stream = this.stream;
-        while ((stream._duplexState & READ_STATUS) === READ_QUEUED && (stream._duplexState & READ_FLOWING) !== 0) {
-          const data = this.shift();
-          if (this.pipeTo !== null && this.pipeTo.write(data) === false) {
-            stream._duplexState &= READ_PIPE_NOT_DRAINED;
-          }
-          if ((stream._duplexState & READ_EMIT_DATA) !== 0) {
-            stream.emit("data", data);
-          }
-        }
-      }
-      update() {
-        const stream = this.stream;
-        stream._duplexState |= READ_UPDATING;
-        do {
-          this.drain();
-          while (this.buffered < this.highWaterMark && (stream._duplexState & SHOULD_NOT_READ) === READ_READ_AHEAD) {
-            stream._duplexState |= READ_ACTIVE_AND_NEEDS_PUSH;
-            stream._read(this.afterRead);
-            this.drain();
-          }
-          if ((stream._duplexState & READ_READABLE_STATUS) === READ_EMIT_READABLE_AND_QUEUED) {
-            stream._duplexState |= READ_EMITTED_READABLE;
-            stream.emit("readable");
-          }
-          if ((stream._duplexState & READ_PRIMARY_AND_ACTIVE) === 0) {
-            this.updateNonPrimary();
-          }
-        } while (this.continueUpdate() === true);
-        stream._duplexState &= READ_NOT_UPDATING;
-      }
-      updateNonPrimary() {
-        const stream = this.stream;
-        if ((stream._duplexState & READ_ENDING_STATUS) === READ_ENDING) {
-          stream._duplexState = (stream._duplexState | READ_DONE) & READ_NOT_ENDING;
-          stream.emit("end");
-          if ((stream._duplexState & AUTO_DESTROY) === DONE) {
-            stream._duplexState |= DESTROYING;
-          }
-          if (this.pipeTo !== null) {
-            this.pipeTo.end();
-          }
-        }
-        if ((stream._duplexState & DESTROY_STATUS) === DESTROYING) {
-          if ((stream._duplexState & ACTIVE_OR_TICKING) === 0) {
-            stream._duplexState |= ACTIVE;
-            stream._destroy(afterDestroy.bind(this));
-          }
-          return;
-        }
-        if ((stream._duplexState & IS_OPENING) === OPENING) {
-          stream._duplexState = (stream._duplexState | ACTIVE) & NOT_OPENING;
-          stream._open(afterOpen.bind(this));
-        }
-      }
-      continueUpdate() {
-        if ((this.stream._duplexState & READ_NEXT_TICK) === 0) return false;
-        this.stream._duplexState &= READ_NOT_NEXT_TICK;
-        return true;
-      }
-      updateCallback() {
-        if ((this.stream._duplexState & READ_UPDATE_SYNC_STATUS) === READ_PRIMARY) {
-          this.update();
-        } else {
-          this.updateNextTick();
-        }
-      }
-      updateNextTickIfOpen() {
-        if ((this.stream._duplexState & READ_NEXT_TICK_OR_OPENING) !== 0) return;
-        this.stream._duplexState |= READ_NEXT_TICK;
-        if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick);
-      }
-      updateNextTick() {
-        if ((this.stream._duplexState & READ_NEXT_TICK) !== 0) return;
-        this.stream._duplexState |= READ_NEXT_TICK;
-        if ((this.stream._duplexState & READ_UPDATING) === 0) qmt(this.afterUpdateNextTick);
-      }
-    };
-    var TransformState = class {
-      constructor(stream) {
-        this.data = null;
-        this.afterTransform = afterTransform.bind(stream);
-        this.afterFinal = null;
-      }
-    };
-    var Pipeline = class {
-      constructor(src, dst, cb) {
-        this.from = src;
-        this.to = dst;
-        this.afterPipe = cb;
-        this.error = null;
-        this.pipeToFinished = false;
-      }
-      finished() {
-        this.pipeToFinished = true;
-      }
-      done(stream, err) {
-        if (err) this.error = err;
-        if (stream === this.to) {
-          this.to = null;
-          if (this.from !== null) {
-            if ((this.from._duplexState & READ_DONE) === 0 || !this.pipeToFinished) {
-              this.from.destroy(this.error || StreamError.PREMATURE_CLOSE("Writable stream closed"));
-            }
-            return;
-          }
-        }
-        if (stream === this.from) {
-          this.from = null;
-          if (this.to !== null) {
-            if ((stream._duplexState & READ_DONE) === 0) {
-              this.to.destroy(this.error || StreamError.PREMATURE_CLOSE("Readable stream closed"));
-            }
-            return;
-          }
-        }
-        if (this.afterPipe !== null) this.afterPipe(this.error);
-        this.to = this.from = this.afterPipe = null;
-      }
-    };
-    function afterDrain() {
-      this.stream._duplexState |= READ_PIPE_DRAINED;
-      this.updateCallback();
-    }
-    function afterFinal(err) {
-      const stream = this.stream;
-      if (err) stream.destroy(err);
-      if ((stream._duplexState & DESTROY_STATUS) === 0) {
-        stream._duplexState |= WRITE_DONE;
-        stream.emit("finish");
-      }
-      if ((stream._duplexState & AUTO_DESTROY) === DONE) {
-        stream._duplexState |= DESTROYING;
-      }
-      stream._duplexState &= WRITE_NOT_FINISHING;
-      if ((stream._duplexState & WRITE_UPDATING) === 0) {
-        this.update();
-      } else {
-        this.updateNextTick();
-      }
-    }
-    function afterDestroy(err) {
-      const stream = this.stream;
-      if (!err && !StreamError.isStreamDestroyed(this.error)) err = this.error;
-      if (err) stream.emit("error", err);
-      stream._duplexState |= DESTROYED;
-      stream.emit("close");
-      const rs = stream._readableState;
-      const ws = stream._writableState;
-      if (rs !== null && rs.pipeline !== null) {
-        rs.pipeline.done(stream, err);
-      }
-      if (ws !== null) {
-        while (ws.drains !== null && ws.drains.length > 0) {
-          ws.drains.shift().resolve(false);
-        }
-        if (ws.pipeline !== null) {
-          ws.pipeline.done(stream, err);
-        }
-      }
-    }
-    function afterWrite(err) {
-      const stream = this.stream;
-      if (err) stream.destroy(err);
-      stream._duplexState &= WRITE_NOT_ACTIVE;
-      if (this.drains !== null) tickDrains(this.drains);
-      if ((stream._duplexState & WRITE_DRAIN_STATUS) === WRITE_UNDRAINED) {
-        stream._duplexState &= WRITE_DRAINED;
-        if ((stream._duplexState & WRITE_EMIT_DRAIN) === WRITE_EMIT_DRAIN) {
-          stream.emit("drain");
-        }
-      }
-      this.updateCallback();
-    }
-    function afterRead(err) {
-      if (err) this.stream.destroy(err);
-      this.stream._duplexState &= READ_NOT_ACTIVE;
-      if (this.readAhead === false && (this.stream._duplexState & READ_RESUMED) === 0) {
-        this.stream._duplexState &= READ_NO_READ_AHEAD;
-      }
-      this.updateCallback();
-    }
-    function updateReadNT() {
-      if ((this.stream._duplexState & READ_UPDATING) === 0) {
-        this.stream._duplexState &= READ_NOT_NEXT_TICK;
-        this.update();
-      }
-    }
-    function updateWriteNT() {
-      if ((this.stream._duplexState & WRITE_UPDATING) === 0) {
-        this.stream._duplexState &= WRITE_NOT_NEXT_TICK;
-        this.update();
-      }
-    }
-    function tickDrains(drains) {
-      for (let i = 0; i < drains.length; i++) {
-        if (--drains[i].writes === 0) {
-          drains.shift().resolve(true);
-          i--;
-        }
-      }
-    }
-    function afterOpen(err) {
-      const stream = this.stream;
-      if (err) stream.destroy(err);
-      if ((stream._duplexState & DESTROYING) === 0) {
-        if ((stream._duplexState & READ_PRIMARY_STATUS) === 0) {
-          stream._duplexState |= READ_PRIMARY;
-        }
-        if ((stream._duplexState & WRITE_PRIMARY_STATUS) === 0) {
-          stream._duplexState |= WRITE_PRIMARY;
-        }
-        stream.emit("open");
-      }
-      stream._duplexState &= NOT_ACTIVE;
-      if (stream._writableState !== null) {
-        stream._writableState.updateCallback();
-      }
-      if (stream._readableState !== null) {
-        stream._readableState.updateCallback();
-      }
-    }
-    function afterTransform(err, data) {
-      if (data !== void 0 && data !== null) this.push(data);
-      this._writableState.afterWrite(err);
-    }
-    function newListener(name) {
-      if (this._readableState !== null) {
-        if (name === "data") {
-          this._duplexState |= READ_EMIT_DATA | READ_RESUMED_READ_AHEAD;
-          this._readableState.updateNextTick();
-        }
-        if (name === "readable") {
-          this._duplexState |= READ_EMIT_READABLE;
-          this._readableState.updateNextTick();
-        }
-      }
-      if (this._writableState !== null) {
-        if (name === "drain") {
-          this._duplexState |= WRITE_EMIT_DRAIN;
-          this._writableState.updateNextTick();
-        }
-      }
-    }
-    var Stream = class extends EventEmitter2 {
-      constructor(opts) {
-        super();
-        this._duplexState = 0;
-        this._readableState = null;
-        this._writableState = null;
-        if (opts) {
-          if (opts.open) this._open = opts.open;
-          if (opts.destroy) this._destroy = opts.destroy;
-          if (opts.predestroy) this._predestroy = opts.predestroy;
-          if (opts.signal) opts.signal.addEventListener("abort", abort.bind(this));
-        }
-        this.on("newListener", newListener);
-      }
-      _open(cb) {
-        cb(null);
-      }
-      _destroy(cb) {
-        cb(null);
-      }
-      _predestroy() {
-      }
-      get readable() {
-        return this._readableState !== null ? true : void 0;
-      }
-      get writable() {
-        return this._writableState !== null ? true : void 0;
-      }
-      get destroyed() {
-        return (this._duplexState & DESTROYED) !== 0;
-      }
-      get destroying() {
-        return (this._duplexState & DESTROY_STATUS) !== 0;
-      }
-      destroy(err) {
-        if ((this._duplexState & DESTROY_STATUS) === 0) {
-          if (!err) err = StreamError.STREAM_DESTROYED();
-          this._duplexState = (this._duplexState | DESTROYING) & NON_PRIMARY;
-          if (this._readableState !== null) {
-            this._readableState.highWaterMark = 0;
-            this._readableState.error = err;
-          }
-          if (this._writableState !== null) {
-            this._writableState.highWaterMark = 0;
-            this._writableState.error = err;
-          }
-          this._duplexState |= PREDESTROYING;
-          this._predestroy();
-          this._duplexState &= NOT_PREDESTROYING;
-          if (this._readableState !== null) {
-            this._readableState.updateNextTick();
-          }
-          if (this._writableState !== null) {
-            this._writableState.updateNextTick();
-          }
-        }
-      }
-    };
-    var Readable2 = class _Readable extends Stream {
-      constructor(opts) {
-        super(opts);
-        this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD;
-        this._readableState = new ReadableState(this, opts);
-        if (opts) {
-          if (this._readableState.readAhead === false) this._duplexState &= READ_NO_READ_AHEAD;
-          if (opts.read) this._read = opts.read;
-          if (opts.eagerOpen) this._readableState.updateNextTick();
-          if (opts.encoding) this.setEncoding(opts.encoding);
-        }
-      }
-      static deferred(fn, opts) {
-        const out = new PassThrough(opts);
-        fn().then((src) => {
-          if (src === null) return out.end();
-          if (out.destroying) return;
-          pipeline2(src, out, noop4);
-        }).catch((err) => out.destroy(err));
-        return out;
-      }
-      setEncoding(encoding) {
-        const dec = new TextDecoder2(encoding);
-        const map = this._readableState.map || echo;
-        this._readableState.map = mapOrSkip;
-        return this;
-        function mapOrSkip(data) {
-          const next = dec.push(data);
-          return next === "" && (data.byteLength !== 0 || dec.remaining > 0) ? null : map(next);
-        }
-      }
-      _read(cb) {
-        cb(null);
-      }
-      pipe(dest, cb) {
-        this._readableState.updateNextTick();
-        this._readableState.pipe(dest, cb);
-        return dest;
-      }
-      read() {
-        this._readableState.updateNextTick();
-        return this._readableState.read();
-      }
-      push(data) {
-        this._readableState.updateNextTickIfOpen();
-        return this._readableState.push(data);
-      }
-      unshift(data) {
-        this._readableState.updateNextTickIfOpen();
-        return this._readableState.unshift(data);
-      }
-      resume() {
-        this._duplexState |= READ_RESUMED_READ_AHEAD;
-        this._readableState.updateNextTick();
-        return this;
-      }
-      pause() {
-        this._duplexState &= this._readableState.readAhead === false ? READ_PAUSED_NO_READ_AHEAD : READ_PAUSED;
-        return this;
-      }
-      static _fromAsyncIterator(ite, opts) {
-        let destroy;
-        const rs = new _Readable({
-          ...opts,
-          read(cb) {
-            ite.next().then(push).then(cb.bind(null, null)).catch(cb);
-          },
-          predestroy() {
-            destroy = ite.return();
-          },
-          destroy(cb) {
-            if (!destroy) return cb(null);
-            destroy.then(cb.bind(null, null)).catch(cb);
-          }
-        });
-        return rs;
-        function push(data) {
-          if (data.done) rs.push(null);
-          else rs.push(data.value);
-        }
-      }
-      static from(data, opts) {
-        if (isReadStreamx(data)) return data;
-        if (data[asyncIterator]) return this._fromAsyncIterator(data[asyncIterator](), opts);
-        if (!Array.isArray(data)) data = data === void 0 ? [] : [data];
-        let i = 0;
-        return new _Readable({
-          ...opts,
-          read(cb) {
-            this.push(i === data.length ? null : data[i++]);
-            cb(null);
-          }
-        });
-      }
-      static isBackpressured(rs) {
-        return (rs._duplexState & READ_BACKPRESSURE_STATUS) !== 0 || rs._readableState.buffered >= rs._readableState.highWaterMark;
-      }
-      static isPaused(rs) {
-        return (rs._duplexState & READ_RESUMED) === 0;
-      }
-      [asyncIterator]() {
-        const stream = this;
-        let error2 = null;
-        let promiseResolve = null;
-        let promiseReject = null;
-        this.on("error", (err) => {
-          error2 = err;
-        });
-        this.on("readable", onreadable);
-        this.on("close", onclose);
-        return {
-          [asyncIterator]() {
-            return this;
-          },
-          next() {
-            return new Promise(function(resolve6, reject) {
-              promiseResolve = resolve6;
-              promiseReject = reject;
-              const data = stream.read();
-              if (data !== null) ondata(data);
-              else if ((stream._duplexState & DESTROYED) !== 0) ondata(null);
-            });
-          },
-          return() {
-            return destroy(null);
-          },
-          throw(err) {
-            return destroy(err);
-          }
-        };
-        function onreadable() {
-          if (promiseResolve !== null) ondata(stream.read());
-        }
-        function onclose() {
-          if (promiseResolve !== null) ondata(null);
-        }
-        function ondata(data) {
-          if (promiseReject === null) return;
-          if (error2) {
-            promiseReject(error2);
-          } else if (data === null && (stream._duplexState & READ_DONE) === 0) {
-            promiseReject(StreamError.STREAM_DESTROYED());
-          } else {
-            promiseResolve({ value: data, done: data === null });
-          }
-          promiseReject = promiseResolve = null;
-        }
-        function destroy(err) {
-          stream.destroy(err);
-          return new Promise((resolve6, reject) => {
-            if (stream._duplexState & DESTROYED) return resolve6({ value: void 0, done: true });
-            stream.once("close", function() {
-              if (err) reject(err);
-              else resolve6({ value: void 0, done: true });
-            });
-          });
-        }
-      }
-    };
-    var Writable2 = class extends Stream {
-      constructor(opts) {
-        super(opts);
-        this._duplexState |= OPENING | READ_DONE;
-        this._writableState = new WritableState(this, opts);
-        if (opts) {
-          if (opts.writev) this._writev = opts.writev;
-          if (opts.write) this._write = opts.write;
-          if (opts.final) this._final = opts.final;
-          if (opts.eagerOpen) this._writableState.updateNextTick();
-        }
-      }
-      cork() {
-        this._duplexState |= WRITE_CORKED;
-      }
-      uncork() {
-        this._duplexState &= WRITE_NOT_CORKED;
-        this._writableState.updateNextTick();
-      }
-      _writev(batch, cb) {
-        cb(null);
-      }
-      _write(data, cb) {
-        this._writableState.autoBatch(data, cb);
-      }
-      _final(cb) {
-        cb(null);
-      }
-      static isBackpressured(ws) {
-        return (ws._duplexState & WRITE_BACKPRESSURE_STATUS) !== 0;
-      }
-      static drained(ws) {
-        if (ws.destroyed) return Promise.resolve(false);
-        const state = ws._writableState;
-        const pending = isWritev(ws) ? Math.min(1, state.queue.length) : state.queue.length;
-        const writes = pending + (ws._duplexState & WRITE_WRITING ? 1 : 0);
-        if (writes === 0) return Promise.resolve(true);
-        if (state.drains === null) state.drains = [];
-        return new Promise((resolve6) => {
-          state.drains.push({ writes, resolve: resolve6 });
-        });
-      }
-      write(data) {
-        this._writableState.updateNextTick();
-        return this._writableState.push(data);
-      }
-      end(data) {
-        this._writableState.updateNextTick();
-        this._writableState.end(data);
-        return this;
-      }
-    };
-    var Duplex = class extends Readable2 {
-      // and Writable
-      constructor(opts) {
-        super(opts);
-        this._duplexState = OPENING | this._duplexState & READ_READ_AHEAD;
-        this._writableState = new WritableState(this, opts);
-        if (opts) {
-          if (opts.writev) this._writev = opts.writev;
-          if (opts.write) this._write = opts.write;
-          if (opts.final) this._final = opts.final;
-        }
-      }
-      cork() {
-        this._duplexState |= WRITE_CORKED;
-      }
-      uncork() {
-        this._duplexState &= WRITE_NOT_CORKED;
-        this._writableState.updateNextTick();
-      }
-      _writev(batch, cb) {
-        cb(null);
-      }
-      _write(data, cb) {
-        this._writableState.autoBatch(data, cb);
-      }
-      _final(cb) {
-        cb(null);
-      }
-      write(data) {
-        this._writableState.updateNextTick();
-        return this._writableState.push(data);
-      }
-      end(data) {
-        this._writableState.updateNextTick();
-        this._writableState.end(data);
-        return this;
-      }
-    };
-    var Transform2 = class extends Duplex {
-      constructor(opts) {
-        super(opts);
-        this._transformState = new TransformState(this);
-        if (opts) {
-          if (opts.transform) this._transform = opts.transform;
-          if (opts.flush) this._flush = opts.flush;
-        }
-      }
-      _write(data, cb) {
-        if (this._readableState.buffered >= this._readableState.highWaterMark) {
-          this._transformState.data = data;
-        } else {
-          this._transform(data, this._transformState.afterTransform);
-        }
-      }
-      _read(cb) {
-        if (this._transformState.data !== null) {
-          const data = this._transformState.data;
-          this._transformState.data = null;
-          cb(null);
-          this._transform(data, this._transformState.afterTransform);
-        } else {
-          cb(null);
-        }
-      }
-      destroy(err) {
-        super.destroy(err);
-        if (this._transformState.data !== null) {
-          this._transformState.data = null;
-          this._transformState.afterTransform();
-        }
-      }
-      _transform(data, cb) {
-        cb(null, data);
-      }
-      _flush(cb) {
-        cb(null);
-      }
-      _final(cb) {
-        this._transformState.afterFinal = cb;
-        this._flush(transformAfterFlush.bind(this));
-      }
-    };
-    var PassThrough = class extends Transform2 {
-    };
-    function transformAfterFlush(err, data) {
-      const cb = this._transformState.afterFinal;
-      if (err) return cb(err);
-      if (data !== null && data !== void 0) this.push(data);
-      this.push(null);
-      cb(null);
-    }
-    function pipelinePromise(...streams) {
-      return new Promise((resolve6, reject) => {
-        return pipeline2(...streams, (err) => {
-          if (err) return reject(err);
-          resolve6();
-        });
-      });
-    }
-    function pipeline2(stream, ...streams) {
-      const all = Array.isArray(stream) ? [...stream, ...streams] : [stream, ...streams];
-      const done = all.length && typeof all[all.length - 1] === "function" ? all.pop() : null;
-      if (all.length < 2) throw StreamError.BAD_ARGUMENT("Pipeline requires at least 2 streams");
-      let src = all[0];
-      let dest = null;
-      let error2 = null;
-      for (let i = 1; i < all.length; i++) {
-        dest = all[i];
-        if (isStreamx(src)) {
-          src.pipe(dest, onerror);
-        } else {
-          errorHandle(src, true, i > 1, onerror);
-          src.pipe(dest);
-        }
-        src = dest;
-      }
-      if (done) {
-        let fin = false;
-        const autoDestroy = isStreamx(dest) || !!(dest._writableState && dest._writableState.autoDestroy);
-        dest.on("error", (err) => {
-          if (error2 === null) error2 = err;
-        });
-        dest.on("finish", () => {
-          fin = true;
-          if (!autoDestroy) done(error2);
-        });
-        if (autoDestroy) {
-          dest.on("close", () => done(error2 || (fin ? null : StreamError.PREMATURE_CLOSE())));
-        }
-      }
-      return dest;
-      function errorHandle(s, rd, wr, onerror2) {
-        s.on("error", onerror2);
-        s.on("close", onclose);
-        function onclose() {
-          if (rd && s._readableState && !s._readableState.ended) {
-            return onerror2(StreamError.PREMATURE_CLOSE());
-          }
-          if (wr && s._writableState && !s._writableState.ended) {
-            return onerror2(StreamError.PREMATURE_CLOSE());
-          }
-        }
-      }
-      function onerror(err) {
-        if (!err || error2) return;
-        error2 = err;
-        for (const s of all) {
-          s.destroy(err);
-        }
-      }
-    }
-    function echo(s) {
-      return s;
-    }
-    function isStream(stream) {
-      return !!stream._readableState || !!stream._writableState;
-    }
-    function isStreamx(stream) {
-      return typeof stream._duplexState === "number" && isStream(stream);
-    }
-    function isEnding(stream) {
-      return !!stream._readableState && stream._readableState.ending;
-    }
-    function isEnded(stream) {
-      return !!stream._readableState && stream._readableState.ended;
-    }
-    function isFinishing(stream) {
-      return !!stream._writableState && stream._writableState.ending;
-    }
-    function isFinished(stream) {
-      return !!stream._writableState && stream._writableState.ended;
-    }
-    function getStreamError(stream, opts = {}) {
-      const err = stream._readableState && stream._readableState.error || stream._writableState && stream._writableState.error;
-      return !opts.all && StreamError.isStreamDestroyed(err) ? null : err;
-    }
-    function isReadStreamx(stream) {
-      return isStreamx(stream) && stream.readable;
-    }
-    function isDisturbed(stream) {
-      return (stream._duplexState & OPENING) !== OPENING || (stream._duplexState & DESTROYING) === DESTROYING || (stream._duplexState & ACTIVE_OR_TICKING) !== 0;
-    }
-    function isTypedArray(data) {
-      return typeof data === "object" && data !== null && typeof data.byteLength === "number";
-    }
-    function defaultByteLength(data) {
-      return isTypedArray(data) ? data.byteLength : 1024;
-    }
-    function noop4() {
-    }
-    function abort() {
-      this.destroy(StreamError.ABORTED());
-    }
-    function isWritev(s) {
-      return s._writev !== Writable2.prototype._writev && s._writev !== Duplex.prototype._writev;
-    }
-    module2.exports = {
-      pipeline: pipeline2,
-      pipelinePromise,
-      isStream,
-      isStreamx,
-      isEnding,
-      isEnded,
-      isFinishing,
-      isFinished,
-      isDisturbed,
-      getStreamError,
-      Stream,
-      Writable: Writable2,
-      Readable: Readable2,
-      Duplex,
-      Transform: Transform2,
-      // Export PassThrough for compatibility with Node.js core's stream module
-      PassThrough
-    };
-  }
-});
-
-// node_modules/tar-stream/headers.js
-var require_headers2 = __commonJS({
-  "node_modules/tar-stream/headers.js"(exports2) {
-    var b4a = require_b4a();
-    var ZEROS = "0000000000000000000";
-    var SEVENS = "7777777777777777777";
-    var ZERO_OFFSET = "0".charCodeAt(0);
-    var USTAR_MAGIC = b4a.from([117, 115, 116, 97, 114, 0]);
-    var USTAR_VER = b4a.from([ZERO_OFFSET, ZERO_OFFSET]);
-    var GNU_MAGIC = b4a.from([117, 115, 116, 97, 114, 32]);
-    var GNU_VER = b4a.from([32, 0]);
-    var MASK = 4095;
-    var MAGIC_OFFSET = 257;
-    var VERSION_OFFSET = 263;
-    exports2.decodeLongPath = function decodeLongPath(buf, encoding) {
-      return decodeStr(buf, 0, buf.length, encoding);
-    };
-    exports2.encodePax = function encodePax(opts) {
-      let result = "";
-      if (opts.name) result += addLength(" path=" + opts.name + "\n");
-      if (opts.linkname) result += addLength(" linkpath=" + opts.linkname + "\n");
-      const pax = opts.pax;
-      if (pax) {
-        for (const key in pax) {
-          result += addLength(" " + key + "=" + pax[key] + "\n");
-        }
-      }
-      return b4a.from(result);
-    };
-    exports2.decodePax = function decodePax(buf) {
-      const result = {};
-      while (buf.length) {
-        let i = 0;
-        while (i < buf.length && buf[i] !== 32) i++;
-        const len = parseInt(b4a.toString(buf.subarray(0, i)), 10);
-        if (!len) return result;
-        const b = b4a.toString(buf.subarray(i + 1, len - 1));
-        const keyIndex = b.indexOf("=");
-        if (keyIndex === -1) return result;
-        result[b.slice(0, keyIndex)] = b.slice(keyIndex + 1);
-        buf = buf.subarray(len);
-      }
-      return result;
-    };
-    exports2.encode = function encode(opts) {
-      const buf = b4a.alloc(512);
-      let name = opts.name;
-      let prefix = "";
-      if (opts.typeflag === 5 && name[name.length - 1] !== "/") name += "/";
-      if (b4a.byteLength(name) !== name.length) return null;
-      while (b4a.byteLength(name) > 100) {
-        const i = name.indexOf("/");
-        if (i === -1) return null;
-        prefix += prefix ? "/" + name.slice(0, i) : name.slice(0, i);
-        name = name.slice(i + 1);
-      }
-      if (b4a.byteLength(name) > 100 || b4a.byteLength(prefix) > 155) return null;
-      if (opts.linkname && b4a.byteLength(opts.linkname) > 100) return null;
-      b4a.write(buf, name);
-      b4a.write(buf, encodeOct(opts.mode & MASK, 6), 100);
-      b4a.write(buf, encodeOct(opts.uid, 6), 108);
-      b4a.write(buf, encodeOct(opts.gid, 6), 116);
-      encodeSize(opts.size, buf, 124);
-      b4a.write(buf, encodeOct(opts.mtime.getTime() / 1e3 | 0, 11), 136);
-      buf[156] = ZERO_OFFSET + toTypeflag(opts.type);
-      if (opts.linkname) b4a.write(buf, opts.linkname, 157);
-      b4a.copy(USTAR_MAGIC, buf, MAGIC_OFFSET);
-      b4a.copy(USTAR_VER, buf, VERSION_OFFSET);
-      if (opts.uname) b4a.write(buf, opts.uname, 265);
-      if (opts.gname) b4a.write(buf, opts.gname, 297);
-      b4a.write(buf, encodeOct(opts.devmajor || 0, 6), 329);
-      b4a.write(buf, encodeOct(opts.devminor || 0, 6), 337);
-      if (prefix) b4a.write(buf, prefix, 345);
-      b4a.write(buf, encodeOct(cksum(buf), 6), 148);
-      return buf;
-    };
-    exports2.decode = function decode2(buf, filenameEncoding, allowUnknownFormat) {
-      let typeflag = buf[156] === 0 ? 0 : buf[156] - ZERO_OFFSET;
-      let name = decodeStr(buf, 0, 100, filenameEncoding);
-      const mode = decodeOct(buf, 100, 8);
-      const uid = decodeOct(buf, 108, 8);
-      const gid = decodeOct(buf, 116, 8);
-      const size = decodeOct(buf, 124, 12);
-      const mtime = decodeOct(buf, 136, 12);
-      const type = toType(typeflag);
-      const linkname = buf[157] === 0 ? null : decodeStr(buf, 157, 100, filenameEncoding);
-      const uname = decodeStr(buf, 265, 32);
-      const gname = decodeStr(buf, 297, 32);
-      const devmajor = decodeOct(buf, 329, 8);
-      const devminor = decodeOct(buf, 337, 8);
-      const c = cksum(buf);
-      if (c === 8 * 32) return null;
-      if (c !== decodeOct(buf, 148, 8)) throw new Error("Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?");
-      if (isUSTAR(buf)) {
-        if (buf[345]) name = decodeStr(buf, 345, 155, filenameEncoding) + "/" + name;
-      } else if (isGNU(buf)) {
-      } else {
-        if (!allowUnknownFormat) {
-          throw new Error("Invalid tar header: unknown format.");
-        }
-      }
-      if (typeflag === 0 && name && name[name.length - 1] === "/") typeflag = 5;
-      return {
-        name,
-        mode,
-        uid,
-        gid,
-        size,
-        byteOffset: 0,
-        mtime: new Date(1e3 * mtime),
-        type,
-        linkname,
-        uname,
-        gname,
-        devmajor,
-        devminor,
-        pax: null
-      };
-    };
-    function isUSTAR(buf) {
-      return b4a.equals(USTAR_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6));
-    }
-    function isGNU(buf) {
-      return b4a.equals(GNU_MAGIC, buf.subarray(MAGIC_OFFSET, MAGIC_OFFSET + 6)) && b4a.equals(GNU_VER, buf.subarray(VERSION_OFFSET, VERSION_OFFSET + 2));
-    }
-    function clamp2(index, len, defaultValue) {
-      if (typeof index !== "number") return defaultValue;
-      index = ~~index;
-      if (index >= len) return len;
-      if (index >= 0) return index;
-      index += len;
-      if (index >= 0) return index;
-      return 0;
-    }
-    function toType(flag) {
-      switch (flag) {
-        case 0:
-          return "file";
-        case 1:
-          return "link";
-        case 2:
-          return "symlink";
-        case 3:
-          return "character-device";
-        case 4:
-          return "block-device";
-        case 5:
-          return "directory";
-        case 6:
-          return "fifo";
-        case 7:
-          return "contiguous-file";
-        case 72:
-          return "pax-header";
-        case 55:
-          return "pax-global-header";
-        case 27:
-          return "gnu-long-link-path";
-        case 28:
-        case 30:
-          return "gnu-long-path";
-      }
-      return null;
-    }
-    function toTypeflag(flag) {
-      switch (flag) {
-        case "file":
-          return 0;
-        case "link":
-          return 1;
-        case "symlink":
-          return 2;
-        case "character-device":
-          return 3;
-        case "block-device":
-          return 4;
-        case "directory":
-          return 5;
-        case "fifo":
-          return 6;
-        case "contiguous-file":
-          return 7;
-        case "pax-header":
-          return 72;
-      }
-      return 0;
-    }
-    function indexOf(block, num, offset, end) {
-      for (; offset < end; offset++) {
-        if (block[offset] === num) return offset;
-      }
-      return end;
-    }
-    function cksum(block) {
-      let sum = 8 * 32;
-      for (let i = 0; i < 148; i++) sum += block[i];
-      for (let j = 156; j < 512; j++) sum += block[j];
-      return sum;
-    }
-    function encodeOct(val, n) {
-      val = val.toString(8);
-      if (val.length > n) return SEVENS.slice(0, n) + " ";
-      return ZEROS.slice(0, n - val.length) + val + " ";
-    }
-    function encodeSizeBin(num, buf, off) {
-      buf[off] = 128;
-      for (let i = 11; i > 0; i--) {
-        buf[off + i] = num & 255;
-        num = Math.floor(num / 256);
-      }
-    }
-    function encodeSize(num, buf, off) {
-      if (num.toString(8).length > 11) {
-        encodeSizeBin(num, buf, off);
-      } else {
-        b4a.write(buf, encodeOct(num, 11), off);
-      }
-    }
-    function parse256(buf) {
-      let positive;
-      if (buf[0] === 128) positive = true;
-      else if (buf[0] === 255) positive = false;
-      else return null;
-      const tuple = [];
-      let i;
-      for (i = buf.length - 1; i > 0; i--) {
-        const byte = buf[i];
-        if (positive) tuple.push(byte);
-        else tuple.push(255 - byte);
-      }
-      let sum = 0;
-      const l = tuple.length;
-      for (i = 0; i < l; i++) {
-        sum += tuple[i] * Math.pow(256, i);
-      }
-      return positive ? sum : -1 * sum;
-    }
-    function decodeOct(val, offset, length) {
-      val = val.subarray(offset, offset + length);
-      offset = 0;
-      if (val[offset] & 128) {
-        return parse256(val);
-      } else {
-        while (offset < val.length && val[offset] === 32) offset++;
-        const end = clamp2(indexOf(val, 32, offset, val.length), val.length, val.length);
-        while (offset < end && val[offset] === 0) offset++;
-        if (end === offset) return 0;
-        return parseInt(b4a.toString(val.subarray(offset, end)), 8);
-      }
-    }
-    function decodeStr(val, offset, length, encoding) {
-      return b4a.toString(val.subarray(offset, indexOf(val, 0, offset, offset + length)), encoding);
-    }
-    function addLength(str) {
-      const len = b4a.byteLength(str);
-      let digits = Math.floor(Math.log(len) / Math.log(10)) + 1;
-      if (len + digits >= Math.pow(10, digits)) digits++;
-      return len + digits + str;
-    }
-  }
-});
-
-// node_modules/tar-stream/extract.js
-var require_extract2 = __commonJS({
-  "node_modules/tar-stream/extract.js"(exports2, module2) {
-    var { Writable: Writable2, Readable: Readable2, getStreamError } = require_streamx();
-    var FIFO = require_fast_fifo();
-    var b4a = require_b4a();
-    var headers = require_headers2();
-    var EMPTY = b4a.alloc(0);
-    var MAX_HEADER_SIZE = 4 * 1024 * 1024;
-    var BufferList = class {
-      constructor() {
-        this.buffered = 0;
-        this.shifted = 0;
-        this.queue = new FIFO();
-        this._offset = 0;
-      }
-      push(buffer) {
-        this.buffered += buffer.byteLength;
-        this.queue.push(buffer);
-      }
-      shiftFirst(size) {
-        return this.buffered === 0 ? null : this._next(size);
-      }
-      shift(size) {
-        if (size > this.buffered) return null;
-        if (size === 0) return EMPTY;
-        let chunk = this._next(size);
-        if (size === chunk.byteLength) return chunk;
-        const chunks = [chunk];
-        while ((size -= chunk.byteLength) > 0) {
-          chunk = this._next(size);
-          chunks.push(chunk);
-        }
-        return b4a.concat(chunks);
-      }
-      _next(size) {
-        const buf = this.queue.peek();
-        const rem = buf.byteLength - this._offset;
-        if (size >= rem) {
-          const sub = this._offset ? buf.subarray(this._offset, buf.byteLength) : buf;
-          this.queue.shift();
-          this._offset = 0;
-          this.buffered -= rem;
-          this.shifted += rem;
-          return sub;
-        }
-        this.buffered -= size;
-        this.shifted += size;
-        return buf.subarray(this._offset, this._offset += size);
-      }
-    };
-    var Source = class extends Readable2 {
-      constructor(self2, header, offset) {
-        super();
-        this.header = header;
-        this.offset = offset;
-        this._parent = self2;
-      }
-      _read(cb) {
-        if (this.header.size === 0) {
-          this.push(null);
-        }
-        if (this._parent._stream === this) {
-          this._parent._update();
-        }
-        cb(null);
-      }
-      _predestroy() {
-        this._parent.destroy(getStreamError(this));
-      }
-      _detach() {
-        if (this._parent._stream === this) {
-          this._parent._stream = null;
-          this._parent._missing = overflow(this.header.size);
-          this._parent._update();
-        }
-      }
-      _destroy(cb) {
-        this._detach();
-        cb(null);
-      }
-    };
-    var Extract = class extends Writable2 {
-      constructor(opts) {
-        super(opts);
-        if (!opts) opts = {};
-        this._buffer = new BufferList();
-        this._offset = 0;
-        this._header = null;
-        this._stream = null;
-        this._missing = 0;
-        this._longHeader = false;
-        this._callback = noop4;
-        this._locked = false;
-        this._finished = false;
-        this._pax = null;
-        this._paxGlobal = null;
-        this._gnuLongPath = null;
-        this._gnuLongLinkPath = null;
-        this._filenameEncoding = opts.filenameEncoding || "utf-8";
-        this._allowUnknownFormat = !!opts.allowUnknownFormat;
-        this._unlockBound = this._unlock.bind(this);
-      }
-      _unlock(err) {
-        this._locked = false;
-        if (err) {
-          this.destroy(err);
-          this._continueWrite(err);
-          return;
-        }
-        this._update();
-      }
-      _consumeHeader() {
-        if (this._locked) return false;
-        this._offset = this._buffer.shifted;
-        try {
-          this._header = headers.decode(this._buffer.shift(512), this._filenameEncoding, this._allowUnknownFormat);
-        } catch (err) {
-          this._continueWrite(err);
-          return false;
-        }
-        if (!this._header) return true;
-        this._header.byteOffset = this._buffer.shifted;
-        switch (this._header.type) {
-          case "gnu-long-path":
-          case "gnu-long-link-path":
-          case "pax-global-header":
-          case "pax-header":
-            this._longHeader = true;
-            this._missing = this._header.size;
-            if (this._missing > MAX_HEADER_SIZE) {
-              this._continueWrite(new Error("Header exceeds max size"));
-              return false;
-            }
-            return true;
-        }
-        this._locked = true;
-        this._applyLongHeaders();
-        if (!(this._header.size >= 0)) {
-          this._continueWrite(new Error("Invalid header"));
-          return false;
-        }
-        if (this._header.size === 0 || this._header.type === "directory") {
-          this.emit("entry", this._header, this._createStream(), this._unlockBound);
-          return true;
-        }
-        this._stream = this._createStream();
-        this._missing = this._header.size;
-        this.emit("entry", this._header, this._stream, this._unlockBound);
-        return true;
-      }
-      _applyLongHeaders() {
-        if (this._gnuLongPath) {
-          this._header.name = this._gnuLongPath;
-          this._gnuLongPath = null;
-        }
-        if (this._gnuLongLinkPath) {
-          this._header.linkname = this._gnuLongLinkPath;
-          this._gnuLongLinkPath = null;
-        }
-        if (this._pax) {
-          if (this._pax.path) this._header.name = this._pax.path;
-          if (this._pax.linkpath) this._header.linkname = this._pax.linkpath;
-          if (this._pax.size) this._header.size = parseInt(this._pax.size, 10);
-          this._header.pax = this._pax;
-          this._pax = null;
-        }
-      }
-      _decodeLongHeader(buf) {
-        switch (this._header.type) {
-          case "gnu-long-path":
-            this._gnuLongPath = headers.decodeLongPath(buf, this._filenameEncoding);
-            break;
-          case "gnu-long-link-path":
-            this._gnuLongLinkPath = headers.decodeLongPath(buf, this._filenameEncoding);
-            break;
-          case "pax-global-header":
-            this._paxGlobal = headers.decodePax(buf);
-            break;
-          case "pax-header":
-            this._pax = this._paxGlobal === null ? headers.decodePax(buf) : Object.assign({}, this._paxGlobal, headers.decodePax(buf));
-            break;
-        }
-      }
-      _consumeLongHeader() {
-        this._longHeader = false;
-        this._missing = overflow(this._header.size);
-        const buf = this._buffer.shift(this._header.size);
-        try {
-          this._decodeLongHeader(buf);
-        } catch (err) {
-          this._continueWrite(err);
-          return false;
-        }
-        return true;
-      }
-      _consumeStream() {
-        const buf = this._buffer.shiftFirst(this._missing);
-        if (buf === null) return false;
-        this._missing -= buf.byteLength;
-        const drained = this._stream.push(buf);
-        if (this._missing === 0) {
-          this._stream.push(null);
-          if (drained) this._stream._detach();
-          return drained && this._locked === false;
-        }
-        return drained;
-      }
-      _createStream() {
-        return new Source(this, this._header, this._offset);
-      }
-      _update() {
-        while (this._buffer.buffered > 0 && !this.destroying) {
-          if (this._missing > 0) {
-            if (this._stream !== null) {
-              if (this._consumeStream() === false) return;
-              continue;
-            }
-            if (this._longHeader === true) {
-              if (this._missing > this._buffer.buffered) break;
-              if (this._consumeLongHeader() === false) return false;
-              continue;
-            }
-            const ignore2 = this._buffer.shiftFirst(this._missing);
-            if (ignore2 !== null) this._missing -= ignore2.byteLength;
-            continue;
-          }
-          if (this._buffer.buffered < 512) break;
-          if (this._stream !== null || this._consumeHeader() === false) return;
-        }
-        this._continueWrite(null);
-      }
-      _continueWrite(err) {
-        const cb = this._callback;
-        this._callback = noop4;
-        cb(err);
-      }
-      _write(data, cb) {
-        this._callback = cb;
-        this._buffer.push(data);
-        this._update();
-      }
-      _final(cb) {
-        this._finished = this._missing === 0 && this._buffer.buffered === 0;
-        cb(this._finished ? null : new Error("Unexpected end of data"));
-      }
-      _predestroy() {
-        this._continueWrite(null);
-      }
-      _destroy(cb) {
-        if (this._stream) this._stream.destroy(getStreamError(this));
-        cb(null);
-      }
-      [Symbol.asyncIterator]() {
-        let error2 = null;
-        let promiseResolve = null;
-        let promiseReject = null;
-        let entryStream = null;
-        let entryCallback = null;
-        const extract = this;
-        this.on("entry", onentry);
-        this.on("error", (err) => {
-          error2 = err;
-        });
-        this.on("close", onclose);
-        return {
-          [Symbol.asyncIterator]() {
-            return this;
-          },
-          next() {
-            return new Promise(onnext);
-          },
-          return() {
-            return destroy(null);
-          },
-          throw(err) {
-            return destroy(err);
-          }
-        };
-        function consumeCallback(err) {
-          if (!entryCallback) return;
-          const cb = entryCallback;
-          entryCallback = null;
-          cb(err);
-        }
-        function onnext(resolve6, reject) {
-          if (error2) {
-            return reject(error2);
-          }
-          if (entryStream) {
-            resolve6({ value: entryStream, done: false });
-            entryStream = null;
-            return;
-          }
-          promiseResolve = resolve6;
-          promiseReject = reject;
-          consumeCallback(null);
-          if (extract._finished && promiseResolve) {
-            promiseResolve({ value: void 0, done: true });
-            promiseResolve = promiseReject = null;
-          }
-        }
-        function onentry(header, stream, callback) {
-          entryCallback = callback;
-          stream.on("error", noop4);
-          if (promiseResolve) {
-            promiseResolve({ value: stream, done: false });
-            promiseResolve = promiseReject = null;
-          } else {
-            entryStream = stream;
-          }
-        }
-        function onclose() {
-          consumeCallback(error2);
-          if (!promiseResolve) return;
-          if (error2) promiseReject(error2);
-          else promiseResolve({ value: void 0, done: true });
-          promiseResolve = promiseReject = null;
-        }
-        function destroy(err) {
-          extract.destroy(err);
-          consumeCallback(err);
-          return new Promise((resolve6, reject) => {
-            if (extract.destroyed) return resolve6({ value: void 0, done: true });
-            extract.once("close", function() {
-              if (err) reject(err);
-              else resolve6({ value: void 0, done: true });
-            });
-          });
-        }
-      }
-    };
-    module2.exports = function extract(opts) {
-      return new Extract(opts);
-    };
-    function noop4() {
-    }
-    function overflow(size) {
-      size &= 511;
-      return size && 512 - size;
-    }
-  }
-});
-
-// node_modules/tar-stream/constants.js
-var require_constants3 = __commonJS({
-  "node_modules/tar-stream/constants.js"(exports2, module2) {
-    var constants3 = {
-      // just for envs without fs
-      S_IFMT: 61440,
-      S_IFDIR: 16384,
-      S_IFCHR: 8192,
-      S_IFBLK: 24576,
-      S_IFIFO: 4096,
-      S_IFLNK: 40960
-    };
-    try {
-      module2.exports = require("fs").constants || constants3;
-    } catch {
-      module2.exports = constants3;
-    }
-  }
-});
-
-// node_modules/tar-stream/pack.js
-var require_pack2 = __commonJS({
-  "node_modules/tar-stream/pack.js"(exports2, module2) {
-    var { Readable: Readable2, Writable: Writable2, getStreamError } = require_streamx();
-    var b4a = require_b4a();
-    var constants3 = require_constants3();
-    var headers = require_headers2();
-    var DMODE = 493;
-    var FMODE = 420;
-    var END_OF_TAR = b4a.alloc(1024);
-    var Sink = class extends Writable2 {
-      constructor(pack2, header, callback) {
-        super({ mapWritable, eagerOpen: true });
-        this.written = 0;
-        this.header = header;
-        this._callback = callback;
-        this._linkname = null;
-        this._isLinkname = header.type === "symlink" && !header.linkname;
-        this._isVoid = header.type !== "file" && header.type !== "contiguous-file";
-        this._finished = false;
-        this._pack = pack2;
-        this._openCallback = null;
-        if (this._pack._stream === null) this._pack._stream = this;
-        else this._pack._pending.push(this);
-      }
-      _open(cb) {
-        this._openCallback = cb;
-        if (this._pack._stream === this) this._continueOpen();
-      }
-      _continuePack(err) {
-        if (this._callback === null) return;
-        const callback = this._callback;
-        this._callback = null;
-        callback(err);
-      }
-      _continueOpen() {
-        if (this._pack._stream === null) this._pack._stream = this;
-        const cb = this._openCallback;
-        this._openCallback = null;
-        if (cb === null) return;
-        if (this._pack.destroying) return cb(new Error("pack stream destroyed"));
-        if (this._pack._finalized) return cb(new Error("pack stream is already finalized"));
-        this._pack._stream = this;
-        if (!this._isLinkname) {
-          this._pack._encode(this.header);
-        }
-        if (this._isVoid) {
-          this._finish();
-          this._continuePack(null);
-        }
-        cb(null);
-      }
-      _write(data, cb) {
-        if (this._isLinkname) {
-          this._linkname = this._linkname ? b4a.concat([this._linkname, data]) : data;
-          return cb(null);
-        }
-        if (this._isVoid) {
-          if (data.byteLength > 0) {
-            return cb(new Error("No body allowed for this entry"));
-          }
-          return cb();
-        }
-        this.written += data.byteLength;
-        if (this._pack.push(data)) return cb();
-        this._pack._drain = cb;
-      }
-      _finish() {
-        if (this._finished) return;
-        this._finished = true;
-        if (this._isLinkname) {
-          this.header.linkname = this._linkname ? b4a.toString(this._linkname, "utf-8") : "";
-          this._pack._encode(this.header);
-        }
-        overflow(this._pack, this.header.size);
-        this._pack._done(this);
-      }
-      _final(cb) {
-        if (this.written !== this.header.size) {
-          return cb(new Error("Size mismatch"));
-        }
-        this._finish();
-        cb(null);
-      }
-      _getError() {
-        return getStreamError(this) || new Error("tar entry destroyed");
-      }
-      _predestroy() {
-        this._pack.destroy(this._getError());
-      }
-      _destroy(cb) {
-        this._pack._done(this);
-        this._continuePack(this._finished ? null : this._getError());
-        cb();
-      }
-    };
-    var Pack = class extends Readable2 {
-      constructor(opts) {
-        super(opts);
-        this._drain = noop4;
-        this._finalized = false;
-        this._finalizing = false;
-        this._pending = [];
-        this._stream = null;
-      }
-      entry(header, buffer, callback) {
-        if (this._finalized || this.destroying) throw new Error("already finalized or destroyed");
-        if (typeof buffer === "function") {
-          callback = buffer;
-          buffer = null;
-        }
-        if (!callback) callback = noop4;
-        if (!header.size || header.type === "symlink") header.size = 0;
-        if (!header.type) header.type = modeToType(header.mode);
-        if (!header.mode) header.mode = header.type === "directory" ? DMODE : FMODE;
-        if (!header.uid) header.uid = 0;
-        if (!header.gid) header.gid = 0;
-        if (!header.mtime) header.mtime = /* @__PURE__ */ new Date();
-        if (typeof buffer === "string") buffer = b4a.from(buffer);
-        const sink = new Sink(this, header, callback);
-        if (b4a.isBuffer(buffer)) {
-          header.size = buffer.byteLength;
-          sink.write(buffer);
-          sink.end();
-          return sink;
-        }
-        if (sink._isVoid) {
-          return sink;
-        }
-        return sink;
-      }
-      finalize() {
-        if (this._stream || this._pending.length > 0) {
-          this._finalizing = true;
-          return;
-        }
-        if (this._finalized) return;
-        this._finalized = true;
-        this.push(END_OF_TAR);
-        this.push(null);
-      }
-      _done(stream) {
-        if (stream !== this._stream) return;
-        this._stream = null;
-        if (this._finalizing) this.finalize();
-        if (this._pending.length) this._pending.shift()._continueOpen();
-      }
-      _encode(header) {
-        if (!header.pax) {
-          const buf = headers.encode(header);
-          if (buf) {
-            this.push(buf);
-            return;
-          }
-        }
-        this._encodePax(header);
-      }
-      _encodePax(header) {
-        const paxHeader = headers.encodePax({
-          name: header.name,
-          linkname: header.linkname,
-          pax: header.pax
-        });
-        const newHeader = {
-          name: "PaxHeader",
-          mode: header.mode,
-          uid: header.uid,
-          gid: header.gid,
-          size: paxHeader.byteLength,
-          mtime: header.mtime,
-          type: "pax-header",
-          linkname: header.linkname && "PaxHeader",
-          uname: header.uname,
-          gname: header.gname,
-          devmajor: header.devmajor,
-          devminor: header.devminor
-        };
-        this.push(headers.encode(newHeader));
-        this.push(paxHeader);
-        overflow(this, paxHeader.byteLength);
-        newHeader.size = header.size;
-        newHeader.type = header.type;
-        this.push(headers.encode(newHeader));
-      }
-      _doDrain() {
-        const drain = this._drain;
-        this._drain = noop4;
-        drain();
-      }
-      _predestroy() {
-        const err = getStreamError(this);
-        if (this._stream) this._stream.destroy(err);
-        while (this._pending.length) {
-          const stream = this._pending.shift();
-          stream.destroy(err);
-          stream._continueOpen();
-        }
-        this._doDrain();
-      }
-      _read(cb) {
-        this._doDrain();
-        cb();
-      }
-    };
-    module2.exports = function pack2(opts) {
-      return new Pack(opts);
-    };
-    function modeToType(mode) {
-      switch (mode & constants3.S_IFMT) {
-        case constants3.S_IFBLK:
-          return "block-device";
-        case constants3.S_IFCHR:
-          return "character-device";
-        case constants3.S_IFDIR:
-          return "directory";
-        case constants3.S_IFIFO:
-          return "fifo";
-        case constants3.S_IFLNK:
-          return "symlink";
-      }
-      return "file";
-    }
-    function noop4() {
-    }
-    function overflow(self2, size) {
-      size &= 511;
-      if (size) self2.push(END_OF_TAR.subarray(0, 512 - size));
-    }
-    function mapWritable(buf) {
-      return b4a.isBuffer(buf) ? buf : b4a.from(buf);
-    }
-  }
-});
-
-// node_modules/tar-stream/index.js
-var require_tar_stream2 = __commonJS({
-  "node_modules/tar-stream/index.js"(exports2) {
-    exports2.extract = require_extract2();
-    exports2.pack = require_pack2();
-  }
-});
-
-// node_modules/tar-fs/index.js
-var require_tar_fs2 = __commonJS({
-  "node_modules/tar-fs/index.js"(exports2) {
-    var tar = require_tar_stream2();
-    var pump = require_pump();
-    var fs4 = require("fs");
-    var path4 = require("path");
-    var win32 = (global.Bare ? global.Bare.platform : process.platform) === "win32";
-    exports2.pack = function pack2(cwd, opts) {
-      if (!cwd) cwd = ".";
-      if (!opts) opts = {};
-      const xfs = opts.fs || fs4;
-      const ignore2 = opts.ignore || opts.filter || noop4;
-      const mapStream = opts.mapStream || echo;
-      const statNext = statAll(xfs, opts.dereference ? xfs.stat : xfs.lstat, cwd, ignore2, opts.entries, opts.sort);
-      const strict = opts.strict !== false;
-      const umask = typeof opts.umask === "number" ? ~opts.umask : ~processUmask();
-      const pack3 = opts.pack || tar.pack();
-      const finish2 = opts.finish || noop4;
-      let map = opts.map || noop4;
-      let dmode = typeof opts.dmode === "number" ? opts.dmode : 0;
-      let fmode = typeof opts.fmode === "number" ? opts.fmode : 0;
-      if (opts.strip) map = strip(map, opts.strip);
-      if (opts.readable) {
-        dmode |= parseInt(555, 8);
-        fmode |= parseInt(444, 8);
-      }
-      if (opts.writable) {
-        dmode |= parseInt(333, 8);
-        fmode |= parseInt(222, 8);
-      }
-      onnextentry();
-      function onsymlink(filename, header) {
-        xfs.readlink(path4.join(cwd, filename), function(err, linkname) {
-          if (err) return pack3.destroy(err);
-          header.linkname = normalize(linkname);
-          pack3.entry(header, onnextentry);
-        });
-      }
-      function onstat(err, filename, stat3) {
-        if (pack3.destroyed) return;
-        if (err) return pack3.destroy(err);
-        if (!filename) {
-          if (opts.finalize !== false) pack3.finalize();
-          return finish2(pack3);
-        }
-        if (stat3.isSocket()) return onnextentry();
-        let header = {
-          name: normalize(filename),
-          mode: (stat3.mode | (stat3.isDirectory() ? dmode : fmode)) & umask,
-          mtime: stat3.mtime,
-          size: stat3.size,
-          type: "file",
-          uid: stat3.uid,
-          gid: stat3.gid
-        };
-        if (stat3.isDirectory()) {
-          header.size = 0;
-          header.type = "directory";
-          header = map(header) || header;
-          return pack3.entry(header, onnextentry);
-        }
-        if (stat3.isSymbolicLink()) {
-          header.size = 0;
-          header.type = "symlink";
-          header = map(header) || header;
-          return onsymlink(filename, header);
-        }
-        header = map(header) || header;
-        if (!stat3.isFile()) {
-          if (strict) return pack3.destroy(new Error("unsupported type for " + filename));
-          return onnextentry();
-        }
-        const entry = pack3.entry(header, onnextentry);
-        const rs = mapStream(xfs.createReadStream(path4.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
-        rs.on("error", function(err2) {
-          entry.destroy(err2);
-        });
-        pump(rs, entry);
-      }
-      function onnextentry(err) {
-        if (err) return pack3.destroy(err);
-        statNext(onstat);
-      }
-      return pack3;
-    };
-    function head(list) {
-      return list.length ? list[list.length - 1] : null;
-    }
-    function processGetuid() {
-      return !global.Bare && process.getuid ? process.getuid() : -1;
-    }
-    function processUmask() {
-      return !global.Bare && process.umask ? process.umask() : 0;
-    }
-    exports2.extract = function extract(cwd, opts) {
-      if (!cwd) cwd = ".";
-      if (!opts) opts = {};
-      cwd = path4.resolve(cwd);
-      const xfs = opts.fs || fs4;
-      const ignore2 = opts.ignore || opts.filter || noop4;
-      const mapStream = opts.mapStream || echo;
-      const own = opts.chown !== false && !win32 && processGetuid() === 0;
-      const extract2 = opts.extract || tar.extract();
-      const stack = [];
-      const now = /* @__PURE__ */ new Date();
-      const umask = typeof opts.umask === "number" ? ~opts.umask : ~processUmask();
-      const strict = opts.strict !== false;
-      const validateSymLinks = opts.validateSymlinks !== false;
-      let map = opts.map || noop4;
-      let dmode = typeof opts.dmode === "number" ? opts.dmode : 0;
-      let fmode = typeof opts.fmode === "number" ? opts.fmode : 0;
-      if (opts.strip) map = strip(map, opts.strip);
-      if (opts.readable) {
-        dmode |= parseInt(555, 8);
-        fmode |= parseInt(444, 8);
-      }
-      if (opts.writable) {
-        dmode |= parseInt(333, 8);
-        fmode |= parseInt(222, 8);
-      }
-      extract2.on("entry", onentry);
-      if (opts.finish) extract2.on("finish", opts.finish);
-      return extract2;
-      function onentry(header, stream, next) {
-        header = map(header) || header;
-        header.name = normalize(header.name);
-        const name = path4.join(cwd, path4.join("/", header.name));
-        if (ignore2(name, header)) {
-          stream.resume();
-          return next();
-        }
-        const dir = path4.join(name, ".") === path4.join(cwd, ".") ? cwd : path4.dirname(name);
-        validate(xfs, dir, path4.join(cwd, "."), function(err, valid) {
-          if (err) return next(err);
-          if (!valid) return next(new Error(dir + " is not a valid path"));
-          if (header.type === "directory") {
-            stack.push([name, header.mtime]);
-            return mkdirfix(name, {
-              fs: xfs,
-              own,
-              uid: header.uid,
-              gid: header.gid,
-              mode: header.mode
-            }, stat3);
-          }
-          mkdirfix(dir, {
-            fs: xfs,
-            own,
-            uid: header.uid,
-            gid: header.gid,
-            // normally, the folders with rights and owner should be part of the TAR file
-            // if this is not the case, create folder for same user as file and with
-            // standard permissions of 0o755 (rwxr-xr-x)
-            mode: 493
-          }, function(err2) {
-            if (err2) return next(err2);
-            switch (header.type) {
-              case "file":
-                return onfile();
-              case "link":
-                return onlink();
-              case "symlink":
-                return onsymlink();
-            }
-            if (strict) return next(new Error("unsupported type for " + name + " (" + header.type + ")"));
-            stream.resume();
-            next();
-          });
-        });
-        function stat3(err) {
-          if (err) return next(err);
-          if (path4.join(name, ".") === path4.join(cwd, ".")) return next();
-          utimes(name, header, function(err2) {
-            if (err2) return next(err2);
-            if (win32) return next();
-            chperm(name, header, next);
-          });
-        }
-        function onsymlink() {
-          if (win32) return next();
-          xfs.unlink(name, function() {
-            const dst = path4.resolve(path4.dirname(name), header.linkname);
-            if (!inCwd(dst) && (validateSymLinks || opts.strip)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path4.join(cwd, "."), function(err, valid) {
-              if (err) return next(err);
-              if (!valid && validateSymLinks) return next(new Error(name + " is not a valid symlink"));
-              xfs.symlink(header.linkname, name, stat3);
-            });
-          });
-        }
-        function onlink() {
-          if (win32) return next();
-          xfs.unlink(name, function() {
-            const link = path4.join(cwd, path4.join("/", header.linkname));
-            xfs.realpath(link, function(err, dst) {
-              if (err || !inCwd(dst)) return next(new Error(name + " is not a valid hardlink"));
-              xfs.link(dst, name, function(err2) {
-                if (err2 && err2.code === "EPERM" && opts.hardlinkAsFilesFallback) {
-                  stream = xfs.createReadStream(dst);
-                  return onfile();
-                }
-                stat3(err2);
-              });
-            });
-          });
-        }
-        function inCwd(dst) {
-          return dst === cwd || dst.startsWith(cwd + path4.sep);
-        }
-        function onfile() {
-          xfs.lstat(name, function(err, st) {
-            if (!err && st.isSymbolicLink()) return xfs.unlink(name, onwrite);
-            onwrite();
-          });
-          function onwrite(err) {
-            if (err) return next(err);
-            const ws = xfs.createWriteStream(name);
-            const rs = mapStream(stream, header);
-            ws.on("error", function(err2) {
-              rs.destroy(err2);
-            });
-            pump(rs, ws, function(err2) {
-              if (err2) return next(err2);
-              ws.on("close", stat3);
-            });
-          }
-        }
-      }
-      function utimesParent(name, cb) {
-        let top;
-        while ((top = head(stack)) && name.slice(0, top[0].length) !== top[0]) stack.pop();
-        if (!top) return cb();
-        xfs.utimes(top[0], now, top[1], cb);
-      }
-      function utimes(name, header, cb) {
-        if (opts.utimes === false) return cb();
-        if (header.type === "directory") return xfs.utimes(name, now, header.mtime, cb);
-        if (header.type === "symlink") return utimesParent(name, cb);
-        xfs.utimes(name, now, header.mtime, function(err) {
-          if (err) return cb(err);
-          utimesParent(name, cb);
-        });
-      }
-      function chperm(name, header, cb) {
-        const link = header.type === "symlink";
-        const chmod2 = link ? xfs.lchmod : xfs.chmod;
-        const chown = link ? xfs.lchown : xfs.chown;
-        if (!chmod2) return cb();
-        const mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & 511;
-        if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
-        else onchown(null);
-        function onchown(err) {
-          if (err) return cb(err);
-          if (!chmod2) return cb();
-          chmod2.call(xfs, name, mode, cb);
-        }
-      }
-      function mkdirfix(name, opts2, cb) {
-        xfs.stat(name, function(err) {
-          if (!err) return cb(null);
-          if (err.code !== "ENOENT") return cb(err);
-          xfs.mkdir(name, { mode: opts2.mode, recursive: true }, function(err2, made) {
-            if (err2) return cb(err2);
-            chperm(name, opts2, cb);
-          });
-        });
-      }
-    };
-    function validateNotSymlink(fs5, name, root, cb) {
-      if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path4.sep)) return cb(null, false);
-      fs5.lstat(name, function(err, st) {
-        if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
-        cb(null, false);
-      });
-    }
-    function validate(fs5, name, root, cb) {
-      if (name === root) return cb(null, true);
-      fs5.lstat(name, function(err, st) {
-        if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
-        cb(null, false);
-      });
-    }
-    function inside2(root, name) {
-      return name === root || name.startsWith(root + path4.sep);
-    }
-    function noop4() {
-    }
-    function echo(name) {
-      return name;
-    }
-    function normalize(name) {
-      return win32 ? name.replace(/\\/g, "/").replace(/[:?<>|]/g, "_") : name;
-    }
-    function statAll(fs5, stat3, cwd, ignore2, entries2, sort) {
-      if (!entries2) entries2 = ["."];
-      const queue = entries2.slice(0);
-      const root = path4.resolve(cwd);
-      return function loop(callback) {
-        if (!queue.length) return callback(null);
-        const next = queue.shift();
-        const nextAbs = path4.join(cwd, next);
-        if (!inside2(root, path4.resolve(cwd, next))) return callback(new Error(next + " is not a valid path"));
-        stat3.call(fs5, nextAbs, function(err, stat4) {
-          if (err) return callback(entries2.indexOf(next) === -1 && err.code === "ENOENT" ? null : err);
-          if (!stat4.isDirectory()) return callback(null, next, stat4);
-          fs5.readdir(nextAbs, function(err2, files) {
-            if (err2) return callback(err2);
-            if (sort) files.sort();
-            for (let i = 0; i < files.length; i++) {
-              if (!ignore2(path4.join(cwd, next, files[i]))) queue.push(path4.join(next, files[i]));
-            }
-            callback(null, next, stat4);
-          });
-        });
-      };
-    }
-    function strip(map, level) {
-      return function(header) {
-        header.name = header.name.split("/").slice(level).join("/");
-        const linkname = header.linkname;
-        if (linkname && (header.type === "link" || path4.isAbsolute(linkname))) {
-          header.linkname = linkname.split("/").slice(level).join("/");
-        }
-        return map(header);
-      };
-    }
-  }
-});
-
 // src/docker/buffer-pool.ts
 var BufferPool;
 var init_buffer_pool = __esm({
@@ -67257,118 +64511,220 @@ var init_buffer_pool = __esm({
 function contextReadPool() {
   return new BufferPool(READ_CHUNK, POOLED_CHUNKS);
 }
-function contextFs(pool) {
-  return {
-    ...fs,
-    lstat: (path4, cb) => later(cb, () => fs.lstatSync(path4)),
-    readdir: (path4, cb) => later(cb, () => fs.readdirSync(path4)),
-    createReadStream: (path4, range) => {
-      const length = range.end - range.start + 1;
-      return length > SMALL_FILE ? pooledRead(path4, range.start, length, pool) : smallRead(path4, range.start, length);
-    }
-  };
-}
-function pooledRead(path4, start, length, pool) {
-  let fd;
-  let position = start;
-  const end = start + length;
-  let reading = false;
-  let closeWhenRead;
-  return new import_node_stream2.Readable({
-    read() {
-      const buffer = pool.take();
-      try {
-        fd ??= fs.openSync(path4, "r");
-      } catch (err) {
-        pool.release(buffer);
-        this.destroy(err);
-        return;
-      }
-      reading = true;
-      fs.read(fd, buffer, 0, Math.min(buffer.length, end - position), position, (err, n) => {
-        reading = false;
-        if (closeWhenRead) {
-          pool.release(buffer);
-          closeWhenRead();
-          return;
-        }
-        if (err || n === 0) {
-          pool.release(buffer);
-          if (err) this.destroy(err);
-          else this.push(null);
-          return;
-        }
-        position += n;
-        this.push(buffer.subarray(0, n));
-        if (position >= end) this.push(null);
-      });
-    },
-    destroy(err, done) {
-      const close2 = () => fd === void 0 ? done(err) : fs.close(fd, () => done(err));
-      if (reading) closeWhenRead = close2;
-      else close2();
-    }
-  });
-}
-function smallRead(path4, start, length) {
-  return new import_node_stream2.Readable({
-    read() {
-      try {
-        this.push(readRange(path4, start, length));
-        this.push(null);
-      } catch (err) {
-        this.destroy(err);
-      }
-    }
-  });
-}
-function later(cb, fn) {
-  setImmediate(() => {
-    let value;
-    try {
-      value = fn();
-    } catch (err) {
-      cb(err);
-      return;
-    }
-    cb(null, value);
-  });
-}
-function readRange(path4, start, length) {
-  const fd = fs.openSync(path4, "r");
+function readSmallFile(path4, size) {
+  const fd = fs.openSync(path4, OPEN_FLAGS);
   try {
-    const buffer = Buffer.allocUnsafe(length);
+    const buffer = Buffer.allocUnsafe(size);
     let filled = 0;
-    for (; ; ) {
-      const n = fs.readSync(fd, buffer, filled, length - filled, start + filled);
+    while (filled < size) {
+      const n = readSync2(fd, buffer, filled, size - filled);
+      if (n === 0) throw new ContextChanged(`it shrank from ${size} to ${filled} bytes while being sent`);
       filled += n;
-      if (n === 0 || filled === length) return buffer.subarray(0, filled);
     }
+    return buffer;
   } finally {
     fs.closeSync(fd);
   }
 }
-var fs, import_node_stream2, READ_CHUNK, POOLED_CHUNKS, SMALL_FILE;
+function readSync2(fd, buffer, offset, length) {
+  try {
+    return fs.readSync(fd, buffer, offset, length, offset);
+  } catch (err) {
+    const code = err.code;
+    if (code === "ESPIPE" || code === "EAGAIN") throw new ContextChanged("it is no longer a regular file");
+    throw err;
+  }
+}
+async function* readLargeFile(path4, size, pool) {
+  const file = await (0, import_promises.open)(path4, OPEN_FLAGS);
+  try {
+    if (!(await file.stat()).isFile()) throw new ContextChanged("it is no longer a regular file");
+    let position = 0;
+    while (position < size) {
+      const buffer = pool.take();
+      let n;
+      try {
+        ({ bytesRead: n } = await file.read(buffer, 0, Math.min(buffer.length, size - position), position));
+      } catch (err) {
+        pool.release(buffer);
+        throw err;
+      }
+      if (n === 0) {
+        pool.release(buffer);
+        throw new ContextChanged(`it shrank from ${size} to ${position} bytes while being sent`);
+      }
+      position += n;
+      yield buffer.subarray(0, n);
+    }
+  } finally {
+    await file.close();
+  }
+}
+var fs, import_promises, READ_CHUNK, POOLED_CHUNKS, SMALL_FILE, OPEN_FLAGS, ContextChanged;
 var init_context_fs = __esm({
   "src/docker/context-fs.ts"() {
     "use strict";
     fs = __toESM(require("node:fs"));
-    import_node_stream2 = require("node:stream");
+    import_promises = require("node:fs/promises");
     init_buffer_pool();
     READ_CHUNK = 1 << 20;
     POOLED_CHUNKS = 8;
     SMALL_FILE = 256 << 10;
+    OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+    ContextChanged = class extends Error {
+    };
+  }
+});
+
+// src/docker/context-tar.ts
+function tarEnd() {
+  return Buffer.alloc(2 * BLOCK);
+}
+function tarPadding(size) {
+  return Buffer.alloc((BLOCK - size % BLOCK) % BLOCK);
+}
+function tarHeader(entry) {
+  const pax = {};
+  let ustar = true;
+  const split = splitUstarPath(entry.name);
+  if (!isAscii(entry.name) || entry.name.length > NAME_SIZE) {
+    pax.path = entry.name;
+    if (!split) ustar = false;
+  }
+  const link = entry.linkname ?? "";
+  if (!isAscii(link) || link.length > NAME_SIZE) {
+    pax.linkpath = link;
+    ustar = false;
+  }
+  if (!fitsOctal(12, entry.size)) {
+    pax.size = String(entry.size);
+    ustar = false;
+  }
+  if (!fitsOctal(12, entry.mtime)) {
+    pax.mtime = String(entry.mtime);
+    ustar = false;
+  }
+  if (ustar) {
+    const block = headerBlock(entry, split ? split.name : entry.name);
+    if (split) writeString(block, 345, PREFIX_SIZE, split.prefix);
+    return checksummed(block);
+  }
+  const records = Buffer.from(
+    Object.keys(pax).sort().map((key) => paxRecord(key, pax[key])).join("")
+  );
+  return Buffer.concat([
+    paxHeader(entry.name, records),
+    records,
+    tarPadding(records.length),
+    checksummed(headerBlock(entry, toAscii(entry.name)))
+  ]);
+}
+function headerBlock(entry, name) {
+  const block = Buffer.alloc(BLOCK);
+  writeString(block, 0, NAME_SIZE, name);
+  writeOctal(block, 100, 8, entry.mode);
+  writeOctal(block, 108, 8, 0);
+  writeOctal(block, 116, 8, 0);
+  writeOctal(block, 124, 12, entry.size);
+  writeOctal(block, 136, 12, entry.mtime);
+  block.write(TYPEFLAG[entry.type], 156, "latin1");
+  writeString(block, 157, NAME_SIZE, toAscii(entry.linkname ?? ""));
+  writeOctal(block, 329, 8, entry.devmajor ?? 0);
+  writeOctal(block, 337, 8, entry.devminor ?? 0);
+  return block;
+}
+function paxHeader(name, records) {
+  const trimmed = name.replace(/\/+$/, "");
+  const cut = trimmed.lastIndexOf("/") + 1;
+  const base = name.endsWith("/") ? "" : name.slice(cut);
+  const dir = name.endsWith("/") ? trimmed : trimmed.slice(0, Math.max(cut - 1, 0));
+  const paxName = toAscii([dir, "PaxHeaders.0", base].filter(Boolean).join("/")).slice(0, NAME_SIZE).replace(/\/+$/, "");
+  const block = Buffer.alloc(BLOCK);
+  writeString(block, 0, NAME_SIZE, paxName);
+  writeOctal(block, 100, 8, 0);
+  writeOctal(block, 108, 8, 0);
+  writeOctal(block, 116, 8, 0);
+  writeOctal(block, 124, 12, records.length);
+  writeOctal(block, 136, 12, 0);
+  block.write("x", 156, "latin1");
+  return checksummed(block);
+}
+function paxRecord(key, value) {
+  const body2 = ` ${key}=${value}
+`;
+  const bytes = Buffer.byteLength(body2);
+  let size = bytes + String(bytes).length;
+  if (String(size).length + bytes !== size) size = String(size).length + bytes;
+  return `${size}${body2}`;
+}
+function checksummed(block) {
+  block.write("ustar\x0000", 257, "latin1");
+  block.fill(32, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += block[i];
+  writeOctal(block, 148, 7, sum);
+  block[155] = 32;
+  return block;
+}
+function fitsOctal(width, value) {
+  return value >= 0 && (width >= 22 || value < 8 ** (width - 1));
+}
+function writeOctal(block, offset, width, value) {
+  const digits = (fitsOctal(width, value) ? value : 0).toString(8).padStart(width - 1, "0");
+  writeString(block, offset, width, digits);
+}
+function writeString(block, offset, width, text) {
+  const bytes = Buffer.from(text, "latin1");
+  bytes.copy(block, offset, 0, Math.min(bytes.length, width));
+  if (bytes.length < width) block[offset + bytes.length] = 0;
+  if (bytes.length > width && block[offset + width - 1] === 47) {
+    const kept = text.slice(0, width - 1).replace(/\/+$/, "").length;
+    block[offset + kept] = 0;
+  }
+}
+function isAscii(text) {
+  return /^[\x01-\x7f]*$/.test(text);
+}
+function toAscii(text) {
+  return text.replace(/[^\x00-\x7f]/gu, "");
+}
+function splitUstarPath(name) {
+  let length = name.length;
+  if (length <= NAME_SIZE || !isAscii(name)) return void 0;
+  if (length > PREFIX_SIZE + 1) length = PREFIX_SIZE + 1;
+  else if (name[length - 1] === "/") length--;
+  const i = name.lastIndexOf("/", length - 1);
+  const suffixLength = name.length - i - 1;
+  if (i <= 0 || suffixLength > NAME_SIZE || suffixLength === 0 || i > PREFIX_SIZE) return void 0;
+  return { prefix: name.slice(0, i), name: name.slice(i + 1) };
+}
+var TYPEFLAG, BLOCK, NAME_SIZE, PREFIX_SIZE;
+var init_context_tar = __esm({
+  "src/docker/context-tar.ts"() {
+    "use strict";
+    TYPEFLAG = {
+      file: "0",
+      hardlink: "1",
+      symlink: "2",
+      char: "3",
+      block: "4",
+      directory: "5",
+      fifo: "6"
+    };
+    BLOCK = 512;
+    NAME_SIZE = 100;
+    PREFIX_SIZE = 155;
   }
 });
 
 // src/docker/context-upload.ts
-var import_node_http, import_node_stream3, ContextUpload;
+var import_node_http, import_node_stream2, ContextUpload;
 var init_context_upload = __esm({
   "src/docker/context-upload.ts"() {
     "use strict";
     import_node_http = require("node:http");
-    import_node_stream3 = require("node:stream");
-    ContextUpload = class extends import_node_stream3.Transform {
+    import_node_stream2 = require("node:stream");
+    ContextUpload = class extends import_node_stream2.Transform {
       constructor(pool) {
         super();
         this.pool = pool;
@@ -67415,75 +64771,293 @@ var init_context_upload = __esm({
 });
 
 // src/docker/dockerignore.ts
+function goTrimSpace(text) {
+  return text.replace(GO_TRIM, "");
+}
+function goClean(path4) {
+  if (path4 === "") return ".";
+  const cleaned = import_node_path3.posix.normalize(path4);
+  return cleaned.length > 1 && cleaned.endsWith("/") ? cleaned.slice(0, -1) : cleaned;
+}
 function parseDockerignore(text) {
   const patterns = [];
-  for (const [index, raw] of text.split(/\r?\n/).entries()) {
-    const line = index === 0 ? raw.replace(/^\uFEFF/, "") : raw;
+  const lines2 = text.split("\n");
+  if (lines2[lines2.length - 1] === "") lines2.pop();
+  for (const [index, raw] of lines2.entries()) {
+    let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (index === 0) line = line.replace(/^\uFEFF/, "");
     if (line.startsWith("#")) continue;
-    let pattern = line.trim();
+    let pattern = goTrimSpace(line);
     if (pattern === "") continue;
     const exception = pattern.startsWith("!");
-    if (exception) pattern = pattern.slice(1).trim();
-    if (pattern.length > 0) pattern = cleanPattern(pattern);
-    patterns.push(exception ? `!${pattern}` : pattern);
+    if (exception) pattern = goTrimSpace(pattern.slice(1));
+    if (pattern.length > 0) {
+      pattern = goClean(pattern);
+      if (pattern.length > 1 && pattern.startsWith("/")) pattern = pattern.slice(1);
+    }
+    patterns.push({ text: exception ? `!${pattern}` : pattern, line: index + 1 });
   }
   return patterns;
 }
-function contextFilter(patterns, dockerfile2) {
-  const all = [...patterns];
-  const matcher = () => (0, import_dockerignore.default)({ ignorecase: false }).add(all);
-  let current = matcher();
-  for (const keep2 of [".dockerignore", import_node_path3.posix.normalize(dockerfile2)]) {
-    if (current.ignores(keep2)) {
-      all.push(`!${keep2}`);
-      current = matcher();
+function readIgnoreFile(root, dockerfile2, perDockerfile) {
+  const names = perDockerfile ? [`${dockerfile2}.dockerignore`, ".dockerignore"] : [".dockerignore"];
+  for (const name of names) {
+    let text;
+    try {
+      const stats = (0, import_node_fs3.statSync)((0, import_node_path3.join)(root, name));
+      if (!stats.isFile()) {
+        const code = stats.isDirectory() ? "EISDIR" : "ENOTFILE";
+        throw Object.assign(new Error(`${name} is not a regular file`), { code });
+      }
+      text = (0, import_node_fs3.readFileSync)((0, import_node_path3.join)(root, name), "utf8");
+    } catch (err) {
+      const code = err.code;
+      if (code === "ENOENT" || code === "ENOTDIR") continue;
+      throw new PreviewError("build", ignoreReadMessage(name, root, err), {
+        code: "DOCKER_CONTEXT",
+        cause: err
+      });
+    }
+    return { name, patterns: parseDockerignore(text) };
+  }
+  return { patterns: [] };
+}
+function ignoreReadMessage(name, root, err) {
+  if (err.code === "EISDIR")
+    return `${name} in the build context ${root} is a directory; docker reads that name as the ignore file. Rename or remove the directory.`;
+  if (err.code === "ENOTFILE")
+    return `${name} in the build context ${root} is not a regular file (a FIFO or a device?); docker reads that name as the ignore file. Replace it with a file or remove it.`;
+  if (err.code === "EACCES")
+    return `${name} in the build context ${root} cannot be read (permission denied). Make it readable (chmod a+r ${name}).`;
+  return `${name} in the build context ${root} cannot be read: ${err.message}.`;
+}
+function anyParentMatches(pattern, path4) {
+  const parent = import_node_path3.posix.dirname(path4);
+  if (parent === ".") return false;
+  const dirs = parent.split("/");
+  for (let i = 1; i <= dirs.length; i++) if (pattern.test(dirs.slice(0, i).join("/"))) return true;
+  return false;
+}
+function contextFilter(ignore, keep2) {
+  const file = ignore.name ?? ".dockerignore";
+  const patterns = [...ignore.patterns];
+  for (const name of keep2) {
+    if (new ContextFilter(patterns, file).legacyMatches(name)) patterns.push({ text: `!${name}`, line: 0 });
+  }
+  return new ContextFilter(patterns, file);
+}
+function compilePattern(raw) {
+  let text = goClean(goTrimSpace(raw));
+  if (goTrimSpace(raw) === "") return void 0;
+  const exclusion = text.startsWith("!");
+  if (exclusion) {
+    if (text.length === 1) throw new Error('a lone "!" excludes nothing');
+    text = text.slice(1);
+  }
+  checkGoPattern(text);
+  return { exclusion, text, dirs: text.split("/").length, test: patternTest(text) };
+}
+function patternTest(text) {
+  let re = "^";
+  let kind = "exact";
+  const chars = [...text];
+  let inClass = false;
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i];
+    if (ch === "*") {
+      if (chars[i + 1] === "*") {
+        const first = i === 0;
+        i++;
+        if (chars[i + 1] === "/") i++;
+        if (i + 1 >= chars.length) {
+          if (kind === "exact") kind = "prefix";
+          else {
+            re += ".*";
+            kind = "regexp";
+          }
+        } else {
+          re += "(.*/)?";
+          kind = "regexp";
+        }
+        if (first) kind = "suffix";
+      } else {
+        re += "[^/]*";
+        kind = "regexp";
+      }
+    } else if (ch === "?") {
+      re += "[^/]";
+      kind = "regexp";
+    } else if (".+()|{}$".includes(ch)) {
+      re += `\\${ch}`;
+    } else if (ch === "\\") {
+      if (i + 1 < chars.length) {
+        re += escaped(chars[++i], inClass);
+        kind = "regexp";
+      } else re += "\\\\";
+    } else if (ch === "[" || ch === "]") {
+      inClass = ch === "[";
+      re += ch;
+      kind = "regexp";
+    } else {
+      re += ch === "/" ? "\\/" : ch;
     }
   }
-  const ignores = current;
-  const exceptions = all.filter((p) => p.startsWith("!")).map((p) => p.slice(1));
-  return {
-    excludes: (path4) => path4 !== "" && path4 !== "." && ignores.ignores(path4),
-    // moby walks an excluded directory only when some exception pattern starts with "<dir>/".
-    mustWalk: (dir) => exceptions.some((p) => `${p}/`.startsWith(`${dir}/`))
-  };
+  if (kind === "exact") return (path4) => path4 === text;
+  if (kind === "prefix") return (path4) => path4.startsWith(text.slice(0, -2));
+  if (kind === "suffix") {
+    const suffix = text.slice(2);
+    return (path4) => path4.endsWith(suffix) || suffix.startsWith("/") && path4 === suffix.slice(1);
+  }
+  const compiled = new RegExp(`${re}$`, "u");
+  return (path4) => compiled.test(path4);
 }
-function cleanPattern(pattern) {
-  let cleaned = import_node_path3.posix.normalize(pattern);
-  if (cleaned.length > 1 && cleaned.endsWith("/")) cleaned = cleaned.slice(0, -1);
-  if (cleaned.length > 1 && cleaned.startsWith("/")) cleaned = cleaned.slice(1);
-  return cleaned;
+function escaped(ch, inClass) {
+  if (/^[A-Za-z0-9]$/.test(ch) || inClass && ch === "-") return `\\${ch}`;
+  return /^[\^$\\.*+?()[\]{}|/]$/.test(ch) ? `\\${ch}` : ch;
 }
-var import_node_path3, import_dockerignore;
+function checkGoPattern(pattern) {
+  let rest = pattern;
+  while (rest.length > 0) {
+    while (rest.startsWith("*")) rest = rest.slice(1);
+    let i = 0;
+    let inRange = false;
+    for (; i < rest.length; i++) {
+      const c = rest[i];
+      if (c === "\\" && i + 1 < rest.length) i++;
+      else if (c === "[") inRange = true;
+      else if (c === "]") inRange = false;
+      else if (c === "*" && !inRange) break;
+    }
+    checkChunk(rest.slice(0, i));
+    rest = rest.slice(i);
+  }
+}
+function checkChunk(chunk) {
+  let c = chunk;
+  while (c.length > 0) {
+    if (c[0] === "[") {
+      c = c.slice(1);
+      if (c.startsWith("^")) c = c.slice(1);
+      let ranges = 0;
+      for (; ; ) {
+        if (c.startsWith("]") && ranges > 0) {
+          c = c.slice(1);
+          break;
+        }
+        c = classChar(c);
+        if (c.startsWith("-")) c = classChar(c.slice(1));
+        ranges++;
+      }
+    } else if (c[0] === "\\") {
+      if (c.length === 1) throw new Error("a trailing \\ escapes nothing");
+      c = c.slice(2);
+    } else c = c.slice(1);
+  }
+}
+function classChar(chunk) {
+  const bad = () => new Error(chunk.length === 0 ? "an unclosed [" : "a malformed [character class]");
+  if (chunk.length === 0 || chunk[0] === "-" || chunk[0] === "]") throw bad();
+  let c = chunk;
+  if (c[0] === "\\") {
+    c = c.slice(1);
+    if (c.length === 0) throw bad();
+  }
+  const rest = c.slice(String.fromCodePoint(c.codePointAt(0) ?? 0).length);
+  if (rest.length === 0) throw new Error("an unclosed [");
+  return rest;
+}
+var import_node_fs3, import_node_path3, GO_SPACE, GO_TRIM, ContextFilter;
 var init_dockerignore = __esm({
   "src/docker/dockerignore.ts"() {
     "use strict";
+    import_node_fs3 = require("node:fs");
     import_node_path3 = require("node:path");
-    import_dockerignore = __toESM(require_ignore());
+    init_errors();
+    GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
+    GO_TRIM = new RegExp(`^[${GO_SPACE}]+|[${GO_SPACE}]+$`, "gu");
+    ContextFilter = class {
+      patterns;
+      hasExceptions;
+      /** Throws a PreviewError naming `file` and the line for a pattern the CLI refuses. */
+      constructor(patterns, file = ".dockerignore") {
+        this.patterns = [];
+        for (const p of patterns) {
+          try {
+            const compiled = compilePattern(p.text);
+            if (compiled) this.patterns.push(compiled);
+          } catch (err) {
+            throw new PreviewError(
+              "build",
+              `${file} line ${p.line}: ${JSON.stringify(p.text)} is not a valid pattern (${err.message}), and docker refuses it too. Fix or remove that line.`,
+              { code: "DOCKER_CONTEXT" }
+            );
+          }
+        }
+        this.hasExceptions = this.patterns.some((p) => p.exclusion);
+      }
+      /** patternmatcher.MatchesUsingParentResults: the walk's decision for `path`, given its parent's results. */
+      match(path4, parent) {
+        const matches = [];
+        let excluded = false;
+        for (const [i, pattern] of this.patterns.entries()) {
+          let match = parent?.[i] ?? false;
+          if (!match) {
+            if (pattern.exclusion !== excluded) {
+              matches.push(false);
+              continue;
+            }
+            match = pattern.test(path4) || parent === void 0 && anyParentMatches(pattern, path4);
+          }
+          matches.push(match);
+          if (match) excluded = !pattern.exclusion;
+        }
+        return { excluded, matches };
+      }
+      /** The CLI's (deprecated) patternmatcher.Matches, which decides whether the build files are kept. */
+      legacyMatches(file) {
+        const path4 = goClean(file);
+        if (path4 === ".") return false;
+        const parent = import_node_path3.posix.dirname(path4);
+        const parentDirs = parent.split("/");
+        let matched = false;
+        for (const pattern of this.patterns) {
+          if (pattern.exclusion !== matched) continue;
+          let match = pattern.test(path4);
+          if (!match && parent !== "." && pattern.dirs <= parentDirs.length) {
+            match = pattern.test(parentDirs.slice(0, pattern.dirs).join("/"));
+          }
+          if (match) matched = !pattern.exclusion;
+        }
+        return matched;
+      }
+      /** moby walks an excluded directory only when some exception pattern starts with "<dir>/". */
+      mustWalk(dir) {
+        return this.patterns.some((p) => p.exclusion && `${p.text}/`.startsWith(`${dir}/`));
+      }
+    };
   }
 });
 
 // src/docker/context.ts
-async function createContextStream(contextDir, dockerfile2) {
+async function createContextStream(contextDir, dockerfile2, builder = "classic") {
   const root = (0, import_node_path4.resolve)(contextDir);
   const dockerfilePath = await checkLayout(root, dockerfile2);
-  const filter = contextFilter(await readIgnoreFile(root), dockerfilePath);
-  const top = (await (0, import_promises.readdir)(root)).sort().filter((name) => !skip(filter, root, (0, import_node_path4.join)(root, name)));
+  const buildkit = builder === "buildkit";
+  const ignore = readIgnoreFile(root, dockerfilePath, buildkit);
+  const keep2 = buildkit ? [dockerfilePath] : [".dockerignore", dockerfilePath];
+  const planned = walk(root, contextFilter(ignore, keep2));
   let entries2 = 0;
-  const pool = contextReadPool();
-  const tar = (0, import_tar_fs.pack)(root, {
-    fs: contextFs(pool),
-    entries: top,
-    ignore: (abs) => skip(filter, root, abs),
-    map: (header) => ({ ...header, uid: 0, gid: 0 }),
-    sort: true
-  });
-  dropExcludedDirectories(tar, filter, () => entries2++);
   let failure2;
+  const pool = contextReadPool();
+  const tar = import_node_stream3.Readable.from(
+    tarChunks(root, planned, pool, () => entries2++),
+    { objectMode: false }
+  );
   const upload = new ContextUpload(pool);
   tar.on("error", (err) => {
     failure2 ??= err;
   });
-  (0, import_node_stream4.pipeline)(tar, upload, () => {
+  (0, import_node_stream3.pipeline)(tar, upload, () => {
   });
   return {
     stream: upload,
@@ -67493,14 +65067,12 @@ async function createContextStream(contextDir, dockerfile2) {
   };
 }
 async function checkLayout(root, dockerfile2) {
-  const rootStat = await (0, import_promises.stat)(root).catch(() => void 0);
+  const rootStat = await (0, import_promises2.stat)(root).catch(() => void 0);
   if (!rootStat?.isDirectory()) {
     throw new PreviewError(
       "build",
       `The build context ${root} is not a directory. Set \`context\` to the folder that holds your app.`,
-      {
-        code: "DOCKER_CONTEXT"
-      }
+      { code: "DOCKER_CONTEXT" }
     );
   }
   const rel = (0, import_node_path4.relative)(root, (0, import_node_path4.resolve)(root, dockerfile2)).split(import_node_path4.sep).join("/");
@@ -67508,12 +65080,10 @@ async function checkLayout(root, dockerfile2) {
     throw new PreviewError(
       "build",
       `The Dockerfile ${dockerfile2} is outside the build context ${root}. Put it inside the context.`,
-      {
-        code: "DOCKER_CONTEXT"
-      }
+      { code: "DOCKER_CONTEXT" }
     );
   }
-  const fileStat = await (0, import_promises.stat)((0, import_node_path4.join)(root, rel)).catch(() => void 0);
+  const fileStat = await (0, import_promises2.stat)((0, import_node_path4.join)(root, rel)).catch(() => void 0);
   if (!fileStat?.isFile()) {
     throw new PreviewError(
       "build",
@@ -67523,47 +65093,141 @@ async function checkLayout(root, dockerfile2) {
   }
   return rel;
 }
-async function readIgnoreFile(root) {
-  try {
-    return parseDockerignore(await (0, import_promises.readFile)((0, import_node_path4.join)(root, ".dockerignore"), "utf8"));
-  } catch (err) {
-    if (err.code === "ENOENT") return [];
-    throw err;
+function byteOrder(a, b) {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+function walk(root, filter) {
+  const planned = [];
+  const firstNames = /* @__PURE__ */ new Map();
+  const visit = (dir, dirRel, parent) => {
+    let names;
+    try {
+      names = (0, import_node_fs4.readdirSync)(dir);
+    } catch (err) {
+      throw unreadable(root, dirRel || ".", true, err);
+    }
+    for (const name of names.sort(byteOrder)) {
+      const rel = dirRel ? `${dirRel}/${name}` : name;
+      const path4 = (0, import_node_path4.join)(dir, name);
+      let stats;
+      try {
+        stats = (0, import_node_fs4.lstatSync)(path4);
+      } catch (err) {
+        if (err.code === "ENOENT") continue;
+        throw unreadable(root, rel, false, err);
+      }
+      const matched = filter.match(rel, parent);
+      if (matched.excluded) {
+        if (stats.isDirectory() && filter.mustWalk(rel)) visit(path4, rel, matched.matches);
+        continue;
+      }
+      const entry = tarEntry(root, rel, path4, stats, firstNames);
+      if (entry) planned.push(entry);
+      if (stats.isDirectory()) visit(path4, rel, matched.matches);
+    }
+  };
+  visit(root, "", void 0);
+  return planned;
+}
+function tarEntry(root, rel, path4, stats, firstNames) {
+  const base = { mode: stats.mode & 4095, mtime: Math.floor(stats.mtimeMs / 1e3), size: 0 };
+  if (stats.isDirectory()) return { ...base, name: `${rel}/`, type: "directory" };
+  if (stats.nlink > 1) {
+    const first = firstNames.get(stats.ino);
+    if (first !== void 0) return { ...base, name: rel, type: "hardlink", linkname: first };
+    firstNames.set(stats.ino, rel);
   }
+  if (stats.isSymbolicLink()) return { ...base, name: rel, type: "symlink", linkname: (0, import_node_fs4.readlinkSync)(path4) };
+  if (stats.isFIFO()) return { ...base, name: rel, type: "fifo" };
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) {
+    const { rdev } = stats;
+    return {
+      ...base,
+      name: rel,
+      type: stats.isCharacterDevice() ? "char" : "block",
+      devmajor: rdev >>> 8 & 4095 | Math.floor(rdev / 2 ** 32) & ~4095,
+      devminor: rdev & 255 | rdev >>> 12 & ~255 & 1048575
+    };
+  }
+  if (!stats.isFile()) return void 0;
+  try {
+    (0, import_node_fs4.accessSync)(path4, import_node_fs4.constants.R_OK);
+  } catch (err) {
+    throw unreadable(root, rel, false, err);
+  }
+  return { ...base, name: rel, type: "file", size: stats.size };
 }
-function skip(filter, root, abs) {
-  const rel = (0, import_node_path4.relative)(root, abs).split(import_node_path4.sep).join("/");
-  if (!filter.excludes(rel)) return false;
-  if (!filter.mustWalk(rel)) return true;
-  return !(0, import_node_fs3.lstatSync)(abs).isDirectory();
+function unreadable(root, rel, directory, err) {
+  const why = err.code === "EACCES" || err.code === "EPERM" ? "permission denied" : err.message;
+  const fix = directory ? `chmod a+rx '${rel}'` : `chmod a+r '${rel}'`;
+  return new PreviewError(
+    "build",
+    `The build context cannot be sent: ${rel}${directory && rel !== "." ? "/" : ""} in ${root} cannot be read (${why}); docker build refuses it too. Make it readable (${fix}, or chown it back from a root-owned container step), or list it in .dockerignore.`,
+    { code: "DOCKER_CONTEXT", cause: err }
+  );
 }
-function dropExcludedDirectories(tar, filter, counted) {
-  const target = tar;
-  const write = target.entry.bind(tar);
-  target.entry = (header, ...rest) => {
-    const name = header.name.replace(/\/$/, "");
-    if (header.type === "directory" && filter.excludes(name)) {
-      const done = rest[rest.length - 1];
-      if (typeof done === "function") process.nextTick(done);
-      return void 0;
+async function* tarChunks(root, planned, pool, counted) {
+  let batch = [];
+  let batched = 0;
+  const add = (buffer) => {
+    batch.push(buffer);
+    batched += buffer.length;
+  };
+  const flush = () => {
+    const out = batch.length === 1 ? batch[0] : Buffer.concat(batch, batched);
+    batch = [];
+    batched = 0;
+    return out;
+  };
+  for (const entry of planned) {
+    add(tarHeader(entry));
+    if (entry.type === "file" && entry.size > 0) {
+      const path4 = (0, import_node_path4.join)(root, entry.name);
+      if (entry.size <= SMALL_FILE) add(contentOf(entry, () => readSmallFile(path4, entry.size)));
+      else {
+        yield flush();
+        try {
+          for await (const piece of readLargeFile(path4, entry.size, pool)) yield piece;
+        } catch (err) {
+          throw sendFailure(entry.name, err);
+        }
+      }
+      add(tarPadding(entry.size));
     }
     counted();
-    return write(header, ...rest);
-  };
+    if (batched >= BATCH) yield flush();
+  }
+  add(tarEnd());
+  yield flush();
 }
-var import_node_fs3, import_promises, import_node_path4, import_node_stream4, import_tar_fs;
+function contentOf(entry, read) {
+  try {
+    return read();
+  } catch (err) {
+    throw sendFailure(entry.name, err);
+  }
+}
+function sendFailure(name, err) {
+  return new PreviewError(
+    "build",
+    `The build context could not be sent: reading ${name} failed (${err.message}). Make it readable and keep it unchanged during the build, or list it in .dockerignore.`,
+    { code: "DOCKER_CONTEXT", cause: err }
+  );
+}
+var import_node_fs4, import_promises2, import_node_path4, import_node_stream3, BATCH;
 var init_context = __esm({
   "src/docker/context.ts"() {
     "use strict";
-    import_node_fs3 = require("node:fs");
-    import_promises = require("node:fs/promises");
+    import_node_fs4 = require("node:fs");
+    import_promises2 = require("node:fs/promises");
     import_node_path4 = require("node:path");
-    import_node_stream4 = require("node:stream");
-    import_tar_fs = __toESM(require_tar_fs2());
+    import_node_stream3 = require("node:stream");
     init_errors();
     init_context_fs();
+    init_context_tar();
     init_context_upload();
     init_dockerignore();
+    BATCH = 256 << 10;
   }
 });
 
@@ -67601,13 +65265,16 @@ var init_json_events = __esm({
 // src/docker/build.ts
 async function buildWithEngine(docker, req, log2, signal) {
   const started = Date.now();
-  const context2 = await createContextStream(req.context, req.dockerfile);
-  const builder = req.builder ?? chooseBuilder(await (0, import_promises2.readFile)((0, import_node_path5.join)(req.context, req.dockerfile), "utf8"));
+  const builder = req.builder ?? chooseBuilder(await readDockerfile((0, import_node_path5.join)(req.context, req.dockerfile)));
+  const context2 = await createContextStream(req.context, req.dockerfile, builder);
   if (builder === "buildkit") log2.info("The Dockerfile uses BuildKit-only syntax: building with BuildKit.");
   const labelSteps = builder === "classic" ? Object.keys(req.labels).length : 0;
   const progress = new BuildProgress((line) => log2.info(line), labelSteps);
+  const unsendable = new AbortController();
+  context2.stream.once("error", () => unsendable.abort());
+  const requestSignal = signal ? AbortSignal.any([signal, unsendable.signal]) : unsendable.signal;
   try {
-    const events2 = await startBuild(docker, context2.stream, req, builder, signal);
+    const events2 = await startBuild(docker, context2.stream, req, builder, requestSignal);
     await readEvents(events2, (event) => progress.push(event));
   } catch (err) {
     throw requestError(err, req.dockerfile, signal?.aborted === true, context2.readError());
@@ -67637,15 +65304,22 @@ async function buildWithEngine(docker, req, log2, signal) {
   log2.info(buildSummary(req.tag, result));
   return result;
 }
+async function readDockerfile(path4) {
+  const isFile = await (0, import_promises3.stat)(path4).then(
+    (s) => s.isFile(),
+    () => false
+  );
+  return isFile ? (0, import_promises3.readFile)(path4, "utf8") : "";
+}
 function buildSummary(tag, r) {
   const sent = r.contextBytes === void 0 ? "" : `, ${(r.contextBytes / 1e6).toFixed(1)} MB of context sent`;
   return `Built ${tag} in ${(r.buildMs / 1e3).toFixed(1)} s (${r.builder}): ${r.cachedSteps} of ${r.totalSteps} steps from cache${sent}.`;
 }
-var import_promises2, import_node_path5;
+var import_promises3, import_node_path5;
 var init_build = __esm({
   "src/docker/build.ts"() {
     "use strict";
-    import_promises2 = require("node:fs/promises");
+    import_promises3 = require("node:fs/promises");
     import_node_path5 = require("node:path");
     init_build_errors();
     init_build_progress();
@@ -67660,7 +65334,7 @@ var init_build = __esm({
 function exists(fsPath) {
   return __awaiter(this, void 0, void 0, function* () {
     try {
-      yield stat2(fsPath);
+      yield stat3(fsPath);
     } catch (err) {
       if (err.code === "ENOENT") {
         return false;
@@ -67684,7 +65358,7 @@ function tryGetExecutablePath(filePath, extensions) {
   return __awaiter(this, void 0, void 0, function* () {
     let stats = void 0;
     try {
-      stats = yield stat2(filePath);
+      stats = yield stat3(filePath);
     } catch (err) {
       if (err.code !== "ENOENT") {
         console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
@@ -67707,7 +65381,7 @@ function tryGetExecutablePath(filePath, extensions) {
       filePath = originalFilePath + extension;
       stats = void 0;
       try {
-        stats = yield stat2(filePath);
+        stats = yield stat3(filePath);
       } catch (err) {
         if (err.code !== "ENOENT") {
           console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
@@ -67718,7 +65392,7 @@ function tryGetExecutablePath(filePath, extensions) {
           try {
             const directory = path.dirname(filePath);
             const upperName = path.basename(filePath).toUpperCase();
-            for (const actualName of yield readdir2(directory)) {
+            for (const actualName of yield readdir(directory)) {
               if (upperName === actualName.toUpperCase()) {
                 filePath = path.join(directory, actualName);
                 break;
@@ -67749,7 +65423,7 @@ function normalizeSeparators(p) {
 function isUnixExecutable(stats) {
   return (stats.mode & 1) > 0 || (stats.mode & 8) > 0 && process.getgid !== void 0 && stats.gid === process.getgid() || (stats.mode & 64) > 0 && process.getuid !== void 0 && stats.uid === process.getuid();
 }
-var fs2, path, __awaiter, chmod, copyFile, lstat, mkdir, open, readdir2, rename, rm, rmdir, stat2, symlink, unlink, IS_WINDOWS, READONLY;
+var fs2, path, __awaiter, chmod, copyFile, lstat, mkdir, open2, readdir, rename, rm, rmdir, stat3, symlink, unlink, IS_WINDOWS, READONLY;
 var init_io_util = __esm({
   "node_modules/@actions/io/lib/io-util.js"() {
     fs2 = __toESM(require("fs"), 1);
@@ -67781,7 +65455,7 @@ var init_io_util = __esm({
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
     };
-    ({ chmod, copyFile, lstat, mkdir, open, readdir: readdir2, rename, rm, rmdir, stat: stat2, symlink, unlink } = fs2.promises);
+    ({ chmod, copyFile, lstat, mkdir, open: open2, readdir, rename, rm, rmdir, stat: stat3, symlink, unlink } = fs2.promises);
     IS_WINDOWS = process.platform === "win32";
     READONLY = fs2.constants.O_RDONLY;
   }
@@ -67891,31 +65565,31 @@ var init_io = __esm({
 function argStringToArray(argString) {
   const args = [];
   let inQuotes = false;
-  let escaped = false;
+  let escaped2 = false;
   let arg = "";
   function append(c) {
-    if (escaped && c !== '"') {
+    if (escaped2 && c !== '"') {
       arg += "\\";
     }
     arg += c;
-    escaped = false;
+    escaped2 = false;
   }
   for (let i = 0; i < argString.length; i++) {
     const c = argString.charAt(i);
     if (c === '"') {
-      if (!escaped) {
+      if (!escaped2) {
         inQuotes = !inQuotes;
       } else {
         append(c);
       }
       continue;
     }
-    if (c === "\\" && escaped) {
+    if (c === "\\" && escaped2) {
       append(c);
       continue;
     }
     if (c === "\\" && inQuotes) {
-      escaped = true;
+      escaped2 = true;
       continue;
     }
     if (c === " " && !inQuotes) {
@@ -68624,7 +66298,7 @@ async function ghaBuild(docker, req, log2, env = process.env) {
   }
   const builder = await cacheBuilder(childEnv, log2);
   if (builder.problem) return fallback(builder.problem);
-  const dir = await (0, import_promises3.mkdtemp)((0, import_node_path7.join)((0, import_node_os.tmpdir)(), "ml-preview-buildx-"));
+  const dir = await (0, import_promises4.mkdtemp)((0, import_node_path7.join)((0, import_node_os.tmpdir)(), "ml-preview-buildx-"));
   try {
     const args = buildxBuildArgs(req, ghaScopes(env, req.labels["ml-preview.name"] || "app"), {
       builder: builder.name,
@@ -68670,7 +66344,7 @@ async function ghaBuild(docker, req, log2, env = process.env) {
     log2.info(buildSummary(req.tag, { ...result, contextBytes: void 0 }));
     return result;
   } finally {
-    await (0, import_promises3.rm)(dir, { recursive: true, force: true });
+    await (0, import_promises4.rm)(dir, { recursive: true, force: true });
   }
 }
 async function cacheBuilder(env, log2) {
@@ -68703,11 +66377,11 @@ function lastLine(out) {
 ${out.stdout}`.split("\n").filter((l) => l.trim() !== "");
   return lines3[lines3.length - 1]?.trim() ?? "no output";
 }
-var import_promises3, import_node_os, import_node_path7, CACHE_BUILDER;
+var import_promises4, import_node_os, import_node_path7, CACHE_BUILDER;
 var init_gha = __esm({
   "src/docker/cache/gha.ts"() {
     "use strict";
-    import_promises3 = require("node:fs/promises");
+    import_promises4 = require("node:fs/promises");
     import_node_os = require("node:os");
     import_node_path7 = require("node:path");
     init_exec();
@@ -68722,14 +66396,14 @@ var init_gha = __esm({
 // src/docker/cache/registry.ts
 async function registryCachedBuild(docker, req, ref, auth7, log2, signal) {
   const started = Date.now();
-  const builder = req.builder ?? chooseBuilder(await (0, import_promises4.readFile)((0, import_node_path8.join)(req.context, req.dockerfile), "utf8"));
+  const builder = req.builder ?? chooseBuilder(await (0, import_promises5.readFile)((0, import_node_path8.join)(req.context, req.dockerfile), "utf8"));
   const credentials = auth7 ? { server: registryOf(ref).authServer, auth: auth7 } : void 0;
   let canPush = true;
   let cacheFrom = [ref];
   if (builder === "classic") {
-    const read2 = await pullCache(docker, ref, auth7, log2, signal);
-    cacheFrom = read2 === "ok" ? [ref] : [];
-    canPush = read2 !== "failed";
+    const read = await pullCache(docker, ref, auth7, log2, signal);
+    cacheFrom = read === "ok" ? [ref] : [];
+    canPush = read !== "failed";
   }
   const buildArgs = builder === "buildkit" ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: "1" } : req.buildArgs;
   const result = await buildWithEngine(
@@ -68781,11 +66455,11 @@ async function pushCache(docker, imageId, ref, auth7, log2) {
   }
   log2.info(`Pushed the build cache to ${ref} in ${((Date.now() - started) / 1e3).toFixed(1)} s.`);
 }
-var import_promises4, import_node_path8;
+var import_promises5, import_node_path8;
 var init_registry = __esm({
   "src/docker/cache/registry.ts"() {
     "use strict";
-    import_promises4 = require("node:fs/promises");
+    import_promises5 = require("node:fs/promises");
     import_node_path8 = require("node:path");
     init_errors();
     init_build();
@@ -69239,8 +66913,8 @@ var init_early_tunnel = __esm({
       unneeded = new AbortController();
       failed = new AbortController();
       failure;
-      constructor(open3, signal, cleanup) {
-        this.opening = open3(AbortSignal.any([signal, this.unneeded.signal])).catch((err) => {
+      constructor(open4, signal, cleanup) {
+        this.opening = open4(AbortSignal.any([signal, this.unneeded.signal])).catch((err) => {
           throw asTunnelError(err);
         });
         this.opening.catch((error2) => {
@@ -69360,7 +67034,7 @@ async function waitForLocalApp(url, timeoutMs, signal) {
     } catch (err) {
       last = err.message;
     }
-    await (0, import_promises5.setTimeout)(delay2, void 0, { signal }).catch(() => void 0);
+    await (0, import_promises6.setTimeout)(delay2, void 0, { signal }).catch(() => void 0);
     delay2 = Math.min(delay2 * 2, 500);
   }
   throw new PreviewError(
@@ -69379,12 +67053,12 @@ function probe(url, signal) {
     req.end();
   });
 }
-var import_node_http3, import_promises5;
+var import_node_http3, import_promises6;
 var init_share = __esm({
   "src/lifecycle/share.ts"() {
     "use strict";
     import_node_http3 = require("node:http");
-    import_promises5 = require("node:timers/promises");
+    import_promises6 = require("node:timers/promises");
     init_errors();
   }
 });
@@ -69571,7 +67245,7 @@ function abortable(signal, step) {
   }
 }
 async function sleep3(ms, signal) {
-  await (0, import_promises6.setTimeout)(ms, void 0, { signal }).catch(() => void 0);
+  await (0, import_promises7.setTimeout)(ms, void 0, { signal }).catch(() => void 0);
 }
 async function settleWithin(ms, work, log2, what) {
   let timer;
@@ -69588,11 +67262,11 @@ async function settleWithin(ms, work, log2, what) {
   clearTimeout(timer);
   if (outcome !== "") log2.debug(`${what}: ${outcome}`);
 }
-var import_promises6;
+var import_promises7;
 var init_sleep = __esm({
   "src/tunnel/sleep.ts"() {
     "use strict";
-    import_promises6 = require("node:timers/promises");
+    import_promises7 = require("node:timers/promises");
     init_errors();
   }
 });
@@ -69759,8 +67433,8 @@ var init_ngrok_bind = __esm({
 // node_modules/@ngrok/ngrok/index.js
 var require_ngrok = __commonJS({
   "node_modules/@ngrok/ngrok/index.js"(exports2, module2) {
-    var { existsSync: existsSync6, readFileSync: readFileSync7 } = require("fs");
-    var { join: join9 } = require("path");
+    var { existsSync: existsSync6, readFileSync: readFileSync8 } = require("fs");
+    var { join: join10 } = require("path");
     var { platform: platform2, arch: arch2 } = process;
     var nativeBinding = null;
     var localFileExisted = false;
@@ -69769,7 +67443,7 @@ var require_ngrok = __commonJS({
       if (!process.report || typeof process.report.getReport !== "function") {
         try {
           const lddPath = require("child_process").execSync("which ldd").toString().trim();
-          return readFileSync7(lddPath, "utf8").includes("musl");
+          return readFileSync8(lddPath, "utf8").includes("musl");
         } catch (e) {
           return true;
         }
@@ -69782,7 +67456,7 @@ var require_ngrok = __commonJS({
       case "android":
         switch (arch2) {
           case "arm64":
-            localFileExisted = existsSync6(join9(__dirname, "ngrok.android-arm64.node"));
+            localFileExisted = existsSync6(join10(__dirname, "ngrok.android-arm64.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.android-arm64.node");
@@ -69794,7 +67468,7 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm":
-            localFileExisted = existsSync6(join9(__dirname, "ngrok.android-arm-eabi.node"));
+            localFileExisted = existsSync6(join10(__dirname, "ngrok.android-arm-eabi.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.android-arm-eabi.node");
@@ -69813,7 +67487,7 @@ var require_ngrok = __commonJS({
         switch (arch2) {
           case "x64":
             localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.win32-x64-msvc.node")
+              join10(__dirname, "ngrok.win32-x64-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -69827,7 +67501,7 @@ var require_ngrok = __commonJS({
             break;
           case "ia32":
             localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.win32-ia32-msvc.node")
+              join10(__dirname, "ngrok.win32-ia32-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -69841,7 +67515,7 @@ var require_ngrok = __commonJS({
             break;
           case "arm64":
             localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.win32-arm64-msvc.node")
+              join10(__dirname, "ngrok.win32-arm64-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -69858,7 +67532,7 @@ var require_ngrok = __commonJS({
         }
         break;
       case "darwin":
-        localFileExisted = existsSync6(join9(__dirname, "ngrok.darwin-universal.node"));
+        localFileExisted = existsSync6(join10(__dirname, "ngrok.darwin-universal.node"));
         try {
           if (localFileExisted) {
             nativeBinding = require("./ngrok.darwin-universal.node");
@@ -69870,7 +67544,7 @@ var require_ngrok = __commonJS({
         }
         switch (arch2) {
           case "x64":
-            localFileExisted = existsSync6(join9(__dirname, "ngrok.darwin-x64.node"));
+            localFileExisted = existsSync6(join10(__dirname, "ngrok.darwin-x64.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.darwin-x64.node");
@@ -69883,7 +67557,7 @@ var require_ngrok = __commonJS({
             break;
           case "arm64":
             localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.darwin-arm64.node")
+              join10(__dirname, "ngrok.darwin-arm64.node")
             );
             try {
               if (localFileExisted) {
@@ -69903,7 +67577,7 @@ var require_ngrok = __commonJS({
         if (arch2 !== "x64") {
           throw new Error(`Unsupported architecture on FreeBSD: ${arch2}`);
         }
-        localFileExisted = existsSync6(join9(__dirname, "ngrok.freebsd-x64.node"));
+        localFileExisted = existsSync6(join10(__dirname, "ngrok.freebsd-x64.node"));
         try {
           if (localFileExisted) {
             nativeBinding = require("./ngrok.freebsd-x64.node");
@@ -69919,7 +67593,7 @@ var require_ngrok = __commonJS({
           case "x64":
             if (isMusl()) {
               localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-x64-musl.node")
+                join10(__dirname, "ngrok.linux-x64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -69932,7 +67606,7 @@ var require_ngrok = __commonJS({
               }
             } else {
               localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-x64-gnu.node")
+                join10(__dirname, "ngrok.linux-x64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -69948,7 +67622,7 @@ var require_ngrok = __commonJS({
           case "arm64":
             if (isMusl()) {
               localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-arm64-musl.node")
+                join10(__dirname, "ngrok.linux-arm64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -69961,7 +67635,7 @@ var require_ngrok = __commonJS({
               }
             } else {
               localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-arm64-gnu.node")
+                join10(__dirname, "ngrok.linux-arm64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -69977,7 +67651,7 @@ var require_ngrok = __commonJS({
           case "arm":
             if (isMusl()) {
               localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-arm-musleabihf.node")
+                join10(__dirname, "ngrok.linux-arm-musleabihf.node")
               );
               try {
                 if (localFileExisted) {
@@ -69990,7 +67664,7 @@ var require_ngrok = __commonJS({
               }
             } else {
               localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-arm-gnueabihf.node")
+                join10(__dirname, "ngrok.linux-arm-gnueabihf.node")
               );
               try {
                 if (localFileExisted) {
@@ -70006,7 +67680,7 @@ var require_ngrok = __commonJS({
           case "riscv64":
             if (isMusl()) {
               localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-riscv64-musl.node")
+                join10(__dirname, "ngrok.linux-riscv64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -70019,7 +67693,7 @@ var require_ngrok = __commonJS({
               }
             } else {
               localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-riscv64-gnu.node")
+                join10(__dirname, "ngrok.linux-riscv64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -70034,7 +67708,7 @@ var require_ngrok = __commonJS({
             break;
           case "s390x":
             localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.linux-s390x-gnu.node")
+              join10(__dirname, "ngrok.linux-s390x-gnu.node")
             );
             try {
               if (localFileExisted) {
@@ -70624,7 +68298,7 @@ async function runPreview(config, deps) {
     let early;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel((s) => open2(config, source.port, deps, s), signal, cleanup);
+      early = new EarlyTunnel((s) => open3(config, source.port, deps, s), signal, cleanup);
       await timed(
         "ready",
         () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s))
@@ -70645,7 +68319,7 @@ async function runPreview(config, deps) {
       app = started;
       cleanup.push("remove the container", () => started.remove());
       deps.onResource?.("container", started.id);
-      early = new EarlyTunnel((s) => open2(config, started.hostPort, deps, s), signal, cleanup);
+      early = new EarlyTunnel((s) => open3(config, started.hostPort, deps, s), signal, cleanup);
       await timed(
         "ready",
         () => early.alongside(
@@ -70725,7 +68399,7 @@ async function runPreview(config, deps) {
       log2.warning(`The tunnel was lost (${result.reason}); opening a fresh session.`);
       await current.close().catch(() => {
       });
-      tunnel2 = await open2(config, live2.localUrl ? Number(new URL(live2.localUrl).port) : 0, deps);
+      tunnel2 = await open3(config, live2.localUrl ? Number(new URL(live2.localUrl).port) : 0, deps);
       cleanup.push("close the tunnel", () => tunnel2.close());
       if (tunnel2.url) await verifyTunnel(tunnel2.url, protectionOf(config), { signal });
       live2 = { ...live2, url: tunnel2.url };
@@ -70738,7 +68412,7 @@ async function runPreview(config, deps) {
     }
   }
 }
-function open2(config, port2, deps, signal = deps.signal) {
+function open3(config, port2, deps, signal = deps.signal) {
   return openTunnel(config.tunnel, { port: port2 }, deps.metadata, deps.log, {
     watchdogMs: deps.watchdogMs,
     collisionRetryMs: deps.collisionRetryMs,
@@ -71252,7 +68926,7 @@ var require_symbols = __commonJS({
 });
 
 // node_modules/undici/lib/core/errors.js
-var require_errors5 = __commonJS({
+var require_errors4 = __commonJS({
   "node_modules/undici/lib/core/errors.js"(exports2, module2) {
     "use strict";
     var kUndiciError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR");
@@ -71610,7 +69284,7 @@ var require_errors5 = __commonJS({
 });
 
 // node_modules/undici/lib/core/constants.js
-var require_constants4 = __commonJS({
+var require_constants3 = __commonJS({
   "node_modules/undici/lib/core/constants.js"(exports2, module2) {
     "use strict";
     var headerNameLowerCasedRecord = {};
@@ -71731,7 +69405,7 @@ var require_tree = __commonJS({
     var {
       wellknownHeaderNames,
       headerNameLowerCasedRecord
-    } = require_constants4();
+    } = require_constants3();
     var TstNode = class _TstNode {
       /** @type {any} */
       value = null;
@@ -71877,8 +69551,8 @@ var require_util5 = __commonJS({
     var nodeUtil = require("node:util");
     var { stringify } = require("node:querystring");
     var { EventEmitter: EE } = require("node:events");
-    var { InvalidArgumentError } = require_errors5();
-    var { headerNameLowerCasedRecord } = require_constants4();
+    var { InvalidArgumentError } = require_errors4();
+    var { headerNameLowerCasedRecord } = require_constants3();
     var { tree } = require_tree();
     var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v) => Number(v));
     var BodyAsyncIterable = class {
@@ -72562,7 +70236,7 @@ var require_request = __commonJS({
     var {
       InvalidArgumentError,
       NotSupportedError
-    } = require_errors5();
+    } = require_errors4();
     var assert = require("node:assert");
     var {
       isValidHTTPToken,
@@ -72579,7 +70253,7 @@ var require_request = __commonJS({
       normalizedMethodRecords
     } = require_util5();
     var { channels } = require_diagnostics();
-    var { headerNameLowerCasedRecord } = require_constants4();
+    var { headerNameLowerCasedRecord } = require_constants3();
     var invalidPathRegex = /[^\u0021-\u00ff]/;
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
@@ -73016,7 +70690,7 @@ var require_dispatcher_base = __commonJS({
       ClientDestroyedError,
       ClientClosedError,
       InvalidArgumentError
-    } = require_errors5();
+    } = require_errors4();
     var { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = require_symbols();
     var kOnDestroyed = /* @__PURE__ */ Symbol("onDestroyed");
     var kOnClosed = /* @__PURE__ */ Symbol("onClosed");
@@ -73421,7 +71095,7 @@ var require_connect = __commonJS({
     var net = require("node:net");
     var assert = require("node:assert");
     var util = require_util5();
-    var { InvalidArgumentError, ConnectTimeoutError } = require_errors5();
+    var { InvalidArgumentError, ConnectTimeoutError } = require_errors4();
     var timers = require_timers();
     function noop4() {
     }
@@ -73615,7 +71289,7 @@ var require_utils4 = __commonJS({
 });
 
 // node_modules/undici/lib/llhttp/constants.js
-var require_constants5 = __commonJS({
+var require_constants4 = __commonJS({
   "node_modules/undici/lib/llhttp/constants.js"(exports2) {
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
@@ -73954,7 +71628,7 @@ var require_llhttp_simd_wasm = __commonJS({
 });
 
 // node_modules/undici/lib/web/fetch/constants.js
-var require_constants6 = __commonJS({
+var require_constants5 = __commonJS({
   "node_modules/undici/lib/web/fetch/constants.js"(exports2, module2) {
     "use strict";
     var corsSafeListedMethods = (
@@ -74984,7 +72658,7 @@ var require_util6 = __commonJS({
     "use strict";
     var { Transform: Transform2 } = require("node:stream");
     var zlib = require("node:zlib");
-    var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants6();
+    var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants5();
     var { getGlobalOrigin } = require_global();
     var { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = require_data_url();
     var { performance: performance2 } = require("node:perf_hooks");
@@ -76657,7 +74331,7 @@ var require_client_h1 = __commonJS({
       BodyTimeoutError,
       HTTPParserError,
       ResponseExceededMaxSizeError
-    } = require_errors5();
+    } = require_errors4();
     var {
       kUrl,
       kReset,
@@ -76691,7 +74365,7 @@ var require_client_h1 = __commonJS({
       kResume,
       kHTTPContext
     } = require_symbols();
-    var constants3 = require_constants5();
+    var constants5 = require_constants4();
     var EMPTY_BUF = Buffer.alloc(0);
     var FastBuffer = Buffer[Symbol.species];
     var addListener = util.addListener;
@@ -76766,7 +74440,7 @@ var require_client_h1 = __commonJS({
       constructor(client, socket2, { exports: exports3 }) {
         assert(Number.isFinite(client[kMaxHeadersSize]) && client[kMaxHeadersSize] > 0);
         this.llhttp = exports3;
-        this.ptr = this.llhttp.llhttp_alloc(constants3.TYPE.RESPONSE);
+        this.ptr = this.llhttp.llhttp_alloc(constants5.TYPE.RESPONSE);
         this.client = client;
         this.socket = socket2;
         this.timeout = null;
@@ -76861,11 +74535,11 @@ var require_client_h1 = __commonJS({
             currentBufferRef = null;
           }
           const offset = llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr;
-          if (ret !== constants3.ERROR.OK) {
+          if (ret !== constants5.ERROR.OK) {
             const body2 = data.subarray(offset);
-            if (ret === constants3.ERROR.PAUSED_UPGRADE) {
+            if (ret === constants5.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(body2);
-            } else if (ret === constants3.ERROR.PAUSED) {
+            } else if (ret === constants5.ERROR.PAUSED) {
               this.paused = true;
               socket2.unshift(body2);
             } else {
@@ -76888,10 +74562,10 @@ var require_client_h1 = __commonJS({
         } finally {
           currentParser = null;
         }
-        if (ret === constants3.ERROR.OK) {
+        if (ret === constants5.ERROR.OK) {
           return null;
         }
-        if (ret === constants3.ERROR.PAUSED || ret === constants3.ERROR.PAUSED_UPGRADE) {
+        if (ret === constants5.ERROR.PAUSED || ret === constants5.ERROR.PAUSED_UPGRADE) {
           this.paused = true;
           return null;
         }
@@ -76908,7 +74582,7 @@ var require_client_h1 = __commonJS({
           const len = new Uint8Array(llhttp.memory.buffer, ptr).indexOf(0);
           message = "Response does not match the HTTP/1.1 protocol (" + Buffer.from(llhttp.memory.buffer, ptr, len).toString() + ")";
         }
-        return new HTTPParserError(message, constants3.ERROR[ret], data);
+        return new HTTPParserError(message, constants5.ERROR[ret], data);
       }
       destroy() {
         assert(this.ptr != null);
@@ -77088,7 +74762,7 @@ var require_client_h1 = __commonJS({
           socket2[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants3.ERROR.PAUSED : 0;
+        return pause ? constants5.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket: socket2, statusCode: statusCode2, maxResponseSize } = this;
@@ -77110,7 +74784,7 @@ var require_client_h1 = __commonJS({
         }
         this.bytesRead += buf.length;
         if (request4.onData(buf) === false) {
-          return constants3.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         }
       }
       onMessageComplete() {
@@ -77146,13 +74820,13 @@ var require_client_h1 = __commonJS({
         if (socket2[kWriting]) {
           assert(client[kRunning] === 0);
           util.destroy(socket2, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (!shouldKeepAlive) {
           util.destroy(socket2, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (socket2[kReset] && client[kRunning] === 0) {
           util.destroy(socket2, new InformationalError("reset"));
-          return constants3.ERROR.PAUSED;
+          return constants5.ERROR.PAUSED;
         } else if (client[kPipelining] == null || client[kPipelining] === 1) {
           setImmediate(() => client[kResume]());
         } else {
@@ -77780,7 +75454,7 @@ var require_client_h2 = __commonJS({
       RequestAbortedError,
       SocketError,
       InformationalError
-    } = require_errors5();
+    } = require_errors4();
     var {
       kUrl,
       kReset,
@@ -78348,7 +76022,7 @@ var require_redirect_handler = __commonJS({
     var util = require_util5();
     var { kBodyUsed } = require_symbols();
     var assert = require("node:assert");
-    var { InvalidArgumentError } = require_errors5();
+    var { InvalidArgumentError } = require_errors4();
     var EE = require("node:events");
     var redirectableStatusCodes = [300, 301, 302, 303, 307, 308];
     var kBody = /* @__PURE__ */ Symbol("body");
@@ -78537,7 +76211,7 @@ var require_client3 = __commonJS({
       InvalidArgumentError,
       InformationalError,
       ClientDestroyedError
-    } = require_errors5();
+    } = require_errors4();
     var buildConnector = require_connect();
     var {
       kUrl,
@@ -79282,7 +76956,7 @@ var require_pool2 = __commonJS({
     var Client = require_client3();
     var {
       InvalidArgumentError
-    } = require_errors5();
+    } = require_errors4();
     var util = require_util5();
     var { kUrl, kInterceptors } = require_symbols();
     var buildConnector = require_connect();
@@ -79366,7 +77040,7 @@ var require_balanced_pool = __commonJS({
     var {
       BalancedPoolMissingUpstreamError,
       InvalidArgumentError
-    } = require_errors5();
+    } = require_errors4();
     var {
       PoolBase,
       kClients,
@@ -79507,7 +77181,7 @@ var require_balanced_pool = __commonJS({
 var require_agent2 = __commonJS({
   "node_modules/undici/lib/dispatcher/agent.js"(exports2, module2) {
     "use strict";
-    var { InvalidArgumentError } = require_errors5();
+    var { InvalidArgumentError } = require_errors4();
     var { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = require_symbols();
     var DispatcherBase = require_dispatcher_base();
     var Pool = require_pool2();
@@ -79612,7 +77286,7 @@ var require_proxy_agent = __commonJS({
     var Agent = require_agent2();
     var Pool = require_pool2();
     var DispatcherBase = require_dispatcher_base();
-    var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = require_errors5();
+    var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = require_errors4();
     var buildConnector = require_connect();
     var Client = require_client3();
     var kAgent = /* @__PURE__ */ Symbol("proxy agent");
@@ -79968,7 +77642,7 @@ var require_retry_handler = __commonJS({
     "use strict";
     var assert = require("node:assert");
     var { kRetryHandlerDefaultRetry } = require_symbols();
-    var { RequestRetryError } = require_errors5();
+    var { RequestRetryError } = require_errors4();
     var {
       isDisturbed,
       parseHeaders,
@@ -80352,7 +78026,7 @@ var require_readable2 = __commonJS({
     "use strict";
     var assert = require("node:assert");
     var { Readable: Readable2 } = require("node:stream");
-    var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors5();
+    var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors4();
     var util = require_util5();
     var { ReadableStreamFrom } = require_util5();
     var kConsume = /* @__PURE__ */ Symbol("kConsume");
@@ -80645,7 +78319,7 @@ var require_util7 = __commonJS({
     var assert = require("node:assert");
     var {
       ResponseStatusCodeError
-    } = require_errors5();
+    } = require_errors4();
     var { chunksDecode } = require_readable2();
     var CHUNK_LIMIT = 128 * 1024;
     async function getResolveErrorBodyCallback({ callback, body: body2, contentType, statusCode: statusCode2, statusMessage, headers }) {
@@ -80706,7 +78380,7 @@ var require_api_request = __commonJS({
     "use strict";
     var assert = require("node:assert");
     var { Readable: Readable2 } = require_readable2();
-    var { InvalidArgumentError, RequestAbortedError } = require_errors5();
+    var { InvalidArgumentError, RequestAbortedError } = require_errors4();
     var util = require_util5();
     var { getResolveErrorBodyCallback } = require_util7();
     var { AsyncResource } = require("node:async_hooks");
@@ -80890,7 +78564,7 @@ var require_api_request = __commonJS({
 var require_abort_signal = __commonJS({
   "node_modules/undici/lib/api/abort-signal.js"(exports2, module2) {
     var { addAbortListener } = require_util5();
-    var { RequestAbortedError } = require_errors5();
+    var { RequestAbortedError } = require_errors4();
     var kListener = /* @__PURE__ */ Symbol("kListener");
     var kSignal = /* @__PURE__ */ Symbol("kSignal");
     function abort(self2) {
@@ -80943,7 +78617,7 @@ var require_api_stream = __commonJS({
     "use strict";
     var assert = require("node:assert");
     var { finished, PassThrough } = require("node:stream");
-    var { InvalidArgumentError, InvalidReturnValueError } = require_errors5();
+    var { InvalidArgumentError, InvalidReturnValueError } = require_errors4();
     var util = require_util5();
     var { getResolveErrorBodyCallback } = require_util7();
     var { AsyncResource } = require("node:async_hooks");
@@ -81123,7 +78797,7 @@ var require_api_pipeline = __commonJS({
       InvalidArgumentError,
       InvalidReturnValueError,
       RequestAbortedError
-    } = require_errors5();
+    } = require_errors4();
     var util = require_util5();
     var { AsyncResource } = require("node:async_hooks");
     var { addSignal, removeSignal } = require_abort_signal();
@@ -81314,7 +78988,7 @@ var require_api_pipeline = __commonJS({
 var require_api_upgrade = __commonJS({
   "node_modules/undici/lib/api/api-upgrade.js"(exports2, module2) {
     "use strict";
-    var { InvalidArgumentError, SocketError } = require_errors5();
+    var { InvalidArgumentError, SocketError } = require_errors4();
     var { AsyncResource } = require("node:async_hooks");
     var util = require_util5();
     var { addSignal, removeSignal } = require_abort_signal();
@@ -81408,7 +79082,7 @@ var require_api_connect = __commonJS({
     "use strict";
     var assert = require("node:assert");
     var { AsyncResource } = require("node:async_hooks");
-    var { InvalidArgumentError, SocketError } = require_errors5();
+    var { InvalidArgumentError, SocketError } = require_errors4();
     var util = require_util5();
     var { addSignal, removeSignal } = require_abort_signal();
     var ConnectHandler = class extends AsyncResource {
@@ -81508,7 +79182,7 @@ var require_api2 = __commonJS({
 var require_mock_errors = __commonJS({
   "node_modules/undici/lib/mock/mock-errors.js"(exports2, module2) {
     "use strict";
-    var { UndiciError } = require_errors5();
+    var { UndiciError } = require_errors4();
     var kMockNotMatchedError = /* @__PURE__ */ Symbol.for("undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED");
     var MockNotMatchedError = class _MockNotMatchedError extends UndiciError {
       constructor(message) {
@@ -81866,7 +79540,7 @@ var require_mock_interceptor = __commonJS({
       kContentLength,
       kMockDispatch
     } = require_mock_symbols();
-    var { InvalidArgumentError } = require_errors5();
+    var { InvalidArgumentError } = require_errors4();
     var { buildURL } = require_util5();
     var MockScope = class {
       constructor(mockDispatch) {
@@ -82033,7 +79707,7 @@ var require_mock_client = __commonJS({
     } = require_mock_symbols();
     var { MockInterceptor } = require_mock_interceptor();
     var Symbols = require_symbols();
-    var { InvalidArgumentError } = require_errors5();
+    var { InvalidArgumentError } = require_errors4();
     var MockClient = class extends Client {
       constructor(origin, opts) {
         super(origin, opts);
@@ -82086,7 +79760,7 @@ var require_mock_pool = __commonJS({
     } = require_mock_symbols();
     var { MockInterceptor } = require_mock_interceptor();
     var Symbols = require_symbols();
-    var { InvalidArgumentError } = require_errors5();
+    var { InvalidArgumentError } = require_errors4();
     var MockPool = class extends Pool {
       constructor(origin, opts) {
         super(origin, opts);
@@ -82213,7 +79887,7 @@ var require_mock_agent = __commonJS({
     var MockClient = require_mock_client();
     var MockPool = require_mock_pool();
     var { matchValue, buildMockOptions } = require_mock_utils();
-    var { InvalidArgumentError, UndiciError } = require_errors5();
+    var { InvalidArgumentError, UndiciError } = require_errors4();
     var Dispatcher = require_dispatcher();
     var Pluralizer = require_pluralizer();
     var PendingInterceptorsFormatter = require_pending_interceptors_formatter();
@@ -82328,7 +80002,7 @@ var require_global2 = __commonJS({
   "node_modules/undici/lib/global.js"(exports2, module2) {
     "use strict";
     var globalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.1");
-    var { InvalidArgumentError } = require_errors5();
+    var { InvalidArgumentError } = require_errors4();
     var Agent = require_agent2();
     if (getGlobalDispatcher() === void 0) {
       setGlobalDispatcher(new Agent());
@@ -82449,7 +80123,7 @@ var require_dump = __commonJS({
   "node_modules/undici/lib/interceptor/dump.js"(exports2, module2) {
     "use strict";
     var util = require_util5();
-    var { InvalidArgumentError, RequestAbortedError } = require_errors5();
+    var { InvalidArgumentError, RequestAbortedError } = require_errors4();
     var DecoratorHandler = require_decorator_handler();
     var DumpHandler = class extends DecoratorHandler {
       #maxSize = 1024 * 1024;
@@ -82549,7 +80223,7 @@ var require_dns = __commonJS({
     var { isIP: isIP2 } = require("node:net");
     var { lookup } = require("node:dns");
     var DecoratorHandler = require_decorator_handler();
-    var { InvalidArgumentError, InformationalError } = require_errors5();
+    var { InvalidArgumentError, InformationalError } = require_errors4();
     var maxInt = Math.pow(2, 31) - 1;
     var DNSInstance = class {
       #maxTTL = 0;
@@ -82832,7 +80506,7 @@ var require_dns = __commonJS({
 });
 
 // node_modules/undici/lib/web/fetch/headers.js
-var require_headers3 = __commonJS({
+var require_headers2 = __commonJS({
   "node_modules/undici/lib/web/fetch/headers.js"(exports2, module2) {
     "use strict";
     var { kConstruct } = require_symbols();
@@ -83279,7 +80953,7 @@ var require_headers3 = __commonJS({
 var require_response = __commonJS({
   "node_modules/undici/lib/web/fetch/response.js"(exports2, module2) {
     "use strict";
-    var { Headers: Headers2, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = require_headers3();
+    var { Headers: Headers2, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = require_headers2();
     var { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = require_body();
     var util = require_util5();
     var nodeUtil = require("node:util");
@@ -83297,7 +80971,7 @@ var require_response = __commonJS({
     var {
       redirectStatusSet,
       nullBodyStatus
-    } = require_constants6();
+    } = require_constants5();
     var { kState, kHeaders } = require_symbols2();
     var { webidl } = require_webidl();
     var { FormData } = require_formdata();
@@ -83721,7 +81395,7 @@ var require_request2 = __commonJS({
   "node_modules/undici/lib/web/fetch/request.js"(exports2, module2) {
     "use strict";
     var { extractBody, mixinBody, cloneBody, bodyUnusable } = require_body();
-    var { Headers: Headers2, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = require_headers3();
+    var { Headers: Headers2, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = require_headers2();
     var { FinalizationRegistry: FinalizationRegistry2 } = require_dispatcher_weakref()();
     var util = require_util5();
     var nodeUtil = require("node:util");
@@ -83739,7 +81413,7 @@ var require_request2 = __commonJS({
       requestCredentials,
       requestCache,
       requestDuplex
-    } = require_constants6();
+    } = require_constants5();
     var { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util;
     var { kHeaders, kSignal, kState, kDispatcher } = require_symbols2();
     var { webidl } = require_webidl();
@@ -84422,7 +82096,7 @@ var require_fetch2 = __commonJS({
       makeResponse,
       fromInnerResponse
     } = require_response();
-    var { HeadersList } = require_headers3();
+    var { HeadersList } = require_headers2();
     var { Request, cloneRequest } = require_request2();
     var zlib = require("node:zlib");
     var {
@@ -84469,7 +82143,7 @@ var require_fetch2 = __commonJS({
       safeMethodsSet,
       requestBodyHeader,
       subresourceSet
-    } = require_constants6();
+    } = require_constants5();
     var EE = require("node:events");
     var { Readable: Readable2, pipeline: pipeline2, finished } = require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util5();
@@ -86985,7 +84659,7 @@ var require_cachestorage = __commonJS({
 });
 
 // node_modules/undici/lib/web/cookies/constants.js
-var require_constants7 = __commonJS({
+var require_constants6 = __commonJS({
   "node_modules/undici/lib/web/cookies/constants.js"(exports2, module2) {
     "use strict";
     var maxAttributeValueSize = 1024;
@@ -87209,7 +84883,7 @@ var require_util10 = __commonJS({
 var require_parse2 = __commonJS({
   "node_modules/undici/lib/web/cookies/parse.js"(exports2, module2) {
     "use strict";
-    var { maxNameValuePairSize, maxAttributeValueSize } = require_constants7();
+    var { maxNameValuePairSize, maxAttributeValueSize } = require_constants6();
     var { isCTLExcludingHtab } = require_util10();
     var { collectASequenceOfCodePointsFast } = require_data_url();
     var assert = require("node:assert");
@@ -87348,7 +85022,7 @@ var require_cookies = __commonJS({
     var { parseSetCookie } = require_parse2();
     var { stringify } = require_util10();
     var { webidl } = require_webidl();
-    var { Headers: Headers2 } = require_headers3();
+    var { Headers: Headers2 } = require_headers2();
     function getCookies(headers) {
       webidl.argumentLengthCheck(arguments, 1, "getCookies");
       webidl.brandCheck(headers, Headers2, { strict: false });
@@ -87737,7 +85411,7 @@ var require_events = __commonJS({
 });
 
 // node_modules/undici/lib/web/websocket/constants.js
-var require_constants8 = __commonJS({
+var require_constants7 = __commonJS({
   "node_modules/undici/lib/web/websocket/constants.js"(exports2, module2) {
     "use strict";
     var uid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -87815,7 +85489,7 @@ var require_util11 = __commonJS({
   "node_modules/undici/lib/web/websocket/util.js"(exports2, module2) {
     "use strict";
     var { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = require_symbols5();
-    var { states, opcodes } = require_constants8();
+    var { states, opcodes } = require_constants7();
     var { ErrorEvent, createFastMessageEvent } = require_events();
     var { isUtf8 } = require("node:buffer");
     var { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = require_data_url();
@@ -87987,7 +85661,7 @@ var require_util11 = __commonJS({
 var require_frame = __commonJS({
   "node_modules/undici/lib/web/websocket/frame.js"(exports2, module2) {
     "use strict";
-    var { maxUnsigned16Bit } = require_constants8();
+    var { maxUnsigned16Bit } = require_constants7();
     var BUFFER_SIZE = 16386;
     var crypto2;
     var buffer = null;
@@ -88064,7 +85738,7 @@ var require_frame = __commonJS({
 var require_connection = __commonJS({
   "node_modules/undici/lib/web/websocket/connection.js"(exports2, module2) {
     "use strict";
-    var { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = require_constants8();
+    var { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = require_constants7();
     var {
       kReadyState,
       kSentClose,
@@ -88077,7 +85751,7 @@ var require_connection = __commonJS({
     var { CloseEvent } = require_events();
     var { makeRequest } = require_request2();
     var { fetching } = require_fetch2();
-    var { Headers: Headers2, getHeadersList } = require_headers3();
+    var { Headers: Headers2, getHeadersList } = require_headers2();
     var { getDecodeSplit } = require_util6();
     var { WebsocketFrameSend } = require_frame();
     var crypto2;
@@ -88251,7 +85925,7 @@ var require_permessage_deflate = __commonJS({
     "use strict";
     var { createInflateRaw, Z_DEFAULT_WINDOWBITS } = require("node:zlib");
     var { isValidClientWindowBits } = require_util11();
-    var { MessageSizeExceededError } = require_errors5();
+    var { MessageSizeExceededError } = require_errors4();
     var tail = Buffer.from([0, 0, 255, 255]);
     var kBuffer = /* @__PURE__ */ Symbol("kBuffer");
     var kLength = /* @__PURE__ */ Symbol("kLength");
@@ -88333,7 +86007,7 @@ var require_receiver = __commonJS({
     "use strict";
     var { Writable: Writable2 } = require("node:stream");
     var assert = require("node:assert");
-    var { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = require_constants8();
+    var { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = require_constants7();
     var { kReadyState, kSentClose, kResponse, kReceivedClose } = require_symbols5();
     var { channels } = require_diagnostics();
     var {
@@ -88349,7 +86023,7 @@ var require_receiver = __commonJS({
     var { WebsocketFrameSend } = require_frame();
     var { closeWebSocketConnection } = require_connection();
     var { PerMessageDeflate } = require_permessage_deflate();
-    var { MessageSizeExceededError } = require_errors5();
+    var { MessageSizeExceededError } = require_errors4();
     function failWebsocketConnectionWithCode(ws, code, reason) {
       closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason));
       failWebsocketConnection(ws, reason);
@@ -88714,7 +86388,7 @@ var require_sender = __commonJS({
   "node_modules/undici/lib/web/websocket/sender.js"(exports2, module2) {
     "use strict";
     var { WebsocketFrameSend } = require_frame();
-    var { opcodes, sendHints } = require_constants8();
+    var { opcodes, sendHints } = require_constants7();
     var FixedQueue = require_fixed_queue();
     var FastBuffer = Buffer[Symbol.species];
     var SendQueue = class {
@@ -88798,7 +86472,7 @@ var require_websocket = __commonJS({
     var { webidl } = require_webidl();
     var { URLSerializer } = require_data_url();
     var { environmentSettingsObject } = require_util6();
-    var { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = require_constants8();
+    var { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = require_constants7();
     var {
       kWebSocketURL,
       kReadyState,
@@ -89925,7 +87599,7 @@ var require_undici = __commonJS({
     var ProxyAgent2 = require_proxy_agent();
     var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
-    var errors = require_errors5();
+    var errors = require_errors4();
     var util = require_util5();
     var { InvalidArgumentError } = errors;
     var api = require_api2();
@@ -90016,7 +87690,7 @@ var require_undici = __commonJS({
         throw err;
       }
     };
-    module2.exports.Headers = require_headers3().Headers;
+    module2.exports.Headers = require_headers2().Headers;
     module2.exports.Response = require_response().Response;
     module2.exports.Request = require_request2().Request;
     module2.exports.FormData = require_formdata().FormData;
@@ -92002,11 +89676,11 @@ var require_dijkstra = __commonJS({
         var predecessors = {};
         var costs = {};
         costs[s] = 0;
-        var open3 = dijkstra.PriorityQueue.make();
-        open3.push(s, 0);
+        var open4 = dijkstra.PriorityQueue.make();
+        open4.push(s, 0);
         var closest, u, v, cost_of_s_to_u, adjacent_nodes, cost_of_e, cost_of_s_to_u_plus_cost_of_e, cost_of_s_to_v, first_visit;
-        while (!open3.empty()) {
-          closest = open3.pop();
+        while (!open4.empty()) {
+          closest = open4.pop();
           u = closest.value;
           cost_of_s_to_u = closest.cost;
           adjacent_nodes = graph[u] || {};
@@ -92018,7 +89692,7 @@ var require_dijkstra = __commonJS({
               first_visit = typeof costs[v] === "undefined";
               if (first_visit || cost_of_s_to_v > cost_of_s_to_u_plus_cost_of_e) {
                 costs[v] = cost_of_s_to_u_plus_cost_of_e;
-                open3.push(v, cost_of_s_to_u_plus_cost_of_e);
+                open4.push(v, cost_of_s_to_u_plus_cost_of_e);
                 predecessors[v] = u;
               }
             }
@@ -92624,27 +90298,27 @@ var require_chunkstream = __commonJS({
       this._buffers = null;
       this.emit("close");
     };
-    ChunkStream.prototype._processReadAllowingLess = function(read2) {
+    ChunkStream.prototype._processReadAllowingLess = function(read) {
       this._reads.shift();
       let smallerBuf = this._buffers[0];
-      if (smallerBuf.length > read2.length) {
-        this._buffered -= read2.length;
-        this._buffers[0] = smallerBuf.slice(read2.length);
-        read2.func.call(this, smallerBuf.slice(0, read2.length));
+      if (smallerBuf.length > read.length) {
+        this._buffered -= read.length;
+        this._buffers[0] = smallerBuf.slice(read.length);
+        read.func.call(this, smallerBuf.slice(0, read.length));
       } else {
         this._buffered -= smallerBuf.length;
         this._buffers.shift();
-        read2.func.call(this, smallerBuf);
+        read.func.call(this, smallerBuf);
       }
     };
-    ChunkStream.prototype._processRead = function(read2) {
+    ChunkStream.prototype._processRead = function(read) {
       this._reads.shift();
       let pos = 0;
       let count = 0;
-      let data = Buffer.alloc(read2.length);
-      while (pos < read2.length) {
+      let data = Buffer.alloc(read.length);
+      while (pos < read.length) {
         let buf = this._buffers[count++];
-        let len = Math.min(buf.length, read2.length - pos);
+        let len = Math.min(buf.length, read.length - pos);
         buf.copy(data, pos, 0, len);
         pos += len;
         if (len !== buf.length) {
@@ -92654,17 +90328,17 @@ var require_chunkstream = __commonJS({
       if (count > 0) {
         this._buffers.splice(0, count);
       }
-      this._buffered -= read2.length;
-      read2.func.call(this, data);
+      this._buffered -= read.length;
+      read.func.call(this, data);
     };
     ChunkStream.prototype._process = function() {
       try {
         while (this._buffered > 0 && this._reads && this._reads.length > 0) {
-          let read2 = this._reads[0];
-          if (read2.allowLess) {
-            this._processReadAllowingLess(read2);
-          } else if (this._buffered >= read2.length) {
-            this._processRead(read2);
+          let read = this._reads[0];
+          if (read.allowLess) {
+            this._processReadAllowingLess(read);
+          } else if (this._buffered >= read.length) {
+            this._processRead(read);
           } else {
             break;
           }
@@ -92950,7 +90624,7 @@ var require_filter_parse_async = __commonJS({
 });
 
 // node_modules/pngjs/lib/constants.js
-var require_constants9 = __commonJS({
+var require_constants8 = __commonJS({
   "node_modules/pngjs/lib/constants.js"(exports2, module2) {
     "use strict";
     module2.exports = {
@@ -93028,7 +90702,7 @@ var require_crc = __commonJS({
 var require_parser2 = __commonJS({
   "node_modules/pngjs/lib/parser.js"(exports2, module2) {
     "use strict";
-    var constants3 = require_constants9();
+    var constants5 = require_constants8();
     var CrcCalculator = require_crc();
     var Parser = module2.exports = function(options, dependencies) {
       this._options = options;
@@ -93039,12 +90713,12 @@ var require_parser2 = __commonJS({
       this._palette = [];
       this._colorType = 0;
       this._chunks = {};
-      this._chunks[constants3.TYPE_IHDR] = this._handleIHDR.bind(this);
-      this._chunks[constants3.TYPE_IEND] = this._handleIEND.bind(this);
-      this._chunks[constants3.TYPE_IDAT] = this._handleIDAT.bind(this);
-      this._chunks[constants3.TYPE_PLTE] = this._handlePLTE.bind(this);
-      this._chunks[constants3.TYPE_tRNS] = this._handleTRNS.bind(this);
-      this._chunks[constants3.TYPE_gAMA] = this._handleGAMA.bind(this);
+      this._chunks[constants5.TYPE_IHDR] = this._handleIHDR.bind(this);
+      this._chunks[constants5.TYPE_IEND] = this._handleIEND.bind(this);
+      this._chunks[constants5.TYPE_IDAT] = this._handleIDAT.bind(this);
+      this._chunks[constants5.TYPE_PLTE] = this._handlePLTE.bind(this);
+      this._chunks[constants5.TYPE_tRNS] = this._handleTRNS.bind(this);
+      this._chunks[constants5.TYPE_gAMA] = this._handleGAMA.bind(this);
       this.read = dependencies.read;
       this.error = dependencies.error;
       this.metadata = dependencies.metadata;
@@ -93059,10 +90733,10 @@ var require_parser2 = __commonJS({
       };
     };
     Parser.prototype.start = function() {
-      this.read(constants3.PNG_SIGNATURE.length, this._parseSignature.bind(this));
+      this.read(constants5.PNG_SIGNATURE.length, this._parseSignature.bind(this));
     };
     Parser.prototype._parseSignature = function(data) {
-      let signature = constants3.PNG_SIGNATURE;
+      let signature = constants5.PNG_SIGNATURE;
       for (let i = 0; i < signature.length; i++) {
         if (data[i] !== signature[i]) {
           this.error(new Error("Invalid file signature"));
@@ -93079,7 +90753,7 @@ var require_parser2 = __commonJS({
         name += String.fromCharCode(data[i]);
       }
       let ancillary = Boolean(data[4] & 32);
-      if (!this._hasIHDR && type !== constants3.TYPE_IHDR) {
+      if (!this._hasIHDR && type !== constants5.TYPE_IHDR) {
         this.error(new Error("Expected IHDR on beggining"));
         return;
       }
@@ -93127,7 +90801,7 @@ var require_parser2 = __commonJS({
         this.error(new Error("Unsupported bit depth " + depth));
         return;
       }
-      if (!(colorType in constants3.COLORTYPE_TO_BPP_MAP)) {
+      if (!(colorType in constants5.COLORTYPE_TO_BPP_MAP)) {
         this.error(new Error("Unsupported color type"));
         return;
       }
@@ -93144,16 +90818,16 @@ var require_parser2 = __commonJS({
         return;
       }
       this._colorType = colorType;
-      let bpp = constants3.COLORTYPE_TO_BPP_MAP[this._colorType];
+      let bpp = constants5.COLORTYPE_TO_BPP_MAP[this._colorType];
       this._hasIHDR = true;
       this.metadata({
         width,
         height,
         depth,
         interlace: Boolean(interlace),
-        palette: Boolean(colorType & constants3.COLORTYPE_PALETTE),
-        color: Boolean(colorType & constants3.COLORTYPE_COLOR),
-        alpha: Boolean(colorType & constants3.COLORTYPE_ALPHA),
+        palette: Boolean(colorType & constants5.COLORTYPE_PALETTE),
+        color: Boolean(colorType & constants5.COLORTYPE_COLOR),
+        alpha: Boolean(colorType & constants5.COLORTYPE_ALPHA),
         bpp,
         colorType
       });
@@ -93177,7 +90851,7 @@ var require_parser2 = __commonJS({
     };
     Parser.prototype._parseTRNS = function(data) {
       this._crc.write(data);
-      if (this._colorType === constants3.COLORTYPE_PALETTE_COLOR) {
+      if (this._colorType === constants5.COLORTYPE_PALETTE_COLOR) {
         if (this._palette.length === 0) {
           this.error(new Error("Transparency chunk must be after palette"));
           return;
@@ -93191,10 +90865,10 @@ var require_parser2 = __commonJS({
         }
         this.palette(this._palette);
       }
-      if (this._colorType === constants3.COLORTYPE_GRAYSCALE) {
+      if (this._colorType === constants5.COLORTYPE_GRAYSCALE) {
         this.transColor([data.readUInt16BE(0)]);
       }
-      if (this._colorType === constants3.COLORTYPE_COLOR) {
+      if (this._colorType === constants5.COLORTYPE_COLOR) {
         this.transColor([
           data.readUInt16BE(0),
           data.readUInt16BE(2),
@@ -93208,7 +90882,7 @@ var require_parser2 = __commonJS({
     };
     Parser.prototype._parseGAMA = function(data) {
       this._crc.write(data);
-      this.gamma(data.readUInt32BE(0) / constants3.GAMMA_DIVISION);
+      this.gamma(data.readUInt32BE(0) / constants5.GAMMA_DIVISION);
       this._handleChunkEnd();
     };
     Parser.prototype._handleIDAT = function(length) {
@@ -93220,7 +90894,7 @@ var require_parser2 = __commonJS({
     };
     Parser.prototype._parseIDAT = function(length, data) {
       this._crc.write(data);
-      if (this._colorType === constants3.COLORTYPE_PALETTE_COLOR && this._palette.length === 0) {
+      if (this._colorType === constants5.COLORTYPE_PALETTE_COLOR && this._palette.length === 0) {
         throw new Error("Expected palette not found");
       }
       this.inflateData(data);
@@ -93704,9 +91378,9 @@ var require_parser_async = __commonJS({
 var require_bitpacker = __commonJS({
   "node_modules/pngjs/lib/bitpacker.js"(exports2, module2) {
     "use strict";
-    var constants3 = require_constants9();
+    var constants5 = require_constants8();
     module2.exports = function(dataIn, width, height, options) {
-      let outHasAlpha = [constants3.COLORTYPE_COLOR_ALPHA, constants3.COLORTYPE_ALPHA].indexOf(
+      let outHasAlpha = [constants5.COLORTYPE_COLOR_ALPHA, constants5.COLORTYPE_ALPHA].indexOf(
         options.colorType
       ) !== -1;
       if (options.colorType === options.inputColorType) {
@@ -93726,11 +91400,11 @@ var require_bitpacker = __commonJS({
       }
       let data = options.bitDepth !== 16 ? dataIn : new Uint16Array(dataIn.buffer);
       let maxValue = 255;
-      let inBpp = constants3.COLORTYPE_TO_BPP_MAP[options.inputColorType];
+      let inBpp = constants5.COLORTYPE_TO_BPP_MAP[options.inputColorType];
       if (inBpp === 4 && !options.inputHasAlpha) {
         inBpp = 3;
       }
-      let outBpp = constants3.COLORTYPE_TO_BPP_MAP[options.colorType];
+      let outBpp = constants5.COLORTYPE_TO_BPP_MAP[options.colorType];
       if (options.bitDepth === 16) {
         maxValue = 65535;
         outBpp *= 2;
@@ -93754,24 +91428,24 @@ var require_bitpacker = __commonJS({
         let blue;
         let alpha = maxValue;
         switch (options.inputColorType) {
-          case constants3.COLORTYPE_COLOR_ALPHA:
+          case constants5.COLORTYPE_COLOR_ALPHA:
             alpha = data[inIndex + 3];
             red = data[inIndex];
             green = data[inIndex + 1];
             blue = data[inIndex + 2];
             break;
-          case constants3.COLORTYPE_COLOR:
+          case constants5.COLORTYPE_COLOR:
             red = data[inIndex];
             green = data[inIndex + 1];
             blue = data[inIndex + 2];
             break;
-          case constants3.COLORTYPE_ALPHA:
+          case constants5.COLORTYPE_ALPHA:
             alpha = data[inIndex + 1];
             red = data[inIndex];
             green = red;
             blue = red;
             break;
-          case constants3.COLORTYPE_GRAYSCALE:
+          case constants5.COLORTYPE_GRAYSCALE:
             red = data[inIndex];
             green = red;
             blue = red;
@@ -93804,8 +91478,8 @@ var require_bitpacker = __commonJS({
         for (let x = 0; x < width; x++) {
           let rgba = getRGBA(data, inIndex);
           switch (options.colorType) {
-            case constants3.COLORTYPE_COLOR_ALPHA:
-            case constants3.COLORTYPE_COLOR:
+            case constants5.COLORTYPE_COLOR_ALPHA:
+            case constants5.COLORTYPE_COLOR:
               if (options.bitDepth === 8) {
                 outData[outIndex] = rgba.red;
                 outData[outIndex + 1] = rgba.green;
@@ -93822,8 +91496,8 @@ var require_bitpacker = __commonJS({
                 }
               }
               break;
-            case constants3.COLORTYPE_ALPHA:
-            case constants3.COLORTYPE_GRAYSCALE: {
+            case constants5.COLORTYPE_ALPHA:
+            case constants5.COLORTYPE_GRAYSCALE: {
               let grayscale = (rgba.red + rgba.green + rgba.blue) / 3;
               if (options.bitDepth === 8) {
                 outData[outIndex] = grayscale;
@@ -93996,7 +91670,7 @@ var require_filter_pack = __commonJS({
 var require_packer = __commonJS({
   "node_modules/pngjs/lib/packer.js"(exports2, module2) {
     "use strict";
-    var constants3 = require_constants9();
+    var constants5 = require_constants8();
     var CrcStream = require_crc();
     var bitPacker = require_bitpacker();
     var filter = require_filter_pack();
@@ -94009,23 +91683,23 @@ var require_packer = __commonJS({
       options.inputHasAlpha = options.inputHasAlpha != null ? options.inputHasAlpha : true;
       options.deflateFactory = options.deflateFactory || zlib.createDeflate;
       options.bitDepth = options.bitDepth || 8;
-      options.colorType = typeof options.colorType === "number" ? options.colorType : constants3.COLORTYPE_COLOR_ALPHA;
-      options.inputColorType = typeof options.inputColorType === "number" ? options.inputColorType : constants3.COLORTYPE_COLOR_ALPHA;
+      options.colorType = typeof options.colorType === "number" ? options.colorType : constants5.COLORTYPE_COLOR_ALPHA;
+      options.inputColorType = typeof options.inputColorType === "number" ? options.inputColorType : constants5.COLORTYPE_COLOR_ALPHA;
       if ([
-        constants3.COLORTYPE_GRAYSCALE,
-        constants3.COLORTYPE_COLOR,
-        constants3.COLORTYPE_COLOR_ALPHA,
-        constants3.COLORTYPE_ALPHA
+        constants5.COLORTYPE_GRAYSCALE,
+        constants5.COLORTYPE_COLOR,
+        constants5.COLORTYPE_COLOR_ALPHA,
+        constants5.COLORTYPE_ALPHA
       ].indexOf(options.colorType) === -1) {
         throw new Error(
           "option color type:" + options.colorType + " is not supported at present"
         );
       }
       if ([
-        constants3.COLORTYPE_GRAYSCALE,
-        constants3.COLORTYPE_COLOR,
-        constants3.COLORTYPE_COLOR_ALPHA,
-        constants3.COLORTYPE_ALPHA
+        constants5.COLORTYPE_GRAYSCALE,
+        constants5.COLORTYPE_COLOR,
+        constants5.COLORTYPE_COLOR_ALPHA,
+        constants5.COLORTYPE_ALPHA
       ].indexOf(options.inputColorType) === -1) {
         throw new Error(
           "option input color type:" + options.inputColorType + " is not supported at present"
@@ -94049,7 +91723,7 @@ var require_packer = __commonJS({
     };
     Packer.prototype.filterData = function(data, width, height) {
       let packedData = bitPacker(data, width, height, this._options);
-      let bpp = constants3.COLORTYPE_TO_BPP_MAP[this._options.colorType];
+      let bpp = constants5.COLORTYPE_TO_BPP_MAP[this._options.colorType];
       let filteredData = filter(packedData, width, height, this._options, bpp);
       return filteredData;
     };
@@ -94069,8 +91743,8 @@ var require_packer = __commonJS({
     };
     Packer.prototype.packGAMA = function(gamma) {
       let buf = Buffer.alloc(4);
-      buf.writeUInt32BE(Math.floor(gamma * constants3.GAMMA_DIVISION), 0);
-      return this._packChunk(constants3.TYPE_gAMA, buf);
+      buf.writeUInt32BE(Math.floor(gamma * constants5.GAMMA_DIVISION), 0);
+      return this._packChunk(constants5.TYPE_gAMA, buf);
     };
     Packer.prototype.packIHDR = function(width, height) {
       let buf = Buffer.alloc(13);
@@ -94081,13 +91755,13 @@ var require_packer = __commonJS({
       buf[10] = 0;
       buf[11] = 0;
       buf[12] = 0;
-      return this._packChunk(constants3.TYPE_IHDR, buf);
+      return this._packChunk(constants5.TYPE_IHDR, buf);
     };
     Packer.prototype.packIDAT = function(data) {
-      return this._packChunk(constants3.TYPE_IDAT, data);
+      return this._packChunk(constants5.TYPE_IDAT, data);
     };
     Packer.prototype.packIEND = function() {
-      return this._packChunk(constants3.TYPE_IEND, null);
+      return this._packChunk(constants5.TYPE_IEND, null);
     };
   }
 });
@@ -94098,7 +91772,7 @@ var require_packer_async = __commonJS({
     "use strict";
     var util = require("util");
     var Stream = require("stream");
-    var constants3 = require_constants9();
+    var constants5 = require_constants8();
     var Packer = require_packer();
     var PackerAsync = module2.exports = function(opt) {
       Stream.call(this);
@@ -94109,7 +91783,7 @@ var require_packer_async = __commonJS({
     };
     util.inherits(PackerAsync, Stream);
     PackerAsync.prototype.pack = function(data, width, height, gamma) {
-      this.emit("data", Buffer.from(constants3.PNG_SIGNATURE));
+      this.emit("data", Buffer.from(constants5.PNG_SIGNATURE));
       this.emit("data", this._packer.packIHDR(width, height));
       if (gamma) {
         this.emit("data", this._packer.packGAMA(gamma));
@@ -94289,12 +91963,12 @@ var require_sync_reader = __commonJS({
     };
     SyncReader.prototype.process = function() {
       while (this._reads.length > 0 && this._buffer.length) {
-        let read2 = this._reads[0];
-        if (this._buffer.length && (this._buffer.length >= read2.length || read2.allowLess)) {
+        let read = this._reads[0];
+        if (this._buffer.length && (this._buffer.length >= read.length || read.allowLess)) {
           this._reads.shift();
           let buf = this._buffer;
-          this._buffer = buf.slice(read2.length);
-          read2.func.call(this, buf.slice(0, read2.length));
+          this._buffer = buf.slice(read.length);
+          read.func.call(this, buf.slice(0, read.length));
         } else {
           break;
         }
@@ -94433,7 +92107,7 @@ var require_packer_sync = __commonJS({
     if (!zlib.deflateSync) {
       hasSyncZlib = false;
     }
-    var constants3 = require_constants9();
+    var constants5 = require_constants8();
     var Packer = require_packer();
     module2.exports = function(metaData, opt) {
       if (!hasSyncZlib) {
@@ -94444,7 +92118,7 @@ var require_packer_sync = __commonJS({
       let options = opt || {};
       let packer = new Packer(options);
       let chunks = [];
-      chunks.push(Buffer.from(constants3.PNG_SIGNATURE));
+      chunks.push(Buffer.from(constants5.PNG_SIGNATURE));
       chunks.push(packer.packIHDR(metaData.width, metaData.height));
       if (metaData.gamma) {
         chunks.push(packer.packGAMA(metaData.gamma));
@@ -94474,12 +92148,12 @@ var require_png_sync = __commonJS({
   "node_modules/pngjs/lib/png-sync.js"(exports2) {
     "use strict";
     var parse4 = require_parser_sync();
-    var pack2 = require_packer_sync();
+    var pack = require_packer_sync();
     exports2.read = function(buffer, options) {
       return parse4(buffer, options || {});
     };
     exports2.write = function(png, options) {
-      return pack2(png, options);
+      return pack(png, options);
     };
   }
 });
@@ -96174,12 +93848,12 @@ function parseParameters(header, type, index, len, stopFlags) {
         }
         if (index < len && header.charCodeAt(index) === DQUOTE) {
           const quotedStart = ++index;
-          let escaped = false;
+          let escaped2 = false;
           while (index < len) {
             const code2 = header.charCodeAt(index);
             if (code2 === DQUOTE) {
               if (parameters[key] === void 0) {
-                parameters[key] = escaped ? unescapeQuotedPairs(header, quotedStart, index) : header.slice(quotedStart, index);
+                parameters[key] = escaped2 ? unescapeQuotedPairs(header, quotedStart, index) : header.slice(quotedStart, index);
               }
               index++;
               let stop2 = 0;
@@ -96197,7 +93871,7 @@ function parseParameters(header, type, index, len, stopFlags) {
               continue parameter;
             }
             if (code2 === BSLASH && index + 1 < len) {
-              escaped = true;
+              escaped2 = true;
               index += 2;
               continue;
             }
@@ -104692,7 +102366,7 @@ function readPullEvent(env) {
   const path4 = env.GITHUB_EVENT_PATH;
   try {
     if (!path4) throw new Error("GITHUB_EVENT_PATH is not set");
-    const payload = JSON.parse((0, import_node_fs4.readFileSync)(path4, "utf8"));
+    const payload = JSON.parse((0, import_node_fs5.readFileSync)(path4, "utf8"));
     if (!payload.pull_request) throw new Error("the payload has no pull_request");
     return { pull: payload.pull_request, action: payload.action, label: payload.label?.name };
   } catch (err) {
@@ -104779,11 +102453,11 @@ async function pullRequestState(octokit, run2, prNumber) {
   const pr = await fetchPull(octokit, run2, prNumber);
   return { open: pr.state === "open", headSha: pr.headSha };
 }
-var import_node_fs4, FORK_HINT, CODE_MAY_HAVE_CHANGED;
+var import_node_fs5, FORK_HINT, CODE_MAY_HAVE_CHANGED;
 var init_pull_request = __esm({
   "src/github/pull-request.ts"() {
     "use strict";
-    import_node_fs4 = require("node:fs");
+    import_node_fs5 = require("node:fs");
     init_errors();
     init_errors2();
     FORK_HINT = "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a maintainer add that label after reviewing the fork's code (a run started by new commits removes it again); or run the workflow by hand (`workflow_dispatch`) with `pr-number`.";
@@ -104922,14 +102596,14 @@ function eventsFileReporter(path4, ids) {
   return {
     name: "event file",
     async report(e) {
-      (0, import_node_fs5.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
+      (0, import_node_fs6.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
 `);
     }
   };
 }
 function readEvents2(path4) {
-  if (!(0, import_node_fs5.existsSync)(path4)) return [];
-  return (0, import_node_fs5.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
+  if (!(0, import_node_fs6.existsSync)(path4)) return [];
+  return (0, import_node_fs6.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
     try {
       const e = JSON.parse(l);
       for (const f of DATE_FIELDS)
@@ -104940,11 +102614,11 @@ function readEvents2(path4) {
     }
   });
 }
-var import_node_fs5, DATE_FIELDS;
+var import_node_fs6, DATE_FIELDS;
 var init_events_file = __esm({
   "src/action/events-file.ts"() {
     "use strict";
-    import_node_fs5 = require("node:fs");
+    import_node_fs6 = require("node:fs");
     DATE_FIELDS = ["expiresAt", "startedAt", "at"];
   }
 });
@@ -105005,7 +102679,7 @@ async function startDetached(run2, config, env) {
   const base = (0, import_node_path9.join)(dir, `ml-preview-${name}-${process.pid}`);
   const events2 = `${base}.events`;
   const logFile = `${base}.log`;
-  const out = (0, import_node_fs6.openSync)(logFile, "a");
+  const out = (0, import_node_fs7.openSync)(logFile, "a");
   const childEnv = { ...env, ML_PREVIEW_EVENTS_FILE: events2 };
   for (const k of ["GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"]) delete childEnv[k];
   const child2 = (0, import_node_child_process.spawn)(process.execPath, [(0, import_node_path9.join)(__dirname, "holder.js")], {
@@ -105013,7 +102687,7 @@ async function startDetached(run2, config, env) {
     stdio: ["ignore", out, out],
     env: childEnv
   });
-  (0, import_node_fs6.closeSync)(out);
+  (0, import_node_fs7.closeSync)(out);
   child2.unref();
   saveState2("holder", String(child2.pid));
   saveState2("events", events2);
@@ -105052,19 +102726,19 @@ async function startDetached(run2, config, env) {
 }
 function echoNewLog(path4, from) {
   try {
-    const size = (0, import_node_fs6.statSync)(path4).size;
-    if (size > from) process.stdout.write((0, import_node_fs6.readFileSync)(path4).subarray(from, size));
+    const size = (0, import_node_fs7.statSync)(path4).size;
+    if (size > from) process.stdout.write((0, import_node_fs7.readFileSync)(path4).subarray(from, size));
     return size;
   } catch {
     return from;
   }
 }
-var import_node_child_process, import_node_fs6, import_node_os2, import_node_path9;
+var import_node_child_process, import_node_fs7, import_node_os2, import_node_path9;
 var init_detach = __esm({
   "src/action/detach.ts"() {
     "use strict";
     import_node_child_process = require("node:child_process");
-    import_node_fs6 = require("node:fs");
+    import_node_fs7 = require("node:fs");
     import_node_os2 = require("node:os");
     import_node_path9 = require("node:path");
     init_core();
@@ -105173,7 +102847,7 @@ var init_poll2 = __esm({
 // src/action/context.ts
 function readEventPayload(env) {
   try {
-    return env.GITHUB_EVENT_PATH ? JSON.parse((0, import_node_fs7.readFileSync)(env.GITHUB_EVENT_PATH, "utf8")) : {};
+    return env.GITHUB_EVENT_PATH ? JSON.parse((0, import_node_fs8.readFileSync)(env.GITHUB_EVENT_PATH, "utf8")) : {};
   } catch {
     return {};
   }
@@ -105185,11 +102859,11 @@ function isForkPullRequest(env) {
   const base = pr?.base?.repo?.full_name;
   return Boolean(pr && (!head || base && head !== base));
 }
-var import_node_fs7;
+var import_node_fs8;
 var init_context2 = __esm({
   "src/action/context.ts"() {
     "use strict";
-    import_node_fs7 = require("node:fs");
+    import_node_fs8 = require("node:fs");
   }
 });
 
@@ -105537,7 +103211,7 @@ async function summarize(last) {
   await summary.addRaw(renderSummary(report, { name: setup.config.name, run: setup.run, secrets: setup.config.secrets })).write();
 }
 function cleanHolderFiles(eventsFile) {
-  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) (0, import_node_fs8.rmSync)(f, { force: true });
+  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) (0, import_node_fs9.rmSync)(f, { force: true });
 }
 async function stopHolder(pid) {
   if (!isHolder(pid)) return;
@@ -105553,16 +103227,16 @@ function isHolder(pid) {
     return false;
   }
   try {
-    return (0, import_node_fs8.readFileSync)(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
+    return (0, import_node_fs9.readFileSync)(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
   } catch {
     return true;
   }
 }
-var import_node_fs8, HOLDER_GRACE_MS;
+var import_node_fs9, HOLDER_GRACE_MS;
 var init_post = __esm({
   "src/action/post.ts"() {
     "use strict";
-    import_node_fs8 = require("node:fs");
+    import_node_fs9 = require("node:fs");
     init_core();
     init_client();
     init_docker_errors();
@@ -105782,7 +103456,7 @@ async function run(argv3, env) {
     const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
     const contextDir = (0, import_node_path10.resolve)(process.cwd(), args.inputs.context ?? ".");
     const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
-    if (args.command === "up" && !(0, import_node_fs9.existsSync)(contextDir)) {
+    if (args.command === "up" && !(0, import_node_fs10.existsSync)(contextDir)) {
       throw new ConfigError(
         "context",
         `context "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile.`
@@ -105855,11 +103529,11 @@ async function run(argv3, env) {
   });
   return result.state === "failed" ? 1 : 0;
 }
-var import_node_fs9, import_node_path10;
+var import_node_fs10, import_node_path10;
 var init_cli = __esm({
   "src/cli/index.ts"() {
     "use strict";
-    import_node_fs9 = require("node:fs");
+    import_node_fs10 = require("node:fs");
     import_node_path10 = require("node:path");
     init_check();
     init_parse();

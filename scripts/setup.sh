@@ -15,7 +15,13 @@ if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0
 fi
 
 need=()
-command -v dockerd >/dev/null 2>&1 || docker info >/dev/null 2>&1 || need+=(docker.io)
+# Debian's docker.io ships both the engine (dockerd) and the docker CLI (/usr/bin/docker): the
+# context tests compare what ml-preview sends with what `docker build` sends, so both must be here.
+if ! command -v docker >/dev/null 2>&1 || ! { command -v dockerd >/dev/null 2>&1 || docker info >/dev/null 2>&1; }; then
+  need+=(docker.io)
+fi
+# mkfifo/mknod/touch (coreutils) and setpriv (util-linux) make the context tests' special files and
+# unprivileged runs; both are part of every Debian base system.
 # Test images are FROM scratch with a static busybox: Docker Hub is not needed.
 if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then need+=(busybox-static); fi
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)

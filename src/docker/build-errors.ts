@@ -80,6 +80,7 @@ export function requestError(
 
 /** A file of the context could not be read while it was being sent. */
 export function contextError(err: Error): PreviewError {
+  if (err instanceof PreviewError) return err;
   return new PreviewError(
     "build",
     `Could not read the build context: ${err.message}. Make the file readable, or list it in .dockerignore.`,

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
@@ -49,13 +49,18 @@ export async function buildWithEngine(
   signal?: AbortSignal,
 ): Promise<BuildResult> {
   const started = Date.now();
-  const context = await createContextStream(req.context, req.dockerfile);
-  const builder = req.builder ?? chooseBuilder(await readFile(join(req.context, req.dockerfile), "utf8"));
+  const builder = req.builder ?? chooseBuilder(await readDockerfile(join(req.context, req.dockerfile)));
+  const context = await createContextStream(req.context, req.dockerfile, builder);
   if (builder === "buildkit") log.info("The Dockerfile uses BuildKit-only syntax: building with BuildKit.");
   const labelSteps = builder === "classic" ? Object.keys(req.labels).length : 0;
   const progress = new BuildProgress((line) => log.info(line), labelSteps);
+  // A context that fails mid-upload ends the request at once: the engine would otherwise wait for the
+  // rest of a body that never comes.
+  const unsendable = new AbortController();
+  (context.stream as Readable).once("error", () => unsendable.abort());
+  const requestSignal = signal ? AbortSignal.any([signal, unsendable.signal]) : unsendable.signal;
   try {
-    const events = await startBuild(docker, context.stream, req, builder, signal);
+    const events = await startBuild(docker, context.stream, req, builder, requestSignal);
     await readEvents(events, (event) => progress.push(event));
   } catch (err) {
     throw requestError(err, req.dockerfile, signal?.aborted === true, context.readError());
@@ -84,6 +89,16 @@ export async function buildWithEngine(
   };
   log.info(buildSummary(req.tag, result));
   return result;
+}
+
+/** The Dockerfile's text, or "" when it is no regular file (createContextStream then says what is wrong). */
+async function readDockerfile(path: string): Promise<string> {
+  // A FIFO would block the read forever: only a regular file is read.
+  const isFile = await stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  return isFile ? readFile(path, "utf8") : "";
 }
 
 export function buildSummary(

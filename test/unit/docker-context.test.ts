@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { extract } from "tar-fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createContextStream } from "../../src/docker/context.js";
 import { PreviewError } from "../../src/errors.js";
+import { tarEntries } from "../support/context-capture.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -22,41 +22,27 @@ function tree(files: Record<string, string>): string {
   return root;
 }
 
-interface Entry {
-  name: string;
-  type: string;
-  uid: number;
-  gid: number;
-}
-
-/** Every tar header the context stream produced, plus the bytes counted by the stream itself. */
+/** Every tar entry the context stream produced, plus the bytes counted by the stream itself. */
 async function packed(root: string, dockerfile = "Dockerfile") {
   const ctx = await createContextStream(root, dockerfile);
-  const out = mkdtempSync(join(tmpdir(), "ml-preview-ctxout-"));
-  dirs.push(out);
-  const entries: Entry[] = [];
-  let bytes = 0;
-  ctx.stream.on("data", (chunk: Buffer) => {
-    bytes += chunk.length;
-  });
-  await new Promise<void>((resolve, reject) => {
-    const sink = extract(out, {
-      map: (header) => {
-        entries.push({
-          name: header.name.replace(/\/$/, ""),
-          type: header.type,
-          uid: header.uid,
-          gid: header.gid,
-        });
-        return header;
-      },
-    });
-    sink.on("finish", resolve);
-    sink.on("error", reject);
-    ctx.stream.pipe(sink);
-  });
-  return { entries, names: entries.map((e) => e.name).sort(), bytes, ctx };
+  const chunks: Buffer[] = [];
+  for await (const chunk of ctx.stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  const tar = Buffer.concat(chunks);
+  const entries = tarEntries(tar).map((e) => ({
+    ...e,
+    name: e.name.replace(/\/$/, ""),
+    type: TYPES[e.type],
+  }));
+  return { entries, names: entries.map((e) => e.name).sort(), bytes: tar.length, ctx };
 }
+
+const TYPES: Record<string, string> = {
+  "0": "file",
+  "1": "link",
+  "2": "symlink",
+  "5": "directory",
+  "6": "fifo",
+};
 
 describe("createContextStream", () => {
   it("sends what .dockerignore keeps, with exceptions, and never the excluded directories themselves", async () => {

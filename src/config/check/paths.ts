@@ -1,4 +1,4 @@
-import { existsSync, realpathSync, statSync } from "node:fs";
+import { existsSync, lstatSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { ConfigError } from "../../errors.js";
 
@@ -38,7 +38,7 @@ export function context(workspace: string, raw: string): string {
 
 /** The Dockerfile, relative to the context, must stay inside the context (the engine only sees that tar). */
 export function dockerfile(contextDir: string, raw: string): string {
-  const text = raw.trim() || "Dockerfile";
+  const text = defaultDockerfile(contextDir, raw.trim() || "Dockerfile");
   const wanted = resolve(contextDir, text);
   const real = existsSync(wanted) ? realpathSync(wanted) : wanted;
   if (!inside(contextDir, wanted) || !inside(contextDir, real)) {
@@ -54,4 +54,22 @@ export function dockerfile(contextDir: string, raw: string): string {
     );
   }
   return relative(contextDir, real).split(sep).join("/");
+}
+
+/**
+ * The default `Dockerfile`, or a lowercase `dockerfile` when only that one exists: docker build falls
+ * back to it the same way when no file is named.
+ */
+function defaultDockerfile(contextDir: string, name: string): string {
+  if (name !== "Dockerfile" || lexists(resolve(contextDir, name))) return name;
+  return lexists(resolve(contextDir, "dockerfile")) ? "dockerfile" : name;
+}
+
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,633 @@
+import { execFile, execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dockerfile as resolveDockerfile } from "../../src/config/check/paths.js";
+import { buildWithEngine } from "../../src/docker/build.js";
+import type { Builder } from "../../src/docker/builder-choice.js";
+import { PreviewError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import {
+  BuildRecorder,
+  legacyTypeBits,
+  runDocker,
+  type TarEntryRead,
+  tarEntries,
+  tarFile,
+  withoutLegacyTypeBits,
+} from "../support/context-capture.js";
+import { busyboxPath, requireDocker } from "../support/docker.js";
+import { labelsFor, uniqueRun } from "../support/preview-containers.js";
+
+/**
+ * Differential: the build request the docker CLI (`DOCKER_BUILDKIT=0 docker build`, the reference on
+ * PATH) sends to a stand-in engine socket, against the one ml-preview sends for the same context, entry
+ * by entry: name (directories with their "/"), type, mode, owner, mtime, link target, device, content.
+ */
+
+const recorder = new BuildRecorder();
+const dirs: string[] = [];
+beforeAll(() => recorder.start());
+afterAll(async () => {
+  await recorder.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+type Layout = Record<string, string>;
+
+/** A context from `files` (a trailing "/" makes a directory); the caller adds the special cases. */
+function makeContext(files: Layout): string {
+  const root = mkdtempSync(join(tmpdir(), "ml-preview-parity-"));
+  chmodSync(root, 0o755);
+  dirs.push(root);
+  for (const [name, content] of Object.entries(files)) {
+    const path = join(root, name);
+    if (name.endsWith("/")) mkdirSync(path, { recursive: true });
+    else {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, content);
+    }
+  }
+  return root;
+}
+
+const ours = (socketPath: string) => new Docker({ socketPath });
+
+/** What the CLI sent and what we sent, for one context. */
+async function both(root: string, opts: { dockerfile?: string; builder?: Builder; cliArgs?: string[] } = {}) {
+  const count = recorder.builds.length;
+  const cli = await recorder.cliBuild(root, opts.cliArgs ?? []);
+  expect(recorder.builds.length, `the CLI sent no build request: ${cli.output}`).toBe(count + 1);
+  const fromCli = recorder.last();
+  const err = await buildWithEngine(
+    ours(recorder.socket),
+    {
+      context: root,
+      dockerfile: opts.dockerfile ?? "Dockerfile",
+      buildArgs: {},
+      tag: "parity:test",
+      labels: {} as never,
+      builder: opts.builder ?? "classic",
+    },
+    silentLogger,
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(recorder.builds.length, `we sent no build request: ${String(err)}`).toBe(count + 2);
+  return { cli: fromCli, ours: recorder.last() };
+}
+
+/**
+ * The CLI's entries in the format of docker CLI 25+ (current; what GitHub's runners ship), which ml-preview
+ * matches. Older CLIs (Debian's docker.io 20.10) differ in one documented way only: moby's archive then
+ * added Go 1.8's file-type bits to every mode (fillGo18FileTypeBits, removed in moby 25). Exactly those
+ * bits, checked against each entry's type, are taken off; nothing else is forgiven.
+ */
+function asCurrentCli(entries: TarEntryRead[]): TarEntryRead[] {
+  return entries.map((e) => {
+    if (e.mode <= 0o7777) return e;
+    expect(e.mode & ~0o7777, `${e.name}: type bits of a pre-25 docker CLI`).toBe(legacyTypeBits(e.type));
+    return { ...e, mode: e.mode & 0o7777 };
+  });
+}
+
+async function expectSameContext(root: string, opts: { dockerfile?: string } = {}) {
+  const { cli, ours: sent } = await both(root, opts);
+  expect(sent.entries).toEqual(asCurrentCli(cli.entries));
+  // Beyond the entries, the very bytes: the same tar headers, padding and end as the current CLI's
+  // (Go's archive/tar). A pre-25 CLI's headers differ in more than the modes; its entries are compared.
+  if (!cli.entries.some((e) => e.mode > 0o7777))
+    expect(sent.body.equals(cli.body), "the CLI's very bytes").toBe(true);
+  expect(sent.query.get("dockerfile")).toBe(cli.query.get("dockerfile"));
+  return sent.entries;
+}
+
+const DOCKERFILE = "FROM scratch\nCOPY . /ctx\n";
+
+describe("the build context, entry by entry as the docker CLI sends it", () => {
+  it("a common app: sources, nested folders, an empty folder, symlinks of every kind", async () => {
+    const root = makeContext({
+      Dockerfile: DOCKERFILE,
+      "app.py": "print('hi')\n",
+      "pkg/__init__.py": "",
+      "pkg/mod/deep.py": "x = 1\n",
+      "empty/": "",
+      "weights.bin": "w".repeat(300_000),
+      "ünïcode-名前.txt": "u",
+    });
+    symlinkSync("app.py", join(root, "link-file"));
+    symlinkSync("pkg", join(root, "link-dir"));
+    symlinkSync("does/not/exist", join(root, "dangling"));
+    symlinkSync(`/${"t".repeat(150)}`, join(root, "long-target"));
+    mkdirSync(join(root, "n".repeat(90), "m".repeat(90)), { recursive: true });
+    writeFileSync(join(root, "n".repeat(90), "m".repeat(90), "f".repeat(99)), "long");
+    writeFileSync(join(root, "x".repeat(200)), "too long for ustar");
+    const entries = await expectSameContext(root);
+    expect(entries.map((e) => e.name)).toContain("pkg/mod/");
+  });
+
+  it("modes as on disk, whatever the umask", async () => {
+    const root = makeContext({
+      Dockerfile: DOCKERFILE,
+      "rw-all": "a",
+      "exec-all": "b",
+      group: "c",
+      "d777/": "",
+      "sticky/": "",
+      "setgid/": "",
+    });
+    chmodSync(join(root, "rw-all"), 0o666);
+    chmodSync(join(root, "exec-all"), 0o777);
+    chmodSync(join(root, "group"), 0o664);
+    chmodSync(join(root, "d777"), 0o777);
+    chmodSync(join(root, "sticky"), 0o1777);
+    chmodSync(join(root, "setgid"), 0o2775);
+    const entries = await expectSameContext(root);
+    expect(entries.find((e) => e.name === "sticky/")?.mode).toBe(0o1777);
+  });
+
+  it("times before 1970 and after 2038, files and directories", async () => {
+    const root = makeContext({
+      Dockerfile: DOCKERFILE,
+      "old.txt": "o",
+      "y2040.txt": "f",
+      "y2300.txt": "g",
+      "frac.txt": "h",
+      "olddir/": "",
+    });
+    // Node's utimes turns negative times into "now": touch sets them.
+    const touch = (name: string, at: string) => execFileSync("touch", ["-h", "-d", at, join(root, name)]);
+    touch("old.txt", "@-315619200"); // 1960
+    touch("y2040.txt", "@2208988800");
+    touch("y2300.txt", "@10413792000");
+    touch("frac.txt", "@-1.5");
+    touch("olddir", "@-86400");
+    const entries = await expectSameContext(root);
+    expect(entries.find((e) => e.name === "old.txt")?.mtime).toBe(-315619200);
+  });
+
+  it("hardlinks as links to the first name, FIFOs and devices as such, sockets left out", async () => {
+    const root = makeContext({ Dockerfile: DOCKERFILE, "a/original": "shared bytes", "b/": "" });
+    linkSync(join(root, "a/original"), join(root, "b/second"));
+    linkSync(join(root, "a/original"), join(root, "third"));
+    execFileSync("mkfifo", [join(root, "pipe")]);
+    execFileSync("mknod", [join(root, "null"), "c", "1", "3"]);
+    const sock = createServer().listen(join(root, "socket"));
+    await new Promise((r) => sock.once("listening", r));
+    try {
+      const entries = await expectSameContext(root);
+      expect(entries.find((e) => e.name === "third")).toMatchObject({ type: "1", linkname: "a/original" });
+      expect(entries.find((e) => e.name === "pipe")?.type).toBe("6");
+    } finally {
+      sock.close();
+    }
+  });
+});
+
+describe(".dockerignore as the docker CLI reads it", () => {
+  const cases: [string, string, Layout][] = [
+    [
+      "the common forms: globs, exceptions, folders, **",
+      "*.log\n!keep.log\ndata\n!data/keep.txt\nnode_modules\n**/*.pyc\n/abs/path/\n./cache//x/\n",
+      {
+        "a.log": "",
+        "keep.log": "",
+        "data/big.bin": "",
+        "data/keep.txt": "",
+        "data/sub/f": "",
+        "node_modules/p/i.js": "",
+        "src/m.pyc": "",
+        "src/m.py": "",
+        "abs/path/f": "",
+        "cache/x/y": "",
+        "sub/a.log": "",
+      },
+    ],
+    [
+      "a leading-space # is a pattern, only column one starts a comment",
+      " # x\n#comment\n",
+      { "# x": "", "#comment": "", other: "" },
+    ],
+    [
+      "Go's TrimSpace trims U+0085 and U+00A0, keeps U+FEFF in the middle",
+      "secret.txt\u0085\n\u00a0notes.md\nbom\ufeff.txt\n",
+      { "secret.txt": "", "notes.md": "", "bom\ufeff.txt": "", keep: "" },
+    ],
+    [
+      "a backslash escapes on Linux, as in the CLI: logs\\* is the file named logs*",
+      "logs\\*\n",
+      { "logs/a": "", logsa: "", "logs*": "" },
+    ],
+    [
+      "CRLF lines, a BOM, escapes, classes and ?",
+      "\ufeffone.txt\r\n\\#lit\r\n[ab].md\r\n?.cfg\r\ndir/**\r\n!dir/**/keep\r\n",
+      {
+        "one.txt": "",
+        "#lit": "",
+        "a.md": "",
+        "c.md": "",
+        "x.cfg": "",
+        "xy.cfg": "",
+        "dir/f": "",
+        "dir/s/keep": "",
+      },
+    ],
+    [
+      "the Dockerfile and .dockerignore listed in .dockerignore are sent anyway (the engine removes them)",
+      "Dockerfile\n.dockerignore\n*.md\n",
+      { "README.md": "", "app.py": "" },
+    ],
+    [
+      "everything excluded but exceptions deep inside excluded folders",
+      "*\n!src/**/*.py\n!Dockerfile\n",
+      { "src/a/b.py": "", "src/a/c.txt": "", "top.py": "" },
+    ],
+  ];
+  for (const [title, ignore, files] of cases) {
+    it(title, async () => {
+      const root = makeContext({ Dockerfile: DOCKERFILE, ".dockerignore": ignore, ...files });
+      await expectSameContext(root);
+    });
+  }
+
+  it("a Dockerfile inside an excluded folder", async () => {
+    const root = makeContext({
+      "docker/Dockerfile.dev": DOCKERFILE,
+      "docker/secret.env": "T=1",
+      ".dockerignore": "docker\n",
+      "app.py": "",
+    });
+    const { cli, ours: sent } = await both(root, {
+      dockerfile: "docker/Dockerfile.dev",
+      cliArgs: ["-f", join(root, "docker/Dockerfile.dev")],
+    });
+    expect(sent.entries).toEqual(asCurrentCli(cli.entries));
+  });
+});
+
+describe("what the CLI refuses, we refuse before sending anything, naming the file", () => {
+  const refused: [string, string, RegExp][] = [
+    ["a malformed class", "ok.txt\nfoo[\n", /\.dockerignore line 2: "foo\[" is not a valid pattern/],
+    ["a lone !", "!\n", /\.dockerignore line 1: "!" is not a valid pattern/],
+    ["a trailing backslash", "a\nb\nbad\\\n", /\.dockerignore line 3: "bad\\\\" is not a valid pattern/],
+    [
+      "a Windows path (\\x is no escape Go's regexp knows)",
+      "sub\\x.txt\n",
+      /\.dockerignore line 1: "sub\\\\x\.txt" is not a valid pattern/,
+    ],
+  ];
+  for (const [title, ignore, message] of refused) {
+    it(title, async () => {
+      const root = makeContext({ Dockerfile: DOCKERFILE, ".dockerignore": ignore, "app.py": "" });
+      await expectBothRefuse(root, message);
+    });
+  }
+
+  it("a .dockerignore that is a directory", async () => {
+    const root = makeContext({ Dockerfile: DOCKERFILE, ".dockerignore/": "", "app.py": "" });
+    await expectBothRefuse(root, /\.dockerignore in the build context .* is a directory/);
+  });
+});
+
+async function expectBothRefuse(root: string, message: RegExp) {
+  const count = recorder.builds.length;
+  const cli = await recorder.cliBuild(root);
+  expect(cli.code, cli.output).not.toBe(0);
+  const err = await buildWithEngine(
+    ours(recorder.socket),
+    {
+      context: root,
+      dockerfile: "Dockerfile",
+      buildArgs: {},
+      tag: "parity:test",
+      labels: {} as never,
+      builder: "classic",
+    },
+    silentLogger,
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PreviewError);
+  expect((err as Error).message).toMatch(message);
+  expect(recorder.builds.length).toBe(count);
+}
+
+describe("the Dockerfile the CLI picks", () => {
+  it("falls back to a lowercase dockerfile when there is no Dockerfile, as docker build does", async () => {
+    const root = makeContext({ dockerfile: DOCKERFILE, "app.py": "" });
+    const chosen = resolveDockerfile(root, "Dockerfile");
+    expect(chosen).toBe("dockerfile");
+    const { cli, ours: sent } = await both(root, { dockerfile: chosen });
+    expect(sent.query.get("dockerfile")).toBe(cli.query.get("dockerfile"));
+    expect(sent.entries).toEqual(asCurrentCli(cli.entries));
+  });
+});
+
+describe("BuildKit's ignore files", () => {
+  it("honours <Dockerfile>.dockerignore and leaves an ignored .dockerignore out, as BuildKit does", async () => {
+    // Ours with BuildKit, per-Dockerfile ignore file; the CLI's classic builder with the same patterns in
+    // .dockerignore. BuildKit never reads .dockerignore from a tar context and the classic builder's
+    // engine removes an ignored one after reading it: neither build sees it.
+    const files = {
+      Dockerfile: DOCKERFILE,
+      "app.py": "x",
+      "notes.md": "n",
+      "secret/key": "k",
+      "sub/keep.md": "",
+    };
+    const root = makeContext({
+      ...files,
+      "Dockerfile.dockerignore": "*.md\nsecret\nDockerfile.dockerignore\n.dockerignore\n",
+      ".dockerignore": "app.py\n",
+    });
+    const count = recorder.builds.length;
+    await buildWithEngine(
+      ours(recorder.socket),
+      {
+        context: root,
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: "parity:bk",
+        labels: {} as never,
+        builder: "buildkit",
+      },
+      silentLogger,
+    ).catch(() => undefined);
+    expect(recorder.builds.length).toBe(count + 1);
+    const sent = recorder.last();
+    expect(sent.query.get("version")).toBe("2");
+    rmSync(join(root, "Dockerfile.dockerignore"));
+    writeFileSync(join(root, ".dockerignore"), "*.md\nsecret\n.dockerignore\n");
+    expect((await recorder.cliBuild(root)).code).not.toBe(0);
+    const cli = asCurrentCli(recorder.last().entries).filter((e) => e.name !== ".dockerignore");
+    expect(sent.entries).toEqual(cli);
+    expect(sent.entries.map((e) => e.name)).toEqual(["Dockerfile", "app.py", "sub/", "sub/keep.md"]);
+  });
+});
+
+describe("never a hang: what cannot be read fails at once, naming it", () => {
+  const NOBODY = 65534;
+  // dist/ as users run it, copied where an unprivileged user can read it (the checkout may be under /root).
+  let cliJs = "";
+  beforeAll(() => {
+    const copy = mkdtempSync(join(tmpdir(), "ml-preview-dist-"));
+    dirs.push(copy);
+    chmodSync(copy, 0o755);
+    for (const file of ["cli.js", "index.js"])
+      copyFileSync(join(process.cwd(), "dist", file), join(copy, file));
+    cliJs = join(copy, "cli.js");
+  });
+
+  /** ml-preview's CLI (dist/, as users run it) and docker build, both as an unprivileged user. */
+  async function asNobody(root: string) {
+    const count = recorder.started;
+    const cli = await recorder.cliBuild(root, [], NOBODY);
+    const env = { ...process.env, DOCKER_HOST: `unix://${recorder.socket}`, HOME: tmpdir(), CI: "" };
+    const tool = await new Promise<{ code: number; output: string }>((resolve) => {
+      execFile(
+        "setpriv",
+        [
+          `--reuid=${NOBODY}`,
+          `--regid=${NOBODY}`,
+          "--clear-groups",
+          "node",
+          cliJs,
+          "up",
+          ".",
+          "--tunnel",
+          "none",
+          "--port",
+          "8080",
+        ],
+        { cwd: root, env },
+        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, output: `${stdout}${stderr}` }),
+      );
+    });
+    expect(recorder.started, "no build request may start").toBe(count);
+    return { cli, tool };
+  }
+
+  it("a root-owned 0600 file left by a container step", async () => {
+    const root = makeContext({ Dockerfile: DOCKERFILE, "app.py": "", "out/model.pt": "weights" });
+    chmodSync(join(root, "out/model.pt"), 0o600);
+    const { cli, tool } = await asNobody(root);
+    expect(cli.output).toMatch(/no permission to read from '.*out\/model\.pt'/);
+    expect(tool.code).toBe(1);
+    expect(tool.output).toMatch(
+      /out\/model\.pt in .* cannot be read \(permission denied\).*chmod a\+r 'out\/model\.pt'/,
+    );
+  });
+
+  it("a directory it cannot list", async () => {
+    const root = makeContext({ Dockerfile: DOCKERFILE, "app.py": "", "cache/x": "" });
+    chmodSync(join(root, "cache"), 0o700);
+    const { cli, tool } = await asNobody(root);
+    expect(cli.code).not.toBe(0);
+    expect(tool.output).toMatch(/cache\/ in .* cannot be read \(permission denied\).*chmod a\+rx 'cache'/);
+  });
+
+  it("a FIFO named .dockerignore or Dockerfile (docker build itself blocks on the first)", async () => {
+    for (const [fifo, message] of [
+      [".dockerignore", /\.dockerignore in the build context .* is not a regular file/],
+      ["Dockerfile", /No Dockerfile at .*\/Dockerfile/],
+    ] as const) {
+      const root = makeContext({
+        ...(fifo === "Dockerfile" ? {} : { Dockerfile: DOCKERFILE }),
+        "app.py": "",
+      });
+      execFileSync("mkfifo", [join(root, fifo)]);
+      const started = recorder.started;
+      const err = await buildWithEngine(
+        ours(recorder.socket),
+        { context: root, dockerfile: "Dockerfile", buildArgs: {}, tag: "parity:fifo", labels: {} as never },
+        silentLogger,
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((err as Error).message).toMatch(message);
+      expect(recorder.started).toBe(started);
+    }
+  });
+
+  it("a read error in the middle of the upload ends the request at once, naming the file", async () => {
+    const root = makeContext({ Dockerfile: DOCKERFILE, "a.py": "" });
+    const big = join(root, "z-weights.bin");
+    writeFileSync(big, "");
+    truncateSync(big, 256 << 20);
+    recorder.onBodyStart = () => truncateSync(big, 1 << 20);
+    const broken = recorder.broken.length;
+    try {
+      const err = await buildWithEngine(
+        ours(recorder.socket),
+        {
+          context: root,
+          dockerfile: "Dockerfile",
+          buildArgs: {},
+          tag: "parity:cut",
+          labels: {} as never,
+          builder: "classic",
+        },
+        silentLogger,
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PreviewError);
+      expect((err as Error).message).toMatch(
+        /reading z-weights\.bin failed \(it shrank from 268435456 to \d+ bytes/,
+      );
+      await expect.poll(() => recorder.broken.length).toBe(broken + 1);
+    } finally {
+      recorder.onBodyStart = undefined;
+    }
+  });
+});
+
+describe("built for real on the engine, as the CLI builds it", () => {
+  let docker: Docker;
+  const run = uniqueRun("parity");
+  const tags: string[] = [];
+  beforeAll(async () => {
+    docker = await requireDocker();
+  });
+  afterAll(async () => {
+    for (const tag of tags)
+      await docker
+        .getImage(tag)
+        .remove({ force: true })
+        .catch(() => undefined);
+  });
+
+  /** A context with a bit of everything above: directories, odd modes and times, links, a FIFO. */
+  function richContext(): string {
+    const root = makeContext({
+      Dockerfile: "FROM scratch\nCOPY busybox /bin/busybox\nCOPY . /ctx\n",
+      ".dockerignore": "*.log\n!keep.log\n # spaced\n",
+      "app/main.py": "print(1)\n",
+      "app/pkg/__init__.py": "",
+      "data/empty/": "",
+      "a.log": "",
+      "keep.log": "k",
+      " # spaced": "",
+      "rw-all": "rw",
+    });
+    copyFileSync(busyboxPath(), join(root, "busybox"));
+    chmodSync(join(root, "rw-all"), 0o666);
+    chmodSync(join(root, "data"), 0o2775);
+    execFileSync("touch", ["-h", "-d", "@-315619200", join(root, "keep.log")]);
+    execFileSync("touch", ["-h", "-d", "@2208988800", join(root, "app/main.py")]);
+    linkSync(join(root, "app/main.py"), join(root, "app/alias.py"));
+    symlinkSync("app", join(root, "link"));
+    execFileSync("mkfifo", [join(root, "pipe")]);
+    return root;
+  }
+
+  const tag = (name: string) => {
+    const t = `ml-preview-parity:${run}-${name}`;
+    tags.push(t);
+    return t;
+  };
+
+  async function cliBuild(root: string, t: string) {
+    const out = await runDocker(["build", "-t", t, root], { ...process.env, DOCKER_BUILDKIT: "0" });
+    expect(out.code, out.output).toBe(0);
+  }
+
+  async function ourBuild(root: string, t: string, builder: Builder = "classic") {
+    return buildWithEngine(
+      docker,
+      {
+        context: root,
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: t,
+        labels: labelsFor(run, "parity"),
+        builder,
+      },
+      silentLogger,
+    );
+  }
+
+  it("the same tree in the image, entry for entry", async () => {
+    const root = richContext();
+    await cliBuild(root, tag("cli"));
+    // A second context, same files: no layer cache can make the two equal, only the same tar can.
+    const copy = `${root}-copy`;
+    dirs.push(copy);
+    execFileSync("cp", ["-a", root, copy]);
+    await ourBuild(copy, tag("ours"), "classic");
+    const [cli, mine] = [await topLayer(docker, tag("cli")), await topLayer(docker, tag("ours"))];
+    expect(mine.map(({ mtime, ...e }) => e)).toEqual(cli.map(({ mtime, ...e }) => e));
+    // The /ctx directory itself is made at COPY time; every entry from the context keeps its time.
+    expect(mine.filter((e) => e.name !== "ctx/")).toEqual(cli.filter((e) => e.name !== "ctx/"));
+    expect(mine.find((e) => e.name === "ctx/app/main.py")?.mtime).toBe(2208988800);
+  });
+
+  it("with BuildKit: the per-Dockerfile ignore file applied, ignored build files left out of the image", async () => {
+    const files = { "app/main.py": "print(1)\n", "notes.md": "n", "secret/key": "k", "data/keep.md": "" };
+    const mine = makeContext({
+      ...files,
+      Dockerfile: "# syntax-free, BuildKit chosen by the request\nFROM scratch\nCOPY . /ctx\n",
+      "Dockerfile.dockerignore": "*.md\nsecret\n.dockerignore\nDockerfile.dockerignore\n",
+      ".dockerignore": "app\n",
+    });
+    const theirs = makeContext({
+      ...files,
+      Dockerfile: "# syntax-free, BuildKit chosen by the request\nFROM scratch\nCOPY . /ctx\n",
+      ".dockerignore": "*.md\nsecret\n.dockerignore\n",
+    });
+    await cliBuild(theirs, tag("cli-ignore"));
+    await ourBuild(mine, tag("bk-ignore"), "buildkit");
+    const names = async (t: string) =>
+      (await topLayer(docker, t)).map((e) => `${e.name} ${e.type} ${e.sha256}`).sort();
+    expect(await names(tag("bk-ignore"))).toEqual(await names(tag("cli-ignore")));
+  });
+
+  it("reuses the layer the CLI built from the same context (a tree with directories)", async () => {
+    const root = richContext();
+    await recorder.cliBuild(root);
+    const sentByCli = recorder.last().body;
+    if (tarEntries(sentByCli).some((e) => e.mode > 0o7777)) {
+      // A pre-25 CLI (see asCurrentCli): it builds from its own tar, in the current CLI's modes.
+      const out = await runDocker(
+        ["build", "-t", tag("seed"), "-"],
+        { ...process.env, DOCKER_BUILDKIT: "0" },
+        undefined,
+        withoutLegacyTypeBits(sentByCli),
+      );
+      expect(out.code, out.output).toBe(0);
+    } else await cliBuild(root, tag("seed"));
+    const result = await ourBuild(root, tag("reuse"), "classic");
+    // FROM scratch, COPY busybox, COPY . /ctx: both COPY steps come from the CLI's cache.
+    expect(result.cachedSteps).toBeGreaterThanOrEqual(2);
+    const layers = async (t: string) => (await docker.getImage(t).inspect()).RootFS.Layers;
+    expect(await layers(tag("reuse"))).toEqual(await layers(tag("seed")));
+  });
+});
+
+/** The entries of an image's top layer, read from `docker save`. */
+async function topLayer(docker: Docker, ref: string): Promise<TarEntryRead[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of (await docker.getImage(ref).get()) as AsyncIterable<Buffer>) chunks.push(chunk);
+  const saved = Buffer.concat(chunks);
+  const manifest = JSON.parse(tarFile(saved, "manifest.json").toString()) as { Layers: string[] }[];
+  const layer = manifest[0]?.Layers.at(-1);
+  if (!layer) throw new Error(`no layers in ${ref}`);
+  return tarEntries(tarFile(saved, layer));
+}
