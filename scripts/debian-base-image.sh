@@ -20,8 +20,11 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 if ! command -v debootstrap >/dev/null 2>&1; then
   echo "debian-base-image: installing debootstrap" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debootstrap >/dev/null
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debootstrap; } \
+    >/tmp/ml-preview-debootstrap-install.log 2>&1 || {
+    cat /tmp/ml-preview-debootstrap-install.log >&2
+    exit 1
+  }
 fi
 
 # The host's own sources for this suite (and its -updates/-security), whatever the file format or mirror.
