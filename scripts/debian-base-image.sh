@@ -49,6 +49,9 @@ echo "$sources" | $SUDO tee "$root/etc/apt/sources.list" >/dev/null
 # Settings the host needs to use its mirror (a proxy, a snapshot's expired Release files) apply inside too.
 apt-config dump | grep -E '^Acquire::(https?::Proxy|Check-Valid-Until|Check-Date) ' |
   $SUDO tee "$root/etc/apt/apt.conf.d/90host-mirror" >/dev/null || true
+# As Debian's own images on Docker Hub do: no fsync per unpacked file (a build step's layer is written once,
+# whole, or thrown away): apt-get install in the example's build took 3.7 instead of 5.5 min on a busy 2-core host.
+echo force-unsafe-io | $SUDO tee "$root/etc/dpkg/dpkg.cfg.d/docker-apt-speedup" >/dev/null
 $SUDO sh -c "rm -rf '$root'/var/cache/apt/archives/*.deb '$root'/var/lib/apt/lists/*"
 $SUDO tar -C "$root" -c . | docker import --change 'CMD ["/bin/bash"]' \
   --message "debootstrap --variant=minbase $suite $mirror" - "$tag" >/dev/null

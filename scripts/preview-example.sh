@@ -11,6 +11,7 @@ bash scripts/setup.sh
 example="$(node scripts/choose-example.mjs)"
 build_args=()
 if [ "$(realpath "$example")" = "$(realpath examples/debian-tips)" ]; then
-  build_args=(--build-arg "BASE_IMAGE=$(bash scripts/debian-base-image.sh)")
+  base="$(bash scripts/debian-base-image.sh)"
+  build_args=(--build-arg "BASE_IMAGE=$base")
 fi
 exec node dist/cli.js up "$example" ${build_args[@]+"${build_args[@]}"} "$@"
