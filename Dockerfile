@@ -2,7 +2,8 @@
 # It drives the host's Docker engine through its socket:
 #   docker run --rm --network host -v /var/run/docker.sock:/var/run/docker.sock -v "$PWD:/work" -w /work \
 #     -e NGROK_AUTHTOKEN ml-preview up . --duration 30m
-# NODE_IMAGE lets a build use another base with Node.js >= 20 on glibc (the tests use a locally assembled one).
+# NODE_IMAGE lets a build use another base with Node.js >= 20 on glibc; without Docker Hub, make one from this
+# machine's node with scripts/node-base-image.sh (the tests do).
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # Stage 1: keep only this platform's ngrok binary out of the committed dist/ (both x64 and arm64 ship there).

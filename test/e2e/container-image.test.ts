@@ -21,7 +21,7 @@ let docker: Docker;
 
 beforeAll(async () => {
   docker = await requireDocker();
-  importNodeBaseImage(BASE, [join(ACTION_DIR, "dist/ngrok.linux-x64-gnu.node")]);
+  importNodeBaseImage(ACTION_DIR, BASE);
   // TARGETARCH as BuildKit sets it on x86-64 runners ("amd64", not Node's "x64").
   const args = [
     "build",
