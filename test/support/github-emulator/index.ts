@@ -16,5 +16,10 @@ export type {
   Fault,
   GitHubEmulator,
   GitHubEmulatorOptions,
+  HeldRequest,
+  PermissionLevel,
+  PermissionName,
   RecordedRequest,
+  RequestMatch,
+  TokenIdentity,
 } from "./types.js";
