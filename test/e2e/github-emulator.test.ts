@@ -445,7 +445,7 @@ describe("as strict as GitHub", () => {
       octokit.request("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", {
         ...repo,
         deployment_id: 1,
-        state: "deployed",
+        state: "deployed" as never,
       }),
     );
     expect(bad.status).toBe(422);
