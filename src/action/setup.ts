@@ -36,6 +36,8 @@ export type ActionSetup =
       comment?: StickyComment;
       /** The state the comment last showed for sure. */
       commentShows: () => PreviewState | undefined;
+      /** Resolves once the comment shows every state handed to it so far (at most `maxMs`). */
+      commentSettled: (maxMs: number) => Promise<void>;
       deployment?: PreviewDeployment;
       reporters: Reporter[];
       deps: (signal: AbortSignal, extra: Reporter[]) => PreviewDeps;
@@ -87,7 +89,7 @@ export async function setupAction(
         })
       : undefined;
   const reporters: Reporter[] = [logReporter(log)];
-  const commentWriter = comment ? commentReporter(comment) : undefined;
+  const commentWriter = comment ? commentReporter(comment, log) : undefined;
   if (commentWriter) reporters.push(commentWriter);
   let deployment: PreviewDeployment | undefined;
   if (config.github.deployment) {
@@ -111,14 +113,27 @@ export async function setupAction(
     commit: pr?.headSha ?? run.sha,
     pollIntervalMs: pollIntervalMs(env),
     watchdogMs: tunnelWatchdogMs(env),
-    prOpen: pr ? async () => (await pullRequestState(octokit, run, pr.number)).open : undefined,
-    superseded: comment ? () => comment.isSuperseded() : undefined,
+    prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
+    superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
   });
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
   );
   const commentShows = () => commentWriter?.written();
-  return { kind: "preview", config, run, pr, labels, comment, commentShows, deployment, reporters, deps };
+  const commentSettled = async (maxMs: number) => commentWriter?.settled(maxMs);
+  return {
+    kind: "preview",
+    config,
+    run,
+    pr,
+    labels,
+    comment,
+    commentShows,
+    commentSettled,
+    deployment,
+    reporters,
+    deps,
+  };
 }
 
 /** SIGINT/SIGTERM (the runner's cancel) abort the lifecycle, which then cleans up. */

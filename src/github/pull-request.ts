@@ -73,12 +73,14 @@ export async function fetchPull(
   octokit: Octokit,
   run: RunContext,
   prNumber: number,
+  signal?: AbortSignal,
 ): Promise<PullRequestInfo> {
   try {
     const { data } = await octokit.rest.pulls.get({
       owner: run.owner,
       repo: run.repo,
       pull_number: prNumber,
+      request: { signal },
     });
     return toPullRequestInfo(data as PullPayload);
   } catch (err) {
@@ -192,7 +194,8 @@ export async function pullRequestState(
   octokit: Octokit,
   run: RunContext,
   prNumber: number,
+  signal?: AbortSignal,
 ): Promise<{ open: boolean; headSha: string }> {
-  const pr = await fetchPull(octokit, run, prNumber);
+  const pr = await fetchPull(octokit, run, prNumber, signal);
   return { open: pr.state === "open", headSha: pr.headSha };
 }

@@ -174,6 +174,7 @@ export function createHandler(env: HandlerEnv): (req: IncomingMessage, res: Serv
     const recorded: RecordedRequest = {
       method,
       path: pathname + url.search,
+      at: Date.now(),
       actor: token ? env.tokens.get(token)?.login : undefined,
       headers: { ...req.headers },
       ...(body === undefined || body instanceof Error ? {} : { body }),

@@ -72,6 +72,8 @@ export interface RecordedRequest {
   method: string;
   /** The token's login (undefined without a known token). */
   actor?: string;
+  /** When it arrived (ms since the epoch). */
+  at: number;
   /** Request headers, lower-case names. */
   headers: Record<string, string | string[] | undefined>;
   /** Path with query; /repositories/{id}/... (used in Link headers) is shown as /repos/{owner}/{repo}/.... */
