@@ -105316,15 +105316,16 @@ async function setupAction(env = process.env, restored = {}) {
     throw err;
   }
   const log2 = actionsLogger;
-  const run2 = readRunContext(env);
+  const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log: log2 });
-  const target = await resolveTarget(octokit, run2, env, {
+  const target = await resolveTarget(octokit, fromEnv, env, {
     prNumber: config.github.prNumber,
     allowForkLabel: config.github.allowForkLabel,
     hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
     tunnel: config.tunnel.provider
   });
   if (target.refusal) return { kind: "refuse", message: target.refusal };
+  const run2 = target.pr ? { ...fromEnv, sha: target.pr.headSha } : fromEnv;
   if (target.skip) return { kind: "skip", ...target.skip, run: run2, name: config.name };
   const pr = target.pr;
   const labels = {

@@ -61,15 +61,18 @@ export async function setupAction(
     throw err;
   }
   const log = actionsLogger;
-  const run = readRunContext(env);
+  const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log });
-  const target = await resolveTarget(octokit, run, env, {
+  const target = await resolveTarget(octokit, fromEnv, env, {
     prNumber: config.github.prNumber,
     allowForkLabel: config.github.allowForkLabel,
     hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
     tunnel: config.tunnel.provider,
   });
   if (target.refusal) return { kind: "refuse", message: target.refusal };
+  // Every report names the commit the preview is of: the PR's head, never GITHUB_SHA (the merge commit of a
+  // pull_request run), so building, live, failed and superseded all show the same commit.
+  const run: RunContext = target.pr ? { ...fromEnv, sha: target.pr.headSha } : fromEnv;
   if (target.skip) return { kind: "skip", ...target.skip, run, name: config.name };
 
   const pr = target.pr;
