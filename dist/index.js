@@ -104722,8 +104722,8 @@ async function resolveTarget(octokit, run2, env, cfg) {
       return {
         pr,
         skip: {
-          reason: `This run was started by "${describeTrigger(event)}", not by adding the label "${label}": nothing to preview.`,
-          hint: `A fork's preview is built by the run that adding "${label}" starts. Limit the workflow to \`types: [labeled, synchronize]\` and skip other labels with \`if: github.event.action != 'labeled' || github.event.label.name == '${label}'\`.`
+          reason: `This run was started by ${inlineCode(describeTrigger(event))}, not by adding the label ${inlineCode(label)}: nothing to preview.`,
+          hint: `A fork's preview is built by the run that adding ${inlineCode(label)} starts. Limit the workflow to \`types: [labeled, synchronize]\` and skip other labels with \`if: github.event.action != 'labeled' || github.event.label.name == '${label}'\`.`
         }
       };
     }
@@ -104731,12 +104731,12 @@ async function resolveTarget(octokit, run2, env, cfg) {
       const removal = await removeLabel(octokit, run2, pr.number, carried);
       return {
         pr,
-        refusal: `Pull request #${pr.number} comes from a fork and carries the label "${carried}", but this run was started by "${describeTrigger(event)}": the code may have changed since a maintainer reviewed it and added the label. ` + (removal === "removed" ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the new commits.` : removal === "gone" ? `The label is gone already; a maintainer adds "${label}" again after reviewing the new commits.` : `ml-preview could not remove the label (${removal.error}): a maintainer removes "${carried}" and adds it again after reviewing the new commits.`)
+        refusal: `Pull request #${pr.number} comes from a fork and carries the label ${inlineCode(carried)}, but this run was started by ${inlineCode(describeTrigger(event))}: the code may have changed since a maintainer reviewed it and added the label. ` + (removal === "removed" ? `ml-preview removed the label; a maintainer adds ${inlineCode(label)} again after reviewing the new commits.` : removal === "gone" ? `The label is gone already; a maintainer adds ${inlineCode(label)} again after reviewing the new commits.` : `ml-preview could not remove the label (${removal.error}): a maintainer removes ${inlineCode(carried)} and adds it again after reviewing the new commits.`)
       };
     }
     return {
       pr,
-      refusal: label ? `Pull request #${pr.number} comes from a fork and does not carry the label "${label}". This pull_request_target run has the repository's secrets, so the fork's code is not built until a maintainer has reviewed it and added the label "${label}".` : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, so the fork's code is not built without an opt-in: set the \`allow-fork-label\` input (e.g. \`preview-fork\`) and have a maintainer add that label after reviewing the code.`
+      refusal: label ? `Pull request #${pr.number} comes from a fork and does not carry the label ${inlineCode(label)}. This pull_request_target run has the repository's secrets, so the fork's code is not built until a maintainer has reviewed it and added the label ${inlineCode(label)}.` : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, so the fork's code is not built without an opt-in: set the \`allow-fork-label\` input (e.g. \`preview-fork\`) and have a maintainer add that label after reviewing the code.`
     };
   }
   if (cfg.prNumber !== void 0) return { pr: await fetchPull(octokit, run2, cfg.prNumber) };
@@ -104752,7 +104752,7 @@ async function removeLabel(octokit, run2, issue2, name) {
     return "removed";
   } catch (err) {
     if (err.status === 404) return "gone";
-    return { error: explainGitHubError(err, `remove the label "${name}"`).message };
+    return { error: explainGitHubError(err, `remove the label ${inlineCode(name)}`).message };
   }
 }
 async function pullRequestState(octokit, run2, prNumber, signal) {
@@ -104766,6 +104766,7 @@ var init_pull_request = __esm({
     import_node_fs4 = require("node:fs");
     init_errors();
     init_errors2();
+    init_format();
     FORK_HINT = "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a maintainer add that label after reviewing the fork's code (a run started by new commits removes it again); or run the workflow by hand (`workflow_dispatch`) with `pr-number`.";
     CODE_MAY_HAVE_CHANGED = /* @__PURE__ */ new Set(["synchronize", "opened", "reopened", ""]);
   }

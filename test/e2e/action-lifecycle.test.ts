@@ -90,6 +90,29 @@ describe("the final comment write", () => {
   });
 });
 
+describe("the preview never waits on a comment write", () => {
+  it("building goes ahead while the first comment is still being posted; the latest state wins", async () => {
+    world = await PreviewWorld.start();
+    const held = world.github.hold({ method: "POST", path: /\/issues\/\d+\/comments$/ });
+    const { job, label } = world.job({ duration: "3s" });
+    labels.push(label);
+    const main = job.startMain();
+    await held.arrived;
+    // GitHub has not answered the "building" comment, yet the image is built and the app started.
+    await waitFor(
+      "the app's container",
+      async () => (await leftContainers(docker, label)).length > 0,
+      120_000,
+    );
+    held.release();
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    expect(world.comments()).toHaveLength(1);
+    expect(world.comments()[0]!.body).toMatch(/^<!-- ml-preview name="app" state="expired"/);
+  });
+});
+
 describe("trust and GitHub's refusals", () => {
   it("a stranger's marker with a huge run number posted first: the preview still builds and gets its own comment", async () => {
     world = await PreviewWorld.start();
