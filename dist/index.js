@@ -95356,6 +95356,13 @@ var init_comment = __esm({
       #identity;
       #superseded = false;
       #denied = false;
+      /**
+       * Once a full look has replaced the older runs' comments, later looks (the hold loop's polls) ask only
+       * for comments updated since our own was created: a newer run's comment is always later than ours, and
+       * one request a poll keeps a busy PR within the token's hourly budget.
+       */
+      #since;
+      #createdAt;
       get id() {
         return this.#id;
       }
@@ -95376,7 +95383,7 @@ var init_comment = __esm({
             if (await this.#update(found, body2, signal)) return "written";
           }
           await this.#create(body2, signal);
-          if (await this.#look(signal) === "newer") {
+          if (await this.#look(signal, true) === "newer") {
             await this.#delete(this.#id, signal);
             this.#id = void 0;
             return "superseded";
@@ -95406,8 +95413,8 @@ var init_comment = __esm({
        * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
        * of this run's own comment if there is one.
        */
-      async #look(signal) {
-        const own = await this.#ownMarkers(signal);
+      async #look(signal, full = false) {
+        const own = await this.#ownMarkers(signal, full ? void 0 : this.#since);
         const newer = own.find((c) => isNewerRun(c.marker.run, this.run.runId));
         if (newer) {
           this.#superseded = true;
@@ -95419,10 +95426,11 @@ var init_comment = __esm({
         const mine = this.#id ?? own.find((c) => c.marker.run === this.run.runId)?.id;
         if (mine === void 0) return void 0;
         for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
+        if (this.#id !== void 0) this.#since ??= this.#createdAt;
         return mine;
       }
       /** Every comment of this preview on the PR written by our identity, with its marker (ALL pages). */
-      async #ownMarkers(signal) {
+      async #ownMarkers(signal, since) {
         const login = (await this.#whoAmI(signal)).toLowerCase();
         const prefix = markerPrefix(this.name);
         const comments = await this.octokit.paginate(this.octokit.rest.issues.listComments, {
@@ -95430,6 +95438,7 @@ var init_comment = __esm({
           repo: this.run.repo,
           issue_number: this.prNumber,
           per_page: 100,
+          ...since ? { since } : {},
           request: { signal }
         });
         const own = [];
@@ -95500,6 +95509,7 @@ var init_comment = __esm({
               request: { retries: 0, signal }
             });
             this.#id = data.id;
+            this.#createdAt = data.created_at;
             if (data.user?.login) this.#identity = data.user.login;
             this.opts.log.debug(`Created preview comment ${data.id} as ${data.user?.login ?? "?"}.`);
             return;

@@ -51,6 +51,13 @@ export class StickyComment {
   #identity: string | undefined;
   #superseded = false;
   #denied = false;
+  /**
+   * Once a full look has replaced the older runs' comments, later looks (the hold loop's polls) ask only
+   * for comments updated since our own was created: a newer run's comment is always later than ours, and
+   * one request a poll keeps a busy PR within the token's hourly budget.
+   */
+  #since: string | undefined;
+  #createdAt: string | undefined;
 
   constructor(
     private readonly octokit: Octokit,
@@ -85,7 +92,7 @@ export class StickyComment {
       }
       await this.#create(body, signal);
       // A newer run may have posted while we did: it owns the preview, so ours goes again.
-      if ((await this.#look(signal)) === "newer") {
+      if ((await this.#look(signal, true)) === "newer") {
         await this.#delete(this.#id!, signal);
         this.#id = undefined;
         return "superseded";
@@ -117,8 +124,8 @@ export class StickyComment {
    * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
    * of this run's own comment if there is one.
    */
-  async #look(signal?: AbortSignal): Promise<"newer" | number | undefined> {
-    const own = await this.#ownMarkers(signal);
+  async #look(signal?: AbortSignal, full = false): Promise<"newer" | number | undefined> {
+    const own = await this.#ownMarkers(signal, full ? undefined : this.#since);
     const newer = own.find((c) => isNewerRun(c.marker.run, this.run.runId));
     if (newer) {
       this.#superseded = true;
@@ -130,11 +137,12 @@ export class StickyComment {
     const mine = this.#id ?? own.find((c) => c.marker.run === this.run.runId)?.id;
     if (mine === undefined) return undefined;
     for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
+    if (this.#id !== undefined) this.#since ??= this.#createdAt;
     return mine;
   }
 
   /** Every comment of this preview on the PR written by our identity, with its marker (ALL pages). */
-  async #ownMarkers(signal?: AbortSignal): Promise<OwnMarker[]> {
+  async #ownMarkers(signal?: AbortSignal, since?: string): Promise<OwnMarker[]> {
     const login = (await this.#whoAmI(signal)).toLowerCase();
     const prefix = markerPrefix(this.name);
     const comments = (await this.octokit.paginate(this.octokit.rest.issues.listComments, {
@@ -142,6 +150,7 @@ export class StickyComment {
       repo: this.run.repo,
       issue_number: this.prNumber,
       per_page: 100,
+      ...(since ? { since } : {}),
       request: { signal },
     })) as ListedComment[];
     const own: OwnMarker[] = [];
@@ -216,6 +225,7 @@ export class StickyComment {
           request: { retries: 0, signal },
         });
         this.#id = data.id;
+        this.#createdAt = data.created_at;
         // What GitHub wrote the comment as is who we are: the only answer an installation token gets.
         if (data.user?.login) this.#identity = data.user.login;
         this.opts.log.debug(`Created preview comment ${data.id} as ${data.user?.login ?? "?"}.`);

@@ -400,6 +400,21 @@ describe("only our own comment, never a stale write", () => {
     expect(byBot().map((c) => parseMarker(c.body)?.run)).toEqual(["2021.1"]);
   });
 
+  it("the hold loop's polls list only comments since ours: one request on a busy PR, a newer run still seen", async () => {
+    gh.addComments(PR, 250);
+    const older = runWith("2030.1");
+    await older.report(building);
+    const seen = gh.requests.length;
+    expect(await older.isSuperseded()).toBe(false);
+    const polls = gh.requests.slice(seen);
+    expect(polls).toHaveLength(1);
+    expect(polls[0]!.path).toMatch(/[?&]since=\d{4}-\d\d-\d\dT/);
+    const newer = runWith("2031.1", secondRunToken());
+    await newer.report(building);
+    expect(await older.isSuperseded()).toBe(true);
+    expect(byBot().map((c) => parseMarker(c.body)?.run)).toEqual(["2031.1"]);
+  });
+
   it("after a permission 403: one error naming the permission, then no further attempts", async () => {
     gh.setPermissions({ "pull-requests": "read", issues: "read" });
     const run = runWith("3000.1");
