@@ -14,7 +14,8 @@ export interface CommentReporter extends Reporter {
  * The sticky PR comment: every state, never the intermediate `ready` event. The preview never waits on a
  * comment write: a state is handed to one writer in the background, and a state that arrives while another
  * is being written replaces any not yet sent (the latest state wins). Only a final state is waited for, so
- * the comment shows how the preview ended before the step does.
+ * the comment shows how the preview ended before the step does. A write in flight is never aborted for a
+ * newer state: an aborted request may still land at GitHub after the next one and show the older state.
  */
 export function commentReporter(comment: StickyComment, log: Logger): CommentReporter {
   let written: PreviewState | undefined;
