@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { commentReporter } from "../../src/action/reporters/comment.js";
 import type { PreviewState } from "../../src/config/types.js";
 import {
   createOctokit,
@@ -413,6 +414,25 @@ describe("only our own comment, never a stale write", () => {
     await newer.report(building);
     expect(await older.isSuperseded()).toBe(true);
     expect(byBot().map((c) => parseMarker(c.body)?.run)).toEqual(["2031.1"]);
+  });
+
+  it("the comment writer never holds the preview up, and the latest state wins", async () => {
+    const reporter = commentReporter(runWith("2040.1"), log);
+    const held = gh.hold({ method: "POST" });
+    // Each call returns while GitHub has not even answered the first write.
+    await reporter.report({ event: "building", details: building.details });
+    await held.arrived;
+    await reporter.report({ event: "starting", details: {} });
+    await reporter.report({ event: "live", details: live.details });
+    held.release();
+    await reporter.report({ event: "expired", details: expired.details });
+    const sent = gh.requests
+      .filter((r) => r.method === "POST" || r.method === "PATCH")
+      .map((r) => parseMarker((r.body as { body: string }).body)?.state);
+    // starting and live arrived while building was in flight, then expired replaced them: never sent.
+    expect(sent).toEqual(["building", "expired"]);
+    expect(reporter.written()).toBe("expired");
+    expect(byBot().map((c) => parseMarker(c.body)?.state)).toEqual(["expired"]);
   });
 
   it("after a permission 403: one error naming the permission, then no further attempts", async () => {
