@@ -88,7 +88,7 @@ export class PreviewWorld {
       secrets: config.secrets,
       log: this.log,
     });
-    const reporters = [around.before, commentReporter(comment), around.after].filter(
+    const reporters = [around.before, commentReporter(comment, this.log), around.after].filter(
       (r): r is Reporter => r !== undefined,
     );
     return {

@@ -63555,12 +63555,40 @@ var init_host_config = __esm({
   }
 });
 
-// src/docker/logs.ts
+// src/scrub.ts
 function secretScrubber(secrets) {
-  const needles = [...new Set(secrets.flatMap((s) => s.split(/\r?\n/)))].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  const forms = /* @__PURE__ */ new Set();
+  for (const secret of secrets) {
+    if (secret === "") continue;
+    const lines3 = secret.split(/\r?\n/).filter((l) => l.length >= MIN_SECRET_LINE);
+    for (const form of [secret, ...lines3]) {
+      forms.add(form);
+      forms.add(encodeURIComponent(form));
+    }
+  }
+  const needles = [...forms].sort((a, b) => b.length - a.length);
   if (needles.length === 0) return (text) => text;
   return (text) => needles.reduce((out, needle) => out.split(needle).join("***"), text);
 }
+function scrubSecrets(text, secrets) {
+  return secretScrubber(secrets)(text);
+}
+function truncate(text, max, more = " \u2026") {
+  if (text.length <= max) return text;
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 55296 && last <= 56319) end -= 1;
+  return `${text.slice(0, end)}${more}`;
+}
+var MIN_SECRET_LINE;
+var init_scrub = __esm({
+  "src/scrub.ts"() {
+    "use strict";
+    MIN_SECRET_LINE = 4;
+  }
+});
+
+// src/docker/logs.ts
 async function attachLogs(docker, container, ring) {
   const stream = await container.attach({
     stream: true,
@@ -63592,6 +63620,8 @@ var init_logs = __esm({
     "use strict";
     import_node_stream = require("node:stream");
     import_node_string_decoder = require("node:string_decoder");
+    init_scrub();
+    init_scrub();
     LOG_RING_LINES = 200;
     MAX_LINE_CHARS = 4096;
     LogRing = class {
@@ -63645,8 +63675,7 @@ var init_logs = __esm({
       clean(raw) {
         const trimmed = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
         const shown = trimmed.slice(trimmed.lastIndexOf("\r") + 1);
-        const cut = shown.length > MAX_LINE_CHARS ? `${shown.slice(0, MAX_LINE_CHARS)}\u2026` : shown;
-        return this.scrub(cut);
+        return truncate(this.scrub(shown), MAX_LINE_CHARS, "\u2026");
       }
     };
   }
@@ -64781,9 +64810,9 @@ function goClean(path4) {
 }
 function parseDockerignore(text) {
   const patterns = [];
-  const lines2 = text.split("\n");
-  if (lines2[lines2.length - 1] === "") lines2.pop();
-  for (const [index, raw] of lines2.entries()) {
+  const lines3 = text.split("\n");
+  if (lines3[lines3.length - 1] === "") lines3.pop();
+  for (const [index, raw] of lines3.entries()) {
     let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (index === 0) line = line.replace(/^\uFEFF/, "");
     if (line.startsWith("#")) continue;
@@ -66978,24 +67007,31 @@ async function holdUntilEnd(w) {
     })
   );
   const lost = w.tunnelLost.then((reason) => ({ state: "tunnel-lost", reason }));
-  const polled = (async () => {
-    let downs = 0;
-    let downSince = 0;
+  const githubPolled = (async () => {
     for (; ; ) {
       await after(w.pollIntervalMs);
       if (done.signal.aborted) return new Promise(() => {
       });
       try {
-        if (w.superseded && await w.superseded()) {
+        if (w.superseded && await w.superseded(done.signal)) {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
-        if (w.prOpen && !await w.prOpen()) {
+        if (w.prOpen && !await w.prOpen(done.signal)) {
           return { state: "stopped", reason: "the pull request was closed or merged" };
         }
       } catch (err) {
-        w.onPollError(err);
+        if (!done.signal.aborted) w.onPollError(err);
       }
-      const link = w.linkUp ? await w.linkUp(done.signal) : { up: true };
+    }
+  })();
+  const linkPolled = (async () => {
+    let downs = 0;
+    let downSince = 0;
+    for (; ; ) {
+      await after(w.pollIntervalMs);
+      if (done.signal.aborted || !w.linkUp) return new Promise(() => {
+      });
+      const link = await w.linkUp(done.signal);
       if (!link.up && link.final) return { state: "failed", step: "live", reason: link.why };
       if (link.up) downs = 0;
       else if (downs++ === 0) downSince = Date.now();
@@ -67005,7 +67041,7 @@ async function holdUntilEnd(w) {
     }
   })();
   try {
-    return await Promise.race([expiry, stopped, exited, lost, polled]);
+    return await Promise.race([expiry, stopped, exited, lost, githubPolled, linkPolled]);
   } finally {
     done.abort();
     for (const t of timers) clearTimeout(t);
@@ -67065,15 +67101,12 @@ var init_share = __esm({
 
 // src/tunnel/redact.ts
 function redact(text, secrets) {
-  let out = text.replace(/(authtoken\s*[:=]\s*)\S+/gi, "$1***");
-  for (const secret of secrets) {
-    if (secret.length >= 3) out = out.split(secret).join("***");
-  }
-  return out;
+  return scrubSecrets(text.replace(/(authtoken\s*[:=]\s*)\S+/gi, "$1***"), secrets);
 }
 var init_redact = __esm({
   "src/tunnel/redact.ts"() {
     "use strict";
+    init_scrub();
   }
 });
 
@@ -88254,7 +88287,7 @@ function acceptedPermissions(header) {
 }
 function shortReason(message) {
   const text = message.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
-  return text.length > 200 ? `${text.slice(0, 200)}\u2026` : text;
+  return truncate(text, 200, "\u2026");
 }
 function explainGitHubError(err, action) {
   if (err instanceof PreviewError) return err;
@@ -88309,6 +88342,7 @@ var init_errors2 = __esm({
   "src/github/errors.ts"() {
     "use strict";
     init_errors();
+    init_scrub();
   }
 });
 
@@ -92957,41 +92991,22 @@ var init_qr = __esm({
   }
 });
 
-// src/github/scrub.ts
-function scrubSecrets(text, secrets) {
-  const forms = /* @__PURE__ */ new Set();
-  for (const secret of secrets) {
-    if (secret === "") continue;
-    forms.add(secret);
-    forms.add(encodeURIComponent(secret));
-  }
-  let scrubbed = text;
-  for (const form of [...forms].sort((a, b) => b.length - a.length)) {
-    scrubbed = scrubbed.split(form).join("***");
-  }
-  return scrubbed;
-}
-var init_scrub = __esm({
-  "src/github/scrub.ts"() {
-    "use strict";
-  }
-});
-
 // src/github/render.ts
 function render(report, ctx) {
   const { state, details } = report;
   const now = ctx.now ?? details.at ?? /* @__PURE__ */ new Date();
+  const scrub = secretScrubber(ctx.secrets ?? []);
   const sections = [
     `### ${TITLES[state].replace("{name}", inlineCode(ctx.name))}`,
-    ...body(report, ctx, now)
+    ...body(report, ctx, now, scrub)
   ];
   sections.push(footer(details, ctx.run, now));
-  const human = scrubSecrets(sections.join("\n\n"), ctx.secrets ?? []);
+  const human = scrub(sections.join("\n\n"));
   return `${formatMarker({ name: ctx.name, state, run: ctx.run.runId })}
 ${human}
 `;
 }
-function body({ state, details }, ctx, now) {
+function body({ state, details }, ctx, now, scrub) {
   switch (state) {
     case "building":
       return [
@@ -93006,7 +93021,7 @@ function body({ state, details }, ctx, now) {
     case "live":
       return live(details, ctx, now);
     case "failed":
-      return failed(details);
+      return failed(details, scrub);
     default:
       return ended(state, details);
   }
@@ -93046,16 +93061,16 @@ function showsBrowserWarning(url) {
     return false;
   }
 }
-function failed(details) {
+function failed(details, scrub) {
   const facts = [`**Step:** ${inlineCode(details.step ?? "unknown")}`];
   if (details.exitCode !== void 0) facts.push(`**Exit code:** ${details.exitCode}`);
   const out = [facts.join(" \xB7 ")];
-  const error2 = (details.error ?? "No error message was recorded; see the workflow run.").replace(ANSI, "");
-  out.push(fenced(error2.length > MAX_ERROR ? `${error2.slice(0, MAX_ERROR)} \u2026` : error2));
-  const lines3 = (details.logLines ?? []).slice(-MAX_LOG_LINES).map((line) => {
-    const clean = line.replace(ANSI, "").trimEnd();
-    return clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE)} \u2026` : clean;
-  });
+  const error2 = scrub(details.error ?? "No error message was recorded; see the workflow run.").replace(
+    ANSI,
+    ""
+  );
+  out.push(fenced(truncate(error2, MAX_ERROR)));
+  const lines3 = (details.logLines ?? []).slice(-MAX_LOG_LINES).map((line) => truncate(scrub(line).replace(ANSI, "").trimEnd(), MAX_LINE));
   if (lines3.length > 0) {
     out.push(
       `<details><summary>Last ${lines3.length} log lines</summary>
@@ -93087,10 +93102,10 @@ var TITLES, DEFAULT_REASONS, MAX_LOG_LINES, MAX_LINE, MAX_ERROR, ANSI;
 var init_render = __esm({
   "src/github/render.ts"() {
     "use strict";
+    init_scrub();
     init_format();
     init_marker();
     init_qr();
-    init_scrub();
     TITLES = {
       building: "\u23F3 Preview {name} is building",
       starting: "\u{1F680} Preview {name} is starting",
@@ -93115,7 +93130,7 @@ var init_render = __esm({
 });
 
 // src/github/comment.ts
-var CREATE_ATTEMPTS, StickyComment;
+var CREATE_ATTEMPTS, ACTIONS_BOT, StickyComment;
 var init_comment = __esm({
   "src/github/comment.ts"() {
     "use strict";
@@ -93123,6 +93138,7 @@ var init_comment = __esm({
     init_marker();
     init_render();
     CREATE_ATTEMPTS = 3;
+    ACTIONS_BOT = "github-actions[bot]";
     StickyComment = class {
       constructor(octokit, run2, prNumber, name, opts) {
         this.octokit = octokit;
@@ -93138,104 +93154,176 @@ var init_comment = __esm({
       name;
       opts;
       #id;
+      #identity;
       #superseded = false;
+      #denied = false;
+      /**
+       * Once a full look has replaced the older runs' comments, later looks (the hold loop's polls) ask only
+       * for comments updated since our own was created: a newer run's comment is always later than ours, and
+       * one request a poll keeps a busy PR within the token's hourly budget.
+       */
+      #since;
+      #createdAt;
       get id() {
         return this.#id;
       }
-      async report(report) {
+      /** Writes the state. A permission refusal is thrown once (one warning); later calls answer "denied". */
+      async report(report, signal) {
         if (this.#superseded) return "superseded";
+        if (this.#denied) return "denied";
         const body2 = render(
           { state: report.state, details: { ...report.details, qrCode: this.opts.qrCode } },
           { name: this.name, run: this.run, secrets: this.opts.secrets }
         );
         try {
-          const current = await this.#current();
-          if (current && this.#ownedByNewerRun(current)) return "superseded";
-          if (current) await this.#update(current.id, body2);
-          else await this.#create(body2);
-          return this.#superseded ? "superseded" : "written";
-        } catch (err) {
-          throw explainGitHubError(err, `update the preview comment on pull request #${this.prNumber}`);
-        }
-      }
-      /** For the hold loop: has a newer run taken the comment over since we last wrote it? */
-      async isSuperseded() {
-        if (this.#superseded) return true;
-        try {
-          const current = await this.#current();
-          return current !== void 0 && this.#ownedByNewerRun(current);
-        } catch (err) {
-          throw explainGitHubError(err, `read the preview comment on pull request #${this.prNumber}`);
-        }
-      }
-      #ownedByNewerRun(comment) {
-        const marker = parseMarker(comment.body);
-        if (!marker || !isNewerRun(marker.run, this.run.runId)) return false;
-        this.#superseded = true;
-        this.opts.log.info(
-          `Run ${marker.run} now owns the preview comment of "${this.name}"; this run (${this.run.runId}) stops reporting.`
-        );
-        return true;
-      }
-      /** Our comment as it is now: re-read by id, or searched for by marker. */
-      async #current() {
-        if (this.#id !== void 0) {
-          try {
-            const { data } = await this.octokit.rest.issues.getComment({ ...this.#repo(), comment_id: this.#id });
-            return { id: data.id, body: data.body ?? "" };
-          } catch (err) {
-            if (err.status !== 404) throw err;
-            this.opts.log.info(`The preview comment ${this.#id} was deleted; posting a new one.`);
-            this.#id = void 0;
+          if (this.#id !== void 0 && await this.#update(this.#id, body2, signal)) return "written";
+          const found = await this.#look(signal);
+          if (found === "newer") return "superseded";
+          if (found !== void 0) {
+            this.#id = found;
+            if (await this.#update(found, body2, signal)) return "written";
           }
+          await this.#create(body2, signal);
+          if (await this.#look(signal, true) === "newer") {
+            await this.#delete(this.#id, signal);
+            this.#id = void 0;
+            return "superseded";
+          }
+          return "written";
+        } catch (err) {
+          const explained = explainGitHubError(
+            err,
+            `update the preview comment on pull request #${this.prNumber}`
+          );
+          if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
+          throw explained;
         }
-        const found = await this.#find();
-        this.#id = found?.id;
-        return found;
       }
-      /** Searches ALL pages: on a busy PR the comment can be far from the first page. */
-      async #find() {
+      /** For the hold loop: has a newer run posted its comment for this preview? */
+      async isSuperseded(signal) {
+        if (this.#superseded) return true;
+        if (this.#denied) return false;
+        try {
+          return await this.#look(signal) === "newer";
+        } catch (err) {
+          throw explainGitHubError(err, `read the comments of pull request #${this.prNumber}`);
+        }
+      }
+      /**
+       * Looks at this preview's comments written by our identity: "newer" when a newer run has one (we are
+       * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
+       * of this run's own comment if there is one.
+       */
+      async #look(signal, full = false) {
+        const own = await this.#ownMarkers(signal, full ? void 0 : this.#since);
+        const newer = own.find((c) => isNewerRun(c.marker.run, this.run.runId));
+        if (newer) {
+          this.#superseded = true;
+          this.opts.log.info(
+            `Run ${newer.marker.run} now owns the preview comment of "${this.name}"; this run (${this.run.runId}) stops reporting.`
+          );
+          return "newer";
+        }
+        const mine = this.#id ?? own.find((c) => c.marker.run === this.run.runId)?.id;
+        if (mine === void 0) return void 0;
+        for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
+        if (this.#id !== void 0) this.#since ??= this.#createdAt;
+        return mine;
+      }
+      /** Every comment of this preview on the PR written by our identity, with its marker (ALL pages). */
+      async #ownMarkers(signal, since) {
+        const login = (await this.#whoAmI(signal)).toLowerCase();
         const prefix = markerPrefix(this.name);
         const comments = await this.octokit.paginate(this.octokit.rest.issues.listComments, {
-          ...this.#repo(),
+          owner: this.run.owner,
+          repo: this.run.repo,
           issue_number: this.prNumber,
-          per_page: 100
+          per_page: 100,
+          ...since ? { since } : {},
+          request: { signal }
         });
-        const ours = comments.filter((c) => (c.body ?? "").trimStart().startsWith(prefix));
-        const best = ours.find((c) => c.user?.type === "Bot") ?? ours[0];
-        return best ? { id: best.id, body: best.body ?? "" } : void 0;
+        const own = [];
+        for (const c of comments) {
+          const body2 = c.body ?? "";
+          if (c.user?.login?.toLowerCase() !== login || !body2.trimStart().startsWith(prefix)) continue;
+          const marker = parseMarker(body2);
+          if (marker?.name === this.name) own.push({ id: c.id, marker });
+        }
+        return own;
       }
-      async #update(id, body2) {
-        await this.octokit.rest.issues.updateComment({ ...this.#repo(), comment_id: id, body: body2 });
-        this.opts.log.debug(`Updated preview comment ${id}.`);
+      /**
+       * The token's login: GET /user answers it for a personal or OAuth token; an installation token (the
+       * workflow's GITHUB_TOKEN, a GitHub App's) gets 403 there and is taken as github-actions[bot] until the
+       * comment it creates names its real login.
+       */
+      async #whoAmI(signal) {
+        if (this.#identity) return this.#identity;
+        try {
+          const { data } = await this.octokit.rest.users.getAuthenticated({ request: { signal } });
+          this.#identity = data.login;
+        } catch (err) {
+          const status = err.status;
+          if (status !== 403 && status !== 401) throw err;
+          this.#identity = ACTIONS_BOT;
+        }
+        return this.#identity;
+      }
+      /** Edits our own comment; false when it is gone (deleted by a newer run or by hand). */
+      async #update(id, body2, signal) {
+        try {
+          await this.octokit.rest.issues.updateComment({
+            ...this.#repo(),
+            comment_id: id,
+            body: body2,
+            request: { signal }
+          });
+          this.opts.log.debug(`Updated preview comment ${id}.`);
+          return true;
+        } catch (err) {
+          if (err.status !== 404) throw err;
+          this.opts.log.info(`The preview comment ${id} is gone; looking for a newer run's comment.`);
+          this.#id = void 0;
+          return false;
+        }
+      }
+      /** Best effort: an older run's comment that is already gone, or not ours to delete, stays as it is. */
+      async #delete(id, signal) {
+        try {
+          await this.octokit.rest.issues.deleteComment({ ...this.#repo(), comment_id: id, request: { signal } });
+          this.opts.log.debug(`Deleted preview comment ${id} of an older run.`);
+        } catch (err) {
+          const status = err.status;
+          if (status !== 404 && status !== 403) throw err;
+        }
       }
       /**
        * A POST that fails with a 5xx may still have created the comment. The retry plugin would then post a
        * second one, so creation is retried here instead, looking for the comment before each new attempt.
        */
-      async #create(body2) {
+      async #create(body2, signal) {
         for (let attempt = 1; ; attempt++) {
           try {
             const { data } = await this.octokit.rest.issues.createComment({
               ...this.#repo(),
               issue_number: this.prNumber,
               body: body2,
-              request: { retries: 0 }
+              request: { retries: 0, signal }
             });
             this.#id = data.id;
-            this.opts.log.debug(`Created preview comment ${data.id}.`);
+            this.#createdAt = data.created_at;
+            if (data.user?.login) this.#identity = data.user.login;
+            this.opts.log.debug(`Created preview comment ${data.id} as ${data.user?.login ?? "?"}.`);
             return;
           } catch (err) {
             const status = err.status ?? 500;
-            if (status < 500 || attempt >= CREATE_ATTEMPTS) throw err;
+            if (status < 500 || attempt >= CREATE_ATTEMPTS || signal?.aborted) throw err;
             this.opts.log.warning(
               `Creating the preview comment failed (${status}); checking whether it landed, then retrying.`
             );
-            const landed = await this.#find();
+            const landed = (await this.#ownMarkers(signal)).find((c) => c.marker.run === this.run.runId);
             if (landed) {
               this.#id = landed.id;
-              if (this.#ownedByNewerRun(landed)) return;
-              await this.#update(landed.id, body2);
+              await this.#update(landed.id, body2, signal);
               return;
             }
           }
@@ -102298,19 +102386,22 @@ var init_dist_bundle15 = __esm({
 // src/github/octokit.ts
 function createOctokit(token, opts) {
   const { log: log2 } = opts;
+  const baseValue = opts.fastRetries ? 10 : 1e3;
+  let quietUntil = 0;
   const baseUrl = (opts.baseUrl || process.env.GITHUB_API_URL || "https://api.github.com").replace(
     /\/+$/,
     ""
   );
   const onLimit = (kind) => (retryAfter, options, _octokit, retryCount) => {
+    if (kind === "secondary")
+      quietUntil = Math.max(quietUntil, Date.now() + Math.max(retryAfter, 1) * baseValue);
     const retry2 = retryCount < RATE_LIMIT_RETRIES && (opts.fastRetries || retryAfter <= MAX_RATE_LIMIT_WAIT_S);
     log2.warning(
       `GitHub ${kind} rate limit on ${options.method} ${options.url}; ` + (retry2 ? `retrying in ${retryAfter} s (${retryCount + 1} of ${RATE_LIMIT_RETRIES}).` : "giving up.")
     );
     return retry2;
   };
-  const baseValue = opts.fastRetries ? 10 : 1e3;
-  return new Octokit2({
+  const octokit = new Octokit2({
     auth: token,
     baseUrl,
     userAgent: "ml-preview",
@@ -102325,16 +102416,39 @@ function createOctokit(token, opts) {
     throttle: {
       onRateLimit: onLimit("primary"),
       onSecondaryRateLimit: onLimit("secondary"),
+      fallbackSecondaryRateRetryAfter: SECONDARY_FALLBACK_S,
       retryAfterBaseValue: baseValue,
       global: passThrough,
       ...opts.fastRetries ? { write: passThrough, notifications: passThrough } : {}
     }
   });
+  octokit.hook.wrap("request", async (request4, options) => {
+    options.headers["x-github-api-version"] = GITHUB_API_VERSION;
+    const wait2 = quietUntil - Date.now();
+    if (wait2 > 0) await quiet(wait2, options.request?.signal);
+    return request4(options);
+  });
+  return octokit;
+}
+function quiet(ms, signal) {
+  return new Promise((resolve6, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve6, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true }
+    );
+  });
 }
 function fetchWithTimeout(input, init) {
-  return fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS2) });
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS2);
+  return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
 }
-var RATE_LIMIT_RETRIES, MAX_RATE_LIMIT_WAIT_S, REQUEST_TIMEOUT_MS2, passThrough;
+var RATE_LIMIT_RETRIES, MAX_RATE_LIMIT_WAIT_S, REQUEST_TIMEOUT_MS2, passThrough, GITHUB_API_VERSION, SECONDARY_FALLBACK_S;
 var init_octokit = __esm({
   "src/github/octokit.ts"() {
     "use strict";
@@ -102347,6 +102461,8 @@ var init_octokit = __esm({
         schedule: (_options, fn, ...args) => Promise.resolve().then(() => fn(...args))
       })
     };
+    GITHUB_API_VERSION = "2022-11-28";
+    SECONDARY_FALLBACK_S = 60;
   }
 });
 
@@ -102379,12 +102495,13 @@ function readPullEvent(env) {
     );
   }
 }
-async function fetchPull(octokit, run2, prNumber) {
+async function fetchPull(octokit, run2, prNumber, signal) {
   try {
     const { data } = await octokit.rest.pulls.get({
       owner: run2.owner,
       repo: run2.repo,
-      pull_number: prNumber
+      pull_number: prNumber,
+      request: { signal }
     });
     return toPullRequestInfo(data);
   } catch (err) {
@@ -102416,8 +102533,8 @@ async function resolveTarget(octokit, run2, env, cfg) {
       return {
         pr,
         skip: {
-          reason: `This run was started by "${describeTrigger(event)}", not by adding the label "${label}": nothing to preview.`,
-          hint: `A fork's preview is built by the run that adding "${label}" starts. Limit the workflow to \`types: [labeled, synchronize]\` and skip other labels with \`if: github.event.action != 'labeled' || github.event.label.name == '${label}'\`.`
+          reason: `This run was started by ${inlineCode(describeTrigger(event))}, not by adding the label ${inlineCode(label)}: nothing to preview.`,
+          hint: `A fork's preview is built by the run that adding ${inlineCode(label)} starts. Limit the workflow to \`types: [labeled, synchronize]\` and skip other labels with \`if: github.event.action != 'labeled' || github.event.label.name == '${label}'\`.`
         }
       };
     }
@@ -102425,12 +102542,12 @@ async function resolveTarget(octokit, run2, env, cfg) {
       const removal = await removeLabel(octokit, run2, pr.number, carried);
       return {
         pr,
-        refusal: `Pull request #${pr.number} comes from a fork and carries the label "${carried}", but this run was started by "${describeTrigger(event)}": the code may have changed since a maintainer reviewed it and added the label. ` + (removal === "removed" ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the new commits.` : removal === "gone" ? `The label is gone already; a maintainer adds "${label}" again after reviewing the new commits.` : `ml-preview could not remove the label (${removal.error}): a maintainer removes "${carried}" and adds it again after reviewing the new commits.`)
+        refusal: `Pull request #${pr.number} comes from a fork and carries the label ${inlineCode(carried)}, but this run was started by ${inlineCode(describeTrigger(event))}: the code may have changed since a maintainer reviewed it and added the label. ` + (removal === "removed" ? `ml-preview removed the label; a maintainer adds ${inlineCode(label)} again after reviewing the new commits.` : removal === "gone" ? `The label is gone already; a maintainer adds ${inlineCode(label)} again after reviewing the new commits.` : `ml-preview could not remove the label (${removal.error}): a maintainer removes ${inlineCode(carried)} and adds it again after reviewing the new commits.`)
       };
     }
     return {
       pr,
-      refusal: label ? `Pull request #${pr.number} comes from a fork and does not carry the label "${label}". This pull_request_target run has the repository's secrets, so the fork's code is not built until a maintainer has reviewed it and added the label "${label}".` : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, so the fork's code is not built without an opt-in: set the \`allow-fork-label\` input (e.g. \`preview-fork\`) and have a maintainer add that label after reviewing the code.`
+      refusal: label ? `Pull request #${pr.number} comes from a fork and does not carry the label ${inlineCode(label)}. This pull_request_target run has the repository's secrets, so the fork's code is not built until a maintainer has reviewed it and added the label ${inlineCode(label)}.` : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, so the fork's code is not built without an opt-in: set the \`allow-fork-label\` input (e.g. \`preview-fork\`) and have a maintainer add that label after reviewing the code.`
     };
   }
   if (cfg.prNumber !== void 0) return { pr: await fetchPull(octokit, run2, cfg.prNumber) };
@@ -102446,11 +102563,11 @@ async function removeLabel(octokit, run2, issue2, name) {
     return "removed";
   } catch (err) {
     if (err.status === 404) return "gone";
-    return { error: explainGitHubError(err, `remove the label "${name}"`).message };
+    return { error: explainGitHubError(err, `remove the label ${inlineCode(name)}`).message };
   }
 }
-async function pullRequestState(octokit, run2, prNumber) {
-  const pr = await fetchPull(octokit, run2, prNumber);
+async function pullRequestState(octokit, run2, prNumber, signal) {
+  const pr = await fetchPull(octokit, run2, prNumber, signal);
   return { open: pr.state === "open", headSha: pr.headSha };
 }
 var import_node_fs5, FORK_HINT, CODE_MAY_HAVE_CHANGED;
@@ -102460,6 +102577,7 @@ var init_pull_request = __esm({
     import_node_fs5 = require("node:fs");
     init_errors();
     init_errors2();
+    init_format();
     FORK_HINT = "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a maintainer add that label after reviewing the fork's code (a run started by new commits removes it again); or run the workflow by hand (`workflow_dispatch`) with `pr-number`.";
     CODE_MAY_HAVE_CHANGED = /* @__PURE__ */ new Set(["synchronize", "opened", "reopened", ""]);
   }
@@ -102553,8 +102671,8 @@ ${fenced(details.logLines.join("\n"))}
 var init_summary2 = __esm({
   "src/github/summary.ts"() {
     "use strict";
-    init_format();
     init_scrub();
+    init_format();
   }
 });
 
@@ -102562,6 +102680,7 @@ var init_summary2 = __esm({
 var init_github = __esm({
   "src/github/index.ts"() {
     "use strict";
+    init_scrub();
     init_comment();
     init_deployment();
     init_errors2();
@@ -102571,7 +102690,6 @@ var init_github = __esm({
     init_qr();
     init_render();
     init_run_context();
-    init_scrub();
     init_summary2();
   }
 });
@@ -102900,22 +103018,55 @@ var init_mask = __esm({
 });
 
 // src/action/reporters/comment.ts
-function commentReporter(comment) {
+function commentReporter(comment, log2) {
   let written;
+  let next;
+  let superseded = false;
+  let running = false;
+  let writing = Promise.resolve();
+  async function drain() {
+    try {
+      while (next) {
+        const e = next;
+        next = void 0;
+        try {
+          const answer = await comment.report({ state: e.event, details: e.details });
+          if (answer === "superseded") superseded = true;
+          else if (answer === "written") written = e.event;
+        } catch (err) {
+          log2.warning(`Could not update the pull request comment: ${err.message}`);
+        }
+      }
+    } finally {
+      running = false;
+    }
+  }
   return {
     name: "pull request comment",
     written: () => written,
+    async settled(maxMs) {
+      let timer;
+      const late = new Promise((resolve6) => timer = setTimeout(resolve6, maxMs));
+      await Promise.race([writing, late]);
+      clearTimeout(timer);
+    },
     async report(e) {
       if (e.event === "ready") return;
-      const answer = await comment.report({ state: e.event, details: e.details });
-      if (answer === "superseded") return "superseded";
-      written = e.event;
+      if (superseded) return "superseded";
+      next = e;
+      if (!running) {
+        running = true;
+        writing = drain();
+      }
+      if (FINAL_STATES.includes(e.event)) await writing;
+      return superseded ? "superseded" : void 0;
     }
   };
 }
 var init_comment2 = __esm({
   "src/action/reporters/comment.ts"() {
     "use strict";
+    init_reporter();
   }
 });
 
@@ -102979,15 +103130,16 @@ async function setupAction(env = process.env, restored = {}) {
     throw err;
   }
   const log2 = actionsLogger;
-  const run2 = readRunContext(env);
+  const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log: log2 });
-  const target = await resolveTarget(octokit, run2, env, {
+  const target = await resolveTarget(octokit, fromEnv, env, {
     prNumber: config.github.prNumber,
     allowForkLabel: config.github.allowForkLabel,
     hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
     tunnel: config.tunnel.provider
   });
   if (target.refusal) return { kind: "refuse", message: target.refusal };
+  const run2 = target.pr ? { ...fromEnv, sha: target.pr.headSha } : fromEnv;
   if (target.skip) return { kind: "skip", ...target.skip, run: run2, name: config.name };
   const pr = target.pr;
   const labels = {
@@ -103003,7 +103155,7 @@ async function setupAction(env = process.env, restored = {}) {
     commentId: restored.commentId
   }) : void 0;
   const reporters = [logReporter(log2)];
-  const commentWriter = comment ? commentReporter(comment) : void 0;
+  const commentWriter = comment ? commentReporter(comment, log2) : void 0;
   if (commentWriter) reporters.push(commentWriter);
   let deployment;
   if (config.github.deployment) {
@@ -103027,14 +103179,27 @@ async function setupAction(env = process.env, restored = {}) {
     commit: pr?.headSha ?? run2.sha,
     pollIntervalMs: pollIntervalMs(env),
     watchdogMs: tunnelWatchdogMs(env),
-    prOpen: pr ? async () => (await pullRequestState(octokit, run2, pr.number)).open : void 0,
-    superseded: comment ? () => comment.isSuperseded() : void 0
+    prOpen: pr ? async (signal2) => (await pullRequestState(octokit, run2, pr.number, signal2)).open : void 0,
+    superseded: comment ? (signal2) => comment.isSuperseded(signal2) : void 0
   });
   debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`
   );
   const commentShows = () => commentWriter?.written();
-  return { kind: "preview", config, run: run2, pr, labels, comment, commentShows, deployment, reporters, deps };
+  const commentSettled = async (maxMs) => commentWriter?.settled(maxMs);
+  return {
+    kind: "preview",
+    config,
+    run: run2,
+    pr,
+    labels,
+    comment,
+    commentShows,
+    commentSettled,
+    deployment,
+    reporters,
+    deps
+  };
 }
 function stopOnSignals(controller) {
   for (const sig of ["SIGINT", "SIGTERM"]) {
@@ -103566,22 +103731,27 @@ async function holderMain() {
     () => controller.abort("the job ended (with wait: false a preview lives as long as its job)")
   );
   process.on("SIGINT", () => controller.abort("the workflow run was cancelled"));
-  await runPreview(
-    setup.config,
-    setup.deps(controller.signal, [
-      eventsFileReporter(events2, () => ({
-        commentId: setup.comment?.id,
-        deploymentId: setup.deployment?.id
-      }))
-    ])
-  );
+  const file = eventsFileReporter(events2, () => ({
+    commentId: setup.comment?.id,
+    deploymentId: setup.deployment?.id
+  }));
+  const afterComment = {
+    name: file.name,
+    async report(e) {
+      if (e.event === "live") await setup.commentSettled(COMMENT_BEFORE_LIVE_MS);
+      return file.report(e);
+    }
+  };
+  await runPreview(setup.config, setup.deps(controller.signal, [afterComment]));
 }
+var COMMENT_BEFORE_LIVE_MS;
 var init_holder = __esm({
   "src/action/holder.ts"() {
     "use strict";
     init_preview();
     init_events_file();
     init_setup();
+    COMMENT_BEFORE_LIVE_MS = 1e4;
   }
 });
 

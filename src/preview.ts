@@ -23,8 +23,9 @@ export interface PreviewDeps {
   readonly metadata: TunnelMetadata;
   readonly commit?: string;
   readonly pollIntervalMs: number;
-  readonly prOpen?: () => Promise<boolean>;
-  readonly superseded?: () => Promise<boolean>;
+  /** Polled while live; the signal ends a request still in flight when the preview ends. */
+  readonly prOpen?: (signal: AbortSignal) => Promise<boolean>;
+  readonly superseded?: (signal: AbortSignal) => Promise<boolean>;
   /** Called with ids as soon as they exist, so a crash can still be cleaned up (the Action's post step). */
   readonly onResource?: (kind: "container" | "image", id: string) => void;
   readonly watchdogMs?: number;

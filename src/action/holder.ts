@@ -1,6 +1,10 @@
+import type { Reporter } from "../lifecycle/reporter.js";
 import { runPreview } from "../preview.js";
 import { eventsFileReporter } from "./events-file.js";
 import { setupAction } from "./setup.js";
+
+/** How long the step's return waits for the live comment: a slow GitHub must not hold the job's next steps. */
+const COMMENT_BEFORE_LIVE_MS = 10_000;
 
 /**
  * The detached holder of a `wait: false` preview: same inputs (inherited env), same lifecycle; events go to
@@ -20,13 +24,17 @@ export async function holderMain(): Promise<void> {
     controller.abort("the job ended (with wait: false a preview lives as long as its job)"),
   );
   process.on("SIGINT", () => controller.abort("the workflow run was cancelled"));
-  await runPreview(
-    setup.config,
-    setup.deps(controller.signal, [
-      eventsFileReporter(events, () => ({
-        commentId: setup.comment?.id,
-        deploymentId: setup.deployment?.id,
-      })),
-    ]),
-  );
+  const file = eventsFileReporter(events, () => ({
+    commentId: setup.comment?.id,
+    deploymentId: setup.deployment?.id,
+  }));
+  // The step returns when the file says live: let the comment say so first, but never wait long on GitHub.
+  const afterComment: Reporter = {
+    name: file.name,
+    async report(e) {
+      if (e.event === "live") await setup.commentSettled(COMMENT_BEFORE_LIVE_MS);
+      return file.report(e);
+    },
+  };
+  await runPreview(setup.config, setup.deps(controller.signal, [afterComment]));
 }

@@ -36,6 +36,8 @@ export type ActionSetup =
       comment?: StickyComment;
       /** The state the comment last showed for sure. */
       commentShows: () => PreviewState | undefined;
+      /** Resolves once the comment shows every state handed to it so far (at most `maxMs`). */
+      commentSettled: (maxMs: number) => Promise<void>;
       deployment?: PreviewDeployment;
       reporters: Reporter[];
       deps: (signal: AbortSignal, extra: Reporter[]) => PreviewDeps;
@@ -59,15 +61,18 @@ export async function setupAction(
     throw err;
   }
   const log = actionsLogger;
-  const run = readRunContext(env);
+  const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log });
-  const target = await resolveTarget(octokit, run, env, {
+  const target = await resolveTarget(octokit, fromEnv, env, {
     prNumber: config.github.prNumber,
     allowForkLabel: config.github.allowForkLabel,
     hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
     tunnel: config.tunnel.provider,
   });
   if (target.refusal) return { kind: "refuse", message: target.refusal };
+  // Every report names the commit the preview is of: the PR's head, never GITHUB_SHA (the merge commit of a
+  // pull_request run), so building, live, failed and superseded all show the same commit.
+  const run: RunContext = target.pr ? { ...fromEnv, sha: target.pr.headSha } : fromEnv;
   if (target.skip) return { kind: "skip", ...target.skip, run, name: config.name };
 
   const pr = target.pr;
@@ -87,7 +92,7 @@ export async function setupAction(
         })
       : undefined;
   const reporters: Reporter[] = [logReporter(log)];
-  const commentWriter = comment ? commentReporter(comment) : undefined;
+  const commentWriter = comment ? commentReporter(comment, log) : undefined;
   if (commentWriter) reporters.push(commentWriter);
   let deployment: PreviewDeployment | undefined;
   if (config.github.deployment) {
@@ -111,14 +116,27 @@ export async function setupAction(
     commit: pr?.headSha ?? run.sha,
     pollIntervalMs: pollIntervalMs(env),
     watchdogMs: tunnelWatchdogMs(env),
-    prOpen: pr ? async () => (await pullRequestState(octokit, run, pr.number)).open : undefined,
-    superseded: comment ? () => comment.isSuperseded() : undefined,
+    prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
+    superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
   });
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
   );
   const commentShows = () => commentWriter?.written();
-  return { kind: "preview", config, run, pr, labels, comment, commentShows, deployment, reporters, deps };
+  const commentSettled = async (maxMs: number) => commentWriter?.settled(maxMs);
+  return {
+    kind: "preview",
+    config,
+    run,
+    pr,
+    labels,
+    comment,
+    commentShows,
+    commentSettled,
+    deployment,
+    reporters,
+    deps,
+  };
 }
 
 /** SIGINT/SIGTERM (the runner's cancel) abort the lifecycle, which then cleans up. */

@@ -1,20 +1,14 @@
 import { Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type Docker from "dockerode";
+import { secretScrubber, truncate } from "../scrub.js";
 
 /** Lines kept in memory per container: enough for a failure report, bounded for a 5-hour preview. */
 export const LOG_RING_LINES = 200;
 /** Longer lines are cut: one base64 blob must not fill the ring's memory. */
 const MAX_LINE_CHARS = 4096;
 
-/** Replaces every secret (and each line of a multi-line secret) with ***. Longest first, so overlaps go too. */
-export function secretScrubber(secrets: readonly string[]): (text: string) => string {
-  const needles = [...new Set(secrets.flatMap((s) => s.split(/\r?\n/)))]
-    .filter((s) => s.length > 0)
-    .sort((a, b) => b.length - a.length);
-  if (needles.length === 0) return (text) => text;
-  return (text) => needles.reduce((out, needle) => out.split(needle).join("***"), text);
-}
+export { secretScrubber } from "../scrub.js";
 
 type LineListener = (line: string) => void;
 
@@ -85,8 +79,7 @@ export class LogRing {
   private clean(raw: string): string {
     const trimmed = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     const shown = trimmed.slice(trimmed.lastIndexOf("\r") + 1);
-    const cut = shown.length > MAX_LINE_CHARS ? `${shown.slice(0, MAX_LINE_CHARS)}…` : shown;
-    return this.scrub(cut);
+    return truncate(this.scrub(shown), MAX_LINE_CHARS, "…");
   }
 }
 

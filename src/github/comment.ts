@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import { explainGitHubError } from "./errors.js";
-import { isNewerRun, markerPrefix, parseMarker } from "./marker.js";
+import { isNewerRun, type Marker, markerPrefix, parseMarker } from "./marker.js";
 import type { Octokit } from "./octokit.js";
 import { render } from "./render.js";
 import type { RunContext, StateReport } from "./types.js";
@@ -9,32 +9,55 @@ export interface StickyCommentOptions {
   readonly qrCode: boolean;
   readonly secrets: readonly string[];
   readonly log: Logger;
-  /** A comment this preview already owns (the post step, from saved state): skips the search. */
+  /** The comment this run already wrote (the post step, from saved state): updated without a search. */
   readonly commentId?: number;
 }
 
-interface FoundComment {
-  readonly id: number;
-  readonly body: string;
-}
+/** What a write did: "denied" after GitHub refused a permission (no further attempts are made). */
+export type CommentAnswer = "written" | "superseded" | "denied";
 
 interface ListedComment {
   id: number;
   body?: string | null;
-  user?: { type?: string } | null;
+  user?: { login?: string } | null;
+}
+
+interface OwnMarker {
+  readonly id: number;
+  readonly marker: Marker;
 }
 
 /** Attempts at creating the comment; between attempts we look whether a failed attempt landed after all. */
 const CREATE_ATTEMPTS = 3;
 
 /**
- * The one PR comment of a preview (per PR and `name`), kept true as the state changes.
- * Found by its marker, created once, then edited in place. Before every edit it is read again: when a newer
- * run's marker is there, that run owns the preview and this one becomes superseded — it never writes again.
+ * The login of the workflow's GITHUB_TOKEN. An installation token cannot ask GitHub who it is (GET /user
+ * answers 403, GET /app needs the App's JWT), so this is assumed until the first comment we create says
+ * which login GitHub wrote it as.
+ */
+export const ACTIONS_BOT = "github-actions[bot]";
+
+/**
+ * The PR comment of one run of a preview (per PR and `name`), kept true as the state changes.
+ *
+ * Trust: a marker counts only in a comment written by the token's own identity; anyone can paste one.
+ * Never a stale write: a run only ever edits the comment it created itself. A newer run posts its own
+ * comment and then deletes the older runs' comments, so an older run's write, however late it lands, can
+ * only reach its own comment (or a deleted one: 404), never the newer run's. A run that finds a newer run's
+ * comment is superseded and never writes again.
  */
 export class StickyComment {
   #id: number | undefined;
+  #identity: string | undefined;
   #superseded = false;
+  #denied = false;
+  /**
+   * Once a full look has replaced the older runs' comments, later looks (the hold loop's polls) ask only
+   * for comments updated since our own was created: a newer run's comment is always later than ours, and
+   * one request a poll keeps a busy PR within the token's hourly budget.
+   */
+  #since: string | undefined;
+  #createdAt: string | undefined;
 
   constructor(
     private readonly octokit: Octokit,
@@ -50,107 +73,173 @@ export class StickyComment {
     return this.#id;
   }
 
-  async report(report: StateReport): Promise<"written" | "superseded"> {
+  /** Writes the state. A permission refusal is thrown once (one warning); later calls answer "denied". */
+  async report(report: StateReport, signal?: AbortSignal): Promise<CommentAnswer> {
     if (this.#superseded) return "superseded";
+    if (this.#denied) return "denied";
     const body = render(
       { state: report.state, details: { ...report.details, qrCode: this.opts.qrCode } },
       { name: this.name, run: this.run, secrets: this.opts.secrets },
     );
     try {
-      const current = await this.#current();
-      if (current && this.#ownedByNewerRun(current)) return "superseded";
-      if (current) await this.#update(current.id, body);
-      else await this.#create(body);
-      return this.#superseded ? "superseded" : "written";
-    } catch (err) {
-      throw explainGitHubError(err, `update the preview comment on pull request #${this.prNumber}`);
-    }
-  }
-
-  /** For the hold loop: has a newer run taken the comment over since we last wrote it? */
-  async isSuperseded(): Promise<boolean> {
-    if (this.#superseded) return true;
-    try {
-      const current = await this.#current();
-      return current !== undefined && this.#ownedByNewerRun(current);
-    } catch (err) {
-      throw explainGitHubError(err, `read the preview comment on pull request #${this.prNumber}`);
-    }
-  }
-
-  #ownedByNewerRun(comment: FoundComment): boolean {
-    const marker = parseMarker(comment.body);
-    if (!marker || !isNewerRun(marker.run, this.run.runId)) return false;
-    this.#superseded = true;
-    this.opts.log.info(
-      `Run ${marker.run} now owns the preview comment of "${this.name}"; this run (${this.run.runId}) stops reporting.`,
-    );
-    return true;
-  }
-
-  /** Our comment as it is now: re-read by id, or searched for by marker. */
-  async #current(): Promise<FoundComment | undefined> {
-    if (this.#id !== undefined) {
-      try {
-        const { data } = await this.octokit.rest.issues.getComment({ ...this.#repo(), comment_id: this.#id });
-        return { id: data.id, body: data.body ?? "" };
-      } catch (err) {
-        if ((err as { status?: number }).status !== 404) throw err;
-        this.opts.log.info(`The preview comment ${this.#id} was deleted; posting a new one.`);
-        this.#id = undefined;
+      if (this.#id !== undefined && (await this.#update(this.#id, body, signal))) return "written";
+      const found = await this.#look(signal);
+      if (found === "newer") return "superseded";
+      if (found !== undefined) {
+        // This run's own comment from before (a restarted step, the post step without saved state).
+        this.#id = found;
+        if (await this.#update(found, body, signal)) return "written";
       }
+      await this.#create(body, signal);
+      // A newer run may have posted while we did: it owns the preview, so ours goes again.
+      if ((await this.#look(signal, true)) === "newer") {
+        await this.#delete(this.#id!, signal);
+        this.#id = undefined;
+        return "superseded";
+      }
+      return "written";
+    } catch (err) {
+      const explained = explainGitHubError(
+        err,
+        `update the preview comment on pull request #${this.prNumber}`,
+      );
+      if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
+      throw explained;
     }
-    const found = await this.#find();
-    this.#id = found?.id;
-    return found;
   }
 
-  /** Searches ALL pages: on a busy PR the comment can be far from the first page. */
-  async #find(): Promise<FoundComment | undefined> {
+  /** For the hold loop: has a newer run posted its comment for this preview? */
+  async isSuperseded(signal?: AbortSignal): Promise<boolean> {
+    if (this.#superseded) return true;
+    if (this.#denied) return false;
+    try {
+      return (await this.#look(signal)) === "newer";
+    } catch (err) {
+      throw explainGitHubError(err, `read the comments of pull request #${this.prNumber}`);
+    }
+  }
+
+  /**
+   * Looks at this preview's comments written by our identity: "newer" when a newer run has one (we are
+   * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
+   * of this run's own comment if there is one.
+   */
+  async #look(signal?: AbortSignal, full = false): Promise<"newer" | number | undefined> {
+    const own = await this.#ownMarkers(signal, full ? undefined : this.#since);
+    const newer = own.find((c) => isNewerRun(c.marker.run, this.run.runId));
+    if (newer) {
+      this.#superseded = true;
+      this.opts.log.info(
+        `Run ${newer.marker.run} now owns the preview comment of "${this.name}"; this run (${this.run.runId}) stops reporting.`,
+      );
+      return "newer";
+    }
+    const mine = this.#id ?? own.find((c) => c.marker.run === this.run.runId)?.id;
+    if (mine === undefined) return undefined;
+    for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
+    if (this.#id !== undefined) this.#since ??= this.#createdAt;
+    return mine;
+  }
+
+  /** Every comment of this preview on the PR written by our identity, with its marker (ALL pages). */
+  async #ownMarkers(signal?: AbortSignal, since?: string): Promise<OwnMarker[]> {
+    const login = (await this.#whoAmI(signal)).toLowerCase();
     const prefix = markerPrefix(this.name);
     const comments = (await this.octokit.paginate(this.octokit.rest.issues.listComments, {
-      ...this.#repo(),
+      owner: this.run.owner,
+      repo: this.run.repo,
       issue_number: this.prNumber,
       per_page: 100,
+      ...(since ? { since } : {}),
+      request: { signal },
     })) as ListedComment[];
-    const ours = comments.filter((c) => (c.body ?? "").trimStart().startsWith(prefix));
-    // Anyone can paste a marker into a comment; the bot's own comment is the better candidate.
-    const best = ours.find((c) => c.user?.type === "Bot") ?? ours[0];
-    return best ? { id: best.id, body: best.body ?? "" } : undefined;
+    const own: OwnMarker[] = [];
+    for (const c of comments) {
+      const body = c.body ?? "";
+      if (c.user?.login?.toLowerCase() !== login || !body.trimStart().startsWith(prefix)) continue;
+      const marker = parseMarker(body);
+      if (marker?.name === this.name) own.push({ id: c.id, marker });
+    }
+    return own;
   }
 
-  async #update(id: number, body: string): Promise<void> {
-    await this.octokit.rest.issues.updateComment({ ...this.#repo(), comment_id: id, body });
-    this.opts.log.debug(`Updated preview comment ${id}.`);
+  /**
+   * The token's login: GET /user answers it for a personal or OAuth token; an installation token (the
+   * workflow's GITHUB_TOKEN, a GitHub App's) gets 403 there and is taken as github-actions[bot] until the
+   * comment it creates names its real login.
+   */
+  async #whoAmI(signal?: AbortSignal): Promise<string> {
+    if (this.#identity) return this.#identity;
+    try {
+      const { data } = await this.octokit.rest.users.getAuthenticated({ request: { signal } });
+      this.#identity = data.login;
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status !== 403 && status !== 401) throw err;
+      this.#identity = ACTIONS_BOT;
+    }
+    return this.#identity;
+  }
+
+  /** Edits our own comment; false when it is gone (deleted by a newer run or by hand). */
+  async #update(id: number, body: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.octokit.rest.issues.updateComment({
+        ...this.#repo(),
+        comment_id: id,
+        body,
+        request: { signal },
+      });
+      this.opts.log.debug(`Updated preview comment ${id}.`);
+      return true;
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) throw err;
+      this.opts.log.info(`The preview comment ${id} is gone; looking for a newer run's comment.`);
+      this.#id = undefined;
+      return false;
+    }
+  }
+
+  /** Best effort: an older run's comment that is already gone, or not ours to delete, stays as it is. */
+  async #delete(id: number, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.octokit.rest.issues.deleteComment({ ...this.#repo(), comment_id: id, request: { signal } });
+      this.opts.log.debug(`Deleted preview comment ${id} of an older run.`);
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status !== 404 && status !== 403) throw err;
+    }
   }
 
   /**
    * A POST that fails with a 5xx may still have created the comment. The retry plugin would then post a
    * second one, so creation is retried here instead, looking for the comment before each new attempt.
    */
-  async #create(body: string): Promise<void> {
+  async #create(body: string, signal?: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         const { data } = await this.octokit.rest.issues.createComment({
           ...this.#repo(),
           issue_number: this.prNumber,
           body,
-          request: { retries: 0 },
+          request: { retries: 0, signal },
         });
         this.#id = data.id;
-        this.opts.log.debug(`Created preview comment ${data.id}.`);
+        this.#createdAt = data.created_at;
+        // What GitHub wrote the comment as is who we are: the only answer an installation token gets.
+        if (data.user?.login) this.#identity = data.user.login;
+        this.opts.log.debug(`Created preview comment ${data.id} as ${data.user?.login ?? "?"}.`);
         return;
       } catch (err) {
         const status = (err as { status?: number }).status ?? 500;
-        if (status < 500 || attempt >= CREATE_ATTEMPTS) throw err;
+        if (status < 500 || attempt >= CREATE_ATTEMPTS || signal?.aborted) throw err;
         this.opts.log.warning(
           `Creating the preview comment failed (${status}); checking whether it landed, then retrying.`,
         );
-        const landed = await this.#find();
+        const landed = (await this.#ownMarkers(signal)).find((c) => c.marker.run === this.run.runId);
         if (landed) {
           this.#id = landed.id;
-          if (this.#ownedByNewerRun(landed)) return;
-          await this.#update(landed.id, body);
+          await this.#update(landed.id, body, signal);
           return;
         }
       }

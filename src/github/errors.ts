@@ -1,4 +1,5 @@
 import { PreviewError } from "../errors.js";
+import { truncate } from "../scrub.js";
 
 interface HttpFailure {
   status?: number;
@@ -62,7 +63,7 @@ function shortReason(message: string): string {
     .replace(/<[^>]*>/g, " ")
     .replace(/\s+/g, " ")
     .trim();
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  return truncate(text, 200, "…");
 }
 
 /** Turns an Octokit failure into a PreviewError whose message says what to change. `action`: "update the PR comment". */

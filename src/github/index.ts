@@ -1,4 +1,6 @@
 /** The GitHub side of a preview: which PR, the sticky comment, deployments, the job summary. */
+
+export { scrubSecrets } from "../scrub.js";
 export { StickyComment, type StickyCommentOptions } from "./comment.js";
 export { PreviewDeployment, type PreviewDeploymentOptions, previewEnvironment } from "./deployment.js";
 export { explainGitHubError, permissionFor } from "./errors.js";
@@ -8,6 +10,5 @@ export { type PreviewTarget, pullRequestState, resolveTarget, type TargetConfig 
 export { qrText } from "./qr.js";
 export { type RenderContext, render } from "./render.js";
 export { readRunContext } from "./run-context.js";
-export { scrubSecrets } from "./scrub.js";
 export { renderSummary, type SummaryContext } from "./summary.js";
 export type { PullRequestInfo, RunContext, StateDetails, StateReport } from "./types.js";

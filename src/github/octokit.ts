@@ -30,9 +30,18 @@ const passThrough = {
   }),
 };
 
+/** The REST API version every request asks for: answers keep the shape this code was written against. */
+export const GITHUB_API_VERSION = "2022-11-28";
+/** GitHub's advice when a secondary rate limit answer has no retry-after: wait at least a minute. */
+const SECONDARY_FALLBACK_S = 60;
+
 /** Octokit with the retry (5xx, network) and throttling (rate limits) plugins, logging through `log`. */
 export function createOctokit(token: string, opts: OctokitOptions): Octokit {
   const { log } = opts;
+  const baseValue = opts.fastRetries ? 10 : 1000;
+  // After a secondary rate limit no request of ours starts before retry-after has passed, as GitHub asks
+  // of integrations (the throttling plugin only delays the retry of the request that was limited).
+  let quietUntil = 0;
   const baseUrl = (opts.baseUrl || process.env.GITHUB_API_URL || "https://api.github.com").replace(
     /\/+$/,
     "",
@@ -45,6 +54,8 @@ export function createOctokit(token: string, opts: OctokitOptions): Octokit {
       _octokit: unknown,
       retryCount: number,
     ) => {
+      if (kind === "secondary")
+        quietUntil = Math.max(quietUntil, Date.now() + Math.max(retryAfter, 1) * baseValue);
       const retry =
         retryCount < RATE_LIMIT_RETRIES && (opts.fastRetries || retryAfter <= MAX_RATE_LIMIT_WAIT_S);
       log.warning(
@@ -55,8 +66,7 @@ export function createOctokit(token: string, opts: OctokitOptions): Octokit {
       );
       return retry;
     };
-  const baseValue = opts.fastRetries ? 10 : 1000;
-  return new Octokit({
+  const octokit = new Octokit({
     auth: token,
     baseUrl,
     userAgent: "ml-preview",
@@ -71,13 +81,39 @@ export function createOctokit(token: string, opts: OctokitOptions): Octokit {
     throttle: {
       onRateLimit: onLimit("primary"),
       onSecondaryRateLimit: onLimit("secondary"),
+      fallbackSecondaryRateRetryAfter: SECONDARY_FALLBACK_S,
       retryAfterBaseValue: baseValue,
       global: passThrough as never,
       ...(opts.fastRetries ? { write: passThrough as never, notifications: passThrough as never } : {}),
     },
   });
+  // Registered last, so it wraps the plugins: runs once per call, before any of its retries.
+  octokit.hook.wrap("request", async (request, options) => {
+    options.headers["x-github-api-version"] = GITHUB_API_VERSION;
+    const wait = quietUntil - Date.now();
+    if (wait > 0) await quiet(wait, (options.request as { signal?: AbortSignal } | undefined)?.signal);
+    return request(options);
+  });
+  return octokit;
+}
+
+/** Waits `ms`, or rejects when `signal` aborts first (the preview ended). */
+function quiet(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
 }
 
 function fetchWithTimeout(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-  return fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { PreviewError } from "../errors.js";
 import { explainGitHubError } from "./errors.js";
+import { inlineCode } from "./format.js";
 import type { Octokit } from "./octokit.js";
 import type { PullRequestInfo, RunContext } from "./types.js";
 
@@ -73,12 +74,14 @@ export async function fetchPull(
   octokit: Octokit,
   run: RunContext,
   prNumber: number,
+  signal?: AbortSignal,
 ): Promise<PullRequestInfo> {
   try {
     const { data } = await octokit.rest.pulls.get({
       owner: run.owner,
       repo: run.repo,
       pull_number: prNumber,
+      request: { signal },
     });
     return toPullRequestInfo(data as PullPayload);
   } catch (err) {
@@ -86,6 +89,8 @@ export async function fetchPull(
   }
 }
 
+// Label names and other user text in these messages (notices, the summary) are inline code: Markdown in
+// a label stays text.
 const FORK_HINT =
   "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. " +
   "The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a " +
@@ -129,8 +134,8 @@ export async function resolveTarget(
       return {
         pr,
         skip: {
-          reason: `This run was started by "${describeTrigger(event)}", not by adding the label "${label}": nothing to preview.`,
-          hint: `A fork's preview is built by the run that adding "${label}" starts. Limit the workflow to \`types: [labeled, synchronize]\` and skip other labels with \`if: github.event.action != 'labeled' || github.event.label.name == '${label}'\`.`,
+          reason: `This run was started by ${inlineCode(describeTrigger(event))}, not by adding the label ${inlineCode(label)}: nothing to preview.`,
+          hint: `A fork's preview is built by the run that adding ${inlineCode(label)} starts. Limit the workflow to \`types: [labeled, synchronize]\` and skip other labels with \`if: github.event.action != 'labeled' || github.event.label.name == '${label}'\`.`,
         },
       };
     }
@@ -139,21 +144,21 @@ export async function resolveTarget(
       return {
         pr,
         refusal:
-          `Pull request #${pr.number} comes from a fork and carries the label "${carried}", but this run was started by ` +
-          `"${describeTrigger(event)}": the code may have changed since a maintainer reviewed it and added the label. ` +
+          `Pull request #${pr.number} comes from a fork and carries the label ${inlineCode(carried)}, but this run was started by ` +
+          `${inlineCode(describeTrigger(event))}: the code may have changed since a maintainer reviewed it and added the label. ` +
           (removal === "removed"
-            ? `ml-preview removed the label; a maintainer adds "${label}" again after reviewing the new commits.`
+            ? `ml-preview removed the label; a maintainer adds ${inlineCode(label)} again after reviewing the new commits.`
             : removal === "gone"
-              ? `The label is gone already; a maintainer adds "${label}" again after reviewing the new commits.`
-              : `ml-preview could not remove the label (${removal.error}): a maintainer removes "${carried}" and adds it again after reviewing the new commits.`),
+              ? `The label is gone already; a maintainer adds ${inlineCode(label)} again after reviewing the new commits.`
+              : `ml-preview could not remove the label (${removal.error}): a maintainer removes ${inlineCode(carried)} and adds it again after reviewing the new commits.`),
       };
     }
     return {
       pr,
       refusal: label
-        ? `Pull request #${pr.number} comes from a fork and does not carry the label "${label}". ` +
+        ? `Pull request #${pr.number} comes from a fork and does not carry the label ${inlineCode(label)}. ` +
           "This pull_request_target run has the repository's secrets, so the fork's code is not built until a " +
-          `maintainer has reviewed it and added the label "${label}".`
+          `maintainer has reviewed it and added the label ${inlineCode(label)}.`
         : `Pull request #${pr.number} comes from a fork. This pull_request_target run has the repository's secrets, ` +
           "so the fork's code is not built without an opt-in: set the `allow-fork-label` input (e.g. `preview-fork`) " +
           "and have a maintainer add that label after reviewing the code.",
@@ -183,7 +188,7 @@ async function removeLabel(
     return "removed";
   } catch (err) {
     if ((err as { status?: number }).status === 404) return "gone";
-    return { error: explainGitHubError(err, `remove the label "${name}"`).message };
+    return { error: explainGitHubError(err, `remove the label ${inlineCode(name)}`).message };
   }
 }
 
@@ -192,7 +197,8 @@ export async function pullRequestState(
   octokit: Octokit,
   run: RunContext,
   prNumber: number,
+  signal?: AbortSignal,
 ): Promise<{ open: boolean; headSha: string }> {
-  const pr = await fetchPull(octokit, run, prNumber);
+  const pr = await fetchPull(octokit, run, prNumber, signal);
   return { open: pr.state === "open", headSha: pr.headSha };
 }

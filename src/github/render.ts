@@ -1,8 +1,8 @@
 import type { PreviewState } from "../config/types.js";
+import { secretScrubber, truncate } from "../scrub.js";
 import { fenced, inlineCode, relativeTime, shortSha, utcTime } from "./format.js";
 import { formatMarker } from "./marker.js";
 import { qrText } from "./qr.js";
-import { scrubSecrets } from "./scrub.js";
 import type { RunContext, StateDetails, StateReport } from "./types.js";
 
 export interface RenderContext {
@@ -38,16 +38,22 @@ const DEFAULT_REASONS: Partial<Record<PreviewState, string>> = {
 export function render(report: StateReport, ctx: RenderContext): string {
   const { state, details } = report;
   const now = ctx.now ?? details.at ?? new Date();
+  const scrub = secretScrubber(ctx.secrets ?? []);
   const sections = [
     `### ${TITLES[state].replace("{name}", inlineCode(ctx.name))}`,
-    ...body(report, ctx, now),
+    ...body(report, ctx, now, scrub),
   ];
   sections.push(footer(details, ctx.run, now));
-  const human = scrubSecrets(sections.join("\n\n"), ctx.secrets ?? []);
+  const human = scrub(sections.join("\n\n"));
   return `${formatMarker({ name: ctx.name, state, run: ctx.run.runId })}\n${human}\n`;
 }
 
-function body({ state, details }: StateReport, ctx: RenderContext, now: Date): string[] {
+function body(
+  { state, details }: StateReport,
+  ctx: RenderContext,
+  now: Date,
+  scrub: (text: string) => string,
+): string[] {
   switch (state) {
     case "building":
       return [
@@ -63,7 +69,7 @@ function body({ state, details }: StateReport, ctx: RenderContext, now: Date): s
     case "live":
       return live(details, ctx, now);
     case "failed":
-      return failed(details);
+      return failed(details, scrub);
     default:
       return ended(state, details);
   }
@@ -111,16 +117,19 @@ const MAX_ERROR = 4000;
 // Container logs are full of colour codes that read as garbage in a comment.
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 
-function failed(details: StateDetails): string[] {
+/** Text that is cut is scrubbed first: a secret straddling the cut would otherwise leave a fragment. */
+function failed(details: StateDetails, scrub: (text: string) => string): string[] {
   const facts = [`**Step:** ${inlineCode(details.step ?? "unknown")}`];
   if (details.exitCode !== undefined) facts.push(`**Exit code:** ${details.exitCode}`);
   const out = [facts.join(" · ")];
-  const error = (details.error ?? "No error message was recorded; see the workflow run.").replace(ANSI, "");
-  out.push(fenced(error.length > MAX_ERROR ? `${error.slice(0, MAX_ERROR)} …` : error));
-  const lines = (details.logLines ?? []).slice(-MAX_LOG_LINES).map((line) => {
-    const clean = line.replace(ANSI, "").trimEnd();
-    return clean.length > MAX_LINE ? `${clean.slice(0, MAX_LINE)} …` : clean;
-  });
+  const error = scrub(details.error ?? "No error message was recorded; see the workflow run.").replace(
+    ANSI,
+    "",
+  );
+  out.push(fenced(truncate(error, MAX_ERROR)));
+  const lines = (details.logLines ?? [])
+    .slice(-MAX_LOG_LINES)
+    .map((line) => truncate(scrub(line).replace(ANSI, "").trimEnd(), MAX_LINE));
   if (lines.length > 0) {
     out.push(
       `<details><summary>Last ${lines.length} log lines</summary>\n\n${fenced(lines.join("\n"))}\n\n</details>`,

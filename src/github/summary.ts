@@ -1,5 +1,5 @@
+import { scrubSecrets } from "../scrub.js";
 import { fenced, inlineCode, oneLine, relativeTime, shortSha, utcTime } from "./format.js";
-import { scrubSecrets } from "./scrub.js";
 import type { RunContext, StateReport } from "./types.js";
 
 export interface SummaryContext {

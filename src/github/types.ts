@@ -7,6 +7,7 @@ export interface RunContext {
   /** `RUN_ID.RUN_ATTEMPT`, as written into the comment marker. */
   readonly runId: string;
   readonly runUrl: string;
+  /** The commit reports name: the PR's head commit once the PR is known, else GITHUB_SHA. */
   readonly sha: string;
   readonly eventName: string;
 }

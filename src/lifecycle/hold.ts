@@ -22,9 +22,9 @@ export interface HoldWatch {
   readonly tunnelLost: Promise<string>;
   readonly pollIntervalMs: number;
   /** Polled: false once the PR is closed or merged (only with stop-on-close). */
-  readonly prOpen?: () => Promise<boolean>;
+  readonly prOpen?: (signal: AbortSignal) => Promise<boolean>;
   /** Polled: true once a newer run owns the comment. */
-  readonly superseded?: () => Promise<boolean>;
+  readonly superseded?: (signal: AbortSignal) => Promise<boolean>;
   /**
    * Polled: does the public link still reach our endpoint? Down on two polls in a row and for at least
    * `linkGraceMs` (the time the session watchdog allows a reconnect) counts as a lost tunnel; `final`
@@ -70,24 +70,32 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
     }),
   );
   const lost = w.tunnelLost.then((reason): HoldEnd => ({ state: "tunnel-lost", reason }));
-  const polled = (async (): Promise<HoldEnd> => {
-    let downs = 0;
-    let downSince = 0;
+  // GitHub's polls and the link check run apart: a slow or hung GitHub API never delays the link check,
+  // and a request still in flight when the hold ends is aborted.
+  const githubPolled = (async (): Promise<HoldEnd> => {
     for (;;) {
       await after(w.pollIntervalMs);
       if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
       try {
-        if (w.superseded && (await w.superseded())) {
+        if (w.superseded && (await w.superseded(done.signal))) {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
-        if (w.prOpen && !(await w.prOpen())) {
+        if (w.prOpen && !(await w.prOpen(done.signal))) {
           return { state: "stopped", reason: "the pull request was closed or merged" };
         }
       } catch (err) {
-        w.onPollError(err);
+        if (!done.signal.aborted) w.onPollError(err);
       }
-      // Its own check, so a GitHub outage never pauses it; a check in flight ends with the hold.
-      const link = w.linkUp ? await w.linkUp(done.signal) : ({ up: true } as const);
+    }
+  })();
+  const linkPolled = (async (): Promise<HoldEnd> => {
+    let downs = 0;
+    let downSince = 0;
+    for (;;) {
+      await after(w.pollIntervalMs);
+      if (done.signal.aborted || !w.linkUp) return new Promise<HoldEnd>(() => {});
+      // A check in flight ends with the hold.
+      const link = await w.linkUp(done.signal);
       // ngrok answering for the account (quota, credit): no fresh tunnel mends that.
       if (!link.up && link.final) return { state: "failed", step: "live", reason: link.why };
       if (link.up) downs = 0;
@@ -99,7 +107,7 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   })();
 
   try {
-    return await Promise.race([expiry, stopped, exited, lost, polled]);
+    return await Promise.race([expiry, stopped, exited, lost, githubPolled, linkPolled]);
   } finally {
     done.abort();
     for (const t of timers) clearTimeout(t);

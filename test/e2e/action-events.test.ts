@@ -61,7 +61,7 @@ describe("forks", () => {
     });
     const result = await j.main();
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/::error::.*does not carry the label "safe-to-preview"/);
+    expect(result.stdout).toMatch(/::error::.*does not carry the label `safe-to-preview`/);
     expect(await leftContainers(docker, label)).toEqual([]);
   });
 });

@@ -92,3 +92,81 @@ describe("the final comment write", () => {
     expect(world.comments()[0]!.body).toMatch(/^<!-- ml-preview name="app" state="expired"/);
   });
 });
+
+describe("the preview never waits on a comment write", () => {
+  it("building goes ahead while the first comment is still being posted; the latest state wins", async () => {
+    world = await PreviewWorld.start();
+    const held = world.github.hold({ method: "POST", path: /\/issues\/\d+\/comments$/ });
+    const { job, label } = world.job({ duration: "3s" });
+    labels.push(label);
+    const main = job.startMain();
+    await held.arrived;
+    // GitHub has not answered the "building" comment, yet the image is built and the app started.
+    await waitFor(
+      "the app's container",
+      async () => (await leftContainers(docker, label)).length > 0,
+      120_000,
+    );
+    held.release();
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    expect(world.comments()).toHaveLength(1);
+    expect(world.comments()[0]!.body).toMatch(/^<!-- ml-preview name="app" state="expired"/);
+  });
+});
+
+describe("trust and GitHub's refusals", () => {
+  it("a stranger's marker with a huge run number posted first: the preview still builds and gets its own comment", async () => {
+    world = await PreviewWorld.start();
+    const stranger = world.github.postComment(
+      12,
+      '<!-- ml-preview name="app" state="live" run="99999999999.1" -->\nswitched off',
+      "mallory",
+    );
+    const { job, label, runId } = world.job({ duration: "3s" });
+    labels.push(label);
+    const result = await job.main();
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    const ours = world.comments().filter((c) => c.user === "github-actions[bot]");
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.body).toMatch(
+      new RegExp(`^<!-- ml-preview name="app" state="expired" run="${runId}\\.1"`),
+    );
+    expect(world.github.comments(12).find((c) => c.id === stranger)?.body).toContain("switched off");
+    expect(world.github.requests.filter((r) => r.path.endsWith(`/comments/${stranger}`))).toEqual([]);
+  });
+
+  it("without pull-requests: write: one warning naming it, no more comment attempts, the link in outputs and summary", async () => {
+    world = await PreviewWorld.start();
+    world.github.setPermissions({ "pull-requests": "read", issues: "read" });
+    const { job, label } = world.job({ duration: "3s" });
+    labels.push(label);
+    const result = await job.main();
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    expect(result.outputs.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(result.summary).toContain(result.outputs.url!);
+    const warnings = result.stdout.split("\n").filter((l) => l.startsWith("::warning::"));
+    expect(warnings.filter((w) => w.includes("`pull-requests: write`"))).toHaveLength(1);
+    const commentWrites = world.github.requests.filter(
+      (r) => r.method !== "GET" && /\/comments/.test(r.path),
+    );
+    expect(commentWrites).toHaveLength(1);
+    expect(world.github.comments(12)).toEqual([]);
+  });
+
+  it("a failed preview names the PR's head commit, not GITHUB_SHA (the merge commit)", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({}, { dockerfile: "FROM scratch\nCOPY no-such-file /x\n" });
+    labels.push(label);
+    const result = await job.main();
+    expect(result.code).toBe(1);
+    const body = world.comments()[0]!.body;
+    expect(body).toMatch(/state="failed"/);
+    expect(body).toContain("`feedfac`");
+    expect(body).not.toContain("0123456");
+    expect(result.summary).toContain("`feedfac`");
+  });
+});

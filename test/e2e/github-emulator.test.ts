@@ -69,6 +69,13 @@ describe("pull requests and repository", () => {
     expect((await rejection(octokit.request("GET /repos/{owner}/{repo}/nothing-here", repo))).status).toBe(
       404,
     );
+    // A route GitHub's description does not have is a test failure (close() throws), not only a 404.
+    expect(gh.violations).toEqual([
+      expect.stringContaining(
+        "no operation in GitHub's REST API answers GET /repos/octo-org/ml-app/nothing-here",
+      ),
+    ]);
+    gh.violations.splice(0);
     expect((await rejection(octokit.rest.repos.get({ owner: "other", repo: "repo" }))).status).toBe(404);
   });
 });
@@ -171,6 +178,13 @@ describe("issue comments", () => {
     // No body at all: a route string Octokit has no types for, so nothing forces `body`.
     const missing = await rejection(octokit.request(`POST /repos/${gh.owner}/${gh.repo}/issues/7/comments`));
     expect(missing.status).toBe(422);
+    expect(missing.message).toContain("issues/create-comment");
+    expect(gh.violations).toEqual([
+      expect.stringMatching(
+        /POST .*\/issues\/7\/comments \(issues\/create-comment\): the request body is required/,
+      ),
+    ]);
+    gh.violations.splice(0);
     expect(
       (await rejection(octokit.rest.issues.createComment({ ...repo, issue_number: 999, body: "x" }))).status,
     ).toBe(404);
@@ -421,5 +435,157 @@ describe("deployments", () => {
       });
     }
     expect(gh.deployments().map((d) => d.statuses.at(-1)?.state)).toEqual(["success", "success"]);
+  });
+});
+
+describe("as strict as GitHub", () => {
+  it("validates every request against GitHub's OpenAPI description, naming the operation and the error", async () => {
+    const octokit = emulatorOctokit(gh);
+    const bad = await rejection(
+      octokit.request("POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", {
+        ...repo,
+        deployment_id: 1,
+        state: "deployed" as never,
+      }),
+    );
+    expect(bad.status).toBe(422);
+    await rejection(octokit.request("GET /repos/{owner}/{repo}/issues/7/comments?sort=up", repo));
+    expect(gh.violations).toEqual([
+      expect.stringMatching(/repos\/create-deployment-status.*body\/state must be equal to one of/),
+      expect.stringMatching(/issues\/list-comments.*query parameter sort is not a parameter/),
+    ]);
+    gh.violations.splice(0);
+    await expect(
+      (async () => {
+        await rejection(
+          octokit.request("PATCH /repos/{owner}/{repo}/issues/comments/abc", { ...repo, body: "x" }),
+        );
+        await gh.close();
+      })(),
+    ).rejects.toThrow(/issues\/update-comment.*comment_id must be integer/);
+    gh = await startGitHubEmulator(); // for afterEach
+  });
+
+  it("refuses an edit or delete of a comment someone else wrote, as GitHub answers an integration", async () => {
+    const octokit = emulatorOctokit(gh);
+    const theirs = gh.postComment(7, "a reviewer's words", "octocat");
+    const otherBot = gh.postComment(7, "another bot", "other-app[bot]");
+    for (const comment_id of [theirs, otherBot]) {
+      const edit = await rejection(
+        octokit.rest.issues.updateComment({ ...repo, comment_id, body: "mine now" }),
+      );
+      expect(edit.status).toBe(403);
+      expect(edit.message).toContain("Resource not accessible by integration");
+      expect((await rejection(octokit.rest.issues.deleteComment({ ...repo, comment_id }))).status).toBe(403);
+    }
+    expect(gh.comments(7).map((c) => [c.user, c.body])).toEqual([
+      ["octocat", "a reviewer's words"],
+      ["other-app[bot]", "another bot"],
+    ]);
+    // Another token acts as its own identity: a person's token edits that person's comment.
+    gh.addToken("ghp_octocat", { login: "octocat", kind: "user" });
+    const person = emulatorOctokit(gh, { token: "ghp_octocat" });
+    expect((await person.rest.users.getAuthenticated()).data).toMatchObject({
+      login: "octocat",
+      type: "User",
+    });
+    await person.rest.issues.updateComment({ ...repo, comment_id: theirs, body: "edited by its author" });
+    const { data } = await person.rest.issues.createComment({ ...repo, issue_number: 7, body: "hi" });
+    expect(data.user).toMatchObject({ login: "octocat", type: "User" });
+    expect(gh.requests.at(-1)?.actor).toBe("octocat");
+  });
+
+  it("refuses writes a token's permissions do not cover, naming the accepted permissions", async () => {
+    gh.setPermissions({ "pull-requests": "read", issues: "read", deployments: "none" });
+    const octokit = emulatorOctokit(gh);
+    const comment = await rejection(
+      octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "x" }),
+    );
+    expect(comment.status).toBe(403);
+    expect(comment.message).toContain("Resource not accessible by integration");
+    expect(comment.response?.headers["x-accepted-github-permissions"]).toBe(
+      "issues=write; pull_requests=write",
+    );
+    expect((await octokit.rest.issues.listComments({ ...repo, issue_number: 7 })).status).toBe(200);
+    const deployments = await rejection(octokit.rest.repos.listDeployments(repo));
+    expect(deployments.status).toBe(403);
+    gh.setPermissions({ issues: "write", "pull-requests": "none", deployments: "write" });
+    expect((await octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "x" })).status).toBe(
+      201,
+    );
+    expect((await octokit.rest.repos.listDeployments(repo)).status).toBe(200);
+  });
+
+  it("lists, adds and removes labels, case-insensitively, with 404 for a label not on the PR", async () => {
+    const octokit = emulatorOctokit(gh);
+    await octokit.rest.issues.addLabels({ ...repo, issue_number: 7, labels: ["Preview-Fork", "PREVIEW"] });
+    expect(
+      (await octokit.rest.issues.listLabelsOnIssue({ ...repo, issue_number: 7 })).data.map((l) => l.name),
+    ).toEqual(["preview", "Preview-Fork"]);
+    await octokit.rest.issues.removeLabel({ ...repo, issue_number: 7, name: "preview-fork" });
+    const gone = await rejection(octokit.rest.issues.removeLabel({ ...repo, issue_number: 7, name: "nope" }));
+    expect(gone.status).toBe(404);
+    expect(gone.message).toContain("Label does not exist");
+  });
+
+  it("answers an unsupported X-GitHub-Api-Version with 400 and records the headers sent", async () => {
+    const octokit = emulatorOctokit(gh);
+    const headers = { "x-github-api-version": "2019-01-01" };
+    expect((await rejection(octokit.rest.pulls.get({ ...repo, pull_number: 7, headers }))).status).toBe(400);
+    await octokit.rest.pulls.get({
+      ...repo,
+      pull_number: 7,
+      headers: { "x-github-api-version": "2022-11-28" },
+    });
+    expect(gh.requests.at(-1)?.headers["x-github-api-version"]).toBe("2022-11-28");
+  });
+
+  it("spends the primary rate limit budget: headers count down, then 403 until it resets", async () => {
+    const octokit = emulatorOctokit(gh, { onRateLimit: () => false });
+    gh.setRateLimitRemaining(2);
+    const first = await octokit.rest.pulls.get({ ...repo, pull_number: 7 });
+    expect(first.headers["x-ratelimit-remaining"]).toBe("1");
+    await octokit.rest.pulls.get({ ...repo, pull_number: 7 });
+    const spent = await rejection(octokit.rest.pulls.get({ ...repo, pull_number: 7 }));
+    expect(spent.status).toBe(403);
+    expect(spent.message).toContain("API rate limit exceeded");
+    expect(spent.response?.headers["x-ratelimit-remaining"]).toBe("0");
+  });
+});
+
+describe("time faults: outage, hanging requests, latency, held requests", () => {
+  it("fails every request with 500 during an outage, then answers again", async () => {
+    const octokit = emulatorOctokit(gh, { retries: 0 });
+    gh.outage(60_000);
+    expect((await rejection(octokit.rest.pulls.get({ ...repo, pull_number: 7 }))).status).toBe(500);
+    expect((await rejection(octokit.rest.issues.listComments({ ...repo, issue_number: 7 }))).status).toBe(
+      500,
+    );
+    gh.outage(0);
+    expect((await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).status).toBe(200);
+  });
+
+  it("lets matching requests hang (aborted by the client) while others answer", async () => {
+    const octokit = emulatorOctokit(gh, { retries: 0 });
+    gh.hang({ match: { method: "GET", path: /\/pulls\/7$/ } });
+    const controller = new AbortController();
+    const hung = octokit.rest.pulls.get({ ...repo, pull_number: 7, request: { signal: controller.signal } });
+    expect((await octokit.rest.issues.listComments({ ...repo, issue_number: 7 })).status).toBe(200);
+    controller.abort();
+    await expect(hung).rejects.toThrow();
+    expect(gh.requests.filter((r) => r.path.endsWith("/pulls/7"))).toEqual([]);
+  });
+
+  it("ends a hang after forMs, and holds one request until the test releases it", async () => {
+    const octokit = emulatorOctokit(gh);
+    gh.hang({ forMs: 50 });
+    expect((await octokit.rest.pulls.get({ ...repo, pull_number: 7 })).status).toBe(200);
+    const held = gh.hold({ method: "POST", body: /first/ });
+    const first = octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "first" });
+    await held.arrived;
+    await octokit.rest.issues.createComment({ ...repo, issue_number: 7, body: "second" });
+    held.release();
+    await first;
+    expect(gh.comments(7).map((c) => c.body)).toEqual(["second", "first"]);
   });
 });

@@ -115,7 +115,7 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
 
   it("pull_request_target from a fork without the label: a refusal naming the label", async () => {
     const { result } = await target("pull_request_target", 2);
-    expect(result.refusal).toContain('"safe-to-preview"');
+    expect(result.refusal).toContain("`safe-to-preview`");
     expect(result.refusal).toContain("fork");
     expect(result.skip).toBeUndefined();
     const unset = await target("pull_request_target", 3, { ...ngrok, allowForkLabel: undefined });
@@ -140,9 +140,9 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
 
   it("pull_request_target from a fork that carries the label, started by new commits: refused, label removed", async () => {
     const { result, requests } = await target("pull_request_target", 3, ngrok, { action: "synchronize" });
-    expect(result.refusal).toContain('started by "synchronize": the code may have changed');
+    expect(result.refusal).toContain("started by `synchronize`: the code may have changed");
     expect(result.refusal).toContain(
-      'ml-preview removed the label; a maintainer adds "safe-to-preview" again',
+      "ml-preview removed the label; a maintainer adds `safe-to-preview` again",
     );
     expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       `DELETE /repos/${gh.owner}/${gh.repo}/issues/3/labels/safe-to-preview`,
@@ -158,10 +158,19 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
     });
     expect(result.refusal).toBeUndefined();
     expect(result.skip?.reason).toContain(
-      'started by "labeled bug", not by adding the label "safe-to-preview"',
+      "started by `labeled bug`, not by adding the label `safe-to-preview`",
     );
     expect(result.skip?.hint).toContain("types: [labeled, synchronize]");
     expect(requests.filter((r) => r.method === "DELETE")).toEqual([]);
+  });
+
+  it("label names in refusals and skips are inline code: Markdown in a label stays text", async () => {
+    const { result } = await target("pull_request_target", 3, ngrok, {
+      action: "labeled",
+      label: "**[click](https://evil.example)** `x`",
+    });
+    expect(result.skip?.reason).toContain("started by `` labeled **[click](https://evil.example)** `x` ``");
+    expect(result.skip?.reason).not.toContain('"labeled');
   });
 
   it("the label matches whatever its case (GitHub's label names are case-insensitive)", async () => {
@@ -181,9 +190,9 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
   it("a stale label that cannot be removed (read-only token): refused, saying why and who removes it", async () => {
     gh.setReadOnly(true);
     const { result } = await target("pull_request_target", 3, ngrok, { action: "reopened" });
-    expect(result.refusal).toContain('started by "reopened"');
+    expect(result.refusal).toContain("started by `reopened`");
     expect(result.refusal).toMatch(/could not remove the label \(.*pull-requests: write.*\)/s);
-    expect(result.refusal).toContain('a maintainer removes "safe-to-preview" and adds it again');
+    expect(result.refusal).toContain("a maintainer removes `safe-to-preview` and adds it again");
   });
 
   it("workflow_dispatch with pr-number fetches the PR's head; without it there is no PR", async () => {

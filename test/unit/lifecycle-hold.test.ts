@@ -59,3 +59,48 @@ describe("holdUntilEnd: the live link", () => {
     expect(link.polls()).toBeGreaterThan(2);
   });
 });
+
+describe("holdUntilEnd: a hung GitHub API", () => {
+  /** A GitHub poll that never answers until its signal ends it, recording that it was aborted. */
+  function hung() {
+    const aborted: string[] = [];
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => (started = resolve));
+    const poll = (name: string) => (signal: AbortSignal) =>
+      new Promise<boolean>((_resolve, reject) => {
+        started();
+        signal.addEventListener("abort", () => {
+          aborted.push(name);
+          reject(signal.reason);
+        });
+      });
+    return { aborted, inFlight, superseded: poll("superseded"), prOpen: poll("prOpen") };
+  }
+
+  it("never delays the link check: a dead link is noticed while GitHub hangs", async () => {
+    const github = hung();
+    const link = scripted([false, false]);
+    const end = await holdUntilEnd(
+      watch({ linkUp: link.linkUp, superseded: github.superseded, prOpen: github.prOpen }),
+    );
+    expect(end).toEqual({ state: "tunnel-lost", reason: "the public link stopped working: down at poll 2" });
+    // The request still in flight when the hold ended was aborted.
+    expect(github.aborted).toEqual(["superseded"]);
+  });
+
+  it("never delays the expiry or a stop", async () => {
+    const github = hung();
+    const expired = await holdUntilEnd(
+      watch({ superseded: github.superseded, expiresAt: new Date(Date.now() + 50) }),
+    );
+    expect(expired.state).toBe("expired");
+    const stop = new AbortController();
+    const again = hung();
+    const held = holdUntilEnd(watch({ superseded: again.superseded, signal: stop.signal }));
+    await again.inFlight;
+    stop.abort("stop requested");
+    expect(await held).toEqual({ state: "stopped", reason: "stop requested" });
+    expect(github.aborted).toEqual(["superseded"]);
+    expect(again.aborted).toEqual(["superseded"]);
+  });
+});

@@ -1,6 +1,7 @@
 import type { Reply } from "./replies.js";
 import type { Site } from "./shapes.js";
 import type { RepoStore } from "./store.js";
+import type { TokenIdentity } from "./types.js";
 
 export interface RouteContext {
   readonly store: RepoStore;
@@ -12,6 +13,7 @@ export interface RouteContext {
   readonly path: string;
   /** Login of the token's actor. */
   readonly actor: string;
+  readonly identity: TokenIdentity;
 }
 
 export interface Route {

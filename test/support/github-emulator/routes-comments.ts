@@ -32,6 +32,21 @@ function withComment(ctx: RouteContext, anchor: string, fn: (c: EmulatedComment)
   return comment ? fn(comment) : notFound(`${docs}#${anchor}`);
 }
 
+/**
+ * Editing or deleting someone else's comment: GitHub answers an integration (the workflow's token, an App)
+ * 403 "Resource not accessible by integration", whatever its permissions.
+ */
+function authorOnly(ctx: RouteContext, anchor: string, fn: (c: EmulatedComment) => Reply): Reply {
+  return withComment(ctx, anchor, (c) => {
+    if (c.user === ctx.actor) return fn(c);
+    const message =
+      ctx.identity.kind === "installation"
+        ? "Resource not accessible by integration"
+        : "Resource not accessible by personal access token";
+    return { status: 403, body: { message, documentation_url: `${docs}#${anchor}`, status: "403" } };
+  });
+}
+
 const issuePath = "/repos/:owner/:repo/issues/:issue_number/comments";
 const commentPath = "/repos/:owner/:repo/issues/comments/:comment_id";
 
@@ -87,7 +102,7 @@ export const commentRoutes: Route[] = [
     docs: `${docs}#update-an-issue-comment`,
     permission,
     handle(ctx) {
-      return withComment(ctx, "update-an-issue-comment", (c) => {
+      return authorOnly(ctx, "update-an-issue-comment", (c) => {
         const body = checkBody(ctx, "update-an-issue-comment");
         return typeof body === "string" ? ok(shape(ctx, ctx.store.editComment(c.id, body))) : body;
       });
@@ -99,7 +114,7 @@ export const commentRoutes: Route[] = [
     docs: `${docs}#delete-an-issue-comment`,
     permission,
     handle(ctx) {
-      return withComment(ctx, "delete-an-issue-comment", (c) => {
+      return authorOnly(ctx, "delete-an-issue-comment", (c) => {
         ctx.store.deleteComment(c.id);
         return { status: 204 };
       });

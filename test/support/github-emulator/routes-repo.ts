@@ -1,16 +1,20 @@
-import { notAccessible, notFound, ok } from "./replies.js";
-import { intParam, type Route, type RouteContext } from "./router.js";
-import { labelShape, pullShape, repoShape } from "./shapes.js";
+import { invalidRequest, notAccessible, notFound, ok, type Reply } from "./replies.js";
+import { bodyObject, intParam, type Route, type RouteContext } from "./router.js";
+import { labelShape, pullShape, repoShape, userShape } from "./shapes.js";
+
+const labelDocs = "https://docs.github.com/rest/issues/labels";
+const labelPermission = "issues=write; pull_requests=write";
 
 export const repoRoutes: Route[] = [
   {
-    // A workflow's GITHUB_TOKEN is an installation token: it has no user behind it.
+    // An installation token (the workflow's GITHUB_TOKEN, an App's) has no user behind it.
     method: "GET",
     pattern: "/user",
     docs: "https://docs.github.com/rest/users/users#get-the-authenticated-user",
     permission: "",
-    handle() {
-      return notAccessible(this.docs, "");
+    handle(ctx) {
+      if (ctx.identity.kind === "installation") return notAccessible(this.docs, "");
+      return ok(userShape(ctx.site, ctx.actor, "User"));
     },
   },
   {
@@ -34,20 +38,55 @@ export const repoRoutes: Route[] = [
   },
   {
     // Pull requests are issues here: their labels are the issue's.
+    method: "GET",
+    pattern: "/repos/:owner/:repo/issues/:issue_number/labels",
+    docs: `${labelDocs}#list-labels-for-an-issue`,
+    permission: labelPermission,
+    handle(ctx) {
+      const pull = pullOf(ctx, "issue_number");
+      return pull ? labelsReply(ctx, pull.labels) : notFound(this.docs);
+    },
+  },
+  {
+    method: "POST",
+    pattern: "/repos/:owner/:repo/issues/:issue_number/labels",
+    docs: `${labelDocs}#add-labels-to-an-issue`,
+    permission: labelPermission,
+    handle(ctx) {
+      const pull = pullOf(ctx, "issue_number");
+      if (!pull) return notFound(this.docs);
+      const raw = bodyObject(ctx).labels;
+      const names = Array.isArray(raw)
+        ? raw.map((l) => (typeof l === "string" ? l : (l as { name?: string })?.name))
+        : undefined;
+      if (!names || names.some((n) => typeof n !== "string"))
+        return invalidRequest(this.docs, '"labels" wasn\'t supplied.');
+      for (const name of names as string[])
+        if (!pull.labels.some((l) => sameLabel(l, name))) pull.labels.push(name);
+      return labelsReply(ctx, pull.labels);
+    },
+  },
+  {
     method: "DELETE",
     pattern: "/repos/:owner/:repo/issues/:issue_number/labels/:name",
-    docs: "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue",
-    permission: "issues=write; pull_requests=write",
+    docs: `${labelDocs}#remove-a-label-from-an-issue`,
+    permission: labelPermission,
     handle(ctx) {
       const pull = pullOf(ctx, "issue_number");
       if (!pull) return notFound(this.docs);
       const name = ctx.params.name ?? "";
-      if (!pull.labels.includes(name)) return labelNotFound(this.docs);
-      pull.labels = pull.labels.filter((l) => l !== name);
-      return ok(pull.labels.map((l) => labelShape(ctx.site, l)));
+      if (!pull.labels.some((l) => sameLabel(l, name))) return labelNotFound(this.docs);
+      pull.labels = pull.labels.filter((l) => !sameLabel(l, name));
+      return labelsReply(ctx, pull.labels);
     },
   },
 ];
+
+/** GitHub's label names are case-insensitive. */
+const sameLabel = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+const labelsReply = (ctx: RouteContext, labels: string[]): Reply =>
+  ok(labels.map((l) => labelShape(ctx.site, l)));
 
 /** The pull request the path's number names, if the store has it. */
 function pullOf(ctx: RouteContext, param: string) {
@@ -56,6 +95,6 @@ function pullOf(ctx: RouteContext, param: string) {
 }
 
 /** GitHub's answer for removing a label the issue does not carry. */
-function labelNotFound(docs: string) {
+function labelNotFound(docs: string): Reply {
   return { status: 404, body: { message: "Label does not exist", documentation_url: docs, status: "404" } };
 }

@@ -3,8 +3,18 @@ import type { AddressInfo } from "node:net";
 import { FaultQueue } from "./faults.js";
 import { createHandler } from "./handler.js";
 import type { Site } from "./shapes.js";
+import { Stalls } from "./stalls.js";
 import { RepoStore } from "./store.js";
-import type { ContextState, GitHubEmulator, GitHubEmulatorOptions, RecordedRequest } from "./types.js";
+import type {
+  ContextState,
+  GitHubEmulator,
+  GitHubEmulatorOptions,
+  RecordedRequest,
+  TokenIdentity,
+} from "./types.js";
+
+// A workflow GITHUB_TOKEN may make 1,000 requests an hour per repository.
+const rateLimit = 1000;
 
 /** Starts the emulator on 127.0.0.1 with a free port. Call close() when done (afterAll/afterEach). */
 export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Promise<GitHubEmulator> {
@@ -17,7 +27,13 @@ export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Pro
   const contexts: Record<string, ContextState> = opts.contexts ?? { preview: "pending" };
   for (const [context, state] of Object.entries(contexts)) store.contexts.set(context, state);
   const faults = new FaultQueue();
+  const stalls = new Stalls();
   const requests: RecordedRequest[] = [];
+  const violations: string[] = [];
+  const tokens = new Map<string, TokenIdentity>([
+    [token, { login: actor, kind: "installation", permissions: opts.permissions }],
+  ]);
+  const rate = { limit: rateLimit, remaining: rateLimit, resetAt: Math.floor(Date.now() / 1000) + 3600 };
   // The handler needs the URL (for Link headers and *_url fields), known only once the port is bound.
   let handle: ReturnType<typeof createHandler> | undefined;
   const server = createServer((req, res) => {
@@ -32,7 +48,17 @@ export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Pro
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const site: Site = { api: url, web: "https://github.com", owner, repo, repoId: 700_000_001 };
-  handle = createHandler({ store, site, faults, requests, token, actor, readOnly: () => readOnly });
+  handle = createHandler({
+    store,
+    site,
+    faults,
+    stalls,
+    requests,
+    violations,
+    tokens,
+    rate,
+    readOnly: () => readOnly,
+  });
 
   return {
     url,
@@ -40,6 +66,9 @@ export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Pro
     repo,
     token,
     requests,
+    violations,
+    addToken: (other, identity) => void tokens.set(other, identity),
+    postComment: (issueNumber, body, user) => store.addComment(issueNumber, body, user).id,
     addPull: (pull) => store.addPull(pull),
     setPullState: (number, state, merged) => store.setPullState(number, state, merged),
     addComments(issueNumber, count, body = (i) => `Comment ${i + 1} from a reviewer`, user = "octocat") {
@@ -56,12 +85,29 @@ export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Pro
     setReadOnly(value) {
       readOnly = value;
     },
+    setPermissions(permissions) {
+      tokens.set(token, { ...tokens.get(token)!, permissions });
+    },
+    hold: (match) => stalls.hold(match),
+    setLatency: (ms, match) => stalls.latency(ms, match),
+    hang: (o = {}) => stalls.hang(o.match, o.forMs),
+    outage: (forMs, status) => stalls.outage(forMs, status),
+    setRateLimitRemaining(remaining) {
+      rate.remaining = remaining;
+    },
     setContext: (context, state) => void store.contexts.set(context, state),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    async close() {
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
-        // Octokit's fetch keeps connections alive; do not wait for them to idle out.
+        // Octokit's fetch keeps connections alive (and hung requests never end): do not wait for them.
         server.closeAllConnections();
-      }),
+      });
+      // The test that made a request GitHub would refuse fails here, naming the operation and the error.
+      if (violations.length > 0)
+        throw new Error(
+          `The GitHub emulator saw ${violations.length} request(s) that GitHub's OpenAPI description refuses:\n` +
+            violations.join("\n"),
+        );
+    },
   };
 }

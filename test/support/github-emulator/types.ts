@@ -70,6 +70,12 @@ export interface EmulatedDeployment {
 
 export interface RecordedRequest {
   method: string;
+  /** The token's login (undefined without a known token). */
+  actor?: string;
+  /** When it arrived (ms since the epoch). */
+  at: number;
+  /** Request headers, lower-case names. */
+  headers: Record<string, string | string[] | undefined>;
   /** Path with query; /repositories/{id}/... (used in Link headers) is shown as /repos/{owner}/{repo}/.... */
   path: string;
   body?: unknown;
@@ -79,12 +85,46 @@ export interface RecordedRequest {
 /** State of a commit status context, as deployments check it when `required_contexts` is omitted. */
 export type ContextState = "success" | "pending" | "failure" | "error";
 
+/** A permission a token may hold, as a workflow's `permissions:` block names it. */
+export type PermissionName = "pull-requests" | "issues" | "deployments" | "contents" | "metadata";
+export type PermissionLevel = "none" | "read" | "write";
+
+/** Who a token is, and what it may do (an installation token: the workflow's GITHUB_TOKEN or an App's). */
+export interface TokenIdentity {
+  /** e.g. "github-actions[bot]", "my-app[bot]", "octocat". */
+  login: string;
+  /** "installation": GET /user answers 403, as it does for GITHUB_TOKEN; "user": a personal token. */
+  kind: "installation" | "user";
+  /** Missing entries: read for metadata/contents, write for the rest. */
+  permissions?: Partial<Record<PermissionName, PermissionLevel>>;
+}
+
+/** Which requests a stall, hold or delay applies to; every field that is set must match. */
+export interface RequestMatch {
+  method?: string;
+  /** Tested against the path with query, in /repos/{owner}/{repo}/... form. */
+  path?: RegExp;
+  /** Only requests made with this token (each workflow run has its own). */
+  token?: string;
+  /** Tested against the raw request body text. */
+  body?: RegExp;
+}
+
+/** A request held before it is answered, until the test releases it. */
+export interface HeldRequest {
+  /** Resolves when a matching request has arrived and is being held. */
+  readonly arrived: Promise<RecordedRequest>;
+  release(): void;
+}
+
 export interface GitHubEmulatorOptions {
   owner?: string;
   repo?: string;
   token?: string;
-  /** Login used for comments and deployments we create; default "github-actions[bot]". */
+  /** Login of `token`; default "github-actions[bot]" (an installation token, as the workflow's). */
   user?: string;
+  /** Permissions of `token`; default every write permission (see TokenIdentity.permissions). */
+  permissions?: TokenIdentity["permissions"];
   /** Start with writes answering 403, like a fork PR's token. */
   readOnly?: boolean;
   /**
@@ -112,8 +152,29 @@ export interface GitHubEmulator {
   deployments(): EmulatedDeployment[];
   /** Every request seen, in order; pushed before the response is sent. */
   requests: RecordedRequest[];
+  /**
+   * Requests that GitHub's OpenAPI description refuses (unknown operation, bad parameter or body), each
+   * naming the operation and the schema error. close() fails when there are any.
+   */
+  readonly violations: string[];
+  /** Another token, e.g. a second run's GITHUB_TOKEN, another bot's or a person's. */
+  addToken(token: string, identity: TokenIdentity): void;
+  /** A comment written by `user` (another person or bot), now. Returns its id. */
+  postComment(issueNumber: number, body: string, user: string): number;
   failNext(fault: Fault): void;
   setReadOnly(readOnly: boolean): void;
+  /** Change the default token's permissions (a workflow's `permissions:` block). */
+  setPermissions(permissions: TokenIdentity["permissions"]): void;
+  /** Hold the next matching request until release() (e.g. to interleave two runs' reads and writes). */
+  hold(match: RequestMatch): HeldRequest;
+  /** Every matching request waits `ms` before it is answered (0 removes the delay). */
+  setLatency(ms: number, match?: RequestMatch): void;
+  /** Matching requests (all when no match) never answer; `forMs` ends the hang after that long. */
+  hang(opts?: { match?: RequestMatch; forMs?: number }): void;
+  /** Every request fails with `status` (default 500) for `forMs` (an outage). */
+  outage(forMs: number, status?: number): void;
+  /** Requests left in the primary rate limit budget; at 0 every request gets GitHub's 403. */
+  setRateLimitRemaining(remaining: number): void;
   /** Set a commit status context on every ref (see GitHubEmulatorOptions.contexts). */
   setContext(context: string, state: ContextState): void;
   close(): Promise<void>;
