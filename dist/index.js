@@ -63346,6 +63346,23 @@ var init_client = __esm({
   }
 });
 
+// src/log.ts
+var silentLogger;
+var init_log = __esm({
+  "src/log.ts"() {
+    "use strict";
+    silentLogger = {
+      info() {
+      },
+      warning() {
+      },
+      debug() {
+      },
+      group: (_title, fn) => fn()
+    };
+  }
+});
+
 // src/docker/exit.ts
 async function watchExit(container) {
   for (let retryMs = 100; ; retryMs = Math.min(retryMs * 2, 2e3)) {
@@ -63393,6 +63410,96 @@ var init_exit = __esm({
   "src/docker/exit.ts"() {
     "use strict";
     UNKNOWN_EXIT_CODE = -1;
+  }
+});
+
+// src/docker/framework.ts
+function detectFramework(launch) {
+  const words = launchWords(launch);
+  const named = FRAMEWORKS.find((f) => words.some((w) => LAUNCH_WORDS[w] === f.name));
+  if (named) return named;
+  const envKeys = envMap(launch.env).keys();
+  for (const key of envKeys) {
+    if (key.startsWith("GRADIO_")) return byName("gradio");
+    if (key.startsWith("STREAMLIT_")) return byName("streamlit");
+  }
+  return void 0;
+}
+function declaredPort(framework, launch) {
+  const env = envMap(launch.env);
+  for (const key of framework.portEnv) {
+    const port2 = parsePort(env.get(key));
+    if (port2 !== void 0) return port2;
+  }
+  return portFromFlags(argv2(launch));
+}
+function byName(name) {
+  return FRAMEWORKS.find((f) => f.name === name);
+}
+function portFromFlags(args) {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const eq = arg.indexOf("=");
+    const [flag, value] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, args[i + 1]];
+    const port2 = PORT_FLAGS.has(flag) ? parsePort(value) : BIND_FLAGS.has(flag) ? parsePort(value?.slice(value.lastIndexOf(":") + 1)) : void 0;
+    if (port2 !== void 0) return port2;
+  }
+  return void 0;
+}
+function parsePort(value) {
+  if (value === void 0 || !/^\d{1,5}$/.test(value.trim())) return void 0;
+  const port2 = Number(value);
+  return port2 >= 1 && port2 <= 65535 ? port2 : void 0;
+}
+function argv2(launch) {
+  const parts = [launch.entrypoint, launch.cmd].flatMap(
+    (p) => p == null ? [] : typeof p === "string" ? [p] : p
+  );
+  return parts.flatMap((p) => p.split(/\s+/)).filter(Boolean);
+}
+function launchWords(launch) {
+  const args = argv2(launch);
+  return args.map((a, i) => ({ word: a.slice(a.lastIndexOf("/") + 1).toLowerCase(), i })).filter(({ word, i }) => !(i === 0 && word === "dash")).map(({ word }) => word.replace(/^["']+/, "").replace(/[:;,"'].*$/, ""));
+}
+function envMap(env) {
+  const map = /* @__PURE__ */ new Map();
+  for (const entry of env ?? []) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) map.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return map;
+}
+function reachableEnv(imageEnv, userEnv) {
+  const set3 = /* @__PURE__ */ new Set([...envMap(imageEnv).keys(), ...Object.keys(userEnv)]);
+  return set3.has("GRADIO_SERVER_NAME") ? {} : { GRADIO_SERVER_NAME: "0.0.0.0" };
+}
+var FRAMEWORKS, LAUNCH_WORDS, PORT_FLAGS, BIND_FLAGS;
+var init_framework = __esm({
+  "src/docker/framework.ts"() {
+    "use strict";
+    FRAMEWORKS = [
+      // Streamlit's own health endpoint answers "ok" only once the server can serve sessions (>= 1.18).
+      { name: "streamlit", defaultPort: 8501, healthPath: "/_stcore/health", portEnv: ["STREAMLIT_SERVER_PORT"] },
+      { name: "voila", defaultPort: 8866, healthPath: "/", portEnv: [] },
+      { name: "uvicorn", defaultPort: 8e3, healthPath: "/", portEnv: ["UVICORN_PORT"] },
+      { name: "gunicorn", defaultPort: 8e3, healthPath: "/", portEnv: [] },
+      { name: "flask", defaultPort: 5e3, healthPath: "/", portEnv: ["FLASK_RUN_PORT"] },
+      { name: "gradio", defaultPort: 7860, healthPath: "/", portEnv: ["GRADIO_SERVER_PORT"] },
+      { name: "dash", defaultPort: 8050, healthPath: "/", portEnv: [] }
+    ];
+    LAUNCH_WORDS = {
+      streamlit: "streamlit",
+      voila: "voila",
+      uvicorn: "uvicorn",
+      fastapi: "uvicorn",
+      hypercorn: "uvicorn",
+      gunicorn: "gunicorn",
+      flask: "flask",
+      gradio: "gradio",
+      dash: "dash"
+    };
+    PORT_FLAGS = /* @__PURE__ */ new Set(["--port", "-p", "--server.port", "--Voila.port"]);
+    BIND_FLAGS = /* @__PURE__ */ new Set(["--bind", "-b"]);
   }
 });
 
@@ -63561,92 +63668,6 @@ var init_logs = __esm({
   }
 });
 
-// src/docker/framework.ts
-function detectFramework(launch) {
-  const words = launchWords(launch);
-  const named = FRAMEWORKS.find((f) => words.some((w) => LAUNCH_WORDS[w] === f.name));
-  if (named) return named;
-  const envKeys = envMap(launch.env).keys();
-  for (const key of envKeys) {
-    if (key.startsWith("GRADIO_")) return byName("gradio");
-    if (key.startsWith("STREAMLIT_")) return byName("streamlit");
-  }
-  return void 0;
-}
-function declaredPort(framework, launch) {
-  const env = envMap(launch.env);
-  for (const key of framework.portEnv) {
-    const port2 = parsePort(env.get(key));
-    if (port2 !== void 0) return port2;
-  }
-  return portFromFlags(argv2(launch));
-}
-function byName(name) {
-  return FRAMEWORKS.find((f) => f.name === name);
-}
-function portFromFlags(args) {
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const eq = arg.indexOf("=");
-    const [flag, value] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, args[i + 1]];
-    const port2 = PORT_FLAGS.has(flag) ? parsePort(value) : BIND_FLAGS.has(flag) ? parsePort(value?.slice(value.lastIndexOf(":") + 1)) : void 0;
-    if (port2 !== void 0) return port2;
-  }
-  return void 0;
-}
-function parsePort(value) {
-  if (value === void 0 || !/^\d{1,5}$/.test(value.trim())) return void 0;
-  const port2 = Number(value);
-  return port2 >= 1 && port2 <= 65535 ? port2 : void 0;
-}
-function argv2(launch) {
-  const parts = [launch.entrypoint, launch.cmd].flatMap(
-    (p) => p == null ? [] : typeof p === "string" ? [p] : p
-  );
-  return parts.flatMap((p) => p.split(/\s+/)).filter(Boolean);
-}
-function launchWords(launch) {
-  const args = argv2(launch);
-  return args.map((a, i) => ({ word: a.slice(a.lastIndexOf("/") + 1).toLowerCase(), i })).filter(({ word, i }) => !(i === 0 && word === "dash")).map(({ word }) => word.replace(/^["']+/, "").replace(/[:;,"'].*$/, ""));
-}
-function envMap(env) {
-  const map = /* @__PURE__ */ new Map();
-  for (const entry of env ?? []) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) map.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  return map;
-}
-var FRAMEWORKS, LAUNCH_WORDS, PORT_FLAGS, BIND_FLAGS;
-var init_framework = __esm({
-  "src/docker/framework.ts"() {
-    "use strict";
-    FRAMEWORKS = [
-      // Streamlit's own health endpoint answers "ok" only once the server can serve sessions (>= 1.18).
-      { name: "streamlit", defaultPort: 8501, healthPath: "/_stcore/health", portEnv: ["STREAMLIT_SERVER_PORT"] },
-      { name: "voila", defaultPort: 8866, healthPath: "/", portEnv: [] },
-      { name: "uvicorn", defaultPort: 8e3, healthPath: "/", portEnv: ["UVICORN_PORT"] },
-      { name: "gunicorn", defaultPort: 8e3, healthPath: "/", portEnv: [] },
-      { name: "flask", defaultPort: 5e3, healthPath: "/", portEnv: ["FLASK_RUN_PORT"] },
-      { name: "gradio", defaultPort: 7860, healthPath: "/", portEnv: ["GRADIO_SERVER_PORT"] },
-      { name: "dash", defaultPort: 8050, healthPath: "/", portEnv: [] }
-    ];
-    LAUNCH_WORDS = {
-      streamlit: "streamlit",
-      voila: "voila",
-      uvicorn: "uvicorn",
-      fastapi: "uvicorn",
-      hypercorn: "uvicorn",
-      gunicorn: "gunicorn",
-      flask: "flask",
-      gradio: "gradio",
-      dash: "dash"
-    };
-    PORT_FLAGS = /* @__PURE__ */ new Set(["--port", "-p", "--server.port", "--Voila.port"]);
-    BIND_FLAGS = /* @__PURE__ */ new Set(["--bind", "-b"]);
-  }
-});
-
 // src/docker/ports.ts
 function resolveContainerPort(facts) {
   if (facts.requested !== void 0) return { port: facts.requested, source: "input" };
@@ -63780,12 +63801,21 @@ async function startContainer(docker, image, opts, labels, log2) {
     }
   });
   log2.info(`Container port ${port2.port} (${describePort(port2)}).`);
+  const exposed = exposedTcpPorts(config.ExposedPorts);
+  if (port2.source === "input" && exposed.length > 0 && !exposed.includes(port2.port)) {
+    log2.warning(
+      `The image EXPOSEs ${exposed.join(", ")} but the preview waits on port ${port2.port} (the \`port\` input, CLI: \`--port\`). If the app listens on ${exposed[0]}, set the \`port\` input to ${exposed[0]} (CLI: \`--port ${exposed[0]}\`).`
+    );
+  }
+  const defaults = reachableEnv(config.Env, opts.env);
+  for (const [k, v] of Object.entries(defaults))
+    log2.debug(`Set ${k}=${v} (see "Listening on 0.0.0.0" in the README).`);
   if (Object.keys(opts.env).length > 0)
     log2.info(`Environment: ${Object.keys(opts.env).join(", ")} (values masked).`);
   const spec = containerSpec({
     imageId: image.imageId,
     containerPort: port2.port,
-    env: opts.env,
+    env: { ...defaults, ...opts.env },
     command: opts.command,
     resources: opts.resources,
     labels
@@ -63863,6 +63893,7 @@ var init_container = __esm({
     "use strict";
     init_errors();
     init_exit();
+    init_framework();
     init_host_config();
     init_logs();
     init_ports();
@@ -68858,6 +68889,220 @@ var init_poll = __esm({
   }
 });
 
+// src/docker/readiness/http.ts
+function httpStrategy(target) {
+  const url = new URL(target.path, target.baseUrl);
+  const timeoutMs = target.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
+  return {
+    name: `http GET ${target.path}`,
+    until: (ctx) => pollUntilReady(ctx, (signal) => probeHttp(url, timeoutMs, signal, ctx))
+  };
+}
+function probeHttp(url, timeoutMs, signal, ctx) {
+  return new Promise((resolve6) => {
+    const req = (0, import_node_http2.request)(url, {
+      method: "GET",
+      agent: false,
+      signal,
+      headers: { "user-agent": "ml-preview" }
+    });
+    req.setTimeout(timeoutMs, () => {
+      ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
+      req.destroy();
+      resolve6("up");
+    });
+    req.once("response", (res) => {
+      const status = res.statusCode ?? 0;
+      res.destroy();
+      if (status >= 200 && status < 400) return resolve6("ready");
+      ctx.note(`GET ${url.pathname} answered ${status}`);
+      resolve6("up");
+    });
+    req.once("error", (err) => {
+      ctx.note(`nothing answers on port ${url.port} yet (${err.code ?? err.message})`);
+      resolve6("down");
+    });
+    req.end();
+  });
+}
+var import_node_http2, DEFAULT_ATTEMPT_TIMEOUT_MS;
+var init_http = __esm({
+  "src/docker/readiness/http.ts"() {
+    "use strict";
+    import_node_http2 = require("node:http");
+    init_poll();
+    DEFAULT_ATTEMPT_TIMEOUT_MS = 2e3;
+  }
+});
+
+// src/docker/readiness/diagnose.ts
+function announcedListen(line) {
+  if (!ANNOUNCE.test(line)) return [];
+  const facts = [];
+  for (const m2 of line.matchAll(ADDRESS)) {
+    const port2 = Number(m2[2]);
+    if (port2 >= 1 && port2 <= 65535) facts.push({ port: port2, reach: reachOf(m2[1]), line: line.trim() });
+  }
+  return facts;
+}
+function reachOf(host) {
+  const h2 = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h2 === "localhost" || h2.startsWith("127.") || h2 === "::1" || h2 === "::ffff:127.0.0.1" ? "loopback" : "all";
+}
+function parseProcNetTcp(text) {
+  const facts = [];
+  for (const row of text.split("\n")) {
+    const cols = row.trim().split(/\s+/);
+    const [addr, portHex] = (cols[1] ?? "").split(":");
+    if (cols[3] !== "0A" || !addr || !portHex || addr === "0B00007F") continue;
+    facts.push({ port: Number.parseInt(portHex, 16), reach: hexAddressReach(addr) });
+  }
+  return facts;
+}
+function hexAddressReach(addr) {
+  if (addr.length === 8) return addr.endsWith("7F") ? "loopback" : "all";
+  const v6 = addr.toUpperCase();
+  if (v6 === "00000000000000000000000001000000") return "loopback";
+  if (v6.startsWith("0000000000000000FFFF0000") && v6.endsWith("7F")) return "loopback";
+  return "all";
+}
+async function listeningSockets(docker, id) {
+  try {
+    const exec2 = await docker.getContainer(id).exec({
+      Cmd: ["cat", "/proc/net/tcp", "/proc/net/tcp6"],
+      AttachStdout: true,
+      AttachStderr: false
+    });
+    const stream = await exec2.start({ hijack: true, stdin: false });
+    const chunks = [];
+    await new Promise((resolve6, reject) => {
+      stream.on("data", (c) => chunks.push(c));
+      stream.on("end", resolve6);
+      stream.on("error", reject);
+    });
+    const out = Buffer.concat(chunks).toString("latin1");
+    return out.includes("local_address") ? parseProcNetTcp(out) : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function diagnoseListen(facts, containerPort, ctx) {
+  const atPort = facts.filter((f) => f.port === containerPort);
+  const evidence = facts.find((f) => f.line)?.line;
+  const quote = evidence ? ` (its log: "${evidence.slice(0, 160)}")` : "";
+  if (atPort.length > 0) {
+    if (atPort.some((f) => f.reach === "all")) return void 0;
+    return new PreviewError(
+      "ready",
+      `The app listens on 127.0.0.1:${containerPort} inside its container${quote}, so nothing outside the container can reach it. Make it listen on 0.0.0.0: ${loopbackFix(ctx.framework)}`,
+      { code: "APP_LISTENS_ON_LOOPBACK" }
+    );
+  }
+  const elsewhere = facts.filter((f) => ctx.fromLog || ctx.exposed?.includes(f.port));
+  const other = elsewhere.find((f) => f.reach === "all") ?? elsewhere[0];
+  if (!other) return void 0;
+  const loopback = other.reach === "loopback" ? ` on 127.0.0.1; make it listen on 0.0.0.0 too (${loopbackFix(ctx.framework)})` : "";
+  return new PreviewError(
+    "ready",
+    `The app listens on port ${other.port}${quote}, but the preview waits for it on container port ${containerPort}. Set the \`port\` input to ${other.port} (CLI: \`--port ${other.port}\`), or make the app listen on ${containerPort}${loopback}.`,
+    { code: "APP_LISTENS_ON_OTHER_PORT" }
+  );
+}
+function loopbackFix(framework) {
+  const fixes = {
+    flask: '`app.run(host="0.0.0.0")`, or `flask run --host 0.0.0.0`.',
+    dash: '`app.run(host="0.0.0.0")` (or the environment variable HOST=0.0.0.0).',
+    gradio: '`demo.launch(server_name="0.0.0.0")` (or the environment variable GRADIO_SERVER_NAME=0.0.0.0).',
+    uvicorn: "`uvicorn main:app --host 0.0.0.0`.",
+    gunicorn: "`gunicorn --bind 0.0.0.0:PORT`.",
+    streamlit: "`streamlit run app.py --server.address 0.0.0.0`.",
+    voila: "`voila --Voila.ip=0.0.0.0`."
+  };
+  return (framework && fixes[framework]) ?? 'Flask/Dash `app.run(host="0.0.0.0")`, Gradio `demo.launch(server_name="0.0.0.0")`, uvicorn `--host 0.0.0.0`, or your server\'s equivalent.';
+}
+function watchListen(docker, app, ctx) {
+  const announced = [];
+  let sockets;
+  let lastAnnounce = 0;
+  const timers = /* @__PURE__ */ new Set();
+  const later2 = (ms, fn) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+  let fail = () => {
+  };
+  const diagnosed = new Promise((_, reject) => {
+    fail = reject;
+  });
+  diagnosed.catch(() => void 0);
+  const stop = () => {
+    for (const t of timers) clearTimeout(t);
+    unsubscribe?.();
+  };
+  ctx.signal.addEventListener("abort", stop, { once: true });
+  const confirmAnnounced = async () => {
+    if (ctx.signal.aborted || performance.now() - lastAnnounce < CONFIRM_MS - 50) return;
+    const url = new URL(ctx.path, app.localUrl);
+    const outcome = await probeHttp(url, 1e3, ctx.signal, { note: () => {
+    } }).catch(() => "up");
+    if (outcome !== "down" || ctx.signal.aborted) return;
+    const found = diagnoseListen(announced, app.containerPort, { ...ctx, fromLog: true });
+    if (found) fail(found);
+  };
+  const onLine = (line) => {
+    const facts = announcedListen(line);
+    if (facts.length === 0) return;
+    announced.push(...facts);
+    lastAnnounce = performance.now();
+    later2(CONFIRM_MS, () => void confirmAnnounced());
+  };
+  const unsubscribe = app.onLogLine?.(onLine);
+  void app.tail(LINES_BEFORE).then((lines2) => lines2.forEach(onLine));
+  const lookAtSockets = async () => {
+    if (ctx.signal.aborted) return;
+    const now = await listeningSockets(docker, app.id);
+    if (ctx.signal.aborted || now === void 0) return;
+    sockets = now;
+    const atPort = now.filter((f) => f.port === app.containerPort);
+    if (atPort.length > 0 && atPort.every((f) => f.reach === "loopback")) {
+      const found = diagnoseListen([...announced, ...atPort], app.containerPort, { ...ctx, fromLog: false });
+      if (found) return fail(found);
+    }
+    if (atPort.length === 0) {
+      const found = diagnoseListen(now, app.containerPort, { ...ctx, fromLog: false });
+      if (found) return fail(found);
+    }
+    later2(SOCKET_EVERY_MS, () => void lookAtSockets());
+  };
+  later2(SOCKET_FIRST_MS, () => void lookAtSockets());
+  return {
+    diagnosed,
+    hint: () => {
+      const other = (sockets ?? []).filter((f) => f.port !== app.containerPort);
+      if (other.length === 0 || (sockets ?? []).some((f) => f.port === app.containerPort)) return void 0;
+      const list = other.map((f) => `${f.reach === "loopback" ? "127.0.0.1" : "0.0.0.0"}:${f.port}`);
+      return `it listens on ${[...new Set(list)].join(", ")}, not on container port ${app.containerPort}`;
+    }
+  };
+}
+var CONFIRM_MS, SOCKET_FIRST_MS, SOCKET_EVERY_MS, LINES_BEFORE, ANNOUNCE, ADDRESS;
+var init_diagnose = __esm({
+  "src/docker/readiness/diagnose.ts"() {
+    "use strict";
+    init_errors();
+    init_http();
+    CONFIRM_MS = 1500;
+    SOCKET_FIRST_MS = 1e3;
+    SOCKET_EVERY_MS = 2e3;
+    LINES_BEFORE = 200;
+    ANNOUNCE = /running on|listening (?:on|at)|serving (?:on|at)|local url|network url|running at|started server/i;
+    ADDRESS = /(?:https?:\/\/)?(\[[0-9a-f:.]*\]|localhost|\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))/gi;
+  }
+});
+
 // src/docker/readiness/docker-health.ts
 function hasHealthcheck(config) {
   const test = config?.Healthcheck?.Test;
@@ -68908,52 +69153,6 @@ var init_framework2 = __esm({
   }
 });
 
-// src/docker/readiness/http.ts
-function httpStrategy(target) {
-  const url = new URL(target.path, target.baseUrl);
-  const timeoutMs = target.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
-  return {
-    name: `http GET ${target.path}`,
-    until: (ctx) => pollUntilReady(ctx, (signal) => probeHttp(url, timeoutMs, signal, ctx))
-  };
-}
-function probeHttp(url, timeoutMs, signal, ctx) {
-  return new Promise((resolve6) => {
-    const req = (0, import_node_http2.request)(url, {
-      method: "GET",
-      agent: false,
-      signal,
-      headers: { "user-agent": "ml-preview" }
-    });
-    req.setTimeout(timeoutMs, () => {
-      ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
-      req.destroy();
-      resolve6("up");
-    });
-    req.once("response", (res) => {
-      const status = res.statusCode ?? 0;
-      res.destroy();
-      if (status >= 200 && status < 400) return resolve6("ready");
-      ctx.note(`GET ${url.pathname} answered ${status}`);
-      resolve6("up");
-    });
-    req.once("error", (err) => {
-      ctx.note(`nothing answers on port ${url.port} yet (${err.code ?? err.message})`);
-      resolve6("down");
-    });
-    req.end();
-  });
-}
-var import_node_http2, DEFAULT_ATTEMPT_TIMEOUT_MS;
-var init_http = __esm({
-  "src/docker/readiness/http.ts"() {
-    "use strict";
-    import_node_http2 = require("node:http");
-    init_poll();
-    DEFAULT_ATTEMPT_TIMEOUT_MS = 2e3;
-  }
-});
-
 // src/docker/readiness/log-pattern.ts
 var init_log_pattern = __esm({
   "src/docker/readiness/log-pattern.ts"() {
@@ -68971,6 +69170,13 @@ var init_tcp = __esm({
 
 // src/docker/readiness/index.ts
 async function waitUntilReady(docker, app, opts) {
+  const log2 = opts.log ?? silentLogger;
+  const facts = await containerFacts(docker, app.id);
+  const plan = readinessPlan(facts, opts.healthPath);
+  const title = `Waiting up to ${formatMs(opts.timeoutMs)} for GET ${plan.httpPath} to answer on container port ${app.containerPort} (${app.localUrl})`;
+  return log2.group(title, () => race(docker, app, opts, log2, { facts, plan }));
+}
+async function race(docker, app, opts, log2, known) {
   const started = performance.now();
   const stop = new AbortController();
   const notes = /* @__PURE__ */ new Map();
@@ -68984,14 +69190,26 @@ async function waitUntilReady(docker, app, opts) {
       if (!stop.signal.aborted) notes.set(strategy, text);
     }
   });
-  const ready = (async () => {
-    const strategies = opts.strategies ?? await defaultStrategies(docker, app, opts.healthPath, stop.signal);
-    const name = await Promise.any(strategies.map((s) => s.until(context2(s.name)).then(() => s.name)));
-    return { kind: "ready", strategy: name };
-  })();
+  const listen = watchListen(docker, app, {
+    framework: known.plan.framework,
+    exposed: exposedOf(known.facts),
+    path: known.plan.httpPath,
+    signal: stop.signal
+  });
+  cleanups.push(
+    showProgress(app, log2, opts.progressEveryMs ?? PROGRESS_EVERY_MS, started, () => [
+      ...notes.values(),
+      ...[listen.hint()].filter((h2) => h2 !== void 0)
+    ])
+  );
+  const strategies = opts.strategies ?? defaultStrategies(docker, app, known.plan);
+  const ready = Promise.any(strategies.map((s) => s.until(context2(s.name)).then(() => s.name))).then(
+    (name) => ({ kind: "ready", strategy: name })
+  );
   ready.catch(() => void 0);
   const outcome = await Promise.race([
     ready,
+    listen.diagnosed,
     app.exited.then((exit) => ({ kind: "exited", exit })),
     settle((resolve6) => {
       const timer = setTimeout(() => resolve6({ kind: "timeout" }), opts.timeoutMs);
@@ -69005,7 +69223,11 @@ async function waitUntilReady(docker, app, opts) {
       signal.addEventListener("abort", onAbort, { once: true });
       cleanups.push(() => signal.removeEventListener("abort", onAbort));
     })
-  ]).catch((err) => {
+  ]).catch(async (err) => {
+    if (err instanceof PreviewError) {
+      const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
+      throw new PreviewError(err.step, err.message, { code: err.code, logLines });
+    }
     throw new PreviewError("ready", `Could not check whether the app is ready: ${err.message}`, {
       code: "READY_CHECK_FAILED",
       cause: err
@@ -69014,19 +69236,45 @@ async function waitUntilReady(docker, app, opts) {
     stop.abort();
     for (const cleanup of cleanups) cleanup();
   });
-  if (outcome.kind === "ready")
-    return { strategy: outcome.strategy, ms: Math.round(performance.now() - started) };
-  throw await failure(outcome, app, opts, [...notes.values()]);
+  if (outcome.kind === "ready") {
+    const ms = Math.round(performance.now() - started);
+    log2.info(`The app answered after ${formatMs(ms)} (${outcome.strategy}).`);
+    return { strategy: outcome.strategy, ms };
+  }
+  throw await failure(outcome, app, opts, [
+    ...notes.values(),
+    ...[listen.hint()].filter(Boolean)
+  ]);
 }
-async function defaultStrategies(docker, app, healthPath2, signal) {
-  const info2 = await docker.getContainer(app.id).inspect({ abortSignal: signal }).catch(() => void 0);
-  const facts = info2 && {
+function showProgress(app, log2, everyMs, started, notes) {
+  const show = (line) => log2.info(`  app | ${line}`);
+  const unsubscribe = app.onLogLine?.(show);
+  void app.tail(FAILURE_LOG_LINES).then((lines2) => lines2.forEach(show));
+  const timer = setInterval(() => {
+    const seen = notes();
+    log2.info(
+      `\u2026 still waiting (${formatMs(performance.now() - started)})${seen.length ? `: ${seen.join("; ")}` : ""}`
+    );
+  }, everyMs);
+  return () => {
+    clearInterval(timer);
+    unsubscribe?.();
+  };
+}
+async function containerFacts(docker, id) {
+  const info2 = await docker.getContainer(id).inspect().catch(() => void 0);
+  return info2 && {
     entrypoint: info2.Config.Entrypoint,
     cmd: info2.Config.Cmd,
     env: info2.Config.Env,
-    healthcheck: info2.Config.Healthcheck
+    healthcheck: info2.Config.Healthcheck,
+    exposedPorts: info2.Config.ExposedPorts
   };
-  const plan = readinessPlan(facts, healthPath2);
+}
+function exposedOf(facts) {
+  return Object.keys(facts?.exposedPorts ?? {}).map((k) => Number.parseInt(k, 10)).filter((p) => p > 0);
+}
+function defaultStrategies(docker, app, plan) {
   const strategies = [httpStrategy({ baseUrl: app.localUrl, path: plan.httpPath })];
   return plan.dockerHealth ? [...strategies, dockerHealthStrategy(docker, app.id)] : strategies;
 }
@@ -69054,25 +69302,29 @@ async function failure(outcome, app, opts, notes) {
   }
 }
 function formatMs(ms) {
-  if (ms < 1e3) return `${ms} ms`;
+  if (ms < 1e3) return `${Math.round(ms)} ms`;
   if (ms < 12e4) return `${Math.round(ms / 100) / 10} s`;
   return `${Math.round(ms / 6e3) / 10} min`;
 }
-var FAILURE_LOG_LINES;
+var FAILURE_LOG_LINES, PROGRESS_EVERY_MS;
 var init_readiness = __esm({
   "src/docker/readiness/index.ts"() {
     "use strict";
     init_errors();
+    init_log();
     init_exit();
+    init_diagnose();
     init_docker_health();
     init_framework2();
     init_http();
+    init_diagnose();
     init_docker_health();
     init_framework2();
     init_http();
     init_log_pattern();
     init_tcp();
     FAILURE_LOG_LINES = 50;
+    PROGRESS_EVERY_MS = 5e3;
   }
 });
 
@@ -69268,24 +69520,58 @@ var init_hold = __esm({
 });
 
 // src/lifecycle/share.ts
-async function waitForLocalApp(url, timeoutMs, signal) {
-  const deadline = Date.now() + timeoutMs;
+async function waitForLocalApp(url, timeoutMs, signal, log2 = silentLogger) {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let delay2 = 20;
   let last = "";
+  let refusedSince;
+  let shownAt = started;
+  log2.info(`Waiting for your app to answer at ${url}\u2026`);
   while (Date.now() < deadline) {
     if (signal.aborted) throw signal.reason ?? new Error("stopped");
     try {
       await probe(url, signal);
       return;
     } catch (err) {
-      last = err.message;
+      const e = err;
+      last = e.code ?? e.message;
+      refusedSince = e.code === "ECONNREFUSED" ? refusedSince ?? Date.now() : void 0;
+    }
+    if (refusedSince !== void 0 && Date.now() - refusedSince >= REFUSED_GIVE_UP_MS) {
+      throw await nothingListens(url, signal);
+    }
+    if (Date.now() - shownAt >= PROGRESS_EVERY_MS2) {
+      shownAt = Date.now();
+      log2.info(`\u2026 still waiting for ${url} (${Math.round((shownAt - started) / 1e3)} s): ${last}`);
     }
     await (0, import_promises5.setTimeout)(delay2, void 0, { signal }).catch(() => void 0);
     delay2 = Math.min(delay2 * 2, 500);
   }
+  if (refusedSince !== void 0) throw await nothingListens(url, signal);
   throw new PreviewError(
     "ready",
-    `Nothing answers at ${url} (${last}). Start your app first (e.g. a Dash app on port 8050) and check --port.`
+    `Nothing answers at ${url} after ${Math.round(timeoutMs / 1e3)} s (${last}): something accepts connections there but sends no HTTP answer. Check --port, or raise --ready-timeout if the app is still starting.`,
+    { code: "READY_TIMEOUT" }
+  );
+}
+async function nothingListens(url, signal) {
+  const { port: port2 } = new URL(url);
+  const v6 = await probe(`http://[::1]:${port2}`, signal).then(
+    () => true,
+    () => false
+  );
+  if (v6) {
+    return new PreviewError(
+      "ready",
+      `Your app listens on [::1]:${port2} (IPv6 only), and the tunnel connects to 127.0.0.1:${port2}. Start it on 127.0.0.1 or 0.0.0.0 (e.g. \`--host 127.0.0.1\`).`,
+      { code: "APP_LISTENS_ON_IPV6_LOOPBACK" }
+    );
+  }
+  return new PreviewError(
+    "ready",
+    `Nothing listens on port ${port2} on this machine (connection refused). Start your app first, then run share with the port it prints (e.g. "Running on http://127.0.0.1:8050" \u2192 --port 8050).`,
+    { code: "NOTHING_LISTENS" }
   );
 }
 function probe(url, signal) {
@@ -69299,13 +69585,16 @@ function probe(url, signal) {
     req.end();
   });
 }
-var import_node_http3, import_promises5;
+var import_node_http3, import_promises5, REFUSED_GIVE_UP_MS, PROGRESS_EVERY_MS2;
 var init_share = __esm({
   "src/lifecycle/share.ts"() {
     "use strict";
     import_node_http3 = require("node:http");
     import_promises5 = require("node:timers/promises");
     init_errors();
+    init_log();
+    REFUSED_GIVE_UP_MS = 3e3;
+    PROGRESS_EVERY_MS2 = 5e3;
   }
 });
 
@@ -70500,7 +70789,7 @@ async function runPreview(config, deps) {
       early = new EarlyTunnel((s) => open2(config, source.port, deps, s), signal, cleanup);
       await timed(
         "ready",
-        () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s))
+        () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s, log2))
       );
     } else {
       const docker = deps.docker;
@@ -70526,7 +70815,8 @@ async function runPreview(config, deps) {
           (s) => waitUntilReady(docker, started, {
             healthPath: config.healthPath,
             timeoutMs: config.readyTimeoutMs,
-            signal: s
+            signal: s,
+            log: log2
           })
         )
       );
@@ -105155,7 +105445,7 @@ function logReporter(log2) {
     }
   };
 }
-var init_log = __esm({
+var init_log2 = __esm({
   "src/action/reporters/log.ts"() {
     "use strict";
   }
@@ -105251,7 +105541,7 @@ var init_setup = __esm({
     init_mask();
     init_comment2();
     init_deployment2();
-    init_log();
+    init_log2();
   }
 });
 
@@ -105795,19 +106085,7 @@ module.exports = __toCommonJS(index_exports);
 init_parse();
 init_client();
 init_errors();
-
-// src/log.ts
-var silentLogger = {
-  info() {
-  },
-  warning() {
-  },
-  debug() {
-  },
-  group: (_title, fn) => fn()
-};
-
-// src/index.ts
+init_log();
 init_preview();
 var entries = {
   actionMain: () => finish(Promise.resolve().then(() => (init_main(), main_exports)).then((m2) => m2.actionMain())),

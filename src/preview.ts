@@ -88,7 +88,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       localUrl = `http://127.0.0.1:${source.port}`;
       early = new EarlyTunnel((s) => open(config, source.port, deps, s), signal, cleanup);
       await timed("ready", () =>
-        early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s)),
+        early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s, log)),
       );
     } else {
       const docker = deps.docker!;
@@ -113,6 +113,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
             healthPath: config.healthPath,
             timeoutMs: config.readyTimeoutMs,
             signal: s,
+            log,
           }),
         ),
       );
