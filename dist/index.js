@@ -5,12 +5,12 @@ var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
 var __getOwnPropNames = Object.getOwnPropertyNames;
 var __getProtoOf = Object.getPrototypeOf;
 var __hasOwnProp = Object.prototype.hasOwnProperty;
-var __esm = (fn, res, err) => function __init() {
-  if (err) throw err[0];
+var __esm = (fn, res, err2) => function __init() {
+  if (err2) throw err2[0];
   try {
     return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
   } catch (e) {
-    throw err = [e], e;
+    throw err2 = [e], e;
   }
 };
 var __commonJS = (cb, mod) => function __require() {
@@ -64,10 +64,13 @@ var init_errors = __esm({
     };
     ConfigError = class extends Error {
       input;
-      constructor(input, message) {
+      /** The same error in the CLI's words (flags, this machine), where the Action's advice does not apply. */
+      cli;
+      constructor(input, message, cli) {
         super(message);
         this.name = "ConfigError";
         this.input = input;
+        this.cli = cli;
       }
     };
   }
@@ -391,7 +394,8 @@ function context(workspace, raw) {
   if (!(0, import_node_fs.existsSync)(wanted) || !(0, import_node_fs.statSync)(wanted).isDirectory()) {
     throw new ConfigError(
       "context",
-      `context "${raw}" is not a folder in the workspace. Check the path (relative to the repository root) and that actions/checkout ran before this step.`
+      `context "${raw}" is not a folder in the workspace. Check the path (relative to the repository root) and that actions/checkout ran before this step.`,
+      `CONTEXT "${raw}" is not a folder. Give the folder that holds your Dockerfile (default: this one).`
     );
   }
   const real = (0, import_node_fs.realpathSync)(wanted);
@@ -410,13 +414,15 @@ function dockerfile(contextDir, raw) {
   if (!inside(contextDir, wanted) || !inside(contextDir, real)) {
     throw new ConfigError(
       "dockerfile",
-      `dockerfile "${raw}" is outside the build context ${contextDir}. Give its path relative to the context, e.g. "Dockerfile" or "docker/app.Dockerfile".`
+      `dockerfile "${raw}" is outside the build context ${contextDir}. Give its path relative to the context, e.g. "Dockerfile" or "docker/app.Dockerfile".`,
+      `--dockerfile ${raw} is outside CONTEXT (${contextDir}): the engine only sees that folder. Give a path inside it, or pass the folder that holds both as CONTEXT.`
     );
   }
   if (!(0, import_node_fs.existsSync)(wanted) || !(0, import_node_fs.statSync)(real).isFile()) {
     throw new ConfigError(
       "dockerfile",
-      `dockerfile "${raw}" was not found in ${contextDir}. Give its path relative to the context, or set "image" to run a prebuilt image instead.`
+      `dockerfile "${raw}" was not found in ${contextDir}. Give its path relative to the context, or set "image" to run a prebuilt image instead.`,
+      `No Dockerfile at ${wanted}. Add one (see "A Dockerfile for app.py" in the README), give --dockerfile PATH (relative to CONTEXT), or run a prebuilt image with --image REF.`
     );
   }
   return (0, import_node_path.relative)(contextDir, real).split(import_node_path.sep).join("/");
@@ -7768,7 +7774,8 @@ function basicAuth(raw) {
   if (colon < 1) {
     throw new ConfigError(
       "basic-auth",
-      "basic-auth must be user:password (the value is hidden here because it is a secret). Put it in a repository secret and pass `basic-auth: ${{ secrets.PREVIEW_BASIC_AUTH }}`."
+      "basic-auth must be user:password (the value is hidden here because it is a secret). Put it in a repository secret and pass `basic-auth: ${{ secrets.PREVIEW_BASIC_AUTH }}`.",
+      '--basic-auth must be USER:PASSWORD (the value is hidden here because it is a secret), e.g. --basic-auth "ada:$PREVIEW_PASSWORD".'
     );
   }
   const password = text.slice(colon + 1);
@@ -7794,10 +7801,10 @@ function trafficPolicy(raw) {
   let parsed;
   try {
     parsed = import_yaml.default.parse(raw);
-  } catch (err) {
+  } catch (err2) {
     throw new ConfigError(
       "traffic-policy",
-      `traffic-policy is neither valid YAML nor JSON (${err.message.split("\n")[0]}). Give an ngrok traffic policy such as "on_http_request: [...]".`
+      `traffic-policy is neither valid YAML nor JSON (${err2.message.split("\n")[0]}). Give an ngrok traffic policy such as "on_http_request: [...]".`
     );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
@@ -8081,9 +8088,9 @@ function parseConfig(inputs, ctx) {
   function check(fn) {
     try {
       return fn();
-    } catch (err) {
-      if (err instanceof ConfigError) errors.push(err);
-      else throw err;
+    } catch (err2) {
+      if (err2 instanceof ConfigError) errors.push(err2);
+      else throw err2;
       return void 0;
     }
   }
@@ -8094,7 +8101,8 @@ function parseConfig(inputs, ctx) {
       const missing = has("registry-username") ? "registry-password" : "registry-username";
       throw new ConfigError(
         missing,
-        `${missing} is missing: registry-username and registry-password go together. Give both (e.g. \${{ github.actor }} and \${{ secrets.GITHUB_TOKEN }} for ghcr.io) or neither.`
+        `${missing} is missing: registry-username and registry-password go together. Give both (e.g. \${{ github.actor }} and \${{ secrets.GITHUB_TOKEN }} for ghcr.io) or neither.`,
+        `--${missing} is missing: --registry-username and --registry-password go together. Give both or neither.`
       );
     }
     return has("registry-username") ? { username: get3("registry-username"), password: get3("registry-password") } : void 0;
@@ -8124,7 +8132,9 @@ function parseConfig(inputs, ctx) {
     }
   }
   const tunnel2 = check(() => parseTunnel(inputs, ctx, check, errors));
-  const durationMs = check(() => duration("duration", get3("duration") || "30m", MAX_DURATION));
+  const durationMs = check(
+    () => duration("duration", get3("duration") || "30m", ctx.maxDuration ?? MAX_DURATION)
+  );
   const readyTimeoutMs = check(
     () => duration("ready-timeout", get3("ready-timeout") || "5m", MAX_READY_TIMEOUT)
   );
@@ -8174,7 +8184,8 @@ function parseTunnel(inputs, ctx, check, errors) {
     errors.push(
       new ConfigError(
         "ngrok-authtoken",
-        "ngrok-authtoken is empty but tunnel is ngrok. Add your ngrok authtoken as a repository secret NGROK_AUTHTOKEN and pass `ngrok-authtoken: ${{ secrets.NGROK_AUTHTOKEN }}`, or set `tunnel: none` for a local URL only."
+        "ngrok-authtoken is empty but tunnel is ngrok. Add your ngrok authtoken as a repository secret NGROK_AUTHTOKEN and pass `ngrok-authtoken: ${{ secrets.NGROK_AUTHTOKEN }}`, or set `tunnel: none` for a local URL only.",
+        "--tunnel ngrok needs your ngrok authtoken: set NGROK_AUTHTOKEN, pass --ngrok-authtoken, or run `ngrok config add-authtoken TOKEN` once; or use --tunnel none for a local URL only."
       )
     );
   }
@@ -8222,7 +8233,7 @@ function deepFreeze(value) {
   }
   return value;
 }
-var ConfigErrors, MAX_DURATION, MAX_READY_TIMEOUT;
+var ConfigErrors, MAX_DURATION, CLI_MAX_DURATION, MAX_READY_TIMEOUT;
 var init_parse = __esm({
   "src/config/parse.ts"() {
     "use strict";
@@ -8245,6 +8256,7 @@ var init_parse = __esm({
       }
     };
     MAX_DURATION = { maxMs: (5 * 60 + 50) * 6e4, maxText: "5h50m" };
+    CLI_MAX_DURATION = { maxMs: 24 * 60 * 6e4, maxText: "24h" };
     MAX_READY_TIMEOUT = { maxMs: 60 * 6e4, maxText: "1h" };
   }
 });
@@ -8303,8 +8315,8 @@ var require_http = __commonJS({
             userCallback: callback
           }, redirectOptions);
           if (redirect.count > redirect.max) {
-            var err = new Error("Max redirects exceeded. To allow more redirects, pass options.maxRedirects property.");
-            redirect.clientRequest.emit("error", err);
+            var err2 = new Error("Max redirects exceeded. To allow more redirects, pass options.maxRedirects property.");
+            redirect.clientRequest.emit("error", err2);
             return redirect.clientRequest;
           }
           redirect.count++;
@@ -12899,15 +12911,15 @@ var require_utils2 = __commonJS({
       return self2;
     }
     function makeError(msg, level, fatal) {
-      const err = new Error(msg);
+      const err2 = new Error(msg);
       if (typeof level === "boolean") {
         fatal = level;
-        err.level = "protocol";
+        err2.level = "protocol";
       } else {
-        err.level = level || "protocol";
+        err2.level = level || "protocol";
       }
-      err.fatal = !!fatal;
-      return err;
+      err2.fatal = !!fatal;
+      return err2;
     }
     function writeUInt32BE(buf, value, offset) {
       buf[offset++] = value >>> 24;
@@ -12926,23 +12938,23 @@ var require_utils2 = __commonJS({
       },
       makeError,
       doFatalError: (protocol, msg, level, reason) => {
-        let err;
+        let err2;
         if (DISCONNECT_REASON === void 0)
           ({ DISCONNECT_REASON } = require_constants());
         if (msg instanceof Error) {
-          err = msg;
+          err2 = msg;
           if (typeof level !== "number")
             reason = DISCONNECT_REASON.PROTOCOL_ERROR;
           else
             reason = level;
         } else {
-          err = makeError(msg, level, true);
+          err2 = makeError(msg, level, true);
         }
         if (typeof reason !== "number")
           reason = DISCONNECT_REASON.PROTOCOL_ERROR;
         protocol.disconnect(reason);
         protocol._destruct();
-        protocol._onError(err);
+        protocol._onError(err2);
         return Infinity;
       },
       readUInt32BE,
@@ -16098,7 +16110,7 @@ var require_agent = __commonJS({
     var { Duplex } = require("stream");
     var { resolve: resolve6 } = require("path");
     var { readFile: readFile4 } = require("fs");
-    var { execFile, spawn: spawn3 } = require("child_process");
+    var { execFile, spawn: spawn4 } = require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -16158,27 +16170,27 @@ var require_agent = __commonJS({
       }
       getIdentities(cb) {
         cb = once(cb);
-        this.getStream((err, stream) => {
-          function onFail(err2) {
+        this.getStream((err2, stream) => {
+          function onFail(err3) {
             if (stream) {
               try {
                 stream.destroy();
               } catch {
               }
             }
-            if (!err2)
-              err2 = new Error("Failed to retrieve identities from agent");
-            cb(err2);
+            if (!err3)
+              err3 = new Error("Failed to retrieve identities from agent");
+            cb(err3);
           }
-          if (err)
-            return onFail(err);
+          if (err2)
+            return onFail(err2);
           const protocol = new AgentProtocol(true);
           protocol.on("error", onFail);
           protocol.pipe(stream).pipe(protocol);
           stream.on("close", onFail).on("end", onFail).on("error", onFail);
-          protocol.getIdentities((err2, keys) => {
-            if (err2)
-              return onFail(err2);
+          protocol.getIdentities((err3, keys) => {
+            if (err3)
+              return onFail(err3);
             try {
               stream.destroy();
             } catch {
@@ -16195,27 +16207,27 @@ var require_agent = __commonJS({
           options = void 0;
         }
         cb = once(cb);
-        this.getStream((err, stream) => {
-          function onFail(err2) {
+        this.getStream((err2, stream) => {
+          function onFail(err3) {
             if (stream) {
               try {
                 stream.destroy();
               } catch {
               }
             }
-            if (!err2)
-              err2 = new Error("Failed to sign data with agent");
-            cb(err2);
+            if (!err3)
+              err3 = new Error("Failed to sign data with agent");
+            cb(err3);
           }
-          if (err)
-            return onFail(err);
+          if (err2)
+            return onFail(err2);
           const protocol = new AgentProtocol(true);
           protocol.on("error", onFail);
           protocol.pipe(stream).pipe(protocol);
           stream.on("close", onFail).on("end", onFail).on("error", onFail);
-          protocol.sign(pubKey, data, options, (err2, sig) => {
-            if (err2)
-              return onFail(err2);
+          protocol.sign(pubKey, data, options, (err3, sig) => {
+            if (err3)
+              return onFail(err3);
             try {
               stream.destroy();
             } catch {
@@ -16275,12 +16287,12 @@ var require_agent = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn3(EXEPATH, [data.length]);
+          const proc = this.proc = spawn4(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
-          proc.on("error", (err) => {
-            error2 = err;
+          proc.on("error", (err2) => {
+            error2 = err2;
             cb(error2);
           });
           proc.on("close", (code) => {
@@ -16297,7 +16309,7 @@ var require_agent = __commonJS({
           destroy(this);
           cb();
         }
-        _destroy(err, cb) {
+        _destroy(err2, cb) {
           destroy(this);
           cb();
         }
@@ -16315,12 +16327,12 @@ var require_agent = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile4(socketPath, function readCygsocket(err, data) {
-            if (err) {
+          readFile4(socketPath, function readCygsocket(err2, data) {
+            if (err2) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
-              execFile("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
-                if (err2 || stdout.length === 0)
+              execFile("cygpath", ["-w", socketPath], (err3, stdout, stderr) => {
+                if (err3 || stdout.length === 0)
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
@@ -16654,7 +16666,7 @@ var require_agent = __commonJS({
           }
           cb();
         }
-        _destroy(err, cb) {
+        _destroy(err2, cb) {
           cleanup(this);
           cb();
         }
@@ -16850,9 +16862,9 @@ var require_agent = __commonJS({
                   cb2(...args);
               });
             };
-            this[SYM_AGENT].getIdentities(once((err, keys) => {
-              if (err)
-                return doCbs(err);
+            this[SYM_AGENT].getIdentities(once((err2, keys) => {
+              if (err2)
+                return doCbs(err2);
               if (!Array.isArray(keys)) {
                 return doCbs(new Error(
                   "Agent implementation failed to provide keys"
@@ -19803,8 +19815,8 @@ var require_Protocol = __commonJS({
         const onError = config.onError;
         if (typeof onError !== "function")
           throw new Error("Missing onError function");
-        this._onError = (err) => {
-          onError(err);
+        this._onError = (err2) => {
+          onError(err2);
         };
         const debug2 = config.debug;
         this._debug = typeof debug2 === "function" ? (msg) => {
@@ -20277,7 +20289,7 @@ var require_Protocol = __commonJS({
           sendPacket(this, this._packetRW.write.finalize(packet));
         });
       }
-      authHostbased(username, pubKey, hostname, userlocal, keyAlgo, cbSign) {
+      authHostbased(username, pubKey, hostname2, userlocal, keyAlgo, cbSign) {
         if (this._server)
           throw new Error("Client-only method called in server mode");
         pubKey = parseKey(pubKey);
@@ -20296,7 +20308,7 @@ var require_Protocol = __commonJS({
         const pubKeyLen = pubKey.length;
         const sessionID = this._kex.sessionID;
         const sesLen = sessionID.length;
-        const hostnameLen = Buffer.byteLength(hostname);
+        const hostnameLen = Buffer.byteLength(hostname2);
         const userlocalLen = Buffer.byteLength(userlocal);
         const data = Buffer.allocUnsafe(
           4 + sesLen + 1 + 4 + userLen + 4 + 14 + 4 + 9 + 4 + algoLen + 4 + pubKeyLen + 4 + hostnameLen + 4 + userlocalLen
@@ -20316,7 +20328,7 @@ var require_Protocol = __commonJS({
         writeUInt32BE(data, pubKeyLen, p += algoLen);
         data.set(pubKey, p += 4);
         writeUInt32BE(data, hostnameLen, p += pubKeyLen);
-        data.utf8Write(hostname, p += 4, hostnameLen);
+        data.utf8Write(hostname2, p += 4, hostnameLen);
         writeUInt32BE(data, userlocalLen, p += hostnameLen);
         data.utf8Write(userlocal, p += 4, userlocalLen);
         cbSign(data, (signature) => {
@@ -21777,10 +21789,10 @@ var require_SFTP = __commonJS({
         writeUInt32BE(out, len, p += 8);
         bufferCopy(buf, out, off, off + len, p += 4);
         this._requests[reqid] = {
-          cb: (err) => {
-            if (err) {
+          cb: (err2) => {
+            if (err2) {
               if (typeof cb === "function")
-                cb(err);
+                cb(err2);
             } else if (overflow) {
               this.write(
                 handle,
@@ -21984,8 +21996,8 @@ var require_SFTP = __commonJS({
       exists(path4, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path4, (err) => {
-          cb && cb(err ? false : true);
+        this.stat(path4, (err2) => {
+          cb && cb(err2 ? false : true);
         });
       }
       unlink(filename, cb) {
@@ -22098,17 +22110,17 @@ var require_SFTP = __commonJS({
         if (typeof where === "string") {
           const entries2 = [];
           let e = 0;
-          const reread = (err, handle) => {
-            if (err)
-              return cb(err);
-            this.readdir(handle, opts, (err2, list) => {
-              const eof = err2 && err2.code === STATUS_CODE.EOF;
-              if (err2 && !eof)
-                return this.close(handle, () => cb(err2));
+          const reread = (err2, handle) => {
+            if (err2)
+              return cb(err2);
+            this.readdir(handle, opts, (err3, list) => {
+              const eof = err3 && err3.code === STATUS_CODE.EOF;
+              if (err3 && !eof)
+                return this.close(handle, () => cb(err3));
               if (eof) {
-                return this.close(handle, (err3) => {
-                  if (err3)
-                    return cb(err3);
+                return this.close(handle, (err4) => {
+                  if (err4)
+                    return cb(err4);
                   cb(void 0, entries2);
                 });
               }
@@ -22129,11 +22141,11 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, handleLen, p);
         buf.set(where, p += 4);
         this._requests[reqid] = {
-          cb: doFilter ? (err, list) => {
+          cb: doFilter ? (err2, list) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             for (let i = list.length - 1; i >= 0; --i) {
               if (list[i].filename === "." || list[i].filename === "..")
                 list.splice(i, 1);
@@ -22341,11 +22353,11 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, pathLen, p);
         buf.utf8Write(path4, p += 4, pathLen);
         this._requests[reqid] = {
-          cb: (err, names) => {
+          cb: (err2, names) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             if (!names || !names.length)
               return cb(new Error("Response missing link info"));
             cb(void 0, names[0].filename);
@@ -22397,11 +22409,11 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, pathLen, p);
         buf.utf8Write(path4, p += 4, pathLen);
         this._requests[reqid] = {
-          cb: (err, names) => {
+          cb: (err2, names) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             if (!names || !names.length)
               return cb(new Error("Response missing path info"));
             cb(void 0, names[0].filename);
@@ -22602,11 +22614,11 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, pathLen, p += 20);
         buf.utf8Write(path4, p += 4, pathLen);
         this._requests[reqid] = {
-          cb: (err, names) => {
+          cb: (err2, names) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             if (!names || !names.length)
               return cb(new Error("Response missing expanded path"));
             cb(void 0, names[0].filename);
@@ -22701,11 +22713,11 @@ var require_SFTP = __commonJS({
         buf.utf8Write(username, p, usernameLen);
         p += usernameLen;
         this._requests[reqid] = {
-          cb: (err, names) => {
+          cb: (err2, names) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             if (!names || !names.length)
               return cb(new Error("Response missing home directory"));
             cb(void 0, names[0].filename);
@@ -22998,12 +23010,12 @@ var require_SFTP = __commonJS({
         origOff: off,
         len: void 0,
         overflow: void 0,
-        cb: (err, data, nb) => {
+        cb: (err2, data, nb) => {
           const len2 = req.len;
           const overflow2 = req.overflow;
-          if (err) {
-            if (cb._wantEOFError || err.code !== STATUS_CODE.EOF)
-              return cb(err);
+          if (err2) {
+            if (cb._wantEOFError || err2.code !== STATUS_CODE.EOF)
+              return cb(err2);
           } else if (nb > len2) {
             return cb(new Error("Received more data than requested"));
           } else if (nb === len2 && overflow2) {
@@ -23062,7 +23074,7 @@ var require_SFTP = __commonJS({
       let dstHandle;
       let readbuf;
       let bufsize = chunkSize * concurrency;
-      function onerror(err) {
+      function onerror(err2) {
         if (hadError)
           return;
         hadError = true;
@@ -23071,7 +23083,7 @@ var require_SFTP = __commonJS({
         if (srcHandle || dstHandle) {
           cbfinal = () => {
             if (--left === 0)
-              cb(err);
+              cb(err2);
           };
           if (srcHandle && (src === fs4 || src.outgoing.state === "open"))
             ++left;
@@ -23082,33 +23094,33 @@ var require_SFTP = __commonJS({
           if (dstHandle && (dst === fs4 || dst.outgoing.state === "open"))
             dst.close(dstHandle, cbfinal);
         } else {
-          cb(err);
+          cb(err2);
         }
       }
-      src.open(srcPath, "r", (err, sourceHandle) => {
-        if (err)
-          return onerror(err);
+      src.open(srcPath, "r", (err2, sourceHandle) => {
+        if (err2)
+          return onerror(err2);
         srcHandle = sourceHandle;
         if (fileSize === void 0)
           src.fstat(srcHandle, tryStat);
         else
           tryStat(null, { size: fileSize });
-        function tryStat(err2, attrs) {
-          if (err2) {
+        function tryStat(err3, attrs) {
+          if (err3) {
             if (src !== fs4) {
               src.stat(srcPath, (err_, attrs_) => {
                 if (err_)
-                  return onerror(err2);
+                  return onerror(err3);
                 tryStat(null, attrs_);
               });
               return;
             }
-            return onerror(err2);
+            return onerror(err3);
           }
           fsize = attrs.size;
-          dst.open(dstPath, "w", (err3, destHandle) => {
-            if (err3)
-              return onerror(err3);
+          dst.open(dstPath, "w", (err4, destHandle) => {
+            if (err4)
+              return onerror(err4);
             dstHandle = destHandle;
             if (fsize <= 0)
               return onerror();
@@ -23124,8 +23136,8 @@ var require_SFTP = __commonJS({
             if (readbuf instanceof Error)
               return onerror(readbuf);
             if (mode !== void 0) {
-              dst.fchmod(dstHandle, mode, function tryAgain(err4) {
-                if (err4) {
+              dst.fchmod(dstHandle, mode, function tryAgain(err5) {
+                if (err5) {
                   dst.chmod(dstPath, mode, (err_) => tryAgain());
                   return;
                 }
@@ -23134,27 +23146,27 @@ var require_SFTP = __commonJS({
             } else {
               startReads();
             }
-            function onread(err4, nb, data, dstpos, datapos, origChunkLen) {
-              if (err4)
-                return onerror(err4);
+            function onread(err5, nb, data, dstpos, datapos, origChunkLen) {
+              if (err5)
+                return onerror(err5);
               datapos = datapos || 0;
               dst.write(dstHandle, readbuf, datapos, nb, dstpos, writeCb);
-              function writeCb(err5) {
-                if (err5)
-                  return onerror(err5);
+              function writeCb(err6) {
+                if (err6)
+                  return onerror(err6);
                 total += nb;
                 onstep && onstep(total, nb, fsize);
                 if (nb < origChunkLen)
                   return singleRead(datapos, dstpos + nb, origChunkLen - nb);
                 if (total === fsize) {
-                  dst.close(dstHandle, (err6) => {
+                  dst.close(dstHandle, (err7) => {
                     dstHandle = void 0;
-                    if (err6)
-                      return onerror(err6);
-                    src.close(srcHandle, (err7) => {
+                    if (err7)
+                      return onerror(err7);
+                    src.close(srcHandle, (err8) => {
                       srcHandle = void 0;
-                      if (err7)
-                        return onerror(err7);
+                      if (err8)
+                        return onerror(err8);
                       cb();
                     });
                   });
@@ -23168,8 +23180,8 @@ var require_SFTP = __commonJS({
               }
             }
             function makeCb(psrc, pdst2, chunk) {
-              return (err4, nb, data) => {
-                onread(err4, nb, data, pdst2, psrc, chunk);
+              return (err5, nb, data) => {
+                onread(err5, nb, data, pdst2, psrc, chunk);
               };
             }
             function singleRead(psrc, pdst2, chunk) {
@@ -23466,11 +23478,11 @@ var require_SFTP = __commonJS({
         this._buffer = [];
     }
     function doFatalSFTPError(sftp, msg, noDebug) {
-      const err = new Error(msg);
-      err.level = "sftp-protocol";
+      const err2 = new Error(msg);
+      err2.level = "sftp-protocol";
       if (!noDebug && sftp._debug)
         sftp._debug(`SFTP: Inbound: ${msg}`);
-      sftp.emit("error", err);
+      sftp.emit("error", err2);
       sftp.destroy();
       cleanupRequests(sftp);
       return false;
@@ -23481,11 +23493,11 @@ var require_SFTP = __commonJS({
         return;
       const reqs = sftp._requests;
       sftp._requests = {};
-      const err = new Error("No response from server");
+      const err2 = new Error("No response from server");
       for (let i = 0; i < keys.length; ++i) {
         const req = reqs[keys[i]];
         if (typeof req.cb === "function")
-          req.cb(err);
+          req.cb(err2);
       }
     }
     function requestLimits(sftp, cb) {
@@ -23536,8 +23548,8 @@ var require_SFTP = __commonJS({
         sftp._version = version;
         sftp._extensions = extensions;
         if (extensions["limits@openssh.com"] === "1") {
-          return requestLimits(sftp, (err, limits) => {
-            if (!err) {
+          return requestLimits(sftp, (err2, limits) => {
+            if (!err2) {
               if (limits.maxPktLen > 0)
                 sftp._maxOutPktLen = limits.maxPktLen;
               if (limits.maxReadLen > 0)
@@ -23570,9 +23582,9 @@ var require_SFTP = __commonJS({
             req.cb();
             return;
           }
-          const err = new Error(errorMsg || STATUS_CODE_STR[errorCode] || "Unknown status");
-          err.code = errorCode;
-          req.cb(err);
+          const err2 = new Error(errorMsg || STATUS_CODE_STR[errorCode] || "Unknown status");
+          err2.code = errorCode;
+          req.cb(err2);
         }
       },
       [RESPONSE.HANDLE]: (sftp, payload) => {
@@ -24223,21 +24235,21 @@ var require_SFTP = __commonJS({
       );
       pool.used = roundUpToMultipleOf8(pool.used + toRead);
     };
-    ReadStream.prototype._destroy = function(err, cb) {
+    ReadStream.prototype._destroy = function(err2, cb) {
       if (this._opening && !Buffer.isBuffer(this.handle)) {
-        this.once("open", closeStream.bind(null, this, cb, err));
+        this.once("open", closeStream.bind(null, this, cb, err2));
         return;
       }
-      closeStream(this, cb, err);
+      closeStream(this, cb, err2);
       this.handle = null;
       this._opening = false;
     };
-    function closeStream(stream, cb, err) {
+    function closeStream(stream, cb, err2) {
       if (!stream.handle)
         return onclose();
       stream.sftp.close(stream.handle, onclose);
       function onclose(er) {
-        er = er || err;
+        er = er || err2;
         cb(er);
         stream.isClosed = true;
         if (!er)
@@ -24310,18 +24322,18 @@ var require_SFTP = __commonJS({
           return;
         }
         this.handle = handle;
-        const tryAgain = (err) => {
-          if (err) {
+        const tryAgain = (err2) => {
+          if (err2) {
             this.sftp.chmod(this.path, this.mode, (err_) => tryAgain());
             return;
           }
           if (this.flags[0] === "a") {
-            const tryStat = (err2, st) => {
-              if (err2) {
+            const tryStat = (err3, st) => {
+              if (err3) {
                 this.sftp.stat(this.path, (err_, st_) => {
                   if (err_) {
                     this.destroy();
-                    this.emit("error", err2);
+                    this.emit("error", err3);
                     return;
                   }
                   tryStat(null, st_);
@@ -24343,8 +24355,8 @@ var require_SFTP = __commonJS({
     };
     WriteStream.prototype._write = function(data, encoding, cb) {
       if (!Buffer.isBuffer(data)) {
-        const err = new ERR_INVALID_ARG_TYPE("data", "Buffer", data);
-        return this.emit("error", err);
+        const err2 = new ERR_INVALID_ARG_TYPE("data", "Buffer", data);
+        return this.emit("error", err2);
       }
       if (!Buffer.isBuffer(this.handle)) {
         return this.once("open", function() {
@@ -24672,23 +24684,23 @@ var require_utils3 = __commonJS({
       self2._chanMgr.remove(recipient);
       if (typeof cb !== "function")
         return;
-      let err;
+      let err2;
       if (info2 instanceof Error) {
-        err = info2;
+        err2 = info2;
       } else if (typeof info2 === "object" && info2 !== null) {
-        err = new Error(`(SSH) Channel open failure: ${info2.description}`);
-        err.reason = info2.reason;
+        err2 = new Error(`(SSH) Channel open failure: ${info2.description}`);
+        err2.reason = info2.reason;
       } else {
-        err = new Error(
+        err2 = new Error(
           "(SSH) Channel open failure: server closed channel unexpectedly"
         );
-        err.reason = "";
+        err2.reason = "";
       }
-      cb(err);
+      cb(err2);
     }
-    function onCHANNEL_CLOSE(self2, recipient, channel, err, dead) {
+    function onCHANNEL_CLOSE(self2, recipient, channel, err2, dead) {
       if (typeof channel === "function") {
-        onChannelOpenFailure(self2, recipient, err, channel);
+        onChannelOpenFailure(self2, recipient, err2, channel);
         return;
       }
       if (typeof channel !== "object" || channel === null)
@@ -24805,7 +24817,7 @@ var require_utils3 = __commonJS({
             --this._count;
         }
       }
-      cleanup(err) {
+      cleanup(err2) {
         const channels = this._channels;
         this._channels = {};
         this._cur = -1;
@@ -24815,7 +24827,7 @@ var require_utils3 = __commonJS({
         for (let i = 0; i < chanIDs.length; ++i) {
           const id = +chanIDs[i];
           const channel = channels[id];
-          onCHANNEL_CLOSE(client, id, channel._channel || channel, err, true);
+          onCHANNEL_CLOSE(client, id, channel._channel || channel, err2, true);
         }
       }
     };
@@ -25002,7 +25014,7 @@ var require_client = __commonJS({
     var bufferParser = makeBufferParser();
     var sigParser = makeBufferParser();
     var RE_OPENSSH = /^OpenSSH_(?:(?![0-4])\d)|(?:\d{2,})/;
-    var noop4 = (err) => {
+    var noop4 = (err2) => {
     };
     var Client = class extends EventEmitter2 {
       constructor() {
@@ -25191,12 +25203,12 @@ var require_client = __commonJS({
             if (isWritable(sock))
               sock.write(data);
           },
-          onError: (err) => {
-            if (err.level === "handshake")
+          onError: (err2) => {
+            if (err2.level === "handshake")
               clearTimeout(this._readyTimeout);
             if (!proto._destruct)
               sock.removeAllListeners("data");
-            this.emit("error", err);
+            this.emit("error", err2);
             try {
               sock.end();
             } catch {
@@ -25226,9 +25238,9 @@ var require_client = __commonJS({
                   if (desc === void 0)
                     desc = `Unexpected disconnection reason: ${reason}`;
                 }
-                const err = new Error(desc);
-                err.code = reason;
-                this.emit("error", err);
+                const err2 = new Error(desc);
+                err2.code = reason;
+                this.emit("error", err2);
               }
               sock.end();
             },
@@ -25328,10 +25340,10 @@ var require_client = __commonJS({
                 const key = curAuth.agentCtx.currentKey();
                 proto.authPK(curAuth.username, key, keyAlgo, (buf, cb) => {
                   const opts = { hash: hashAlgo };
-                  curAuth.agentCtx.sign(key, buf, opts, (err, signed) => {
-                    if (err) {
-                      err.level = "agent";
-                      this.emit("error", err);
+                  curAuth.agentCtx.sign(key, buf, opts, (err2, signed) => {
+                    if (err2) {
+                      err2.level = "agent";
+                      this.emit("error", err2);
                     } else {
                       return cb(signed);
                     }
@@ -25383,8 +25395,8 @@ var require_client = __commonJS({
             GLOBAL_REQUEST: (p, name, wantReply, data) => {
               switch (name) {
                 case "hostkeys-00@openssh.com":
-                  hostKeysProve(this, data, (err, keys) => {
-                    if (err)
+                  hostKeysProve(this, data, (err2, keys) => {
+                    if (err2)
                       return;
                     this.emit("hostkeys", keys);
                   });
@@ -25549,9 +25561,9 @@ var require_client = __commonJS({
           if (++kacount > kacountmax) {
             clearInterval(katimer);
             if (sock.readable) {
-              const err = new Error("Keepalive timeout");
-              err.level = "client-timeout";
-              this.emit("error", err);
+              const err2 = new Error("Keepalive timeout");
+              err2.level = "client-timeout";
+              this.emit("error", err2);
               sock.destroy();
             }
             return;
@@ -25579,8 +25591,8 @@ var require_client = __commonJS({
               return;
             called = true;
             if (wasConnected && !sawHeader) {
-              const err = makeError("Connection lost before handshake", "protocol", true);
-              this.emit("error", err);
+              const err2 = makeError("Connection lost before handshake", "protocol", true);
+              this.emit("error", err2);
             }
           };
         })();
@@ -25610,8 +25622,8 @@ var require_client = __commonJS({
               if (sock.stderr && typeof sock.stderr.resume === "function")
                 sock.stderr.resume();
               sock.resume();
-            }).catch((err) => {
-              this.emit("error", err);
+            }).catch((err2) => {
+              this.emit("error", err2);
               try {
                 if (isWritable(sock))
                   sock.end();
@@ -25623,11 +25635,11 @@ var require_client = __commonJS({
         let wasConnected = false;
         sock.on("connect", onConnect).on("timeout", () => {
           this.emit("timeout");
-        }).on("error", (err) => {
-          debug2 && debug2(`Socket error: ${err.message}`);
+        }).on("error", (err2) => {
+          debug2 && debug2(`Socket error: ${err2.message}`);
           clearTimeout(this._readyTimeout);
-          err.level = "client-socket";
-          this.emit("error", err);
+          err2.level = "client-socket";
+          this.emit("error", err2);
         }).on("end", () => {
           debug2 && debug2("Socket ended");
           onDone();
@@ -25644,10 +25656,10 @@ var require_client = __commonJS({
           this.emit("close");
           const callbacks_ = callbacks;
           callbacks = this._callbacks = [];
-          const err = new Error("No response from server");
+          const err2 = new Error("No response from server");
           for (let i = 0; i < callbacks_.length; ++i)
-            callbacks_[i](err);
-          this._chanMgr.cleanup(err);
+            callbacks_[i](err2);
+          this._chanMgr.cleanup(err2);
         });
         let curAuth;
         let curPartial = null;
@@ -25674,9 +25686,9 @@ var require_client = __commonJS({
             return;
           hasSentAuth = true;
           if (nextAuth === false) {
-            const err = new Error("All configured authentication methods failed");
-            err.level = "client-authentication";
-            this.emit("error", err);
+            const err2 = new Error("All configured authentication methods failed");
+            err2.level = "client-authentication";
+            this.emit("error", err2);
             this.end();
             return;
           }
@@ -25849,10 +25861,10 @@ var require_client = __commonJS({
                 break;
               }
               case "agent":
-                curAuth.agentCtx.init((err) => {
-                  if (err) {
-                    err.level = "agent";
-                    this.emit("error", err);
+                curAuth.agentCtx.init((err2) => {
+                  if (err2) {
+                    err2.level = "agent";
+                    this.emit("error", err2);
                     return tryNextAuth();
                   }
                   tryNextAgentKey();
@@ -25910,9 +25922,9 @@ var require_client = __commonJS({
         const startTimeout = () => {
           if (this.config.readyTimeout > 0) {
             this._readyTimeout = setTimeout(() => {
-              const err = new Error("Timed out while waiting for handshake");
-              err.level = "client-timeout";
-              this.emit("error", err);
+              const err2 = new Error("Timed out while waiting for handshake");
+              err2.level = "client-timeout";
+              this.emit("error", err2);
               sock.destroy();
             }, this.config.readyTimeout);
           }
@@ -25936,11 +25948,11 @@ var require_client = __commonJS({
           if (!forceIPv4 && !forceIPv6 || forceIPv4 && forceIPv6) {
             doConnect();
           } else {
-            dnsLookup(host, forceIPv4 ? 4 : 6, (err, address2, family) => {
-              if (err) {
+            dnsLookup(host, forceIPv4 ? 4 : 6, (err2, address2, family) => {
+              if (err2) {
                 const type = forceIPv4 ? "IPv4" : "IPv6";
                 const error2 = new Error(
-                  `Error while looking up ${type} address for '${host}': ${err}`
+                  `Error while looking up ${type} address for '${host}': ${err2}`
                 );
                 clearTimeout(this._readyTimeout);
                 error2.level = "client-dns";
@@ -25983,16 +25995,16 @@ var require_client = __commonJS({
           opts = {};
         }
         const extraOpts = { allowHalfOpen: opts.allowHalfOpen !== false };
-        openChannel(this, "session", extraOpts, (err, chan) => {
-          if (err) {
-            cb(err);
+        openChannel(this, "session", extraOpts, (err2, chan) => {
+          if (err2) {
+            cb(err2);
             return;
           }
           const todo = [];
-          function reqCb(err2) {
-            if (err2) {
+          function reqCb(err3) {
+            if (err3) {
               chan.close();
-              cb(err2);
+              cb(err3);
               return;
             }
             if (todo.length)
@@ -26030,16 +26042,16 @@ var require_client = __commonJS({
           opts = wndopts;
           wndopts = void 0;
         }
-        openChannel(this, "session", (err, chan) => {
-          if (err) {
-            cb(err);
+        openChannel(this, "session", (err2, chan) => {
+          if (err2) {
+            cb(err2);
             return;
           }
           const todo = [];
-          function reqCb(err2) {
-            if (err2) {
+          function reqCb(err3) {
+            if (err3) {
               chan.close();
-              cb(err2);
+              cb(err3);
               return;
             }
             if (todo.length)
@@ -26065,14 +26077,14 @@ var require_client = __commonJS({
       subsys(name, cb) {
         if (!this._sock || !isWritable(this._sock))
           throw new Error("Not connected");
-        openChannel(this, "session", (err, chan) => {
-          if (err) {
-            cb(err);
+        openChannel(this, "session", (err2, chan) => {
+          if (err2) {
+            cb(err2);
             return;
           }
-          reqSubsystem(chan, name, (err2, stream) => {
-            if (err2) {
-              cb(err2);
+          reqSubsystem(chan, name, (err3, stream) => {
+            if (err3) {
+              cb(err3);
               return;
             }
             cb(void 0, stream);
@@ -26241,14 +26253,14 @@ var require_client = __commonJS({
           cb = env;
           env = void 0;
         }
-        openChannel(this, "sftp", (err, sftp) => {
-          if (err) {
-            cb(err);
+        openChannel(this, "sftp", (err2, sftp) => {
+          if (err2) {
+            cb(err2);
             return;
           }
-          const reqSubsystemCb = (err2, sftp_) => {
-            if (err2) {
-              cb(err2);
+          const reqSubsystemCb = (err3, sftp_) => {
+            if (err3) {
+              cb(err3);
               return;
             }
             function removeListeners() {
@@ -26261,9 +26273,9 @@ var require_client = __commonJS({
               removeListeners();
               cb(void 0, sftp);
             }
-            function onError(err3) {
+            function onError(err4) {
               removeListeners();
-              cb(err3);
+              cb(err4);
             }
             function onExit(code, signal) {
               removeListeners();
@@ -26274,18 +26286,18 @@ var require_client = __commonJS({
                 msg = `Received signal ${signal} while establishing SFTP session`;
               else
                 msg = "Received unexpected SFTP session termination";
-              const err3 = new Error(msg);
-              err3.code = code;
-              err3.signal = signal;
-              cb(err3);
+              const err4 = new Error(msg);
+              err4.code = code;
+              err4.signal = signal;
+              cb(err4);
             }
             sftp.on("ready", onReady).on("error", onError).on("exit", onExit).on("close", onExit);
             sftp._init();
           };
           if (typeof env === "object" && env !== null) {
-            reqEnv(sftp, env, (err2) => {
-              if (err2) {
-                cb(err2);
+            reqEnv(sftp, env, (err3) => {
+              if (err3) {
+                cb(err3);
                 return;
               }
               reqSubsystem(sftp, "sftp", reqSubsystemCb);
@@ -26309,8 +26321,8 @@ var require_client = __commonJS({
         cb = opts;
         opts = {};
       }
-      const wrapper = (err, stream) => {
-        cb(err, stream);
+      const wrapper = (err2, stream) => {
+        cb(err2, stream);
       };
       wrapper.type = type;
       const localChan = self2._chanMgr.add(wrapper);
@@ -26598,8 +26610,8 @@ var require_client = __commonJS({
           break;
         case "auth-agent@openssh.com":
           if (self2._agentFwdEnabled && typeof self2._agent.getStream === "function" && reserveChannel()) {
-            self2._agent.getStream((err, stream) => {
-              if (err)
+            self2._agent.getStream((err2, stream) => {
+              if (err2)
                 return reject();
               const upstream = accept();
               upstream.pipe(stream).pipe(upstream);
@@ -26776,11 +26788,11 @@ var require_http_agents = __commonJS({
           const client = new Client();
           let triedForward = false;
           client.on("ready", () => {
-            client.forwardOut(srcIP, srcPort, dstIP, dstPort, (err, stream) => {
+            client.forwardOut(srcIP, srcPort, dstIP, dstPort, (err2, stream) => {
               triedForward = true;
-              if (err) {
+              if (err2) {
                 client.end();
-                return cb(err);
+                return cb(err2);
               }
               stream.once("close", () => client.end());
               cb(null, decorateStream(stream, ctor, options));
@@ -27115,8 +27127,8 @@ var require_server = __commonJS({
             };
           }
           new Client(socket2, hostKeys, ident, offer, debug2, this, cfg);
-        }).on("error", (err) => {
-          this.emit("error", err);
+        }).on("error", (err2) => {
+          this.emit("error", err2);
         }).on("listening", () => {
           this.emit("listening");
         }).on("close", () => {
@@ -27169,7 +27181,7 @@ var require_server = __commonJS({
         this._debug = debug2;
         this.noMoreSessions = false;
         this.authenticated = false;
-        function onClientPreHeaderError(err) {
+        function onClientPreHeaderError(err2) {
         }
         this.on("error", onClientPreHeaderError);
         const DEBUG_HANDLER = !debug2 ? void 0 : (p, display, msg) => {
@@ -27187,9 +27199,9 @@ var require_server = __commonJS({
             kaTimer = setInterval(() => {
               if (++kaCurCount > kaCountMax) {
                 clearInterval(kaTimer);
-                const err = new Error("Keepalive timeout");
-                err.level = "client-timeout";
-                this.emit("error", err);
+                const err2 = new Error("Keepalive timeout");
+                err2.level = "client-timeout";
+                this.emit("error", err2);
                 this.end();
               } else {
                 proto.ping();
@@ -27213,10 +27225,10 @@ var require_server = __commonJS({
             if (isWritable(socket2))
               socket2.write(data);
           },
-          onError: (err) => {
+          onError: (err2) => {
             if (!proto._destruct)
               socket2.removeAllListeners("data");
-            this.emit("error", err);
+            this.emit("error", err2);
             try {
               socket2.end();
             } catch {
@@ -27253,9 +27265,9 @@ var require_server = __commonJS({
                   if (desc === void 0)
                     desc = `Unexpected disconnection reason: ${reason}`;
                 }
-                const err = new Error(desc);
-                err.code = reason;
-                this.emit("error", err);
+                const err2 = new Error(desc);
+                err2.code = reason;
+                this.emit("error", err2);
               }
               socket2.end();
             },
@@ -27862,17 +27874,17 @@ var require_server = __commonJS({
             }
           });
           socket2.resume();
-        }).catch((err) => {
-          this.emit("error", err);
+        }).catch((err2) => {
+          this.emit("error", err2);
           try {
             if (isWritable(socket2))
               socket2.end();
           } catch {
           }
         });
-        socket2.on("error", (err) => {
-          err.level = "socket";
-          this.emit("error", err);
+        socket2.on("error", (err2) => {
+          err2.level = "socket";
+          this.emit("error", err2);
         }).once("end", () => {
           debug2 && debug2("Socket ended");
           proto.cleanup();
@@ -27881,8 +27893,8 @@ var require_server = __commonJS({
           debug2 && debug2("Socket closed");
           proto.cleanup();
           this.emit("close");
-          const err = new Error("No response from server");
-          this._chanMgr.cleanup(err);
+          const err2 = new Error("No response from server");
+          this._chanMgr.cleanup(err2);
         });
         const onAuthDecide = (ctx, allowed, methodsLeft, isPartial) => {
           if (authCtx === ctx && !this.authenticated) {
@@ -27963,8 +27975,8 @@ var require_server = __commonJS({
         cb = opts;
         opts = {};
       }
-      const wrapper = (err, stream) => {
-        cb(err, stream);
+      const wrapper = (err2, stream) => {
+        cb(err2, stream);
       };
       wrapper.type = type;
       const localChan = self2._chanMgr.add(wrapper);
@@ -28400,9 +28412,9 @@ var require_keygen = __commonJS({
         if (typeof cb !== "function")
           cb = noop4;
         const args = makeArgs(keyType, opts);
-        generateKeyPair_(...args, (err, pub, priv) => {
-          if (err)
-            return cb(err);
+        generateKeyPair_(...args, (err2, pub, priv) => {
+          if (err2)
+            return cb(err2);
           let ret;
           try {
             ret = convertKeys(args[0], pub, priv, opts);
@@ -28480,34 +28492,34 @@ var require_ssh = __commonJS({
       agent.createConnection = function(options, fn) {
         try {
           conn.once("ready", function() {
-            conn.exec("docker system dial-stdio", function(err, stream) {
-              if (err) {
-                handleError(err, fn);
+            conn.exec("docker system dial-stdio", function(err2, stream) {
+              if (err2) {
+                handleError(err2, fn);
               }
               fn(null, stream);
-              stream.addListener("error", (err2) => {
-                handleError(err2, fn);
+              stream.addListener("error", (err3) => {
+                handleError(err3, fn);
               });
               stream.once("close", () => {
                 conn.end();
                 agent.destroy();
               });
             });
-          }).on("error", (err) => {
-            handleError(err, fn);
+          }).on("error", (err2) => {
+            handleError(err2, fn);
           }).connect(opt);
           conn.once("end", () => agent.destroy());
-        } catch (err) {
-          handleError(err);
+        } catch (err2) {
+          handleError(err2);
         }
       };
-      function handleError(err, cb) {
+      function handleError(err2, cb) {
         conn.end();
         agent.destroy();
         if (cb) {
-          cb(err);
+          cb(err2);
         } else {
-          throw err;
+          throw err2;
         }
       }
       return agent;
@@ -28646,7 +28658,7 @@ var require_buffer_list = __commonJS({
         }
       }, {
         key: "join",
-        value: function join9(s) {
+        value: function join12(s) {
           if (this.length === 0) return "";
           var p = this.head;
           var ret = "" + p.data;
@@ -28768,19 +28780,19 @@ var require_buffer_list = __commonJS({
 var require_destroy = __commonJS({
   "node_modules/readable-stream/lib/internal/streams/destroy.js"(exports2, module2) {
     "use strict";
-    function destroy(err, cb) {
+    function destroy(err2, cb) {
       var _this = this;
       var readableDestroyed = this._readableState && this._readableState.destroyed;
       var writableDestroyed = this._writableState && this._writableState.destroyed;
       if (readableDestroyed || writableDestroyed) {
         if (cb) {
-          cb(err);
-        } else if (err) {
+          cb(err2);
+        } else if (err2) {
           if (!this._writableState) {
-            process.nextTick(emitErrorNT, this, err);
+            process.nextTick(emitErrorNT, this, err2);
           } else if (!this._writableState.errorEmitted) {
             this._writableState.errorEmitted = true;
-            process.nextTick(emitErrorNT, this, err);
+            process.nextTick(emitErrorNT, this, err2);
           }
         }
         return this;
@@ -28791,27 +28803,27 @@ var require_destroy = __commonJS({
       if (this._writableState) {
         this._writableState.destroyed = true;
       }
-      this._destroy(err || null, function(err2) {
-        if (!cb && err2) {
+      this._destroy(err2 || null, function(err3) {
+        if (!cb && err3) {
           if (!_this._writableState) {
-            process.nextTick(emitErrorAndCloseNT, _this, err2);
+            process.nextTick(emitErrorAndCloseNT, _this, err3);
           } else if (!_this._writableState.errorEmitted) {
             _this._writableState.errorEmitted = true;
-            process.nextTick(emitErrorAndCloseNT, _this, err2);
+            process.nextTick(emitErrorAndCloseNT, _this, err3);
           } else {
             process.nextTick(emitCloseNT, _this);
           }
         } else if (cb) {
           process.nextTick(emitCloseNT, _this);
-          cb(err2);
+          cb(err3);
         } else {
           process.nextTick(emitCloseNT, _this);
         }
       });
       return this;
     }
-    function emitErrorAndCloseNT(self2, err) {
-      emitErrorNT(self2, err);
+    function emitErrorAndCloseNT(self2, err2) {
+      emitErrorNT(self2, err2);
       emitCloseNT(self2);
     }
     function emitCloseNT(self2) {
@@ -28836,14 +28848,14 @@ var require_destroy = __commonJS({
         this._writableState.errorEmitted = false;
       }
     }
-    function emitErrorNT(self2, err) {
-      self2.emit("error", err);
+    function emitErrorNT(self2, err2) {
+      self2.emit("error", err2);
     }
-    function errorOrDestroy(stream, err) {
+    function errorOrDestroy(stream, err2) {
       var rState = stream._readableState;
       var wState = stream._writableState;
-      if (rState && rState.autoDestroy || wState && wState.autoDestroy) stream.destroy(err);
-      else stream.emit("error", err);
+      if (rState && rState.autoDestroy || wState && wState.autoDestroy) stream.destroy(err2);
+      else stream.emit("error", err2);
     }
     module2.exports = {
       destroy,
@@ -29416,10 +29428,10 @@ var require_stream_writable = __commonJS({
       return state.ending && state.length === 0 && state.bufferedRequest === null && !state.finished && !state.writing;
     }
     function callFinal(stream, state) {
-      stream._final(function(err) {
+      stream._final(function(err2) {
         state.pendingcb--;
-        if (err) {
-          errorOrDestroy(stream, err);
+        if (err2) {
+          errorOrDestroy(stream, err2);
         }
         state.prefinished = true;
         stream.emit("prefinish");
@@ -29465,13 +29477,13 @@ var require_stream_writable = __commonJS({
       state.ended = true;
       stream.writable = false;
     }
-    function onCorkedFinish(corkReq, state, err) {
+    function onCorkedFinish(corkReq, state, err2) {
       var entry = corkReq.entry;
       corkReq.entry = null;
       while (entry) {
         var cb = entry.callback;
         state.pendingcb--;
-        cb(err);
+        cb(err2);
         entry = entry.next;
       }
       state.corkedRequestsFree.next = corkReq;
@@ -29496,8 +29508,8 @@ var require_stream_writable = __commonJS({
     });
     Writable2.prototype.destroy = destroyImpl.destroy;
     Writable2.prototype._undestroy = destroyImpl.undestroy;
-    Writable2.prototype._destroy = function(err, cb) {
-      cb(err);
+    Writable2.prototype._destroy = function(err2, cb) {
+      cb(err2);
     };
   }
 });
@@ -29933,18 +29945,18 @@ var require_end_of_stream = __commonJS({
         readableEnded = true;
         if (!writable) callback.call(stream);
       };
-      var onerror = function onerror2(err) {
-        callback.call(stream, err);
+      var onerror = function onerror2(err2) {
+        callback.call(stream, err2);
       };
       var onclose = function onclose2() {
-        var err;
+        var err2;
         if (readable && !readableEnded) {
-          if (!stream._readableState || !stream._readableState.ended) err = new ERR_STREAM_PREMATURE_CLOSE();
-          return callback.call(stream, err);
+          if (!stream._readableState || !stream._readableState.ended) err2 = new ERR_STREAM_PREMATURE_CLOSE();
+          return callback.call(stream, err2);
         }
         if (writable && !writableEnded) {
-          if (!stream._writableState || !stream._writableState.ended) err = new ERR_STREAM_PREMATURE_CLOSE();
-          return callback.call(stream, err);
+          if (!stream._writableState || !stream._writableState.ended) err2 = new ERR_STREAM_PREMATURE_CLOSE();
+          return callback.call(stream, err2);
         }
       };
       var onrequest = function onrequest2() {
@@ -30093,9 +30105,9 @@ var require_async_iterator = __commonJS({
     }), _defineProperty(_Object$setPrototypeO, "return", function _return() {
       var _this2 = this;
       return new Promise(function(resolve6, reject) {
-        _this2[kStream].destroy(null, function(err) {
-          if (err) {
-            reject(err);
+        _this2[kStream].destroy(null, function(err2) {
+          if (err2) {
+            reject(err2);
             return;
           }
           resolve6(createIterResult(void 0, true));
@@ -30135,16 +30147,16 @@ var require_async_iterator = __commonJS({
         writable: true
       }), _Object$create));
       iterator3[kLastPromise] = null;
-      finished(stream, function(err) {
-        if (err && err.code !== "ERR_STREAM_PREMATURE_CLOSE") {
+      finished(stream, function(err2) {
+        if (err2 && err2.code !== "ERR_STREAM_PREMATURE_CLOSE") {
           var reject = iterator3[kLastReject];
           if (reject !== null) {
             iterator3[kLastPromise] = null;
             iterator3[kLastResolve] = null;
             iterator3[kLastReject] = null;
-            reject(err);
+            reject(err2);
           }
-          iterator3[kError] = err;
+          iterator3[kError] = err2;
           return;
         }
         var resolve6 = iterator3[kLastResolve];
@@ -30189,8 +30201,8 @@ var require_from = __commonJS({
           function _next(value) {
             asyncGeneratorStep(gen, resolve6, reject, _next, _throw, "next", value);
           }
-          function _throw(err) {
-            asyncGeneratorStep(gen, resolve6, reject, _next, _throw, "throw", err);
+          function _throw(err2) {
+            asyncGeneratorStep(gen, resolve6, reject, _next, _throw, "throw", err2);
           }
           _next(void 0);
         });
@@ -30272,8 +30284,8 @@ var require_from = __commonJS({
             } else {
               reading = false;
             }
-          } catch (err) {
-            readable.destroy(err);
+          } catch (err2) {
+            readable.destroy(err2);
           }
         });
         return _next2.apply(this, arguments);
@@ -30401,8 +30413,8 @@ var require_stream_readable = __commonJS({
     });
     Readable2.prototype.destroy = destroyImpl.destroy;
     Readable2.prototype._undestroy = destroyImpl.undestroy;
-    Readable2.prototype._destroy = function(err, cb) {
-      cb(err);
+    Readable2.prototype._destroy = function(err2, cb) {
+      cb(err2);
     };
     Readable2.prototype.push = function(chunk, encoding) {
       var state = this._readableState;
@@ -31102,9 +31114,9 @@ var require_stream_transform = __commonJS({
         ts.needTransform = true;
       }
     };
-    Transform2.prototype._destroy = function(err, cb) {
-      Duplex.prototype._destroy.call(this, err, function(err2) {
-        cb(err2);
+    Transform2.prototype._destroy = function(err2, cb) {
+      Duplex.prototype._destroy.call(this, err2, function(err22) {
+        cb(err22);
       });
     };
     function done(stream, er, data) {
@@ -31151,8 +31163,8 @@ var require_pipeline = __commonJS({
     var _require$codes = require_errors3().codes;
     var ERR_MISSING_ARGS = _require$codes.ERR_MISSING_ARGS;
     var ERR_STREAM_DESTROYED = _require$codes.ERR_STREAM_DESTROYED;
-    function noop4(err) {
-      if (err) throw err;
+    function noop4(err2) {
+      if (err2) throw err2;
     }
     function isRequest(stream) {
       return stream.setHeader && typeof stream.abort === "function";
@@ -31167,19 +31179,19 @@ var require_pipeline = __commonJS({
       eos(stream, {
         readable: reading,
         writable: writing
-      }, function(err) {
-        if (err) return callback(err);
+      }, function(err2) {
+        if (err2) return callback(err2);
         closed = true;
         callback();
       });
       var destroyed = false;
-      return function(err) {
+      return function(err2) {
         if (closed) return;
         if (destroyed) return;
         destroyed = true;
         if (isRequest(stream)) return stream.abort();
         if (typeof stream.destroy === "function") return stream.destroy();
-        callback(err || new ERR_STREAM_DESTROYED("pipe"));
+        callback(err2 || new ERR_STREAM_DESTROYED("pipe"));
       };
     }
     function call(fn) {
@@ -31206,9 +31218,9 @@ var require_pipeline = __commonJS({
       var destroys = streams.map(function(stream, i) {
         var reading = i < streams.length - 1;
         var writing = i > 0;
-        return destroyer(stream, reading, writing, function(err) {
-          if (!error2) error2 = err;
-          if (err) destroys.forEach(call);
+        return destroyer(stream, reading, writing, function(err2) {
+          if (!error2) error2 = err2;
+          if (err2) destroys.forEach(call);
           if (reading) return;
           destroys.forEach(call);
           callback(error2);
@@ -32004,7 +32016,7 @@ var require_modem = __commonJS({
         }
         try {
           host = new url.URL(hostStr);
-        } catch (err) {
+        } catch (err2) {
           throw new Error("DOCKER_HOST env variable should be something like tcp://localhost:1234");
         }
         opts.port = host.port;
@@ -32039,8 +32051,8 @@ var require_modem = __commonJS({
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve6) {
         var userDockerSocket = path4.join(os6.homedir(), ".docker", "run", "docker.sock");
-        fs4.access(userDockerSocket, function(err) {
-          if (err) resolve6("/var/run/docker.sock");
+        fs4.access(userDockerSocket, function(err2) {
+          if (err2) resolve6("/var/run/docker.sock");
           else resolve6(userDockerSocket);
         });
       });
@@ -32282,12 +32294,12 @@ var require_modem = __commonJS({
         req.end();
       }
     };
-    Modem.prototype.buildPayload = function(err, isStream, statusCodes, openStdin, req, res, json, cb) {
-      if (err) return cb(err, null);
+    Modem.prototype.buildPayload = function(err2, isStream, statusCodes, openStdin, req, res, json, cb) {
+      if (err2) return cb(err2, null);
       if (statusCodes[res.statusCode] !== true) {
-        getCause(isStream, res, json, function(err2, cause) {
-          if (err2) {
-            return cb(err2, null);
+        getCause(isStream, res, json, function(err3, cause) {
+          if (err3) {
+            return cb(err3, null);
           }
           var msg = new Error(
             "(HTTP code " + res.statusCode + ") " + (statusCodes[res.statusCode] || "unexpected") + " - " + (cause.message || cause.error || cause) + " "
@@ -32313,8 +32325,8 @@ var require_modem = __commonJS({
           res2.on("data", function(chunk) {
             chunks += chunk;
           });
-          res2.on("error", function(err2) {
-            handler2(err2, null);
+          res2.on("error", function(err3) {
+            handler2(err3, null);
           });
           res2.on("end", function() {
             handler2(null, utils.parseJSON(chunks) || chunks);
@@ -32322,10 +32334,10 @@ var require_modem = __commonJS({
         } else {
           callback(null, json2);
         }
-        function handler2(err2, data) {
+        function handler2(err3, data) {
           if (done === false) {
-            if (err2) {
-              callback(err2);
+            if (err3) {
+              callback(err3);
             } else {
               callback(null, data);
             }
@@ -32418,13 +32430,13 @@ var require_modem = __commonJS({
         }
       }
       ;
-      function onStreamError(err) {
+      function onStreamError(err2) {
         finished = true;
         streama.removeListener("data", onStreamEvent);
         streama.removeListener("error", onStreamError);
         streama.removeListener("end", onStreamEnd);
         streama.removeListener("close", onStreamEnd);
-        onFinished(err, output);
+        onFinished(err2, output);
       }
       function onStreamEnd() {
         if (!finished) onFinished(null, output);
@@ -32702,7 +32714,7 @@ var require_chownr = __commonJS({
     } : (path5, uid, gid) => lchownSync(path5, uid, gid);
     var nodeVersion = process.version;
     var readdir3 = (path5, options, cb) => fs4.readdir(path5, options, cb);
-    var readdirSync2 = (path5, options) => fs4.readdirSync(path5, options);
+    var readdirSync3 = (path5, options) => fs4.readdirSync(path5, options);
     if (/^v4\./.test(nodeVersion))
       readdir3 = (path5, options, cb) => fs4.readdir(path5, cb);
     var chown = (cpath, uid, gid, cb) => {
@@ -32773,7 +32785,7 @@ var require_chownr = __commonJS({
     var chownrSync = (p, uid, gid) => {
       let children;
       try {
-        children = readdirSync2(p, { withFileTypes: true });
+        children = readdirSync3(p, { withFileTypes: true });
       } catch (er) {
         if (er.code === "ENOENT")
           return;
@@ -33106,9 +33118,9 @@ var require_bl = __commonJS({
       }
       if (typeof callback === "function") {
         this._callback = callback;
-        const piper = function piper2(err) {
+        const piper = function piper2(err2) {
           if (this._callback) {
-            this._callback(err);
+            this._callback(err2);
             this._callback = null;
           }
         }.bind(this);
@@ -33149,10 +33161,10 @@ var require_bl = __commonJS({
         this._callback = null;
       }
     };
-    BufferListStream.prototype._destroy = function _destroy(err, cb) {
+    BufferListStream.prototype._destroy = function _destroy(err2, cb) {
       this._bufs.length = 0;
       this.length = 0;
-      cb(err);
+      cb(err2);
     };
     BufferListStream.prototype._isBufferList = function _isBufferList(b) {
       return b instanceof BufferListStream || b instanceof BufferList || BufferListStream.isBufferList(b);
@@ -33435,8 +33447,8 @@ var require_extract = __commonJS({
       PassThrough.call(this, { autoDestroy: false });
     };
     util.inherits(Source, PassThrough);
-    Source.prototype.destroy = function(err) {
-      this._parent.destroy(err);
+    Source.prototype.destroy = function(err2) {
+      this._parent.destroy(err2);
     };
     var Extract = function(opts) {
       if (!(this instanceof Extract)) return new Extract(opts);
@@ -33462,9 +33474,9 @@ var require_extract = __commonJS({
       var oncontinue = function() {
         self2._continue();
       };
-      var onunlock = function(err) {
+      var onunlock = function(err2) {
         self2._locked = false;
-        if (err) return self2.destroy(err);
+        if (err2) return self2.destroy(err2);
         if (!self2._stream) oncontinue();
       };
       var onstreamend = function() {
@@ -33509,8 +33521,8 @@ var require_extract = __commonJS({
         var header;
         try {
           header = self2._header = headers.decode(b.slice(0, 512), opts.filenameEncoding, opts.allowUnknownFormat);
-        } catch (err) {
-          self2.emit("error", err);
+        } catch (err2) {
+          self2.emit("error", err2);
         }
         b.consume(512);
         if (!header) {
@@ -33565,10 +33577,10 @@ var require_extract = __commonJS({
       this._parse(512, onheader);
     };
     util.inherits(Extract, Writable2);
-    Extract.prototype.destroy = function(err) {
+    Extract.prototype.destroy = function(err2) {
       if (this._destroyed) return;
       this._destroyed = true;
-      if (err) this.emit("error", err);
+      if (err2) this.emit("error", err2);
       this.emit("close");
       if (this._stream) this._stream.emit("close");
     };
@@ -33736,8 +33748,8 @@ var require_end_of_stream2 = __commonJS({
       var onexit = function(exitCode) {
         callback.call(stream, exitCode ? new Error("exited with error code: " + exitCode) : null);
       };
-      var onerror = function(err) {
-        callback.call(stream, err);
+      var onerror = function(err2) {
+        callback.call(stream, err2);
       };
       var onclose = function() {
         qnt(onclosenexttick);
@@ -33901,10 +33913,10 @@ var require_pack = __commonJS({
       }
       if (header.type === "symlink" && !header.linkname) {
         var linkSink = new LinkSink();
-        eos(linkSink, function(err) {
-          if (err) {
+        eos(linkSink, function(err2) {
+          if (err2) {
             self2.destroy();
-            return callback(err);
+            return callback(err2);
           }
           header.linkname = linkSink.linkname;
           self2._encode(header);
@@ -33919,11 +33931,11 @@ var require_pack = __commonJS({
       }
       var sink = new Sink(this);
       this._stream = sink;
-      eos(sink, function(err) {
+      eos(sink, function(err2) {
         self2._stream = null;
-        if (err) {
+        if (err2) {
           self2.destroy();
-          return callback(err);
+          return callback(err2);
         }
         if (sink.written !== header.size) {
           self2.destroy();
@@ -33945,10 +33957,10 @@ var require_pack = __commonJS({
       this.push(END_OF_TAR);
       this.push(null);
     };
-    Pack.prototype.destroy = function(err) {
+    Pack.prototype.destroy = function(err2) {
       if (this._destroyed) return;
       this._destroyed = true;
-      if (err) this.emit("error", err);
+      if (err2) this.emit("error", err2);
       this.emit("close");
       if (this._stream && this._stream.destroy) this._stream.destroy();
     };
@@ -34036,20 +34048,20 @@ var require_pump = __commonJS({
       stream.on("close", function() {
         closed = true;
       });
-      eos(stream, { readable: reading, writable: writing }, function(err) {
-        if (err) return callback(err);
+      eos(stream, { readable: reading, writable: writing }, function(err2) {
+        if (err2) return callback(err2);
         closed = true;
         callback();
       });
       var destroyed = false;
-      return function(err) {
+      return function(err2) {
         if (closed) return;
         if (destroyed) return;
         destroyed = true;
         if (isFS(stream)) return stream.close(noop4);
         if (isRequest(stream)) return stream.abort();
         if (isFn(stream.destroy)) return stream.destroy();
-        callback(err || new Error("stream was destroyed"));
+        callback(err2 || new Error("stream was destroyed"));
       };
     };
     var call = function(fn) {
@@ -34067,9 +34079,9 @@ var require_pump = __commonJS({
       var destroys = streams.map(function(stream, i) {
         var reading = i < streams.length - 1;
         var writing = i > 0;
-        return destroyer(stream, reading, writing, function(err) {
-          if (!error2) error2 = err;
-          if (err) destroys.forEach(call);
+        return destroyer(stream, reading, writing, function(err2) {
+          if (!error2) error2 = err2;
+          if (err2) destroys.forEach(call);
           if (reading) return;
           destroys.forEach(call);
           callback(error2);
@@ -34195,14 +34207,14 @@ var require_tar_fs = __commonJS({
         if (!queue.length) return callback();
         var next = queue.shift();
         var nextAbs = path4.join(cwd, next);
-        stat3.call(fs5, nextAbs, function(err, stat4) {
-          if (err) return callback(err);
+        stat3.call(fs5, nextAbs, function(err2, stat4) {
+          if (err2) return callback(err2);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
-          fs5.readdir(nextAbs, function(err2, files) {
-            if (err2) return callback(err2);
-            if (sort) files.sort();
-            for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore2(path4.join(cwd, next, files[i2]))) queue.push(path4.join(next, files[i2]));
+          fs5.readdir(nextAbs, function(err3, files2) {
+            if (err3) return callback(err3);
+            if (sort) files2.sort();
+            for (var i2 = 0; i2 < files2.length; i2++) {
+              if (!ignore2(path4.join(cwd, next, files2[i2]))) queue.push(path4.join(next, files2[i2]));
             }
             callback(null, next, stat4);
           });
@@ -34243,14 +34255,14 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path4.join(cwd, filename), function(err, linkname) {
-          if (err) return pack2.destroy(err);
+        xfs.readlink(path4.join(cwd, filename), function(err2, linkname) {
+          if (err2) return pack2.destroy(err2);
           header.linkname = normalize(linkname);
           pack2.entry(header, onnextentry);
         });
       };
-      var onstat = function(err, filename, stat3) {
-        if (err) return pack2.destroy(err);
+      var onstat = function(err2, filename, stat3) {
+        if (err2) return pack2.destroy(err2);
         if (!filename) {
           if (opts.finalize !== false) pack2.finalize();
           return finish2(pack2);
@@ -34285,13 +34297,13 @@ var require_tar_fs = __commonJS({
         var entry = pack2.entry(header, onnextentry);
         if (!entry) return;
         var rs = mapStream(xfs.createReadStream(path4.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
-        rs.on("error", function(err2) {
-          entry.destroy(err2);
+        rs.on("error", function(err3) {
+          entry.destroy(err3);
         });
         pump(rs, entry);
       };
-      var onnextentry = function(err) {
-        if (err) return pack2.destroy(err);
+      var onnextentry = function(err2) {
+        if (err2) return pack2.destroy(err2);
         statNext(onstat);
       };
       onnextentry();
@@ -34340,8 +34352,8 @@ var require_tar_fs = __commonJS({
         if (opts.utimes === false) return cb();
         if (header.type === "directory") return xfs.utimes(name, now, header.mtime, cb);
         if (header.type === "symlink") return utimesParent(name, cb);
-        xfs.utimes(name, now, header.mtime, function(err) {
-          if (err) return cb(err);
+        xfs.utimes(name, now, header.mtime, function(err2) {
+          if (err2) return cb(err2);
           utimesParent(name, cb);
         });
       };
@@ -34353,8 +34365,8 @@ var require_tar_fs = __commonJS({
         var mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & parseInt(777, 8);
         if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
         else onchown(null);
-        function onchown(err) {
-          if (err) return cb(err);
+        function onchown(err2) {
+          if (err2) return cb(err2);
           if (!chmod2) return cb();
           chmod2.call(xfs, name, mode, cb);
         }
@@ -34367,11 +34379,11 @@ var require_tar_fs = __commonJS({
           stream.resume();
           return next();
         }
-        var stat3 = function(err) {
-          if (err) return next(err);
+        var stat3 = function(err2) {
+          if (err2) return next(err2);
           if (path4.join(name, ".") === path4.join(cwd, ".")) return next();
-          utimes(name, header, function(err2) {
-            if (err2) return next(err2);
+          utimes(name, header, function(err3) {
+            if (err3) return next(err3);
             if (win32) return next();
             chperm(name, header, next);
           });
@@ -34381,8 +34393,8 @@ var require_tar_fs = __commonJS({
           xfs.unlink(name, function() {
             var dst = path4.resolve(path4.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path4.resolve(cwd), function(err, valid) {
-              if (err) return next(err);
+            validateNotSymlink(xfs, dst, path4.resolve(cwd), function(err2, valid) {
+              if (err2) return next(err2);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat3);
             });
@@ -34392,32 +34404,32 @@ var require_tar_fs = __commonJS({
           if (win32) return next();
           xfs.unlink(name, function() {
             var srcpath = path4.join(cwd, path4.join("/", header.linkname));
-            xfs.realpath(srcpath, function(err, dst) {
-              if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
-              xfs.link(dst, name, function(err2) {
-                if (err2 && err2.code === "EPERM" && opts.hardlinkAsFilesFallback) {
+            xfs.realpath(srcpath, function(err2, dst) {
+              if (err2 || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
+              xfs.link(dst, name, function(err3) {
+                if (err3 && err3.code === "EPERM" && opts.hardlinkAsFilesFallback) {
                   stream = xfs.createReadStream(srcpath);
                   return onfile();
                 }
-                stat3(err2);
+                stat3(err3);
               });
             });
           });
         };
         var onfile = function() {
-          xfs.lstat(name, function(err, st) {
-            if (!err && st.isSymbolicLink()) return xfs.unlink(name, onwrite);
+          xfs.lstat(name, function(err2, st) {
+            if (!err2 && st.isSymbolicLink()) return xfs.unlink(name, onwrite);
             onwrite();
           });
-          function onwrite(err) {
-            if (err) return next(err);
+          function onwrite(err2) {
+            if (err2) return next(err2);
             var ws = xfs.createWriteStream(name);
             var rs = mapStream(stream, header);
-            ws.on("error", function(err2) {
-              rs.destroy(err2);
+            ws.on("error", function(err3) {
+              rs.destroy(err3);
             });
-            pump(rs, ws, function(err2) {
-              if (err2) return next(err2);
+            pump(rs, ws, function(err3) {
+              if (err3) return next(err3);
               ws.on("close", stat3);
             });
           }
@@ -34432,16 +34444,16 @@ var require_tar_fs = __commonJS({
           }, stat3);
         }
         var dir = path4.dirname(name);
-        validate(xfs, dir, path4.join(cwd, "."), function(err, valid) {
-          if (err) return next(err);
+        validate(xfs, dir, path4.join(cwd, "."), function(err2, valid) {
+          if (err2) return next(err2);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
             fs: xfs,
             own,
             uid: header.uid,
             gid: header.gid
-          }, function(err2) {
-            if (err2) return next(err2);
+          }, function(err3) {
+            if (err3) return next(err3);
             switch (header.type) {
               case "file":
                 return onfile();
@@ -34461,27 +34473,27 @@ var require_tar_fs = __commonJS({
     };
     function validate(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
-      fs5.lstat(name, function(err, st) {
-        if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
+      fs5.lstat(name, function(err2, st) {
+        if (err2 && err2.code !== "ENOENT") return cb(err2);
+        if (err2 || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
       if (!name.startsWith(root + path4.sep)) return cb(null, false);
-      fs5.lstat(name, function(err, st) {
-        if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
+      fs5.lstat(name, function(err2, st) {
+        if (err2 && err2.code !== "ENOENT" && err2.code !== "EPERM") return cb(err2);
+        if (err2 || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function mkdirfix(name, opts, cb) {
-      mkdirp(name, { fs: opts.fs }, function(err, made) {
-        if (!err && made && opts.own) {
+      mkdirp(name, { fs: opts.fs }, function(err2, made) {
+        if (!err2 && made && opts.own) {
           chownr(made, opts.uid, opts.gid, cb);
         } else {
-          cb(err);
+          cb(err2);
         }
       });
     }
@@ -34549,10 +34561,10 @@ var require_util = __commonJS({
     };
     module2.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs4.readFile(path4.join(file.context, ".dockerignore"), (err, data) => {
+        fs4.readFile(path4.join(file.context, ".dockerignore"), (err2, data) => {
           let ignoreFn;
           let filterFn;
-          if (!err) {
+          if (!err2) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
             ignoreFn = (path5) => {
@@ -34607,17 +34619,17 @@ var require_exec = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -34637,17 +34649,17 @@ var require_exec = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -34666,17 +34678,17 @@ var require_exec = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -34736,16 +34748,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34766,16 +34778,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34797,16 +34809,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34826,16 +34838,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34854,16 +34866,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34883,16 +34895,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34914,16 +34926,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34947,16 +34959,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34976,16 +34988,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35008,16 +35020,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35038,16 +35050,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35069,16 +35081,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35101,17 +35113,17 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(new Exec(self2.modem, data.Id));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, new Exec(self2.modem, data.Id));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, new Exec(self2.modem, data.Id));
         });
       }
     };
@@ -35134,16 +35146,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35166,16 +35178,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35197,16 +35209,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35228,16 +35240,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35258,16 +35270,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35290,16 +35302,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, stream) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, stream) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(stream);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, stream) {
-          args.callback(err, stream);
+        this.modem.dial(optsf, function(err2, stream) {
+          args.callback(err2, stream);
         });
       }
     };
@@ -35320,16 +35332,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35352,16 +35364,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35383,16 +35395,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35414,16 +35426,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35445,16 +35457,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35477,16 +35489,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35507,16 +35519,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35541,16 +35553,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35584,17 +35596,17 @@ var require_image = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -35613,17 +35625,17 @@ var require_image = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(fopts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(fopts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(fopts, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(fopts, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -35640,17 +35652,17 @@ var require_image = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          if (err) return callback(err, data);
-          callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          if (err2) return callback(err2, data);
+          callback(err2, data);
         });
       }
     };
@@ -35667,17 +35679,17 @@ var require_image = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          if (err) return callback(err, data);
-          callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          if (err2) return callback(err2, data);
+          callback(err2, data);
         });
       }
     };
@@ -35704,16 +35716,16 @@ var require_image = __commonJS({
       delete optsf.options.authconfig;
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -35736,16 +35748,16 @@ var require_image = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -35766,16 +35778,16 @@ var require_image = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35809,16 +35821,16 @@ var require_volume = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35839,16 +35851,16 @@ var require_volume = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35882,16 +35894,16 @@ var require_network = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35913,16 +35925,16 @@ var require_network = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35943,16 +35955,16 @@ var require_network = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35973,16 +35985,16 @@ var require_network = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36016,16 +36028,16 @@ var require_service = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36045,16 +36057,16 @@ var require_service = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36085,16 +36097,16 @@ var require_service = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -36116,16 +36128,16 @@ var require_service = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36160,16 +36172,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36189,17 +36201,17 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -36220,16 +36232,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36257,16 +36269,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36285,16 +36297,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36313,16 +36325,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36342,16 +36354,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36372,16 +36384,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36407,16 +36419,16 @@ var require_plugin = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -36451,16 +36463,16 @@ var require_secret = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36482,16 +36494,16 @@ var require_secret = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -36512,16 +36524,16 @@ var require_secret = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36556,16 +36568,16 @@ var require_config = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36586,16 +36598,16 @@ var require_config = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36617,16 +36629,16 @@ var require_config = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36663,16 +36675,16 @@ var require_task = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36695,16 +36707,16 @@ var require_task = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36738,16 +36750,16 @@ var require_node3 = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36770,16 +36782,16 @@ var require_node3 = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -36799,16 +36811,16 @@ var require_node3 = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -37374,9 +37386,9 @@ var require_call_credentials = __commonJS({
             getHeaders = googleCredentials.getRequestHeaders(options.service_url);
           } else {
             getHeaders = new Promise((resolve6, reject) => {
-              googleCredentials.getRequestMetadata(options.service_url, (err, headers) => {
-                if (err) {
-                  reject(err);
+              googleCredentials.getRequestMetadata(options.service_url, (err2, headers) => {
+                if (err2) {
+                  reject(err2);
                   return;
                 }
                 if (!headers) {
@@ -37393,8 +37405,8 @@ var require_call_credentials = __commonJS({
               metadata.add(key, headers[key]);
             }
             callback(null, metadata);
-          }, (err) => {
-            callback(err);
+          }, (err2) => {
+            callback(err2);
           });
         });
       }
@@ -37440,11 +37452,11 @@ var require_call_credentials = __commonJS({
       }
       generateMetadata(options) {
         return new Promise((resolve6, reject) => {
-          this.metadataGenerator(options, (err, metadata) => {
+          this.metadataGenerator(options, (err2, metadata) => {
             if (metadata !== void 0) {
               resolve6(metadata);
             } else {
-              reject(err);
+              reject(err2);
             }
           });
         });
@@ -37613,8 +37625,8 @@ var require_uri_parser = __commonJS({
     function computeServiceUrl(host, methodName) {
       var _a, _b;
       const serviceName = extractServiceName(methodName);
-      const hostname = (_b = (_a = splitHostPort(host)) === null || _a === void 0 ? void 0 : _a.host) !== null && _b !== void 0 ? _b : "localhost";
-      return `https://${hostname}/${serviceName}`;
+      const hostname2 = (_b = (_a = splitHostPort(host)) === null || _a === void 0 ? void 0 : _a.host) !== null && _b !== void 0 ? _b : "localhost";
+      return `https://${hostname2}/${serviceName}`;
     }
   }
 });
@@ -38465,8 +38477,8 @@ var require_service_config = __commonJS({
         }
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
-          for (const hostname of validatedConfig.clientHostname) {
-            if (hostname === os6.hostname()) {
+          for (const hostname2 of validatedConfig.clientHostname) {
+            if (hostname2 === os6.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -40806,8 +40818,8 @@ var require_client2 = __commonJS({
         return this[CHANNEL_SYMBOL];
       }
       waitForReady(deadline, callback) {
-        const checkState = (err) => {
-          if (err) {
+        const checkState = (err2) => {
+          if (err2) {
             callback(new Error("Failed to connect before the deadline"));
             return;
           }
@@ -41607,11 +41619,11 @@ var require_aspromise = __commonJS({
       while (index < arguments.length)
         params[offset++] = arguments[index++];
       return new Promise(function executor(resolve6, reject) {
-        params[offset] = function callback(err) {
+        params[offset] = function callback(err2) {
           if (pending) {
             pending = false;
-            if (err)
-              reject(err);
+            if (err2)
+              reject(err2);
             else {
               var params2 = new Array(arguments.length - 1), offset2 = 0;
               while (offset2 < params2.length)
@@ -41622,10 +41634,10 @@ var require_aspromise = __commonJS({
         };
         try {
           fn.apply(ctx || null, params);
-        } catch (err) {
+        } catch (err2) {
           if (pending) {
             pending = false;
-            reject(err);
+            reject(err2);
           }
         }
       });
@@ -43909,10 +43921,10 @@ var require_service2 = __commonJS({
         return self2.rpcImpl(
           method,
           requestCtor[self2.requestDelimited ? "encodeDelimited" : "encode"](request4).finish(),
-          function rpcCallback(err, response) {
-            if (err) {
-              self2.emit("error", err, method);
-              return callback(err);
+          function rpcCallback(err2, response) {
+            if (err2) {
+              self2.emit("error", err2, method);
+              return callback(err2);
             }
             if (response === null) {
               self2.end(
@@ -43924,19 +43936,19 @@ var require_service2 = __commonJS({
             if (!(response instanceof responseCtor)) {
               try {
                 response = responseCtor[self2.responseDelimited ? "decodeDelimited" : "decode"](response);
-              } catch (err2) {
-                self2.emit("error", err2, method);
-                return callback(err2);
+              } catch (err3) {
+                self2.emit("error", err3, method);
+                return callback(err3);
               }
             }
             self2.emit("data", response, method);
             return callback(null, response);
           }
         );
-      } catch (err) {
-        self2.emit("error", err, method);
+      } catch (err2) {
+        self2.emit("error", err2, method);
         setTimeout(function() {
-          callback(err);
+          callback(err2);
         }, 0);
         return void 0;
       }
@@ -44100,8 +44112,8 @@ var require_fetch = __commonJS({
       if (!callback)
         return asPromise(fetch2, this, filename, options);
       if (!options.xhr && fs4 && fs4.readFile)
-        return fs4.readFile(filename, function fetchReadFileCallback(err, contents) {
-          return err && typeof XMLHttpRequest !== "undefined" ? fetch2.xhr(filename, options, callback) : err ? callback(err) : callback(null, options.binary ? contents : contents.toString("utf8"));
+        return fs4.readFile(filename, function fetchReadFileCallback(err2, contents) {
+          return err2 && typeof XMLHttpRequest !== "undefined" ? fetch2.xhr(filename, options, callback) : err2 ? callback(err2) : callback(null, options.binary ? contents : contents.toString("utf8"));
         });
       return fetch2.xhr(filename, options, callback);
     }
@@ -45601,19 +45613,19 @@ var require_root = __commonJS({
         return util.asPromise(load, self2, filename, options);
       }
       var sync = callback === SYNC;
-      function finish2(err, root) {
+      function finish2(err2, root) {
         if (!callback) {
           return;
         }
         if (sync) {
-          throw err;
+          throw err2;
         }
         if (root) {
           root.resolveAll();
         }
         var cb = callback;
         callback = null;
-        cb(err, root);
+        cb(err2, root);
       }
       function getBundledFileName(filename2) {
         var idx = filename2.lastIndexOf("google/protobuf/");
@@ -45647,8 +45659,8 @@ var require_root = __commonJS({
                   fetch2(resolved2, true, depth + 1);
             }
           }
-        } catch (err) {
-          finish2(err);
+        } catch (err2) {
+          finish2(err2);
         }
         if (!sync && !queued) {
           finish2(null, self2);
@@ -45678,22 +45690,22 @@ var require_root = __commonJS({
           var source;
           try {
             source = util.fs.readFileSync(filename2).toString("utf8");
-          } catch (err) {
+          } catch (err2) {
             if (!weak)
-              finish2(err);
+              finish2(err2);
             return;
           }
           process2(filename2, source, depth);
         } else {
           ++queued;
-          self2.fetch(filename2, function(err, source2) {
+          self2.fetch(filename2, function(err2, source2) {
             --queued;
             if (!callback) {
               return;
             }
-            if (err) {
+            if (err2) {
               if (!weak)
-                finish2(err);
+                finish2(err2);
               else if (!queued)
                 finish2(null, self2);
               return;
@@ -47185,11 +47197,11 @@ var require_parse = __commonJS({
           } else {
             try {
               target.push([start = parseId(next()), skip2("to", true) ? parseId(next()) : start]);
-            } catch (err) {
+            } catch (err2) {
               if (acceptStrings && typeRefRe.test(token2) && edition >= 2023) {
                 target.push(token2);
               } else {
-                throw err;
+                throw err2;
               }
             }
           }
@@ -49617,7 +49629,7 @@ var require_descriptor2 = __commonJS({
       Root_toDescriptorRecursive(this, set3.file, edition);
       return set3;
     };
-    function Root_toDescriptorRecursive(ns, files, edition) {
+    function Root_toDescriptorRecursive(ns, files2, edition) {
       var file = exports2.FileDescriptorProto.create({ name: ns.filename || (ns.fullName.substring(1).replace(/\./g, "_") || "root") + ".proto" });
       editionToDescriptor(edition, file);
       if (!(ns instanceof Root))
@@ -49633,10 +49645,10 @@ var require_descriptor2 = __commonJS({
           file.service.push(nested.toDescriptor());
         else if (nested instanceof /* plain */
         Namespace)
-          Root_toDescriptorRecursive(nested, files, edition);
+          Root_toDescriptorRecursive(nested, files2, edition);
       file.options = toDescriptorOptions(ns.options, exports2.FileOptions);
       if (file.messageType.length + file.enumType.length + file.extension.length + file.service.length)
-        files.push(file);
+        files2.push(file);
     }
     var unnamedMessageIndex = 0;
     Type.fromDescriptor = function fromDescriptor(descriptor, edition, nested, depth) {
@@ -50528,7 +50540,7 @@ var require_util3 = __commonJS({
           try {
             fs4.accessSync(fullPath, fs4.constants.R_OK);
             return fullPath;
-          } catch (err) {
+          } catch (err2) {
             continue;
           }
         }
@@ -51474,9 +51486,9 @@ var require_compression_filter = __commonJS({
       }
       compressMessage(message) {
         return new Promise((resolve6, reject) => {
-          zlib.deflate(message, (err, output) => {
-            if (err) {
-              reject(err);
+          zlib.deflate(message, (err2, output) => {
+            if (err2) {
+              reject(err2);
             } else {
               resolve6(output);
             }
@@ -51520,9 +51532,9 @@ var require_compression_filter = __commonJS({
       }
       compressMessage(message) {
         return new Promise((resolve6, reject) => {
-          zlib.gzip(message, (err, output) => {
-            if (err) {
-              reject(err);
+          zlib.gzip(message, (err2, output) => {
+            if (err2) {
+              reject(err2);
             } else {
               resolve6(output);
             }
@@ -52548,8 +52560,8 @@ var require_resolver_dns = __commonJS({
           }
           trace("Looking up DNS hostname " + this.dnsHostname);
           this.latestLookupResult = null;
-          const hostname = this.dnsHostname;
-          this.pendingLookupPromise = this.lookup(hostname);
+          const hostname2 = this.dnsHostname;
+          this.pendingLookupPromise = this.lookup(hostname2);
           this.pendingLookupPromise.then((addressList) => {
             if (this.pendingLookupPromise === null) {
               return;
@@ -52562,17 +52574,17 @@ var require_resolver_dns = __commonJS({
             trace("Resolved addresses for target " + (0, uri_parser_1.uriToString)(this.target) + ": " + allAddressesString);
             const healthStatus = this.listener(this.latestLookupResult, {}, this.latestServiceConfigResult, "");
             this.handleHealthStatus(healthStatus);
-          }, (err) => {
+          }, (err2) => {
             if (this.pendingLookupPromise === null) {
               return;
             }
-            trace("Resolution error for target " + (0, uri_parser_1.uriToString)(this.target) + ": " + err.message);
+            trace("Resolution error for target " + (0, uri_parser_1.uriToString)(this.target) + ": " + err2.message);
             this.pendingLookupPromise = null;
             this.stopNextResolutionTimer();
             this.listener((0, call_interface_1.statusOrFromError)(this.defaultResolutionError), {}, this.latestServiceConfigResult, "");
           });
           if (this.isServiceConfigEnabled && this.pendingTxtPromise === null) {
-            this.pendingTxtPromise = this.resolveTxt(hostname);
+            this.pendingTxtPromise = this.resolveTxt(hostname2);
             this.pendingTxtPromise.then((txtRecord) => {
               if (this.pendingTxtPromise === null) {
                 return;
@@ -52586,16 +52598,16 @@ var require_resolver_dns = __commonJS({
                 } else {
                   this.latestServiceConfigResult = null;
                 }
-              } catch (err) {
+              } catch (err2) {
                 this.latestServiceConfigResult = (0, call_interface_1.statusOrFromError)({
                   code: constants_1.Status.UNAVAILABLE,
-                  details: `Parsing service config failed with error ${err.message}`
+                  details: `Parsing service config failed with error ${err2.message}`
                 });
               }
               if (this.latestLookupResult !== null) {
                 this.listener(this.latestLookupResult, {}, this.latestServiceConfigResult, "");
               }
-            }, (err) => {
+            }, (err2) => {
             });
           }
         }
@@ -52614,12 +52626,12 @@ var require_resolver_dns = __commonJS({
           this.continueResolving = true;
         }
       }
-      async lookup(hostname) {
+      async lookup(hostname2) {
         if (environment_1.GRPC_NODE_USE_ALTERNATIVE_RESOLVER) {
           trace("Using alternative DNS resolver.");
           const records = await Promise.allSettled([
-            this.alternativeResolver.resolve4(hostname),
-            this.alternativeResolver.resolve6(hostname)
+            this.alternativeResolver.resolve4(hostname2),
+            this.alternativeResolver.resolve6(hostname2)
           ]);
           if (records.every((result) => result.status === "rejected")) {
             throw new Error(records[0].reason);
@@ -52631,15 +52643,15 @@ var require_resolver_dns = __commonJS({
             port: +this.port
           }));
         }
-        const addressList = await dns_1.promises.lookup(hostname, { all: true });
+        const addressList = await dns_1.promises.lookup(hostname2, { all: true });
         return addressList.map((addr) => ({ host: addr.address, port: +this.port }));
       }
-      async resolveTxt(hostname) {
+      async resolveTxt(hostname2) {
         if (environment_1.GRPC_NODE_USE_ALTERNATIVE_RESOLVER) {
           trace("Using alternative DNS resolver.");
-          return this.alternativeResolver.resolveTxt(hostname);
+          return this.alternativeResolver.resolveTxt(hostname2);
         }
-        return dns_1.promises.resolveTxt(hostname);
+        return dns_1.promises.resolveTxt(hostname2);
       }
       startNextResolutionTimer() {
         var _a, _b;
@@ -52767,13 +52779,13 @@ var require_http_proxy = __commonJS({
           userCred = proxyUrl.username;
         }
       }
-      const hostname = proxyUrl.hostname;
+      const hostname2 = proxyUrl.hostname;
       let port2 = proxyUrl.port;
       if (port2 === "") {
         port2 = "80";
       }
       const result = {
-        address: `${hostname}:${port2}`
+        address: `${hostname2}:${port2}`
       };
       if (userCred) {
         result.creds = userCred;
@@ -52919,9 +52931,9 @@ var require_http_proxy = __commonJS({
             reject();
           }
         });
-        request4.once("error", (err) => {
+        request4.once("error", (err2) => {
           request4.removeAllListeners();
-          (0, logging_1.log)(constants_1.LogVerbosity.ERROR, "Failed to connect to proxy " + proxyAddressString + " with error " + err.message);
+          (0, logging_1.log)(constants_1.LogVerbosity.ERROR, "Failed to connect to proxy " + proxyAddressString + " with error " + err2.message);
           reject();
         });
         request4.end();
@@ -53221,12 +53233,12 @@ var require_subchannel_call = __commonJS({
             });
           });
         });
-        http2Stream.on("error", (err) => {
-          if (err.code !== "ERR_HTTP2_STREAM_ERROR") {
+        http2Stream.on("error", (err2) => {
+          if (err2.code !== "ERR_HTTP2_STREAM_ERROR") {
             if (this.traceEnabled) {
-              this.trace("Node error event: message=" + err.message + " code=" + err.code + " errno=" + getSystemErrorName(err.errno) + " syscall=" + err.syscall);
+              this.trace("Node error event: message=" + err2.message + " code=" + err2.code + " errno=" + getSystemErrorName(err2.errno) + " syscall=" + err2.syscall);
             }
-            this.internalError = err;
+            this.internalError = err2;
           }
           this.callEventTracker.onStreamEnd(false);
         });
@@ -53713,11 +53725,11 @@ var require_transport = __commonJS({
         (_b = (_a = this.keepaliveTimer).unref) === null || _b === void 0 ? void 0 : _b.call(_a);
         let pingSendError = "";
         try {
-          const pingSentSuccessfully = this.session.ping((err, duration2, payload) => {
+          const pingSentSuccessfully = this.session.ping((err2, duration2, payload) => {
             this.clearKeepaliveTimeout();
-            if (err) {
+            if (err2) {
               if (this.keepaliveTraceEnabled) {
-                this.keepaliveTrace("Ping failed with error " + err.message);
+                this.keepaliveTrace("Ping failed with error " + err2.message);
               }
               this.handleDisconnect();
             } else {
@@ -56215,8 +56227,8 @@ var require_server_call = __commonJS({
         };
         this.cancelled = false;
         this.trailingMetadata = new metadata_1.Metadata();
-        this.on("error", (err) => {
-          this.pendingStatus = serverErrorToStatus(err);
+        this.on("error", (err2) => {
+          this.pendingStatus = serverErrorToStatus(err2);
           this.end();
         });
       }
@@ -56270,8 +56282,8 @@ var require_server_call = __commonJS({
         };
         this.cancelled = false;
         this.trailingMetadata = new metadata_1.Metadata();
-        this.on("error", (err) => {
-          this.pendingStatus = serverErrorToStatus(err);
+        this.on("error", (err2) => {
+          this.pendingStatus = serverErrorToStatus(err2);
           this.end();
         });
       }
@@ -57490,16 +57502,16 @@ var require_server_interceptors = __commonJS({
         let decompressedMessage;
         try {
           decompressedMessage = await this.decompressMessage(queueEntry.compressedMessage, compressedMessageEncoding);
-        } catch (err) {
-          this.sendStatus(err);
+        } catch (err2) {
+          this.sendStatus(err2);
           return;
         }
         try {
           queueEntry.parsedMessage = this.handler.deserialize(decompressedMessage);
-        } catch (err) {
+        } catch (err2) {
           let details;
           if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-            details = `Error deserializing request: ${err.message}`;
+            details = `Error deserializing request: ${err2.message}`;
           } else {
             details = "Error deserializing request";
           }
@@ -58081,11 +58093,11 @@ var require_server2 = __commonJS({
           this.trace("Attempting to bind " + (0, subchannel_address_1.subchannelAddressToString)(address2));
           const http2Server = this.createHttp2Server(boundPortObject.credentials);
           return new Promise((resolve6, reject) => {
-            const onError = (err) => {
-              this.trace("Failed to bind " + (0, subchannel_address_1.subchannelAddressToString)(address2) + " with error " + err.message);
+            const onError = (err2) => {
+              this.trace("Failed to bind " + (0, subchannel_address_1.subchannelAddressToString)(address2) + " with error " + err2.message);
               resolve6({
                 port: "port" in address2 ? address2.port : 1,
-                error: err.message
+                error: err2.message
               });
             };
             http2Server.once("error", onError);
@@ -58571,15 +58583,15 @@ var require_server2 = __commonJS({
           }
           return handler2;
         }
-        _respondWithError(err, stream, channelzSessionInfo = null) {
+        _respondWithError(err2, stream, channelzSessionInfo = null) {
           var _b, _c;
-          const trailersToSend = Object.assign({ "grpc-status": (_b = err.code) !== null && _b !== void 0 ? _b : constants_1.Status.INTERNAL, "grpc-message": err.details, [http2.constants.HTTP2_HEADER_STATUS]: http2.constants.HTTP_STATUS_OK, [http2.constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto" }, (_c = err.metadata) === null || _c === void 0 ? void 0 : _c.toHttp2Headers());
+          const trailersToSend = Object.assign({ "grpc-status": (_b = err2.code) !== null && _b !== void 0 ? _b : constants_1.Status.INTERNAL, "grpc-message": err2.details, [http2.constants.HTTP2_HEADER_STATUS]: http2.constants.HTTP_STATUS_OK, [http2.constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto" }, (_c = err2.metadata) === null || _c === void 0 ? void 0 : _c.toHttp2Headers());
           stream.respond(trailersToSend, { endStream: true });
           this.callTracker.addCallFailed();
           channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
         }
         _channelzHandler(extraInterceptors, stream, headers) {
-          stream.once("error", (err) => {
+          stream.once("error", (err2) => {
           });
           this.onStreamOpened(stream);
           const channelzSessionInfo = this.sessions.get(stream.session);
@@ -58637,7 +58649,7 @@ var require_server2 = __commonJS({
           }
         }
         _streamHandler(extraInterceptors, stream, headers) {
-          stream.once("error", (err) => {
+          stream.once("error", (err2) => {
           });
           this.onStreamOpened(stream);
           if (this._verifyContentType(stream, headers) !== true) {
@@ -58753,10 +58765,10 @@ var require_server2 = __commonJS({
               this.keepaliveTrace("Sending ping with timeout " + this.keepaliveTimeoutMs + "ms");
               let pingSendError = "";
               try {
-                const pingSentSuccessfully = session.ping((err, duration2, payload) => {
+                const pingSentSuccessfully = session.ping((err2, duration2, payload) => {
                   clearKeepaliveTimeout();
-                  if (err) {
-                    this.keepaliveTrace("Ping failed with error: " + err.message);
+                  if (err2) {
+                    this.keepaliveTrace("Ping failed with error: " + err2.message);
                     sessionClosedByServer = true;
                     session.destroy();
                   } else {
@@ -58884,11 +58896,11 @@ var require_server2 = __commonJS({
               this.keepaliveTrace("Sending ping with timeout " + this.keepaliveTimeoutMs + "ms");
               let pingSendError = "";
               try {
-                const pingSentSuccessfully = session.ping((err, duration2, payload) => {
+                const pingSentSuccessfully = session.ping((err2, duration2, payload) => {
                   clearKeepaliveTimeout();
-                  if (err) {
-                    this.keepaliveTrace("Ping failed with error: " + err.message);
-                    this.channelzTrace.addTrace("CT_INFO", "Connection dropped due to error of a ping frame " + err.message + " return in " + duration2);
+                  if (err2) {
+                    this.keepaliveTrace("Ping failed with error: " + err2.message);
+                    this.channelzTrace.addTrace("CT_INFO", "Connection dropped due to error of a ping frame " + err2.message + " return in " + duration2);
                     sessionClosedByServer = true;
                     session.destroy();
                   } else {
@@ -59002,9 +59014,9 @@ var require_server2 = __commonJS({
     exports2.Server = Server;
     async function handleUnary(call, handler2) {
       let stream;
-      function respond(err, value, trailer, flags) {
-        if (err) {
-          call.sendStatus((0, server_call_1.serverErrorToStatus)(err, trailer));
+      function respond(err2, value, trailer, flags) {
+        if (err2) {
+          call.sendStatus((0, server_call_1.serverErrorToStatus)(err2, trailer));
           return;
         }
         call.sendMessage(value, () => {
@@ -59046,10 +59058,10 @@ var require_server2 = __commonJS({
           stream = new server_call_1.ServerWritableStreamImpl(handler2.path, call, requestMetadata, requestMessage);
           try {
             handler2.func(stream, respond);
-          } catch (err) {
+          } catch (err2) {
             let details;
             if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-              details = `Server method handler threw error ${err.message}`;
+              details = `Server method handler threw error ${err2.message}`;
             } else {
               details = "Unknown error";
             }
@@ -59070,9 +59082,9 @@ var require_server2 = __commonJS({
     }
     function handleClientStreaming(call, handler2) {
       let stream;
-      function respond(err, value, trailer, flags) {
-        if (err) {
-          call.sendStatus((0, server_call_1.serverErrorToStatus)(err, trailer));
+      function respond(err2, value, trailer, flags) {
+        if (err2) {
+          call.sendStatus((0, server_call_1.serverErrorToStatus)(err2, trailer));
           return;
         }
         call.sendMessage(value, () => {
@@ -59088,10 +59100,10 @@ var require_server2 = __commonJS({
           stream = new server_call_1.ServerDuplexStreamImpl(handler2.path, call, metadata);
           try {
             handler2.func(stream, respond);
-          } catch (err) {
+          } catch (err2) {
             let details;
             if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-              details = `Server method handler threw error ${err.message}`;
+              details = `Server method handler threw error ${err2.message}`;
             } else {
               details = "Unknown error";
             }
@@ -59150,10 +59162,10 @@ var require_server2 = __commonJS({
           stream = new server_call_1.ServerWritableStreamImpl(handler2.path, call, requestMetadata, requestMessage);
           try {
             handler2.func(stream);
-          } catch (err) {
+          } catch (err2) {
             let details;
             if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-              details = `Server method handler threw error ${err.message}`;
+              details = `Server method handler threw error ${err2.message}`;
             } else {
               details = "Unknown error";
             }
@@ -59180,10 +59192,10 @@ var require_server2 = __commonJS({
           stream = new server_call_1.ServerDuplexStreamImpl(handler2.path, call, metadata);
           try {
             handler2.func(stream);
-          } catch (err) {
+          } catch (err2) {
             let details;
             if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-              details = `Server method handler threw error ${err.message}`;
+              details = `Server method handler threw error ${err2.message}`;
             } else {
               details = "Unknown error";
             }
@@ -61402,7 +61414,7 @@ var require_util4 = __commonJS({
           try {
             fs4.accessSync(fullPath, fs4.constants.R_OK);
             return fullPath;
-          } catch (err) {
+          } catch (err2) {
             continue;
           }
         }
@@ -61663,9 +61675,9 @@ var require_session = __commonJS({
           500: "server error"
         }
       };
-      docker.modem.dial(opts, function(err, socket2) {
-        if (err) {
-          return handler2(err, null, () => void 0);
+      docker.modem.dial(opts, function(err2, socket2) {
+        if (err2) {
+          return handler2(err2, null, () => void 0);
         }
         const server = new grpc.Server();
         const creds = grpc.ServerCredentials.createInsecure();
@@ -61847,13 +61859,13 @@ var require_buildkit = __commonJS({
           }
         }
       }
-      function onStreamError(err) {
+      function onStreamError(err2) {
         finished = true;
         stream.removeListener("data", onStreamEvent);
         stream.removeListener("error", onStreamError);
         stream.removeListener("end", onStreamEnd);
         stream.removeListener("close", onStreamEnd);
-        if (onFinished) onFinished(err, output);
+        if (onFinished) onFinished(err2, output);
       }
       function onStreamEnd() {
         if (finished) return;
@@ -61932,17 +61944,17 @@ var require_docker = __commonJS({
       delete opts.authconfig;
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getContainer(data.Id));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return callback(err, data);
-          callback(err, self2.getContainer(data.Id));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return callback(err2, data);
+          callback(err2, self2.getContainer(data.Id));
         });
       }
     };
@@ -61970,16 +61982,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62003,16 +62015,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62039,16 +62051,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62067,16 +62079,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62119,13 +62131,13 @@ var require_docker = __commonJS({
       }
       function dialWithSession(callback2) {
         if (opts?.version === "2") {
-          withSession(self2, optsf.authconfig, (err, sessionId, done) => {
-            if (err) {
-              return callback2(err);
+          withSession(self2, optsf.authconfig, (err2, sessionId, done) => {
+            if (err2) {
+              return callback2(err2);
             }
             optsf.options.session = sessionId;
-            dial((err2, data) => {
-              callback2(err2, data);
+            dial((err3, data) => {
+              callback2(err3, data);
               if (data) {
                 data.on("end", done);
               }
@@ -62137,9 +62149,9 @@ var require_docker = __commonJS({
       }
       if (callback === void 0) {
         return new self2.modem.Promise(function(resolve6, reject) {
-          dialWithSession(function(err, data) {
-            if (err) {
-              return reject(err);
+          dialWithSession(function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
@@ -62201,16 +62213,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62230,16 +62242,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62260,16 +62272,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62288,16 +62300,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62319,16 +62331,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62347,16 +62359,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62379,17 +62391,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getSecret(data.ID));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getSecret(data.ID));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getSecret(data.ID));
         });
       }
     };
@@ -62412,17 +62424,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getConfig(data.ID));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getConfig(data.ID));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getConfig(data.ID));
         });
       }
     };
@@ -62441,16 +62453,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62469,16 +62481,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62499,17 +62511,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getPlugin(args.opts.name));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getPlugin(args.opts.name));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getPlugin(args.opts.name));
         });
       }
     };
@@ -62528,16 +62540,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62556,16 +62568,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62583,16 +62595,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62611,16 +62623,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62639,16 +62651,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62667,16 +62679,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62698,17 +62710,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getVolume(data.Name));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getVolume(data.Name));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getVolume(data.Name));
         });
       }
     };
@@ -62735,17 +62747,17 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getService(data.ID || data.Id));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return callback(err, data);
-          callback(err, self2.getService(data.ID || data.Id));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return callback(err2, data);
+          callback(err2, self2.getService(data.ID || data.Id));
         });
       }
     };
@@ -62765,16 +62777,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62796,17 +62808,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getNetwork(data.Id));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getNetwork(data.Id));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getNetwork(data.Id));
         });
       }
     };
@@ -62826,16 +62838,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62854,16 +62866,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62881,16 +62893,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62908,16 +62920,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62935,16 +62947,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62962,16 +62974,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62991,16 +63003,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63042,15 +63054,15 @@ var require_docker = __commonJS({
         startOptions = {};
       }
       var hub = new EventEmitter2();
-      function handler2(err, container) {
-        if (err) return callback(err, null, container);
+      function handler2(err2, container) {
+        if (err2) return callback(err2, null, container);
         hub.emit("container", container);
         container.attach({
           stream: true,
           stdout: true,
           stderr: true
-        }, function handler3(err2, stream) {
-          if (err2) return callback(err2, null, container);
+        }, function handler3(err3, stream) {
+          if (err3) return callback(err3, null, container);
           hub.emit("stream", stream);
           if (streamo) {
             if (streamo instanceof Array) {
@@ -63072,12 +63084,12 @@ var require_docker = __commonJS({
               });
             }
           }
-          container.start(startOptions, function(err3, data) {
-            if (err3) return callback(err3, data, container);
+          container.start(startOptions, function(err4, data) {
+            if (err4) return callback(err4, data, container);
             hub.emit("start", container);
-            container.wait(function(err4, data2) {
+            container.wait(function(err5, data2) {
               hub.emit("data", data2);
-              callback(err4, data2, container);
+              callback(err5, data2, container);
             });
           });
         });
@@ -63156,8 +63168,8 @@ var require_docker = __commonJS({
           return containero.wait();
         }).then(function(data) {
           resolve6([data, containero]);
-        }).catch(function(err) {
-          reject(err);
+        }).catch(function(err2) {
+          reject(err2);
         });
       });
     };
@@ -63177,16 +63189,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63206,16 +63218,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63234,16 +63246,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63263,16 +63275,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63291,16 +63303,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63322,12 +63334,12 @@ var require_docker = __commonJS({
 function dockerClient() {
   try {
     return new import_dockerode.default(tlsOptionsFromEnv(process.env));
-  } catch (err) {
+  } catch (err2) {
     const host = (process.env.DOCKER_HOST ?? "").replace(/\/\/[^@/]*@/, "//");
     throw new PreviewError(
       "run",
-      `Cannot reach the Docker engine named by DOCKER_HOST=${host}: ${err.message}. Check DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a folder with ca.pem, cert.pem and key.pem).`,
-      { code: "DOCKER_CLIENT", cause: err }
+      `Cannot reach the Docker engine named by DOCKER_HOST=${host}: ${err2.message}. Check DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a folder with ca.pem, cert.pem and key.pem).`,
+      { code: "DOCKER_CLIENT", cause: err2 }
     );
   }
 }
@@ -63704,18 +63716,18 @@ var init_ports = __esm({
 });
 
 // src/docker/docker-errors.ts
-function engineMessage(err) {
-  const e = err;
+function engineMessage(err2) {
+  const e = err2;
   if (typeof e?.json?.message === "string") return e.json.message.trim();
-  return String(e?.message ?? err).trim();
+  return String(e?.message ?? err2).trim();
 }
-function statusCode(err) {
-  const code = err?.statusCode;
+function statusCode(err2) {
+  const code = err2?.statusCode;
   return typeof code === "number" ? code : void 0;
 }
-function isGone(err) {
-  const code = statusCode(err);
-  return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err));
+function isGone(err2) {
+  const code = statusCode(err2);
+  return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err2));
 }
 var init_docker_errors = __esm({
   "src/docker/docker-errors.ts"() {
@@ -63727,20 +63739,20 @@ var init_docker_errors = __esm({
 async function stopAndRemove(container, graceSeconds = STOP_GRACE_SECONDS) {
   try {
     await container.stop({ t: graceSeconds });
-  } catch (err) {
-    if (isGone(err)) return;
+  } catch (err2) {
+    if (isGone(err2)) return;
   }
   try {
     await container.remove({ force: true, v: true });
-  } catch (err) {
-    if (!isGone(err)) throw removeError(container.id, err);
+  } catch (err2) {
+    if (!isGone(err2)) throw removeError(container.id, err2);
   }
 }
-function removeError(id, err) {
+function removeError(id, err2) {
   return new PreviewError(
     "run",
-    `Could not remove container ${id.slice(0, 12)}: ${engineMessage(err)}. Remove it by hand with \`docker rm -f ${id.slice(0, 12)}\`.`,
-    { code: "DOCKER_REMOVE_FAILED", cause: err }
+    `Could not remove container ${id.slice(0, 12)}: ${engineMessage(err2)}. Remove it by hand with \`docker rm -f ${id.slice(0, 12)}\`.`,
+    { code: "DOCKER_REMOVE_FAILED", cause: err2 }
   );
 }
 var init_remove = __esm({
@@ -63753,13 +63765,13 @@ var init_remove = __esm({
 });
 
 // src/docker/run-errors.ts
-function runError(err, scrub = (t) => t) {
-  if (err instanceof PreviewError) return err;
-  const message = scrub(engineMessage(err));
+function runError(err2, scrub = (t) => t) {
+  if (err2 instanceof PreviewError) return err2;
+  const message = scrub(engineMessage(err2));
   const advice = ADVICE.find(([pattern]) => pattern.test(message))?.[1] ?? "Check the Docker engine's message above.";
   return new PreviewError("run", `Docker could not start the app's container: ${message}. ${advice}`, {
     code: "DOCKER_RUN_FAILED",
-    cause: err
+    cause: err2
   });
 }
 var ADVICE;
@@ -63804,7 +63816,7 @@ async function startContainer(docker, image, opts, labels, log2) {
   const exposed = exposedTcpPorts(config.ExposedPorts);
   if (port2.source === "input" && exposed.length > 0 && !exposed.includes(port2.port)) {
     log2.warning(
-      `The image EXPOSEs ${exposed.join(", ")} but the preview waits on port ${port2.port} (the \`port\` input, CLI: \`--port\`). If the app listens on ${exposed[0]}, set the \`port\` input to ${exposed[0]} (CLI: \`--port ${exposed[0]}\`).`
+      `The image EXPOSEs ${exposed.join(", ")} but the preview waits on port ${port2.port} . If the app listens on ${exposed[0]}, set the \`port\` input to ${exposed[0]} (CLI: \`--port ${exposed[0]}\`).`
     );
   }
   const defaults = reachableEnv(config.Env, opts.env);
@@ -63820,8 +63832,8 @@ async function startContainer(docker, image, opts, labels, log2) {
     resources: opts.resources,
     labels
   });
-  const container = await docker.createContainer(spec).catch((err) => {
-    throw runError(err, scrub);
+  const container = await docker.createContainer(spec).catch((err2) => {
+    throw runError(err2, scrub);
   });
   const ring = new LogRing(opts.secrets);
   try {
@@ -63834,9 +63846,9 @@ async function startContainer(docker, image, opts, labels, log2) {
     });
     log2.info(`Started container ${container.id.slice(0, 12)} on http://127.0.0.1:${hostPort2}.`);
     return appContainer(container, port2.port, hostPort2, exited, ring);
-  } catch (err) {
+  } catch (err2) {
     await stopAndRemove(container).catch(() => void 0);
-    throw runError(err, scrub);
+    throw runError(err2, scrub);
   }
 }
 function appContainer(container, containerPort, hostPort2, exited, ring) {
@@ -63860,11 +63872,11 @@ async function inspectImageConfig(docker, image) {
   try {
     const info2 = await docker.getImage(image.imageId).inspect();
     return info2.Config;
-  } catch (err) {
+  } catch (err2) {
     throw new PreviewError(
       "run",
-      `Cannot inspect image ${image.ref} (${image.imageId.slice(0, 19)}): ${err.message}. Run the preview again so it is built or pulled afresh.`,
-      { code: "IMAGE_MISSING", cause: err }
+      `Cannot inspect image ${image.ref} (${image.imageId.slice(0, 19)}): ${err2.message}. Run the preview again so it is built or pulled afresh.`,
+      { code: "IMAGE_MISSING", cause: err2 }
     );
   }
 }
@@ -63970,10 +63982,10 @@ function shortCause(message) {
   const parts = message.trim().split(/:\s+/).filter((p) => p.length > 0);
   return parts[parts.length - 1] ?? message;
 }
-function engineMessage2(err) {
-  const e = err;
+function engineMessage2(err2) {
+  const e = err2;
   if (typeof e?.json?.message === "string") return e.json.message;
-  const text = typeof e?.message === "string" ? e.message : String(err);
+  const text = typeof e?.message === "string" ? e.message : String(err2);
   return text.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, "").trim();
 }
 var UNREACHABLE, NOT_FOUND, UNAUTHORIZED;
@@ -64077,22 +64089,22 @@ function baseImageOf(step, message) {
 function shortHubName(ref) {
   return ref.replace(/^(?:registry-1\.|index\.)?docker\.io\/(?:library\/(?=[^/]+$))?/, "");
 }
-function requestError(err, dockerfile2, aborted, contextFailure) {
-  if (err instanceof PreviewError) return err;
+function requestError(err2, dockerfile2, aborted, contextFailure) {
+  if (err2 instanceof PreviewError) return err2;
   if (aborted)
-    return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err });
+    return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err2 });
   if (contextFailure) return contextError(contextFailure);
   return new PreviewError(
     "build",
-    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err)}. Check the Dockerfile and the build-args/target inputs.`,
-    { code: "DOCKER_BUILD_FAILED", cause: err }
+    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err2)}. Check the Dockerfile and the build-args/target inputs.`,
+    { code: "DOCKER_BUILD_FAILED", cause: err2 }
   );
 }
-function contextError(err) {
+function contextError(err2) {
   return new PreviewError(
     "build",
-    `Could not read the build context: ${err.message}. Make the file readable, or list it in .dockerignore.`,
-    { code: "DOCKER_CONTEXT", cause: err }
+    `Could not read the build context: ${err2.message}. Make the file readable, or list it in .dockerignore.`,
+    { code: "DOCKER_CONTEXT", cause: err2 }
   );
 }
 var SHOWN_LINES;
@@ -64377,7 +64389,7 @@ function startBuild(docker, context2, req, builder, signal) {
         abortSignal: signal,
         statusCodes: { 200: true, 400: "bad parameter", 500: "server error" }
       },
-      (err, res) => err ? reject(err) : resolve6(res)
+      (err2, res) => err2 ? reject(err2) : resolve6(res)
     );
   });
 }
@@ -64901,17 +64913,17 @@ var require_errors4 = __commonJS({
           Error.captureStackTrace(this, fn);
         }
       }
-      static isStreamDestroyed(err) {
-        return err && err.code === "STREAM_DESTROYED";
+      static isStreamDestroyed(err2) {
+        return err2 && err2.code === "STREAM_DESTROYED";
       }
-      static isPrematureClose(err) {
-        return err && err.code === "PREMATURE_CLOSE";
+      static isPrematureClose(err2) {
+        return err2 && err2.code === "PREMATURE_CLOSE";
       }
-      static isAborted(err) {
-        return err && err.code === "ABORTED";
+      static isAborted(err2) {
+        return err2 && err2.code === "ABORTED";
       }
-      static isBadArgument(err) {
-        return err && err.code === "BAD_ARGUMENT";
+      static isBadArgument(err2) {
+        return err2 && err2.code === "BAD_ARGUMENT";
       }
       get name() {
         return "StreamError";
@@ -65328,8 +65340,8 @@ var require_streamx = __commonJS({
       finished() {
         this.pipeToFinished = true;
       }
-      done(stream, err) {
-        if (err) this.error = err;
+      done(stream, err2) {
+        if (err2) this.error = err2;
         if (stream === this.to) {
           this.to = null;
           if (this.from !== null) {
@@ -65356,9 +65368,9 @@ var require_streamx = __commonJS({
       this.stream._duplexState |= READ_PIPE_DRAINED;
       this.updateCallback();
     }
-    function afterFinal(err) {
+    function afterFinal(err2) {
       const stream = this.stream;
-      if (err) stream.destroy(err);
+      if (err2) stream.destroy(err2);
       if ((stream._duplexState & DESTROY_STATUS) === 0) {
         stream._duplexState |= WRITE_DONE;
         stream.emit("finish");
@@ -65373,29 +65385,29 @@ var require_streamx = __commonJS({
         this.updateNextTick();
       }
     }
-    function afterDestroy(err) {
+    function afterDestroy(err2) {
       const stream = this.stream;
-      if (!err && !StreamError.isStreamDestroyed(this.error)) err = this.error;
-      if (err) stream.emit("error", err);
+      if (!err2 && !StreamError.isStreamDestroyed(this.error)) err2 = this.error;
+      if (err2) stream.emit("error", err2);
       stream._duplexState |= DESTROYED;
       stream.emit("close");
       const rs = stream._readableState;
       const ws = stream._writableState;
       if (rs !== null && rs.pipeline !== null) {
-        rs.pipeline.done(stream, err);
+        rs.pipeline.done(stream, err2);
       }
       if (ws !== null) {
         while (ws.drains !== null && ws.drains.length > 0) {
           ws.drains.shift().resolve(false);
         }
         if (ws.pipeline !== null) {
-          ws.pipeline.done(stream, err);
+          ws.pipeline.done(stream, err2);
         }
       }
     }
-    function afterWrite(err) {
+    function afterWrite(err2) {
       const stream = this.stream;
-      if (err) stream.destroy(err);
+      if (err2) stream.destroy(err2);
       stream._duplexState &= WRITE_NOT_ACTIVE;
       if (this.drains !== null) tickDrains(this.drains);
       if ((stream._duplexState & WRITE_DRAIN_STATUS) === WRITE_UNDRAINED) {
@@ -65406,8 +65418,8 @@ var require_streamx = __commonJS({
       }
       this.updateCallback();
     }
-    function afterRead(err) {
-      if (err) this.stream.destroy(err);
+    function afterRead(err2) {
+      if (err2) this.stream.destroy(err2);
       this.stream._duplexState &= READ_NOT_ACTIVE;
       if (this.readAhead === false && (this.stream._duplexState & READ_RESUMED) === 0) {
         this.stream._duplexState &= READ_NO_READ_AHEAD;
@@ -65434,9 +65446,9 @@ var require_streamx = __commonJS({
         }
       }
     }
-    function afterOpen(err) {
+    function afterOpen(err2) {
       const stream = this.stream;
-      if (err) stream.destroy(err);
+      if (err2) stream.destroy(err2);
       if ((stream._duplexState & DESTROYING) === 0) {
         if ((stream._duplexState & READ_PRIMARY_STATUS) === 0) {
           stream._duplexState |= READ_PRIMARY;
@@ -65454,9 +65466,9 @@ var require_streamx = __commonJS({
         stream._readableState.updateCallback();
       }
     }
-    function afterTransform(err, data) {
+    function afterTransform(err2, data) {
       if (data !== void 0 && data !== null) this.push(data);
-      this._writableState.afterWrite(err);
+      this._writableState.afterWrite(err2);
     }
     function newListener(name) {
       if (this._readableState !== null) {
@@ -65510,17 +65522,17 @@ var require_streamx = __commonJS({
       get destroying() {
         return (this._duplexState & DESTROY_STATUS) !== 0;
       }
-      destroy(err) {
+      destroy(err2) {
         if ((this._duplexState & DESTROY_STATUS) === 0) {
-          if (!err) err = StreamError.STREAM_DESTROYED();
+          if (!err2) err2 = StreamError.STREAM_DESTROYED();
           this._duplexState = (this._duplexState | DESTROYING) & NON_PRIMARY;
           if (this._readableState !== null) {
             this._readableState.highWaterMark = 0;
-            this._readableState.error = err;
+            this._readableState.error = err2;
           }
           if (this._writableState !== null) {
             this._writableState.highWaterMark = 0;
-            this._writableState.error = err;
+            this._writableState.error = err2;
           }
           this._duplexState |= PREDESTROYING;
           this._predestroy();
@@ -65552,7 +65564,7 @@ var require_streamx = __commonJS({
           if (src === null) return out.end();
           if (out.destroying) return;
           pipeline2(src, out, noop4);
-        }).catch((err) => out.destroy(err));
+        }).catch((err2) => out.destroy(err2));
         return out;
       }
       setEncoding(encoding) {
@@ -65639,8 +65651,8 @@ var require_streamx = __commonJS({
         let error2 = null;
         let promiseResolve = null;
         let promiseReject = null;
-        this.on("error", (err) => {
-          error2 = err;
+        this.on("error", (err2) => {
+          error2 = err2;
         });
         this.on("readable", onreadable);
         this.on("close", onclose);
@@ -65660,8 +65672,8 @@ var require_streamx = __commonJS({
           return() {
             return destroy(null);
           },
-          throw(err) {
-            return destroy(err);
+          throw(err2) {
+            return destroy(err2);
           }
         };
         function onreadable() {
@@ -65681,12 +65693,12 @@ var require_streamx = __commonJS({
           }
           promiseReject = promiseResolve = null;
         }
-        function destroy(err) {
-          stream.destroy(err);
+        function destroy(err2) {
+          stream.destroy(err2);
           return new Promise((resolve6, reject) => {
             if (stream._duplexState & DESTROYED) return resolve6({ value: void 0, done: true });
             stream.once("close", function() {
-              if (err) reject(err);
+              if (err2) reject(err2);
               else resolve6({ value: void 0, done: true });
             });
           });
@@ -65809,8 +65821,8 @@ var require_streamx = __commonJS({
           cb(null);
         }
       }
-      destroy(err) {
-        super.destroy(err);
+      destroy(err2) {
+        super.destroy(err2);
         if (this._transformState.data !== null) {
           this._transformState.data = null;
           this._transformState.afterTransform();
@@ -65829,17 +65841,17 @@ var require_streamx = __commonJS({
     };
     var PassThrough = class extends Transform2 {
     };
-    function transformAfterFlush(err, data) {
+    function transformAfterFlush(err2, data) {
       const cb = this._transformState.afterFinal;
-      if (err) return cb(err);
+      if (err2) return cb(err2);
       if (data !== null && data !== void 0) this.push(data);
       this.push(null);
       cb(null);
     }
     function pipelinePromise(...streams) {
       return new Promise((resolve6, reject) => {
-        return pipeline2(...streams, (err) => {
-          if (err) return reject(err);
+        return pipeline2(...streams, (err2) => {
+          if (err2) return reject(err2);
           resolve6();
         });
       });
@@ -65864,8 +65876,8 @@ var require_streamx = __commonJS({
       if (done) {
         let fin = false;
         const autoDestroy = isStreamx(dest) || !!(dest._writableState && dest._writableState.autoDestroy);
-        dest.on("error", (err) => {
-          if (error2 === null) error2 = err;
+        dest.on("error", (err2) => {
+          if (error2 === null) error2 = err2;
         });
         dest.on("finish", () => {
           fin = true;
@@ -65888,11 +65900,11 @@ var require_streamx = __commonJS({
           }
         }
       }
-      function onerror(err) {
-        if (!err || error2) return;
-        error2 = err;
+      function onerror(err2) {
+        if (!err2 || error2) return;
+        error2 = err2;
         for (const s of all) {
-          s.destroy(err);
+          s.destroy(err2);
         }
       }
     }
@@ -65918,8 +65930,8 @@ var require_streamx = __commonJS({
       return !!stream._writableState && stream._writableState.ended;
     }
     function getStreamError(stream, opts = {}) {
-      const err = stream._readableState && stream._readableState.error || stream._writableState && stream._writableState.error;
-      return !opts.all && StreamError.isStreamDestroyed(err) ? null : err;
+      const err2 = stream._readableState && stream._readableState.error || stream._writableState && stream._writableState.error;
+      return !opts.all && StreamError.isStreamDestroyed(err2) ? null : err2;
     }
     function isReadStreamx(stream) {
       return isStreamx(stream) && stream.readable;
@@ -66328,11 +66340,11 @@ var require_extract2 = __commonJS({
         this._allowUnknownFormat = !!opts.allowUnknownFormat;
         this._unlockBound = this._unlock.bind(this);
       }
-      _unlock(err) {
+      _unlock(err2) {
         this._locked = false;
-        if (err) {
-          this.destroy(err);
-          this._continueWrite(err);
+        if (err2) {
+          this.destroy(err2);
+          this._continueWrite(err2);
           return;
         }
         this._update();
@@ -66342,8 +66354,8 @@ var require_extract2 = __commonJS({
         this._offset = this._buffer.shifted;
         try {
           this._header = headers.decode(this._buffer.shift(512), this._filenameEncoding, this._allowUnknownFormat);
-        } catch (err) {
-          this._continueWrite(err);
+        } catch (err2) {
+          this._continueWrite(err2);
           return false;
         }
         if (!this._header) return true;
@@ -66415,8 +66427,8 @@ var require_extract2 = __commonJS({
         const buf = this._buffer.shift(this._header.size);
         try {
           this._decodeLongHeader(buf);
-        } catch (err) {
-          this._continueWrite(err);
+        } catch (err2) {
+          this._continueWrite(err2);
           return false;
         }
         return true;
@@ -66457,10 +66469,10 @@ var require_extract2 = __commonJS({
         }
         this._continueWrite(null);
       }
-      _continueWrite(err) {
+      _continueWrite(err2) {
         const cb = this._callback;
         this._callback = noop4;
-        cb(err);
+        cb(err2);
       }
       _write(data, cb) {
         this._callback = cb;
@@ -66486,8 +66498,8 @@ var require_extract2 = __commonJS({
         let entryCallback = null;
         const extract = this;
         this.on("entry", onentry);
-        this.on("error", (err) => {
-          error2 = err;
+        this.on("error", (err2) => {
+          error2 = err2;
         });
         this.on("close", onclose);
         return {
@@ -66500,15 +66512,15 @@ var require_extract2 = __commonJS({
           return() {
             return destroy(null);
           },
-          throw(err) {
-            return destroy(err);
+          throw(err2) {
+            return destroy(err2);
           }
         };
-        function consumeCallback(err) {
+        function consumeCallback(err2) {
           if (!entryCallback) return;
           const cb = entryCallback;
           entryCallback = null;
-          cb(err);
+          cb(err2);
         }
         function onnext(resolve6, reject) {
           if (error2) {
@@ -66544,13 +66556,13 @@ var require_extract2 = __commonJS({
           else promiseResolve({ value: void 0, done: true });
           promiseResolve = promiseReject = null;
         }
-        function destroy(err) {
-          extract.destroy(err);
-          consumeCallback(err);
+        function destroy(err2) {
+          extract.destroy(err2);
+          consumeCallback(err2);
           return new Promise((resolve6, reject) => {
             if (extract.destroyed) return resolve6({ value: void 0, done: true });
             extract.once("close", function() {
-              if (err) reject(err);
+              if (err2) reject(err2);
               else resolve6({ value: void 0, done: true });
             });
           });
@@ -66618,11 +66630,11 @@ var require_pack2 = __commonJS({
         this._openCallback = cb;
         if (this._pack._stream === this) this._continueOpen();
       }
-      _continuePack(err) {
+      _continuePack(err2) {
         if (this._callback === null) return;
         const callback = this._callback;
         this._callback = null;
-        callback(err);
+        callback(err2);
       }
       _continueOpen() {
         if (this._pack._stream === null) this._pack._stream = this;
@@ -66779,11 +66791,11 @@ var require_pack2 = __commonJS({
         drain();
       }
       _predestroy() {
-        const err = getStreamError(this);
-        if (this._stream) this._stream.destroy(err);
+        const err2 = getStreamError(this);
+        if (this._stream) this._stream.destroy(err2);
         while (this._pending.length) {
           const stream = this._pending.shift();
-          stream.destroy(err);
+          stream.destroy(err2);
           stream._continueOpen();
         }
         this._doDrain();
@@ -66864,15 +66876,15 @@ var require_tar_fs2 = __commonJS({
       }
       onnextentry();
       function onsymlink(filename, header) {
-        xfs.readlink(path4.join(cwd, filename), function(err, linkname) {
-          if (err) return pack3.destroy(err);
+        xfs.readlink(path4.join(cwd, filename), function(err2, linkname) {
+          if (err2) return pack3.destroy(err2);
           header.linkname = normalize(linkname);
           pack3.entry(header, onnextentry);
         });
       }
-      function onstat(err, filename, stat3) {
+      function onstat(err2, filename, stat3) {
         if (pack3.destroyed) return;
-        if (err) return pack3.destroy(err);
+        if (err2) return pack3.destroy(err2);
         if (!filename) {
           if (opts.finalize !== false) pack3.finalize();
           return finish2(pack3);
@@ -66906,13 +66918,13 @@ var require_tar_fs2 = __commonJS({
         }
         const entry = pack3.entry(header, onnextentry);
         const rs = mapStream(xfs.createReadStream(path4.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
-        rs.on("error", function(err2) {
-          entry.destroy(err2);
+        rs.on("error", function(err3) {
+          entry.destroy(err3);
         });
         pump(rs, entry);
       }
-      function onnextentry(err) {
-        if (err) return pack3.destroy(err);
+      function onnextentry(err2) {
+        if (err2) return pack3.destroy(err2);
         statNext(onstat);
       }
       return pack3;
@@ -66964,8 +66976,8 @@ var require_tar_fs2 = __commonJS({
           return next();
         }
         const dir = path4.join(name, ".") === path4.join(cwd, ".") ? cwd : path4.dirname(name);
-        validate(xfs, dir, path4.join(cwd, "."), function(err, valid) {
-          if (err) return next(err);
+        validate(xfs, dir, path4.join(cwd, "."), function(err2, valid) {
+          if (err2) return next(err2);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           if (header.type === "directory") {
             stack.push([name, header.mtime]);
@@ -66986,8 +66998,8 @@ var require_tar_fs2 = __commonJS({
             // if this is not the case, create folder for same user as file and with
             // standard permissions of 0o755 (rwxr-xr-x)
             mode: 493
-          }, function(err2) {
-            if (err2) return next(err2);
+          }, function(err3) {
+            if (err3) return next(err3);
             switch (header.type) {
               case "file":
                 return onfile();
@@ -67001,11 +67013,11 @@ var require_tar_fs2 = __commonJS({
             next();
           });
         });
-        function stat3(err) {
-          if (err) return next(err);
+        function stat3(err2) {
+          if (err2) return next(err2);
           if (path4.join(name, ".") === path4.join(cwd, ".")) return next();
-          utimes(name, header, function(err2) {
-            if (err2) return next(err2);
+          utimes(name, header, function(err3) {
+            if (err3) return next(err3);
             if (win32) return next();
             chperm(name, header, next);
           });
@@ -67015,8 +67027,8 @@ var require_tar_fs2 = __commonJS({
           xfs.unlink(name, function() {
             const dst = path4.resolve(path4.dirname(name), header.linkname);
             if (!inCwd(dst) && (validateSymLinks || opts.strip)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path4.join(cwd, "."), function(err, valid) {
-              if (err) return next(err);
+            validateNotSymlink(xfs, dst, path4.join(cwd, "."), function(err2, valid) {
+              if (err2) return next(err2);
               if (!valid && validateSymLinks) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat3);
             });
@@ -67026,14 +67038,14 @@ var require_tar_fs2 = __commonJS({
           if (win32) return next();
           xfs.unlink(name, function() {
             const link = path4.join(cwd, path4.join("/", header.linkname));
-            xfs.realpath(link, function(err, dst) {
-              if (err || !inCwd(dst)) return next(new Error(name + " is not a valid hardlink"));
-              xfs.link(dst, name, function(err2) {
-                if (err2 && err2.code === "EPERM" && opts.hardlinkAsFilesFallback) {
+            xfs.realpath(link, function(err2, dst) {
+              if (err2 || !inCwd(dst)) return next(new Error(name + " is not a valid hardlink"));
+              xfs.link(dst, name, function(err3) {
+                if (err3 && err3.code === "EPERM" && opts.hardlinkAsFilesFallback) {
                   stream = xfs.createReadStream(dst);
                   return onfile();
                 }
-                stat3(err2);
+                stat3(err3);
               });
             });
           });
@@ -67042,19 +67054,19 @@ var require_tar_fs2 = __commonJS({
           return dst === cwd || dst.startsWith(cwd + path4.sep);
         }
         function onfile() {
-          xfs.lstat(name, function(err, st) {
-            if (!err && st.isSymbolicLink()) return xfs.unlink(name, onwrite);
+          xfs.lstat(name, function(err2, st) {
+            if (!err2 && st.isSymbolicLink()) return xfs.unlink(name, onwrite);
             onwrite();
           });
-          function onwrite(err) {
-            if (err) return next(err);
+          function onwrite(err2) {
+            if (err2) return next(err2);
             const ws = xfs.createWriteStream(name);
             const rs = mapStream(stream, header);
-            ws.on("error", function(err2) {
-              rs.destroy(err2);
+            ws.on("error", function(err3) {
+              rs.destroy(err3);
             });
-            pump(rs, ws, function(err2) {
-              if (err2) return next(err2);
+            pump(rs, ws, function(err3) {
+              if (err3) return next(err3);
               ws.on("close", stat3);
             });
           }
@@ -67070,8 +67082,8 @@ var require_tar_fs2 = __commonJS({
         if (opts.utimes === false) return cb();
         if (header.type === "directory") return xfs.utimes(name, now, header.mtime, cb);
         if (header.type === "symlink") return utimesParent(name, cb);
-        xfs.utimes(name, now, header.mtime, function(err) {
-          if (err) return cb(err);
+        xfs.utimes(name, now, header.mtime, function(err2) {
+          if (err2) return cb(err2);
           utimesParent(name, cb);
         });
       }
@@ -67083,18 +67095,18 @@ var require_tar_fs2 = __commonJS({
         const mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & 511;
         if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
         else onchown(null);
-        function onchown(err) {
-          if (err) return cb(err);
+        function onchown(err2) {
+          if (err2) return cb(err2);
           if (!chmod2) return cb();
           chmod2.call(xfs, name, mode, cb);
         }
       }
       function mkdirfix(name, opts2, cb) {
-        xfs.stat(name, function(err) {
-          if (!err) return cb(null);
-          if (err.code !== "ENOENT") return cb(err);
-          xfs.mkdir(name, { mode: opts2.mode, recursive: true }, function(err2, made) {
-            if (err2) return cb(err2);
+        xfs.stat(name, function(err2) {
+          if (!err2) return cb(null);
+          if (err2.code !== "ENOENT") return cb(err2);
+          xfs.mkdir(name, { mode: opts2.mode, recursive: true }, function(err3, made) {
+            if (err3) return cb(err3);
             chperm(name, opts2, cb);
           });
         });
@@ -67103,17 +67115,17 @@ var require_tar_fs2 = __commonJS({
     function validateNotSymlink(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
       if (!name.startsWith(root + path4.sep)) return cb(null, false);
-      fs5.lstat(name, function(err, st) {
-        if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
+      fs5.lstat(name, function(err2, st) {
+        if (err2 && err2.code !== "ENOENT" && err2.code !== "EPERM") return cb(err2);
+        if (err2 || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validate(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
-      fs5.lstat(name, function(err, st) {
-        if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
+      fs5.lstat(name, function(err2, st) {
+        if (err2 && err2.code !== "ENOENT" && err2.code !== "EPERM") return cb(err2);
+        if (err2 || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -67137,14 +67149,14 @@ var require_tar_fs2 = __commonJS({
         const next = queue.shift();
         const nextAbs = path4.join(cwd, next);
         if (!inside2(root, path4.resolve(cwd, next))) return callback(new Error(next + " is not a valid path"));
-        stat3.call(fs5, nextAbs, function(err, stat4) {
-          if (err) return callback(entries2.indexOf(next) === -1 && err.code === "ENOENT" ? null : err);
+        stat3.call(fs5, nextAbs, function(err2, stat4) {
+          if (err2) return callback(entries2.indexOf(next) === -1 && err2.code === "ENOENT" ? null : err2);
           if (!stat4.isDirectory()) return callback(null, next, stat4);
-          fs5.readdir(nextAbs, function(err2, files) {
-            if (err2) return callback(err2);
-            if (sort) files.sort();
-            for (let i = 0; i < files.length; i++) {
-              if (!ignore2(path4.join(cwd, next, files[i]))) queue.push(path4.join(next, files[i]));
+          fs5.readdir(nextAbs, function(err3, files2) {
+            if (err3) return callback(err3);
+            if (sort) files2.sort();
+            for (let i = 0; i < files2.length; i++) {
+              if (!ignore2(path4.join(cwd, next, files2[i]))) queue.push(path4.join(next, files2[i]));
             }
             callback(null, next, stat4);
           });
@@ -67231,22 +67243,22 @@ function pooledRead(path4, start, length, pool) {
       const buffer = pool.take();
       try {
         fd ??= fs.openSync(path4, "r");
-      } catch (err) {
+      } catch (err2) {
         pool.release(buffer);
-        this.destroy(err);
+        this.destroy(err2);
         return;
       }
       reading = true;
-      fs.read(fd, buffer, 0, Math.min(buffer.length, end - position), position, (err, n) => {
+      fs.read(fd, buffer, 0, Math.min(buffer.length, end - position), position, (err2, n) => {
         reading = false;
         if (closeWhenRead) {
           pool.release(buffer);
           closeWhenRead();
           return;
         }
-        if (err || n === 0) {
+        if (err2 || n === 0) {
           pool.release(buffer);
-          if (err) this.destroy(err);
+          if (err2) this.destroy(err2);
           else this.push(null);
           return;
         }
@@ -67255,8 +67267,8 @@ function pooledRead(path4, start, length, pool) {
         if (position >= end) this.push(null);
       });
     },
-    destroy(err, done) {
-      const close2 = () => fd === void 0 ? done(err) : fs.close(fd, () => done(err));
+    destroy(err2, done) {
+      const close2 = () => fd === void 0 ? done(err2) : fs.close(fd, () => done(err2));
       if (reading) closeWhenRead = close2;
       else close2();
     }
@@ -67268,8 +67280,8 @@ function smallRead(path4, start, length) {
       try {
         this.push(readRange(path4, start, length));
         this.push(null);
-      } catch (err) {
-        this.destroy(err);
+      } catch (err2) {
+        this.destroy(err2);
       }
     }
   });
@@ -67279,8 +67291,8 @@ function later(cb, fn) {
     let value;
     try {
       value = fn();
-    } catch (err) {
-      cb(err);
+    } catch (err2) {
+      cb(err2);
       return;
     }
     cb(null, value);
@@ -67339,8 +67351,8 @@ var init_context_upload = __esm({
         const request4 = destination;
         let waiting = false;
         const write = (chunk) => {
-          const more = request4.write(chunk, (err) => {
-            if (!err) this.pool.release(chunk);
+          const more = request4.write(chunk, (err2) => {
+            if (!err2) this.pool.release(chunk);
           });
           if (more || waiting) return;
           waiting = true;
@@ -67432,8 +67444,8 @@ async function createContextStream(contextDir, dockerfile2) {
   dropExcludedDirectories(tar, filter, () => entries2++);
   let failure2;
   const upload = new ContextUpload(pool);
-  tar.on("error", (err) => {
-    failure2 ??= err;
+  tar.on("error", (err2) => {
+    failure2 ??= err2;
   });
   (0, import_node_stream4.pipeline)(tar, upload, () => {
   });
@@ -67478,9 +67490,9 @@ async function checkLayout(root, dockerfile2) {
 async function readIgnoreFile(root) {
   try {
     return parseDockerignore(await (0, import_promises.readFile)((0, import_node_path4.join)(root, ".dockerignore"), "utf8"));
-  } catch (err) {
-    if (err.code === "ENOENT") return [];
-    throw err;
+  } catch (err2) {
+    if (err2.code === "ENOENT") return [];
+    throw err2;
   }
 }
 function skip(filter, root, abs) {
@@ -67561,8 +67573,8 @@ async function buildWithEngine(docker, req, log2, signal) {
   try {
     const events2 = await startBuild(docker, context2.stream, req, builder, signal);
     await readEvents(events2, (event) => progress.push(event));
-  } catch (err) {
-    throw requestError(err, req.dockerfile, signal?.aborted === true, context2.readError());
+  } catch (err2) {
+    throw requestError(err2, req.dockerfile, signal?.aborted === true, context2.readError());
   } finally {
     context2.stream.destroy();
   }
@@ -67613,11 +67625,11 @@ function exists(fsPath) {
   return __awaiter(this, void 0, void 0, function* () {
     try {
       yield stat2(fsPath);
-    } catch (err) {
-      if (err.code === "ENOENT") {
+    } catch (err2) {
+      if (err2.code === "ENOENT") {
         return false;
       }
-      throw err;
+      throw err2;
     }
     return true;
   });
@@ -67637,9 +67649,9 @@ function tryGetExecutablePath(filePath, extensions) {
     let stats = void 0;
     try {
       stats = yield stat2(filePath);
-    } catch (err) {
-      if (err.code !== "ENOENT") {
-        console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+    } catch (err2) {
+      if (err2.code !== "ENOENT") {
+        console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err2}`);
       }
     }
     if (stats && stats.isFile()) {
@@ -67660,9 +67672,9 @@ function tryGetExecutablePath(filePath, extensions) {
       stats = void 0;
       try {
         stats = yield stat2(filePath);
-      } catch (err) {
-        if (err.code !== "ENOENT") {
-          console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+      } catch (err2) {
+        if (err2.code !== "ENOENT") {
+          console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err2}`);
         }
       }
       if (stats && stats.isFile()) {
@@ -67676,8 +67688,8 @@ function tryGetExecutablePath(filePath, extensions) {
                 break;
               }
             }
-          } catch (err) {
-            console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+          } catch (err2) {
+            console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err2}`);
           }
           return filePath;
         } else {
@@ -67977,8 +67989,8 @@ var init_toolrunner = __esm({
             n = s.indexOf(os.EOL);
           }
           return s;
-        } catch (err) {
-          this._debug(`error processing line. Failed with error ${err}`);
+        } catch (err2) {
+          this._debug(`error processing line. Failed with error ${err2}`);
           return "";
         }
       }
@@ -68188,8 +68200,8 @@ var init_toolrunner = __esm({
                 });
               });
             }
-            cp.on("error", (err) => {
-              state.processError = err.message;
+            cp.on("error", (err2) => {
+              state.processError = err2.message;
               state.processExited = true;
               state.processClosed = true;
               state.CheckComplete();
@@ -68401,10 +68413,10 @@ async function ensureImage(docker, ref, auth7, log2, signal) {
 async function localImageId(docker, ref) {
   try {
     return (await docker.getImage(ref).inspect()).Id;
-  } catch (err) {
-    if (err.statusCode === 404) return void 0;
-    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage2(err)}`, {
-      cause: err
+  } catch (err2) {
+    if (err2.statusCode === 404) return void 0;
+    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage2(err2)}`, {
+      cause: err2
     });
   }
 }
@@ -68430,10 +68442,10 @@ async function pullImage(docker, ref, auth7, log2, opts) {
       if (error2) failure2 ??= error2;
       else logPullEvent(event, log2);
     });
-  } catch (err) {
+  } catch (err2) {
     if (opts.signal?.aborted)
-      throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err });
-    throw fail(engineMessage2(err), err);
+      throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err2 });
+    throw fail(engineMessage2(err2), err2);
   }
   if (failure2) throw fail(failure2);
 }
@@ -68602,8 +68614,8 @@ async function ghaBuild(docker, req, log2, env = process.env) {
           stdline: (line) => log2.info(line)
         }
       });
-    } catch (err) {
-      return fallback(`docker buildx build could not start (${err.message})`);
+    } catch (err2) {
+      return fallback(`docker buildx build could not start (${err2.message})`);
     }
     if (code !== 0)
       return fallback(
@@ -68646,8 +68658,8 @@ async function cacheBuilder(env, log2) {
 async function dockerCli(args, env) {
   try {
     return await getExecOutput("docker", args, { env, silent: true, ignoreReturnCode: true });
-  } catch (err) {
-    return { exitCode: 127, stdout: "", stderr: err.message };
+  } catch (err2) {
+    return { exitCode: 127, stdout: "", stderr: err2.message };
   }
 }
 function lastLine(out) {
@@ -68701,13 +68713,13 @@ async function pullCache(docker, ref, auth7, log2, signal) {
   try {
     await pullImage(docker, ref, auth7, log2, { step: "build", role: "cache image", signal });
     return "ok";
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    if (err instanceof PreviewError && err.code === "DOCKER_IMAGE_NOT_FOUND") {
+  } catch (err2) {
+    if (signal?.aborted) throw err2;
+    if (err2 instanceof PreviewError && err2.code === "DOCKER_IMAGE_NOT_FOUND") {
       log2.info(`No build cache at ${ref} yet: this build fills it.`);
       return "empty";
     }
-    log2.warning(`Could not read the build cache ${ref}: ${err.message} Building without it.`);
+    log2.warning(`Could not read the build cache ${ref}: ${err2.message} Building without it.`);
     return "failed";
   }
 }
@@ -68721,8 +68733,8 @@ async function pushCache(docker, imageId, ref, auth7, log2) {
     await readEvents(stream, (event) => {
       failure2 ??= event.errorDetail?.message ?? event.error;
     });
-  } catch (err) {
-    failure2 = engineMessage2(err);
+  } catch (err2) {
+    failure2 = engineMessage2(err2);
   }
   if (failure2) {
     const creds = auth7 ? "registry-username/registry-password need write access to it" : "set registry-username and registry-password";
@@ -68814,8 +68826,8 @@ async function removeSuperseded(docker, imageId, log2) {
   try {
     await docker.getImage(imageId).remove();
     log2.debug(`Removed the superseded image ${imageId}.`);
-  } catch (err) {
-    log2.debug(`Kept the superseded image ${imageId}: ${err.message}`);
+  } catch (err2) {
+    log2.debug(`Kept the superseded image ${imageId}: ${err2.message}`);
   }
 }
 var init_image2 = __esm({
@@ -68918,8 +68930,8 @@ function probeHttp(url, timeoutMs, signal, ctx) {
       ctx.note(`GET ${url.pathname} answered ${status}`);
       resolve6("up");
     });
-    req.once("error", (err) => {
-      ctx.note(`nothing answers on port ${url.port} yet (${err.code ?? err.message})`);
+    req.once("error", (err2) => {
+      ctx.note(`nothing answers on port ${url.port} yet (${err2.code ?? err2.message})`);
       resolve6("down");
     });
     req.end();
@@ -69223,14 +69235,14 @@ async function race(docker, app, opts, log2, known) {
       signal.addEventListener("abort", onAbort, { once: true });
       cleanups.push(() => signal.removeEventListener("abort", onAbort));
     })
-  ]).catch(async (err) => {
-    if (err instanceof PreviewError) {
+  ]).catch(async (err2) => {
+    if (err2 instanceof PreviewError) {
       const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
-      throw new PreviewError(err.step, err.message, { code: err.code, logLines });
+      throw new PreviewError(err2.step, err2.message, { code: err2.code, logLines });
     }
-    throw new PreviewError("ready", `Could not check whether the app is ready: ${err.message}`, {
+    throw new PreviewError("ready", `Could not check whether the app is ready: ${err2.message}`, {
       code: "READY_CHECK_FAILED",
-      cause: err
+      cause: err2
     });
   }).finally(() => {
     stop.abort();
@@ -69380,8 +69392,8 @@ var init_cleanup = __esm({
           steps.map(async (step) => {
             try {
               await step.undo();
-            } catch (err) {
-              this.log.warning(`Cleanup: could not ${step.what}: ${err.message}`);
+            } catch (err2) {
+              this.log.warning(`Cleanup: could not ${step.what}: ${err2.message}`);
             }
           })
         );
@@ -69391,14 +69403,14 @@ var init_cleanup = __esm({
 });
 
 // src/lifecycle/early-tunnel.ts
-function endedByTunnel(err, tunnelError) {
-  return err === tunnelError || err instanceof PreviewError && err.code === "CANCELLED";
+function endedByTunnel(err2, tunnelError) {
+  return err2 === tunnelError || err2 instanceof PreviewError && err2.code === "CANCELLED";
 }
-function asTunnelError(err) {
-  if (err instanceof PreviewError) return err;
-  return new PreviewError("tunnel", `Could not open the tunnel: ${err?.message ?? String(err)}`, {
+function asTunnelError(err2) {
+  if (err2 instanceof PreviewError) return err2;
+  return new PreviewError("tunnel", `Could not open the tunnel: ${err2?.message ?? String(err2)}`, {
     code: "TUNNEL_FAILED",
-    cause: err
+    cause: err2
   });
 }
 var EarlyTunnel;
@@ -69413,8 +69425,8 @@ var init_early_tunnel = __esm({
       failed = new AbortController();
       failure;
       constructor(open3, signal, cleanup) {
-        this.opening = open3(AbortSignal.any([signal, this.unneeded.signal])).catch((err) => {
-          throw asTunnelError(err);
+        this.opening = open3(AbortSignal.any([signal, this.unneeded.signal])).catch((err2) => {
+          throw asTunnelError(err2);
         });
         this.opening.catch((error2) => {
           this.failure = { error: error2 };
@@ -69435,10 +69447,10 @@ var init_early_tunnel = __esm({
       async alongside(signal, wait2) {
         try {
           return await wait2(AbortSignal.any([signal, this.failed.signal]));
-        } catch (err) {
-          if (this.failure && !signal.aborted && endedByTunnel(err, this.failure.error)) throw this.failure.error;
+        } catch (err2) {
+          if (this.failure && !signal.aborted && endedByTunnel(err2, this.failure.error)) throw this.failure.error;
           this.unneeded.abort(new Error("the app did not become ready"));
-          throw err;
+          throw err2;
         }
       }
       /** The open tunnel, or its opening error. */
@@ -69491,8 +69503,8 @@ async function holdUntilEnd(w) {
         if (w.prOpen && !await w.prOpen()) {
           return { state: "stopped", reason: "the pull request was closed or merged" };
         }
-      } catch (err) {
-        w.onPollError(err);
+      } catch (err2) {
+        w.onPollError(err2);
       }
       const link = w.linkUp ? await w.linkUp(done.signal) : { up: true };
       if (link.up) downs = 0;
@@ -69533,8 +69545,8 @@ async function waitForLocalApp(url, timeoutMs, signal, log2 = silentLogger) {
     try {
       await probe(url, signal);
       return;
-    } catch (err) {
-      const e = err;
+    } catch (err2) {
+      const e = err2;
       last = e.code ?? e.message;
       refusedSince = e.code === "ECONNREFUSED" ? refusedSince ?? Date.now() : void 0;
     }
@@ -69639,8 +69651,8 @@ async function checkLink(url, protection, signal) {
     if (code === ENDPOINT_OFFLINE)
       return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
     return { up: true };
-  } catch (err) {
-    const code = err.cause?.code;
+  } catch (err2) {
+    const code = err2.cause?.code;
     if (code === "ECONNREFUSED" && LOOPBACK.test(new URL(url).hostname)) {
       return { up: false, why: `nothing answers at ${url} (${code})` };
     }
@@ -69673,27 +69685,27 @@ var init_redact = __esm({
 });
 
 // src/tunnel/ngrok-errors.ts
-function ngrokErrorCode(err) {
-  const e = err;
-  const text = `${typeof e?.errorCode === "string" ? e.errorCode : ""} ${typeof e?.message === "string" ? e.message : String(err)}`;
+function ngrokErrorCode(err2) {
+  const e = err2;
+  const text = `${typeof e?.errorCode === "string" ? e.errorCode : ""} ${typeof e?.message === "string" ? e.message : String(err2)}`;
   const match = /ERR_NGROK_(\d+)/.exec(text);
   return match ? Number(match[1]) : void 0;
 }
-function isNetworkFailure(err) {
-  const text = err instanceof Error ? `${err.message} ${err.code ?? ""}` : String(err);
+function isNetworkFailure(err2) {
+  const text = err2 instanceof Error ? `${err2.message} ${err2.code ?? ""}` : String(err2);
   return /failed to establish (tcp|tls)|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|timed out|connection refused|dns|resolve/i.test(
     text
   );
 }
-function explainNgrokError(err, ctx = {}) {
-  if (err instanceof PreviewError) return err;
-  const said = redact(firstLine(err), ctx.secrets ?? []);
-  const n = ngrokErrorCode(err);
+function explainNgrokError(err2, ctx = {}) {
+  if (err2 instanceof PreviewError) return err2;
+  const said = redact(firstLine(err2), ctx.secrets ?? []);
+  const n = ngrokErrorCode(err2);
   if (n !== void 0) {
     const advice = ADVICE2[n]?.(ctx) ?? `ngrok refused the tunnel: ${said}`;
     return sanitized(`${advice} (ERR_NGROK_${n}, ${docs(n)})`, `ERR_NGROK_${n}`, said);
   }
-  if (isNetworkFailure(err)) {
+  if (isNetworkFailure(err2)) {
     const where = ctx.serverAddr ?? "connect.ngrok-agent.com:443";
     return sanitized(
       `Could not reach ngrok's agent ingress at ${where} (${said}). Check that the runner may open outbound TLS connections to it (proxy, firewall, DNS)${ctx.serverAddr ? ", and that `ngrok-server-addr` and `ngrok-ca-cert` are right" : ""}.`,
@@ -69706,8 +69718,8 @@ function explainNgrokError(err, ctx = {}) {
 function sanitized(message, code, said) {
   return new PreviewError("tunnel", message, { code, cause: new Error(said) });
 }
-function firstLine(err) {
-  const text = err instanceof Error ? err.message : String(err);
+function firstLine(err2) {
+  const text = err2 instanceof Error ? err2.message : String(err2);
   return text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "unknown error";
 }
 var docs, TOKEN_PAGE, gh, CONCURRENCY, PLAN_LIMIT, ADVICE2;
@@ -69756,7 +69768,7 @@ async function settleWithin(ms, work, log2, what) {
   const outcome = await Promise.race([
     work.then(
       () => "",
-      (err) => err instanceof Error ? err.message : String(err)
+      (err2) => err2 instanceof Error ? err2.message : String(err2)
     ),
     timeout
   ]);
@@ -69792,9 +69804,9 @@ async function verifyTunnel(url, protection, opts = {}) {
         return { status: answer.status, ms: Date.now() - started };
       }
       last = `HTTP ${answer.status}${answer.ngrokCode === void 0 ? "" : ` ERR_NGROK_${answer.ngrokCode}`}`;
-    } catch (err) {
+    } catch (err2) {
       abortable(opts.signal, "verify");
-      last = describeFetchError(err);
+      last = describeFetchError(err2);
     }
     if (Date.now() + RETRY_EVERY_MS >= started + timeoutMs) throw notAnswering(url, timeoutMs, last);
     await sleep3(RETRY_EVERY_MS, opts.signal);
@@ -69811,9 +69823,9 @@ async function getOnce(url, headers, timeoutMs, signal) {
   if (res.status < 400) await res.body?.cancel();
   return { status: res.status, ngrokCode: ngrokCodeOf(res.headers.get("ngrok-error-code"), body2) };
 }
-function describeFetchError(err) {
-  const cause = err.cause;
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+function describeFetchError(err2) {
+  const cause = err2.cause;
+  return cause?.code ?? cause?.message ?? (err2 instanceof Error ? err2.message : String(err2));
 }
 function notAnswering(url, timeoutMs, last) {
   const hint2 = /8012|HTTP 50[234]/.test(last) ? "ngrok could not reach the app on the runner: check that the container is still running and listening." : /3200/.test(last) ? "ngrok reports the endpoint offline: the agent session may have dropped." : "The URL could not be reached from the runner: check outbound network access to ngrok.";
@@ -69886,11 +69898,11 @@ async function bindEndpoint(session, spec, log2, ctx, collisionRetryMs, signal) 
   for (; ; ) {
     try {
       return await bindOnce(session, spec, log2);
-    } catch (err) {
+    } catch (err2) {
       const left = started + collisionRetryMs - Date.now();
-      if (ngrokErrorCode(err) !== 334 || left <= 0) {
-        const waited = ngrokErrorCode(err) === 334 ? Date.now() - started : void 0;
-        throw explainNgrokError(err, { ...ctx, waitedMs: waited });
+      if (ngrokErrorCode(err2) !== 334 || left <= 0) {
+        const waited = ngrokErrorCode(err2) === 334 ? Date.now() - started : void 0;
+        throw explainNgrokError(err2, { ...ctx, waitedMs: waited });
       }
       if (wait2 === FIRST_RETRY_MS) {
         log2.warning(
@@ -69908,8 +69920,8 @@ async function bindOnce(session, spec, log2) {
   if (spec.domain) builder.domain(spec.domain);
   if (spec.trafficPolicy) builder.trafficPolicy(spec.trafficPolicy);
   const listener = await builder.listen(false);
-  listener.forward(spec.upstream).catch((err) => {
-    log2.debug(`ngrok forwarding ended: ${err instanceof Error ? err.message : String(err)}`);
+  listener.forward(spec.upstream).catch((err2) => {
+    log2.debug(`ngrok forwarding ended: ${err2 instanceof Error ? err2.message : String(err2)}`);
   });
   return listener;
 }
@@ -69927,8 +69939,8 @@ var init_ngrok_bind = __esm({
 // node_modules/@ngrok/ngrok/index.js
 var require_ngrok = __commonJS({
   "node_modules/@ngrok/ngrok/index.js"(exports2, module2) {
-    var { existsSync: existsSync6, readFileSync: readFileSync7 } = require("fs");
-    var { join: join9 } = require("path");
+    var { existsSync: existsSync8, readFileSync: readFileSync10 } = require("fs");
+    var { join: join12 } = require("path");
     var { platform: platform2, arch: arch2 } = process;
     var nativeBinding = null;
     var localFileExisted = false;
@@ -69937,7 +69949,7 @@ var require_ngrok = __commonJS({
       if (!process.report || typeof process.report.getReport !== "function") {
         try {
           const lddPath = require("child_process").execSync("which ldd").toString().trim();
-          return readFileSync7(lddPath, "utf8").includes("musl");
+          return readFileSync10(lddPath, "utf8").includes("musl");
         } catch (e) {
           return true;
         }
@@ -69950,7 +69962,7 @@ var require_ngrok = __commonJS({
       case "android":
         switch (arch2) {
           case "arm64":
-            localFileExisted = existsSync6(join9(__dirname, "ngrok.android-arm64.node"));
+            localFileExisted = existsSync8(join12(__dirname, "ngrok.android-arm64.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.android-arm64.node");
@@ -69962,7 +69974,7 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm":
-            localFileExisted = existsSync6(join9(__dirname, "ngrok.android-arm-eabi.node"));
+            localFileExisted = existsSync8(join12(__dirname, "ngrok.android-arm-eabi.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.android-arm-eabi.node");
@@ -69980,8 +69992,8 @@ var require_ngrok = __commonJS({
       case "win32":
         switch (arch2) {
           case "x64":
-            localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.win32-x64-msvc.node")
+            localFileExisted = existsSync8(
+              join12(__dirname, "ngrok.win32-x64-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -69994,8 +70006,8 @@ var require_ngrok = __commonJS({
             }
             break;
           case "ia32":
-            localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.win32-ia32-msvc.node")
+            localFileExisted = existsSync8(
+              join12(__dirname, "ngrok.win32-ia32-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -70008,8 +70020,8 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm64":
-            localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.win32-arm64-msvc.node")
+            localFileExisted = existsSync8(
+              join12(__dirname, "ngrok.win32-arm64-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -70026,7 +70038,7 @@ var require_ngrok = __commonJS({
         }
         break;
       case "darwin":
-        localFileExisted = existsSync6(join9(__dirname, "ngrok.darwin-universal.node"));
+        localFileExisted = existsSync8(join12(__dirname, "ngrok.darwin-universal.node"));
         try {
           if (localFileExisted) {
             nativeBinding = require("./ngrok.darwin-universal.node");
@@ -70038,7 +70050,7 @@ var require_ngrok = __commonJS({
         }
         switch (arch2) {
           case "x64":
-            localFileExisted = existsSync6(join9(__dirname, "ngrok.darwin-x64.node"));
+            localFileExisted = existsSync8(join12(__dirname, "ngrok.darwin-x64.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.darwin-x64.node");
@@ -70050,8 +70062,8 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm64":
-            localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.darwin-arm64.node")
+            localFileExisted = existsSync8(
+              join12(__dirname, "ngrok.darwin-arm64.node")
             );
             try {
               if (localFileExisted) {
@@ -70071,7 +70083,7 @@ var require_ngrok = __commonJS({
         if (arch2 !== "x64") {
           throw new Error(`Unsupported architecture on FreeBSD: ${arch2}`);
         }
-        localFileExisted = existsSync6(join9(__dirname, "ngrok.freebsd-x64.node"));
+        localFileExisted = existsSync8(join12(__dirname, "ngrok.freebsd-x64.node"));
         try {
           if (localFileExisted) {
             nativeBinding = require("./ngrok.freebsd-x64.node");
@@ -70086,8 +70098,8 @@ var require_ngrok = __commonJS({
         switch (arch2) {
           case "x64":
             if (isMusl()) {
-              localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-x64-musl.node")
+              localFileExisted = existsSync8(
+                join12(__dirname, "ngrok.linux-x64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -70099,8 +70111,8 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-x64-gnu.node")
+              localFileExisted = existsSync8(
+                join12(__dirname, "ngrok.linux-x64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -70115,8 +70127,8 @@ var require_ngrok = __commonJS({
             break;
           case "arm64":
             if (isMusl()) {
-              localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-arm64-musl.node")
+              localFileExisted = existsSync8(
+                join12(__dirname, "ngrok.linux-arm64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -70128,8 +70140,8 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-arm64-gnu.node")
+              localFileExisted = existsSync8(
+                join12(__dirname, "ngrok.linux-arm64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -70144,8 +70156,8 @@ var require_ngrok = __commonJS({
             break;
           case "arm":
             if (isMusl()) {
-              localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-arm-musleabihf.node")
+              localFileExisted = existsSync8(
+                join12(__dirname, "ngrok.linux-arm-musleabihf.node")
               );
               try {
                 if (localFileExisted) {
@@ -70157,8 +70169,8 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-arm-gnueabihf.node")
+              localFileExisted = existsSync8(
+                join12(__dirname, "ngrok.linux-arm-gnueabihf.node")
               );
               try {
                 if (localFileExisted) {
@@ -70173,8 +70185,8 @@ var require_ngrok = __commonJS({
             break;
           case "riscv64":
             if (isMusl()) {
-              localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-riscv64-musl.node")
+              localFileExisted = existsSync8(
+                join12(__dirname, "ngrok.linux-riscv64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -70186,8 +70198,8 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync6(
-                join9(__dirname, "ngrok.linux-riscv64-gnu.node")
+              localFileExisted = existsSync8(
+                join12(__dirname, "ngrok.linux-riscv64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -70201,8 +70213,8 @@ var require_ngrok = __commonJS({
             }
             break;
           case "s390x":
-            localFileExisted = existsSync6(
-              join9(__dirname, "ngrok.linux-s390x-gnu.node")
+            localFileExisted = existsSync8(
+              join12(__dirname, "ngrok.linux-s390x-gnu.node")
             );
             try {
               if (localFileExisted) {
@@ -70266,9 +70278,9 @@ var require_ngrok = __commonJS({
     async function ngrokSessionConnect() {
       try {
         return await this._connect();
-      } catch (err) {
-        populateErrorCode(err);
-        throw err;
+      } catch (err2) {
+        populateErrorCode(err2);
+        throw err2;
       }
     }
     async function ngrokBind(bind2) {
@@ -70280,9 +70292,9 @@ var require_ngrok = __commonJS({
           defineListenerHandle(listener, socket2);
         }
         return listener;
-      } catch (err) {
-        populateErrorCode(err);
-        throw err;
+      } catch (err2) {
+        populateErrorCode(err2);
+        throw err2;
       }
     }
     async function listenAndServe(server) {
@@ -70290,12 +70302,12 @@ var require_ngrok = __commonJS({
       listener.socket = await ngrokListen(server, listener);
       return listener;
     }
-    function populateErrorCode(err) {
-      if (err.message) {
+    function populateErrorCode(err2) {
+      if (err2.message) {
         const regex2 = /error_code: (ERR_NGROK_\d+)$/;
-        const errorCode = err.message.match(regex2);
+        const errorCode = err2.message.match(regex2);
         if (errorCode && errorCode.length > 1) {
-          err.errorCode = errorCode[1];
+          err2.errorCode = errorCode[1];
         }
       }
     }
@@ -70315,8 +70327,8 @@ var require_ngrok = __commonJS({
         const socket2 = server.listen(options);
         socket2.once("listening", () => {
           resolve6(socket2);
-        }).once("error", (err) => {
-          reject(err);
+        }).once("error", (err2) => {
+          reject(err2);
         });
       });
     }
@@ -70340,8 +70352,8 @@ var require_ngrok = __commonJS({
       }
       try {
         socket = await ngrokLinkPipe(listener, server);
-      } catch (err) {
-        console.debug("Using TCP socket. " + err);
+      } catch (err2) {
+        console.debug("Using TCP socket. " + err2);
         socket = await ngrokLinkTcp(listener, server);
       }
       registerCleanup(listener, socket);
@@ -70362,12 +70374,12 @@ var require_ngrok = __commonJS({
       const dir = ".ngrok";
       try {
         fs4.mkdirSync(dir);
-      } catch (err) {
+      } catch (err2) {
       }
       try {
         fs4.accessSync(dir, fs4.constants.W_OK);
         return dir + path4.sep + proposed;
-      } catch (err) {
+      } catch (err2) {
       }
       if (os6.tmpdir().length < 90) {
         try {
@@ -70377,7 +70389,7 @@ var require_ngrok = __commonJS({
             filepath = filepath.substring(0, 100);
           }
           return filepath;
-        } catch (err) {
+        } catch (err2) {
         }
       }
       fs4.accessSync(process.cwd(), fs4.constants.W_OK);
@@ -70390,7 +70402,7 @@ var require_ngrok = __commonJS({
         if (platform2 != "win32") {
           fs4.chmodSync(filename, fs4.constants.S_IRWXU);
         }
-      } catch (err) {
+      } catch (err2) {
         console.debug("Cannot change permissions of file: " + filename);
       }
       var addr = "unix:" + filename;
@@ -70411,8 +70423,8 @@ var require_ngrok = __commonJS({
           if (sigHandlerRan) return;
           sigHandlerRan = true;
           if (listener) {
-            listener.close().catch((err) => {
-              console.error(`Error closing listener: ${err}`);
+            listener.close().catch((err2) => {
+              console.error(`Error closing listener: ${err2}`);
             });
           }
           if (socket2) socket2.close();
@@ -70499,19 +70511,19 @@ var require_ngrok = __commonJS({
       var on_connection, on_disconnection;
       if (config["onStatusChange"]) {
         const onStatusChange = config.onStatusChange;
-        on_connection = (status, err) => {
+        on_connection = (status, err2) => {
           onStatusChange(status);
         };
-        on_disconnection = (addr2, err) => {
+        on_disconnection = (addr2, err2) => {
           onStatusChange("closed");
         };
         config["onStatusChange"] = true;
       }
       try {
         return await _forward(config, on_log_event, on_connection, on_disconnection);
-      } catch (err) {
-        populateErrorCode(err);
-        throw err;
+      } catch (err2) {
+        populateErrorCode(err2);
+        throw err2;
       }
     }
     function undot(config, dotKey) {
@@ -70569,10 +70581,10 @@ async function connectSession(config, { metadata, watchdog, watchdogMs, isClosed
   });
   try {
     return await Promise.race([pending, giveUp]);
-  } catch (err) {
+  } catch (err2) {
     pending.then((late) => late.close()).catch(() => void 0);
     abortable(signal, "tunnel");
-    throw explainNgrokError(err, ctx);
+    throw explainNgrokError(err2, ctx);
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
@@ -70667,11 +70679,11 @@ async function openNgrokTunnel(config, target, meta, log2, opts) {
       upstream: `127.0.0.1:${target.port}`
     };
     listener = await bindEndpoint(session, spec, log2, ctx, opts.collisionRetryMs, opts.signal);
-  } catch (err) {
+  } catch (err2) {
     closed = true;
     watchdog.stop();
     await settleWithin(CLOSE_TIMEOUT_MS, session.close(), log2, "closing the ngrok session");
-    throw err;
+    throw err2;
   }
   const url = listener.url() ?? void 0;
   log2.info(`ngrok tunnel online: ${url}`);
@@ -70694,9 +70706,9 @@ function trafficPolicyText(protection) {
   try {
     const policy = buildTrafficPolicy(protection);
     return policy === void 0 ? void 0 : JSON.stringify(policy);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new PreviewError("tunnel", err.message, { code: "TRAFFIC_POLICY" });
-    throw err;
+  } catch (err2) {
+    if (err2 instanceof ConfigError) throw new PreviewError("tunnel", err2.message, { code: "TRAFFIC_POLICY" });
+    throw err2;
   }
 }
 var CLOSE_TIMEOUT_MS;
@@ -70727,11 +70739,11 @@ async function openTunnel(config, target, meta, log2, opts = {}) {
     }, close: async () => {
     } };
   }
-  const { openNgrokTunnel: openNgrokTunnel2 } = await Promise.resolve().then(() => (init_ngrok(), ngrok_exports)).catch((err) => {
+  const { openNgrokTunnel: openNgrokTunnel2 } = await Promise.resolve().then(() => (init_ngrok(), ngrok_exports)).catch((err2) => {
     throw new PreviewError(
       "tunnel",
-      `The ngrok SDK's native addon could not be loaded here (${err.message}). The Action carries it for Linux runners on x64 and arm64; elsewhere install ml-preview with npm, which brings @ngrok/ngrok for your platform, or use \`tunnel: none\` for a local URL.`,
-      { code: "NGROK_SDK_UNAVAILABLE", cause: err }
+      `The ngrok SDK's native addon could not be loaded here (${err2.message}). The Action carries it for Linux runners on x64 and arm64; elsewhere install ml-preview with npm, which brings @ngrok/ngrok for your platform, or use \`tunnel: none\` for a local URL.`,
+      { code: "NGROK_SDK_UNAVAILABLE", cause: err2 }
     );
   });
   return openNgrokTunnel2(config, target, meta, log2, {
@@ -70780,7 +70792,7 @@ async function runPreview(config, deps) {
   let end;
   try {
     const source = config.source;
-    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err) => err);
+    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err2) => err2);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     let localUrl;
     let early;
@@ -70879,7 +70891,7 @@ async function runPreview(config, deps) {
         superseded: deps.superseded,
         linkUp: current.url ? (done) => checkLink(current.url, protectionOf(config), AbortSignal.any([signal, done])) : void 0,
         linkGraceMs: deps.watchdogMs ?? 3e4,
-        onPollError: (err) => log2.warning(`Could not check the pull request: ${err.message}`)
+        onPollError: (err2) => log2.warning(`Could not check the pull request: ${err2.message}`)
       });
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== void 0 && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
@@ -70911,12 +70923,12 @@ function open2(config, port2, deps, signal = deps.signal) {
 async function engineAnswers(docker) {
   try {
     await docker.ping();
-  } catch (err) {
+  } catch (err2) {
     const where = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
     throw new PreviewError(
       "build",
-      `The Docker engine does not answer at ${where} (${err.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
-      { code: "DOCKER_UNREACHABLE", cause: err }
+      `The Docker engine does not answer at ${where} (${err2.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
+      { code: "DOCKER_UNREACHABLE", cause: err2 }
     );
   }
 }
@@ -70944,20 +70956,20 @@ function finalState(end, signal, superseded) {
   return end.state;
 }
 async function describeFailure(end, app) {
-  const err = end.error;
-  const logLines = err instanceof PreviewError && err.logLines ? err.logLines : await app?.tail(50).catch(() => []);
+  const err2 = end.error;
+  const logLines = err2 instanceof PreviewError && err2.logLines ? err2.logLines : await app?.tail(50).catch(() => []);
   return {
-    step: err instanceof PreviewError ? err.step : end.step,
-    error: err === void 0 ? end.reason : err instanceof Error ? err.message : String(err),
-    exitCode: err instanceof PreviewError ? err.exitCode : end.exit?.exitCode,
+    step: err2 instanceof PreviewError ? err2.step : end.step,
+    error: err2 === void 0 ? end.reason : err2 instanceof Error ? err2.message : String(err2),
+    exitCode: err2 instanceof PreviewError ? err2.exitCode : end.exit?.exitCode,
     logLines
   };
 }
 async function safeReport(r, e, log2) {
   try {
     return await r.report(e);
-  } catch (err) {
-    log2.warning(`Could not update the ${r.name}: ${err.message}`);
+  } catch (err2) {
+    log2.warning(`Could not update the ${r.name}: ${err2.message}`);
   }
 }
 var TUNNEL_HEALTHY_MS, StopRequested;
@@ -71180,7 +71192,7 @@ var require_tunnel = __commonJS({
         function onFree() {
           self2.emit("free", socket2, options);
         }
-        function onCloseOrRemove(err) {
+        function onCloseOrRemove(err2) {
           self2.removeSocket(socket2);
           socket2.removeListener("free", onFree);
           socket2.removeListener("close", onCloseOrRemove);
@@ -72210,7 +72222,7 @@ var require_util5 = __commonJS({
     function isDestroyed(body2) {
       return body2 && !!(body2.destroyed || body2[kDestroyed] || stream.isDestroyed?.(body2));
     }
-    function destroy(stream2, err) {
+    function destroy(stream2, err2) {
       if (stream2 == null || !isStream(stream2) || isDestroyed(stream2)) {
         return;
       }
@@ -72218,10 +72230,10 @@ var require_util5 = __commonJS({
         if (Object.getPrototypeOf(stream2).constructor === IncomingMessage) {
           stream2.socket = null;
         }
-        stream2.destroy(err);
-      } else if (err) {
+        stream2.destroy(err2);
+      } else if (err2) {
         queueMicrotask(() => {
-          stream2.emit("error", err);
+          stream2.emit("error", err2);
         });
       }
       if (stream2.destroyed !== true) {
@@ -72452,12 +72464,12 @@ var require_util5 = __commonJS({
       }
       obj[kListeners] = null;
     }
-    function errorRequest2(client, request4, err) {
+    function errorRequest2(client, request4, err2) {
       try {
-        request4.onError(err);
+        request4.onError(err2);
         assert(request4.aborted);
-      } catch (err2) {
-        client.emit("error", err2);
+      } catch (err3) {
+        client.emit("error", err3);
       }
     }
     var kEnumerableProperty = /* @__PURE__ */ Object.create(null);
@@ -72702,8 +72714,8 @@ var require_diagnostics = __commonJS({
           reason
         );
       });
-      diagnosticsChannel.channel("undici:websocket:socket_error").subscribe((err) => {
-        websocketDebuglog("connection errored - %s", err.message);
+      diagnosticsChannel.channel("undici:websocket:socket_error").subscribe((err2) => {
+        websocketDebuglog("connection errored - %s", err2.message);
       });
       diagnosticsChannel.channel("undici:websocket:ping").subscribe((evt) => {
         websocketDebuglog("ping received");
@@ -72808,11 +72820,11 @@ var require_request = __commonJS({
             };
             this.body.on("end", this.endHandler);
           }
-          this.errorHandler = (err) => {
+          this.errorHandler = (err2) => {
             if (this.abort) {
-              this.abort(err);
+              this.abort(err2);
             } else {
-              this.error = err;
+              this.error = err2;
             }
           };
           this.body.on("error", this.errorHandler);
@@ -72877,8 +72889,8 @@ var require_request = __commonJS({
         if (this[kHandler].onBodySent) {
           try {
             return this[kHandler].onBodySent(chunk);
-          } catch (err) {
-            this.abort(err);
+          } catch (err2) {
+            this.abort(err2);
           }
         }
       }
@@ -72889,8 +72901,8 @@ var require_request = __commonJS({
         if (this[kHandler].onRequestSent) {
           try {
             return this[kHandler].onRequestSent();
-          } catch (err) {
-            this.abort(err);
+          } catch (err2) {
+            this.abort(err2);
           }
         }
       }
@@ -72915,8 +72927,8 @@ var require_request = __commonJS({
         }
         try {
           return this[kHandler].onHeaders(statusCode2, headers, resume, statusText);
-        } catch (err) {
-          this.abort(err);
+        } catch (err2) {
+          this.abort(err2);
         }
       }
       onData(chunk) {
@@ -72924,8 +72936,8 @@ var require_request = __commonJS({
         assert(!this.completed);
         try {
           return this[kHandler].onData(chunk);
-        } catch (err) {
-          this.abort(err);
+        } catch (err2) {
+          this.abort(err2);
           return false;
         }
       }
@@ -72999,8 +73011,8 @@ var require_request = __commonJS({
         }
         try {
           return this[kHandler].onComplete(trailers);
-        } catch (err) {
-          this.onError(err);
+        } catch (err2) {
+          this.onError(err2);
         }
       }
       onError(error2) {
@@ -73230,8 +73242,8 @@ var require_dispatcher_base = __commonJS({
       close(callback) {
         if (callback === void 0) {
           return new Promise((resolve6, reject) => {
-            this.close((err, data) => {
-              return err ? reject(err) : resolve6(data);
+            this.close((err2, data) => {
+              return err2 ? reject(err2) : resolve6(data);
             });
           });
         }
@@ -73263,17 +73275,17 @@ var require_dispatcher_base = __commonJS({
           queueMicrotask(onClosed);
         });
       }
-      destroy(err, callback) {
-        if (typeof err === "function") {
-          callback = err;
-          err = null;
+      destroy(err2, callback) {
+        if (typeof err2 === "function") {
+          callback = err2;
+          err2 = null;
         }
         if (callback === void 0) {
           return new Promise((resolve6, reject) => {
-            this.destroy(err, (err2, data) => {
-              return err2 ? (
+            this.destroy(err2, (err3, data) => {
+              return err3 ? (
                 /* istanbul ignore next: should never error */
-                reject(err2)
+                reject(err3)
               ) : resolve6(data);
             });
           });
@@ -73289,8 +73301,8 @@ var require_dispatcher_base = __commonJS({
           }
           return;
         }
-        if (!err) {
-          err = new ClientDestroyedError();
+        if (!err2) {
+          err2 = new ClientDestroyedError();
         }
         this[kDestroyed] = true;
         this[kOnDestroyed] = this[kOnDestroyed] || [];
@@ -73302,7 +73314,7 @@ var require_dispatcher_base = __commonJS({
             callbacks[i](null, null);
           }
         };
-        this[kDestroy](err).then(() => {
+        this[kDestroy](err2).then(() => {
           queueMicrotask(onDestroyed);
         });
       }
@@ -73333,11 +73345,11 @@ var require_dispatcher_base = __commonJS({
             throw new ClientClosedError();
           }
           return this[kInterceptedDispatch](opts, handler2);
-        } catch (err) {
+        } catch (err2) {
           if (typeof handler2.onError !== "function") {
             throw new InvalidArgumentError("invalid onError method");
           }
-          handler2.onError(err);
+          handler2.onError(err2);
           return false;
         }
       }
@@ -73646,14 +73658,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname, host, protocol, port: port2, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname2, host, protocol, port: port2, servername, localAddress, httpSocket }, callback) {
         let socket2;
         if (protocol === "https:") {
           if (!tls) {
             tls = require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname;
+          const sessionKey = servername || hostname2;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port2 = port2 || 443;
@@ -73669,7 +73681,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port: port2,
-            host: hostname
+            host: hostname2
           });
           socket2.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -73683,14 +73695,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port: port2,
-            host: hostname
+            host: hostname2
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket2.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket2), { timeout, hostname, port: port2 });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket2), { timeout, hostname: hostname2, port: port2 });
         socket2.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -73698,12 +73710,12 @@ var require_connect = __commonJS({
             callback = null;
             cb(null, this);
           }
-        }).on("error", function(err) {
+        }).on("error", function(err2) {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
             const cb = callback;
             callback = null;
-            cb(err);
+            cb(err2);
           }
         });
         return socket2;
@@ -73818,18 +73830,18 @@ var require_constants5 = __commonJS({
       TYPE2[TYPE2["REQUEST"] = 1] = "REQUEST";
       TYPE2[TYPE2["RESPONSE"] = 2] = "RESPONSE";
     })(TYPE = exports2.TYPE || (exports2.TYPE = {}));
-    var FLAGS;
-    (function(FLAGS2) {
-      FLAGS2[FLAGS2["CONNECTION_KEEP_ALIVE"] = 1] = "CONNECTION_KEEP_ALIVE";
-      FLAGS2[FLAGS2["CONNECTION_CLOSE"] = 2] = "CONNECTION_CLOSE";
-      FLAGS2[FLAGS2["CONNECTION_UPGRADE"] = 4] = "CONNECTION_UPGRADE";
-      FLAGS2[FLAGS2["CHUNKED"] = 8] = "CHUNKED";
-      FLAGS2[FLAGS2["UPGRADE"] = 16] = "UPGRADE";
-      FLAGS2[FLAGS2["CONTENT_LENGTH"] = 32] = "CONTENT_LENGTH";
-      FLAGS2[FLAGS2["SKIPBODY"] = 64] = "SKIPBODY";
-      FLAGS2[FLAGS2["TRAILING"] = 128] = "TRAILING";
-      FLAGS2[FLAGS2["TRANSFER_ENCODING"] = 512] = "TRANSFER_ENCODING";
-    })(FLAGS = exports2.FLAGS || (exports2.FLAGS = {}));
+    var FLAGS2;
+    (function(FLAGS3) {
+      FLAGS3[FLAGS3["CONNECTION_KEEP_ALIVE"] = 1] = "CONNECTION_KEEP_ALIVE";
+      FLAGS3[FLAGS3["CONNECTION_CLOSE"] = 2] = "CONNECTION_CLOSE";
+      FLAGS3[FLAGS3["CONNECTION_UPGRADE"] = 4] = "CONNECTION_UPGRADE";
+      FLAGS3[FLAGS3["CHUNKED"] = 8] = "CHUNKED";
+      FLAGS3[FLAGS3["UPGRADE"] = 16] = "UPGRADE";
+      FLAGS3[FLAGS3["CONTENT_LENGTH"] = 32] = "CONTENT_LENGTH";
+      FLAGS3[FLAGS3["SKIPBODY"] = 64] = "SKIPBODY";
+      FLAGS3[FLAGS3["TRAILING"] = 128] = "TRAILING";
+      FLAGS3[FLAGS3["TRANSFER_ENCODING"] = 512] = "TRANSFER_ENCODING";
+    })(FLAGS2 = exports2.FLAGS || (exports2.FLAGS = {}));
     var LENIENT_FLAGS;
     (function(LENIENT_FLAGS2) {
       LENIENT_FLAGS2[LENIENT_FLAGS2["HEADERS"] = 1] = "HEADERS";
@@ -74753,15 +74765,15 @@ var require_webidl = __commonJS({
     webidl.brandCheck = function(V, I, opts) {
       if (opts?.strict !== false) {
         if (!(V instanceof I)) {
-          const err = new TypeError("Illegal invocation");
-          err.code = "ERR_INVALID_THIS";
-          throw err;
+          const err2 = new TypeError("Illegal invocation");
+          err2.code = "ERR_INVALID_THIS";
+          throw err2;
         }
       } else {
         if (V?.[Symbol.toStringTag] !== I.prototype[Symbol.toStringTag]) {
-          const err = new TypeError("Illegal invocation");
-          err.code = "ERR_INVALID_THIS";
-          throw err;
+          const err2 = new TypeError("Illegal invocation");
+          err2.code = "ERR_INVALID_THIS";
+          throw err2;
         }
       }
     };
@@ -75714,9 +75726,9 @@ var require_util6 = __commonJS({
       try {
         controller.close();
         controller.byobRequest?.respond(0);
-      } catch (err) {
-        if (!err.message.includes("Controller is already closed") && !err.message.includes("ReadableStream is already closed")) {
-          throw err;
+      } catch (err2) {
+        if (!err2.message.includes("Controller is already closed") && !err2.message.includes("ReadableStream is already closed")) {
+          throw err2;
         }
       }
     }
@@ -75849,7 +75861,7 @@ var require_util6 = __commonJS({
           this._inflateStream = (chunk[0] & 15) === 8 ? zlib.createInflate(this.#zlibOptions) : zlib.createInflateRaw(this.#zlibOptions);
           this._inflateStream.on("data", this.push.bind(this));
           this._inflateStream.on("end", () => this.push(null));
-          this._inflateStream.on("error", (err) => this.destroy(err));
+          this._inflateStream.on("error", (err2) => this.destroy(err2));
         }
         this._inflateStream.write(chunk, encoding, callback);
       }
@@ -77017,8 +77029,8 @@ var require_client_h1 = __commonJS({
             currentBufferRef = data;
             currentParser = this;
             ret = llhttp.llhttp_execute(this.ptr, currentBufferPtr, data.length);
-          } catch (err) {
-            throw err;
+          } catch (err2) {
+            throw err2;
           } finally {
             currentParser = null;
             currentBufferRef = null;
@@ -77035,8 +77047,8 @@ var require_client_h1 = __commonJS({
               throw this.createError(ret, body2);
             }
           }
-        } catch (err) {
-          util.destroy(socket2, err);
+        } catch (err2) {
+          util.destroy(socket2, err2);
         }
       }
       finish() {
@@ -77353,9 +77365,9 @@ var require_client_h1 = __commonJS({
       socket2[kIdleSocketValidationTimeout] = null;
       socket2[kSocketUsed] = false;
       socket2[kParser] = new Parser(client, socket2, llhttpInstance);
-      addListener(socket2, "error", function(err) {
+      addListener(socket2, "error", function(err2) {
         const parser = this[kParser];
-        if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
+        if (err2.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
           const parserErr = parser.finish();
           if (parserErr) {
             this[kError] = parserErr;
@@ -77363,8 +77375,8 @@ var require_client_h1 = __commonJS({
           }
           return;
         }
-        this[kError] = err;
-        this[kClient][kOnError](err);
+        this[kError] = err2;
+        this[kClient][kOnError](err2);
       });
       addListener(socket2, "readable", function() {
         const parser = this[kParser];
@@ -77394,7 +77406,7 @@ var require_client_h1 = __commonJS({
           this[kParser].destroy();
           this[kParser] = null;
         }
-        const err = this[kError] || new SocketError("closed", util.getSocketInfo(this));
+        const err2 = this[kError] || new SocketError("closed", util.getSocketInfo(this));
         client2[kSocket] = null;
         client2[kHTTPContext] = null;
         if (client2.destroyed) {
@@ -77402,16 +77414,16 @@ var require_client_h1 = __commonJS({
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request4 = requests[i];
-            util.errorRequest(client2, request4, err);
+            util.errorRequest(client2, request4, err2);
           }
-        } else if (client2[kRunning] > 0 && err.code !== "UND_ERR_INFO") {
+        } else if (client2[kRunning] > 0 && err2.code !== "UND_ERR_INFO") {
           const request4 = client2[kQueue][client2[kRunningIdx]];
           client2[kQueue][client2[kRunningIdx]++] = null;
-          util.errorRequest(client2, request4, err);
+          util.errorRequest(client2, request4, err2);
         }
         client2[kPendingIdx] = client2[kRunningIdx];
         assert(client2[kRunning] === 0);
-        client2.emit("disconnect", client2[kUrl], [client2], err);
+        client2.emit("disconnect", client2[kUrl], [client2], err2);
         client2[kResume]();
       });
       let closed = false;
@@ -77427,11 +77439,11 @@ var require_client_h1 = __commonJS({
         resume() {
           resumeH1(client);
         },
-        destroy(err, callback) {
+        destroy(err2, callback) {
           if (closed) {
             queueMicrotask(callback);
           } else {
-            socket2.destroy(err).on("close", callback);
+            socket2.destroy(err2).on("close", callback);
           }
         },
         get destroyed() {
@@ -77585,8 +77597,8 @@ var require_client_h1 = __commonJS({
       };
       try {
         request4.onConnect(abort);
-      } catch (err) {
-        util.errorRequest(client, request4, err);
+      } catch (err2) {
+        util.errorRequest(client, request4, err2);
       }
       if (request4.aborted) {
         return false;
@@ -77672,8 +77684,8 @@ upgrade: ${upgrade}\r
           if (!writer.write(chunk) && this.pause) {
             this.pause();
           }
-        } catch (err) {
-          util.destroy(this, err);
+        } catch (err2) {
+          util.destroy(this, err2);
         }
       };
       const onDrain = function() {
@@ -77689,11 +77701,11 @@ upgrade: ${upgrade}\r
           body2.removeListener("error", onFinished);
         });
         if (!finished) {
-          const err = new RequestAbortedError();
-          queueMicrotask(() => onFinished(err));
+          const err2 = new RequestAbortedError();
+          queueMicrotask(() => onFinished(err2));
         }
       };
-      const onFinished = function(err) {
+      const onFinished = function(err2) {
         if (finished) {
           return;
         }
@@ -77701,16 +77713,16 @@ upgrade: ${upgrade}\r
         assert(socket2.destroyed || socket2[kWriting] && client[kRunning] <= 1);
         socket2.off("drain", onDrain).off("error", onFinished);
         body2.removeListener("data", onData).removeListener("end", onFinished).removeListener("close", onClose);
-        if (!err) {
+        if (!err2) {
           try {
             writer.end();
           } catch (er) {
-            err = er;
+            err2 = er;
           }
         }
-        writer.destroy(err);
-        if (err && (err.code !== "UND_ERR_INFO" || err.message !== "reset")) {
-          util.destroy(body2, err);
+        writer.destroy(err2);
+        if (err2 && (err2.code !== "UND_ERR_INFO" || err2.message !== "reset")) {
+          util.destroy(body2, err2);
         } else {
           util.destroy(body2);
         }
@@ -77756,8 +77768,8 @@ upgrade: ${upgrade}\r
         }
         request4.onRequestSent();
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeBlob(abort, body2, client, request4, socket2, contentLength, header, expectsPayload) {
@@ -77779,8 +77791,8 @@ upgrade: ${upgrade}\r
           socket2[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeIterable(abort, body2, client, request4, socket2, contentLength, header, expectsPayload) {
@@ -77813,8 +77825,8 @@ upgrade: ${upgrade}\r
           }
         }
         writer.end();
-      } catch (err) {
-        writer.destroy(err);
+      } catch (err2) {
+        writer.destroy(err2);
       } finally {
         socket2.off("close", onDrain).off("drain", onDrain);
       }
@@ -77917,12 +77929,12 @@ ${len.toString(16)}\r
         }
         client[kResume]();
       }
-      destroy(err) {
+      destroy(err2) {
         const { socket: socket2, client, abort } = this;
         socket2[kWriting] = false;
-        if (err) {
+        if (err2) {
           assert(client[kRunning] <= 1, "pipeline should only contain this request");
-          abort(err);
+          abort(err2);
         }
       }
     };
@@ -78022,36 +78034,36 @@ var require_client_h2 = __commonJS({
       util.addListener(session, "close", function() {
         const { [kClient]: client2 } = this;
         const { [kSocket]: socket3 } = client2;
-        const err = this[kSocket][kError] || this[kError] || new SocketError("closed", util.getSocketInfo(socket3));
+        const err2 = this[kSocket][kError] || this[kError] || new SocketError("closed", util.getSocketInfo(socket3));
         client2[kHTTP2Session] = null;
         if (client2.destroyed) {
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request4 = requests[i];
-            util.errorRequest(client2, request4, err);
+            util.errorRequest(client2, request4, err2);
           }
         }
       });
       session.unref();
       client[kHTTP2Session] = session;
       socket2[kHTTP2Session] = session;
-      util.addListener(socket2, "error", function(err) {
-        this[kError] = err;
-        this[kClient][kOnError](err);
+      util.addListener(socket2, "error", function(err2) {
+        this[kError] = err2;
+        this[kClient][kOnError](err2);
       });
       util.addListener(socket2, "end", function() {
         util.destroy(this, new SocketError("other side closed", util.getSocketInfo(this)));
       });
       util.addListener(socket2, "close", function() {
-        const err = this[kError] || new SocketError("closed", util.getSocketInfo(this));
+        const err2 = this[kError] || new SocketError("closed", util.getSocketInfo(this));
         client[kSocket] = null;
         if (this[kHTTP2Session] != null) {
-          this[kHTTP2Session].destroy(err);
+          this[kHTTP2Session].destroy(err2);
         }
         client[kPendingIdx] = client[kRunningIdx];
         assert(client[kRunning] === 0);
-        client.emit("disconnect", client[kUrl], [client], err);
+        client.emit("disconnect", client[kUrl], [client], err2);
         client[kResume]();
       });
       let closed = false;
@@ -78067,11 +78079,11 @@ var require_client_h2 = __commonJS({
         resume() {
           resumeH2(client);
         },
-        destroy(err, callback) {
+        destroy(err2, callback) {
           if (closed) {
             queueMicrotask(callback);
           } else {
-            socket2.destroy(err).on("close", callback);
+            socket2.destroy(err2).on("close", callback);
           }
         },
         get destroyed() {
@@ -78094,40 +78106,40 @@ var require_client_h2 = __commonJS({
         }
       }
     }
-    function onHttp2SessionError(err) {
-      this[kSocket][kError] = err;
-      this[kClient][kOnError](err);
+    function onHttp2SessionError(err2) {
+      this[kSocket][kError] = err2;
+      this[kClient][kOnError](err2);
     }
     function onHttp2FrameError(type, code, id) {
       if (id === 0) {
-        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
-        this[kSocket][kError] = err;
-        this[kClient][kOnError](err);
+        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
+        this[kSocket][kError] = err2;
+        this[kClient][kOnError](err2);
       }
     }
     function onHttp2SessionEnd() {
-      const err = new SocketError("other side closed", util.getSocketInfo(this[kSocket]));
-      this.destroy(err);
-      util.destroy(this[kSocket], err);
+      const err2 = new SocketError("other side closed", util.getSocketInfo(this[kSocket]));
+      this.destroy(err2);
+      util.destroy(this[kSocket], err2);
     }
     function onHTTP2GoAway(code) {
-      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util.getSocketInfo(this));
+      const err2 = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util.getSocketInfo(this));
       const client = this[kClient];
       client[kSocket] = null;
       client[kHTTPContext] = null;
       if (this[kHTTP2Session] != null) {
-        this[kHTTP2Session].destroy(err);
+        this[kHTTP2Session].destroy(err2);
         this[kHTTP2Session] = null;
       }
-      util.destroy(this[kSocket], err);
+      util.destroy(this[kSocket], err2);
       if (client[kRunningIdx] < client[kQueue].length) {
         const request4 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util.errorRequest(client, request4, err);
+        util.errorRequest(client, request4, err2);
         client[kPendingIdx] = client[kRunningIdx];
       }
       assert(client[kRunning] === 0);
-      client.emit("disconnect", client[kUrl], [client], err);
+      client.emit("disconnect", client[kUrl], [client], err2);
       client[kResume]();
     }
     function shouldSendContentLength(method) {
@@ -78158,8 +78170,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname, port: port2 } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port2 ? `:${port2}` : ""}`;
+      const { hostname: hostname2, port: port2 } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port2 ? `:${port2}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request4.aborted) {
@@ -78182,8 +78194,8 @@ var require_client_h2 = __commonJS({
       };
       try {
         request4.onConnect(abort);
-      } catch (err) {
-        util.errorRequest(client, request4, err);
+      } catch (err2) {
+        util.errorRequest(client, request4, err2);
       }
       if (request4.aborted) {
         return false;
@@ -78281,9 +78293,9 @@ var require_client_h2 = __commonJS({
         const { [HTTP2_HEADER_STATUS]: statusCode2, ...realHeaders } = headers2;
         request4.onResponseStarted();
         if (request4.aborted) {
-          const err = new RequestAbortedError();
-          util.errorRequest(client, request4, err);
-          util.destroy(stream, err);
+          const err2 = new RequestAbortedError();
+          util.errorRequest(client, request4, err2);
+          util.destroy(stream, err2);
           return;
         }
         if (request4.onHeaders(Number(statusCode2), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
@@ -78313,8 +78325,8 @@ var require_client_h2 = __commonJS({
           session.unref();
         }
       });
-      stream.once("error", function(err) {
-        abort(err);
+      stream.once("error", function(err2) {
+        abort(err2);
       });
       stream.once("frameError", (type, code) => {
         abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`));
@@ -78418,10 +78430,10 @@ var require_client_h2 = __commonJS({
       const pipe = pipeline2(
         body2,
         h2stream,
-        (err) => {
-          if (err) {
-            util.destroy(pipe, err);
-            abort(err);
+        (err2) => {
+          if (err2) {
+            util.destroy(pipe, err2);
+            abort(err2);
           } else {
             util.removeAllListeners(pipe);
             request4.onRequestSent();
@@ -78454,8 +78466,8 @@ var require_client_h2 = __commonJS({
           socket2[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeIterable(abort, h2stream, body2, client, request4, socket2, contentLength, expectsPayload) {
@@ -78494,8 +78506,8 @@ var require_client_h2 = __commonJS({
           socket2[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       } finally {
         h2stream.off("close", onDrain).off("drain", onDrain);
       }
@@ -78904,7 +78916,7 @@ var require_client3 = __commonJS({
         this[kRunningIdx] = 0;
         this[kPendingIdx] = 0;
         this[kResume] = (sync) => resume(this, sync);
-        this[kOnError] = (err) => onError(this, err);
+        this[kOnError] = (err2) => onError(this, err2);
       }
       get pipelining() {
         return this[kPipelining];
@@ -78960,12 +78972,12 @@ var require_client3 = __commonJS({
           }
         });
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request4 = requests[i];
-            util.errorRequest(this, request4, err);
+            util.errorRequest(this, request4, err2);
           }
           const callback = () => {
             if (this[kClosedResolve]) {
@@ -78975,7 +78987,7 @@ var require_client3 = __commonJS({
             resolve6(null);
           };
           if (this[kHTTPContext]) {
-            this[kHTTPContext].destroy(err, callback);
+            this[kHTTPContext].destroy(err2, callback);
             this[kHTTPContext] = null;
           } else {
             queueMicrotask(callback);
@@ -78985,13 +78997,13 @@ var require_client3 = __commonJS({
       }
     };
     var createRedirectInterceptor = require_redirect_interceptor();
-    function onError(client, err) {
-      if (client[kRunning] === 0 && err.code !== "UND_ERR_INFO" && err.code !== "UND_ERR_SOCKET") {
+    function onError(client, err2) {
+      if (client[kRunning] === 0 && err2.code !== "UND_ERR_INFO" && err2.code !== "UND_ERR_SOCKET") {
         assert(client[kPendingIdx] === client[kRunningIdx]);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
           const request4 = requests[i];
-          util.errorRequest(client, request4, err);
+          util.errorRequest(client, request4, err2);
         }
         assert(client[kSize] === 0);
       }
@@ -78999,20 +79011,20 @@ var require_client3 = __commonJS({
     async function connect(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname, protocol, port: port2 } = client[kUrl];
-      if (hostname[0] === "[") {
-        const idx = hostname.indexOf("]");
+      let { host, hostname: hostname2, protocol, port: port2 } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net.isIP(ip));
-        hostname = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port: port2,
             version: client[kHTTPContext]?.version,
@@ -79026,14 +79038,14 @@ var require_client3 = __commonJS({
         const socket2 = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port: port2,
             servername: client[kServerName],
             localAddress: client[kLocalAddress]
-          }, (err, socket3) => {
-            if (err) {
-              reject(err);
+          }, (err2, socket3) => {
+            if (err2) {
+              reject(err2);
             } else {
               resolve6(socket3);
             }
@@ -79046,9 +79058,9 @@ var require_client3 = __commonJS({
         assert(socket2);
         try {
           client[kHTTPContext] = socket2.alpnProtocol === "h2" ? await connectH2(client, socket2) : await connectH1(client, socket2);
-        } catch (err) {
+        } catch (err2) {
           socket2.destroy().on("error", noop4);
-          throw err;
+          throw err2;
         }
         client[kConnecting] = false;
         socket2[kCounter] = 0;
@@ -79059,7 +79071,7 @@ var require_client3 = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port: port2,
               version: client[kHTTPContext]?.version,
@@ -79071,7 +79083,7 @@ var require_client3 = __commonJS({
           });
         }
         client.emit("connect", client[kUrl], [client]);
-      } catch (err) {
+      } catch (err2) {
         if (client.destroyed) {
           return;
         }
@@ -79080,7 +79092,7 @@ var require_client3 = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port: port2,
               version: client[kHTTPContext]?.version,
@@ -79088,19 +79100,19 @@ var require_client3 = __commonJS({
               localAddress: client[kLocalAddress]
             },
             connector: client[kConnector],
-            error: err
+            error: err2
           });
         }
-        if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+        if (err2.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
           assert(client[kRunning] === 0);
           while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
             const request4 = client[kQueue][client[kPendingIdx]++];
-            util.errorRequest(client, request4, err);
+            util.errorRequest(client, request4, err2);
           }
         } else {
-          onError(client, err);
+          onError(client, err2);
         }
-        client.emit("connectionError", client[kUrl], [client], err);
+        client.emit("connectionError", client[kUrl], [client], err2);
       }
       client[kResume]();
     }
@@ -79326,11 +79338,11 @@ var require_pool_base = __commonJS({
         this[kOnConnect] = (origin, targets) => {
           pool.emit("connect", origin, [pool, ...targets]);
         };
-        this[kOnDisconnect] = (origin, targets, err) => {
-          pool.emit("disconnect", origin, [pool, ...targets], err);
+        this[kOnDisconnect] = (origin, targets, err2) => {
+          pool.emit("disconnect", origin, [pool, ...targets], err2);
         };
-        this[kOnConnectionError] = (origin, targets, err) => {
-          pool.emit("connectionError", origin, [pool, ...targets], err);
+        this[kOnConnectionError] = (origin, targets, err2) => {
+          pool.emit("connectionError", origin, [pool, ...targets], err2);
         };
         this[kStats] = new PoolStats(this);
       }
@@ -79376,15 +79388,15 @@ var require_pool_base = __commonJS({
           });
         }
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         while (true) {
           const item = this[kQueue].shift();
           if (!item) {
             break;
           }
-          item.handler.onError(err);
+          item.handler.onError(err2);
         }
-        await Promise.all(this[kClients].map((c) => c.destroy(err)));
+        await Promise.all(this[kClients].map((c) => c.destroy(err2)));
       }
       [kDispatch](opts, handler2) {
         const dispatcher = this[kGetDispatcher]();
@@ -79597,8 +79609,8 @@ var require_balanced_pool = __commonJS({
           this._updateBalancedPoolStats();
         });
         pool.on("disconnect", (...args) => {
-          const err = args[2];
-          if (err && err.code === "UND_ERR_SOCKET") {
+          const err2 = args[2];
+          if (err2 && err2.code === "UND_ERR_SOCKET") {
             pool[kWeight] = Math.max(1, pool[kWeight] - this[kErrorPenalty]);
             this._updateBalancedPoolStats();
           }
@@ -79717,11 +79729,11 @@ var require_agent2 = __commonJS({
         this[kOnConnect] = (origin, targets) => {
           this.emit("connect", origin, [this, ...targets]);
         };
-        this[kOnDisconnect] = (origin, targets, err) => {
-          this.emit("disconnect", origin, [this, ...targets], err);
+        this[kOnDisconnect] = (origin, targets, err2) => {
+          this.emit("disconnect", origin, [this, ...targets], err2);
         };
-        this[kOnConnectionError] = (origin, targets, err) => {
-          this.emit("connectionError", origin, [this, ...targets], err);
+        this[kOnConnectionError] = (origin, targets, err2) => {
+          this.emit("connectionError", origin, [this, ...targets], err2);
         };
       }
       get [kRunning]() {
@@ -79753,10 +79765,10 @@ var require_agent2 = __commonJS({
         this[kClients].clear();
         await Promise.all(closePromises);
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         const destroyPromises = [];
         for (const client of this[kClients].values()) {
-          destroyPromises.push(client.destroy(err));
+          destroyPromises.push(client.destroy(err2));
         }
         this[kClients].clear();
         await Promise.all(destroyPromises);
@@ -79840,8 +79852,8 @@ var require_proxy_agent = __commonJS({
       async [kClose]() {
         return this.#client.close();
       }
-      async [kDestroy](err) {
-        return this.#client.destroy(err);
+      async [kDestroy](err2) {
+        return this.#client.destroy(err2);
       }
     };
     var ProxyAgent2 = class extends DispatcherBase {
@@ -79922,11 +79934,11 @@ var require_proxy_agent = __commonJS({
                 servername = opts2.servername;
               }
               this[kConnectEndpoint]({ ...opts2, servername, httpSocket: socket2 }, callback);
-            } catch (err) {
-              if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-                callback(new SecureProxyConnectionError(err));
+            } catch (err2) {
+              if (err2.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+                callback(new SecureProxyConnectionError(err2));
               } else {
-                callback(err);
+                callback(err2);
               }
             }
           }
@@ -80045,20 +80057,20 @@ var require_env_http_proxy_agent = __commonJS({
           await this[kHttpsProxyAgent].close();
         }
       }
-      async [kDestroy](err) {
-        await this[kNoProxyAgent].destroy(err);
+      async [kDestroy](err2) {
+        await this[kNoProxyAgent].destroy(err2);
         if (!this[kHttpProxyAgent][kDestroyed]) {
-          await this[kHttpProxyAgent].destroy(err);
+          await this[kHttpProxyAgent].destroy(err2);
         }
         if (!this[kHttpsProxyAgent][kDestroyed]) {
-          await this[kHttpsProxyAgent].destroy(err);
+          await this[kHttpsProxyAgent].destroy(err2);
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname, port: port2 } = url;
-        hostname = hostname.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname2, port: port2 } = url;
+        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
         port2 = Number.parseInt(port2, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname, port2)) {
+        if (!this.#shouldProxy(hostname2, port2)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -80066,7 +80078,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname, port2) {
+      #shouldProxy(hostname2, port2) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -80082,11 +80094,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname === entry.hostname) {
+            if (hostname2 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -80254,8 +80266,8 @@ var require_retry_handler = __commonJS({
       onBodySent(chunk) {
         if (this.handler.onBodySent) return this.handler.onBodySent(chunk);
       }
-      static [kRetryHandlerDefaultRetry](err, { state, opts }, cb) {
-        const { statusCode: statusCode2, code, headers } = err;
+      static [kRetryHandlerDefaultRetry](err2, { state, opts }, cb) {
+        const { statusCode: statusCode2, code, headers } = err2;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -80268,19 +80280,19 @@ var require_retry_handler = __commonJS({
         } = retryOptions;
         const { counter } = state;
         if (code && code !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (Array.isArray(methods) && !methods.includes(method)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (statusCode2 != null && Array.isArray(statusCodes) && !statusCodes.includes(statusCode2)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (counter > maxRetries) {
-          cb(err);
+          cb(err2);
           return;
         }
         let retryAfterHeader = headers?.["retry-after"];
@@ -80412,11 +80424,11 @@ var require_retry_handler = __commonJS({
             statusMessage
           );
         }
-        const err = new RequestRetryError("Request failed", statusCode2, {
+        const err2 = new RequestRetryError("Request failed", statusCode2, {
           headers,
           data: { count: this.retryCount }
         });
-        this.abort(err);
+        this.abort(err2);
         return false;
       }
       onData(chunk) {
@@ -80427,9 +80439,9 @@ var require_retry_handler = __commonJS({
         this.retryCount = 0;
         return this.handler.onComplete(rawTrailers);
       }
-      onError(err) {
+      onError(err2) {
         if (this.aborted || isDisturbed(this.opts.body) || this.headersSent && this.resume == null) {
-          return this.handler.onError(err);
+          return this.handler.onError(err2);
         }
         if (this.retryCount - this.retryCountCheckpoint > 0) {
           this.retryCount = this.retryCountCheckpoint + (this.retryCount - this.retryCountCheckpoint);
@@ -80437,16 +80449,16 @@ var require_retry_handler = __commonJS({
           this.retryCount += 1;
         }
         this.retryOpts.retry(
-          err,
+          err2,
           {
             state: { counter: this.retryCount },
             opts: { retryOptions: this.retryOpts, ...this.opts }
           },
           onRetry.bind(this)
         );
-        function onRetry(err2) {
-          if (err2 != null || this.aborted || isDisturbed(this.opts.body)) {
-            return this.handler.onError(err2);
+        function onRetry(err3) {
+          if (err3 != null || this.aborted || isDisturbed(this.opts.body)) {
+            return this.handler.onError(err3);
           }
           if (this.start !== 0) {
             const headers = { range: `bytes=${this.start}-${this.end ?? ""}` };
@@ -80464,8 +80476,8 @@ var require_retry_handler = __commonJS({
           try {
             this.retryCountCheckpoint = this.retryCount;
             this.dispatch(this.opts, this);
-          } catch (err3) {
-            this.handler.onError(err3);
+          } catch (err4) {
+            this.handler.onError(err4);
           }
         }
       }
@@ -80548,22 +80560,22 @@ var require_readable2 = __commonJS({
         this[kContentLength] = contentLength;
         this[kReading] = false;
       }
-      destroy(err) {
-        if (!err && !this._readableState.endEmitted) {
-          err = new RequestAbortedError();
+      destroy(err2) {
+        if (!err2 && !this._readableState.endEmitted) {
+          err2 = new RequestAbortedError();
         }
-        if (err) {
+        if (err2) {
           this[kAbort]();
         }
-        return super.destroy(err);
+        return super.destroy(err2);
       }
-      _destroy(err, callback) {
+      _destroy(err2, callback) {
         if (!this[kReading]) {
           setImmediate(() => {
-            callback(err);
+            callback(err2);
           });
         } else {
-          callback(err);
+          callback(err2);
         }
       }
       on(ev, ...args) {
@@ -80677,8 +80689,8 @@ var require_readable2 = __commonJS({
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
-            stream.on("error", (err) => {
-              reject(err);
+            stream.on("error", (err2) => {
+              reject(err2);
             }).on("close", () => {
               reject(new TypeError("unusable"));
             });
@@ -80695,8 +80707,8 @@ var require_readable2 = __commonJS({
               length: 0,
               body: []
             };
-            stream.on("error", function(err) {
-              consumeFinish(this[kConsume], err);
+            stream.on("error", function(err2) {
+              consumeFinish(this[kConsume], err2);
             }).on("close", function() {
               if (this[kConsume].body !== null) {
                 consumeFinish(this[kConsume], new RequestAbortedError());
@@ -80774,20 +80786,20 @@ var require_readable2 = __commonJS({
           resolve6(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
-      } catch (err) {
-        stream.destroy(err);
+      } catch (err2) {
+        stream.destroy(err2);
       }
     }
     function consumePush(consume2, chunk) {
       consume2.length += chunk.length;
       consume2.body.push(chunk);
     }
-    function consumeFinish(consume2, err) {
+    function consumeFinish(consume2, err2) {
       if (consume2.body === null) {
         return;
       }
-      if (err) {
-        consume2.reject(err);
+      if (err2) {
+        consume2.reject(err2);
       } else {
         consume2.resolve();
       }
@@ -80896,11 +80908,11 @@ var require_api_request = __commonJS({
             throw new InvalidArgumentError("invalid onInfo callback");
           }
           super("UNDICI_REQUEST");
-        } catch (err) {
+        } catch (err2) {
           if (util.isStream(body2)) {
-            util.destroy(body2.on("error", util.nop), err);
+            util.destroy(body2.on("error", util.nop), err2);
           }
-          throw err;
+          throw err2;
         }
         this.method = method;
         this.responseHeaders = responseHeaders || null;
@@ -80918,8 +80930,8 @@ var require_api_request = __commonJS({
         this.reason = null;
         this.removeAbortListener = null;
         if (util.isStream(body2)) {
-          body2.on("error", (err) => {
-            this.onError(err);
+          body2.on("error", (err2) => {
+            this.onError(err2);
           });
         }
         if (this.signal) {
@@ -81001,23 +81013,23 @@ var require_api_request = __commonJS({
         util.parseHeaders(trailers, this.trailers);
         this.res.push(null);
       }
-      onError(err) {
+      onError(err2) {
         const { res, callback, body: body2, opaque } = this;
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
         if (res) {
           this.res = null;
           queueMicrotask(() => {
-            util.destroy(res, err);
+            util.destroy(res, err2);
           });
         }
         if (body2) {
           this.body = null;
-          util.destroy(body2, err);
+          util.destroy(body2, err2);
         }
         if (this.removeAbortListener) {
           res?.off("close", this.removeAbortListener);
@@ -81029,19 +81041,19 @@ var require_api_request = __commonJS({
     function request4(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          request4.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          request4.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve6(data);
           });
         });
       }
       try {
         this.dispatch(opts, new RequestHandler(opts, callback));
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module2.exports = request4;
@@ -81134,11 +81146,11 @@ var require_api_stream = __commonJS({
             throw new InvalidArgumentError("invalid onInfo callback");
           }
           super("UNDICI_STREAM");
-        } catch (err) {
+        } catch (err2) {
           if (util.isStream(body2)) {
-            util.destroy(body2.on("error", util.nop), err);
+            util.destroy(body2.on("error", util.nop), err2);
           }
-          throw err;
+          throw err2;
         }
         this.responseHeaders = responseHeaders || null;
         this.opaque = opaque || null;
@@ -81152,8 +81164,8 @@ var require_api_stream = __commonJS({
         this.onInfo = onInfo || null;
         this.throwOnError = throwOnError || false;
         if (util.isStream(body2)) {
-          body2.on("error", (err) => {
-            this.onError(err);
+          body2.on("error", (err2) => {
+            this.onError(err2);
           });
         }
         addSignal(this, signal);
@@ -81201,15 +81213,15 @@ var require_api_stream = __commonJS({
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
           }
-          finished(res, { readable: false }, (err) => {
+          finished(res, { readable: false }, (err2) => {
             const { callback: callback2, res: res2, opaque: opaque2, trailers, abort } = this;
             this.res = null;
-            if (err || !res2.readable) {
-              util.destroy(res2, err);
+            if (err2 || !res2.readable) {
+              util.destroy(res2, err2);
             }
             this.callback = null;
-            this.runInAsyncScope(callback2, null, err || null, { opaque: opaque2, trailers });
-            if (err) {
+            this.runInAsyncScope(callback2, null, err2 || null, { opaque: opaque2, trailers });
+            if (err2) {
               abort();
             }
           });
@@ -81232,41 +81244,41 @@ var require_api_stream = __commonJS({
         this.trailers = util.parseHeaders(trailers);
         res.end();
       }
-      onError(err) {
+      onError(err2) {
         const { res, callback, opaque, body: body2 } = this;
         removeSignal(this);
         this.factory = null;
         if (res) {
           this.res = null;
-          util.destroy(res, err);
+          util.destroy(res, err2);
         } else if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
         if (body2) {
           this.body = null;
-          util.destroy(body2, err);
+          util.destroy(body2, err2);
         }
       }
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          stream.call(this, opts, factory, (err2, data) => {
+            return err2 ? reject(err2) : resolve6(data);
           });
         });
       }
       try {
         this.dispatch(opts, new StreamHandler(opts, factory, callback));
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module2.exports = stream;
@@ -81304,9 +81316,9 @@ var require_api_pipeline = __commonJS({
           resume();
         }
       }
-      _destroy(err, callback) {
+      _destroy(err2, callback) {
         this._read();
-        callback(err);
+        callback(err2);
       }
     };
     var PipelineResponse = class extends Readable2 {
@@ -81317,11 +81329,11 @@ var require_api_pipeline = __commonJS({
       _read() {
         this[kResume]();
       }
-      _destroy(err, callback) {
-        if (!err && !this._readableState.endEmitted) {
-          err = new RequestAbortedError();
+      _destroy(err2, callback) {
+        if (!err2 && !this._readableState.endEmitted) {
+          err2 = new RequestAbortedError();
         }
-        callback(err);
+        callback(err2);
       }
     };
     var PipelineHandler = class extends AsyncResource {
@@ -81367,19 +81379,19 @@ var require_api_pipeline = __commonJS({
               req[kResume] = callback;
             }
           },
-          destroy: (err, callback) => {
+          destroy: (err2, callback) => {
             const { body: body2, req, res, ret, abort } = this;
-            if (!err && !ret._readableState.endEmitted) {
-              err = new RequestAbortedError();
+            if (!err2 && !ret._readableState.endEmitted) {
+              err2 = new RequestAbortedError();
             }
-            if (abort && err) {
+            if (abort && err2) {
               abort();
             }
-            util.destroy(body2, err);
-            util.destroy(req, err);
-            util.destroy(res, err);
+            util.destroy(body2, err2);
+            util.destroy(req, err2);
+            util.destroy(res, err2);
             removeSignal(this);
-            callback(err);
+            callback(err2);
           }
         }).on("prefinish", () => {
           const { req } = this;
@@ -81420,9 +81432,9 @@ var require_api_pipeline = __commonJS({
             body: this.res,
             context: context2
           });
-        } catch (err) {
+        } catch (err2) {
           this.res.on("error", util.nop);
-          throw err;
+          throw err2;
         }
         if (!body2 || typeof body2.on !== "function") {
           throw new InvalidReturnValueError("expected Readable");
@@ -81432,9 +81444,9 @@ var require_api_pipeline = __commonJS({
           if (!ret.push(chunk) && body3.pause) {
             body3.pause();
           }
-        }).on("error", (err) => {
+        }).on("error", (err2) => {
           const { ret } = this;
-          util.destroy(ret, err);
+          util.destroy(ret, err2);
         }).on("end", () => {
           const { ret } = this;
           ret.push(null);
@@ -81454,10 +81466,10 @@ var require_api_pipeline = __commonJS({
         const { res } = this;
         res.push(null);
       }
-      onError(err) {
+      onError(err2) {
         const { ret } = this;
         this.handler = null;
-        util.destroy(ret, err);
+        util.destroy(ret, err2);
       }
     };
     function pipeline2(opts, handler2) {
@@ -81465,8 +81477,8 @@ var require_api_pipeline = __commonJS({
         const pipelineHandler = new PipelineHandler(opts, handler2);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
-      } catch (err) {
-        return new PassThrough().destroy(err);
+      } catch (err2) {
+        return new PassThrough().destroy(err2);
       }
     }
     module2.exports = pipeline2;
@@ -81527,13 +81539,13 @@ var require_api_upgrade = __commonJS({
           context: context2
         });
       }
-      onError(err) {
+      onError(err2) {
         const { callback, opaque } = this;
         removeSignal(this);
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
       }
@@ -81541,8 +81553,8 @@ var require_api_upgrade = __commonJS({
     function upgrade(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          upgrade.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve6(data);
           });
         });
       }
@@ -81553,12 +81565,12 @@ var require_api_upgrade = __commonJS({
           method: opts.method || "GET",
           upgrade: opts.protocol || "Websocket"
         }, upgradeHandler);
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module2.exports = upgrade;
@@ -81621,13 +81633,13 @@ var require_api_connect = __commonJS({
           context: context2
         });
       }
-      onError(err) {
+      onError(err2) {
         const { callback, opaque } = this;
         removeSignal(this);
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
       }
@@ -81635,20 +81647,20 @@ var require_api_connect = __commonJS({
     function connect(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          connect.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve6(data);
           });
         });
       }
       try {
         const connectHandler = new ConnectHandler(opts, callback);
         this.dispatch({ ...opts, method: "CONNECT" }, connectHandler);
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module2.exports = connect;
@@ -81943,7 +81955,7 @@ var require_mock_utils = __commonJS({
         const responseData = getResponseData2(body2);
         const responseHeaders = generateKeyValues(headers);
         const responseTrailers = generateKeyValues(trailers);
-        handler2.onConnect?.((err) => handler2.onError(err), null);
+        handler2.onConnect?.((err2) => handler2.onError(err2), null);
         handler2.onHeaders?.(statusCode2, responseHeaders, resume, getStatusText(statusCode2));
         handler2.onData?.(Buffer.from(responseData));
         handler2.onComplete?.(responseTrailers);
@@ -82657,12 +82669,12 @@ var require_dump = __commonJS({
           statusMessage
         );
       }
-      onError(err) {
+      onError(err2) {
         if (this.#dumped) {
           return;
         }
-        err = this.#reason ?? err;
-        this.#handler.onError(err);
+        err2 = this.#reason ?? err2;
+        this.#handler.onError(err2);
       }
       onData(chunk) {
         this.#size = this.#size + chunk.length;
@@ -82749,9 +82761,9 @@ var require_dns = __commonJS({
           maxItems: this.#maxItems
         };
         if (ips == null) {
-          this.lookup(origin, newOpts, (err, addresses) => {
-            if (err || addresses == null || addresses.length === 0) {
-              cb(err ?? new InformationalError("No DNS entries found"));
+          this.lookup(origin, newOpts, (err2, addresses) => {
+            if (err2 || addresses == null || addresses.length === 0) {
+              cb(err2 ?? new InformationalError("No DNS entries found"));
               return;
             }
             this.setRecords(origin, addresses);
@@ -82807,9 +82819,9 @@ var require_dns = __commonJS({
             family: this.dualStack === false ? this.affinity : 0,
             order: "ipv4first"
           },
-          (err, addresses) => {
-            if (err) {
-              return cb(err);
+          (err2, addresses) => {
+            if (err2) {
+              return cb(err2);
             }
             const results = /* @__PURE__ */ new Map();
             for (const addr of addresses) {
@@ -82894,14 +82906,14 @@ var require_dns = __commonJS({
         this.#state = state;
         this.#dispatch = dispatch;
       }
-      onError(err) {
-        switch (err.code) {
+      onError(err2) {
+        switch (err2.code) {
           case "ETIMEDOUT":
           case "ECONNREFUSED": {
             if (this.#state.dualStack) {
-              this.#state.runLookup(this.#origin, this.#opts, (err2, newOrigin) => {
-                if (err2) {
-                  return this.#handler.onError(err2);
+              this.#state.runLookup(this.#origin, this.#opts, (err3, newOrigin) => {
+                if (err3) {
+                  return this.#handler.onError(err3);
                 }
                 const dispatchOpts = {
                   ...this.#opts,
@@ -82911,14 +82923,14 @@ var require_dns = __commonJS({
               });
               return;
             }
-            this.#handler.onError(err);
+            this.#handler.onError(err2);
             return;
           }
           case "ENOTFOUND":
             this.#state.deleteRecord(this.#origin);
           // eslint-disable-next-line no-fallthrough
           default:
-            this.#handler.onError(err);
+            this.#handler.onError(err2);
             break;
         }
       }
@@ -82967,9 +82979,9 @@ var require_dns = __commonJS({
           if (isIP2(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler2);
           }
-          instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
-            if (err) {
-              return handler2.onError(err);
+          instance.runLookup(origin, origDispatchOpts, (err2, newOrigin) => {
+            if (err2) {
+              return handler2.onError(err2);
             }
             let dispatchOpts = null;
             dispatchOpts = {
@@ -83497,8 +83509,8 @@ var require_response = __commonJS({
         let parsedURL;
         try {
           parsedURL = new URL(url, relevantRealm.settingsObject.baseUrl);
-        } catch (err) {
-          throw new TypeError(`Failed to parse URL from ${url}`, { cause: err });
+        } catch (err2) {
+          throw new TypeError(`Failed to parse URL from ${url}`, { cause: err2 });
         }
         if (!redirectStatusSet.has(status)) {
           throw new RangeError(`Invalid status code ${status}`);
@@ -83726,9 +83738,9 @@ var require_response = __commonJS({
         assert(false);
       }
     }
-    function makeAppropriateNetworkError(fetchParams, err = null) {
+    function makeAppropriateNetworkError(fetchParams, err2 = null) {
       assert(isCancelled(fetchParams));
-      return isAborted(fetchParams) ? makeNetworkError(Object.assign(new DOMException("The operation was aborted.", "AbortError"), { cause: err })) : makeNetworkError(Object.assign(new DOMException("Request was cancelled."), { cause: err }));
+      return isAborted(fetchParams) ? makeNetworkError(Object.assign(new DOMException("The operation was aborted.", "AbortError"), { cause: err2 })) : makeNetworkError(Object.assign(new DOMException("Request was cancelled."), { cause: err2 }));
     }
     function initializeResponse(response, init, body2) {
       if (init.status !== null && (init.status < 200 || init.status > 599)) {
@@ -83960,8 +83972,8 @@ var require_request2 = __commonJS({
           let parsedURL;
           try {
             parsedURL = new URL(input, baseUrl);
-          } catch (err) {
-            throw new TypeError("Failed to parse URL from " + input, { cause: err });
+          } catch (err2) {
+            throw new TypeError("Failed to parse URL from " + input, { cause: err2 });
           }
           if (parsedURL.username || parsedURL.password) {
             throw new TypeError(
@@ -84051,8 +84063,8 @@ var require_request2 = __commonJS({
             let parsedReferrer;
             try {
               parsedReferrer = new URL(referrer, baseUrl);
-            } catch (err) {
-              throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err });
+            } catch (err2) {
+              throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err2 });
             }
             if (parsedReferrer.protocol === "about:" && parsedReferrer.hostname === "client" || origin && !sameOrigin(parsedReferrer, environmentSettingsObject.settingsObject.baseUrl)) {
               request4.referrer = "client";
@@ -84771,11 +84783,11 @@ var require_fetch2 = __commonJS({
         p.reject(error2);
       }
       if (request4.body != null && isReadable(request4.body?.stream)) {
-        request4.body.stream.cancel(error2).catch((err) => {
-          if (err.code === "ERR_INVALID_STATE") {
+        request4.body.stream.cancel(error2).catch((err2) => {
+          if (err2.code === "ERR_INVALID_STATE") {
             return;
           }
-          throw err;
+          throw err2;
         });
       }
       if (responseObject == null) {
@@ -84783,11 +84795,11 @@ var require_fetch2 = __commonJS({
       }
       const response = responseObject[kState];
       if (response.body != null && isReadable(response.body?.stream)) {
-        response.body.stream.cancel(error2).catch((err) => {
-          if (err.code === "ERR_INVALID_STATE") {
+        response.body.stream.cancel(error2).catch((err2) => {
+          if (err2.code === "ERR_INVALID_STATE") {
             return;
           }
-          throw err;
+          throw err2;
         });
       }
     }
@@ -84852,8 +84864,8 @@ var require_fetch2 = __commonJS({
       }
       if (subresourceSet.has(request4.destination)) {
       }
-      mainFetch(fetchParams).catch((err) => {
-        fetchParams.controller.terminate(err);
+      mainFetch(fetchParams).catch((err2) => {
+        fetchParams.controller.terminate(err2);
       });
       return fetchParams.controller;
     }
@@ -85038,7 +85050,7 @@ var require_fetch2 = __commonJS({
         }
         case "http:":
         case "https:": {
-          return httpFetch(fetchParams).catch((err) => makeNetworkError(err));
+          return httpFetch(fetchParams).catch((err2) => makeNetworkError(err2));
         }
         default: {
           return Promise.resolve(makeNetworkError("unknown scheme"));
@@ -85163,8 +85175,8 @@ var require_fetch2 = __commonJS({
         if (locationURL == null) {
           return response;
         }
-      } catch (err) {
-        return Promise.resolve(makeNetworkError(err));
+      } catch (err2) {
+        return Promise.resolve(makeNetworkError(err2));
       }
       if (!urlIsHttpHttpsScheme(locationURL)) {
         return Promise.resolve(makeNetworkError("URL scheme must be a HTTP(S) scheme"));
@@ -85335,11 +85347,11 @@ var require_fetch2 = __commonJS({
       fetchParams.controller.connection = {
         abort: null,
         destroyed: false,
-        destroy(err, abort = true) {
+        destroy(err2, abort = true) {
           if (!this.destroyed) {
             this.destroyed = true;
             if (abort) {
-              this.abort?.(err ?? new DOMException("The operation was aborted.", "AbortError"));
+              this.abort?.(err2 ?? new DOMException("The operation was aborted.", "AbortError"));
             }
           }
         }
@@ -85390,8 +85402,8 @@ var require_fetch2 = __commonJS({
               yield* processBodyChunk(bytes);
             }
             processEndOfBody();
-          } catch (err) {
-            processBodyError(err);
+          } catch (err2) {
+            processBodyError(err2);
           }
         })();
       }
@@ -85404,12 +85416,12 @@ var require_fetch2 = __commonJS({
           fetchParams.controller.next = () => iterator3.next();
           response = makeResponse({ status, statusText, headersList });
         }
-      } catch (err) {
-        if (err.name === "AbortError") {
+      } catch (err2) {
+        if (err2.name === "AbortError") {
           fetchParams.controller.connection.destroy();
-          return makeAppropriateNetworkError(fetchParams, err);
+          return makeAppropriateNetworkError(fetchParams, err2);
         }
-        return makeNetworkError(err);
+        return makeNetworkError(err2);
       }
       const pullAlgorithm = async () => {
         await fetchParams.controller.resume();
@@ -85447,11 +85459,11 @@ var require_fetch2 = __commonJS({
               break;
             }
             bytes = done ? void 0 : value;
-          } catch (err) {
+          } catch (err2) {
             if (fetchParams.controller.ended && !timingInfo.encodedBodySize) {
               bytes = void 0;
             } else {
-              bytes = err;
+              bytes = err2;
               isFailure = true;
             }
           }
@@ -85579,9 +85591,9 @@ var require_fetch2 = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline2(this.body, ...decoders, (err) => {
-                  if (err) {
-                    this.onError(err);
+                body: decoders.length ? pipeline2(this.body, ...decoders, (err2) => {
+                  if (err2) {
+                    this.onError(err2);
                   }
                 }).on("error", onError) : this.body.on("error", onError)
               });
@@ -88449,8 +88461,8 @@ var require_permessage_deflate = __commonJS({
           }
           try {
             this.#inflate = createInflateRaw({ windowBits });
-          } catch (err) {
-            callback(err);
+          } catch (err2) {
+            callback(err2);
             return;
           }
           this.#inflate[kBuffer] = [];
@@ -88466,9 +88478,9 @@ var require_permessage_deflate = __commonJS({
             }
             this.#inflate[kBuffer].push(data);
           });
-          this.#inflate.on("error", (err) => {
+          this.#inflate.on("error", (err2) => {
             this.#inflate = null;
-            callback(err);
+            callback(err2);
           });
         }
         this.#inflate.write(chunk);
@@ -88833,8 +88845,8 @@ var require_receiver = __commonJS({
             const closeFrame = new WebsocketFrameSend(body3);
             this.ws[kResponse].socket.write(
               closeFrame.createFrame(opcodes.CLOSE),
-              (err) => {
-                if (!err) {
+              (err2) => {
+                if (!err2) {
                   this.ws[kSentClose] = sentCloseFrameState.SENT;
                 }
               }
@@ -89326,16 +89338,16 @@ var require_websocket = __commonJS({
     function onParserDrain() {
       this.ws[kResponse].socket.resume();
     }
-    function onParserError(err) {
+    function onParserError(err2) {
       let message;
       let code;
-      if (err instanceof CloseEvent) {
-        message = err.reason;
-        code = err.code;
+      if (err2 instanceof CloseEvent) {
+        message = err2.reason;
+        code = err2.code;
       } else {
-        message = err.message;
+        message = err2.message;
       }
-      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message }));
+      fireEvent("error", this, () => new ErrorEvent("error", { error: err2, message }));
       closeWebSocketConnection(this, code);
     }
     module2.exports = {
@@ -90172,11 +90184,11 @@ var require_undici = __commonJS({
     module2.exports.fetch = async function fetch2(init, options = void 0) {
       try {
         return await fetchImpl(init, options);
-      } catch (err) {
-        if (err && typeof err === "object") {
-          Error.captureStackTrace(err);
+      } catch (err2) {
+        if (err2 && typeof err2 === "object") {
+          Error.captureStackTrace(err2);
         }
-        throw err;
+        throw err2;
       }
     };
     module2.exports.Headers = require_headers3().Headers;
@@ -90714,12 +90726,12 @@ var init_core = __esm({
 });
 
 // src/github/errors.ts
-function asHttpFailure(err) {
-  if (err instanceof PreviewError) return { message: err.message };
-  const e = err ?? {};
+function asHttpFailure(err2) {
+  if (err2 instanceof PreviewError) return { message: err2.message };
+  const e = err2 ?? {};
   return {
     status: typeof e.status === "number" ? e.status : void 0,
-    message: typeof e.message === "string" ? e.message : String(err),
+    message: typeof e.message === "string" ? e.message : String(err2),
     method: e.request?.method,
     url: e.request?.url,
     accepted: e.response?.headers?.["x-accepted-github-permissions"]
@@ -90745,11 +90757,11 @@ function shortReason(message) {
   const text = message.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
   return text.length > 200 ? `${text.slice(0, 200)}\u2026` : text;
 }
-function explainGitHubError(err, action) {
-  if (err instanceof PreviewError) return err;
-  const failure2 = asHttpFailure(err);
+function explainGitHubError(err2, action) {
+  if (err2 instanceof PreviewError) return err2;
+  const failure2 = asHttpFailure(err2);
   const reason = shortReason(failure2.message);
-  const make = (code, message) => new PreviewError("github", message, { code, cause: err });
+  const make = (code, message) => new PreviewError("github", message, { code, cause: err2 });
   switch (failure2.status) {
     case 401:
       return make(
@@ -92167,11 +92179,11 @@ var require_dijkstra = __commonJS({
         costs[s] = 0;
         var open3 = dijkstra.PriorityQueue.make();
         open3.push(s, 0);
-        var closest, u, v, cost_of_s_to_u, adjacent_nodes, cost_of_e, cost_of_s_to_u_plus_cost_of_e, cost_of_s_to_v, first_visit;
+        var closest2, u, v, cost_of_s_to_u, adjacent_nodes, cost_of_e, cost_of_s_to_u_plus_cost_of_e, cost_of_s_to_v, first_visit;
         while (!open3.empty()) {
-          closest = open3.pop();
-          u = closest.value;
-          cost_of_s_to_u = closest.cost;
+          closest2 = open3.pop();
+          u = closest2.value;
+          cost_of_s_to_u = closest2.cost;
           adjacent_nodes = graph[u] || {};
           for (v in adjacent_nodes) {
             if (adjacent_nodes.hasOwnProperty(v)) {
@@ -93767,8 +93779,8 @@ var require_parser_async = __commonJS({
       this._parser.start();
     };
     util.inherits(ParserAsync, ChunkStream);
-    ParserAsync.prototype._handleError = function(err) {
-      this.emit("error", err);
+    ParserAsync.prototype._handleError = function(err2) {
+      this.emit("error", err2);
       this.writable = false;
       this.destroy();
       if (this._inflate && this._inflate.destroy) {
@@ -93795,11 +93807,11 @@ var require_parser_async = __commonJS({
           this._inflate = zlib.createInflate({ chunkSize });
           let leftToInflate = imageSize;
           let emitError = this.emit.bind(this, "error");
-          this._inflate.on("error", function(err) {
+          this._inflate.on("error", function(err2) {
             if (!leftToInflate) {
               return;
             }
-            emitError(err);
+            emitError(err2);
           });
           this._filter.on("complete", this._complete.bind(this));
           let filterWrite = this._filter.write.bind(this._filter);
@@ -94049,8 +94061,8 @@ var require_filter_pack = __commonJS({
     }
     function filterUp(pxData, pxPos, byteWidth, rawData, rawPos) {
       for (let x = 0; x < byteWidth; x++) {
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
-        let val = pxData[pxPos + x] - up;
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let val = pxData[pxPos + x] - up2;
         rawData[rawPos + x] = val;
       }
     }
@@ -94058,8 +94070,8 @@ var require_filter_pack = __commonJS({
       let sum = 0;
       let length = pxPos + byteWidth;
       for (let x = pxPos; x < length; x++) {
-        let up = pxPos > 0 ? pxData[x - byteWidth] : 0;
-        let val = pxData[x] - up;
+        let up2 = pxPos > 0 ? pxData[x - byteWidth] : 0;
+        let val = pxData[x] - up2;
         sum += Math.abs(val);
       }
       return sum;
@@ -94067,8 +94079,8 @@ var require_filter_pack = __commonJS({
     function filterAvg(pxData, pxPos, byteWidth, rawData, rawPos, bpp) {
       for (let x = 0; x < byteWidth; x++) {
         let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
-        let val = pxData[pxPos + x] - (left + up >> 1);
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let val = pxData[pxPos + x] - (left + up2 >> 1);
         rawData[rawPos + x] = val;
       }
     }
@@ -94076,8 +94088,8 @@ var require_filter_pack = __commonJS({
       let sum = 0;
       for (let x = 0; x < byteWidth; x++) {
         let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
-        let val = pxData[pxPos + x] - (left + up >> 1);
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let val = pxData[pxPos + x] - (left + up2 >> 1);
         sum += Math.abs(val);
       }
       return sum;
@@ -94085,9 +94097,9 @@ var require_filter_pack = __commonJS({
     function filterPaeth(pxData, pxPos, byteWidth, rawData, rawPos, bpp) {
       for (let x = 0; x < byteWidth; x++) {
         let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
         let upleft = pxPos > 0 && x >= bpp ? pxData[pxPos + x - (byteWidth + bpp)] : 0;
-        let val = pxData[pxPos + x] - paethPredictor(left, up, upleft);
+        let val = pxData[pxPos + x] - paethPredictor(left, up2, upleft);
         rawData[rawPos + x] = val;
       }
     }
@@ -94095,9 +94107,9 @@ var require_filter_pack = __commonJS({
       let sum = 0;
       for (let x = 0; x < byteWidth; x++) {
         let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
         let upleft = pxPos > 0 && x >= bpp ? pxData[pxPos + x - (byteWidth + bpp)] : 0;
-        let val = pxData[pxPos + x] - paethPredictor(left, up, upleft);
+        let val = pxData[pxPos + x] - paethPredictor(left, up2, upleft);
         sum += Math.abs(val);
       }
       return sum;
@@ -94344,8 +94356,8 @@ var require_sync_inflate = __commonJS({
       let buffers = [];
       let nread = 0;
       let error2;
-      this.on("error", function(err) {
-        error2 = err;
+      this.on("error", function(err2) {
+        error2 = err2;
       });
       function handleChunk(availInAfter, availOutAfter) {
         if (self2._hadError) {
@@ -94517,9 +94529,9 @@ var require_parser_sync = __commonJS({
           "To use the sync capability of this library in old node versions, please pin pngjs to v2.3.0"
         );
       }
-      let err;
+      let err2;
       function handleError(_err_) {
-        err = _err_;
+        err2 = _err_;
       }
       let metaData;
       function handleMetaData(_metaData_) {
@@ -94555,8 +94567,8 @@ var require_parser_sync = __commonJS({
       });
       parser.start();
       reader.process();
-      if (err) {
-        throw err;
+      if (err2) {
+        throw err2;
       }
       let inflateData = Buffer.concat(inflateDataList);
       inflateDataList.length = 0;
@@ -94707,9 +94719,9 @@ var require_png = __commonJS({
           this.data = parsedData;
           callback(null, this);
         }.bind(this);
-        onError = function(err) {
+        onError = function(err2) {
           this.removeListener("parsed", onParsed);
-          callback(err, null);
+          callback(err2, null);
         }.bind(this);
         this.once("parsed", onParsed);
         this.once("error", onError);
@@ -94885,8 +94897,8 @@ var require_png2 = __commonJS({
         cb = options;
         options = void 0;
       }
-      exports2.renderToBuffer(qrData, options, function(err, output) {
-        if (err) cb(err);
+      exports2.renderToBuffer(qrData, options, function(err2, output) {
+        if (err2) cb(err2);
         let url = "data:image/png;base64,";
         url += output.toString("base64");
         cb(null, url);
@@ -95355,8 +95367,8 @@ var require_server3 = __commonJS({
         return new Promise(function(resolve6, reject) {
           try {
             const data = QRCode3.create(text, params.opts);
-            return renderFunc(data, params.opts, function(err, data2) {
-              return err ? reject(err) : resolve6(data2);
+            return renderFunc(data, params.opts, function(err2, data2) {
+              return err2 ? reject(err2) : resolve6(data2);
             });
           } catch (e) {
             reject(e);
@@ -95643,8 +95655,8 @@ var init_comment = __esm({
           if (current) await this.#update(current.id, body2);
           else await this.#create(body2);
           return this.#superseded ? "superseded" : "written";
-        } catch (err) {
-          throw explainGitHubError(err, `update the preview comment on pull request #${this.prNumber}`);
+        } catch (err2) {
+          throw explainGitHubError(err2, `update the preview comment on pull request #${this.prNumber}`);
         }
       }
       /** For the hold loop: has a newer run taken the comment over since we last wrote it? */
@@ -95653,8 +95665,8 @@ var init_comment = __esm({
         try {
           const current = await this.#current();
           return current !== void 0 && this.#ownedByNewerRun(current);
-        } catch (err) {
-          throw explainGitHubError(err, `read the preview comment on pull request #${this.prNumber}`);
+        } catch (err2) {
+          throw explainGitHubError(err2, `read the preview comment on pull request #${this.prNumber}`);
         }
       }
       #ownedByNewerRun(comment) {
@@ -95672,8 +95684,8 @@ var init_comment = __esm({
           try {
             const { data } = await this.octokit.rest.issues.getComment({ ...this.#repo(), comment_id: this.#id });
             return { id: data.id, body: data.body ?? "" };
-          } catch (err) {
-            if (err.status !== 404) throw err;
+          } catch (err2) {
+            if (err2.status !== 404) throw err2;
             this.opts.log.info(`The preview comment ${this.#id} was deleted; posting a new one.`);
             this.#id = void 0;
           }
@@ -95714,9 +95726,9 @@ var init_comment = __esm({
             this.#id = data.id;
             this.opts.log.debug(`Created preview comment ${data.id}.`);
             return;
-          } catch (err) {
-            const status = err.status ?? 500;
-            if (status < 500 || attempt >= CREATE_ATTEMPTS) throw err;
+          } catch (err2) {
+            const status = err2.status ?? 500;
+            if (status < 500 || attempt >= CREATE_ATTEMPTS) throw err2;
             this.opts.log.warning(
               `Creating the preview comment failed (${status}); checking whether it landed, then retrying.`
             );
@@ -95781,8 +95793,8 @@ var init_deployment = __esm({
             return;
           }
           this.#id = data.id;
-        } catch (err) {
-          throw explainGitHubError(err, `create a deployment in environment "${this.opts.environment}"`);
+        } catch (err2) {
+          throw explainGitHubError(err2, `create a deployment in environment "${this.opts.environment}"`);
         }
         await this.#status("in_progress", "Building and starting the preview");
       }
@@ -95805,8 +95817,8 @@ var init_deployment = __esm({
             environment: this.opts.environment,
             ...environmentUrl ? { environment_url: environmentUrl } : {}
           });
-        } catch (err) {
-          throw explainGitHubError(err, `set the deployment status to ${state}`);
+        } catch (err2) {
+          throw explainGitHubError(err2, `set the deployment status to ${state}`);
         }
       }
     };
@@ -96964,7 +96976,7 @@ async function getResponseData(response) {
     try {
       text = await response.text();
       return JSONParse(text);
-    } catch (err) {
+    } catch (err2) {
       return text;
     }
   } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
@@ -104858,12 +104870,12 @@ function readPullEvent(env) {
     const payload = JSON.parse((0, import_node_fs4.readFileSync)(path4, "utf8"));
     if (!payload.pull_request) throw new Error("the payload has no pull_request");
     return { pull: payload.pull_request, action: payload.action, label: payload.label?.name };
-  } catch (err) {
+  } catch (err2) {
     throw new PreviewError(
       "github",
-      `Could not read the pull request from the event payload: ${err.message}.`,
+      `Could not read the pull request from the event payload: ${err2.message}.`,
       {
-        cause: err
+        cause: err2
       }
     );
   }
@@ -104876,8 +104888,8 @@ async function fetchPull(octokit, run2, prNumber) {
       pull_number: prNumber
     });
     return toPullRequestInfo(data);
-  } catch (err) {
-    throw explainGitHubError(err, `read pull request #${prNumber}`);
+  } catch (err2) {
+    throw explainGitHubError(err2, `read pull request #${prNumber}`);
   }
 }
 async function resolveTarget(octokit, run2, env, cfg) {
@@ -104933,9 +104945,9 @@ async function removeLabel(octokit, run2, issue2, name) {
   try {
     await octokit.rest.issues.removeLabel({ owner: run2.owner, repo: run2.repo, issue_number: issue2, name });
     return "removed";
-  } catch (err) {
-    if (err.status === 404) return "gone";
-    return { error: explainGitHubError(err, `remove the label "${name}"`).message };
+  } catch (err2) {
+    if (err2.status === 404) return "gone";
+    return { error: explainGitHubError(err2, `remove the label "${name}"`).message };
   }
 }
 async function pullRequestState(octokit, run2, prNumber) {
@@ -105065,22 +105077,7 @@ var init_github = __esm({
   }
 });
 
-// src/lifecycle/reporter.ts
-var FINAL_STATES;
-var init_reporter = __esm({
-  "src/lifecycle/reporter.ts"() {
-    "use strict";
-    FINAL_STATES = [
-      "failed",
-      "expired",
-      "stopped",
-      "superseded",
-      "skipped"
-    ];
-  }
-});
-
-// src/action/events-file.ts
+// src/lifecycle/events-file.ts
 function eventsFileReporter(path4, ids) {
   return {
     name: "event file",
@@ -105105,10 +105102,25 @@ function readEvents2(path4) {
 }
 var import_node_fs5, DATE_FIELDS;
 var init_events_file = __esm({
-  "src/action/events-file.ts"() {
+  "src/lifecycle/events-file.ts"() {
     "use strict";
     import_node_fs5 = require("node:fs");
     DATE_FIELDS = ["expiresAt", "startedAt", "at"];
+  }
+});
+
+// src/lifecycle/reporter.ts
+var FINAL_STATES;
+var init_reporter = __esm({
+  "src/lifecycle/reporter.ts"() {
+    "use strict";
+    FINAL_STATES = [
+      "failed",
+      "expired",
+      "stopped",
+      "superseded",
+      "skipped"
+    ];
   }
 });
 
@@ -105232,8 +105244,8 @@ var init_detach = __esm({
     import_node_path9 = require("node:path");
     init_core();
     init_github();
-    init_reporter();
     init_events_file();
+    init_reporter();
     init_outputs();
     init_state();
   }
@@ -105461,9 +105473,9 @@ async function setupAction(env = process.env, restored = {}) {
       workspace: env.GITHUB_WORKSPACE || process.cwd(),
       forkPullRequest: isForkPullRequest(env)
     });
-  } catch (err) {
-    if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
-    throw err;
+  } catch (err2) {
+    if (err2 instanceof ConfigErrors) return { kind: "invalid", message: err2.message };
+    throw err2;
   }
   const log2 = actionsLogger;
   const run2 = readRunContext(env);
@@ -105554,8 +105566,8 @@ async function actionMain() {
   try {
     const setup = await setupAction();
     await runSetup(setup);
-  } catch (err) {
-    setFailed(`ml-preview: ${err.message}`);
+  } catch (err2) {
+    setFailed(`ml-preview: ${err2.message}`);
   }
 }
 async function runSetup(setup) {
@@ -105631,8 +105643,8 @@ async function actionPost() {
   if (readState("started") !== "true") return;
   const holder = Number(readState("holder"));
   if (holder > 0) await stopHolder(holder);
-  const leftovers = await removeLeftovers().catch((err) => {
-    warning(`ml-preview post: could not check for leftover containers: ${err.message}`);
+  const leftovers = await removeLeftovers().catch((err2) => {
+    warning(`ml-preview post: could not check for leftover containers: ${err2.message}`);
     return [];
   });
   const eventsFile = readState("events");
@@ -105646,7 +105658,7 @@ async function actionPost() {
       await markEnded(
         outcome,
         "the preview ended; this final state could not be written at the time"
-      ).catch((err) => warning(`ml-preview post: could not update the comment: ${err.message}`));
+      ).catch((err2) => warning(`ml-preview post: could not update the comment: ${err2.message}`));
     }
     if (leftovers.length > 0)
       warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
@@ -105658,7 +105670,7 @@ async function actionPost() {
   );
   const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
   await markEnded("stopped", reason, holderEvents).catch(
-    (err) => warning(`ml-preview post: could not update the comment: ${err.message}`)
+    (err2) => warning(`ml-preview post: could not update the comment: ${err2.message}`)
   );
 }
 async function removeLeftovers() {
@@ -105674,9 +105686,9 @@ async function removeContainer(docker, id) {
   const container = docker.getContainer(id);
   try {
     await container.inspect();
-  } catch (err) {
-    if (isGone(err)) return false;
-    throw err;
+  } catch (err2) {
+    if (isGone(err2)) return false;
+    throw err2;
   }
   await stopAndRemove(container);
   return true;
@@ -105730,8 +105742,8 @@ var init_post = __esm({
     init_remove();
     init_sweep();
     init_github();
-    init_reporter();
     init_events_file();
+    init_reporter();
     init_setup();
     init_state();
     HOLDER_GRACE_MS = 15e3;
@@ -105747,131 +105759,662 @@ var init_check = __esm({
 });
 
 // src/cli/args.ts
-function parseCliArgs(argv3, env) {
-  const options = {
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-    version: { type: "boolean" }
-  };
-  for (const name of SINGLE) options[name] = { type: "string" };
-  for (const flag of Object.keys(REPEATED)) options[flag] = { type: "string", multiple: true };
-  let parsed;
-  try {
-    parsed = (0, import_node_util.parseArgs)({ args: [...argv3], options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(`${err.message}. Run \`ml-preview --help\` for the flags.`);
+function parseCliArgs(argv3, tokenLookup2 = () => void 0) {
+  const first = argv3[0];
+  if (first === void 0 || first === "help") {
+    const topic = argv3[1];
+    if (topic !== void 0 && !COMMANDS.includes(topic)) throw unknownCommand(topic);
+    return { command: "help", topic };
   }
-  const { values, positionals } = parsed;
-  if (values.version) return { command: "version", inputs: {}, json: false };
-  const command = positionals[0];
-  if (values.help || command === void 0 || command === "help")
-    return { command: "help", inputs: {}, json: false };
-  if (command !== "up" && command !== "share") {
+  if (first === "--version" || first === "-v" || first === "version") return { command: "version" };
+  if (first === "--help" || first === "-h") return { command: "help" };
+  if (first.startsWith("-")) {
     throw new UsageError(
-      `Unknown command "${command}". Use \`ml-preview up [CONTEXT]\` or \`ml-preview share --port N\`.`
+      `Give a command first, e.g. \`ml-preview up ${argv3.join(" ")}\`. Run \`ml-preview --help\` for the commands.`
     );
   }
-  if (positionals.length > (command === "up" ? 2 : 1)) {
-    throw new UsageError(`Unexpected argument "${positionals[positionals.length - 1]}".`);
+  if (!COMMANDS.includes(first)) throw unknownCommand(first);
+  const command = first;
+  const rest = argv3.slice(1);
+  if (rest.includes("--help") || rest.includes("-h")) return { command: "help", topic: command };
+  const { values, positionals } = parseFor(command, rest);
+  const maxPositionals = command === "up" ? 1 : command === "down" ? Number.POSITIVE_INFINITY : 0;
+  if (positionals.length > maxPositionals) {
+    throw new UsageError(
+      `Unexpected argument "${positionals[maxPositionals]}". Usage: ${ABOUT[command].usage} (see \`ml-preview ${command} --help\`).`
+    );
+  }
+  if (command === "ls") return { command, json: values.json === true };
+  if (command === "down") {
+    if (values.all && positionals.length > 0) throw new UsageError("Give NAME or --all, not both.");
+    return { command, names: positionals.length ? positionals : ["app"], all: values.all === true };
   }
   const inputs = { comment: "false" };
-  for (const name of SINGLE) if (typeof values[name] === "string") inputs[name] = values[name];
-  for (const [flag, input] of Object.entries(REPEATED)) {
-    const list = values[flag];
-    if (list?.length) inputs[input] = list.join("\n");
+  for (const flag of FLAGS) {
+    const v = values[flag.name];
+    if (!flag.input || v === void 0) continue;
+    inputs[flag.input] = Array.isArray(v) ? v.join("\n") : String(v);
   }
-  if (command === "up") inputs.context = positionals[1] ?? ".";
-  inputs["ngrok-authtoken"] ??= env.NGROK_AUTHTOKEN ?? "";
+  if (command === "up") inputs.context = positionals[0] ?? ".";
+  let tokenFrom = inputs["ngrok-authtoken"] ? "--ngrok-authtoken" : void 0;
+  if (!inputs["ngrok-authtoken"]) {
+    const found = tokenLookup2();
+    inputs["ngrok-authtoken"] = found?.token ?? "";
+    tokenFrom = found?.from;
+  }
   inputs.tunnel ??= inputs["ngrok-authtoken"] ? "ngrok" : "none";
   const sharePort = command === "share" ? inputs.port ?? "" : void 0;
   if (command === "share" && !sharePort)
     throw new UsageError("share needs --port: the port your app listens on, e.g. --port 8050.");
   if (command === "share" && inputs.tunnel === "none" && values.tunnel === void 0) {
     throw new UsageError(
-      `share needs an ngrok authtoken for a public URL: set NGROK_AUTHTOKEN (or --ngrok-authtoken). Your app is already at http://127.0.0.1:${sharePort} on this machine.`
+      `share needs an ngrok authtoken for a public URL: set NGROK_AUTHTOKEN, pass --ngrok-authtoken, or run \`ngrok config add-authtoken TOKEN\` once. Your app is already at http://127.0.0.1:${sharePort} on this machine.`
     );
   }
-  return { command, inputs, json: values.json === true, sharePort };
+  return {
+    command,
+    inputs,
+    json: values.json === true,
+    detach: values.detach === true,
+    sharePort,
+    tokenFrom
+  };
+}
+function parseFor(command, args) {
+  const options = {};
+  for (const f of FLAGS.filter((f2) => f2.commands.includes(command)))
+    options[f.name] = { type: f.boolean ? "boolean" : "string", ...f.repeat ? { multiple: true } : {} };
+  try {
+    return (0, import_node_util.parseArgs)({ args, options, allowPositionals: true, strict: true });
+  } catch (err2) {
+    throw explainParseError(command, err2);
+  }
+}
+function explainParseError(command, err2) {
+  const flag = /'(-{1,2}[^' ]+)/.exec(err2.message)?.[1] ?? "";
+  const name = flag.replace(/^-+/, "").split("=")[0];
+  const help = `See \`ml-preview ${command} --help\`.`;
+  if (err2.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const spec = FLAGS.find((f) => f.name === name);
+    if (spec?.boolean) return new UsageError(`--${name} takes no value. ${help}`);
+    return new UsageError(
+      `--${name} needs a value${spec?.value ? `, e.g. --${name} ${spec.value}` : ""}. ${help}`
+    );
+  }
+  const elsewhere = FLAGS.find((f) => f.name === name);
+  if (elsewhere) {
+    return new UsageError(
+      `--${name} is not a flag of \`ml-preview ${command}\` (it belongs to ${elsewhere.commands.map((c) => `\`${c}\``).join(" and ")}). ${help}`
+    );
+  }
+  const own = FLAGS.filter((f) => f.commands.includes(command)).map((f) => f.name);
+  const near = closest(name, own);
+  return new UsageError(
+    `unknown flag: ${flag || err2.message}${near ? `. Did you mean --${near}?` : "."} ${help}`
+  );
+}
+function unknownCommand(word) {
+  const near = closest(word, [...COMMANDS, "help"]);
+  return new UsageError(
+    `Unknown command "${word}"${near ? `. Did you mean \`ml-preview ${near}\`?` : "."} Commands: ${COMMANDS.join(", ")}. See \`ml-preview --help\`.`
+  );
+}
+function closest(word, candidates) {
+  let best;
+  for (const c of candidates) {
+    const d2 = c.startsWith(word) && word.length >= 3 ? 1 : distance(word, c);
+    if (d2 <= Math.max(2, Math.floor(c.length / 4)) && (!best || d2 < best.d)) best = { c, d: d2 };
+  }
+  return best?.c;
+}
+function distance(a, b) {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.length];
+}
+function usage(topic) {
+  if (!topic) {
+    return [
+      "ml-preview \u2014 live, time-limited previews of ML web apps",
+      "",
+      "Usage:",
+      ...COMMANDS.map((c) => `  ${ABOUT[c].usage.padEnd(36)} ${ABOUT[c].what.split(/[.;]/)[0]}`),
+      "",
+      "Flags:",
+      "  -h, --help      help for ml-preview or a command (`ml-preview up --help`)",
+      "  -v, --version   print the version",
+      "",
+      "Exit codes: 0 expired or stopped (Ctrl-C) after clean-up, 1 failed, 2 bad input.",
+      ""
+    ].join("\n");
+  }
+  const about = ABOUT[topic];
+  const lines2 = [
+    about.what,
+    "",
+    "Usage:",
+    `  ${about.usage}`,
+    "",
+    "Examples:",
+    ...about.examples.map((e) => `  ${e}`)
+  ];
+  const own = FLAGS.filter((f) => f.commands.includes(topic));
+  for (const group3 of [...new Set(own.map((f) => f.group))]) {
+    lines2.push("", `${group3} flags:`);
+    for (const f of own.filter((x) => x.group === group3)) {
+      const left = `  --${f.name}${f.value ? ` ${f.value}` : ""}`;
+      const dflt = f.default ? ` (default: ${f.default})` : "";
+      lines2.push(`${left.padEnd(34)} ${f.help}${dflt}`);
+    }
+  }
+  lines2.push("", "  -h, --help                       help for this command", "");
+  return lines2.join("\n");
+}
+function flagOf(input) {
+  return FLAGS.find((f) => f.input === input)?.name;
 }
 function asFlag(error2) {
-  const flag = Object.entries(REPEATED).find(([, input]) => input === error2.input)?.[0] ?? error2.input;
-  const name = error2.input === "context" ? "CONTEXT" : `--${flag}`;
-  return error2.message.startsWith(error2.input) ? name + error2.message.slice(error2.input.length) : error2.message;
+  if (error2.cli) return error2.cli;
+  const name = error2.input === "context" ? "CONTEXT" : `--${flagOf(error2.input) ?? error2.input}`;
+  return cliWords(
+    error2.message.startsWith(error2.input) ? name + error2.message.slice(error2.input.length) : error2.message
+  );
 }
-var import_node_util, SINGLE, REPEATED, UsageError, USAGE;
+function cliWords(text) {
+  return text.replace(/(?:the )?`[^`]+`(?: input)?(?: to \S+)? \(CLI: `?([^)`]+)`?\)/g, "`$1`").replace(
+    /`([a-z][\w-]*): ([^`$]+)`/g,
+    (m2, name, value) => INPUTS.has(name) && flagOf(name) ? `\`--${flagOf(name)} ${value}\`` : m2
+  ).replace(
+    /(?:the )?`([a-z][\w-]*)`(?: input)?/g,
+    (m2, name) => INPUTS.has(name) && flagOf(name) ? `\`--${flagOf(name)}\`` : m2
+  ).replace(/\bbefore this step\b/g, "first").replace(/\bon the runner\b/g, "on this machine").replace(/\bthe runner's\b/g, "this machine's").replace(/\bthe runner\b/g, "this machine").replace(/\ba runner\b/g, "a machine");
+}
+var import_node_util, UP, BOTH, FLAGS, ABOUT, COMMANDS, UsageError, INPUTS;
 var init_args = __esm({
   "src/cli/args.ts"() {
     "use strict";
     import_node_util = require("node:util");
-    SINGLE = [
-      "dockerfile",
-      "target",
-      "cache",
-      "image",
-      "port",
-      "command",
-      "health-path",
-      "ready-timeout",
-      "duration",
-      "gpus",
-      "memory",
-      "cpus",
-      "tunnel",
-      "ngrok-authtoken",
-      "ngrok-domain",
-      "basic-auth",
-      "oauth-provider",
-      "traffic-policy",
-      "ngrok-server-addr",
-      "ngrok-ca-cert",
-      "name",
-      "registry-username",
-      "registry-password"
+    init_types();
+    UP = ["up"];
+    BOTH = ["up", "share"];
+    FLAGS = [
+      {
+        name: "dockerfile",
+        input: "dockerfile",
+        value: "PATH",
+        default: "Dockerfile",
+        help: "Dockerfile, relative to CONTEXT",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "build-arg",
+        input: "build-args",
+        repeat: true,
+        value: "KEY=VALUE",
+        help: "build argument (repeat)",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "target",
+        input: "target",
+        value: "STAGE",
+        help: "build this stage of a multi-stage Dockerfile",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "cache",
+        input: "cache",
+        value: "MODE",
+        default: "none",
+        help: "build cache: none, gha or registry:REF",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "image",
+        input: "image",
+        value: "REF",
+        help: "run this image instead of building (pulled when missing)",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "registry-username",
+        input: "registry-username",
+        value: "USER",
+        help: "user for pulling --image from a private registry",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "registry-password",
+        input: "registry-password",
+        value: "TOKEN",
+        help: "password or token for --registry-username",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "port",
+        input: "port",
+        value: "N",
+        default: "auto",
+        help: "port the app listens on (up: in the container; share: on this machine)",
+        group: "Run",
+        commands: BOTH
+      },
+      {
+        name: "env",
+        input: "env",
+        repeat: true,
+        value: "KEY=VALUE",
+        help: "container environment (repeat); values are masked",
+        group: "Run",
+        commands: UP
+      },
+      {
+        name: "command",
+        input: "command",
+        value: "CMD",
+        help: "override the image's command",
+        group: "Run",
+        commands: UP
+      },
+      {
+        name: "health-path",
+        input: "health-path",
+        value: "PATH",
+        default: "auto",
+        help: "HTTP path that answers 2xx/3xx once the app is ready",
+        group: "Run",
+        commands: UP
+      },
+      {
+        name: "ready-timeout",
+        input: "ready-timeout",
+        value: "DURATION",
+        default: "5m",
+        help: "give up waiting for the app after this",
+        group: "Run",
+        commands: BOTH
+      },
+      { name: "gpus", input: "gpus", value: "all|N", help: "GPUs for the container", group: "Run", commands: UP },
+      {
+        name: "memory",
+        input: "memory",
+        value: "SIZE",
+        help: "memory limit, Docker style (4g)",
+        group: "Run",
+        commands: UP
+      },
+      { name: "cpus", input: "cpus", value: "N", help: "CPU limit (1.5)", group: "Run", commands: UP },
+      {
+        name: "name",
+        input: "name",
+        value: "NAME",
+        default: "app",
+        help: "tells previews on this machine apart (ls, down)",
+        group: "Run",
+        commands: BOTH
+      },
+      {
+        name: "duration",
+        input: "duration",
+        value: "DURATION",
+        default: "30m",
+        help: "how long the preview stays live (90s, 2h, 1h30m; at most 24h)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "tunnel",
+        input: "tunnel",
+        value: "ngrok|none",
+        default: "ngrok with a token, else none",
+        help: "none: a local URL only",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "ngrok-authtoken",
+        input: "ngrok-authtoken",
+        value: "TOKEN",
+        default: "$NGROK_AUTHTOKEN, then ngrok's config file",
+        help: "your ngrok authtoken",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "ngrok-domain",
+        input: "ngrok-domain",
+        value: "DOMAIN",
+        help: "reserved or free static ngrok domain",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "basic-auth",
+        input: "basic-auth",
+        value: "USER:PASSWORD",
+        help: "ask visitors for this user and password (8-128 chars)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "oauth-provider",
+        input: "oauth-provider",
+        value: "PROVIDER",
+        help: "sign visitors in with google, github, microsoft, gitlab, \u2026",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "oauth-allow-email",
+        input: "oauth-allow-emails",
+        repeat: true,
+        value: "EMAIL",
+        help: "who may pass --oauth-provider (repeat)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "oauth-allow-domain",
+        input: "oauth-allow-domains",
+        repeat: true,
+        value: "DOMAIN",
+        help: "email domains that may pass --oauth-provider (repeat)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "allow-cidr",
+        input: "allow-cidrs",
+        repeat: true,
+        value: "CIDR",
+        help: "IP allow-list (repeat)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "traffic-policy",
+        input: "traffic-policy",
+        value: "YAML|JSON",
+        help: "raw ngrok traffic policy for anything else",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "ngrok-server-addr",
+        input: "ngrok-server-addr",
+        value: "HOST:PORT",
+        help: "dedicated ngrok agent ingress",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "ngrok-ca-cert",
+        input: "ngrok-ca-cert",
+        value: "PATH",
+        help: "CA certificate (PEM) of --ngrok-server-addr",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "detach",
+        boolean: true,
+        help: "return once live, printing the URL; a background process holds it (see ls, down)",
+        group: "Output",
+        commands: BOTH
+      },
+      {
+        name: "json",
+        boolean: true,
+        help: "one JSON object per line on stdout, nothing else",
+        group: "Output",
+        commands: ["up", "share", "ls"]
+      },
+      {
+        name: "all",
+        boolean: true,
+        help: "end every preview of this machine",
+        group: "Select",
+        commands: ["down"]
+      }
     ];
-    REPEATED = {
-      "build-arg": "build-args",
-      env: "env",
-      "oauth-allow-email": "oauth-allow-emails",
-      "oauth-allow-domain": "oauth-allow-domains",
-      "allow-cidr": "allow-cidrs"
+    ABOUT = {
+      up: {
+        usage: "ml-preview up [CONTEXT] [flags]",
+        what: "Build the app in CONTEXT (default: this folder), or run --image; wait until it answers; give it a public URL for --duration; then clean up.",
+        examples: [
+          "ml-preview up",
+          'ml-preview up examples/dash-tips --duration 2h --basic-auth "ada:$PREVIEW_PASSWORD"',
+          "ml-preview up --image ghcr.io/me/app:latest --port 7860 --detach --json"
+        ]
+      },
+      share: {
+        usage: "ml-preview share --port N [flags]",
+        what: "Give an app already running on this machine a public, time-limited URL (like `ngrok http N`).",
+        examples: ["ml-preview share --port 8050", "ml-preview share --port 7860 --duration 1h --detach"]
+      },
+      ls: {
+        usage: "ml-preview ls [--json]",
+        what: "List this machine's previews: name, URL, expiry, state. Previews whose process died are cleaned up.",
+        examples: ["ml-preview ls"]
+      },
+      down: {
+        usage: "ml-preview down [NAME | --all]",
+        what: "End previews of this machine (default name: app) and clean up their containers.",
+        examples: ["ml-preview down", "ml-preview down tips", "ml-preview down --all"]
+      }
     };
+    COMMANDS = Object.keys(ABOUT);
     UsageError = class extends Error {
     };
-    USAGE = `ml-preview \u2014 live, time-limited previews of ML web apps
+    INPUTS = new Set(INPUT_NAMES);
+  }
+});
 
-Usage:
-  ml-preview up [CONTEXT] [flags]    build (or --image), run, wait until ready, tunnel, hold, clean up
-  ml-preview share --port N [flags]  a public URL for an app already running on this machine
+// src/cli/ngrok-config.ts
+function ngrokConfigPaths(env, platform2 = process.platform) {
+  const home = env.HOME || (0, import_node_os3.homedir)();
+  const xdg = env.XDG_CONFIG_HOME || (0, import_node_path10.join)(home, ".config");
+  const paths = platform2 === "darwin" ? [(0, import_node_path10.join)(home, "Library", "Application Support", "ngrok", "ngrok.yml"), (0, import_node_path10.join)(xdg, "ngrok", "ngrok.yml")] : [(0, import_node_path10.join)(xdg, "ngrok", "ngrok.yml")];
+  return [...paths, (0, import_node_path10.join)(home, ".ngrok2", "ngrok.yml")];
+}
+function authtokenIn(text) {
+  const doc = import_yaml2.default.parse(text);
+  const token = doc?.agent?.authtoken ?? doc?.authtoken;
+  return typeof token === "string" && token.trim() !== "" ? token.trim() : void 0;
+}
+function tokenLookup(env) {
+  return () => {
+    if (env.NGROK_AUTHTOKEN) return { token: env.NGROK_AUTHTOKEN, from: "$NGROK_AUTHTOKEN" };
+    for (const path4 of ngrokConfigPaths(env)) {
+      if (!(0, import_node_fs9.existsSync)(path4)) continue;
+      try {
+        const token = authtokenIn((0, import_node_fs9.readFileSync)(path4, "utf8"));
+        if (token) return { token, from: path4 };
+      } catch {
+      }
+    }
+    return void 0;
+  };
+}
+var import_node_fs9, import_node_os3, import_node_path10, import_yaml2;
+var init_ngrok_config = __esm({
+  "src/cli/ngrok-config.ts"() {
+    "use strict";
+    import_node_fs9 = require("node:fs");
+    import_node_os3 = require("node:os");
+    import_node_path10 = require("node:path");
+    import_yaml2 = __toESM(require_dist());
+  }
+});
 
-Flags (mirror the action's inputs):
-  --dockerfile F  --build-arg K=V (repeat)  --target T  --cache none|gha|registry:REF  --image REF
-  --port N  --env K=V (repeat)  --command CMD  --health-path P  --ready-timeout 5m  --duration 30m
-  --gpus all|N  --memory 4g  --cpus 1.5  --name NAME
-  --tunnel ngrok|none  --ngrok-authtoken T (default: $NGROK_AUTHTOKEN)  --ngrok-domain D
-  --basic-auth user:pass  --oauth-provider P  --oauth-allow-email E (repeat)  --oauth-allow-domain D (repeat)
-  --allow-cidr CIDR (repeat)  --traffic-policy YAML|JSON  --ngrok-server-addr H:P  --ngrok-ca-cert PATH (or =PEM)
-  --json   one JSON object per line on stdout, nothing else
-
-Exit codes: 0 expired or stopped (Ctrl-C) after clean-up, 1 failed, 2 bad input.
-`;
+// src/cli/previews.ts
+function stateDir(env) {
+  if (env.ML_PREVIEW_STATE_DIR) return env.ML_PREVIEW_STATE_DIR;
+  return (0, import_node_path11.join)(env.XDG_STATE_HOME || (0, import_node_path11.join)(env.HOME || (0, import_node_os4.homedir)(), ".local", "state"), "ml-preview");
+}
+function runIdFor(pid = process.pid) {
+  return `cli:${(0, import_node_os4.hostname)()}:${pid}:${processStart(pid) ?? 0}`;
+}
+function processStart(pid) {
+  try {
+    const stat3 = (0, import_node_fs10.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    const fields2 = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
+    return fields2[0] === "Z" ? "zombie" : fields2[19];
+  } catch {
+    return void 0;
+  }
+}
+function runAlive(runId) {
+  const [, host, pid, start] = runId.split(":");
+  if (host !== (0, import_node_os4.hostname)() || !pid) return true;
+  try {
+    process.kill(Number(pid), 0);
+  } catch (err2) {
+    if (err2.code !== "EPERM") return false;
+  }
+  const now = processStart(Number(pid));
+  return now !== "zombie" && (start === "0" || now === start);
+}
+function register2(dir, record) {
+  (0, import_node_fs10.mkdirSync)(dir, { recursive: true, mode: 448 });
+  const f = files(dir, record.runId);
+  (0, import_node_fs10.writeFileSync)(f.record, `${JSON.stringify(record)}
+`, { mode: 384 });
+  return {
+    events: f.events,
+    forget: () => {
+      for (const path4 of [f.record, f.events, record.log]) if (path4) (0, import_node_fs10.rmSync)(path4, { force: true });
+    }
+  };
+}
+function eventsPath(dir, runId) {
+  return files(dir, runId).events;
+}
+function listPreviews(dir) {
+  if (!(0, import_node_fs10.existsSync)(dir)) return [];
+  const rows = [];
+  for (const entry of (0, import_node_fs10.readdirSync)(dir).filter((f) => f.endsWith(".json"))) {
+    let record;
+    try {
+      record = JSON.parse((0, import_node_fs10.readFileSync)((0, import_node_path11.join)(dir, entry), "utf8"));
+    } catch {
+      continue;
+    }
+    const events2 = readEvents2(files(dir, record.runId).events);
+    rows.push({ ...record, ...stateOf(events2), ...runAlive(record.runId) ? {} : { state: "dead" } });
+  }
+  return rows.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+function stateOf(events2) {
+  const live2 = events2.filter((e) => e.event === "live").at(-1);
+  const ended2 = events2.some((e) => FINAL_STATES.includes(e.event));
+  const state = ended2 ? "ending" : live2 ? "live" : "starting";
+  return {
+    state,
+    url: live2?.details.url,
+    localUrl: live2?.details.localUrl,
+    expiresAt: live2?.details.expiresAt
+  };
+}
+async function sweepDead(dir, docker) {
+  const cleaned = [];
+  for (const row of listPreviews(dir).filter((r) => r.state === "dead")) {
+    if (docker) await sweepContainers(docker, { "ml-preview.run": row.runId }).catch(() => []);
+    register2(dir, row).forget();
+    cleaned.push(row.name);
+  }
+  if (!docker) return cleaned;
+  const mine = `cli:${(0, import_node_os4.hostname)()}:`;
+  const containers = await docker.listContainers({ all: true, filters: { label: ["ml-preview.run"] } }).catch(() => []);
+  for (const c of containers) {
+    const run2 = c.Labels["ml-preview.run"] ?? "";
+    if (!run2.startsWith(mine) || runAlive(run2)) continue;
+    await sweepContainers(docker, { "ml-preview.run": run2 }).catch(() => []);
+    cleaned.push(c.Labels["ml-preview.name"] ?? run2);
+  }
+  return [...new Set(cleaned)];
+}
+async function stopPreview(dir, row, docker, graceMs = 3e4) {
+  const pid = Number(row.runId.split(":")[2]);
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+  }
+  const deadline = Date.now() + graceMs;
+  while (runAlive(row.runId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (runAlive(row.runId)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+  await sweepDead(dir, docker);
+}
+var import_node_fs10, import_node_os4, import_node_path11, files;
+var init_previews = __esm({
+  "src/cli/previews.ts"() {
+    "use strict";
+    import_node_fs10 = require("node:fs");
+    import_node_os4 = require("node:os");
+    import_node_path11 = require("node:path");
+    init_sweep();
+    init_events_file();
+    init_reporter();
+    files = (dir, runId) => ({
+      record: (0, import_node_path11.join)(dir, `${runId.replaceAll(":", "_")}.json`),
+      events: (0, import_node_path11.join)(dir, `${runId.replaceAll(":", "_")}.events`)
+    });
   }
 });
 
 // src/cli/reporters.ts
+function terminalOf(stream, env) {
+  return { ansi: Boolean(stream.isTTY) && !env.NO_COLOR };
+}
 function jsonReporter(write) {
   return {
     name: "JSON events",
     async report({ event, details }) {
       const out = { event };
       for (const [k, v] of Object.entries(details)) {
-        if (v !== void 0 && k !== "qrCode") out[k] = v instanceof Date ? v.toISOString() : v;
+        if (v === void 0 || k === "qrCode") continue;
+        out[k] = v instanceof Date ? v.toISOString() : k === "error" ? cliWords(String(v)) : v;
       }
       write(`${JSON.stringify(out)}
 `);
     }
   };
 }
-function humanReporter(stdout, stderr) {
+function whenLocal(at, now = /* @__PURE__ */ new Date()) {
+  const sameDay = at.toDateString() === now.toDateString();
+  const clock = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const day = sameDay ? clock : `${at.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" })} ${clock}`;
+  return `${day} (${relative4(at.getTime() - now.getTime())})`;
+}
+function relative4(ms) {
+  if (ms < 0) return "passed";
+  const min = Math.round(ms / 6e4);
+  if (min < 1) return `in ${Math.max(1, Math.round(ms / 1e3))} s`;
+  if (min < 90) return `in ${min} min`;
+  const h2 = Math.floor(min / 60);
+  return `in ${h2} h ${min % 60} min`;
+}
+function humanReporter(stdout, stderr, term = { ansi: false }) {
   return {
     name: "terminal",
     async report({ event, details: d2 }) {
@@ -105882,10 +106425,11 @@ function humanReporter(stdout, stderr) {
 `);
         if (d2.url && d2.localUrl) stdout(`  Local:        ${d2.localUrl}
 `);
-        if (d2.expiresAt) stdout(`  Until:        ${d2.expiresAt.toISOString()} (Ctrl-C stops it sooner)
+        if (d2.expiresAt) stdout(`  Until:        ${whenLocal(d2.expiresAt)} (Ctrl-C stops it sooner)
 `);
+        const type = term.ansi ? "terminal" : "utf8";
         if (d2.url) stdout(`
-${await import_qrcode2.default.toString(d2.url, { type: "terminal", small: true })}
+${await import_qrcode2.default.toString(d2.url, { type, small: true })}
 `);
         return;
       }
@@ -105895,7 +106439,7 @@ ${await import_qrcode2.default.toString(d2.url, { type: "terminal", small: true 
         ready: `The app answers at ${d2.localUrl}; opening the tunnel\u2026`,
         expired: `Preview expired. Cleaned up.`,
         stopped: `Preview stopped (${d2.reason ?? "stopped"}). Cleaned up.`,
-        failed: `Preview failed at ${d2.step}: ${d2.error}${d2.exitCode !== void 0 ? ` (exit code ${d2.exitCode})` : ""}`
+        failed: `Preview failed at ${d2.step}: ${cliWords(d2.error ?? "")}${d2.exitCode !== void 0 ? ` (exit code ${d2.exitCode})` : ""}`
       };
       const text = line[event];
       if (text) stderr(`${text}
@@ -105906,11 +106450,29 @@ ${d2.logLines.join("\n")}
     }
   };
 }
+function lsTable(rows) {
+  const table = [
+    ["NAME", "URL", "EXPIRES", "STATE", "PID"],
+    ...rows.map((r) => [
+      r.name,
+      r.url ?? r.localUrl ?? "-",
+      r.expiresAt ? whenLocal(r.expiresAt) : "-",
+      r.state,
+      String(r.pid)
+    ])
+  ];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return table.map(
+    (row) => `${row.map((c, i) => c.padEnd(widths[i])).join("   ").trimEnd()}
+`
+  ).join("");
+}
 var import_qrcode2;
 var init_reporters = __esm({
   "src/cli/reporters.ts"() {
     "use strict";
     import_qrcode2 = __toESM(require_lib3());
+    init_args();
   }
 });
 
@@ -105923,30 +106485,11 @@ async function cliMain(argv3 = process.argv.slice(2), env = process.env) {
   process.exitCode = await run(argv3, env);
 }
 async function run(argv3, env) {
-  const err = (t) => process.stderr.write(t);
   let args;
   let config;
   try {
-    args = parseCliArgs(argv3, env);
-    if (args.command === "help") {
-      err(USAGE);
-      return 0;
-    }
-    if (args.command === "version") {
-      process.stdout.write(`${true ? "0.1.0" : "dev"}
-`);
-      return 0;
-    }
-    const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
-    const contextDir = (0, import_node_path10.resolve)(process.cwd(), args.inputs.context ?? ".");
-    const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
-    if (args.command === "up" && !(0, import_node_fs9.existsSync)(contextDir)) {
-      throw new ConfigError(
-        "context",
-        `context "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile.`
-      );
-    }
-    config = parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort });
+    args = parseCliArgs(argv3, tokenLookup(env));
+    if (args.command === "up" || args.command === "share") config = parseUpConfig(args, env);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
       const errors = e instanceof ConfigErrors ? e.errors : e instanceof ConfigError ? [e] : [];
@@ -105957,36 +106500,71 @@ async function run(argv3, env) {
     }
     throw e;
   }
-  if (config.tunnel.provider === "none" && !args.json && !args.inputs["ngrok-authtoken"]) {
-    err(
-      "No NGROK_AUTHTOKEN set: the preview gets a local URL only. Set it (or --ngrok-authtoken) for a public one.\n"
+  switch (args.command) {
+    case "help":
+      process.stdout.write(usage(args.topic));
+      return 0;
+    case "version":
+      process.stdout.write(
+        `ml-preview ${true ? "0.1.0" : "dev"}
+`
+      );
+      return 0;
+    case "ls":
+      return ls(args.json, env);
+    case "down":
+      return down(args.names, args.all, env);
+    default:
+      return args.detach ? detach(argv3, args, config, env) : up(args, config, env);
+  }
+}
+function parseUpConfig(args, env) {
+  const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
+  const contextDir = (0, import_node_path12.resolve)(process.cwd(), args.inputs.context ?? ".");
+  const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
+  if (args.command === "up" && !(0, import_node_fs11.existsSync)(contextDir)) {
+    throw new ConfigError(
+      "context",
+      `context "${args.inputs.context}" is not a folder.`,
+      `CONTEXT "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile (default: this one).`
     );
   }
-  const log2 = {
-    info: (m2) => err(`${m2}
-`),
-    warning: (m2) => err(`warning: ${m2}
-`),
-    debug: (m2) => env.ML_PREVIEW_DEBUG ? err(`debug: ${m2}
-`) : void 0,
-    group: async (title, fn) => {
-      err(`${title}
+  const maxDuration = env.GITHUB_ACTIONS === "true" ? void 0 : CLI_MAX_DURATION;
+  return parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort, maxDuration });
+}
+function warnings(args, config) {
+  const out = [];
+  if (config.tunnel.provider !== "none") return out;
+  const given = ["basic-auth", "oauth-provider", "allow-cidrs", "traffic-policy", "ngrok-domain"];
+  const ignored = given.filter((i) => args.inputs[i]).map((i) => asFlag({ input: i, message: i }));
+  if (ignored.length > 0) {
+    out.push(
+      `${ignored.join(", ")} ${ignored.length > 1 ? "are" : "is"} ignored with --tunnel none: there is no public URL to protect. The local URL is open to anyone who can reach this machine's 127.0.0.1.`
+    );
+  } else if (!args.json && !args.inputs["ngrok-authtoken"] && args.inputs.tunnel === "none") {
+    out.push(
+      "No ngrok authtoken (--ngrok-authtoken, $NGROK_AUTHTOKEN or `ngrok config add-authtoken`): the preview gets a local URL only."
+    );
+  }
+  return out;
+}
+function cliLogger(env, quiet) {
+  const say = (m2) => err(`${cliWords(m2)}
 `);
+  return {
+    info: (m2) => quiet ? void 0 : say(m2),
+    warning: (m2) => say(`warning: ${m2}`),
+    debug: (m2) => env.ML_PREVIEW_DEBUG ? say(`debug: ${m2}`) : void 0,
+    group: async (title, fn) => {
+      if (!quiet) say(title);
       return fn();
     }
   };
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (sig) => {
-    signals += 1;
-    if (signals > 1) process.exit(130);
-    controller.abort(`stopped by ${sig}`);
-  };
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  const runId = `cli-${process.pid}-${Date.now()}`;
-  const repo = `local/${(0, import_node_path10.basename)(process.cwd())}`;
-  const reporter = args.json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err);
+}
+async function up(args, config, env) {
+  for (const w of warnings(args, config)) err(`warning: ${w}
+`);
+  const dir = stateDir(env);
   let docker;
   try {
     docker = config.source.kind === "share" ? void 0 : dockerClient();
@@ -105995,38 +106573,164 @@ async function run(argv3, env) {
 `);
     return 1;
   }
-  const result = await runPreview(config, {
-    docker,
-    log: args.json ? { ...log2, info: () => {
-    }, group: (_t, fn) => fn() } : log2,
-    reporters: [reporter],
-    signal: controller.signal,
-    labels: {
-      "ml-preview.repo": repo,
-      "ml-preview.pr": "none",
-      "ml-preview.run": runId,
-      "ml-preview.name": config.name
-    },
-    metadata: { repo, run: runId, name: config.name },
-    pollIntervalMs: pollIntervalMs(env),
-    watchdogMs: tunnelWatchdogMs(env)
+  await sweepDead(dir, docker ?? safeDocker()).catch(() => []);
+  const taken = listPreviews(dir).find((p) => p.name === config.name && p.state !== "dead");
+  if (taken) {
+    err(
+      `ml-preview: a preview named "${config.name}" is already running on this machine${taken.url ? ` (${taken.url})` : ""}. Give this one another --name, or end that one with \`ml-preview down ${config.name}\`.
+`
+    );
+    return 2;
+  }
+  const runId = runIdFor();
+  const record = register2(dir, {
+    name: config.name,
+    runId,
+    pid: process.pid,
+    command: args.command,
+    startedAt: (/* @__PURE__ */ new Date()).toISOString(),
+    log: env.ML_PREVIEW_HOLDER_LOG
   });
-  return result.state === "failed" ? 1 : 0;
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig) => {
+    signals += 1;
+    if (signals > 1) process.exit(130);
+    controller.abort(`stopped by ${sig}`);
+  };
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => onSignal(sig));
+  const repo = `local/${(0, import_node_path12.basename)(process.cwd())}`;
+  const term = terminalOf(process.stdout, env);
+  const reporter = args.json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err, term);
+  try {
+    const result = await runPreview(config, {
+      docker,
+      log: cliLogger(env, args.json),
+      reporters: [reporter, eventsFileReporter(record.events, () => ({}))],
+      signal: controller.signal,
+      labels: {
+        "ml-preview.repo": repo,
+        "ml-preview.pr": "none",
+        "ml-preview.run": runId,
+        "ml-preview.name": config.name
+      },
+      metadata: { repo, run: runId, name: config.name },
+      pollIntervalMs: pollIntervalMs(env),
+      watchdogMs: tunnelWatchdogMs(env)
+    });
+    return result.state === "failed" ? 1 : 0;
+  } finally {
+    record.forget();
+  }
 }
-var import_node_fs9, import_node_path10;
+function safeDocker() {
+  try {
+    return dockerClient();
+  } catch {
+    return void 0;
+  }
+}
+async function detach(argv3, args, config, env) {
+  for (const w of warnings(args, config)) err(`warning: ${w}
+`);
+  const dir = stateDir(env);
+  (0, import_node_fs11.mkdirSync)(dir, { recursive: true, mode: 448 });
+  const log2 = (0, import_node_path12.join)(dir, `${config.name}-${Date.now()}-${process.pid}.log`);
+  const out = (0, import_node_fs11.openSync)(log2, "a");
+  const child2 = (0, import_node_child_process2.spawn)(process.execPath, [process.argv[1], ...argv3.filter((a) => a !== "--detach")], {
+    detached: true,
+    stdio: ["ignore", out, out],
+    env: { ...env, ML_PREVIEW_HOLDER_LOG: log2 }
+  });
+  (0, import_node_fs11.closeSync)(out);
+  child2.unref();
+  const exited = new Promise((r) => child2.once("exit", () => r()));
+  return followHolder(dir, child2.pid, config.name, args.json, log2, exited);
+}
+async function followHolder(dir, pid, name, json, log2, exited) {
+  let gone = false;
+  for (; ; ) {
+    const row = listPreviews(dir).find((p) => p.pid === pid);
+    const events2 = row ? readEvents2(eventsPath(dir, row.runId)) : [];
+    const last = events2.filter((e) => e.event === "live" || FINAL_STATES.includes(e.event)).at(-1);
+    if (last) {
+      const report = json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
+      await report.report({ event: last.event, details: last.details });
+      if (last.event !== "live") return 1;
+      if (!json)
+        err(`Held in the background (pid ${pid}, log ${log2}). End it with \`ml-preview down ${name}\`.
+`);
+      return 0;
+    }
+    if (gone) {
+      err(
+        `${(0, import_node_fs11.readFileSync)(log2, "utf8")}ml-preview: the background preview ended before it was live (its output above).
+`
+      );
+      (0, import_node_fs11.rmSync)(log2, { force: true });
+      return 1;
+    }
+    gone = await Promise.race([
+      exited.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 50))
+    ]);
+  }
+}
+async function ls(json, env) {
+  const dir = stateDir(env);
+  const cleaned = await sweepDead(dir, safeDocker());
+  for (const name of cleaned) err(`Removed "${name}": its process had died.
+`);
+  const rows = listPreviews(dir);
+  if (json) {
+    for (const r of rows)
+      process.stdout.write(
+        `${JSON.stringify({ name: r.name, url: r.url, localUrl: r.localUrl, expiresAt: r.expiresAt, state: r.state, pid: r.pid })}
+`
+      );
+  } else process.stdout.write(lsTable(rows));
+  return 0;
+}
+async function down(names, all, env) {
+  const dir = stateDir(env);
+  const docker = safeDocker();
+  const cleaned = await sweepDead(dir, docker);
+  for (const name of cleaned) err(`Removed "${name}": its process had died.
+`);
+  const rows = listPreviews(dir).filter((r) => all || names.includes(r.name));
+  const missing = all ? [] : names.filter((n) => !rows.some((r) => r.name === n) && !cleaned.includes(n));
+  await Promise.all(
+    rows.map(async (r) => {
+      await stopPreview(dir, r, docker);
+      err(`Stopped "${r.name}"${r.url ? ` (${r.url})` : ""}.
+`);
+    })
+  );
+  for (const n of missing)
+    err(`ml-preview: no preview named "${n}" on this machine. See \`ml-preview ls\`.
+`);
+  return missing.length > 0 ? 1 : 0;
+}
+var import_node_child_process2, import_node_fs11, import_node_path12, err;
 var init_cli = __esm({
   "src/cli/index.ts"() {
     "use strict";
-    import_node_fs9 = require("node:fs");
-    import_node_path10 = require("node:path");
+    import_node_child_process2 = require("node:child_process");
+    import_node_fs11 = require("node:fs");
+    import_node_path12 = require("node:path");
     init_check();
     init_parse();
     init_client();
     init_errors();
+    init_events_file();
     init_poll2();
+    init_reporter();
     init_preview();
     init_args();
+    init_ngrok_config();
+    init_previews();
     init_reporters();
+    err = (t) => process.stderr.write(t);
   }
 });
 
@@ -106038,8 +106742,8 @@ __export(holder_exports, {
 async function holderMain() {
   const events2 = process.env.ML_PREVIEW_EVENTS_FILE;
   if (!events2) throw new Error("holder started without ML_PREVIEW_EVENTS_FILE");
-  const setup = await setupAction().catch((err) => {
-    process.stdout.write(`::error::ml-preview holder: ${err.message}
+  const setup = await setupAction().catch((err2) => {
+    process.stdout.write(`::error::ml-preview holder: ${err2.message}
 `);
     process.exit(1);
   });
@@ -106063,8 +106767,8 @@ async function holderMain() {
 var init_holder = __esm({
   "src/action/holder.ts"() {
     "use strict";
-    init_preview();
     init_events_file();
+    init_preview();
     init_setup();
   }
 });
@@ -106096,8 +106800,8 @@ var entries = {
 function finish(work) {
   work.then(
     () => process.exit(),
-    (err) => {
-      process.stderr.write(`ml-preview: unexpected error: ${err?.stack ?? err}
+    (err2) => {
+      process.stderr.write(`ml-preview: unexpected error: ${err2?.stack ?? err2}
 `);
       process.exit(1);
     }

@@ -6,8 +6,8 @@ import * as core from "@actions/core";
 import type { PreviewConfig } from "../config/types.js";
 import { renderSummary } from "../github/index.js";
 import type { RunContext } from "../github/types.js";
+import { type EventLine, readEvents } from "../lifecycle/events-file.js";
 import { FINAL_STATES } from "../lifecycle/reporter.js";
-import { type EventLine, readEvents } from "./events-file.js";
 import { setOutputs } from "./reporters/outputs.js";
 import { saveState } from "./state.js";
 

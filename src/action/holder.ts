@@ -1,5 +1,5 @@
+import { eventsFileReporter } from "../lifecycle/events-file.js";
 import { runPreview } from "../preview.js";
-import { eventsFileReporter } from "./events-file.js";
 import { setupAction } from "./setup.js";
 
 /**

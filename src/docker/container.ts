@@ -42,7 +42,7 @@ export async function startContainer(
   const exposed = exposedTcpPorts(config.ExposedPorts);
   if (port.source === "input" && exposed.length > 0 && !exposed.includes(port.port)) {
     log.warning(
-      `The image EXPOSEs ${exposed.join(", ")} but the preview waits on port ${port.port} (the \`port\` input, CLI: \`--port\`). If the app listens on ${exposed[0]}, set the \`port\` input to ${exposed[0]} (CLI: \`--port ${exposed[0]}\`).`,
+      `The image EXPOSEs ${exposed.join(", ")} but the preview waits on port ${port.port} . If the app listens on ${exposed[0]}, set the \`port\` input to ${exposed[0]} (CLI: \`--port ${exposed[0]}\`).`,
     );
   }
   const defaults = reachableEnv(config.Env, opts.env);

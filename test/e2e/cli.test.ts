@@ -50,10 +50,13 @@ interface Cli {
   exit: Promise<number | null>;
 }
 
+/** This file's own record of "this machine's previews" (ls, down): parallel test files never share one. */
+const stateDir = mkdtempSync(join(tmpdir(), "cli-state-"));
+
 function cli(args: string[], cwd = ACTION_DIR, env: Record<string, string> = {}): Cli {
   const child = spawn(process.execPath, [join(ACTION_DIR, "dist/cli.js"), ...args], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ML_PREVIEW_STATE_DIR: stateDir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -66,7 +69,7 @@ function cli(args: string[], cwd = ACTION_DIR, env: Record<string, string> = {})
       events.length,
       ...out
         .split("\n")
-        .filter(Boolean)
+        .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l)),
     );
   });
@@ -200,5 +203,70 @@ describe("ml-preview without a Docker engine or a token", () => {
     const run = cli(["share", "--port", "8050"]);
     expect(await run.exit).toBe(2);
     expect(run.stderr()).toMatch(/NGROK_AUTHTOKEN/);
+  });
+});
+
+describe("ml-preview --detach, ls, down", () => {
+  const byName = (name: string) => containersWithLabel(docker, `ml-preview.name=${name}`);
+
+  it("--detach --json returns once live with one JSON line; ls lists it; down ends it and its container", async () => {
+    const name = `detached-${process.pid}`;
+    const run = cli(["up", appContext(), "--tunnel", "none", "--detach", "--json", "--name", name]);
+    expect(await run.exit).toBe(0);
+    expect(run.events).toHaveLength(1);
+    const live = run.events[0]!;
+    expect(live).toMatchObject({ event: "live", localUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/) });
+    // The preview outlives the command that started it.
+    expect((await fetchText(live.localUrl as string)).body).toContain("ml-preview test app");
+
+    const ls = cli(["ls", "--json"]);
+    expect(await ls.exit).toBe(0);
+    expect(ls.events).toEqual([
+      expect.objectContaining({ name, state: "live", localUrl: live.localUrl, expiresAt: live.expiresAt }),
+    ]);
+    const table = cli(["ls"]);
+    expect(await table.exit).toBe(0);
+    expect(table.stdout()).toMatch(
+      new RegExp(`^NAME\\s+URL\\s+EXPIRES\\s+STATE\\s+PID\\n${name}\\s+http://127`),
+    );
+    expect(table.stdout()).toMatch(/\(in (29|30) min\)/);
+
+    const down = cli(["down", name]);
+    expect(await down.exit).toBe(0);
+    expect(down.stderr()).toContain(`Stopped "${name}"`);
+    expect(await byName(name)).toEqual([]);
+    const after = cli(["ls", "--json"]);
+    expect(await after.exit).toBe(0);
+    expect(after.events).toEqual([]);
+  });
+
+  it("SIGHUP (the terminal closed) ends a foreground preview like Ctrl-C", async () => {
+    const name = `hup-${process.pid}`;
+    const run = cli(["up", appContext(), "--tunnel", "none", "--json", "--name", name]);
+    await until(() => run.events.find((e) => e.event === "live"));
+    run.child.kill("SIGHUP");
+    expect(await run.exit).toBe(0);
+    expect(run.events.at(-1)).toMatchObject({ event: "stopped", reason: "stopped by SIGHUP" });
+    expect(await byName(name)).toEqual([]);
+  });
+
+  it("kill -9 leaves a container that the next ls finds and removes", async () => {
+    const name = `killed-${process.pid}`;
+    const run = cli(["up", appContext(), "--tunnel", "none", "--json", "--name", name]);
+    await until(() => run.events.find((e) => e.event === "live"));
+    run.child.kill("SIGKILL");
+    await run.exit;
+    expect(await byName(name)).toHaveLength(1);
+    const ls = cli(["ls"]);
+    expect(await ls.exit).toBe(0);
+    expect(ls.stderr()).toContain(`Removed "${name}": its process had died.`);
+    expect(ls.stdout()).not.toContain(name);
+    expect(await byName(name)).toEqual([]);
+  });
+
+  it("down for a name nobody uses says so (exit 1)", async () => {
+    const run = cli(["down", "nobody-here"]);
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain('no preview named "nobody-here" on this machine');
   });
 });

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import type { StateDetails } from "../github/types.js";
-import type { PreviewEvent, PreviewEventName, Reporter } from "../lifecycle/reporter.js";
+import type { PreviewEvent, PreviewEventName, Reporter } from "./reporter.js";
 
 /** One line per event, so the step that started a detached holder (and the post step) can follow it. */
 export interface EventLine {
