@@ -106506,7 +106506,7 @@ async function run(argv3, env) {
       return 0;
     case "version":
       process.stdout.write(
-        `ml-preview ${true ? "0.1.0" : "dev"}
+        `ml-preview ${true ? "1.0.0" : "dev"}
 `
       );
       return 0;

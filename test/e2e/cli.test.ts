@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type Docker from "dockerode";
@@ -268,5 +268,49 @@ describe("ml-preview --detach, ls, down", () => {
     const run = cli(["down", "nobody-here"]);
     expect(await run.exit).toBe(1);
     expect(run.stderr()).toContain('no preview named "nobody-here" on this machine');
+  });
+});
+
+describe("the README's notebook recipe", () => {
+  it("the Python snippet gets the live URL back from share --detach --json", async () => {
+    const readme = readFileSync(join(ACTION_DIR, "README.md"), "utf8");
+    const section = readme.split(/^### In a notebook.*$/m)[1]!.split(/^### /m)[0]!;
+    const snippet = /```python\n([\s\S]*?)```/.exec(section)![1]!;
+    expect(snippet).toContain("share(8050)");
+    // `ml-preview` as installed, plus what only this test needs: the loopback edge instead of ngrok's cloud.
+    const bin = mkdtempSync(join(tmpdir(), "bin-"));
+    const shim = join(bin, "ml-preview");
+    writeFileSync(
+      shim,
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ACTION_DIR, "dist/cli.js")}" "$@" --ngrok-server-addr ${edge.serverAddr} --ngrok-ca-cert ${caFile()}\n`,
+    );
+    chmodSync(shim, 0o755);
+    const py = spawn(
+      "python3",
+      ["-c", snippet.replace("share(8050)", `share(${app.port}, "5m", "--name", "notebook")`)],
+      {
+        env: {
+          PATH: `${bin}:${process.env.PATH}`,
+          HOME: process.env.HOME,
+          ML_PREVIEW_STATE_DIR: stateDir,
+          NGROK_AUTHTOKEN: "test-authtoken",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    let errText = "";
+    py.stdout.on("data", (d) => (out += d));
+    py.stderr.on("data", (d) => (errText += d));
+    const code = await new Promise((r) => py.on("close", r));
+    expect(errText).toBe("");
+    expect(code).toBe(0);
+    const [url, until] = out.trim().split(" until ");
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(Date.parse(until!)).toBeGreaterThan(Date.now());
+    expect((await fetchText(`${url}/`)).body).toBeTruthy();
+    const down = cli(["down", "notebook"]);
+    expect(await down.exit).toBe(0);
+    expect(down.stderr()).toContain('Stopped "notebook"');
   });
 });
