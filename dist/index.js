@@ -91297,8 +91297,8 @@ function register(state, name, method, options) {
     if (!state.registry[name]) {
       return method(options);
     }
-    return state.registry[name].reduce((method2, registered) => {
-      return registered.hook.bind(null, method2, options);
+    return state.registry[name].reduce((method2, registered2) => {
+      return registered2.hook.bind(null, method2, options);
     }, method)();
   });
 }
@@ -91351,8 +91351,8 @@ function removeHook(state, name, method) {
   if (!state.registry[name]) {
     return;
   }
-  const index = state.registry[name].map((registered) => {
-    return registered.orig;
+  const index = state.registry[name].map((registered2) => {
+    return registered2.orig;
   }).indexOf(method);
   if (index === -1) {
     return;
@@ -101707,7 +101707,15 @@ function stateDir(env) {
   return (0, import_node_path11.join)(env.XDG_STATE_HOME || (0, import_node_path11.join)(env.HOME || (0, import_node_os4.homedir)(), ".local", "state"), "ml-preview");
 }
 function runIdFor(pid = process.pid) {
-  return `cli:${(0, import_node_os4.hostname)()}:${pid}:${processStart(pid) ?? 0}`;
+  return `cli:${machine()}:${pid}:${processStart(pid) ?? 0}`;
+}
+function machine() {
+  let ns = "";
+  try {
+    ns = /\[(\d+)\]/.exec((0, import_node_fs10.readlinkSync)("/proc/self/ns/pid"))?.[1] ?? "";
+  } catch {
+  }
+  return ns ? `${(0, import_node_os4.hostname)()}/${ns}` : (0, import_node_os4.hostname)();
 }
 function processStart(pid) {
   try {
@@ -101720,7 +101728,7 @@ function processStart(pid) {
 }
 function runAlive(runId) {
   const [, host, pid, start] = runId.split(":");
-  if (host !== (0, import_node_os4.hostname)() || !pid) return true;
+  if (host !== machine() || !pid) return true;
   try {
     process.kill(Number(pid), 0);
   } catch (err2) {
@@ -101778,7 +101786,7 @@ async function sweepDead(dir, docker) {
     cleaned.push(row.name);
   }
   if (!docker) return cleaned;
-  const mine = `cli:${(0, import_node_os4.hostname)()}:`;
+  const mine = `cli:${machine()}:`;
   const containers = await docker.listContainers({ all: true, filters: { label: ["ml-preview.run"] } }).catch(() => []);
   for (const c of containers) {
     const run2 = c.Labels["ml-preview.run"] ?? "";
@@ -101815,8 +101823,8 @@ var init_previews = __esm({
     init_events_file();
     init_reporter();
     files = (dir, runId) => ({
-      record: (0, import_node_path11.join)(dir, `${runId.replaceAll(":", "_")}.json`),
-      events: (0, import_node_path11.join)(dir, `${runId.replaceAll(":", "_")}.events`)
+      record: (0, import_node_path11.join)(dir, `${runId.replace(/[:/]/g, "_")}.json`),
+      events: (0, import_node_path11.join)(dir, `${runId.replace(/[:/]/g, "_")}.events`)
     });
   }
 });
@@ -106555,7 +106563,7 @@ async function up(args, config, env) {
     return 2;
   }
   const runId = runIdFor();
-  const record = register2(dir, {
+  const record = registered(dir, {
     name: config.name,
     runId,
     pid: process.pid,
@@ -106593,6 +106601,18 @@ async function up(args, config, env) {
     return result.state === "failed" ? 1 : 0;
   } finally {
     record.forget();
+  }
+}
+function registered(dir, record) {
+  try {
+    return register2(dir, record);
+  } catch (e) {
+    err(
+      `warning: cannot write ${dir} (${e.message}); \`ml-preview ls\` and \`down\` will not see this preview.
+`
+    );
+    return { events: "/dev/null", forget: () => {
+    } };
   }
 }
 function safeDocker() {

@@ -16,6 +16,7 @@ import { tokenLookup } from "./ngrok-config.js";
 import {
   eventsPath,
   listPreviews,
+  type PreviewRecord,
   register,
   runIdFor,
   stateDir,
@@ -135,7 +136,7 @@ async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): 
     return 2;
   }
   const runId = runIdFor();
-  const record = register(dir, {
+  const record = registered(dir, {
     name: config.name,
     runId,
     pid: process.pid,
@@ -178,6 +179,18 @@ async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): 
     return result.state === "failed" ? 1 : 0;
   } finally {
     record.forget();
+  }
+}
+
+/** A read-only home (some CI containers) must not stop a preview: it then only misses from `ls`. */
+function registered(dir: string, record: PreviewRecord): ReturnType<typeof register> {
+  try {
+    return register(dir, record);
+  } catch (e) {
+    err(
+      `warning: cannot write ${dir} (${(e as Error).message}); \`ml-preview ls\` and \`down\` will not see this preview.\n`,
+    );
+    return { events: "/dev/null", forget: () => {} };
   }
 }
 

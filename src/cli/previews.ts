@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
@@ -33,9 +41,23 @@ export function stateDir(env: NodeJS.ProcessEnv): string {
   return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state"), "ml-preview");
 }
 
-/** `cli:HOST:PID:START`: START is the process's start time in clock ticks since boot (Linux), else 0. */
+/**
+ * `cli:MACHINE:PID:START`. MACHINE is the host name plus the pid namespace (a CLI in a container on the host
+ * network shares the host's name, not its pids); START is the process's start time in clock ticks since
+ * boot (Linux), else 0.
+ */
 export function runIdFor(pid = process.pid): string {
-  return `cli:${hostname()}:${pid}:${processStart(pid) ?? 0}`;
+  return `cli:${machine()}:${pid}:${processStart(pid) ?? 0}`;
+}
+
+function machine(): string {
+  let ns = "";
+  try {
+    ns = /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))?.[1] ?? "";
+  } catch {
+    // not Linux: the host name alone
+  }
+  return ns ? `${hostname()}/${ns}` : hostname();
 }
 
 /** Field 22 of /proc/PID/stat (start time), counted after the command name, which may hold spaces. */
@@ -53,7 +75,7 @@ function processStart(pid: number): string | undefined {
 /** Is the process that owns this run id still the same process (a reused pid has another start time)? */
 export function runAlive(runId: string): boolean {
   const [, host, pid, start] = runId.split(":");
-  if (host !== hostname() || !pid) return true; // another machine's preview is not ours to judge
+  if (host !== machine() || !pid) return true; // another machine's preview is not ours to judge
   try {
     process.kill(Number(pid), 0);
   } catch (err) {
@@ -64,8 +86,8 @@ export function runAlive(runId: string): boolean {
 }
 
 const files = (dir: string, runId: string) => ({
-  record: join(dir, `${runId.replaceAll(":", "_")}.json`),
-  events: join(dir, `${runId.replaceAll(":", "_")}.events`),
+  record: join(dir, `${runId.replace(/[:/]/g, "_")}.json`),
+  events: join(dir, `${runId.replace(/[:/]/g, "_")}.events`),
 });
 
 export function register(dir: string, record: PreviewRecord): { events: string; forget: () => void } {
@@ -125,7 +147,7 @@ export async function sweepDead(dir: string, docker: Docker | undefined): Promis
     cleaned.push(row.name);
   }
   if (!docker) return cleaned;
-  const mine = `cli:${hostname()}:`;
+  const mine = `cli:${machine()}:`;
   const containers = await docker
     .listContainers({ all: true, filters: { label: ["ml-preview.run"] } })
     .catch(() => []);

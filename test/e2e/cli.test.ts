@@ -133,6 +133,26 @@ describe("ml-preview up", () => {
     expect(failed.logLines).toEqual(expect.arrayContaining([expect.stringContaining("no model file")]));
   });
 
+  it("an app on 127.0.0.1 in its container: the wait is shown, then the fix in CLI words, long before ready-timeout", async () => {
+    const ctx = appContext(
+      busyboxHttpdDockerfile(8080).replace(
+        /CMD .*/,
+        'CMD ["/bin/sh", "-c", "echo \' * Running on http://127.0.0.1:8080\'; exec httpd -f -p 127.0.0.1:8080 -h /www"]',
+      ),
+    );
+    const run = cli(["up", ctx, "--tunnel", "none", "--port", "8080", "--name", `loopback-${process.pid}`]);
+    expect(await run.exit).toBe(1);
+    const err = run.stderr();
+    expect(err).toMatch(
+      /Waiting up to 5 min for GET \/ to answer on container port 8080 \(http:\/\/127\.0\.0\.1:\d+\)/,
+    );
+    expect(err).toContain("  app |  * Running on http://127.0.0.1:8080");
+    const failed = err.split("\n").find((l) => l.startsWith("Preview failed at ready:"))!;
+    expect(failed).toContain("The app listens on 127.0.0.1:8080 inside its container");
+    expect(failed).toContain("Make it listen on 0.0.0.0");
+    expect(failed).not.toMatch(/ input|runner|\$\{\{/);
+  }, 15_000);
+
   it("bad input: exit 2, the message names the flag's input, nothing on stdout", async () => {
     const run = cli(["up", ".", "--duration", "7x", "--port", "http", "--json"]);
     expect(await run.exit).toBe(2);
