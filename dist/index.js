@@ -106485,10 +106485,8 @@ async function run(argv3, env) {
       process.stdout.write(usage(args.topic));
       return 0;
     case "version":
-      process.stdout.write(
-        `ml-preview ${true ? "1.0.0" : "dev"}
-`
-      );
+      process.stdout.write(`${true ? "1.0.0" : "dev"}
+`);
       return 0;
     case "ls":
       return ls(args.json, env);

@@ -55,9 +55,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       process.stdout.write(usage(args.topic));
       return 0;
     case "version":
-      process.stdout.write(
-        `ml-preview ${typeof ML_PREVIEW_VERSION === "string" ? ML_PREVIEW_VERSION : "dev"}\n`,
-      );
+      process.stdout.write(`${typeof ML_PREVIEW_VERSION === "string" ? ML_PREVIEW_VERSION : "dev"}\n`);
       return 0;
     case "ls":
       return ls(args.json, env);

@@ -61,6 +61,10 @@ describe("action on pull_request", () => {
     const everything = world.everythingSaid(result);
     for (const s of ["test-authtoken", ...secrets]) expect(everything).not.toContain(s);
     expect(result.stdout).toContain(`::add-mask::${secrets[1]}`);
+    // The wait is visible: what is awaited, in a log group that closes once the app answers.
+    expect(result.stdout).toMatch(
+      /::group::Waiting up to 5 min for GET \/ to answer on container port \d+ \(http:\/\/127\.0\.0\.1:\d+\)\n[\s\S]*?The app answered after [^\n]+\n::endgroup::/,
+    );
     expect(world.commentStates()).toEqual(expect.arrayContaining(["building", "live", "expired"]));
     expect(world.commentStates().at(-1)).toBe("expired");
     expect(world.commentStates().indexOf("building")).toBeLessThan(world.commentStates().indexOf("live"));

@@ -45,7 +45,7 @@ describe("installing the CLI as the README says, from the tarball a release ship
       { stdio: "pipe" },
     );
     const bin = join(prefix, "bin", "ml-preview");
-    expect(execFileSync(bin, ["--version"], { encoding: "utf8" })).toBe(`ml-preview ${pkg.version}\n`);
+    expect(execFileSync(bin, ["--version"], { encoding: "utf8" })).toBe(`${pkg.version}\n`);
     expect(execFileSync(bin, ["share", "--help"], { encoding: "utf8" })).toContain(
       "ml-preview share --port N",
     );
