@@ -219,6 +219,21 @@ describe("ml-preview without a Docker engine or a token", () => {
     expect(run.stderr()).not.toMatch(/\n\s+at /);
   });
 
+  it("protections with --tunnel none: a warning that they protect nothing, before anything starts", async () => {
+    const run = cli(
+      ["up", appContext(), "--tunnel", "none", "--basic-auth", "ada:correct-horse"],
+      ACTION_DIR,
+      {
+        DOCKER_HOST: "unix:///tmp/ml-preview-no-engine.sock",
+      },
+    );
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toMatch(
+      /^warning: --basic-auth is ignored with --tunnel none: there is no public URL to protect/,
+    );
+    expect(run.stderr()).not.toContain("correct-horse");
+  });
+
   it("share with no token: exit 2 saying how to get a public URL", async () => {
     const run = cli(["share", "--port", "8050"]);
     expect(await run.exit).toBe(2);
