@@ -100516,6 +100516,21 @@ var init_github = __esm({
   }
 });
 
+// src/lifecycle/reporter.ts
+var FINAL_STATES;
+var init_reporter = __esm({
+  "src/lifecycle/reporter.ts"() {
+    "use strict";
+    FINAL_STATES = [
+      "failed",
+      "expired",
+      "stopped",
+      "superseded",
+      "skipped"
+    ];
+  }
+});
+
 // src/lifecycle/events-file.ts
 function eventsFileReporter(path4, ids) {
   return {
@@ -100539,27 +100554,27 @@ function readEvents2(path4) {
     }
   });
 }
+async function followUntilLive(path4, holderExited, onTick = () => {
+}) {
+  let gone = false;
+  for (; ; ) {
+    onTick();
+    const last = readEvents2(path4).filter((e) => e.event === "live" || FINAL_STATES.includes(e.event)).at(-1);
+    if (last) return last;
+    if (gone) return void 0;
+    gone = await Promise.race([
+      holderExited.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 50))
+    ]);
+  }
+}
 var import_node_fs5, DATE_FIELDS;
 var init_events_file = __esm({
   "src/lifecycle/events-file.ts"() {
     "use strict";
     import_node_fs5 = require("node:fs");
+    init_reporter();
     DATE_FIELDS = ["expiresAt", "startedAt", "at"];
-  }
-});
-
-// src/lifecycle/reporter.ts
-var FINAL_STATES;
-var init_reporter = __esm({
-  "src/lifecycle/reporter.ts"() {
-    "use strict";
-    FINAL_STATES = [
-      "failed",
-      "expired",
-      "stopped",
-      "superseded",
-      "skipped"
-    ];
   }
 });
 
@@ -100634,35 +100649,24 @@ async function startDetached(run2, config, env) {
   info(`Started the preview holder (pid ${child2.pid}); its log: ${logFile}`);
   const exited = new Promise((resolve6) => child2.once("exit", () => resolve6()));
   let shown = 0;
-  let holderGone = false;
-  for (; ; ) {
+  const last = await followUntilLive(events2, exited, () => {
     shown = echoNewLog(logFile, shown);
-    const latest = readEvents2(events2).filter(
-      (e) => e.event === "live" || FINAL_STATES.includes(e.event)
+  });
+  if (!last) {
+    throw new Error(
+      `The preview holder exited before the preview went live; see its log above (${logFile}).`
     );
-    const last = latest[latest.length - 1];
-    if (last) {
-      setOutputs(last, last.details.imageId, last.commentId);
-      if (last.commentId !== void 0) saveState2("comment", String(last.commentId));
-      if (last.deploymentId !== void 0) saveState2("deployment", String(last.deploymentId));
-      await summary.addRaw(
-        renderSummary(
-          { state: last.event, details: last.details },
-          { name, run: run2, secrets: config.secrets }
-        )
-      ).write();
-      return last;
-    }
-    if (holderGone) {
-      throw new Error(
-        `The preview holder exited before the preview went live; see its log above (${logFile}).`
-      );
-    }
-    holderGone = await Promise.race([
-      exited.then(() => true),
-      new Promise((r) => setTimeout(() => r(false), 100))
-    ]);
   }
+  setOutputs(last, last.details.imageId, last.commentId);
+  if (last.commentId !== void 0) saveState2("comment", String(last.commentId));
+  if (last.deploymentId !== void 0) saveState2("deployment", String(last.deploymentId));
+  await summary.addRaw(
+    renderSummary(
+      { state: last.event, details: last.details },
+      { name, run: run2, secrets: config.secrets }
+    )
+  ).write();
+  return last;
 }
 function echoNewLog(path4, from) {
   try {
@@ -100684,7 +100688,6 @@ var init_detach = __esm({
     init_core();
     init_github();
     init_events_file();
-    init_reporter();
     init_outputs();
     init_state();
   }
@@ -106638,33 +106641,22 @@ async function detach(argv3, args, config, env) {
   return followHolder(dir, child2.pid, config.name, args.json, log2, exited);
 }
 async function followHolder(dir, pid, name, json, log2, exited) {
-  let gone = false;
-  for (; ; ) {
-    const row = listPreviews(dir).find((p) => p.pid === pid);
-    const events2 = row ? readEvents2(eventsPath(dir, row.runId)) : [];
-    const last = events2.filter((e) => e.event === "live" || FINAL_STATES.includes(e.event)).at(-1);
-    if (last) {
-      const report = json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
-      await report.report({ event: last.event, details: last.details });
-      if (last.event !== "live") return 1;
-      if (!json)
-        err(`Held in the background (pid ${pid}, log ${log2}). End it with \`ml-preview down ${name}\`.
-`);
-      return 0;
-    }
-    if (gone) {
-      err(
-        `${(0, import_node_fs11.readFileSync)(log2, "utf8")}ml-preview: the background preview ended before it was live (its output above).
+  const last = await followUntilLive(eventsPath(dir, runIdFor(pid)), exited);
+  if (!last) {
+    err(
+      `${(0, import_node_fs11.readFileSync)(log2, "utf8")}ml-preview: the background preview ended before it was live (its output above).
 `
-      );
-      (0, import_node_fs11.rmSync)(log2, { force: true });
-      return 1;
-    }
-    gone = await Promise.race([
-      exited.then(() => true),
-      new Promise((r) => setTimeout(() => r(false), 50))
-    ]);
+    );
+    (0, import_node_fs11.rmSync)(log2, { force: true });
+    return 1;
   }
+  const report = json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
+  await report.report({ event: last.event, details: last.details });
+  if (last.event !== "live") return 1;
+  if (!json)
+    err(`Held in the background (pid ${pid}, log ${log2}). End it with \`ml-preview down ${name}\`.
+`);
+  return 0;
 }
 async function ls(json, env) {
   const dir = stateDir(env);
@@ -106714,7 +106706,6 @@ var init_cli = __esm({
     init_errors();
     init_events_file();
     init_poll2();
-    init_reporter();
     init_preview();
     init_args();
     init_ngrok_config();

@@ -6,9 +6,8 @@ import { CLI_MAX_DURATION, ConfigErrors, parseConfig } from "../config/parse.js"
 import type { PreviewConfig } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
 import { ConfigError } from "../errors.js";
-import { eventsFileReporter, readEvents } from "../lifecycle/events-file.js";
+import { eventsFileReporter, followUntilLive } from "../lifecycle/events-file.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
-import { FINAL_STATES } from "../lifecycle/reporter.js";
 import type { Logger } from "../log.js";
 import { runPreview } from "../preview.js";
 import { asFlag, type CliArgs, cliWords, parseCliArgs, UsageError, usage } from "./args.js";
@@ -235,33 +234,23 @@ async function followHolder(
   log: string,
   exited: Promise<void>,
 ): Promise<number> {
-  let gone = false;
-  for (;;) {
-    const row = listPreviews(dir).find((p) => p.pid === pid);
-    const events = row ? readEvents(eventsPath(dir, row.runId)) : [];
-    const last = events.filter((e) => e.event === "live" || FINAL_STATES.includes(e.event as never)).at(-1);
-    if (last) {
-      const report = json
-        ? jsonReporter((t) => process.stdout.write(t))
-        : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
-      await report.report({ event: last.event, details: last.details });
-      if (last.event !== "live") return 1;
-      if (!json)
-        err(`Held in the background (pid ${pid}, log ${log}). End it with \`ml-preview down ${name}\`.\n`);
-      return 0;
-    }
-    if (gone) {
-      err(
-        `${readFileSync(log, "utf8")}ml-preview: the background preview ended before it was live (its output above).\n`,
-      );
-      rmSync(log, { force: true });
-      return 1;
-    }
-    gone = await Promise.race([
-      exited.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), 50)),
-    ]);
+  // The holder's run id (and so its events file) follows from its pid and start time, known once it runs.
+  const last = await followUntilLive(eventsPath(dir, runIdFor(pid)), exited);
+  if (!last) {
+    err(
+      `${readFileSync(log, "utf8")}ml-preview: the background preview ended before it was live (its output above).\n`,
+    );
+    rmSync(log, { force: true });
+    return 1;
   }
+  const report = json
+    ? jsonReporter((t) => process.stdout.write(t))
+    : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
+  await report.report({ event: last.event, details: last.details });
+  if (last.event !== "live") return 1;
+  if (!json)
+    err(`Held in the background (pid ${pid}, log ${log}). End it with \`ml-preview down ${name}\`.\n`);
+  return 0;
 }
 
 async function ls(json: boolean, env: NodeJS.ProcessEnv): Promise<number> {
