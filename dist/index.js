@@ -69239,14 +69239,7 @@ async function race(docker, app, opts, log2, known) {
       cleanups.push(() => signal.removeEventListener("abort", onAbort));
     })
   ]).catch(async (err2) => {
-    if (err2 instanceof PreviewError) {
-      const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
-      throw new PreviewError(err2.step, err2.message, { code: err2.code, logLines });
-    }
-    throw new PreviewError("ready", `Could not check whether the app is ready: ${err2.message}`, {
-      code: "READY_CHECK_FAILED",
-      cause: err2
-    });
+    throw await readinessError(err2, app);
   }).finally(() => {
     stop.abort();
     for (const cleanup of cleanups) cleanup();
@@ -69288,6 +69281,16 @@ async function containerFacts(docker, id) {
 }
 function exposedOf(facts) {
   return Object.keys(facts?.exposedPorts ?? {}).map((k) => Number.parseInt(k, 10)).filter((p) => p > 0);
+}
+async function readinessError(err2, app) {
+  if (err2 instanceof PreviewError) {
+    const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
+    return new PreviewError(err2.step, err2.message, { code: err2.code, logLines });
+  }
+  return new PreviewError("ready", `Could not check whether the app is ready: ${err2.message}`, {
+    code: "READY_CHECK_FAILED",
+    cause: err2
+  });
 }
 function defaultStrategies(docker, app, plan) {
   const strategies = [httpStrategy({ baseUrl: app.localUrl, path: plan.httpPath })];

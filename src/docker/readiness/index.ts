@@ -117,15 +117,7 @@ async function race(
     }),
   ])
     .catch(async (err: unknown): Promise<never> => {
-      if (err instanceof PreviewError) {
-        const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
-        throw new PreviewError(err.step, err.message, { code: err.code, logLines });
-      }
-      // Every strategy failed outright (not "not ready yet"): a broken probe, not a slow app.
-      throw new PreviewError("ready", `Could not check whether the app is ready: ${(err as Error).message}`, {
-        code: "READY_CHECK_FAILED",
-        cause: err,
-      });
+      throw await readinessError(err, app);
     })
     .finally(() => {
       stop.abort();
@@ -189,6 +181,18 @@ function exposedOf(facts: ContainerFacts | undefined): number[] {
   return Object.keys(facts?.exposedPorts ?? {})
     .map((k) => Number.parseInt(k, 10))
     .filter((p) => p > 0);
+}
+
+/** A diagnosis (with the app's last lines), or every strategy failing outright: a broken probe, not a slow app. */
+async function readinessError(err: unknown, app: AppContainer): Promise<PreviewError> {
+  if (err instanceof PreviewError) {
+    const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
+    return new PreviewError(err.step, err.message, { code: err.code, logLines });
+  }
+  return new PreviewError("ready", `Could not check whether the app is ready: ${(err as Error).message}`, {
+    code: "READY_CHECK_FAILED",
+    cause: err,
+  });
 }
 
 function defaultStrategies(docker: Docker, app: AppContainer, plan: ReadinessPlan): ReadinessStrategy[] {
