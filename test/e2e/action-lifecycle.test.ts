@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { requireDocker } from "../support/docker.js";
+import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
 import { fetchText, leftContainers, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 
 // The bundled dist/ run the way the runner runs it (main, then post), against the real Docker engine,
@@ -92,4 +92,28 @@ describe("the final comment write", () => {
     expect(post.code).toBe(0);
     expect(world.comments()[0]!.body).toMatch(/^<!-- ml-preview name="app" state="expired"/);
   });
+});
+
+describe("action: the app listens on 127.0.0.1 inside its container", () => {
+  it("fails in seconds, not after ready-timeout, and the failed comment carries the fix", async () => {
+    world = await PreviewWorld.start();
+    const loopback = busyboxHttpdDockerfile(8080).replace(
+      /CMD .*/,
+      'CMD ["/bin/sh", "-c", "echo \' * Running on http://127.0.0.1:8080\'; exec httpd -f -p 127.0.0.1:8080 -h /www"]',
+    );
+    const { job, label } = world.job({ duration: "10m", "ready-timeout": "5m" }, { dockerfile: loopback });
+    labels.push(label);
+    const result = await job.main();
+    expect(result.code).toBe(1);
+    expect(result.outputs.status).toBe("failed");
+    const body = world.comments()[0]!.body;
+    expect(body).toContain('state="failed"');
+    expect(body).toContain("The app listens on 127.0.0.1:8080 inside its container");
+    expect(body).toContain("Make it listen on 0.0.0.0");
+    expect(body).toContain("* Running on http://127.0.0.1:8080");
+    // The app's own lines were shown while it started, inside the wait's log group.
+    expect(result.stdout).toMatch(
+      /::group::Waiting up to 5 min[^\n]*\n(?:(?!::endgroup::)[\s\S])* {2}app \| {2}\* Running on http:\/\/127\.0\.0\.1:8080/,
+    );
+  }, 60_000);
 });
