@@ -5,12 +5,12 @@ var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
 var __getOwnPropNames = Object.getOwnPropertyNames;
 var __getProtoOf = Object.getPrototypeOf;
 var __hasOwnProp = Object.prototype.hasOwnProperty;
-var __esm = (fn, res, err) => function __init() {
-  if (err) throw err[0];
+var __esm = (fn, res, err2) => function __init() {
+  if (err2) throw err2[0];
   try {
     return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
   } catch (e) {
-    throw err = [e], e;
+    throw err2 = [e], e;
   }
 };
 var __commonJS = (cb, mod) => function __require() {
@@ -64,10 +64,13 @@ var init_errors = __esm({
     };
     ConfigError = class extends Error {
       input;
-      constructor(input, message) {
+      /** The same error in the CLI's words (flags, this machine), where the Action's advice does not apply. */
+      cli;
+      constructor(input, message, cli) {
         super(message);
         this.name = "ConfigError";
         this.input = input;
+        this.cli = cli;
       }
     };
   }
@@ -114,13 +117,16 @@ function celString(value) {
   return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 function describeProtection(p) {
-  const names = [
+  const names = protectionNames(p);
+  return names.length > 0 ? `, protected by ${names.join(", ")}` : ", unprotected";
+}
+function protectionNames(p) {
+  return [
     p.allowCidrs.length > 0 ? `IP allow-list (${p.allowCidrs.length})` : "",
     p.basicAuth ? "basic auth" : "",
     p.oauth ? `OAuth (${p.oauth.provider})` : "",
     p.trafficPolicy ? "your traffic policy" : ""
   ].filter((n) => n !== "");
-  return names.length > 0 ? `, protected by ${names.join(", ")}` : ", unprotected";
 }
 var init_protection_rules = __esm({
   "src/tunnel/protection-rules.ts"() {
@@ -426,7 +432,8 @@ function context(workspace, raw) {
   if (!(0, import_node_fs.existsSync)(wanted) || !(0, import_node_fs.statSync)(wanted).isDirectory()) {
     throw new ConfigError(
       "context",
-      `context "${raw}" is not a folder in the workspace. Check the path (relative to the repository root) and that actions/checkout ran before this step.`
+      `context "${raw}" is not a folder in the workspace. Check the path (relative to the repository root) and that actions/checkout ran before this step.`,
+      `CONTEXT "${raw}" is not a folder. Give the folder that holds your Dockerfile (default: this one).`
     );
   }
   const real = (0, import_node_fs.realpathSync)(wanted);
@@ -445,13 +452,15 @@ function dockerfile(contextDir, raw) {
   if (!inside(contextDir, wanted) || !inside(contextDir, real)) {
     throw new ConfigError(
       "dockerfile",
-      `dockerfile "${raw}" is outside the build context ${contextDir}. Give its path relative to the context, e.g. "Dockerfile" or "docker/app.Dockerfile".`
+      `dockerfile "${raw}" is outside the build context ${contextDir}. Give its path relative to the context, e.g. "Dockerfile" or "docker/app.Dockerfile".`,
+      `--dockerfile ${raw} is outside CONTEXT (${contextDir}): the engine only sees that folder. Give a path inside it, or pass the folder that holds both as CONTEXT.`
     );
   }
   if (!(0, import_node_fs.existsSync)(wanted) || !(0, import_node_fs.statSync)(real).isFile()) {
     throw new ConfigError(
       "dockerfile",
-      `dockerfile "${raw}" was not found in ${contextDir}. Give its path relative to the context, or set "image" to run a prebuilt image instead.`
+      `dockerfile "${raw}" was not found in ${contextDir}. Give its path relative to the context, or set "image" to run a prebuilt image instead.`,
+      `No Dockerfile at ${wanted}. Add one (see "A Dockerfile for app.py" in the README), give --dockerfile PATH (relative to CONTEXT), or run a prebuilt image with --image REF.`
     );
   }
   return (0, import_node_path.relative)(contextDir, real).split(import_node_path.sep).join("/");
@@ -7815,7 +7824,8 @@ function basicAuth(raw) {
   if (colon < 1) {
     throw new ConfigError(
       "basic-auth",
-      "basic-auth must be user:password (the value is hidden here because it is a secret). Put it in a repository secret and pass `basic-auth: ${{ secrets.PREVIEW_BASIC_AUTH }}`."
+      "basic-auth must be user:password (the value is hidden here because it is a secret). Put it in a repository secret and pass `basic-auth: ${{ secrets.PREVIEW_BASIC_AUTH }}`.",
+      '--basic-auth must be USER:PASSWORD (the value is hidden here because it is a secret), e.g. --basic-auth "ada:$PREVIEW_PASSWORD".'
     );
   }
   const password = text.slice(colon + 1);
@@ -7870,10 +7880,10 @@ function trafficPolicy(raw) {
   let parsed;
   try {
     parsed = import_yaml.default.parse(raw);
-  } catch (err) {
+  } catch (err2) {
     throw new ConfigError(
       "traffic-policy",
-      `traffic-policy is neither valid YAML nor JSON (${err.message.split("\n")[0]}). Give an ngrok traffic policy such as "on_http_request: [...]".`
+      `traffic-policy is neither valid YAML nor JSON (${err2.message.split("\n")[0]}). Give an ngrok traffic policy such as "on_http_request: [...]".`
     );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
@@ -8163,9 +8173,9 @@ function parseConfig(inputs, ctx) {
   function check(fn) {
     try {
       return fn();
-    } catch (err) {
-      if (err instanceof ConfigError) errors.push(err);
-      else throw err;
+    } catch (err2) {
+      if (err2 instanceof ConfigError) errors.push(err2);
+      else throw err2;
       return void 0;
     }
   }
@@ -8176,7 +8186,8 @@ function parseConfig(inputs, ctx) {
       const missing = has("registry-username") ? "registry-password" : "registry-username";
       throw new ConfigError(
         missing,
-        `${missing} is missing: registry-username and registry-password go together. Give both (e.g. \${{ github.actor }} and \${{ secrets.GITHUB_TOKEN }} for ghcr.io) or neither.`
+        `${missing} is missing: registry-username and registry-password go together. Give both (e.g. \${{ github.actor }} and \${{ secrets.GITHUB_TOKEN }} for ghcr.io) or neither.`,
+        `--${missing} is missing: --registry-username and --registry-password go together. Give both or neither.`
       );
     }
     return has("registry-username") ? { username: get3("registry-username"), password: get3("registry-password") } : void 0;
@@ -8206,7 +8217,9 @@ function parseConfig(inputs, ctx) {
     }
   }
   const tunnel2 = check(() => parseTunnel(inputs, ctx, check, errors));
-  const durationMs = check(() => duration("duration", get3("duration") || "30m", MAX_DURATION));
+  const durationMs = check(
+    () => duration("duration", get3("duration") || "30m", ctx.maxDuration ?? MAX_DURATION)
+  );
   const readyTimeoutMs = check(
     () => duration("ready-timeout", get3("ready-timeout") || "5m", MAX_READY_TIMEOUT)
   );
@@ -8256,7 +8269,8 @@ function parseTunnel(inputs, ctx, check, errors) {
     errors.push(
       new ConfigError(
         "ngrok-authtoken",
-        "ngrok-authtoken is empty but tunnel is ngrok. Add your ngrok authtoken as a repository secret NGROK_AUTHTOKEN and pass `ngrok-authtoken: ${{ secrets.NGROK_AUTHTOKEN }}`, or set `tunnel: none` for a local URL only."
+        "ngrok-authtoken is empty but tunnel is ngrok. Add your ngrok authtoken as a repository secret NGROK_AUTHTOKEN and pass `ngrok-authtoken: ${{ secrets.NGROK_AUTHTOKEN }}`, or set `tunnel: none` for a local URL only.",
+        "--tunnel ngrok needs your ngrok authtoken: set NGROK_AUTHTOKEN, pass --ngrok-authtoken, or run `ngrok config add-authtoken TOKEN` once; or use --tunnel none for a local URL only."
       )
     );
   }
@@ -8313,7 +8327,7 @@ function deepFreeze(value) {
   }
   return value;
 }
-var ConfigErrors, MAX_DURATION, MAX_READY_TIMEOUT;
+var ConfigErrors, MAX_DURATION, CLI_MAX_DURATION, MAX_READY_TIMEOUT;
 var init_parse = __esm({
   "src/config/parse.ts"() {
     "use strict";
@@ -8336,6 +8350,7 @@ var init_parse = __esm({
       }
     };
     MAX_DURATION = { maxMs: (5 * 60 + 50) * 6e4, maxText: "5h50m" };
+    CLI_MAX_DURATION = { maxMs: 24 * 60 * 6e4, maxText: "24h" };
     MAX_READY_TIMEOUT = { maxMs: 60 * 6e4, maxText: "1h" };
   }
 });
@@ -8394,8 +8409,8 @@ var require_http = __commonJS({
             userCallback: callback
           }, redirectOptions);
           if (redirect.count > redirect.max) {
-            var err = new Error("Max redirects exceeded. To allow more redirects, pass options.maxRedirects property.");
-            redirect.clientRequest.emit("error", err);
+            var err2 = new Error("Max redirects exceeded. To allow more redirects, pass options.maxRedirects property.");
+            redirect.clientRequest.emit("error", err2);
             return redirect.clientRequest;
           }
           redirect.count++;
@@ -12990,15 +13005,15 @@ var require_utils2 = __commonJS({
       return self2;
     }
     function makeError(msg, level, fatal) {
-      const err = new Error(msg);
+      const err2 = new Error(msg);
       if (typeof level === "boolean") {
         fatal = level;
-        err.level = "protocol";
+        err2.level = "protocol";
       } else {
-        err.level = level || "protocol";
+        err2.level = level || "protocol";
       }
-      err.fatal = !!fatal;
-      return err;
+      err2.fatal = !!fatal;
+      return err2;
     }
     function writeUInt32BE(buf, value, offset) {
       buf[offset++] = value >>> 24;
@@ -13017,23 +13032,23 @@ var require_utils2 = __commonJS({
       },
       makeError,
       doFatalError: (protocol, msg, level, reason) => {
-        let err;
+        let err2;
         if (DISCONNECT_REASON === void 0)
           ({ DISCONNECT_REASON } = require_constants());
         if (msg instanceof Error) {
-          err = msg;
+          err2 = msg;
           if (typeof level !== "number")
             reason = DISCONNECT_REASON.PROTOCOL_ERROR;
           else
             reason = level;
         } else {
-          err = makeError(msg, level, true);
+          err2 = makeError(msg, level, true);
         }
         if (typeof reason !== "number")
           reason = DISCONNECT_REASON.PROTOCOL_ERROR;
         protocol.disconnect(reason);
         protocol._destruct();
-        protocol._onError(err);
+        protocol._onError(err2);
         return Infinity;
       },
       readUInt32BE,
@@ -16189,7 +16204,7 @@ var require_agent = __commonJS({
     var { Duplex } = require("stream");
     var { resolve: resolve6 } = require("path");
     var { readFile: readFile3 } = require("fs");
-    var { execFile, spawn: spawn3 } = require("child_process");
+    var { execFile, spawn: spawn4 } = require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -16249,27 +16264,27 @@ var require_agent = __commonJS({
       }
       getIdentities(cb) {
         cb = once(cb);
-        this.getStream((err, stream) => {
-          function onFail(err2) {
+        this.getStream((err2, stream) => {
+          function onFail(err3) {
             if (stream) {
               try {
                 stream.destroy();
               } catch {
               }
             }
-            if (!err2)
-              err2 = new Error("Failed to retrieve identities from agent");
-            cb(err2);
+            if (!err3)
+              err3 = new Error("Failed to retrieve identities from agent");
+            cb(err3);
           }
-          if (err)
-            return onFail(err);
+          if (err2)
+            return onFail(err2);
           const protocol = new AgentProtocol(true);
           protocol.on("error", onFail);
           protocol.pipe(stream).pipe(protocol);
           stream.on("close", onFail).on("end", onFail).on("error", onFail);
-          protocol.getIdentities((err2, keys) => {
-            if (err2)
-              return onFail(err2);
+          protocol.getIdentities((err3, keys) => {
+            if (err3)
+              return onFail(err3);
             try {
               stream.destroy();
             } catch {
@@ -16286,27 +16301,27 @@ var require_agent = __commonJS({
           options = void 0;
         }
         cb = once(cb);
-        this.getStream((err, stream) => {
-          function onFail(err2) {
+        this.getStream((err2, stream) => {
+          function onFail(err3) {
             if (stream) {
               try {
                 stream.destroy();
               } catch {
               }
             }
-            if (!err2)
-              err2 = new Error("Failed to sign data with agent");
-            cb(err2);
+            if (!err3)
+              err3 = new Error("Failed to sign data with agent");
+            cb(err3);
           }
-          if (err)
-            return onFail(err);
+          if (err2)
+            return onFail(err2);
           const protocol = new AgentProtocol(true);
           protocol.on("error", onFail);
           protocol.pipe(stream).pipe(protocol);
           stream.on("close", onFail).on("end", onFail).on("error", onFail);
-          protocol.sign(pubKey, data, options, (err2, sig) => {
-            if (err2)
-              return onFail(err2);
+          protocol.sign(pubKey, data, options, (err3, sig) => {
+            if (err3)
+              return onFail(err3);
             try {
               stream.destroy();
             } catch {
@@ -16366,12 +16381,12 @@ var require_agent = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn3(EXEPATH, [data.length]);
+          const proc = this.proc = spawn4(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
-          proc.on("error", (err) => {
-            error2 = err;
+          proc.on("error", (err2) => {
+            error2 = err2;
             cb(error2);
           });
           proc.on("close", (code) => {
@@ -16388,7 +16403,7 @@ var require_agent = __commonJS({
           destroy(this);
           cb();
         }
-        _destroy(err, cb) {
+        _destroy(err2, cb) {
           destroy(this);
           cb();
         }
@@ -16406,12 +16421,12 @@ var require_agent = __commonJS({
           cb = once(cb);
           let socketPath = this.socketPath;
           let triedCygpath = false;
-          readFile3(socketPath, function readCygsocket(err, data) {
-            if (err) {
+          readFile3(socketPath, function readCygsocket(err2, data) {
+            if (err2) {
               if (triedCygpath)
                 return cb(new Error("Invalid cygwin unix socket path"));
-              execFile("cygpath", ["-w", socketPath], (err2, stdout, stderr) => {
-                if (err2 || stdout.length === 0)
+              execFile("cygpath", ["-w", socketPath], (err3, stdout, stderr) => {
+                if (err3 || stdout.length === 0)
                   return cb(new Error("Invalid cygwin unix socket path"));
                 triedCygpath = true;
                 socketPath = stdout.toString().replace(/[\r\n]/g, "");
@@ -16745,7 +16760,7 @@ var require_agent = __commonJS({
           }
           cb();
         }
-        _destroy(err, cb) {
+        _destroy(err2, cb) {
           cleanup(this);
           cb();
         }
@@ -16941,9 +16956,9 @@ var require_agent = __commonJS({
                   cb2(...args);
               });
             };
-            this[SYM_AGENT].getIdentities(once((err, keys) => {
-              if (err)
-                return doCbs(err);
+            this[SYM_AGENT].getIdentities(once((err2, keys) => {
+              if (err2)
+                return doCbs(err2);
               if (!Array.isArray(keys)) {
                 return doCbs(new Error(
                   "Agent implementation failed to provide keys"
@@ -19894,8 +19909,8 @@ var require_Protocol = __commonJS({
         const onError = config.onError;
         if (typeof onError !== "function")
           throw new Error("Missing onError function");
-        this._onError = (err) => {
-          onError(err);
+        this._onError = (err2) => {
+          onError(err2);
         };
         const debug2 = config.debug;
         this._debug = typeof debug2 === "function" ? (msg) => {
@@ -20368,7 +20383,7 @@ var require_Protocol = __commonJS({
           sendPacket(this, this._packetRW.write.finalize(packet));
         });
       }
-      authHostbased(username, pubKey, hostname, userlocal, keyAlgo, cbSign) {
+      authHostbased(username, pubKey, hostname2, userlocal, keyAlgo, cbSign) {
         if (this._server)
           throw new Error("Client-only method called in server mode");
         pubKey = parseKey(pubKey);
@@ -20387,7 +20402,7 @@ var require_Protocol = __commonJS({
         const pubKeyLen = pubKey.length;
         const sessionID = this._kex.sessionID;
         const sesLen = sessionID.length;
-        const hostnameLen = Buffer.byteLength(hostname);
+        const hostnameLen = Buffer.byteLength(hostname2);
         const userlocalLen = Buffer.byteLength(userlocal);
         const data = Buffer.allocUnsafe(
           4 + sesLen + 1 + 4 + userLen + 4 + 14 + 4 + 9 + 4 + algoLen + 4 + pubKeyLen + 4 + hostnameLen + 4 + userlocalLen
@@ -20407,7 +20422,7 @@ var require_Protocol = __commonJS({
         writeUInt32BE(data, pubKeyLen, p += algoLen);
         data.set(pubKey, p += 4);
         writeUInt32BE(data, hostnameLen, p += pubKeyLen);
-        data.utf8Write(hostname, p += 4, hostnameLen);
+        data.utf8Write(hostname2, p += 4, hostnameLen);
         writeUInt32BE(data, userlocalLen, p += hostnameLen);
         data.utf8Write(userlocal, p += 4, userlocalLen);
         cbSign(data, (signature) => {
@@ -21868,10 +21883,10 @@ var require_SFTP = __commonJS({
         writeUInt32BE(out, len, p += 8);
         bufferCopy(buf, out, off, off + len, p += 4);
         this._requests[reqid] = {
-          cb: (err) => {
-            if (err) {
+          cb: (err2) => {
+            if (err2) {
               if (typeof cb === "function")
-                cb(err);
+                cb(err2);
             } else if (overflow) {
               this.write(
                 handle,
@@ -22075,8 +22090,8 @@ var require_SFTP = __commonJS({
       exists(path4, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path4, (err) => {
-          cb && cb(err ? false : true);
+        this.stat(path4, (err2) => {
+          cb && cb(err2 ? false : true);
         });
       }
       unlink(filename, cb) {
@@ -22189,17 +22204,17 @@ var require_SFTP = __commonJS({
         if (typeof where === "string") {
           const entries2 = [];
           let e = 0;
-          const reread = (err, handle) => {
-            if (err)
-              return cb(err);
-            this.readdir(handle, opts, (err2, list) => {
-              const eof = err2 && err2.code === STATUS_CODE.EOF;
-              if (err2 && !eof)
-                return this.close(handle, () => cb(err2));
+          const reread = (err2, handle) => {
+            if (err2)
+              return cb(err2);
+            this.readdir(handle, opts, (err3, list) => {
+              const eof = err3 && err3.code === STATUS_CODE.EOF;
+              if (err3 && !eof)
+                return this.close(handle, () => cb(err3));
               if (eof) {
-                return this.close(handle, (err3) => {
-                  if (err3)
-                    return cb(err3);
+                return this.close(handle, (err4) => {
+                  if (err4)
+                    return cb(err4);
                   cb(void 0, entries2);
                 });
               }
@@ -22220,11 +22235,11 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, handleLen, p);
         buf.set(where, p += 4);
         this._requests[reqid] = {
-          cb: doFilter ? (err, list) => {
+          cb: doFilter ? (err2, list) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             for (let i = list.length - 1; i >= 0; --i) {
               if (list[i].filename === "." || list[i].filename === "..")
                 list.splice(i, 1);
@@ -22432,11 +22447,11 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, pathLen, p);
         buf.utf8Write(path4, p += 4, pathLen);
         this._requests[reqid] = {
-          cb: (err, names) => {
+          cb: (err2, names) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             if (!names || !names.length)
               return cb(new Error("Response missing link info"));
             cb(void 0, names[0].filename);
@@ -22488,11 +22503,11 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, pathLen, p);
         buf.utf8Write(path4, p += 4, pathLen);
         this._requests[reqid] = {
-          cb: (err, names) => {
+          cb: (err2, names) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             if (!names || !names.length)
               return cb(new Error("Response missing path info"));
             cb(void 0, names[0].filename);
@@ -22693,11 +22708,11 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, pathLen, p += 20);
         buf.utf8Write(path4, p += 4, pathLen);
         this._requests[reqid] = {
-          cb: (err, names) => {
+          cb: (err2, names) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             if (!names || !names.length)
               return cb(new Error("Response missing expanded path"));
             cb(void 0, names[0].filename);
@@ -22792,11 +22807,11 @@ var require_SFTP = __commonJS({
         buf.utf8Write(username, p, usernameLen);
         p += usernameLen;
         this._requests[reqid] = {
-          cb: (err, names) => {
+          cb: (err2, names) => {
             if (typeof cb !== "function")
               return;
-            if (err)
-              return cb(err);
+            if (err2)
+              return cb(err2);
             if (!names || !names.length)
               return cb(new Error("Response missing home directory"));
             cb(void 0, names[0].filename);
@@ -23089,12 +23104,12 @@ var require_SFTP = __commonJS({
         origOff: off,
         len: void 0,
         overflow: void 0,
-        cb: (err, data, nb) => {
+        cb: (err2, data, nb) => {
           const len2 = req.len;
           const overflow2 = req.overflow;
-          if (err) {
-            if (cb._wantEOFError || err.code !== STATUS_CODE.EOF)
-              return cb(err);
+          if (err2) {
+            if (cb._wantEOFError || err2.code !== STATUS_CODE.EOF)
+              return cb(err2);
           } else if (nb > len2) {
             return cb(new Error("Received more data than requested"));
           } else if (nb === len2 && overflow2) {
@@ -23153,7 +23168,7 @@ var require_SFTP = __commonJS({
       let dstHandle;
       let readbuf;
       let bufsize = chunkSize * concurrency;
-      function onerror(err) {
+      function onerror(err2) {
         if (hadError)
           return;
         hadError = true;
@@ -23162,7 +23177,7 @@ var require_SFTP = __commonJS({
         if (srcHandle || dstHandle) {
           cbfinal = () => {
             if (--left === 0)
-              cb(err);
+              cb(err2);
           };
           if (srcHandle && (src === fs4 || src.outgoing.state === "open"))
             ++left;
@@ -23173,33 +23188,33 @@ var require_SFTP = __commonJS({
           if (dstHandle && (dst === fs4 || dst.outgoing.state === "open"))
             dst.close(dstHandle, cbfinal);
         } else {
-          cb(err);
+          cb(err2);
         }
       }
-      src.open(srcPath, "r", (err, sourceHandle) => {
-        if (err)
-          return onerror(err);
+      src.open(srcPath, "r", (err2, sourceHandle) => {
+        if (err2)
+          return onerror(err2);
         srcHandle = sourceHandle;
         if (fileSize === void 0)
           src.fstat(srcHandle, tryStat);
         else
           tryStat(null, { size: fileSize });
-        function tryStat(err2, attrs) {
-          if (err2) {
+        function tryStat(err3, attrs) {
+          if (err3) {
             if (src !== fs4) {
               src.stat(srcPath, (err_, attrs_) => {
                 if (err_)
-                  return onerror(err2);
+                  return onerror(err3);
                 tryStat(null, attrs_);
               });
               return;
             }
-            return onerror(err2);
+            return onerror(err3);
           }
           fsize = attrs.size;
-          dst.open(dstPath, "w", (err3, destHandle) => {
-            if (err3)
-              return onerror(err3);
+          dst.open(dstPath, "w", (err4, destHandle) => {
+            if (err4)
+              return onerror(err4);
             dstHandle = destHandle;
             if (fsize <= 0)
               return onerror();
@@ -23215,8 +23230,8 @@ var require_SFTP = __commonJS({
             if (readbuf instanceof Error)
               return onerror(readbuf);
             if (mode !== void 0) {
-              dst.fchmod(dstHandle, mode, function tryAgain(err4) {
-                if (err4) {
+              dst.fchmod(dstHandle, mode, function tryAgain(err5) {
+                if (err5) {
                   dst.chmod(dstPath, mode, (err_) => tryAgain());
                   return;
                 }
@@ -23225,27 +23240,27 @@ var require_SFTP = __commonJS({
             } else {
               startReads();
             }
-            function onread(err4, nb, data, dstpos, datapos, origChunkLen) {
-              if (err4)
-                return onerror(err4);
+            function onread(err5, nb, data, dstpos, datapos, origChunkLen) {
+              if (err5)
+                return onerror(err5);
               datapos = datapos || 0;
               dst.write(dstHandle, readbuf, datapos, nb, dstpos, writeCb);
-              function writeCb(err5) {
-                if (err5)
-                  return onerror(err5);
+              function writeCb(err6) {
+                if (err6)
+                  return onerror(err6);
                 total += nb;
                 onstep && onstep(total, nb, fsize);
                 if (nb < origChunkLen)
                   return singleRead(datapos, dstpos + nb, origChunkLen - nb);
                 if (total === fsize) {
-                  dst.close(dstHandle, (err6) => {
+                  dst.close(dstHandle, (err7) => {
                     dstHandle = void 0;
-                    if (err6)
-                      return onerror(err6);
-                    src.close(srcHandle, (err7) => {
+                    if (err7)
+                      return onerror(err7);
+                    src.close(srcHandle, (err8) => {
                       srcHandle = void 0;
-                      if (err7)
-                        return onerror(err7);
+                      if (err8)
+                        return onerror(err8);
                       cb();
                     });
                   });
@@ -23259,8 +23274,8 @@ var require_SFTP = __commonJS({
               }
             }
             function makeCb(psrc, pdst2, chunk) {
-              return (err4, nb, data) => {
-                onread(err4, nb, data, pdst2, psrc, chunk);
+              return (err5, nb, data) => {
+                onread(err5, nb, data, pdst2, psrc, chunk);
               };
             }
             function singleRead(psrc, pdst2, chunk) {
@@ -23557,11 +23572,11 @@ var require_SFTP = __commonJS({
         this._buffer = [];
     }
     function doFatalSFTPError(sftp, msg, noDebug) {
-      const err = new Error(msg);
-      err.level = "sftp-protocol";
+      const err2 = new Error(msg);
+      err2.level = "sftp-protocol";
       if (!noDebug && sftp._debug)
         sftp._debug(`SFTP: Inbound: ${msg}`);
-      sftp.emit("error", err);
+      sftp.emit("error", err2);
       sftp.destroy();
       cleanupRequests(sftp);
       return false;
@@ -23572,11 +23587,11 @@ var require_SFTP = __commonJS({
         return;
       const reqs = sftp._requests;
       sftp._requests = {};
-      const err = new Error("No response from server");
+      const err2 = new Error("No response from server");
       for (let i = 0; i < keys.length; ++i) {
         const req = reqs[keys[i]];
         if (typeof req.cb === "function")
-          req.cb(err);
+          req.cb(err2);
       }
     }
     function requestLimits(sftp, cb) {
@@ -23627,8 +23642,8 @@ var require_SFTP = __commonJS({
         sftp._version = version;
         sftp._extensions = extensions;
         if (extensions["limits@openssh.com"] === "1") {
-          return requestLimits(sftp, (err, limits) => {
-            if (!err) {
+          return requestLimits(sftp, (err2, limits) => {
+            if (!err2) {
               if (limits.maxPktLen > 0)
                 sftp._maxOutPktLen = limits.maxPktLen;
               if (limits.maxReadLen > 0)
@@ -23661,9 +23676,9 @@ var require_SFTP = __commonJS({
             req.cb();
             return;
           }
-          const err = new Error(errorMsg || STATUS_CODE_STR[errorCode] || "Unknown status");
-          err.code = errorCode;
-          req.cb(err);
+          const err2 = new Error(errorMsg || STATUS_CODE_STR[errorCode] || "Unknown status");
+          err2.code = errorCode;
+          req.cb(err2);
         }
       },
       [RESPONSE.HANDLE]: (sftp, payload) => {
@@ -24314,21 +24329,21 @@ var require_SFTP = __commonJS({
       );
       pool.used = roundUpToMultipleOf8(pool.used + toRead);
     };
-    ReadStream.prototype._destroy = function(err, cb) {
+    ReadStream.prototype._destroy = function(err2, cb) {
       if (this._opening && !Buffer.isBuffer(this.handle)) {
-        this.once("open", closeStream.bind(null, this, cb, err));
+        this.once("open", closeStream.bind(null, this, cb, err2));
         return;
       }
-      closeStream(this, cb, err);
+      closeStream(this, cb, err2);
       this.handle = null;
       this._opening = false;
     };
-    function closeStream(stream, cb, err) {
+    function closeStream(stream, cb, err2) {
       if (!stream.handle)
         return onclose();
       stream.sftp.close(stream.handle, onclose);
       function onclose(er) {
-        er = er || err;
+        er = er || err2;
         cb(er);
         stream.isClosed = true;
         if (!er)
@@ -24401,18 +24416,18 @@ var require_SFTP = __commonJS({
           return;
         }
         this.handle = handle;
-        const tryAgain = (err) => {
-          if (err) {
+        const tryAgain = (err2) => {
+          if (err2) {
             this.sftp.chmod(this.path, this.mode, (err_) => tryAgain());
             return;
           }
           if (this.flags[0] === "a") {
-            const tryStat = (err2, st) => {
-              if (err2) {
+            const tryStat = (err3, st) => {
+              if (err3) {
                 this.sftp.stat(this.path, (err_, st_) => {
                   if (err_) {
                     this.destroy();
-                    this.emit("error", err2);
+                    this.emit("error", err3);
                     return;
                   }
                   tryStat(null, st_);
@@ -24434,8 +24449,8 @@ var require_SFTP = __commonJS({
     };
     WriteStream.prototype._write = function(data, encoding, cb) {
       if (!Buffer.isBuffer(data)) {
-        const err = new ERR_INVALID_ARG_TYPE("data", "Buffer", data);
-        return this.emit("error", err);
+        const err2 = new ERR_INVALID_ARG_TYPE("data", "Buffer", data);
+        return this.emit("error", err2);
       }
       if (!Buffer.isBuffer(this.handle)) {
         return this.once("open", function() {
@@ -24763,23 +24778,23 @@ var require_utils3 = __commonJS({
       self2._chanMgr.remove(recipient);
       if (typeof cb !== "function")
         return;
-      let err;
+      let err2;
       if (info2 instanceof Error) {
-        err = info2;
+        err2 = info2;
       } else if (typeof info2 === "object" && info2 !== null) {
-        err = new Error(`(SSH) Channel open failure: ${info2.description}`);
-        err.reason = info2.reason;
+        err2 = new Error(`(SSH) Channel open failure: ${info2.description}`);
+        err2.reason = info2.reason;
       } else {
-        err = new Error(
+        err2 = new Error(
           "(SSH) Channel open failure: server closed channel unexpectedly"
         );
-        err.reason = "";
+        err2.reason = "";
       }
-      cb(err);
+      cb(err2);
     }
-    function onCHANNEL_CLOSE(self2, recipient, channel, err, dead) {
+    function onCHANNEL_CLOSE(self2, recipient, channel, err2, dead) {
       if (typeof channel === "function") {
-        onChannelOpenFailure(self2, recipient, err, channel);
+        onChannelOpenFailure(self2, recipient, err2, channel);
         return;
       }
       if (typeof channel !== "object" || channel === null)
@@ -24896,7 +24911,7 @@ var require_utils3 = __commonJS({
             --this._count;
         }
       }
-      cleanup(err) {
+      cleanup(err2) {
         const channels = this._channels;
         this._channels = {};
         this._cur = -1;
@@ -24906,7 +24921,7 @@ var require_utils3 = __commonJS({
         for (let i = 0; i < chanIDs.length; ++i) {
           const id = +chanIDs[i];
           const channel = channels[id];
-          onCHANNEL_CLOSE(client, id, channel._channel || channel, err, true);
+          onCHANNEL_CLOSE(client, id, channel._channel || channel, err2, true);
         }
       }
     };
@@ -25093,7 +25108,7 @@ var require_client = __commonJS({
     var bufferParser = makeBufferParser();
     var sigParser = makeBufferParser();
     var RE_OPENSSH = /^OpenSSH_(?:(?![0-4])\d)|(?:\d{2,})/;
-    var noop4 = (err) => {
+    var noop4 = (err2) => {
     };
     var Client = class extends EventEmitter2 {
       constructor() {
@@ -25282,12 +25297,12 @@ var require_client = __commonJS({
             if (isWritable(sock))
               sock.write(data);
           },
-          onError: (err) => {
-            if (err.level === "handshake")
+          onError: (err2) => {
+            if (err2.level === "handshake")
               clearTimeout(this._readyTimeout);
             if (!proto._destruct)
               sock.removeAllListeners("data");
-            this.emit("error", err);
+            this.emit("error", err2);
             try {
               sock.end();
             } catch {
@@ -25317,9 +25332,9 @@ var require_client = __commonJS({
                   if (desc === void 0)
                     desc = `Unexpected disconnection reason: ${reason}`;
                 }
-                const err = new Error(desc);
-                err.code = reason;
-                this.emit("error", err);
+                const err2 = new Error(desc);
+                err2.code = reason;
+                this.emit("error", err2);
               }
               sock.end();
             },
@@ -25419,10 +25434,10 @@ var require_client = __commonJS({
                 const key = curAuth.agentCtx.currentKey();
                 proto.authPK(curAuth.username, key, keyAlgo, (buf, cb) => {
                   const opts = { hash: hashAlgo };
-                  curAuth.agentCtx.sign(key, buf, opts, (err, signed) => {
-                    if (err) {
-                      err.level = "agent";
-                      this.emit("error", err);
+                  curAuth.agentCtx.sign(key, buf, opts, (err2, signed) => {
+                    if (err2) {
+                      err2.level = "agent";
+                      this.emit("error", err2);
                     } else {
                       return cb(signed);
                     }
@@ -25474,8 +25489,8 @@ var require_client = __commonJS({
             GLOBAL_REQUEST: (p, name, wantReply, data) => {
               switch (name) {
                 case "hostkeys-00@openssh.com":
-                  hostKeysProve(this, data, (err, keys) => {
-                    if (err)
+                  hostKeysProve(this, data, (err2, keys) => {
+                    if (err2)
                       return;
                     this.emit("hostkeys", keys);
                   });
@@ -25640,9 +25655,9 @@ var require_client = __commonJS({
           if (++kacount > kacountmax) {
             clearInterval(katimer);
             if (sock.readable) {
-              const err = new Error("Keepalive timeout");
-              err.level = "client-timeout";
-              this.emit("error", err);
+              const err2 = new Error("Keepalive timeout");
+              err2.level = "client-timeout";
+              this.emit("error", err2);
               sock.destroy();
             }
             return;
@@ -25670,8 +25685,8 @@ var require_client = __commonJS({
               return;
             called = true;
             if (wasConnected && !sawHeader) {
-              const err = makeError("Connection lost before handshake", "protocol", true);
-              this.emit("error", err);
+              const err2 = makeError("Connection lost before handshake", "protocol", true);
+              this.emit("error", err2);
             }
           };
         })();
@@ -25701,8 +25716,8 @@ var require_client = __commonJS({
               if (sock.stderr && typeof sock.stderr.resume === "function")
                 sock.stderr.resume();
               sock.resume();
-            }).catch((err) => {
-              this.emit("error", err);
+            }).catch((err2) => {
+              this.emit("error", err2);
               try {
                 if (isWritable(sock))
                   sock.end();
@@ -25714,11 +25729,11 @@ var require_client = __commonJS({
         let wasConnected = false;
         sock.on("connect", onConnect).on("timeout", () => {
           this.emit("timeout");
-        }).on("error", (err) => {
-          debug2 && debug2(`Socket error: ${err.message}`);
+        }).on("error", (err2) => {
+          debug2 && debug2(`Socket error: ${err2.message}`);
           clearTimeout(this._readyTimeout);
-          err.level = "client-socket";
-          this.emit("error", err);
+          err2.level = "client-socket";
+          this.emit("error", err2);
         }).on("end", () => {
           debug2 && debug2("Socket ended");
           onDone();
@@ -25735,10 +25750,10 @@ var require_client = __commonJS({
           this.emit("close");
           const callbacks_ = callbacks;
           callbacks = this._callbacks = [];
-          const err = new Error("No response from server");
+          const err2 = new Error("No response from server");
           for (let i = 0; i < callbacks_.length; ++i)
-            callbacks_[i](err);
-          this._chanMgr.cleanup(err);
+            callbacks_[i](err2);
+          this._chanMgr.cleanup(err2);
         });
         let curAuth;
         let curPartial = null;
@@ -25765,9 +25780,9 @@ var require_client = __commonJS({
             return;
           hasSentAuth = true;
           if (nextAuth === false) {
-            const err = new Error("All configured authentication methods failed");
-            err.level = "client-authentication";
-            this.emit("error", err);
+            const err2 = new Error("All configured authentication methods failed");
+            err2.level = "client-authentication";
+            this.emit("error", err2);
             this.end();
             return;
           }
@@ -25940,10 +25955,10 @@ var require_client = __commonJS({
                 break;
               }
               case "agent":
-                curAuth.agentCtx.init((err) => {
-                  if (err) {
-                    err.level = "agent";
-                    this.emit("error", err);
+                curAuth.agentCtx.init((err2) => {
+                  if (err2) {
+                    err2.level = "agent";
+                    this.emit("error", err2);
                     return tryNextAuth();
                   }
                   tryNextAgentKey();
@@ -26001,9 +26016,9 @@ var require_client = __commonJS({
         const startTimeout = () => {
           if (this.config.readyTimeout > 0) {
             this._readyTimeout = setTimeout(() => {
-              const err = new Error("Timed out while waiting for handshake");
-              err.level = "client-timeout";
-              this.emit("error", err);
+              const err2 = new Error("Timed out while waiting for handshake");
+              err2.level = "client-timeout";
+              this.emit("error", err2);
               sock.destroy();
             }, this.config.readyTimeout);
           }
@@ -26027,11 +26042,11 @@ var require_client = __commonJS({
           if (!forceIPv4 && !forceIPv6 || forceIPv4 && forceIPv6) {
             doConnect();
           } else {
-            dnsLookup(host, forceIPv4 ? 4 : 6, (err, address2, family) => {
-              if (err) {
+            dnsLookup(host, forceIPv4 ? 4 : 6, (err2, address2, family) => {
+              if (err2) {
                 const type = forceIPv4 ? "IPv4" : "IPv6";
                 const error2 = new Error(
-                  `Error while looking up ${type} address for '${host}': ${err}`
+                  `Error while looking up ${type} address for '${host}': ${err2}`
                 );
                 clearTimeout(this._readyTimeout);
                 error2.level = "client-dns";
@@ -26074,16 +26089,16 @@ var require_client = __commonJS({
           opts = {};
         }
         const extraOpts = { allowHalfOpen: opts.allowHalfOpen !== false };
-        openChannel(this, "session", extraOpts, (err, chan) => {
-          if (err) {
-            cb(err);
+        openChannel(this, "session", extraOpts, (err2, chan) => {
+          if (err2) {
+            cb(err2);
             return;
           }
           const todo = [];
-          function reqCb(err2) {
-            if (err2) {
+          function reqCb(err3) {
+            if (err3) {
               chan.close();
-              cb(err2);
+              cb(err3);
               return;
             }
             if (todo.length)
@@ -26121,16 +26136,16 @@ var require_client = __commonJS({
           opts = wndopts;
           wndopts = void 0;
         }
-        openChannel(this, "session", (err, chan) => {
-          if (err) {
-            cb(err);
+        openChannel(this, "session", (err2, chan) => {
+          if (err2) {
+            cb(err2);
             return;
           }
           const todo = [];
-          function reqCb(err2) {
-            if (err2) {
+          function reqCb(err3) {
+            if (err3) {
               chan.close();
-              cb(err2);
+              cb(err3);
               return;
             }
             if (todo.length)
@@ -26156,14 +26171,14 @@ var require_client = __commonJS({
       subsys(name, cb) {
         if (!this._sock || !isWritable(this._sock))
           throw new Error("Not connected");
-        openChannel(this, "session", (err, chan) => {
-          if (err) {
-            cb(err);
+        openChannel(this, "session", (err2, chan) => {
+          if (err2) {
+            cb(err2);
             return;
           }
-          reqSubsystem(chan, name, (err2, stream) => {
-            if (err2) {
-              cb(err2);
+          reqSubsystem(chan, name, (err3, stream) => {
+            if (err3) {
+              cb(err3);
               return;
             }
             cb(void 0, stream);
@@ -26332,14 +26347,14 @@ var require_client = __commonJS({
           cb = env;
           env = void 0;
         }
-        openChannel(this, "sftp", (err, sftp) => {
-          if (err) {
-            cb(err);
+        openChannel(this, "sftp", (err2, sftp) => {
+          if (err2) {
+            cb(err2);
             return;
           }
-          const reqSubsystemCb = (err2, sftp_) => {
-            if (err2) {
-              cb(err2);
+          const reqSubsystemCb = (err3, sftp_) => {
+            if (err3) {
+              cb(err3);
               return;
             }
             function removeListeners() {
@@ -26352,9 +26367,9 @@ var require_client = __commonJS({
               removeListeners();
               cb(void 0, sftp);
             }
-            function onError(err3) {
+            function onError(err4) {
               removeListeners();
-              cb(err3);
+              cb(err4);
             }
             function onExit(code, signal) {
               removeListeners();
@@ -26365,18 +26380,18 @@ var require_client = __commonJS({
                 msg = `Received signal ${signal} while establishing SFTP session`;
               else
                 msg = "Received unexpected SFTP session termination";
-              const err3 = new Error(msg);
-              err3.code = code;
-              err3.signal = signal;
-              cb(err3);
+              const err4 = new Error(msg);
+              err4.code = code;
+              err4.signal = signal;
+              cb(err4);
             }
             sftp.on("ready", onReady).on("error", onError).on("exit", onExit).on("close", onExit);
             sftp._init();
           };
           if (typeof env === "object" && env !== null) {
-            reqEnv(sftp, env, (err2) => {
-              if (err2) {
-                cb(err2);
+            reqEnv(sftp, env, (err3) => {
+              if (err3) {
+                cb(err3);
                 return;
               }
               reqSubsystem(sftp, "sftp", reqSubsystemCb);
@@ -26400,8 +26415,8 @@ var require_client = __commonJS({
         cb = opts;
         opts = {};
       }
-      const wrapper = (err, stream) => {
-        cb(err, stream);
+      const wrapper = (err2, stream) => {
+        cb(err2, stream);
       };
       wrapper.type = type;
       const localChan = self2._chanMgr.add(wrapper);
@@ -26689,8 +26704,8 @@ var require_client = __commonJS({
           break;
         case "auth-agent@openssh.com":
           if (self2._agentFwdEnabled && typeof self2._agent.getStream === "function" && reserveChannel()) {
-            self2._agent.getStream((err, stream) => {
-              if (err)
+            self2._agent.getStream((err2, stream) => {
+              if (err2)
                 return reject();
               const upstream = accept();
               upstream.pipe(stream).pipe(upstream);
@@ -26867,11 +26882,11 @@ var require_http_agents = __commonJS({
           const client = new Client();
           let triedForward = false;
           client.on("ready", () => {
-            client.forwardOut(srcIP, srcPort, dstIP, dstPort, (err, stream) => {
+            client.forwardOut(srcIP, srcPort, dstIP, dstPort, (err2, stream) => {
               triedForward = true;
-              if (err) {
+              if (err2) {
                 client.end();
-                return cb(err);
+                return cb(err2);
               }
               stream.once("close", () => client.end());
               cb(null, decorateStream(stream, ctor, options));
@@ -27206,8 +27221,8 @@ var require_server = __commonJS({
             };
           }
           new Client(socket2, hostKeys, ident, offer, debug2, this, cfg);
-        }).on("error", (err) => {
-          this.emit("error", err);
+        }).on("error", (err2) => {
+          this.emit("error", err2);
         }).on("listening", () => {
           this.emit("listening");
         }).on("close", () => {
@@ -27260,7 +27275,7 @@ var require_server = __commonJS({
         this._debug = debug2;
         this.noMoreSessions = false;
         this.authenticated = false;
-        function onClientPreHeaderError(err) {
+        function onClientPreHeaderError(err2) {
         }
         this.on("error", onClientPreHeaderError);
         const DEBUG_HANDLER = !debug2 ? void 0 : (p, display, msg) => {
@@ -27278,9 +27293,9 @@ var require_server = __commonJS({
             kaTimer = setInterval(() => {
               if (++kaCurCount > kaCountMax) {
                 clearInterval(kaTimer);
-                const err = new Error("Keepalive timeout");
-                err.level = "client-timeout";
-                this.emit("error", err);
+                const err2 = new Error("Keepalive timeout");
+                err2.level = "client-timeout";
+                this.emit("error", err2);
                 this.end();
               } else {
                 proto.ping();
@@ -27304,10 +27319,10 @@ var require_server = __commonJS({
             if (isWritable(socket2))
               socket2.write(data);
           },
-          onError: (err) => {
+          onError: (err2) => {
             if (!proto._destruct)
               socket2.removeAllListeners("data");
-            this.emit("error", err);
+            this.emit("error", err2);
             try {
               socket2.end();
             } catch {
@@ -27344,9 +27359,9 @@ var require_server = __commonJS({
                   if (desc === void 0)
                     desc = `Unexpected disconnection reason: ${reason}`;
                 }
-                const err = new Error(desc);
-                err.code = reason;
-                this.emit("error", err);
+                const err2 = new Error(desc);
+                err2.code = reason;
+                this.emit("error", err2);
               }
               socket2.end();
             },
@@ -27953,17 +27968,17 @@ var require_server = __commonJS({
             }
           });
           socket2.resume();
-        }).catch((err) => {
-          this.emit("error", err);
+        }).catch((err2) => {
+          this.emit("error", err2);
           try {
             if (isWritable(socket2))
               socket2.end();
           } catch {
           }
         });
-        socket2.on("error", (err) => {
-          err.level = "socket";
-          this.emit("error", err);
+        socket2.on("error", (err2) => {
+          err2.level = "socket";
+          this.emit("error", err2);
         }).once("end", () => {
           debug2 && debug2("Socket ended");
           proto.cleanup();
@@ -27972,8 +27987,8 @@ var require_server = __commonJS({
           debug2 && debug2("Socket closed");
           proto.cleanup();
           this.emit("close");
-          const err = new Error("No response from server");
-          this._chanMgr.cleanup(err);
+          const err2 = new Error("No response from server");
+          this._chanMgr.cleanup(err2);
         });
         const onAuthDecide = (ctx, allowed, methodsLeft, isPartial) => {
           if (authCtx === ctx && !this.authenticated) {
@@ -28054,8 +28069,8 @@ var require_server = __commonJS({
         cb = opts;
         opts = {};
       }
-      const wrapper = (err, stream) => {
-        cb(err, stream);
+      const wrapper = (err2, stream) => {
+        cb(err2, stream);
       };
       wrapper.type = type;
       const localChan = self2._chanMgr.add(wrapper);
@@ -28491,9 +28506,9 @@ var require_keygen = __commonJS({
         if (typeof cb !== "function")
           cb = noop4;
         const args = makeArgs(keyType, opts);
-        generateKeyPair_(...args, (err, pub, priv) => {
-          if (err)
-            return cb(err);
+        generateKeyPair_(...args, (err2, pub, priv) => {
+          if (err2)
+            return cb(err2);
           let ret;
           try {
             ret = convertKeys(args[0], pub, priv, opts);
@@ -28571,34 +28586,34 @@ var require_ssh = __commonJS({
       agent.createConnection = function(options, fn) {
         try {
           conn.once("ready", function() {
-            conn.exec("docker system dial-stdio", function(err, stream) {
-              if (err) {
-                handleError(err, fn);
+            conn.exec("docker system dial-stdio", function(err2, stream) {
+              if (err2) {
+                handleError(err2, fn);
               }
               fn(null, stream);
-              stream.addListener("error", (err2) => {
-                handleError(err2, fn);
+              stream.addListener("error", (err3) => {
+                handleError(err3, fn);
               });
               stream.once("close", () => {
                 conn.end();
                 agent.destroy();
               });
             });
-          }).on("error", (err) => {
-            handleError(err, fn);
+          }).on("error", (err2) => {
+            handleError(err2, fn);
           }).connect(opt);
           conn.once("end", () => agent.destroy());
-        } catch (err) {
-          handleError(err);
+        } catch (err2) {
+          handleError(err2);
         }
       };
-      function handleError(err, cb) {
+      function handleError(err2, cb) {
         conn.end();
         agent.destroy();
         if (cb) {
-          cb(err);
+          cb(err2);
         } else {
-          throw err;
+          throw err2;
         }
       }
       return agent;
@@ -28737,7 +28752,7 @@ var require_buffer_list = __commonJS({
         }
       }, {
         key: "join",
-        value: function join10(s) {
+        value: function join13(s) {
           if (this.length === 0) return "";
           var p = this.head;
           var ret = "" + p.data;
@@ -28859,19 +28874,19 @@ var require_buffer_list = __commonJS({
 var require_destroy = __commonJS({
   "node_modules/readable-stream/lib/internal/streams/destroy.js"(exports2, module2) {
     "use strict";
-    function destroy(err, cb) {
+    function destroy(err2, cb) {
       var _this = this;
       var readableDestroyed = this._readableState && this._readableState.destroyed;
       var writableDestroyed = this._writableState && this._writableState.destroyed;
       if (readableDestroyed || writableDestroyed) {
         if (cb) {
-          cb(err);
-        } else if (err) {
+          cb(err2);
+        } else if (err2) {
           if (!this._writableState) {
-            process.nextTick(emitErrorNT, this, err);
+            process.nextTick(emitErrorNT, this, err2);
           } else if (!this._writableState.errorEmitted) {
             this._writableState.errorEmitted = true;
-            process.nextTick(emitErrorNT, this, err);
+            process.nextTick(emitErrorNT, this, err2);
           }
         }
         return this;
@@ -28882,27 +28897,27 @@ var require_destroy = __commonJS({
       if (this._writableState) {
         this._writableState.destroyed = true;
       }
-      this._destroy(err || null, function(err2) {
-        if (!cb && err2) {
+      this._destroy(err2 || null, function(err3) {
+        if (!cb && err3) {
           if (!_this._writableState) {
-            process.nextTick(emitErrorAndCloseNT, _this, err2);
+            process.nextTick(emitErrorAndCloseNT, _this, err3);
           } else if (!_this._writableState.errorEmitted) {
             _this._writableState.errorEmitted = true;
-            process.nextTick(emitErrorAndCloseNT, _this, err2);
+            process.nextTick(emitErrorAndCloseNT, _this, err3);
           } else {
             process.nextTick(emitCloseNT, _this);
           }
         } else if (cb) {
           process.nextTick(emitCloseNT, _this);
-          cb(err2);
+          cb(err3);
         } else {
           process.nextTick(emitCloseNT, _this);
         }
       });
       return this;
     }
-    function emitErrorAndCloseNT(self2, err) {
-      emitErrorNT(self2, err);
+    function emitErrorAndCloseNT(self2, err2) {
+      emitErrorNT(self2, err2);
       emitCloseNT(self2);
     }
     function emitCloseNT(self2) {
@@ -28927,14 +28942,14 @@ var require_destroy = __commonJS({
         this._writableState.errorEmitted = false;
       }
     }
-    function emitErrorNT(self2, err) {
-      self2.emit("error", err);
+    function emitErrorNT(self2, err2) {
+      self2.emit("error", err2);
     }
-    function errorOrDestroy(stream, err) {
+    function errorOrDestroy(stream, err2) {
       var rState = stream._readableState;
       var wState = stream._writableState;
-      if (rState && rState.autoDestroy || wState && wState.autoDestroy) stream.destroy(err);
-      else stream.emit("error", err);
+      if (rState && rState.autoDestroy || wState && wState.autoDestroy) stream.destroy(err2);
+      else stream.emit("error", err2);
     }
     module2.exports = {
       destroy,
@@ -29507,10 +29522,10 @@ var require_stream_writable = __commonJS({
       return state.ending && state.length === 0 && state.bufferedRequest === null && !state.finished && !state.writing;
     }
     function callFinal(stream, state) {
-      stream._final(function(err) {
+      stream._final(function(err2) {
         state.pendingcb--;
-        if (err) {
-          errorOrDestroy(stream, err);
+        if (err2) {
+          errorOrDestroy(stream, err2);
         }
         state.prefinished = true;
         stream.emit("prefinish");
@@ -29556,13 +29571,13 @@ var require_stream_writable = __commonJS({
       state.ended = true;
       stream.writable = false;
     }
-    function onCorkedFinish(corkReq, state, err) {
+    function onCorkedFinish(corkReq, state, err2) {
       var entry = corkReq.entry;
       corkReq.entry = null;
       while (entry) {
         var cb = entry.callback;
         state.pendingcb--;
-        cb(err);
+        cb(err2);
         entry = entry.next;
       }
       state.corkedRequestsFree.next = corkReq;
@@ -29587,8 +29602,8 @@ var require_stream_writable = __commonJS({
     });
     Writable2.prototype.destroy = destroyImpl.destroy;
     Writable2.prototype._undestroy = destroyImpl.undestroy;
-    Writable2.prototype._destroy = function(err, cb) {
-      cb(err);
+    Writable2.prototype._destroy = function(err2, cb) {
+      cb(err2);
     };
   }
 });
@@ -30024,18 +30039,18 @@ var require_end_of_stream = __commonJS({
         readableEnded = true;
         if (!writable) callback.call(stream);
       };
-      var onerror = function onerror2(err) {
-        callback.call(stream, err);
+      var onerror = function onerror2(err2) {
+        callback.call(stream, err2);
       };
       var onclose = function onclose2() {
-        var err;
+        var err2;
         if (readable && !readableEnded) {
-          if (!stream._readableState || !stream._readableState.ended) err = new ERR_STREAM_PREMATURE_CLOSE();
-          return callback.call(stream, err);
+          if (!stream._readableState || !stream._readableState.ended) err2 = new ERR_STREAM_PREMATURE_CLOSE();
+          return callback.call(stream, err2);
         }
         if (writable && !writableEnded) {
-          if (!stream._writableState || !stream._writableState.ended) err = new ERR_STREAM_PREMATURE_CLOSE();
-          return callback.call(stream, err);
+          if (!stream._writableState || !stream._writableState.ended) err2 = new ERR_STREAM_PREMATURE_CLOSE();
+          return callback.call(stream, err2);
         }
       };
       var onrequest = function onrequest2() {
@@ -30184,9 +30199,9 @@ var require_async_iterator = __commonJS({
     }), _defineProperty(_Object$setPrototypeO, "return", function _return() {
       var _this2 = this;
       return new Promise(function(resolve6, reject) {
-        _this2[kStream].destroy(null, function(err) {
-          if (err) {
-            reject(err);
+        _this2[kStream].destroy(null, function(err2) {
+          if (err2) {
+            reject(err2);
             return;
           }
           resolve6(createIterResult(void 0, true));
@@ -30226,16 +30241,16 @@ var require_async_iterator = __commonJS({
         writable: true
       }), _Object$create));
       iterator3[kLastPromise] = null;
-      finished(stream, function(err) {
-        if (err && err.code !== "ERR_STREAM_PREMATURE_CLOSE") {
+      finished(stream, function(err2) {
+        if (err2 && err2.code !== "ERR_STREAM_PREMATURE_CLOSE") {
           var reject = iterator3[kLastReject];
           if (reject !== null) {
             iterator3[kLastPromise] = null;
             iterator3[kLastResolve] = null;
             iterator3[kLastReject] = null;
-            reject(err);
+            reject(err2);
           }
-          iterator3[kError] = err;
+          iterator3[kError] = err2;
           return;
         }
         var resolve6 = iterator3[kLastResolve];
@@ -30280,8 +30295,8 @@ var require_from = __commonJS({
           function _next(value) {
             asyncGeneratorStep(gen, resolve6, reject, _next, _throw, "next", value);
           }
-          function _throw(err) {
-            asyncGeneratorStep(gen, resolve6, reject, _next, _throw, "throw", err);
+          function _throw(err2) {
+            asyncGeneratorStep(gen, resolve6, reject, _next, _throw, "throw", err2);
           }
           _next(void 0);
         });
@@ -30363,8 +30378,8 @@ var require_from = __commonJS({
             } else {
               reading = false;
             }
-          } catch (err) {
-            readable.destroy(err);
+          } catch (err2) {
+            readable.destroy(err2);
           }
         });
         return _next2.apply(this, arguments);
@@ -30492,8 +30507,8 @@ var require_stream_readable = __commonJS({
     });
     Readable2.prototype.destroy = destroyImpl.destroy;
     Readable2.prototype._undestroy = destroyImpl.undestroy;
-    Readable2.prototype._destroy = function(err, cb) {
-      cb(err);
+    Readable2.prototype._destroy = function(err2, cb) {
+      cb(err2);
     };
     Readable2.prototype.push = function(chunk, encoding) {
       var state = this._readableState;
@@ -31193,9 +31208,9 @@ var require_stream_transform = __commonJS({
         ts.needTransform = true;
       }
     };
-    Transform2.prototype._destroy = function(err, cb) {
-      Duplex.prototype._destroy.call(this, err, function(err2) {
-        cb(err2);
+    Transform2.prototype._destroy = function(err2, cb) {
+      Duplex.prototype._destroy.call(this, err2, function(err22) {
+        cb(err22);
       });
     };
     function done(stream, er, data) {
@@ -31242,8 +31257,8 @@ var require_pipeline = __commonJS({
     var _require$codes = require_errors3().codes;
     var ERR_MISSING_ARGS = _require$codes.ERR_MISSING_ARGS;
     var ERR_STREAM_DESTROYED = _require$codes.ERR_STREAM_DESTROYED;
-    function noop4(err) {
-      if (err) throw err;
+    function noop4(err2) {
+      if (err2) throw err2;
     }
     function isRequest(stream) {
       return stream.setHeader && typeof stream.abort === "function";
@@ -31258,19 +31273,19 @@ var require_pipeline = __commonJS({
       eos(stream, {
         readable: reading,
         writable: writing
-      }, function(err) {
-        if (err) return callback(err);
+      }, function(err2) {
+        if (err2) return callback(err2);
         closed = true;
         callback();
       });
       var destroyed = false;
-      return function(err) {
+      return function(err2) {
         if (closed) return;
         if (destroyed) return;
         destroyed = true;
         if (isRequest(stream)) return stream.abort();
         if (typeof stream.destroy === "function") return stream.destroy();
-        callback(err || new ERR_STREAM_DESTROYED("pipe"));
+        callback(err2 || new ERR_STREAM_DESTROYED("pipe"));
       };
     }
     function call(fn) {
@@ -31297,9 +31312,9 @@ var require_pipeline = __commonJS({
       var destroys = streams.map(function(stream, i) {
         var reading = i < streams.length - 1;
         var writing = i > 0;
-        return destroyer(stream, reading, writing, function(err) {
-          if (!error2) error2 = err;
-          if (err) destroys.forEach(call);
+        return destroyer(stream, reading, writing, function(err2) {
+          if (!error2) error2 = err2;
+          if (err2) destroys.forEach(call);
           if (reading) return;
           destroys.forEach(call);
           callback(error2);
@@ -32095,7 +32110,7 @@ var require_modem = __commonJS({
         }
         try {
           host = new url.URL(hostStr);
-        } catch (err) {
+        } catch (err2) {
           throw new Error("DOCKER_HOST env variable should be something like tcp://localhost:1234");
         }
         opts.port = host.port;
@@ -32130,8 +32145,8 @@ var require_modem = __commonJS({
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve6) {
         var userDockerSocket = path4.join(os6.homedir(), ".docker", "run", "docker.sock");
-        fs4.access(userDockerSocket, function(err) {
-          if (err) resolve6("/var/run/docker.sock");
+        fs4.access(userDockerSocket, function(err2) {
+          if (err2) resolve6("/var/run/docker.sock");
           else resolve6(userDockerSocket);
         });
       });
@@ -32373,12 +32388,12 @@ var require_modem = __commonJS({
         req.end();
       }
     };
-    Modem.prototype.buildPayload = function(err, isStream, statusCodes, openStdin, req, res, json, cb) {
-      if (err) return cb(err, null);
+    Modem.prototype.buildPayload = function(err2, isStream, statusCodes, openStdin, req, res, json, cb) {
+      if (err2) return cb(err2, null);
       if (statusCodes[res.statusCode] !== true) {
-        getCause(isStream, res, json, function(err2, cause) {
-          if (err2) {
-            return cb(err2, null);
+        getCause(isStream, res, json, function(err3, cause) {
+          if (err3) {
+            return cb(err3, null);
           }
           var msg = new Error(
             "(HTTP code " + res.statusCode + ") " + (statusCodes[res.statusCode] || "unexpected") + " - " + (cause.message || cause.error || cause) + " "
@@ -32404,8 +32419,8 @@ var require_modem = __commonJS({
           res2.on("data", function(chunk) {
             chunks += chunk;
           });
-          res2.on("error", function(err2) {
-            handler2(err2, null);
+          res2.on("error", function(err3) {
+            handler2(err3, null);
           });
           res2.on("end", function() {
             handler2(null, utils.parseJSON(chunks) || chunks);
@@ -32413,10 +32428,10 @@ var require_modem = __commonJS({
         } else {
           callback(null, json2);
         }
-        function handler2(err2, data) {
+        function handler2(err3, data) {
           if (done === false) {
-            if (err2) {
-              callback(err2);
+            if (err3) {
+              callback(err3);
             } else {
               callback(null, data);
             }
@@ -32509,13 +32524,13 @@ var require_modem = __commonJS({
         }
       }
       ;
-      function onStreamError(err) {
+      function onStreamError(err2) {
         finished = true;
         streama.removeListener("data", onStreamEvent);
         streama.removeListener("error", onStreamError);
         streama.removeListener("end", onStreamEnd);
         streama.removeListener("close", onStreamEnd);
-        onFinished(err, output);
+        onFinished(err2, output);
       }
       function onStreamEnd() {
         if (!finished) onFinished(null, output);
@@ -32793,7 +32808,7 @@ var require_chownr = __commonJS({
     } : (path5, uid, gid) => lchownSync(path5, uid, gid);
     var nodeVersion = process.version;
     var readdir2 = (path5, options, cb) => fs4.readdir(path5, options, cb);
-    var readdirSync2 = (path5, options) => fs4.readdirSync(path5, options);
+    var readdirSync3 = (path5, options) => fs4.readdirSync(path5, options);
     if (/^v4\./.test(nodeVersion))
       readdir2 = (path5, options, cb) => fs4.readdir(path5, cb);
     var chown = (cpath, uid, gid, cb) => {
@@ -32864,7 +32879,7 @@ var require_chownr = __commonJS({
     var chownrSync = (p, uid, gid) => {
       let children;
       try {
-        children = readdirSync2(p, { withFileTypes: true });
+        children = readdirSync3(p, { withFileTypes: true });
       } catch (er) {
         if (er.code === "ENOENT")
           return;
@@ -33197,9 +33212,9 @@ var require_bl = __commonJS({
       }
       if (typeof callback === "function") {
         this._callback = callback;
-        const piper = function piper2(err) {
+        const piper = function piper2(err2) {
           if (this._callback) {
-            this._callback(err);
+            this._callback(err2);
             this._callback = null;
           }
         }.bind(this);
@@ -33240,10 +33255,10 @@ var require_bl = __commonJS({
         this._callback = null;
       }
     };
-    BufferListStream.prototype._destroy = function _destroy(err, cb) {
+    BufferListStream.prototype._destroy = function _destroy(err2, cb) {
       this._bufs.length = 0;
       this.length = 0;
-      cb(err);
+      cb(err2);
     };
     BufferListStream.prototype._isBufferList = function _isBufferList(b) {
       return b instanceof BufferListStream || b instanceof BufferList || BufferListStream.isBufferList(b);
@@ -33526,8 +33541,8 @@ var require_extract = __commonJS({
       PassThrough.call(this, { autoDestroy: false });
     };
     util.inherits(Source, PassThrough);
-    Source.prototype.destroy = function(err) {
-      this._parent.destroy(err);
+    Source.prototype.destroy = function(err2) {
+      this._parent.destroy(err2);
     };
     var Extract = function(opts) {
       if (!(this instanceof Extract)) return new Extract(opts);
@@ -33553,9 +33568,9 @@ var require_extract = __commonJS({
       var oncontinue = function() {
         self2._continue();
       };
-      var onunlock = function(err) {
+      var onunlock = function(err2) {
         self2._locked = false;
-        if (err) return self2.destroy(err);
+        if (err2) return self2.destroy(err2);
         if (!self2._stream) oncontinue();
       };
       var onstreamend = function() {
@@ -33600,8 +33615,8 @@ var require_extract = __commonJS({
         var header;
         try {
           header = self2._header = headers.decode(b.slice(0, 512), opts.filenameEncoding, opts.allowUnknownFormat);
-        } catch (err) {
-          self2.emit("error", err);
+        } catch (err2) {
+          self2.emit("error", err2);
         }
         b.consume(512);
         if (!header) {
@@ -33656,10 +33671,10 @@ var require_extract = __commonJS({
       this._parse(512, onheader);
     };
     util.inherits(Extract, Writable2);
-    Extract.prototype.destroy = function(err) {
+    Extract.prototype.destroy = function(err2) {
       if (this._destroyed) return;
       this._destroyed = true;
-      if (err) this.emit("error", err);
+      if (err2) this.emit("error", err2);
       this.emit("close");
       if (this._stream) this._stream.emit("close");
     };
@@ -33827,8 +33842,8 @@ var require_end_of_stream2 = __commonJS({
       var onexit = function(exitCode) {
         callback.call(stream, exitCode ? new Error("exited with error code: " + exitCode) : null);
       };
-      var onerror = function(err) {
-        callback.call(stream, err);
+      var onerror = function(err2) {
+        callback.call(stream, err2);
       };
       var onclose = function() {
         qnt(onclosenexttick);
@@ -33992,10 +34007,10 @@ var require_pack = __commonJS({
       }
       if (header.type === "symlink" && !header.linkname) {
         var linkSink = new LinkSink();
-        eos(linkSink, function(err) {
-          if (err) {
+        eos(linkSink, function(err2) {
+          if (err2) {
             self2.destroy();
-            return callback(err);
+            return callback(err2);
           }
           header.linkname = linkSink.linkname;
           self2._encode(header);
@@ -34010,11 +34025,11 @@ var require_pack = __commonJS({
       }
       var sink = new Sink(this);
       this._stream = sink;
-      eos(sink, function(err) {
+      eos(sink, function(err2) {
         self2._stream = null;
-        if (err) {
+        if (err2) {
           self2.destroy();
-          return callback(err);
+          return callback(err2);
         }
         if (sink.written !== header.size) {
           self2.destroy();
@@ -34036,10 +34051,10 @@ var require_pack = __commonJS({
       this.push(END_OF_TAR);
       this.push(null);
     };
-    Pack.prototype.destroy = function(err) {
+    Pack.prototype.destroy = function(err2) {
       if (this._destroyed) return;
       this._destroyed = true;
-      if (err) this.emit("error", err);
+      if (err2) this.emit("error", err2);
       this.emit("close");
       if (this._stream && this._stream.destroy) this._stream.destroy();
     };
@@ -34127,20 +34142,20 @@ var require_pump = __commonJS({
       stream.on("close", function() {
         closed = true;
       });
-      eos(stream, { readable: reading, writable: writing }, function(err) {
-        if (err) return callback(err);
+      eos(stream, { readable: reading, writable: writing }, function(err2) {
+        if (err2) return callback(err2);
         closed = true;
         callback();
       });
       var destroyed = false;
-      return function(err) {
+      return function(err2) {
         if (closed) return;
         if (destroyed) return;
         destroyed = true;
         if (isFS(stream)) return stream.close(noop4);
         if (isRequest(stream)) return stream.abort();
         if (isFn(stream.destroy)) return stream.destroy();
-        callback(err || new Error("stream was destroyed"));
+        callback(err2 || new Error("stream was destroyed"));
       };
     };
     var call = function(fn) {
@@ -34158,9 +34173,9 @@ var require_pump = __commonJS({
       var destroys = streams.map(function(stream, i) {
         var reading = i < streams.length - 1;
         var writing = i > 0;
-        return destroyer(stream, reading, writing, function(err) {
-          if (!error2) error2 = err;
-          if (err) destroys.forEach(call);
+        return destroyer(stream, reading, writing, function(err2) {
+          if (!error2) error2 = err2;
+          if (err2) destroys.forEach(call);
           if (reading) return;
           destroys.forEach(call);
           callback(error2);
@@ -34286,14 +34301,14 @@ var require_tar_fs = __commonJS({
         if (!queue.length) return callback();
         var next = queue.shift();
         var nextAbs = path4.join(cwd, next);
-        stat4.call(fs5, nextAbs, function(err, stat5) {
-          if (err) return callback(err);
+        stat4.call(fs5, nextAbs, function(err2, stat5) {
+          if (err2) return callback(err2);
           if (!stat5.isDirectory()) return callback(null, next, stat5);
-          fs5.readdir(nextAbs, function(err2, files) {
-            if (err2) return callback(err2);
-            if (sort) files.sort();
-            for (var i2 = 0; i2 < files.length; i2++) {
-              if (!ignore(path4.join(cwd, next, files[i2]))) queue.push(path4.join(next, files[i2]));
+          fs5.readdir(nextAbs, function(err3, files2) {
+            if (err3) return callback(err3);
+            if (sort) files2.sort();
+            for (var i2 = 0; i2 < files2.length; i2++) {
+              if (!ignore(path4.join(cwd, next, files2[i2]))) queue.push(path4.join(next, files2[i2]));
             }
             callback(null, next, stat5);
           });
@@ -34334,14 +34349,14 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path4.join(cwd, filename), function(err, linkname) {
-          if (err) return pack.destroy(err);
+        xfs.readlink(path4.join(cwd, filename), function(err2, linkname) {
+          if (err2) return pack.destroy(err2);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
         });
       };
-      var onstat = function(err, filename, stat4) {
-        if (err) return pack.destroy(err);
+      var onstat = function(err2, filename, stat4) {
+        if (err2) return pack.destroy(err2);
         if (!filename) {
           if (opts.finalize !== false) pack.finalize();
           return finish2(pack);
@@ -34376,13 +34391,13 @@ var require_tar_fs = __commonJS({
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
         var rs = mapStream(xfs.createReadStream(path4.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
-        rs.on("error", function(err2) {
-          entry.destroy(err2);
+        rs.on("error", function(err3) {
+          entry.destroy(err3);
         });
         pump(rs, entry);
       };
-      var onnextentry = function(err) {
-        if (err) return pack.destroy(err);
+      var onnextentry = function(err2) {
+        if (err2) return pack.destroy(err2);
         statNext(onstat);
       };
       onnextentry();
@@ -34431,8 +34446,8 @@ var require_tar_fs = __commonJS({
         if (opts.utimes === false) return cb();
         if (header.type === "directory") return xfs.utimes(name, now, header.mtime, cb);
         if (header.type === "symlink") return utimesParent(name, cb);
-        xfs.utimes(name, now, header.mtime, function(err) {
-          if (err) return cb(err);
+        xfs.utimes(name, now, header.mtime, function(err2) {
+          if (err2) return cb(err2);
           utimesParent(name, cb);
         });
       };
@@ -34444,8 +34459,8 @@ var require_tar_fs = __commonJS({
         var mode = (header.mode | (header.type === "directory" ? dmode : fmode)) & umask & parseInt(777, 8);
         if (chown && own) chown.call(xfs, name, header.uid, header.gid, onchown);
         else onchown(null);
-        function onchown(err) {
-          if (err) return cb(err);
+        function onchown(err2) {
+          if (err2) return cb(err2);
           if (!chmod2) return cb();
           chmod2.call(xfs, name, mode, cb);
         }
@@ -34458,11 +34473,11 @@ var require_tar_fs = __commonJS({
           stream.resume();
           return next();
         }
-        var stat4 = function(err) {
-          if (err) return next(err);
+        var stat4 = function(err2) {
+          if (err2) return next(err2);
           if (path4.join(name, ".") === path4.join(cwd, ".")) return next();
-          utimes(name, header, function(err2) {
-            if (err2) return next(err2);
+          utimes(name, header, function(err3) {
+            if (err3) return next(err3);
             if (win32) return next();
             chperm(name, header, next);
           });
@@ -34472,8 +34487,8 @@ var require_tar_fs = __commonJS({
           xfs.unlink(name, function() {
             var dst = path4.resolve(path4.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path4.resolve(cwd), function(err, valid) {
-              if (err) return next(err);
+            validateNotSymlink(xfs, dst, path4.resolve(cwd), function(err2, valid) {
+              if (err2) return next(err2);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat4);
             });
@@ -34483,32 +34498,32 @@ var require_tar_fs = __commonJS({
           if (win32) return next();
           xfs.unlink(name, function() {
             var srcpath = path4.join(cwd, path4.join("/", header.linkname));
-            xfs.realpath(srcpath, function(err, dst) {
-              if (err || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
-              xfs.link(dst, name, function(err2) {
-                if (err2 && err2.code === "EPERM" && opts.hardlinkAsFilesFallback) {
+            xfs.realpath(srcpath, function(err2, dst) {
+              if (err2 || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
+              xfs.link(dst, name, function(err3) {
+                if (err3 && err3.code === "EPERM" && opts.hardlinkAsFilesFallback) {
                   stream = xfs.createReadStream(srcpath);
                   return onfile();
                 }
-                stat4(err2);
+                stat4(err3);
               });
             });
           });
         };
         var onfile = function() {
-          xfs.lstat(name, function(err, st) {
-            if (!err && st.isSymbolicLink()) return xfs.unlink(name, onwrite);
+          xfs.lstat(name, function(err2, st) {
+            if (!err2 && st.isSymbolicLink()) return xfs.unlink(name, onwrite);
             onwrite();
           });
-          function onwrite(err) {
-            if (err) return next(err);
+          function onwrite(err2) {
+            if (err2) return next(err2);
             var ws = xfs.createWriteStream(name);
             var rs = mapStream(stream, header);
-            ws.on("error", function(err2) {
-              rs.destroy(err2);
+            ws.on("error", function(err3) {
+              rs.destroy(err3);
             });
-            pump(rs, ws, function(err2) {
-              if (err2) return next(err2);
+            pump(rs, ws, function(err3) {
+              if (err3) return next(err3);
               ws.on("close", stat4);
             });
           }
@@ -34523,16 +34538,16 @@ var require_tar_fs = __commonJS({
           }, stat4);
         }
         var dir = path4.dirname(name);
-        validate(xfs, dir, path4.join(cwd, "."), function(err, valid) {
-          if (err) return next(err);
+        validate(xfs, dir, path4.join(cwd, "."), function(err2, valid) {
+          if (err2) return next(err2);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
             fs: xfs,
             own,
             uid: header.uid,
             gid: header.gid
-          }, function(err2) {
-            if (err2) return next(err2);
+          }, function(err3) {
+            if (err3) return next(err3);
             switch (header.type) {
               case "file":
                 return onfile();
@@ -34552,27 +34567,27 @@ var require_tar_fs = __commonJS({
     };
     function validate(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
-      fs5.lstat(name, function(err, st) {
-        if (err && err.code !== "ENOENT") return cb(err);
-        if (err || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
+      fs5.lstat(name, function(err2, st) {
+        if (err2 && err2.code !== "ENOENT") return cb(err2);
+        if (err2 || st.isDirectory()) return validate(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs5, name, root, cb) {
       if (name === root) return cb(null, true);
       if (!name.startsWith(root + path4.sep)) return cb(null, false);
-      fs5.lstat(name, function(err, st) {
-        if (err && err.code !== "ENOENT" && err.code !== "EPERM") return cb(err);
-        if (err || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
+      fs5.lstat(name, function(err2, st) {
+        if (err2 && err2.code !== "ENOENT" && err2.code !== "EPERM") return cb(err2);
+        if (err2 || !st.isSymbolicLink()) return validateNotSymlink(fs5, path4.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function mkdirfix(name, opts, cb) {
-      mkdirp(name, { fs: opts.fs }, function(err, made) {
-        if (!err && made && opts.own) {
+      mkdirp(name, { fs: opts.fs }, function(err2, made) {
+        if (!err2 && made && opts.own) {
           chownr(made, opts.uid, opts.gid, cb);
         } else {
-          cb(err);
+          cb(err2);
         }
       });
     }
@@ -34640,10 +34655,10 @@ var require_util = __commonJS({
     };
     module2.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs4.readFile(path4.join(file.context, ".dockerignore"), (err, data) => {
+        fs4.readFile(path4.join(file.context, ".dockerignore"), (err2, data) => {
           let ignoreFn;
           let filterFn;
-          if (!err) {
+          if (!err2) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
             ignoreFn = (path5) => {
@@ -34698,17 +34713,17 @@ var require_exec = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -34728,17 +34743,17 @@ var require_exec = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -34757,17 +34772,17 @@ var require_exec = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -34827,16 +34842,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34857,16 +34872,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34888,16 +34903,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34917,16 +34932,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34945,16 +34960,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -34974,16 +34989,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35005,16 +35020,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35038,16 +35053,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35067,16 +35082,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35099,16 +35114,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35129,16 +35144,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35160,16 +35175,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35192,17 +35207,17 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(new Exec(self2.modem, data.Id));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, new Exec(self2.modem, data.Id));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, new Exec(self2.modem, data.Id));
         });
       }
     };
@@ -35225,16 +35240,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35257,16 +35272,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35288,16 +35303,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35319,16 +35334,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35349,16 +35364,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35381,16 +35396,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, stream) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, stream) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(stream);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, stream) {
-          args.callback(err, stream);
+        this.modem.dial(optsf, function(err2, stream) {
+          args.callback(err2, stream);
         });
       }
     };
@@ -35411,16 +35426,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35443,16 +35458,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35474,16 +35489,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35505,16 +35520,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35536,16 +35551,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35568,16 +35583,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35598,16 +35613,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35632,16 +35647,16 @@ var require_container = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35675,17 +35690,17 @@ var require_image = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -35704,17 +35719,17 @@ var require_image = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(fopts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(fopts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(fopts, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(fopts, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -35731,17 +35746,17 @@ var require_image = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          if (err) return callback(err, data);
-          callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          if (err2) return callback(err2, data);
+          callback(err2, data);
         });
       }
     };
@@ -35758,17 +35773,17 @@ var require_image = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          if (err) return callback(err, data);
-          callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          if (err2) return callback(err2, data);
+          callback(err2, data);
         });
       }
     };
@@ -35795,16 +35810,16 @@ var require_image = __commonJS({
       delete optsf.options.authconfig;
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -35827,16 +35842,16 @@ var require_image = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -35857,16 +35872,16 @@ var require_image = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35900,16 +35915,16 @@ var require_volume = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35930,16 +35945,16 @@ var require_volume = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -35973,16 +35988,16 @@ var require_network = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36004,16 +36019,16 @@ var require_network = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36034,16 +36049,16 @@ var require_network = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36064,16 +36079,16 @@ var require_network = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36107,16 +36122,16 @@ var require_service = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36136,16 +36151,16 @@ var require_service = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36176,16 +36191,16 @@ var require_service = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -36207,16 +36222,16 @@ var require_service = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36251,16 +36266,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36280,17 +36295,17 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, data);
         });
       }
     };
@@ -36311,16 +36326,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36348,16 +36363,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36376,16 +36391,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36404,16 +36419,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36433,16 +36448,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36463,16 +36478,16 @@ var require_plugin = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36498,16 +36513,16 @@ var require_plugin = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -36542,16 +36557,16 @@ var require_secret = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36573,16 +36588,16 @@ var require_secret = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -36603,16 +36618,16 @@ var require_secret = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36647,16 +36662,16 @@ var require_config = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36677,16 +36692,16 @@ var require_config = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36708,16 +36723,16 @@ var require_config = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36754,16 +36769,16 @@ var require_task = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36786,16 +36801,16 @@ var require_task = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36829,16 +36844,16 @@ var require_node3 = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -36861,16 +36876,16 @@ var require_node3 = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -36890,16 +36905,16 @@ var require_node3 = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -37465,9 +37480,9 @@ var require_call_credentials = __commonJS({
             getHeaders = googleCredentials.getRequestHeaders(options.service_url);
           } else {
             getHeaders = new Promise((resolve6, reject) => {
-              googleCredentials.getRequestMetadata(options.service_url, (err, headers) => {
-                if (err) {
-                  reject(err);
+              googleCredentials.getRequestMetadata(options.service_url, (err2, headers) => {
+                if (err2) {
+                  reject(err2);
                   return;
                 }
                 if (!headers) {
@@ -37484,8 +37499,8 @@ var require_call_credentials = __commonJS({
               metadata.add(key, headers[key]);
             }
             callback(null, metadata);
-          }, (err) => {
-            callback(err);
+          }, (err2) => {
+            callback(err2);
           });
         });
       }
@@ -37531,11 +37546,11 @@ var require_call_credentials = __commonJS({
       }
       generateMetadata(options) {
         return new Promise((resolve6, reject) => {
-          this.metadataGenerator(options, (err, metadata) => {
+          this.metadataGenerator(options, (err2, metadata) => {
             if (metadata !== void 0) {
               resolve6(metadata);
             } else {
-              reject(err);
+              reject(err2);
             }
           });
         });
@@ -37704,8 +37719,8 @@ var require_uri_parser = __commonJS({
     function computeServiceUrl(host, methodName) {
       var _a, _b;
       const serviceName = extractServiceName(methodName);
-      const hostname = (_b = (_a = splitHostPort(host)) === null || _a === void 0 ? void 0 : _a.host) !== null && _b !== void 0 ? _b : "localhost";
-      return `https://${hostname}/${serviceName}`;
+      const hostname2 = (_b = (_a = splitHostPort(host)) === null || _a === void 0 ? void 0 : _a.host) !== null && _b !== void 0 ? _b : "localhost";
+      return `https://${hostname2}/${serviceName}`;
     }
   }
 });
@@ -38556,8 +38571,8 @@ var require_service_config = __commonJS({
         }
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
-          for (const hostname of validatedConfig.clientHostname) {
-            if (hostname === os6.hostname()) {
+          for (const hostname2 of validatedConfig.clientHostname) {
+            if (hostname2 === os6.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -40897,8 +40912,8 @@ var require_client2 = __commonJS({
         return this[CHANNEL_SYMBOL];
       }
       waitForReady(deadline, callback) {
-        const checkState = (err) => {
-          if (err) {
+        const checkState = (err2) => {
+          if (err2) {
             callback(new Error("Failed to connect before the deadline"));
             return;
           }
@@ -41698,11 +41713,11 @@ var require_aspromise = __commonJS({
       while (index < arguments.length)
         params[offset++] = arguments[index++];
       return new Promise(function executor(resolve6, reject) {
-        params[offset] = function callback(err) {
+        params[offset] = function callback(err2) {
           if (pending) {
             pending = false;
-            if (err)
-              reject(err);
+            if (err2)
+              reject(err2);
             else {
               var params2 = new Array(arguments.length - 1), offset2 = 0;
               while (offset2 < params2.length)
@@ -41713,10 +41728,10 @@ var require_aspromise = __commonJS({
         };
         try {
           fn.apply(ctx || null, params);
-        } catch (err) {
+        } catch (err2) {
           if (pending) {
             pending = false;
-            reject(err);
+            reject(err2);
           }
         }
       });
@@ -44000,10 +44015,10 @@ var require_service2 = __commonJS({
         return self2.rpcImpl(
           method,
           requestCtor[self2.requestDelimited ? "encodeDelimited" : "encode"](request4).finish(),
-          function rpcCallback(err, response) {
-            if (err) {
-              self2.emit("error", err, method);
-              return callback(err);
+          function rpcCallback(err2, response) {
+            if (err2) {
+              self2.emit("error", err2, method);
+              return callback(err2);
             }
             if (response === null) {
               self2.end(
@@ -44015,19 +44030,19 @@ var require_service2 = __commonJS({
             if (!(response instanceof responseCtor)) {
               try {
                 response = responseCtor[self2.responseDelimited ? "decodeDelimited" : "decode"](response);
-              } catch (err2) {
-                self2.emit("error", err2, method);
-                return callback(err2);
+              } catch (err3) {
+                self2.emit("error", err3, method);
+                return callback(err3);
               }
             }
             self2.emit("data", response, method);
             return callback(null, response);
           }
         );
-      } catch (err) {
-        self2.emit("error", err, method);
+      } catch (err2) {
+        self2.emit("error", err2, method);
         setTimeout(function() {
-          callback(err);
+          callback(err2);
         }, 0);
         return void 0;
       }
@@ -44191,8 +44206,8 @@ var require_fetch = __commonJS({
       if (!callback)
         return asPromise(fetch2, this, filename, options);
       if (!options.xhr && fs4 && fs4.readFile)
-        return fs4.readFile(filename, function fetchReadFileCallback(err, contents) {
-          return err && typeof XMLHttpRequest !== "undefined" ? fetch2.xhr(filename, options, callback) : err ? callback(err) : callback(null, options.binary ? contents : contents.toString("utf8"));
+        return fs4.readFile(filename, function fetchReadFileCallback(err2, contents) {
+          return err2 && typeof XMLHttpRequest !== "undefined" ? fetch2.xhr(filename, options, callback) : err2 ? callback(err2) : callback(null, options.binary ? contents : contents.toString("utf8"));
         });
       return fetch2.xhr(filename, options, callback);
     }
@@ -45692,19 +45707,19 @@ var require_root = __commonJS({
         return util.asPromise(load, self2, filename, options);
       }
       var sync = callback === SYNC;
-      function finish2(err, root) {
+      function finish2(err2, root) {
         if (!callback) {
           return;
         }
         if (sync) {
-          throw err;
+          throw err2;
         }
         if (root) {
           root.resolveAll();
         }
         var cb = callback;
         callback = null;
-        cb(err, root);
+        cb(err2, root);
       }
       function getBundledFileName(filename2) {
         var idx = filename2.lastIndexOf("google/protobuf/");
@@ -45738,8 +45753,8 @@ var require_root = __commonJS({
                   fetch2(resolved2, true, depth + 1);
             }
           }
-        } catch (err) {
-          finish2(err);
+        } catch (err2) {
+          finish2(err2);
         }
         if (!sync && !queued) {
           finish2(null, self2);
@@ -45769,22 +45784,22 @@ var require_root = __commonJS({
           var source;
           try {
             source = util.fs.readFileSync(filename2).toString("utf8");
-          } catch (err) {
+          } catch (err2) {
             if (!weak)
-              finish2(err);
+              finish2(err2);
             return;
           }
           process2(filename2, source, depth);
         } else {
           ++queued;
-          self2.fetch(filename2, function(err, source2) {
+          self2.fetch(filename2, function(err2, source2) {
             --queued;
             if (!callback) {
               return;
             }
-            if (err) {
+            if (err2) {
               if (!weak)
-                finish2(err);
+                finish2(err2);
               else if (!queued)
                 finish2(null, self2);
               return;
@@ -47276,11 +47291,11 @@ var require_parse = __commonJS({
           } else {
             try {
               target.push([start = parseId(next()), skip("to", true) ? parseId(next()) : start]);
-            } catch (err) {
+            } catch (err2) {
               if (acceptStrings && typeRefRe.test(token2) && edition >= 2023) {
                 target.push(token2);
               } else {
-                throw err;
+                throw err2;
               }
             }
           }
@@ -49708,7 +49723,7 @@ var require_descriptor2 = __commonJS({
       Root_toDescriptorRecursive(this, set3.file, edition);
       return set3;
     };
-    function Root_toDescriptorRecursive(ns, files, edition) {
+    function Root_toDescriptorRecursive(ns, files2, edition) {
       var file = exports2.FileDescriptorProto.create({ name: ns.filename || (ns.fullName.substring(1).replace(/\./g, "_") || "root") + ".proto" });
       editionToDescriptor(edition, file);
       if (!(ns instanceof Root))
@@ -49724,10 +49739,10 @@ var require_descriptor2 = __commonJS({
           file.service.push(nested.toDescriptor());
         else if (nested instanceof /* plain */
         Namespace)
-          Root_toDescriptorRecursive(nested, files, edition);
+          Root_toDescriptorRecursive(nested, files2, edition);
       file.options = toDescriptorOptions(ns.options, exports2.FileOptions);
       if (file.messageType.length + file.enumType.length + file.extension.length + file.service.length)
-        files.push(file);
+        files2.push(file);
     }
     var unnamedMessageIndex = 0;
     Type.fromDescriptor = function fromDescriptor(descriptor, edition, nested, depth) {
@@ -50619,7 +50634,7 @@ var require_util3 = __commonJS({
           try {
             fs4.accessSync(fullPath, fs4.constants.R_OK);
             return fullPath;
-          } catch (err) {
+          } catch (err2) {
             continue;
           }
         }
@@ -51565,9 +51580,9 @@ var require_compression_filter = __commonJS({
       }
       compressMessage(message) {
         return new Promise((resolve6, reject) => {
-          zlib.deflate(message, (err, output) => {
-            if (err) {
-              reject(err);
+          zlib.deflate(message, (err2, output) => {
+            if (err2) {
+              reject(err2);
             } else {
               resolve6(output);
             }
@@ -51611,9 +51626,9 @@ var require_compression_filter = __commonJS({
       }
       compressMessage(message) {
         return new Promise((resolve6, reject) => {
-          zlib.gzip(message, (err, output) => {
-            if (err) {
-              reject(err);
+          zlib.gzip(message, (err2, output) => {
+            if (err2) {
+              reject(err2);
             } else {
               resolve6(output);
             }
@@ -52639,8 +52654,8 @@ var require_resolver_dns = __commonJS({
           }
           trace("Looking up DNS hostname " + this.dnsHostname);
           this.latestLookupResult = null;
-          const hostname = this.dnsHostname;
-          this.pendingLookupPromise = this.lookup(hostname);
+          const hostname2 = this.dnsHostname;
+          this.pendingLookupPromise = this.lookup(hostname2);
           this.pendingLookupPromise.then((addressList) => {
             if (this.pendingLookupPromise === null) {
               return;
@@ -52653,17 +52668,17 @@ var require_resolver_dns = __commonJS({
             trace("Resolved addresses for target " + (0, uri_parser_1.uriToString)(this.target) + ": " + allAddressesString);
             const healthStatus = this.listener(this.latestLookupResult, {}, this.latestServiceConfigResult, "");
             this.handleHealthStatus(healthStatus);
-          }, (err) => {
+          }, (err2) => {
             if (this.pendingLookupPromise === null) {
               return;
             }
-            trace("Resolution error for target " + (0, uri_parser_1.uriToString)(this.target) + ": " + err.message);
+            trace("Resolution error for target " + (0, uri_parser_1.uriToString)(this.target) + ": " + err2.message);
             this.pendingLookupPromise = null;
             this.stopNextResolutionTimer();
             this.listener((0, call_interface_1.statusOrFromError)(this.defaultResolutionError), {}, this.latestServiceConfigResult, "");
           });
           if (this.isServiceConfigEnabled && this.pendingTxtPromise === null) {
-            this.pendingTxtPromise = this.resolveTxt(hostname);
+            this.pendingTxtPromise = this.resolveTxt(hostname2);
             this.pendingTxtPromise.then((txtRecord) => {
               if (this.pendingTxtPromise === null) {
                 return;
@@ -52677,16 +52692,16 @@ var require_resolver_dns = __commonJS({
                 } else {
                   this.latestServiceConfigResult = null;
                 }
-              } catch (err) {
+              } catch (err2) {
                 this.latestServiceConfigResult = (0, call_interface_1.statusOrFromError)({
                   code: constants_1.Status.UNAVAILABLE,
-                  details: `Parsing service config failed with error ${err.message}`
+                  details: `Parsing service config failed with error ${err2.message}`
                 });
               }
               if (this.latestLookupResult !== null) {
                 this.listener(this.latestLookupResult, {}, this.latestServiceConfigResult, "");
               }
-            }, (err) => {
+            }, (err2) => {
             });
           }
         }
@@ -52705,12 +52720,12 @@ var require_resolver_dns = __commonJS({
           this.continueResolving = true;
         }
       }
-      async lookup(hostname) {
+      async lookup(hostname2) {
         if (environment_1.GRPC_NODE_USE_ALTERNATIVE_RESOLVER) {
           trace("Using alternative DNS resolver.");
           const records = await Promise.allSettled([
-            this.alternativeResolver.resolve4(hostname),
-            this.alternativeResolver.resolve6(hostname)
+            this.alternativeResolver.resolve4(hostname2),
+            this.alternativeResolver.resolve6(hostname2)
           ]);
           if (records.every((result) => result.status === "rejected")) {
             throw new Error(records[0].reason);
@@ -52722,15 +52737,15 @@ var require_resolver_dns = __commonJS({
             port: +this.port
           }));
         }
-        const addressList = await dns_1.promises.lookup(hostname, { all: true });
+        const addressList = await dns_1.promises.lookup(hostname2, { all: true });
         return addressList.map((addr) => ({ host: addr.address, port: +this.port }));
       }
-      async resolveTxt(hostname) {
+      async resolveTxt(hostname2) {
         if (environment_1.GRPC_NODE_USE_ALTERNATIVE_RESOLVER) {
           trace("Using alternative DNS resolver.");
-          return this.alternativeResolver.resolveTxt(hostname);
+          return this.alternativeResolver.resolveTxt(hostname2);
         }
-        return dns_1.promises.resolveTxt(hostname);
+        return dns_1.promises.resolveTxt(hostname2);
       }
       startNextResolutionTimer() {
         var _a, _b;
@@ -52858,13 +52873,13 @@ var require_http_proxy = __commonJS({
           userCred = proxyUrl.username;
         }
       }
-      const hostname = proxyUrl.hostname;
+      const hostname2 = proxyUrl.hostname;
       let port2 = proxyUrl.port;
       if (port2 === "") {
         port2 = "80";
       }
       const result = {
-        address: `${hostname}:${port2}`
+        address: `${hostname2}:${port2}`
       };
       if (userCred) {
         result.creds = userCred;
@@ -53010,9 +53025,9 @@ var require_http_proxy = __commonJS({
             reject();
           }
         });
-        request4.once("error", (err) => {
+        request4.once("error", (err2) => {
           request4.removeAllListeners();
-          (0, logging_1.log)(constants_1.LogVerbosity.ERROR, "Failed to connect to proxy " + proxyAddressString + " with error " + err.message);
+          (0, logging_1.log)(constants_1.LogVerbosity.ERROR, "Failed to connect to proxy " + proxyAddressString + " with error " + err2.message);
           reject();
         });
         request4.end();
@@ -53312,12 +53327,12 @@ var require_subchannel_call = __commonJS({
             });
           });
         });
-        http2Stream.on("error", (err) => {
-          if (err.code !== "ERR_HTTP2_STREAM_ERROR") {
+        http2Stream.on("error", (err2) => {
+          if (err2.code !== "ERR_HTTP2_STREAM_ERROR") {
             if (this.traceEnabled) {
-              this.trace("Node error event: message=" + err.message + " code=" + err.code + " errno=" + getSystemErrorName(err.errno) + " syscall=" + err.syscall);
+              this.trace("Node error event: message=" + err2.message + " code=" + err2.code + " errno=" + getSystemErrorName(err2.errno) + " syscall=" + err2.syscall);
             }
-            this.internalError = err;
+            this.internalError = err2;
           }
           this.callEventTracker.onStreamEnd(false);
         });
@@ -53804,11 +53819,11 @@ var require_transport = __commonJS({
         (_b = (_a = this.keepaliveTimer).unref) === null || _b === void 0 ? void 0 : _b.call(_a);
         let pingSendError = "";
         try {
-          const pingSentSuccessfully = this.session.ping((err, duration2, payload) => {
+          const pingSentSuccessfully = this.session.ping((err2, duration2, payload) => {
             this.clearKeepaliveTimeout();
-            if (err) {
+            if (err2) {
               if (this.keepaliveTraceEnabled) {
-                this.keepaliveTrace("Ping failed with error " + err.message);
+                this.keepaliveTrace("Ping failed with error " + err2.message);
               }
               this.handleDisconnect();
             } else {
@@ -56306,8 +56321,8 @@ var require_server_call = __commonJS({
         };
         this.cancelled = false;
         this.trailingMetadata = new metadata_1.Metadata();
-        this.on("error", (err) => {
-          this.pendingStatus = serverErrorToStatus(err);
+        this.on("error", (err2) => {
+          this.pendingStatus = serverErrorToStatus(err2);
           this.end();
         });
       }
@@ -56361,8 +56376,8 @@ var require_server_call = __commonJS({
         };
         this.cancelled = false;
         this.trailingMetadata = new metadata_1.Metadata();
-        this.on("error", (err) => {
-          this.pendingStatus = serverErrorToStatus(err);
+        this.on("error", (err2) => {
+          this.pendingStatus = serverErrorToStatus(err2);
           this.end();
         });
       }
@@ -57581,16 +57596,16 @@ var require_server_interceptors = __commonJS({
         let decompressedMessage;
         try {
           decompressedMessage = await this.decompressMessage(queueEntry.compressedMessage, compressedMessageEncoding);
-        } catch (err) {
-          this.sendStatus(err);
+        } catch (err2) {
+          this.sendStatus(err2);
           return;
         }
         try {
           queueEntry.parsedMessage = this.handler.deserialize(decompressedMessage);
-        } catch (err) {
+        } catch (err2) {
           let details;
           if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-            details = `Error deserializing request: ${err.message}`;
+            details = `Error deserializing request: ${err2.message}`;
           } else {
             details = "Error deserializing request";
           }
@@ -58172,11 +58187,11 @@ var require_server2 = __commonJS({
           this.trace("Attempting to bind " + (0, subchannel_address_1.subchannelAddressToString)(address2));
           const http2Server = this.createHttp2Server(boundPortObject.credentials);
           return new Promise((resolve6, reject) => {
-            const onError = (err) => {
-              this.trace("Failed to bind " + (0, subchannel_address_1.subchannelAddressToString)(address2) + " with error " + err.message);
+            const onError = (err2) => {
+              this.trace("Failed to bind " + (0, subchannel_address_1.subchannelAddressToString)(address2) + " with error " + err2.message);
               resolve6({
                 port: "port" in address2 ? address2.port : 1,
-                error: err.message
+                error: err2.message
               });
             };
             http2Server.once("error", onError);
@@ -58662,15 +58677,15 @@ var require_server2 = __commonJS({
           }
           return handler2;
         }
-        _respondWithError(err, stream, channelzSessionInfo = null) {
+        _respondWithError(err2, stream, channelzSessionInfo = null) {
           var _b, _c;
-          const trailersToSend = Object.assign({ "grpc-status": (_b = err.code) !== null && _b !== void 0 ? _b : constants_1.Status.INTERNAL, "grpc-message": err.details, [http2.constants.HTTP2_HEADER_STATUS]: http2.constants.HTTP_STATUS_OK, [http2.constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto" }, (_c = err.metadata) === null || _c === void 0 ? void 0 : _c.toHttp2Headers());
+          const trailersToSend = Object.assign({ "grpc-status": (_b = err2.code) !== null && _b !== void 0 ? _b : constants_1.Status.INTERNAL, "grpc-message": err2.details, [http2.constants.HTTP2_HEADER_STATUS]: http2.constants.HTTP_STATUS_OK, [http2.constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto" }, (_c = err2.metadata) === null || _c === void 0 ? void 0 : _c.toHttp2Headers());
           stream.respond(trailersToSend, { endStream: true });
           this.callTracker.addCallFailed();
           channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
         }
         _channelzHandler(extraInterceptors, stream, headers) {
-          stream.once("error", (err) => {
+          stream.once("error", (err2) => {
           });
           this.onStreamOpened(stream);
           const channelzSessionInfo = this.sessions.get(stream.session);
@@ -58728,7 +58743,7 @@ var require_server2 = __commonJS({
           }
         }
         _streamHandler(extraInterceptors, stream, headers) {
-          stream.once("error", (err) => {
+          stream.once("error", (err2) => {
           });
           this.onStreamOpened(stream);
           if (this._verifyContentType(stream, headers) !== true) {
@@ -58844,10 +58859,10 @@ var require_server2 = __commonJS({
               this.keepaliveTrace("Sending ping with timeout " + this.keepaliveTimeoutMs + "ms");
               let pingSendError = "";
               try {
-                const pingSentSuccessfully = session.ping((err, duration2, payload) => {
+                const pingSentSuccessfully = session.ping((err2, duration2, payload) => {
                   clearKeepaliveTimeout();
-                  if (err) {
-                    this.keepaliveTrace("Ping failed with error: " + err.message);
+                  if (err2) {
+                    this.keepaliveTrace("Ping failed with error: " + err2.message);
                     sessionClosedByServer = true;
                     session.destroy();
                   } else {
@@ -58975,11 +58990,11 @@ var require_server2 = __commonJS({
               this.keepaliveTrace("Sending ping with timeout " + this.keepaliveTimeoutMs + "ms");
               let pingSendError = "";
               try {
-                const pingSentSuccessfully = session.ping((err, duration2, payload) => {
+                const pingSentSuccessfully = session.ping((err2, duration2, payload) => {
                   clearKeepaliveTimeout();
-                  if (err) {
-                    this.keepaliveTrace("Ping failed with error: " + err.message);
-                    this.channelzTrace.addTrace("CT_INFO", "Connection dropped due to error of a ping frame " + err.message + " return in " + duration2);
+                  if (err2) {
+                    this.keepaliveTrace("Ping failed with error: " + err2.message);
+                    this.channelzTrace.addTrace("CT_INFO", "Connection dropped due to error of a ping frame " + err2.message + " return in " + duration2);
                     sessionClosedByServer = true;
                     session.destroy();
                   } else {
@@ -59093,9 +59108,9 @@ var require_server2 = __commonJS({
     exports2.Server = Server;
     async function handleUnary(call, handler2) {
       let stream;
-      function respond(err, value, trailer, flags) {
-        if (err) {
-          call.sendStatus((0, server_call_1.serverErrorToStatus)(err, trailer));
+      function respond(err2, value, trailer, flags) {
+        if (err2) {
+          call.sendStatus((0, server_call_1.serverErrorToStatus)(err2, trailer));
           return;
         }
         call.sendMessage(value, () => {
@@ -59137,10 +59152,10 @@ var require_server2 = __commonJS({
           stream = new server_call_1.ServerWritableStreamImpl(handler2.path, call, requestMetadata, requestMessage);
           try {
             handler2.func(stream, respond);
-          } catch (err) {
+          } catch (err2) {
             let details;
             if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-              details = `Server method handler threw error ${err.message}`;
+              details = `Server method handler threw error ${err2.message}`;
             } else {
               details = "Unknown error";
             }
@@ -59161,9 +59176,9 @@ var require_server2 = __commonJS({
     }
     function handleClientStreaming(call, handler2) {
       let stream;
-      function respond(err, value, trailer, flags) {
-        if (err) {
-          call.sendStatus((0, server_call_1.serverErrorToStatus)(err, trailer));
+      function respond(err2, value, trailer, flags) {
+        if (err2) {
+          call.sendStatus((0, server_call_1.serverErrorToStatus)(err2, trailer));
           return;
         }
         call.sendMessage(value, () => {
@@ -59179,10 +59194,10 @@ var require_server2 = __commonJS({
           stream = new server_call_1.ServerDuplexStreamImpl(handler2.path, call, metadata);
           try {
             handler2.func(stream, respond);
-          } catch (err) {
+          } catch (err2) {
             let details;
             if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-              details = `Server method handler threw error ${err.message}`;
+              details = `Server method handler threw error ${err2.message}`;
             } else {
               details = "Unknown error";
             }
@@ -59241,10 +59256,10 @@ var require_server2 = __commonJS({
           stream = new server_call_1.ServerWritableStreamImpl(handler2.path, call, requestMetadata, requestMessage);
           try {
             handler2.func(stream);
-          } catch (err) {
+          } catch (err2) {
             let details;
             if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-              details = `Server method handler threw error ${err.message}`;
+              details = `Server method handler threw error ${err2.message}`;
             } else {
               details = "Unknown error";
             }
@@ -59271,10 +59286,10 @@ var require_server2 = __commonJS({
           stream = new server_call_1.ServerDuplexStreamImpl(handler2.path, call, metadata);
           try {
             handler2.func(stream);
-          } catch (err) {
+          } catch (err2) {
             let details;
             if (environment_1.GRPC_NODE_DEBUG_SEND_ERROR_DETAILS) {
-              details = `Server method handler threw error ${err.message}`;
+              details = `Server method handler threw error ${err2.message}`;
             } else {
               details = "Unknown error";
             }
@@ -61493,7 +61508,7 @@ var require_util4 = __commonJS({
           try {
             fs4.accessSync(fullPath, fs4.constants.R_OK);
             return fullPath;
-          } catch (err) {
+          } catch (err2) {
             continue;
           }
         }
@@ -61754,9 +61769,9 @@ var require_session = __commonJS({
           500: "server error"
         }
       };
-      docker.modem.dial(opts, function(err, socket2) {
-        if (err) {
-          return handler2(err, null, () => void 0);
+      docker.modem.dial(opts, function(err2, socket2) {
+        if (err2) {
+          return handler2(err2, null, () => void 0);
         }
         const server = new grpc.Server();
         const creds = grpc.ServerCredentials.createInsecure();
@@ -61938,13 +61953,13 @@ var require_buildkit = __commonJS({
           }
         }
       }
-      function onStreamError(err) {
+      function onStreamError(err2) {
         finished = true;
         stream.removeListener("data", onStreamEvent);
         stream.removeListener("error", onStreamError);
         stream.removeListener("end", onStreamEnd);
         stream.removeListener("close", onStreamEnd);
-        if (onFinished) onFinished(err, output);
+        if (onFinished) onFinished(err2, output);
       }
       function onStreamEnd() {
         if (finished) return;
@@ -62023,17 +62038,17 @@ var require_docker = __commonJS({
       delete opts.authconfig;
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getContainer(data.Id));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return callback(err, data);
-          callback(err, self2.getContainer(data.Id));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return callback(err2, data);
+          callback(err2, self2.getContainer(data.Id));
         });
       }
     };
@@ -62061,16 +62076,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62094,16 +62109,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62130,16 +62145,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62158,16 +62173,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62210,13 +62225,13 @@ var require_docker = __commonJS({
       }
       function dialWithSession(callback2) {
         if (opts?.version === "2") {
-          withSession(self2, optsf.authconfig, (err, sessionId, done) => {
-            if (err) {
-              return callback2(err);
+          withSession(self2, optsf.authconfig, (err2, sessionId, done) => {
+            if (err2) {
+              return callback2(err2);
             }
             optsf.options.session = sessionId;
-            dial((err2, data) => {
-              callback2(err2, data);
+            dial((err3, data) => {
+              callback2(err3, data);
               if (data) {
                 data.on("end", done);
               }
@@ -62228,9 +62243,9 @@ var require_docker = __commonJS({
       }
       if (callback === void 0) {
         return new self2.modem.Promise(function(resolve6, reject) {
-          dialWithSession(function(err, data) {
-            if (err) {
-              return reject(err);
+          dialWithSession(function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
@@ -62292,16 +62307,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62321,16 +62336,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62351,16 +62366,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62379,16 +62394,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62410,16 +62425,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62438,16 +62453,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62470,17 +62485,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getSecret(data.ID));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getSecret(data.ID));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getSecret(data.ID));
         });
       }
     };
@@ -62503,17 +62518,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getConfig(data.ID));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getConfig(data.ID));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getConfig(data.ID));
         });
       }
     };
@@ -62532,16 +62547,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62560,16 +62575,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62590,17 +62605,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getPlugin(args.opts.name));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getPlugin(args.opts.name));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getPlugin(args.opts.name));
         });
       }
     };
@@ -62619,16 +62634,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62647,16 +62662,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62674,16 +62689,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62702,16 +62717,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62730,16 +62745,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62758,16 +62773,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62789,17 +62804,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getVolume(data.Name));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getVolume(data.Name));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getVolume(data.Name));
         });
       }
     };
@@ -62826,17 +62841,17 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getService(data.ID || data.Id));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return callback(err, data);
-          callback(err, self2.getService(data.ID || data.Id));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return callback(err2, data);
+          callback(err2, self2.getService(data.ID || data.Id));
         });
       }
     };
@@ -62856,16 +62871,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62887,17 +62902,17 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(self2.getNetwork(data.Id));
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          if (err) return args.callback(err, data);
-          args.callback(err, self2.getNetwork(data.Id));
+        this.modem.dial(optsf, function(err2, data) {
+          if (err2) return args.callback(err2, data);
+          args.callback(err2, self2.getNetwork(data.Id));
         });
       }
     };
@@ -62917,16 +62932,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62945,16 +62960,16 @@ var require_docker = __commonJS({
       };
       if (callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          callback(err2, data);
         });
       }
     };
@@ -62972,16 +62987,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -62999,16 +63014,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(opts, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(opts, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(opts, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(opts, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63026,16 +63041,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63053,16 +63068,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63082,16 +63097,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63133,15 +63148,15 @@ var require_docker = __commonJS({
         startOptions = {};
       }
       var hub = new EventEmitter2();
-      function handler2(err, container) {
-        if (err) return callback(err, null, container);
+      function handler2(err2, container) {
+        if (err2) return callback(err2, null, container);
         hub.emit("container", container);
         container.attach({
           stream: true,
           stdout: true,
           stderr: true
-        }, function handler3(err2, stream) {
-          if (err2) return callback(err2, null, container);
+        }, function handler3(err3, stream) {
+          if (err3) return callback(err3, null, container);
           hub.emit("stream", stream);
           if (streamo) {
             if (streamo instanceof Array) {
@@ -63163,12 +63178,12 @@ var require_docker = __commonJS({
               });
             }
           }
-          container.start(startOptions, function(err3, data) {
-            if (err3) return callback(err3, data, container);
+          container.start(startOptions, function(err4, data) {
+            if (err4) return callback(err4, data, container);
             hub.emit("start", container);
-            container.wait(function(err4, data2) {
+            container.wait(function(err5, data2) {
               hub.emit("data", data2);
-              callback(err4, data2, container);
+              callback(err5, data2, container);
             });
           });
         });
@@ -63247,8 +63262,8 @@ var require_docker = __commonJS({
           return containero.wait();
         }).then(function(data) {
           resolve6([data, containero]);
-        }).catch(function(err) {
-          reject(err);
+        }).catch(function(err2) {
+          reject(err2);
         });
       });
     };
@@ -63268,16 +63283,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63297,16 +63312,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63325,16 +63340,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63354,16 +63369,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63382,16 +63397,16 @@ var require_docker = __commonJS({
       };
       if (args.callback === void 0) {
         return new this.modem.Promise(function(resolve6, reject) {
-          self2.modem.dial(optsf, function(err, data) {
-            if (err) {
-              return reject(err);
+          self2.modem.dial(optsf, function(err2, data) {
+            if (err2) {
+              return reject(err2);
             }
             resolve6(data);
           });
         });
       } else {
-        this.modem.dial(optsf, function(err, data) {
-          args.callback(err, data);
+        this.modem.dial(optsf, function(err2, data) {
+          args.callback(err2, data);
         });
       }
     };
@@ -63413,12 +63428,12 @@ var require_docker = __commonJS({
 function dockerClient() {
   try {
     return new import_dockerode.default(tlsOptionsFromEnv(process.env));
-  } catch (err) {
+  } catch (err2) {
     const host = (process.env.DOCKER_HOST ?? "").replace(/\/\/[^@/]*@/, "//");
     throw new PreviewError(
       "run",
-      `Cannot reach the Docker engine named by DOCKER_HOST=${host}: ${err.message}. Check DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a folder with ca.pem, cert.pem and key.pem).`,
-      { code: "DOCKER_CLIENT", cause: err }
+      `Cannot reach the Docker engine named by DOCKER_HOST=${host}: ${err2.message}. Check DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a folder with ca.pem, cert.pem and key.pem).`,
+      { code: "DOCKER_CLIENT", cause: err2 }
     );
   }
 }
@@ -63434,6 +63449,23 @@ var init_client = __esm({
     "use strict";
     import_dockerode = __toESM(require_docker());
     init_errors();
+  }
+});
+
+// src/log.ts
+var silentLogger;
+var init_log = __esm({
+  "src/log.ts"() {
+    "use strict";
+    silentLogger = {
+      info() {
+      },
+      warning() {
+      },
+      debug() {
+      },
+      group: (_title, fn) => fn()
+    };
   }
 });
 
@@ -63484,6 +63516,96 @@ var init_exit = __esm({
   "src/docker/exit.ts"() {
     "use strict";
     UNKNOWN_EXIT_CODE = -1;
+  }
+});
+
+// src/docker/framework.ts
+function detectFramework(launch) {
+  const words = launchWords(launch);
+  const named = FRAMEWORKS.find((f) => words.some((w) => LAUNCH_WORDS[w] === f.name));
+  if (named) return named;
+  const envKeys = envMap(launch.env).keys();
+  for (const key of envKeys) {
+    if (key.startsWith("GRADIO_")) return byName("gradio");
+    if (key.startsWith("STREAMLIT_")) return byName("streamlit");
+  }
+  return void 0;
+}
+function declaredPort(framework, launch) {
+  const env = envMap(launch.env);
+  for (const key of framework.portEnv) {
+    const port2 = parsePort(env.get(key));
+    if (port2 !== void 0) return port2;
+  }
+  return portFromFlags(argv2(launch));
+}
+function byName(name) {
+  return FRAMEWORKS.find((f) => f.name === name);
+}
+function portFromFlags(args) {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const eq = arg.indexOf("=");
+    const [flag, value] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, args[i + 1]];
+    const port2 = PORT_FLAGS.has(flag) ? parsePort(value) : BIND_FLAGS.has(flag) ? parsePort(value?.slice(value.lastIndexOf(":") + 1)) : void 0;
+    if (port2 !== void 0) return port2;
+  }
+  return void 0;
+}
+function parsePort(value) {
+  if (value === void 0 || !/^\d{1,5}$/.test(value.trim())) return void 0;
+  const port2 = Number(value);
+  return port2 >= 1 && port2 <= 65535 ? port2 : void 0;
+}
+function argv2(launch) {
+  const parts = [launch.entrypoint, launch.cmd].flatMap(
+    (p) => p == null ? [] : typeof p === "string" ? [p] : p
+  );
+  return parts.flatMap((p) => p.split(/\s+/)).filter(Boolean);
+}
+function launchWords(launch) {
+  const args = argv2(launch);
+  return args.map((a, i) => ({ word: a.slice(a.lastIndexOf("/") + 1).toLowerCase(), i })).filter(({ word, i }) => !(i === 0 && word === "dash")).map(({ word }) => word.replace(/^["']+/, "").replace(/[:;,"'].*$/, ""));
+}
+function envMap(env) {
+  const map = /* @__PURE__ */ new Map();
+  for (const entry of env ?? []) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) map.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return map;
+}
+function reachableEnv(imageEnv, userEnv) {
+  const set3 = /* @__PURE__ */ new Set([...envMap(imageEnv).keys(), ...Object.keys(userEnv)]);
+  return set3.has("GRADIO_SERVER_NAME") ? {} : { GRADIO_SERVER_NAME: "0.0.0.0" };
+}
+var FRAMEWORKS, LAUNCH_WORDS, PORT_FLAGS, BIND_FLAGS;
+var init_framework = __esm({
+  "src/docker/framework.ts"() {
+    "use strict";
+    FRAMEWORKS = [
+      // Streamlit's own health endpoint answers "ok" only once the server can serve sessions (>= 1.18).
+      { name: "streamlit", defaultPort: 8501, healthPath: "/_stcore/health", portEnv: ["STREAMLIT_SERVER_PORT"] },
+      { name: "voila", defaultPort: 8866, healthPath: "/", portEnv: [] },
+      { name: "uvicorn", defaultPort: 8e3, healthPath: "/", portEnv: ["UVICORN_PORT"] },
+      { name: "gunicorn", defaultPort: 8e3, healthPath: "/", portEnv: [] },
+      { name: "flask", defaultPort: 5e3, healthPath: "/", portEnv: ["FLASK_RUN_PORT"] },
+      { name: "gradio", defaultPort: 7860, healthPath: "/", portEnv: ["GRADIO_SERVER_PORT"] },
+      { name: "dash", defaultPort: 8050, healthPath: "/", portEnv: [] }
+    ];
+    LAUNCH_WORDS = {
+      streamlit: "streamlit",
+      voila: "voila",
+      uvicorn: "uvicorn",
+      fastapi: "uvicorn",
+      hypercorn: "uvicorn",
+      gunicorn: "gunicorn",
+      flask: "flask",
+      gradio: "gradio",
+      dash: "dash"
+    };
+    PORT_FLAGS = /* @__PURE__ */ new Set(["--port", "-p", "--server.port", "--Voila.port"]);
+    BIND_FLAGS = /* @__PURE__ */ new Set(["--bind", "-b"]);
   }
 });
 
@@ -63681,92 +63803,6 @@ var init_logs = __esm({
   }
 });
 
-// src/docker/framework.ts
-function detectFramework(launch) {
-  const words = launchWords(launch);
-  const named = FRAMEWORKS.find((f) => words.some((w) => LAUNCH_WORDS[w] === f.name));
-  if (named) return named;
-  const envKeys = envMap(launch.env).keys();
-  for (const key of envKeys) {
-    if (key.startsWith("GRADIO_")) return byName("gradio");
-    if (key.startsWith("STREAMLIT_")) return byName("streamlit");
-  }
-  return void 0;
-}
-function declaredPort(framework, launch) {
-  const env = envMap(launch.env);
-  for (const key of framework.portEnv) {
-    const port2 = parsePort(env.get(key));
-    if (port2 !== void 0) return port2;
-  }
-  return portFromFlags(argv2(launch));
-}
-function byName(name) {
-  return FRAMEWORKS.find((f) => f.name === name);
-}
-function portFromFlags(args) {
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const eq = arg.indexOf("=");
-    const [flag, value] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, args[i + 1]];
-    const port2 = PORT_FLAGS.has(flag) ? parsePort(value) : BIND_FLAGS.has(flag) ? parsePort(value?.slice(value.lastIndexOf(":") + 1)) : void 0;
-    if (port2 !== void 0) return port2;
-  }
-  return void 0;
-}
-function parsePort(value) {
-  if (value === void 0 || !/^\d{1,5}$/.test(value.trim())) return void 0;
-  const port2 = Number(value);
-  return port2 >= 1 && port2 <= 65535 ? port2 : void 0;
-}
-function argv2(launch) {
-  const parts = [launch.entrypoint, launch.cmd].flatMap(
-    (p) => p == null ? [] : typeof p === "string" ? [p] : p
-  );
-  return parts.flatMap((p) => p.split(/\s+/)).filter(Boolean);
-}
-function launchWords(launch) {
-  const args = argv2(launch);
-  return args.map((a, i) => ({ word: a.slice(a.lastIndexOf("/") + 1).toLowerCase(), i })).filter(({ word, i }) => !(i === 0 && word === "dash")).map(({ word }) => word.replace(/^["']+/, "").replace(/[:;,"'].*$/, ""));
-}
-function envMap(env) {
-  const map = /* @__PURE__ */ new Map();
-  for (const entry of env ?? []) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) map.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  return map;
-}
-var FRAMEWORKS, LAUNCH_WORDS, PORT_FLAGS, BIND_FLAGS;
-var init_framework = __esm({
-  "src/docker/framework.ts"() {
-    "use strict";
-    FRAMEWORKS = [
-      // Streamlit's own health endpoint answers "ok" only once the server can serve sessions (>= 1.18).
-      { name: "streamlit", defaultPort: 8501, healthPath: "/_stcore/health", portEnv: ["STREAMLIT_SERVER_PORT"] },
-      { name: "voila", defaultPort: 8866, healthPath: "/", portEnv: [] },
-      { name: "uvicorn", defaultPort: 8e3, healthPath: "/", portEnv: ["UVICORN_PORT"] },
-      { name: "gunicorn", defaultPort: 8e3, healthPath: "/", portEnv: [] },
-      { name: "flask", defaultPort: 5e3, healthPath: "/", portEnv: ["FLASK_RUN_PORT"] },
-      { name: "gradio", defaultPort: 7860, healthPath: "/", portEnv: ["GRADIO_SERVER_PORT"] },
-      { name: "dash", defaultPort: 8050, healthPath: "/", portEnv: [] }
-    ];
-    LAUNCH_WORDS = {
-      streamlit: "streamlit",
-      voila: "voila",
-      uvicorn: "uvicorn",
-      fastapi: "uvicorn",
-      hypercorn: "uvicorn",
-      gunicorn: "gunicorn",
-      flask: "flask",
-      gradio: "gradio",
-      dash: "dash"
-    };
-    PORT_FLAGS = /* @__PURE__ */ new Set(["--port", "-p", "--server.port", "--Voila.port"]);
-    BIND_FLAGS = /* @__PURE__ */ new Set(["--bind", "-b"]);
-  }
-});
-
 // src/docker/ports.ts
 function resolveContainerPort(facts) {
   if (facts.requested !== void 0) return { port: facts.requested, source: "input" };
@@ -63803,18 +63839,18 @@ var init_ports = __esm({
 });
 
 // src/docker/docker-errors.ts
-function engineMessage(err) {
-  const e = err;
+function engineMessage(err2) {
+  const e = err2;
   if (typeof e?.json?.message === "string") return e.json.message.trim();
-  return String(e?.message ?? err).trim();
+  return String(e?.message ?? err2).trim();
 }
-function statusCode(err) {
-  const code = err?.statusCode;
+function statusCode(err2) {
+  const code = err2?.statusCode;
   return typeof code === "number" ? code : void 0;
 }
-function isGone(err) {
-  const code = statusCode(err);
-  return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err));
+function isGone(err2) {
+  const code = statusCode(err2);
+  return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err2));
 }
 var init_docker_errors = __esm({
   "src/docker/docker-errors.ts"() {
@@ -63826,20 +63862,20 @@ var init_docker_errors = __esm({
 async function stopAndRemove(container, graceSeconds = STOP_GRACE_SECONDS) {
   try {
     await container.stop({ t: graceSeconds });
-  } catch (err) {
-    if (isGone(err)) return;
+  } catch (err2) {
+    if (isGone(err2)) return;
   }
   try {
     await container.remove({ force: true, v: true });
-  } catch (err) {
-    if (!isGone(err)) throw removeError(container.id, err);
+  } catch (err2) {
+    if (!isGone(err2)) throw removeError(container.id, err2);
   }
 }
-function removeError(id, err) {
+function removeError(id, err2) {
   return new PreviewError(
     "run",
-    `Could not remove container ${id.slice(0, 12)}: ${engineMessage(err)}. Remove it by hand with \`docker rm -f ${id.slice(0, 12)}\`.`,
-    { code: "DOCKER_REMOVE_FAILED", cause: err }
+    `Could not remove container ${id.slice(0, 12)}: ${engineMessage(err2)}. Remove it by hand with \`docker rm -f ${id.slice(0, 12)}\`.`,
+    { code: "DOCKER_REMOVE_FAILED", cause: err2 }
   );
 }
 var init_remove = __esm({
@@ -63852,13 +63888,13 @@ var init_remove = __esm({
 });
 
 // src/docker/run-errors.ts
-function runError(err, scrub = (t) => t) {
-  if (err instanceof PreviewError) return err;
-  const message = scrub(engineMessage(err));
+function runError(err2, scrub = (t) => t) {
+  if (err2 instanceof PreviewError) return err2;
+  const message = scrub(engineMessage(err2));
   const advice = ADVICE.find(([pattern]) => pattern.test(message))?.[1] ?? "Check the Docker engine's message above.";
   return new PreviewError("run", `Docker could not start the app's container: ${message}. ${advice}`, {
     code: "DOCKER_RUN_FAILED",
-    cause: err
+    cause: err2
   });
 }
 var ADVICE;
@@ -63900,18 +63936,27 @@ async function startContainer(docker, image, opts, labels, log2) {
     }
   });
   log2.info(`Container port ${port2.port} (${describePort(port2)}).`);
+  const exposed = exposedTcpPorts(config.ExposedPorts);
+  if (port2.source === "input" && exposed.length > 0 && !exposed.includes(port2.port)) {
+    log2.warning(
+      `The image EXPOSEs ${exposed.join(", ")} but the preview waits on port ${port2.port} . If the app listens on ${exposed[0]}, set the \`port\` input to ${exposed[0]} (CLI: \`--port ${exposed[0]}\`).`
+    );
+  }
+  const defaults = reachableEnv(config.Env, opts.env);
+  for (const [k, v] of Object.entries(defaults))
+    log2.debug(`Set ${k}=${v} (see "Listening on 0.0.0.0" in the README).`);
   if (Object.keys(opts.env).length > 0)
     log2.info(`Environment: ${Object.keys(opts.env).join(", ")} (values masked).`);
   const spec = containerSpec({
     imageId: image.imageId,
     containerPort: port2.port,
-    env: opts.env,
+    env: { ...defaults, ...opts.env },
     command: opts.command,
     resources: opts.resources,
     labels
   });
-  const container = await docker.createContainer(spec).catch((err) => {
-    throw runError(err, scrub);
+  const container = await docker.createContainer(spec).catch((err2) => {
+    throw runError(err2, scrub);
   });
   const ring = new LogRing(opts.secrets);
   try {
@@ -63924,9 +63969,9 @@ async function startContainer(docker, image, opts, labels, log2) {
     });
     log2.info(`Started container ${container.id.slice(0, 12)} on http://127.0.0.1:${hostPort2}.`);
     return appContainer(container, port2.port, hostPort2, exited, ring);
-  } catch (err) {
+  } catch (err2) {
     await stopAndRemove(container).catch(() => void 0);
-    throw runError(err, scrub);
+    throw runError(err2, scrub);
   }
 }
 function appContainer(container, containerPort, hostPort2, exited, ring) {
@@ -63950,11 +63995,11 @@ async function inspectImageConfig(docker, image) {
   try {
     const info2 = await docker.getImage(image.imageId).inspect();
     return info2.Config;
-  } catch (err) {
+  } catch (err2) {
     throw new PreviewError(
       "run",
-      `Cannot inspect image ${image.ref} (${image.imageId.slice(0, 19)}): ${err.message}. Run the preview again so it is built or pulled afresh.`,
-      { code: "IMAGE_MISSING", cause: err }
+      `Cannot inspect image ${image.ref} (${image.imageId.slice(0, 19)}): ${err2.message}. Run the preview again so it is built or pulled afresh.`,
+      { code: "IMAGE_MISSING", cause: err2 }
     );
   }
 }
@@ -63983,6 +64028,7 @@ var init_container = __esm({
     "use strict";
     init_errors();
     init_exit();
+    init_framework();
     init_host_config();
     init_logs();
     init_ports();
@@ -64059,10 +64105,10 @@ function shortCause(message) {
   const parts = message.trim().split(/:\s+/).filter((p) => p.length > 0);
   return parts[parts.length - 1] ?? message;
 }
-function engineMessage2(err) {
-  const e = err;
+function engineMessage2(err2) {
+  const e = err2;
   if (typeof e?.json?.message === "string") return e.json.message;
-  const text = typeof e?.message === "string" ? e.message : String(err);
+  const text = typeof e?.message === "string" ? e.message : String(err2);
   return text.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, "").trim();
 }
 var UNREACHABLE, NOT_FOUND, UNAUTHORIZED;
@@ -64166,23 +64212,23 @@ function baseImageOf(step, message) {
 function shortHubName(ref) {
   return ref.replace(/^(?:registry-1\.|index\.)?docker\.io\/(?:library\/(?=[^/]+$))?/, "");
 }
-function requestError(err, dockerfile2, aborted, contextFailure) {
-  if (err instanceof PreviewError) return err;
+function requestError(err2, dockerfile2, aborted, contextFailure) {
+  if (err2 instanceof PreviewError) return err2;
   if (aborted)
-    return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err });
+    return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err2 });
   if (contextFailure) return contextError(contextFailure);
   return new PreviewError(
     "build",
-    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err)}. Check the Dockerfile and the build-args/target inputs.`,
-    { code: "DOCKER_BUILD_FAILED", cause: err }
+    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err2)}. Check the Dockerfile and the build-args/target inputs.`,
+    { code: "DOCKER_BUILD_FAILED", cause: err2 }
   );
 }
-function contextError(err) {
-  if (err instanceof PreviewError) return err;
+function contextError(err2) {
+  if (err2 instanceof PreviewError) return err2;
   return new PreviewError(
     "build",
-    `Could not read the build context: ${err.message}. Make the file readable, or list it in .dockerignore.`,
-    { code: "DOCKER_CONTEXT", cause: err }
+    `Could not read the build context: ${err2.message}. Make the file readable, or list it in .dockerignore.`,
+    { code: "DOCKER_CONTEXT", cause: err2 }
   );
 }
 var SHOWN_LINES;
@@ -64467,7 +64513,7 @@ function startBuild(docker, context2, req, builder, signal) {
         abortSignal: signal,
         statusCodes: { 200: true, 400: "bad parameter", 500: "server error" }
       },
-      (err, res) => err ? reject(err) : resolve6(res)
+      (err2, res) => err2 ? reject(err2) : resolve6(res)
     );
   });
 }
@@ -64558,10 +64604,10 @@ function readSmallFile(path4, size) {
 function readSync2(fd, buffer, offset, length) {
   try {
     return fs.readSync(fd, buffer, offset, length, offset);
-  } catch (err) {
-    const code = err.code;
+  } catch (err2) {
+    const code = err2.code;
     if (code === "ESPIPE" || code === "EAGAIN") throw new ContextChanged("it is no longer a regular file");
-    throw err;
+    throw err2;
   }
 }
 async function* readLargeFile(path4, size, pool) {
@@ -64574,9 +64620,9 @@ async function* readLargeFile(path4, size, pool) {
       let n;
       try {
         ({ bytesRead: n } = await file.read(buffer, 0, Math.min(buffer.length, size - position), position));
-      } catch (err) {
+      } catch (err2) {
         pool.release(buffer);
-        throw err;
+        throw err2;
       }
       if (n === 0) {
         pool.release(buffer);
@@ -64772,8 +64818,8 @@ var init_context_upload = __esm({
         const request4 = destination;
         let waiting = false;
         const write = (chunk) => {
-          const more = request4.write(chunk, (err) => {
-            if (!err) this.pool.release(chunk);
+          const more = request4.write(chunk, (err2) => {
+            if (!err2) this.pool.release(chunk);
           });
           if (more || waiting) return;
           waiting = true;
@@ -64839,26 +64885,26 @@ function readIgnoreFile(root, dockerfile2, perDockerfile) {
         throw Object.assign(new Error(`${name} is not a regular file`), { code });
       }
       text = (0, import_node_fs3.readFileSync)((0, import_node_path3.join)(root, name), "utf8");
-    } catch (err) {
-      const code = err.code;
+    } catch (err2) {
+      const code = err2.code;
       if (code === "ENOENT" || code === "ENOTDIR") continue;
-      throw new PreviewError("build", ignoreReadMessage(name, root, err), {
+      throw new PreviewError("build", ignoreReadMessage(name, root, err2), {
         code: "DOCKER_CONTEXT",
-        cause: err
+        cause: err2
       });
     }
     return { name, patterns: parseDockerignore(text) };
   }
   return { patterns: [] };
 }
-function ignoreReadMessage(name, root, err) {
-  if (err.code === "EISDIR")
+function ignoreReadMessage(name, root, err2) {
+  if (err2.code === "EISDIR")
     return `${name} in the build context ${root} is a directory; docker reads that name as the ignore file. Rename or remove the directory.`;
-  if (err.code === "ENOTFILE")
+  if (err2.code === "ENOTFILE")
     return `${name} in the build context ${root} is not a regular file (a FIFO or a device?); docker reads that name as the ignore file. Replace it with a file or remove it.`;
-  if (err.code === "EACCES")
+  if (err2.code === "EACCES")
     return `${name} in the build context ${root} cannot be read (permission denied). Make it readable (chmod a+r ${name}).`;
-  return `${name} in the build context ${root} cannot be read: ${err.message}.`;
+  return `${name} in the build context ${root} cannot be read: ${err2.message}.`;
 }
 function anyParentMatches(pattern, path4) {
   const parent = import_node_path3.posix.dirname(path4);
@@ -65014,10 +65060,10 @@ var init_dockerignore = __esm({
           try {
             const compiled = compilePattern(p.text);
             if (compiled) this.patterns.push(compiled);
-          } catch (err) {
+          } catch (err2) {
             throw new PreviewError(
               "build",
-              `${file} line ${p.line}: ${JSON.stringify(p.text)} is not a valid pattern (${err.message}), and docker refuses it too. Fix or remove that line.`,
+              `${file} line ${p.line}: ${JSON.stringify(p.text)} is not a valid pattern (${err2.message}), and docker refuses it too. Fix or remove that line.`,
               { code: "DOCKER_CONTEXT" }
             );
           }
@@ -65083,8 +65129,8 @@ async function createContextStream(contextDir, dockerfile2, builder = "classic")
     { objectMode: false }
   );
   const upload = new ContextUpload(pool);
-  tar.on("error", (err) => {
-    failure2 ??= err;
+  tar.on("error", (err2) => {
+    failure2 ??= err2;
   });
   (0, import_node_stream3.pipeline)(tar, upload, () => {
   });
@@ -65132,8 +65178,8 @@ function walk(root, filter) {
     let names;
     try {
       names = (0, import_node_fs4.readdirSync)(dir);
-    } catch (err) {
-      throw unreadable(root, dirRel || ".", true, err);
+    } catch (err2) {
+      throw unreadable(root, dirRel || ".", true, err2);
     }
     for (const name of names.sort(byteOrder)) {
       const rel = dirRel ? `${dirRel}/${name}` : name;
@@ -65141,9 +65187,9 @@ function walk(root, filter) {
       let stats;
       try {
         stats = (0, import_node_fs4.lstatSync)(path4);
-      } catch (err) {
-        if (err.code === "ENOENT") continue;
-        throw unreadable(root, rel, false, err);
+      } catch (err2) {
+        if (err2.code === "ENOENT") continue;
+        throw unreadable(root, rel, false, err2);
       }
       const matched = filter.match(rel, parent);
       if (matched.excluded) {
@@ -65181,18 +65227,18 @@ function tarEntry(root, rel, path4, stats, firstNames) {
   if (!stats.isFile()) return void 0;
   try {
     (0, import_node_fs4.accessSync)(path4, import_node_fs4.constants.R_OK);
-  } catch (err) {
-    throw unreadable(root, rel, false, err);
+  } catch (err2) {
+    throw unreadable(root, rel, false, err2);
   }
   return { ...base, name: rel, type: "file", size: stats.size };
 }
-function unreadable(root, rel, directory, err) {
-  const why = err.code === "EACCES" || err.code === "EPERM" ? "permission denied" : err.message;
+function unreadable(root, rel, directory, err2) {
+  const why = err2.code === "EACCES" || err2.code === "EPERM" ? "permission denied" : err2.message;
   const fix = directory ? `chmod a+rx '${rel}'` : `chmod a+r '${rel}'`;
   return new PreviewError(
     "build",
     `The build context cannot be sent: ${rel}${directory && rel !== "." ? "/" : ""} in ${root} cannot be read (${why}); docker build refuses it too. Make it readable (${fix}, or chown it back from a root-owned container step), or list it in .dockerignore.`,
-    { code: "DOCKER_CONTEXT", cause: err }
+    { code: "DOCKER_CONTEXT", cause: err2 }
   );
 }
 async function* tarChunks(root, planned, pool, counted) {
@@ -65217,8 +65263,8 @@ async function* tarChunks(root, planned, pool, counted) {
         yield flush();
         try {
           for await (const piece of readLargeFile(path4, entry.size, pool)) yield piece;
-        } catch (err) {
-          throw sendFailure(entry.name, err);
+        } catch (err2) {
+          throw sendFailure(entry.name, err2);
         }
       }
       add(tarPadding(entry.size));
@@ -65232,15 +65278,15 @@ async function* tarChunks(root, planned, pool, counted) {
 function contentOf(entry, read) {
   try {
     return read();
-  } catch (err) {
-    throw sendFailure(entry.name, err);
+  } catch (err2) {
+    throw sendFailure(entry.name, err2);
   }
 }
-function sendFailure(name, err) {
+function sendFailure(name, err2) {
   return new PreviewError(
     "build",
-    `The build context could not be sent: reading ${name} failed (${err.message}). Make it readable and keep it unchanged during the build, or list it in .dockerignore.`,
-    { code: "DOCKER_CONTEXT", cause: err }
+    `The build context could not be sent: reading ${name} failed (${err2.message}). Make it readable and keep it unchanged during the build, or list it in .dockerignore.`,
+    { code: "DOCKER_CONTEXT", cause: err2 }
   );
 }
 var import_node_fs4, import_promises2, import_node_path4, import_node_stream3, BATCH;
@@ -65305,8 +65351,8 @@ async function buildWithEngine(docker, req, log2, signal) {
   try {
     const events2 = await startBuild(docker, context2.stream, req, builder, requestSignal);
     await readEvents(events2, (event) => progress.push(event));
-  } catch (err) {
-    throw requestError(err, req.dockerfile, signal?.aborted === true, context2.readError());
+  } catch (err2) {
+    throw requestError(err2, req.dockerfile, signal?.aborted === true, context2.readError());
   } finally {
     context2.stream.destroy();
   }
@@ -65364,11 +65410,11 @@ function exists(fsPath) {
   return __awaiter(this, void 0, void 0, function* () {
     try {
       yield stat3(fsPath);
-    } catch (err) {
-      if (err.code === "ENOENT") {
+    } catch (err2) {
+      if (err2.code === "ENOENT") {
         return false;
       }
-      throw err;
+      throw err2;
     }
     return true;
   });
@@ -65388,9 +65434,9 @@ function tryGetExecutablePath(filePath, extensions) {
     let stats = void 0;
     try {
       stats = yield stat3(filePath);
-    } catch (err) {
-      if (err.code !== "ENOENT") {
-        console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+    } catch (err2) {
+      if (err2.code !== "ENOENT") {
+        console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err2}`);
       }
     }
     if (stats && stats.isFile()) {
@@ -65411,9 +65457,9 @@ function tryGetExecutablePath(filePath, extensions) {
       stats = void 0;
       try {
         stats = yield stat3(filePath);
-      } catch (err) {
-        if (err.code !== "ENOENT") {
-          console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+      } catch (err2) {
+        if (err2.code !== "ENOENT") {
+          console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err2}`);
         }
       }
       if (stats && stats.isFile()) {
@@ -65427,8 +65473,8 @@ function tryGetExecutablePath(filePath, extensions) {
                 break;
               }
             }
-          } catch (err) {
-            console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+          } catch (err2) {
+            console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err2}`);
           }
           return filePath;
         } else {
@@ -65728,8 +65774,8 @@ var init_toolrunner = __esm({
             n = s.indexOf(os.EOL);
           }
           return s;
-        } catch (err) {
-          this._debug(`error processing line. Failed with error ${err}`);
+        } catch (err2) {
+          this._debug(`error processing line. Failed with error ${err2}`);
           return "";
         }
       }
@@ -65939,8 +65985,8 @@ var init_toolrunner = __esm({
                 });
               });
             }
-            cp.on("error", (err) => {
-              state.processError = err.message;
+            cp.on("error", (err2) => {
+              state.processError = err2.message;
               state.processExited = true;
               state.processClosed = true;
               state.CheckComplete();
@@ -66152,10 +66198,10 @@ async function ensureImage(docker, ref, auth7, log2, signal) {
 async function localImageId(docker, ref) {
   try {
     return (await docker.getImage(ref).inspect()).Id;
-  } catch (err) {
-    if (err.statusCode === 404) return void 0;
-    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage2(err)}`, {
-      cause: err
+  } catch (err2) {
+    if (err2.statusCode === 404) return void 0;
+    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage2(err2)}`, {
+      cause: err2
     });
   }
 }
@@ -66181,10 +66227,10 @@ async function pullImage(docker, ref, auth7, log2, opts) {
       if (error2) failure2 ??= error2;
       else logPullEvent(event, log2);
     });
-  } catch (err) {
+  } catch (err2) {
     if (opts.signal?.aborted)
-      throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err });
-    throw fail(engineMessage2(err), err);
+      throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err2 });
+    throw fail(engineMessage2(err2), err2);
   }
   if (failure2) throw fail(failure2);
 }
@@ -66353,8 +66399,8 @@ async function ghaBuild(docker, req, log2, env = process.env) {
           stdline: (line) => log2.info(line)
         }
       });
-    } catch (err) {
-      return fallback(`docker buildx build could not start (${err.message})`);
+    } catch (err2) {
+      return fallback(`docker buildx build could not start (${err2.message})`);
     }
     if (code !== 0)
       return fallback(
@@ -66397,8 +66443,8 @@ async function cacheBuilder(env, log2) {
 async function dockerCli(args, env) {
   try {
     return await getExecOutput("docker", args, { env, silent: true, ignoreReturnCode: true });
-  } catch (err) {
-    return { exitCode: 127, stdout: "", stderr: err.message };
+  } catch (err2) {
+    return { exitCode: 127, stdout: "", stderr: err2.message };
   }
 }
 function lastLine(out) {
@@ -66452,13 +66498,13 @@ async function pullCache(docker, ref, auth7, log2, signal) {
   try {
     await pullImage(docker, ref, auth7, log2, { step: "build", role: "cache image", signal });
     return "ok";
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    if (err instanceof PreviewError && err.code === "DOCKER_IMAGE_NOT_FOUND") {
+  } catch (err2) {
+    if (signal?.aborted) throw err2;
+    if (err2 instanceof PreviewError && err2.code === "DOCKER_IMAGE_NOT_FOUND") {
       log2.info(`No build cache at ${ref} yet: this build fills it.`);
       return "empty";
     }
-    log2.warning(`Could not read the build cache ${ref}: ${err.message} Building without it.`);
+    log2.warning(`Could not read the build cache ${ref}: ${err2.message} Building without it.`);
     return "failed";
   }
 }
@@ -66472,8 +66518,8 @@ async function pushCache(docker, imageId, ref, auth7, log2) {
     await readEvents(stream, (event) => {
       failure2 ??= event.errorDetail?.message ?? event.error;
     });
-  } catch (err) {
-    failure2 = engineMessage2(err);
+  } catch (err2) {
+    failure2 = engineMessage2(err2);
   }
   if (failure2) {
     const creds = auth7 ? "registry-username/registry-password need write access to it" : "set registry-username and registry-password";
@@ -66565,8 +66611,8 @@ async function removeSuperseded(docker, imageId, log2) {
   try {
     await docker.getImage(imageId).remove();
     log2.debug(`Removed the superseded image ${imageId}.`);
-  } catch (err) {
-    log2.debug(`Kept the superseded image ${imageId}: ${err.message}`);
+  } catch (err2) {
+    log2.debug(`Kept the superseded image ${imageId}: ${err2.message}`);
   }
 }
 var init_image2 = __esm({
@@ -66640,6 +66686,220 @@ var init_poll = __esm({
   }
 });
 
+// src/docker/readiness/http.ts
+function httpStrategy(target) {
+  const url = new URL(target.path, target.baseUrl);
+  const timeoutMs = target.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
+  return {
+    name: `http GET ${target.path}`,
+    until: (ctx) => pollUntilReady(ctx, (signal) => probeHttp(url, timeoutMs, signal, ctx))
+  };
+}
+function probeHttp(url, timeoutMs, signal, ctx) {
+  return new Promise((resolve6) => {
+    const req = (0, import_node_http2.request)(url, {
+      method: "GET",
+      agent: false,
+      signal,
+      headers: { "user-agent": "ml-preview" }
+    });
+    req.setTimeout(timeoutMs, () => {
+      ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
+      req.destroy();
+      resolve6("up");
+    });
+    req.once("response", (res) => {
+      const status = res.statusCode ?? 0;
+      res.destroy();
+      if (status >= 200 && status < 400) return resolve6("ready");
+      ctx.note(`GET ${url.pathname} answered ${status}`);
+      resolve6("up");
+    });
+    req.once("error", (err2) => {
+      ctx.note(`nothing answers on port ${url.port} yet (${err2.code ?? err2.message})`);
+      resolve6("down");
+    });
+    req.end();
+  });
+}
+var import_node_http2, DEFAULT_ATTEMPT_TIMEOUT_MS;
+var init_http = __esm({
+  "src/docker/readiness/http.ts"() {
+    "use strict";
+    import_node_http2 = require("node:http");
+    init_poll();
+    DEFAULT_ATTEMPT_TIMEOUT_MS = 2e3;
+  }
+});
+
+// src/docker/readiness/diagnose.ts
+function announcedListen(line) {
+  if (!ANNOUNCE.test(line)) return [];
+  const facts = [];
+  for (const m2 of line.matchAll(ADDRESS)) {
+    const port2 = Number(m2[2]);
+    if (port2 >= 1 && port2 <= 65535) facts.push({ port: port2, reach: reachOf(m2[1]), line: line.trim() });
+  }
+  return facts;
+}
+function reachOf(host) {
+  const h2 = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h2 === "localhost" || h2.startsWith("127.") || h2 === "::1" || h2 === "::ffff:127.0.0.1" ? "loopback" : "all";
+}
+function parseProcNetTcp(text) {
+  const facts = [];
+  for (const row of text.split("\n")) {
+    const cols = row.trim().split(/\s+/);
+    const [addr, portHex] = (cols[1] ?? "").split(":");
+    if (cols[3] !== "0A" || !addr || !portHex || addr === "0B00007F") continue;
+    facts.push({ port: Number.parseInt(portHex, 16), reach: hexAddressReach(addr) });
+  }
+  return facts;
+}
+function hexAddressReach(addr) {
+  if (addr.length === 8) return addr.endsWith("7F") ? "loopback" : "all";
+  const v6 = addr.toUpperCase();
+  if (v6 === "00000000000000000000000001000000") return "loopback";
+  if (v6.startsWith("0000000000000000FFFF0000") && v6.endsWith("7F")) return "loopback";
+  return "all";
+}
+async function listeningSockets(docker, id) {
+  try {
+    const exec2 = await docker.getContainer(id).exec({
+      Cmd: ["cat", "/proc/net/tcp", "/proc/net/tcp6"],
+      AttachStdout: true,
+      AttachStderr: false
+    });
+    const stream = await exec2.start({ hijack: true, stdin: false });
+    const chunks = [];
+    await new Promise((resolve6, reject) => {
+      stream.on("data", (c) => chunks.push(c));
+      stream.on("end", resolve6);
+      stream.on("error", reject);
+    });
+    const out = Buffer.concat(chunks).toString("latin1");
+    return out.includes("local_address") ? parseProcNetTcp(out) : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function diagnoseListen(facts, containerPort, ctx) {
+  const atPort = facts.filter((f) => f.port === containerPort);
+  const evidence = facts.find((f) => f.line)?.line;
+  const quote = evidence ? ` (its log: "${evidence.slice(0, 160)}")` : "";
+  if (atPort.length > 0) {
+    if (atPort.some((f) => f.reach === "all")) return void 0;
+    return new PreviewError(
+      "ready",
+      `The app listens on 127.0.0.1:${containerPort} inside its container${quote}, so nothing outside the container can reach it. Make it listen on 0.0.0.0: ${loopbackFix(ctx.framework)}`,
+      { code: "APP_LISTENS_ON_LOOPBACK" }
+    );
+  }
+  const elsewhere = facts.filter((f) => ctx.fromLog || ctx.exposed?.includes(f.port));
+  const other = elsewhere.find((f) => f.reach === "all") ?? elsewhere[0];
+  if (!other) return void 0;
+  const loopback = other.reach === "loopback" ? ` on 127.0.0.1; make it listen on 0.0.0.0 too (${loopbackFix(ctx.framework)})` : "";
+  return new PreviewError(
+    "ready",
+    `The app listens on port ${other.port}${quote}, but the preview waits for it on container port ${containerPort}. Set the \`port\` input to ${other.port} (CLI: \`--port ${other.port}\`), or make the app listen on ${containerPort}${loopback}.`,
+    { code: "APP_LISTENS_ON_OTHER_PORT" }
+  );
+}
+function loopbackFix(framework) {
+  const fixes = {
+    flask: '`app.run(host="0.0.0.0")`, or `flask run --host 0.0.0.0`.',
+    dash: '`app.run(host="0.0.0.0")` (or the environment variable HOST=0.0.0.0).',
+    gradio: '`demo.launch(server_name="0.0.0.0")` (or the environment variable GRADIO_SERVER_NAME=0.0.0.0).',
+    uvicorn: "`uvicorn main:app --host 0.0.0.0`.",
+    gunicorn: "`gunicorn --bind 0.0.0.0:PORT`.",
+    streamlit: "`streamlit run app.py --server.address 0.0.0.0`.",
+    voila: "`voila --Voila.ip=0.0.0.0`."
+  };
+  return (framework && fixes[framework]) ?? 'Flask/Dash `app.run(host="0.0.0.0")`, Gradio `demo.launch(server_name="0.0.0.0")`, uvicorn `--host 0.0.0.0`, or your server\'s equivalent.';
+}
+function watchListen(docker, app, ctx) {
+  const announced = [];
+  let sockets;
+  let lastAnnounce = 0;
+  const timers = /* @__PURE__ */ new Set();
+  const later = (ms, fn) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+  let fail = () => {
+  };
+  const diagnosed = new Promise((_, reject) => {
+    fail = reject;
+  });
+  diagnosed.catch(() => void 0);
+  const stop = () => {
+    for (const t of timers) clearTimeout(t);
+    unsubscribe?.();
+  };
+  ctx.signal.addEventListener("abort", stop, { once: true });
+  const confirmAnnounced = async () => {
+    if (ctx.signal.aborted || performance.now() - lastAnnounce < CONFIRM_MS - 50) return;
+    const url = new URL(ctx.path, app.localUrl);
+    const outcome = await probeHttp(url, 1e3, ctx.signal, { note: () => {
+    } }).catch(() => "up");
+    if (outcome !== "down" || ctx.signal.aborted) return;
+    const found = diagnoseListen(announced, app.containerPort, { ...ctx, fromLog: true });
+    if (found) fail(found);
+  };
+  const onLine = (line) => {
+    const facts = announcedListen(line);
+    if (facts.length === 0) return;
+    announced.push(...facts);
+    lastAnnounce = performance.now();
+    later(CONFIRM_MS, () => void confirmAnnounced());
+  };
+  const unsubscribe = app.onLogLine?.(onLine);
+  void app.tail(LINES_BEFORE).then((lines3) => lines3.forEach(onLine));
+  const lookAtSockets = async () => {
+    if (ctx.signal.aborted) return;
+    const now = await listeningSockets(docker, app.id);
+    if (ctx.signal.aborted || now === void 0) return;
+    sockets = now;
+    const atPort = now.filter((f) => f.port === app.containerPort);
+    if (atPort.length > 0 && atPort.every((f) => f.reach === "loopback")) {
+      const found = diagnoseListen([...announced, ...atPort], app.containerPort, { ...ctx, fromLog: false });
+      if (found) return fail(found);
+    }
+    if (atPort.length === 0) {
+      const found = diagnoseListen(now, app.containerPort, { ...ctx, fromLog: false });
+      if (found) return fail(found);
+    }
+    later(SOCKET_EVERY_MS, () => void lookAtSockets());
+  };
+  later(SOCKET_FIRST_MS, () => void lookAtSockets());
+  return {
+    diagnosed,
+    hint: () => {
+      const other = (sockets ?? []).filter((f) => f.port !== app.containerPort);
+      if (other.length === 0 || (sockets ?? []).some((f) => f.port === app.containerPort)) return void 0;
+      const list = other.map((f) => `${f.reach === "loopback" ? "127.0.0.1" : "0.0.0.0"}:${f.port}`);
+      return `it listens on ${[...new Set(list)].join(", ")}, not on container port ${app.containerPort}`;
+    }
+  };
+}
+var CONFIRM_MS, SOCKET_FIRST_MS, SOCKET_EVERY_MS, LINES_BEFORE, ANNOUNCE, ADDRESS;
+var init_diagnose = __esm({
+  "src/docker/readiness/diagnose.ts"() {
+    "use strict";
+    init_errors();
+    init_http();
+    CONFIRM_MS = 1500;
+    SOCKET_FIRST_MS = 1e3;
+    SOCKET_EVERY_MS = 2e3;
+    LINES_BEFORE = 200;
+    ANNOUNCE = /running on|listening (?:on|at)|serving (?:on|at)|local url|network url|running at|started server/i;
+    ADDRESS = /(?:https?:\/\/)?(\[[0-9a-f:.]*\]|localhost|\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))/gi;
+  }
+});
+
 // src/docker/readiness/docker-health.ts
 function hasHealthcheck(config) {
   const test = config?.Healthcheck?.Test;
@@ -66690,52 +66950,6 @@ var init_framework2 = __esm({
   }
 });
 
-// src/docker/readiness/http.ts
-function httpStrategy(target) {
-  const url = new URL(target.path, target.baseUrl);
-  const timeoutMs = target.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
-  return {
-    name: `http GET ${target.path}`,
-    until: (ctx) => pollUntilReady(ctx, (signal) => probeHttp(url, timeoutMs, signal, ctx))
-  };
-}
-function probeHttp(url, timeoutMs, signal, ctx) {
-  return new Promise((resolve6) => {
-    const req = (0, import_node_http2.request)(url, {
-      method: "GET",
-      agent: false,
-      signal,
-      headers: { "user-agent": "ml-preview" }
-    });
-    req.setTimeout(timeoutMs, () => {
-      ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
-      req.destroy();
-      resolve6("up");
-    });
-    req.once("response", (res) => {
-      const status = res.statusCode ?? 0;
-      res.destroy();
-      if (status >= 200 && status < 400) return resolve6("ready");
-      ctx.note(`GET ${url.pathname} answered ${status}`);
-      resolve6("up");
-    });
-    req.once("error", (err) => {
-      ctx.note(`nothing answers on port ${url.port} yet (${err.code ?? err.message})`);
-      resolve6("down");
-    });
-    req.end();
-  });
-}
-var import_node_http2, DEFAULT_ATTEMPT_TIMEOUT_MS;
-var init_http = __esm({
-  "src/docker/readiness/http.ts"() {
-    "use strict";
-    import_node_http2 = require("node:http");
-    init_poll();
-    DEFAULT_ATTEMPT_TIMEOUT_MS = 2e3;
-  }
-});
-
 // src/docker/readiness/log-pattern.ts
 var init_log_pattern = __esm({
   "src/docker/readiness/log-pattern.ts"() {
@@ -66753,6 +66967,13 @@ var init_tcp = __esm({
 
 // src/docker/readiness/index.ts
 async function waitUntilReady(docker, app, opts) {
+  const log2 = opts.log ?? silentLogger;
+  const facts = await containerFacts(docker, app.id);
+  const plan = readinessPlan(facts, opts.healthPath);
+  const title = `Waiting up to ${formatMs(opts.timeoutMs)} for GET ${plan.httpPath} to answer on container port ${app.containerPort} (${app.localUrl})`;
+  return log2.group(title, () => race(docker, app, opts, log2, { facts, plan }));
+}
+async function race(docker, app, opts, log2, known) {
   const started = performance.now();
   const stop = new AbortController();
   const notes = /* @__PURE__ */ new Map();
@@ -66766,14 +66987,26 @@ async function waitUntilReady(docker, app, opts) {
       if (!stop.signal.aborted) notes.set(strategy, text);
     }
   });
-  const ready = (async () => {
-    const strategies = opts.strategies ?? await defaultStrategies(docker, app, opts.healthPath, stop.signal);
-    const name = await Promise.any(strategies.map((s) => s.until(context2(s.name)).then(() => s.name)));
-    return { kind: "ready", strategy: name };
-  })();
+  const listen = watchListen(docker, app, {
+    framework: known.plan.framework,
+    exposed: exposedOf(known.facts),
+    path: known.plan.httpPath,
+    signal: stop.signal
+  });
+  cleanups.push(
+    showProgress(app, log2, opts.progressEveryMs ?? PROGRESS_EVERY_MS, started, () => [
+      ...notes.values(),
+      ...[listen.hint()].filter((h2) => h2 !== void 0)
+    ])
+  );
+  const strategies = opts.strategies ?? defaultStrategies(docker, app, known.plan);
+  const ready = Promise.any(strategies.map((s) => s.until(context2(s.name)).then(() => s.name))).then(
+    (name) => ({ kind: "ready", strategy: name })
+  );
   ready.catch(() => void 0);
   const outcome = await Promise.race([
     ready,
+    listen.diagnosed,
     app.exited.then((exit) => ({ kind: "exited", exit })),
     settle((resolve6) => {
       const timer = setTimeout(() => resolve6({ kind: "timeout" }), opts.timeoutMs);
@@ -66787,28 +67020,61 @@ async function waitUntilReady(docker, app, opts) {
       signal.addEventListener("abort", onAbort, { once: true });
       cleanups.push(() => signal.removeEventListener("abort", onAbort));
     })
-  ]).catch((err) => {
-    throw new PreviewError("ready", `Could not check whether the app is ready: ${err.message}`, {
-      code: "READY_CHECK_FAILED",
-      cause: err
-    });
+  ]).catch(async (err2) => {
+    throw await readinessError(err2, app);
   }).finally(() => {
     stop.abort();
     for (const cleanup of cleanups) cleanup();
   });
-  if (outcome.kind === "ready")
-    return { strategy: outcome.strategy, ms: Math.round(performance.now() - started) };
-  throw await failure(outcome, app, opts, [...notes.values()]);
+  if (outcome.kind === "ready") {
+    const ms = Math.round(performance.now() - started);
+    log2.info(`The app answered after ${formatMs(ms)} (${outcome.strategy}).`);
+    return { strategy: outcome.strategy, ms };
+  }
+  throw await failure(outcome, app, opts, [
+    ...notes.values(),
+    ...[listen.hint()].filter(Boolean)
+  ]);
 }
-async function defaultStrategies(docker, app, healthPath2, signal) {
-  const info2 = await docker.getContainer(app.id).inspect({ abortSignal: signal }).catch(() => void 0);
-  const facts = info2 && {
+function showProgress(app, log2, everyMs, started, notes) {
+  const show = (line) => log2.info(`  app | ${line}`);
+  const unsubscribe = app.onLogLine?.(show);
+  void app.tail(FAILURE_LOG_LINES).then((lines3) => lines3.forEach(show));
+  const timer = setInterval(() => {
+    const seen = notes();
+    log2.info(
+      `\u2026 still waiting (${formatMs(performance.now() - started)})${seen.length ? `: ${seen.join("; ")}` : ""}`
+    );
+  }, everyMs);
+  return () => {
+    clearInterval(timer);
+    unsubscribe?.();
+  };
+}
+async function containerFacts(docker, id) {
+  const info2 = await docker.getContainer(id).inspect().catch(() => void 0);
+  return info2 && {
     entrypoint: info2.Config.Entrypoint,
     cmd: info2.Config.Cmd,
     env: info2.Config.Env,
-    healthcheck: info2.Config.Healthcheck
+    healthcheck: info2.Config.Healthcheck,
+    exposedPorts: info2.Config.ExposedPorts
   };
-  const plan = readinessPlan(facts, healthPath2);
+}
+function exposedOf(facts) {
+  return Object.keys(facts?.exposedPorts ?? {}).map((k) => Number.parseInt(k, 10)).filter((p) => p > 0);
+}
+async function readinessError(err2, app) {
+  if (err2 instanceof PreviewError) {
+    const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
+    return new PreviewError(err2.step, err2.message, { code: err2.code, logLines });
+  }
+  return new PreviewError("ready", `Could not check whether the app is ready: ${err2.message}`, {
+    code: "READY_CHECK_FAILED",
+    cause: err2
+  });
+}
+function defaultStrategies(docker, app, plan) {
   const strategies = [httpStrategy({ baseUrl: app.localUrl, path: plan.httpPath })];
   return plan.dockerHealth ? [...strategies, dockerHealthStrategy(docker, app.id)] : strategies;
 }
@@ -66836,25 +67102,29 @@ async function failure(outcome, app, opts, notes) {
   }
 }
 function formatMs(ms) {
-  if (ms < 1e3) return `${ms} ms`;
+  if (ms < 1e3) return `${Math.round(ms)} ms`;
   if (ms < 12e4) return `${Math.round(ms / 100) / 10} s`;
   return `${Math.round(ms / 6e3) / 10} min`;
 }
-var FAILURE_LOG_LINES;
+var FAILURE_LOG_LINES, PROGRESS_EVERY_MS;
 var init_readiness = __esm({
   "src/docker/readiness/index.ts"() {
     "use strict";
     init_errors();
+    init_log();
     init_exit();
+    init_diagnose();
     init_docker_health();
     init_framework2();
     init_http();
+    init_diagnose();
     init_docker_health();
     init_framework2();
     init_http();
     init_log_pattern();
     init_tcp();
     FAILURE_LOG_LINES = 50;
+    PROGRESS_EVERY_MS = 5e3;
   }
 });
 
@@ -66910,8 +67180,8 @@ var init_cleanup = __esm({
           steps.map(async (step) => {
             try {
               await step.undo();
-            } catch (err) {
-              this.log.warning(`Cleanup: could not ${step.what}: ${err.message}`);
+            } catch (err2) {
+              this.log.warning(`Cleanup: could not ${step.what}: ${err2.message}`);
             }
           })
         );
@@ -66921,14 +67191,14 @@ var init_cleanup = __esm({
 });
 
 // src/lifecycle/early-tunnel.ts
-function endedByTunnel(err, tunnelError) {
-  return err === tunnelError || err instanceof PreviewError && err.code === "CANCELLED";
+function endedByTunnel(err2, tunnelError) {
+  return err2 === tunnelError || err2 instanceof PreviewError && err2.code === "CANCELLED";
 }
-function asTunnelError(err) {
-  if (err instanceof PreviewError) return err;
-  return new PreviewError("tunnel", `Could not open the tunnel: ${err?.message ?? String(err)}`, {
+function asTunnelError(err2) {
+  if (err2 instanceof PreviewError) return err2;
+  return new PreviewError("tunnel", `Could not open the tunnel: ${err2?.message ?? String(err2)}`, {
     code: "TUNNEL_FAILED",
-    cause: err
+    cause: err2
   });
 }
 var EarlyTunnel;
@@ -66943,8 +67213,8 @@ var init_early_tunnel = __esm({
       failed = new AbortController();
       failure;
       constructor(open4, signal, cleanup) {
-        this.opening = open4(AbortSignal.any([signal, this.unneeded.signal])).catch((err) => {
-          throw asTunnelError(err);
+        this.opening = open4(AbortSignal.any([signal, this.unneeded.signal])).catch((err2) => {
+          throw asTunnelError(err2);
         });
         this.opening.catch((error2) => {
           this.failure = { error: error2 };
@@ -66965,10 +67235,10 @@ var init_early_tunnel = __esm({
       async alongside(signal, wait2) {
         try {
           return await wait2(AbortSignal.any([signal, this.failed.signal]));
-        } catch (err) {
-          if (this.failure && !signal.aborted && endedByTunnel(err, this.failure.error)) throw this.failure.error;
+        } catch (err2) {
+          if (this.failure && !signal.aborted && endedByTunnel(err2, this.failure.error)) throw this.failure.error;
           this.unneeded.abort(new Error("the app did not become ready"));
-          throw err;
+          throw err2;
         }
       }
       /** The open tunnel, or its opening error. */
@@ -67019,8 +67289,8 @@ async function holdUntilEnd(w) {
         if (w.prOpen && !await w.prOpen(done.signal)) {
           return { state: "stopped", reason: "the pull request was closed or merged" };
         }
-      } catch (err) {
-        if (!done.signal.aborted) w.onPollError(err);
+      } catch (err2) {
+        if (!done.signal.aborted) w.onPollError(err2);
       }
     }
   })();
@@ -67058,24 +67328,58 @@ var init_hold = __esm({
 });
 
 // src/lifecycle/share.ts
-async function waitForLocalApp(url, timeoutMs, signal) {
-  const deadline = Date.now() + timeoutMs;
+async function waitForLocalApp(url, timeoutMs, signal, log2 = silentLogger) {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let delay2 = 20;
   let last = "";
+  let refusedSince;
+  let shownAt = started;
+  log2.info(`Waiting for your app to answer at ${url}\u2026`);
   while (Date.now() < deadline) {
     if (signal.aborted) throw signal.reason ?? new Error("stopped");
     try {
       await probe(url, signal);
       return;
-    } catch (err) {
-      last = err.message;
+    } catch (err2) {
+      const e = err2;
+      last = e.code ?? e.message;
+      refusedSince = e.code === "ECONNREFUSED" ? refusedSince ?? Date.now() : void 0;
+    }
+    if (refusedSince !== void 0 && Date.now() - refusedSince >= REFUSED_GIVE_UP_MS) {
+      throw await nothingListens(url, signal);
+    }
+    if (Date.now() - shownAt >= PROGRESS_EVERY_MS2) {
+      shownAt = Date.now();
+      log2.info(`\u2026 still waiting for ${url} (${Math.round((shownAt - started) / 1e3)} s): ${last}`);
     }
     await (0, import_promises6.setTimeout)(delay2, void 0, { signal }).catch(() => void 0);
     delay2 = Math.min(delay2 * 2, 500);
   }
+  if (refusedSince !== void 0) throw await nothingListens(url, signal);
   throw new PreviewError(
     "ready",
-    `Nothing answers at ${url} (${last}). Start your app first (e.g. a Dash app on port 8050) and check --port.`
+    `Nothing answers at ${url} after ${Math.round(timeoutMs / 1e3)} s (${last}): something accepts connections there but sends no HTTP answer. Check --port, or raise --ready-timeout if the app is still starting.`,
+    { code: "READY_TIMEOUT" }
+  );
+}
+async function nothingListens(url, signal) {
+  const { port: port2 } = new URL(url);
+  const v6 = await probe(`http://[::1]:${port2}`, signal).then(
+    () => true,
+    () => false
+  );
+  if (v6) {
+    return new PreviewError(
+      "ready",
+      `Your app listens on [::1]:${port2} (IPv6 only), and the tunnel connects to 127.0.0.1:${port2}. Start it on 127.0.0.1 or 0.0.0.0 (e.g. \`--host 127.0.0.1\`).`,
+      { code: "APP_LISTENS_ON_IPV6_LOOPBACK" }
+    );
+  }
+  return new PreviewError(
+    "ready",
+    `Nothing listens on port ${port2} on this machine (connection refused). Start your app first, then run share with the port it prints (e.g. "Running on http://127.0.0.1:8050" \u2192 --port 8050).`,
+    { code: "NOTHING_LISTENS" }
   );
 }
 function probe(url, signal) {
@@ -67089,13 +67393,16 @@ function probe(url, signal) {
     req.end();
   });
 }
-var import_node_http3, import_promises6;
+var import_node_http3, import_promises6, REFUSED_GIVE_UP_MS, PROGRESS_EVERY_MS2;
 var init_share = __esm({
   "src/lifecycle/share.ts"() {
     "use strict";
     import_node_http3 = require("node:http");
     import_promises6 = require("node:timers/promises");
     init_errors();
+    init_log();
+    REFUSED_GIVE_UP_MS = 3e3;
+    PROGRESS_EVERY_MS2 = 5e3;
   }
 });
 
@@ -67111,28 +67418,28 @@ var init_redact = __esm({
 });
 
 // src/tunnel/ngrok-errors.ts
-function ngrokErrorCode(err) {
-  const e = err;
-  const text = `${typeof e?.errorCode === "string" ? e.errorCode : ""} ${typeof e?.message === "string" ? e.message : String(err)}`;
+function ngrokErrorCode(err2) {
+  const e = err2;
+  const text = `${typeof e?.errorCode === "string" ? e.errorCode : ""} ${typeof e?.message === "string" ? e.message : String(err2)}`;
   const match = /ERR_NGROK_(\d+)/.exec(text);
   return match ? Number(match[1]) : void 0;
 }
-function isNetworkFailure(err) {
-  const text = err instanceof Error ? `${err.message} ${err.code ?? ""}` : String(err);
+function isNetworkFailure(err2) {
+  const text = err2 instanceof Error ? `${err2.message} ${err2.code ?? ""}` : String(err2);
   return /failed to establish (tcp|tls)|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|timed out|connection refused|dns|resolve/i.test(
     text
   );
 }
-function explainNgrokError(err, ctx = {}) {
-  if (err instanceof PreviewError) return err;
-  const n = ngrokErrorCode(err);
-  const text = n !== void 0 && isPolicyError(n) ? allLines(err) : firstLine(err);
+function explainNgrokError(err2, ctx = {}) {
+  if (err2 instanceof PreviewError) return err2;
+  const n = ngrokErrorCode(err2);
+  const text = n !== void 0 && isPolicyError(n) ? allLines(err2) : firstLine(err2);
   const said = redact(text, ctx.secrets ?? []);
   if (n !== void 0) {
     const advice = ADVICE2[n]?.(ctx, said) ?? defaultAdvice(n, said);
     return sanitized(`${advice} (ERR_NGROK_${n}, ${ngrokDocsUrl(n)})`, `ERR_NGROK_${n}`, said);
   }
-  if (isNetworkFailure(err)) {
+  if (isNetworkFailure(err2)) {
     const where = ctx.serverAddr ?? "connect.ngrok-agent.com:443";
     return sanitized(
       `Could not reach ngrok's agent ingress at ${where} (${said}). Check that the runner may open outbound TLS connections to it (proxy, firewall, DNS)${ctx.serverAddr ? ", and that `ngrok-server-addr` and `ngrok-ca-cert` are right" : ""}.`,
@@ -67151,15 +67458,15 @@ Fix traffic-policy (the protection inputs put their own rules first in on_http_r
 function sanitized(message, code, said) {
   return new PreviewError("tunnel", message, { code, cause: new Error(said) });
 }
-function lines2(err) {
-  const text = err instanceof Error ? err.message : String(err);
+function lines2(err2) {
+  const text = err2 instanceof Error ? err2.message : String(err2);
   return text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^ERR_NGROK_\d+$/.test(l));
 }
-function firstLine(err) {
-  return lines2(err)[0] ?? "unknown error";
+function firstLine(err2) {
+  return lines2(err2)[0] ?? "unknown error";
 }
-function allLines(err) {
-  return lines2(err).join("\n") || "unknown error";
+function allLines(err2) {
+  return lines2(err2).join("\n") || "unknown error";
 }
 var ngrokDocsUrl, TOKEN_PAGE, gh, CONCURRENCY, BILLING, PLANS, VISITOR_PLAN_ERRORS, isPolicyError, ADVICE2;
 var init_ngrok_errors = __esm({
@@ -67288,7 +67595,7 @@ async function settleWithin(ms, work, log2, what) {
   const outcome = await Promise.race([
     work.then(
       () => "",
-      (err) => err instanceof Error ? err.message : String(err)
+      (err2) => err2 instanceof Error ? err2.message : String(err2)
     ),
     timeout
   ]);
@@ -67330,10 +67637,10 @@ async function verifyTunnel(url, protection, opts = {}) {
         );
       }
       last = `HTTP ${answer.status}${answer.ngrokCode === void 0 ? "" : ` ERR_NGROK_${answer.ngrokCode}`}`;
-    } catch (err) {
-      if (err instanceof PreviewError) throw err;
+    } catch (err2) {
+      if (err2 instanceof PreviewError) throw err2;
       abortable(opts.signal, "verify");
-      last = describeFetchError(err);
+      last = describeFetchError(err2);
     }
     if (Date.now() + RETRY_EVERY_MS >= started + timeoutMs) throw notAnswering(url, timeoutMs, last);
     await sleep3(RETRY_EVERY_MS, opts.signal);
@@ -67350,9 +67657,9 @@ async function getOnce(url, headers, timeoutMs, signal) {
   if (res.status < 400) await res.body?.cancel();
   return { status: res.status, ngrokCode: ngrokCodeOf(res.headers.get("ngrok-error-code"), body2) };
 }
-function describeFetchError(err) {
-  const cause = err.cause;
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+function describeFetchError(err2) {
+  const cause = err2.cause;
+  return cause?.code ?? cause?.message ?? (err2 instanceof Error ? err2.message : String(err2));
 }
 function notAnswering(url, timeoutMs, last) {
   const hint2 = /8012|HTTP 50[234]/.test(last) ? "ngrok could not reach the app on the runner: check that the container is still running and listening." : /3200/.test(last) ? "ngrok reports the endpoint offline: the agent session may have dropped." : "The URL could not be reached from the runner: check outbound network access to ngrok.";
@@ -67425,11 +67732,11 @@ async function bindEndpoint(session, spec, log2, ctx, collisionRetryMs, signal) 
   for (; ; ) {
     try {
       return await bindOnce(session, spec, log2);
-    } catch (err) {
+    } catch (err2) {
       const left = started + collisionRetryMs - Date.now();
-      if (ngrokErrorCode(err) !== 334 || left <= 0) {
-        const waited = ngrokErrorCode(err) === 334 ? Date.now() - started : void 0;
-        throw explainNgrokError(err, { ...ctx, waitedMs: waited });
+      if (ngrokErrorCode(err2) !== 334 || left <= 0) {
+        const waited = ngrokErrorCode(err2) === 334 ? Date.now() - started : void 0;
+        throw explainNgrokError(err2, { ...ctx, waitedMs: waited });
       }
       if (wait2 === FIRST_RETRY_MS) {
         log2.warning(
@@ -67447,8 +67754,8 @@ async function bindOnce(session, spec, log2) {
   if (spec.domain) builder.domain(spec.domain);
   if (spec.trafficPolicy) builder.trafficPolicy(spec.trafficPolicy);
   const listener = await builder.listen(false);
-  listener.forward(spec.upstream).catch((err) => {
-    log2.debug(`ngrok forwarding ended: ${err instanceof Error ? err.message : String(err)}`);
+  listener.forward(spec.upstream).catch((err2) => {
+    log2.debug(`ngrok forwarding ended: ${err2 instanceof Error ? err2.message : String(err2)}`);
   });
   return listener;
 }
@@ -67466,8 +67773,8 @@ var init_ngrok_bind = __esm({
 // node_modules/@ngrok/ngrok/index.js
 var require_ngrok = __commonJS({
   "node_modules/@ngrok/ngrok/index.js"(exports2, module2) {
-    var { existsSync: existsSync6, readFileSync: readFileSync8 } = require("fs");
-    var { join: join10 } = require("path");
+    var { existsSync: existsSync8, readFileSync: readFileSync11 } = require("fs");
+    var { join: join13 } = require("path");
     var { platform: platform2, arch: arch2 } = process;
     var nativeBinding = null;
     var localFileExisted = false;
@@ -67476,7 +67783,7 @@ var require_ngrok = __commonJS({
       if (!process.report || typeof process.report.getReport !== "function") {
         try {
           const lddPath = require("child_process").execSync("which ldd").toString().trim();
-          return readFileSync8(lddPath, "utf8").includes("musl");
+          return readFileSync11(lddPath, "utf8").includes("musl");
         } catch (e) {
           return true;
         }
@@ -67489,7 +67796,7 @@ var require_ngrok = __commonJS({
       case "android":
         switch (arch2) {
           case "arm64":
-            localFileExisted = existsSync6(join10(__dirname, "ngrok.android-arm64.node"));
+            localFileExisted = existsSync8(join13(__dirname, "ngrok.android-arm64.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.android-arm64.node");
@@ -67501,7 +67808,7 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm":
-            localFileExisted = existsSync6(join10(__dirname, "ngrok.android-arm-eabi.node"));
+            localFileExisted = existsSync8(join13(__dirname, "ngrok.android-arm-eabi.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.android-arm-eabi.node");
@@ -67519,8 +67826,8 @@ var require_ngrok = __commonJS({
       case "win32":
         switch (arch2) {
           case "x64":
-            localFileExisted = existsSync6(
-              join10(__dirname, "ngrok.win32-x64-msvc.node")
+            localFileExisted = existsSync8(
+              join13(__dirname, "ngrok.win32-x64-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -67533,8 +67840,8 @@ var require_ngrok = __commonJS({
             }
             break;
           case "ia32":
-            localFileExisted = existsSync6(
-              join10(__dirname, "ngrok.win32-ia32-msvc.node")
+            localFileExisted = existsSync8(
+              join13(__dirname, "ngrok.win32-ia32-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -67547,8 +67854,8 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm64":
-            localFileExisted = existsSync6(
-              join10(__dirname, "ngrok.win32-arm64-msvc.node")
+            localFileExisted = existsSync8(
+              join13(__dirname, "ngrok.win32-arm64-msvc.node")
             );
             try {
               if (localFileExisted) {
@@ -67565,7 +67872,7 @@ var require_ngrok = __commonJS({
         }
         break;
       case "darwin":
-        localFileExisted = existsSync6(join10(__dirname, "ngrok.darwin-universal.node"));
+        localFileExisted = existsSync8(join13(__dirname, "ngrok.darwin-universal.node"));
         try {
           if (localFileExisted) {
             nativeBinding = require("./ngrok.darwin-universal.node");
@@ -67577,7 +67884,7 @@ var require_ngrok = __commonJS({
         }
         switch (arch2) {
           case "x64":
-            localFileExisted = existsSync6(join10(__dirname, "ngrok.darwin-x64.node"));
+            localFileExisted = existsSync8(join13(__dirname, "ngrok.darwin-x64.node"));
             try {
               if (localFileExisted) {
                 nativeBinding = require("./ngrok.darwin-x64.node");
@@ -67589,8 +67896,8 @@ var require_ngrok = __commonJS({
             }
             break;
           case "arm64":
-            localFileExisted = existsSync6(
-              join10(__dirname, "ngrok.darwin-arm64.node")
+            localFileExisted = existsSync8(
+              join13(__dirname, "ngrok.darwin-arm64.node")
             );
             try {
               if (localFileExisted) {
@@ -67610,7 +67917,7 @@ var require_ngrok = __commonJS({
         if (arch2 !== "x64") {
           throw new Error(`Unsupported architecture on FreeBSD: ${arch2}`);
         }
-        localFileExisted = existsSync6(join10(__dirname, "ngrok.freebsd-x64.node"));
+        localFileExisted = existsSync8(join13(__dirname, "ngrok.freebsd-x64.node"));
         try {
           if (localFileExisted) {
             nativeBinding = require("./ngrok.freebsd-x64.node");
@@ -67625,8 +67932,8 @@ var require_ngrok = __commonJS({
         switch (arch2) {
           case "x64":
             if (isMusl()) {
-              localFileExisted = existsSync6(
-                join10(__dirname, "ngrok.linux-x64-musl.node")
+              localFileExisted = existsSync8(
+                join13(__dirname, "ngrok.linux-x64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -67638,8 +67945,8 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync6(
-                join10(__dirname, "ngrok.linux-x64-gnu.node")
+              localFileExisted = existsSync8(
+                join13(__dirname, "ngrok.linux-x64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -67654,8 +67961,8 @@ var require_ngrok = __commonJS({
             break;
           case "arm64":
             if (isMusl()) {
-              localFileExisted = existsSync6(
-                join10(__dirname, "ngrok.linux-arm64-musl.node")
+              localFileExisted = existsSync8(
+                join13(__dirname, "ngrok.linux-arm64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -67667,8 +67974,8 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync6(
-                join10(__dirname, "ngrok.linux-arm64-gnu.node")
+              localFileExisted = existsSync8(
+                join13(__dirname, "ngrok.linux-arm64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -67683,8 +67990,8 @@ var require_ngrok = __commonJS({
             break;
           case "arm":
             if (isMusl()) {
-              localFileExisted = existsSync6(
-                join10(__dirname, "ngrok.linux-arm-musleabihf.node")
+              localFileExisted = existsSync8(
+                join13(__dirname, "ngrok.linux-arm-musleabihf.node")
               );
               try {
                 if (localFileExisted) {
@@ -67696,8 +68003,8 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync6(
-                join10(__dirname, "ngrok.linux-arm-gnueabihf.node")
+              localFileExisted = existsSync8(
+                join13(__dirname, "ngrok.linux-arm-gnueabihf.node")
               );
               try {
                 if (localFileExisted) {
@@ -67712,8 +68019,8 @@ var require_ngrok = __commonJS({
             break;
           case "riscv64":
             if (isMusl()) {
-              localFileExisted = existsSync6(
-                join10(__dirname, "ngrok.linux-riscv64-musl.node")
+              localFileExisted = existsSync8(
+                join13(__dirname, "ngrok.linux-riscv64-musl.node")
               );
               try {
                 if (localFileExisted) {
@@ -67725,8 +68032,8 @@ var require_ngrok = __commonJS({
                 loadError = e;
               }
             } else {
-              localFileExisted = existsSync6(
-                join10(__dirname, "ngrok.linux-riscv64-gnu.node")
+              localFileExisted = existsSync8(
+                join13(__dirname, "ngrok.linux-riscv64-gnu.node")
               );
               try {
                 if (localFileExisted) {
@@ -67740,8 +68047,8 @@ var require_ngrok = __commonJS({
             }
             break;
           case "s390x":
-            localFileExisted = existsSync6(
-              join10(__dirname, "ngrok.linux-s390x-gnu.node")
+            localFileExisted = existsSync8(
+              join13(__dirname, "ngrok.linux-s390x-gnu.node")
             );
             try {
               if (localFileExisted) {
@@ -67805,9 +68112,9 @@ var require_ngrok = __commonJS({
     async function ngrokSessionConnect() {
       try {
         return await this._connect();
-      } catch (err) {
-        populateErrorCode(err);
-        throw err;
+      } catch (err2) {
+        populateErrorCode(err2);
+        throw err2;
       }
     }
     async function ngrokBind(bind2) {
@@ -67819,9 +68126,9 @@ var require_ngrok = __commonJS({
           defineListenerHandle(listener, socket2);
         }
         return listener;
-      } catch (err) {
-        populateErrorCode(err);
-        throw err;
+      } catch (err2) {
+        populateErrorCode(err2);
+        throw err2;
       }
     }
     async function listenAndServe(server) {
@@ -67829,12 +68136,12 @@ var require_ngrok = __commonJS({
       listener.socket = await ngrokListen(server, listener);
       return listener;
     }
-    function populateErrorCode(err) {
-      if (err.message) {
+    function populateErrorCode(err2) {
+      if (err2.message) {
         const regex2 = /error_code: (ERR_NGROK_\d+)$/;
-        const errorCode = err.message.match(regex2);
+        const errorCode = err2.message.match(regex2);
         if (errorCode && errorCode.length > 1) {
-          err.errorCode = errorCode[1];
+          err2.errorCode = errorCode[1];
         }
       }
     }
@@ -67854,8 +68161,8 @@ var require_ngrok = __commonJS({
         const socket2 = server.listen(options);
         socket2.once("listening", () => {
           resolve6(socket2);
-        }).once("error", (err) => {
-          reject(err);
+        }).once("error", (err2) => {
+          reject(err2);
         });
       });
     }
@@ -67879,8 +68186,8 @@ var require_ngrok = __commonJS({
       }
       try {
         socket = await ngrokLinkPipe(listener, server);
-      } catch (err) {
-        console.debug("Using TCP socket. " + err);
+      } catch (err2) {
+        console.debug("Using TCP socket. " + err2);
         socket = await ngrokLinkTcp(listener, server);
       }
       registerCleanup(listener, socket);
@@ -67901,12 +68208,12 @@ var require_ngrok = __commonJS({
       const dir = ".ngrok";
       try {
         fs4.mkdirSync(dir);
-      } catch (err) {
+      } catch (err2) {
       }
       try {
         fs4.accessSync(dir, fs4.constants.W_OK);
         return dir + path4.sep + proposed;
-      } catch (err) {
+      } catch (err2) {
       }
       if (os6.tmpdir().length < 90) {
         try {
@@ -67916,7 +68223,7 @@ var require_ngrok = __commonJS({
             filepath = filepath.substring(0, 100);
           }
           return filepath;
-        } catch (err) {
+        } catch (err2) {
         }
       }
       fs4.accessSync(process.cwd(), fs4.constants.W_OK);
@@ -67929,7 +68236,7 @@ var require_ngrok = __commonJS({
         if (platform2 != "win32") {
           fs4.chmodSync(filename, fs4.constants.S_IRWXU);
         }
-      } catch (err) {
+      } catch (err2) {
         console.debug("Cannot change permissions of file: " + filename);
       }
       var addr = "unix:" + filename;
@@ -67950,8 +68257,8 @@ var require_ngrok = __commonJS({
           if (sigHandlerRan) return;
           sigHandlerRan = true;
           if (listener) {
-            listener.close().catch((err) => {
-              console.error(`Error closing listener: ${err}`);
+            listener.close().catch((err2) => {
+              console.error(`Error closing listener: ${err2}`);
             });
           }
           if (socket2) socket2.close();
@@ -68038,19 +68345,19 @@ var require_ngrok = __commonJS({
       var on_connection, on_disconnection;
       if (config["onStatusChange"]) {
         const onStatusChange = config.onStatusChange;
-        on_connection = (status, err) => {
+        on_connection = (status, err2) => {
           onStatusChange(status);
         };
-        on_disconnection = (addr2, err) => {
+        on_disconnection = (addr2, err2) => {
           onStatusChange("closed");
         };
         config["onStatusChange"] = true;
       }
       try {
         return await _forward(config, on_log_event, on_connection, on_disconnection);
-      } catch (err) {
-        populateErrorCode(err);
-        throw err;
+      } catch (err2) {
+        populateErrorCode(err2);
+        throw err2;
       }
     }
     function undot(config, dotKey) {
@@ -68108,10 +68415,10 @@ async function connectSession(config, { metadata, watchdog, watchdogMs, isClosed
   });
   try {
     return await Promise.race([pending, giveUp]);
-  } catch (err) {
+  } catch (err2) {
     pending.then((late) => late.close()).catch(() => void 0);
     abortable(signal, "tunnel");
-    throw explainNgrokError(err, ctx);
+    throw explainNgrokError(err2, ctx);
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
@@ -68210,11 +68517,11 @@ async function openNgrokTunnel(config, target, meta, log2, opts) {
       upstream: `127.0.0.1:${target.port}`
     };
     listener = await bindEndpoint(session, spec, log2, ctx, opts.collisionRetryMs, opts.signal);
-  } catch (err) {
+  } catch (err2) {
     closed = true;
     watchdog.stop();
     await settleWithin(CLOSE_TIMEOUT_MS, session.close(), log2, "closing the ngrok session");
-    throw err;
+    throw err2;
   }
   const url = listener.url() ?? void 0;
   log2.info(`ngrok tunnel online: ${url}`);
@@ -68239,9 +68546,9 @@ function trafficPolicyText(protection, log2) {
     const overFreeLimit = ruleLimitWarning(policy);
     if (overFreeLimit) log2.warning(overFreeLimit);
     return policy === void 0 ? void 0 : JSON.stringify(policy);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new PreviewError("tunnel", err.message, { code: "TRAFFIC_POLICY" });
-    throw err;
+  } catch (err2) {
+    if (err2 instanceof ConfigError) throw new PreviewError("tunnel", err2.message, { code: "TRAFFIC_POLICY" });
+    throw err2;
   }
 }
 var CLOSE_TIMEOUT_MS;
@@ -68272,11 +68579,11 @@ async function openTunnel(config, target, meta, log2, opts = {}) {
     }, close: async () => {
     } };
   }
-  const { openNgrokTunnel: openNgrokTunnel2 } = await Promise.resolve().then(() => (init_ngrok(), ngrok_exports)).catch((err) => {
+  const { openNgrokTunnel: openNgrokTunnel2 } = await Promise.resolve().then(() => (init_ngrok(), ngrok_exports)).catch((err2) => {
     throw new PreviewError(
       "tunnel",
-      `The ngrok SDK's native addon could not be loaded here (${err.message}). The Action carries it for Linux runners on x64 and arm64; elsewhere install ml-preview with npm, which brings @ngrok/ngrok for your platform, or use \`tunnel: none\` for a local URL.`,
-      { code: "NGROK_SDK_UNAVAILABLE", cause: err }
+      `The ngrok SDK's native addon could not be loaded here (${err2.message}). The Action carries it for Linux runners on x64 and arm64; elsewhere install ml-preview with npm, which brings @ngrok/ngrok for your platform, or use \`tunnel: none\` for a local URL.`,
+      { code: "NGROK_SDK_UNAVAILABLE", cause: err2 }
     );
   });
   return openNgrokTunnel2(config, target, meta, log2, {
@@ -68325,7 +68632,7 @@ async function runPreview(config, deps) {
   let end;
   try {
     const source = config.source;
-    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err) => err);
+    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err2) => err2);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     let localUrl;
     let early;
@@ -68334,7 +68641,7 @@ async function runPreview(config, deps) {
       early = new EarlyTunnel((s) => open3(config, source.port, deps, s), signal, cleanup);
       await timed(
         "ready",
-        () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s))
+        () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s, log2))
       );
     } else {
       const docker = deps.docker;
@@ -68360,7 +68667,8 @@ async function runPreview(config, deps) {
           (s) => waitUntilReady(docker, started, {
             healthPath: config.healthPath,
             timeoutMs: config.readyTimeoutMs,
-            signal: s
+            signal: s,
+            log: log2
           })
         )
       );
@@ -68389,7 +68697,7 @@ async function runPreview(config, deps) {
       ...live2,
       phases: { ...phases },
       qrCode: config.github.qrCode,
-      protected: isProtected(config)
+      protected: protectionOfLive(config)
     });
     checkStop(signal, superseded);
     end = await holdLive();
@@ -68423,7 +68731,7 @@ async function runPreview(config, deps) {
         superseded: deps.superseded,
         linkUp: current.url ? (done) => checkLink(current.url, protectionOf(config), AbortSignal.any([signal, done])) : void 0,
         linkGraceMs: deps.watchdogMs ?? 3e4,
-        onPollError: (err) => log2.warning(`Could not check the pull request: ${err.message}`)
+        onPollError: (err2) => log2.warning(`Could not check the pull request: ${err2.message}`)
       });
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== void 0 && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
@@ -68440,7 +68748,7 @@ async function runPreview(config, deps) {
         ...live2,
         phases: { ...phases },
         qrCode: config.github.qrCode,
-        protected: isProtected(config)
+        protected: protectionOfLive(config)
       });
     }
   }
@@ -68455,12 +68763,12 @@ function open3(config, port2, deps, signal = deps.signal) {
 async function engineAnswers(docker) {
   try {
     await docker.ping();
-  } catch (err) {
+  } catch (err2) {
     const where = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
     throw new PreviewError(
       "build",
-      `The Docker engine does not answer at ${where} (${err.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
-      { code: "DOCKER_UNREACHABLE", cause: err }
+      `The Docker engine does not answer at ${where} (${err2.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
+      { code: "DOCKER_UNREACHABLE", cause: err2 }
     );
   }
 }
@@ -68471,10 +68779,10 @@ function buildCacheOf(image) {
 function protectionOf(config) {
   return config.tunnel.provider === "ngrok" ? config.tunnel.protection : { allowCidrs: [] };
 }
-function isProtected(config) {
-  if (config.tunnel.provider !== "ngrok") return false;
-  const p = config.tunnel.protection;
-  return Boolean(p.basicAuth || p.oauth || p.allowCidrs.length > 0);
+function protectionOfLive(config) {
+  if (config.tunnel.provider !== "ngrok") return void 0;
+  const names = protectionNames(config.tunnel.protection);
+  return names.length > 0 ? names.join(", ") : void 0;
 }
 function checkStop(signal, superseded) {
   if (signal.aborted) throw new StopRequested();
@@ -68488,20 +68796,20 @@ function finalState(end, signal, superseded) {
   return end.state;
 }
 async function describeFailure(end, app) {
-  const err = end.error;
-  const logLines = err instanceof PreviewError && err.logLines ? err.logLines : await app?.tail(50).catch(() => []);
+  const err2 = end.error;
+  const logLines = err2 instanceof PreviewError && err2.logLines ? err2.logLines : await app?.tail(50).catch(() => []);
   return {
-    step: err instanceof PreviewError ? err.step : end.step,
-    error: err === void 0 ? end.reason : err instanceof Error ? err.message : String(err),
-    exitCode: err instanceof PreviewError ? err.exitCode : end.exit?.exitCode,
+    step: err2 instanceof PreviewError ? err2.step : end.step,
+    error: err2 === void 0 ? end.reason : err2 instanceof Error ? err2.message : String(err2),
+    exitCode: err2 instanceof PreviewError ? err2.exitCode : end.exit?.exitCode,
     logLines
   };
 }
 async function safeReport(r, e, log2) {
   try {
     return await r.report(e);
-  } catch (err) {
-    log2.warning(`Could not update the ${r.name}: ${err.message}`);
+  } catch (err2) {
+    log2.warning(`Could not update the ${r.name}: ${err2.message}`);
   }
 }
 var TUNNEL_HEALTHY_MS, StopRequested;
@@ -68515,6 +68823,7 @@ var init_preview = __esm({
     init_hold();
     init_share();
     init_tunnel();
+    init_protection_rules();
     TUNNEL_HEALTHY_MS = 10 * 6e4;
     StopRequested = class extends Error {
       constructor(why = "signal") {
@@ -68724,7 +69033,7 @@ var require_tunnel = __commonJS({
         function onFree() {
           self2.emit("free", socket2, options);
         }
-        function onCloseOrRemove(err) {
+        function onCloseOrRemove(err2) {
           self2.removeSocket(socket2);
           socket2.removeListener("free", onFree);
           socket2.removeListener("close", onCloseOrRemove);
@@ -69754,7 +70063,7 @@ var require_util5 = __commonJS({
     function isDestroyed(body2) {
       return body2 && !!(body2.destroyed || body2[kDestroyed] || stream.isDestroyed?.(body2));
     }
-    function destroy(stream2, err) {
+    function destroy(stream2, err2) {
       if (stream2 == null || !isStream(stream2) || isDestroyed(stream2)) {
         return;
       }
@@ -69762,10 +70071,10 @@ var require_util5 = __commonJS({
         if (Object.getPrototypeOf(stream2).constructor === IncomingMessage) {
           stream2.socket = null;
         }
-        stream2.destroy(err);
-      } else if (err) {
+        stream2.destroy(err2);
+      } else if (err2) {
         queueMicrotask(() => {
-          stream2.emit("error", err);
+          stream2.emit("error", err2);
         });
       }
       if (stream2.destroyed !== true) {
@@ -69996,12 +70305,12 @@ var require_util5 = __commonJS({
       }
       obj[kListeners] = null;
     }
-    function errorRequest2(client, request4, err) {
+    function errorRequest2(client, request4, err2) {
       try {
-        request4.onError(err);
+        request4.onError(err2);
         assert(request4.aborted);
-      } catch (err2) {
-        client.emit("error", err2);
+      } catch (err3) {
+        client.emit("error", err3);
       }
     }
     var kEnumerableProperty = /* @__PURE__ */ Object.create(null);
@@ -70246,8 +70555,8 @@ var require_diagnostics = __commonJS({
           reason
         );
       });
-      diagnosticsChannel.channel("undici:websocket:socket_error").subscribe((err) => {
-        websocketDebuglog("connection errored - %s", err.message);
+      diagnosticsChannel.channel("undici:websocket:socket_error").subscribe((err2) => {
+        websocketDebuglog("connection errored - %s", err2.message);
       });
       diagnosticsChannel.channel("undici:websocket:ping").subscribe((evt) => {
         websocketDebuglog("ping received");
@@ -70352,11 +70661,11 @@ var require_request = __commonJS({
             };
             this.body.on("end", this.endHandler);
           }
-          this.errorHandler = (err) => {
+          this.errorHandler = (err2) => {
             if (this.abort) {
-              this.abort(err);
+              this.abort(err2);
             } else {
-              this.error = err;
+              this.error = err2;
             }
           };
           this.body.on("error", this.errorHandler);
@@ -70421,8 +70730,8 @@ var require_request = __commonJS({
         if (this[kHandler].onBodySent) {
           try {
             return this[kHandler].onBodySent(chunk);
-          } catch (err) {
-            this.abort(err);
+          } catch (err2) {
+            this.abort(err2);
           }
         }
       }
@@ -70433,8 +70742,8 @@ var require_request = __commonJS({
         if (this[kHandler].onRequestSent) {
           try {
             return this[kHandler].onRequestSent();
-          } catch (err) {
-            this.abort(err);
+          } catch (err2) {
+            this.abort(err2);
           }
         }
       }
@@ -70459,8 +70768,8 @@ var require_request = __commonJS({
         }
         try {
           return this[kHandler].onHeaders(statusCode2, headers, resume, statusText);
-        } catch (err) {
-          this.abort(err);
+        } catch (err2) {
+          this.abort(err2);
         }
       }
       onData(chunk) {
@@ -70468,8 +70777,8 @@ var require_request = __commonJS({
         assert(!this.completed);
         try {
           return this[kHandler].onData(chunk);
-        } catch (err) {
-          this.abort(err);
+        } catch (err2) {
+          this.abort(err2);
           return false;
         }
       }
@@ -70543,8 +70852,8 @@ var require_request = __commonJS({
         }
         try {
           return this[kHandler].onComplete(trailers);
-        } catch (err) {
-          this.onError(err);
+        } catch (err2) {
+          this.onError(err2);
         }
       }
       onError(error2) {
@@ -70774,8 +71083,8 @@ var require_dispatcher_base = __commonJS({
       close(callback) {
         if (callback === void 0) {
           return new Promise((resolve6, reject) => {
-            this.close((err, data) => {
-              return err ? reject(err) : resolve6(data);
+            this.close((err2, data) => {
+              return err2 ? reject(err2) : resolve6(data);
             });
           });
         }
@@ -70807,17 +71116,17 @@ var require_dispatcher_base = __commonJS({
           queueMicrotask(onClosed);
         });
       }
-      destroy(err, callback) {
-        if (typeof err === "function") {
-          callback = err;
-          err = null;
+      destroy(err2, callback) {
+        if (typeof err2 === "function") {
+          callback = err2;
+          err2 = null;
         }
         if (callback === void 0) {
           return new Promise((resolve6, reject) => {
-            this.destroy(err, (err2, data) => {
-              return err2 ? (
+            this.destroy(err2, (err3, data) => {
+              return err3 ? (
                 /* istanbul ignore next: should never error */
-                reject(err2)
+                reject(err3)
               ) : resolve6(data);
             });
           });
@@ -70833,8 +71142,8 @@ var require_dispatcher_base = __commonJS({
           }
           return;
         }
-        if (!err) {
-          err = new ClientDestroyedError();
+        if (!err2) {
+          err2 = new ClientDestroyedError();
         }
         this[kDestroyed] = true;
         this[kOnDestroyed] = this[kOnDestroyed] || [];
@@ -70846,7 +71155,7 @@ var require_dispatcher_base = __commonJS({
             callbacks[i](null, null);
           }
         };
-        this[kDestroy](err).then(() => {
+        this[kDestroy](err2).then(() => {
           queueMicrotask(onDestroyed);
         });
       }
@@ -70877,11 +71186,11 @@ var require_dispatcher_base = __commonJS({
             throw new ClientClosedError();
           }
           return this[kInterceptedDispatch](opts, handler2);
-        } catch (err) {
+        } catch (err2) {
           if (typeof handler2.onError !== "function") {
             throw new InvalidArgumentError("invalid onError method");
           }
-          handler2.onError(err);
+          handler2.onError(err2);
           return false;
         }
       }
@@ -71190,14 +71499,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname, host, protocol, port: port2, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname2, host, protocol, port: port2, servername, localAddress, httpSocket }, callback) {
         let socket2;
         if (protocol === "https:") {
           if (!tls) {
             tls = require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname;
+          const sessionKey = servername || hostname2;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port2 = port2 || 443;
@@ -71213,7 +71522,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port: port2,
-            host: hostname
+            host: hostname2
           });
           socket2.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -71227,14 +71536,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port: port2,
-            host: hostname
+            host: hostname2
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket2.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket2), { timeout, hostname, port: port2 });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket2), { timeout, hostname: hostname2, port: port2 });
         socket2.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -71242,12 +71551,12 @@ var require_connect = __commonJS({
             callback = null;
             cb(null, this);
           }
-        }).on("error", function(err) {
+        }).on("error", function(err2) {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
             const cb = callback;
             callback = null;
-            cb(err);
+            cb(err2);
           }
         });
         return socket2;
@@ -71362,18 +71671,18 @@ var require_constants4 = __commonJS({
       TYPE2[TYPE2["REQUEST"] = 1] = "REQUEST";
       TYPE2[TYPE2["RESPONSE"] = 2] = "RESPONSE";
     })(TYPE = exports2.TYPE || (exports2.TYPE = {}));
-    var FLAGS;
-    (function(FLAGS2) {
-      FLAGS2[FLAGS2["CONNECTION_KEEP_ALIVE"] = 1] = "CONNECTION_KEEP_ALIVE";
-      FLAGS2[FLAGS2["CONNECTION_CLOSE"] = 2] = "CONNECTION_CLOSE";
-      FLAGS2[FLAGS2["CONNECTION_UPGRADE"] = 4] = "CONNECTION_UPGRADE";
-      FLAGS2[FLAGS2["CHUNKED"] = 8] = "CHUNKED";
-      FLAGS2[FLAGS2["UPGRADE"] = 16] = "UPGRADE";
-      FLAGS2[FLAGS2["CONTENT_LENGTH"] = 32] = "CONTENT_LENGTH";
-      FLAGS2[FLAGS2["SKIPBODY"] = 64] = "SKIPBODY";
-      FLAGS2[FLAGS2["TRAILING"] = 128] = "TRAILING";
-      FLAGS2[FLAGS2["TRANSFER_ENCODING"] = 512] = "TRANSFER_ENCODING";
-    })(FLAGS = exports2.FLAGS || (exports2.FLAGS = {}));
+    var FLAGS2;
+    (function(FLAGS3) {
+      FLAGS3[FLAGS3["CONNECTION_KEEP_ALIVE"] = 1] = "CONNECTION_KEEP_ALIVE";
+      FLAGS3[FLAGS3["CONNECTION_CLOSE"] = 2] = "CONNECTION_CLOSE";
+      FLAGS3[FLAGS3["CONNECTION_UPGRADE"] = 4] = "CONNECTION_UPGRADE";
+      FLAGS3[FLAGS3["CHUNKED"] = 8] = "CHUNKED";
+      FLAGS3[FLAGS3["UPGRADE"] = 16] = "UPGRADE";
+      FLAGS3[FLAGS3["CONTENT_LENGTH"] = 32] = "CONTENT_LENGTH";
+      FLAGS3[FLAGS3["SKIPBODY"] = 64] = "SKIPBODY";
+      FLAGS3[FLAGS3["TRAILING"] = 128] = "TRAILING";
+      FLAGS3[FLAGS3["TRANSFER_ENCODING"] = 512] = "TRANSFER_ENCODING";
+    })(FLAGS2 = exports2.FLAGS || (exports2.FLAGS = {}));
     var LENIENT_FLAGS;
     (function(LENIENT_FLAGS2) {
       LENIENT_FLAGS2[LENIENT_FLAGS2["HEADERS"] = 1] = "HEADERS";
@@ -72297,15 +72606,15 @@ var require_webidl = __commonJS({
     webidl.brandCheck = function(V, I, opts) {
       if (opts?.strict !== false) {
         if (!(V instanceof I)) {
-          const err = new TypeError("Illegal invocation");
-          err.code = "ERR_INVALID_THIS";
-          throw err;
+          const err2 = new TypeError("Illegal invocation");
+          err2.code = "ERR_INVALID_THIS";
+          throw err2;
         }
       } else {
         if (V?.[Symbol.toStringTag] !== I.prototype[Symbol.toStringTag]) {
-          const err = new TypeError("Illegal invocation");
-          err.code = "ERR_INVALID_THIS";
-          throw err;
+          const err2 = new TypeError("Illegal invocation");
+          err2.code = "ERR_INVALID_THIS";
+          throw err2;
         }
       }
     };
@@ -73258,9 +73567,9 @@ var require_util6 = __commonJS({
       try {
         controller.close();
         controller.byobRequest?.respond(0);
-      } catch (err) {
-        if (!err.message.includes("Controller is already closed") && !err.message.includes("ReadableStream is already closed")) {
-          throw err;
+      } catch (err2) {
+        if (!err2.message.includes("Controller is already closed") && !err2.message.includes("ReadableStream is already closed")) {
+          throw err2;
         }
       }
     }
@@ -73393,7 +73702,7 @@ var require_util6 = __commonJS({
           this._inflateStream = (chunk[0] & 15) === 8 ? zlib.createInflate(this.#zlibOptions) : zlib.createInflateRaw(this.#zlibOptions);
           this._inflateStream.on("data", this.push.bind(this));
           this._inflateStream.on("end", () => this.push(null));
-          this._inflateStream.on("error", (err) => this.destroy(err));
+          this._inflateStream.on("error", (err2) => this.destroy(err2));
         }
         this._inflateStream.write(chunk, encoding, callback);
       }
@@ -74561,8 +74870,8 @@ var require_client_h1 = __commonJS({
             currentBufferRef = data;
             currentParser = this;
             ret = llhttp.llhttp_execute(this.ptr, currentBufferPtr, data.length);
-          } catch (err) {
-            throw err;
+          } catch (err2) {
+            throw err2;
           } finally {
             currentParser = null;
             currentBufferRef = null;
@@ -74579,8 +74888,8 @@ var require_client_h1 = __commonJS({
               throw this.createError(ret, body2);
             }
           }
-        } catch (err) {
-          util.destroy(socket2, err);
+        } catch (err2) {
+          util.destroy(socket2, err2);
         }
       }
       finish() {
@@ -74897,9 +75206,9 @@ var require_client_h1 = __commonJS({
       socket2[kIdleSocketValidationTimeout] = null;
       socket2[kSocketUsed] = false;
       socket2[kParser] = new Parser(client, socket2, llhttpInstance);
-      addListener(socket2, "error", function(err) {
+      addListener(socket2, "error", function(err2) {
         const parser = this[kParser];
-        if (err.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
+        if (err2.code === "ECONNRESET" && parser.statusCode && !parser.shouldKeepAlive) {
           const parserErr = parser.finish();
           if (parserErr) {
             this[kError] = parserErr;
@@ -74907,8 +75216,8 @@ var require_client_h1 = __commonJS({
           }
           return;
         }
-        this[kError] = err;
-        this[kClient][kOnError](err);
+        this[kError] = err2;
+        this[kClient][kOnError](err2);
       });
       addListener(socket2, "readable", function() {
         const parser = this[kParser];
@@ -74938,7 +75247,7 @@ var require_client_h1 = __commonJS({
           this[kParser].destroy();
           this[kParser] = null;
         }
-        const err = this[kError] || new SocketError("closed", util.getSocketInfo(this));
+        const err2 = this[kError] || new SocketError("closed", util.getSocketInfo(this));
         client2[kSocket] = null;
         client2[kHTTPContext] = null;
         if (client2.destroyed) {
@@ -74946,16 +75255,16 @@ var require_client_h1 = __commonJS({
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request4 = requests[i];
-            util.errorRequest(client2, request4, err);
+            util.errorRequest(client2, request4, err2);
           }
-        } else if (client2[kRunning] > 0 && err.code !== "UND_ERR_INFO") {
+        } else if (client2[kRunning] > 0 && err2.code !== "UND_ERR_INFO") {
           const request4 = client2[kQueue][client2[kRunningIdx]];
           client2[kQueue][client2[kRunningIdx]++] = null;
-          util.errorRequest(client2, request4, err);
+          util.errorRequest(client2, request4, err2);
         }
         client2[kPendingIdx] = client2[kRunningIdx];
         assert(client2[kRunning] === 0);
-        client2.emit("disconnect", client2[kUrl], [client2], err);
+        client2.emit("disconnect", client2[kUrl], [client2], err2);
         client2[kResume]();
       });
       let closed = false;
@@ -74971,11 +75280,11 @@ var require_client_h1 = __commonJS({
         resume() {
           resumeH1(client);
         },
-        destroy(err, callback) {
+        destroy(err2, callback) {
           if (closed) {
             queueMicrotask(callback);
           } else {
-            socket2.destroy(err).on("close", callback);
+            socket2.destroy(err2).on("close", callback);
           }
         },
         get destroyed() {
@@ -75129,8 +75438,8 @@ var require_client_h1 = __commonJS({
       };
       try {
         request4.onConnect(abort);
-      } catch (err) {
-        util.errorRequest(client, request4, err);
+      } catch (err2) {
+        util.errorRequest(client, request4, err2);
       }
       if (request4.aborted) {
         return false;
@@ -75216,8 +75525,8 @@ upgrade: ${upgrade}\r
           if (!writer.write(chunk) && this.pause) {
             this.pause();
           }
-        } catch (err) {
-          util.destroy(this, err);
+        } catch (err2) {
+          util.destroy(this, err2);
         }
       };
       const onDrain = function() {
@@ -75233,11 +75542,11 @@ upgrade: ${upgrade}\r
           body2.removeListener("error", onFinished);
         });
         if (!finished) {
-          const err = new RequestAbortedError();
-          queueMicrotask(() => onFinished(err));
+          const err2 = new RequestAbortedError();
+          queueMicrotask(() => onFinished(err2));
         }
       };
-      const onFinished = function(err) {
+      const onFinished = function(err2) {
         if (finished) {
           return;
         }
@@ -75245,16 +75554,16 @@ upgrade: ${upgrade}\r
         assert(socket2.destroyed || socket2[kWriting] && client[kRunning] <= 1);
         socket2.off("drain", onDrain).off("error", onFinished);
         body2.removeListener("data", onData).removeListener("end", onFinished).removeListener("close", onClose);
-        if (!err) {
+        if (!err2) {
           try {
             writer.end();
           } catch (er) {
-            err = er;
+            err2 = er;
           }
         }
-        writer.destroy(err);
-        if (err && (err.code !== "UND_ERR_INFO" || err.message !== "reset")) {
-          util.destroy(body2, err);
+        writer.destroy(err2);
+        if (err2 && (err2.code !== "UND_ERR_INFO" || err2.message !== "reset")) {
+          util.destroy(body2, err2);
         } else {
           util.destroy(body2);
         }
@@ -75300,8 +75609,8 @@ upgrade: ${upgrade}\r
         }
         request4.onRequestSent();
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeBlob(abort, body2, client, request4, socket2, contentLength, header, expectsPayload) {
@@ -75323,8 +75632,8 @@ upgrade: ${upgrade}\r
           socket2[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeIterable(abort, body2, client, request4, socket2, contentLength, header, expectsPayload) {
@@ -75357,8 +75666,8 @@ upgrade: ${upgrade}\r
           }
         }
         writer.end();
-      } catch (err) {
-        writer.destroy(err);
+      } catch (err2) {
+        writer.destroy(err2);
       } finally {
         socket2.off("close", onDrain).off("drain", onDrain);
       }
@@ -75461,12 +75770,12 @@ ${len.toString(16)}\r
         }
         client[kResume]();
       }
-      destroy(err) {
+      destroy(err2) {
         const { socket: socket2, client, abort } = this;
         socket2[kWriting] = false;
-        if (err) {
+        if (err2) {
           assert(client[kRunning] <= 1, "pipeline should only contain this request");
-          abort(err);
+          abort(err2);
         }
       }
     };
@@ -75566,36 +75875,36 @@ var require_client_h2 = __commonJS({
       util.addListener(session, "close", function() {
         const { [kClient]: client2 } = this;
         const { [kSocket]: socket3 } = client2;
-        const err = this[kSocket][kError] || this[kError] || new SocketError("closed", util.getSocketInfo(socket3));
+        const err2 = this[kSocket][kError] || this[kError] || new SocketError("closed", util.getSocketInfo(socket3));
         client2[kHTTP2Session] = null;
         if (client2.destroyed) {
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request4 = requests[i];
-            util.errorRequest(client2, request4, err);
+            util.errorRequest(client2, request4, err2);
           }
         }
       });
       session.unref();
       client[kHTTP2Session] = session;
       socket2[kHTTP2Session] = session;
-      util.addListener(socket2, "error", function(err) {
-        this[kError] = err;
-        this[kClient][kOnError](err);
+      util.addListener(socket2, "error", function(err2) {
+        this[kError] = err2;
+        this[kClient][kOnError](err2);
       });
       util.addListener(socket2, "end", function() {
         util.destroy(this, new SocketError("other side closed", util.getSocketInfo(this)));
       });
       util.addListener(socket2, "close", function() {
-        const err = this[kError] || new SocketError("closed", util.getSocketInfo(this));
+        const err2 = this[kError] || new SocketError("closed", util.getSocketInfo(this));
         client[kSocket] = null;
         if (this[kHTTP2Session] != null) {
-          this[kHTTP2Session].destroy(err);
+          this[kHTTP2Session].destroy(err2);
         }
         client[kPendingIdx] = client[kRunningIdx];
         assert(client[kRunning] === 0);
-        client.emit("disconnect", client[kUrl], [client], err);
+        client.emit("disconnect", client[kUrl], [client], err2);
         client[kResume]();
       });
       let closed = false;
@@ -75611,11 +75920,11 @@ var require_client_h2 = __commonJS({
         resume() {
           resumeH2(client);
         },
-        destroy(err, callback) {
+        destroy(err2, callback) {
           if (closed) {
             queueMicrotask(callback);
           } else {
-            socket2.destroy(err).on("close", callback);
+            socket2.destroy(err2).on("close", callback);
           }
         },
         get destroyed() {
@@ -75638,40 +75947,40 @@ var require_client_h2 = __commonJS({
         }
       }
     }
-    function onHttp2SessionError(err) {
-      this[kSocket][kError] = err;
-      this[kClient][kOnError](err);
+    function onHttp2SessionError(err2) {
+      this[kSocket][kError] = err2;
+      this[kClient][kOnError](err2);
     }
     function onHttp2FrameError(type, code, id) {
       if (id === 0) {
-        const err = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
-        this[kSocket][kError] = err;
-        this[kClient][kOnError](err);
+        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
+        this[kSocket][kError] = err2;
+        this[kClient][kOnError](err2);
       }
     }
     function onHttp2SessionEnd() {
-      const err = new SocketError("other side closed", util.getSocketInfo(this[kSocket]));
-      this.destroy(err);
-      util.destroy(this[kSocket], err);
+      const err2 = new SocketError("other side closed", util.getSocketInfo(this[kSocket]));
+      this.destroy(err2);
+      util.destroy(this[kSocket], err2);
     }
     function onHTTP2GoAway(code) {
-      const err = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util.getSocketInfo(this));
+      const err2 = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util.getSocketInfo(this));
       const client = this[kClient];
       client[kSocket] = null;
       client[kHTTPContext] = null;
       if (this[kHTTP2Session] != null) {
-        this[kHTTP2Session].destroy(err);
+        this[kHTTP2Session].destroy(err2);
         this[kHTTP2Session] = null;
       }
-      util.destroy(this[kSocket], err);
+      util.destroy(this[kSocket], err2);
       if (client[kRunningIdx] < client[kQueue].length) {
         const request4 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util.errorRequest(client, request4, err);
+        util.errorRequest(client, request4, err2);
         client[kPendingIdx] = client[kRunningIdx];
       }
       assert(client[kRunning] === 0);
-      client.emit("disconnect", client[kUrl], [client], err);
+      client.emit("disconnect", client[kUrl], [client], err2);
       client[kResume]();
     }
     function shouldSendContentLength(method) {
@@ -75702,8 +76011,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname, port: port2 } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port2 ? `:${port2}` : ""}`;
+      const { hostname: hostname2, port: port2 } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port2 ? `:${port2}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request4.aborted) {
@@ -75726,8 +76035,8 @@ var require_client_h2 = __commonJS({
       };
       try {
         request4.onConnect(abort);
-      } catch (err) {
-        util.errorRequest(client, request4, err);
+      } catch (err2) {
+        util.errorRequest(client, request4, err2);
       }
       if (request4.aborted) {
         return false;
@@ -75825,9 +76134,9 @@ var require_client_h2 = __commonJS({
         const { [HTTP2_HEADER_STATUS]: statusCode2, ...realHeaders } = headers2;
         request4.onResponseStarted();
         if (request4.aborted) {
-          const err = new RequestAbortedError();
-          util.errorRequest(client, request4, err);
-          util.destroy(stream, err);
+          const err2 = new RequestAbortedError();
+          util.errorRequest(client, request4, err2);
+          util.destroy(stream, err2);
           return;
         }
         if (request4.onHeaders(Number(statusCode2), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
@@ -75857,8 +76166,8 @@ var require_client_h2 = __commonJS({
           session.unref();
         }
       });
-      stream.once("error", function(err) {
-        abort(err);
+      stream.once("error", function(err2) {
+        abort(err2);
       });
       stream.once("frameError", (type, code) => {
         abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`));
@@ -75962,10 +76271,10 @@ var require_client_h2 = __commonJS({
       const pipe = pipeline2(
         body2,
         h2stream,
-        (err) => {
-          if (err) {
-            util.destroy(pipe, err);
-            abort(err);
+        (err2) => {
+          if (err2) {
+            util.destroy(pipe, err2);
+            abort(err2);
           } else {
             util.removeAllListeners(pipe);
             request4.onRequestSent();
@@ -75998,8 +76307,8 @@ var require_client_h2 = __commonJS({
           socket2[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       }
     }
     async function writeIterable(abort, h2stream, body2, client, request4, socket2, contentLength, expectsPayload) {
@@ -76038,8 +76347,8 @@ var require_client_h2 = __commonJS({
           socket2[kReset] = true;
         }
         client[kResume]();
-      } catch (err) {
-        abort(err);
+      } catch (err2) {
+        abort(err2);
       } finally {
         h2stream.off("close", onDrain).off("drain", onDrain);
       }
@@ -76448,7 +76757,7 @@ var require_client3 = __commonJS({
         this[kRunningIdx] = 0;
         this[kPendingIdx] = 0;
         this[kResume] = (sync) => resume(this, sync);
-        this[kOnError] = (err) => onError(this, err);
+        this[kOnError] = (err2) => onError(this, err2);
       }
       get pipelining() {
         return this[kPipelining];
@@ -76504,12 +76813,12 @@ var require_client3 = __commonJS({
           }
         });
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request4 = requests[i];
-            util.errorRequest(this, request4, err);
+            util.errorRequest(this, request4, err2);
           }
           const callback = () => {
             if (this[kClosedResolve]) {
@@ -76519,7 +76828,7 @@ var require_client3 = __commonJS({
             resolve6(null);
           };
           if (this[kHTTPContext]) {
-            this[kHTTPContext].destroy(err, callback);
+            this[kHTTPContext].destroy(err2, callback);
             this[kHTTPContext] = null;
           } else {
             queueMicrotask(callback);
@@ -76529,13 +76838,13 @@ var require_client3 = __commonJS({
       }
     };
     var createRedirectInterceptor = require_redirect_interceptor();
-    function onError(client, err) {
-      if (client[kRunning] === 0 && err.code !== "UND_ERR_INFO" && err.code !== "UND_ERR_SOCKET") {
+    function onError(client, err2) {
+      if (client[kRunning] === 0 && err2.code !== "UND_ERR_INFO" && err2.code !== "UND_ERR_SOCKET") {
         assert(client[kPendingIdx] === client[kRunningIdx]);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
           const request4 = requests[i];
-          util.errorRequest(client, request4, err);
+          util.errorRequest(client, request4, err2);
         }
         assert(client[kSize] === 0);
       }
@@ -76543,20 +76852,20 @@ var require_client3 = __commonJS({
     async function connect(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname, protocol, port: port2 } = client[kUrl];
-      if (hostname[0] === "[") {
-        const idx = hostname.indexOf("]");
+      let { host, hostname: hostname2, protocol, port: port2 } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net.isIP(ip));
-        hostname = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port: port2,
             version: client[kHTTPContext]?.version,
@@ -76570,14 +76879,14 @@ var require_client3 = __commonJS({
         const socket2 = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port: port2,
             servername: client[kServerName],
             localAddress: client[kLocalAddress]
-          }, (err, socket3) => {
-            if (err) {
-              reject(err);
+          }, (err2, socket3) => {
+            if (err2) {
+              reject(err2);
             } else {
               resolve6(socket3);
             }
@@ -76590,9 +76899,9 @@ var require_client3 = __commonJS({
         assert(socket2);
         try {
           client[kHTTPContext] = socket2.alpnProtocol === "h2" ? await connectH2(client, socket2) : await connectH1(client, socket2);
-        } catch (err) {
+        } catch (err2) {
           socket2.destroy().on("error", noop4);
-          throw err;
+          throw err2;
         }
         client[kConnecting] = false;
         socket2[kCounter] = 0;
@@ -76603,7 +76912,7 @@ var require_client3 = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port: port2,
               version: client[kHTTPContext]?.version,
@@ -76615,7 +76924,7 @@ var require_client3 = __commonJS({
           });
         }
         client.emit("connect", client[kUrl], [client]);
-      } catch (err) {
+      } catch (err2) {
         if (client.destroyed) {
           return;
         }
@@ -76624,7 +76933,7 @@ var require_client3 = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port: port2,
               version: client[kHTTPContext]?.version,
@@ -76632,19 +76941,19 @@ var require_client3 = __commonJS({
               localAddress: client[kLocalAddress]
             },
             connector: client[kConnector],
-            error: err
+            error: err2
           });
         }
-        if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+        if (err2.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
           assert(client[kRunning] === 0);
           while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
             const request4 = client[kQueue][client[kPendingIdx]++];
-            util.errorRequest(client, request4, err);
+            util.errorRequest(client, request4, err2);
           }
         } else {
-          onError(client, err);
+          onError(client, err2);
         }
-        client.emit("connectionError", client[kUrl], [client], err);
+        client.emit("connectionError", client[kUrl], [client], err2);
       }
       client[kResume]();
     }
@@ -76870,11 +77179,11 @@ var require_pool_base = __commonJS({
         this[kOnConnect] = (origin, targets) => {
           pool.emit("connect", origin, [pool, ...targets]);
         };
-        this[kOnDisconnect] = (origin, targets, err) => {
-          pool.emit("disconnect", origin, [pool, ...targets], err);
+        this[kOnDisconnect] = (origin, targets, err2) => {
+          pool.emit("disconnect", origin, [pool, ...targets], err2);
         };
-        this[kOnConnectionError] = (origin, targets, err) => {
-          pool.emit("connectionError", origin, [pool, ...targets], err);
+        this[kOnConnectionError] = (origin, targets, err2) => {
+          pool.emit("connectionError", origin, [pool, ...targets], err2);
         };
         this[kStats] = new PoolStats(this);
       }
@@ -76920,15 +77229,15 @@ var require_pool_base = __commonJS({
           });
         }
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         while (true) {
           const item = this[kQueue].shift();
           if (!item) {
             break;
           }
-          item.handler.onError(err);
+          item.handler.onError(err2);
         }
-        await Promise.all(this[kClients].map((c) => c.destroy(err)));
+        await Promise.all(this[kClients].map((c) => c.destroy(err2)));
       }
       [kDispatch](opts, handler2) {
         const dispatcher = this[kGetDispatcher]();
@@ -77141,8 +77450,8 @@ var require_balanced_pool = __commonJS({
           this._updateBalancedPoolStats();
         });
         pool.on("disconnect", (...args) => {
-          const err = args[2];
-          if (err && err.code === "UND_ERR_SOCKET") {
+          const err2 = args[2];
+          if (err2 && err2.code === "UND_ERR_SOCKET") {
             pool[kWeight] = Math.max(1, pool[kWeight] - this[kErrorPenalty]);
             this._updateBalancedPoolStats();
           }
@@ -77261,11 +77570,11 @@ var require_agent2 = __commonJS({
         this[kOnConnect] = (origin, targets) => {
           this.emit("connect", origin, [this, ...targets]);
         };
-        this[kOnDisconnect] = (origin, targets, err) => {
-          this.emit("disconnect", origin, [this, ...targets], err);
+        this[kOnDisconnect] = (origin, targets, err2) => {
+          this.emit("disconnect", origin, [this, ...targets], err2);
         };
-        this[kOnConnectionError] = (origin, targets, err) => {
-          this.emit("connectionError", origin, [this, ...targets], err);
+        this[kOnConnectionError] = (origin, targets, err2) => {
+          this.emit("connectionError", origin, [this, ...targets], err2);
         };
       }
       get [kRunning]() {
@@ -77297,10 +77606,10 @@ var require_agent2 = __commonJS({
         this[kClients].clear();
         await Promise.all(closePromises);
       }
-      async [kDestroy](err) {
+      async [kDestroy](err2) {
         const destroyPromises = [];
         for (const client of this[kClients].values()) {
-          destroyPromises.push(client.destroy(err));
+          destroyPromises.push(client.destroy(err2));
         }
         this[kClients].clear();
         await Promise.all(destroyPromises);
@@ -77384,8 +77693,8 @@ var require_proxy_agent = __commonJS({
       async [kClose]() {
         return this.#client.close();
       }
-      async [kDestroy](err) {
-        return this.#client.destroy(err);
+      async [kDestroy](err2) {
+        return this.#client.destroy(err2);
       }
     };
     var ProxyAgent2 = class extends DispatcherBase {
@@ -77466,11 +77775,11 @@ var require_proxy_agent = __commonJS({
                 servername = opts2.servername;
               }
               this[kConnectEndpoint]({ ...opts2, servername, httpSocket: socket2 }, callback);
-            } catch (err) {
-              if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-                callback(new SecureProxyConnectionError(err));
+            } catch (err2) {
+              if (err2.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+                callback(new SecureProxyConnectionError(err2));
               } else {
-                callback(err);
+                callback(err2);
               }
             }
           }
@@ -77589,20 +77898,20 @@ var require_env_http_proxy_agent = __commonJS({
           await this[kHttpsProxyAgent].close();
         }
       }
-      async [kDestroy](err) {
-        await this[kNoProxyAgent].destroy(err);
+      async [kDestroy](err2) {
+        await this[kNoProxyAgent].destroy(err2);
         if (!this[kHttpProxyAgent][kDestroyed]) {
-          await this[kHttpProxyAgent].destroy(err);
+          await this[kHttpProxyAgent].destroy(err2);
         }
         if (!this[kHttpsProxyAgent][kDestroyed]) {
-          await this[kHttpsProxyAgent].destroy(err);
+          await this[kHttpsProxyAgent].destroy(err2);
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname, port: port2 } = url;
-        hostname = hostname.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname2, port: port2 } = url;
+        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
         port2 = Number.parseInt(port2, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname, port2)) {
+        if (!this.#shouldProxy(hostname2, port2)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -77610,7 +77919,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname, port2) {
+      #shouldProxy(hostname2, port2) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -77626,11 +77935,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname === entry.hostname) {
+            if (hostname2 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -77798,8 +78107,8 @@ var require_retry_handler = __commonJS({
       onBodySent(chunk) {
         if (this.handler.onBodySent) return this.handler.onBodySent(chunk);
       }
-      static [kRetryHandlerDefaultRetry](err, { state, opts }, cb) {
-        const { statusCode: statusCode2, code, headers } = err;
+      static [kRetryHandlerDefaultRetry](err2, { state, opts }, cb) {
+        const { statusCode: statusCode2, code, headers } = err2;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -77812,19 +78121,19 @@ var require_retry_handler = __commonJS({
         } = retryOptions;
         const { counter } = state;
         if (code && code !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (Array.isArray(methods) && !methods.includes(method)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (statusCode2 != null && Array.isArray(statusCodes) && !statusCodes.includes(statusCode2)) {
-          cb(err);
+          cb(err2);
           return;
         }
         if (counter > maxRetries) {
-          cb(err);
+          cb(err2);
           return;
         }
         let retryAfterHeader = headers?.["retry-after"];
@@ -77956,11 +78265,11 @@ var require_retry_handler = __commonJS({
             statusMessage
           );
         }
-        const err = new RequestRetryError("Request failed", statusCode2, {
+        const err2 = new RequestRetryError("Request failed", statusCode2, {
           headers,
           data: { count: this.retryCount }
         });
-        this.abort(err);
+        this.abort(err2);
         return false;
       }
       onData(chunk) {
@@ -77971,9 +78280,9 @@ var require_retry_handler = __commonJS({
         this.retryCount = 0;
         return this.handler.onComplete(rawTrailers);
       }
-      onError(err) {
+      onError(err2) {
         if (this.aborted || isDisturbed(this.opts.body) || this.headersSent && this.resume == null) {
-          return this.handler.onError(err);
+          return this.handler.onError(err2);
         }
         if (this.retryCount - this.retryCountCheckpoint > 0) {
           this.retryCount = this.retryCountCheckpoint + (this.retryCount - this.retryCountCheckpoint);
@@ -77981,16 +78290,16 @@ var require_retry_handler = __commonJS({
           this.retryCount += 1;
         }
         this.retryOpts.retry(
-          err,
+          err2,
           {
             state: { counter: this.retryCount },
             opts: { retryOptions: this.retryOpts, ...this.opts }
           },
           onRetry.bind(this)
         );
-        function onRetry(err2) {
-          if (err2 != null || this.aborted || isDisturbed(this.opts.body)) {
-            return this.handler.onError(err2);
+        function onRetry(err3) {
+          if (err3 != null || this.aborted || isDisturbed(this.opts.body)) {
+            return this.handler.onError(err3);
           }
           if (this.start !== 0) {
             const headers = { range: `bytes=${this.start}-${this.end ?? ""}` };
@@ -78008,8 +78317,8 @@ var require_retry_handler = __commonJS({
           try {
             this.retryCountCheckpoint = this.retryCount;
             this.dispatch(this.opts, this);
-          } catch (err3) {
-            this.handler.onError(err3);
+          } catch (err4) {
+            this.handler.onError(err4);
           }
         }
       }
@@ -78092,22 +78401,22 @@ var require_readable2 = __commonJS({
         this[kContentLength] = contentLength;
         this[kReading] = false;
       }
-      destroy(err) {
-        if (!err && !this._readableState.endEmitted) {
-          err = new RequestAbortedError();
+      destroy(err2) {
+        if (!err2 && !this._readableState.endEmitted) {
+          err2 = new RequestAbortedError();
         }
-        if (err) {
+        if (err2) {
           this[kAbort]();
         }
-        return super.destroy(err);
+        return super.destroy(err2);
       }
-      _destroy(err, callback) {
+      _destroy(err2, callback) {
         if (!this[kReading]) {
           setImmediate(() => {
-            callback(err);
+            callback(err2);
           });
         } else {
-          callback(err);
+          callback(err2);
         }
       }
       on(ev, ...args) {
@@ -78221,8 +78530,8 @@ var require_readable2 = __commonJS({
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
-            stream.on("error", (err) => {
-              reject(err);
+            stream.on("error", (err2) => {
+              reject(err2);
             }).on("close", () => {
               reject(new TypeError("unusable"));
             });
@@ -78239,8 +78548,8 @@ var require_readable2 = __commonJS({
               length: 0,
               body: []
             };
-            stream.on("error", function(err) {
-              consumeFinish(this[kConsume], err);
+            stream.on("error", function(err2) {
+              consumeFinish(this[kConsume], err2);
             }).on("close", function() {
               if (this[kConsume].body !== null) {
                 consumeFinish(this[kConsume], new RequestAbortedError());
@@ -78318,20 +78627,20 @@ var require_readable2 = __commonJS({
           resolve6(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
-      } catch (err) {
-        stream.destroy(err);
+      } catch (err2) {
+        stream.destroy(err2);
       }
     }
     function consumePush(consume2, chunk) {
       consume2.length += chunk.length;
       consume2.body.push(chunk);
     }
-    function consumeFinish(consume2, err) {
+    function consumeFinish(consume2, err2) {
       if (consume2.body === null) {
         return;
       }
-      if (err) {
-        consume2.reject(err);
+      if (err2) {
+        consume2.reject(err2);
       } else {
         consume2.resolve();
       }
@@ -78440,11 +78749,11 @@ var require_api_request = __commonJS({
             throw new InvalidArgumentError("invalid onInfo callback");
           }
           super("UNDICI_REQUEST");
-        } catch (err) {
+        } catch (err2) {
           if (util.isStream(body2)) {
-            util.destroy(body2.on("error", util.nop), err);
+            util.destroy(body2.on("error", util.nop), err2);
           }
-          throw err;
+          throw err2;
         }
         this.method = method;
         this.responseHeaders = responseHeaders || null;
@@ -78462,8 +78771,8 @@ var require_api_request = __commonJS({
         this.reason = null;
         this.removeAbortListener = null;
         if (util.isStream(body2)) {
-          body2.on("error", (err) => {
-            this.onError(err);
+          body2.on("error", (err2) => {
+            this.onError(err2);
           });
         }
         if (this.signal) {
@@ -78545,23 +78854,23 @@ var require_api_request = __commonJS({
         util.parseHeaders(trailers, this.trailers);
         this.res.push(null);
       }
-      onError(err) {
+      onError(err2) {
         const { res, callback, body: body2, opaque } = this;
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
         if (res) {
           this.res = null;
           queueMicrotask(() => {
-            util.destroy(res, err);
+            util.destroy(res, err2);
           });
         }
         if (body2) {
           this.body = null;
-          util.destroy(body2, err);
+          util.destroy(body2, err2);
         }
         if (this.removeAbortListener) {
           res?.off("close", this.removeAbortListener);
@@ -78573,19 +78882,19 @@ var require_api_request = __commonJS({
     function request4(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          request4.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          request4.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve6(data);
           });
         });
       }
       try {
         this.dispatch(opts, new RequestHandler(opts, callback));
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module2.exports = request4;
@@ -78678,11 +78987,11 @@ var require_api_stream = __commonJS({
             throw new InvalidArgumentError("invalid onInfo callback");
           }
           super("UNDICI_STREAM");
-        } catch (err) {
+        } catch (err2) {
           if (util.isStream(body2)) {
-            util.destroy(body2.on("error", util.nop), err);
+            util.destroy(body2.on("error", util.nop), err2);
           }
-          throw err;
+          throw err2;
         }
         this.responseHeaders = responseHeaders || null;
         this.opaque = opaque || null;
@@ -78696,8 +79005,8 @@ var require_api_stream = __commonJS({
         this.onInfo = onInfo || null;
         this.throwOnError = throwOnError || false;
         if (util.isStream(body2)) {
-          body2.on("error", (err) => {
-            this.onError(err);
+          body2.on("error", (err2) => {
+            this.onError(err2);
           });
         }
         addSignal(this, signal);
@@ -78745,15 +79054,15 @@ var require_api_stream = __commonJS({
           if (!res || typeof res.write !== "function" || typeof res.end !== "function" || typeof res.on !== "function") {
             throw new InvalidReturnValueError("expected Writable");
           }
-          finished(res, { readable: false }, (err) => {
+          finished(res, { readable: false }, (err2) => {
             const { callback: callback2, res: res2, opaque: opaque2, trailers, abort } = this;
             this.res = null;
-            if (err || !res2.readable) {
-              util.destroy(res2, err);
+            if (err2 || !res2.readable) {
+              util.destroy(res2, err2);
             }
             this.callback = null;
-            this.runInAsyncScope(callback2, null, err || null, { opaque: opaque2, trailers });
-            if (err) {
+            this.runInAsyncScope(callback2, null, err2 || null, { opaque: opaque2, trailers });
+            if (err2) {
               abort();
             }
           });
@@ -78776,41 +79085,41 @@ var require_api_stream = __commonJS({
         this.trailers = util.parseHeaders(trailers);
         res.end();
       }
-      onError(err) {
+      onError(err2) {
         const { res, callback, opaque, body: body2 } = this;
         removeSignal(this);
         this.factory = null;
         if (res) {
           this.res = null;
-          util.destroy(res, err);
+          util.destroy(res, err2);
         } else if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
         if (body2) {
           this.body = null;
-          util.destroy(body2, err);
+          util.destroy(body2, err2);
         }
       }
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          stream.call(this, opts, factory, (err2, data) => {
+            return err2 ? reject(err2) : resolve6(data);
           });
         });
       }
       try {
         this.dispatch(opts, new StreamHandler(opts, factory, callback));
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module2.exports = stream;
@@ -78848,9 +79157,9 @@ var require_api_pipeline = __commonJS({
           resume();
         }
       }
-      _destroy(err, callback) {
+      _destroy(err2, callback) {
         this._read();
-        callback(err);
+        callback(err2);
       }
     };
     var PipelineResponse = class extends Readable2 {
@@ -78861,11 +79170,11 @@ var require_api_pipeline = __commonJS({
       _read() {
         this[kResume]();
       }
-      _destroy(err, callback) {
-        if (!err && !this._readableState.endEmitted) {
-          err = new RequestAbortedError();
+      _destroy(err2, callback) {
+        if (!err2 && !this._readableState.endEmitted) {
+          err2 = new RequestAbortedError();
         }
-        callback(err);
+        callback(err2);
       }
     };
     var PipelineHandler = class extends AsyncResource {
@@ -78911,19 +79220,19 @@ var require_api_pipeline = __commonJS({
               req[kResume] = callback;
             }
           },
-          destroy: (err, callback) => {
+          destroy: (err2, callback) => {
             const { body: body2, req, res, ret, abort } = this;
-            if (!err && !ret._readableState.endEmitted) {
-              err = new RequestAbortedError();
+            if (!err2 && !ret._readableState.endEmitted) {
+              err2 = new RequestAbortedError();
             }
-            if (abort && err) {
+            if (abort && err2) {
               abort();
             }
-            util.destroy(body2, err);
-            util.destroy(req, err);
-            util.destroy(res, err);
+            util.destroy(body2, err2);
+            util.destroy(req, err2);
+            util.destroy(res, err2);
             removeSignal(this);
-            callback(err);
+            callback(err2);
           }
         }).on("prefinish", () => {
           const { req } = this;
@@ -78964,9 +79273,9 @@ var require_api_pipeline = __commonJS({
             body: this.res,
             context: context2
           });
-        } catch (err) {
+        } catch (err2) {
           this.res.on("error", util.nop);
-          throw err;
+          throw err2;
         }
         if (!body2 || typeof body2.on !== "function") {
           throw new InvalidReturnValueError("expected Readable");
@@ -78976,9 +79285,9 @@ var require_api_pipeline = __commonJS({
           if (!ret.push(chunk) && body3.pause) {
             body3.pause();
           }
-        }).on("error", (err) => {
+        }).on("error", (err2) => {
           const { ret } = this;
-          util.destroy(ret, err);
+          util.destroy(ret, err2);
         }).on("end", () => {
           const { ret } = this;
           ret.push(null);
@@ -78998,10 +79307,10 @@ var require_api_pipeline = __commonJS({
         const { res } = this;
         res.push(null);
       }
-      onError(err) {
+      onError(err2) {
         const { ret } = this;
         this.handler = null;
-        util.destroy(ret, err);
+        util.destroy(ret, err2);
       }
     };
     function pipeline2(opts, handler2) {
@@ -79009,8 +79318,8 @@ var require_api_pipeline = __commonJS({
         const pipelineHandler = new PipelineHandler(opts, handler2);
         this.dispatch({ ...opts, body: pipelineHandler.req }, pipelineHandler);
         return pipelineHandler.ret;
-      } catch (err) {
-        return new PassThrough().destroy(err);
+      } catch (err2) {
+        return new PassThrough().destroy(err2);
       }
     }
     module2.exports = pipeline2;
@@ -79071,13 +79380,13 @@ var require_api_upgrade = __commonJS({
           context: context2
         });
       }
-      onError(err) {
+      onError(err2) {
         const { callback, opaque } = this;
         removeSignal(this);
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
       }
@@ -79085,8 +79394,8 @@ var require_api_upgrade = __commonJS({
     function upgrade(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          upgrade.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve6(data);
           });
         });
       }
@@ -79097,12 +79406,12 @@ var require_api_upgrade = __commonJS({
           method: opts.method || "GET",
           upgrade: opts.protocol || "Websocket"
         }, upgradeHandler);
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module2.exports = upgrade;
@@ -79165,13 +79474,13 @@ var require_api_connect = __commonJS({
           context: context2
         });
       }
-      onError(err) {
+      onError(err2) {
         const { callback, opaque } = this;
         removeSignal(this);
         if (callback) {
           this.callback = null;
           queueMicrotask(() => {
-            this.runInAsyncScope(callback, null, err, { opaque });
+            this.runInAsyncScope(callback, null, err2, { opaque });
           });
         }
       }
@@ -79179,20 +79488,20 @@ var require_api_connect = __commonJS({
     function connect(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          connect.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve6(data);
+          connect.call(this, opts, (err2, data) => {
+            return err2 ? reject(err2) : resolve6(data);
           });
         });
       }
       try {
         const connectHandler = new ConnectHandler(opts, callback);
         this.dispatch({ ...opts, method: "CONNECT" }, connectHandler);
-      } catch (err) {
+      } catch (err2) {
         if (typeof callback !== "function") {
-          throw err;
+          throw err2;
         }
         const opaque = opts?.opaque;
-        queueMicrotask(() => callback(err, { opaque }));
+        queueMicrotask(() => callback(err2, { opaque }));
       }
     }
     module2.exports = connect;
@@ -79487,7 +79796,7 @@ var require_mock_utils = __commonJS({
         const responseData = getResponseData2(body2);
         const responseHeaders = generateKeyValues(headers);
         const responseTrailers = generateKeyValues(trailers);
-        handler2.onConnect?.((err) => handler2.onError(err), null);
+        handler2.onConnect?.((err2) => handler2.onError(err2), null);
         handler2.onHeaders?.(statusCode2, responseHeaders, resume, getStatusText(statusCode2));
         handler2.onData?.(Buffer.from(responseData));
         handler2.onComplete?.(responseTrailers);
@@ -80201,12 +80510,12 @@ var require_dump = __commonJS({
           statusMessage
         );
       }
-      onError(err) {
+      onError(err2) {
         if (this.#dumped) {
           return;
         }
-        err = this.#reason ?? err;
-        this.#handler.onError(err);
+        err2 = this.#reason ?? err2;
+        this.#handler.onError(err2);
       }
       onData(chunk) {
         this.#size = this.#size + chunk.length;
@@ -80293,9 +80602,9 @@ var require_dns = __commonJS({
           maxItems: this.#maxItems
         };
         if (ips == null) {
-          this.lookup(origin, newOpts, (err, addresses) => {
-            if (err || addresses == null || addresses.length === 0) {
-              cb(err ?? new InformationalError("No DNS entries found"));
+          this.lookup(origin, newOpts, (err2, addresses) => {
+            if (err2 || addresses == null || addresses.length === 0) {
+              cb(err2 ?? new InformationalError("No DNS entries found"));
               return;
             }
             this.setRecords(origin, addresses);
@@ -80351,9 +80660,9 @@ var require_dns = __commonJS({
             family: this.dualStack === false ? this.affinity : 0,
             order: "ipv4first"
           },
-          (err, addresses) => {
-            if (err) {
-              return cb(err);
+          (err2, addresses) => {
+            if (err2) {
+              return cb(err2);
             }
             const results = /* @__PURE__ */ new Map();
             for (const addr of addresses) {
@@ -80438,14 +80747,14 @@ var require_dns = __commonJS({
         this.#state = state;
         this.#dispatch = dispatch;
       }
-      onError(err) {
-        switch (err.code) {
+      onError(err2) {
+        switch (err2.code) {
           case "ETIMEDOUT":
           case "ECONNREFUSED": {
             if (this.#state.dualStack) {
-              this.#state.runLookup(this.#origin, this.#opts, (err2, newOrigin) => {
-                if (err2) {
-                  return this.#handler.onError(err2);
+              this.#state.runLookup(this.#origin, this.#opts, (err3, newOrigin) => {
+                if (err3) {
+                  return this.#handler.onError(err3);
                 }
                 const dispatchOpts = {
                   ...this.#opts,
@@ -80455,14 +80764,14 @@ var require_dns = __commonJS({
               });
               return;
             }
-            this.#handler.onError(err);
+            this.#handler.onError(err2);
             return;
           }
           case "ENOTFOUND":
             this.#state.deleteRecord(this.#origin);
           // eslint-disable-next-line no-fallthrough
           default:
-            this.#handler.onError(err);
+            this.#handler.onError(err2);
             break;
         }
       }
@@ -80511,9 +80820,9 @@ var require_dns = __commonJS({
           if (isIP2(origin.hostname) !== 0) {
             return dispatch(origDispatchOpts, handler2);
           }
-          instance.runLookup(origin, origDispatchOpts, (err, newOrigin) => {
-            if (err) {
-              return handler2.onError(err);
+          instance.runLookup(origin, origDispatchOpts, (err2, newOrigin) => {
+            if (err2) {
+              return handler2.onError(err2);
             }
             let dispatchOpts = null;
             dispatchOpts = {
@@ -81041,8 +81350,8 @@ var require_response = __commonJS({
         let parsedURL;
         try {
           parsedURL = new URL(url, relevantRealm.settingsObject.baseUrl);
-        } catch (err) {
-          throw new TypeError(`Failed to parse URL from ${url}`, { cause: err });
+        } catch (err2) {
+          throw new TypeError(`Failed to parse URL from ${url}`, { cause: err2 });
         }
         if (!redirectStatusSet.has(status)) {
           throw new RangeError(`Invalid status code ${status}`);
@@ -81270,9 +81579,9 @@ var require_response = __commonJS({
         assert(false);
       }
     }
-    function makeAppropriateNetworkError(fetchParams, err = null) {
+    function makeAppropriateNetworkError(fetchParams, err2 = null) {
       assert(isCancelled(fetchParams));
-      return isAborted(fetchParams) ? makeNetworkError(Object.assign(new DOMException("The operation was aborted.", "AbortError"), { cause: err })) : makeNetworkError(Object.assign(new DOMException("Request was cancelled."), { cause: err }));
+      return isAborted(fetchParams) ? makeNetworkError(Object.assign(new DOMException("The operation was aborted.", "AbortError"), { cause: err2 })) : makeNetworkError(Object.assign(new DOMException("Request was cancelled."), { cause: err2 }));
     }
     function initializeResponse(response, init, body2) {
       if (init.status !== null && (init.status < 200 || init.status > 599)) {
@@ -81504,8 +81813,8 @@ var require_request2 = __commonJS({
           let parsedURL;
           try {
             parsedURL = new URL(input, baseUrl);
-          } catch (err) {
-            throw new TypeError("Failed to parse URL from " + input, { cause: err });
+          } catch (err2) {
+            throw new TypeError("Failed to parse URL from " + input, { cause: err2 });
           }
           if (parsedURL.username || parsedURL.password) {
             throw new TypeError(
@@ -81595,8 +81904,8 @@ var require_request2 = __commonJS({
             let parsedReferrer;
             try {
               parsedReferrer = new URL(referrer, baseUrl);
-            } catch (err) {
-              throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err });
+            } catch (err2) {
+              throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err2 });
             }
             if (parsedReferrer.protocol === "about:" && parsedReferrer.hostname === "client" || origin && !sameOrigin(parsedReferrer, environmentSettingsObject.settingsObject.baseUrl)) {
               request4.referrer = "client";
@@ -82315,11 +82624,11 @@ var require_fetch2 = __commonJS({
         p.reject(error2);
       }
       if (request4.body != null && isReadable(request4.body?.stream)) {
-        request4.body.stream.cancel(error2).catch((err) => {
-          if (err.code === "ERR_INVALID_STATE") {
+        request4.body.stream.cancel(error2).catch((err2) => {
+          if (err2.code === "ERR_INVALID_STATE") {
             return;
           }
-          throw err;
+          throw err2;
         });
       }
       if (responseObject == null) {
@@ -82327,11 +82636,11 @@ var require_fetch2 = __commonJS({
       }
       const response = responseObject[kState];
       if (response.body != null && isReadable(response.body?.stream)) {
-        response.body.stream.cancel(error2).catch((err) => {
-          if (err.code === "ERR_INVALID_STATE") {
+        response.body.stream.cancel(error2).catch((err2) => {
+          if (err2.code === "ERR_INVALID_STATE") {
             return;
           }
-          throw err;
+          throw err2;
         });
       }
     }
@@ -82396,8 +82705,8 @@ var require_fetch2 = __commonJS({
       }
       if (subresourceSet.has(request4.destination)) {
       }
-      mainFetch(fetchParams).catch((err) => {
-        fetchParams.controller.terminate(err);
+      mainFetch(fetchParams).catch((err2) => {
+        fetchParams.controller.terminate(err2);
       });
       return fetchParams.controller;
     }
@@ -82582,7 +82891,7 @@ var require_fetch2 = __commonJS({
         }
         case "http:":
         case "https:": {
-          return httpFetch(fetchParams).catch((err) => makeNetworkError(err));
+          return httpFetch(fetchParams).catch((err2) => makeNetworkError(err2));
         }
         default: {
           return Promise.resolve(makeNetworkError("unknown scheme"));
@@ -82707,8 +83016,8 @@ var require_fetch2 = __commonJS({
         if (locationURL == null) {
           return response;
         }
-      } catch (err) {
-        return Promise.resolve(makeNetworkError(err));
+      } catch (err2) {
+        return Promise.resolve(makeNetworkError(err2));
       }
       if (!urlIsHttpHttpsScheme(locationURL)) {
         return Promise.resolve(makeNetworkError("URL scheme must be a HTTP(S) scheme"));
@@ -82879,11 +83188,11 @@ var require_fetch2 = __commonJS({
       fetchParams.controller.connection = {
         abort: null,
         destroyed: false,
-        destroy(err, abort = true) {
+        destroy(err2, abort = true) {
           if (!this.destroyed) {
             this.destroyed = true;
             if (abort) {
-              this.abort?.(err ?? new DOMException("The operation was aborted.", "AbortError"));
+              this.abort?.(err2 ?? new DOMException("The operation was aborted.", "AbortError"));
             }
           }
         }
@@ -82934,8 +83243,8 @@ var require_fetch2 = __commonJS({
               yield* processBodyChunk(bytes);
             }
             processEndOfBody();
-          } catch (err) {
-            processBodyError(err);
+          } catch (err2) {
+            processBodyError(err2);
           }
         })();
       }
@@ -82948,12 +83257,12 @@ var require_fetch2 = __commonJS({
           fetchParams.controller.next = () => iterator3.next();
           response = makeResponse({ status, statusText, headersList });
         }
-      } catch (err) {
-        if (err.name === "AbortError") {
+      } catch (err2) {
+        if (err2.name === "AbortError") {
           fetchParams.controller.connection.destroy();
-          return makeAppropriateNetworkError(fetchParams, err);
+          return makeAppropriateNetworkError(fetchParams, err2);
         }
-        return makeNetworkError(err);
+        return makeNetworkError(err2);
       }
       const pullAlgorithm = async () => {
         await fetchParams.controller.resume();
@@ -82991,11 +83300,11 @@ var require_fetch2 = __commonJS({
               break;
             }
             bytes = done ? void 0 : value;
-          } catch (err) {
+          } catch (err2) {
             if (fetchParams.controller.ended && !timingInfo.encodedBodySize) {
               bytes = void 0;
             } else {
-              bytes = err;
+              bytes = err2;
               isFailure = true;
             }
           }
@@ -83123,9 +83432,9 @@ var require_fetch2 = __commonJS({
                 status,
                 statusText,
                 headersList,
-                body: decoders.length ? pipeline2(this.body, ...decoders, (err) => {
-                  if (err) {
-                    this.onError(err);
+                body: decoders.length ? pipeline2(this.body, ...decoders, (err2) => {
+                  if (err2) {
+                    this.onError(err2);
                   }
                 }).on("error", onError) : this.body.on("error", onError)
               });
@@ -85993,8 +86302,8 @@ var require_permessage_deflate = __commonJS({
           }
           try {
             this.#inflate = createInflateRaw({ windowBits });
-          } catch (err) {
-            callback(err);
+          } catch (err2) {
+            callback(err2);
             return;
           }
           this.#inflate[kBuffer] = [];
@@ -86010,9 +86319,9 @@ var require_permessage_deflate = __commonJS({
             }
             this.#inflate[kBuffer].push(data);
           });
-          this.#inflate.on("error", (err) => {
+          this.#inflate.on("error", (err2) => {
             this.#inflate = null;
-            callback(err);
+            callback(err2);
           });
         }
         this.#inflate.write(chunk);
@@ -86377,8 +86686,8 @@ var require_receiver = __commonJS({
             const closeFrame = new WebsocketFrameSend(body3);
             this.ws[kResponse].socket.write(
               closeFrame.createFrame(opcodes.CLOSE),
-              (err) => {
-                if (!err) {
+              (err2) => {
+                if (!err2) {
                   this.ws[kSentClose] = sentCloseFrameState.SENT;
                 }
               }
@@ -86870,16 +87179,16 @@ var require_websocket = __commonJS({
     function onParserDrain() {
       this.ws[kResponse].socket.resume();
     }
-    function onParserError(err) {
+    function onParserError(err2) {
       let message;
       let code;
-      if (err instanceof CloseEvent) {
-        message = err.reason;
-        code = err.code;
+      if (err2 instanceof CloseEvent) {
+        message = err2.reason;
+        code = err2.code;
       } else {
-        message = err.message;
+        message = err2.message;
       }
-      fireEvent("error", this, () => new ErrorEvent("error", { error: err, message }));
+      fireEvent("error", this, () => new ErrorEvent("error", { error: err2, message }));
       closeWebSocketConnection(this, code);
     }
     module2.exports = {
@@ -87716,11 +88025,11 @@ var require_undici = __commonJS({
     module2.exports.fetch = async function fetch2(init, options = void 0) {
       try {
         return await fetchImpl(init, options);
-      } catch (err) {
-        if (err && typeof err === "object") {
-          Error.captureStackTrace(err);
+      } catch (err2) {
+        if (err2 && typeof err2 === "object") {
+          Error.captureStackTrace(err2);
         }
-        throw err;
+        throw err2;
       }
     };
     module2.exports.Headers = require_headers2().Headers;
@@ -88258,12 +88567,12 @@ var init_core = __esm({
 });
 
 // src/github/errors.ts
-function asHttpFailure(err) {
-  if (err instanceof PreviewError) return { message: err.message };
-  const e = err ?? {};
+function asHttpFailure(err2) {
+  if (err2 instanceof PreviewError) return { message: err2.message };
+  const e = err2 ?? {};
   return {
     status: typeof e.status === "number" ? e.status : void 0,
-    message: typeof e.message === "string" ? e.message : String(err),
+    message: typeof e.message === "string" ? e.message : String(err2),
     method: e.request?.method,
     url: e.request?.url,
     accepted: e.response?.headers?.["x-accepted-github-permissions"]
@@ -88289,11 +88598,11 @@ function shortReason(message) {
   const text = message.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
   return truncate(text, 200, "\u2026");
 }
-function explainGitHubError(err, action) {
-  if (err instanceof PreviewError) return err;
-  const failure2 = asHttpFailure(err);
+function explainGitHubError(err2, action) {
+  if (err2 instanceof PreviewError) return err2;
+  const failure2 = asHttpFailure(err2);
   const reason = shortReason(failure2.message);
-  const make = (code, message) => new PreviewError("github", message, { code, cause: err });
+  const make = (code, message) => new PreviewError("github", message, { code, cause: err2 });
   switch (failure2.status) {
     case 401:
       return make(
@@ -88432,4565 +88741,6 @@ var init_format = __esm({
   }
 });
 
-// node_modules/qrcode/lib/can-promise.js
-var require_can_promise = __commonJS({
-  "node_modules/qrcode/lib/can-promise.js"(exports2, module2) {
-    module2.exports = function() {
-      return typeof Promise === "function" && Promise.prototype && Promise.prototype.then;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/utils.js
-var require_utils5 = __commonJS({
-  "node_modules/qrcode/lib/core/utils.js"(exports2) {
-    var toSJISFunction;
-    var CODEWORDS_COUNT = [
-      0,
-      // Not used
-      26,
-      44,
-      70,
-      100,
-      134,
-      172,
-      196,
-      242,
-      292,
-      346,
-      404,
-      466,
-      532,
-      581,
-      655,
-      733,
-      815,
-      901,
-      991,
-      1085,
-      1156,
-      1258,
-      1364,
-      1474,
-      1588,
-      1706,
-      1828,
-      1921,
-      2051,
-      2185,
-      2323,
-      2465,
-      2611,
-      2761,
-      2876,
-      3034,
-      3196,
-      3362,
-      3532,
-      3706
-    ];
-    exports2.getSymbolSize = function getSymbolSize(version) {
-      if (!version) throw new Error('"version" cannot be null or undefined');
-      if (version < 1 || version > 40) throw new Error('"version" should be in range from 1 to 40');
-      return version * 4 + 17;
-    };
-    exports2.getSymbolTotalCodewords = function getSymbolTotalCodewords(version) {
-      return CODEWORDS_COUNT[version];
-    };
-    exports2.getBCHDigit = function(data) {
-      let digit = 0;
-      while (data !== 0) {
-        digit++;
-        data >>>= 1;
-      }
-      return digit;
-    };
-    exports2.setToSJISFunction = function setToSJISFunction(f) {
-      if (typeof f !== "function") {
-        throw new Error('"toSJISFunc" is not a valid function.');
-      }
-      toSJISFunction = f;
-    };
-    exports2.isKanjiModeEnabled = function() {
-      return typeof toSJISFunction !== "undefined";
-    };
-    exports2.toSJIS = function toSJIS(kanji) {
-      return toSJISFunction(kanji);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/error-correction-level.js
-var require_error_correction_level = __commonJS({
-  "node_modules/qrcode/lib/core/error-correction-level.js"(exports2) {
-    exports2.L = { bit: 1 };
-    exports2.M = { bit: 0 };
-    exports2.Q = { bit: 3 };
-    exports2.H = { bit: 2 };
-    function fromString(string) {
-      if (typeof string !== "string") {
-        throw new Error("Param is not a string");
-      }
-      const lcStr = string.toLowerCase();
-      switch (lcStr) {
-        case "l":
-        case "low":
-          return exports2.L;
-        case "m":
-        case "medium":
-          return exports2.M;
-        case "q":
-        case "quartile":
-          return exports2.Q;
-        case "h":
-        case "high":
-          return exports2.H;
-        default:
-          throw new Error("Unknown EC Level: " + string);
-      }
-    }
-    exports2.isValid = function isValid(level) {
-      return level && typeof level.bit !== "undefined" && level.bit >= 0 && level.bit < 4;
-    };
-    exports2.from = function from(value, defaultValue) {
-      if (exports2.isValid(value)) {
-        return value;
-      }
-      try {
-        return fromString(value);
-      } catch (e) {
-        return defaultValue;
-      }
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/bit-buffer.js
-var require_bit_buffer = __commonJS({
-  "node_modules/qrcode/lib/core/bit-buffer.js"(exports2, module2) {
-    function BitBuffer() {
-      this.buffer = [];
-      this.length = 0;
-    }
-    BitBuffer.prototype = {
-      get: function(index) {
-        const bufIndex = Math.floor(index / 8);
-        return (this.buffer[bufIndex] >>> 7 - index % 8 & 1) === 1;
-      },
-      put: function(num, length) {
-        for (let i = 0; i < length; i++) {
-          this.putBit((num >>> length - i - 1 & 1) === 1);
-        }
-      },
-      getLengthInBits: function() {
-        return this.length;
-      },
-      putBit: function(bit) {
-        const bufIndex = Math.floor(this.length / 8);
-        if (this.buffer.length <= bufIndex) {
-          this.buffer.push(0);
-        }
-        if (bit) {
-          this.buffer[bufIndex] |= 128 >>> this.length % 8;
-        }
-        this.length++;
-      }
-    };
-    module2.exports = BitBuffer;
-  }
-});
-
-// node_modules/qrcode/lib/core/bit-matrix.js
-var require_bit_matrix = __commonJS({
-  "node_modules/qrcode/lib/core/bit-matrix.js"(exports2, module2) {
-    function BitMatrix(size) {
-      if (!size || size < 1) {
-        throw new Error("BitMatrix size must be defined and greater than 0");
-      }
-      this.size = size;
-      this.data = new Uint8Array(size * size);
-      this.reservedBit = new Uint8Array(size * size);
-    }
-    BitMatrix.prototype.set = function(row, col, value, reserved) {
-      const index = row * this.size + col;
-      this.data[index] = value;
-      if (reserved) this.reservedBit[index] = true;
-    };
-    BitMatrix.prototype.get = function(row, col) {
-      return this.data[row * this.size + col];
-    };
-    BitMatrix.prototype.xor = function(row, col, value) {
-      this.data[row * this.size + col] ^= value;
-    };
-    BitMatrix.prototype.isReserved = function(row, col) {
-      return this.reservedBit[row * this.size + col];
-    };
-    module2.exports = BitMatrix;
-  }
-});
-
-// node_modules/qrcode/lib/core/alignment-pattern.js
-var require_alignment_pattern = __commonJS({
-  "node_modules/qrcode/lib/core/alignment-pattern.js"(exports2) {
-    var getSymbolSize = require_utils5().getSymbolSize;
-    exports2.getRowColCoords = function getRowColCoords(version) {
-      if (version === 1) return [];
-      const posCount = Math.floor(version / 7) + 2;
-      const size = getSymbolSize(version);
-      const intervals = size === 145 ? 26 : Math.ceil((size - 13) / (2 * posCount - 2)) * 2;
-      const positions = [size - 7];
-      for (let i = 1; i < posCount - 1; i++) {
-        positions[i] = positions[i - 1] - intervals;
-      }
-      positions.push(6);
-      return positions.reverse();
-    };
-    exports2.getPositions = function getPositions(version) {
-      const coords = [];
-      const pos = exports2.getRowColCoords(version);
-      const posLength = pos.length;
-      for (let i = 0; i < posLength; i++) {
-        for (let j = 0; j < posLength; j++) {
-          if (i === 0 && j === 0 || // top-left
-          i === 0 && j === posLength - 1 || // bottom-left
-          i === posLength - 1 && j === 0) {
-            continue;
-          }
-          coords.push([pos[i], pos[j]]);
-        }
-      }
-      return coords;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/finder-pattern.js
-var require_finder_pattern = __commonJS({
-  "node_modules/qrcode/lib/core/finder-pattern.js"(exports2) {
-    var getSymbolSize = require_utils5().getSymbolSize;
-    var FINDER_PATTERN_SIZE = 7;
-    exports2.getPositions = function getPositions(version) {
-      const size = getSymbolSize(version);
-      return [
-        // top-left
-        [0, 0],
-        // top-right
-        [size - FINDER_PATTERN_SIZE, 0],
-        // bottom-left
-        [0, size - FINDER_PATTERN_SIZE]
-      ];
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/mask-pattern.js
-var require_mask_pattern = __commonJS({
-  "node_modules/qrcode/lib/core/mask-pattern.js"(exports2) {
-    exports2.Patterns = {
-      PATTERN000: 0,
-      PATTERN001: 1,
-      PATTERN010: 2,
-      PATTERN011: 3,
-      PATTERN100: 4,
-      PATTERN101: 5,
-      PATTERN110: 6,
-      PATTERN111: 7
-    };
-    var PenaltyScores = {
-      N1: 3,
-      N2: 3,
-      N3: 40,
-      N4: 10
-    };
-    exports2.isValid = function isValid(mask) {
-      return mask != null && mask !== "" && !isNaN(mask) && mask >= 0 && mask <= 7;
-    };
-    exports2.from = function from(value) {
-      return exports2.isValid(value) ? parseInt(value, 10) : void 0;
-    };
-    exports2.getPenaltyN1 = function getPenaltyN1(data) {
-      const size = data.size;
-      let points = 0;
-      let sameCountCol = 0;
-      let sameCountRow = 0;
-      let lastCol = null;
-      let lastRow = null;
-      for (let row = 0; row < size; row++) {
-        sameCountCol = sameCountRow = 0;
-        lastCol = lastRow = null;
-        for (let col = 0; col < size; col++) {
-          let module3 = data.get(row, col);
-          if (module3 === lastCol) {
-            sameCountCol++;
-          } else {
-            if (sameCountCol >= 5) points += PenaltyScores.N1 + (sameCountCol - 5);
-            lastCol = module3;
-            sameCountCol = 1;
-          }
-          module3 = data.get(col, row);
-          if (module3 === lastRow) {
-            sameCountRow++;
-          } else {
-            if (sameCountRow >= 5) points += PenaltyScores.N1 + (sameCountRow - 5);
-            lastRow = module3;
-            sameCountRow = 1;
-          }
-        }
-        if (sameCountCol >= 5) points += PenaltyScores.N1 + (sameCountCol - 5);
-        if (sameCountRow >= 5) points += PenaltyScores.N1 + (sameCountRow - 5);
-      }
-      return points;
-    };
-    exports2.getPenaltyN2 = function getPenaltyN2(data) {
-      const size = data.size;
-      let points = 0;
-      for (let row = 0; row < size - 1; row++) {
-        for (let col = 0; col < size - 1; col++) {
-          const last = data.get(row, col) + data.get(row, col + 1) + data.get(row + 1, col) + data.get(row + 1, col + 1);
-          if (last === 4 || last === 0) points++;
-        }
-      }
-      return points * PenaltyScores.N2;
-    };
-    exports2.getPenaltyN3 = function getPenaltyN3(data) {
-      const size = data.size;
-      let points = 0;
-      let bitsCol = 0;
-      let bitsRow = 0;
-      for (let row = 0; row < size; row++) {
-        bitsCol = bitsRow = 0;
-        for (let col = 0; col < size; col++) {
-          bitsCol = bitsCol << 1 & 2047 | data.get(row, col);
-          if (col >= 10 && (bitsCol === 1488 || bitsCol === 93)) points++;
-          bitsRow = bitsRow << 1 & 2047 | data.get(col, row);
-          if (col >= 10 && (bitsRow === 1488 || bitsRow === 93)) points++;
-        }
-      }
-      return points * PenaltyScores.N3;
-    };
-    exports2.getPenaltyN4 = function getPenaltyN4(data) {
-      let darkCount = 0;
-      const modulesCount = data.data.length;
-      for (let i = 0; i < modulesCount; i++) darkCount += data.data[i];
-      const k = Math.abs(Math.ceil(darkCount * 100 / modulesCount / 5) - 10);
-      return k * PenaltyScores.N4;
-    };
-    function getMaskAt(maskPattern, i, j) {
-      switch (maskPattern) {
-        case exports2.Patterns.PATTERN000:
-          return (i + j) % 2 === 0;
-        case exports2.Patterns.PATTERN001:
-          return i % 2 === 0;
-        case exports2.Patterns.PATTERN010:
-          return j % 3 === 0;
-        case exports2.Patterns.PATTERN011:
-          return (i + j) % 3 === 0;
-        case exports2.Patterns.PATTERN100:
-          return (Math.floor(i / 2) + Math.floor(j / 3)) % 2 === 0;
-        case exports2.Patterns.PATTERN101:
-          return i * j % 2 + i * j % 3 === 0;
-        case exports2.Patterns.PATTERN110:
-          return (i * j % 2 + i * j % 3) % 2 === 0;
-        case exports2.Patterns.PATTERN111:
-          return (i * j % 3 + (i + j) % 2) % 2 === 0;
-        default:
-          throw new Error("bad maskPattern:" + maskPattern);
-      }
-    }
-    exports2.applyMask = function applyMask(pattern, data) {
-      const size = data.size;
-      for (let col = 0; col < size; col++) {
-        for (let row = 0; row < size; row++) {
-          if (data.isReserved(row, col)) continue;
-          data.xor(row, col, getMaskAt(pattern, row, col));
-        }
-      }
-    };
-    exports2.getBestMask = function getBestMask(data, setupFormatFunc) {
-      const numPatterns = Object.keys(exports2.Patterns).length;
-      let bestPattern = 0;
-      let lowerPenalty = Infinity;
-      for (let p = 0; p < numPatterns; p++) {
-        setupFormatFunc(p);
-        exports2.applyMask(p, data);
-        const penalty = exports2.getPenaltyN1(data) + exports2.getPenaltyN2(data) + exports2.getPenaltyN3(data) + exports2.getPenaltyN4(data);
-        exports2.applyMask(p, data);
-        if (penalty < lowerPenalty) {
-          lowerPenalty = penalty;
-          bestPattern = p;
-        }
-      }
-      return bestPattern;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/error-correction-code.js
-var require_error_correction_code = __commonJS({
-  "node_modules/qrcode/lib/core/error-correction-code.js"(exports2) {
-    var ECLevel = require_error_correction_level();
-    var EC_BLOCKS_TABLE = [
-      // L  M  Q  H
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      2,
-      2,
-      1,
-      2,
-      2,
-      4,
-      1,
-      2,
-      4,
-      4,
-      2,
-      4,
-      4,
-      4,
-      2,
-      4,
-      6,
-      5,
-      2,
-      4,
-      6,
-      6,
-      2,
-      5,
-      8,
-      8,
-      4,
-      5,
-      8,
-      8,
-      4,
-      5,
-      8,
-      11,
-      4,
-      8,
-      10,
-      11,
-      4,
-      9,
-      12,
-      16,
-      4,
-      9,
-      16,
-      16,
-      6,
-      10,
-      12,
-      18,
-      6,
-      10,
-      17,
-      16,
-      6,
-      11,
-      16,
-      19,
-      6,
-      13,
-      18,
-      21,
-      7,
-      14,
-      21,
-      25,
-      8,
-      16,
-      20,
-      25,
-      8,
-      17,
-      23,
-      25,
-      9,
-      17,
-      23,
-      34,
-      9,
-      18,
-      25,
-      30,
-      10,
-      20,
-      27,
-      32,
-      12,
-      21,
-      29,
-      35,
-      12,
-      23,
-      34,
-      37,
-      12,
-      25,
-      34,
-      40,
-      13,
-      26,
-      35,
-      42,
-      14,
-      28,
-      38,
-      45,
-      15,
-      29,
-      40,
-      48,
-      16,
-      31,
-      43,
-      51,
-      17,
-      33,
-      45,
-      54,
-      18,
-      35,
-      48,
-      57,
-      19,
-      37,
-      51,
-      60,
-      19,
-      38,
-      53,
-      63,
-      20,
-      40,
-      56,
-      66,
-      21,
-      43,
-      59,
-      70,
-      22,
-      45,
-      62,
-      74,
-      24,
-      47,
-      65,
-      77,
-      25,
-      49,
-      68,
-      81
-    ];
-    var EC_CODEWORDS_TABLE = [
-      // L  M  Q  H
-      7,
-      10,
-      13,
-      17,
-      10,
-      16,
-      22,
-      28,
-      15,
-      26,
-      36,
-      44,
-      20,
-      36,
-      52,
-      64,
-      26,
-      48,
-      72,
-      88,
-      36,
-      64,
-      96,
-      112,
-      40,
-      72,
-      108,
-      130,
-      48,
-      88,
-      132,
-      156,
-      60,
-      110,
-      160,
-      192,
-      72,
-      130,
-      192,
-      224,
-      80,
-      150,
-      224,
-      264,
-      96,
-      176,
-      260,
-      308,
-      104,
-      198,
-      288,
-      352,
-      120,
-      216,
-      320,
-      384,
-      132,
-      240,
-      360,
-      432,
-      144,
-      280,
-      408,
-      480,
-      168,
-      308,
-      448,
-      532,
-      180,
-      338,
-      504,
-      588,
-      196,
-      364,
-      546,
-      650,
-      224,
-      416,
-      600,
-      700,
-      224,
-      442,
-      644,
-      750,
-      252,
-      476,
-      690,
-      816,
-      270,
-      504,
-      750,
-      900,
-      300,
-      560,
-      810,
-      960,
-      312,
-      588,
-      870,
-      1050,
-      336,
-      644,
-      952,
-      1110,
-      360,
-      700,
-      1020,
-      1200,
-      390,
-      728,
-      1050,
-      1260,
-      420,
-      784,
-      1140,
-      1350,
-      450,
-      812,
-      1200,
-      1440,
-      480,
-      868,
-      1290,
-      1530,
-      510,
-      924,
-      1350,
-      1620,
-      540,
-      980,
-      1440,
-      1710,
-      570,
-      1036,
-      1530,
-      1800,
-      570,
-      1064,
-      1590,
-      1890,
-      600,
-      1120,
-      1680,
-      1980,
-      630,
-      1204,
-      1770,
-      2100,
-      660,
-      1260,
-      1860,
-      2220,
-      720,
-      1316,
-      1950,
-      2310,
-      750,
-      1372,
-      2040,
-      2430
-    ];
-    exports2.getBlocksCount = function getBlocksCount(version, errorCorrectionLevel) {
-      switch (errorCorrectionLevel) {
-        case ECLevel.L:
-          return EC_BLOCKS_TABLE[(version - 1) * 4 + 0];
-        case ECLevel.M:
-          return EC_BLOCKS_TABLE[(version - 1) * 4 + 1];
-        case ECLevel.Q:
-          return EC_BLOCKS_TABLE[(version - 1) * 4 + 2];
-        case ECLevel.H:
-          return EC_BLOCKS_TABLE[(version - 1) * 4 + 3];
-        default:
-          return void 0;
-      }
-    };
-    exports2.getTotalCodewordsCount = function getTotalCodewordsCount(version, errorCorrectionLevel) {
-      switch (errorCorrectionLevel) {
-        case ECLevel.L:
-          return EC_CODEWORDS_TABLE[(version - 1) * 4 + 0];
-        case ECLevel.M:
-          return EC_CODEWORDS_TABLE[(version - 1) * 4 + 1];
-        case ECLevel.Q:
-          return EC_CODEWORDS_TABLE[(version - 1) * 4 + 2];
-        case ECLevel.H:
-          return EC_CODEWORDS_TABLE[(version - 1) * 4 + 3];
-        default:
-          return void 0;
-      }
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/galois-field.js
-var require_galois_field = __commonJS({
-  "node_modules/qrcode/lib/core/galois-field.js"(exports2) {
-    var EXP_TABLE = new Uint8Array(512);
-    var LOG_TABLE = new Uint8Array(256);
-    (function initTables() {
-      let x = 1;
-      for (let i = 0; i < 255; i++) {
-        EXP_TABLE[i] = x;
-        LOG_TABLE[x] = i;
-        x <<= 1;
-        if (x & 256) {
-          x ^= 285;
-        }
-      }
-      for (let i = 255; i < 512; i++) {
-        EXP_TABLE[i] = EXP_TABLE[i - 255];
-      }
-    })();
-    exports2.log = function log2(n) {
-      if (n < 1) throw new Error("log(" + n + ")");
-      return LOG_TABLE[n];
-    };
-    exports2.exp = function exp(n) {
-      return EXP_TABLE[n];
-    };
-    exports2.mul = function mul(x, y2) {
-      if (x === 0 || y2 === 0) return 0;
-      return EXP_TABLE[LOG_TABLE[x] + LOG_TABLE[y2]];
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/polynomial.js
-var require_polynomial = __commonJS({
-  "node_modules/qrcode/lib/core/polynomial.js"(exports2) {
-    var GF = require_galois_field();
-    exports2.mul = function mul(p1, p2) {
-      const coeff = new Uint8Array(p1.length + p2.length - 1);
-      for (let i = 0; i < p1.length; i++) {
-        for (let j = 0; j < p2.length; j++) {
-          coeff[i + j] ^= GF.mul(p1[i], p2[j]);
-        }
-      }
-      return coeff;
-    };
-    exports2.mod = function mod(divident, divisor) {
-      let result = new Uint8Array(divident);
-      while (result.length - divisor.length >= 0) {
-        const coeff = result[0];
-        for (let i = 0; i < divisor.length; i++) {
-          result[i] ^= GF.mul(divisor[i], coeff);
-        }
-        let offset = 0;
-        while (offset < result.length && result[offset] === 0) offset++;
-        result = result.slice(offset);
-      }
-      return result;
-    };
-    exports2.generateECPolynomial = function generateECPolynomial(degree) {
-      let poly = new Uint8Array([1]);
-      for (let i = 0; i < degree; i++) {
-        poly = exports2.mul(poly, new Uint8Array([1, GF.exp(i)]));
-      }
-      return poly;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/reed-solomon-encoder.js
-var require_reed_solomon_encoder = __commonJS({
-  "node_modules/qrcode/lib/core/reed-solomon-encoder.js"(exports2, module2) {
-    var Polynomial = require_polynomial();
-    function ReedSolomonEncoder(degree) {
-      this.genPoly = void 0;
-      this.degree = degree;
-      if (this.degree) this.initialize(this.degree);
-    }
-    ReedSolomonEncoder.prototype.initialize = function initialize(degree) {
-      this.degree = degree;
-      this.genPoly = Polynomial.generateECPolynomial(this.degree);
-    };
-    ReedSolomonEncoder.prototype.encode = function encode(data) {
-      if (!this.genPoly) {
-        throw new Error("Encoder not initialized");
-      }
-      const paddedData = new Uint8Array(data.length + this.degree);
-      paddedData.set(data);
-      const remainder = Polynomial.mod(paddedData, this.genPoly);
-      const start = this.degree - remainder.length;
-      if (start > 0) {
-        const buff = new Uint8Array(this.degree);
-        buff.set(remainder, start);
-        return buff;
-      }
-      return remainder;
-    };
-    module2.exports = ReedSolomonEncoder;
-  }
-});
-
-// node_modules/qrcode/lib/core/version-check.js
-var require_version_check = __commonJS({
-  "node_modules/qrcode/lib/core/version-check.js"(exports2) {
-    exports2.isValid = function isValid(version) {
-      return !isNaN(version) && version >= 1 && version <= 40;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/regex.js
-var require_regex = __commonJS({
-  "node_modules/qrcode/lib/core/regex.js"(exports2) {
-    var numeric = "[0-9]+";
-    var alphanumeric = "[A-Z $%*+\\-./:]+";
-    var kanji = "(?:[u3000-u303F]|[u3040-u309F]|[u30A0-u30FF]|[uFF00-uFFEF]|[u4E00-u9FAF]|[u2605-u2606]|[u2190-u2195]|u203B|[u2010u2015u2018u2019u2025u2026u201Cu201Du2225u2260]|[u0391-u0451]|[u00A7u00A8u00B1u00B4u00D7u00F7])+";
-    kanji = kanji.replace(/u/g, "\\u");
-    var byte = "(?:(?![A-Z0-9 $%*+\\-./:]|" + kanji + ")(?:.|[\r\n]))+";
-    exports2.KANJI = new RegExp(kanji, "g");
-    exports2.BYTE_KANJI = new RegExp("[^A-Z0-9 $%*+\\-./:]+", "g");
-    exports2.BYTE = new RegExp(byte, "g");
-    exports2.NUMERIC = new RegExp(numeric, "g");
-    exports2.ALPHANUMERIC = new RegExp(alphanumeric, "g");
-    var TEST_KANJI = new RegExp("^" + kanji + "$");
-    var TEST_NUMERIC = new RegExp("^" + numeric + "$");
-    var TEST_ALPHANUMERIC = new RegExp("^[A-Z0-9 $%*+\\-./:]+$");
-    exports2.testKanji = function testKanji(str) {
-      return TEST_KANJI.test(str);
-    };
-    exports2.testNumeric = function testNumeric(str) {
-      return TEST_NUMERIC.test(str);
-    };
-    exports2.testAlphanumeric = function testAlphanumeric(str) {
-      return TEST_ALPHANUMERIC.test(str);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/mode.js
-var require_mode = __commonJS({
-  "node_modules/qrcode/lib/core/mode.js"(exports2) {
-    var VersionCheck = require_version_check();
-    var Regex = require_regex();
-    exports2.NUMERIC = {
-      id: "Numeric",
-      bit: 1 << 0,
-      ccBits: [10, 12, 14]
-    };
-    exports2.ALPHANUMERIC = {
-      id: "Alphanumeric",
-      bit: 1 << 1,
-      ccBits: [9, 11, 13]
-    };
-    exports2.BYTE = {
-      id: "Byte",
-      bit: 1 << 2,
-      ccBits: [8, 16, 16]
-    };
-    exports2.KANJI = {
-      id: "Kanji",
-      bit: 1 << 3,
-      ccBits: [8, 10, 12]
-    };
-    exports2.MIXED = {
-      bit: -1
-    };
-    exports2.getCharCountIndicator = function getCharCountIndicator(mode, version) {
-      if (!mode.ccBits) throw new Error("Invalid mode: " + mode);
-      if (!VersionCheck.isValid(version)) {
-        throw new Error("Invalid version: " + version);
-      }
-      if (version >= 1 && version < 10) return mode.ccBits[0];
-      else if (version < 27) return mode.ccBits[1];
-      return mode.ccBits[2];
-    };
-    exports2.getBestModeForData = function getBestModeForData(dataStr) {
-      if (Regex.testNumeric(dataStr)) return exports2.NUMERIC;
-      else if (Regex.testAlphanumeric(dataStr)) return exports2.ALPHANUMERIC;
-      else if (Regex.testKanji(dataStr)) return exports2.KANJI;
-      else return exports2.BYTE;
-    };
-    exports2.toString = function toString(mode) {
-      if (mode && mode.id) return mode.id;
-      throw new Error("Invalid mode");
-    };
-    exports2.isValid = function isValid(mode) {
-      return mode && mode.bit && mode.ccBits;
-    };
-    function fromString(string) {
-      if (typeof string !== "string") {
-        throw new Error("Param is not a string");
-      }
-      const lcStr = string.toLowerCase();
-      switch (lcStr) {
-        case "numeric":
-          return exports2.NUMERIC;
-        case "alphanumeric":
-          return exports2.ALPHANUMERIC;
-        case "kanji":
-          return exports2.KANJI;
-        case "byte":
-          return exports2.BYTE;
-        default:
-          throw new Error("Unknown mode: " + string);
-      }
-    }
-    exports2.from = function from(value, defaultValue) {
-      if (exports2.isValid(value)) {
-        return value;
-      }
-      try {
-        return fromString(value);
-      } catch (e) {
-        return defaultValue;
-      }
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/version.js
-var require_version = __commonJS({
-  "node_modules/qrcode/lib/core/version.js"(exports2) {
-    var Utils = require_utils5();
-    var ECCode = require_error_correction_code();
-    var ECLevel = require_error_correction_level();
-    var Mode = require_mode();
-    var VersionCheck = require_version_check();
-    var G18 = 1 << 12 | 1 << 11 | 1 << 10 | 1 << 9 | 1 << 8 | 1 << 5 | 1 << 2 | 1 << 0;
-    var G18_BCH = Utils.getBCHDigit(G18);
-    function getBestVersionForDataLength(mode, length, errorCorrectionLevel) {
-      for (let currentVersion = 1; currentVersion <= 40; currentVersion++) {
-        if (length <= exports2.getCapacity(currentVersion, errorCorrectionLevel, mode)) {
-          return currentVersion;
-        }
-      }
-      return void 0;
-    }
-    function getReservedBitsCount(mode, version) {
-      return Mode.getCharCountIndicator(mode, version) + 4;
-    }
-    function getTotalBitsFromDataArray(segments, version) {
-      let totalBits = 0;
-      segments.forEach(function(data) {
-        const reservedBits = getReservedBitsCount(data.mode, version);
-        totalBits += reservedBits + data.getBitsLength();
-      });
-      return totalBits;
-    }
-    function getBestVersionForMixedData(segments, errorCorrectionLevel) {
-      for (let currentVersion = 1; currentVersion <= 40; currentVersion++) {
-        const length = getTotalBitsFromDataArray(segments, currentVersion);
-        if (length <= exports2.getCapacity(currentVersion, errorCorrectionLevel, Mode.MIXED)) {
-          return currentVersion;
-        }
-      }
-      return void 0;
-    }
-    exports2.from = function from(value, defaultValue) {
-      if (VersionCheck.isValid(value)) {
-        return parseInt(value, 10);
-      }
-      return defaultValue;
-    };
-    exports2.getCapacity = function getCapacity(version, errorCorrectionLevel, mode) {
-      if (!VersionCheck.isValid(version)) {
-        throw new Error("Invalid QR Code version");
-      }
-      if (typeof mode === "undefined") mode = Mode.BYTE;
-      const totalCodewords = Utils.getSymbolTotalCodewords(version);
-      const ecTotalCodewords = ECCode.getTotalCodewordsCount(version, errorCorrectionLevel);
-      const dataTotalCodewordsBits = (totalCodewords - ecTotalCodewords) * 8;
-      if (mode === Mode.MIXED) return dataTotalCodewordsBits;
-      const usableBits = dataTotalCodewordsBits - getReservedBitsCount(mode, version);
-      switch (mode) {
-        case Mode.NUMERIC:
-          return Math.floor(usableBits / 10 * 3);
-        case Mode.ALPHANUMERIC:
-          return Math.floor(usableBits / 11 * 2);
-        case Mode.KANJI:
-          return Math.floor(usableBits / 13);
-        case Mode.BYTE:
-        default:
-          return Math.floor(usableBits / 8);
-      }
-    };
-    exports2.getBestVersionForData = function getBestVersionForData(data, errorCorrectionLevel) {
-      let seg;
-      const ecl = ECLevel.from(errorCorrectionLevel, ECLevel.M);
-      if (Array.isArray(data)) {
-        if (data.length > 1) {
-          return getBestVersionForMixedData(data, ecl);
-        }
-        if (data.length === 0) {
-          return 1;
-        }
-        seg = data[0];
-      } else {
-        seg = data;
-      }
-      return getBestVersionForDataLength(seg.mode, seg.getLength(), ecl);
-    };
-    exports2.getEncodedBits = function getEncodedBits(version) {
-      if (!VersionCheck.isValid(version) || version < 7) {
-        throw new Error("Invalid QR Code version");
-      }
-      let d2 = version << 12;
-      while (Utils.getBCHDigit(d2) - G18_BCH >= 0) {
-        d2 ^= G18 << Utils.getBCHDigit(d2) - G18_BCH;
-      }
-      return version << 12 | d2;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/format-info.js
-var require_format_info = __commonJS({
-  "node_modules/qrcode/lib/core/format-info.js"(exports2) {
-    var Utils = require_utils5();
-    var G15 = 1 << 10 | 1 << 8 | 1 << 5 | 1 << 4 | 1 << 2 | 1 << 1 | 1 << 0;
-    var G15_MASK = 1 << 14 | 1 << 12 | 1 << 10 | 1 << 4 | 1 << 1;
-    var G15_BCH = Utils.getBCHDigit(G15);
-    exports2.getEncodedBits = function getEncodedBits(errorCorrectionLevel, mask) {
-      const data = errorCorrectionLevel.bit << 3 | mask;
-      let d2 = data << 10;
-      while (Utils.getBCHDigit(d2) - G15_BCH >= 0) {
-        d2 ^= G15 << Utils.getBCHDigit(d2) - G15_BCH;
-      }
-      return (data << 10 | d2) ^ G15_MASK;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/numeric-data.js
-var require_numeric_data = __commonJS({
-  "node_modules/qrcode/lib/core/numeric-data.js"(exports2, module2) {
-    var Mode = require_mode();
-    function NumericData(data) {
-      this.mode = Mode.NUMERIC;
-      this.data = data.toString();
-    }
-    NumericData.getBitsLength = function getBitsLength(length) {
-      return 10 * Math.floor(length / 3) + (length % 3 ? length % 3 * 3 + 1 : 0);
-    };
-    NumericData.prototype.getLength = function getLength() {
-      return this.data.length;
-    };
-    NumericData.prototype.getBitsLength = function getBitsLength() {
-      return NumericData.getBitsLength(this.data.length);
-    };
-    NumericData.prototype.write = function write(bitBuffer) {
-      let i, group3, value;
-      for (i = 0; i + 3 <= this.data.length; i += 3) {
-        group3 = this.data.substr(i, 3);
-        value = parseInt(group3, 10);
-        bitBuffer.put(value, 10);
-      }
-      const remainingNum = this.data.length - i;
-      if (remainingNum > 0) {
-        group3 = this.data.substr(i);
-        value = parseInt(group3, 10);
-        bitBuffer.put(value, remainingNum * 3 + 1);
-      }
-    };
-    module2.exports = NumericData;
-  }
-});
-
-// node_modules/qrcode/lib/core/alphanumeric-data.js
-var require_alphanumeric_data = __commonJS({
-  "node_modules/qrcode/lib/core/alphanumeric-data.js"(exports2, module2) {
-    var Mode = require_mode();
-    var ALPHA_NUM_CHARS = [
-      "0",
-      "1",
-      "2",
-      "3",
-      "4",
-      "5",
-      "6",
-      "7",
-      "8",
-      "9",
-      "A",
-      "B",
-      "C",
-      "D",
-      "E",
-      "F",
-      "G",
-      "H",
-      "I",
-      "J",
-      "K",
-      "L",
-      "M",
-      "N",
-      "O",
-      "P",
-      "Q",
-      "R",
-      "S",
-      "T",
-      "U",
-      "V",
-      "W",
-      "X",
-      "Y",
-      "Z",
-      " ",
-      "$",
-      "%",
-      "*",
-      "+",
-      "-",
-      ".",
-      "/",
-      ":"
-    ];
-    function AlphanumericData(data) {
-      this.mode = Mode.ALPHANUMERIC;
-      this.data = data;
-    }
-    AlphanumericData.getBitsLength = function getBitsLength(length) {
-      return 11 * Math.floor(length / 2) + 6 * (length % 2);
-    };
-    AlphanumericData.prototype.getLength = function getLength() {
-      return this.data.length;
-    };
-    AlphanumericData.prototype.getBitsLength = function getBitsLength() {
-      return AlphanumericData.getBitsLength(this.data.length);
-    };
-    AlphanumericData.prototype.write = function write(bitBuffer) {
-      let i;
-      for (i = 0; i + 2 <= this.data.length; i += 2) {
-        let value = ALPHA_NUM_CHARS.indexOf(this.data[i]) * 45;
-        value += ALPHA_NUM_CHARS.indexOf(this.data[i + 1]);
-        bitBuffer.put(value, 11);
-      }
-      if (this.data.length % 2) {
-        bitBuffer.put(ALPHA_NUM_CHARS.indexOf(this.data[i]), 6);
-      }
-    };
-    module2.exports = AlphanumericData;
-  }
-});
-
-// node_modules/qrcode/lib/core/byte-data.js
-var require_byte_data = __commonJS({
-  "node_modules/qrcode/lib/core/byte-data.js"(exports2, module2) {
-    var Mode = require_mode();
-    function ByteData(data) {
-      this.mode = Mode.BYTE;
-      if (typeof data === "string") {
-        this.data = new TextEncoder().encode(data);
-      } else {
-        this.data = new Uint8Array(data);
-      }
-    }
-    ByteData.getBitsLength = function getBitsLength(length) {
-      return length * 8;
-    };
-    ByteData.prototype.getLength = function getLength() {
-      return this.data.length;
-    };
-    ByteData.prototype.getBitsLength = function getBitsLength() {
-      return ByteData.getBitsLength(this.data.length);
-    };
-    ByteData.prototype.write = function(bitBuffer) {
-      for (let i = 0, l = this.data.length; i < l; i++) {
-        bitBuffer.put(this.data[i], 8);
-      }
-    };
-    module2.exports = ByteData;
-  }
-});
-
-// node_modules/qrcode/lib/core/kanji-data.js
-var require_kanji_data = __commonJS({
-  "node_modules/qrcode/lib/core/kanji-data.js"(exports2, module2) {
-    var Mode = require_mode();
-    var Utils = require_utils5();
-    function KanjiData(data) {
-      this.mode = Mode.KANJI;
-      this.data = data;
-    }
-    KanjiData.getBitsLength = function getBitsLength(length) {
-      return length * 13;
-    };
-    KanjiData.prototype.getLength = function getLength() {
-      return this.data.length;
-    };
-    KanjiData.prototype.getBitsLength = function getBitsLength() {
-      return KanjiData.getBitsLength(this.data.length);
-    };
-    KanjiData.prototype.write = function(bitBuffer) {
-      let i;
-      for (i = 0; i < this.data.length; i++) {
-        let value = Utils.toSJIS(this.data[i]);
-        if (value >= 33088 && value <= 40956) {
-          value -= 33088;
-        } else if (value >= 57408 && value <= 60351) {
-          value -= 49472;
-        } else {
-          throw new Error(
-            "Invalid SJIS character: " + this.data[i] + "\nMake sure your charset is UTF-8"
-          );
-        }
-        value = (value >>> 8 & 255) * 192 + (value & 255);
-        bitBuffer.put(value, 13);
-      }
-    };
-    module2.exports = KanjiData;
-  }
-});
-
-// node_modules/dijkstrajs/dijkstra.js
-var require_dijkstra = __commonJS({
-  "node_modules/dijkstrajs/dijkstra.js"(exports2, module2) {
-    "use strict";
-    var dijkstra = {
-      single_source_shortest_paths: function(graph, s, d2) {
-        var predecessors = {};
-        var costs = {};
-        costs[s] = 0;
-        var open4 = dijkstra.PriorityQueue.make();
-        open4.push(s, 0);
-        var closest, u, v, cost_of_s_to_u, adjacent_nodes, cost_of_e, cost_of_s_to_u_plus_cost_of_e, cost_of_s_to_v, first_visit;
-        while (!open4.empty()) {
-          closest = open4.pop();
-          u = closest.value;
-          cost_of_s_to_u = closest.cost;
-          adjacent_nodes = graph[u] || {};
-          for (v in adjacent_nodes) {
-            if (adjacent_nodes.hasOwnProperty(v)) {
-              cost_of_e = adjacent_nodes[v];
-              cost_of_s_to_u_plus_cost_of_e = cost_of_s_to_u + cost_of_e;
-              cost_of_s_to_v = costs[v];
-              first_visit = typeof costs[v] === "undefined";
-              if (first_visit || cost_of_s_to_v > cost_of_s_to_u_plus_cost_of_e) {
-                costs[v] = cost_of_s_to_u_plus_cost_of_e;
-                open4.push(v, cost_of_s_to_u_plus_cost_of_e);
-                predecessors[v] = u;
-              }
-            }
-          }
-        }
-        if (typeof d2 !== "undefined" && typeof costs[d2] === "undefined") {
-          var msg = ["Could not find a path from ", s, " to ", d2, "."].join("");
-          throw new Error(msg);
-        }
-        return predecessors;
-      },
-      extract_shortest_path_from_predecessor_list: function(predecessors, d2) {
-        var nodes = [];
-        var u = d2;
-        var predecessor;
-        while (u) {
-          nodes.push(u);
-          predecessor = predecessors[u];
-          u = predecessors[u];
-        }
-        nodes.reverse();
-        return nodes;
-      },
-      find_path: function(graph, s, d2) {
-        var predecessors = dijkstra.single_source_shortest_paths(graph, s, d2);
-        return dijkstra.extract_shortest_path_from_predecessor_list(
-          predecessors,
-          d2
-        );
-      },
-      /**
-       * A very naive priority queue implementation.
-       */
-      PriorityQueue: {
-        make: function(opts) {
-          var T = dijkstra.PriorityQueue, t = {}, key;
-          opts = opts || {};
-          for (key in T) {
-            if (T.hasOwnProperty(key)) {
-              t[key] = T[key];
-            }
-          }
-          t.queue = [];
-          t.sorter = opts.sorter || T.default_sorter;
-          return t;
-        },
-        default_sorter: function(a, b) {
-          return a.cost - b.cost;
-        },
-        /**
-         * Add a new item to the queue and ensure the highest priority element
-         * is at the front of the queue.
-         */
-        push: function(value, cost) {
-          var item = { value, cost };
-          this.queue.push(item);
-          this.queue.sort(this.sorter);
-        },
-        /**
-         * Return the highest priority element in the queue.
-         */
-        pop: function() {
-          return this.queue.shift();
-        },
-        empty: function() {
-          return this.queue.length === 0;
-        }
-      }
-    };
-    if (typeof module2 !== "undefined") {
-      module2.exports = dijkstra;
-    }
-  }
-});
-
-// node_modules/qrcode/lib/core/segments.js
-var require_segments = __commonJS({
-  "node_modules/qrcode/lib/core/segments.js"(exports2) {
-    var Mode = require_mode();
-    var NumericData = require_numeric_data();
-    var AlphanumericData = require_alphanumeric_data();
-    var ByteData = require_byte_data();
-    var KanjiData = require_kanji_data();
-    var Regex = require_regex();
-    var Utils = require_utils5();
-    var dijkstra = require_dijkstra();
-    function getStringByteLength(str) {
-      return unescape(encodeURIComponent(str)).length;
-    }
-    function getSegments(regex2, mode, str) {
-      const segments = [];
-      let result;
-      while ((result = regex2.exec(str)) !== null) {
-        segments.push({
-          data: result[0],
-          index: result.index,
-          mode,
-          length: result[0].length
-        });
-      }
-      return segments;
-    }
-    function getSegmentsFromString(dataStr) {
-      const numSegs = getSegments(Regex.NUMERIC, Mode.NUMERIC, dataStr);
-      const alphaNumSegs = getSegments(Regex.ALPHANUMERIC, Mode.ALPHANUMERIC, dataStr);
-      let byteSegs;
-      let kanjiSegs;
-      if (Utils.isKanjiModeEnabled()) {
-        byteSegs = getSegments(Regex.BYTE, Mode.BYTE, dataStr);
-        kanjiSegs = getSegments(Regex.KANJI, Mode.KANJI, dataStr);
-      } else {
-        byteSegs = getSegments(Regex.BYTE_KANJI, Mode.BYTE, dataStr);
-        kanjiSegs = [];
-      }
-      const segs = numSegs.concat(alphaNumSegs, byteSegs, kanjiSegs);
-      return segs.sort(function(s1, s2) {
-        return s1.index - s2.index;
-      }).map(function(obj) {
-        return {
-          data: obj.data,
-          mode: obj.mode,
-          length: obj.length
-        };
-      });
-    }
-    function getSegmentBitsLength(length, mode) {
-      switch (mode) {
-        case Mode.NUMERIC:
-          return NumericData.getBitsLength(length);
-        case Mode.ALPHANUMERIC:
-          return AlphanumericData.getBitsLength(length);
-        case Mode.KANJI:
-          return KanjiData.getBitsLength(length);
-        case Mode.BYTE:
-          return ByteData.getBitsLength(length);
-      }
-    }
-    function mergeSegments(segs) {
-      return segs.reduce(function(acc, curr) {
-        const prevSeg = acc.length - 1 >= 0 ? acc[acc.length - 1] : null;
-        if (prevSeg && prevSeg.mode === curr.mode) {
-          acc[acc.length - 1].data += curr.data;
-          return acc;
-        }
-        acc.push(curr);
-        return acc;
-      }, []);
-    }
-    function buildNodes(segs) {
-      const nodes = [];
-      for (let i = 0; i < segs.length; i++) {
-        const seg = segs[i];
-        switch (seg.mode) {
-          case Mode.NUMERIC:
-            nodes.push([
-              seg,
-              { data: seg.data, mode: Mode.ALPHANUMERIC, length: seg.length },
-              { data: seg.data, mode: Mode.BYTE, length: seg.length }
-            ]);
-            break;
-          case Mode.ALPHANUMERIC:
-            nodes.push([
-              seg,
-              { data: seg.data, mode: Mode.BYTE, length: seg.length }
-            ]);
-            break;
-          case Mode.KANJI:
-            nodes.push([
-              seg,
-              { data: seg.data, mode: Mode.BYTE, length: getStringByteLength(seg.data) }
-            ]);
-            break;
-          case Mode.BYTE:
-            nodes.push([
-              { data: seg.data, mode: Mode.BYTE, length: getStringByteLength(seg.data) }
-            ]);
-        }
-      }
-      return nodes;
-    }
-    function buildGraph(nodes, version) {
-      const table = {};
-      const graph = { start: {} };
-      let prevNodeIds = ["start"];
-      for (let i = 0; i < nodes.length; i++) {
-        const nodeGroup = nodes[i];
-        const currentNodeIds = [];
-        for (let j = 0; j < nodeGroup.length; j++) {
-          const node = nodeGroup[j];
-          const key = "" + i + j;
-          currentNodeIds.push(key);
-          table[key] = { node, lastCount: 0 };
-          graph[key] = {};
-          for (let n = 0; n < prevNodeIds.length; n++) {
-            const prevNodeId = prevNodeIds[n];
-            if (table[prevNodeId] && table[prevNodeId].node.mode === node.mode) {
-              graph[prevNodeId][key] = getSegmentBitsLength(table[prevNodeId].lastCount + node.length, node.mode) - getSegmentBitsLength(table[prevNodeId].lastCount, node.mode);
-              table[prevNodeId].lastCount += node.length;
-            } else {
-              if (table[prevNodeId]) table[prevNodeId].lastCount = node.length;
-              graph[prevNodeId][key] = getSegmentBitsLength(node.length, node.mode) + 4 + Mode.getCharCountIndicator(node.mode, version);
-            }
-          }
-        }
-        prevNodeIds = currentNodeIds;
-      }
-      for (let n = 0; n < prevNodeIds.length; n++) {
-        graph[prevNodeIds[n]].end = 0;
-      }
-      return { map: graph, table };
-    }
-    function buildSingleSegment(data, modesHint) {
-      let mode;
-      const bestMode = Mode.getBestModeForData(data);
-      mode = Mode.from(modesHint, bestMode);
-      if (mode !== Mode.BYTE && mode.bit < bestMode.bit) {
-        throw new Error('"' + data + '" cannot be encoded with mode ' + Mode.toString(mode) + ".\n Suggested mode is: " + Mode.toString(bestMode));
-      }
-      if (mode === Mode.KANJI && !Utils.isKanjiModeEnabled()) {
-        mode = Mode.BYTE;
-      }
-      switch (mode) {
-        case Mode.NUMERIC:
-          return new NumericData(data);
-        case Mode.ALPHANUMERIC:
-          return new AlphanumericData(data);
-        case Mode.KANJI:
-          return new KanjiData(data);
-        case Mode.BYTE:
-          return new ByteData(data);
-      }
-    }
-    exports2.fromArray = function fromArray(array) {
-      return array.reduce(function(acc, seg) {
-        if (typeof seg === "string") {
-          acc.push(buildSingleSegment(seg, null));
-        } else if (seg.data) {
-          acc.push(buildSingleSegment(seg.data, seg.mode));
-        }
-        return acc;
-      }, []);
-    };
-    exports2.fromString = function fromString(data, version) {
-      const segs = getSegmentsFromString(data, Utils.isKanjiModeEnabled());
-      const nodes = buildNodes(segs);
-      const graph = buildGraph(nodes, version);
-      const path4 = dijkstra.find_path(graph.map, "start", "end");
-      const optimizedSegs = [];
-      for (let i = 1; i < path4.length - 1; i++) {
-        optimizedSegs.push(graph.table[path4[i]].node);
-      }
-      return exports2.fromArray(mergeSegments(optimizedSegs));
-    };
-    exports2.rawSplit = function rawSplit(data) {
-      return exports2.fromArray(
-        getSegmentsFromString(data, Utils.isKanjiModeEnabled())
-      );
-    };
-  }
-});
-
-// node_modules/qrcode/lib/core/qrcode.js
-var require_qrcode = __commonJS({
-  "node_modules/qrcode/lib/core/qrcode.js"(exports2) {
-    var Utils = require_utils5();
-    var ECLevel = require_error_correction_level();
-    var BitBuffer = require_bit_buffer();
-    var BitMatrix = require_bit_matrix();
-    var AlignmentPattern = require_alignment_pattern();
-    var FinderPattern = require_finder_pattern();
-    var MaskPattern = require_mask_pattern();
-    var ECCode = require_error_correction_code();
-    var ReedSolomonEncoder = require_reed_solomon_encoder();
-    var Version = require_version();
-    var FormatInfo = require_format_info();
-    var Mode = require_mode();
-    var Segments = require_segments();
-    function setupFinderPattern(matrix, version) {
-      const size = matrix.size;
-      const pos = FinderPattern.getPositions(version);
-      for (let i = 0; i < pos.length; i++) {
-        const row = pos[i][0];
-        const col = pos[i][1];
-        for (let r = -1; r <= 7; r++) {
-          if (row + r <= -1 || size <= row + r) continue;
-          for (let c = -1; c <= 7; c++) {
-            if (col + c <= -1 || size <= col + c) continue;
-            if (r >= 0 && r <= 6 && (c === 0 || c === 6) || c >= 0 && c <= 6 && (r === 0 || r === 6) || r >= 2 && r <= 4 && c >= 2 && c <= 4) {
-              matrix.set(row + r, col + c, true, true);
-            } else {
-              matrix.set(row + r, col + c, false, true);
-            }
-          }
-        }
-      }
-    }
-    function setupTimingPattern(matrix) {
-      const size = matrix.size;
-      for (let r = 8; r < size - 8; r++) {
-        const value = r % 2 === 0;
-        matrix.set(r, 6, value, true);
-        matrix.set(6, r, value, true);
-      }
-    }
-    function setupAlignmentPattern(matrix, version) {
-      const pos = AlignmentPattern.getPositions(version);
-      for (let i = 0; i < pos.length; i++) {
-        const row = pos[i][0];
-        const col = pos[i][1];
-        for (let r = -2; r <= 2; r++) {
-          for (let c = -2; c <= 2; c++) {
-            if (r === -2 || r === 2 || c === -2 || c === 2 || r === 0 && c === 0) {
-              matrix.set(row + r, col + c, true, true);
-            } else {
-              matrix.set(row + r, col + c, false, true);
-            }
-          }
-        }
-      }
-    }
-    function setupVersionInfo(matrix, version) {
-      const size = matrix.size;
-      const bits = Version.getEncodedBits(version);
-      let row, col, mod;
-      for (let i = 0; i < 18; i++) {
-        row = Math.floor(i / 3);
-        col = i % 3 + size - 8 - 3;
-        mod = (bits >> i & 1) === 1;
-        matrix.set(row, col, mod, true);
-        matrix.set(col, row, mod, true);
-      }
-    }
-    function setupFormatInfo(matrix, errorCorrectionLevel, maskPattern) {
-      const size = matrix.size;
-      const bits = FormatInfo.getEncodedBits(errorCorrectionLevel, maskPattern);
-      let i, mod;
-      for (i = 0; i < 15; i++) {
-        mod = (bits >> i & 1) === 1;
-        if (i < 6) {
-          matrix.set(i, 8, mod, true);
-        } else if (i < 8) {
-          matrix.set(i + 1, 8, mod, true);
-        } else {
-          matrix.set(size - 15 + i, 8, mod, true);
-        }
-        if (i < 8) {
-          matrix.set(8, size - i - 1, mod, true);
-        } else if (i < 9) {
-          matrix.set(8, 15 - i - 1 + 1, mod, true);
-        } else {
-          matrix.set(8, 15 - i - 1, mod, true);
-        }
-      }
-      matrix.set(size - 8, 8, 1, true);
-    }
-    function setupData(matrix, data) {
-      const size = matrix.size;
-      let inc = -1;
-      let row = size - 1;
-      let bitIndex = 7;
-      let byteIndex = 0;
-      for (let col = size - 1; col > 0; col -= 2) {
-        if (col === 6) col--;
-        while (true) {
-          for (let c = 0; c < 2; c++) {
-            if (!matrix.isReserved(row, col - c)) {
-              let dark = false;
-              if (byteIndex < data.length) {
-                dark = (data[byteIndex] >>> bitIndex & 1) === 1;
-              }
-              matrix.set(row, col - c, dark);
-              bitIndex--;
-              if (bitIndex === -1) {
-                byteIndex++;
-                bitIndex = 7;
-              }
-            }
-          }
-          row += inc;
-          if (row < 0 || size <= row) {
-            row -= inc;
-            inc = -inc;
-            break;
-          }
-        }
-      }
-    }
-    function createData(version, errorCorrectionLevel, segments) {
-      const buffer = new BitBuffer();
-      segments.forEach(function(data) {
-        buffer.put(data.mode.bit, 4);
-        buffer.put(data.getLength(), Mode.getCharCountIndicator(data.mode, version));
-        data.write(buffer);
-      });
-      const totalCodewords = Utils.getSymbolTotalCodewords(version);
-      const ecTotalCodewords = ECCode.getTotalCodewordsCount(version, errorCorrectionLevel);
-      const dataTotalCodewordsBits = (totalCodewords - ecTotalCodewords) * 8;
-      if (buffer.getLengthInBits() + 4 <= dataTotalCodewordsBits) {
-        buffer.put(0, 4);
-      }
-      while (buffer.getLengthInBits() % 8 !== 0) {
-        buffer.putBit(0);
-      }
-      const remainingByte = (dataTotalCodewordsBits - buffer.getLengthInBits()) / 8;
-      for (let i = 0; i < remainingByte; i++) {
-        buffer.put(i % 2 ? 17 : 236, 8);
-      }
-      return createCodewords(buffer, version, errorCorrectionLevel);
-    }
-    function createCodewords(bitBuffer, version, errorCorrectionLevel) {
-      const totalCodewords = Utils.getSymbolTotalCodewords(version);
-      const ecTotalCodewords = ECCode.getTotalCodewordsCount(version, errorCorrectionLevel);
-      const dataTotalCodewords = totalCodewords - ecTotalCodewords;
-      const ecTotalBlocks = ECCode.getBlocksCount(version, errorCorrectionLevel);
-      const blocksInGroup2 = totalCodewords % ecTotalBlocks;
-      const blocksInGroup1 = ecTotalBlocks - blocksInGroup2;
-      const totalCodewordsInGroup1 = Math.floor(totalCodewords / ecTotalBlocks);
-      const dataCodewordsInGroup1 = Math.floor(dataTotalCodewords / ecTotalBlocks);
-      const dataCodewordsInGroup2 = dataCodewordsInGroup1 + 1;
-      const ecCount = totalCodewordsInGroup1 - dataCodewordsInGroup1;
-      const rs = new ReedSolomonEncoder(ecCount);
-      let offset = 0;
-      const dcData = new Array(ecTotalBlocks);
-      const ecData = new Array(ecTotalBlocks);
-      let maxDataSize = 0;
-      const buffer = new Uint8Array(bitBuffer.buffer);
-      for (let b = 0; b < ecTotalBlocks; b++) {
-        const dataSize = b < blocksInGroup1 ? dataCodewordsInGroup1 : dataCodewordsInGroup2;
-        dcData[b] = buffer.slice(offset, offset + dataSize);
-        ecData[b] = rs.encode(dcData[b]);
-        offset += dataSize;
-        maxDataSize = Math.max(maxDataSize, dataSize);
-      }
-      const data = new Uint8Array(totalCodewords);
-      let index = 0;
-      let i, r;
-      for (i = 0; i < maxDataSize; i++) {
-        for (r = 0; r < ecTotalBlocks; r++) {
-          if (i < dcData[r].length) {
-            data[index++] = dcData[r][i];
-          }
-        }
-      }
-      for (i = 0; i < ecCount; i++) {
-        for (r = 0; r < ecTotalBlocks; r++) {
-          data[index++] = ecData[r][i];
-        }
-      }
-      return data;
-    }
-    function createSymbol(data, version, errorCorrectionLevel, maskPattern) {
-      let segments;
-      if (Array.isArray(data)) {
-        segments = Segments.fromArray(data);
-      } else if (typeof data === "string") {
-        let estimatedVersion = version;
-        if (!estimatedVersion) {
-          const rawSegments = Segments.rawSplit(data);
-          estimatedVersion = Version.getBestVersionForData(rawSegments, errorCorrectionLevel);
-        }
-        segments = Segments.fromString(data, estimatedVersion || 40);
-      } else {
-        throw new Error("Invalid data");
-      }
-      const bestVersion = Version.getBestVersionForData(segments, errorCorrectionLevel);
-      if (!bestVersion) {
-        throw new Error("The amount of data is too big to be stored in a QR Code");
-      }
-      if (!version) {
-        version = bestVersion;
-      } else if (version < bestVersion) {
-        throw new Error(
-          "\nThe chosen QR Code version cannot contain this amount of data.\nMinimum version required to store current data is: " + bestVersion + ".\n"
-        );
-      }
-      const dataBits = createData(version, errorCorrectionLevel, segments);
-      const moduleCount = Utils.getSymbolSize(version);
-      const modules = new BitMatrix(moduleCount);
-      setupFinderPattern(modules, version);
-      setupTimingPattern(modules);
-      setupAlignmentPattern(modules, version);
-      setupFormatInfo(modules, errorCorrectionLevel, 0);
-      if (version >= 7) {
-        setupVersionInfo(modules, version);
-      }
-      setupData(modules, dataBits);
-      if (isNaN(maskPattern)) {
-        maskPattern = MaskPattern.getBestMask(
-          modules,
-          setupFormatInfo.bind(null, modules, errorCorrectionLevel)
-        );
-      }
-      MaskPattern.applyMask(maskPattern, modules);
-      setupFormatInfo(modules, errorCorrectionLevel, maskPattern);
-      return {
-        modules,
-        version,
-        errorCorrectionLevel,
-        maskPattern,
-        segments
-      };
-    }
-    exports2.create = function create(data, options) {
-      if (typeof data === "undefined" || data === "") {
-        throw new Error("No input text");
-      }
-      let errorCorrectionLevel = ECLevel.M;
-      let version;
-      let mask;
-      if (typeof options !== "undefined") {
-        errorCorrectionLevel = ECLevel.from(options.errorCorrectionLevel, ECLevel.M);
-        version = Version.from(options.version);
-        mask = MaskPattern.from(options.maskPattern);
-        if (options.toSJISFunc) {
-          Utils.setToSJISFunction(options.toSJISFunc);
-        }
-      }
-      return createSymbol(data, version, errorCorrectionLevel, mask);
-    };
-  }
-});
-
-// node_modules/pngjs/lib/chunkstream.js
-var require_chunkstream = __commonJS({
-  "node_modules/pngjs/lib/chunkstream.js"(exports2, module2) {
-    "use strict";
-    var util = require("util");
-    var Stream = require("stream");
-    var ChunkStream = module2.exports = function() {
-      Stream.call(this);
-      this._buffers = [];
-      this._buffered = 0;
-      this._reads = [];
-      this._paused = false;
-      this._encoding = "utf8";
-      this.writable = true;
-    };
-    util.inherits(ChunkStream, Stream);
-    ChunkStream.prototype.read = function(length, callback) {
-      this._reads.push({
-        length: Math.abs(length),
-        // if length < 0 then at most this length
-        allowLess: length < 0,
-        func: callback
-      });
-      process.nextTick(
-        function() {
-          this._process();
-          if (this._paused && this._reads && this._reads.length > 0) {
-            this._paused = false;
-            this.emit("drain");
-          }
-        }.bind(this)
-      );
-    };
-    ChunkStream.prototype.write = function(data, encoding) {
-      if (!this.writable) {
-        this.emit("error", new Error("Stream not writable"));
-        return false;
-      }
-      let dataBuffer;
-      if (Buffer.isBuffer(data)) {
-        dataBuffer = data;
-      } else {
-        dataBuffer = Buffer.from(data, encoding || this._encoding);
-      }
-      this._buffers.push(dataBuffer);
-      this._buffered += dataBuffer.length;
-      this._process();
-      if (this._reads && this._reads.length === 0) {
-        this._paused = true;
-      }
-      return this.writable && !this._paused;
-    };
-    ChunkStream.prototype.end = function(data, encoding) {
-      if (data) {
-        this.write(data, encoding);
-      }
-      this.writable = false;
-      if (!this._buffers) {
-        return;
-      }
-      if (this._buffers.length === 0) {
-        this._end();
-      } else {
-        this._buffers.push(null);
-        this._process();
-      }
-    };
-    ChunkStream.prototype.destroySoon = ChunkStream.prototype.end;
-    ChunkStream.prototype._end = function() {
-      if (this._reads.length > 0) {
-        this.emit("error", new Error("Unexpected end of input"));
-      }
-      this.destroy();
-    };
-    ChunkStream.prototype.destroy = function() {
-      if (!this._buffers) {
-        return;
-      }
-      this.writable = false;
-      this._reads = null;
-      this._buffers = null;
-      this.emit("close");
-    };
-    ChunkStream.prototype._processReadAllowingLess = function(read) {
-      this._reads.shift();
-      let smallerBuf = this._buffers[0];
-      if (smallerBuf.length > read.length) {
-        this._buffered -= read.length;
-        this._buffers[0] = smallerBuf.slice(read.length);
-        read.func.call(this, smallerBuf.slice(0, read.length));
-      } else {
-        this._buffered -= smallerBuf.length;
-        this._buffers.shift();
-        read.func.call(this, smallerBuf);
-      }
-    };
-    ChunkStream.prototype._processRead = function(read) {
-      this._reads.shift();
-      let pos = 0;
-      let count = 0;
-      let data = Buffer.alloc(read.length);
-      while (pos < read.length) {
-        let buf = this._buffers[count++];
-        let len = Math.min(buf.length, read.length - pos);
-        buf.copy(data, pos, 0, len);
-        pos += len;
-        if (len !== buf.length) {
-          this._buffers[--count] = buf.slice(len);
-        }
-      }
-      if (count > 0) {
-        this._buffers.splice(0, count);
-      }
-      this._buffered -= read.length;
-      read.func.call(this, data);
-    };
-    ChunkStream.prototype._process = function() {
-      try {
-        while (this._buffered > 0 && this._reads && this._reads.length > 0) {
-          let read = this._reads[0];
-          if (read.allowLess) {
-            this._processReadAllowingLess(read);
-          } else if (this._buffered >= read.length) {
-            this._processRead(read);
-          } else {
-            break;
-          }
-        }
-        if (this._buffers && !this.writable) {
-          this._end();
-        }
-      } catch (ex) {
-        this.emit("error", ex);
-      }
-    };
-  }
-});
-
-// node_modules/pngjs/lib/interlace.js
-var require_interlace = __commonJS({
-  "node_modules/pngjs/lib/interlace.js"(exports2) {
-    "use strict";
-    var imagePasses = [
-      {
-        // pass 1 - 1px
-        x: [0],
-        y: [0]
-      },
-      {
-        // pass 2 - 1px
-        x: [4],
-        y: [0]
-      },
-      {
-        // pass 3 - 2px
-        x: [0, 4],
-        y: [4]
-      },
-      {
-        // pass 4 - 4px
-        x: [2, 6],
-        y: [0, 4]
-      },
-      {
-        // pass 5 - 8px
-        x: [0, 2, 4, 6],
-        y: [2, 6]
-      },
-      {
-        // pass 6 - 16px
-        x: [1, 3, 5, 7],
-        y: [0, 2, 4, 6]
-      },
-      {
-        // pass 7 - 32px
-        x: [0, 1, 2, 3, 4, 5, 6, 7],
-        y: [1, 3, 5, 7]
-      }
-    ];
-    exports2.getImagePasses = function(width, height) {
-      let images = [];
-      let xLeftOver = width % 8;
-      let yLeftOver = height % 8;
-      let xRepeats = (width - xLeftOver) / 8;
-      let yRepeats = (height - yLeftOver) / 8;
-      for (let i = 0; i < imagePasses.length; i++) {
-        let pass = imagePasses[i];
-        let passWidth = xRepeats * pass.x.length;
-        let passHeight = yRepeats * pass.y.length;
-        for (let j = 0; j < pass.x.length; j++) {
-          if (pass.x[j] < xLeftOver) {
-            passWidth++;
-          } else {
-            break;
-          }
-        }
-        for (let j = 0; j < pass.y.length; j++) {
-          if (pass.y[j] < yLeftOver) {
-            passHeight++;
-          } else {
-            break;
-          }
-        }
-        if (passWidth > 0 && passHeight > 0) {
-          images.push({ width: passWidth, height: passHeight, index: i });
-        }
-      }
-      return images;
-    };
-    exports2.getInterlaceIterator = function(width) {
-      return function(x, y2, pass) {
-        let outerXLeftOver = x % imagePasses[pass].x.length;
-        let outerX = (x - outerXLeftOver) / imagePasses[pass].x.length * 8 + imagePasses[pass].x[outerXLeftOver];
-        let outerYLeftOver = y2 % imagePasses[pass].y.length;
-        let outerY = (y2 - outerYLeftOver) / imagePasses[pass].y.length * 8 + imagePasses[pass].y[outerYLeftOver];
-        return outerX * 4 + outerY * width * 4;
-      };
-    };
-  }
-});
-
-// node_modules/pngjs/lib/paeth-predictor.js
-var require_paeth_predictor = __commonJS({
-  "node_modules/pngjs/lib/paeth-predictor.js"(exports2, module2) {
-    "use strict";
-    module2.exports = function paethPredictor(left, above, upLeft) {
-      let paeth = left + above - upLeft;
-      let pLeft = Math.abs(paeth - left);
-      let pAbove = Math.abs(paeth - above);
-      let pUpLeft = Math.abs(paeth - upLeft);
-      if (pLeft <= pAbove && pLeft <= pUpLeft) {
-        return left;
-      }
-      if (pAbove <= pUpLeft) {
-        return above;
-      }
-      return upLeft;
-    };
-  }
-});
-
-// node_modules/pngjs/lib/filter-parse.js
-var require_filter_parse = __commonJS({
-  "node_modules/pngjs/lib/filter-parse.js"(exports2, module2) {
-    "use strict";
-    var interlaceUtils = require_interlace();
-    var paethPredictor = require_paeth_predictor();
-    function getByteWidth(width, bpp, depth) {
-      let byteWidth = width * bpp;
-      if (depth !== 8) {
-        byteWidth = Math.ceil(byteWidth / (8 / depth));
-      }
-      return byteWidth;
-    }
-    var Filter = module2.exports = function(bitmapInfo, dependencies) {
-      let width = bitmapInfo.width;
-      let height = bitmapInfo.height;
-      let interlace = bitmapInfo.interlace;
-      let bpp = bitmapInfo.bpp;
-      let depth = bitmapInfo.depth;
-      this.read = dependencies.read;
-      this.write = dependencies.write;
-      this.complete = dependencies.complete;
-      this._imageIndex = 0;
-      this._images = [];
-      if (interlace) {
-        let passes = interlaceUtils.getImagePasses(width, height);
-        for (let i = 0; i < passes.length; i++) {
-          this._images.push({
-            byteWidth: getByteWidth(passes[i].width, bpp, depth),
-            height: passes[i].height,
-            lineIndex: 0
-          });
-        }
-      } else {
-        this._images.push({
-          byteWidth: getByteWidth(width, bpp, depth),
-          height,
-          lineIndex: 0
-        });
-      }
-      if (depth === 8) {
-        this._xComparison = bpp;
-      } else if (depth === 16) {
-        this._xComparison = bpp * 2;
-      } else {
-        this._xComparison = 1;
-      }
-    };
-    Filter.prototype.start = function() {
-      this.read(
-        this._images[this._imageIndex].byteWidth + 1,
-        this._reverseFilterLine.bind(this)
-      );
-    };
-    Filter.prototype._unFilterType1 = function(rawData, unfilteredLine, byteWidth) {
-      let xComparison = this._xComparison;
-      let xBiggerThan = xComparison - 1;
-      for (let x = 0; x < byteWidth; x++) {
-        let rawByte = rawData[1 + x];
-        let f1Left = x > xBiggerThan ? unfilteredLine[x - xComparison] : 0;
-        unfilteredLine[x] = rawByte + f1Left;
-      }
-    };
-    Filter.prototype._unFilterType2 = function(rawData, unfilteredLine, byteWidth) {
-      let lastLine2 = this._lastLine;
-      for (let x = 0; x < byteWidth; x++) {
-        let rawByte = rawData[1 + x];
-        let f2Up = lastLine2 ? lastLine2[x] : 0;
-        unfilteredLine[x] = rawByte + f2Up;
-      }
-    };
-    Filter.prototype._unFilterType3 = function(rawData, unfilteredLine, byteWidth) {
-      let xComparison = this._xComparison;
-      let xBiggerThan = xComparison - 1;
-      let lastLine2 = this._lastLine;
-      for (let x = 0; x < byteWidth; x++) {
-        let rawByte = rawData[1 + x];
-        let f3Up = lastLine2 ? lastLine2[x] : 0;
-        let f3Left = x > xBiggerThan ? unfilteredLine[x - xComparison] : 0;
-        let f3Add = Math.floor((f3Left + f3Up) / 2);
-        unfilteredLine[x] = rawByte + f3Add;
-      }
-    };
-    Filter.prototype._unFilterType4 = function(rawData, unfilteredLine, byteWidth) {
-      let xComparison = this._xComparison;
-      let xBiggerThan = xComparison - 1;
-      let lastLine2 = this._lastLine;
-      for (let x = 0; x < byteWidth; x++) {
-        let rawByte = rawData[1 + x];
-        let f4Up = lastLine2 ? lastLine2[x] : 0;
-        let f4Left = x > xBiggerThan ? unfilteredLine[x - xComparison] : 0;
-        let f4UpLeft = x > xBiggerThan && lastLine2 ? lastLine2[x - xComparison] : 0;
-        let f4Add = paethPredictor(f4Left, f4Up, f4UpLeft);
-        unfilteredLine[x] = rawByte + f4Add;
-      }
-    };
-    Filter.prototype._reverseFilterLine = function(rawData) {
-      let filter = rawData[0];
-      let unfilteredLine;
-      let currentImage = this._images[this._imageIndex];
-      let byteWidth = currentImage.byteWidth;
-      if (filter === 0) {
-        unfilteredLine = rawData.slice(1, byteWidth + 1);
-      } else {
-        unfilteredLine = Buffer.alloc(byteWidth);
-        switch (filter) {
-          case 1:
-            this._unFilterType1(rawData, unfilteredLine, byteWidth);
-            break;
-          case 2:
-            this._unFilterType2(rawData, unfilteredLine, byteWidth);
-            break;
-          case 3:
-            this._unFilterType3(rawData, unfilteredLine, byteWidth);
-            break;
-          case 4:
-            this._unFilterType4(rawData, unfilteredLine, byteWidth);
-            break;
-          default:
-            throw new Error("Unrecognised filter type - " + filter);
-        }
-      }
-      this.write(unfilteredLine);
-      currentImage.lineIndex++;
-      if (currentImage.lineIndex >= currentImage.height) {
-        this._lastLine = null;
-        this._imageIndex++;
-        currentImage = this._images[this._imageIndex];
-      } else {
-        this._lastLine = unfilteredLine;
-      }
-      if (currentImage) {
-        this.read(currentImage.byteWidth + 1, this._reverseFilterLine.bind(this));
-      } else {
-        this._lastLine = null;
-        this.complete();
-      }
-    };
-  }
-});
-
-// node_modules/pngjs/lib/filter-parse-async.js
-var require_filter_parse_async = __commonJS({
-  "node_modules/pngjs/lib/filter-parse-async.js"(exports2, module2) {
-    "use strict";
-    var util = require("util");
-    var ChunkStream = require_chunkstream();
-    var Filter = require_filter_parse();
-    var FilterAsync = module2.exports = function(bitmapInfo) {
-      ChunkStream.call(this);
-      let buffers = [];
-      let that = this;
-      this._filter = new Filter(bitmapInfo, {
-        read: this.read.bind(this),
-        write: function(buffer) {
-          buffers.push(buffer);
-        },
-        complete: function() {
-          that.emit("complete", Buffer.concat(buffers));
-        }
-      });
-      this._filter.start();
-    };
-    util.inherits(FilterAsync, ChunkStream);
-  }
-});
-
-// node_modules/pngjs/lib/constants.js
-var require_constants8 = __commonJS({
-  "node_modules/pngjs/lib/constants.js"(exports2, module2) {
-    "use strict";
-    module2.exports = {
-      PNG_SIGNATURE: [137, 80, 78, 71, 13, 10, 26, 10],
-      TYPE_IHDR: 1229472850,
-      TYPE_IEND: 1229278788,
-      TYPE_IDAT: 1229209940,
-      TYPE_PLTE: 1347179589,
-      TYPE_tRNS: 1951551059,
-      // eslint-disable-line camelcase
-      TYPE_gAMA: 1732332865,
-      // eslint-disable-line camelcase
-      // color-type bits
-      COLORTYPE_GRAYSCALE: 0,
-      COLORTYPE_PALETTE: 1,
-      COLORTYPE_COLOR: 2,
-      COLORTYPE_ALPHA: 4,
-      // e.g. grayscale and alpha
-      // color-type combinations
-      COLORTYPE_PALETTE_COLOR: 3,
-      COLORTYPE_COLOR_ALPHA: 6,
-      COLORTYPE_TO_BPP_MAP: {
-        0: 1,
-        2: 3,
-        3: 1,
-        4: 2,
-        6: 4
-      },
-      GAMMA_DIVISION: 1e5
-    };
-  }
-});
-
-// node_modules/pngjs/lib/crc.js
-var require_crc = __commonJS({
-  "node_modules/pngjs/lib/crc.js"(exports2, module2) {
-    "use strict";
-    var crcTable = [];
-    (function() {
-      for (let i = 0; i < 256; i++) {
-        let currentCrc = i;
-        for (let j = 0; j < 8; j++) {
-          if (currentCrc & 1) {
-            currentCrc = 3988292384 ^ currentCrc >>> 1;
-          } else {
-            currentCrc = currentCrc >>> 1;
-          }
-        }
-        crcTable[i] = currentCrc;
-      }
-    })();
-    var CrcCalculator = module2.exports = function() {
-      this._crc = -1;
-    };
-    CrcCalculator.prototype.write = function(data) {
-      for (let i = 0; i < data.length; i++) {
-        this._crc = crcTable[(this._crc ^ data[i]) & 255] ^ this._crc >>> 8;
-      }
-      return true;
-    };
-    CrcCalculator.prototype.crc32 = function() {
-      return this._crc ^ -1;
-    };
-    CrcCalculator.crc32 = function(buf) {
-      let crc = -1;
-      for (let i = 0; i < buf.length; i++) {
-        crc = crcTable[(crc ^ buf[i]) & 255] ^ crc >>> 8;
-      }
-      return crc ^ -1;
-    };
-  }
-});
-
-// node_modules/pngjs/lib/parser.js
-var require_parser2 = __commonJS({
-  "node_modules/pngjs/lib/parser.js"(exports2, module2) {
-    "use strict";
-    var constants5 = require_constants8();
-    var CrcCalculator = require_crc();
-    var Parser = module2.exports = function(options, dependencies) {
-      this._options = options;
-      options.checkCRC = options.checkCRC !== false;
-      this._hasIHDR = false;
-      this._hasIEND = false;
-      this._emittedHeadersFinished = false;
-      this._palette = [];
-      this._colorType = 0;
-      this._chunks = {};
-      this._chunks[constants5.TYPE_IHDR] = this._handleIHDR.bind(this);
-      this._chunks[constants5.TYPE_IEND] = this._handleIEND.bind(this);
-      this._chunks[constants5.TYPE_IDAT] = this._handleIDAT.bind(this);
-      this._chunks[constants5.TYPE_PLTE] = this._handlePLTE.bind(this);
-      this._chunks[constants5.TYPE_tRNS] = this._handleTRNS.bind(this);
-      this._chunks[constants5.TYPE_gAMA] = this._handleGAMA.bind(this);
-      this.read = dependencies.read;
-      this.error = dependencies.error;
-      this.metadata = dependencies.metadata;
-      this.gamma = dependencies.gamma;
-      this.transColor = dependencies.transColor;
-      this.palette = dependencies.palette;
-      this.parsed = dependencies.parsed;
-      this.inflateData = dependencies.inflateData;
-      this.finished = dependencies.finished;
-      this.simpleTransparency = dependencies.simpleTransparency;
-      this.headersFinished = dependencies.headersFinished || function() {
-      };
-    };
-    Parser.prototype.start = function() {
-      this.read(constants5.PNG_SIGNATURE.length, this._parseSignature.bind(this));
-    };
-    Parser.prototype._parseSignature = function(data) {
-      let signature = constants5.PNG_SIGNATURE;
-      for (let i = 0; i < signature.length; i++) {
-        if (data[i] !== signature[i]) {
-          this.error(new Error("Invalid file signature"));
-          return;
-        }
-      }
-      this.read(8, this._parseChunkBegin.bind(this));
-    };
-    Parser.prototype._parseChunkBegin = function(data) {
-      let length = data.readUInt32BE(0);
-      let type = data.readUInt32BE(4);
-      let name = "";
-      for (let i = 4; i < 8; i++) {
-        name += String.fromCharCode(data[i]);
-      }
-      let ancillary = Boolean(data[4] & 32);
-      if (!this._hasIHDR && type !== constants5.TYPE_IHDR) {
-        this.error(new Error("Expected IHDR on beggining"));
-        return;
-      }
-      this._crc = new CrcCalculator();
-      this._crc.write(Buffer.from(name));
-      if (this._chunks[type]) {
-        return this._chunks[type](length);
-      }
-      if (!ancillary) {
-        this.error(new Error("Unsupported critical chunk type " + name));
-        return;
-      }
-      this.read(length + 4, this._skipChunk.bind(this));
-    };
-    Parser.prototype._skipChunk = function() {
-      this.read(8, this._parseChunkBegin.bind(this));
-    };
-    Parser.prototype._handleChunkEnd = function() {
-      this.read(4, this._parseChunkEnd.bind(this));
-    };
-    Parser.prototype._parseChunkEnd = function(data) {
-      let fileCrc = data.readInt32BE(0);
-      let calcCrc = this._crc.crc32();
-      if (this._options.checkCRC && calcCrc !== fileCrc) {
-        this.error(new Error("Crc error - " + fileCrc + " - " + calcCrc));
-        return;
-      }
-      if (!this._hasIEND) {
-        this.read(8, this._parseChunkBegin.bind(this));
-      }
-    };
-    Parser.prototype._handleIHDR = function(length) {
-      this.read(length, this._parseIHDR.bind(this));
-    };
-    Parser.prototype._parseIHDR = function(data) {
-      this._crc.write(data);
-      let width = data.readUInt32BE(0);
-      let height = data.readUInt32BE(4);
-      let depth = data[8];
-      let colorType = data[9];
-      let compr = data[10];
-      let filter = data[11];
-      let interlace = data[12];
-      if (depth !== 8 && depth !== 4 && depth !== 2 && depth !== 1 && depth !== 16) {
-        this.error(new Error("Unsupported bit depth " + depth));
-        return;
-      }
-      if (!(colorType in constants5.COLORTYPE_TO_BPP_MAP)) {
-        this.error(new Error("Unsupported color type"));
-        return;
-      }
-      if (compr !== 0) {
-        this.error(new Error("Unsupported compression method"));
-        return;
-      }
-      if (filter !== 0) {
-        this.error(new Error("Unsupported filter method"));
-        return;
-      }
-      if (interlace !== 0 && interlace !== 1) {
-        this.error(new Error("Unsupported interlace method"));
-        return;
-      }
-      this._colorType = colorType;
-      let bpp = constants5.COLORTYPE_TO_BPP_MAP[this._colorType];
-      this._hasIHDR = true;
-      this.metadata({
-        width,
-        height,
-        depth,
-        interlace: Boolean(interlace),
-        palette: Boolean(colorType & constants5.COLORTYPE_PALETTE),
-        color: Boolean(colorType & constants5.COLORTYPE_COLOR),
-        alpha: Boolean(colorType & constants5.COLORTYPE_ALPHA),
-        bpp,
-        colorType
-      });
-      this._handleChunkEnd();
-    };
-    Parser.prototype._handlePLTE = function(length) {
-      this.read(length, this._parsePLTE.bind(this));
-    };
-    Parser.prototype._parsePLTE = function(data) {
-      this._crc.write(data);
-      let entries2 = Math.floor(data.length / 3);
-      for (let i = 0; i < entries2; i++) {
-        this._palette.push([data[i * 3], data[i * 3 + 1], data[i * 3 + 2], 255]);
-      }
-      this.palette(this._palette);
-      this._handleChunkEnd();
-    };
-    Parser.prototype._handleTRNS = function(length) {
-      this.simpleTransparency();
-      this.read(length, this._parseTRNS.bind(this));
-    };
-    Parser.prototype._parseTRNS = function(data) {
-      this._crc.write(data);
-      if (this._colorType === constants5.COLORTYPE_PALETTE_COLOR) {
-        if (this._palette.length === 0) {
-          this.error(new Error("Transparency chunk must be after palette"));
-          return;
-        }
-        if (data.length > this._palette.length) {
-          this.error(new Error("More transparent colors than palette size"));
-          return;
-        }
-        for (let i = 0; i < data.length; i++) {
-          this._palette[i][3] = data[i];
-        }
-        this.palette(this._palette);
-      }
-      if (this._colorType === constants5.COLORTYPE_GRAYSCALE) {
-        this.transColor([data.readUInt16BE(0)]);
-      }
-      if (this._colorType === constants5.COLORTYPE_COLOR) {
-        this.transColor([
-          data.readUInt16BE(0),
-          data.readUInt16BE(2),
-          data.readUInt16BE(4)
-        ]);
-      }
-      this._handleChunkEnd();
-    };
-    Parser.prototype._handleGAMA = function(length) {
-      this.read(length, this._parseGAMA.bind(this));
-    };
-    Parser.prototype._parseGAMA = function(data) {
-      this._crc.write(data);
-      this.gamma(data.readUInt32BE(0) / constants5.GAMMA_DIVISION);
-      this._handleChunkEnd();
-    };
-    Parser.prototype._handleIDAT = function(length) {
-      if (!this._emittedHeadersFinished) {
-        this._emittedHeadersFinished = true;
-        this.headersFinished();
-      }
-      this.read(-length, this._parseIDAT.bind(this, length));
-    };
-    Parser.prototype._parseIDAT = function(length, data) {
-      this._crc.write(data);
-      if (this._colorType === constants5.COLORTYPE_PALETTE_COLOR && this._palette.length === 0) {
-        throw new Error("Expected palette not found");
-      }
-      this.inflateData(data);
-      let leftOverLength = length - data.length;
-      if (leftOverLength > 0) {
-        this._handleIDAT(leftOverLength);
-      } else {
-        this._handleChunkEnd();
-      }
-    };
-    Parser.prototype._handleIEND = function(length) {
-      this.read(length, this._parseIEND.bind(this));
-    };
-    Parser.prototype._parseIEND = function(data) {
-      this._crc.write(data);
-      this._hasIEND = true;
-      this._handleChunkEnd();
-      if (this.finished) {
-        this.finished();
-      }
-    };
-  }
-});
-
-// node_modules/pngjs/lib/bitmapper.js
-var require_bitmapper = __commonJS({
-  "node_modules/pngjs/lib/bitmapper.js"(exports2) {
-    "use strict";
-    var interlaceUtils = require_interlace();
-    var pixelBppMapper = [
-      // 0 - dummy entry
-      function() {
-      },
-      // 1 - L
-      // 0: 0, 1: 0, 2: 0, 3: 0xff
-      function(pxData, data, pxPos, rawPos) {
-        if (rawPos === data.length) {
-          throw new Error("Ran out of data");
-        }
-        let pixel = data[rawPos];
-        pxData[pxPos] = pixel;
-        pxData[pxPos + 1] = pixel;
-        pxData[pxPos + 2] = pixel;
-        pxData[pxPos + 3] = 255;
-      },
-      // 2 - LA
-      // 0: 0, 1: 0, 2: 0, 3: 1
-      function(pxData, data, pxPos, rawPos) {
-        if (rawPos + 1 >= data.length) {
-          throw new Error("Ran out of data");
-        }
-        let pixel = data[rawPos];
-        pxData[pxPos] = pixel;
-        pxData[pxPos + 1] = pixel;
-        pxData[pxPos + 2] = pixel;
-        pxData[pxPos + 3] = data[rawPos + 1];
-      },
-      // 3 - RGB
-      // 0: 0, 1: 1, 2: 2, 3: 0xff
-      function(pxData, data, pxPos, rawPos) {
-        if (rawPos + 2 >= data.length) {
-          throw new Error("Ran out of data");
-        }
-        pxData[pxPos] = data[rawPos];
-        pxData[pxPos + 1] = data[rawPos + 1];
-        pxData[pxPos + 2] = data[rawPos + 2];
-        pxData[pxPos + 3] = 255;
-      },
-      // 4 - RGBA
-      // 0: 0, 1: 1, 2: 2, 3: 3
-      function(pxData, data, pxPos, rawPos) {
-        if (rawPos + 3 >= data.length) {
-          throw new Error("Ran out of data");
-        }
-        pxData[pxPos] = data[rawPos];
-        pxData[pxPos + 1] = data[rawPos + 1];
-        pxData[pxPos + 2] = data[rawPos + 2];
-        pxData[pxPos + 3] = data[rawPos + 3];
-      }
-    ];
-    var pixelBppCustomMapper = [
-      // 0 - dummy entry
-      function() {
-      },
-      // 1 - L
-      // 0: 0, 1: 0, 2: 0, 3: 0xff
-      function(pxData, pixelData, pxPos, maxBit) {
-        let pixel = pixelData[0];
-        pxData[pxPos] = pixel;
-        pxData[pxPos + 1] = pixel;
-        pxData[pxPos + 2] = pixel;
-        pxData[pxPos + 3] = maxBit;
-      },
-      // 2 - LA
-      // 0: 0, 1: 0, 2: 0, 3: 1
-      function(pxData, pixelData, pxPos) {
-        let pixel = pixelData[0];
-        pxData[pxPos] = pixel;
-        pxData[pxPos + 1] = pixel;
-        pxData[pxPos + 2] = pixel;
-        pxData[pxPos + 3] = pixelData[1];
-      },
-      // 3 - RGB
-      // 0: 0, 1: 1, 2: 2, 3: 0xff
-      function(pxData, pixelData, pxPos, maxBit) {
-        pxData[pxPos] = pixelData[0];
-        pxData[pxPos + 1] = pixelData[1];
-        pxData[pxPos + 2] = pixelData[2];
-        pxData[pxPos + 3] = maxBit;
-      },
-      // 4 - RGBA
-      // 0: 0, 1: 1, 2: 2, 3: 3
-      function(pxData, pixelData, pxPos) {
-        pxData[pxPos] = pixelData[0];
-        pxData[pxPos + 1] = pixelData[1];
-        pxData[pxPos + 2] = pixelData[2];
-        pxData[pxPos + 3] = pixelData[3];
-      }
-    ];
-    function bitRetriever(data, depth) {
-      let leftOver = [];
-      let i = 0;
-      function split() {
-        if (i === data.length) {
-          throw new Error("Ran out of data");
-        }
-        let byte = data[i];
-        i++;
-        let byte8, byte7, byte6, byte5, byte4, byte3, byte2, byte1;
-        switch (depth) {
-          default:
-            throw new Error("unrecognised depth");
-          case 16:
-            byte2 = data[i];
-            i++;
-            leftOver.push((byte << 8) + byte2);
-            break;
-          case 4:
-            byte2 = byte & 15;
-            byte1 = byte >> 4;
-            leftOver.push(byte1, byte2);
-            break;
-          case 2:
-            byte4 = byte & 3;
-            byte3 = byte >> 2 & 3;
-            byte2 = byte >> 4 & 3;
-            byte1 = byte >> 6 & 3;
-            leftOver.push(byte1, byte2, byte3, byte4);
-            break;
-          case 1:
-            byte8 = byte & 1;
-            byte7 = byte >> 1 & 1;
-            byte6 = byte >> 2 & 1;
-            byte5 = byte >> 3 & 1;
-            byte4 = byte >> 4 & 1;
-            byte3 = byte >> 5 & 1;
-            byte2 = byte >> 6 & 1;
-            byte1 = byte >> 7 & 1;
-            leftOver.push(byte1, byte2, byte3, byte4, byte5, byte6, byte7, byte8);
-            break;
-        }
-      }
-      return {
-        get: function(count) {
-          while (leftOver.length < count) {
-            split();
-          }
-          let returner = leftOver.slice(0, count);
-          leftOver = leftOver.slice(count);
-          return returner;
-        },
-        resetAfterLine: function() {
-          leftOver.length = 0;
-        },
-        end: function() {
-          if (i !== data.length) {
-            throw new Error("extra data found");
-          }
-        }
-      };
-    }
-    function mapImage8Bit(image, pxData, getPxPos, bpp, data, rawPos) {
-      let imageWidth = image.width;
-      let imageHeight = image.height;
-      let imagePass = image.index;
-      for (let y2 = 0; y2 < imageHeight; y2++) {
-        for (let x = 0; x < imageWidth; x++) {
-          let pxPos = getPxPos(x, y2, imagePass);
-          pixelBppMapper[bpp](pxData, data, pxPos, rawPos);
-          rawPos += bpp;
-        }
-      }
-      return rawPos;
-    }
-    function mapImageCustomBit(image, pxData, getPxPos, bpp, bits, maxBit) {
-      let imageWidth = image.width;
-      let imageHeight = image.height;
-      let imagePass = image.index;
-      for (let y2 = 0; y2 < imageHeight; y2++) {
-        for (let x = 0; x < imageWidth; x++) {
-          let pixelData = bits.get(bpp);
-          let pxPos = getPxPos(x, y2, imagePass);
-          pixelBppCustomMapper[bpp](pxData, pixelData, pxPos, maxBit);
-        }
-        bits.resetAfterLine();
-      }
-    }
-    exports2.dataToBitMap = function(data, bitmapInfo) {
-      let width = bitmapInfo.width;
-      let height = bitmapInfo.height;
-      let depth = bitmapInfo.depth;
-      let bpp = bitmapInfo.bpp;
-      let interlace = bitmapInfo.interlace;
-      let bits;
-      if (depth !== 8) {
-        bits = bitRetriever(data, depth);
-      }
-      let pxData;
-      if (depth <= 8) {
-        pxData = Buffer.alloc(width * height * 4);
-      } else {
-        pxData = new Uint16Array(width * height * 4);
-      }
-      let maxBit = Math.pow(2, depth) - 1;
-      let rawPos = 0;
-      let images;
-      let getPxPos;
-      if (interlace) {
-        images = interlaceUtils.getImagePasses(width, height);
-        getPxPos = interlaceUtils.getInterlaceIterator(width, height);
-      } else {
-        let nonInterlacedPxPos = 0;
-        getPxPos = function() {
-          let returner = nonInterlacedPxPos;
-          nonInterlacedPxPos += 4;
-          return returner;
-        };
-        images = [{ width, height }];
-      }
-      for (let imageIndex = 0; imageIndex < images.length; imageIndex++) {
-        if (depth === 8) {
-          rawPos = mapImage8Bit(
-            images[imageIndex],
-            pxData,
-            getPxPos,
-            bpp,
-            data,
-            rawPos
-          );
-        } else {
-          mapImageCustomBit(
-            images[imageIndex],
-            pxData,
-            getPxPos,
-            bpp,
-            bits,
-            maxBit
-          );
-        }
-      }
-      if (depth === 8) {
-        if (rawPos !== data.length) {
-          throw new Error("extra data found");
-        }
-      } else {
-        bits.end();
-      }
-      return pxData;
-    };
-  }
-});
-
-// node_modules/pngjs/lib/format-normaliser.js
-var require_format_normaliser = __commonJS({
-  "node_modules/pngjs/lib/format-normaliser.js"(exports2, module2) {
-    "use strict";
-    function dePalette(indata, outdata, width, height, palette) {
-      let pxPos = 0;
-      for (let y2 = 0; y2 < height; y2++) {
-        for (let x = 0; x < width; x++) {
-          let color = palette[indata[pxPos]];
-          if (!color) {
-            throw new Error("index " + indata[pxPos] + " not in palette");
-          }
-          for (let i = 0; i < 4; i++) {
-            outdata[pxPos + i] = color[i];
-          }
-          pxPos += 4;
-        }
-      }
-    }
-    function replaceTransparentColor(indata, outdata, width, height, transColor) {
-      let pxPos = 0;
-      for (let y2 = 0; y2 < height; y2++) {
-        for (let x = 0; x < width; x++) {
-          let makeTrans = false;
-          if (transColor.length === 1) {
-            if (transColor[0] === indata[pxPos]) {
-              makeTrans = true;
-            }
-          } else if (transColor[0] === indata[pxPos] && transColor[1] === indata[pxPos + 1] && transColor[2] === indata[pxPos + 2]) {
-            makeTrans = true;
-          }
-          if (makeTrans) {
-            for (let i = 0; i < 4; i++) {
-              outdata[pxPos + i] = 0;
-            }
-          }
-          pxPos += 4;
-        }
-      }
-    }
-    function scaleDepth(indata, outdata, width, height, depth) {
-      let maxOutSample = 255;
-      let maxInSample = Math.pow(2, depth) - 1;
-      let pxPos = 0;
-      for (let y2 = 0; y2 < height; y2++) {
-        for (let x = 0; x < width; x++) {
-          for (let i = 0; i < 4; i++) {
-            outdata[pxPos + i] = Math.floor(
-              indata[pxPos + i] * maxOutSample / maxInSample + 0.5
-            );
-          }
-          pxPos += 4;
-        }
-      }
-    }
-    module2.exports = function(indata, imageData) {
-      let depth = imageData.depth;
-      let width = imageData.width;
-      let height = imageData.height;
-      let colorType = imageData.colorType;
-      let transColor = imageData.transColor;
-      let palette = imageData.palette;
-      let outdata = indata;
-      if (colorType === 3) {
-        dePalette(indata, outdata, width, height, palette);
-      } else {
-        if (transColor) {
-          replaceTransparentColor(indata, outdata, width, height, transColor);
-        }
-        if (depth !== 8) {
-          if (depth === 16) {
-            outdata = Buffer.alloc(width * height * 4);
-          }
-          scaleDepth(indata, outdata, width, height, depth);
-        }
-      }
-      return outdata;
-    };
-  }
-});
-
-// node_modules/pngjs/lib/parser-async.js
-var require_parser_async = __commonJS({
-  "node_modules/pngjs/lib/parser-async.js"(exports2, module2) {
-    "use strict";
-    var util = require("util");
-    var zlib = require("zlib");
-    var ChunkStream = require_chunkstream();
-    var FilterAsync = require_filter_parse_async();
-    var Parser = require_parser2();
-    var bitmapper = require_bitmapper();
-    var formatNormaliser = require_format_normaliser();
-    var ParserAsync = module2.exports = function(options) {
-      ChunkStream.call(this);
-      this._parser = new Parser(options, {
-        read: this.read.bind(this),
-        error: this._handleError.bind(this),
-        metadata: this._handleMetaData.bind(this),
-        gamma: this.emit.bind(this, "gamma"),
-        palette: this._handlePalette.bind(this),
-        transColor: this._handleTransColor.bind(this),
-        finished: this._finished.bind(this),
-        inflateData: this._inflateData.bind(this),
-        simpleTransparency: this._simpleTransparency.bind(this),
-        headersFinished: this._headersFinished.bind(this)
-      });
-      this._options = options;
-      this.writable = true;
-      this._parser.start();
-    };
-    util.inherits(ParserAsync, ChunkStream);
-    ParserAsync.prototype._handleError = function(err) {
-      this.emit("error", err);
-      this.writable = false;
-      this.destroy();
-      if (this._inflate && this._inflate.destroy) {
-        this._inflate.destroy();
-      }
-      if (this._filter) {
-        this._filter.destroy();
-        this._filter.on("error", function() {
-        });
-      }
-      this.errord = true;
-    };
-    ParserAsync.prototype._inflateData = function(data) {
-      if (!this._inflate) {
-        if (this._bitmapInfo.interlace) {
-          this._inflate = zlib.createInflate();
-          this._inflate.on("error", this.emit.bind(this, "error"));
-          this._filter.on("complete", this._complete.bind(this));
-          this._inflate.pipe(this._filter);
-        } else {
-          let rowSize = (this._bitmapInfo.width * this._bitmapInfo.bpp * this._bitmapInfo.depth + 7 >> 3) + 1;
-          let imageSize = rowSize * this._bitmapInfo.height;
-          let chunkSize = Math.max(imageSize, zlib.Z_MIN_CHUNK);
-          this._inflate = zlib.createInflate({ chunkSize });
-          let leftToInflate = imageSize;
-          let emitError = this.emit.bind(this, "error");
-          this._inflate.on("error", function(err) {
-            if (!leftToInflate) {
-              return;
-            }
-            emitError(err);
-          });
-          this._filter.on("complete", this._complete.bind(this));
-          let filterWrite = this._filter.write.bind(this._filter);
-          this._inflate.on("data", function(chunk) {
-            if (!leftToInflate) {
-              return;
-            }
-            if (chunk.length > leftToInflate) {
-              chunk = chunk.slice(0, leftToInflate);
-            }
-            leftToInflate -= chunk.length;
-            filterWrite(chunk);
-          });
-          this._inflate.on("end", this._filter.end.bind(this._filter));
-        }
-      }
-      this._inflate.write(data);
-    };
-    ParserAsync.prototype._handleMetaData = function(metaData) {
-      this._metaData = metaData;
-      this._bitmapInfo = Object.create(metaData);
-      this._filter = new FilterAsync(this._bitmapInfo);
-    };
-    ParserAsync.prototype._handleTransColor = function(transColor) {
-      this._bitmapInfo.transColor = transColor;
-    };
-    ParserAsync.prototype._handlePalette = function(palette) {
-      this._bitmapInfo.palette = palette;
-    };
-    ParserAsync.prototype._simpleTransparency = function() {
-      this._metaData.alpha = true;
-    };
-    ParserAsync.prototype._headersFinished = function() {
-      this.emit("metadata", this._metaData);
-    };
-    ParserAsync.prototype._finished = function() {
-      if (this.errord) {
-        return;
-      }
-      if (!this._inflate) {
-        this.emit("error", "No Inflate block");
-      } else {
-        this._inflate.end();
-      }
-    };
-    ParserAsync.prototype._complete = function(filteredData) {
-      if (this.errord) {
-        return;
-      }
-      let normalisedBitmapData;
-      try {
-        let bitmapData = bitmapper.dataToBitMap(filteredData, this._bitmapInfo);
-        normalisedBitmapData = formatNormaliser(bitmapData, this._bitmapInfo);
-        bitmapData = null;
-      } catch (ex) {
-        this._handleError(ex);
-        return;
-      }
-      this.emit("parsed", normalisedBitmapData);
-    };
-  }
-});
-
-// node_modules/pngjs/lib/bitpacker.js
-var require_bitpacker = __commonJS({
-  "node_modules/pngjs/lib/bitpacker.js"(exports2, module2) {
-    "use strict";
-    var constants5 = require_constants8();
-    module2.exports = function(dataIn, width, height, options) {
-      let outHasAlpha = [constants5.COLORTYPE_COLOR_ALPHA, constants5.COLORTYPE_ALPHA].indexOf(
-        options.colorType
-      ) !== -1;
-      if (options.colorType === options.inputColorType) {
-        let bigEndian = (function() {
-          let buffer = new ArrayBuffer(2);
-          new DataView(buffer).setInt16(
-            0,
-            256,
-            true
-            /* littleEndian */
-          );
-          return new Int16Array(buffer)[0] !== 256;
-        })();
-        if (options.bitDepth === 8 || options.bitDepth === 16 && bigEndian) {
-          return dataIn;
-        }
-      }
-      let data = options.bitDepth !== 16 ? dataIn : new Uint16Array(dataIn.buffer);
-      let maxValue = 255;
-      let inBpp = constants5.COLORTYPE_TO_BPP_MAP[options.inputColorType];
-      if (inBpp === 4 && !options.inputHasAlpha) {
-        inBpp = 3;
-      }
-      let outBpp = constants5.COLORTYPE_TO_BPP_MAP[options.colorType];
-      if (options.bitDepth === 16) {
-        maxValue = 65535;
-        outBpp *= 2;
-      }
-      let outData = Buffer.alloc(width * height * outBpp);
-      let inIndex = 0;
-      let outIndex = 0;
-      let bgColor = options.bgColor || {};
-      if (bgColor.red === void 0) {
-        bgColor.red = maxValue;
-      }
-      if (bgColor.green === void 0) {
-        bgColor.green = maxValue;
-      }
-      if (bgColor.blue === void 0) {
-        bgColor.blue = maxValue;
-      }
-      function getRGBA() {
-        let red;
-        let green;
-        let blue;
-        let alpha = maxValue;
-        switch (options.inputColorType) {
-          case constants5.COLORTYPE_COLOR_ALPHA:
-            alpha = data[inIndex + 3];
-            red = data[inIndex];
-            green = data[inIndex + 1];
-            blue = data[inIndex + 2];
-            break;
-          case constants5.COLORTYPE_COLOR:
-            red = data[inIndex];
-            green = data[inIndex + 1];
-            blue = data[inIndex + 2];
-            break;
-          case constants5.COLORTYPE_ALPHA:
-            alpha = data[inIndex + 1];
-            red = data[inIndex];
-            green = red;
-            blue = red;
-            break;
-          case constants5.COLORTYPE_GRAYSCALE:
-            red = data[inIndex];
-            green = red;
-            blue = red;
-            break;
-          default:
-            throw new Error(
-              "input color type:" + options.inputColorType + " is not supported at present"
-            );
-        }
-        if (options.inputHasAlpha) {
-          if (!outHasAlpha) {
-            alpha /= maxValue;
-            red = Math.min(
-              Math.max(Math.round((1 - alpha) * bgColor.red + alpha * red), 0),
-              maxValue
-            );
-            green = Math.min(
-              Math.max(Math.round((1 - alpha) * bgColor.green + alpha * green), 0),
-              maxValue
-            );
-            blue = Math.min(
-              Math.max(Math.round((1 - alpha) * bgColor.blue + alpha * blue), 0),
-              maxValue
-            );
-          }
-        }
-        return { red, green, blue, alpha };
-      }
-      for (let y2 = 0; y2 < height; y2++) {
-        for (let x = 0; x < width; x++) {
-          let rgba = getRGBA(data, inIndex);
-          switch (options.colorType) {
-            case constants5.COLORTYPE_COLOR_ALPHA:
-            case constants5.COLORTYPE_COLOR:
-              if (options.bitDepth === 8) {
-                outData[outIndex] = rgba.red;
-                outData[outIndex + 1] = rgba.green;
-                outData[outIndex + 2] = rgba.blue;
-                if (outHasAlpha) {
-                  outData[outIndex + 3] = rgba.alpha;
-                }
-              } else {
-                outData.writeUInt16BE(rgba.red, outIndex);
-                outData.writeUInt16BE(rgba.green, outIndex + 2);
-                outData.writeUInt16BE(rgba.blue, outIndex + 4);
-                if (outHasAlpha) {
-                  outData.writeUInt16BE(rgba.alpha, outIndex + 6);
-                }
-              }
-              break;
-            case constants5.COLORTYPE_ALPHA:
-            case constants5.COLORTYPE_GRAYSCALE: {
-              let grayscale = (rgba.red + rgba.green + rgba.blue) / 3;
-              if (options.bitDepth === 8) {
-                outData[outIndex] = grayscale;
-                if (outHasAlpha) {
-                  outData[outIndex + 1] = rgba.alpha;
-                }
-              } else {
-                outData.writeUInt16BE(grayscale, outIndex);
-                if (outHasAlpha) {
-                  outData.writeUInt16BE(rgba.alpha, outIndex + 2);
-                }
-              }
-              break;
-            }
-            default:
-              throw new Error("unrecognised color Type " + options.colorType);
-          }
-          inIndex += inBpp;
-          outIndex += outBpp;
-        }
-      }
-      return outData;
-    };
-  }
-});
-
-// node_modules/pngjs/lib/filter-pack.js
-var require_filter_pack = __commonJS({
-  "node_modules/pngjs/lib/filter-pack.js"(exports2, module2) {
-    "use strict";
-    var paethPredictor = require_paeth_predictor();
-    function filterNone(pxData, pxPos, byteWidth, rawData, rawPos) {
-      for (let x = 0; x < byteWidth; x++) {
-        rawData[rawPos + x] = pxData[pxPos + x];
-      }
-    }
-    function filterSumNone(pxData, pxPos, byteWidth) {
-      let sum = 0;
-      let length = pxPos + byteWidth;
-      for (let i = pxPos; i < length; i++) {
-        sum += Math.abs(pxData[i]);
-      }
-      return sum;
-    }
-    function filterSub(pxData, pxPos, byteWidth, rawData, rawPos, bpp) {
-      for (let x = 0; x < byteWidth; x++) {
-        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let val = pxData[pxPos + x] - left;
-        rawData[rawPos + x] = val;
-      }
-    }
-    function filterSumSub(pxData, pxPos, byteWidth, bpp) {
-      let sum = 0;
-      for (let x = 0; x < byteWidth; x++) {
-        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let val = pxData[pxPos + x] - left;
-        sum += Math.abs(val);
-      }
-      return sum;
-    }
-    function filterUp(pxData, pxPos, byteWidth, rawData, rawPos) {
-      for (let x = 0; x < byteWidth; x++) {
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
-        let val = pxData[pxPos + x] - up;
-        rawData[rawPos + x] = val;
-      }
-    }
-    function filterSumUp(pxData, pxPos, byteWidth) {
-      let sum = 0;
-      let length = pxPos + byteWidth;
-      for (let x = pxPos; x < length; x++) {
-        let up = pxPos > 0 ? pxData[x - byteWidth] : 0;
-        let val = pxData[x] - up;
-        sum += Math.abs(val);
-      }
-      return sum;
-    }
-    function filterAvg(pxData, pxPos, byteWidth, rawData, rawPos, bpp) {
-      for (let x = 0; x < byteWidth; x++) {
-        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
-        let val = pxData[pxPos + x] - (left + up >> 1);
-        rawData[rawPos + x] = val;
-      }
-    }
-    function filterSumAvg(pxData, pxPos, byteWidth, bpp) {
-      let sum = 0;
-      for (let x = 0; x < byteWidth; x++) {
-        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
-        let val = pxData[pxPos + x] - (left + up >> 1);
-        sum += Math.abs(val);
-      }
-      return sum;
-    }
-    function filterPaeth(pxData, pxPos, byteWidth, rawData, rawPos, bpp) {
-      for (let x = 0; x < byteWidth; x++) {
-        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
-        let upleft = pxPos > 0 && x >= bpp ? pxData[pxPos + x - (byteWidth + bpp)] : 0;
-        let val = pxData[pxPos + x] - paethPredictor(left, up, upleft);
-        rawData[rawPos + x] = val;
-      }
-    }
-    function filterSumPaeth(pxData, pxPos, byteWidth, bpp) {
-      let sum = 0;
-      for (let x = 0; x < byteWidth; x++) {
-        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
-        let up = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
-        let upleft = pxPos > 0 && x >= bpp ? pxData[pxPos + x - (byteWidth + bpp)] : 0;
-        let val = pxData[pxPos + x] - paethPredictor(left, up, upleft);
-        sum += Math.abs(val);
-      }
-      return sum;
-    }
-    var filters = {
-      0: filterNone,
-      1: filterSub,
-      2: filterUp,
-      3: filterAvg,
-      4: filterPaeth
-    };
-    var filterSums = {
-      0: filterSumNone,
-      1: filterSumSub,
-      2: filterSumUp,
-      3: filterSumAvg,
-      4: filterSumPaeth
-    };
-    module2.exports = function(pxData, width, height, options, bpp) {
-      let filterTypes;
-      if (!("filterType" in options) || options.filterType === -1) {
-        filterTypes = [0, 1, 2, 3, 4];
-      } else if (typeof options.filterType === "number") {
-        filterTypes = [options.filterType];
-      } else {
-        throw new Error("unrecognised filter types");
-      }
-      if (options.bitDepth === 16) {
-        bpp *= 2;
-      }
-      let byteWidth = width * bpp;
-      let rawPos = 0;
-      let pxPos = 0;
-      let rawData = Buffer.alloc((byteWidth + 1) * height);
-      let sel = filterTypes[0];
-      for (let y2 = 0; y2 < height; y2++) {
-        if (filterTypes.length > 1) {
-          let min = Infinity;
-          for (let i = 0; i < filterTypes.length; i++) {
-            let sum = filterSums[filterTypes[i]](pxData, pxPos, byteWidth, bpp);
-            if (sum < min) {
-              sel = filterTypes[i];
-              min = sum;
-            }
-          }
-        }
-        rawData[rawPos] = sel;
-        rawPos++;
-        filters[sel](pxData, pxPos, byteWidth, rawData, rawPos, bpp);
-        rawPos += byteWidth;
-        pxPos += byteWidth;
-      }
-      return rawData;
-    };
-  }
-});
-
-// node_modules/pngjs/lib/packer.js
-var require_packer = __commonJS({
-  "node_modules/pngjs/lib/packer.js"(exports2, module2) {
-    "use strict";
-    var constants5 = require_constants8();
-    var CrcStream = require_crc();
-    var bitPacker = require_bitpacker();
-    var filter = require_filter_pack();
-    var zlib = require("zlib");
-    var Packer = module2.exports = function(options) {
-      this._options = options;
-      options.deflateChunkSize = options.deflateChunkSize || 32 * 1024;
-      options.deflateLevel = options.deflateLevel != null ? options.deflateLevel : 9;
-      options.deflateStrategy = options.deflateStrategy != null ? options.deflateStrategy : 3;
-      options.inputHasAlpha = options.inputHasAlpha != null ? options.inputHasAlpha : true;
-      options.deflateFactory = options.deflateFactory || zlib.createDeflate;
-      options.bitDepth = options.bitDepth || 8;
-      options.colorType = typeof options.colorType === "number" ? options.colorType : constants5.COLORTYPE_COLOR_ALPHA;
-      options.inputColorType = typeof options.inputColorType === "number" ? options.inputColorType : constants5.COLORTYPE_COLOR_ALPHA;
-      if ([
-        constants5.COLORTYPE_GRAYSCALE,
-        constants5.COLORTYPE_COLOR,
-        constants5.COLORTYPE_COLOR_ALPHA,
-        constants5.COLORTYPE_ALPHA
-      ].indexOf(options.colorType) === -1) {
-        throw new Error(
-          "option color type:" + options.colorType + " is not supported at present"
-        );
-      }
-      if ([
-        constants5.COLORTYPE_GRAYSCALE,
-        constants5.COLORTYPE_COLOR,
-        constants5.COLORTYPE_COLOR_ALPHA,
-        constants5.COLORTYPE_ALPHA
-      ].indexOf(options.inputColorType) === -1) {
-        throw new Error(
-          "option input color type:" + options.inputColorType + " is not supported at present"
-        );
-      }
-      if (options.bitDepth !== 8 && options.bitDepth !== 16) {
-        throw new Error(
-          "option bit depth:" + options.bitDepth + " is not supported at present"
-        );
-      }
-    };
-    Packer.prototype.getDeflateOptions = function() {
-      return {
-        chunkSize: this._options.deflateChunkSize,
-        level: this._options.deflateLevel,
-        strategy: this._options.deflateStrategy
-      };
-    };
-    Packer.prototype.createDeflate = function() {
-      return this._options.deflateFactory(this.getDeflateOptions());
-    };
-    Packer.prototype.filterData = function(data, width, height) {
-      let packedData = bitPacker(data, width, height, this._options);
-      let bpp = constants5.COLORTYPE_TO_BPP_MAP[this._options.colorType];
-      let filteredData = filter(packedData, width, height, this._options, bpp);
-      return filteredData;
-    };
-    Packer.prototype._packChunk = function(type, data) {
-      let len = data ? data.length : 0;
-      let buf = Buffer.alloc(len + 12);
-      buf.writeUInt32BE(len, 0);
-      buf.writeUInt32BE(type, 4);
-      if (data) {
-        data.copy(buf, 8);
-      }
-      buf.writeInt32BE(
-        CrcStream.crc32(buf.slice(4, buf.length - 4)),
-        buf.length - 4
-      );
-      return buf;
-    };
-    Packer.prototype.packGAMA = function(gamma) {
-      let buf = Buffer.alloc(4);
-      buf.writeUInt32BE(Math.floor(gamma * constants5.GAMMA_DIVISION), 0);
-      return this._packChunk(constants5.TYPE_gAMA, buf);
-    };
-    Packer.prototype.packIHDR = function(width, height) {
-      let buf = Buffer.alloc(13);
-      buf.writeUInt32BE(width, 0);
-      buf.writeUInt32BE(height, 4);
-      buf[8] = this._options.bitDepth;
-      buf[9] = this._options.colorType;
-      buf[10] = 0;
-      buf[11] = 0;
-      buf[12] = 0;
-      return this._packChunk(constants5.TYPE_IHDR, buf);
-    };
-    Packer.prototype.packIDAT = function(data) {
-      return this._packChunk(constants5.TYPE_IDAT, data);
-    };
-    Packer.prototype.packIEND = function() {
-      return this._packChunk(constants5.TYPE_IEND, null);
-    };
-  }
-});
-
-// node_modules/pngjs/lib/packer-async.js
-var require_packer_async = __commonJS({
-  "node_modules/pngjs/lib/packer-async.js"(exports2, module2) {
-    "use strict";
-    var util = require("util");
-    var Stream = require("stream");
-    var constants5 = require_constants8();
-    var Packer = require_packer();
-    var PackerAsync = module2.exports = function(opt) {
-      Stream.call(this);
-      let options = opt || {};
-      this._packer = new Packer(options);
-      this._deflate = this._packer.createDeflate();
-      this.readable = true;
-    };
-    util.inherits(PackerAsync, Stream);
-    PackerAsync.prototype.pack = function(data, width, height, gamma) {
-      this.emit("data", Buffer.from(constants5.PNG_SIGNATURE));
-      this.emit("data", this._packer.packIHDR(width, height));
-      if (gamma) {
-        this.emit("data", this._packer.packGAMA(gamma));
-      }
-      let filteredData = this._packer.filterData(data, width, height);
-      this._deflate.on("error", this.emit.bind(this, "error"));
-      this._deflate.on(
-        "data",
-        function(compressedData) {
-          this.emit("data", this._packer.packIDAT(compressedData));
-        }.bind(this)
-      );
-      this._deflate.on(
-        "end",
-        function() {
-          this.emit("data", this._packer.packIEND());
-          this.emit("end");
-        }.bind(this)
-      );
-      this._deflate.end(filteredData);
-    };
-  }
-});
-
-// node_modules/pngjs/lib/sync-inflate.js
-var require_sync_inflate = __commonJS({
-  "node_modules/pngjs/lib/sync-inflate.js"(exports2, module2) {
-    "use strict";
-    var assert = require("assert").ok;
-    var zlib = require("zlib");
-    var util = require("util");
-    var kMaxLength = require("buffer").kMaxLength;
-    function Inflate(opts) {
-      if (!(this instanceof Inflate)) {
-        return new Inflate(opts);
-      }
-      if (opts && opts.chunkSize < zlib.Z_MIN_CHUNK) {
-        opts.chunkSize = zlib.Z_MIN_CHUNK;
-      }
-      zlib.Inflate.call(this, opts);
-      this._offset = this._offset === void 0 ? this._outOffset : this._offset;
-      this._buffer = this._buffer || this._outBuffer;
-      if (opts && opts.maxLength != null) {
-        this._maxLength = opts.maxLength;
-      }
-    }
-    function createInflate(opts) {
-      return new Inflate(opts);
-    }
-    function _close(engine, callback) {
-      if (callback) {
-        process.nextTick(callback);
-      }
-      if (!engine._handle) {
-        return;
-      }
-      engine._handle.close();
-      engine._handle = null;
-    }
-    Inflate.prototype._processChunk = function(chunk, flushFlag, asyncCb) {
-      if (typeof asyncCb === "function") {
-        return zlib.Inflate._processChunk.call(this, chunk, flushFlag, asyncCb);
-      }
-      let self2 = this;
-      let availInBefore = chunk && chunk.length;
-      let availOutBefore = this._chunkSize - this._offset;
-      let leftToInflate = this._maxLength;
-      let inOff = 0;
-      let buffers = [];
-      let nread = 0;
-      let error2;
-      this.on("error", function(err) {
-        error2 = err;
-      });
-      function handleChunk(availInAfter, availOutAfter) {
-        if (self2._hadError) {
-          return;
-        }
-        let have = availOutBefore - availOutAfter;
-        assert(have >= 0, "have should not go down");
-        if (have > 0) {
-          let out = self2._buffer.slice(self2._offset, self2._offset + have);
-          self2._offset += have;
-          if (out.length > leftToInflate) {
-            out = out.slice(0, leftToInflate);
-          }
-          buffers.push(out);
-          nread += out.length;
-          leftToInflate -= out.length;
-          if (leftToInflate === 0) {
-            return false;
-          }
-        }
-        if (availOutAfter === 0 || self2._offset >= self2._chunkSize) {
-          availOutBefore = self2._chunkSize;
-          self2._offset = 0;
-          self2._buffer = Buffer.allocUnsafe(self2._chunkSize);
-        }
-        if (availOutAfter === 0) {
-          inOff += availInBefore - availInAfter;
-          availInBefore = availInAfter;
-          return true;
-        }
-        return false;
-      }
-      assert(this._handle, "zlib binding closed");
-      let res;
-      do {
-        res = this._handle.writeSync(
-          flushFlag,
-          chunk,
-          // in
-          inOff,
-          // in_off
-          availInBefore,
-          // in_len
-          this._buffer,
-          // out
-          this._offset,
-          //out_off
-          availOutBefore
-        );
-        res = res || this._writeState;
-      } while (!this._hadError && handleChunk(res[0], res[1]));
-      if (this._hadError) {
-        throw error2;
-      }
-      if (nread >= kMaxLength) {
-        _close(this);
-        throw new RangeError(
-          "Cannot create final Buffer. It would be larger than 0x" + kMaxLength.toString(16) + " bytes"
-        );
-      }
-      let buf = Buffer.concat(buffers, nread);
-      _close(this);
-      return buf;
-    };
-    util.inherits(Inflate, zlib.Inflate);
-    function zlibBufferSync(engine, buffer) {
-      if (typeof buffer === "string") {
-        buffer = Buffer.from(buffer);
-      }
-      if (!(buffer instanceof Buffer)) {
-        throw new TypeError("Not a string or buffer");
-      }
-      let flushFlag = engine._finishFlushFlag;
-      if (flushFlag == null) {
-        flushFlag = zlib.Z_FINISH;
-      }
-      return engine._processChunk(buffer, flushFlag);
-    }
-    function inflateSync(buffer, opts) {
-      return zlibBufferSync(new Inflate(opts), buffer);
-    }
-    module2.exports = exports2 = inflateSync;
-    exports2.Inflate = Inflate;
-    exports2.createInflate = createInflate;
-    exports2.inflateSync = inflateSync;
-  }
-});
-
-// node_modules/pngjs/lib/sync-reader.js
-var require_sync_reader = __commonJS({
-  "node_modules/pngjs/lib/sync-reader.js"(exports2, module2) {
-    "use strict";
-    var SyncReader = module2.exports = function(buffer) {
-      this._buffer = buffer;
-      this._reads = [];
-    };
-    SyncReader.prototype.read = function(length, callback) {
-      this._reads.push({
-        length: Math.abs(length),
-        // if length < 0 then at most this length
-        allowLess: length < 0,
-        func: callback
-      });
-    };
-    SyncReader.prototype.process = function() {
-      while (this._reads.length > 0 && this._buffer.length) {
-        let read = this._reads[0];
-        if (this._buffer.length && (this._buffer.length >= read.length || read.allowLess)) {
-          this._reads.shift();
-          let buf = this._buffer;
-          this._buffer = buf.slice(read.length);
-          read.func.call(this, buf.slice(0, read.length));
-        } else {
-          break;
-        }
-      }
-      if (this._reads.length > 0) {
-        return new Error("There are some read requests waitng on finished stream");
-      }
-      if (this._buffer.length > 0) {
-        return new Error("unrecognised content at end of stream");
-      }
-    };
-  }
-});
-
-// node_modules/pngjs/lib/filter-parse-sync.js
-var require_filter_parse_sync = __commonJS({
-  "node_modules/pngjs/lib/filter-parse-sync.js"(exports2) {
-    "use strict";
-    var SyncReader = require_sync_reader();
-    var Filter = require_filter_parse();
-    exports2.process = function(inBuffer, bitmapInfo) {
-      let outBuffers = [];
-      let reader = new SyncReader(inBuffer);
-      let filter = new Filter(bitmapInfo, {
-        read: reader.read.bind(reader),
-        write: function(bufferPart) {
-          outBuffers.push(bufferPart);
-        },
-        complete: function() {
-        }
-      });
-      filter.start();
-      reader.process();
-      return Buffer.concat(outBuffers);
-    };
-  }
-});
-
-// node_modules/pngjs/lib/parser-sync.js
-var require_parser_sync = __commonJS({
-  "node_modules/pngjs/lib/parser-sync.js"(exports2, module2) {
-    "use strict";
-    var hasSyncZlib = true;
-    var zlib = require("zlib");
-    var inflateSync = require_sync_inflate();
-    if (!zlib.deflateSync) {
-      hasSyncZlib = false;
-    }
-    var SyncReader = require_sync_reader();
-    var FilterSync = require_filter_parse_sync();
-    var Parser = require_parser2();
-    var bitmapper = require_bitmapper();
-    var formatNormaliser = require_format_normaliser();
-    module2.exports = function(buffer, options) {
-      if (!hasSyncZlib) {
-        throw new Error(
-          "To use the sync capability of this library in old node versions, please pin pngjs to v2.3.0"
-        );
-      }
-      let err;
-      function handleError(_err_) {
-        err = _err_;
-      }
-      let metaData;
-      function handleMetaData(_metaData_) {
-        metaData = _metaData_;
-      }
-      function handleTransColor(transColor) {
-        metaData.transColor = transColor;
-      }
-      function handlePalette(palette) {
-        metaData.palette = palette;
-      }
-      function handleSimpleTransparency() {
-        metaData.alpha = true;
-      }
-      let gamma;
-      function handleGamma(_gamma_) {
-        gamma = _gamma_;
-      }
-      let inflateDataList = [];
-      function handleInflateData(inflatedData2) {
-        inflateDataList.push(inflatedData2);
-      }
-      let reader = new SyncReader(buffer);
-      let parser = new Parser(options, {
-        read: reader.read.bind(reader),
-        error: handleError,
-        metadata: handleMetaData,
-        gamma: handleGamma,
-        palette: handlePalette,
-        transColor: handleTransColor,
-        inflateData: handleInflateData,
-        simpleTransparency: handleSimpleTransparency
-      });
-      parser.start();
-      reader.process();
-      if (err) {
-        throw err;
-      }
-      let inflateData = Buffer.concat(inflateDataList);
-      inflateDataList.length = 0;
-      let inflatedData;
-      if (metaData.interlace) {
-        inflatedData = zlib.inflateSync(inflateData);
-      } else {
-        let rowSize = (metaData.width * metaData.bpp * metaData.depth + 7 >> 3) + 1;
-        let imageSize = rowSize * metaData.height;
-        inflatedData = inflateSync(inflateData, {
-          chunkSize: imageSize,
-          maxLength: imageSize
-        });
-      }
-      inflateData = null;
-      if (!inflatedData || !inflatedData.length) {
-        throw new Error("bad png - invalid inflate data response");
-      }
-      let unfilteredData = FilterSync.process(inflatedData, metaData);
-      inflateData = null;
-      let bitmapData = bitmapper.dataToBitMap(unfilteredData, metaData);
-      unfilteredData = null;
-      let normalisedBitmapData = formatNormaliser(bitmapData, metaData);
-      metaData.data = normalisedBitmapData;
-      metaData.gamma = gamma || 0;
-      return metaData;
-    };
-  }
-});
-
-// node_modules/pngjs/lib/packer-sync.js
-var require_packer_sync = __commonJS({
-  "node_modules/pngjs/lib/packer-sync.js"(exports2, module2) {
-    "use strict";
-    var hasSyncZlib = true;
-    var zlib = require("zlib");
-    if (!zlib.deflateSync) {
-      hasSyncZlib = false;
-    }
-    var constants5 = require_constants8();
-    var Packer = require_packer();
-    module2.exports = function(metaData, opt) {
-      if (!hasSyncZlib) {
-        throw new Error(
-          "To use the sync capability of this library in old node versions, please pin pngjs to v2.3.0"
-        );
-      }
-      let options = opt || {};
-      let packer = new Packer(options);
-      let chunks = [];
-      chunks.push(Buffer.from(constants5.PNG_SIGNATURE));
-      chunks.push(packer.packIHDR(metaData.width, metaData.height));
-      if (metaData.gamma) {
-        chunks.push(packer.packGAMA(metaData.gamma));
-      }
-      let filteredData = packer.filterData(
-        metaData.data,
-        metaData.width,
-        metaData.height
-      );
-      let compressedData = zlib.deflateSync(
-        filteredData,
-        packer.getDeflateOptions()
-      );
-      filteredData = null;
-      if (!compressedData || !compressedData.length) {
-        throw new Error("bad png - invalid compressed data response");
-      }
-      chunks.push(packer.packIDAT(compressedData));
-      chunks.push(packer.packIEND());
-      return Buffer.concat(chunks);
-    };
-  }
-});
-
-// node_modules/pngjs/lib/png-sync.js
-var require_png_sync = __commonJS({
-  "node_modules/pngjs/lib/png-sync.js"(exports2) {
-    "use strict";
-    var parse4 = require_parser_sync();
-    var pack = require_packer_sync();
-    exports2.read = function(buffer, options) {
-      return parse4(buffer, options || {});
-    };
-    exports2.write = function(png, options) {
-      return pack(png, options);
-    };
-  }
-});
-
-// node_modules/pngjs/lib/png.js
-var require_png = __commonJS({
-  "node_modules/pngjs/lib/png.js"(exports2) {
-    "use strict";
-    var util = require("util");
-    var Stream = require("stream");
-    var Parser = require_parser_async();
-    var Packer = require_packer_async();
-    var PNGSync = require_png_sync();
-    var PNG = exports2.PNG = function(options) {
-      Stream.call(this);
-      options = options || {};
-      this.width = options.width | 0;
-      this.height = options.height | 0;
-      this.data = this.width > 0 && this.height > 0 ? Buffer.alloc(4 * this.width * this.height) : null;
-      if (options.fill && this.data) {
-        this.data.fill(0);
-      }
-      this.gamma = 0;
-      this.readable = this.writable = true;
-      this._parser = new Parser(options);
-      this._parser.on("error", this.emit.bind(this, "error"));
-      this._parser.on("close", this._handleClose.bind(this));
-      this._parser.on("metadata", this._metadata.bind(this));
-      this._parser.on("gamma", this._gamma.bind(this));
-      this._parser.on(
-        "parsed",
-        function(data) {
-          this.data = data;
-          this.emit("parsed", data);
-        }.bind(this)
-      );
-      this._packer = new Packer(options);
-      this._packer.on("data", this.emit.bind(this, "data"));
-      this._packer.on("end", this.emit.bind(this, "end"));
-      this._parser.on("close", this._handleClose.bind(this));
-      this._packer.on("error", this.emit.bind(this, "error"));
-    };
-    util.inherits(PNG, Stream);
-    PNG.sync = PNGSync;
-    PNG.prototype.pack = function() {
-      if (!this.data || !this.data.length) {
-        this.emit("error", "No data provided");
-        return this;
-      }
-      process.nextTick(
-        function() {
-          this._packer.pack(this.data, this.width, this.height, this.gamma);
-        }.bind(this)
-      );
-      return this;
-    };
-    PNG.prototype.parse = function(data, callback) {
-      if (callback) {
-        let onParsed, onError;
-        onParsed = function(parsedData) {
-          this.removeListener("error", onError);
-          this.data = parsedData;
-          callback(null, this);
-        }.bind(this);
-        onError = function(err) {
-          this.removeListener("parsed", onParsed);
-          callback(err, null);
-        }.bind(this);
-        this.once("parsed", onParsed);
-        this.once("error", onError);
-      }
-      this.end(data);
-      return this;
-    };
-    PNG.prototype.write = function(data) {
-      this._parser.write(data);
-      return true;
-    };
-    PNG.prototype.end = function(data) {
-      this._parser.end(data);
-    };
-    PNG.prototype._metadata = function(metadata) {
-      this.width = metadata.width;
-      this.height = metadata.height;
-      this.emit("metadata", metadata);
-    };
-    PNG.prototype._gamma = function(gamma) {
-      this.gamma = gamma;
-    };
-    PNG.prototype._handleClose = function() {
-      if (!this._parser.writable && !this._packer.readable) {
-        this.emit("close");
-      }
-    };
-    PNG.bitblt = function(src, dst, srcX, srcY, width, height, deltaX, deltaY) {
-      srcX |= 0;
-      srcY |= 0;
-      width |= 0;
-      height |= 0;
-      deltaX |= 0;
-      deltaY |= 0;
-      if (srcX > src.width || srcY > src.height || srcX + width > src.width || srcY + height > src.height) {
-        throw new Error("bitblt reading outside image");
-      }
-      if (deltaX > dst.width || deltaY > dst.height || deltaX + width > dst.width || deltaY + height > dst.height) {
-        throw new Error("bitblt writing outside image");
-      }
-      for (let y2 = 0; y2 < height; y2++) {
-        src.data.copy(
-          dst.data,
-          (deltaY + y2) * dst.width + deltaX << 2,
-          (srcY + y2) * src.width + srcX << 2,
-          (srcY + y2) * src.width + srcX + width << 2
-        );
-      }
-    };
-    PNG.prototype.bitblt = function(dst, srcX, srcY, width, height, deltaX, deltaY) {
-      PNG.bitblt(this, dst, srcX, srcY, width, height, deltaX, deltaY);
-      return this;
-    };
-    PNG.adjustGamma = function(src) {
-      if (src.gamma) {
-        for (let y2 = 0; y2 < src.height; y2++) {
-          for (let x = 0; x < src.width; x++) {
-            let idx = src.width * y2 + x << 2;
-            for (let i = 0; i < 3; i++) {
-              let sample = src.data[idx + i] / 255;
-              sample = Math.pow(sample, 1 / 2.2 / src.gamma);
-              src.data[idx + i] = Math.round(sample * 255);
-            }
-          }
-        }
-        src.gamma = 0;
-      }
-    };
-    PNG.prototype.adjustGamma = function() {
-      PNG.adjustGamma(this);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/utils.js
-var require_utils6 = __commonJS({
-  "node_modules/qrcode/lib/renderer/utils.js"(exports2) {
-    function hex2rgba(hex) {
-      if (typeof hex === "number") {
-        hex = hex.toString();
-      }
-      if (typeof hex !== "string") {
-        throw new Error("Color should be defined as hex string");
-      }
-      let hexCode = hex.slice().replace("#", "").split("");
-      if (hexCode.length < 3 || hexCode.length === 5 || hexCode.length > 8) {
-        throw new Error("Invalid hex color: " + hex);
-      }
-      if (hexCode.length === 3 || hexCode.length === 4) {
-        hexCode = Array.prototype.concat.apply([], hexCode.map(function(c) {
-          return [c, c];
-        }));
-      }
-      if (hexCode.length === 6) hexCode.push("F", "F");
-      const hexValue = parseInt(hexCode.join(""), 16);
-      return {
-        r: hexValue >> 24 & 255,
-        g: hexValue >> 16 & 255,
-        b: hexValue >> 8 & 255,
-        a: hexValue & 255,
-        hex: "#" + hexCode.slice(0, 6).join("")
-      };
-    }
-    exports2.getOptions = function getOptions(options) {
-      if (!options) options = {};
-      if (!options.color) options.color = {};
-      const margin = typeof options.margin === "undefined" || options.margin === null || options.margin < 0 ? 4 : options.margin;
-      const width = options.width && options.width >= 21 ? options.width : void 0;
-      const scale = options.scale || 4;
-      return {
-        width,
-        scale: width ? 4 : scale,
-        margin,
-        color: {
-          dark: hex2rgba(options.color.dark || "#000000ff"),
-          light: hex2rgba(options.color.light || "#ffffffff")
-        },
-        type: options.type,
-        rendererOpts: options.rendererOpts || {}
-      };
-    };
-    exports2.getScale = function getScale(qrSize, opts) {
-      return opts.width && opts.width >= qrSize + opts.margin * 2 ? opts.width / (qrSize + opts.margin * 2) : opts.scale;
-    };
-    exports2.getImageWidth = function getImageWidth(qrSize, opts) {
-      const scale = exports2.getScale(qrSize, opts);
-      return Math.floor((qrSize + opts.margin * 2) * scale);
-    };
-    exports2.qrToImageData = function qrToImageData(imgData, qr, opts) {
-      const size = qr.modules.size;
-      const data = qr.modules.data;
-      const scale = exports2.getScale(size, opts);
-      const symbolSize = Math.floor((size + opts.margin * 2) * scale);
-      const scaledMargin = opts.margin * scale;
-      const palette = [opts.color.light, opts.color.dark];
-      for (let i = 0; i < symbolSize; i++) {
-        for (let j = 0; j < symbolSize; j++) {
-          let posDst = (i * symbolSize + j) * 4;
-          let pxColor = opts.color.light;
-          if (i >= scaledMargin && j >= scaledMargin && i < symbolSize - scaledMargin && j < symbolSize - scaledMargin) {
-            const iSrc = Math.floor((i - scaledMargin) / scale);
-            const jSrc = Math.floor((j - scaledMargin) / scale);
-            pxColor = palette[data[iSrc * size + jSrc] ? 1 : 0];
-          }
-          imgData[posDst++] = pxColor.r;
-          imgData[posDst++] = pxColor.g;
-          imgData[posDst++] = pxColor.b;
-          imgData[posDst] = pxColor.a;
-        }
-      }
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/png.js
-var require_png2 = __commonJS({
-  "node_modules/qrcode/lib/renderer/png.js"(exports2) {
-    var fs4 = require("fs");
-    var PNG = require_png().PNG;
-    var Utils = require_utils6();
-    exports2.render = function render2(qrData, options) {
-      const opts = Utils.getOptions(options);
-      const pngOpts = opts.rendererOpts;
-      const size = Utils.getImageWidth(qrData.modules.size, opts);
-      pngOpts.width = size;
-      pngOpts.height = size;
-      const pngImage = new PNG(pngOpts);
-      Utils.qrToImageData(pngImage.data, qrData, opts);
-      return pngImage;
-    };
-    exports2.renderToDataURL = function renderToDataURL(qrData, options, cb) {
-      if (typeof cb === "undefined") {
-        cb = options;
-        options = void 0;
-      }
-      exports2.renderToBuffer(qrData, options, function(err, output) {
-        if (err) cb(err);
-        let url = "data:image/png;base64,";
-        url += output.toString("base64");
-        cb(null, url);
-      });
-    };
-    exports2.renderToBuffer = function renderToBuffer(qrData, options, cb) {
-      if (typeof cb === "undefined") {
-        cb = options;
-        options = void 0;
-      }
-      const png = exports2.render(qrData, options);
-      const buffer = [];
-      png.on("error", cb);
-      png.on("data", function(data) {
-        buffer.push(data);
-      });
-      png.on("end", function() {
-        cb(null, Buffer.concat(buffer));
-      });
-      png.pack();
-    };
-    exports2.renderToFile = function renderToFile(path4, qrData, options, cb) {
-      if (typeof cb === "undefined") {
-        cb = options;
-        options = void 0;
-      }
-      let called = false;
-      const done = (...args) => {
-        if (called) return;
-        called = true;
-        cb.apply(null, args);
-      };
-      const stream = fs4.createWriteStream(path4);
-      stream.on("error", done);
-      stream.on("close", done);
-      exports2.renderToFileStream(stream, qrData, options);
-    };
-    exports2.renderToFileStream = function renderToFileStream(stream, qrData, options) {
-      const png = exports2.render(qrData, options);
-      png.pack().pipe(stream);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/utf8.js
-var require_utf82 = __commonJS({
-  "node_modules/qrcode/lib/renderer/utf8.js"(exports2) {
-    var Utils = require_utils6();
-    var BLOCK_CHAR = {
-      WW: " ",
-      WB: "\u2584",
-      BB: "\u2588",
-      BW: "\u2580"
-    };
-    var INVERTED_BLOCK_CHAR = {
-      BB: " ",
-      BW: "\u2584",
-      WW: "\u2588",
-      WB: "\u2580"
-    };
-    function getBlockChar(top, bottom, blocks) {
-      if (top && bottom) return blocks.BB;
-      if (top && !bottom) return blocks.BW;
-      if (!top && bottom) return blocks.WB;
-      return blocks.WW;
-    }
-    exports2.render = function(qrData, options, cb) {
-      const opts = Utils.getOptions(options);
-      let blocks = BLOCK_CHAR;
-      if (opts.color.dark.hex === "#ffffff" || opts.color.light.hex === "#000000") {
-        blocks = INVERTED_BLOCK_CHAR;
-      }
-      const size = qrData.modules.size;
-      const data = qrData.modules.data;
-      let output = "";
-      let hMargin = Array(size + opts.margin * 2 + 1).join(blocks.WW);
-      hMargin = Array(opts.margin / 2 + 1).join(hMargin + "\n");
-      const vMargin = Array(opts.margin + 1).join(blocks.WW);
-      output += hMargin;
-      for (let i = 0; i < size; i += 2) {
-        output += vMargin;
-        for (let j = 0; j < size; j++) {
-          const topModule = data[i * size + j];
-          const bottomModule = data[(i + 1) * size + j];
-          output += getBlockChar(topModule, bottomModule, blocks);
-        }
-        output += vMargin + "\n";
-      }
-      output += hMargin.slice(0, -1);
-      if (typeof cb === "function") {
-        cb(null, output);
-      }
-      return output;
-    };
-    exports2.renderToFile = function renderToFile(path4, qrData, options, cb) {
-      if (typeof cb === "undefined") {
-        cb = options;
-        options = void 0;
-      }
-      const fs4 = require("fs");
-      const utf8 = exports2.render(qrData, options);
-      fs4.writeFile(path4, utf8, cb);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/terminal/terminal.js
-var require_terminal = __commonJS({
-  "node_modules/qrcode/lib/renderer/terminal/terminal.js"(exports2) {
-    exports2.render = function(qrData, options, cb) {
-      const size = qrData.modules.size;
-      const data = qrData.modules.data;
-      const black = "\x1B[40m  \x1B[0m";
-      const white = "\x1B[47m  \x1B[0m";
-      let output = "";
-      const hMargin = Array(size + 3).join(white);
-      const vMargin = Array(2).join(white);
-      output += hMargin + "\n";
-      for (let i = 0; i < size; ++i) {
-        output += white;
-        for (let j = 0; j < size; j++) {
-          output += data[i * size + j] ? black : white;
-        }
-        output += vMargin + "\n";
-      }
-      output += hMargin + "\n";
-      if (typeof cb === "function") {
-        cb(null, output);
-      }
-      return output;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/terminal/terminal-small.js
-var require_terminal_small = __commonJS({
-  "node_modules/qrcode/lib/renderer/terminal/terminal-small.js"(exports2) {
-    var backgroundWhite = "\x1B[47m";
-    var backgroundBlack = "\x1B[40m";
-    var foregroundWhite = "\x1B[37m";
-    var foregroundBlack = "\x1B[30m";
-    var reset = "\x1B[0m";
-    var lineSetupNormal = backgroundWhite + foregroundBlack;
-    var lineSetupInverse = backgroundBlack + foregroundWhite;
-    var createPalette = function(lineSetup, foregroundWhite2, foregroundBlack2) {
-      return {
-        // 1 ... white, 2 ... black, 0 ... transparent (default)
-        "00": reset + " " + lineSetup,
-        "01": reset + foregroundWhite2 + "\u2584" + lineSetup,
-        "02": reset + foregroundBlack2 + "\u2584" + lineSetup,
-        10: reset + foregroundWhite2 + "\u2580" + lineSetup,
-        11: " ",
-        12: "\u2584",
-        20: reset + foregroundBlack2 + "\u2580" + lineSetup,
-        21: "\u2580",
-        22: "\u2588"
-      };
-    };
-    var mkCodePixel = function(modules, size, x, y2) {
-      const sizePlus = size + 1;
-      if (x >= sizePlus || y2 >= sizePlus || y2 < -1 || x < -1) return "0";
-      if (x >= size || y2 >= size || y2 < 0 || x < 0) return "1";
-      const idx = y2 * size + x;
-      return modules[idx] ? "2" : "1";
-    };
-    var mkCode = function(modules, size, x, y2) {
-      return mkCodePixel(modules, size, x, y2) + mkCodePixel(modules, size, x, y2 + 1);
-    };
-    exports2.render = function(qrData, options, cb) {
-      const size = qrData.modules.size;
-      const data = qrData.modules.data;
-      const inverse = !!(options && options.inverse);
-      const lineSetup = options && options.inverse ? lineSetupInverse : lineSetupNormal;
-      const white = inverse ? foregroundBlack : foregroundWhite;
-      const black = inverse ? foregroundWhite : foregroundBlack;
-      const palette = createPalette(lineSetup, white, black);
-      const newLine = reset + "\n" + lineSetup;
-      let output = lineSetup;
-      for (let y2 = -1; y2 < size + 1; y2 += 2) {
-        for (let x = -1; x < size; x++) {
-          output += palette[mkCode(data, size, x, y2)];
-        }
-        output += palette[mkCode(data, size, size, y2)] + newLine;
-      }
-      output += reset;
-      if (typeof cb === "function") {
-        cb(null, output);
-      }
-      return output;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/terminal.js
-var require_terminal2 = __commonJS({
-  "node_modules/qrcode/lib/renderer/terminal.js"(exports2) {
-    var big = require_terminal();
-    var small = require_terminal_small();
-    exports2.render = function(qrData, options, cb) {
-      if (options && options.small) {
-        return small.render(qrData, options, cb);
-      }
-      return big.render(qrData, options, cb);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/svg-tag.js
-var require_svg_tag = __commonJS({
-  "node_modules/qrcode/lib/renderer/svg-tag.js"(exports2) {
-    var Utils = require_utils6();
-    function getColorAttrib(color, attrib) {
-      const alpha = color.a / 255;
-      const str = attrib + '="' + color.hex + '"';
-      return alpha < 1 ? str + " " + attrib + '-opacity="' + alpha.toFixed(2).slice(1) + '"' : str;
-    }
-    function svgCmd(cmd, x, y2) {
-      let str = cmd + x;
-      if (typeof y2 !== "undefined") str += " " + y2;
-      return str;
-    }
-    function qrToPath(data, size, margin) {
-      let path4 = "";
-      let moveBy = 0;
-      let newRow = false;
-      let lineLength = 0;
-      for (let i = 0; i < data.length; i++) {
-        const col = Math.floor(i % size);
-        const row = Math.floor(i / size);
-        if (!col && !newRow) newRow = true;
-        if (data[i]) {
-          lineLength++;
-          if (!(i > 0 && col > 0 && data[i - 1])) {
-            path4 += newRow ? svgCmd("M", col + margin, 0.5 + row + margin) : svgCmd("m", moveBy, 0);
-            moveBy = 0;
-            newRow = false;
-          }
-          if (!(col + 1 < size && data[i + 1])) {
-            path4 += svgCmd("h", lineLength);
-            lineLength = 0;
-          }
-        } else {
-          moveBy++;
-        }
-      }
-      return path4;
-    }
-    exports2.render = function render2(qrData, options, cb) {
-      const opts = Utils.getOptions(options);
-      const size = qrData.modules.size;
-      const data = qrData.modules.data;
-      const qrcodesize = size + opts.margin * 2;
-      const bg = !opts.color.light.a ? "" : "<path " + getColorAttrib(opts.color.light, "fill") + ' d="M0 0h' + qrcodesize + "v" + qrcodesize + 'H0z"/>';
-      const path4 = "<path " + getColorAttrib(opts.color.dark, "stroke") + ' d="' + qrToPath(data, size, opts.margin) + '"/>';
-      const viewBox = 'viewBox="0 0 ' + qrcodesize + " " + qrcodesize + '"';
-      const width = !opts.width ? "" : 'width="' + opts.width + '" height="' + opts.width + '" ';
-      const svgTag = '<svg xmlns="http://www.w3.org/2000/svg" ' + width + viewBox + ' shape-rendering="crispEdges">' + bg + path4 + "</svg>\n";
-      if (typeof cb === "function") {
-        cb(null, svgTag);
-      }
-      return svgTag;
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/svg.js
-var require_svg = __commonJS({
-  "node_modules/qrcode/lib/renderer/svg.js"(exports2) {
-    var svgTagRenderer = require_svg_tag();
-    exports2.render = svgTagRenderer.render;
-    exports2.renderToFile = function renderToFile(path4, qrData, options, cb) {
-      if (typeof cb === "undefined") {
-        cb = options;
-        options = void 0;
-      }
-      const fs4 = require("fs");
-      const svgTag = exports2.render(qrData, options);
-      const xmlStr = '<?xml version="1.0" encoding="utf-8"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">' + svgTag;
-      fs4.writeFile(path4, xmlStr, cb);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/renderer/canvas.js
-var require_canvas = __commonJS({
-  "node_modules/qrcode/lib/renderer/canvas.js"(exports2) {
-    var Utils = require_utils6();
-    function clearCanvas(ctx, canvas, size) {
-      ctx.clearRect(0, 0, canvas.width, canvas.height);
-      if (!canvas.style) canvas.style = {};
-      canvas.height = size;
-      canvas.width = size;
-      canvas.style.height = size + "px";
-      canvas.style.width = size + "px";
-    }
-    function getCanvasElement() {
-      try {
-        return document.createElement("canvas");
-      } catch (e) {
-        throw new Error("You need to specify a canvas element");
-      }
-    }
-    exports2.render = function render2(qrData, canvas, options) {
-      let opts = options;
-      let canvasEl = canvas;
-      if (typeof opts === "undefined" && (!canvas || !canvas.getContext)) {
-        opts = canvas;
-        canvas = void 0;
-      }
-      if (!canvas) {
-        canvasEl = getCanvasElement();
-      }
-      opts = Utils.getOptions(opts);
-      const size = Utils.getImageWidth(qrData.modules.size, opts);
-      const ctx = canvasEl.getContext("2d");
-      const image = ctx.createImageData(size, size);
-      Utils.qrToImageData(image.data, qrData, opts);
-      clearCanvas(ctx, canvasEl, size);
-      ctx.putImageData(image, 0, 0);
-      return canvasEl;
-    };
-    exports2.renderToDataURL = function renderToDataURL(qrData, canvas, options) {
-      let opts = options;
-      if (typeof opts === "undefined" && (!canvas || !canvas.getContext)) {
-        opts = canvas;
-        canvas = void 0;
-      }
-      if (!opts) opts = {};
-      const canvasEl = exports2.render(qrData, canvas, opts);
-      const type = opts.type || "image/png";
-      const rendererOpts = opts.rendererOpts || {};
-      return canvasEl.toDataURL(type, rendererOpts.quality);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/browser.js
-var require_browser2 = __commonJS({
-  "node_modules/qrcode/lib/browser.js"(exports2) {
-    var canPromise = require_can_promise();
-    var QRCode3 = require_qrcode();
-    var CanvasRenderer = require_canvas();
-    var SvgRenderer = require_svg_tag();
-    function renderCanvas(renderFunc, canvas, text, opts, cb) {
-      const args = [].slice.call(arguments, 1);
-      const argsNum = args.length;
-      const isLastArgCb = typeof args[argsNum - 1] === "function";
-      if (!isLastArgCb && !canPromise()) {
-        throw new Error("Callback required as last argument");
-      }
-      if (isLastArgCb) {
-        if (argsNum < 2) {
-          throw new Error("Too few arguments provided");
-        }
-        if (argsNum === 2) {
-          cb = text;
-          text = canvas;
-          canvas = opts = void 0;
-        } else if (argsNum === 3) {
-          if (canvas.getContext && typeof cb === "undefined") {
-            cb = opts;
-            opts = void 0;
-          } else {
-            cb = opts;
-            opts = text;
-            text = canvas;
-            canvas = void 0;
-          }
-        }
-      } else {
-        if (argsNum < 1) {
-          throw new Error("Too few arguments provided");
-        }
-        if (argsNum === 1) {
-          text = canvas;
-          canvas = opts = void 0;
-        } else if (argsNum === 2 && !canvas.getContext) {
-          opts = text;
-          text = canvas;
-          canvas = void 0;
-        }
-        return new Promise(function(resolve6, reject) {
-          try {
-            const data = QRCode3.create(text, opts);
-            resolve6(renderFunc(data, canvas, opts));
-          } catch (e) {
-            reject(e);
-          }
-        });
-      }
-      try {
-        const data = QRCode3.create(text, opts);
-        cb(null, renderFunc(data, canvas, opts));
-      } catch (e) {
-        cb(e);
-      }
-    }
-    exports2.create = QRCode3.create;
-    exports2.toCanvas = renderCanvas.bind(null, CanvasRenderer.render);
-    exports2.toDataURL = renderCanvas.bind(null, CanvasRenderer.renderToDataURL);
-    exports2.toString = renderCanvas.bind(null, function(data, _, opts) {
-      return SvgRenderer.render(data, opts);
-    });
-  }
-});
-
-// node_modules/qrcode/lib/server.js
-var require_server3 = __commonJS({
-  "node_modules/qrcode/lib/server.js"(exports2) {
-    var canPromise = require_can_promise();
-    var QRCode3 = require_qrcode();
-    var PngRenderer = require_png2();
-    var Utf8Renderer = require_utf82();
-    var TerminalRenderer = require_terminal2();
-    var SvgRenderer = require_svg();
-    function checkParams(text, opts, cb) {
-      if (typeof text === "undefined") {
-        throw new Error("String required as first argument");
-      }
-      if (typeof cb === "undefined") {
-        cb = opts;
-        opts = {};
-      }
-      if (typeof cb !== "function") {
-        if (!canPromise()) {
-          throw new Error("Callback required as last argument");
-        } else {
-          opts = cb || {};
-          cb = null;
-        }
-      }
-      return {
-        opts,
-        cb
-      };
-    }
-    function getTypeFromFilename(path4) {
-      return path4.slice((path4.lastIndexOf(".") - 1 >>> 0) + 2).toLowerCase();
-    }
-    function getRendererFromType(type) {
-      switch (type) {
-        case "svg":
-          return SvgRenderer;
-        case "txt":
-        case "utf8":
-          return Utf8Renderer;
-        case "png":
-        case "image/png":
-        default:
-          return PngRenderer;
-      }
-    }
-    function getStringRendererFromType(type) {
-      switch (type) {
-        case "svg":
-          return SvgRenderer;
-        case "terminal":
-          return TerminalRenderer;
-        case "utf8":
-        default:
-          return Utf8Renderer;
-      }
-    }
-    function render2(renderFunc, text, params) {
-      if (!params.cb) {
-        return new Promise(function(resolve6, reject) {
-          try {
-            const data = QRCode3.create(text, params.opts);
-            return renderFunc(data, params.opts, function(err, data2) {
-              return err ? reject(err) : resolve6(data2);
-            });
-          } catch (e) {
-            reject(e);
-          }
-        });
-      }
-      try {
-        const data = QRCode3.create(text, params.opts);
-        return renderFunc(data, params.opts, params.cb);
-      } catch (e) {
-        params.cb(e);
-      }
-    }
-    exports2.create = QRCode3.create;
-    exports2.toCanvas = require_browser2().toCanvas;
-    exports2.toString = function toString(text, opts, cb) {
-      const params = checkParams(text, opts, cb);
-      const type = params.opts ? params.opts.type : void 0;
-      const renderer = getStringRendererFromType(type);
-      return render2(renderer.render, text, params);
-    };
-    exports2.toDataURL = function toDataURL(text, opts, cb) {
-      const params = checkParams(text, opts, cb);
-      const renderer = getRendererFromType(params.opts.type);
-      return render2(renderer.renderToDataURL, text, params);
-    };
-    exports2.toBuffer = function toBuffer(text, opts, cb) {
-      const params = checkParams(text, opts, cb);
-      const renderer = getRendererFromType(params.opts.type);
-      return render2(renderer.renderToBuffer, text, params);
-    };
-    exports2.toFile = function toFile(path4, text, opts, cb) {
-      if (typeof path4 !== "string" || !(typeof text === "string" || typeof text === "object")) {
-        throw new Error("Invalid argument");
-      }
-      if (arguments.length < 3 && !canPromise()) {
-        throw new Error("Too few arguments provided");
-      }
-      const params = checkParams(text, opts, cb);
-      const type = params.opts.type || getTypeFromFilename(path4);
-      const renderer = getRendererFromType(type);
-      const renderToFile = renderer.renderToFile.bind(null, path4);
-      return render2(renderToFile, text, params);
-    };
-    exports2.toFileStream = function toFileStream(stream, text, opts) {
-      if (arguments.length < 2) {
-        throw new Error("Too few arguments provided");
-      }
-      const params = checkParams(text, opts, stream.emit.bind(stream, "error"));
-      const renderer = getRendererFromType("png");
-      const renderToFileStream = renderer.renderToFileStream.bind(null, stream);
-      render2(renderToFileStream, text, params);
-    };
-  }
-});
-
-// node_modules/qrcode/lib/index.js
-var require_lib3 = __commonJS({
-  "node_modules/qrcode/lib/index.js"(exports2, module2) {
-    module2.exports = require_server3();
-  }
-});
-
-// src/github/qr.ts
-function qrText(url) {
-  const { modules } = import_qrcode.default.create(url, { errorCorrectionLevel: "L" });
-  const margin = 2;
-  const size = modules.size;
-  const dark = (row, col) => row >= 0 && row < size && col >= 0 && col < size && modules.get(row, col) === 1;
-  const lines3 = [];
-  for (let row = -margin; row < size + margin; row += 2) {
-    let line = "";
-    for (let col = -margin; col < size + margin; col++) {
-      const top = dark(row, col);
-      const bottom = dark(row + 1, col);
-      line += top && bottom ? "\u2588" : top ? "\u2580" : bottom ? "\u2584" : " ";
-    }
-    lines3.push(line.trimEnd());
-  }
-  return lines3.join("\n");
-}
-var import_qrcode;
-var init_qr = __esm({
-  "src/github/qr.ts"() {
-    "use strict";
-    import_qrcode = __toESM(require_lib3());
-  }
-});
-
 // src/github/render.ts
 function render(report, ctx) {
   const { state, details } = report;
@@ -93019,14 +88769,14 @@ function body({ state, details }, ctx, now, scrub) {
         ...details.image ? [`Image: ${inlineCode(details.image)}`] : []
       ];
     case "live":
-      return live(details, ctx, now);
+      return live(details, now);
     case "failed":
       return failed(details, scrub);
     default:
       return ended(state, details);
   }
 }
-function live(details, ctx, now) {
+function live(details, now) {
   const out = [];
   if (details.url) out.push(`**[${details.url}](${details.url})**`);
   else if (details.localUrl)
@@ -93038,15 +88788,11 @@ function live(details, ctx, now) {
     );
   }
   if (details.commit) facts.push(`- **Commit** ${inlineCode(shortSha(details.commit))}`);
-  if (details.protected)
+  if (typeof details.protected === "string")
+    facts.push(`- \u{1F512} **Protected** by ${details.protected}: visitors must pass it to see the app.`);
+  else if (details.protected)
     facts.push("- \u{1F512} Visitors must sign in (basic auth, OAuth or an IP allow-list protects it).");
   if (facts.length > 0) out.push(facts.join("\n"));
-  const qr = ctx.qrSvgOrPng ?? (details.qrCode && details.url ? qrText(details.url) : void 0);
-  if (qr) out.push(`<details open><summary>QR code</summary>
-
-${fenced(qr)}
-
-</details>`);
   if (details.url && showsBrowserWarning(details.url)) {
     out.push(
       `> ngrok shows browsers a one-time warning page on its free domains: click **Visit Site** once. Scripts and API clients skip it with the header \`ngrok-skip-browser-warning: 1\`, e.g. \`curl -H "ngrok-skip-browser-warning: 1" ${details.url}\`.`
@@ -93105,7 +88851,6 @@ var init_render = __esm({
     init_scrub();
     init_format();
     init_marker();
-    init_qr();
     TITLES = {
       building: "\u23F3 Preview {name} is building",
       starting: "\u{1F680} Preview {name} is starting",
@@ -93190,9 +88935,9 @@ var init_comment = __esm({
             return "superseded";
           }
           return "written";
-        } catch (err) {
+        } catch (err2) {
           const explained = explainGitHubError(
-            err,
+            err2,
             `update the preview comment on pull request #${this.prNumber}`
           );
           if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
@@ -93205,8 +88950,8 @@ var init_comment = __esm({
         if (this.#denied) return false;
         try {
           return await this.#look(signal) === "newer";
-        } catch (err) {
-          throw explainGitHubError(err, `read the comments of pull request #${this.prNumber}`);
+        } catch (err2) {
+          throw explainGitHubError(err2, `read the comments of pull request #${this.prNumber}`);
         }
       }
       /**
@@ -93261,9 +89006,9 @@ var init_comment = __esm({
         try {
           const { data } = await this.octokit.rest.users.getAuthenticated({ request: { signal } });
           this.#identity = data.login;
-        } catch (err) {
-          const status = err.status;
-          if (status !== 403 && status !== 401) throw err;
+        } catch (err2) {
+          const status = err2.status;
+          if (status !== 403 && status !== 401) throw err2;
           this.#identity = ACTIONS_BOT;
         }
         return this.#identity;
@@ -93279,8 +89024,8 @@ var init_comment = __esm({
           });
           this.opts.log.debug(`Updated preview comment ${id}.`);
           return true;
-        } catch (err) {
-          if (err.status !== 404) throw err;
+        } catch (err2) {
+          if (err2.status !== 404) throw err2;
           this.opts.log.info(`The preview comment ${id} is gone; looking for a newer run's comment.`);
           this.#id = void 0;
           return false;
@@ -93291,9 +89036,9 @@ var init_comment = __esm({
         try {
           await this.octokit.rest.issues.deleteComment({ ...this.#repo(), comment_id: id, request: { signal } });
           this.opts.log.debug(`Deleted preview comment ${id} of an older run.`);
-        } catch (err) {
-          const status = err.status;
-          if (status !== 404 && status !== 403) throw err;
+        } catch (err2) {
+          const status = err2.status;
+          if (status !== 404 && status !== 403) throw err2;
         }
       }
       /**
@@ -93314,9 +89059,9 @@ var init_comment = __esm({
             if (data.user?.login) this.#identity = data.user.login;
             this.opts.log.debug(`Created preview comment ${data.id} as ${data.user?.login ?? "?"}.`);
             return;
-          } catch (err) {
-            const status = err.status ?? 500;
-            if (status < 500 || attempt >= CREATE_ATTEMPTS || signal?.aborted) throw err;
+          } catch (err2) {
+            const status = err2.status ?? 500;
+            if (status < 500 || attempt >= CREATE_ATTEMPTS || signal?.aborted) throw err2;
             this.opts.log.warning(
               `Creating the preview comment failed (${status}); checking whether it landed, then retrying.`
             );
@@ -93380,8 +89125,8 @@ var init_deployment = __esm({
             return;
           }
           this.#id = data.id;
-        } catch (err) {
-          throw explainGitHubError(err, `create a deployment in environment "${this.opts.environment}"`);
+        } catch (err2) {
+          throw explainGitHubError(err2, `create a deployment in environment "${this.opts.environment}"`);
         }
         await this.#status("in_progress", "Building and starting the preview");
       }
@@ -93404,8 +89149,8 @@ var init_deployment = __esm({
             environment: this.opts.environment,
             ...environmentUrl ? { environment_url: environmentUrl } : {}
           });
-        } catch (err) {
-          throw explainGitHubError(err, `set the deployment status to ${state}`);
+        } catch (err2) {
+          throw explainGitHubError(err2, `set the deployment status to ${state}`);
         }
       }
     };
@@ -93444,8 +89189,8 @@ function register(state, name, method, options) {
     if (!state.registry[name]) {
       return method(options);
     }
-    return state.registry[name].reduce((method2, registered) => {
-      return registered.hook.bind(null, method2, options);
+    return state.registry[name].reduce((method2, registered2) => {
+      return registered2.hook.bind(null, method2, options);
     }, method)();
   });
 }
@@ -93498,8 +89243,8 @@ function removeHook(state, name, method) {
   if (!state.registry[name]) {
     return;
   }
-  const index = state.registry[name].map((registered) => {
-    return registered.orig;
+  const index = state.registry[name].map((registered2) => {
+    return registered2.orig;
   }).indexOf(method);
   if (index === -1) {
     return;
@@ -94563,7 +90308,7 @@ async function getResponseData(response) {
     try {
       text = await response.text();
       return JSONParse(text);
-    } catch (err) {
+    } catch (err2) {
       return text;
     }
   } else if (mimetype.type.startsWith("text/") || // `application/octet-stream` is the canonical "arbitrary binary" type
@@ -102485,12 +98230,12 @@ function readPullEvent(env) {
     const payload = JSON.parse((0, import_node_fs5.readFileSync)(path4, "utf8"));
     if (!payload.pull_request) throw new Error("the payload has no pull_request");
     return { pull: payload.pull_request, action: payload.action, label: payload.label?.name };
-  } catch (err) {
+  } catch (err2) {
     throw new PreviewError(
       "github",
-      `Could not read the pull request from the event payload: ${err.message}.`,
+      `Could not read the pull request from the event payload: ${err2.message}.`,
       {
-        cause: err
+        cause: err2
       }
     );
   }
@@ -102504,8 +98249,8 @@ async function fetchPull(octokit, run2, prNumber, signal) {
       request: { signal }
     });
     return toPullRequestInfo(data);
-  } catch (err) {
-    throw explainGitHubError(err, `read pull request #${prNumber}`);
+  } catch (err2) {
+    throw explainGitHubError(err2, `read pull request #${prNumber}`);
   }
 }
 async function resolveTarget(octokit, run2, env, cfg) {
@@ -102561,9 +98306,9 @@ async function removeLabel(octokit, run2, issue2, name) {
   try {
     await octokit.rest.issues.removeLabel({ owner: run2.owner, repo: run2.repo, issue_number: issue2, name });
     return "removed";
-  } catch (err) {
-    if (err.status === 404) return "gone";
-    return { error: explainGitHubError(err, `remove the label ${inlineCode(name)}`).message };
+  } catch (err2) {
+    if (err2.status === 404) return "gone";
+    return { error: explainGitHubError(err2, `remove the label ${inlineCode(name)}`).message };
   }
 }
 async function pullRequestState(octokit, run2, prNumber, signal) {
@@ -102687,7 +98432,6 @@ var init_github = __esm({
     init_marker();
     init_octokit();
     init_pull_request();
-    init_qr();
     init_render();
     init_run_context();
     init_summary2();
@@ -102709,7 +98453,7 @@ var init_reporter = __esm({
   }
 });
 
-// src/action/events-file.ts
+// src/lifecycle/events-file.ts
 function eventsFileReporter(path4, ids) {
   return {
     name: "event file",
@@ -102732,11 +98476,26 @@ function readEvents2(path4) {
     }
   });
 }
+async function followUntilLive(path4, holderExited, onTick = () => {
+}) {
+  let gone = false;
+  for (; ; ) {
+    onTick();
+    const last = readEvents2(path4).filter((e) => e.event === "live" || FINAL_STATES.includes(e.event)).at(-1);
+    if (last) return last;
+    if (gone) return void 0;
+    gone = await Promise.race([
+      holderExited.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 50))
+    ]);
+  }
+}
 var import_node_fs6, DATE_FIELDS;
 var init_events_file = __esm({
-  "src/action/events-file.ts"() {
+  "src/lifecycle/events-file.ts"() {
     "use strict";
     import_node_fs6 = require("node:fs");
+    init_reporter();
     DATE_FIELDS = ["expiresAt", "startedAt", "at"];
   }
 });
@@ -102812,35 +98571,24 @@ async function startDetached(run2, config, env) {
   info(`Started the preview holder (pid ${child2.pid}); its log: ${logFile}`);
   const exited = new Promise((resolve6) => child2.once("exit", () => resolve6()));
   let shown = 0;
-  let holderGone = false;
-  for (; ; ) {
+  const last = await followUntilLive(events2, exited, () => {
     shown = echoNewLog(logFile, shown);
-    const latest = readEvents2(events2).filter(
-      (e) => e.event === "live" || FINAL_STATES.includes(e.event)
+  });
+  if (!last) {
+    throw new Error(
+      `The preview holder exited before the preview went live; see its log above (${logFile}).`
     );
-    const last = latest[latest.length - 1];
-    if (last) {
-      setOutputs(last, last.details.imageId, last.commentId);
-      if (last.commentId !== void 0) saveState2("comment", String(last.commentId));
-      if (last.deploymentId !== void 0) saveState2("deployment", String(last.deploymentId));
-      await summary.addRaw(
-        renderSummary(
-          { state: last.event, details: last.details },
-          { name, run: run2, secrets: config.secrets }
-        )
-      ).write();
-      return last;
-    }
-    if (holderGone) {
-      throw new Error(
-        `The preview holder exited before the preview went live; see its log above (${logFile}).`
-      );
-    }
-    holderGone = await Promise.race([
-      exited.then(() => true),
-      new Promise((r) => setTimeout(() => r(false), 100))
-    ]);
   }
+  setOutputs(last, last.details.imageId, last.commentId);
+  if (last.commentId !== void 0) saveState2("comment", String(last.commentId));
+  if (last.deploymentId !== void 0) saveState2("deployment", String(last.deploymentId));
+  await summary.addRaw(
+    renderSummary(
+      { state: last.event, details: last.details },
+      { name, run: run2, secrets: config.secrets }
+    )
+  ).write();
+  return last;
 }
 function echoNewLog(path4, from) {
   try {
@@ -102861,7 +98609,6 @@ var init_detach = __esm({
     import_node_path9 = require("node:path");
     init_core();
     init_github();
-    init_reporter();
     init_events_file();
     init_outputs();
     init_state();
@@ -103033,8 +98780,8 @@ function commentReporter(comment, log2) {
           const answer = await comment.report({ state: e.event, details: e.details });
           if (answer === "superseded") superseded = true;
           else if (answer === "written") written = e.event;
-        } catch (err) {
-          log2.warning(`Could not update the pull request comment: ${err.message}`);
+        } catch (err2) {
+          log2.warning(`Could not update the pull request comment: ${err2.message}`);
         }
       }
     } finally {
@@ -103109,7 +98856,7 @@ function logReporter(log2) {
     }
   };
 }
-var init_log = __esm({
+var init_log2 = __esm({
   "src/action/reporters/log.ts"() {
     "use strict";
   }
@@ -103125,9 +98872,9 @@ async function setupAction(env = process.env, restored = {}) {
       workspace: env.GITHUB_WORKSPACE || process.cwd(),
       forkPullRequest: isForkPullRequest(env)
     });
-  } catch (err) {
-    if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
-    throw err;
+  } catch (err2) {
+    if (err2 instanceof ConfigErrors) return { kind: "invalid", message: err2.message };
+    throw err2;
   }
   const log2 = actionsLogger;
   const fromEnv = readRunContext(env);
@@ -103219,7 +98966,7 @@ var init_setup = __esm({
     init_mask();
     init_comment2();
     init_deployment2();
-    init_log();
+    init_log2();
   }
 });
 
@@ -103232,8 +98979,8 @@ async function actionMain() {
   try {
     const setup = await setupAction();
     await runSetup(setup);
-  } catch (err) {
-    setFailed(`ml-preview: ${err.message}`);
+  } catch (err2) {
+    setFailed(`ml-preview: ${err2.message}`);
   }
 }
 async function runSetup(setup) {
@@ -103309,8 +99056,8 @@ async function actionPost() {
   if (readState("started") !== "true") return;
   const holder = Number(readState("holder"));
   if (holder > 0) await stopHolder(holder);
-  const leftovers = await removeLeftovers().catch((err) => {
-    warning(`ml-preview post: could not check for leftover containers: ${err.message}`);
+  const leftovers = await removeLeftovers().catch((err2) => {
+    warning(`ml-preview post: could not check for leftover containers: ${err2.message}`);
     return [];
   });
   const eventsFile = readState("events");
@@ -103324,7 +99071,7 @@ async function actionPost() {
       await markEnded(
         outcome,
         "the preview ended; this final state could not be written at the time"
-      ).catch((err) => warning(`ml-preview post: could not update the comment: ${err.message}`));
+      ).catch((err2) => warning(`ml-preview post: could not update the comment: ${err2.message}`));
     }
     if (leftovers.length > 0)
       warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
@@ -103336,7 +99083,7 @@ async function actionPost() {
   );
   const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
   await markEnded("stopped", reason, holderEvents).catch(
-    (err) => warning(`ml-preview post: could not update the comment: ${err.message}`)
+    (err2) => warning(`ml-preview post: could not update the comment: ${err2.message}`)
   );
 }
 async function removeLeftovers() {
@@ -103352,9 +99099,9 @@ async function removeContainer(docker, id) {
   const container = docker.getContainer(id);
   try {
     await container.inspect();
-  } catch (err) {
-    if (isGone(err)) return false;
-    throw err;
+  } catch (err2) {
+    if (isGone(err2)) return false;
+    throw err2;
   }
   await stopAndRemove(container);
   return true;
@@ -103408,8 +99155,8 @@ var init_post = __esm({
     init_remove();
     init_sweep();
     init_github();
-    init_reporter();
     init_events_file();
+    init_reporter();
     init_setup();
     init_state();
     HOLDER_GRACE_MS = 15e3;
@@ -103425,134 +99172,5219 @@ var init_check = __esm({
 });
 
 // src/cli/args.ts
-function parseCliArgs(argv3, env) {
-  const options = {
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-    version: { type: "boolean" }
-  };
-  for (const name of SINGLE) options[name] = { type: "string" };
-  for (const flag of Object.keys(REPEATED)) options[flag] = { type: "string", multiple: true };
-  let parsed;
-  try {
-    parsed = (0, import_node_util.parseArgs)({ args: [...argv3], options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(`${err.message}. Run \`ml-preview --help\` for the flags.`);
+function parseCliArgs(argv3, tokenLookup2 = () => void 0) {
+  const first = argv3[0];
+  if (first === void 0 || first === "help") {
+    const topic = argv3[1];
+    if (topic !== void 0 && !COMMANDS.includes(topic)) throw unknownCommand(topic);
+    return { command: "help", topic };
   }
-  const { values, positionals } = parsed;
-  if (values.version) return { command: "version", inputs: {}, json: false };
-  const command = positionals[0];
-  if (values.help || command === void 0 || command === "help")
-    return { command: "help", inputs: {}, json: false };
-  if (command !== "up" && command !== "share") {
+  if (first === "--version" || first === "-v" || first === "version") return { command: "version" };
+  if (first === "--help" || first === "-h") return { command: "help" };
+  if (first.startsWith("-")) {
     throw new UsageError(
-      `Unknown command "${command}". Use \`ml-preview up [CONTEXT]\` or \`ml-preview share --port N\`.`
+      `Give a command first, e.g. \`ml-preview up ${argv3.join(" ")}\`. Run \`ml-preview --help\` for the commands.`
     );
   }
-  if (positionals.length > (command === "up" ? 2 : 1)) {
-    throw new UsageError(`Unexpected argument "${positionals[positionals.length - 1]}".`);
+  if (!COMMANDS.includes(first)) throw unknownCommand(first);
+  const command = first;
+  const rest = argv3.slice(1);
+  if (rest.includes("--help") || rest.includes("-h")) return { command: "help", topic: command };
+  const { values, positionals } = parseFor(command, rest);
+  const maxPositionals = command === "up" ? 1 : command === "down" ? Number.POSITIVE_INFINITY : 0;
+  if (positionals.length > maxPositionals) {
+    throw new UsageError(
+      `Unexpected argument "${positionals[maxPositionals]}". Usage: ${ABOUT[command].usage} (see \`ml-preview ${command} --help\`).`
+    );
+  }
+  if (command === "ls") return { command, json: values.json === true };
+  if (command === "down") {
+    if (values.all && positionals.length > 0) throw new UsageError("Give NAME or --all, not both.");
+    return { command, names: positionals.length ? positionals : ["app"], all: values.all === true };
   }
   const inputs = { comment: "false" };
-  for (const name of SINGLE) if (typeof values[name] === "string") inputs[name] = values[name];
-  for (const [flag, input] of Object.entries(REPEATED)) {
-    const list = values[flag];
-    if (list?.length) inputs[input] = list.join("\n");
+  for (const flag of FLAGS) {
+    const v = values[flag.name];
+    if (!flag.input || v === void 0) continue;
+    inputs[flag.input] = Array.isArray(v) ? v.join("\n") : String(v);
   }
-  if (command === "up") inputs.context = positionals[1] ?? ".";
-  inputs["ngrok-authtoken"] ??= env.NGROK_AUTHTOKEN ?? "";
+  if (command === "up") inputs.context = positionals[0] ?? ".";
+  let tokenFrom = inputs["ngrok-authtoken"] ? "--ngrok-authtoken" : void 0;
+  if (!inputs["ngrok-authtoken"]) {
+    const found = tokenLookup2();
+    inputs["ngrok-authtoken"] = found?.token ?? "";
+    tokenFrom = found?.from;
+  }
   inputs.tunnel ??= inputs["ngrok-authtoken"] ? "ngrok" : "none";
   const sharePort = command === "share" ? inputs.port ?? "" : void 0;
   if (command === "share" && !sharePort)
     throw new UsageError("share needs --port: the port your app listens on, e.g. --port 8050.");
   if (command === "share" && inputs.tunnel === "none" && values.tunnel === void 0) {
     throw new UsageError(
-      `share needs an ngrok authtoken for a public URL: set NGROK_AUTHTOKEN (or --ngrok-authtoken). Your app is already at http://127.0.0.1:${sharePort} on this machine.`
+      `share needs an ngrok authtoken for a public URL: set NGROK_AUTHTOKEN, pass --ngrok-authtoken, or run \`ngrok config add-authtoken TOKEN\` once. Your app is already at http://127.0.0.1:${sharePort} on this machine.`
     );
   }
-  return { command, inputs, json: values.json === true, sharePort };
+  return {
+    command,
+    inputs,
+    json: values.json === true,
+    detach: values.detach === true,
+    sharePort,
+    tokenFrom
+  };
+}
+function parseFor(command, args) {
+  const options = {};
+  for (const f of FLAGS.filter((f2) => f2.commands.includes(command)))
+    options[f.name] = { type: f.boolean ? "boolean" : "string", ...f.repeat ? { multiple: true } : {} };
+  try {
+    return (0, import_node_util.parseArgs)({ args, options, allowPositionals: true, strict: true });
+  } catch (err2) {
+    throw explainParseError(command, err2);
+  }
+}
+function explainParseError(command, err2) {
+  const flag = /'(-{1,2}[^' ]+)/.exec(err2.message)?.[1] ?? "";
+  const name = flag.replace(/^-+/, "").split("=")[0];
+  const help = `See \`ml-preview ${command} --help\`.`;
+  if (err2.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const spec = FLAGS.find((f) => f.name === name);
+    if (spec?.boolean) return new UsageError(`--${name} takes no value. ${help}`);
+    return new UsageError(
+      `--${name} needs a value${spec?.value ? `, e.g. --${name} ${spec.value}` : ""}. ${help}`
+    );
+  }
+  const elsewhere = FLAGS.find((f) => f.name === name);
+  if (elsewhere) {
+    return new UsageError(
+      `--${name} is not a flag of \`ml-preview ${command}\` (it belongs to ${elsewhere.commands.map((c) => `\`${c}\``).join(" and ")}). ${help}`
+    );
+  }
+  const own = FLAGS.filter((f) => f.commands.includes(command)).map((f) => f.name);
+  const near = closest(name, own);
+  return new UsageError(
+    `unknown flag: ${flag || err2.message}${near ? `. Did you mean --${near}?` : "."} ${help}`
+  );
+}
+function unknownCommand(word) {
+  const near = closest(word, [...COMMANDS, "help"]);
+  return new UsageError(
+    `Unknown command "${word}"${near ? `. Did you mean \`ml-preview ${near}\`?` : "."} Commands: ${COMMANDS.join(", ")}. See \`ml-preview --help\`.`
+  );
+}
+function closest(word, candidates) {
+  let best;
+  for (const c of candidates) {
+    const d2 = c.startsWith(word) && word.length >= 3 ? 1 : distance(word, c);
+    if (d2 <= Math.max(2, Math.floor(c.length / 4)) && (!best || d2 < best.d)) best = { c, d: d2 };
+  }
+  return best?.c;
+}
+function distance(a, b) {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.length];
+}
+function usage(topic) {
+  if (!topic) {
+    return [
+      "ml-preview \u2014 live, time-limited previews of ML web apps",
+      "",
+      "Usage:",
+      ...COMMANDS.map((c) => `  ${ABOUT[c].usage.padEnd(36)} ${ABOUT[c].what.split(/[.;]/)[0]}`),
+      "",
+      "Flags:",
+      "  -h, --help      help for ml-preview or a command (`ml-preview up --help`)",
+      "  -v, --version   print the version",
+      "",
+      "Exit codes: 0 expired or stopped (Ctrl-C) after clean-up, 1 failed, 2 bad input.",
+      ""
+    ].join("\n");
+  }
+  const about = ABOUT[topic];
+  const lines3 = [
+    about.what,
+    "",
+    "Usage:",
+    `  ${about.usage}`,
+    "",
+    "Examples:",
+    ...about.examples.map((e) => `  ${e}`)
+  ];
+  const own = FLAGS.filter((f) => f.commands.includes(topic));
+  for (const group3 of [...new Set(own.map((f) => f.group))]) {
+    lines3.push("", `${group3} flags:`);
+    for (const f of own.filter((x) => x.group === group3)) {
+      const left = `  --${f.name}${f.value ? ` ${f.value}` : ""}`;
+      const dflt = f.default ? ` (default: ${f.default})` : "";
+      lines3.push(`${left.padEnd(34)} ${f.help}${dflt}`);
+    }
+  }
+  lines3.push("", "  -h, --help                       help for this command", "");
+  return lines3.join("\n");
+}
+function flagOf(input) {
+  return FLAGS.find((f) => f.input === input)?.name;
 }
 function asFlag(error2) {
-  const flag = Object.entries(REPEATED).find(([, input]) => input === error2.input)?.[0] ?? error2.input;
-  const name = error2.input === "context" ? "CONTEXT" : `--${flag}`;
-  return error2.message.startsWith(error2.input) ? name + error2.message.slice(error2.input.length) : error2.message;
+  if (error2.cli) return error2.cli;
+  const name = error2.input === "context" ? "CONTEXT" : `--${flagOf(error2.input) ?? error2.input}`;
+  return cliWords(
+    error2.message.startsWith(error2.input) ? name + error2.message.slice(error2.input.length) : error2.message
+  );
 }
-var import_node_util, SINGLE, REPEATED, UsageError, USAGE;
+function cliWords(text) {
+  return text.replace(/(?:the )?`[^`]+`(?: input)?(?: to \S+)? \(CLI: `?([^)`]+)`?\)/g, "`$1`").replace(
+    /`([a-z][\w-]*): ([^`$]+)`/g,
+    (m2, name, value) => INPUTS.has(name) && flagOf(name) ? `\`--${flagOf(name)} ${value}\`` : m2
+  ).replace(
+    /(?:the )?`([a-z][\w-]*)`(?: input)?/g,
+    (m2, name) => INPUTS.has(name) && flagOf(name) ? `\`--${flagOf(name)}\`` : m2
+  ).replace(/\bbefore this step\b/g, "first").replace(/\bon the runner\b/g, "on this machine").replace(/\bthe runner's\b/g, "this machine's").replace(/\bthe runner\b/g, "this machine").replace(/\ba runner\b/g, "a machine");
+}
+var import_node_util, UP, BOTH, FLAGS, ABOUT, COMMANDS, UsageError, INPUTS;
 var init_args = __esm({
   "src/cli/args.ts"() {
     "use strict";
     import_node_util = require("node:util");
-    SINGLE = [
-      "dockerfile",
-      "target",
-      "cache",
-      "image",
-      "port",
-      "command",
-      "health-path",
-      "ready-timeout",
-      "duration",
-      "gpus",
-      "memory",
-      "cpus",
-      "tunnel",
-      "ngrok-authtoken",
-      "ngrok-domain",
-      "basic-auth",
-      "oauth-provider",
-      "oauth-client-id",
-      "oauth-client-secret",
-      "traffic-policy",
-      "ngrok-server-addr",
-      "ngrok-ca-cert",
-      "name",
-      "registry-username",
-      "registry-password"
+    init_types();
+    UP = ["up"];
+    BOTH = ["up", "share"];
+    FLAGS = [
+      {
+        name: "dockerfile",
+        input: "dockerfile",
+        value: "PATH",
+        default: "Dockerfile",
+        help: "Dockerfile, relative to CONTEXT",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "build-arg",
+        input: "build-args",
+        repeat: true,
+        value: "KEY=VALUE",
+        help: "build argument (repeat)",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "target",
+        input: "target",
+        value: "STAGE",
+        help: "build this stage of a multi-stage Dockerfile",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "cache",
+        input: "cache",
+        value: "MODE",
+        default: "none",
+        help: "build cache: none, gha or registry:REF",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "image",
+        input: "image",
+        value: "REF",
+        help: "run this image instead of building (pulled when missing)",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "registry-username",
+        input: "registry-username",
+        value: "USER",
+        help: "user for pulling --image from a private registry",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "registry-password",
+        input: "registry-password",
+        value: "TOKEN",
+        help: "password or token for --registry-username",
+        group: "Build",
+        commands: UP
+      },
+      {
+        name: "port",
+        input: "port",
+        value: "N",
+        default: "auto",
+        help: "port the app listens on (up: in the container; share: on this machine)",
+        group: "Run",
+        commands: BOTH
+      },
+      {
+        name: "env",
+        input: "env",
+        repeat: true,
+        value: "KEY=VALUE",
+        help: "container environment (repeat); values are masked",
+        group: "Run",
+        commands: UP
+      },
+      {
+        name: "command",
+        input: "command",
+        value: "CMD",
+        help: "override the image's command",
+        group: "Run",
+        commands: UP
+      },
+      {
+        name: "health-path",
+        input: "health-path",
+        value: "PATH",
+        default: "auto",
+        help: "HTTP path that answers 2xx/3xx once the app is ready",
+        group: "Run",
+        commands: UP
+      },
+      {
+        name: "ready-timeout",
+        input: "ready-timeout",
+        value: "DURATION",
+        default: "5m",
+        help: "give up waiting for the app after this",
+        group: "Run",
+        commands: BOTH
+      },
+      { name: "gpus", input: "gpus", value: "all|N", help: "GPUs for the container", group: "Run", commands: UP },
+      {
+        name: "memory",
+        input: "memory",
+        value: "SIZE",
+        help: "memory limit, Docker style (4g)",
+        group: "Run",
+        commands: UP
+      },
+      { name: "cpus", input: "cpus", value: "N", help: "CPU limit (1.5)", group: "Run", commands: UP },
+      {
+        name: "name",
+        input: "name",
+        value: "NAME",
+        default: "app",
+        help: "tells previews on this machine apart (ls, down)",
+        group: "Run",
+        commands: BOTH
+      },
+      {
+        name: "duration",
+        input: "duration",
+        value: "DURATION",
+        default: "30m",
+        help: "how long the preview stays live (90s, 2h, 1h30m; at most 24h)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "tunnel",
+        input: "tunnel",
+        value: "ngrok|none",
+        default: "ngrok with a token, else none",
+        help: "none: a local URL only",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "ngrok-authtoken",
+        input: "ngrok-authtoken",
+        value: "TOKEN",
+        default: "$NGROK_AUTHTOKEN, then ngrok's config file",
+        help: "your ngrok authtoken",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "ngrok-domain",
+        input: "ngrok-domain",
+        value: "DOMAIN",
+        help: "reserved or free static ngrok domain",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "basic-auth",
+        input: "basic-auth",
+        value: "USER:PASSWORD",
+        help: "ask visitors for this user and password (8-128 chars)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "oauth-provider",
+        input: "oauth-provider",
+        value: "PROVIDER",
+        help: "sign visitors in with google, github, microsoft, gitlab, \u2026",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "oauth-client-id",
+        input: "oauth-client-id",
+        value: "ID",
+        help: "client id of your own OAuth app (needed for amazon, facebook)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "oauth-client-secret",
+        input: "oauth-client-secret",
+        value: "SECRET",
+        help: "client secret of that OAuth app; never printed",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "oauth-allow-email",
+        input: "oauth-allow-emails",
+        repeat: true,
+        value: "EMAIL",
+        help: "who may pass --oauth-provider (repeat)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "oauth-allow-domain",
+        input: "oauth-allow-domains",
+        repeat: true,
+        value: "DOMAIN",
+        help: "email domains that may pass --oauth-provider (repeat)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "allow-cidr",
+        input: "allow-cidrs",
+        repeat: true,
+        value: "CIDR",
+        help: "IP allow-list (repeat)",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "traffic-policy",
+        input: "traffic-policy",
+        value: "YAML|JSON",
+        help: "raw ngrok traffic policy for anything else",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "ngrok-server-addr",
+        input: "ngrok-server-addr",
+        value: "HOST:PORT",
+        help: "dedicated ngrok agent ingress",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "ngrok-ca-cert",
+        input: "ngrok-ca-cert",
+        value: "PATH",
+        help: "CA certificate (PEM) of --ngrok-server-addr",
+        group: "Tunnel and protection",
+        commands: BOTH
+      },
+      {
+        name: "detach",
+        boolean: true,
+        help: "return once live, printing the URL; a background process holds it (see ls, down)",
+        group: "Output",
+        commands: BOTH
+      },
+      {
+        name: "json",
+        boolean: true,
+        help: "one JSON object per line on stdout, nothing else",
+        group: "Output",
+        commands: ["up", "share", "ls"]
+      },
+      {
+        name: "all",
+        boolean: true,
+        help: "end every preview of this machine",
+        group: "Select",
+        commands: ["down"]
+      }
     ];
-    REPEATED = {
-      "build-arg": "build-args",
-      env: "env",
-      "oauth-allow-email": "oauth-allow-emails",
-      "oauth-allow-domain": "oauth-allow-domains",
-      "allow-cidr": "allow-cidrs"
+    ABOUT = {
+      up: {
+        usage: "ml-preview up [CONTEXT] [flags]",
+        what: "Build the app in CONTEXT (default: this folder), or run --image; wait until it answers; give it a public URL for --duration; then clean up.",
+        examples: [
+          "ml-preview up",
+          'ml-preview up examples/dash-tips --duration 2h --basic-auth "ada:$PREVIEW_PASSWORD"',
+          "ml-preview up --image ghcr.io/me/app:latest --port 7860 --detach --json"
+        ]
+      },
+      share: {
+        usage: "ml-preview share --port N [flags]",
+        what: "Give an app already running on this machine a public, time-limited URL (like `ngrok http N`).",
+        examples: ["ml-preview share --port 8050", "ml-preview share --port 7860 --duration 1h --detach"]
+      },
+      ls: {
+        usage: "ml-preview ls [--json]",
+        what: "List this machine's previews: name, URL, expiry, state. Previews whose process died are cleaned up.",
+        examples: ["ml-preview ls"]
+      },
+      down: {
+        usage: "ml-preview down [NAME | --all]",
+        what: "End previews of this machine (default name: app) and clean up their containers.",
+        examples: ["ml-preview down", "ml-preview down tips", "ml-preview down --all"]
+      }
     };
+    COMMANDS = Object.keys(ABOUT);
     UsageError = class extends Error {
     };
-    USAGE = `ml-preview \u2014 live, time-limited previews of ML web apps
+    INPUTS = new Set(INPUT_NAMES);
+  }
+});
 
-Usage:
-  ml-preview up [CONTEXT] [flags]    build (or --image), run, wait until ready, tunnel, hold, clean up
-  ml-preview share --port N [flags]  a public URL for an app already running on this machine
+// src/cli/ngrok-config.ts
+function ngrokConfigPaths(env, platform2 = process.platform) {
+  const home = env.HOME || (0, import_node_os3.homedir)();
+  const xdg = env.XDG_CONFIG_HOME || (0, import_node_path10.join)(home, ".config");
+  const paths = platform2 === "darwin" ? [(0, import_node_path10.join)(home, "Library", "Application Support", "ngrok", "ngrok.yml"), (0, import_node_path10.join)(xdg, "ngrok", "ngrok.yml")] : [(0, import_node_path10.join)(xdg, "ngrok", "ngrok.yml")];
+  return [...paths, (0, import_node_path10.join)(home, ".ngrok2", "ngrok.yml")];
+}
+function authtokenIn(text) {
+  const doc = import_yaml2.default.parse(text);
+  const token = doc?.agent?.authtoken ?? doc?.authtoken;
+  return typeof token === "string" && token.trim() !== "" ? token.trim() : void 0;
+}
+function tokenLookup(env) {
+  return () => {
+    if (env.NGROK_AUTHTOKEN) return { token: env.NGROK_AUTHTOKEN, from: "$NGROK_AUTHTOKEN" };
+    for (const path4 of ngrokConfigPaths(env)) {
+      if (!(0, import_node_fs10.existsSync)(path4)) continue;
+      try {
+        const token = authtokenIn((0, import_node_fs10.readFileSync)(path4, "utf8"));
+        if (token) return { token, from: path4 };
+      } catch {
+      }
+    }
+    return void 0;
+  };
+}
+var import_node_fs10, import_node_os3, import_node_path10, import_yaml2;
+var init_ngrok_config = __esm({
+  "src/cli/ngrok-config.ts"() {
+    "use strict";
+    import_node_fs10 = require("node:fs");
+    import_node_os3 = require("node:os");
+    import_node_path10 = require("node:path");
+    import_yaml2 = __toESM(require_dist());
+  }
+});
 
-Flags (mirror the action's inputs):
-  --dockerfile F  --build-arg K=V (repeat)  --target T  --cache none|gha|registry:REF  --image REF
-  --port N  --env K=V (repeat)  --command CMD  --health-path P  --ready-timeout 5m  --duration 30m
-  --gpus all|N  --memory 4g  --cpus 1.5  --name NAME
-  --tunnel ngrok|none  --ngrok-authtoken T (default: $NGROK_AUTHTOKEN)  --ngrok-domain D
-  --basic-auth user:pass  --oauth-provider P  --oauth-allow-email E (repeat)  --oauth-allow-domain D (repeat)
-  --oauth-client-id ID  --oauth-client-secret SECRET (your own OAuth app; needed for amazon, facebook)
-  --allow-cidr CIDR (repeat)  --traffic-policy YAML|JSON  --ngrok-server-addr H:P  --ngrok-ca-cert PATH (or =PEM)
-  --json   one JSON object per line on stdout, nothing else
+// src/cli/previews.ts
+function stateDir(env) {
+  if (env.ML_PREVIEW_STATE_DIR) return env.ML_PREVIEW_STATE_DIR;
+  return (0, import_node_path11.join)(env.XDG_STATE_HOME || (0, import_node_path11.join)(env.HOME || (0, import_node_os4.homedir)(), ".local", "state"), "ml-preview");
+}
+function runIdFor(pid = process.pid) {
+  return `cli:${machine()}:${pid}:${processStart(pid) ?? 0}`;
+}
+function machine() {
+  let ns = "";
+  try {
+    ns = /\[(\d+)\]/.exec((0, import_node_fs11.readlinkSync)("/proc/self/ns/pid"))?.[1] ?? "";
+  } catch {
+  }
+  return ns ? `${(0, import_node_os4.hostname)()}/${ns}` : (0, import_node_os4.hostname)();
+}
+function processStart(pid) {
+  try {
+    const stat4 = (0, import_node_fs11.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    const fields2 = stat4.slice(stat4.lastIndexOf(")") + 2).split(" ");
+    return fields2[0] === "Z" ? "zombie" : fields2[19];
+  } catch {
+    return void 0;
+  }
+}
+function runAlive(runId) {
+  const [, host, pid, start] = runId.split(":");
+  if (host !== machine() || !pid) return true;
+  try {
+    process.kill(Number(pid), 0);
+  } catch (err2) {
+    if (err2.code !== "EPERM") return false;
+  }
+  const now = processStart(Number(pid));
+  return now !== "zombie" && (start === "0" || now === start);
+}
+function register2(dir, record) {
+  (0, import_node_fs11.mkdirSync)(dir, { recursive: true, mode: 448 });
+  const f = files(dir, record.runId);
+  (0, import_node_fs11.writeFileSync)(f.record, `${JSON.stringify(record)}
+`, { mode: 384 });
+  return {
+    events: f.events,
+    forget: () => {
+      for (const path4 of [f.record, f.events, record.log]) if (path4) (0, import_node_fs11.rmSync)(path4, { force: true });
+    }
+  };
+}
+function eventsPath(dir, runId) {
+  return files(dir, runId).events;
+}
+function listPreviews(dir) {
+  if (!(0, import_node_fs11.existsSync)(dir)) return [];
+  const rows = [];
+  for (const entry of (0, import_node_fs11.readdirSync)(dir).filter((f) => f.endsWith(".json"))) {
+    let record;
+    try {
+      record = JSON.parse((0, import_node_fs11.readFileSync)((0, import_node_path11.join)(dir, entry), "utf8"));
+    } catch {
+      continue;
+    }
+    const events2 = readEvents2(files(dir, record.runId).events);
+    rows.push({ ...record, ...stateOf(events2), ...runAlive(record.runId) ? {} : { state: "dead" } });
+  }
+  return rows.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+function stateOf(events2) {
+  const live2 = events2.filter((e) => e.event === "live").at(-1);
+  const ended2 = events2.some((e) => FINAL_STATES.includes(e.event));
+  const state = ended2 ? "ending" : live2 ? "live" : "starting";
+  return {
+    state,
+    url: live2?.details.url,
+    localUrl: live2?.details.localUrl,
+    expiresAt: live2?.details.expiresAt
+  };
+}
+async function sweepDead(dir, docker) {
+  const cleaned = [];
+  for (const row of listPreviews(dir).filter((r) => r.state === "dead")) {
+    if (docker) await sweepContainers(docker, { "ml-preview.run": row.runId }).catch(() => []);
+    register2(dir, row).forget();
+    cleaned.push(row.name);
+  }
+  if (!docker) return cleaned;
+  const mine = `cli:${machine()}:`;
+  const containers = await docker.listContainers({ all: true, filters: { label: ["ml-preview.run"] } }).catch(() => []);
+  for (const c of containers) {
+    const run2 = c.Labels["ml-preview.run"] ?? "";
+    if (!run2.startsWith(mine) || runAlive(run2)) continue;
+    await sweepContainers(docker, { "ml-preview.run": run2 }).catch(() => []);
+    cleaned.push(c.Labels["ml-preview.name"] ?? run2);
+  }
+  return [...new Set(cleaned)];
+}
+async function stopPreview(dir, row, docker, graceMs = 3e4) {
+  const pid = Number(row.runId.split(":")[2]);
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+  }
+  const deadline = Date.now() + graceMs;
+  while (runAlive(row.runId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (runAlive(row.runId)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+    }
+  }
+  await sweepDead(dir, docker);
+}
+var import_node_fs11, import_node_os4, import_node_path11, files;
+var init_previews = __esm({
+  "src/cli/previews.ts"() {
+    "use strict";
+    import_node_fs11 = require("node:fs");
+    import_node_os4 = require("node:os");
+    import_node_path11 = require("node:path");
+    init_sweep();
+    init_events_file();
+    init_reporter();
+    files = (dir, runId) => ({
+      record: (0, import_node_path11.join)(dir, `${runId.replace(/[:/]/g, "_")}.json`),
+      events: (0, import_node_path11.join)(dir, `${runId.replace(/[:/]/g, "_")}.events`)
+    });
+  }
+});
 
-Exit codes: 0 expired or stopped (Ctrl-C) after clean-up, 1 failed, 2 bad input.
-`;
+// node_modules/qrcode/lib/can-promise.js
+var require_can_promise = __commonJS({
+  "node_modules/qrcode/lib/can-promise.js"(exports2, module2) {
+    module2.exports = function() {
+      return typeof Promise === "function" && Promise.prototype && Promise.prototype.then;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/utils.js
+var require_utils5 = __commonJS({
+  "node_modules/qrcode/lib/core/utils.js"(exports2) {
+    var toSJISFunction;
+    var CODEWORDS_COUNT = [
+      0,
+      // Not used
+      26,
+      44,
+      70,
+      100,
+      134,
+      172,
+      196,
+      242,
+      292,
+      346,
+      404,
+      466,
+      532,
+      581,
+      655,
+      733,
+      815,
+      901,
+      991,
+      1085,
+      1156,
+      1258,
+      1364,
+      1474,
+      1588,
+      1706,
+      1828,
+      1921,
+      2051,
+      2185,
+      2323,
+      2465,
+      2611,
+      2761,
+      2876,
+      3034,
+      3196,
+      3362,
+      3532,
+      3706
+    ];
+    exports2.getSymbolSize = function getSymbolSize(version) {
+      if (!version) throw new Error('"version" cannot be null or undefined');
+      if (version < 1 || version > 40) throw new Error('"version" should be in range from 1 to 40');
+      return version * 4 + 17;
+    };
+    exports2.getSymbolTotalCodewords = function getSymbolTotalCodewords(version) {
+      return CODEWORDS_COUNT[version];
+    };
+    exports2.getBCHDigit = function(data) {
+      let digit = 0;
+      while (data !== 0) {
+        digit++;
+        data >>>= 1;
+      }
+      return digit;
+    };
+    exports2.setToSJISFunction = function setToSJISFunction(f) {
+      if (typeof f !== "function") {
+        throw new Error('"toSJISFunc" is not a valid function.');
+      }
+      toSJISFunction = f;
+    };
+    exports2.isKanjiModeEnabled = function() {
+      return typeof toSJISFunction !== "undefined";
+    };
+    exports2.toSJIS = function toSJIS(kanji) {
+      return toSJISFunction(kanji);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/error-correction-level.js
+var require_error_correction_level = __commonJS({
+  "node_modules/qrcode/lib/core/error-correction-level.js"(exports2) {
+    exports2.L = { bit: 1 };
+    exports2.M = { bit: 0 };
+    exports2.Q = { bit: 3 };
+    exports2.H = { bit: 2 };
+    function fromString(string) {
+      if (typeof string !== "string") {
+        throw new Error("Param is not a string");
+      }
+      const lcStr = string.toLowerCase();
+      switch (lcStr) {
+        case "l":
+        case "low":
+          return exports2.L;
+        case "m":
+        case "medium":
+          return exports2.M;
+        case "q":
+        case "quartile":
+          return exports2.Q;
+        case "h":
+        case "high":
+          return exports2.H;
+        default:
+          throw new Error("Unknown EC Level: " + string);
+      }
+    }
+    exports2.isValid = function isValid(level) {
+      return level && typeof level.bit !== "undefined" && level.bit >= 0 && level.bit < 4;
+    };
+    exports2.from = function from(value, defaultValue) {
+      if (exports2.isValid(value)) {
+        return value;
+      }
+      try {
+        return fromString(value);
+      } catch (e) {
+        return defaultValue;
+      }
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/bit-buffer.js
+var require_bit_buffer = __commonJS({
+  "node_modules/qrcode/lib/core/bit-buffer.js"(exports2, module2) {
+    function BitBuffer() {
+      this.buffer = [];
+      this.length = 0;
+    }
+    BitBuffer.prototype = {
+      get: function(index) {
+        const bufIndex = Math.floor(index / 8);
+        return (this.buffer[bufIndex] >>> 7 - index % 8 & 1) === 1;
+      },
+      put: function(num, length) {
+        for (let i = 0; i < length; i++) {
+          this.putBit((num >>> length - i - 1 & 1) === 1);
+        }
+      },
+      getLengthInBits: function() {
+        return this.length;
+      },
+      putBit: function(bit) {
+        const bufIndex = Math.floor(this.length / 8);
+        if (this.buffer.length <= bufIndex) {
+          this.buffer.push(0);
+        }
+        if (bit) {
+          this.buffer[bufIndex] |= 128 >>> this.length % 8;
+        }
+        this.length++;
+      }
+    };
+    module2.exports = BitBuffer;
+  }
+});
+
+// node_modules/qrcode/lib/core/bit-matrix.js
+var require_bit_matrix = __commonJS({
+  "node_modules/qrcode/lib/core/bit-matrix.js"(exports2, module2) {
+    function BitMatrix(size) {
+      if (!size || size < 1) {
+        throw new Error("BitMatrix size must be defined and greater than 0");
+      }
+      this.size = size;
+      this.data = new Uint8Array(size * size);
+      this.reservedBit = new Uint8Array(size * size);
+    }
+    BitMatrix.prototype.set = function(row, col, value, reserved) {
+      const index = row * this.size + col;
+      this.data[index] = value;
+      if (reserved) this.reservedBit[index] = true;
+    };
+    BitMatrix.prototype.get = function(row, col) {
+      return this.data[row * this.size + col];
+    };
+    BitMatrix.prototype.xor = function(row, col, value) {
+      this.data[row * this.size + col] ^= value;
+    };
+    BitMatrix.prototype.isReserved = function(row, col) {
+      return this.reservedBit[row * this.size + col];
+    };
+    module2.exports = BitMatrix;
+  }
+});
+
+// node_modules/qrcode/lib/core/alignment-pattern.js
+var require_alignment_pattern = __commonJS({
+  "node_modules/qrcode/lib/core/alignment-pattern.js"(exports2) {
+    var getSymbolSize = require_utils5().getSymbolSize;
+    exports2.getRowColCoords = function getRowColCoords(version) {
+      if (version === 1) return [];
+      const posCount = Math.floor(version / 7) + 2;
+      const size = getSymbolSize(version);
+      const intervals = size === 145 ? 26 : Math.ceil((size - 13) / (2 * posCount - 2)) * 2;
+      const positions = [size - 7];
+      for (let i = 1; i < posCount - 1; i++) {
+        positions[i] = positions[i - 1] - intervals;
+      }
+      positions.push(6);
+      return positions.reverse();
+    };
+    exports2.getPositions = function getPositions(version) {
+      const coords = [];
+      const pos = exports2.getRowColCoords(version);
+      const posLength = pos.length;
+      for (let i = 0; i < posLength; i++) {
+        for (let j = 0; j < posLength; j++) {
+          if (i === 0 && j === 0 || // top-left
+          i === 0 && j === posLength - 1 || // bottom-left
+          i === posLength - 1 && j === 0) {
+            continue;
+          }
+          coords.push([pos[i], pos[j]]);
+        }
+      }
+      return coords;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/finder-pattern.js
+var require_finder_pattern = __commonJS({
+  "node_modules/qrcode/lib/core/finder-pattern.js"(exports2) {
+    var getSymbolSize = require_utils5().getSymbolSize;
+    var FINDER_PATTERN_SIZE = 7;
+    exports2.getPositions = function getPositions(version) {
+      const size = getSymbolSize(version);
+      return [
+        // top-left
+        [0, 0],
+        // top-right
+        [size - FINDER_PATTERN_SIZE, 0],
+        // bottom-left
+        [0, size - FINDER_PATTERN_SIZE]
+      ];
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/mask-pattern.js
+var require_mask_pattern = __commonJS({
+  "node_modules/qrcode/lib/core/mask-pattern.js"(exports2) {
+    exports2.Patterns = {
+      PATTERN000: 0,
+      PATTERN001: 1,
+      PATTERN010: 2,
+      PATTERN011: 3,
+      PATTERN100: 4,
+      PATTERN101: 5,
+      PATTERN110: 6,
+      PATTERN111: 7
+    };
+    var PenaltyScores = {
+      N1: 3,
+      N2: 3,
+      N3: 40,
+      N4: 10
+    };
+    exports2.isValid = function isValid(mask) {
+      return mask != null && mask !== "" && !isNaN(mask) && mask >= 0 && mask <= 7;
+    };
+    exports2.from = function from(value) {
+      return exports2.isValid(value) ? parseInt(value, 10) : void 0;
+    };
+    exports2.getPenaltyN1 = function getPenaltyN1(data) {
+      const size = data.size;
+      let points = 0;
+      let sameCountCol = 0;
+      let sameCountRow = 0;
+      let lastCol = null;
+      let lastRow = null;
+      for (let row = 0; row < size; row++) {
+        sameCountCol = sameCountRow = 0;
+        lastCol = lastRow = null;
+        for (let col = 0; col < size; col++) {
+          let module3 = data.get(row, col);
+          if (module3 === lastCol) {
+            sameCountCol++;
+          } else {
+            if (sameCountCol >= 5) points += PenaltyScores.N1 + (sameCountCol - 5);
+            lastCol = module3;
+            sameCountCol = 1;
+          }
+          module3 = data.get(col, row);
+          if (module3 === lastRow) {
+            sameCountRow++;
+          } else {
+            if (sameCountRow >= 5) points += PenaltyScores.N1 + (sameCountRow - 5);
+            lastRow = module3;
+            sameCountRow = 1;
+          }
+        }
+        if (sameCountCol >= 5) points += PenaltyScores.N1 + (sameCountCol - 5);
+        if (sameCountRow >= 5) points += PenaltyScores.N1 + (sameCountRow - 5);
+      }
+      return points;
+    };
+    exports2.getPenaltyN2 = function getPenaltyN2(data) {
+      const size = data.size;
+      let points = 0;
+      for (let row = 0; row < size - 1; row++) {
+        for (let col = 0; col < size - 1; col++) {
+          const last = data.get(row, col) + data.get(row, col + 1) + data.get(row + 1, col) + data.get(row + 1, col + 1);
+          if (last === 4 || last === 0) points++;
+        }
+      }
+      return points * PenaltyScores.N2;
+    };
+    exports2.getPenaltyN3 = function getPenaltyN3(data) {
+      const size = data.size;
+      let points = 0;
+      let bitsCol = 0;
+      let bitsRow = 0;
+      for (let row = 0; row < size; row++) {
+        bitsCol = bitsRow = 0;
+        for (let col = 0; col < size; col++) {
+          bitsCol = bitsCol << 1 & 2047 | data.get(row, col);
+          if (col >= 10 && (bitsCol === 1488 || bitsCol === 93)) points++;
+          bitsRow = bitsRow << 1 & 2047 | data.get(col, row);
+          if (col >= 10 && (bitsRow === 1488 || bitsRow === 93)) points++;
+        }
+      }
+      return points * PenaltyScores.N3;
+    };
+    exports2.getPenaltyN4 = function getPenaltyN4(data) {
+      let darkCount = 0;
+      const modulesCount = data.data.length;
+      for (let i = 0; i < modulesCount; i++) darkCount += data.data[i];
+      const k = Math.abs(Math.ceil(darkCount * 100 / modulesCount / 5) - 10);
+      return k * PenaltyScores.N4;
+    };
+    function getMaskAt(maskPattern, i, j) {
+      switch (maskPattern) {
+        case exports2.Patterns.PATTERN000:
+          return (i + j) % 2 === 0;
+        case exports2.Patterns.PATTERN001:
+          return i % 2 === 0;
+        case exports2.Patterns.PATTERN010:
+          return j % 3 === 0;
+        case exports2.Patterns.PATTERN011:
+          return (i + j) % 3 === 0;
+        case exports2.Patterns.PATTERN100:
+          return (Math.floor(i / 2) + Math.floor(j / 3)) % 2 === 0;
+        case exports2.Patterns.PATTERN101:
+          return i * j % 2 + i * j % 3 === 0;
+        case exports2.Patterns.PATTERN110:
+          return (i * j % 2 + i * j % 3) % 2 === 0;
+        case exports2.Patterns.PATTERN111:
+          return (i * j % 3 + (i + j) % 2) % 2 === 0;
+        default:
+          throw new Error("bad maskPattern:" + maskPattern);
+      }
+    }
+    exports2.applyMask = function applyMask(pattern, data) {
+      const size = data.size;
+      for (let col = 0; col < size; col++) {
+        for (let row = 0; row < size; row++) {
+          if (data.isReserved(row, col)) continue;
+          data.xor(row, col, getMaskAt(pattern, row, col));
+        }
+      }
+    };
+    exports2.getBestMask = function getBestMask(data, setupFormatFunc) {
+      const numPatterns = Object.keys(exports2.Patterns).length;
+      let bestPattern = 0;
+      let lowerPenalty = Infinity;
+      for (let p = 0; p < numPatterns; p++) {
+        setupFormatFunc(p);
+        exports2.applyMask(p, data);
+        const penalty = exports2.getPenaltyN1(data) + exports2.getPenaltyN2(data) + exports2.getPenaltyN3(data) + exports2.getPenaltyN4(data);
+        exports2.applyMask(p, data);
+        if (penalty < lowerPenalty) {
+          lowerPenalty = penalty;
+          bestPattern = p;
+        }
+      }
+      return bestPattern;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/error-correction-code.js
+var require_error_correction_code = __commonJS({
+  "node_modules/qrcode/lib/core/error-correction-code.js"(exports2) {
+    var ECLevel = require_error_correction_level();
+    var EC_BLOCKS_TABLE = [
+      // L  M  Q  H
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      2,
+      2,
+      1,
+      2,
+      2,
+      4,
+      1,
+      2,
+      4,
+      4,
+      2,
+      4,
+      4,
+      4,
+      2,
+      4,
+      6,
+      5,
+      2,
+      4,
+      6,
+      6,
+      2,
+      5,
+      8,
+      8,
+      4,
+      5,
+      8,
+      8,
+      4,
+      5,
+      8,
+      11,
+      4,
+      8,
+      10,
+      11,
+      4,
+      9,
+      12,
+      16,
+      4,
+      9,
+      16,
+      16,
+      6,
+      10,
+      12,
+      18,
+      6,
+      10,
+      17,
+      16,
+      6,
+      11,
+      16,
+      19,
+      6,
+      13,
+      18,
+      21,
+      7,
+      14,
+      21,
+      25,
+      8,
+      16,
+      20,
+      25,
+      8,
+      17,
+      23,
+      25,
+      9,
+      17,
+      23,
+      34,
+      9,
+      18,
+      25,
+      30,
+      10,
+      20,
+      27,
+      32,
+      12,
+      21,
+      29,
+      35,
+      12,
+      23,
+      34,
+      37,
+      12,
+      25,
+      34,
+      40,
+      13,
+      26,
+      35,
+      42,
+      14,
+      28,
+      38,
+      45,
+      15,
+      29,
+      40,
+      48,
+      16,
+      31,
+      43,
+      51,
+      17,
+      33,
+      45,
+      54,
+      18,
+      35,
+      48,
+      57,
+      19,
+      37,
+      51,
+      60,
+      19,
+      38,
+      53,
+      63,
+      20,
+      40,
+      56,
+      66,
+      21,
+      43,
+      59,
+      70,
+      22,
+      45,
+      62,
+      74,
+      24,
+      47,
+      65,
+      77,
+      25,
+      49,
+      68,
+      81
+    ];
+    var EC_CODEWORDS_TABLE = [
+      // L  M  Q  H
+      7,
+      10,
+      13,
+      17,
+      10,
+      16,
+      22,
+      28,
+      15,
+      26,
+      36,
+      44,
+      20,
+      36,
+      52,
+      64,
+      26,
+      48,
+      72,
+      88,
+      36,
+      64,
+      96,
+      112,
+      40,
+      72,
+      108,
+      130,
+      48,
+      88,
+      132,
+      156,
+      60,
+      110,
+      160,
+      192,
+      72,
+      130,
+      192,
+      224,
+      80,
+      150,
+      224,
+      264,
+      96,
+      176,
+      260,
+      308,
+      104,
+      198,
+      288,
+      352,
+      120,
+      216,
+      320,
+      384,
+      132,
+      240,
+      360,
+      432,
+      144,
+      280,
+      408,
+      480,
+      168,
+      308,
+      448,
+      532,
+      180,
+      338,
+      504,
+      588,
+      196,
+      364,
+      546,
+      650,
+      224,
+      416,
+      600,
+      700,
+      224,
+      442,
+      644,
+      750,
+      252,
+      476,
+      690,
+      816,
+      270,
+      504,
+      750,
+      900,
+      300,
+      560,
+      810,
+      960,
+      312,
+      588,
+      870,
+      1050,
+      336,
+      644,
+      952,
+      1110,
+      360,
+      700,
+      1020,
+      1200,
+      390,
+      728,
+      1050,
+      1260,
+      420,
+      784,
+      1140,
+      1350,
+      450,
+      812,
+      1200,
+      1440,
+      480,
+      868,
+      1290,
+      1530,
+      510,
+      924,
+      1350,
+      1620,
+      540,
+      980,
+      1440,
+      1710,
+      570,
+      1036,
+      1530,
+      1800,
+      570,
+      1064,
+      1590,
+      1890,
+      600,
+      1120,
+      1680,
+      1980,
+      630,
+      1204,
+      1770,
+      2100,
+      660,
+      1260,
+      1860,
+      2220,
+      720,
+      1316,
+      1950,
+      2310,
+      750,
+      1372,
+      2040,
+      2430
+    ];
+    exports2.getBlocksCount = function getBlocksCount(version, errorCorrectionLevel) {
+      switch (errorCorrectionLevel) {
+        case ECLevel.L:
+          return EC_BLOCKS_TABLE[(version - 1) * 4 + 0];
+        case ECLevel.M:
+          return EC_BLOCKS_TABLE[(version - 1) * 4 + 1];
+        case ECLevel.Q:
+          return EC_BLOCKS_TABLE[(version - 1) * 4 + 2];
+        case ECLevel.H:
+          return EC_BLOCKS_TABLE[(version - 1) * 4 + 3];
+        default:
+          return void 0;
+      }
+    };
+    exports2.getTotalCodewordsCount = function getTotalCodewordsCount(version, errorCorrectionLevel) {
+      switch (errorCorrectionLevel) {
+        case ECLevel.L:
+          return EC_CODEWORDS_TABLE[(version - 1) * 4 + 0];
+        case ECLevel.M:
+          return EC_CODEWORDS_TABLE[(version - 1) * 4 + 1];
+        case ECLevel.Q:
+          return EC_CODEWORDS_TABLE[(version - 1) * 4 + 2];
+        case ECLevel.H:
+          return EC_CODEWORDS_TABLE[(version - 1) * 4 + 3];
+        default:
+          return void 0;
+      }
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/galois-field.js
+var require_galois_field = __commonJS({
+  "node_modules/qrcode/lib/core/galois-field.js"(exports2) {
+    var EXP_TABLE = new Uint8Array(512);
+    var LOG_TABLE = new Uint8Array(256);
+    (function initTables() {
+      let x = 1;
+      for (let i = 0; i < 255; i++) {
+        EXP_TABLE[i] = x;
+        LOG_TABLE[x] = i;
+        x <<= 1;
+        if (x & 256) {
+          x ^= 285;
+        }
+      }
+      for (let i = 255; i < 512; i++) {
+        EXP_TABLE[i] = EXP_TABLE[i - 255];
+      }
+    })();
+    exports2.log = function log2(n) {
+      if (n < 1) throw new Error("log(" + n + ")");
+      return LOG_TABLE[n];
+    };
+    exports2.exp = function exp(n) {
+      return EXP_TABLE[n];
+    };
+    exports2.mul = function mul(x, y2) {
+      if (x === 0 || y2 === 0) return 0;
+      return EXP_TABLE[LOG_TABLE[x] + LOG_TABLE[y2]];
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/polynomial.js
+var require_polynomial = __commonJS({
+  "node_modules/qrcode/lib/core/polynomial.js"(exports2) {
+    var GF = require_galois_field();
+    exports2.mul = function mul(p1, p2) {
+      const coeff = new Uint8Array(p1.length + p2.length - 1);
+      for (let i = 0; i < p1.length; i++) {
+        for (let j = 0; j < p2.length; j++) {
+          coeff[i + j] ^= GF.mul(p1[i], p2[j]);
+        }
+      }
+      return coeff;
+    };
+    exports2.mod = function mod(divident, divisor) {
+      let result = new Uint8Array(divident);
+      while (result.length - divisor.length >= 0) {
+        const coeff = result[0];
+        for (let i = 0; i < divisor.length; i++) {
+          result[i] ^= GF.mul(divisor[i], coeff);
+        }
+        let offset = 0;
+        while (offset < result.length && result[offset] === 0) offset++;
+        result = result.slice(offset);
+      }
+      return result;
+    };
+    exports2.generateECPolynomial = function generateECPolynomial(degree) {
+      let poly = new Uint8Array([1]);
+      for (let i = 0; i < degree; i++) {
+        poly = exports2.mul(poly, new Uint8Array([1, GF.exp(i)]));
+      }
+      return poly;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/reed-solomon-encoder.js
+var require_reed_solomon_encoder = __commonJS({
+  "node_modules/qrcode/lib/core/reed-solomon-encoder.js"(exports2, module2) {
+    var Polynomial = require_polynomial();
+    function ReedSolomonEncoder(degree) {
+      this.genPoly = void 0;
+      this.degree = degree;
+      if (this.degree) this.initialize(this.degree);
+    }
+    ReedSolomonEncoder.prototype.initialize = function initialize(degree) {
+      this.degree = degree;
+      this.genPoly = Polynomial.generateECPolynomial(this.degree);
+    };
+    ReedSolomonEncoder.prototype.encode = function encode(data) {
+      if (!this.genPoly) {
+        throw new Error("Encoder not initialized");
+      }
+      const paddedData = new Uint8Array(data.length + this.degree);
+      paddedData.set(data);
+      const remainder = Polynomial.mod(paddedData, this.genPoly);
+      const start = this.degree - remainder.length;
+      if (start > 0) {
+        const buff = new Uint8Array(this.degree);
+        buff.set(remainder, start);
+        return buff;
+      }
+      return remainder;
+    };
+    module2.exports = ReedSolomonEncoder;
+  }
+});
+
+// node_modules/qrcode/lib/core/version-check.js
+var require_version_check = __commonJS({
+  "node_modules/qrcode/lib/core/version-check.js"(exports2) {
+    exports2.isValid = function isValid(version) {
+      return !isNaN(version) && version >= 1 && version <= 40;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/regex.js
+var require_regex = __commonJS({
+  "node_modules/qrcode/lib/core/regex.js"(exports2) {
+    var numeric = "[0-9]+";
+    var alphanumeric = "[A-Z $%*+\\-./:]+";
+    var kanji = "(?:[u3000-u303F]|[u3040-u309F]|[u30A0-u30FF]|[uFF00-uFFEF]|[u4E00-u9FAF]|[u2605-u2606]|[u2190-u2195]|u203B|[u2010u2015u2018u2019u2025u2026u201Cu201Du2225u2260]|[u0391-u0451]|[u00A7u00A8u00B1u00B4u00D7u00F7])+";
+    kanji = kanji.replace(/u/g, "\\u");
+    var byte = "(?:(?![A-Z0-9 $%*+\\-./:]|" + kanji + ")(?:.|[\r\n]))+";
+    exports2.KANJI = new RegExp(kanji, "g");
+    exports2.BYTE_KANJI = new RegExp("[^A-Z0-9 $%*+\\-./:]+", "g");
+    exports2.BYTE = new RegExp(byte, "g");
+    exports2.NUMERIC = new RegExp(numeric, "g");
+    exports2.ALPHANUMERIC = new RegExp(alphanumeric, "g");
+    var TEST_KANJI = new RegExp("^" + kanji + "$");
+    var TEST_NUMERIC = new RegExp("^" + numeric + "$");
+    var TEST_ALPHANUMERIC = new RegExp("^[A-Z0-9 $%*+\\-./:]+$");
+    exports2.testKanji = function testKanji(str) {
+      return TEST_KANJI.test(str);
+    };
+    exports2.testNumeric = function testNumeric(str) {
+      return TEST_NUMERIC.test(str);
+    };
+    exports2.testAlphanumeric = function testAlphanumeric(str) {
+      return TEST_ALPHANUMERIC.test(str);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/mode.js
+var require_mode = __commonJS({
+  "node_modules/qrcode/lib/core/mode.js"(exports2) {
+    var VersionCheck = require_version_check();
+    var Regex = require_regex();
+    exports2.NUMERIC = {
+      id: "Numeric",
+      bit: 1 << 0,
+      ccBits: [10, 12, 14]
+    };
+    exports2.ALPHANUMERIC = {
+      id: "Alphanumeric",
+      bit: 1 << 1,
+      ccBits: [9, 11, 13]
+    };
+    exports2.BYTE = {
+      id: "Byte",
+      bit: 1 << 2,
+      ccBits: [8, 16, 16]
+    };
+    exports2.KANJI = {
+      id: "Kanji",
+      bit: 1 << 3,
+      ccBits: [8, 10, 12]
+    };
+    exports2.MIXED = {
+      bit: -1
+    };
+    exports2.getCharCountIndicator = function getCharCountIndicator(mode, version) {
+      if (!mode.ccBits) throw new Error("Invalid mode: " + mode);
+      if (!VersionCheck.isValid(version)) {
+        throw new Error("Invalid version: " + version);
+      }
+      if (version >= 1 && version < 10) return mode.ccBits[0];
+      else if (version < 27) return mode.ccBits[1];
+      return mode.ccBits[2];
+    };
+    exports2.getBestModeForData = function getBestModeForData(dataStr) {
+      if (Regex.testNumeric(dataStr)) return exports2.NUMERIC;
+      else if (Regex.testAlphanumeric(dataStr)) return exports2.ALPHANUMERIC;
+      else if (Regex.testKanji(dataStr)) return exports2.KANJI;
+      else return exports2.BYTE;
+    };
+    exports2.toString = function toString(mode) {
+      if (mode && mode.id) return mode.id;
+      throw new Error("Invalid mode");
+    };
+    exports2.isValid = function isValid(mode) {
+      return mode && mode.bit && mode.ccBits;
+    };
+    function fromString(string) {
+      if (typeof string !== "string") {
+        throw new Error("Param is not a string");
+      }
+      const lcStr = string.toLowerCase();
+      switch (lcStr) {
+        case "numeric":
+          return exports2.NUMERIC;
+        case "alphanumeric":
+          return exports2.ALPHANUMERIC;
+        case "kanji":
+          return exports2.KANJI;
+        case "byte":
+          return exports2.BYTE;
+        default:
+          throw new Error("Unknown mode: " + string);
+      }
+    }
+    exports2.from = function from(value, defaultValue) {
+      if (exports2.isValid(value)) {
+        return value;
+      }
+      try {
+        return fromString(value);
+      } catch (e) {
+        return defaultValue;
+      }
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/version.js
+var require_version = __commonJS({
+  "node_modules/qrcode/lib/core/version.js"(exports2) {
+    var Utils = require_utils5();
+    var ECCode = require_error_correction_code();
+    var ECLevel = require_error_correction_level();
+    var Mode = require_mode();
+    var VersionCheck = require_version_check();
+    var G18 = 1 << 12 | 1 << 11 | 1 << 10 | 1 << 9 | 1 << 8 | 1 << 5 | 1 << 2 | 1 << 0;
+    var G18_BCH = Utils.getBCHDigit(G18);
+    function getBestVersionForDataLength(mode, length, errorCorrectionLevel) {
+      for (let currentVersion = 1; currentVersion <= 40; currentVersion++) {
+        if (length <= exports2.getCapacity(currentVersion, errorCorrectionLevel, mode)) {
+          return currentVersion;
+        }
+      }
+      return void 0;
+    }
+    function getReservedBitsCount(mode, version) {
+      return Mode.getCharCountIndicator(mode, version) + 4;
+    }
+    function getTotalBitsFromDataArray(segments, version) {
+      let totalBits = 0;
+      segments.forEach(function(data) {
+        const reservedBits = getReservedBitsCount(data.mode, version);
+        totalBits += reservedBits + data.getBitsLength();
+      });
+      return totalBits;
+    }
+    function getBestVersionForMixedData(segments, errorCorrectionLevel) {
+      for (let currentVersion = 1; currentVersion <= 40; currentVersion++) {
+        const length = getTotalBitsFromDataArray(segments, currentVersion);
+        if (length <= exports2.getCapacity(currentVersion, errorCorrectionLevel, Mode.MIXED)) {
+          return currentVersion;
+        }
+      }
+      return void 0;
+    }
+    exports2.from = function from(value, defaultValue) {
+      if (VersionCheck.isValid(value)) {
+        return parseInt(value, 10);
+      }
+      return defaultValue;
+    };
+    exports2.getCapacity = function getCapacity(version, errorCorrectionLevel, mode) {
+      if (!VersionCheck.isValid(version)) {
+        throw new Error("Invalid QR Code version");
+      }
+      if (typeof mode === "undefined") mode = Mode.BYTE;
+      const totalCodewords = Utils.getSymbolTotalCodewords(version);
+      const ecTotalCodewords = ECCode.getTotalCodewordsCount(version, errorCorrectionLevel);
+      const dataTotalCodewordsBits = (totalCodewords - ecTotalCodewords) * 8;
+      if (mode === Mode.MIXED) return dataTotalCodewordsBits;
+      const usableBits = dataTotalCodewordsBits - getReservedBitsCount(mode, version);
+      switch (mode) {
+        case Mode.NUMERIC:
+          return Math.floor(usableBits / 10 * 3);
+        case Mode.ALPHANUMERIC:
+          return Math.floor(usableBits / 11 * 2);
+        case Mode.KANJI:
+          return Math.floor(usableBits / 13);
+        case Mode.BYTE:
+        default:
+          return Math.floor(usableBits / 8);
+      }
+    };
+    exports2.getBestVersionForData = function getBestVersionForData(data, errorCorrectionLevel) {
+      let seg;
+      const ecl = ECLevel.from(errorCorrectionLevel, ECLevel.M);
+      if (Array.isArray(data)) {
+        if (data.length > 1) {
+          return getBestVersionForMixedData(data, ecl);
+        }
+        if (data.length === 0) {
+          return 1;
+        }
+        seg = data[0];
+      } else {
+        seg = data;
+      }
+      return getBestVersionForDataLength(seg.mode, seg.getLength(), ecl);
+    };
+    exports2.getEncodedBits = function getEncodedBits(version) {
+      if (!VersionCheck.isValid(version) || version < 7) {
+        throw new Error("Invalid QR Code version");
+      }
+      let d2 = version << 12;
+      while (Utils.getBCHDigit(d2) - G18_BCH >= 0) {
+        d2 ^= G18 << Utils.getBCHDigit(d2) - G18_BCH;
+      }
+      return version << 12 | d2;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/format-info.js
+var require_format_info = __commonJS({
+  "node_modules/qrcode/lib/core/format-info.js"(exports2) {
+    var Utils = require_utils5();
+    var G15 = 1 << 10 | 1 << 8 | 1 << 5 | 1 << 4 | 1 << 2 | 1 << 1 | 1 << 0;
+    var G15_MASK = 1 << 14 | 1 << 12 | 1 << 10 | 1 << 4 | 1 << 1;
+    var G15_BCH = Utils.getBCHDigit(G15);
+    exports2.getEncodedBits = function getEncodedBits(errorCorrectionLevel, mask) {
+      const data = errorCorrectionLevel.bit << 3 | mask;
+      let d2 = data << 10;
+      while (Utils.getBCHDigit(d2) - G15_BCH >= 0) {
+        d2 ^= G15 << Utils.getBCHDigit(d2) - G15_BCH;
+      }
+      return (data << 10 | d2) ^ G15_MASK;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/numeric-data.js
+var require_numeric_data = __commonJS({
+  "node_modules/qrcode/lib/core/numeric-data.js"(exports2, module2) {
+    var Mode = require_mode();
+    function NumericData(data) {
+      this.mode = Mode.NUMERIC;
+      this.data = data.toString();
+    }
+    NumericData.getBitsLength = function getBitsLength(length) {
+      return 10 * Math.floor(length / 3) + (length % 3 ? length % 3 * 3 + 1 : 0);
+    };
+    NumericData.prototype.getLength = function getLength() {
+      return this.data.length;
+    };
+    NumericData.prototype.getBitsLength = function getBitsLength() {
+      return NumericData.getBitsLength(this.data.length);
+    };
+    NumericData.prototype.write = function write(bitBuffer) {
+      let i, group3, value;
+      for (i = 0; i + 3 <= this.data.length; i += 3) {
+        group3 = this.data.substr(i, 3);
+        value = parseInt(group3, 10);
+        bitBuffer.put(value, 10);
+      }
+      const remainingNum = this.data.length - i;
+      if (remainingNum > 0) {
+        group3 = this.data.substr(i);
+        value = parseInt(group3, 10);
+        bitBuffer.put(value, remainingNum * 3 + 1);
+      }
+    };
+    module2.exports = NumericData;
+  }
+});
+
+// node_modules/qrcode/lib/core/alphanumeric-data.js
+var require_alphanumeric_data = __commonJS({
+  "node_modules/qrcode/lib/core/alphanumeric-data.js"(exports2, module2) {
+    var Mode = require_mode();
+    var ALPHA_NUM_CHARS = [
+      "0",
+      "1",
+      "2",
+      "3",
+      "4",
+      "5",
+      "6",
+      "7",
+      "8",
+      "9",
+      "A",
+      "B",
+      "C",
+      "D",
+      "E",
+      "F",
+      "G",
+      "H",
+      "I",
+      "J",
+      "K",
+      "L",
+      "M",
+      "N",
+      "O",
+      "P",
+      "Q",
+      "R",
+      "S",
+      "T",
+      "U",
+      "V",
+      "W",
+      "X",
+      "Y",
+      "Z",
+      " ",
+      "$",
+      "%",
+      "*",
+      "+",
+      "-",
+      ".",
+      "/",
+      ":"
+    ];
+    function AlphanumericData(data) {
+      this.mode = Mode.ALPHANUMERIC;
+      this.data = data;
+    }
+    AlphanumericData.getBitsLength = function getBitsLength(length) {
+      return 11 * Math.floor(length / 2) + 6 * (length % 2);
+    };
+    AlphanumericData.prototype.getLength = function getLength() {
+      return this.data.length;
+    };
+    AlphanumericData.prototype.getBitsLength = function getBitsLength() {
+      return AlphanumericData.getBitsLength(this.data.length);
+    };
+    AlphanumericData.prototype.write = function write(bitBuffer) {
+      let i;
+      for (i = 0; i + 2 <= this.data.length; i += 2) {
+        let value = ALPHA_NUM_CHARS.indexOf(this.data[i]) * 45;
+        value += ALPHA_NUM_CHARS.indexOf(this.data[i + 1]);
+        bitBuffer.put(value, 11);
+      }
+      if (this.data.length % 2) {
+        bitBuffer.put(ALPHA_NUM_CHARS.indexOf(this.data[i]), 6);
+      }
+    };
+    module2.exports = AlphanumericData;
+  }
+});
+
+// node_modules/qrcode/lib/core/byte-data.js
+var require_byte_data = __commonJS({
+  "node_modules/qrcode/lib/core/byte-data.js"(exports2, module2) {
+    var Mode = require_mode();
+    function ByteData(data) {
+      this.mode = Mode.BYTE;
+      if (typeof data === "string") {
+        this.data = new TextEncoder().encode(data);
+      } else {
+        this.data = new Uint8Array(data);
+      }
+    }
+    ByteData.getBitsLength = function getBitsLength(length) {
+      return length * 8;
+    };
+    ByteData.prototype.getLength = function getLength() {
+      return this.data.length;
+    };
+    ByteData.prototype.getBitsLength = function getBitsLength() {
+      return ByteData.getBitsLength(this.data.length);
+    };
+    ByteData.prototype.write = function(bitBuffer) {
+      for (let i = 0, l = this.data.length; i < l; i++) {
+        bitBuffer.put(this.data[i], 8);
+      }
+    };
+    module2.exports = ByteData;
+  }
+});
+
+// node_modules/qrcode/lib/core/kanji-data.js
+var require_kanji_data = __commonJS({
+  "node_modules/qrcode/lib/core/kanji-data.js"(exports2, module2) {
+    var Mode = require_mode();
+    var Utils = require_utils5();
+    function KanjiData(data) {
+      this.mode = Mode.KANJI;
+      this.data = data;
+    }
+    KanjiData.getBitsLength = function getBitsLength(length) {
+      return length * 13;
+    };
+    KanjiData.prototype.getLength = function getLength() {
+      return this.data.length;
+    };
+    KanjiData.prototype.getBitsLength = function getBitsLength() {
+      return KanjiData.getBitsLength(this.data.length);
+    };
+    KanjiData.prototype.write = function(bitBuffer) {
+      let i;
+      for (i = 0; i < this.data.length; i++) {
+        let value = Utils.toSJIS(this.data[i]);
+        if (value >= 33088 && value <= 40956) {
+          value -= 33088;
+        } else if (value >= 57408 && value <= 60351) {
+          value -= 49472;
+        } else {
+          throw new Error(
+            "Invalid SJIS character: " + this.data[i] + "\nMake sure your charset is UTF-8"
+          );
+        }
+        value = (value >>> 8 & 255) * 192 + (value & 255);
+        bitBuffer.put(value, 13);
+      }
+    };
+    module2.exports = KanjiData;
+  }
+});
+
+// node_modules/dijkstrajs/dijkstra.js
+var require_dijkstra = __commonJS({
+  "node_modules/dijkstrajs/dijkstra.js"(exports2, module2) {
+    "use strict";
+    var dijkstra = {
+      single_source_shortest_paths: function(graph, s, d2) {
+        var predecessors = {};
+        var costs = {};
+        costs[s] = 0;
+        var open4 = dijkstra.PriorityQueue.make();
+        open4.push(s, 0);
+        var closest2, u, v, cost_of_s_to_u, adjacent_nodes, cost_of_e, cost_of_s_to_u_plus_cost_of_e, cost_of_s_to_v, first_visit;
+        while (!open4.empty()) {
+          closest2 = open4.pop();
+          u = closest2.value;
+          cost_of_s_to_u = closest2.cost;
+          adjacent_nodes = graph[u] || {};
+          for (v in adjacent_nodes) {
+            if (adjacent_nodes.hasOwnProperty(v)) {
+              cost_of_e = adjacent_nodes[v];
+              cost_of_s_to_u_plus_cost_of_e = cost_of_s_to_u + cost_of_e;
+              cost_of_s_to_v = costs[v];
+              first_visit = typeof costs[v] === "undefined";
+              if (first_visit || cost_of_s_to_v > cost_of_s_to_u_plus_cost_of_e) {
+                costs[v] = cost_of_s_to_u_plus_cost_of_e;
+                open4.push(v, cost_of_s_to_u_plus_cost_of_e);
+                predecessors[v] = u;
+              }
+            }
+          }
+        }
+        if (typeof d2 !== "undefined" && typeof costs[d2] === "undefined") {
+          var msg = ["Could not find a path from ", s, " to ", d2, "."].join("");
+          throw new Error(msg);
+        }
+        return predecessors;
+      },
+      extract_shortest_path_from_predecessor_list: function(predecessors, d2) {
+        var nodes = [];
+        var u = d2;
+        var predecessor;
+        while (u) {
+          nodes.push(u);
+          predecessor = predecessors[u];
+          u = predecessors[u];
+        }
+        nodes.reverse();
+        return nodes;
+      },
+      find_path: function(graph, s, d2) {
+        var predecessors = dijkstra.single_source_shortest_paths(graph, s, d2);
+        return dijkstra.extract_shortest_path_from_predecessor_list(
+          predecessors,
+          d2
+        );
+      },
+      /**
+       * A very naive priority queue implementation.
+       */
+      PriorityQueue: {
+        make: function(opts) {
+          var T = dijkstra.PriorityQueue, t = {}, key;
+          opts = opts || {};
+          for (key in T) {
+            if (T.hasOwnProperty(key)) {
+              t[key] = T[key];
+            }
+          }
+          t.queue = [];
+          t.sorter = opts.sorter || T.default_sorter;
+          return t;
+        },
+        default_sorter: function(a, b) {
+          return a.cost - b.cost;
+        },
+        /**
+         * Add a new item to the queue and ensure the highest priority element
+         * is at the front of the queue.
+         */
+        push: function(value, cost) {
+          var item = { value, cost };
+          this.queue.push(item);
+          this.queue.sort(this.sorter);
+        },
+        /**
+         * Return the highest priority element in the queue.
+         */
+        pop: function() {
+          return this.queue.shift();
+        },
+        empty: function() {
+          return this.queue.length === 0;
+        }
+      }
+    };
+    if (typeof module2 !== "undefined") {
+      module2.exports = dijkstra;
+    }
+  }
+});
+
+// node_modules/qrcode/lib/core/segments.js
+var require_segments = __commonJS({
+  "node_modules/qrcode/lib/core/segments.js"(exports2) {
+    var Mode = require_mode();
+    var NumericData = require_numeric_data();
+    var AlphanumericData = require_alphanumeric_data();
+    var ByteData = require_byte_data();
+    var KanjiData = require_kanji_data();
+    var Regex = require_regex();
+    var Utils = require_utils5();
+    var dijkstra = require_dijkstra();
+    function getStringByteLength(str) {
+      return unescape(encodeURIComponent(str)).length;
+    }
+    function getSegments(regex2, mode, str) {
+      const segments = [];
+      let result;
+      while ((result = regex2.exec(str)) !== null) {
+        segments.push({
+          data: result[0],
+          index: result.index,
+          mode,
+          length: result[0].length
+        });
+      }
+      return segments;
+    }
+    function getSegmentsFromString(dataStr) {
+      const numSegs = getSegments(Regex.NUMERIC, Mode.NUMERIC, dataStr);
+      const alphaNumSegs = getSegments(Regex.ALPHANUMERIC, Mode.ALPHANUMERIC, dataStr);
+      let byteSegs;
+      let kanjiSegs;
+      if (Utils.isKanjiModeEnabled()) {
+        byteSegs = getSegments(Regex.BYTE, Mode.BYTE, dataStr);
+        kanjiSegs = getSegments(Regex.KANJI, Mode.KANJI, dataStr);
+      } else {
+        byteSegs = getSegments(Regex.BYTE_KANJI, Mode.BYTE, dataStr);
+        kanjiSegs = [];
+      }
+      const segs = numSegs.concat(alphaNumSegs, byteSegs, kanjiSegs);
+      return segs.sort(function(s1, s2) {
+        return s1.index - s2.index;
+      }).map(function(obj) {
+        return {
+          data: obj.data,
+          mode: obj.mode,
+          length: obj.length
+        };
+      });
+    }
+    function getSegmentBitsLength(length, mode) {
+      switch (mode) {
+        case Mode.NUMERIC:
+          return NumericData.getBitsLength(length);
+        case Mode.ALPHANUMERIC:
+          return AlphanumericData.getBitsLength(length);
+        case Mode.KANJI:
+          return KanjiData.getBitsLength(length);
+        case Mode.BYTE:
+          return ByteData.getBitsLength(length);
+      }
+    }
+    function mergeSegments(segs) {
+      return segs.reduce(function(acc, curr) {
+        const prevSeg = acc.length - 1 >= 0 ? acc[acc.length - 1] : null;
+        if (prevSeg && prevSeg.mode === curr.mode) {
+          acc[acc.length - 1].data += curr.data;
+          return acc;
+        }
+        acc.push(curr);
+        return acc;
+      }, []);
+    }
+    function buildNodes(segs) {
+      const nodes = [];
+      for (let i = 0; i < segs.length; i++) {
+        const seg = segs[i];
+        switch (seg.mode) {
+          case Mode.NUMERIC:
+            nodes.push([
+              seg,
+              { data: seg.data, mode: Mode.ALPHANUMERIC, length: seg.length },
+              { data: seg.data, mode: Mode.BYTE, length: seg.length }
+            ]);
+            break;
+          case Mode.ALPHANUMERIC:
+            nodes.push([
+              seg,
+              { data: seg.data, mode: Mode.BYTE, length: seg.length }
+            ]);
+            break;
+          case Mode.KANJI:
+            nodes.push([
+              seg,
+              { data: seg.data, mode: Mode.BYTE, length: getStringByteLength(seg.data) }
+            ]);
+            break;
+          case Mode.BYTE:
+            nodes.push([
+              { data: seg.data, mode: Mode.BYTE, length: getStringByteLength(seg.data) }
+            ]);
+        }
+      }
+      return nodes;
+    }
+    function buildGraph(nodes, version) {
+      const table = {};
+      const graph = { start: {} };
+      let prevNodeIds = ["start"];
+      for (let i = 0; i < nodes.length; i++) {
+        const nodeGroup = nodes[i];
+        const currentNodeIds = [];
+        for (let j = 0; j < nodeGroup.length; j++) {
+          const node = nodeGroup[j];
+          const key = "" + i + j;
+          currentNodeIds.push(key);
+          table[key] = { node, lastCount: 0 };
+          graph[key] = {};
+          for (let n = 0; n < prevNodeIds.length; n++) {
+            const prevNodeId = prevNodeIds[n];
+            if (table[prevNodeId] && table[prevNodeId].node.mode === node.mode) {
+              graph[prevNodeId][key] = getSegmentBitsLength(table[prevNodeId].lastCount + node.length, node.mode) - getSegmentBitsLength(table[prevNodeId].lastCount, node.mode);
+              table[prevNodeId].lastCount += node.length;
+            } else {
+              if (table[prevNodeId]) table[prevNodeId].lastCount = node.length;
+              graph[prevNodeId][key] = getSegmentBitsLength(node.length, node.mode) + 4 + Mode.getCharCountIndicator(node.mode, version);
+            }
+          }
+        }
+        prevNodeIds = currentNodeIds;
+      }
+      for (let n = 0; n < prevNodeIds.length; n++) {
+        graph[prevNodeIds[n]].end = 0;
+      }
+      return { map: graph, table };
+    }
+    function buildSingleSegment(data, modesHint) {
+      let mode;
+      const bestMode = Mode.getBestModeForData(data);
+      mode = Mode.from(modesHint, bestMode);
+      if (mode !== Mode.BYTE && mode.bit < bestMode.bit) {
+        throw new Error('"' + data + '" cannot be encoded with mode ' + Mode.toString(mode) + ".\n Suggested mode is: " + Mode.toString(bestMode));
+      }
+      if (mode === Mode.KANJI && !Utils.isKanjiModeEnabled()) {
+        mode = Mode.BYTE;
+      }
+      switch (mode) {
+        case Mode.NUMERIC:
+          return new NumericData(data);
+        case Mode.ALPHANUMERIC:
+          return new AlphanumericData(data);
+        case Mode.KANJI:
+          return new KanjiData(data);
+        case Mode.BYTE:
+          return new ByteData(data);
+      }
+    }
+    exports2.fromArray = function fromArray(array) {
+      return array.reduce(function(acc, seg) {
+        if (typeof seg === "string") {
+          acc.push(buildSingleSegment(seg, null));
+        } else if (seg.data) {
+          acc.push(buildSingleSegment(seg.data, seg.mode));
+        }
+        return acc;
+      }, []);
+    };
+    exports2.fromString = function fromString(data, version) {
+      const segs = getSegmentsFromString(data, Utils.isKanjiModeEnabled());
+      const nodes = buildNodes(segs);
+      const graph = buildGraph(nodes, version);
+      const path4 = dijkstra.find_path(graph.map, "start", "end");
+      const optimizedSegs = [];
+      for (let i = 1; i < path4.length - 1; i++) {
+        optimizedSegs.push(graph.table[path4[i]].node);
+      }
+      return exports2.fromArray(mergeSegments(optimizedSegs));
+    };
+    exports2.rawSplit = function rawSplit(data) {
+      return exports2.fromArray(
+        getSegmentsFromString(data, Utils.isKanjiModeEnabled())
+      );
+    };
+  }
+});
+
+// node_modules/qrcode/lib/core/qrcode.js
+var require_qrcode = __commonJS({
+  "node_modules/qrcode/lib/core/qrcode.js"(exports2) {
+    var Utils = require_utils5();
+    var ECLevel = require_error_correction_level();
+    var BitBuffer = require_bit_buffer();
+    var BitMatrix = require_bit_matrix();
+    var AlignmentPattern = require_alignment_pattern();
+    var FinderPattern = require_finder_pattern();
+    var MaskPattern = require_mask_pattern();
+    var ECCode = require_error_correction_code();
+    var ReedSolomonEncoder = require_reed_solomon_encoder();
+    var Version = require_version();
+    var FormatInfo = require_format_info();
+    var Mode = require_mode();
+    var Segments = require_segments();
+    function setupFinderPattern(matrix, version) {
+      const size = matrix.size;
+      const pos = FinderPattern.getPositions(version);
+      for (let i = 0; i < pos.length; i++) {
+        const row = pos[i][0];
+        const col = pos[i][1];
+        for (let r = -1; r <= 7; r++) {
+          if (row + r <= -1 || size <= row + r) continue;
+          for (let c = -1; c <= 7; c++) {
+            if (col + c <= -1 || size <= col + c) continue;
+            if (r >= 0 && r <= 6 && (c === 0 || c === 6) || c >= 0 && c <= 6 && (r === 0 || r === 6) || r >= 2 && r <= 4 && c >= 2 && c <= 4) {
+              matrix.set(row + r, col + c, true, true);
+            } else {
+              matrix.set(row + r, col + c, false, true);
+            }
+          }
+        }
+      }
+    }
+    function setupTimingPattern(matrix) {
+      const size = matrix.size;
+      for (let r = 8; r < size - 8; r++) {
+        const value = r % 2 === 0;
+        matrix.set(r, 6, value, true);
+        matrix.set(6, r, value, true);
+      }
+    }
+    function setupAlignmentPattern(matrix, version) {
+      const pos = AlignmentPattern.getPositions(version);
+      for (let i = 0; i < pos.length; i++) {
+        const row = pos[i][0];
+        const col = pos[i][1];
+        for (let r = -2; r <= 2; r++) {
+          for (let c = -2; c <= 2; c++) {
+            if (r === -2 || r === 2 || c === -2 || c === 2 || r === 0 && c === 0) {
+              matrix.set(row + r, col + c, true, true);
+            } else {
+              matrix.set(row + r, col + c, false, true);
+            }
+          }
+        }
+      }
+    }
+    function setupVersionInfo(matrix, version) {
+      const size = matrix.size;
+      const bits = Version.getEncodedBits(version);
+      let row, col, mod;
+      for (let i = 0; i < 18; i++) {
+        row = Math.floor(i / 3);
+        col = i % 3 + size - 8 - 3;
+        mod = (bits >> i & 1) === 1;
+        matrix.set(row, col, mod, true);
+        matrix.set(col, row, mod, true);
+      }
+    }
+    function setupFormatInfo(matrix, errorCorrectionLevel, maskPattern) {
+      const size = matrix.size;
+      const bits = FormatInfo.getEncodedBits(errorCorrectionLevel, maskPattern);
+      let i, mod;
+      for (i = 0; i < 15; i++) {
+        mod = (bits >> i & 1) === 1;
+        if (i < 6) {
+          matrix.set(i, 8, mod, true);
+        } else if (i < 8) {
+          matrix.set(i + 1, 8, mod, true);
+        } else {
+          matrix.set(size - 15 + i, 8, mod, true);
+        }
+        if (i < 8) {
+          matrix.set(8, size - i - 1, mod, true);
+        } else if (i < 9) {
+          matrix.set(8, 15 - i - 1 + 1, mod, true);
+        } else {
+          matrix.set(8, 15 - i - 1, mod, true);
+        }
+      }
+      matrix.set(size - 8, 8, 1, true);
+    }
+    function setupData(matrix, data) {
+      const size = matrix.size;
+      let inc = -1;
+      let row = size - 1;
+      let bitIndex = 7;
+      let byteIndex = 0;
+      for (let col = size - 1; col > 0; col -= 2) {
+        if (col === 6) col--;
+        while (true) {
+          for (let c = 0; c < 2; c++) {
+            if (!matrix.isReserved(row, col - c)) {
+              let dark = false;
+              if (byteIndex < data.length) {
+                dark = (data[byteIndex] >>> bitIndex & 1) === 1;
+              }
+              matrix.set(row, col - c, dark);
+              bitIndex--;
+              if (bitIndex === -1) {
+                byteIndex++;
+                bitIndex = 7;
+              }
+            }
+          }
+          row += inc;
+          if (row < 0 || size <= row) {
+            row -= inc;
+            inc = -inc;
+            break;
+          }
+        }
+      }
+    }
+    function createData(version, errorCorrectionLevel, segments) {
+      const buffer = new BitBuffer();
+      segments.forEach(function(data) {
+        buffer.put(data.mode.bit, 4);
+        buffer.put(data.getLength(), Mode.getCharCountIndicator(data.mode, version));
+        data.write(buffer);
+      });
+      const totalCodewords = Utils.getSymbolTotalCodewords(version);
+      const ecTotalCodewords = ECCode.getTotalCodewordsCount(version, errorCorrectionLevel);
+      const dataTotalCodewordsBits = (totalCodewords - ecTotalCodewords) * 8;
+      if (buffer.getLengthInBits() + 4 <= dataTotalCodewordsBits) {
+        buffer.put(0, 4);
+      }
+      while (buffer.getLengthInBits() % 8 !== 0) {
+        buffer.putBit(0);
+      }
+      const remainingByte = (dataTotalCodewordsBits - buffer.getLengthInBits()) / 8;
+      for (let i = 0; i < remainingByte; i++) {
+        buffer.put(i % 2 ? 17 : 236, 8);
+      }
+      return createCodewords(buffer, version, errorCorrectionLevel);
+    }
+    function createCodewords(bitBuffer, version, errorCorrectionLevel) {
+      const totalCodewords = Utils.getSymbolTotalCodewords(version);
+      const ecTotalCodewords = ECCode.getTotalCodewordsCount(version, errorCorrectionLevel);
+      const dataTotalCodewords = totalCodewords - ecTotalCodewords;
+      const ecTotalBlocks = ECCode.getBlocksCount(version, errorCorrectionLevel);
+      const blocksInGroup2 = totalCodewords % ecTotalBlocks;
+      const blocksInGroup1 = ecTotalBlocks - blocksInGroup2;
+      const totalCodewordsInGroup1 = Math.floor(totalCodewords / ecTotalBlocks);
+      const dataCodewordsInGroup1 = Math.floor(dataTotalCodewords / ecTotalBlocks);
+      const dataCodewordsInGroup2 = dataCodewordsInGroup1 + 1;
+      const ecCount = totalCodewordsInGroup1 - dataCodewordsInGroup1;
+      const rs = new ReedSolomonEncoder(ecCount);
+      let offset = 0;
+      const dcData = new Array(ecTotalBlocks);
+      const ecData = new Array(ecTotalBlocks);
+      let maxDataSize = 0;
+      const buffer = new Uint8Array(bitBuffer.buffer);
+      for (let b = 0; b < ecTotalBlocks; b++) {
+        const dataSize = b < blocksInGroup1 ? dataCodewordsInGroup1 : dataCodewordsInGroup2;
+        dcData[b] = buffer.slice(offset, offset + dataSize);
+        ecData[b] = rs.encode(dcData[b]);
+        offset += dataSize;
+        maxDataSize = Math.max(maxDataSize, dataSize);
+      }
+      const data = new Uint8Array(totalCodewords);
+      let index = 0;
+      let i, r;
+      for (i = 0; i < maxDataSize; i++) {
+        for (r = 0; r < ecTotalBlocks; r++) {
+          if (i < dcData[r].length) {
+            data[index++] = dcData[r][i];
+          }
+        }
+      }
+      for (i = 0; i < ecCount; i++) {
+        for (r = 0; r < ecTotalBlocks; r++) {
+          data[index++] = ecData[r][i];
+        }
+      }
+      return data;
+    }
+    function createSymbol(data, version, errorCorrectionLevel, maskPattern) {
+      let segments;
+      if (Array.isArray(data)) {
+        segments = Segments.fromArray(data);
+      } else if (typeof data === "string") {
+        let estimatedVersion = version;
+        if (!estimatedVersion) {
+          const rawSegments = Segments.rawSplit(data);
+          estimatedVersion = Version.getBestVersionForData(rawSegments, errorCorrectionLevel);
+        }
+        segments = Segments.fromString(data, estimatedVersion || 40);
+      } else {
+        throw new Error("Invalid data");
+      }
+      const bestVersion = Version.getBestVersionForData(segments, errorCorrectionLevel);
+      if (!bestVersion) {
+        throw new Error("The amount of data is too big to be stored in a QR Code");
+      }
+      if (!version) {
+        version = bestVersion;
+      } else if (version < bestVersion) {
+        throw new Error(
+          "\nThe chosen QR Code version cannot contain this amount of data.\nMinimum version required to store current data is: " + bestVersion + ".\n"
+        );
+      }
+      const dataBits = createData(version, errorCorrectionLevel, segments);
+      const moduleCount = Utils.getSymbolSize(version);
+      const modules = new BitMatrix(moduleCount);
+      setupFinderPattern(modules, version);
+      setupTimingPattern(modules);
+      setupAlignmentPattern(modules, version);
+      setupFormatInfo(modules, errorCorrectionLevel, 0);
+      if (version >= 7) {
+        setupVersionInfo(modules, version);
+      }
+      setupData(modules, dataBits);
+      if (isNaN(maskPattern)) {
+        maskPattern = MaskPattern.getBestMask(
+          modules,
+          setupFormatInfo.bind(null, modules, errorCorrectionLevel)
+        );
+      }
+      MaskPattern.applyMask(maskPattern, modules);
+      setupFormatInfo(modules, errorCorrectionLevel, maskPattern);
+      return {
+        modules,
+        version,
+        errorCorrectionLevel,
+        maskPattern,
+        segments
+      };
+    }
+    exports2.create = function create(data, options) {
+      if (typeof data === "undefined" || data === "") {
+        throw new Error("No input text");
+      }
+      let errorCorrectionLevel = ECLevel.M;
+      let version;
+      let mask;
+      if (typeof options !== "undefined") {
+        errorCorrectionLevel = ECLevel.from(options.errorCorrectionLevel, ECLevel.M);
+        version = Version.from(options.version);
+        mask = MaskPattern.from(options.maskPattern);
+        if (options.toSJISFunc) {
+          Utils.setToSJISFunction(options.toSJISFunc);
+        }
+      }
+      return createSymbol(data, version, errorCorrectionLevel, mask);
+    };
+  }
+});
+
+// node_modules/pngjs/lib/chunkstream.js
+var require_chunkstream = __commonJS({
+  "node_modules/pngjs/lib/chunkstream.js"(exports2, module2) {
+    "use strict";
+    var util = require("util");
+    var Stream = require("stream");
+    var ChunkStream = module2.exports = function() {
+      Stream.call(this);
+      this._buffers = [];
+      this._buffered = 0;
+      this._reads = [];
+      this._paused = false;
+      this._encoding = "utf8";
+      this.writable = true;
+    };
+    util.inherits(ChunkStream, Stream);
+    ChunkStream.prototype.read = function(length, callback) {
+      this._reads.push({
+        length: Math.abs(length),
+        // if length < 0 then at most this length
+        allowLess: length < 0,
+        func: callback
+      });
+      process.nextTick(
+        function() {
+          this._process();
+          if (this._paused && this._reads && this._reads.length > 0) {
+            this._paused = false;
+            this.emit("drain");
+          }
+        }.bind(this)
+      );
+    };
+    ChunkStream.prototype.write = function(data, encoding) {
+      if (!this.writable) {
+        this.emit("error", new Error("Stream not writable"));
+        return false;
+      }
+      let dataBuffer;
+      if (Buffer.isBuffer(data)) {
+        dataBuffer = data;
+      } else {
+        dataBuffer = Buffer.from(data, encoding || this._encoding);
+      }
+      this._buffers.push(dataBuffer);
+      this._buffered += dataBuffer.length;
+      this._process();
+      if (this._reads && this._reads.length === 0) {
+        this._paused = true;
+      }
+      return this.writable && !this._paused;
+    };
+    ChunkStream.prototype.end = function(data, encoding) {
+      if (data) {
+        this.write(data, encoding);
+      }
+      this.writable = false;
+      if (!this._buffers) {
+        return;
+      }
+      if (this._buffers.length === 0) {
+        this._end();
+      } else {
+        this._buffers.push(null);
+        this._process();
+      }
+    };
+    ChunkStream.prototype.destroySoon = ChunkStream.prototype.end;
+    ChunkStream.prototype._end = function() {
+      if (this._reads.length > 0) {
+        this.emit("error", new Error("Unexpected end of input"));
+      }
+      this.destroy();
+    };
+    ChunkStream.prototype.destroy = function() {
+      if (!this._buffers) {
+        return;
+      }
+      this.writable = false;
+      this._reads = null;
+      this._buffers = null;
+      this.emit("close");
+    };
+    ChunkStream.prototype._processReadAllowingLess = function(read) {
+      this._reads.shift();
+      let smallerBuf = this._buffers[0];
+      if (smallerBuf.length > read.length) {
+        this._buffered -= read.length;
+        this._buffers[0] = smallerBuf.slice(read.length);
+        read.func.call(this, smallerBuf.slice(0, read.length));
+      } else {
+        this._buffered -= smallerBuf.length;
+        this._buffers.shift();
+        read.func.call(this, smallerBuf);
+      }
+    };
+    ChunkStream.prototype._processRead = function(read) {
+      this._reads.shift();
+      let pos = 0;
+      let count = 0;
+      let data = Buffer.alloc(read.length);
+      while (pos < read.length) {
+        let buf = this._buffers[count++];
+        let len = Math.min(buf.length, read.length - pos);
+        buf.copy(data, pos, 0, len);
+        pos += len;
+        if (len !== buf.length) {
+          this._buffers[--count] = buf.slice(len);
+        }
+      }
+      if (count > 0) {
+        this._buffers.splice(0, count);
+      }
+      this._buffered -= read.length;
+      read.func.call(this, data);
+    };
+    ChunkStream.prototype._process = function() {
+      try {
+        while (this._buffered > 0 && this._reads && this._reads.length > 0) {
+          let read = this._reads[0];
+          if (read.allowLess) {
+            this._processReadAllowingLess(read);
+          } else if (this._buffered >= read.length) {
+            this._processRead(read);
+          } else {
+            break;
+          }
+        }
+        if (this._buffers && !this.writable) {
+          this._end();
+        }
+      } catch (ex) {
+        this.emit("error", ex);
+      }
+    };
+  }
+});
+
+// node_modules/pngjs/lib/interlace.js
+var require_interlace = __commonJS({
+  "node_modules/pngjs/lib/interlace.js"(exports2) {
+    "use strict";
+    var imagePasses = [
+      {
+        // pass 1 - 1px
+        x: [0],
+        y: [0]
+      },
+      {
+        // pass 2 - 1px
+        x: [4],
+        y: [0]
+      },
+      {
+        // pass 3 - 2px
+        x: [0, 4],
+        y: [4]
+      },
+      {
+        // pass 4 - 4px
+        x: [2, 6],
+        y: [0, 4]
+      },
+      {
+        // pass 5 - 8px
+        x: [0, 2, 4, 6],
+        y: [2, 6]
+      },
+      {
+        // pass 6 - 16px
+        x: [1, 3, 5, 7],
+        y: [0, 2, 4, 6]
+      },
+      {
+        // pass 7 - 32px
+        x: [0, 1, 2, 3, 4, 5, 6, 7],
+        y: [1, 3, 5, 7]
+      }
+    ];
+    exports2.getImagePasses = function(width, height) {
+      let images = [];
+      let xLeftOver = width % 8;
+      let yLeftOver = height % 8;
+      let xRepeats = (width - xLeftOver) / 8;
+      let yRepeats = (height - yLeftOver) / 8;
+      for (let i = 0; i < imagePasses.length; i++) {
+        let pass = imagePasses[i];
+        let passWidth = xRepeats * pass.x.length;
+        let passHeight = yRepeats * pass.y.length;
+        for (let j = 0; j < pass.x.length; j++) {
+          if (pass.x[j] < xLeftOver) {
+            passWidth++;
+          } else {
+            break;
+          }
+        }
+        for (let j = 0; j < pass.y.length; j++) {
+          if (pass.y[j] < yLeftOver) {
+            passHeight++;
+          } else {
+            break;
+          }
+        }
+        if (passWidth > 0 && passHeight > 0) {
+          images.push({ width: passWidth, height: passHeight, index: i });
+        }
+      }
+      return images;
+    };
+    exports2.getInterlaceIterator = function(width) {
+      return function(x, y2, pass) {
+        let outerXLeftOver = x % imagePasses[pass].x.length;
+        let outerX = (x - outerXLeftOver) / imagePasses[pass].x.length * 8 + imagePasses[pass].x[outerXLeftOver];
+        let outerYLeftOver = y2 % imagePasses[pass].y.length;
+        let outerY = (y2 - outerYLeftOver) / imagePasses[pass].y.length * 8 + imagePasses[pass].y[outerYLeftOver];
+        return outerX * 4 + outerY * width * 4;
+      };
+    };
+  }
+});
+
+// node_modules/pngjs/lib/paeth-predictor.js
+var require_paeth_predictor = __commonJS({
+  "node_modules/pngjs/lib/paeth-predictor.js"(exports2, module2) {
+    "use strict";
+    module2.exports = function paethPredictor(left, above, upLeft) {
+      let paeth = left + above - upLeft;
+      let pLeft = Math.abs(paeth - left);
+      let pAbove = Math.abs(paeth - above);
+      let pUpLeft = Math.abs(paeth - upLeft);
+      if (pLeft <= pAbove && pLeft <= pUpLeft) {
+        return left;
+      }
+      if (pAbove <= pUpLeft) {
+        return above;
+      }
+      return upLeft;
+    };
+  }
+});
+
+// node_modules/pngjs/lib/filter-parse.js
+var require_filter_parse = __commonJS({
+  "node_modules/pngjs/lib/filter-parse.js"(exports2, module2) {
+    "use strict";
+    var interlaceUtils = require_interlace();
+    var paethPredictor = require_paeth_predictor();
+    function getByteWidth(width, bpp, depth) {
+      let byteWidth = width * bpp;
+      if (depth !== 8) {
+        byteWidth = Math.ceil(byteWidth / (8 / depth));
+      }
+      return byteWidth;
+    }
+    var Filter = module2.exports = function(bitmapInfo, dependencies) {
+      let width = bitmapInfo.width;
+      let height = bitmapInfo.height;
+      let interlace = bitmapInfo.interlace;
+      let bpp = bitmapInfo.bpp;
+      let depth = bitmapInfo.depth;
+      this.read = dependencies.read;
+      this.write = dependencies.write;
+      this.complete = dependencies.complete;
+      this._imageIndex = 0;
+      this._images = [];
+      if (interlace) {
+        let passes = interlaceUtils.getImagePasses(width, height);
+        for (let i = 0; i < passes.length; i++) {
+          this._images.push({
+            byteWidth: getByteWidth(passes[i].width, bpp, depth),
+            height: passes[i].height,
+            lineIndex: 0
+          });
+        }
+      } else {
+        this._images.push({
+          byteWidth: getByteWidth(width, bpp, depth),
+          height,
+          lineIndex: 0
+        });
+      }
+      if (depth === 8) {
+        this._xComparison = bpp;
+      } else if (depth === 16) {
+        this._xComparison = bpp * 2;
+      } else {
+        this._xComparison = 1;
+      }
+    };
+    Filter.prototype.start = function() {
+      this.read(
+        this._images[this._imageIndex].byteWidth + 1,
+        this._reverseFilterLine.bind(this)
+      );
+    };
+    Filter.prototype._unFilterType1 = function(rawData, unfilteredLine, byteWidth) {
+      let xComparison = this._xComparison;
+      let xBiggerThan = xComparison - 1;
+      for (let x = 0; x < byteWidth; x++) {
+        let rawByte = rawData[1 + x];
+        let f1Left = x > xBiggerThan ? unfilteredLine[x - xComparison] : 0;
+        unfilteredLine[x] = rawByte + f1Left;
+      }
+    };
+    Filter.prototype._unFilterType2 = function(rawData, unfilteredLine, byteWidth) {
+      let lastLine2 = this._lastLine;
+      for (let x = 0; x < byteWidth; x++) {
+        let rawByte = rawData[1 + x];
+        let f2Up = lastLine2 ? lastLine2[x] : 0;
+        unfilteredLine[x] = rawByte + f2Up;
+      }
+    };
+    Filter.prototype._unFilterType3 = function(rawData, unfilteredLine, byteWidth) {
+      let xComparison = this._xComparison;
+      let xBiggerThan = xComparison - 1;
+      let lastLine2 = this._lastLine;
+      for (let x = 0; x < byteWidth; x++) {
+        let rawByte = rawData[1 + x];
+        let f3Up = lastLine2 ? lastLine2[x] : 0;
+        let f3Left = x > xBiggerThan ? unfilteredLine[x - xComparison] : 0;
+        let f3Add = Math.floor((f3Left + f3Up) / 2);
+        unfilteredLine[x] = rawByte + f3Add;
+      }
+    };
+    Filter.prototype._unFilterType4 = function(rawData, unfilteredLine, byteWidth) {
+      let xComparison = this._xComparison;
+      let xBiggerThan = xComparison - 1;
+      let lastLine2 = this._lastLine;
+      for (let x = 0; x < byteWidth; x++) {
+        let rawByte = rawData[1 + x];
+        let f4Up = lastLine2 ? lastLine2[x] : 0;
+        let f4Left = x > xBiggerThan ? unfilteredLine[x - xComparison] : 0;
+        let f4UpLeft = x > xBiggerThan && lastLine2 ? lastLine2[x - xComparison] : 0;
+        let f4Add = paethPredictor(f4Left, f4Up, f4UpLeft);
+        unfilteredLine[x] = rawByte + f4Add;
+      }
+    };
+    Filter.prototype._reverseFilterLine = function(rawData) {
+      let filter = rawData[0];
+      let unfilteredLine;
+      let currentImage = this._images[this._imageIndex];
+      let byteWidth = currentImage.byteWidth;
+      if (filter === 0) {
+        unfilteredLine = rawData.slice(1, byteWidth + 1);
+      } else {
+        unfilteredLine = Buffer.alloc(byteWidth);
+        switch (filter) {
+          case 1:
+            this._unFilterType1(rawData, unfilteredLine, byteWidth);
+            break;
+          case 2:
+            this._unFilterType2(rawData, unfilteredLine, byteWidth);
+            break;
+          case 3:
+            this._unFilterType3(rawData, unfilteredLine, byteWidth);
+            break;
+          case 4:
+            this._unFilterType4(rawData, unfilteredLine, byteWidth);
+            break;
+          default:
+            throw new Error("Unrecognised filter type - " + filter);
+        }
+      }
+      this.write(unfilteredLine);
+      currentImage.lineIndex++;
+      if (currentImage.lineIndex >= currentImage.height) {
+        this._lastLine = null;
+        this._imageIndex++;
+        currentImage = this._images[this._imageIndex];
+      } else {
+        this._lastLine = unfilteredLine;
+      }
+      if (currentImage) {
+        this.read(currentImage.byteWidth + 1, this._reverseFilterLine.bind(this));
+      } else {
+        this._lastLine = null;
+        this.complete();
+      }
+    };
+  }
+});
+
+// node_modules/pngjs/lib/filter-parse-async.js
+var require_filter_parse_async = __commonJS({
+  "node_modules/pngjs/lib/filter-parse-async.js"(exports2, module2) {
+    "use strict";
+    var util = require("util");
+    var ChunkStream = require_chunkstream();
+    var Filter = require_filter_parse();
+    var FilterAsync = module2.exports = function(bitmapInfo) {
+      ChunkStream.call(this);
+      let buffers = [];
+      let that = this;
+      this._filter = new Filter(bitmapInfo, {
+        read: this.read.bind(this),
+        write: function(buffer) {
+          buffers.push(buffer);
+        },
+        complete: function() {
+          that.emit("complete", Buffer.concat(buffers));
+        }
+      });
+      this._filter.start();
+    };
+    util.inherits(FilterAsync, ChunkStream);
+  }
+});
+
+// node_modules/pngjs/lib/constants.js
+var require_constants8 = __commonJS({
+  "node_modules/pngjs/lib/constants.js"(exports2, module2) {
+    "use strict";
+    module2.exports = {
+      PNG_SIGNATURE: [137, 80, 78, 71, 13, 10, 26, 10],
+      TYPE_IHDR: 1229472850,
+      TYPE_IEND: 1229278788,
+      TYPE_IDAT: 1229209940,
+      TYPE_PLTE: 1347179589,
+      TYPE_tRNS: 1951551059,
+      // eslint-disable-line camelcase
+      TYPE_gAMA: 1732332865,
+      // eslint-disable-line camelcase
+      // color-type bits
+      COLORTYPE_GRAYSCALE: 0,
+      COLORTYPE_PALETTE: 1,
+      COLORTYPE_COLOR: 2,
+      COLORTYPE_ALPHA: 4,
+      // e.g. grayscale and alpha
+      // color-type combinations
+      COLORTYPE_PALETTE_COLOR: 3,
+      COLORTYPE_COLOR_ALPHA: 6,
+      COLORTYPE_TO_BPP_MAP: {
+        0: 1,
+        2: 3,
+        3: 1,
+        4: 2,
+        6: 4
+      },
+      GAMMA_DIVISION: 1e5
+    };
+  }
+});
+
+// node_modules/pngjs/lib/crc.js
+var require_crc = __commonJS({
+  "node_modules/pngjs/lib/crc.js"(exports2, module2) {
+    "use strict";
+    var crcTable = [];
+    (function() {
+      for (let i = 0; i < 256; i++) {
+        let currentCrc = i;
+        for (let j = 0; j < 8; j++) {
+          if (currentCrc & 1) {
+            currentCrc = 3988292384 ^ currentCrc >>> 1;
+          } else {
+            currentCrc = currentCrc >>> 1;
+          }
+        }
+        crcTable[i] = currentCrc;
+      }
+    })();
+    var CrcCalculator = module2.exports = function() {
+      this._crc = -1;
+    };
+    CrcCalculator.prototype.write = function(data) {
+      for (let i = 0; i < data.length; i++) {
+        this._crc = crcTable[(this._crc ^ data[i]) & 255] ^ this._crc >>> 8;
+      }
+      return true;
+    };
+    CrcCalculator.prototype.crc32 = function() {
+      return this._crc ^ -1;
+    };
+    CrcCalculator.crc32 = function(buf) {
+      let crc = -1;
+      for (let i = 0; i < buf.length; i++) {
+        crc = crcTable[(crc ^ buf[i]) & 255] ^ crc >>> 8;
+      }
+      return crc ^ -1;
+    };
+  }
+});
+
+// node_modules/pngjs/lib/parser.js
+var require_parser2 = __commonJS({
+  "node_modules/pngjs/lib/parser.js"(exports2, module2) {
+    "use strict";
+    var constants5 = require_constants8();
+    var CrcCalculator = require_crc();
+    var Parser = module2.exports = function(options, dependencies) {
+      this._options = options;
+      options.checkCRC = options.checkCRC !== false;
+      this._hasIHDR = false;
+      this._hasIEND = false;
+      this._emittedHeadersFinished = false;
+      this._palette = [];
+      this._colorType = 0;
+      this._chunks = {};
+      this._chunks[constants5.TYPE_IHDR] = this._handleIHDR.bind(this);
+      this._chunks[constants5.TYPE_IEND] = this._handleIEND.bind(this);
+      this._chunks[constants5.TYPE_IDAT] = this._handleIDAT.bind(this);
+      this._chunks[constants5.TYPE_PLTE] = this._handlePLTE.bind(this);
+      this._chunks[constants5.TYPE_tRNS] = this._handleTRNS.bind(this);
+      this._chunks[constants5.TYPE_gAMA] = this._handleGAMA.bind(this);
+      this.read = dependencies.read;
+      this.error = dependencies.error;
+      this.metadata = dependencies.metadata;
+      this.gamma = dependencies.gamma;
+      this.transColor = dependencies.transColor;
+      this.palette = dependencies.palette;
+      this.parsed = dependencies.parsed;
+      this.inflateData = dependencies.inflateData;
+      this.finished = dependencies.finished;
+      this.simpleTransparency = dependencies.simpleTransparency;
+      this.headersFinished = dependencies.headersFinished || function() {
+      };
+    };
+    Parser.prototype.start = function() {
+      this.read(constants5.PNG_SIGNATURE.length, this._parseSignature.bind(this));
+    };
+    Parser.prototype._parseSignature = function(data) {
+      let signature = constants5.PNG_SIGNATURE;
+      for (let i = 0; i < signature.length; i++) {
+        if (data[i] !== signature[i]) {
+          this.error(new Error("Invalid file signature"));
+          return;
+        }
+      }
+      this.read(8, this._parseChunkBegin.bind(this));
+    };
+    Parser.prototype._parseChunkBegin = function(data) {
+      let length = data.readUInt32BE(0);
+      let type = data.readUInt32BE(4);
+      let name = "";
+      for (let i = 4; i < 8; i++) {
+        name += String.fromCharCode(data[i]);
+      }
+      let ancillary = Boolean(data[4] & 32);
+      if (!this._hasIHDR && type !== constants5.TYPE_IHDR) {
+        this.error(new Error("Expected IHDR on beggining"));
+        return;
+      }
+      this._crc = new CrcCalculator();
+      this._crc.write(Buffer.from(name));
+      if (this._chunks[type]) {
+        return this._chunks[type](length);
+      }
+      if (!ancillary) {
+        this.error(new Error("Unsupported critical chunk type " + name));
+        return;
+      }
+      this.read(length + 4, this._skipChunk.bind(this));
+    };
+    Parser.prototype._skipChunk = function() {
+      this.read(8, this._parseChunkBegin.bind(this));
+    };
+    Parser.prototype._handleChunkEnd = function() {
+      this.read(4, this._parseChunkEnd.bind(this));
+    };
+    Parser.prototype._parseChunkEnd = function(data) {
+      let fileCrc = data.readInt32BE(0);
+      let calcCrc = this._crc.crc32();
+      if (this._options.checkCRC && calcCrc !== fileCrc) {
+        this.error(new Error("Crc error - " + fileCrc + " - " + calcCrc));
+        return;
+      }
+      if (!this._hasIEND) {
+        this.read(8, this._parseChunkBegin.bind(this));
+      }
+    };
+    Parser.prototype._handleIHDR = function(length) {
+      this.read(length, this._parseIHDR.bind(this));
+    };
+    Parser.prototype._parseIHDR = function(data) {
+      this._crc.write(data);
+      let width = data.readUInt32BE(0);
+      let height = data.readUInt32BE(4);
+      let depth = data[8];
+      let colorType = data[9];
+      let compr = data[10];
+      let filter = data[11];
+      let interlace = data[12];
+      if (depth !== 8 && depth !== 4 && depth !== 2 && depth !== 1 && depth !== 16) {
+        this.error(new Error("Unsupported bit depth " + depth));
+        return;
+      }
+      if (!(colorType in constants5.COLORTYPE_TO_BPP_MAP)) {
+        this.error(new Error("Unsupported color type"));
+        return;
+      }
+      if (compr !== 0) {
+        this.error(new Error("Unsupported compression method"));
+        return;
+      }
+      if (filter !== 0) {
+        this.error(new Error("Unsupported filter method"));
+        return;
+      }
+      if (interlace !== 0 && interlace !== 1) {
+        this.error(new Error("Unsupported interlace method"));
+        return;
+      }
+      this._colorType = colorType;
+      let bpp = constants5.COLORTYPE_TO_BPP_MAP[this._colorType];
+      this._hasIHDR = true;
+      this.metadata({
+        width,
+        height,
+        depth,
+        interlace: Boolean(interlace),
+        palette: Boolean(colorType & constants5.COLORTYPE_PALETTE),
+        color: Boolean(colorType & constants5.COLORTYPE_COLOR),
+        alpha: Boolean(colorType & constants5.COLORTYPE_ALPHA),
+        bpp,
+        colorType
+      });
+      this._handleChunkEnd();
+    };
+    Parser.prototype._handlePLTE = function(length) {
+      this.read(length, this._parsePLTE.bind(this));
+    };
+    Parser.prototype._parsePLTE = function(data) {
+      this._crc.write(data);
+      let entries2 = Math.floor(data.length / 3);
+      for (let i = 0; i < entries2; i++) {
+        this._palette.push([data[i * 3], data[i * 3 + 1], data[i * 3 + 2], 255]);
+      }
+      this.palette(this._palette);
+      this._handleChunkEnd();
+    };
+    Parser.prototype._handleTRNS = function(length) {
+      this.simpleTransparency();
+      this.read(length, this._parseTRNS.bind(this));
+    };
+    Parser.prototype._parseTRNS = function(data) {
+      this._crc.write(data);
+      if (this._colorType === constants5.COLORTYPE_PALETTE_COLOR) {
+        if (this._palette.length === 0) {
+          this.error(new Error("Transparency chunk must be after palette"));
+          return;
+        }
+        if (data.length > this._palette.length) {
+          this.error(new Error("More transparent colors than palette size"));
+          return;
+        }
+        for (let i = 0; i < data.length; i++) {
+          this._palette[i][3] = data[i];
+        }
+        this.palette(this._palette);
+      }
+      if (this._colorType === constants5.COLORTYPE_GRAYSCALE) {
+        this.transColor([data.readUInt16BE(0)]);
+      }
+      if (this._colorType === constants5.COLORTYPE_COLOR) {
+        this.transColor([
+          data.readUInt16BE(0),
+          data.readUInt16BE(2),
+          data.readUInt16BE(4)
+        ]);
+      }
+      this._handleChunkEnd();
+    };
+    Parser.prototype._handleGAMA = function(length) {
+      this.read(length, this._parseGAMA.bind(this));
+    };
+    Parser.prototype._parseGAMA = function(data) {
+      this._crc.write(data);
+      this.gamma(data.readUInt32BE(0) / constants5.GAMMA_DIVISION);
+      this._handleChunkEnd();
+    };
+    Parser.prototype._handleIDAT = function(length) {
+      if (!this._emittedHeadersFinished) {
+        this._emittedHeadersFinished = true;
+        this.headersFinished();
+      }
+      this.read(-length, this._parseIDAT.bind(this, length));
+    };
+    Parser.prototype._parseIDAT = function(length, data) {
+      this._crc.write(data);
+      if (this._colorType === constants5.COLORTYPE_PALETTE_COLOR && this._palette.length === 0) {
+        throw new Error("Expected palette not found");
+      }
+      this.inflateData(data);
+      let leftOverLength = length - data.length;
+      if (leftOverLength > 0) {
+        this._handleIDAT(leftOverLength);
+      } else {
+        this._handleChunkEnd();
+      }
+    };
+    Parser.prototype._handleIEND = function(length) {
+      this.read(length, this._parseIEND.bind(this));
+    };
+    Parser.prototype._parseIEND = function(data) {
+      this._crc.write(data);
+      this._hasIEND = true;
+      this._handleChunkEnd();
+      if (this.finished) {
+        this.finished();
+      }
+    };
+  }
+});
+
+// node_modules/pngjs/lib/bitmapper.js
+var require_bitmapper = __commonJS({
+  "node_modules/pngjs/lib/bitmapper.js"(exports2) {
+    "use strict";
+    var interlaceUtils = require_interlace();
+    var pixelBppMapper = [
+      // 0 - dummy entry
+      function() {
+      },
+      // 1 - L
+      // 0: 0, 1: 0, 2: 0, 3: 0xff
+      function(pxData, data, pxPos, rawPos) {
+        if (rawPos === data.length) {
+          throw new Error("Ran out of data");
+        }
+        let pixel = data[rawPos];
+        pxData[pxPos] = pixel;
+        pxData[pxPos + 1] = pixel;
+        pxData[pxPos + 2] = pixel;
+        pxData[pxPos + 3] = 255;
+      },
+      // 2 - LA
+      // 0: 0, 1: 0, 2: 0, 3: 1
+      function(pxData, data, pxPos, rawPos) {
+        if (rawPos + 1 >= data.length) {
+          throw new Error("Ran out of data");
+        }
+        let pixel = data[rawPos];
+        pxData[pxPos] = pixel;
+        pxData[pxPos + 1] = pixel;
+        pxData[pxPos + 2] = pixel;
+        pxData[pxPos + 3] = data[rawPos + 1];
+      },
+      // 3 - RGB
+      // 0: 0, 1: 1, 2: 2, 3: 0xff
+      function(pxData, data, pxPos, rawPos) {
+        if (rawPos + 2 >= data.length) {
+          throw new Error("Ran out of data");
+        }
+        pxData[pxPos] = data[rawPos];
+        pxData[pxPos + 1] = data[rawPos + 1];
+        pxData[pxPos + 2] = data[rawPos + 2];
+        pxData[pxPos + 3] = 255;
+      },
+      // 4 - RGBA
+      // 0: 0, 1: 1, 2: 2, 3: 3
+      function(pxData, data, pxPos, rawPos) {
+        if (rawPos + 3 >= data.length) {
+          throw new Error("Ran out of data");
+        }
+        pxData[pxPos] = data[rawPos];
+        pxData[pxPos + 1] = data[rawPos + 1];
+        pxData[pxPos + 2] = data[rawPos + 2];
+        pxData[pxPos + 3] = data[rawPos + 3];
+      }
+    ];
+    var pixelBppCustomMapper = [
+      // 0 - dummy entry
+      function() {
+      },
+      // 1 - L
+      // 0: 0, 1: 0, 2: 0, 3: 0xff
+      function(pxData, pixelData, pxPos, maxBit) {
+        let pixel = pixelData[0];
+        pxData[pxPos] = pixel;
+        pxData[pxPos + 1] = pixel;
+        pxData[pxPos + 2] = pixel;
+        pxData[pxPos + 3] = maxBit;
+      },
+      // 2 - LA
+      // 0: 0, 1: 0, 2: 0, 3: 1
+      function(pxData, pixelData, pxPos) {
+        let pixel = pixelData[0];
+        pxData[pxPos] = pixel;
+        pxData[pxPos + 1] = pixel;
+        pxData[pxPos + 2] = pixel;
+        pxData[pxPos + 3] = pixelData[1];
+      },
+      // 3 - RGB
+      // 0: 0, 1: 1, 2: 2, 3: 0xff
+      function(pxData, pixelData, pxPos, maxBit) {
+        pxData[pxPos] = pixelData[0];
+        pxData[pxPos + 1] = pixelData[1];
+        pxData[pxPos + 2] = pixelData[2];
+        pxData[pxPos + 3] = maxBit;
+      },
+      // 4 - RGBA
+      // 0: 0, 1: 1, 2: 2, 3: 3
+      function(pxData, pixelData, pxPos) {
+        pxData[pxPos] = pixelData[0];
+        pxData[pxPos + 1] = pixelData[1];
+        pxData[pxPos + 2] = pixelData[2];
+        pxData[pxPos + 3] = pixelData[3];
+      }
+    ];
+    function bitRetriever(data, depth) {
+      let leftOver = [];
+      let i = 0;
+      function split() {
+        if (i === data.length) {
+          throw new Error("Ran out of data");
+        }
+        let byte = data[i];
+        i++;
+        let byte8, byte7, byte6, byte5, byte4, byte3, byte2, byte1;
+        switch (depth) {
+          default:
+            throw new Error("unrecognised depth");
+          case 16:
+            byte2 = data[i];
+            i++;
+            leftOver.push((byte << 8) + byte2);
+            break;
+          case 4:
+            byte2 = byte & 15;
+            byte1 = byte >> 4;
+            leftOver.push(byte1, byte2);
+            break;
+          case 2:
+            byte4 = byte & 3;
+            byte3 = byte >> 2 & 3;
+            byte2 = byte >> 4 & 3;
+            byte1 = byte >> 6 & 3;
+            leftOver.push(byte1, byte2, byte3, byte4);
+            break;
+          case 1:
+            byte8 = byte & 1;
+            byte7 = byte >> 1 & 1;
+            byte6 = byte >> 2 & 1;
+            byte5 = byte >> 3 & 1;
+            byte4 = byte >> 4 & 1;
+            byte3 = byte >> 5 & 1;
+            byte2 = byte >> 6 & 1;
+            byte1 = byte >> 7 & 1;
+            leftOver.push(byte1, byte2, byte3, byte4, byte5, byte6, byte7, byte8);
+            break;
+        }
+      }
+      return {
+        get: function(count) {
+          while (leftOver.length < count) {
+            split();
+          }
+          let returner = leftOver.slice(0, count);
+          leftOver = leftOver.slice(count);
+          return returner;
+        },
+        resetAfterLine: function() {
+          leftOver.length = 0;
+        },
+        end: function() {
+          if (i !== data.length) {
+            throw new Error("extra data found");
+          }
+        }
+      };
+    }
+    function mapImage8Bit(image, pxData, getPxPos, bpp, data, rawPos) {
+      let imageWidth = image.width;
+      let imageHeight = image.height;
+      let imagePass = image.index;
+      for (let y2 = 0; y2 < imageHeight; y2++) {
+        for (let x = 0; x < imageWidth; x++) {
+          let pxPos = getPxPos(x, y2, imagePass);
+          pixelBppMapper[bpp](pxData, data, pxPos, rawPos);
+          rawPos += bpp;
+        }
+      }
+      return rawPos;
+    }
+    function mapImageCustomBit(image, pxData, getPxPos, bpp, bits, maxBit) {
+      let imageWidth = image.width;
+      let imageHeight = image.height;
+      let imagePass = image.index;
+      for (let y2 = 0; y2 < imageHeight; y2++) {
+        for (let x = 0; x < imageWidth; x++) {
+          let pixelData = bits.get(bpp);
+          let pxPos = getPxPos(x, y2, imagePass);
+          pixelBppCustomMapper[bpp](pxData, pixelData, pxPos, maxBit);
+        }
+        bits.resetAfterLine();
+      }
+    }
+    exports2.dataToBitMap = function(data, bitmapInfo) {
+      let width = bitmapInfo.width;
+      let height = bitmapInfo.height;
+      let depth = bitmapInfo.depth;
+      let bpp = bitmapInfo.bpp;
+      let interlace = bitmapInfo.interlace;
+      let bits;
+      if (depth !== 8) {
+        bits = bitRetriever(data, depth);
+      }
+      let pxData;
+      if (depth <= 8) {
+        pxData = Buffer.alloc(width * height * 4);
+      } else {
+        pxData = new Uint16Array(width * height * 4);
+      }
+      let maxBit = Math.pow(2, depth) - 1;
+      let rawPos = 0;
+      let images;
+      let getPxPos;
+      if (interlace) {
+        images = interlaceUtils.getImagePasses(width, height);
+        getPxPos = interlaceUtils.getInterlaceIterator(width, height);
+      } else {
+        let nonInterlacedPxPos = 0;
+        getPxPos = function() {
+          let returner = nonInterlacedPxPos;
+          nonInterlacedPxPos += 4;
+          return returner;
+        };
+        images = [{ width, height }];
+      }
+      for (let imageIndex = 0; imageIndex < images.length; imageIndex++) {
+        if (depth === 8) {
+          rawPos = mapImage8Bit(
+            images[imageIndex],
+            pxData,
+            getPxPos,
+            bpp,
+            data,
+            rawPos
+          );
+        } else {
+          mapImageCustomBit(
+            images[imageIndex],
+            pxData,
+            getPxPos,
+            bpp,
+            bits,
+            maxBit
+          );
+        }
+      }
+      if (depth === 8) {
+        if (rawPos !== data.length) {
+          throw new Error("extra data found");
+        }
+      } else {
+        bits.end();
+      }
+      return pxData;
+    };
+  }
+});
+
+// node_modules/pngjs/lib/format-normaliser.js
+var require_format_normaliser = __commonJS({
+  "node_modules/pngjs/lib/format-normaliser.js"(exports2, module2) {
+    "use strict";
+    function dePalette(indata, outdata, width, height, palette) {
+      let pxPos = 0;
+      for (let y2 = 0; y2 < height; y2++) {
+        for (let x = 0; x < width; x++) {
+          let color = palette[indata[pxPos]];
+          if (!color) {
+            throw new Error("index " + indata[pxPos] + " not in palette");
+          }
+          for (let i = 0; i < 4; i++) {
+            outdata[pxPos + i] = color[i];
+          }
+          pxPos += 4;
+        }
+      }
+    }
+    function replaceTransparentColor(indata, outdata, width, height, transColor) {
+      let pxPos = 0;
+      for (let y2 = 0; y2 < height; y2++) {
+        for (let x = 0; x < width; x++) {
+          let makeTrans = false;
+          if (transColor.length === 1) {
+            if (transColor[0] === indata[pxPos]) {
+              makeTrans = true;
+            }
+          } else if (transColor[0] === indata[pxPos] && transColor[1] === indata[pxPos + 1] && transColor[2] === indata[pxPos + 2]) {
+            makeTrans = true;
+          }
+          if (makeTrans) {
+            for (let i = 0; i < 4; i++) {
+              outdata[pxPos + i] = 0;
+            }
+          }
+          pxPos += 4;
+        }
+      }
+    }
+    function scaleDepth(indata, outdata, width, height, depth) {
+      let maxOutSample = 255;
+      let maxInSample = Math.pow(2, depth) - 1;
+      let pxPos = 0;
+      for (let y2 = 0; y2 < height; y2++) {
+        for (let x = 0; x < width; x++) {
+          for (let i = 0; i < 4; i++) {
+            outdata[pxPos + i] = Math.floor(
+              indata[pxPos + i] * maxOutSample / maxInSample + 0.5
+            );
+          }
+          pxPos += 4;
+        }
+      }
+    }
+    module2.exports = function(indata, imageData) {
+      let depth = imageData.depth;
+      let width = imageData.width;
+      let height = imageData.height;
+      let colorType = imageData.colorType;
+      let transColor = imageData.transColor;
+      let palette = imageData.palette;
+      let outdata = indata;
+      if (colorType === 3) {
+        dePalette(indata, outdata, width, height, palette);
+      } else {
+        if (transColor) {
+          replaceTransparentColor(indata, outdata, width, height, transColor);
+        }
+        if (depth !== 8) {
+          if (depth === 16) {
+            outdata = Buffer.alloc(width * height * 4);
+          }
+          scaleDepth(indata, outdata, width, height, depth);
+        }
+      }
+      return outdata;
+    };
+  }
+});
+
+// node_modules/pngjs/lib/parser-async.js
+var require_parser_async = __commonJS({
+  "node_modules/pngjs/lib/parser-async.js"(exports2, module2) {
+    "use strict";
+    var util = require("util");
+    var zlib = require("zlib");
+    var ChunkStream = require_chunkstream();
+    var FilterAsync = require_filter_parse_async();
+    var Parser = require_parser2();
+    var bitmapper = require_bitmapper();
+    var formatNormaliser = require_format_normaliser();
+    var ParserAsync = module2.exports = function(options) {
+      ChunkStream.call(this);
+      this._parser = new Parser(options, {
+        read: this.read.bind(this),
+        error: this._handleError.bind(this),
+        metadata: this._handleMetaData.bind(this),
+        gamma: this.emit.bind(this, "gamma"),
+        palette: this._handlePalette.bind(this),
+        transColor: this._handleTransColor.bind(this),
+        finished: this._finished.bind(this),
+        inflateData: this._inflateData.bind(this),
+        simpleTransparency: this._simpleTransparency.bind(this),
+        headersFinished: this._headersFinished.bind(this)
+      });
+      this._options = options;
+      this.writable = true;
+      this._parser.start();
+    };
+    util.inherits(ParserAsync, ChunkStream);
+    ParserAsync.prototype._handleError = function(err2) {
+      this.emit("error", err2);
+      this.writable = false;
+      this.destroy();
+      if (this._inflate && this._inflate.destroy) {
+        this._inflate.destroy();
+      }
+      if (this._filter) {
+        this._filter.destroy();
+        this._filter.on("error", function() {
+        });
+      }
+      this.errord = true;
+    };
+    ParserAsync.prototype._inflateData = function(data) {
+      if (!this._inflate) {
+        if (this._bitmapInfo.interlace) {
+          this._inflate = zlib.createInflate();
+          this._inflate.on("error", this.emit.bind(this, "error"));
+          this._filter.on("complete", this._complete.bind(this));
+          this._inflate.pipe(this._filter);
+        } else {
+          let rowSize = (this._bitmapInfo.width * this._bitmapInfo.bpp * this._bitmapInfo.depth + 7 >> 3) + 1;
+          let imageSize = rowSize * this._bitmapInfo.height;
+          let chunkSize = Math.max(imageSize, zlib.Z_MIN_CHUNK);
+          this._inflate = zlib.createInflate({ chunkSize });
+          let leftToInflate = imageSize;
+          let emitError = this.emit.bind(this, "error");
+          this._inflate.on("error", function(err2) {
+            if (!leftToInflate) {
+              return;
+            }
+            emitError(err2);
+          });
+          this._filter.on("complete", this._complete.bind(this));
+          let filterWrite = this._filter.write.bind(this._filter);
+          this._inflate.on("data", function(chunk) {
+            if (!leftToInflate) {
+              return;
+            }
+            if (chunk.length > leftToInflate) {
+              chunk = chunk.slice(0, leftToInflate);
+            }
+            leftToInflate -= chunk.length;
+            filterWrite(chunk);
+          });
+          this._inflate.on("end", this._filter.end.bind(this._filter));
+        }
+      }
+      this._inflate.write(data);
+    };
+    ParserAsync.prototype._handleMetaData = function(metaData) {
+      this._metaData = metaData;
+      this._bitmapInfo = Object.create(metaData);
+      this._filter = new FilterAsync(this._bitmapInfo);
+    };
+    ParserAsync.prototype._handleTransColor = function(transColor) {
+      this._bitmapInfo.transColor = transColor;
+    };
+    ParserAsync.prototype._handlePalette = function(palette) {
+      this._bitmapInfo.palette = palette;
+    };
+    ParserAsync.prototype._simpleTransparency = function() {
+      this._metaData.alpha = true;
+    };
+    ParserAsync.prototype._headersFinished = function() {
+      this.emit("metadata", this._metaData);
+    };
+    ParserAsync.prototype._finished = function() {
+      if (this.errord) {
+        return;
+      }
+      if (!this._inflate) {
+        this.emit("error", "No Inflate block");
+      } else {
+        this._inflate.end();
+      }
+    };
+    ParserAsync.prototype._complete = function(filteredData) {
+      if (this.errord) {
+        return;
+      }
+      let normalisedBitmapData;
+      try {
+        let bitmapData = bitmapper.dataToBitMap(filteredData, this._bitmapInfo);
+        normalisedBitmapData = formatNormaliser(bitmapData, this._bitmapInfo);
+        bitmapData = null;
+      } catch (ex) {
+        this._handleError(ex);
+        return;
+      }
+      this.emit("parsed", normalisedBitmapData);
+    };
+  }
+});
+
+// node_modules/pngjs/lib/bitpacker.js
+var require_bitpacker = __commonJS({
+  "node_modules/pngjs/lib/bitpacker.js"(exports2, module2) {
+    "use strict";
+    var constants5 = require_constants8();
+    module2.exports = function(dataIn, width, height, options) {
+      let outHasAlpha = [constants5.COLORTYPE_COLOR_ALPHA, constants5.COLORTYPE_ALPHA].indexOf(
+        options.colorType
+      ) !== -1;
+      if (options.colorType === options.inputColorType) {
+        let bigEndian = (function() {
+          let buffer = new ArrayBuffer(2);
+          new DataView(buffer).setInt16(
+            0,
+            256,
+            true
+            /* littleEndian */
+          );
+          return new Int16Array(buffer)[0] !== 256;
+        })();
+        if (options.bitDepth === 8 || options.bitDepth === 16 && bigEndian) {
+          return dataIn;
+        }
+      }
+      let data = options.bitDepth !== 16 ? dataIn : new Uint16Array(dataIn.buffer);
+      let maxValue = 255;
+      let inBpp = constants5.COLORTYPE_TO_BPP_MAP[options.inputColorType];
+      if (inBpp === 4 && !options.inputHasAlpha) {
+        inBpp = 3;
+      }
+      let outBpp = constants5.COLORTYPE_TO_BPP_MAP[options.colorType];
+      if (options.bitDepth === 16) {
+        maxValue = 65535;
+        outBpp *= 2;
+      }
+      let outData = Buffer.alloc(width * height * outBpp);
+      let inIndex = 0;
+      let outIndex = 0;
+      let bgColor = options.bgColor || {};
+      if (bgColor.red === void 0) {
+        bgColor.red = maxValue;
+      }
+      if (bgColor.green === void 0) {
+        bgColor.green = maxValue;
+      }
+      if (bgColor.blue === void 0) {
+        bgColor.blue = maxValue;
+      }
+      function getRGBA() {
+        let red;
+        let green;
+        let blue;
+        let alpha = maxValue;
+        switch (options.inputColorType) {
+          case constants5.COLORTYPE_COLOR_ALPHA:
+            alpha = data[inIndex + 3];
+            red = data[inIndex];
+            green = data[inIndex + 1];
+            blue = data[inIndex + 2];
+            break;
+          case constants5.COLORTYPE_COLOR:
+            red = data[inIndex];
+            green = data[inIndex + 1];
+            blue = data[inIndex + 2];
+            break;
+          case constants5.COLORTYPE_ALPHA:
+            alpha = data[inIndex + 1];
+            red = data[inIndex];
+            green = red;
+            blue = red;
+            break;
+          case constants5.COLORTYPE_GRAYSCALE:
+            red = data[inIndex];
+            green = red;
+            blue = red;
+            break;
+          default:
+            throw new Error(
+              "input color type:" + options.inputColorType + " is not supported at present"
+            );
+        }
+        if (options.inputHasAlpha) {
+          if (!outHasAlpha) {
+            alpha /= maxValue;
+            red = Math.min(
+              Math.max(Math.round((1 - alpha) * bgColor.red + alpha * red), 0),
+              maxValue
+            );
+            green = Math.min(
+              Math.max(Math.round((1 - alpha) * bgColor.green + alpha * green), 0),
+              maxValue
+            );
+            blue = Math.min(
+              Math.max(Math.round((1 - alpha) * bgColor.blue + alpha * blue), 0),
+              maxValue
+            );
+          }
+        }
+        return { red, green, blue, alpha };
+      }
+      for (let y2 = 0; y2 < height; y2++) {
+        for (let x = 0; x < width; x++) {
+          let rgba = getRGBA(data, inIndex);
+          switch (options.colorType) {
+            case constants5.COLORTYPE_COLOR_ALPHA:
+            case constants5.COLORTYPE_COLOR:
+              if (options.bitDepth === 8) {
+                outData[outIndex] = rgba.red;
+                outData[outIndex + 1] = rgba.green;
+                outData[outIndex + 2] = rgba.blue;
+                if (outHasAlpha) {
+                  outData[outIndex + 3] = rgba.alpha;
+                }
+              } else {
+                outData.writeUInt16BE(rgba.red, outIndex);
+                outData.writeUInt16BE(rgba.green, outIndex + 2);
+                outData.writeUInt16BE(rgba.blue, outIndex + 4);
+                if (outHasAlpha) {
+                  outData.writeUInt16BE(rgba.alpha, outIndex + 6);
+                }
+              }
+              break;
+            case constants5.COLORTYPE_ALPHA:
+            case constants5.COLORTYPE_GRAYSCALE: {
+              let grayscale = (rgba.red + rgba.green + rgba.blue) / 3;
+              if (options.bitDepth === 8) {
+                outData[outIndex] = grayscale;
+                if (outHasAlpha) {
+                  outData[outIndex + 1] = rgba.alpha;
+                }
+              } else {
+                outData.writeUInt16BE(grayscale, outIndex);
+                if (outHasAlpha) {
+                  outData.writeUInt16BE(rgba.alpha, outIndex + 2);
+                }
+              }
+              break;
+            }
+            default:
+              throw new Error("unrecognised color Type " + options.colorType);
+          }
+          inIndex += inBpp;
+          outIndex += outBpp;
+        }
+      }
+      return outData;
+    };
+  }
+});
+
+// node_modules/pngjs/lib/filter-pack.js
+var require_filter_pack = __commonJS({
+  "node_modules/pngjs/lib/filter-pack.js"(exports2, module2) {
+    "use strict";
+    var paethPredictor = require_paeth_predictor();
+    function filterNone(pxData, pxPos, byteWidth, rawData, rawPos) {
+      for (let x = 0; x < byteWidth; x++) {
+        rawData[rawPos + x] = pxData[pxPos + x];
+      }
+    }
+    function filterSumNone(pxData, pxPos, byteWidth) {
+      let sum = 0;
+      let length = pxPos + byteWidth;
+      for (let i = pxPos; i < length; i++) {
+        sum += Math.abs(pxData[i]);
+      }
+      return sum;
+    }
+    function filterSub(pxData, pxPos, byteWidth, rawData, rawPos, bpp) {
+      for (let x = 0; x < byteWidth; x++) {
+        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
+        let val = pxData[pxPos + x] - left;
+        rawData[rawPos + x] = val;
+      }
+    }
+    function filterSumSub(pxData, pxPos, byteWidth, bpp) {
+      let sum = 0;
+      for (let x = 0; x < byteWidth; x++) {
+        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
+        let val = pxData[pxPos + x] - left;
+        sum += Math.abs(val);
+      }
+      return sum;
+    }
+    function filterUp(pxData, pxPos, byteWidth, rawData, rawPos) {
+      for (let x = 0; x < byteWidth; x++) {
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let val = pxData[pxPos + x] - up2;
+        rawData[rawPos + x] = val;
+      }
+    }
+    function filterSumUp(pxData, pxPos, byteWidth) {
+      let sum = 0;
+      let length = pxPos + byteWidth;
+      for (let x = pxPos; x < length; x++) {
+        let up2 = pxPos > 0 ? pxData[x - byteWidth] : 0;
+        let val = pxData[x] - up2;
+        sum += Math.abs(val);
+      }
+      return sum;
+    }
+    function filterAvg(pxData, pxPos, byteWidth, rawData, rawPos, bpp) {
+      for (let x = 0; x < byteWidth; x++) {
+        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let val = pxData[pxPos + x] - (left + up2 >> 1);
+        rawData[rawPos + x] = val;
+      }
+    }
+    function filterSumAvg(pxData, pxPos, byteWidth, bpp) {
+      let sum = 0;
+      for (let x = 0; x < byteWidth; x++) {
+        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let val = pxData[pxPos + x] - (left + up2 >> 1);
+        sum += Math.abs(val);
+      }
+      return sum;
+    }
+    function filterPaeth(pxData, pxPos, byteWidth, rawData, rawPos, bpp) {
+      for (let x = 0; x < byteWidth; x++) {
+        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let upleft = pxPos > 0 && x >= bpp ? pxData[pxPos + x - (byteWidth + bpp)] : 0;
+        let val = pxData[pxPos + x] - paethPredictor(left, up2, upleft);
+        rawData[rawPos + x] = val;
+      }
+    }
+    function filterSumPaeth(pxData, pxPos, byteWidth, bpp) {
+      let sum = 0;
+      for (let x = 0; x < byteWidth; x++) {
+        let left = x >= bpp ? pxData[pxPos + x - bpp] : 0;
+        let up2 = pxPos > 0 ? pxData[pxPos + x - byteWidth] : 0;
+        let upleft = pxPos > 0 && x >= bpp ? pxData[pxPos + x - (byteWidth + bpp)] : 0;
+        let val = pxData[pxPos + x] - paethPredictor(left, up2, upleft);
+        sum += Math.abs(val);
+      }
+      return sum;
+    }
+    var filters = {
+      0: filterNone,
+      1: filterSub,
+      2: filterUp,
+      3: filterAvg,
+      4: filterPaeth
+    };
+    var filterSums = {
+      0: filterSumNone,
+      1: filterSumSub,
+      2: filterSumUp,
+      3: filterSumAvg,
+      4: filterSumPaeth
+    };
+    module2.exports = function(pxData, width, height, options, bpp) {
+      let filterTypes;
+      if (!("filterType" in options) || options.filterType === -1) {
+        filterTypes = [0, 1, 2, 3, 4];
+      } else if (typeof options.filterType === "number") {
+        filterTypes = [options.filterType];
+      } else {
+        throw new Error("unrecognised filter types");
+      }
+      if (options.bitDepth === 16) {
+        bpp *= 2;
+      }
+      let byteWidth = width * bpp;
+      let rawPos = 0;
+      let pxPos = 0;
+      let rawData = Buffer.alloc((byteWidth + 1) * height);
+      let sel = filterTypes[0];
+      for (let y2 = 0; y2 < height; y2++) {
+        if (filterTypes.length > 1) {
+          let min = Infinity;
+          for (let i = 0; i < filterTypes.length; i++) {
+            let sum = filterSums[filterTypes[i]](pxData, pxPos, byteWidth, bpp);
+            if (sum < min) {
+              sel = filterTypes[i];
+              min = sum;
+            }
+          }
+        }
+        rawData[rawPos] = sel;
+        rawPos++;
+        filters[sel](pxData, pxPos, byteWidth, rawData, rawPos, bpp);
+        rawPos += byteWidth;
+        pxPos += byteWidth;
+      }
+      return rawData;
+    };
+  }
+});
+
+// node_modules/pngjs/lib/packer.js
+var require_packer = __commonJS({
+  "node_modules/pngjs/lib/packer.js"(exports2, module2) {
+    "use strict";
+    var constants5 = require_constants8();
+    var CrcStream = require_crc();
+    var bitPacker = require_bitpacker();
+    var filter = require_filter_pack();
+    var zlib = require("zlib");
+    var Packer = module2.exports = function(options) {
+      this._options = options;
+      options.deflateChunkSize = options.deflateChunkSize || 32 * 1024;
+      options.deflateLevel = options.deflateLevel != null ? options.deflateLevel : 9;
+      options.deflateStrategy = options.deflateStrategy != null ? options.deflateStrategy : 3;
+      options.inputHasAlpha = options.inputHasAlpha != null ? options.inputHasAlpha : true;
+      options.deflateFactory = options.deflateFactory || zlib.createDeflate;
+      options.bitDepth = options.bitDepth || 8;
+      options.colorType = typeof options.colorType === "number" ? options.colorType : constants5.COLORTYPE_COLOR_ALPHA;
+      options.inputColorType = typeof options.inputColorType === "number" ? options.inputColorType : constants5.COLORTYPE_COLOR_ALPHA;
+      if ([
+        constants5.COLORTYPE_GRAYSCALE,
+        constants5.COLORTYPE_COLOR,
+        constants5.COLORTYPE_COLOR_ALPHA,
+        constants5.COLORTYPE_ALPHA
+      ].indexOf(options.colorType) === -1) {
+        throw new Error(
+          "option color type:" + options.colorType + " is not supported at present"
+        );
+      }
+      if ([
+        constants5.COLORTYPE_GRAYSCALE,
+        constants5.COLORTYPE_COLOR,
+        constants5.COLORTYPE_COLOR_ALPHA,
+        constants5.COLORTYPE_ALPHA
+      ].indexOf(options.inputColorType) === -1) {
+        throw new Error(
+          "option input color type:" + options.inputColorType + " is not supported at present"
+        );
+      }
+      if (options.bitDepth !== 8 && options.bitDepth !== 16) {
+        throw new Error(
+          "option bit depth:" + options.bitDepth + " is not supported at present"
+        );
+      }
+    };
+    Packer.prototype.getDeflateOptions = function() {
+      return {
+        chunkSize: this._options.deflateChunkSize,
+        level: this._options.deflateLevel,
+        strategy: this._options.deflateStrategy
+      };
+    };
+    Packer.prototype.createDeflate = function() {
+      return this._options.deflateFactory(this.getDeflateOptions());
+    };
+    Packer.prototype.filterData = function(data, width, height) {
+      let packedData = bitPacker(data, width, height, this._options);
+      let bpp = constants5.COLORTYPE_TO_BPP_MAP[this._options.colorType];
+      let filteredData = filter(packedData, width, height, this._options, bpp);
+      return filteredData;
+    };
+    Packer.prototype._packChunk = function(type, data) {
+      let len = data ? data.length : 0;
+      let buf = Buffer.alloc(len + 12);
+      buf.writeUInt32BE(len, 0);
+      buf.writeUInt32BE(type, 4);
+      if (data) {
+        data.copy(buf, 8);
+      }
+      buf.writeInt32BE(
+        CrcStream.crc32(buf.slice(4, buf.length - 4)),
+        buf.length - 4
+      );
+      return buf;
+    };
+    Packer.prototype.packGAMA = function(gamma) {
+      let buf = Buffer.alloc(4);
+      buf.writeUInt32BE(Math.floor(gamma * constants5.GAMMA_DIVISION), 0);
+      return this._packChunk(constants5.TYPE_gAMA, buf);
+    };
+    Packer.prototype.packIHDR = function(width, height) {
+      let buf = Buffer.alloc(13);
+      buf.writeUInt32BE(width, 0);
+      buf.writeUInt32BE(height, 4);
+      buf[8] = this._options.bitDepth;
+      buf[9] = this._options.colorType;
+      buf[10] = 0;
+      buf[11] = 0;
+      buf[12] = 0;
+      return this._packChunk(constants5.TYPE_IHDR, buf);
+    };
+    Packer.prototype.packIDAT = function(data) {
+      return this._packChunk(constants5.TYPE_IDAT, data);
+    };
+    Packer.prototype.packIEND = function() {
+      return this._packChunk(constants5.TYPE_IEND, null);
+    };
+  }
+});
+
+// node_modules/pngjs/lib/packer-async.js
+var require_packer_async = __commonJS({
+  "node_modules/pngjs/lib/packer-async.js"(exports2, module2) {
+    "use strict";
+    var util = require("util");
+    var Stream = require("stream");
+    var constants5 = require_constants8();
+    var Packer = require_packer();
+    var PackerAsync = module2.exports = function(opt) {
+      Stream.call(this);
+      let options = opt || {};
+      this._packer = new Packer(options);
+      this._deflate = this._packer.createDeflate();
+      this.readable = true;
+    };
+    util.inherits(PackerAsync, Stream);
+    PackerAsync.prototype.pack = function(data, width, height, gamma) {
+      this.emit("data", Buffer.from(constants5.PNG_SIGNATURE));
+      this.emit("data", this._packer.packIHDR(width, height));
+      if (gamma) {
+        this.emit("data", this._packer.packGAMA(gamma));
+      }
+      let filteredData = this._packer.filterData(data, width, height);
+      this._deflate.on("error", this.emit.bind(this, "error"));
+      this._deflate.on(
+        "data",
+        function(compressedData) {
+          this.emit("data", this._packer.packIDAT(compressedData));
+        }.bind(this)
+      );
+      this._deflate.on(
+        "end",
+        function() {
+          this.emit("data", this._packer.packIEND());
+          this.emit("end");
+        }.bind(this)
+      );
+      this._deflate.end(filteredData);
+    };
+  }
+});
+
+// node_modules/pngjs/lib/sync-inflate.js
+var require_sync_inflate = __commonJS({
+  "node_modules/pngjs/lib/sync-inflate.js"(exports2, module2) {
+    "use strict";
+    var assert = require("assert").ok;
+    var zlib = require("zlib");
+    var util = require("util");
+    var kMaxLength = require("buffer").kMaxLength;
+    function Inflate(opts) {
+      if (!(this instanceof Inflate)) {
+        return new Inflate(opts);
+      }
+      if (opts && opts.chunkSize < zlib.Z_MIN_CHUNK) {
+        opts.chunkSize = zlib.Z_MIN_CHUNK;
+      }
+      zlib.Inflate.call(this, opts);
+      this._offset = this._offset === void 0 ? this._outOffset : this._offset;
+      this._buffer = this._buffer || this._outBuffer;
+      if (opts && opts.maxLength != null) {
+        this._maxLength = opts.maxLength;
+      }
+    }
+    function createInflate(opts) {
+      return new Inflate(opts);
+    }
+    function _close(engine, callback) {
+      if (callback) {
+        process.nextTick(callback);
+      }
+      if (!engine._handle) {
+        return;
+      }
+      engine._handle.close();
+      engine._handle = null;
+    }
+    Inflate.prototype._processChunk = function(chunk, flushFlag, asyncCb) {
+      if (typeof asyncCb === "function") {
+        return zlib.Inflate._processChunk.call(this, chunk, flushFlag, asyncCb);
+      }
+      let self2 = this;
+      let availInBefore = chunk && chunk.length;
+      let availOutBefore = this._chunkSize - this._offset;
+      let leftToInflate = this._maxLength;
+      let inOff = 0;
+      let buffers = [];
+      let nread = 0;
+      let error2;
+      this.on("error", function(err2) {
+        error2 = err2;
+      });
+      function handleChunk(availInAfter, availOutAfter) {
+        if (self2._hadError) {
+          return;
+        }
+        let have = availOutBefore - availOutAfter;
+        assert(have >= 0, "have should not go down");
+        if (have > 0) {
+          let out = self2._buffer.slice(self2._offset, self2._offset + have);
+          self2._offset += have;
+          if (out.length > leftToInflate) {
+            out = out.slice(0, leftToInflate);
+          }
+          buffers.push(out);
+          nread += out.length;
+          leftToInflate -= out.length;
+          if (leftToInflate === 0) {
+            return false;
+          }
+        }
+        if (availOutAfter === 0 || self2._offset >= self2._chunkSize) {
+          availOutBefore = self2._chunkSize;
+          self2._offset = 0;
+          self2._buffer = Buffer.allocUnsafe(self2._chunkSize);
+        }
+        if (availOutAfter === 0) {
+          inOff += availInBefore - availInAfter;
+          availInBefore = availInAfter;
+          return true;
+        }
+        return false;
+      }
+      assert(this._handle, "zlib binding closed");
+      let res;
+      do {
+        res = this._handle.writeSync(
+          flushFlag,
+          chunk,
+          // in
+          inOff,
+          // in_off
+          availInBefore,
+          // in_len
+          this._buffer,
+          // out
+          this._offset,
+          //out_off
+          availOutBefore
+        );
+        res = res || this._writeState;
+      } while (!this._hadError && handleChunk(res[0], res[1]));
+      if (this._hadError) {
+        throw error2;
+      }
+      if (nread >= kMaxLength) {
+        _close(this);
+        throw new RangeError(
+          "Cannot create final Buffer. It would be larger than 0x" + kMaxLength.toString(16) + " bytes"
+        );
+      }
+      let buf = Buffer.concat(buffers, nread);
+      _close(this);
+      return buf;
+    };
+    util.inherits(Inflate, zlib.Inflate);
+    function zlibBufferSync(engine, buffer) {
+      if (typeof buffer === "string") {
+        buffer = Buffer.from(buffer);
+      }
+      if (!(buffer instanceof Buffer)) {
+        throw new TypeError("Not a string or buffer");
+      }
+      let flushFlag = engine._finishFlushFlag;
+      if (flushFlag == null) {
+        flushFlag = zlib.Z_FINISH;
+      }
+      return engine._processChunk(buffer, flushFlag);
+    }
+    function inflateSync(buffer, opts) {
+      return zlibBufferSync(new Inflate(opts), buffer);
+    }
+    module2.exports = exports2 = inflateSync;
+    exports2.Inflate = Inflate;
+    exports2.createInflate = createInflate;
+    exports2.inflateSync = inflateSync;
+  }
+});
+
+// node_modules/pngjs/lib/sync-reader.js
+var require_sync_reader = __commonJS({
+  "node_modules/pngjs/lib/sync-reader.js"(exports2, module2) {
+    "use strict";
+    var SyncReader = module2.exports = function(buffer) {
+      this._buffer = buffer;
+      this._reads = [];
+    };
+    SyncReader.prototype.read = function(length, callback) {
+      this._reads.push({
+        length: Math.abs(length),
+        // if length < 0 then at most this length
+        allowLess: length < 0,
+        func: callback
+      });
+    };
+    SyncReader.prototype.process = function() {
+      while (this._reads.length > 0 && this._buffer.length) {
+        let read = this._reads[0];
+        if (this._buffer.length && (this._buffer.length >= read.length || read.allowLess)) {
+          this._reads.shift();
+          let buf = this._buffer;
+          this._buffer = buf.slice(read.length);
+          read.func.call(this, buf.slice(0, read.length));
+        } else {
+          break;
+        }
+      }
+      if (this._reads.length > 0) {
+        return new Error("There are some read requests waitng on finished stream");
+      }
+      if (this._buffer.length > 0) {
+        return new Error("unrecognised content at end of stream");
+      }
+    };
+  }
+});
+
+// node_modules/pngjs/lib/filter-parse-sync.js
+var require_filter_parse_sync = __commonJS({
+  "node_modules/pngjs/lib/filter-parse-sync.js"(exports2) {
+    "use strict";
+    var SyncReader = require_sync_reader();
+    var Filter = require_filter_parse();
+    exports2.process = function(inBuffer, bitmapInfo) {
+      let outBuffers = [];
+      let reader = new SyncReader(inBuffer);
+      let filter = new Filter(bitmapInfo, {
+        read: reader.read.bind(reader),
+        write: function(bufferPart) {
+          outBuffers.push(bufferPart);
+        },
+        complete: function() {
+        }
+      });
+      filter.start();
+      reader.process();
+      return Buffer.concat(outBuffers);
+    };
+  }
+});
+
+// node_modules/pngjs/lib/parser-sync.js
+var require_parser_sync = __commonJS({
+  "node_modules/pngjs/lib/parser-sync.js"(exports2, module2) {
+    "use strict";
+    var hasSyncZlib = true;
+    var zlib = require("zlib");
+    var inflateSync = require_sync_inflate();
+    if (!zlib.deflateSync) {
+      hasSyncZlib = false;
+    }
+    var SyncReader = require_sync_reader();
+    var FilterSync = require_filter_parse_sync();
+    var Parser = require_parser2();
+    var bitmapper = require_bitmapper();
+    var formatNormaliser = require_format_normaliser();
+    module2.exports = function(buffer, options) {
+      if (!hasSyncZlib) {
+        throw new Error(
+          "To use the sync capability of this library in old node versions, please pin pngjs to v2.3.0"
+        );
+      }
+      let err2;
+      function handleError(_err_) {
+        err2 = _err_;
+      }
+      let metaData;
+      function handleMetaData(_metaData_) {
+        metaData = _metaData_;
+      }
+      function handleTransColor(transColor) {
+        metaData.transColor = transColor;
+      }
+      function handlePalette(palette) {
+        metaData.palette = palette;
+      }
+      function handleSimpleTransparency() {
+        metaData.alpha = true;
+      }
+      let gamma;
+      function handleGamma(_gamma_) {
+        gamma = _gamma_;
+      }
+      let inflateDataList = [];
+      function handleInflateData(inflatedData2) {
+        inflateDataList.push(inflatedData2);
+      }
+      let reader = new SyncReader(buffer);
+      let parser = new Parser(options, {
+        read: reader.read.bind(reader),
+        error: handleError,
+        metadata: handleMetaData,
+        gamma: handleGamma,
+        palette: handlePalette,
+        transColor: handleTransColor,
+        inflateData: handleInflateData,
+        simpleTransparency: handleSimpleTransparency
+      });
+      parser.start();
+      reader.process();
+      if (err2) {
+        throw err2;
+      }
+      let inflateData = Buffer.concat(inflateDataList);
+      inflateDataList.length = 0;
+      let inflatedData;
+      if (metaData.interlace) {
+        inflatedData = zlib.inflateSync(inflateData);
+      } else {
+        let rowSize = (metaData.width * metaData.bpp * metaData.depth + 7 >> 3) + 1;
+        let imageSize = rowSize * metaData.height;
+        inflatedData = inflateSync(inflateData, {
+          chunkSize: imageSize,
+          maxLength: imageSize
+        });
+      }
+      inflateData = null;
+      if (!inflatedData || !inflatedData.length) {
+        throw new Error("bad png - invalid inflate data response");
+      }
+      let unfilteredData = FilterSync.process(inflatedData, metaData);
+      inflateData = null;
+      let bitmapData = bitmapper.dataToBitMap(unfilteredData, metaData);
+      unfilteredData = null;
+      let normalisedBitmapData = formatNormaliser(bitmapData, metaData);
+      metaData.data = normalisedBitmapData;
+      metaData.gamma = gamma || 0;
+      return metaData;
+    };
+  }
+});
+
+// node_modules/pngjs/lib/packer-sync.js
+var require_packer_sync = __commonJS({
+  "node_modules/pngjs/lib/packer-sync.js"(exports2, module2) {
+    "use strict";
+    var hasSyncZlib = true;
+    var zlib = require("zlib");
+    if (!zlib.deflateSync) {
+      hasSyncZlib = false;
+    }
+    var constants5 = require_constants8();
+    var Packer = require_packer();
+    module2.exports = function(metaData, opt) {
+      if (!hasSyncZlib) {
+        throw new Error(
+          "To use the sync capability of this library in old node versions, please pin pngjs to v2.3.0"
+        );
+      }
+      let options = opt || {};
+      let packer = new Packer(options);
+      let chunks = [];
+      chunks.push(Buffer.from(constants5.PNG_SIGNATURE));
+      chunks.push(packer.packIHDR(metaData.width, metaData.height));
+      if (metaData.gamma) {
+        chunks.push(packer.packGAMA(metaData.gamma));
+      }
+      let filteredData = packer.filterData(
+        metaData.data,
+        metaData.width,
+        metaData.height
+      );
+      let compressedData = zlib.deflateSync(
+        filteredData,
+        packer.getDeflateOptions()
+      );
+      filteredData = null;
+      if (!compressedData || !compressedData.length) {
+        throw new Error("bad png - invalid compressed data response");
+      }
+      chunks.push(packer.packIDAT(compressedData));
+      chunks.push(packer.packIEND());
+      return Buffer.concat(chunks);
+    };
+  }
+});
+
+// node_modules/pngjs/lib/png-sync.js
+var require_png_sync = __commonJS({
+  "node_modules/pngjs/lib/png-sync.js"(exports2) {
+    "use strict";
+    var parse4 = require_parser_sync();
+    var pack = require_packer_sync();
+    exports2.read = function(buffer, options) {
+      return parse4(buffer, options || {});
+    };
+    exports2.write = function(png, options) {
+      return pack(png, options);
+    };
+  }
+});
+
+// node_modules/pngjs/lib/png.js
+var require_png = __commonJS({
+  "node_modules/pngjs/lib/png.js"(exports2) {
+    "use strict";
+    var util = require("util");
+    var Stream = require("stream");
+    var Parser = require_parser_async();
+    var Packer = require_packer_async();
+    var PNGSync = require_png_sync();
+    var PNG = exports2.PNG = function(options) {
+      Stream.call(this);
+      options = options || {};
+      this.width = options.width | 0;
+      this.height = options.height | 0;
+      this.data = this.width > 0 && this.height > 0 ? Buffer.alloc(4 * this.width * this.height) : null;
+      if (options.fill && this.data) {
+        this.data.fill(0);
+      }
+      this.gamma = 0;
+      this.readable = this.writable = true;
+      this._parser = new Parser(options);
+      this._parser.on("error", this.emit.bind(this, "error"));
+      this._parser.on("close", this._handleClose.bind(this));
+      this._parser.on("metadata", this._metadata.bind(this));
+      this._parser.on("gamma", this._gamma.bind(this));
+      this._parser.on(
+        "parsed",
+        function(data) {
+          this.data = data;
+          this.emit("parsed", data);
+        }.bind(this)
+      );
+      this._packer = new Packer(options);
+      this._packer.on("data", this.emit.bind(this, "data"));
+      this._packer.on("end", this.emit.bind(this, "end"));
+      this._parser.on("close", this._handleClose.bind(this));
+      this._packer.on("error", this.emit.bind(this, "error"));
+    };
+    util.inherits(PNG, Stream);
+    PNG.sync = PNGSync;
+    PNG.prototype.pack = function() {
+      if (!this.data || !this.data.length) {
+        this.emit("error", "No data provided");
+        return this;
+      }
+      process.nextTick(
+        function() {
+          this._packer.pack(this.data, this.width, this.height, this.gamma);
+        }.bind(this)
+      );
+      return this;
+    };
+    PNG.prototype.parse = function(data, callback) {
+      if (callback) {
+        let onParsed, onError;
+        onParsed = function(parsedData) {
+          this.removeListener("error", onError);
+          this.data = parsedData;
+          callback(null, this);
+        }.bind(this);
+        onError = function(err2) {
+          this.removeListener("parsed", onParsed);
+          callback(err2, null);
+        }.bind(this);
+        this.once("parsed", onParsed);
+        this.once("error", onError);
+      }
+      this.end(data);
+      return this;
+    };
+    PNG.prototype.write = function(data) {
+      this._parser.write(data);
+      return true;
+    };
+    PNG.prototype.end = function(data) {
+      this._parser.end(data);
+    };
+    PNG.prototype._metadata = function(metadata) {
+      this.width = metadata.width;
+      this.height = metadata.height;
+      this.emit("metadata", metadata);
+    };
+    PNG.prototype._gamma = function(gamma) {
+      this.gamma = gamma;
+    };
+    PNG.prototype._handleClose = function() {
+      if (!this._parser.writable && !this._packer.readable) {
+        this.emit("close");
+      }
+    };
+    PNG.bitblt = function(src, dst, srcX, srcY, width, height, deltaX, deltaY) {
+      srcX |= 0;
+      srcY |= 0;
+      width |= 0;
+      height |= 0;
+      deltaX |= 0;
+      deltaY |= 0;
+      if (srcX > src.width || srcY > src.height || srcX + width > src.width || srcY + height > src.height) {
+        throw new Error("bitblt reading outside image");
+      }
+      if (deltaX > dst.width || deltaY > dst.height || deltaX + width > dst.width || deltaY + height > dst.height) {
+        throw new Error("bitblt writing outside image");
+      }
+      for (let y2 = 0; y2 < height; y2++) {
+        src.data.copy(
+          dst.data,
+          (deltaY + y2) * dst.width + deltaX << 2,
+          (srcY + y2) * src.width + srcX << 2,
+          (srcY + y2) * src.width + srcX + width << 2
+        );
+      }
+    };
+    PNG.prototype.bitblt = function(dst, srcX, srcY, width, height, deltaX, deltaY) {
+      PNG.bitblt(this, dst, srcX, srcY, width, height, deltaX, deltaY);
+      return this;
+    };
+    PNG.adjustGamma = function(src) {
+      if (src.gamma) {
+        for (let y2 = 0; y2 < src.height; y2++) {
+          for (let x = 0; x < src.width; x++) {
+            let idx = src.width * y2 + x << 2;
+            for (let i = 0; i < 3; i++) {
+              let sample = src.data[idx + i] / 255;
+              sample = Math.pow(sample, 1 / 2.2 / src.gamma);
+              src.data[idx + i] = Math.round(sample * 255);
+            }
+          }
+        }
+        src.gamma = 0;
+      }
+    };
+    PNG.prototype.adjustGamma = function() {
+      PNG.adjustGamma(this);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/utils.js
+var require_utils6 = __commonJS({
+  "node_modules/qrcode/lib/renderer/utils.js"(exports2) {
+    function hex2rgba(hex) {
+      if (typeof hex === "number") {
+        hex = hex.toString();
+      }
+      if (typeof hex !== "string") {
+        throw new Error("Color should be defined as hex string");
+      }
+      let hexCode = hex.slice().replace("#", "").split("");
+      if (hexCode.length < 3 || hexCode.length === 5 || hexCode.length > 8) {
+        throw new Error("Invalid hex color: " + hex);
+      }
+      if (hexCode.length === 3 || hexCode.length === 4) {
+        hexCode = Array.prototype.concat.apply([], hexCode.map(function(c) {
+          return [c, c];
+        }));
+      }
+      if (hexCode.length === 6) hexCode.push("F", "F");
+      const hexValue = parseInt(hexCode.join(""), 16);
+      return {
+        r: hexValue >> 24 & 255,
+        g: hexValue >> 16 & 255,
+        b: hexValue >> 8 & 255,
+        a: hexValue & 255,
+        hex: "#" + hexCode.slice(0, 6).join("")
+      };
+    }
+    exports2.getOptions = function getOptions(options) {
+      if (!options) options = {};
+      if (!options.color) options.color = {};
+      const margin = typeof options.margin === "undefined" || options.margin === null || options.margin < 0 ? 4 : options.margin;
+      const width = options.width && options.width >= 21 ? options.width : void 0;
+      const scale = options.scale || 4;
+      return {
+        width,
+        scale: width ? 4 : scale,
+        margin,
+        color: {
+          dark: hex2rgba(options.color.dark || "#000000ff"),
+          light: hex2rgba(options.color.light || "#ffffffff")
+        },
+        type: options.type,
+        rendererOpts: options.rendererOpts || {}
+      };
+    };
+    exports2.getScale = function getScale(qrSize, opts) {
+      return opts.width && opts.width >= qrSize + opts.margin * 2 ? opts.width / (qrSize + opts.margin * 2) : opts.scale;
+    };
+    exports2.getImageWidth = function getImageWidth(qrSize, opts) {
+      const scale = exports2.getScale(qrSize, opts);
+      return Math.floor((qrSize + opts.margin * 2) * scale);
+    };
+    exports2.qrToImageData = function qrToImageData(imgData, qr, opts) {
+      const size = qr.modules.size;
+      const data = qr.modules.data;
+      const scale = exports2.getScale(size, opts);
+      const symbolSize = Math.floor((size + opts.margin * 2) * scale);
+      const scaledMargin = opts.margin * scale;
+      const palette = [opts.color.light, opts.color.dark];
+      for (let i = 0; i < symbolSize; i++) {
+        for (let j = 0; j < symbolSize; j++) {
+          let posDst = (i * symbolSize + j) * 4;
+          let pxColor = opts.color.light;
+          if (i >= scaledMargin && j >= scaledMargin && i < symbolSize - scaledMargin && j < symbolSize - scaledMargin) {
+            const iSrc = Math.floor((i - scaledMargin) / scale);
+            const jSrc = Math.floor((j - scaledMargin) / scale);
+            pxColor = palette[data[iSrc * size + jSrc] ? 1 : 0];
+          }
+          imgData[posDst++] = pxColor.r;
+          imgData[posDst++] = pxColor.g;
+          imgData[posDst++] = pxColor.b;
+          imgData[posDst] = pxColor.a;
+        }
+      }
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/png.js
+var require_png2 = __commonJS({
+  "node_modules/qrcode/lib/renderer/png.js"(exports2) {
+    var fs4 = require("fs");
+    var PNG = require_png().PNG;
+    var Utils = require_utils6();
+    exports2.render = function render2(qrData, options) {
+      const opts = Utils.getOptions(options);
+      const pngOpts = opts.rendererOpts;
+      const size = Utils.getImageWidth(qrData.modules.size, opts);
+      pngOpts.width = size;
+      pngOpts.height = size;
+      const pngImage = new PNG(pngOpts);
+      Utils.qrToImageData(pngImage.data, qrData, opts);
+      return pngImage;
+    };
+    exports2.renderToDataURL = function renderToDataURL(qrData, options, cb) {
+      if (typeof cb === "undefined") {
+        cb = options;
+        options = void 0;
+      }
+      exports2.renderToBuffer(qrData, options, function(err2, output) {
+        if (err2) cb(err2);
+        let url = "data:image/png;base64,";
+        url += output.toString("base64");
+        cb(null, url);
+      });
+    };
+    exports2.renderToBuffer = function renderToBuffer(qrData, options, cb) {
+      if (typeof cb === "undefined") {
+        cb = options;
+        options = void 0;
+      }
+      const png = exports2.render(qrData, options);
+      const buffer = [];
+      png.on("error", cb);
+      png.on("data", function(data) {
+        buffer.push(data);
+      });
+      png.on("end", function() {
+        cb(null, Buffer.concat(buffer));
+      });
+      png.pack();
+    };
+    exports2.renderToFile = function renderToFile(path4, qrData, options, cb) {
+      if (typeof cb === "undefined") {
+        cb = options;
+        options = void 0;
+      }
+      let called = false;
+      const done = (...args) => {
+        if (called) return;
+        called = true;
+        cb.apply(null, args);
+      };
+      const stream = fs4.createWriteStream(path4);
+      stream.on("error", done);
+      stream.on("close", done);
+      exports2.renderToFileStream(stream, qrData, options);
+    };
+    exports2.renderToFileStream = function renderToFileStream(stream, qrData, options) {
+      const png = exports2.render(qrData, options);
+      png.pack().pipe(stream);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/utf8.js
+var require_utf82 = __commonJS({
+  "node_modules/qrcode/lib/renderer/utf8.js"(exports2) {
+    var Utils = require_utils6();
+    var BLOCK_CHAR = {
+      WW: " ",
+      WB: "\u2584",
+      BB: "\u2588",
+      BW: "\u2580"
+    };
+    var INVERTED_BLOCK_CHAR = {
+      BB: " ",
+      BW: "\u2584",
+      WW: "\u2588",
+      WB: "\u2580"
+    };
+    function getBlockChar(top, bottom, blocks) {
+      if (top && bottom) return blocks.BB;
+      if (top && !bottom) return blocks.BW;
+      if (!top && bottom) return blocks.WB;
+      return blocks.WW;
+    }
+    exports2.render = function(qrData, options, cb) {
+      const opts = Utils.getOptions(options);
+      let blocks = BLOCK_CHAR;
+      if (opts.color.dark.hex === "#ffffff" || opts.color.light.hex === "#000000") {
+        blocks = INVERTED_BLOCK_CHAR;
+      }
+      const size = qrData.modules.size;
+      const data = qrData.modules.data;
+      let output = "";
+      let hMargin = Array(size + opts.margin * 2 + 1).join(blocks.WW);
+      hMargin = Array(opts.margin / 2 + 1).join(hMargin + "\n");
+      const vMargin = Array(opts.margin + 1).join(blocks.WW);
+      output += hMargin;
+      for (let i = 0; i < size; i += 2) {
+        output += vMargin;
+        for (let j = 0; j < size; j++) {
+          const topModule = data[i * size + j];
+          const bottomModule = data[(i + 1) * size + j];
+          output += getBlockChar(topModule, bottomModule, blocks);
+        }
+        output += vMargin + "\n";
+      }
+      output += hMargin.slice(0, -1);
+      if (typeof cb === "function") {
+        cb(null, output);
+      }
+      return output;
+    };
+    exports2.renderToFile = function renderToFile(path4, qrData, options, cb) {
+      if (typeof cb === "undefined") {
+        cb = options;
+        options = void 0;
+      }
+      const fs4 = require("fs");
+      const utf8 = exports2.render(qrData, options);
+      fs4.writeFile(path4, utf8, cb);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/terminal/terminal.js
+var require_terminal = __commonJS({
+  "node_modules/qrcode/lib/renderer/terminal/terminal.js"(exports2) {
+    exports2.render = function(qrData, options, cb) {
+      const size = qrData.modules.size;
+      const data = qrData.modules.data;
+      const black = "\x1B[40m  \x1B[0m";
+      const white = "\x1B[47m  \x1B[0m";
+      let output = "";
+      const hMargin = Array(size + 3).join(white);
+      const vMargin = Array(2).join(white);
+      output += hMargin + "\n";
+      for (let i = 0; i < size; ++i) {
+        output += white;
+        for (let j = 0; j < size; j++) {
+          output += data[i * size + j] ? black : white;
+        }
+        output += vMargin + "\n";
+      }
+      output += hMargin + "\n";
+      if (typeof cb === "function") {
+        cb(null, output);
+      }
+      return output;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/terminal/terminal-small.js
+var require_terminal_small = __commonJS({
+  "node_modules/qrcode/lib/renderer/terminal/terminal-small.js"(exports2) {
+    var backgroundWhite = "\x1B[47m";
+    var backgroundBlack = "\x1B[40m";
+    var foregroundWhite = "\x1B[37m";
+    var foregroundBlack = "\x1B[30m";
+    var reset = "\x1B[0m";
+    var lineSetupNormal = backgroundWhite + foregroundBlack;
+    var lineSetupInverse = backgroundBlack + foregroundWhite;
+    var createPalette = function(lineSetup, foregroundWhite2, foregroundBlack2) {
+      return {
+        // 1 ... white, 2 ... black, 0 ... transparent (default)
+        "00": reset + " " + lineSetup,
+        "01": reset + foregroundWhite2 + "\u2584" + lineSetup,
+        "02": reset + foregroundBlack2 + "\u2584" + lineSetup,
+        10: reset + foregroundWhite2 + "\u2580" + lineSetup,
+        11: " ",
+        12: "\u2584",
+        20: reset + foregroundBlack2 + "\u2580" + lineSetup,
+        21: "\u2580",
+        22: "\u2588"
+      };
+    };
+    var mkCodePixel = function(modules, size, x, y2) {
+      const sizePlus = size + 1;
+      if (x >= sizePlus || y2 >= sizePlus || y2 < -1 || x < -1) return "0";
+      if (x >= size || y2 >= size || y2 < 0 || x < 0) return "1";
+      const idx = y2 * size + x;
+      return modules[idx] ? "2" : "1";
+    };
+    var mkCode = function(modules, size, x, y2) {
+      return mkCodePixel(modules, size, x, y2) + mkCodePixel(modules, size, x, y2 + 1);
+    };
+    exports2.render = function(qrData, options, cb) {
+      const size = qrData.modules.size;
+      const data = qrData.modules.data;
+      const inverse = !!(options && options.inverse);
+      const lineSetup = options && options.inverse ? lineSetupInverse : lineSetupNormal;
+      const white = inverse ? foregroundBlack : foregroundWhite;
+      const black = inverse ? foregroundWhite : foregroundBlack;
+      const palette = createPalette(lineSetup, white, black);
+      const newLine = reset + "\n" + lineSetup;
+      let output = lineSetup;
+      for (let y2 = -1; y2 < size + 1; y2 += 2) {
+        for (let x = -1; x < size; x++) {
+          output += palette[mkCode(data, size, x, y2)];
+        }
+        output += palette[mkCode(data, size, size, y2)] + newLine;
+      }
+      output += reset;
+      if (typeof cb === "function") {
+        cb(null, output);
+      }
+      return output;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/terminal.js
+var require_terminal2 = __commonJS({
+  "node_modules/qrcode/lib/renderer/terminal.js"(exports2) {
+    var big = require_terminal();
+    var small = require_terminal_small();
+    exports2.render = function(qrData, options, cb) {
+      if (options && options.small) {
+        return small.render(qrData, options, cb);
+      }
+      return big.render(qrData, options, cb);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/svg-tag.js
+var require_svg_tag = __commonJS({
+  "node_modules/qrcode/lib/renderer/svg-tag.js"(exports2) {
+    var Utils = require_utils6();
+    function getColorAttrib(color, attrib) {
+      const alpha = color.a / 255;
+      const str = attrib + '="' + color.hex + '"';
+      return alpha < 1 ? str + " " + attrib + '-opacity="' + alpha.toFixed(2).slice(1) + '"' : str;
+    }
+    function svgCmd(cmd, x, y2) {
+      let str = cmd + x;
+      if (typeof y2 !== "undefined") str += " " + y2;
+      return str;
+    }
+    function qrToPath(data, size, margin) {
+      let path4 = "";
+      let moveBy = 0;
+      let newRow = false;
+      let lineLength = 0;
+      for (let i = 0; i < data.length; i++) {
+        const col = Math.floor(i % size);
+        const row = Math.floor(i / size);
+        if (!col && !newRow) newRow = true;
+        if (data[i]) {
+          lineLength++;
+          if (!(i > 0 && col > 0 && data[i - 1])) {
+            path4 += newRow ? svgCmd("M", col + margin, 0.5 + row + margin) : svgCmd("m", moveBy, 0);
+            moveBy = 0;
+            newRow = false;
+          }
+          if (!(col + 1 < size && data[i + 1])) {
+            path4 += svgCmd("h", lineLength);
+            lineLength = 0;
+          }
+        } else {
+          moveBy++;
+        }
+      }
+      return path4;
+    }
+    exports2.render = function render2(qrData, options, cb) {
+      const opts = Utils.getOptions(options);
+      const size = qrData.modules.size;
+      const data = qrData.modules.data;
+      const qrcodesize = size + opts.margin * 2;
+      const bg = !opts.color.light.a ? "" : "<path " + getColorAttrib(opts.color.light, "fill") + ' d="M0 0h' + qrcodesize + "v" + qrcodesize + 'H0z"/>';
+      const path4 = "<path " + getColorAttrib(opts.color.dark, "stroke") + ' d="' + qrToPath(data, size, opts.margin) + '"/>';
+      const viewBox = 'viewBox="0 0 ' + qrcodesize + " " + qrcodesize + '"';
+      const width = !opts.width ? "" : 'width="' + opts.width + '" height="' + opts.width + '" ';
+      const svgTag = '<svg xmlns="http://www.w3.org/2000/svg" ' + width + viewBox + ' shape-rendering="crispEdges">' + bg + path4 + "</svg>\n";
+      if (typeof cb === "function") {
+        cb(null, svgTag);
+      }
+      return svgTag;
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/svg.js
+var require_svg = __commonJS({
+  "node_modules/qrcode/lib/renderer/svg.js"(exports2) {
+    var svgTagRenderer = require_svg_tag();
+    exports2.render = svgTagRenderer.render;
+    exports2.renderToFile = function renderToFile(path4, qrData, options, cb) {
+      if (typeof cb === "undefined") {
+        cb = options;
+        options = void 0;
+      }
+      const fs4 = require("fs");
+      const svgTag = exports2.render(qrData, options);
+      const xmlStr = '<?xml version="1.0" encoding="utf-8"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">' + svgTag;
+      fs4.writeFile(path4, xmlStr, cb);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/renderer/canvas.js
+var require_canvas = __commonJS({
+  "node_modules/qrcode/lib/renderer/canvas.js"(exports2) {
+    var Utils = require_utils6();
+    function clearCanvas(ctx, canvas, size) {
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      if (!canvas.style) canvas.style = {};
+      canvas.height = size;
+      canvas.width = size;
+      canvas.style.height = size + "px";
+      canvas.style.width = size + "px";
+    }
+    function getCanvasElement() {
+      try {
+        return document.createElement("canvas");
+      } catch (e) {
+        throw new Error("You need to specify a canvas element");
+      }
+    }
+    exports2.render = function render2(qrData, canvas, options) {
+      let opts = options;
+      let canvasEl = canvas;
+      if (typeof opts === "undefined" && (!canvas || !canvas.getContext)) {
+        opts = canvas;
+        canvas = void 0;
+      }
+      if (!canvas) {
+        canvasEl = getCanvasElement();
+      }
+      opts = Utils.getOptions(opts);
+      const size = Utils.getImageWidth(qrData.modules.size, opts);
+      const ctx = canvasEl.getContext("2d");
+      const image = ctx.createImageData(size, size);
+      Utils.qrToImageData(image.data, qrData, opts);
+      clearCanvas(ctx, canvasEl, size);
+      ctx.putImageData(image, 0, 0);
+      return canvasEl;
+    };
+    exports2.renderToDataURL = function renderToDataURL(qrData, canvas, options) {
+      let opts = options;
+      if (typeof opts === "undefined" && (!canvas || !canvas.getContext)) {
+        opts = canvas;
+        canvas = void 0;
+      }
+      if (!opts) opts = {};
+      const canvasEl = exports2.render(qrData, canvas, opts);
+      const type = opts.type || "image/png";
+      const rendererOpts = opts.rendererOpts || {};
+      return canvasEl.toDataURL(type, rendererOpts.quality);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/browser.js
+var require_browser2 = __commonJS({
+  "node_modules/qrcode/lib/browser.js"(exports2) {
+    var canPromise = require_can_promise();
+    var QRCode2 = require_qrcode();
+    var CanvasRenderer = require_canvas();
+    var SvgRenderer = require_svg_tag();
+    function renderCanvas(renderFunc, canvas, text, opts, cb) {
+      const args = [].slice.call(arguments, 1);
+      const argsNum = args.length;
+      const isLastArgCb = typeof args[argsNum - 1] === "function";
+      if (!isLastArgCb && !canPromise()) {
+        throw new Error("Callback required as last argument");
+      }
+      if (isLastArgCb) {
+        if (argsNum < 2) {
+          throw new Error("Too few arguments provided");
+        }
+        if (argsNum === 2) {
+          cb = text;
+          text = canvas;
+          canvas = opts = void 0;
+        } else if (argsNum === 3) {
+          if (canvas.getContext && typeof cb === "undefined") {
+            cb = opts;
+            opts = void 0;
+          } else {
+            cb = opts;
+            opts = text;
+            text = canvas;
+            canvas = void 0;
+          }
+        }
+      } else {
+        if (argsNum < 1) {
+          throw new Error("Too few arguments provided");
+        }
+        if (argsNum === 1) {
+          text = canvas;
+          canvas = opts = void 0;
+        } else if (argsNum === 2 && !canvas.getContext) {
+          opts = text;
+          text = canvas;
+          canvas = void 0;
+        }
+        return new Promise(function(resolve6, reject) {
+          try {
+            const data = QRCode2.create(text, opts);
+            resolve6(renderFunc(data, canvas, opts));
+          } catch (e) {
+            reject(e);
+          }
+        });
+      }
+      try {
+        const data = QRCode2.create(text, opts);
+        cb(null, renderFunc(data, canvas, opts));
+      } catch (e) {
+        cb(e);
+      }
+    }
+    exports2.create = QRCode2.create;
+    exports2.toCanvas = renderCanvas.bind(null, CanvasRenderer.render);
+    exports2.toDataURL = renderCanvas.bind(null, CanvasRenderer.renderToDataURL);
+    exports2.toString = renderCanvas.bind(null, function(data, _, opts) {
+      return SvgRenderer.render(data, opts);
+    });
+  }
+});
+
+// node_modules/qrcode/lib/server.js
+var require_server3 = __commonJS({
+  "node_modules/qrcode/lib/server.js"(exports2) {
+    var canPromise = require_can_promise();
+    var QRCode2 = require_qrcode();
+    var PngRenderer = require_png2();
+    var Utf8Renderer = require_utf82();
+    var TerminalRenderer = require_terminal2();
+    var SvgRenderer = require_svg();
+    function checkParams(text, opts, cb) {
+      if (typeof text === "undefined") {
+        throw new Error("String required as first argument");
+      }
+      if (typeof cb === "undefined") {
+        cb = opts;
+        opts = {};
+      }
+      if (typeof cb !== "function") {
+        if (!canPromise()) {
+          throw new Error("Callback required as last argument");
+        } else {
+          opts = cb || {};
+          cb = null;
+        }
+      }
+      return {
+        opts,
+        cb
+      };
+    }
+    function getTypeFromFilename(path4) {
+      return path4.slice((path4.lastIndexOf(".") - 1 >>> 0) + 2).toLowerCase();
+    }
+    function getRendererFromType(type) {
+      switch (type) {
+        case "svg":
+          return SvgRenderer;
+        case "txt":
+        case "utf8":
+          return Utf8Renderer;
+        case "png":
+        case "image/png":
+        default:
+          return PngRenderer;
+      }
+    }
+    function getStringRendererFromType(type) {
+      switch (type) {
+        case "svg":
+          return SvgRenderer;
+        case "terminal":
+          return TerminalRenderer;
+        case "utf8":
+        default:
+          return Utf8Renderer;
+      }
+    }
+    function render2(renderFunc, text, params) {
+      if (!params.cb) {
+        return new Promise(function(resolve6, reject) {
+          try {
+            const data = QRCode2.create(text, params.opts);
+            return renderFunc(data, params.opts, function(err2, data2) {
+              return err2 ? reject(err2) : resolve6(data2);
+            });
+          } catch (e) {
+            reject(e);
+          }
+        });
+      }
+      try {
+        const data = QRCode2.create(text, params.opts);
+        return renderFunc(data, params.opts, params.cb);
+      } catch (e) {
+        params.cb(e);
+      }
+    }
+    exports2.create = QRCode2.create;
+    exports2.toCanvas = require_browser2().toCanvas;
+    exports2.toString = function toString(text, opts, cb) {
+      const params = checkParams(text, opts, cb);
+      const type = params.opts ? params.opts.type : void 0;
+      const renderer = getStringRendererFromType(type);
+      return render2(renderer.render, text, params);
+    };
+    exports2.toDataURL = function toDataURL(text, opts, cb) {
+      const params = checkParams(text, opts, cb);
+      const renderer = getRendererFromType(params.opts.type);
+      return render2(renderer.renderToDataURL, text, params);
+    };
+    exports2.toBuffer = function toBuffer(text, opts, cb) {
+      const params = checkParams(text, opts, cb);
+      const renderer = getRendererFromType(params.opts.type);
+      return render2(renderer.renderToBuffer, text, params);
+    };
+    exports2.toFile = function toFile(path4, text, opts, cb) {
+      if (typeof path4 !== "string" || !(typeof text === "string" || typeof text === "object")) {
+        throw new Error("Invalid argument");
+      }
+      if (arguments.length < 3 && !canPromise()) {
+        throw new Error("Too few arguments provided");
+      }
+      const params = checkParams(text, opts, cb);
+      const type = params.opts.type || getTypeFromFilename(path4);
+      const renderer = getRendererFromType(type);
+      const renderToFile = renderer.renderToFile.bind(null, path4);
+      return render2(renderToFile, text, params);
+    };
+    exports2.toFileStream = function toFileStream(stream, text, opts) {
+      if (arguments.length < 2) {
+        throw new Error("Too few arguments provided");
+      }
+      const params = checkParams(text, opts, stream.emit.bind(stream, "error"));
+      const renderer = getRendererFromType("png");
+      const renderToFileStream = renderer.renderToFileStream.bind(null, stream);
+      render2(renderToFileStream, text, params);
+    };
+  }
+});
+
+// node_modules/qrcode/lib/index.js
+var require_lib3 = __commonJS({
+  "node_modules/qrcode/lib/index.js"(exports2, module2) {
+    module2.exports = require_server3();
   }
 });
 
 // src/cli/reporters.ts
+function terminalOf(stream, env) {
+  return { ansi: Boolean(stream.isTTY) && !env.NO_COLOR };
+}
 function jsonReporter(write) {
   return {
     name: "JSON events",
     async report({ event, details }) {
       const out = { event };
       for (const [k, v] of Object.entries(details)) {
-        if (v !== void 0 && k !== "qrCode") out[k] = v instanceof Date ? v.toISOString() : v;
+        if (v === void 0 || k === "qrCode") continue;
+        out[k] = v instanceof Date ? v.toISOString() : k === "error" ? cliWords(String(v)) : v;
       }
       write(`${JSON.stringify(out)}
 `);
     }
   };
 }
-function humanReporter(stdout, stderr) {
+function whenLocal(at, now = /* @__PURE__ */ new Date()) {
+  const sameDay = at.toDateString() === now.toDateString();
+  const clock = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const day = sameDay ? clock : `${at.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" })} ${clock}`;
+  return `${day} (${relative4(at.getTime() - now.getTime())})`;
+}
+function relative4(ms) {
+  if (ms < 0) return "passed";
+  const min = Math.round(ms / 6e4);
+  if (min < 1) return `in ${Math.max(1, Math.round(ms / 1e3))} s`;
+  if (min < 90) return `in ${min} min`;
+  const h2 = Math.floor(min / 60);
+  return `in ${h2} h ${min % 60} min`;
+}
+function humanReporter(stdout, stderr, term = { ansi: false }) {
   return {
     name: "terminal",
     async report({ event, details: d2 }) {
@@ -103563,10 +104395,11 @@ function humanReporter(stdout, stderr) {
 `);
         if (d2.url && d2.localUrl) stdout(`  Local:        ${d2.localUrl}
 `);
-        if (d2.expiresAt) stdout(`  Until:        ${d2.expiresAt.toISOString()} (Ctrl-C stops it sooner)
+        if (d2.expiresAt) stdout(`  Until:        ${whenLocal(d2.expiresAt)} (Ctrl-C stops it sooner)
 `);
+        const type = term.ansi ? "terminal" : "utf8";
         if (d2.url) stdout(`
-${await import_qrcode2.default.toString(d2.url, { type: "terminal", small: true })}
+${await import_qrcode.default.toString(d2.url, { type, small: true })}
 `);
         return;
       }
@@ -103576,7 +104409,7 @@ ${await import_qrcode2.default.toString(d2.url, { type: "terminal", small: true 
         ready: `The app answers at ${d2.localUrl}; opening the tunnel\u2026`,
         expired: `Preview expired. Cleaned up.`,
         stopped: `Preview stopped (${d2.reason ?? "stopped"}). Cleaned up.`,
-        failed: `Preview failed at ${d2.step}: ${d2.error}${d2.exitCode !== void 0 ? ` (exit code ${d2.exitCode})` : ""}`
+        failed: `Preview failed at ${d2.step}: ${cliWords(d2.error ?? "")}${d2.exitCode !== void 0 ? ` (exit code ${d2.exitCode})` : ""}`
       };
       const text = line[event];
       if (text) stderr(`${text}
@@ -103587,11 +104420,29 @@ ${d2.logLines.join("\n")}
     }
   };
 }
-var import_qrcode2;
+function lsTable(rows) {
+  const table = [
+    ["NAME", "URL", "EXPIRES", "STATE", "PID"],
+    ...rows.map((r) => [
+      r.name,
+      r.url ?? r.localUrl ?? "-",
+      r.expiresAt ? whenLocal(r.expiresAt) : "-",
+      r.state,
+      String(r.pid)
+    ])
+  ];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return table.map(
+    (row) => `${row.map((c, i) => c.padEnd(widths[i])).join("   ").trimEnd()}
+`
+  ).join("");
+}
+var import_qrcode;
 var init_reporters = __esm({
   "src/cli/reporters.ts"() {
     "use strict";
-    import_qrcode2 = __toESM(require_lib3());
+    import_qrcode = __toESM(require_lib3());
+    init_args();
   }
 });
 
@@ -103604,30 +104455,11 @@ async function cliMain(argv3 = process.argv.slice(2), env = process.env) {
   process.exitCode = await run(argv3, env);
 }
 async function run(argv3, env) {
-  const err = (t) => process.stderr.write(t);
   let args;
   let config;
   try {
-    args = parseCliArgs(argv3, env);
-    if (args.command === "help") {
-      err(USAGE);
-      return 0;
-    }
-    if (args.command === "version") {
-      process.stdout.write(`${true ? "0.1.0" : "dev"}
-`);
-      return 0;
-    }
-    const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
-    const contextDir = (0, import_node_path10.resolve)(process.cwd(), args.inputs.context ?? ".");
-    const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
-    if (args.command === "up" && !(0, import_node_fs10.existsSync)(contextDir)) {
-      throw new ConfigError(
-        "context",
-        `context "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile.`
-      );
-    }
-    config = parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort });
+    args = parseCliArgs(argv3, tokenLookup(env));
+    if (args.command === "up" || args.command === "share") config = parseUpConfig(args, env);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
       const errors = e instanceof ConfigErrors ? e.errors : e instanceof ConfigError ? [e] : [];
@@ -103638,36 +104470,69 @@ async function run(argv3, env) {
     }
     throw e;
   }
-  if (config.tunnel.provider === "none" && !args.json && !args.inputs["ngrok-authtoken"]) {
-    err(
-      "No NGROK_AUTHTOKEN set: the preview gets a local URL only. Set it (or --ngrok-authtoken) for a public one.\n"
+  switch (args.command) {
+    case "help":
+      process.stdout.write(usage(args.topic));
+      return 0;
+    case "version":
+      process.stdout.write(`${true ? "1.0.0" : "dev"}
+`);
+      return 0;
+    case "ls":
+      return ls(args.json, env);
+    case "down":
+      return down(args.names, args.all, env);
+    default:
+      return args.detach ? detach(argv3, args, config, env) : up(args, config, env);
+  }
+}
+function parseUpConfig(args, env) {
+  const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
+  const contextDir = (0, import_node_path12.resolve)(process.cwd(), args.inputs.context ?? ".");
+  const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
+  if (args.command === "up" && !(0, import_node_fs12.existsSync)(contextDir)) {
+    throw new ConfigError(
+      "context",
+      `context "${args.inputs.context}" is not a folder.`,
+      `CONTEXT "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile (default: this one).`
     );
   }
-  const log2 = {
-    info: (m2) => err(`${m2}
-`),
-    warning: (m2) => err(`warning: ${m2}
-`),
-    debug: (m2) => env.ML_PREVIEW_DEBUG ? err(`debug: ${m2}
-`) : void 0,
-    group: async (title, fn) => {
-      err(`${title}
+  const maxDuration = env.GITHUB_ACTIONS === "true" ? void 0 : CLI_MAX_DURATION;
+  return parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort, maxDuration });
+}
+function warnings(args, config) {
+  const out = [];
+  if (config.tunnel.provider !== "none") return out;
+  const given = ["basic-auth", "oauth-provider", "allow-cidrs", "traffic-policy", "ngrok-domain"];
+  const ignored = given.filter((i) => args.inputs[i]).map((i) => asFlag({ input: i, message: i }));
+  if (ignored.length > 0) {
+    out.push(
+      `${ignored.join(", ")} ${ignored.length > 1 ? "are" : "is"} ignored with --tunnel none: there is no public URL to protect. The local URL is open to anyone who can reach this machine's 127.0.0.1.`
+    );
+  } else if (!args.json && !args.inputs["ngrok-authtoken"] && args.inputs.tunnel === "none") {
+    out.push(
+      "No ngrok authtoken (--ngrok-authtoken, $NGROK_AUTHTOKEN or `ngrok config add-authtoken`): the preview gets a local URL only."
+    );
+  }
+  return out;
+}
+function cliLogger(env, quiet2) {
+  const say = (m2) => err(`${cliWords(m2)}
 `);
+  return {
+    info: (m2) => quiet2 ? void 0 : say(m2),
+    warning: (m2) => say(`warning: ${m2}`),
+    debug: (m2) => env.ML_PREVIEW_DEBUG ? say(`debug: ${m2}`) : void 0,
+    group: async (title, fn) => {
+      if (!quiet2) say(title);
       return fn();
     }
   };
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = (sig) => {
-    signals += 1;
-    if (signals > 1) process.exit(130);
-    controller.abort(`stopped by ${sig}`);
-  };
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  const runId = `cli-${process.pid}-${Date.now()}`;
-  const repo = `local/${(0, import_node_path10.basename)(process.cwd())}`;
-  const reporter = args.json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err);
+}
+async function up(args, config, env) {
+  for (const w of warnings(args, config)) err(`warning: ${w}
+`);
+  const dir = stateDir(env);
   let docker;
   try {
     docker = config.source.kind === "share" ? void 0 : dockerClient();
@@ -103676,38 +104541,164 @@ async function run(argv3, env) {
 `);
     return 1;
   }
-  const result = await runPreview(config, {
-    docker,
-    log: args.json ? { ...log2, info: () => {
-    }, group: (_t, fn) => fn() } : log2,
-    reporters: [reporter],
-    signal: controller.signal,
-    labels: {
-      "ml-preview.repo": repo,
-      "ml-preview.pr": "none",
-      "ml-preview.run": runId,
-      "ml-preview.name": config.name
-    },
-    metadata: { repo, run: runId, name: config.name },
-    pollIntervalMs: pollIntervalMs(env),
-    watchdogMs: tunnelWatchdogMs(env)
+  await sweepDead(dir, docker ?? safeDocker()).catch(() => []);
+  const taken = listPreviews(dir).find((p) => p.name === config.name && p.state !== "dead");
+  if (taken) {
+    err(
+      `ml-preview: a preview named "${config.name}" is already running on this machine${taken.url ? ` (${taken.url})` : ""}. Give this one another --name, or end that one with \`ml-preview down ${config.name}\`.
+`
+    );
+    return 2;
+  }
+  const runId = runIdFor();
+  const record = registered(dir, {
+    name: config.name,
+    runId,
+    pid: process.pid,
+    command: args.command,
+    startedAt: (/* @__PURE__ */ new Date()).toISOString(),
+    log: env.ML_PREVIEW_HOLDER_LOG
   });
-  return result.state === "failed" ? 1 : 0;
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig) => {
+    signals += 1;
+    if (signals > 1) process.exit(130);
+    controller.abort(`stopped by ${sig}`);
+  };
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, () => onSignal(sig));
+  const repo = `local/${(0, import_node_path12.basename)(process.cwd())}`;
+  const term = terminalOf(process.stdout, env);
+  const reporter = args.json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err, term);
+  try {
+    const result = await runPreview(config, {
+      docker,
+      log: cliLogger(env, args.json),
+      reporters: [reporter, eventsFileReporter(record.events, () => ({}))],
+      signal: controller.signal,
+      labels: {
+        "ml-preview.repo": repo,
+        "ml-preview.pr": "none",
+        "ml-preview.run": runId,
+        "ml-preview.name": config.name
+      },
+      metadata: { repo, run: runId, name: config.name },
+      pollIntervalMs: pollIntervalMs(env),
+      watchdogMs: tunnelWatchdogMs(env)
+    });
+    return result.state === "failed" ? 1 : 0;
+  } finally {
+    record.forget();
+  }
 }
-var import_node_fs10, import_node_path10;
+function registered(dir, record) {
+  try {
+    return register2(dir, record);
+  } catch (e) {
+    err(
+      `warning: cannot write ${dir} (${e.message}); \`ml-preview ls\` and \`down\` will not see this preview.
+`
+    );
+    return { events: "/dev/null", forget: () => {
+    } };
+  }
+}
+function safeDocker() {
+  try {
+    return dockerClient();
+  } catch {
+    return void 0;
+  }
+}
+async function detach(argv3, args, config, env) {
+  for (const w of warnings(args, config)) err(`warning: ${w}
+`);
+  const dir = stateDir(env);
+  (0, import_node_fs12.mkdirSync)(dir, { recursive: true, mode: 448 });
+  const log2 = (0, import_node_path12.join)(dir, `${config.name}-${Date.now()}-${process.pid}.log`);
+  const out = (0, import_node_fs12.openSync)(log2, "a");
+  const child2 = (0, import_node_child_process2.spawn)(process.execPath, [process.argv[1], ...argv3.filter((a) => a !== "--detach")], {
+    detached: true,
+    stdio: ["ignore", out, out],
+    env: { ...env, ML_PREVIEW_HOLDER_LOG: log2 }
+  });
+  (0, import_node_fs12.closeSync)(out);
+  child2.unref();
+  const exited = new Promise((r) => child2.once("exit", () => r()));
+  return followHolder(dir, child2.pid, config.name, args.json, log2, exited);
+}
+async function followHolder(dir, pid, name, json, log2, exited) {
+  const last = await followUntilLive(eventsPath(dir, runIdFor(pid)), exited);
+  if (!last) {
+    err(
+      `${(0, import_node_fs12.readFileSync)(log2, "utf8")}ml-preview: the background preview ended before it was live (its output above).
+`
+    );
+    (0, import_node_fs12.rmSync)(log2, { force: true });
+    return 1;
+  }
+  const report = json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
+  await report.report({ event: last.event, details: last.details });
+  if (last.event !== "live") return 1;
+  if (!json)
+    err(`Held in the background (pid ${pid}, log ${log2}). End it with \`ml-preview down ${name}\`.
+`);
+  return 0;
+}
+async function ls(json, env) {
+  const dir = stateDir(env);
+  const cleaned = await sweepDead(dir, safeDocker());
+  for (const name of cleaned) err(`Removed "${name}": its process had died.
+`);
+  const rows = listPreviews(dir);
+  if (json) {
+    for (const r of rows)
+      process.stdout.write(
+        `${JSON.stringify({ name: r.name, url: r.url, localUrl: r.localUrl, expiresAt: r.expiresAt, state: r.state, pid: r.pid })}
+`
+      );
+  } else process.stdout.write(lsTable(rows));
+  return 0;
+}
+async function down(names, all, env) {
+  const dir = stateDir(env);
+  const docker = safeDocker();
+  const cleaned = await sweepDead(dir, docker);
+  for (const name of cleaned) err(`Removed "${name}": its process had died.
+`);
+  const rows = listPreviews(dir).filter((r) => all || names.includes(r.name));
+  const missing = all ? [] : names.filter((n) => !rows.some((r) => r.name === n) && !cleaned.includes(n));
+  await Promise.all(
+    rows.map(async (r) => {
+      await stopPreview(dir, r, docker);
+      err(`Stopped "${r.name}"${r.url ? ` (${r.url})` : ""}.
+`);
+    })
+  );
+  for (const n of missing)
+    err(`ml-preview: no preview named "${n}" on this machine. See \`ml-preview ls\`.
+`);
+  return missing.length > 0 ? 1 : 0;
+}
+var import_node_child_process2, import_node_fs12, import_node_path12, err;
 var init_cli = __esm({
   "src/cli/index.ts"() {
     "use strict";
-    import_node_fs10 = require("node:fs");
-    import_node_path10 = require("node:path");
+    import_node_child_process2 = require("node:child_process");
+    import_node_fs12 = require("node:fs");
+    import_node_path12 = require("node:path");
     init_check();
     init_parse();
     init_client();
     init_errors();
+    init_events_file();
     init_poll2();
     init_preview();
     init_args();
+    init_ngrok_config();
+    init_previews();
     init_reporters();
+    err = (t) => process.stderr.write(t);
   }
 });
 
@@ -103719,8 +104710,8 @@ __export(holder_exports, {
 async function holderMain() {
   const events2 = process.env.ML_PREVIEW_EVENTS_FILE;
   if (!events2) throw new Error("holder started without ML_PREVIEW_EVENTS_FILE");
-  const setup = await setupAction().catch((err) => {
-    process.stdout.write(`::error::ml-preview holder: ${err.message}
+  const setup = await setupAction().catch((err2) => {
+    process.stdout.write(`::error::ml-preview holder: ${err2.message}
 `);
     process.exit(1);
   });
@@ -103748,8 +104739,8 @@ var COMMENT_BEFORE_LIVE_MS;
 var init_holder = __esm({
   "src/action/holder.ts"() {
     "use strict";
-    init_preview();
     init_events_file();
+    init_preview();
     init_setup();
     COMMENT_BEFORE_LIVE_MS = 1e4;
   }
@@ -103771,19 +104762,7 @@ module.exports = __toCommonJS(index_exports);
 init_parse();
 init_client();
 init_errors();
-
-// src/log.ts
-var silentLogger = {
-  info() {
-  },
-  warning() {
-  },
-  debug() {
-  },
-  group: (_title, fn) => fn()
-};
-
-// src/index.ts
+init_log();
 init_preview();
 var entries = {
   actionMain: () => finish(Promise.resolve().then(() => (init_main(), main_exports)).then((m2) => m2.actionMain())),
@@ -103794,8 +104773,8 @@ var entries = {
 function finish(work) {
   work.then(
     () => process.exit(),
-    (err) => {
-      process.stderr.write(`ml-preview: unexpected error: ${err?.stack ?? err}
+    (err2) => {
+      process.stderr.write(`ml-preview: unexpected error: ${err2?.stack ?? err2}
 `);
       process.exit(1);
     }

@@ -38,9 +38,12 @@ export class PreviewError extends Error {
 /** A bad input: named, with what was wrong and how to fix it. The CLI exits 2, the Action fails before starting. */
 export class ConfigError extends Error {
   readonly input: string;
-  constructor(input: string, message: string) {
+  /** The same error in the CLI's words (flags, this machine), where the Action's advice does not apply. */
+  readonly cli?: string;
+  constructor(input: string, message: string, cli?: string) {
     super(message);
     this.name = "ConfigError";
     this.input = input;
+    this.cli = cli;
   }
 }

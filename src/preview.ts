@@ -11,6 +11,7 @@ import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/repor
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
 import { checkLink, openTunnel, verifyTunnel } from "./tunnel/index.js";
+import { protectionNames } from "./tunnel/protection-rules.js";
 import type { Tunnel, TunnelMetadata } from "./tunnel/types.js";
 
 export interface PreviewDeps {
@@ -89,7 +90,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       localUrl = `http://127.0.0.1:${source.port}`;
       early = new EarlyTunnel((s) => open(config, source.port, deps, s), signal, cleanup);
       await timed("ready", () =>
-        early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s)),
+        early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s, log)),
       );
     } else {
       const docker = deps.docker!;
@@ -114,6 +115,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
             healthPath: config.healthPath,
             timeoutMs: config.readyTimeoutMs,
             signal: s,
+            log,
           }),
         ),
       );
@@ -145,7 +147,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       ...live,
       phases: { ...phases },
       qrCode: config.github.qrCode,
-      protected: isProtected(config),
+      protected: protectionOfLive(config),
     });
 
     checkStop(signal, superseded);
@@ -206,7 +208,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         ...live,
         phases: { ...phases },
         qrCode: config.github.qrCode,
-        protected: isProtected(config),
+        protected: protectionOfLive(config),
       });
     }
   }
@@ -248,10 +250,11 @@ function protectionOf(config: PreviewConfig) {
   return config.tunnel.provider === "ngrok" ? config.tunnel.protection : { allowCidrs: [] };
 }
 
-function isProtected(config: PreviewConfig): boolean {
-  if (config.tunnel.provider !== "ngrok") return false;
-  const p = config.tunnel.protection;
-  return Boolean(p.basicAuth || p.oauth || p.allowCidrs.length > 0);
+/** The protections in force, by name, for the live comment's note (undefined when the link is open). */
+function protectionOfLive(config: PreviewConfig): string | undefined {
+  if (config.tunnel.provider !== "ngrok") return undefined;
+  const names = protectionNames(config.tunnel.protection);
+  return names.length > 0 ? names.join(", ") : undefined;
 }
 
 /** A stop request or a takeover turns the next step into the end of the preview. */

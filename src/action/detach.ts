@@ -6,8 +6,7 @@ import * as core from "@actions/core";
 import type { PreviewConfig } from "../config/types.js";
 import { renderSummary } from "../github/index.js";
 import type { RunContext } from "../github/types.js";
-import { FINAL_STATES } from "../lifecycle/reporter.js";
-import { type EventLine, readEvents } from "./events-file.js";
+import { type EventLine, followUntilLive } from "../lifecycle/events-file.js";
 import { setOutputs } from "./reporters/outputs.js";
 import { saveState } from "./state.js";
 
@@ -43,38 +42,26 @@ export async function startDetached(
 
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let shown = 0;
-  let holderGone = false;
-  for (;;) {
+  const last = await followUntilLive(events, exited, () => {
     shown = echoNewLog(logFile, shown);
-    const latest = readEvents(events).filter(
-      (e) => e.event === "live" || FINAL_STATES.includes(e.event as never),
+  });
+  if (!last) {
+    throw new Error(
+      `The preview holder exited before the preview went live; see its log above (${logFile}).`,
     );
-    const last = latest[latest.length - 1];
-    if (last) {
-      setOutputs(last, last.details.imageId, last.commentId);
-      if (last.commentId !== undefined) saveState("comment", String(last.commentId));
-      if (last.deploymentId !== undefined) saveState("deployment", String(last.deploymentId));
-      await core.summary
-        .addRaw(
-          renderSummary(
-            { state: last.event as never, details: last.details },
-            { name, run, secrets: config.secrets },
-          ),
-        )
-        .write();
-      return last;
-    }
-    if (holderGone) {
-      throw new Error(
-        `The preview holder exited before the preview went live; see its log above (${logFile}).`,
-      );
-    }
-    // One more look at the events after the holder exits: it may have written its last line just before.
-    holderGone = await Promise.race([
-      exited.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
-    ]);
   }
+  setOutputs(last, last.details.imageId, last.commentId);
+  if (last.commentId !== undefined) saveState("comment", String(last.commentId));
+  if (last.deploymentId !== undefined) saveState("deployment", String(last.deploymentId));
+  await core.summary
+    .addRaw(
+      renderSummary(
+        { state: last.event as never, details: last.details },
+        { name, run, secrets: config.secrets },
+      ),
+    )
+    .write();
+  return last;
 }
 
 function echoNewLog(path: string, from: number): number {

@@ -7,8 +7,8 @@ import { stopAndRemove } from "../docker/remove.js";
 import { sweepContainers } from "../docker/sweep.js";
 import type { PreviewLabels } from "../docker/types.js";
 import { renderSummary } from "../github/index.js";
+import { type EventLine, readEvents } from "../lifecycle/events-file.js";
 import { FINAL_STATES } from "../lifecycle/reporter.js";
-import { type EventLine, readEvents } from "./events-file.js";
 import { setupAction } from "./setup.js";
 import { readState } from "./state.js";
 

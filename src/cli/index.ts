@@ -1,48 +1,45 @@
-import { existsSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { scalar } from "../config/check/index.js";
-import { ConfigErrors, parseConfig } from "../config/parse.js";
+import { CLI_MAX_DURATION, ConfigErrors, parseConfig } from "../config/parse.js";
+import type { PreviewConfig } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
 import { ConfigError } from "../errors.js";
+import { eventsFileReporter, followUntilLive } from "../lifecycle/events-file.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Logger } from "../log.js";
 import { runPreview } from "../preview.js";
-import { asFlag, parseCliArgs, USAGE, UsageError } from "./args.js";
-import { humanReporter, jsonReporter } from "./reporters.js";
+import { asFlag, type CliArgs, cliWords, parseCliArgs, UsageError, usage } from "./args.js";
+import { tokenLookup } from "./ngrok-config.js";
+import {
+  eventsPath,
+  listPreviews,
+  type PreviewRecord,
+  register,
+  runIdFor,
+  stateDir,
+  stopPreview,
+  sweepDead,
+} from "./previews.js";
+import { humanReporter, jsonReporter, lsTable, terminalOf } from "./reporters.js";
 
 declare const ML_PREVIEW_VERSION: string | undefined;
 
-/** `ml-preview up|share`: the same lifecycle as the Action, for laptops, notebooks and other CI. */
+type UpArgs = Extract<CliArgs, { command: "up" | "share" }>;
+const err = (t: string) => process.stderr.write(t);
+
+/** `ml-preview up|share|ls|down`: the same lifecycle as the Action, for laptops, notebooks and other CI. */
 export async function cliMain(argv = process.argv.slice(2), env = process.env): Promise<void> {
   process.exitCode = await run(argv, env);
 }
 
 async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const err = (t: string) => process.stderr.write(t);
-  let args: ReturnType<typeof parseCliArgs>;
-  let config: ReturnType<typeof parseConfig>;
+  let args: CliArgs;
+  let config: PreviewConfig | undefined;
   try {
-    args = parseCliArgs(argv, env);
-    if (args.command === "help") {
-      err(USAGE);
-      return 0;
-    }
-    if (args.command === "version") {
-      process.stdout.write(`${typeof ML_PREVIEW_VERSION === "string" ? ML_PREVIEW_VERSION : "dev"}\n`);
-      return 0;
-    }
-    const sharePort = args.sharePort === undefined ? undefined : scalar.port("port", args.sharePort);
-    // On a laptop the user names the folder to build: it is the workspace (the Action confines PR code to
-    // its checkout; here nothing untrusted is involved). The Dockerfile must still be inside it.
-    const contextDir = resolve(process.cwd(), args.inputs.context ?? ".");
-    const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
-    if (args.command === "up" && !existsSync(contextDir)) {
-      throw new ConfigError(
-        "context",
-        `context "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile.`,
-      );
-    }
-    config = parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort });
+    args = parseCliArgs(argv, tokenLookup(env));
+    if (args.command === "up" || args.command === "share") config = parseUpConfig(args, env);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
       const errors = e instanceof ConfigErrors ? e.errors : e instanceof ConfigError ? [e] : [];
@@ -52,21 +49,98 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     }
     throw e;
   }
-  if (config.tunnel.provider === "none" && !args.json && !args.inputs["ngrok-authtoken"]) {
-    err(
-      "No NGROK_AUTHTOKEN set: the preview gets a local URL only. Set it (or --ngrok-authtoken) for a public one.\n",
+  switch (args.command) {
+    case "help":
+      process.stdout.write(usage(args.topic));
+      return 0;
+    case "version":
+      process.stdout.write(`${typeof ML_PREVIEW_VERSION === "string" ? ML_PREVIEW_VERSION : "dev"}\n`);
+      return 0;
+    case "ls":
+      return ls(args.json, env);
+    case "down":
+      return down(args.names, args.all, env);
+    default:
+      return args.detach ? detach(argv, args, config!, env) : up(args, config!, env);
+  }
+}
+
+function parseUpConfig(args: UpArgs, env: NodeJS.ProcessEnv): PreviewConfig {
+  const sharePort = args.sharePort === undefined ? undefined : scalar.port("port", args.sharePort);
+  // On a laptop the user names the folder to build: it is the workspace (the Action confines PR code to
+  // its checkout; here nothing untrusted is involved). The Dockerfile must still be inside it.
+  const contextDir = resolve(process.cwd(), args.inputs.context ?? ".");
+  const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
+  if (args.command === "up" && !existsSync(contextDir)) {
+    throw new ConfigError(
+      "context",
+      `context "${args.inputs.context}" is not a folder.`,
+      `CONTEXT "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile (default: this one).`,
     );
   }
+  // The 5h50m cap is a GitHub job's limit: it applies when this CLI runs inside a workflow, not on a laptop.
+  const maxDuration = env.GITHUB_ACTIONS === "true" ? undefined : CLI_MAX_DURATION;
+  return parseConfig(inputs, { workspace: contextDir, cwd: process.cwd(), sharePort, maxDuration });
+}
 
-  const log: Logger = {
-    info: (m) => err(`${m}\n`),
-    warning: (m) => err(`warning: ${m}\n`),
-    debug: (m) => (env.ML_PREVIEW_DEBUG ? err(`debug: ${m}\n`) : undefined),
+/** Hints about inputs that will not do what the user may think, before anything starts. */
+function warnings(args: UpArgs, config: PreviewConfig): string[] {
+  const out: string[] = [];
+  if (config.tunnel.provider !== "none") return out;
+  const given = ["basic-auth", "oauth-provider", "allow-cidrs", "traffic-policy", "ngrok-domain"] as const;
+  const ignored = given.filter((i) => args.inputs[i]).map((i) => asFlag({ input: i, message: i }));
+  if (ignored.length > 0) {
+    out.push(
+      `${ignored.join(", ")} ${ignored.length > 1 ? "are" : "is"} ignored with --tunnel none: there is no public URL to protect. The local URL is open to anyone who can reach this machine's 127.0.0.1.`,
+    );
+  } else if (!args.json && !args.inputs["ngrok-authtoken"] && args.inputs.tunnel === "none") {
+    out.push(
+      "No ngrok authtoken (--ngrok-authtoken, $NGROK_AUTHTOKEN or `ngrok config add-authtoken`): the preview gets a local URL only.",
+    );
+  }
+  return out;
+}
+
+function cliLogger(env: NodeJS.ProcessEnv, quiet: boolean): Logger {
+  const say = (m: string) => err(`${cliWords(m)}\n`);
+  return {
+    info: (m) => (quiet ? undefined : say(m)),
+    warning: (m) => say(`warning: ${m}`),
+    debug: (m) => (env.ML_PREVIEW_DEBUG ? say(`debug: ${m}`) : undefined),
     group: async (title, fn) => {
-      err(`${title}\n`);
+      if (!quiet) say(title);
       return fn();
     },
   };
+}
+
+async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): Promise<number> {
+  for (const w of warnings(args, config)) err(`warning: ${w}\n`);
+  const dir = stateDir(env);
+  let docker: ReturnType<typeof dockerClient> | undefined;
+  try {
+    docker = config.source.kind === "share" ? undefined : dockerClient();
+  } catch (e) {
+    err(`ml-preview: ${(e as Error).message}\n`);
+    return 1;
+  }
+  await sweepDead(dir, docker ?? safeDocker()).catch(() => []);
+  const taken = listPreviews(dir).find((p) => p.name === config.name && p.state !== "dead");
+  if (taken) {
+    err(
+      `ml-preview: a preview named "${config.name}" is already running on this machine${taken.url ? ` (${taken.url})` : ""}. Give this one another --name, or end that one with \`ml-preview down ${config.name}\`.\n`,
+    );
+    return 2;
+  }
+  const runId = runIdFor();
+  const record = registered(dir, {
+    name: config.name,
+    runId,
+    pid: process.pid,
+    command: args.command,
+    startedAt: new Date().toISOString(),
+    log: env.ML_PREVIEW_HOLDER_LOG,
+  });
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (sig: string) => {
@@ -75,35 +149,138 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     if (signals > 1) process.exit(130);
     controller.abort(`stopped by ${sig}`);
   };
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  // SIGHUP: the terminal closed. Like Ctrl-C, the preview ends and is cleaned up.
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => onSignal(sig));
 
-  const runId = `cli-${process.pid}-${Date.now()}`;
   const repo = `local/${basename(process.cwd())}`;
+  const term = terminalOf(process.stdout, env);
   const reporter = args.json
     ? jsonReporter((t) => process.stdout.write(t))
-    : humanReporter((t) => process.stdout.write(t), err);
-  let docker: ReturnType<typeof dockerClient> | undefined;
+    : humanReporter((t) => process.stdout.write(t), err, term);
   try {
-    docker = config.source.kind === "share" ? undefined : dockerClient();
+    const result = await runPreview(config, {
+      docker,
+      log: cliLogger(env, args.json),
+      reporters: [reporter, eventsFileReporter(record.events, () => ({}))],
+      signal: controller.signal,
+      labels: {
+        "ml-preview.repo": repo,
+        "ml-preview.pr": "none",
+        "ml-preview.run": runId,
+        "ml-preview.name": config.name,
+      },
+      metadata: { repo, run: runId, name: config.name },
+      pollIntervalMs: pollIntervalMs(env),
+      watchdogMs: tunnelWatchdogMs(env),
+    });
+    return result.state === "failed" ? 1 : 0;
+  } finally {
+    record.forget();
+  }
+}
+
+/** A read-only home (some CI containers) must not stop a preview: it then only misses from `ls`. */
+function registered(dir: string, record: PreviewRecord): ReturnType<typeof register> {
+  try {
+    return register(dir, record);
   } catch (e) {
-    err(`ml-preview: ${(e as Error).message}\n`);
+    err(
+      `warning: cannot write ${dir} (${(e as Error).message}); \`ml-preview ls\` and \`down\` will not see this preview.\n`,
+    );
+    return { events: "/dev/null", forget: () => {} };
+  }
+}
+
+function safeDocker() {
+  try {
+    return dockerClient();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `--detach`: the same command runs again as a background holder (its own session, so closing this
+ * terminal does not end it), writing to a log file; this process follows the holder's events until the
+ * preview is live (or failed) and returns with the URL.
+ */
+async function detach(
+  argv: string[],
+  args: UpArgs,
+  config: PreviewConfig,
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
+  for (const w of warnings(args, config)) err(`warning: ${w}\n`);
+  const dir = stateDir(env);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const log = join(dir, `${config.name}-${Date.now()}-${process.pid}.log`);
+  const out = openSync(log, "a");
+  const child = spawn(process.execPath, [process.argv[1]!, ...argv.filter((a) => a !== "--detach")], {
+    detached: true,
+    stdio: ["ignore", out, out],
+    env: { ...env, ML_PREVIEW_HOLDER_LOG: log },
+  });
+  closeSync(out);
+  child.unref();
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return followHolder(dir, child.pid!, config.name, args.json, log, exited);
+}
+
+async function followHolder(
+  dir: string,
+  pid: number,
+  name: string,
+  json: boolean,
+  log: string,
+  exited: Promise<void>,
+): Promise<number> {
+  // The holder's run id (and so its events file) follows from its pid and start time, known once it runs.
+  const last = await followUntilLive(eventsPath(dir, runIdFor(pid)), exited);
+  if (!last) {
+    err(
+      `${readFileSync(log, "utf8")}ml-preview: the background preview ended before it was live (its output above).\n`,
+    );
+    rmSync(log, { force: true });
     return 1;
   }
-  const result = await runPreview(config, {
-    docker,
-    log: args.json ? { ...log, info: () => {}, group: (_t, fn) => fn() } : log,
-    reporters: [reporter],
-    signal: controller.signal,
-    labels: {
-      "ml-preview.repo": repo,
-      "ml-preview.pr": "none",
-      "ml-preview.run": runId,
-      "ml-preview.name": config.name,
-    },
-    metadata: { repo, run: runId, name: config.name },
-    pollIntervalMs: pollIntervalMs(env),
-    watchdogMs: tunnelWatchdogMs(env),
-  });
-  return result.state === "failed" ? 1 : 0;
+  const report = json
+    ? jsonReporter((t) => process.stdout.write(t))
+    : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
+  await report.report({ event: last.event, details: last.details });
+  if (last.event !== "live") return 1;
+  if (!json)
+    err(`Held in the background (pid ${pid}, log ${log}). End it with \`ml-preview down ${name}\`.\n`);
+  return 0;
+}
+
+async function ls(json: boolean, env: NodeJS.ProcessEnv): Promise<number> {
+  const dir = stateDir(env);
+  const cleaned = await sweepDead(dir, safeDocker());
+  for (const name of cleaned) err(`Removed "${name}": its process had died.\n`);
+  const rows = listPreviews(dir);
+  if (json) {
+    for (const r of rows)
+      process.stdout.write(
+        `${JSON.stringify({ name: r.name, url: r.url, localUrl: r.localUrl, expiresAt: r.expiresAt, state: r.state, pid: r.pid })}\n`,
+      );
+  } else process.stdout.write(lsTable(rows));
+  return 0;
+}
+
+async function down(names: string[], all: boolean, env: NodeJS.ProcessEnv): Promise<number> {
+  const dir = stateDir(env);
+  const docker = safeDocker();
+  const cleaned = await sweepDead(dir, docker);
+  for (const name of cleaned) err(`Removed "${name}": its process had died.\n`);
+  const rows = listPreviews(dir).filter((r) => all || names.includes(r.name));
+  const missing = all ? [] : names.filter((n) => !rows.some((r) => r.name === n) && !cleaned.includes(n));
+  await Promise.all(
+    rows.map(async (r) => {
+      await stopPreview(dir, r, docker);
+      err(`Stopped "${r.name}"${r.url ? ` (${r.url})` : ""}.\n`);
+    }),
+  );
+  for (const n of missing)
+    err(`ml-preview: no preview named "${n}" on this machine. See \`ml-preview ls\`.\n`);
+  return missing.length > 0 ? 1 : 0;
 }

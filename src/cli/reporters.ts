@@ -1,7 +1,18 @@
 import QRCode from "qrcode";
 import type { PreviewEvent, Reporter } from "../lifecycle/reporter.js";
+import { cliWords } from "./args.js";
+import type { PreviewRow } from "./previews.js";
 
 type Write = (text: string) => void;
+
+/** What the terminal can show: colours (ANSI) only on a TTY without NO_COLOR (https://no-color.org). */
+export interface Terminal {
+  readonly ansi: boolean;
+}
+
+export function terminalOf(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): Terminal {
+  return { ansi: Boolean(stream.isTTY) && !env.NO_COLOR };
+}
 
 /** `--json`: one object per line, the event name first, details flattened (dates as ISO strings). */
 export function jsonReporter(write: Write): Reporter {
@@ -10,15 +21,35 @@ export function jsonReporter(write: Write): Reporter {
     async report({ event, details }: PreviewEvent) {
       const out: Record<string, unknown> = { event };
       for (const [k, v] of Object.entries(details)) {
-        if (v !== undefined && k !== "qrCode") out[k] = v instanceof Date ? v.toISOString() : v;
+        if (v === undefined || k === "qrCode") continue;
+        out[k] = v instanceof Date ? v.toISOString() : k === "error" ? cliWords(String(v)) : v;
       }
       write(`${JSON.stringify(out)}\n`);
     },
   };
 }
 
+/** "14:05 (in 29 min)": the local wall-clock time a person compares with their own clock, and how soon. */
+export function whenLocal(at: Date, now = new Date()): string {
+  const sameDay = at.toDateString() === now.toDateString();
+  const clock = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const day = sameDay
+    ? clock
+    : `${at.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" })} ${clock}`;
+  return `${day} (${relative(at.getTime() - now.getTime())})`;
+}
+
+function relative(ms: number): string {
+  if (ms < 0) return "passed";
+  const min = Math.round(ms / 60_000);
+  if (min < 1) return `in ${Math.max(1, Math.round(ms / 1000))} s`;
+  if (min < 90) return `in ${min} min`;
+  const h = Math.floor(min / 60);
+  return `in ${h} h ${min % 60} min`;
+}
+
 /** For people: progress on stderr; the URL and a terminal QR code on stdout once live. */
-export function humanReporter(stdout: Write, stderr: Write): Reporter {
+export function humanReporter(stdout: Write, stderr: Write, term: Terminal = { ansi: false }): Reporter {
   return {
     name: "terminal",
     async report({ event, details: d }: PreviewEvent) {
@@ -26,8 +57,10 @@ export function humanReporter(stdout: Write, stderr: Write): Reporter {
         const url = d.url ?? d.localUrl ?? "";
         stdout(`\n  Preview live: ${url}\n`);
         if (d.url && d.localUrl) stdout(`  Local:        ${d.localUrl}\n`);
-        if (d.expiresAt) stdout(`  Until:        ${d.expiresAt.toISOString()} (Ctrl-C stops it sooner)\n`);
-        if (d.url) stdout(`\n${await QRCode.toString(d.url, { type: "terminal", small: true })}\n`);
+        if (d.expiresAt) stdout(`  Until:        ${whenLocal(d.expiresAt)} (Ctrl-C stops it sooner)\n`);
+        // Without ANSI the code is drawn with Unicode half blocks: still scannable, no escape codes.
+        const type = term.ansi ? "terminal" : "utf8";
+        if (d.url) stdout(`\n${await QRCode.toString(d.url, { type, small: true })}\n`);
         return;
       }
       const line: Partial<Record<PreviewEvent["event"], string>> = {
@@ -36,11 +69,35 @@ export function humanReporter(stdout: Write, stderr: Write): Reporter {
         ready: `The app answers at ${d.localUrl}; opening the tunnel…`,
         expired: `Preview expired. Cleaned up.`,
         stopped: `Preview stopped (${d.reason ?? "stopped"}). Cleaned up.`,
-        failed: `Preview failed at ${d.step}: ${d.error}${d.exitCode !== undefined ? ` (exit code ${d.exitCode})` : ""}`,
+        failed: `Preview failed at ${d.step}: ${cliWords(d.error ?? "")}${d.exitCode !== undefined ? ` (exit code ${d.exitCode})` : ""}`,
       };
       const text = line[event];
       if (text) stderr(`${text}\n`);
       if (event === "failed" && d.logLines?.length) stderr(`Last log lines:\n${d.logLines.join("\n")}\n`);
     },
   };
+}
+
+/** `ml-preview ls`, as `docker ps` prints: one row per preview, columns padded. */
+export function lsTable(rows: readonly PreviewRow[]): string {
+  const table = [
+    ["NAME", "URL", "EXPIRES", "STATE", "PID"],
+    ...rows.map((r) => [
+      r.name,
+      r.url ?? r.localUrl ?? "-",
+      r.expiresAt ? whenLocal(r.expiresAt) : "-",
+      r.state,
+      String(r.pid),
+    ]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  return table
+    .map(
+      (row) =>
+        `${row
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join("   ")
+          .trimEnd()}\n`,
+    )
+    .join("");
 }

@@ -29,9 +29,16 @@ export interface ParseContext {
   readonly cwd?: string;
   /** The CLI's `share --port`: no image, the app already runs on this machine. */
   readonly sharePort?: number;
+  /** The longest `duration`: MAX_DURATION under GitHub Actions (its job limit), CLI_MAX_DURATION elsewhere. */
+  readonly maxDuration?: { readonly maxMs: number; readonly maxText: string };
 }
 
 export const MAX_DURATION = { maxMs: (5 * 60 + 50) * 60_000, maxText: "5h50m" };
+/**
+ * Outside GitHub Actions no job limit applies; a day is still the cap: a public URL to this machine for
+ * longer is more likely a typo (`30h` for `30m`) than a review, and a longer need is a deployment.
+ */
+export const CLI_MAX_DURATION = { maxMs: 24 * 60 * 60_000, maxText: "24h" };
 const MAX_READY_TIMEOUT = { maxMs: 60 * 60_000, maxText: "1h" };
 
 /** Turn raw inputs into one validated, frozen PreviewConfig, or throw ConfigErrors naming every bad input. */
@@ -58,6 +65,7 @@ export function parseConfig(inputs: Inputs, ctx: ParseContext): PreviewConfig {
       throw new ConfigError(
         missing,
         `${missing} is missing: registry-username and registry-password go together. Give both (e.g. \${{ github.actor }} and \${{ secrets.GITHUB_TOKEN }} for ghcr.io) or neither.`,
+        `--${missing} is missing: --registry-username and --registry-password go together. Give both or neither.`,
       );
     }
     return has("registry-username")
@@ -91,7 +99,9 @@ export function parseConfig(inputs: Inputs, ctx: ParseContext): PreviewConfig {
   }
 
   const tunnel = check(() => parseTunnel(inputs, ctx, check, errors));
-  const durationMs = check(() => scalar.duration("duration", get("duration") || "30m", MAX_DURATION));
+  const durationMs = check(() =>
+    scalar.duration("duration", get("duration") || "30m", ctx.maxDuration ?? MAX_DURATION),
+  );
   const readyTimeoutMs = check(() =>
     scalar.duration("ready-timeout", get("ready-timeout") || "5m", MAX_READY_TIMEOUT),
   );
@@ -152,6 +162,7 @@ function parseTunnel(
       new ConfigError(
         "ngrok-authtoken",
         "ngrok-authtoken is empty but tunnel is ngrok. Add your ngrok authtoken as a repository secret NGROK_AUTHTOKEN and pass `ngrok-authtoken: ${{ secrets.NGROK_AUTHTOKEN }}`, or set `tunnel: none` for a local URL only.",
+        "--tunnel ngrok needs your ngrok authtoken: set NGROK_AUTHTOKEN, pass --ngrok-authtoken, or run `ngrok config add-authtoken TOKEN` once; or use --tunnel none for a local URL only.",
       ),
     );
   }

@@ -2,9 +2,10 @@ import type Docker from "dockerode";
 import { PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { watchExit } from "./exit.js";
+import { reachableEnv } from "./framework.js";
 import { containerSpec } from "./host-config.js";
 import { attachLogs, LogRing, secretScrubber } from "./logs.js";
-import { type ResolvedPort, resolveContainerPort } from "./ports.js";
+import { exposedTcpPorts, type ResolvedPort, resolveContainerPort } from "./ports.js";
 import { stopAndRemove } from "./remove.js";
 import { runError } from "./run-errors.js";
 import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels, RunOptions } from "./types.js";
@@ -38,6 +39,15 @@ export async function startContainer(
     },
   });
   log.info(`Container port ${port.port} (${describePort(port)}).`);
+  const exposed = exposedTcpPorts(config.ExposedPorts);
+  if (port.source === "input" && exposed.length > 0 && !exposed.includes(port.port)) {
+    log.warning(
+      `The image EXPOSEs ${exposed.join(", ")} but the preview waits on port ${port.port} . If the app listens on ${exposed[0]}, set the \`port\` input to ${exposed[0]} (CLI: \`--port ${exposed[0]}\`).`,
+    );
+  }
+  const defaults = reachableEnv(config.Env, opts.env);
+  for (const [k, v] of Object.entries(defaults))
+    log.debug(`Set ${k}=${v} (see "Listening on 0.0.0.0" in the README).`);
   // Env values are secrets: only the names are ever logged.
   if (Object.keys(opts.env).length > 0)
     log.info(`Environment: ${Object.keys(opts.env).join(", ")} (values masked).`);
@@ -45,7 +55,7 @@ export async function startContainer(
   const spec = containerSpec({
     imageId: image.imageId,
     containerPort: port.port,
-    env: opts.env,
+    env: { ...defaults, ...opts.env },
     command: opts.command,
     resources: opts.resources,
     labels,

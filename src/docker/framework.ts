@@ -126,3 +126,18 @@ function envMap(env: LaunchSpec["env"]): Map<string, string> {
   }
   return map;
 }
+
+/**
+ * Environment that makes an app reachable from outside its container where a framework has a documented
+ * switch for it and neither the image nor the user set it. Only Gradio's GRADIO_SERVER_NAME qualifies: it
+ * is only the default of `launch(server_name=…)` (code that names an address still wins) and no other
+ * program reads it. Flask's `app.run()` has no such switch, and Dash's HOST is too generic a name to set
+ * behind anyone's back: those are diagnosed instead (see readiness/diagnose.ts).
+ */
+export function reachableEnv(
+  imageEnv: LaunchSpec["env"],
+  userEnv: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const set = new Set([...envMap(imageEnv).keys(), ...Object.keys(userEnv)]);
+  return set.has("GRADIO_SERVER_NAME") ? {} : { GRADIO_SERVER_NAME: "0.0.0.0" };
+}

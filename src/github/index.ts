@@ -7,7 +7,6 @@ export { explainGitHubError, permissionFor } from "./errors.js";
 export { isNewerRun, type Marker, markerPrefix, parseMarker } from "./marker.js";
 export { createOctokit, type Octokit, type OctokitOptions } from "./octokit.js";
 export { type PreviewTarget, pullRequestState, resolveTarget, type TargetConfig } from "./pull-request.js";
-export { qrText } from "./qr.js";
 export { type RenderContext, render } from "./render.js";
 export { readRunContext } from "./run-context.js";
 export { renderSummary, type SummaryContext } from "./summary.js";

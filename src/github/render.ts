@@ -2,14 +2,11 @@ import type { PreviewState } from "../config/types.js";
 import { secretScrubber, truncate } from "../scrub.js";
 import { fenced, inlineCode, relativeTime, shortSha, utcTime } from "./format.js";
 import { formatMarker } from "./marker.js";
-import { qrText } from "./qr.js";
 import type { RunContext, StateDetails, StateReport } from "./types.js";
 
 export interface RenderContext {
   readonly name: string;
   readonly run: RunContext;
-  /** A ready QR block (text, from `qrText`) to show under the link; otherwise made here when `details.qrCode`. */
-  readonly qrSvgOrPng?: string;
   /** Removed from the whole body (the marker line carries none). */
   readonly secrets?: readonly string[];
   /** "Now" for relative times; default `details.at`, then the clock. */
@@ -67,7 +64,7 @@ function body(
         ...(details.image ? [`Image: ${inlineCode(details.image)}`] : []),
       ];
     case "live":
-      return live(details, ctx, now);
+      return live(details, now);
     case "failed":
       return failed(details, scrub);
     default:
@@ -75,7 +72,7 @@ function body(
   }
 }
 
-function live(details: StateDetails, ctx: RenderContext, now: Date): string[] {
+function live(details: StateDetails, now: Date): string[] {
   const out: string[] = [];
   if (details.url) out.push(`**[${details.url}](${details.url})**`);
   else if (details.localUrl)
@@ -87,11 +84,12 @@ function live(details: StateDetails, ctx: RenderContext, now: Date): string[] {
     );
   }
   if (details.commit) facts.push(`- **Commit** ${inlineCode(shortSha(details.commit))}`);
-  if (details.protected)
+  if (typeof details.protected === "string")
+    facts.push(`- 🔒 **Protected** by ${details.protected}: visitors must pass it to see the app.`);
+  else if (details.protected)
     facts.push("- 🔒 Visitors must sign in (basic auth, OAuth or an IP allow-list protects it).");
   if (facts.length > 0) out.push(facts.join("\n"));
-  const qr = ctx.qrSvgOrPng ?? (details.qrCode && details.url ? qrText(details.url) : undefined);
-  if (qr) out.push(`<details open><summary>QR code</summary>\n\n${fenced(qr)}\n\n</details>`);
+  // No QR code: as GitHub renders a comment, no text drawing of one scans (test/e2e/comment-qr.test.ts).
   if (details.url && showsBrowserWarning(details.url)) {
     out.push(
       "> ngrok shows browsers a one-time warning page on its free domains: click **Visit Site** once. " +

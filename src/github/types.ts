@@ -45,7 +45,8 @@ export interface StateDetails {
   /** skipped: how to enable it. */
   readonly hint?: string;
   readonly qrCode?: boolean;
-  readonly protected?: boolean;
+  /** The protections in force, by name ("basic auth, OAuth (google)"); true when unnamed. */
+  readonly protected?: boolean | string;
   readonly phases?: Readonly<Record<string, number>>;
 }
 

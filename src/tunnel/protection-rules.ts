@@ -69,11 +69,15 @@ export function celString(value: string): string {
 
 /** Names of the protections in force (never their values: the policy itself holds the password). */
 export function describeProtection(p: Protection): string {
-  const names = [
+  const names = protectionNames(p);
+  return names.length > 0 ? `, protected by ${names.join(", ")}` : ", unprotected";
+}
+
+export function protectionNames(p: Protection): string[] {
+  return [
     p.allowCidrs.length > 0 ? `IP allow-list (${p.allowCidrs.length})` : "",
     p.basicAuth ? "basic auth" : "",
     p.oauth ? `OAuth (${p.oauth.provider})` : "",
     p.trafficPolicy ? "your traffic policy" : "",
   ].filter((n) => n !== "");
-  return names.length > 0 ? `, protected by ${names.join(", ")}` : ", unprotected";
 }

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { requireDocker } from "../support/docker.js";
+import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
 import { fetchText, leftContainers, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 
 // The bundled dist/ run the way the runner runs it (main, then post), against the real Docker engine,
@@ -64,6 +64,10 @@ describe("action on pull_request", () => {
     const everything = world.everythingSaid(result);
     for (const s of ["test-authtoken", ...secrets]) expect(everything).not.toContain(s);
     expect(result.stdout).toContain(`::add-mask::${secrets[1]}`);
+    // The wait is visible: what is awaited, in a log group that closes once the app answers.
+    expect(result.stdout).toMatch(
+      /::group::Waiting up to 5 min for GET \/ to answer on container port \d+ \(http:\/\/127\.0\.0\.1:\d+\)\n[\s\S]*?The app answered after [^\n]+\n::endgroup::/,
+    );
     expect(world.commentStates()).toEqual(expect.arrayContaining(["building", "live", "expired"]));
     expect(world.commentStates().at(-1)).toBe("expired");
     expect(world.commentStates().indexOf("building")).toBeLessThan(world.commentStates().indexOf("live"));
@@ -169,4 +173,28 @@ describe("trust and GitHub's refusals", () => {
     expect(body).not.toContain("0123456");
     expect(result.summary).toContain("`feedfac`");
   });
+});
+
+describe("action: the app listens on 127.0.0.1 inside its container", () => {
+  it("fails in seconds, not after ready-timeout, and the failed comment carries the fix", async () => {
+    world = await PreviewWorld.start();
+    const loopback = busyboxHttpdDockerfile(8080).replace(
+      /CMD .*/,
+      'CMD ["/bin/sh", "-c", "echo \' * Running on http://127.0.0.1:8080\'; exec httpd -f -p 127.0.0.1:8080 -h /www"]',
+    );
+    const { job, label } = world.job({ duration: "10m", "ready-timeout": "5m" }, { dockerfile: loopback });
+    labels.push(label);
+    const result = await job.main();
+    expect(result.code).toBe(1);
+    expect(result.outputs.status).toBe("failed");
+    const body = world.comments()[0]!.body;
+    expect(body).toContain('state="failed"');
+    expect(body).toContain("The app listens on 127.0.0.1:8080 inside its container");
+    expect(body).toContain("Make it listen on 0.0.0.0");
+    expect(body).toContain("* Running on http://127.0.0.1:8080");
+    // The app's own lines were shown while it started, inside the wait's log group.
+    expect(result.stdout).toMatch(
+      /::group::Waiting up to 5 min[^\n]*\n(?:(?!::endgroup::)[\s\S])* {2}app \| {2}\* Running on http:\/\/127\.0\.0\.1:8080/,
+    );
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type Docker from "dockerode";
@@ -50,10 +50,13 @@ interface Cli {
   exit: Promise<number | null>;
 }
 
+/** This file's own record of "this machine's previews" (ls, down): parallel test files never share one. */
+const stateDir = mkdtempSync(join(tmpdir(), "cli-state-"));
+
 function cli(args: string[], cwd = ACTION_DIR, env: Record<string, string> = {}): Cli {
   const child = spawn(process.execPath, [join(ACTION_DIR, "dist/cli.js"), ...args], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ML_PREVIEW_STATE_DIR: stateDir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -66,7 +69,7 @@ function cli(args: string[], cwd = ACTION_DIR, env: Record<string, string> = {})
       events.length,
       ...out
         .split("\n")
-        .filter(Boolean)
+        .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l)),
     );
   });
@@ -129,6 +132,26 @@ describe("ml-preview up", () => {
     expect(String(failed.error)).toMatch(/exit/i);
     expect(failed.logLines).toEqual(expect.arrayContaining([expect.stringContaining("no model file")]));
   });
+
+  it("an app on 127.0.0.1 in its container: the wait is shown, then the fix in CLI words, long before ready-timeout", async () => {
+    const ctx = appContext(
+      busyboxHttpdDockerfile(8080).replace(
+        /CMD .*/,
+        'CMD ["/bin/sh", "-c", "echo \' * Running on http://127.0.0.1:8080\'; exec httpd -f -p 127.0.0.1:8080 -h /www"]',
+      ),
+    );
+    const run = cli(["up", ctx, "--tunnel", "none", "--port", "8080", "--name", `loopback-${process.pid}`]);
+    expect(await run.exit).toBe(1);
+    const err = run.stderr();
+    expect(err).toMatch(
+      /Waiting up to 5 min for GET \/ to answer on container port 8080 \(http:\/\/127\.0\.0\.1:\d+\)/,
+    );
+    expect(err).toContain("  app |  * Running on http://127.0.0.1:8080");
+    const failed = err.split("\n").find((l) => l.startsWith("Preview failed at ready:"))!;
+    expect(failed).toContain("The app listens on 127.0.0.1:8080 inside its container");
+    expect(failed).toContain("Make it listen on 0.0.0.0");
+    expect(failed).not.toMatch(/ input|runner|\$\{\{/);
+  }, 15_000);
 
   it("bad input: exit 2, the message names the flag's input, nothing on stdout", async () => {
     const run = cli(["up", ".", "--duration", "7x", "--port", "http", "--json"]);
@@ -247,9 +270,133 @@ describe("ml-preview without a Docker engine or a token", () => {
     expect(run.stderr()).not.toMatch(/\n\s+at /);
   });
 
+  it("protections with --tunnel none: a warning that they protect nothing, before anything starts", async () => {
+    const run = cli(
+      ["up", appContext(), "--tunnel", "none", "--basic-auth", "ada:correct-horse"],
+      ACTION_DIR,
+      {
+        DOCKER_HOST: "unix:///tmp/ml-preview-no-engine.sock",
+      },
+    );
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toMatch(
+      /^warning: --basic-auth is ignored with --tunnel none: there is no public URL to protect/,
+    );
+    expect(run.stderr()).not.toContain("correct-horse");
+  });
+
   it("share with no token: exit 2 saying how to get a public URL", async () => {
     const run = cli(["share", "--port", "8050"]);
     expect(await run.exit).toBe(2);
     expect(run.stderr()).toMatch(/NGROK_AUTHTOKEN/);
+  });
+});
+
+describe("ml-preview --detach, ls, down", () => {
+  const byName = (name: string) => containersWithLabel(docker, `ml-preview.name=${name}`);
+
+  it("--detach --json returns once live with one JSON line; ls lists it; down ends it and its container", async () => {
+    const name = `detached-${process.pid}`;
+    const run = cli(["up", appContext(), "--tunnel", "none", "--detach", "--json", "--name", name]);
+    expect(await run.exit).toBe(0);
+    expect(run.events).toHaveLength(1);
+    const live = run.events[0]!;
+    expect(live).toMatchObject({ event: "live", localUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/) });
+    // The preview outlives the command that started it.
+    expect((await fetchText(live.localUrl as string)).body).toContain("ml-preview test app");
+
+    const ls = cli(["ls", "--json"]);
+    expect(await ls.exit).toBe(0);
+    expect(ls.events).toEqual([
+      expect.objectContaining({ name, state: "live", localUrl: live.localUrl, expiresAt: live.expiresAt }),
+    ]);
+    const table = cli(["ls"]);
+    expect(await table.exit).toBe(0);
+    expect(table.stdout()).toMatch(
+      new RegExp(`^NAME\\s+URL\\s+EXPIRES\\s+STATE\\s+PID\\n${name}\\s+http://127`),
+    );
+    expect(table.stdout()).toMatch(/\(in (29|30) min\)/);
+
+    const down = cli(["down", name]);
+    expect(await down.exit).toBe(0);
+    expect(down.stderr()).toContain(`Stopped "${name}"`);
+    expect(await byName(name)).toEqual([]);
+    const after = cli(["ls", "--json"]);
+    expect(await after.exit).toBe(0);
+    expect(after.events).toEqual([]);
+  });
+
+  it("SIGHUP (the terminal closed) ends a foreground preview like Ctrl-C", async () => {
+    const name = `hup-${process.pid}`;
+    const run = cli(["up", appContext(), "--tunnel", "none", "--json", "--name", name]);
+    await until(() => run.events.find((e) => e.event === "live"));
+    run.child.kill("SIGHUP");
+    expect(await run.exit).toBe(0);
+    expect(run.events.at(-1)).toMatchObject({ event: "stopped", reason: "stopped by SIGHUP" });
+    expect(await byName(name)).toEqual([]);
+  });
+
+  it("kill -9 leaves a container that the next ls finds and removes", async () => {
+    const name = `killed-${process.pid}`;
+    const run = cli(["up", appContext(), "--tunnel", "none", "--json", "--name", name]);
+    await until(() => run.events.find((e) => e.event === "live"));
+    run.child.kill("SIGKILL");
+    await run.exit;
+    expect(await byName(name)).toHaveLength(1);
+    const ls = cli(["ls"]);
+    expect(await ls.exit).toBe(0);
+    expect(ls.stderr()).toContain(`Removed "${name}": its process had died.`);
+    expect(ls.stdout()).not.toContain(name);
+    expect(await byName(name)).toEqual([]);
+  });
+
+  it("down for a name nobody uses says so (exit 1)", async () => {
+    const run = cli(["down", "nobody-here"]);
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain('no preview named "nobody-here" on this machine');
+  });
+});
+
+describe("the README's notebook recipe", () => {
+  it("the Python snippet gets the live URL back from share --detach --json", async () => {
+    const readme = readFileSync(join(ACTION_DIR, "README.md"), "utf8");
+    const section = readme.split(/^### In a notebook.*$/m)[1]!.split(/^### /m)[0]!;
+    const snippet = /```python\n([\s\S]*?)```/.exec(section)![1]!;
+    expect(snippet).toContain("share(8050)");
+    // `ml-preview` as installed, plus what only this test needs: the loopback edge instead of ngrok's cloud.
+    const bin = mkdtempSync(join(tmpdir(), "bin-"));
+    const shim = join(bin, "ml-preview");
+    writeFileSync(
+      shim,
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ACTION_DIR, "dist/cli.js")}" "$@" --ngrok-server-addr ${edge.serverAddr} --ngrok-ca-cert ${caFile()}\n`,
+    );
+    chmodSync(shim, 0o755);
+    const py = spawn(
+      "python3",
+      ["-c", snippet.replace("share(8050)", `share(${app.port}, "5m", "--name", "notebook")`)],
+      {
+        env: {
+          PATH: `${bin}:${process.env.PATH}`,
+          HOME: process.env.HOME,
+          ML_PREVIEW_STATE_DIR: stateDir,
+          NGROK_AUTHTOKEN: "test-authtoken",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    let errText = "";
+    py.stdout.on("data", (d) => (out += d));
+    py.stderr.on("data", (d) => (errText += d));
+    const code = await new Promise((r) => py.on("close", r));
+    expect(errText).toBe("");
+    expect(code).toBe(0);
+    const [url, until] = out.trim().split(" until ");
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(Date.parse(until!)).toBeGreaterThan(Date.now());
+    expect((await fetchText(`${url}/`)).body).toBeTruthy();
+    const down = cli(["down", "notebook"]);
+    expect(await down.exit).toBe(0);
+    expect(down.stderr()).toContain('Stopped "notebook"');
   });
 });

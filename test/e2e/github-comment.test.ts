@@ -101,11 +101,11 @@ describe("StickyComment against the GitHub emulator", () => {
     expect(created).toHaveLength(1);
     expect(ours()[0]!.id).toBe(comment.id);
     expect(ours()[0]!.user).toBe("github-actions[bot]");
-    // The live body carried the QR code; the expired one strikes the link through.
+    // The live body carried the link; the expired one strikes it through.
     const patches = gh.requests
       .filter((r) => r.method === "PATCH")
       .map((r) => (r.body as { body: string }).body);
-    expect(patches[0]).toContain("QR code");
+    expect(patches[0]).toContain("**[https://otter.ngrok-free.app](https://otter.ngrok-free.app)**");
     expect(ours()[0]!.body).toContain("~~`https://otter.ngrok-free.app`~~");
   });
 

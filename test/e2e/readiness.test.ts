@@ -134,6 +134,41 @@ describe("readiness against real containers", () => {
     expect(ok.strategy).toBe(`tcp ${serving.hostPort}`);
   });
 
+  // The first-run mistakes are diagnosed while the ready timeout (60 s) is far away: the test's 10 s bound.
+  it("an app on 127.0.0.1 inside its container is diagnosed from its sockets, with the fix", async () => {
+    const app = await start("loopback", ["httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www"]);
+    const err = await waitUntilReady(docker, app, { timeoutMs: 60_000 }).catch((e) => e);
+    expect(err.code).toBe("APP_LISTENS_ON_LOOPBACK");
+    expect(err.message).toContain("listens on 127.0.0.1:8080 inside its container");
+    expect(err.message).toContain("0.0.0.0");
+  }, 10_000);
+
+  it("an app announcing another port is diagnosed from its log line; the wait is shown meanwhile", async () => {
+    const lines: string[] = [];
+    const log = {
+      ...silentLogger,
+      info: (m: string) => lines.push(m),
+      group: async <T>(t: string, fn: () => Promise<T>) => {
+        lines.push(t);
+        return fn();
+      },
+    };
+    const app = await start("other-port", [
+      "sh",
+      "-c",
+      'echo "Listening on http://0.0.0.0:9000"; exec httpd -f -p 9000 -h /www',
+    ]);
+    const err = await waitUntilReady(docker, app, { timeoutMs: 60_000, log, progressEveryMs: 500 }).catch(
+      (e) => e,
+    );
+    expect(err.code).toBe("APP_LISTENS_ON_OTHER_PORT");
+    expect(err.message).toContain("Set the `port` input to 9000 (CLI: `--port 9000`)");
+    expect(err.logLines).toContain("Listening on http://0.0.0.0:9000");
+    expect(lines[0]).toBe(`Waiting up to 60 s for GET / to answer on container port 8080 (${app.localUrl})`);
+    expect(lines).toContain("  app | Listening on http://0.0.0.0:9000");
+    expect(lines.some((l) => l.startsWith("… still waiting ("))).toBe(true);
+  }, 10_000);
+
   it("an AbortSignal ends the wait promptly", async () => {
     const app = await start("abort", ["sleep", "1000"]);
     const controller = new AbortController();

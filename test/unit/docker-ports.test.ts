@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { declaredPort, detectFramework } from "../../src/docker/framework.js";
+import { declaredPort, detectFramework, reachableEnv } from "../../src/docker/framework.js";
 import { exposedTcpPorts, resolveContainerPort } from "../../src/docker/ports.js";
 import { PreviewError } from "../../src/errors.js";
 
@@ -128,3 +128,13 @@ function catchError(fn: () => unknown): PreviewError {
   }
   throw new Error("expected an error");
 }
+
+describe("reachableEnv: Gradio's documented switch, set only when nobody set it", () => {
+  it("sets GRADIO_SERVER_NAME=0.0.0.0 by default", () => {
+    expect(reachableEnv(["PATH=/bin"], {})).toEqual({ GRADIO_SERVER_NAME: "0.0.0.0" });
+  });
+  it("leaves it to the image or the user when either sets it", () => {
+    expect(reachableEnv(["GRADIO_SERVER_NAME=127.0.0.1"], {})).toEqual({});
+    expect(reachableEnv([], { GRADIO_SERVER_NAME: "::" })).toEqual({});
+  });
+});

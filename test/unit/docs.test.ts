@@ -55,3 +55,32 @@ describe("action.yml, README and the config agree", () => {
     expect(readFileSync(join(root, ".ci/run"), "utf8")).toContain(testCommand.replace(/^bash /, ""));
   });
 });
+
+describe("the release makes what the README promises", () => {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+    version: string;
+    name: string;
+  };
+  const release = YAML.parse(readFileSync(join(root, ".github/workflows/release.yml"), "utf8")) as {
+    on: { push: { tags: string[] } };
+    permissions: Record<string, string>;
+    jobs: { release: { steps: Array<{ run?: string }> } };
+  };
+  const runs = release.jobs.release.steps.map((s) => s.run ?? "").join("\n");
+
+  it("on a version tag: checks, npm publish with provenance, the tarball on the release, the major tag moved", () => {
+    expect(release.on.push.tags).toEqual(["v[0-9]+.[0-9]+.[0-9]+"]);
+    expect(release.permissions).toMatchObject({ "id-token": "write", contents: "write" });
+    expect(runs).toContain("bash .ci/run");
+    expect(runs).toMatch(/npm publish "\$\{\{ steps\.pack\.outputs\.tarball \}\}" --provenance/);
+    expect(runs).toMatch(/gh release create "\$GITHUB_REF_NAME" "\$\{\{ steps\.pack\.outputs\.tarball \}\}"/);
+    expect(runs).toContain('major="${GITHUB_REF_NAME%%.*}"');
+  });
+
+  it("the README's `uses:` is the major tag and its install URL the tarball of this version", () => {
+    const major = `v${pkg.version.split(".")[0]}`;
+    expect(readme).toContain(`uses: ml-preview/ml-preview@${major}\n`);
+    const tarball = `${pkg.name}-${pkg.version}.tgz`;
+    expect(readme).toContain(`/releases/download/v${pkg.version}/${tarball}`);
+  });
+});

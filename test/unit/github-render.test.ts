@@ -1,8 +1,6 @@
-import QRCode from "qrcode";
 import { describe, expect, it } from "vitest";
 import type { PreviewState } from "../../src/config/types.js";
 import { parseMarker } from "../../src/github/marker.js";
-import { qrText } from "../../src/github/qr.js";
 import { render } from "../../src/github/render.js";
 import type { RunContext, StateDetails } from "../../src/github/types.js";
 
@@ -60,11 +58,18 @@ describe("render", () => {
     });
   }
 
-  it("live: link, expiry in UTC and relative, QR code of the URL, browser-warning advice", () => {
-    const body = render({ state: "live", details: cases.live }, { name: "app", run });
+  it("live: link, expiry in UTC and relative, the protection by name, browser-warning advice, no QR code", () => {
+    const body = render(
+      { state: "live", details: { ...cases.live, protected: "basic auth, OAuth (google)" } },
+      { name: "app", run },
+    );
     expect(body).toContain(`**[${url}](${url})**`);
     expect(body).toContain("2025-01-31 12:30 UTC — in 30 min");
-    expect(body).toContain(qrText(url));
+    expect(body).toContain(
+      "- 🔒 **Protected** by basic auth, OAuth (google): visitors must pass it to see the app.",
+    );
+    // As GitHub renders a comment, a text QR code does not scan (test/e2e/comment-qr.test.ts).
+    expect(body).not.toContain("QR code");
     expect(body).toContain("ngrok-skip-browser-warning");
     expect(body).not.toMatch(/data:image|<svg|https:\/\/(api\.)?qr/i);
   });
@@ -110,23 +115,5 @@ describe("render", () => {
       { name: "app", run, secrets: ["a/b=c"] },
     );
     expect(body).toContain("bad token ***");
-  });
-});
-
-describe("qrText", () => {
-  it("draws exactly the modules of the URL's QR code, two rows per line", () => {
-    const text = qrText(url);
-    const { modules } = QRCode.create(url, { errorCorrectionLevel: "L" });
-    const margin = 2;
-    const lines = text.split("\n");
-    for (let row = 0; row < modules.size; row++) {
-      for (let col = 0; col < modules.size; col++) {
-        const r = row + margin;
-        const ch = lines[Math.floor(r / 2)]?.[col + margin] ?? " ";
-        const top = r % 2 === 0;
-        const dark = ch === "█" || (top ? ch === "▀" : ch === "▄");
-        expect(dark, `module ${row},${col}`).toBe(modules.get(row, col) === 1);
-      }
-    }
   });
 });

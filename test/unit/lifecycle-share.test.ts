@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { PreviewError } from "../../src/errors.js";
 import { waitForLocalApp } from "../../src/lifecycle/share.js";
+import { silentLogger } from "../../src/log.js";
 import { freePort } from "../support/ports.js";
 
 const servers: Server[] = [];
@@ -30,8 +31,24 @@ describe("waitForLocalApp (share)", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(PreviewError);
-    expect((err as Error).message).toContain(`Nothing answers at http://127.0.0.1:${port}`);
+    expect((err as Error).message).toContain(`Nothing listens on port ${port} on this machine`);
+    expect((err as Error).message).toContain("Start your app first");
   });
+
+  it("gives up on a refusing port in seconds, not after the ready timeout", async () => {
+    const port = await freePort();
+    const lines: string[] = [];
+    const log = { ...silentLogger, info: (m: string) => lines.push(m) };
+    const err = await waitForLocalApp(
+      `http://127.0.0.1:${port}`,
+      300_000,
+      new AbortController().signal,
+      log,
+    ).catch((e: unknown) => e);
+    expect((err as PreviewError).code).toBe("NOTHING_LISTENS");
+    expect(lines[0]).toBe(`Waiting for your app to answer at http://127.0.0.1:${port}…`);
+    // The ready timeout is 5 min: only the refused-port rule can end this within the test's 8 s.
+  }, 8000);
 
   it("ends at once when its signal aborts, even between slow probes", async () => {
     const port = await freePort();

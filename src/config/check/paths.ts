@@ -24,6 +24,7 @@ export function context(workspace: string, raw: string): string {
     throw new ConfigError(
       "context",
       `context "${raw}" is not a folder in the workspace. Check the path (relative to the repository root) and that actions/checkout ran before this step.`,
+      `CONTEXT "${raw}" is not a folder. Give the folder that holds your Dockerfile (default: this one).`,
     );
   }
   const real = realpathSync(wanted);
@@ -45,12 +46,14 @@ export function dockerfile(contextDir: string, raw: string): string {
     throw new ConfigError(
       "dockerfile",
       `dockerfile "${raw}" is outside the build context ${contextDir}. Give its path relative to the context, e.g. "Dockerfile" or "docker/app.Dockerfile".`,
+      `--dockerfile ${raw} is outside CONTEXT (${contextDir}): the engine only sees that folder. Give a path inside it, or pass the folder that holds both as CONTEXT.`,
     );
   }
   if (!existsSync(wanted) || !statSync(real).isFile()) {
     throw new ConfigError(
       "dockerfile",
       `dockerfile "${raw}" was not found in ${contextDir}. Give its path relative to the context, or set "image" to run a prebuilt image instead.`,
+      `No Dockerfile at ${wanted}. Add one (see "A Dockerfile for app.py" in the README), give --dockerfile PATH (relative to CONTEXT), or run a prebuilt image with --image REF.`,
     );
   }
   return relative(contextDir, real).split(sep).join("/");

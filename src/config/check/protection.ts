@@ -10,6 +10,7 @@ export function basicAuth(raw: string): { username: string; password: string } {
     throw new ConfigError(
       "basic-auth",
       "basic-auth must be user:password (the value is hidden here because it is a secret). Put it in a repository secret and pass `basic-auth: ${{ secrets.PREVIEW_BASIC_AUTH }}`.",
+      '--basic-auth must be USER:PASSWORD (the value is hidden here because it is a secret), e.g. --basic-auth "ada:$PREVIEW_PASSWORD".',
     );
   }
   const password = text.slice(colon + 1);

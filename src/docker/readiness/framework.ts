@@ -4,6 +4,8 @@ import { hasHealthcheck } from "./docker-health.js";
 /** What the container's config says about how to tell it is ready. */
 export interface ContainerFacts extends LaunchSpec {
   readonly healthcheck?: { Test?: string[] };
+  /** The image's EXPOSEd ports ("5000/tcp" keys), to tell a port mix-up. */
+  readonly exposedPorts?: Readonly<Record<string, unknown>> | null;
 }
 
 export interface ReadinessPlan {

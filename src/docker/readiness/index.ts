@@ -1,12 +1,15 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../../errors.js";
+import { type Logger, silentLogger } from "../../log.js";
 import { describeExit } from "../exit.js";
 import type { AppContainer, ContainerExit } from "../types.js";
+import { watchListen } from "./diagnose.js";
 import { dockerHealthStrategy } from "./docker-health.js";
-import { type ContainerFacts, readinessPlan } from "./framework.js";
+import { type ContainerFacts, type ReadinessPlan, readinessPlan } from "./framework.js";
 import { httpStrategy } from "./http.js";
 import type { ReadinessContext, ReadinessStrategy } from "./types.js";
 
+export { announcedListen, diagnoseListen, parseProcNetTcp } from "./diagnose.js";
 export { dockerHealthStrategy } from "./docker-health.js";
 export { readinessPlan } from "./framework.js";
 export { httpStrategy } from "./http.js";
@@ -16,6 +19,8 @@ export type { ReadinessContext, ReadinessStrategy } from "./types.js";
 
 /** Log lines attached to a readiness failure. */
 const FAILURE_LOG_LINES = 50;
+/** How often the log says what is awaited and for how long already. */
+const PROGRESS_EVERY_MS = 5000;
 
 export interface WaitOptions {
   /** The `health-path` input; undefined = framework-aware default. */
@@ -24,6 +29,9 @@ export interface WaitOptions {
   readonly signal?: AbortSignal;
   /** Replace the default plan (HTTP, plus the image's HEALTHCHECK when it has one). */
   readonly strategies?: readonly ReadinessStrategy[];
+  /** Where the wait is shown: what is awaited, the elapsed time, and the app's own lines as it starts. */
+  readonly log?: Logger;
+  readonly progressEveryMs?: number;
 }
 
 type Outcome =
@@ -42,6 +50,20 @@ export async function waitUntilReady(
   app: AppContainer,
   opts: WaitOptions,
 ): Promise<{ strategy: string; ms: number }> {
+  const log = opts.log ?? silentLogger;
+  const facts = await containerFacts(docker, app.id);
+  const plan = readinessPlan(facts, opts.healthPath);
+  const title = `Waiting up to ${formatMs(opts.timeoutMs)} for GET ${plan.httpPath} to answer on container port ${app.containerPort} (${app.localUrl})`;
+  return log.group(title, () => race(docker, app, opts, log, { facts, plan }));
+}
+
+async function race(
+  docker: Docker,
+  app: AppContainer,
+  opts: WaitOptions,
+  log: Logger,
+  known: { facts?: ContainerFacts; plan: ReadinessPlan },
+): Promise<{ strategy: string; ms: number }> {
   const started = performance.now();
   const stop = new AbortController();
   const notes = new Map<string, string>();
@@ -57,18 +79,29 @@ export async function waitUntilReady(
       if (!stop.signal.aborted) notes.set(strategy, text);
     },
   });
+  const listen = watchListen(docker, app, {
+    framework: known.plan.framework,
+    exposed: exposedOf(known.facts),
+    path: known.plan.httpPath,
+    signal: stop.signal,
+  });
+  cleanups.push(
+    showProgress(app, log, opts.progressEveryMs ?? PROGRESS_EVERY_MS, started, () => [
+      ...notes.values(),
+      ...[listen.hint()].filter((h): h is string => h !== undefined),
+    ]),
+  );
 
-  const ready = (async (): Promise<Outcome> => {
-    const strategies =
-      opts.strategies ?? (await defaultStrategies(docker, app, opts.healthPath, stop.signal));
-    const name = await Promise.any(strategies.map((s) => s.until(context(s.name)).then(() => s.name)));
-    return { kind: "ready", strategy: name };
-  })();
+  const strategies = opts.strategies ?? defaultStrategies(docker, app, known.plan);
+  const ready = Promise.any(strategies.map((s) => s.until(context(s.name)).then(() => s.name))).then(
+    (name): Outcome => ({ kind: "ready", strategy: name }),
+  );
   // When the race is over the losers reject (aborted) or never settle: keep that from surfacing.
   ready.catch(() => undefined);
 
   const outcome = await Promise.race<Outcome>([
     ready,
+    listen.diagnosed,
     app.exited.then((exit) => ({ kind: "exited", exit })),
     settle((resolve) => {
       const timer = setTimeout(() => resolve({ kind: "timeout" }), opts.timeoutMs);
@@ -83,40 +116,86 @@ export async function waitUntilReady(
       cleanups.push(() => signal.removeEventListener("abort", onAbort));
     }),
   ])
-    .catch((err: unknown): never => {
-      // Every strategy failed outright (not "not ready yet"): a broken probe, not a slow app.
-      throw new PreviewError("ready", `Could not check whether the app is ready: ${(err as Error).message}`, {
-        code: "READY_CHECK_FAILED",
-        cause: err,
-      });
+    .catch(async (err: unknown): Promise<never> => {
+      throw await readinessError(err, app);
     })
     .finally(() => {
       stop.abort();
       for (const cleanup of cleanups) cleanup();
     });
 
-  if (outcome.kind === "ready")
-    return { strategy: outcome.strategy, ms: Math.round(performance.now() - started) };
-  throw await failure(outcome, app, opts, [...notes.values()]);
+  if (outcome.kind === "ready") {
+    const ms = Math.round(performance.now() - started);
+    log.info(`The app answered after ${formatMs(ms)} (${outcome.strategy}).`);
+    return { strategy: outcome.strategy, ms };
+  }
+  throw await failure(outcome, app, opts, [
+    ...notes.values(),
+    ...[listen.hint()].filter(Boolean),
+  ] as string[]);
 }
 
-async function defaultStrategies(
-  docker: Docker,
+/**
+ * While waiting: the app's own lines as they come (a model loading for two minutes is not silence), and
+ * every few seconds how long it has been and what the probe sees. Returns the function that ends both.
+ */
+function showProgress(
   app: AppContainer,
-  healthPath: string | undefined,
-  signal: AbortSignal,
-): Promise<ReadinessStrategy[]> {
-  const info = await docker
-    .getContainer(app.id)
-    .inspect({ abortSignal: signal })
-    .catch(() => undefined);
-  const facts: ContainerFacts | undefined = info && {
-    entrypoint: info.Config.Entrypoint,
-    cmd: info.Config.Cmd,
-    env: info.Config.Env,
-    healthcheck: info.Config.Healthcheck,
+  log: Logger,
+  everyMs: number,
+  started: number,
+  notes: () => string[],
+): () => void {
+  const show = (line: string) => log.info(`  app | ${line}`);
+  const unsubscribe = app.onLogLine?.(show);
+  void app.tail(FAILURE_LOG_LINES).then((lines) => lines.forEach(show));
+  const timer = setInterval(() => {
+    const seen = notes();
+    log.info(
+      `… still waiting (${formatMs(performance.now() - started)})${seen.length ? `: ${seen.join("; ")}` : ""}`,
+    );
+  }, everyMs);
+  return () => {
+    clearInterval(timer);
+    unsubscribe?.();
   };
-  const plan = readinessPlan(facts, healthPath);
+}
+
+async function containerFacts(docker: Docker, id: string): Promise<ContainerFacts | undefined> {
+  const info = await docker
+    .getContainer(id)
+    .inspect()
+    .catch(() => undefined);
+  return (
+    info && {
+      entrypoint: info.Config.Entrypoint,
+      cmd: info.Config.Cmd,
+      env: info.Config.Env,
+      healthcheck: info.Config.Healthcheck,
+      exposedPorts: info.Config.ExposedPorts,
+    }
+  );
+}
+
+function exposedOf(facts: ContainerFacts | undefined): number[] {
+  return Object.keys(facts?.exposedPorts ?? {})
+    .map((k) => Number.parseInt(k, 10))
+    .filter((p) => p > 0);
+}
+
+/** A diagnosis (with the app's last lines), or every strategy failing outright: a broken probe, not a slow app. */
+async function readinessError(err: unknown, app: AppContainer): Promise<PreviewError> {
+  if (err instanceof PreviewError) {
+    const logLines = await app.tail(FAILURE_LOG_LINES).catch(() => []);
+    return new PreviewError(err.step, err.message, { code: err.code, logLines });
+  }
+  return new PreviewError("ready", `Could not check whether the app is ready: ${(err as Error).message}`, {
+    code: "READY_CHECK_FAILED",
+    cause: err,
+  });
+}
+
+function defaultStrategies(docker: Docker, app: AppContainer, plan: ReadinessPlan): ReadinessStrategy[] {
   const strategies = [httpStrategy({ baseUrl: app.localUrl, path: plan.httpPath })];
   return plan.dockerHealth ? [...strategies, dockerHealthStrategy(docker, app.id)] : strategies;
 }
@@ -153,7 +232,7 @@ async function failure(
 }
 
 function formatMs(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
   return `${Math.round(ms / 6000) / 10} min`;
 }

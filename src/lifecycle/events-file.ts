@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import type { StateDetails } from "../github/types.js";
-import type { PreviewEvent, PreviewEventName, Reporter } from "../lifecycle/reporter.js";
+import { FINAL_STATES, type PreviewEvent, type PreviewEventName, type Reporter } from "./reporter.js";
 
 /** One line per event, so the step that started a detached holder (and the post step) can follow it. */
 export interface EventLine {
@@ -45,4 +45,29 @@ export function readEvents(path: string): EventLine[] {
         return []; // a line being written right now
       }
     });
+}
+
+/**
+ * Follows the events file of a detached holder (the Action's `wait: false`, the CLI's `--detach`) until the
+ * preview is live or over; undefined when the holder exited without either. `onTick` runs on each look.
+ */
+export async function followUntilLive(
+  path: string,
+  holderExited: Promise<unknown>,
+  onTick: () => void = () => {},
+): Promise<EventLine | undefined> {
+  let gone = false;
+  for (;;) {
+    onTick();
+    const last = readEvents(path)
+      .filter((e) => e.event === "live" || FINAL_STATES.includes(e.event as never))
+      .at(-1);
+    if (last) return last;
+    if (gone) return undefined;
+    // One more look after the holder exits: it may have written its last line just before.
+    gone = await Promise.race([
+      holderExited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 50)),
+    ]);
+  }
 }
