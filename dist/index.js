@@ -63412,10 +63412,10 @@ function containerSpec(input) {
     AttachStdin: false,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: hostConfig(input.containerPort, input.resources)
+    HostConfig: hostConfig(input.containerPort, input.resources, input.volumes)
   };
 }
-function hostConfig(containerPort, resources) {
+function hostConfig(containerPort, resources, volumes = []) {
   return {
     // Loopback only; HostPort "" lets Docker pick a free port, read back with inspect after start.
     PortBindings: { [`${containerPort}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
@@ -63432,10 +63432,15 @@ function hostConfig(containerPort, resources) {
     PidsLimit: PIDS_LIMIT,
     // No bind mounts at all: in particular the Docker socket never enters the container.
     Binds: [],
+    // Named volumes only (the engine keeps their data; nothing of the host's filesystem is shared).
+    ...volumes.length > 0 ? { Mounts: volumeMounts(volumes) } : {},
     ...resources.memoryBytes !== void 0 ? { Memory: resources.memoryBytes } : {},
     ...resources.nanoCpus !== void 0 ? { NanoCpus: resources.nanoCpus } : {},
     ...resources.gpus !== void 0 ? { DeviceRequests: [gpuRequest(resources.gpus)] } : {}
   };
+}
+function volumeMounts(volumes) {
+  return volumes.map((v) => ({ Type: "volume", Source: v.name, Target: v.path, ReadOnly: false }));
 }
 function gpuRequest(gpus2) {
   return {
@@ -63788,7 +63793,8 @@ async function startContainer(docker, image, opts, labels, log2) {
     env: opts.env,
     command: opts.command,
     resources: opts.resources,
-    labels
+    labels,
+    volumes: opts.volumes
   });
   const container = await docker.createContainer(spec).catch((err) => {
     throw runError(err, scrub);
@@ -69091,6 +69097,16 @@ var init_sweep = __esm({
   }
 });
 
+// src/docker/volumes.ts
+var init_volumes = __esm({
+  "src/docker/volumes.ts"() {
+    "use strict";
+    init_errors();
+    init_docker_errors();
+    init_host_config();
+  }
+});
+
 // src/docker/index.ts
 var init_docker = __esm({
   "src/docker/index.ts"() {
@@ -69101,6 +69117,7 @@ var init_docker = __esm({
     init_readiness();
     init_remove();
     init_sweep();
+    init_volumes();
   }
 });
 

@@ -6,3 +6,12 @@ export { waitUntilReady } from "./readiness/index.js";
 export { stopAndRemove } from "./remove.js";
 export { sweepContainers } from "./sweep.js";
 export type * from "./types.js";
+export type { CacheScope, CacheVolume, VolumeExport, VolumeTransfer } from "./volumes.js";
+export {
+  cacheDirProblem,
+  cacheVolumeName,
+  ensureCacheVolumes,
+  exportVolume,
+  importVolume,
+  removeCacheVolumes,
+} from "./volumes.js";
