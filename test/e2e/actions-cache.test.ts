@@ -110,6 +110,16 @@ describe("Actions cache stand-in, driven by @actions/cache", () => {
     expect(printed.join("")).toMatch(/Unable to reserve cache with key same-key/);
   });
 
+  it("denies writes to a read-only token without failing, and still lets it read", async () => {
+    writeModel();
+    await cache.saveCache([at("model")], "shared");
+    useJob(service.tokenFor("refs/pull/9/merge", ["refs/heads/main"], { write: false }));
+    expect(await cache.saveCache([at("model")], "mine")).toBe(-1);
+    expect(warnings().join("")).toMatch(/cache write denied: token has no writable scopes/);
+    expect(service.entries.map((e) => e.key)).toEqual(["shared"]);
+    expect(await cache.restoreCache([at("model")], "shared")).toBe("shared");
+  });
+
   it("treats another version (other paths) as a miss", async () => {
     writeModel("model");
     writeModel("other");

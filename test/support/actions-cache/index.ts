@@ -15,6 +15,7 @@ import { BlobStore } from "./blob-store.js";
  * not_found, of one whose blob was never committed or has another size, failed_precondition; a lookup
  * matches only the same version. Scopes are branches as GitHub has them: a token writes to its ref and
  * reads its ref first, then the refs it may read (a PR reads the base/default branch).
+ * A token may be read-only (tokenFor(..., { write: false })): reservations are denied with ok=false.
  * Outages: `down()` resets every connection (the client sees ECONNRESET); `failWith(status)` answers every
  * Twirp call with that status (500/503 are retried by the client, then it warns).
  */
@@ -35,6 +36,7 @@ export interface CacheEntry {
 interface TokenGrant {
   readonly ref: string;
   readonly readFrom: readonly string[];
+  readonly write: boolean;
 }
 
 type TwirpCode =
@@ -84,10 +86,14 @@ export class ActionsCacheService {
     return service;
   }
 
-  /** A runtime token for a job on `ref` that may also read `readFrom` (e.g. a PR reading refs/heads/main). */
-  tokenFor(ref: string, readFrom: readonly string[] = []): string {
+  /**
+   * A runtime token for a job on `ref` that may also read `readFrom` (e.g. a PR reading refs/heads/main).
+   * `write: false` is a token without writable scopes: the service answers CreateCacheEntry with ok=false
+   * and "cache write denied: …" (HTTP 200), as GitHub does.
+   */
+  tokenFor(ref: string, readFrom: readonly string[] = [], { write = true } = {}): string {
     const token = `stand-in-${randomBytes(16).toString("hex")}`;
-    this.tokens.set(token, { ref, readFrom });
+    this.tokens.set(token, { ref, readFrom, write });
     return token;
   }
 
@@ -180,6 +186,7 @@ export class ActionsCacheService {
   private create(grant: TokenGrant, key: string, version: string) {
     checkKey(key);
     if (!version) throw new TwirpError("invalid_argument", "version is required");
+    if (!grant.write) return { ok: false, message: "cache write denied: token has no writable scopes" };
     if (this.entries.some((e) => e.scope === grant.ref && e.key === key && e.version === version))
       throw new TwirpError(
         "already_exists",
