@@ -63878,6 +63878,14 @@ var init_container = __esm({
   }
 });
 
+// src/docker/disk.ts
+var init_disk = __esm({
+  "src/docker/disk.ts"() {
+    "use strict";
+    init_errors();
+  }
+});
+
 // src/docker/image-ref.ts
 function registryOf(ref) {
   const slash = ref.indexOf("/");
@@ -69184,6 +69192,7 @@ var init_docker = __esm({
     "use strict";
     init_client();
     init_container();
+    init_disk();
     init_image2();
     init_readiness();
     init_remove();
