@@ -185,6 +185,19 @@ describe("cache volumes (real dockerd)", () => {
     expect(sink.destroyed).toBe(true);
   });
 
+  it("refuses what is not a tar, naming the volume, and leaves no transfer container", async () => {
+    const [volume] = await ensureCacheVolumes(docker, { ...scope, name: "broken" }, [MODEL_DIR]);
+    if (!volume) throw new Error("no volume");
+    const transfer = { imageId: image.imageId, volume, labels: labelsFor(run, "transfer") };
+    const notTar = new PassThrough();
+    notTar.end(Buffer.alloc(4096, 7));
+    await expect(importVolume(docker, transfer, notTar)).rejects.toMatchObject({
+      code: "CACHE_VOLUME",
+      message: expect.stringContaining(`Could not copy volume ${volume.name} (${MODEL_DIR})`),
+    });
+    expect(leftoverContainers(run)).toEqual([]);
+  });
+
   it("reports an engine refusal as a PreviewError naming the volume", async () => {
     const volume = { name: cacheVolumeName(scope, "/x"), path: "/x" };
     const transfer = { imageId: "sha256:" + "0".repeat(64), volume, labels: labelsFor(run, "transfer") };
