@@ -180,6 +180,10 @@ describe("Actions cache stand-in, strictness at the protocol level", () => {
     expect(
       (await twirp("FinalizeCacheEntryUpload", { key: "a", version: "v", size_bytes: "0" }, token)).body,
     ).toMatchObject({ code: "failed_precondition" });
+    // A reserved entry whose upload never finished is no cache: lookups miss it.
+    expect((await twirp("GetCacheEntryDownloadURL", { key: "a", version: "v" }, token)).body).toEqual({
+      ok: false,
+    });
   });
 
   it("serves blocks, block lists and ranges to the Azure SDK, and refuses bad signatures", async () => {
