@@ -78,7 +78,7 @@ export function cacheDirProblem(path: string): string | undefined {
  */
 export function cacheVolumeName(scope: CacheScope, path: string): string {
   const hash = createHash("sha256")
-    .update(`${scope.repo}\n${scope.name}\n${posix.normalize(path)}`)
+    .update(`${scope.repo}\n${scope.name}\n${cacheDirPath(path)}`)
     .digest("hex");
   const slug = scope.name
     .toLowerCase()
@@ -88,13 +88,18 @@ export function cacheVolumeName(scope: CacheScope, path: string): string {
   return `ml-preview-cache-${slug ? `${slug}-` : ""}${hash.slice(0, 16)}`;
 }
 
+/** The one spelling of a cache dir: normalised, without a trailing slash. */
+function cacheDirPath(path: string): string {
+  return posix.normalize(path).replace(/(.)\/+$/, "$1");
+}
+
 /** Creates (or finds: volume create is idempotent for a name) one volume per path. */
 export async function ensureCacheVolumes(
   docker: Docker,
   scope: CacheScope,
   paths: readonly string[],
 ): Promise<CacheVolume[]> {
-  const volumes = [...new Set(paths.map((p) => posix.normalize(p).replace(/(.)\/$/, "$1")))].map((path) => ({
+  const volumes = [...new Set(paths.map(cacheDirPath))].map((path) => ({
     name: cacheVolumeName(scope, path),
     path,
     labels: { "ml-preview.repo": scope.repo, "ml-preview.name": scope.name, "ml-preview.cache-dir": path },

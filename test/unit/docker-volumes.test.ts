@@ -29,6 +29,7 @@ describe("cacheVolumeName", () => {
   it("is stable, a valid Docker volume name, and differs per repo, app name and path", () => {
     const name = cacheVolumeName(scope, "/root/.cache/huggingface");
     expect(name).toBe(cacheVolumeName(scope, "/root/.cache/huggingface"));
+    expect(name).toBe(cacheVolumeName(scope, "/root/.cache/huggingface/"));
     expect(name).toMatch(/^ml-preview-cache-gradio-app-[0-9a-f]{16}$/);
     expect(name).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
     const others = [
