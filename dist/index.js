@@ -63625,10 +63625,10 @@ function containerSpec(input) {
     AttachStdin: false,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: hostConfig(input.containerPort, input.resources)
+    HostConfig: hostConfig(input.containerPort, input.resources, input.volumes)
   };
 }
-function hostConfig(containerPort, resources) {
+function hostConfig(containerPort, resources, volumes = []) {
   return {
     // Loopback only; HostPort "" lets Docker pick a free port, read back with inspect after start.
     PortBindings: { [`${containerPort}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
@@ -63645,10 +63645,15 @@ function hostConfig(containerPort, resources) {
     PidsLimit: PIDS_LIMIT,
     // No bind mounts at all: in particular the Docker socket never enters the container.
     Binds: [],
+    // Named volumes only (the engine keeps their data; nothing of the host's filesystem is shared).
+    ...volumes.length > 0 ? { Mounts: volumeMounts(volumes) } : {},
     ...resources.memoryBytes !== void 0 ? { Memory: resources.memoryBytes } : {},
     ...resources.nanoCpus !== void 0 ? { NanoCpus: resources.nanoCpus } : {},
     ...resources.gpus !== void 0 ? { DeviceRequests: [gpuRequest(resources.gpus)] } : {}
   };
+}
+function volumeMounts(volumes) {
+  return volumes.map((v) => ({ Type: "volume", Source: v.name, Target: v.path, ReadOnly: false }));
 }
 function gpuRequest(gpus2) {
   return {
@@ -63953,7 +63958,8 @@ async function startContainer(docker, image, opts, labels, log2) {
     env: { ...defaults, ...opts.env },
     command: opts.command,
     resources: opts.resources,
-    labels
+    labels,
+    volumes: opts.volumes
   });
   const container = await docker.createContainer(spec).catch((err2) => {
     throw runError(err2, scrub);
@@ -64035,6 +64041,14 @@ var init_container = __esm({
     init_remove();
     init_run_errors();
     LOG_DRAIN_MS = 500;
+  }
+});
+
+// src/docker/disk.ts
+var init_disk = __esm({
+  "src/docker/disk.ts"() {
+    "use strict";
+    init_errors();
   }
 });
 
@@ -66220,12 +66234,16 @@ async function pullImage(docker, ref, auth7, log2, opts) {
   );
   log2.info(`Pulling ${ref} from ${registryOf(ref).display}...`);
   let failure2;
+  const progress = new PullProgress((line) => log2.info(line));
   try {
     const stream = await docker.pull(ref, { authconfig: authConfig(ref, auth7), abortSignal: opts.signal });
     await readEvents(stream, (event) => {
       const error2 = event.errorDetail?.message ?? event.error;
       if (error2) failure2 ??= error2;
-      else logPullEvent(event, log2);
+      else {
+        progress.push(event);
+        logPullEvent(event, log2);
+      }
     });
   } catch (err2) {
     if (opts.signal?.aborted)
@@ -66233,6 +66251,10 @@ async function pullImage(docker, ref, auth7, log2, opts) {
     throw fail(engineMessage2(err2), err2);
   }
   if (failure2) throw fail(failure2);
+  progress.end();
+}
+function megabytes(bytes) {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 function authConfig(ref, auth7) {
   return auth7 ? { username: auth7.username, password: auth7.password, serveraddress: registryOf(ref).authServer } : void 0;
@@ -66251,6 +66273,7 @@ function hint(message) {
 function shortId(id) {
   return id.replace(/^sha256:/, "").slice(0, 12);
 }
+var PULL_PROGRESS_INTERVAL_MS, PullProgress;
 var init_pull = __esm({
   "src/docker/pull.ts"() {
     "use strict";
@@ -66259,6 +66282,68 @@ var init_pull = __esm({
     init_json_events();
     init_pull_errors();
     init_registry_errors();
+    PULL_PROGRESS_INTERVAL_MS = 5e3;
+    PullProgress = class {
+      constructor(emit, now = Date.now, intervalMs = PULL_PROGRESS_INTERVAL_MS) {
+        this.emit = emit;
+        this.now = now;
+        this.intervalMs = intervalMs;
+      }
+      emit;
+      now;
+      intervalMs;
+      layers = /* @__PURE__ */ new Map();
+      present = /* @__PURE__ */ new Set();
+      firstByteAt;
+      lastLineAt = 0;
+      push(event) {
+        if (!event.id || !event.status) return;
+        if (event.status === "Already exists") this.present.add(event.id);
+        const layer = this.layers.get(event.id);
+        if (event.status === "Downloading" && event.progressDetail?.total) {
+          const entry = layer ?? { total: 0, current: 0, done: false };
+          entry.total = event.progressDetail.total;
+          entry.current = Math.min(event.progressDetail.current ?? 0, entry.total);
+          this.layers.set(event.id, entry);
+          if (this.firstByteAt === void 0) this.firstByteAt = this.lastLineAt = this.now();
+          if (this.now() - this.lastLineAt >= this.intervalMs) this.line();
+        } else if (layer && /^(Download complete|Pull complete)$/.test(event.status)) {
+          layer.current = layer.total;
+          layer.done = true;
+        }
+      }
+      /** The closing line; nothing when no layer was downloaded (all present, or an engine without byte counts). */
+      end() {
+        if (this.firstByteAt === void 0) return;
+        const { bytes } = this.sums();
+        const seconds2 = Math.max((this.now() - this.firstByteAt) / 1e3, 1e-3);
+        const present = this.present.size > 0 ? ` (${this.present.size} already present)` : "";
+        this.emit(
+          `Downloaded ${megabytes(bytes)} in ${this.layers.size} layer${this.layers.size === 1 ? "" : "s"}${present} in ${seconds2.toFixed(1)} s (${megabytes(bytes / seconds2)}/s).`
+        );
+      }
+      line() {
+        const now = this.now();
+        this.lastLineAt = now;
+        const { bytes, total, done } = this.sums();
+        const seconds2 = (now - (this.firstByteAt ?? now)) / 1e3;
+        const rate = seconds2 > 0 ? `, ${megabytes(bytes / seconds2)}/s` : "";
+        this.emit(
+          `Downloading: ${done} of ${this.layers.size} layers done, ${megabytes(bytes)} of ${megabytes(total)}${rate}.`
+        );
+      }
+      sums() {
+        let bytes = 0;
+        let total = 0;
+        let done = 0;
+        for (const layer of this.layers.values()) {
+          bytes += layer.current;
+          total += layer.total;
+          if (layer.done) done++;
+        }
+        return { bytes, total, done };
+      }
+    };
   }
 });
 
@@ -67143,16 +67228,28 @@ var init_sweep = __esm({
   }
 });
 
+// src/docker/volumes.ts
+var init_volumes = __esm({
+  "src/docker/volumes.ts"() {
+    "use strict";
+    init_errors();
+    init_docker_errors();
+    init_host_config();
+  }
+});
+
 // src/docker/index.ts
 var init_docker = __esm({
   "src/docker/index.ts"() {
     "use strict";
     init_client();
     init_container();
+    init_disk();
     init_image2();
     init_readiness();
     init_remove();
     init_sweep();
+    init_volumes();
   }
 });
 

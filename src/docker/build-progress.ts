@@ -6,6 +6,8 @@ export interface EngineEvent {
   stream?: string;
   status?: string;
   progress?: string;
+  /** Pull/push byte counts of one layer: `current` of `total`. */
+  progressDetail?: { current?: number; total?: number };
   id?: string;
   aux?: unknown;
   error?: string;

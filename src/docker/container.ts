@@ -3,7 +3,7 @@ import { PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { watchExit } from "./exit.js";
 import { reachableEnv } from "./framework.js";
-import { containerSpec } from "./host-config.js";
+import { containerSpec, type VolumeMount } from "./host-config.js";
 import { attachLogs, LogRing, secretScrubber } from "./logs.js";
 import { exposedTcpPorts, type ResolvedPort, resolveContainerPort } from "./ports.js";
 import { stopAndRemove } from "./remove.js";
@@ -23,7 +23,7 @@ const LOG_DRAIN_MS = 500;
 export async function startContainer(
   docker: Docker,
   image: PreparedImage,
-  opts: RunOptions,
+  opts: RunOptions & { readonly volumes?: readonly VolumeMount[] },
   labels: PreviewLabels,
   log: Logger,
 ): Promise<AppContainer> {
@@ -59,6 +59,7 @@ export async function startContainer(
     command: opts.command,
     resources: opts.resources,
     labels,
+    volumes: opts.volumes,
   });
   const container = await docker.createContainer(spec).catch((err: unknown) => {
     throw runError(err, scrub);

@@ -39,6 +39,14 @@ export interface ContainerSpecInput {
   readonly command?: readonly string[];
   readonly resources: Resources;
   readonly labels: PreviewLabels;
+  /** Named volumes (cache-dirs) to mount; see volumes.ts. */
+  readonly volumes?: readonly VolumeMount[];
+}
+
+/** A named Docker volume mounted at a path in the container. */
+export interface VolumeMount {
+  readonly name: string;
+  readonly path: string;
 }
 
 /** The create request for a preview container. Pure, so its safety properties are unit-tested. */
@@ -57,11 +65,15 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     AttachStdin: false,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: hostConfig(input.containerPort, input.resources),
+    HostConfig: hostConfig(input.containerPort, input.resources, input.volumes),
   };
 }
 
-export function hostConfig(containerPort: number, resources: Resources): Docker.HostConfig {
+export function hostConfig(
+  containerPort: number,
+  resources: Resources,
+  volumes: readonly VolumeMount[] = [],
+): Docker.HostConfig {
   return {
     // Loopback only; HostPort "" lets Docker pick a free port, read back with inspect after start.
     PortBindings: { [`${containerPort}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
@@ -78,10 +90,17 @@ export function hostConfig(containerPort: number, resources: Resources): Docker.
     PidsLimit: PIDS_LIMIT,
     // No bind mounts at all: in particular the Docker socket never enters the container.
     Binds: [],
+    // Named volumes only (the engine keeps their data; nothing of the host's filesystem is shared).
+    ...(volumes.length > 0 ? { Mounts: volumeMounts(volumes) } : {}),
     ...(resources.memoryBytes !== undefined ? { Memory: resources.memoryBytes } : {}),
     ...(resources.nanoCpus !== undefined ? { NanoCpus: resources.nanoCpus } : {}),
     ...(resources.gpus !== undefined ? { DeviceRequests: [gpuRequest(resources.gpus)] } : {}),
   };
+}
+
+/** `--mount type=volume,source=NAME,target=PATH`, writable: the app fills its caches there. */
+export function volumeMounts(volumes: readonly VolumeMount[]): Docker.MountSettings[] {
+  return volumes.map((v) => ({ Type: "volume", Source: v.name, Target: v.path, ReadOnly: false }));
 }
 
 /** What `docker run --gpus all|N` sends: any driver that offers the "gpu" capability. */

@@ -85,12 +85,16 @@ export async function pullImage(
     );
   log.info(`Pulling ${ref} from ${registryOf(ref).display}...`);
   let failure: string | undefined;
+  const progress = new PullProgress((line) => log.info(line));
   try {
     const stream = await docker.pull(ref, { authconfig: authConfig(ref, auth), abortSignal: opts.signal });
     await readEvents(stream, (event) => {
       const error = event.errorDetail?.message ?? event.error;
       if (error) failure ??= error;
-      else logPullEvent(event, log);
+      else {
+        progress.push(event);
+        logPullEvent(event, log);
+      }
     });
   } catch (err) {
     if (opts.signal?.aborted)
@@ -98,6 +102,90 @@ export async function pullImage(
     throw fail(engineMessage(err), err);
   }
   if (failure) throw fail(failure);
+  progress.end();
+}
+
+/** How often a pull's running total is logged: often enough to show it moves, rarely enough to read. */
+export const PULL_PROGRESS_INTERVAL_MS = 5_000;
+
+interface LayerBytes {
+  total: number;
+  current: number;
+  done: boolean;
+}
+
+/**
+ * A pull's bytes, summed over its layers from the engine's "Downloading" events: every
+ * PULL_PROGRESS_INTERVAL_MS one line of layers done, bytes and rate, and a last line with the totals, as
+ * builds log their steps. Per-layer byte events are not logged one by one (a torch image sends thousands).
+ */
+export class PullProgress {
+  private readonly layers = new Map<string, LayerBytes>();
+  private readonly present = new Set<string>();
+  private firstByteAt: number | undefined;
+  private lastLineAt = 0;
+
+  constructor(
+    private readonly emit: (line: string) => void,
+    private readonly now: () => number = Date.now,
+    private readonly intervalMs = PULL_PROGRESS_INTERVAL_MS,
+  ) {}
+
+  push(event: EngineEvent): void {
+    if (!event.id || !event.status) return;
+    if (event.status === "Already exists") this.present.add(event.id);
+    const layer = this.layers.get(event.id);
+    if (event.status === "Downloading" && event.progressDetail?.total) {
+      const entry = layer ?? { total: 0, current: 0, done: false };
+      entry.total = event.progressDetail.total;
+      entry.current = Math.min(event.progressDetail.current ?? 0, entry.total);
+      this.layers.set(event.id, entry);
+      if (this.firstByteAt === undefined) this.firstByteAt = this.lastLineAt = this.now();
+      if (this.now() - this.lastLineAt >= this.intervalMs) this.line();
+    } else if (layer && /^(Download complete|Pull complete)$/.test(event.status)) {
+      layer.current = layer.total;
+      layer.done = true;
+    }
+  }
+
+  /** The closing line; nothing when no layer was downloaded (all present, or an engine without byte counts). */
+  end(): void {
+    if (this.firstByteAt === undefined) return;
+    const { bytes } = this.sums();
+    const seconds = Math.max((this.now() - this.firstByteAt) / 1000, 0.001);
+    const present = this.present.size > 0 ? ` (${this.present.size} already present)` : "";
+    this.emit(
+      `Downloaded ${megabytes(bytes)} in ${this.layers.size} layer${this.layers.size === 1 ? "" : "s"}${present}` +
+        ` in ${seconds.toFixed(1)} s (${megabytes(bytes / seconds)}/s).`,
+    );
+  }
+
+  private line(): void {
+    const now = this.now();
+    this.lastLineAt = now;
+    const { bytes, total, done } = this.sums();
+    const seconds = (now - (this.firstByteAt ?? now)) / 1000;
+    const rate = seconds > 0 ? `, ${megabytes(bytes / seconds)}/s` : "";
+    this.emit(
+      `Downloading: ${done} of ${this.layers.size} layers done, ${megabytes(bytes)} of ${megabytes(total)}${rate}.`,
+    );
+  }
+
+  private sums() {
+    let bytes = 0;
+    let total = 0;
+    let done = 0;
+    for (const layer of this.layers.values()) {
+      bytes += layer.current;
+      total += layer.total;
+      if (layer.done) done++;
+    }
+    return { bytes, total, done };
+  }
+}
+
+function megabytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 export function authConfig(ref: string, auth: RegistryAuth | undefined) {

@@ -152,7 +152,10 @@ describe("image from a private registry", () => {
     const built = await buildWithEngine(
       docker,
       {
-        context: context("FROM scratch\nCOPY busybox /bin/busybox\n"),
+        // A layer of its own (random bytes), so the pull below really downloads something.
+        context: context("FROM scratch\nCOPY busybox /bin/busybox\nCOPY weights.bin /weights.bin\n", {
+          "weights.bin": randomBytes(3_000_000).toString("base64"),
+        }),
         dockerfile: "Dockerfile",
         buildArgs: {},
         tag: `${REPO}:seed`,
@@ -167,6 +170,7 @@ describe("image from a private registry", () => {
       docker.modem.followProgress(push, (err) => (err ? reject(err) : resolve(null))),
     );
     await docker.getImage(ref).remove();
+    await docker.getImage(`${REPO}:seed`).remove();
   });
 
   it("pulls it with registry credentials, with progress in the log", async () => {
@@ -176,6 +180,12 @@ describe("image from a private registry", () => {
     expect((await docker.getImage(ref).inspect()).Id).toBe(image.imageId);
     expect(lines).toContain(`Pulling ${ref} from ${registry.host}...`);
     expect(lines.some((l) => l.startsWith("Status: Downloaded newer image"))).toBe(true);
+    // The byte summary, as builds sum up theirs: at least the image's own layer (4 MB of base64, ~3 MB gzipped) was downloaded.
+    const summary = lines.find((l) => l.startsWith("Downloaded "));
+    expect(summary).toMatch(
+      /^Downloaded \d+\.\d MB in \d layers?( \(\d already present\))? in \d+\.\d s \(\d+\.\d MB\/s\)\.$/,
+    );
+    expect(Number(summary?.split(" ")[1])).toBeGreaterThanOrEqual(2.5);
     await docker.getImage(ref).remove();
   });
 

@@ -56,6 +56,21 @@ describe("containerSpec", () => {
     expect(STOP_GRACE_SECONDS).toBeLessThanOrEqual(2);
   });
 
+  it("mounts cache volumes by name, never as host binds", () => {
+    const volumes = [{ name: "ml-preview-cache-app-0123", path: "/root/.cache/huggingface" }];
+    const host = containerSpec({ imageId: "x", containerPort: 80, env: {}, resources: {}, labels, volumes })
+      .HostConfig!;
+    expect(host.Binds).toEqual([]);
+    expect(host.Mounts).toEqual([
+      {
+        Type: "volume",
+        Source: "ml-preview-cache-app-0123",
+        Target: "/root/.cache/huggingface",
+        ReadOnly: false,
+      },
+    ]);
+  });
+
   it("keeps the image's command when none is given", () => {
     const spec = containerSpec({ imageId: "x", containerPort: 80, env: {}, resources: {}, labels });
     expect(spec).not.toHaveProperty("Cmd");
