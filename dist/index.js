@@ -29512,9 +29512,9 @@ var require_stream_duplex = __commonJS({
       return keys2;
     };
     module2.exports = Duplex;
-    var Readable2 = require_stream_readable();
+    var Readable3 = require_stream_readable();
     var Writable2 = require_stream_writable();
-    require_inherits()(Duplex, Readable2);
+    require_inherits()(Duplex, Readable3);
     {
       keys = objectKeys(Writable2.prototype);
       for (v = 0; v < keys.length; v++) {
@@ -29527,7 +29527,7 @@ var require_stream_duplex = __commonJS({
     var v;
     function Duplex(options) {
       if (!(this instanceof Duplex)) return new Duplex(options);
-      Readable2.call(this, options);
+      Readable3.call(this, options);
       Writable2.call(this, options);
       this.allowHalfOpen = true;
       if (options) {
@@ -30241,14 +30241,14 @@ var require_from = __commonJS({
       return (hint2 === "string" ? String : Number)(input);
     }
     var ERR_INVALID_ARG_TYPE = require_errors3().codes.ERR_INVALID_ARG_TYPE;
-    function from(Readable2, iterable, opts) {
+    function from(Readable3, iterable, opts) {
       var iterator3;
       if (iterable && typeof iterable.next === "function") {
         iterator3 = iterable;
       } else if (iterable && iterable[Symbol.asyncIterator]) iterator3 = iterable[Symbol.asyncIterator]();
       else if (iterable && iterable[Symbol.iterator]) iterator3 = iterable[Symbol.iterator]();
       else throw new ERR_INVALID_ARG_TYPE("iterable", ["Iterable"], iterable);
-      var readable = new Readable2(_objectSpread({
+      var readable = new Readable3(_objectSpread({
         objectMode: true
       }, opts));
       var reading = false;
@@ -30288,9 +30288,9 @@ var require_from = __commonJS({
 var require_stream_readable = __commonJS({
   "node_modules/readable-stream/lib/_stream_readable.js"(exports2, module2) {
     "use strict";
-    module2.exports = Readable2;
+    module2.exports = Readable3;
     var Duplex;
-    Readable2.ReadableState = ReadableState;
+    Readable3.ReadableState = ReadableState;
     var EE = require("events").EventEmitter;
     var EElistenerCount = function EElistenerCount2(emitter, type) {
       return emitter.listeners(type).length;
@@ -30325,7 +30325,7 @@ var require_stream_readable = __commonJS({
     var StringDecoder4;
     var createReadableStreamAsyncIterator;
     var from;
-    require_inherits()(Readable2, Stream);
+    require_inherits()(Readable3, Stream);
     var errorOrDestroy = destroyImpl.errorOrDestroy;
     var kProxyEvents = ["error", "close", "destroy", "pause", "resume"];
     function prependListener(emitter, event, fn) {
@@ -30369,9 +30369,9 @@ var require_stream_readable = __commonJS({
         this.encoding = options.encoding;
       }
     }
-    function Readable2(options) {
+    function Readable3(options) {
       Duplex = Duplex || require_stream_duplex();
-      if (!(this instanceof Readable2)) return new Readable2(options);
+      if (!(this instanceof Readable3)) return new Readable3(options);
       var isDuplex = this instanceof Duplex;
       this._readableState = new ReadableState(options, this, isDuplex);
       this.readable = true;
@@ -30381,7 +30381,7 @@ var require_stream_readable = __commonJS({
       }
       Stream.call(this);
     }
-    Object.defineProperty(Readable2.prototype, "destroyed", {
+    Object.defineProperty(Readable3.prototype, "destroyed", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30399,12 +30399,12 @@ var require_stream_readable = __commonJS({
         this._readableState.destroyed = value;
       }
     });
-    Readable2.prototype.destroy = destroyImpl.destroy;
-    Readable2.prototype._undestroy = destroyImpl.undestroy;
-    Readable2.prototype._destroy = function(err, cb) {
+    Readable3.prototype.destroy = destroyImpl.destroy;
+    Readable3.prototype._undestroy = destroyImpl.undestroy;
+    Readable3.prototype._destroy = function(err, cb) {
       cb(err);
     };
-    Readable2.prototype.push = function(chunk, encoding) {
+    Readable3.prototype.push = function(chunk, encoding) {
       var state = this._readableState;
       var skipChunkCheck;
       if (!state.objectMode) {
@@ -30421,7 +30421,7 @@ var require_stream_readable = __commonJS({
       }
       return readableAddChunk(this, chunk, encoding, false, skipChunkCheck);
     };
-    Readable2.prototype.unshift = function(chunk) {
+    Readable3.prototype.unshift = function(chunk) {
       return readableAddChunk(this, chunk, null, true, false);
     };
     function readableAddChunk(stream, chunk, encoding, addToFront, skipChunkCheck) {
@@ -30482,10 +30482,10 @@ var require_stream_readable = __commonJS({
       }
       return er;
     }
-    Readable2.prototype.isPaused = function() {
+    Readable3.prototype.isPaused = function() {
       return this._readableState.flowing === false;
     };
-    Readable2.prototype.setEncoding = function(enc) {
+    Readable3.prototype.setEncoding = function(enc) {
       if (!StringDecoder4) StringDecoder4 = require_string_decoder().StringDecoder;
       var decoder = new StringDecoder4(enc);
       this._readableState.decoder = decoder;
@@ -30531,7 +30531,7 @@ var require_stream_readable = __commonJS({
       }
       return state.length;
     }
-    Readable2.prototype.read = function(n) {
+    Readable3.prototype.read = function(n) {
       debug2("read", n);
       n = parseInt(n, 10);
       var state = this._readableState;
@@ -30640,10 +30640,10 @@ var require_stream_readable = __commonJS({
       }
       state.readingMore = false;
     }
-    Readable2.prototype._read = function(n) {
+    Readable3.prototype._read = function(n) {
       errorOrDestroy(this, new ERR_METHOD_NOT_IMPLEMENTED("_read()"));
     };
-    Readable2.prototype.pipe = function(dest, pipeOpts) {
+    Readable3.prototype.pipe = function(dest, pipeOpts) {
       var src = this;
       var state = this._readableState;
       switch (state.pipesCount) {
@@ -30746,7 +30746,7 @@ var require_stream_readable = __commonJS({
         }
       };
     }
-    Readable2.prototype.unpipe = function(dest) {
+    Readable3.prototype.unpipe = function(dest) {
       var state = this._readableState;
       var unpipeInfo = {
         hasUnpiped: false
@@ -30780,7 +30780,7 @@ var require_stream_readable = __commonJS({
       dest.emit("unpipe", this, unpipeInfo);
       return this;
     };
-    Readable2.prototype.on = function(ev, fn) {
+    Readable3.prototype.on = function(ev, fn) {
       var res = Stream.prototype.on.call(this, ev, fn);
       var state = this._readableState;
       if (ev === "data") {
@@ -30801,15 +30801,15 @@ var require_stream_readable = __commonJS({
       }
       return res;
     };
-    Readable2.prototype.addListener = Readable2.prototype.on;
-    Readable2.prototype.removeListener = function(ev, fn) {
+    Readable3.prototype.addListener = Readable3.prototype.on;
+    Readable3.prototype.removeListener = function(ev, fn) {
       var res = Stream.prototype.removeListener.call(this, ev, fn);
       if (ev === "readable") {
         process.nextTick(updateReadableListening, this);
       }
       return res;
     };
-    Readable2.prototype.removeAllListeners = function(ev) {
+    Readable3.prototype.removeAllListeners = function(ev) {
       var res = Stream.prototype.removeAllListeners.apply(this, arguments);
       if (ev === "readable" || ev === void 0) {
         process.nextTick(updateReadableListening, this);
@@ -30829,7 +30829,7 @@ var require_stream_readable = __commonJS({
       debug2("readable nexttick read 0");
       self2.read(0);
     }
-    Readable2.prototype.resume = function() {
+    Readable3.prototype.resume = function() {
       var state = this._readableState;
       if (!state.flowing) {
         debug2("resume");
@@ -30855,7 +30855,7 @@ var require_stream_readable = __commonJS({
       flow(stream);
       if (state.flowing && !state.reading) stream.read(0);
     }
-    Readable2.prototype.pause = function() {
+    Readable3.prototype.pause = function() {
       debug2("call pause flowing=%j", this._readableState.flowing);
       if (this._readableState.flowing !== false) {
         debug2("pause");
@@ -30870,7 +30870,7 @@ var require_stream_readable = __commonJS({
       debug2("flow", state.flowing);
       while (state.flowing && stream.read() !== null) ;
     }
-    Readable2.prototype.wrap = function(stream) {
+    Readable3.prototype.wrap = function(stream) {
       var _this = this;
       var state = this._readableState;
       var paused = false;
@@ -30915,14 +30915,14 @@ var require_stream_readable = __commonJS({
       return this;
     };
     if (typeof Symbol === "function") {
-      Readable2.prototype[Symbol.asyncIterator] = function() {
+      Readable3.prototype[Symbol.asyncIterator] = function() {
         if (createReadableStreamAsyncIterator === void 0) {
           createReadableStreamAsyncIterator = require_async_iterator();
         }
         return createReadableStreamAsyncIterator(this);
       };
     }
-    Object.defineProperty(Readable2.prototype, "readableHighWaterMark", {
+    Object.defineProperty(Readable3.prototype, "readableHighWaterMark", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30931,7 +30931,7 @@ var require_stream_readable = __commonJS({
         return this._readableState.highWaterMark;
       }
     });
-    Object.defineProperty(Readable2.prototype, "readableBuffer", {
+    Object.defineProperty(Readable3.prototype, "readableBuffer", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30940,7 +30940,7 @@ var require_stream_readable = __commonJS({
         return this._readableState && this._readableState.buffer;
       }
     });
-    Object.defineProperty(Readable2.prototype, "readableFlowing", {
+    Object.defineProperty(Readable3.prototype, "readableFlowing", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30954,8 +30954,8 @@ var require_stream_readable = __commonJS({
         }
       }
     });
-    Readable2._fromList = fromList;
-    Object.defineProperty(Readable2.prototype, "readableLength", {
+    Readable3._fromList = fromList;
+    Object.defineProperty(Readable3.prototype, "readableLength", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -31001,11 +31001,11 @@ var require_stream_readable = __commonJS({
       }
     }
     if (typeof Symbol === "function") {
-      Readable2.from = function(iterable, opts) {
+      Readable3.from = function(iterable, opts) {
         if (from === void 0) {
           from = require_from();
         }
-        return from(Readable2, iterable, opts);
+        return from(Readable3, iterable, opts);
       };
     }
     function indexOf(xs, x) {
@@ -33790,7 +33790,7 @@ var require_pack = __commonJS({
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
-    var Readable2 = require_readable().Readable;
+    var Readable3 = require_readable().Readable;
     var Writable2 = require_readable().Writable;
     var StringDecoder4 = require("string_decoder").StringDecoder;
     var headers = require_headers();
@@ -33866,14 +33866,14 @@ var require_pack = __commonJS({
     };
     var Pack = function(opts) {
       if (!(this instanceof Pack)) return new Pack(opts);
-      Readable2.call(this, opts);
+      Readable3.call(this, opts);
       this._drain = noop4;
       this._finalized = false;
       this._finalizing = false;
       this._destroyed = false;
       this._stream = null;
     };
-    inherits(Pack, Readable2);
+    inherits(Pack, Readable3);
     Pack.prototype.entry = function(header, buffer, callback) {
       if (this._stream) throw new Error("already piping an entry");
       if (this._finalized || this._destroyed) return;
@@ -63346,27 +63346,79 @@ var init_client = __esm({
   }
 });
 
+// src/docker/docker-errors.ts
+function engineMessage(err) {
+  const e = err;
+  if (typeof e?.json?.message === "string") return e.json.message.trim();
+  return String(e?.message ?? err).trim();
+}
+function statusCode(err) {
+  const code = err?.statusCode;
+  return typeof code === "number" ? code : void 0;
+}
+function isGone(err) {
+  const code = statusCode(err);
+  return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err));
+}
+var init_docker_errors = __esm({
+  "src/docker/docker-errors.ts"() {
+    "use strict";
+  }
+});
+
 // src/docker/exit.ts
-async function watchExit(container) {
-  for (let retryMs = 100; ; retryMs = Math.min(retryMs * 2, 2e3)) {
-    let exitCode;
-    try {
-      const result = await container.wait();
-      exitCode = result.StatusCode;
-    } catch {
-    }
-    const state = await container.inspect().then(
-      (info2) => info2.State,
-      () => void 0
+async function watchExit(container, watch = {}) {
+  let waited;
+  let wake = () => {
+  };
+  let current;
+  const armWait = () => {
+    current?.abort();
+    const mine = new AbortController();
+    current = mine;
+    container.wait({ abortSignal: mine.signal }).then(
+      (r) => {
+        waited = r.StatusCode;
+        wake();
+      },
+      () => {
+        if (current === mine) current = void 0;
+        wake();
+      }
     );
-    if (exitCode === void 0 && state?.Running) {
-      await new Promise((r) => setTimeout(r, retryMs));
-      continue;
+  };
+  let broken = false;
+  try {
+    armWait();
+    for (; ; ) {
+      await new Promise((resolve6) => {
+        const timer = setTimeout(resolve6, HEARTBEAT_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve6();
+        };
+      });
+      const state = await inspectState(container);
+      if (state === "unreachable") {
+        broken = true;
+        continue;
+      }
+      if (state === "gone") return { exitCode: waited ?? UNKNOWN_EXIT_CODE };
+      if (!state.Running)
+        return { exitCode: waited ?? state.ExitCode, ...state.OOMKilled ? { oomKilled: true } : {} };
+      if (broken) watch.onRearm?.();
+      if (broken || !current) armWait();
+      broken = false;
     }
-    return {
-      exitCode: exitCode ?? state?.ExitCode ?? UNKNOWN_EXIT_CODE,
-      ...state?.OOMKilled ? { oomKilled: true } : {}
-    };
+  } finally {
+    current?.abort();
+  }
+}
+async function inspectState(container) {
+  try {
+    return (await container.inspect()).State;
+  } catch (err) {
+    return isGone(err) ? "gone" : "unreachable";
   }
 }
 function describeExit(exit) {
@@ -63388,11 +63440,13 @@ function describeExit(exit) {
       return `exited with code ${code}`;
   }
 }
-var UNKNOWN_EXIT_CODE;
+var UNKNOWN_EXIT_CODE, HEARTBEAT_MS;
 var init_exit = __esm({
   "src/docker/exit.ts"() {
     "use strict";
+    init_docker_errors();
     UNKNOWN_EXIT_CODE = -1;
+    HEARTBEAT_MS = 1e3;
   }
 });
 
@@ -63477,13 +63531,7 @@ async function attachLogs(docker, container, ring) {
     stderr: true,
     logs: false
   });
-  const sink = (name) => new import_node_stream.Writable({
-    write(chunk, _enc, done) {
-      ring.write(name, chunk);
-      done();
-    }
-  });
-  docker.modem.demuxStream(stream, sink("stdout"), sink("stderr"));
+  docker.modem.demuxStream(stream, ringSink(ring, "stdout"), ringSink(ring, "stderr"));
   const ended2 = new Promise((resolve6) => {
     const finish2 = () => {
       ring.end();
@@ -63494,6 +63542,30 @@ async function attachLogs(docker, container, ring) {
     stream.once("error", finish2);
   });
   return { ended: ended2 };
+}
+async function refillFromEngine(docker, container, ring) {
+  const raw = await container.logs({
+    follow: false,
+    stdout: true,
+    stderr: true,
+    tail: LOG_RING_LINES
+  });
+  ring.reset();
+  const done = new Promise((resolve6) => {
+    const stream = import_node_stream.Readable.from([raw]);
+    docker.modem.demuxStream(stream, ringSink(ring, "stdout"), ringSink(ring, "stderr"));
+    stream.once("end", resolve6);
+  });
+  await done;
+  ring.end();
+}
+function ringSink(ring, name) {
+  return new import_node_stream.Writable({
+    write(chunk, _enc, done) {
+      ring.write(name, chunk);
+      done();
+    }
+  });
 }
 var import_node_stream, import_node_string_decoder, LOG_RING_LINES, MAX_LINE_CHARS, LogRing;
 var init_logs = __esm({
@@ -63532,6 +63604,11 @@ var init_logs = __esm({
           this.partial[stream] = "";
           if (rest.length > 0) this.push(rest);
         }
+      }
+      /** Start over from the engine's own copy of the log (the attach stream broke: lines may be missing). */
+      reset() {
+        this.lines.length = 0;
+        this.partial.stdout = this.partial.stderr = "";
       }
       /** The last `n` lines, including a line still being written. */
       tail(n) {
@@ -63682,52 +63759,61 @@ var init_ports = __esm({
   }
 });
 
-// src/docker/docker-errors.ts
-function engineMessage(err) {
-  const e = err;
-  if (typeof e?.json?.message === "string") return e.json.message.trim();
-  return String(e?.message ?? err).trim();
-}
-function statusCode(err) {
-  const code = err?.statusCode;
-  return typeof code === "number" ? code : void 0;
-}
-function isGone(err) {
-  const code = statusCode(err);
-  return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err));
-}
-var init_docker_errors = __esm({
-  "src/docker/docker-errors.ts"() {
-    "use strict";
-  }
-});
-
 // src/docker/remove.ts
-async function stopAndRemove(container, graceSeconds = STOP_GRACE_SECONDS) {
+async function stopAndRemove(container, graceSeconds = STOP_GRACE_SECONDS, patience = { patienceMs: 0 }) {
+  try {
+    await whileEngineAway(() => stopAndRemoveOnce(container, graceSeconds), patience);
+  } catch (err) {
+    throw removeError(container.id, err, patience.patienceMs);
+  }
+}
+async function whileEngineAway(attempt, patience) {
+  const deadline = Date.now() + patience.patienceMs;
+  for (let waitMs = RETRY_FIRST_MS; ; waitMs = Math.min(waitMs * 2, RETRY_MAX_MS)) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!engineAway(err) || Date.now() >= deadline) throw err;
+      if (waitMs === RETRY_FIRST_MS) patience.onWaiting?.(engineMessage(err));
+      await new Promise((r) => setTimeout(r, Math.min(waitMs, Math.max(0, deadline - Date.now()))));
+    }
+  }
+}
+function engineAway(err) {
+  if (statusCode(err) !== void 0) return false;
+  const code = err?.code;
+  return typeof code === "string" && /^(ENOENT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || /socket hang up|ECONNRESET|ECONNREFUSED|ENOENT|EPIPE/.test(engineMessage(err));
+}
+async function stopAndRemoveOnce(container, graceSeconds) {
   try {
     await container.stop({ t: graceSeconds });
   } catch (err) {
     if (isGone(err)) return;
+    if (engineAway(err)) throw err;
   }
   try {
     await container.remove({ force: true, v: true });
   } catch (err) {
-    if (!isGone(err)) throw removeError(container.id, err);
+    if (!isGone(err)) throw err;
   }
 }
-function removeError(id, err) {
+function removeError(id, err, patienceMs) {
+  const why = engineAway(err) ? `the Docker engine did not answer${patienceMs > 0 ? ` for ${Math.round(patienceMs / 1e3)} s` : ""} (${engineMessage(err)})` : engineMessage(err);
   return new PreviewError(
     "run",
-    `Could not remove container ${id.slice(0, 12)}: ${engineMessage(err)}. Remove it by hand with \`docker rm -f ${id.slice(0, 12)}\`.`,
+    `Could not remove container ${id.slice(0, 12)}: ${why}; it may still be running. Remove it by hand with \`docker rm -f ${id.slice(0, 12)}\`.`,
     { code: "DOCKER_REMOVE_FAILED", cause: err }
   );
 }
+var RETRY_FIRST_MS, RETRY_MAX_MS;
 var init_remove = __esm({
   "src/docker/remove.ts"() {
     "use strict";
     init_errors();
     init_docker_errors();
     init_host_config();
+    RETRY_FIRST_MS = 250;
+    RETRY_MAX_MS = 5e3;
   }
 });
 
@@ -63798,8 +63884,10 @@ async function startContainer(docker, image, opts, labels, log2) {
     const { ended: ended2 } = await attachLogs(docker, container, ring);
     await container.start();
     const hostPort2 = await publishedPort(container, port2.port);
-    const exited = watchExit(container).then(async (exit) => {
+    const rearm = () => void attachLogs(docker, container, ring).catch(() => void 0);
+    const exited = watchExit(container, { onRearm: rearm }).then(async (exit) => {
       await Promise.race([ended2, new Promise((r) => setTimeout(r, LOG_DRAIN_MS))]);
+      await refillFromEngine(docker, container, ring).catch(() => void 0);
       return exit;
     });
     log2.info(`Started container ${container.id.slice(0, 12)} on http://127.0.0.1:${hostPort2}.`);
@@ -63820,8 +63908,8 @@ function appContainer(container, containerPort, hostPort2, exited, ring) {
     tail: async (n) => ring.tail(n),
     onLogLine: (listener) => ring.onLine(listener),
     // Memoised: a second call (finally + signal handler) waits for the first instead of racing it.
-    remove: () => {
-      removal ??= stopAndRemove(container);
+    remove: (patience) => {
+      removal ??= stopAndRemove(container, void 0, patience);
       return removal;
     }
   };
@@ -65503,7 +65591,7 @@ var require_streamx = __commonJS({
         }
       }
     };
-    var Readable2 = class _Readable extends Stream {
+    var Readable3 = class _Readable extends Stream {
       constructor(opts) {
         super(opts);
         this._duplexState |= OPENING | WRITE_DONE | READ_READ_AHEAD;
@@ -65714,7 +65802,7 @@ var require_streamx = __commonJS({
         return this;
       }
     };
-    var Duplex = class extends Readable2 {
+    var Duplex = class extends Readable3 {
       // and Writable
       constructor(opts) {
         super(opts);
@@ -65923,7 +66011,7 @@ var require_streamx = __commonJS({
       getStreamError,
       Stream,
       Writable: Writable2,
-      Readable: Readable2,
+      Readable: Readable3,
       Duplex,
       Transform: Transform2,
       // Export PassThrough for compatibility with Node.js core's stream module
@@ -66197,7 +66285,7 @@ var require_headers2 = __commonJS({
 // node_modules/tar-stream/extract.js
 var require_extract2 = __commonJS({
   "node_modules/tar-stream/extract.js"(exports2, module2) {
-    var { Writable: Writable2, Readable: Readable2, getStreamError } = require_streamx();
+    var { Writable: Writable2, Readable: Readable3, getStreamError } = require_streamx();
     var FIFO = require_fast_fifo();
     var b4a = require_b4a();
     var headers = require_headers2();
@@ -66245,7 +66333,7 @@ var require_extract2 = __commonJS({
         return buf.subarray(this._offset, this._offset += size);
       }
     };
-    var Source = class extends Readable2 {
+    var Source = class extends Readable3 {
       constructor(self2, header, offset) {
         super();
         this.header = header;
@@ -66561,7 +66649,7 @@ var require_constants3 = __commonJS({
 // node_modules/tar-stream/pack.js
 var require_pack2 = __commonJS({
   "node_modules/tar-stream/pack.js"(exports2, module2) {
-    var { Readable: Readable2, Writable: Writable2, getStreamError } = require_streamx();
+    var { Readable: Readable3, Writable: Writable2, getStreamError } = require_streamx();
     var b4a = require_b4a();
     var constants3 = require_constants3();
     var headers = require_headers2();
@@ -66654,7 +66742,7 @@ var require_pack2 = __commonJS({
         cb();
       }
     };
-    var Pack = class extends Readable2 {
+    var Pack = class extends Readable3 {
       constructor(opts) {
         super(opts);
         this._drain = noop4;
@@ -70516,7 +70604,7 @@ async function runPreview(config, deps) {
       await emit("starting", { commit: deps.commit, image: image.ref });
       const started = await timed("run", () => startContainer(docker, image, config, deps.labels, log2));
       app = started;
-      cleanup.push("remove the container", () => started.remove());
+      cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
       early = new EarlyTunnel((s) => open2(config, started.hostPort, deps, s), signal, cleanup);
       await timed(
@@ -70611,6 +70699,15 @@ async function runPreview(config, deps) {
     }
   }
 }
+function removalPatience(id, deps) {
+  const patienceMs = deps.signal.aborted ? Math.min(CANCEL_PATIENCE_MS, deps.cleanupPatienceMs ?? CANCEL_PATIENCE_MS) : deps.cleanupPatienceMs ?? CLEANUP_PATIENCE_MS;
+  return {
+    patienceMs,
+    onWaiting: (problem) => deps.log.warning(
+      `The Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1e3)} s to remove container ${id.slice(0, 12)}.`
+    )
+  };
+}
 function open2(config, port2, deps, signal = deps.signal) {
   return openTunnel(config.tunnel, { port: port2 }, deps.metadata, deps.log, {
     watchdogMs: deps.watchdogMs,
@@ -70670,7 +70767,7 @@ async function safeReport(r, e, log2) {
     log2.warning(`Could not update the ${r.name}: ${err.message}`);
   }
 }
-var TUNNEL_HEALTHY_MS, StopRequested;
+var CLEANUP_PATIENCE_MS, CANCEL_PATIENCE_MS, TUNNEL_HEALTHY_MS, StopRequested;
 var init_preview = __esm({
   "src/preview.ts"() {
     "use strict";
@@ -70681,6 +70778,8 @@ var init_preview = __esm({
     init_hold();
     init_share();
     init_tunnel();
+    CLEANUP_PATIENCE_MS = 2 * 6e4;
+    CANCEL_PATIENCE_MS = 5e3;
     TUNNEL_HEALTHY_MS = 10 * 6e4;
     StopRequested = class extends Error {
       constructor(why = "signal") {
@@ -80224,7 +80323,7 @@ var require_readable2 = __commonJS({
   "node_modules/undici/lib/api/readable.js"(exports2, module2) {
     "use strict";
     var assert = require("node:assert");
-    var { Readable: Readable2 } = require("node:stream");
+    var { Readable: Readable3 } = require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors5();
     var util = require_util5();
     var { ReadableStreamFrom } = require_util5();
@@ -80236,7 +80335,7 @@ var require_readable2 = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop4 = () => {
     };
-    var BodyReadable = class extends Readable2 {
+    var BodyReadable = class extends Readable3 {
       constructor({
         resume,
         abort,
@@ -80578,7 +80677,7 @@ var require_api_request = __commonJS({
   "node_modules/undici/lib/api/api-request.js"(exports2, module2) {
     "use strict";
     var assert = require("node:assert");
-    var { Readable: Readable2 } = require_readable2();
+    var { Readable: Readable3 } = require_readable2();
     var { InvalidArgumentError, RequestAbortedError } = require_errors5();
     var util = require_util5();
     var { getResolveErrorBodyCallback } = require_util7();
@@ -80673,7 +80772,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable2({
+        const res = new Readable3({
           resume,
           abort,
           contentType,
@@ -80988,7 +81087,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports2, module2) {
     "use strict";
     var {
-      Readable: Readable2,
+      Readable: Readable3,
       Duplex,
       PassThrough
     } = require("node:stream");
@@ -81002,7 +81101,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable2 {
+    var PipelineRequest = class extends Readable3 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -81019,7 +81118,7 @@ var require_api_pipeline = __commonJS({
         callback(err);
       }
     };
-    var PipelineResponse = class extends Readable2 {
+    var PipelineResponse = class extends Readable3 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -84344,7 +84443,7 @@ var require_fetch2 = __commonJS({
       subresourceSet
     } = require_constants6();
     var EE = require("node:events");
-    var { Readable: Readable2, pipeline: pipeline2, finished } = require("node:stream");
+    var { Readable: Readable3, pipeline: pipeline2, finished } = require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util5();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -85283,7 +85382,7 @@ var require_fetch2 = __commonJS({
                   }
                 }
               }
-              this.body = new Readable2({ read: resume });
+              this.body = new Readable3({ read: resume });
               const onError = this.onError.bind(this);
               resolve6({
                 status,
@@ -105034,6 +105133,9 @@ function pollIntervalMs(env) {
 function tunnelWatchdogMs(env) {
   return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 3e4);
 }
+function cleanupPatienceMs(env, fallback) {
+  return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
+}
 var init_poll2 = __esm({
   "src/lifecycle/poll.ts"() {
     "use strict";
@@ -105224,6 +105326,7 @@ async function setupAction(env = process.env, restored = {}) {
     commit: pr?.headSha ?? run2.sha,
     pollIntervalMs: pollIntervalMs(env),
     watchdogMs: tunnelWatchdogMs(env),
+    cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
     prOpen: pr ? async () => (await pullRequestState(octokit, run2, pr.number)).open : void 0,
     superseded: comment ? () => comment.isSuperseded() : void 0
   });
@@ -105246,6 +105349,7 @@ var init_setup = __esm({
     init_client();
     init_github();
     init_poll2();
+    init_preview();
     init_context2();
     init_logger();
     init_mask();
@@ -105341,10 +105445,7 @@ async function actionPost() {
   if (readState("started") !== "true") return;
   const holder = Number(readState("holder"));
   if (holder > 0) await stopHolder(holder);
-  const leftovers = await removeLeftovers().catch((err) => {
-    warning(`ml-preview post: could not check for leftover containers: ${err.message}`);
-    return [];
-  });
+  const leftovers = await removeLeftovers();
   const eventsFile = readState("events");
   const holderEvents = eventsFile ? readEvents2(eventsFile) : [];
   if (eventsFile) cleanHolderFiles(eventsFile);
@@ -105358,13 +105459,16 @@ async function actionPost() {
         "the preview ended; this final state could not be written at the time"
       ).catch((err) => warning(`ml-preview post: could not update the comment: ${err.message}`));
     }
-    if (leftovers.length > 0)
-      warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
+    if (!leftovers.checked) return;
+    if (leftovers.removed.length > 0)
+      warning(
+        `ml-preview post: removed ${leftovers.removed.length} leftover container(s): ${shortIds(leftovers.removed)}.`
+      );
     else info("ml-preview post: the preview ended cleanly; nothing was left behind.");
     return;
   }
   info(
-    `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`
+    `ml-preview post: the preview did not end on its own (cancelled or crashed); ${leftovers.checked ? `removed ${leftovers.removed.length} container(s)` : "its container could not be checked (see the warning above)"}.`
   );
   const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
   await markEnded("stopped", reason, holderEvents).catch(
@@ -105372,23 +105476,40 @@ async function actionPost() {
   );
 }
 async function removeLeftovers() {
-  const docker = dockerClient();
   const labels = JSON.parse(readState("labels") || "{}");
-  const removed = [];
   const id = readState("container");
-  if (id && await removeContainer(docker, id)) removed.push(id);
-  if (labels["ml-preview.run"]) removed.push(...await sweepContainers(docker, labels));
-  return removed;
+  const patienceMs = cleanupPatienceMs(process.env, POST_CLEANUP_PATIENCE_MS);
+  const patience = {
+    patienceMs,
+    onWaiting: (problem) => warning(
+      `ml-preview post: the Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1e3)} s to check for leftover containers.`
+    )
+  };
+  try {
+    const docker = dockerClient();
+    const removed = [];
+    if (id && await removeContainer(docker, id, patience)) removed.push(id);
+    if (labels["ml-preview.run"])
+      removed.push(...await whileEngineAway(() => sweepContainers(docker, labels), patience));
+    return { checked: true, removed: [...new Set(removed)] };
+  } catch (err) {
+    const what = id ? `container ${id.slice(0, 12)}` : "containers";
+    const selector = Object.entries(labels).map(([k, v]) => `--filter label=${k}=${v}`).join(" ");
+    warning(
+      `ml-preview post: could not check for leftover containers, so ${what} of this run may still be running: ${err.message}. Remove them by hand: \`docker rm -f $(docker ps -aq ${selector})\`.`
+    );
+    return { checked: false, removed: [] };
+  }
 }
-async function removeContainer(docker, id) {
+async function removeContainer(docker, id, patience) {
   const container = docker.getContainer(id);
   try {
-    await container.inspect();
+    await whileEngineAway(() => container.inspect(), patience);
   } catch (err) {
     if (isGone(err)) return false;
     throw err;
   }
-  await stopAndRemove(container);
+  await stopAndRemove(container, void 0, patience);
   return true;
 }
 async function markEnded(state, reason, holderEvents = []) {
@@ -105429,7 +105550,7 @@ function isHolder(pid) {
     return true;
   }
 }
-var import_node_fs8, HOLDER_GRACE_MS;
+var import_node_fs8, HOLDER_GRACE_MS, POST_CLEANUP_PATIENCE_MS, shortIds;
 var init_post = __esm({
   "src/action/post.ts"() {
     "use strict";
@@ -105440,11 +105561,14 @@ var init_post = __esm({
     init_remove();
     init_sweep();
     init_github();
+    init_poll2();
     init_reporter();
     init_events_file();
     init_setup();
     init_state();
     HOLDER_GRACE_MS = 15e3;
+    POST_CLEANUP_PATIENCE_MS = 10 * 6e4;
+    shortIds = (ids) => ids.map((i) => i.slice(0, 12)).join(", ");
   }
 });
 

@@ -1,7 +1,13 @@
 import type Docker from "dockerode";
 import type { PreviewConfig } from "./config/types.js";
 import { prepareImage, startContainer, waitUntilReady } from "./docker/index.js";
-import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels } from "./docker/types.js";
+import type {
+  AppContainer,
+  ContainerExit,
+  EnginePatience,
+  PreparedImage,
+  PreviewLabels,
+} from "./docker/types.js";
 import { PreviewError, type PreviewStep } from "./errors.js";
 import type { StateDetails } from "./github/types.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
@@ -29,7 +35,13 @@ export interface PreviewDeps {
   readonly onResource?: (kind: "container" | "image", id: string) => void;
   readonly watchdogMs?: number;
   readonly collisionRetryMs?: number;
+  /** How long clean-up keeps trying while the engine does not answer (default CLEANUP_PATIENCE_MS). */
+  readonly cleanupPatienceMs?: number;
 }
+
+/** How long the lifecycle's clean-up waits for an engine that does not answer (the post step tries again). */
+export const CLEANUP_PATIENCE_MS = 2 * 60_000;
+const CANCEL_PATIENCE_MS = 5000;
 
 /** A fresh tunnel that held this long was a success: a later loss is a new incident, not "lost again". */
 const TUNNEL_HEALTHY_MS = 10 * 60_000;
@@ -103,7 +115,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       await emit("starting", { commit: deps.commit, image: image.ref });
       const started = await timed("run", () => startContainer(docker, image!, config, deps.labels, log));
       app = started;
-      cleanup.push("remove the container", () => started.remove());
+      cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
       // The host port is known: the tunnel opens while the app starts (see EarlyTunnel).
       early = new EarlyTunnel((s) => open(config, started.hostPort, deps, s), signal, cleanup);
@@ -209,6 +221,23 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       });
     }
   }
+}
+
+/**
+ * Clean-up keeps trying while the engine is away. Cancelled, the runner SIGKILLs us 10 s after SIGINT: a few
+ * seconds, then the post step takes over with its own patience. Otherwise as long as the job allows us.
+ */
+function removalPatience(id: string, deps: PreviewDeps): EnginePatience {
+  const patienceMs = deps.signal.aborted
+    ? Math.min(CANCEL_PATIENCE_MS, deps.cleanupPatienceMs ?? CANCEL_PATIENCE_MS)
+    : (deps.cleanupPatienceMs ?? CLEANUP_PATIENCE_MS);
+  return {
+    patienceMs,
+    onWaiting: (problem) =>
+      deps.log.warning(
+        `The Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1000)} s to remove container ${id.slice(0, 12)}.`,
+      ),
+  };
 }
 
 function open(

@@ -13,9 +13,9 @@ import {
   StickyComment,
 } from "../github/index.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
-import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
+import { cleanupPatienceMs, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Reporter } from "../lifecycle/reporter.js";
-import type { PreviewDeps } from "../preview.js";
+import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../preview.js";
 import { isForkPullRequest } from "./context.js";
 import { actionsLogger } from "./logger.js";
 import { maskSecretInputs } from "./mask.js";
@@ -111,6 +111,7 @@ export async function setupAction(
     commit: pr?.headSha ?? run.sha,
     pollIntervalMs: pollIntervalMs(env),
     watchdogMs: tunnelWatchdogMs(env),
+    cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
     prOpen: pr ? async () => (await pullRequestState(octokit, run, pr.number)).open : undefined,
     superseded: comment ? () => comment.isSuperseded() : undefined,
   });

@@ -3,7 +3,7 @@ import { PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { watchExit } from "./exit.js";
 import { containerSpec } from "./host-config.js";
-import { attachLogs, LogRing, secretScrubber } from "./logs.js";
+import { attachLogs, LogRing, refillFromEngine, secretScrubber } from "./logs.js";
 import { type ResolvedPort, resolveContainerPort } from "./ports.js";
 import { stopAndRemove } from "./remove.js";
 import { runError } from "./run-errors.js";
@@ -58,8 +58,12 @@ export async function startContainer(
     const { ended } = await attachLogs(docker, container, ring);
     await container.start();
     const hostPort = await publishedPort(container, port.port);
-    const exited = watchExit(container).then(async (exit): Promise<ContainerExit> => {
+    // After an engine outage the attach stream is gone: attach again. Once the app stopped, its last lines
+    // come from the engine's own copy (it may have printed them while nobody was attached).
+    const rearm = () => void attachLogs(docker, container, ring).catch(() => undefined);
+    const exited = watchExit(container, { onRearm: rearm }).then(async (exit): Promise<ContainerExit> => {
       await Promise.race([ended, new Promise((r) => setTimeout(r, LOG_DRAIN_MS))]);
+      await refillFromEngine(docker, container, ring).catch(() => undefined);
       return exit;
     });
     log.info(`Started container ${container.id.slice(0, 12)} on http://127.0.0.1:${hostPort}.`);
@@ -87,8 +91,8 @@ function appContainer(
     tail: async (n) => ring.tail(n),
     onLogLine: (listener) => ring.onLine(listener),
     // Memoised: a second call (finally + signal handler) waits for the first instead of racing it.
-    remove: () => {
-      removal ??= stopAndRemove(container);
+    remove: (patience) => {
+      removal ??= stopAndRemove(container, undefined, patience);
       return removal;
     },
   };

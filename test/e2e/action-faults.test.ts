@@ -1,0 +1,138 @@
+import { execFileSync } from "node:child_process";
+import type Docker from "dockerode";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
+import { EngineProxy } from "../support/engine-proxy.js";
+import { leftContainers, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { stepSays } from "../support/runner.js";
+
+// Faults under the bundled action: the Docker engine's socket behind a proxy the test cuts and restores
+// (the preview talks to the engine only through DOCKER_HOST=unix://<proxy>; the test itself uses the real
+// socket to see the truth). Whatever happens, the comment never says `live` for a dead app and no container
+// is left without saying so.
+let docker: Docker;
+let world: PreviewWorld;
+let proxy: EngineProxy;
+const labels: string[] = [];
+
+beforeAll(async () => {
+  docker = await requireDocker();
+});
+afterEach(async () => {
+  await proxy?.close();
+  for (const label of labels.splice(0)) {
+    const left = await leftContainers(docker, label);
+    for (const id of left) await docker.getContainer(id).remove({ force: true });
+    expect(left, `containers left with ${label}`).toEqual([]);
+  }
+  await world?.close();
+});
+afterAll(async () => {
+  await proxy?.close();
+});
+
+const state = () => /state="([a-z]+)"/.exec(world.comments()[0]?.body ?? "")?.[1];
+const stateIs = (s: string) => () => state() === s;
+
+/** Serves, then exits 3 with a last word once the test drops /www/crash into it. */
+const crashOnCue = busyboxHttpdDockerfile(8080).replace(
+  /CMD .*/,
+  `CMD ["/bin/sh", "-c", "httpd -p 8080 -h /www; while [ ! -f /www/crash ]; do sleep 0.2; done; echo 'model weights corrupted'; exit 3"]`,
+);
+
+async function start(
+  inputs: Record<string, string>,
+  opts: { dockerfile?: string; env?: Record<string, string> },
+) {
+  world = await PreviewWorld.start();
+  proxy = await EngineProxy.start();
+  const run = world.job(inputs, { ...opts, env: { DOCKER_HOST: proxy.dockerHost, ...opts.env } });
+  labels.push(run.label);
+  const main = run.job.startMain();
+  await waitFor("live", stateIs("live"));
+  const [id] = await leftContainers(docker, run.label);
+  return { ...run, main, id: id! };
+}
+
+/** Asked of the real engine, not through the proxy. */
+const running = async (id: string) => (await docker.getContainer(id).inspect()).State.Running;
+
+describe("the exit watch across an engine outage", () => {
+  it("a crash while the engine is away is reported failed (code, last lines) within 5 s of its return", async () => {
+    const { main, id, job } = await start({ duration: "10m" }, { dockerfile: crashOnCue });
+    await proxy.cut();
+    execFileSync("docker", ["exec", id, "touch", "/www/crash"]);
+    await waitFor("the app to exit", async () => !(await running(id)));
+    // Still live while nobody can know better; never "failed" with an unknown exit code meanwhile.
+    expect(state()).toBe("live");
+    const back = Date.now();
+    await proxy.restore();
+    await waitFor("failed", stateIs("failed"), 30_000);
+    expect(Date.now() - back).toBeLessThan(5000);
+    const body = world.comments()[0]!.body;
+    expect(body).toMatch(/exit code\D*3/i);
+    expect(body).toContain("model weights corrupted");
+    const result = await main.done;
+    expect(result.code).toBe(1);
+    expect(result.outputs.status).toBe("failed");
+    expect((await job.post()).stdout).toContain("nothing was left behind");
+  });
+
+  it("after the outage the container is watched anew: a later crash is still seen", async () => {
+    const { main, id } = await start({ duration: "10m" }, { dockerfile: crashOnCue });
+    await proxy.cut();
+    const before = proxy.requests;
+    await proxy.restore();
+    // The watch comes back on its own: it inspects the container and waits on it again.
+    await waitFor("the preview to ask the engine again", () => proxy.requests >= before + 3, 30_000);
+    expect(state()).toBe("live");
+    const crashedAt = Date.now();
+    execFileSync("docker", ["exec", id, "touch", "/www/crash"]);
+    await waitFor("failed", stateIs("failed"), 30_000);
+    expect(Date.now() - crashedAt).toBeLessThan(5000);
+    expect(world.comments()[0]!.body).toContain("model weights corrupted");
+    expect((await main.done).outputs.status).toBe("failed");
+  });
+});
+
+describe("clean-up while the engine is away", () => {
+  it("main keeps trying until the engine answers again, then removes the container", async () => {
+    const { main, id, job } = await start({ duration: "6s" }, {});
+    await proxy.cut();
+    await stepSays(main, /The Docker engine does not answer .*to remove container/);
+    expect(await running(id)).toBe(true);
+    await proxy.restore();
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    expect(result.stdout).not.toMatch(/Cleanup: could not/);
+    await expect(docker.getContainer(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect((await job.post()).stdout).toContain("nothing was left behind");
+  });
+
+  it("main out of patience names the container; post says what it could not check, then removes it", async () => {
+    const { main, id, job, label } = await start(
+      { duration: "4s" },
+      { env: { ML_PREVIEW_CLEANUP_PATIENCE: "2s" } },
+    );
+    await proxy.cut();
+    const result = await main.done;
+    expect(result.outputs.status).toBe("expired");
+    expect(result.stdout).toContain(`Could not remove container ${id.slice(0, 12)}`);
+    expect(result.stdout).toContain(`docker rm -f ${id.slice(0, 12)}`);
+    expect(await running(id)).toBe(true);
+
+    const blind = await job.post();
+    expect(blind.code).toBe(0);
+    expect(blind.stdout).toContain(`container ${id.slice(0, 12)} of this run may still be running`);
+    expect(blind.stdout).not.toContain("nothing was left behind");
+    expect(await leftContainers(docker, label)).toEqual([id]);
+
+    const post = job.startPost({ ML_PREVIEW_CLEANUP_PATIENCE: "5m" });
+    await stepSays(post, /does not answer .*check for leftover containers/);
+    await proxy.restore();
+    const done = await post.done;
+    expect(done.stdout).toContain(`removed 1 leftover container(s): ${id.slice(0, 12)}`);
+    expect(await leftContainers(docker, label)).toEqual([]);
+  });
+});
