@@ -63360,6 +63360,14 @@ function isGone(err) {
   const code = statusCode(err);
   return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err));
 }
+function engineAway(err) {
+  if (statusCode(err) !== void 0) return false;
+  const code = err?.code;
+  return typeof code === "string" && /^(ENOENT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || /socket hang up|ECONNRESET|ECONNREFUSED|ENOENT|EPIPE|^aborted$/.test(engineMessage(err));
+}
+function engineAddress() {
+  return process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+}
 var init_docker_errors = __esm({
   "src/docker/docker-errors.ts"() {
     "use strict";
@@ -63466,7 +63474,15 @@ function containerSpec(input) {
     AttachStdin: false,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: hostConfig(input.containerPort, input.resources)
+    HostConfig: {
+      ...hostConfig(input.containerPort, input.resources),
+      ...input.logDriver && ROTATING_LOG_DRIVERS.includes(input.logDriver) ? {
+        LogConfig: {
+          Type: input.logDriver,
+          Config: { "max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES }
+        }
+      } : {}
+    }
   };
 }
 function hostConfig(containerPort, resources) {
@@ -63500,7 +63516,7 @@ function gpuRequest(gpus2) {
     Options: {}
   };
 }
-var STOP_GRACE_SECONDS, PIDS_LIMIT, CAP_ADD;
+var STOP_GRACE_SECONDS, PIDS_LIMIT, CAP_ADD, LOG_MAX_SIZE, LOG_MAX_FILES, ROTATING_LOG_DRIVERS;
 var init_host_config = __esm({
   "src/docker/host-config.ts"() {
     "use strict";
@@ -63515,6 +63531,9 @@ var init_host_config = __esm({
       "KILL",
       "NET_BIND_SERVICE"
     ];
+    LOG_MAX_SIZE = "10m";
+    LOG_MAX_FILES = "3";
+    ROTATING_LOG_DRIVERS = ["json-file", "local"];
   }
 });
 
@@ -63779,11 +63798,6 @@ async function whileEngineAway(attempt, patience) {
     }
   }
 }
-function engineAway(err) {
-  if (statusCode(err) !== void 0) return false;
-  const code = err?.code;
-  return typeof code === "string" && /^(ENOENT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || /socket hang up|ECONNRESET|ECONNREFUSED|ENOENT|EPIPE/.test(engineMessage(err));
-}
 async function stopAndRemoveOnce(container, graceSeconds) {
   try {
     await container.stop({ t: graceSeconds });
@@ -63855,7 +63869,13 @@ var init_run_errors = __esm({
 // src/docker/container.ts
 async function startContainer(docker, image, opts, labels, log2) {
   const scrub = secretScrubber(opts.secrets);
-  const config = await inspectImageConfig(docker, image);
+  const [config, logDriver] = await Promise.all([
+    inspectImageConfig(docker, image),
+    docker.info().then(
+      (info2) => info2.LoggingDriver,
+      () => void 0
+    )
+  ]);
   const port2 = resolveContainerPort({
     requested: opts.port,
     exposedPorts: config.ExposedPorts,
@@ -63874,7 +63894,8 @@ async function startContainer(docker, image, opts, labels, log2) {
     env: opts.env,
     command: opts.command,
     resources: opts.resources,
-    labels
+    labels,
+    logDriver
   });
   const container = await docker.createContainer(spec).catch((err) => {
     throw runError(err, scrub);
@@ -64139,6 +64160,12 @@ function requestError(err, dockerfile2, aborted, contextFailure) {
   if (aborted)
     return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err });
   if (contextFailure) return contextError(contextFailure);
+  if (engineAway(err))
+    return new PreviewError(
+      "build",
+      `The Docker engine went away during the build of ${dockerfile2} (${engineMessage2(err)}): the build did not fail, the engine stopped answering at ${engineAddress()}. Check that the engine is running and run the preview again.`,
+      { code: "DOCKER_UNREACHABLE", cause: err }
+    );
   return new PreviewError(
     "build",
     `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err)}. Check the Dockerfile and the build-args/target inputs.`,
@@ -64157,6 +64184,7 @@ var init_build_errors = __esm({
   "src/docker/build-errors.ts"() {
     "use strict";
     init_errors();
+    init_docker_errors();
     init_pull_errors();
     init_registry_errors();
     SHOWN_LINES = 30;
@@ -70719,7 +70747,7 @@ async function engineAnswers(docker) {
   try {
     await docker.ping();
   } catch (err) {
-    const where = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+    const where = engineAddress();
     throw new PreviewError(
       "build",
       `The Docker engine does not answer at ${where} (${err.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
@@ -70771,6 +70799,7 @@ var CLEANUP_PATIENCE_MS, CANCEL_PATIENCE_MS, TUNNEL_HEALTHY_MS, StopRequested;
 var init_preview = __esm({
   "src/preview.ts"() {
     "use strict";
+    init_docker_errors();
     init_docker();
     init_errors();
     init_cleanup();

@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import type { PreviewConfig } from "./config/types.js";
+import { engineAddress } from "./docker/docker-errors.js";
 import { prepareImage, startContainer, waitUntilReady } from "./docker/index.js";
 import type {
   AppContainer,
@@ -258,7 +259,7 @@ async function engineAnswers(docker: Docker): Promise<void> {
   try {
     await docker.ping();
   } catch (err) {
-    const where = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+    const where = engineAddress();
     throw new PreviewError(
       "build",
       `The Docker engine does not answer at ${where} (${(err as Error).message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,

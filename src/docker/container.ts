@@ -27,7 +27,13 @@ export async function startContainer(
   log: Logger,
 ): Promise<AppContainer> {
   const scrub = secretScrubber(opts.secrets);
-  const config = await inspectImageConfig(docker, image);
+  const [config, logDriver] = await Promise.all([
+    inspectImageConfig(docker, image),
+    docker.info().then(
+      (info: { LoggingDriver?: string }) => info.LoggingDriver,
+      () => undefined,
+    ),
+  ]);
   const port = resolveContainerPort({
     requested: opts.port,
     exposedPorts: config.ExposedPorts,
@@ -49,6 +55,7 @@ export async function startContainer(
     command: opts.command,
     resources: opts.resources,
     labels,
+    logDriver,
   });
   const container = await docker.createContainer(spec).catch((err: unknown) => {
     throw runError(err, scrub);

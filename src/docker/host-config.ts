@@ -32,6 +32,16 @@ export const CAP_ADD: readonly string[] = [
   "NET_BIND_SERVICE",
 ];
 
+/**
+ * The app's log on the runner's disk is capped: 3 files of 10 MB for the drivers that rotate (json-file,
+ * Docker's default, and local). An app printing a GB of logs must not fill the ~14 GB a hosted runner has
+ * free; the last lines a failure report needs are well inside 30 MB. Other drivers (journald, syslog, a
+ * daemon.json choice) ship logs off the box and refuse these options, so they are left as configured.
+ */
+export const LOG_MAX_SIZE = "10m";
+export const LOG_MAX_FILES = "3";
+const ROTATING_LOG_DRIVERS = ["json-file", "local"];
+
 export interface ContainerSpecInput {
   readonly imageId: string;
   readonly containerPort: number;
@@ -39,6 +49,8 @@ export interface ContainerSpecInput {
   readonly command?: readonly string[];
   readonly resources: Resources;
   readonly labels: PreviewLabels;
+  /** The engine's default logging driver (`docker info`), to cap the log where it can be capped. */
+  readonly logDriver?: string;
 }
 
 /** The create request for a preview container. Pure, so its safety properties are unit-tested. */
@@ -57,7 +69,17 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     AttachStdin: false,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: hostConfig(input.containerPort, input.resources),
+    HostConfig: {
+      ...hostConfig(input.containerPort, input.resources),
+      ...(input.logDriver && ROTATING_LOG_DRIVERS.includes(input.logDriver)
+        ? {
+            LogConfig: {
+              Type: input.logDriver,
+              Config: { "max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES },
+            },
+          }
+        : {}),
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../errors.js";
-import { engineMessage, isGone, statusCode } from "./docker-errors.js";
+import { engineAway, engineMessage, isGone } from "./docker-errors.js";
 import { STOP_GRACE_SECONDS } from "./host-config.js";
 import type { EnginePatience } from "./types.js";
 
@@ -37,17 +37,6 @@ export async function whileEngineAway<T>(attempt: () => Promise<T>, patience: En
       await new Promise((r) => setTimeout(r, Math.min(waitMs, Math.max(0, deadline - Date.now()))));
     }
   }
-}
-
-/** The request never reached an engine (socket gone, refused, reset): no HTTP status at all. */
-export function engineAway(err: unknown): boolean {
-  if (statusCode(err) !== undefined) return false;
-  const code = (err as { code?: unknown })?.code;
-  return (
-    (typeof code === "string" &&
-      /^(ENOENT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH)$/.test(code)) ||
-    /socket hang up|ECONNRESET|ECONNREFUSED|ENOENT|EPIPE/.test(engineMessage(err))
-  );
 }
 
 async function stopAndRemoveOnce(container: Docker.Container, graceSeconds: number): Promise<void> {

@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
@@ -95,6 +97,29 @@ describe("the exit watch across an engine outage", () => {
   });
 });
 
+describe("the engine lost mid-build", () => {
+  it("is reported as the engine going away, not as a Dockerfile problem", async () => {
+    world = await PreviewWorld.start();
+    proxy = await EngineProxy.start();
+    // A step no other build has cached, that takes long enough to cut the engine in the middle of it.
+    const slow = busyboxHttpdDockerfile(8080).replace(
+      "EXPOSE",
+      `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 60"]\nEXPOSE`,
+    );
+    const run = world.job({ duration: "10m" }, { dockerfile: slow, env: { DOCKER_HOST: proxy.dockerHost } });
+    labels.push(run.label);
+    const main = run.job.startMain();
+    await stepSays(main, /sleep 60/);
+    await proxy.cut();
+    const result = await main.done;
+    expect(result.outputs.status).toBe("failed");
+    const body = world.comments()[0]!.body;
+    expect(body).toContain("The Docker engine went away during the build");
+    expect(body).not.toMatch(/rejected the build|Check the Dockerfile/);
+    expect(result.stdout).toContain("The Docker engine went away during the build");
+  });
+});
+
 describe("clean-up while the engine is away", () => {
   it("main keeps trying until the engine answers again, then removes the container", async () => {
     const { main, id, job } = await start({ duration: "6s" }, {});
@@ -134,5 +159,25 @@ describe("clean-up while the engine is away", () => {
     const done = await post.done;
     expect(done.stdout).toContain(`removed 1 leftover container(s): ${id.slice(0, 12)}`);
     expect(await leftContainers(docker, label)).toEqual([]);
+  });
+});
+
+describe("a chatty app", () => {
+  it("cannot fill the runner's disk: its log on the engine's disk stays within the cap", async () => {
+    // ~45 MB of log (as json-file stores it) before it serves.
+    const chatty = busyboxHttpdDockerfile(8080).replace(
+      /CMD .*/,
+      `CMD ["/bin/sh", "-c", "yes 'loading shard of the model weights, a chatty line' | head -n 600000; httpd -f -p 8080 -h /www"]`,
+    );
+    const { main, id, job } = await start({ duration: "10m", "ready-timeout": "5m" }, { dockerfile: chatty });
+    const info = await docker.getContainer(id).inspect();
+    expect(info.HostConfig.LogConfig).toMatchObject({ Config: { "max-size": "10m", "max-file": "3" } });
+    if (info.HostConfig.LogConfig.Type === "json-file") {
+      const files = readdirSync(dirname(info.LogPath)).filter((f) => f.startsWith(`${id}-json.log`));
+      const bytes = files.reduce((sum, f) => sum + statSync(join(dirname(info.LogPath), f)).size, 0);
+      expect(files.length).toBeGreaterThan(1); // it did rotate
+      expect(bytes).toBeLessThanOrEqual(3 * 10 * 1024 * 1024 + 1024 * 1024);
+    }
+    await job.cancel(main);
   });
 });
