@@ -172,7 +172,7 @@ describe("a chatty app", () => {
     const { main, id, job } = await start({ duration: "10m", "ready-timeout": "5m" }, { dockerfile: chatty });
     const info = await docker.getContainer(id).inspect();
     expect(info.HostConfig.LogConfig).toMatchObject({ Config: { "max-size": "10m", "max-file": "3" } });
-    if (info.HostConfig.LogConfig.Type === "json-file") {
+    if (info.HostConfig.LogConfig?.Type === "json-file") {
       const files = readdirSync(dirname(info.LogPath)).filter((f) => f.startsWith(`${id}-json.log`));
       const bytes = files.reduce((sum, f) => sum + statSync(join(dirname(info.LogPath), f)).size, 0);
       expect(files.length).toBeGreaterThan(1); // it did rotate
