@@ -69353,7 +69353,7 @@ async function holdUntilEnd(w) {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
         if (w.prOpen && !await w.prOpen()) {
-          return { state: "stopped", reason: "the pull request was closed or merged" };
+          return { state: "stopped", reason: PR_CLOSED };
         }
       } catch (err) {
         w.onPollError(err);
@@ -69377,9 +69377,31 @@ function stopReason(signal) {
   const r = signal.reason;
   return typeof r === "string" ? r : r instanceof Error && r.message ? r.message : "the preview was stopped";
 }
+function watchPullRequest(prOpen, intervalMs, onClosed, onPollError) {
+  let over = false;
+  let timer;
+  const tick = async () => {
+    try {
+      if (!await prOpen()) {
+        if (!over) onClosed();
+        return;
+      }
+    } catch (err) {
+      if (!over) onPollError(err);
+    }
+    if (!over) timer = setTimeout(tick, intervalMs);
+  };
+  timer = setTimeout(tick, intervalMs);
+  return () => {
+    over = true;
+    clearTimeout(timer);
+  };
+}
+var PR_CLOSED;
 var init_hold = __esm({
   "src/lifecycle/hold.ts"() {
     "use strict";
+    PR_CLOSED = "the pull request was closed or merged";
   }
 });
 
@@ -70580,7 +70602,18 @@ var init_tunnel = __esm({
 
 // src/preview.ts
 async function runPreview(config, deps) {
-  const { log: log2, signal } = deps;
+  const { log: log2 } = deps;
+  const closed = new AbortController();
+  const signal = AbortSignal.any([deps.signal, closed.signal]);
+  const prOpen = config.stopOnClose ? deps.prOpen : void 0;
+  const onPollError = (err) => log2.warning(`Could not check the pull request: ${err.message}`);
+  const stillOpen = async () => {
+    const open3 = await prOpen?.().catch((err) => (onPollError(err), true));
+    if (open3 === false) closed.abort(PR_CLOSED);
+    checkStop(signal, false);
+  };
+  let stopPrWatch = () => {
+  };
   const cleanup = new CleanupStack(log2);
   const phases = {};
   const startedAt = /* @__PURE__ */ new Date();
@@ -70609,11 +70642,17 @@ async function runPreview(config, deps) {
     const source = config.source;
     const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
+    if (prOpen)
+      stopPrWatch = watchPullRequest(prOpen, deps.pollIntervalMs, () => closed.abort(PR_CLOSED), onPollError);
     let localUrl;
     let early;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel((s) => open2(config, source.port, deps, s), signal, cleanup);
+      early = new EarlyTunnel(
+        async (s) => (await stillOpen(), open2(config, source.port, deps, s)),
+        signal,
+        cleanup
+      );
       await timed(
         "ready",
         () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s))
@@ -70634,7 +70673,11 @@ async function runPreview(config, deps) {
       app = started;
       cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
-      early = new EarlyTunnel((s) => open2(config, started.hostPort, deps, s), signal, cleanup);
+      early = new EarlyTunnel(
+        async (s) => (await stillOpen(), open2(config, started.hostPort, deps, s)),
+        signal,
+        cleanup
+      );
       await timed(
         "ready",
         () => early.alongside(
@@ -70666,6 +70709,7 @@ async function runPreview(config, deps) {
       containerId: app?.id,
       commit: deps.commit
     };
+    stopPrWatch();
     step = "live";
     await emit("live", {
       ...live2,
@@ -70678,6 +70722,7 @@ async function runPreview(config, deps) {
   } catch (error2) {
     end = { state: "failed", step, error: error2 };
   }
+  stopPrWatch();
   const final = finalState(end, signal, superseded);
   const failure2 = final === "failed" && end.state === "failed" ? await describeFailure(end, app) : void 0;
   await cleanup.run();
@@ -70701,11 +70746,11 @@ async function runPreview(config, deps) {
         }),
         tunnelLost: new Promise((resolve6) => current.onLost(resolve6)),
         pollIntervalMs: deps.pollIntervalMs,
-        prOpen: config.stopOnClose ? deps.prOpen : void 0,
+        prOpen,
         superseded: deps.superseded,
         linkUp: current.url ? (done) => checkLink(current.url, protectionOf(config), AbortSignal.any([signal, done])) : void 0,
         linkGraceMs: deps.watchdogMs ?? 3e4,
-        onPollError: (err) => log2.warning(`Could not check the pull request: ${err.message}`)
+        onPollError
       });
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== void 0 && Date.now() - freshAt < TUNNEL_HEALTHY_MS)

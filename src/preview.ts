@@ -13,7 +13,7 @@ import { PreviewError, type PreviewStep } from "./errors.js";
 import type { StateDetails } from "./github/types.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
 import { EarlyTunnel } from "./lifecycle/early-tunnel.js";
-import { type HoldEnd, holdUntilEnd, stopReason } from "./lifecycle/hold.js";
+import { type HoldEnd, holdUntilEnd, PR_CLOSED, stopReason, watchPullRequest } from "./lifecycle/hold.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
@@ -59,7 +59,20 @@ export interface PreviewResult {
  * A failure at any step still runs every cleanup after it, and the final report says which step failed.
  */
 export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Promise<PreviewResult> {
-  const { log, signal } = deps;
+  const { log } = deps;
+  // The runner's cancel, or the PR closing before live: either ends the preview as `stopped`.
+  const closed = new AbortController();
+  const signal = AbortSignal.any([deps.signal, closed.signal]);
+  const prOpen = config.stopOnClose ? deps.prOpen : undefined;
+  const onPollError = (err: unknown) =>
+    log.warning(`Could not check the pull request: ${(err as Error).message}`);
+  /** Asked before a public tunnel opens: a closed PR never gets one. */
+  const stillOpen = async () => {
+    const open = await prOpen?.().catch((err: unknown) => (onPollError(err), true));
+    if (open === false) closed.abort(PR_CLOSED);
+    checkStop(signal, false);
+  };
+  let stopPrWatch = () => {};
   const cleanup = new CleanupStack(log);
   const phases: Record<string, number> = {};
   const startedAt = new Date();
@@ -95,11 +108,17 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     const engine =
       source.kind === "share" ? undefined : engineAnswers(deps.docker!).catch((err: unknown) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
+    if (prOpen)
+      stopPrWatch = watchPullRequest(prOpen, deps.pollIntervalMs, () => closed.abort(PR_CLOSED), onPollError);
     let localUrl: string;
     let early: EarlyTunnel;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel((s) => open(config, source.port, deps, s), signal, cleanup);
+      early = new EarlyTunnel(
+        async (s) => (await stillOpen(), open(config, source.port, deps, s)),
+        signal,
+        cleanup,
+      );
       await timed("ready", () =>
         early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s)),
       );
@@ -119,7 +138,11 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
       // The host port is known: the tunnel opens while the app starts (see EarlyTunnel).
-      early = new EarlyTunnel((s) => open(config, started.hostPort, deps, s), signal, cleanup);
+      early = new EarlyTunnel(
+        async (s) => (await stillOpen(), open(config, started.hostPort, deps, s)),
+        signal,
+        cleanup,
+      );
       await timed("ready", () =>
         early.alongside(signal, (s) =>
           waitUntilReady(docker, started, {
@@ -152,6 +175,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       containerId: app?.id,
       commit: deps.commit,
     };
+    stopPrWatch(); // from here the hold polls the PR
     step = "live";
     await emit("live", {
       ...live,
@@ -165,6 +189,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   } catch (error) {
     end = { state: "failed", step, error };
   }
+  stopPrWatch();
 
   // Fetch the app's last words before its container is removed.
   const final = finalState(end, signal, superseded);
@@ -196,13 +221,13 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         exited: app ? app.exited : new Promise<ContainerExit>(() => {}),
         tunnelLost: new Promise<string>((resolve) => current.onLost(resolve)),
         pollIntervalMs: deps.pollIntervalMs,
-        prOpen: config.stopOnClose ? deps.prOpen : undefined,
+        prOpen,
         superseded: deps.superseded,
         linkUp: current.url
           ? (done) => checkLink(current.url!, protectionOf(config), AbortSignal.any([signal, done]))
           : undefined,
         linkGraceMs: deps.watchdogMs ?? 30_000,
-        onPollError: (err) => log.warning(`Could not check the pull request: ${(err as Error).message}`),
+        onPollError,
       });
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== undefined && Date.now() - freshAt < TUNNEL_HEALTHY_MS)

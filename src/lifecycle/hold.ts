@@ -1,5 +1,7 @@
 import type { ContainerExit } from "../docker/types.js";
 
+export const PR_CLOSED = "the pull request was closed or merged";
+
 /** Why a live preview ended. */
 export type HoldEnd =
   | { readonly state: "expired"; readonly reason: string }
@@ -78,7 +80,7 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
         if (w.prOpen && !(await w.prOpen())) {
-          return { state: "stopped", reason: "the pull request was closed or merged" };
+          return { state: "stopped", reason: PR_CLOSED };
         }
       } catch (err) {
         w.onPollError(err);
@@ -104,4 +106,35 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
 export function stopReason(signal: AbortSignal): string {
   const r = signal.reason;
   return typeof r === "string" ? r : r instanceof Error && r.message ? r.message : "the preview was stopped";
+}
+
+/**
+ * Before live: polls `prOpen` every interval until the returned function is called, and calls `onClosed`
+ * once the PR is closed, so a build is not finished (nor a tunnel opened) for a closed PR. A poll that fails
+ * (GitHub down) is logged and retried: never a reason to stop.
+ */
+export function watchPullRequest(
+  prOpen: () => Promise<boolean>,
+  intervalMs: number,
+  onClosed: () => void,
+  onPollError: (err: unknown) => void,
+): () => void {
+  let over = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = async () => {
+    try {
+      if (!(await prOpen())) {
+        if (!over) onClosed();
+        return;
+      }
+    } catch (err) {
+      if (!over) onPollError(err);
+    }
+    if (!over) timer = setTimeout(tick, intervalMs);
+  };
+  timer = setTimeout(tick, intervalMs);
+  return () => {
+    over = true;
+    clearTimeout(timer);
+  };
 }

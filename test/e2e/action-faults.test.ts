@@ -5,7 +5,7 @@ import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
 import { EngineProxy } from "../support/engine-proxy.js";
-import { leftContainers, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 import { stepSays } from "../support/runner.js";
 
 // Faults under the bundled action: the Docker engine's socket behind a proxy the test cuts and restores
@@ -117,6 +117,28 @@ describe("the engine lost mid-build", () => {
     expect(body).toContain("The Docker engine went away during the build");
     expect(body).not.toMatch(/rejected the build|Check the Dockerfile/);
     expect(result.stdout).toContain("The Docker engine went away during the build");
+  });
+});
+
+describe("the PR closed before live", () => {
+  it("while building: the build is stopped, no tunnel is ever opened, the comment never says live", async () => {
+    world = await PreviewWorld.start();
+    const slow = busyboxHttpdDockerfile(8080).replace(
+      "EXPOSE",
+      `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 60"]\nEXPOSE`,
+    );
+    const run = world.job({ duration: "10m" }, { dockerfile: slow });
+    labels.push(run.label);
+    const main = run.job.startMain();
+    await stepSays(main, /sleep 60/);
+    world.github.setPullState(PR, "closed");
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("stopped");
+    expect(state()).toBe("stopped");
+    expect(world.comments()[0]!.body).toMatch(/closed or merged/);
+    expect(world.commentStates()).not.toContain("live");
+    expect(world.edge.authAttempts).toEqual([]);
   });
 });
 
