@@ -70607,10 +70607,14 @@ async function runPreview(config, deps) {
   const signal = AbortSignal.any([deps.signal, closed.signal]);
   const prOpen = config.stopOnClose ? deps.prOpen : void 0;
   const onPollError = (err) => log2.warning(`Could not check the pull request: ${err.message}`);
-  const stillOpen = async () => {
-    const open3 = await prOpen?.().catch((err) => (onPollError(err), true));
-    if (open3 === false) closed.abort(PR_CLOSED);
+  const openPublic = async (port2, s) => {
+    const stillOpen = await prOpen?.().catch((err) => {
+      onPollError(err);
+      return true;
+    });
+    if (stillOpen === false) closed.abort(PR_CLOSED);
     checkStop(signal, false);
+    return open2(config, port2, deps, s);
   };
   let stopPrWatch = () => {
   };
@@ -70648,11 +70652,7 @@ async function runPreview(config, deps) {
     let early;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel(
-        async (s) => (await stillOpen(), open2(config, source.port, deps, s)),
-        signal,
-        cleanup
-      );
+      early = new EarlyTunnel((s) => openPublic(source.port, s), signal, cleanup);
       await timed(
         "ready",
         () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s))
@@ -70673,11 +70673,7 @@ async function runPreview(config, deps) {
       app = started;
       cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
-      early = new EarlyTunnel(
-        async (s) => (await stillOpen(), open2(config, started.hostPort, deps, s)),
-        signal,
-        cleanup
-      );
+      early = new EarlyTunnel((s) => openPublic(started.hostPort, s), signal, cleanup);
       await timed(
         "ready",
         () => early.alongside(

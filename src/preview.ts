@@ -67,10 +67,14 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   const onPollError = (err: unknown) =>
     log.warning(`Could not check the pull request: ${(err as Error).message}`);
   /** Asked before a public tunnel opens: a closed PR never gets one. */
-  const stillOpen = async () => {
-    const open = await prOpen?.().catch((err: unknown) => (onPollError(err), true));
-    if (open === false) closed.abort(PR_CLOSED);
+  const openPublic = async (port: number, s: AbortSignal) => {
+    const stillOpen = await prOpen?.().catch((err: unknown) => {
+      onPollError(err);
+      return true;
+    });
+    if (stillOpen === false) closed.abort(PR_CLOSED);
     checkStop(signal, false);
+    return open(config, port, deps, s);
   };
   let stopPrWatch = () => {};
   const cleanup = new CleanupStack(log);
@@ -114,11 +118,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     let early: EarlyTunnel;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel(
-        async (s) => (await stillOpen(), open(config, source.port, deps, s)),
-        signal,
-        cleanup,
-      );
+      early = new EarlyTunnel((s) => openPublic(source.port, s), signal, cleanup);
       await timed("ready", () =>
         early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s)),
       );
@@ -138,11 +138,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
       // The host port is known: the tunnel opens while the app starts (see EarlyTunnel).
-      early = new EarlyTunnel(
-        async (s) => (await stillOpen(), open(config, started.hostPort, deps, s)),
-        signal,
-        cleanup,
-      );
+      early = new EarlyTunnel((s) => openPublic(started.hostPort, s), signal, cleanup);
       await timed("ready", () =>
         early.alongside(signal, (s) =>
           waitUntilReady(docker, started, {
