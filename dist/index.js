@@ -20277,7 +20277,7 @@ var require_Protocol = __commonJS({
           sendPacket(this, this._packetRW.write.finalize(packet));
         });
       }
-      authHostbased(username, pubKey, hostname, userlocal, keyAlgo, cbSign) {
+      authHostbased(username, pubKey, hostname2, userlocal, keyAlgo, cbSign) {
         if (this._server)
           throw new Error("Client-only method called in server mode");
         pubKey = parseKey(pubKey);
@@ -20296,7 +20296,7 @@ var require_Protocol = __commonJS({
         const pubKeyLen = pubKey.length;
         const sessionID = this._kex.sessionID;
         const sesLen = sessionID.length;
-        const hostnameLen = Buffer.byteLength(hostname);
+        const hostnameLen = Buffer.byteLength(hostname2);
         const userlocalLen = Buffer.byteLength(userlocal);
         const data = Buffer.allocUnsafe(
           4 + sesLen + 1 + 4 + userLen + 4 + 14 + 4 + 9 + 4 + algoLen + 4 + pubKeyLen + 4 + hostnameLen + 4 + userlocalLen
@@ -20316,7 +20316,7 @@ var require_Protocol = __commonJS({
         writeUInt32BE(data, pubKeyLen, p += algoLen);
         data.set(pubKey, p += 4);
         writeUInt32BE(data, hostnameLen, p += pubKeyLen);
-        data.utf8Write(hostname, p += 4, hostnameLen);
+        data.utf8Write(hostname2, p += 4, hostnameLen);
         writeUInt32BE(data, userlocalLen, p += hostnameLen);
         data.utf8Write(userlocal, p += 4, userlocalLen);
         cbSign(data, (signature) => {
@@ -37613,8 +37613,8 @@ var require_uri_parser = __commonJS({
     function computeServiceUrl(host, methodName) {
       var _a, _b;
       const serviceName = extractServiceName(methodName);
-      const hostname = (_b = (_a = splitHostPort(host)) === null || _a === void 0 ? void 0 : _a.host) !== null && _b !== void 0 ? _b : "localhost";
-      return `https://${hostname}/${serviceName}`;
+      const hostname2 = (_b = (_a = splitHostPort(host)) === null || _a === void 0 ? void 0 : _a.host) !== null && _b !== void 0 ? _b : "localhost";
+      return `https://${hostname2}/${serviceName}`;
     }
   }
 });
@@ -38465,8 +38465,8 @@ var require_service_config = __commonJS({
         }
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
-          for (const hostname of validatedConfig.clientHostname) {
-            if (hostname === os6.hostname()) {
+          for (const hostname2 of validatedConfig.clientHostname) {
+            if (hostname2 === os6.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -52548,8 +52548,8 @@ var require_resolver_dns = __commonJS({
           }
           trace("Looking up DNS hostname " + this.dnsHostname);
           this.latestLookupResult = null;
-          const hostname = this.dnsHostname;
-          this.pendingLookupPromise = this.lookup(hostname);
+          const hostname2 = this.dnsHostname;
+          this.pendingLookupPromise = this.lookup(hostname2);
           this.pendingLookupPromise.then((addressList) => {
             if (this.pendingLookupPromise === null) {
               return;
@@ -52572,7 +52572,7 @@ var require_resolver_dns = __commonJS({
             this.listener((0, call_interface_1.statusOrFromError)(this.defaultResolutionError), {}, this.latestServiceConfigResult, "");
           });
           if (this.isServiceConfigEnabled && this.pendingTxtPromise === null) {
-            this.pendingTxtPromise = this.resolveTxt(hostname);
+            this.pendingTxtPromise = this.resolveTxt(hostname2);
             this.pendingTxtPromise.then((txtRecord) => {
               if (this.pendingTxtPromise === null) {
                 return;
@@ -52614,12 +52614,12 @@ var require_resolver_dns = __commonJS({
           this.continueResolving = true;
         }
       }
-      async lookup(hostname) {
+      async lookup(hostname2) {
         if (environment_1.GRPC_NODE_USE_ALTERNATIVE_RESOLVER) {
           trace("Using alternative DNS resolver.");
           const records = await Promise.allSettled([
-            this.alternativeResolver.resolve4(hostname),
-            this.alternativeResolver.resolve6(hostname)
+            this.alternativeResolver.resolve4(hostname2),
+            this.alternativeResolver.resolve6(hostname2)
           ]);
           if (records.every((result) => result.status === "rejected")) {
             throw new Error(records[0].reason);
@@ -52631,15 +52631,15 @@ var require_resolver_dns = __commonJS({
             port: +this.port
           }));
         }
-        const addressList = await dns_1.promises.lookup(hostname, { all: true });
+        const addressList = await dns_1.promises.lookup(hostname2, { all: true });
         return addressList.map((addr) => ({ host: addr.address, port: +this.port }));
       }
-      async resolveTxt(hostname) {
+      async resolveTxt(hostname2) {
         if (environment_1.GRPC_NODE_USE_ALTERNATIVE_RESOLVER) {
           trace("Using alternative DNS resolver.");
-          return this.alternativeResolver.resolveTxt(hostname);
+          return this.alternativeResolver.resolveTxt(hostname2);
         }
-        return dns_1.promises.resolveTxt(hostname);
+        return dns_1.promises.resolveTxt(hostname2);
       }
       startNextResolutionTimer() {
         var _a, _b;
@@ -52767,13 +52767,13 @@ var require_http_proxy = __commonJS({
           userCred = proxyUrl.username;
         }
       }
-      const hostname = proxyUrl.hostname;
+      const hostname2 = proxyUrl.hostname;
       let port2 = proxyUrl.port;
       if (port2 === "") {
         port2 = "80";
       }
       const result = {
-        address: `${hostname}:${port2}`
+        address: `${hostname2}:${port2}`
       };
       if (userCred) {
         result.creds = userCred;
@@ -63465,7 +63465,7 @@ function containerSpec(input) {
     Image: input.imageId,
     ...input.command ? { Cmd: [...input.command] } : {},
     Env: Object.entries(input.env).map(([key, value]) => `${key}=${value}`),
-    Labels: { ...input.labels },
+    Labels: { ...input.labels, ...input.holder ? { [HOLDER_LABEL]: input.holder } : {} },
     ExposedPorts: { [portKey]: {} },
     StopTimeout: STOP_GRACE_SECONDS,
     // No TTY: stdout and stderr stay separate streams we can demux; nothing reads stdin.
@@ -63516,11 +63516,12 @@ function gpuRequest(gpus2) {
     Options: {}
   };
 }
-var STOP_GRACE_SECONDS, PIDS_LIMIT, CAP_ADD, LOG_MAX_SIZE, LOG_MAX_FILES, ROTATING_LOG_DRIVERS;
+var STOP_GRACE_SECONDS, HOLDER_LABEL, PIDS_LIMIT, CAP_ADD, LOG_MAX_SIZE, LOG_MAX_FILES, ROTATING_LOG_DRIVERS;
 var init_host_config = __esm({
   "src/docker/host-config.ts"() {
     "use strict";
     STOP_GRACE_SECONDS = 1;
+    HOLDER_LABEL = "ml-preview.holder";
     PIDS_LIMIT = 4096;
     CAP_ADD = [
       "CHOWN",
@@ -63866,6 +63867,58 @@ var init_run_errors = __esm({
   }
 });
 
+// src/docker/sweep.ts
+async function sweepContainers(docker, labels) {
+  const selectors = Object.entries(labels).filter(([, value]) => value !== void 0 && value !== "").map(([key, value]) => `${key}=${value}`);
+  if (selectors.length === 0) throw new Error("sweepContainers needs at least one label value to select by");
+  const found = await docker.listContainers({ all: true, filters: { label: selectors } });
+  await Promise.all(found.map((c) => stopAndRemove(docker.getContainer(c.Id))));
+  return found.map((c) => c.Id);
+}
+function thisHolder() {
+  return `${(0, import_node_os.hostname)()}/${process.pid}/${startTime(process.pid) ?? "-"}`;
+}
+function holderEnded(holder) {
+  const m2 = /^(.*)\/(\d+)\/(\d+|-)$/.exec(holder ?? "");
+  if (!m2 || m2[1] !== (0, import_node_os.hostname)()) return false;
+  const pid = Number(m2[2]);
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return err.code === "ESRCH";
+  }
+  return m2[3] !== "-" && startTime(pid) !== m2[3];
+}
+function startTime(pid) {
+  try {
+    const stat3 = (0, import_node_fs3.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    return stat3.slice(stat3.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return void 0;
+  }
+}
+async function removeEndedRuns(docker, labels) {
+  const selectors = ["ml-preview.repo", "ml-preview.pr", "ml-preview.name"].map(
+    (key) => `${key}=${labels[key]}`
+  );
+  const found = await docker.listContainers({ all: true, filters: { label: selectors } });
+  const ended2 = found.filter(
+    (c) => c.Labels["ml-preview.run"] !== labels["ml-preview.run"] && holderEnded(c.Labels[HOLDER_LABEL])
+  );
+  await Promise.all(ended2.map((c) => stopAndRemove(docker.getContainer(c.Id))));
+  return ended2.map((c) => ({ id: c.Id, run: c.Labels["ml-preview.run"] ?? "?" }));
+}
+var import_node_fs3, import_node_os;
+var init_sweep = __esm({
+  "src/docker/sweep.ts"() {
+    "use strict";
+    import_node_fs3 = require("node:fs");
+    import_node_os = require("node:os");
+    init_host_config();
+    init_remove();
+  }
+});
+
 // src/docker/container.ts
 async function startContainer(docker, image, opts, labels, log2) {
   const scrub = secretScrubber(opts.secrets);
@@ -63895,6 +63948,7 @@ async function startContainer(docker, image, opts, labels, log2) {
     command: opts.command,
     resources: opts.resources,
     labels,
+    holder: thisHolder(),
     logDriver
   });
   const container = await docker.createContainer(spec).catch((err) => {
@@ -63977,6 +64031,7 @@ var init_container = __esm({
     init_ports();
     init_remove();
     init_run_errors();
+    init_sweep();
     LOG_DRAIN_MS = 500;
   }
 });
@@ -67572,7 +67627,7 @@ function skip(filter, root, abs) {
   const rel = (0, import_node_path4.relative)(root, abs).split(import_node_path4.sep).join("/");
   if (!filter.excludes(rel)) return false;
   if (!filter.mustWalk(rel)) return true;
-  return !(0, import_node_fs3.lstatSync)(abs).isDirectory();
+  return !(0, import_node_fs4.lstatSync)(abs).isDirectory();
 }
 function dropExcludedDirectories(tar, filter, counted) {
   const target = tar;
@@ -67588,11 +67643,11 @@ function dropExcludedDirectories(tar, filter, counted) {
     return write(header, ...rest);
   };
 }
-var import_node_fs3, import_promises, import_node_path4, import_node_stream4, import_tar_fs;
+var import_node_fs4, import_promises, import_node_path4, import_node_stream4, import_tar_fs;
 var init_context = __esm({
   "src/docker/context.ts"() {
     "use strict";
-    import_node_fs3 = require("node:fs");
+    import_node_fs4 = require("node:fs");
     import_promises = require("node:fs/promises");
     import_node_path4 = require("node:path");
     import_node_stream4 = require("node:stream");
@@ -68661,7 +68716,7 @@ async function ghaBuild(docker, req, log2, env = process.env) {
   }
   const builder = await cacheBuilder(childEnv, log2);
   if (builder.problem) return fallback(builder.problem);
-  const dir = await (0, import_promises3.mkdtemp)((0, import_node_path7.join)((0, import_node_os.tmpdir)(), "ml-preview-buildx-"));
+  const dir = await (0, import_promises3.mkdtemp)((0, import_node_path7.join)((0, import_node_os2.tmpdir)(), "ml-preview-buildx-"));
   try {
     const args = buildxBuildArgs(req, ghaScopes(env, req.labels["ml-preview.name"] || "app"), {
       builder: builder.name,
@@ -68740,12 +68795,12 @@ function lastLine(out) {
 ${out.stdout}`.split("\n").filter((l) => l.trim() !== "");
   return lines2[lines2.length - 1]?.trim() ?? "no output";
 }
-var import_promises3, import_node_os, import_node_path7, CACHE_BUILDER;
+var import_promises3, import_node_os2, import_node_path7, CACHE_BUILDER;
 var init_gha = __esm({
   "src/docker/cache/gha.ts"() {
     "use strict";
     import_promises3 = require("node:fs/promises");
-    import_node_os = require("node:os");
+    import_node_os2 = require("node:os");
     import_node_path7 = require("node:path");
     init_exec();
     init_build();
@@ -69189,21 +69244,6 @@ var init_readiness = __esm({
     init_log_pattern();
     init_tcp();
     FAILURE_LOG_LINES = 50;
-  }
-});
-
-// src/docker/sweep.ts
-async function sweepContainers(docker, labels) {
-  const selectors = Object.entries(labels).filter(([, value]) => value !== void 0 && value !== "").map(([key, value]) => `${key}=${value}`);
-  if (selectors.length === 0) throw new Error("sweepContainers needs at least one label value to select by");
-  const found = await docker.listContainers({ all: true, filters: { label: selectors } });
-  await Promise.all(found.map((c) => stopAndRemove(docker.getContainer(c.Id))));
-  return found.map((c) => c.Id);
-}
-var init_sweep = __esm({
-  "src/docker/sweep.ts"() {
-    "use strict";
-    init_remove();
   }
 });
 
@@ -69776,7 +69816,7 @@ var init_ngrok_bind = __esm({
 // node_modules/@ngrok/ngrok/index.js
 var require_ngrok = __commonJS({
   "node_modules/@ngrok/ngrok/index.js"(exports2, module2) {
-    var { existsSync: existsSync6, readFileSync: readFileSync7 } = require("fs");
+    var { existsSync: existsSync6, readFileSync: readFileSync8 } = require("fs");
     var { join: join9 } = require("path");
     var { platform: platform2, arch: arch2 } = process;
     var nativeBinding = null;
@@ -69786,7 +69826,7 @@ var require_ngrok = __commonJS({
       if (!process.report || typeof process.report.getReport !== "function") {
         try {
           const lddPath = require("child_process").execSync("which ldd").toString().trim();
-          return readFileSync7(lddPath, "utf8").includes("musl");
+          return readFileSync8(lddPath, "utf8").includes("musl");
         } catch (e) {
           return true;
         }
@@ -70644,7 +70684,7 @@ async function runPreview(config, deps) {
   let end;
   try {
     const source = config.source;
-    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err) => err);
+    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).then(() => removeLeftBehind(deps)).catch((err) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     if (prOpen)
       stopPrWatch = watchPullRequest(prOpen, deps.pollIntervalMs, () => closed.abort(PR_CLOSED), onPollError);
@@ -70794,6 +70834,16 @@ async function engineAnswers(docker) {
       `The Docker engine does not answer at ${where} (${err.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
       { code: "DOCKER_UNREACHABLE", cause: err }
     );
+  }
+}
+async function removeLeftBehind(deps) {
+  try {
+    for (const { id, run: run2 } of await removeEndedRuns(deps.docker, deps.labels))
+      deps.log.warning(
+        `Removed container ${id.slice(0, 12)} left behind by run ${run2} of this preview, which ended without cleaning up.`
+      );
+  } catch (err) {
+    deps.log.warning(`Could not check for containers left behind by ended runs: ${err.message}`);
   }
 }
 function buildCacheOf(image) {
@@ -73525,14 +73575,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname, host, protocol, port: port2, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname2, host, protocol, port: port2, servername, localAddress, httpSocket }, callback) {
         let socket2;
         if (protocol === "https:") {
           if (!tls) {
             tls = require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname;
+          const sessionKey = servername || hostname2;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port2 = port2 || 443;
@@ -73548,7 +73598,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port: port2,
-            host: hostname
+            host: hostname2
           });
           socket2.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -73562,14 +73612,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port: port2,
-            host: hostname
+            host: hostname2
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket2.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket2), { timeout, hostname, port: port2 });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket2), { timeout, hostname: hostname2, port: port2 });
         socket2.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -78037,8 +78087,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname, port: port2 } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port2 ? `:${port2}` : ""}`;
+      const { hostname: hostname2, port: port2 } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port2 ? `:${port2}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
         if (request4.aborted) {
@@ -78878,20 +78928,20 @@ var require_client3 = __commonJS({
     async function connect(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname, protocol, port: port2 } = client[kUrl];
-      if (hostname[0] === "[") {
-        const idx = hostname.indexOf("]");
+      let { host, hostname: hostname2, protocol, port: port2 } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net.isIP(ip));
-        hostname = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port: port2,
             version: client[kHTTPContext]?.version,
@@ -78905,7 +78955,7 @@ var require_client3 = __commonJS({
         const socket2 = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
-            hostname,
+            hostname: hostname2,
             protocol,
             port: port2,
             servername: client[kServerName],
@@ -78938,7 +78988,7 @@ var require_client3 = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port: port2,
               version: client[kHTTPContext]?.version,
@@ -78959,7 +79009,7 @@ var require_client3 = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname,
+              hostname: hostname2,
               protocol,
               port: port2,
               version: client[kHTTPContext]?.version,
@@ -79934,10 +79984,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname, port: port2 } = url;
-        hostname = hostname.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname2, port: port2 } = url;
+        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
         port2 = Number.parseInt(port2, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname, port2)) {
+        if (!this.#shouldProxy(hostname2, port2)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -79945,7 +79995,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname, port2) {
+      #shouldProxy(hostname2, port2) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -79961,11 +80011,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname === entry.hostname) {
+            if (hostname2 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -104734,7 +104784,7 @@ function readPullEvent(env) {
   const path4 = env.GITHUB_EVENT_PATH;
   try {
     if (!path4) throw new Error("GITHUB_EVENT_PATH is not set");
-    const payload = JSON.parse((0, import_node_fs4.readFileSync)(path4, "utf8"));
+    const payload = JSON.parse((0, import_node_fs5.readFileSync)(path4, "utf8"));
     if (!payload.pull_request) throw new Error("the payload has no pull_request");
     return { pull: payload.pull_request, action: payload.action, label: payload.label?.name };
   } catch (err) {
@@ -104821,11 +104871,11 @@ async function pullRequestState(octokit, run2, prNumber) {
   const pr = await fetchPull(octokit, run2, prNumber);
   return { open: pr.state === "open", headSha: pr.headSha };
 }
-var import_node_fs4, FORK_HINT, CODE_MAY_HAVE_CHANGED;
+var import_node_fs5, FORK_HINT, CODE_MAY_HAVE_CHANGED;
 var init_pull_request = __esm({
   "src/github/pull-request.ts"() {
     "use strict";
-    import_node_fs4 = require("node:fs");
+    import_node_fs5 = require("node:fs");
     init_errors();
     init_errors2();
     FORK_HINT = "A `pull_request` run from a fork gets no secrets (so no ngrok token) and a read-only token, by GitHub's design. The safe pattern: run the preview from a `pull_request_target` workflow with `allow-fork-label` set, and let a maintainer add that label after reviewing the fork's code (a run started by new commits removes it again); or run the workflow by hand (`workflow_dispatch`) with `pr-number`.";
@@ -104964,14 +105014,14 @@ function eventsFileReporter(path4, ids) {
   return {
     name: "event file",
     async report(e) {
-      (0, import_node_fs5.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
+      (0, import_node_fs6.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
 `);
     }
   };
 }
 function readEvents2(path4) {
-  if (!(0, import_node_fs5.existsSync)(path4)) return [];
-  return (0, import_node_fs5.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
+  if (!(0, import_node_fs6.existsSync)(path4)) return [];
+  return (0, import_node_fs6.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
     try {
       const e = JSON.parse(l);
       for (const f of DATE_FIELDS)
@@ -104982,11 +105032,11 @@ function readEvents2(path4) {
     }
   });
 }
-var import_node_fs5, DATE_FIELDS;
+var import_node_fs6, DATE_FIELDS;
 var init_events_file = __esm({
   "src/action/events-file.ts"() {
     "use strict";
-    import_node_fs5 = require("node:fs");
+    import_node_fs6 = require("node:fs");
     DATE_FIELDS = ["expiresAt", "startedAt", "at"];
   }
 });
@@ -105043,11 +105093,11 @@ var init_state = __esm({
 // src/action/detach.ts
 async function startDetached(run2, config, env) {
   const name = config.name;
-  const dir = env.RUNNER_TEMP || (0, import_node_os2.tmpdir)();
+  const dir = env.RUNNER_TEMP || (0, import_node_os3.tmpdir)();
   const base = (0, import_node_path9.join)(dir, `ml-preview-${name}-${process.pid}`);
   const events2 = `${base}.events`;
   const logFile = `${base}.log`;
-  const out = (0, import_node_fs6.openSync)(logFile, "a");
+  const out = (0, import_node_fs7.openSync)(logFile, "a");
   const childEnv = { ...env, ML_PREVIEW_EVENTS_FILE: events2 };
   for (const k of ["GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"]) delete childEnv[k];
   const child2 = (0, import_node_child_process.spawn)(process.execPath, [(0, import_node_path9.join)(__dirname, "holder.js")], {
@@ -105055,7 +105105,7 @@ async function startDetached(run2, config, env) {
     stdio: ["ignore", out, out],
     env: childEnv
   });
-  (0, import_node_fs6.closeSync)(out);
+  (0, import_node_fs7.closeSync)(out);
   child2.unref();
   saveState2("holder", String(child2.pid));
   saveState2("events", events2);
@@ -105094,20 +105144,20 @@ async function startDetached(run2, config, env) {
 }
 function echoNewLog(path4, from) {
   try {
-    const size = (0, import_node_fs6.statSync)(path4).size;
-    if (size > from) process.stdout.write((0, import_node_fs6.readFileSync)(path4).subarray(from, size));
+    const size = (0, import_node_fs7.statSync)(path4).size;
+    if (size > from) process.stdout.write((0, import_node_fs7.readFileSync)(path4).subarray(from, size));
     return size;
   } catch {
     return from;
   }
 }
-var import_node_child_process, import_node_fs6, import_node_os2, import_node_path9;
+var import_node_child_process, import_node_fs7, import_node_os3, import_node_path9;
 var init_detach = __esm({
   "src/action/detach.ts"() {
     "use strict";
     import_node_child_process = require("node:child_process");
-    import_node_fs6 = require("node:fs");
-    import_node_os2 = require("node:os");
+    import_node_fs7 = require("node:fs");
+    import_node_os3 = require("node:os");
     import_node_path9 = require("node:path");
     init_core();
     init_github();
@@ -105216,7 +105266,7 @@ var init_poll2 = __esm({
 // src/action/context.ts
 function readEventPayload(env) {
   try {
-    return env.GITHUB_EVENT_PATH ? JSON.parse((0, import_node_fs7.readFileSync)(env.GITHUB_EVENT_PATH, "utf8")) : {};
+    return env.GITHUB_EVENT_PATH ? JSON.parse((0, import_node_fs8.readFileSync)(env.GITHUB_EVENT_PATH, "utf8")) : {};
   } catch {
     return {};
   }
@@ -105228,11 +105278,11 @@ function isForkPullRequest(env) {
   const base = pr?.base?.repo?.full_name;
   return Boolean(pr && (!head || base && head !== base));
 }
-var import_node_fs7;
+var import_node_fs8;
 var init_context2 = __esm({
   "src/action/context.ts"() {
     "use strict";
-    import_node_fs7 = require("node:fs");
+    import_node_fs8 = require("node:fs");
   }
 });
 
@@ -105599,7 +105649,7 @@ async function summarize(last) {
   await summary.addRaw(renderSummary(report, { name: setup.config.name, run: setup.run, secrets: setup.config.secrets })).write();
 }
 function cleanHolderFiles(eventsFile) {
-  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) (0, import_node_fs8.rmSync)(f, { force: true });
+  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) (0, import_node_fs9.rmSync)(f, { force: true });
 }
 async function stopHolder(pid) {
   if (!isHolder(pid)) return;
@@ -105615,16 +105665,16 @@ function isHolder(pid) {
     return false;
   }
   try {
-    return (0, import_node_fs8.readFileSync)(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
+    return (0, import_node_fs9.readFileSync)(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
   } catch {
     return true;
   }
 }
-var import_node_fs8, HOLDER_GRACE_MS, POST_CLEANUP_PATIENCE_MS, shortIds;
+var import_node_fs9, HOLDER_GRACE_MS, POST_CLEANUP_PATIENCE_MS, shortIds;
 var init_post = __esm({
   "src/action/post.ts"() {
     "use strict";
-    import_node_fs8 = require("node:fs");
+    import_node_fs9 = require("node:fs");
     init_core();
     init_client();
     init_docker_errors();
@@ -105844,7 +105894,7 @@ async function run(argv3, env) {
     const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
     const contextDir = (0, import_node_path10.resolve)(process.cwd(), args.inputs.context ?? ".");
     const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
-    if (args.command === "up" && !(0, import_node_fs9.existsSync)(contextDir)) {
+    if (args.command === "up" && !(0, import_node_fs10.existsSync)(contextDir)) {
       throw new ConfigError(
         "context",
         `context "${args.inputs.context}" is not a folder. Give the folder that holds your Dockerfile.`
@@ -105917,11 +105967,11 @@ async function run(argv3, env) {
   });
   return result.state === "failed" ? 1 : 0;
 }
-var import_node_fs9, import_node_path10;
+var import_node_fs10, import_node_path10;
 var init_cli = __esm({
   "src/cli/index.ts"() {
     "use strict";
-    import_node_fs9 = require("node:fs");
+    import_node_fs10 = require("node:fs");
     import_node_path10 = require("node:path");
     init_check();
     init_parse();

@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import type { PreviewConfig } from "./config/types.js";
 import { engineAddress } from "./docker/docker-errors.js";
-import { prepareImage, startContainer, waitUntilReady } from "./docker/index.js";
+import { prepareImage, removeEndedRuns, startContainer, waitUntilReady } from "./docker/index.js";
 import type {
   AppContainer,
   ContainerExit,
@@ -110,7 +110,11 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     // `share` builds nothing: its first event is `ready`, once the app on this machine answers.
     // Ask the engine while the "building" comment is being written: neither waits for the other.
     const engine =
-      source.kind === "share" ? undefined : engineAnswers(deps.docker!).catch((err: unknown) => err);
+      source.kind === "share"
+        ? undefined
+        : engineAnswers(deps.docker!)
+            .then(() => removeLeftBehind(deps))
+            .catch((err: unknown) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     if (prOpen)
       stopPrWatch = watchPullRequest(prOpen, deps.pollIntervalMs, () => closed.abort(PR_CLOSED), onPollError);
@@ -286,6 +290,18 @@ async function engineAnswers(docker: Docker): Promise<void> {
       `The Docker engine does not answer at ${where} (${(err as Error).message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
       { code: "DOCKER_UNREACHABLE", cause: err },
     );
+  }
+}
+
+/** What ended runs of this PR and name left running (killed outright) goes first; said, never fatal. */
+async function removeLeftBehind(deps: PreviewDeps): Promise<void> {
+  try {
+    for (const { id, run } of await removeEndedRuns(deps.docker!, deps.labels))
+      deps.log.warning(
+        `Removed container ${id.slice(0, 12)} left behind by run ${run} of this preview, which ended without cleaning up.`,
+      );
+  } catch (err) {
+    deps.log.warning(`Could not check for containers left behind by ended runs: ${(err as Error).message}`);
   }
 }
 

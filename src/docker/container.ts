@@ -7,6 +7,7 @@ import { attachLogs, LogRing, refillFromEngine, secretScrubber } from "./logs.js
 import { type ResolvedPort, resolveContainerPort } from "./ports.js";
 import { stopAndRemove } from "./remove.js";
 import { runError } from "./run-errors.js";
+import { thisHolder } from "./sweep.js";
 import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels, RunOptions } from "./types.js";
 
 /** After the exit, how long to wait for the last output to arrive before reporting it. */
@@ -55,6 +56,7 @@ export async function startContainer(
     command: opts.command,
     resources: opts.resources,
     labels,
+    holder: thisHolder(),
     logDriver,
   });
   const container = await docker.createContainer(spec).catch((err: unknown) => {

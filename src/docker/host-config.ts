@@ -8,6 +8,9 @@ import type { PreviewLabels } from "./types.js";
  */
 export const STOP_GRACE_SECONDS = 1;
 
+/** The label naming the process that holds a container (see thisHolder in sweep.ts). */
+export const HOLDER_LABEL = "ml-preview.holder";
+
 /** A fork-bomb guard, high enough for thread-heavy ML stacks (every thread counts as a pid). */
 export const PIDS_LIMIT = 4096;
 
@@ -49,6 +52,8 @@ export interface ContainerSpecInput {
   readonly command?: readonly string[];
   readonly resources: Resources;
   readonly labels: PreviewLabels;
+  /** Which process holds the container (HOLDER_LABEL), so a later run can tell it was left behind. */
+  readonly holder?: string;
   /** The engine's default logging driver (`docker info`), to cap the log where it can be capped. */
   readonly logDriver?: string;
 }
@@ -60,7 +65,7 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     Image: input.imageId,
     ...(input.command ? { Cmd: [...input.command] } : {}),
     Env: Object.entries(input.env).map(([key, value]) => `${key}=${value}`),
-    Labels: { ...input.labels },
+    Labels: { ...input.labels, ...(input.holder ? { [HOLDER_LABEL]: input.holder } : {}) },
     ExposedPorts: { [portKey]: {} },
     StopTimeout: STOP_GRACE_SECONDS,
     // No TTY: stdout and stderr stay separate streams we can demux; nothing reads stdin.

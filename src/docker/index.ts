@@ -4,5 +4,5 @@ export { startContainer } from "./container.js";
 export { prepareImage } from "./image.js";
 export { waitUntilReady } from "./readiness/index.js";
 export { stopAndRemove } from "./remove.js";
-export { sweepContainers } from "./sweep.js";
+export { removeEndedRuns, sweepContainers } from "./sweep.js";
 export type * from "./types.js";

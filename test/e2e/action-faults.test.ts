@@ -142,6 +142,49 @@ describe("the PR closed before live", () => {
   });
 });
 
+describe("a run killed outright (no finally, no post step)", () => {
+  it("leaves a container that the next run of the PR removes before it starts, and says so", async () => {
+    world = await PreviewWorld.start();
+    // Its own name: the selection is repository + PR + name, and other test files use "app".
+    const inputs = { duration: "10m", name: "killed-outright" };
+    const killed = world.job(inputs);
+    const next = world.job(inputs);
+    labels.push(killed.label, next.label);
+    const first = killed.job.startMain();
+    await waitFor("live", stateIs("live"));
+    const [orphan] = await leftContainers(docker, killed.label);
+    first.child.kill("SIGKILL");
+    await first.done;
+    expect(await running(orphan!)).toBe(true);
+
+    const second = next.job.startMain();
+    const said = await stepSays(second, /Removed container \w+ left behind by run \S+/);
+    expect(said).toContain(orphan!.slice(0, 12));
+    expect(said).toContain(`run ${killed.runId}.1`);
+    await expect(docker.getContainer(orphan!).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await waitFor("the next run live", () => world.commentStates().filter((s) => s === "live").length === 2);
+    expect(await leftContainers(docker, next.label)).toHaveLength(1);
+    const result = await next.job.cancel(second);
+    expect(result.outputs.status).toBe("stopped");
+  });
+
+  it("never touches the container of a run that is still going: that one ends superseded", async () => {
+    world = await PreviewWorld.start();
+    const inputs = { duration: "10m", name: "still-going" };
+    const older = world.job(inputs);
+    const newer = world.job({ ...inputs, duration: "3s" });
+    labels.push(older.label, newer.label);
+    const a = older.job.startMain();
+    await waitFor("older live", stateIs("live"));
+    const b = newer.job.startMain();
+    const aResult = await a.done;
+    expect(aResult.outputs.status).toBe("superseded");
+    const bResult = await b.done;
+    expect(bResult.stdout).not.toMatch(/left behind by run/);
+    expect(bResult.outputs.status).toBe("expired");
+  });
+});
+
 describe("clean-up while the engine is away", () => {
   it("main keeps trying until the engine answers again, then removes the container", async () => {
     const { main, id, job } = await start({ duration: "6s" }, {});
