@@ -11,6 +11,7 @@ import type {
 } from "./docker/types.js";
 import { PreviewError, type PreviewStep } from "./errors.js";
 import type { StateDetails } from "./github/types.js";
+import { httpAnswer } from "./http.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
 import { EarlyTunnel } from "./lifecycle/early-tunnel.js";
 import { type HoldEnd, holdUntilEnd, PR_CLOSED, stopReason, watchPullRequest } from "./lifecycle/hold.js";
@@ -86,6 +87,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   let tunnel: Tunnel | undefined;
   let live: StateDetails = {};
   let superseded = false;
+  let silenceReported = Promise.resolve();
 
   // Reporters run in order: the comment first (its latency is what reviewers wait for), the event file
   // a detached holder's parent follows last, so whoever reads that file finds the comment already updated.
@@ -191,6 +193,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   }
   stopPrWatch();
 
+  await silenceReported; // a `live` note still being written must not land after the final state
   // Fetch the app's last words before its container is removed.
   const final = finalState(end, signal, superseded);
   const failure = final === "failed" && end.state === "failed" ? await describeFailure(end, app) : undefined;
@@ -227,6 +230,24 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
           ? (done) => checkLink(current.url!, protectionOf(config), AbortSignal.any([signal, done]))
           : undefined,
         linkGraceMs: deps.watchdogMs ?? 30_000,
+        appAnswers: live.localUrl
+          ? (s) => appAnswers(new URL(config.healthPath ?? "/", live.localUrl), deps.pollIntervalMs, s)
+          : undefined,
+        onAppSilence: (since, why) => {
+          if (since)
+            log.warning(`The app does not answer on its port since ${since.toISOString()} (${why}).`);
+          else log.info("The app answers again.");
+          silenceReported = silenceReported.then(() =>
+            emit("live", {
+              ...live,
+              phases: { ...phases },
+              qrCode: config.github.qrCode,
+              protected: isProtected(config),
+              notAnsweringSince: since,
+              notAnsweringWhy: why,
+            }),
+          );
+        },
         onPollError,
       });
       if (result.state !== "tunnel-lost") return result;
@@ -278,6 +299,25 @@ function open(
     signal,
   });
 }
+
+/**
+ * Does the app still answer on its port? Any HTTP answer counts (an error page is the app's to fix); a
+ * connection taken but no answer within the time (a hung or `docker pause`d app) or refused does not.
+ */
+async function appAnswers(
+  url: URL,
+  pollIntervalMs: number,
+  signal: AbortSignal,
+): Promise<{ up: true } | { up: false; why: string }> {
+  const timeoutMs = Math.min(APP_ANSWER_MAX_MS, Math.max(APP_ANSWER_MIN_MS, pollIntervalMs));
+  const answer = await httpAnswer(url, timeoutMs, signal);
+  if ("status" in answer) return { up: true };
+  if (answer.silent)
+    return { up: false, why: `GET ${url.pathname} got no answer within ${timeoutMs / 1000} s` };
+  return { up: false, why: `nothing answers on port ${url.port}: ${answer.error}` };
+}
+const APP_ANSWER_MIN_MS = 2000;
+const APP_ANSWER_MAX_MS = 10_000;
 
 /** A missing engine is the most common first-run problem: say so plainly instead of a socket error. */
 async function engineAnswers(docker: Docker): Promise<void> {

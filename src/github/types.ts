@@ -46,6 +46,9 @@ export interface StateDetails {
   readonly qrCode?: boolean;
   readonly protected?: boolean;
   readonly phases?: Readonly<Record<string, number>>;
+  /** live: the app has not answered on its port since then (two polls in a row), and why. */
+  readonly notAnsweringSince?: Date;
+  readonly notAnsweringWhy?: string;
 }
 
 export interface StateReport {

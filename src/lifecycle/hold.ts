@@ -33,6 +33,13 @@ export interface HoldWatch {
    */
   readonly linkUp?: (signal: AbortSignal) => Promise<{ up: true } | { up: false; why: string }>;
   readonly linkGraceMs?: number;
+  /** Polled alongside the link: does the app itself still answer on its port (a hung or paused app does not)? */
+  readonly appAnswers?: (signal: AbortSignal) => Promise<{ up: true } | { up: false; why: string }>;
+  /**
+   * Told when the app has not answered on two polls in a row (since when, and why), and again with no
+   * `since` once it answers. Not a reason to end: a busy model may come back; the comment says it meanwhile.
+   */
+  readonly onAppSilence?: (since: Date | undefined, why?: string) => void;
   /** A poll that fails (GitHub down) is logged and retried next interval: never a reason to stop. */
   readonly onPollError: (err: unknown) => void;
 }
@@ -72,6 +79,7 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   const polled = (async (): Promise<HoldEnd> => {
     let downs = 0;
     let downSince = 0;
+    const silence = silenceTracker(w.onAppSilence);
     for (;;) {
       await after(w.pollIntervalMs);
       if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
@@ -85,8 +93,14 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
       } catch (err) {
         w.onPollError(err);
       }
-      // Its own check, so a GitHub outage never pauses it; a check in flight ends with the hold.
-      const link = w.linkUp ? await w.linkUp(done.signal) : ({ up: true } as const);
+      // Their own checks, so a GitHub outage never pauses them; a check in flight ends with the hold.
+      const polledAt = new Date();
+      const [link, app] = await Promise.all([
+        w.linkUp ? w.linkUp(done.signal) : UP,
+        w.appAnswers ? w.appAnswers(done.signal) : UP,
+      ]);
+      if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
+      silence(app, polledAt);
       if (link.up) downs = 0;
       else if (downs++ === 0) downSince = Date.now();
       if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {
@@ -101,6 +115,28 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
     done.abort();
     for (const t of timers) clearTimeout(t);
   }
+}
+
+const UP = { up: true } as const;
+
+/** Two silent polls in a row are reported once (with when the first began); an answer after that, once. */
+function silenceTracker(report: HoldWatch["onAppSilence"]) {
+  let silentSince: Date | undefined;
+  let polls = 0;
+  let reported = false;
+  return (app: { up: true } | { up: false; why: string }, polledAt: Date) => {
+    if (app.up) {
+      polls = 0;
+      if (reported) report?.(undefined);
+      reported = false;
+      return;
+    }
+    if (polls++ === 0) silentSince = polledAt;
+    if (polls >= 2 && !reported) {
+      reported = true;
+      report?.(silentSince, app.why);
+    }
+  };
 }
 
 export function stopReason(signal: AbortSignal): string {

@@ -1,4 +1,5 @@
 import type { Protection } from "../config/types.js";
+import { httpAnswer } from "../http.js";
 import { ngrokCodeOf, publicUrlHeaders } from "./verify-classify.js";
 
 /** ngrok's "endpoint is offline" page (https://ngrok.com/docs/errors/err_ngrok_3200/). */
@@ -19,26 +20,19 @@ export async function checkLink(
   protection: Protection,
   signal: AbortSignal,
 ): Promise<{ up: true } | { up: false; why: string }> {
-  const headers = publicUrlHeaders(protection);
-  try {
-    const res = await fetch(url, {
-      headers,
-      redirect: "manual",
-      signal: AbortSignal.any([signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)]),
-    });
-    await res.body?.cancel();
+  const answer = await httpAnswer(new URL(url), CHECK_TIMEOUT_MS, signal, publicUrlHeaders(protection));
+  if ("status" in answer) {
     // The header only: an app's own error page may well mention ERR_NGROK_3200.
-    const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), "");
+    const header = answer.headers["ngrok-error-code"];
+    const code = ngrokCodeOf(typeof header === "string" ? header : null, "");
     if (code === ENDPOINT_OFFLINE)
       return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
     return { up: true }; // anything else came from the endpoint: the app, or its protection
-  } catch (err) {
-    // Against ngrok's edge a refused connection, a DNS failure, a reset or a timeout is the runner's network
-    // (a firewall, a proxy, a VPN), which a fresh tunnel would not mend: not the endpoint's fault.
-    const code = (err as { cause?: { code?: string } }).cause?.code;
-    if (code === "ECONNREFUSED" && LOOPBACK.test(new URL(url).hostname)) {
-      return { up: false, why: `nothing answers at ${url} (${code})` };
-    }
-    return { up: true };
   }
+  // Against ngrok's edge a refused connection, a DNS failure, a reset or a timeout is the runner's network
+  // (a firewall, a proxy, a VPN), which a fresh tunnel would not mend: not the endpoint's fault.
+  if (!answer.silent && answer.error === "ECONNREFUSED" && LOOPBACK.test(new URL(url).hostname)) {
+    return { up: false, why: `nothing answers at ${url} (${answer.error})` };
+  }
+  return { up: true };
 }

@@ -120,6 +120,44 @@ describe("the engine lost mid-build", () => {
   });
 });
 
+describe("a live app that stops answering (docker pause)", () => {
+  it("the comment says since when it does not answer, and goes back to plain live when it answers again", async () => {
+    world = await PreviewWorld.start();
+    const run = world.job({ duration: "10m" });
+    labels.push(run.label);
+    const main = run.job.startMain();
+    await waitFor("live", stateIs("live"));
+    const [id] = await leftContainers(docker, run.label);
+    const pausedAt = Date.now();
+    let said = "";
+    main.child.stdout?.on("data", (d) => (said += d));
+    await docker.getContainer(id!).pause();
+    await waitFor("the comment to say the app does not answer", () =>
+      world.comments()[0]?.body.includes("The app does not answer"),
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; the action said:\n${said}`);
+    });
+    const body = world.comments()[0]!.body;
+    expect(state()).toBe("live");
+    const m = /does not answer\*\* since (\d{4}-\d\d-\d\d) (\d\d:\d\d) UTC/.exec(body);
+    const since = Date.parse(`${m?.[1]}T${m?.[2]}Z`);
+    expect(since).toBeGreaterThanOrEqual(Math.floor(pausedAt / 60_000) * 60_000);
+    expect(body).toMatch(
+      /does not answer\*\* since .* \((GET \/ got no answer within|nothing answers on port)/,
+    );
+    await docker.getContainer(id!).unpause();
+    await waitFor(
+      "the note to go away",
+      () => !world.comments()[0]?.body.includes("does not answer"),
+      30_000,
+    );
+    expect(state()).toBe("live");
+    const result = await run.job.cancel(main);
+    expect(result.stdout).toMatch(/::warning::The app does not answer on its port since/);
+    expect(result.stdout).toContain("The app answers again.");
+  });
+});
+
 describe("the PR closed before live", () => {
   it("while building: the build is stopped, no tunnel is ever opened, the comment never says live", async () => {
     world = await PreviewWorld.start();
