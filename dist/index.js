@@ -105465,6 +105465,7 @@ async function setupAction(env = process.env, restored = {}) {
     if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
     throw err;
   }
+  if (config.github.token === "") return { kind: "invalid", message: EMPTY_TOKEN };
   const log2 = actionsLogger;
   const run2 = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log: log2 });
@@ -105529,6 +105530,7 @@ function stopOnSignals(controller) {
     process.on(sig, () => controller.abort(`the workflow run was cancelled (${sig})`));
   }
 }
+var EMPTY_TOKEN;
 var init_setup = __esm({
   "src/action/setup.ts"() {
     "use strict";
@@ -105544,6 +105546,7 @@ var init_setup = __esm({
     init_comment2();
     init_deployment2();
     init_log();
+    EMPTY_TOKEN = "github-token is empty. It defaults to the job's own token (`${{ github.token }}`); an empty value usually means it was set to a secret that does not exist here (pull requests from forks get no secrets). Remove the github-token input, or pass a token with `pull-requests: write` (and `deployments: write` for `deployment`).";
   }
 });
 

@@ -41,6 +41,11 @@ export type ActionSetup =
       deps: (signal: AbortSignal, extra: Reporter[]) => PreviewDeps;
     };
 
+const EMPTY_TOKEN =
+  "github-token is empty. It defaults to the job's own token (`${{ github.token }}`); an empty value usually means " +
+  "it was set to a secret that does not exist here (pull requests from forks get no secrets). Remove the " +
+  "github-token input, or pass a token with `pull-requests: write` (and `deployments: write` for `deployment`).";
+
 /** Inputs → validated config → which PR → reporters: everything the lifecycle needs, before anything starts. */
 export async function setupAction(
   env: NodeJS.ProcessEnv = process.env,
@@ -58,6 +63,8 @@ export async function setupAction(
     if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
     throw err;
   }
+  // Said once, here, instead of every GitHub request failing with 401 "Bad credentials" later.
+  if (config.github.token === "") return { kind: "invalid", message: EMPTY_TOKEN };
   const log = actionsLogger;
   const run = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log });

@@ -192,6 +192,22 @@ describe("a long preview with a tunnel and fast polls", () => {
   });
 });
 
+describe("an empty github-token", () => {
+  it("is one clear error naming the input, before anything starts: no 401 warnings", async () => {
+    world = await PreviewWorld.start();
+    const run = world.job({ duration: "10m", "github-token": "" });
+    labels.push(run.label);
+    const result = await run.job.main();
+    expect(result.code).toBe(1);
+    const errors = result.stdout.split("\n").filter((l) => l.startsWith("::error::"));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^::error::github-token is empty\./);
+    expect(result.stdout).not.toMatch(/401|Bad credentials|::warning::/);
+    expect(world.github.requests).toEqual([]);
+    expect(await leftContainers(docker, run.label)).toEqual([]);
+  });
+});
+
 describe("the PR closed before live", () => {
   it("while building: the build is stopped, no tunnel is ever opened, the comment never says live", async () => {
     world = await PreviewWorld.start();
