@@ -131,6 +131,7 @@ describe("a live app that stops answering (docker pause)", () => {
     const pausedAt = Date.now();
     let said = "";
     main.child.stdout?.on("data", (d) => (said += d));
+    main.child.stderr?.on("data", (d) => (said += d));
     await docker.getContainer(id!).pause();
     await waitFor("the comment to say the app does not answer", () =>
       world.comments()[0]?.body.includes("The app does not answer"),
@@ -174,7 +175,7 @@ describe("a long preview with a tunnel and fast polls", () => {
     await waitFor("a few polls", () => polls() >= settle);
     const before = sockets(pid);
     const until = polls() + 150;
-    await waitFor("150 more polls (each GETs the public link and the app)", () => polls() >= until, 110_000);
+    await waitFor("150 more polls (each GETs the public link and the app)", () => polls() >= until, 150_000);
     // A poll may be closing its sockets at the moment of a look: the least of three looks a few polls
     // apart. A leak holds on: the link check through fetch's pool left 3 after 150 polls here (46 in
     // 10 min against ngrok's edge), growing with every few dozen polls.
