@@ -20383,7 +20383,7 @@ var require_Protocol = __commonJS({
           sendPacket(this, this._packetRW.write.finalize(packet));
         });
       }
-      authHostbased(username, pubKey, hostname2, userlocal, keyAlgo, cbSign) {
+      authHostbased(username, pubKey, hostname3, userlocal, keyAlgo, cbSign) {
         if (this._server)
           throw new Error("Client-only method called in server mode");
         pubKey = parseKey(pubKey);
@@ -20402,7 +20402,7 @@ var require_Protocol = __commonJS({
         const pubKeyLen = pubKey.length;
         const sessionID = this._kex.sessionID;
         const sesLen = sessionID.length;
-        const hostnameLen = Buffer.byteLength(hostname2);
+        const hostnameLen = Buffer.byteLength(hostname3);
         const userlocalLen = Buffer.byteLength(userlocal);
         const data = Buffer.allocUnsafe(
           4 + sesLen + 1 + 4 + userLen + 4 + 14 + 4 + 9 + 4 + algoLen + 4 + pubKeyLen + 4 + hostnameLen + 4 + userlocalLen
@@ -20422,7 +20422,7 @@ var require_Protocol = __commonJS({
         writeUInt32BE(data, pubKeyLen, p += algoLen);
         data.set(pubKey, p += 4);
         writeUInt32BE(data, hostnameLen, p += pubKeyLen);
-        data.utf8Write(hostname2, p += 4, hostnameLen);
+        data.utf8Write(hostname3, p += 4, hostnameLen);
         writeUInt32BE(data, userlocalLen, p += hostnameLen);
         data.utf8Write(userlocal, p += 4, userlocalLen);
         cbSign(data, (signature) => {
@@ -29618,9 +29618,9 @@ var require_stream_duplex = __commonJS({
       return keys2;
     };
     module2.exports = Duplex;
-    var Readable2 = require_stream_readable();
+    var Readable3 = require_stream_readable();
     var Writable2 = require_stream_writable();
-    require_inherits()(Duplex, Readable2);
+    require_inherits()(Duplex, Readable3);
     {
       keys = objectKeys(Writable2.prototype);
       for (v = 0; v < keys.length; v++) {
@@ -29633,7 +29633,7 @@ var require_stream_duplex = __commonJS({
     var v;
     function Duplex(options) {
       if (!(this instanceof Duplex)) return new Duplex(options);
-      Readable2.call(this, options);
+      Readable3.call(this, options);
       Writable2.call(this, options);
       this.allowHalfOpen = true;
       if (options) {
@@ -30347,14 +30347,14 @@ var require_from = __commonJS({
       return (hint2 === "string" ? String : Number)(input);
     }
     var ERR_INVALID_ARG_TYPE = require_errors3().codes.ERR_INVALID_ARG_TYPE;
-    function from(Readable2, iterable, opts) {
+    function from(Readable3, iterable, opts) {
       var iterator3;
       if (iterable && typeof iterable.next === "function") {
         iterator3 = iterable;
       } else if (iterable && iterable[Symbol.asyncIterator]) iterator3 = iterable[Symbol.asyncIterator]();
       else if (iterable && iterable[Symbol.iterator]) iterator3 = iterable[Symbol.iterator]();
       else throw new ERR_INVALID_ARG_TYPE("iterable", ["Iterable"], iterable);
-      var readable = new Readable2(_objectSpread({
+      var readable = new Readable3(_objectSpread({
         objectMode: true
       }, opts));
       var reading = false;
@@ -30394,9 +30394,9 @@ var require_from = __commonJS({
 var require_stream_readable = __commonJS({
   "node_modules/readable-stream/lib/_stream_readable.js"(exports2, module2) {
     "use strict";
-    module2.exports = Readable2;
+    module2.exports = Readable3;
     var Duplex;
-    Readable2.ReadableState = ReadableState;
+    Readable3.ReadableState = ReadableState;
     var EE = require("events").EventEmitter;
     var EElistenerCount = function EElistenerCount2(emitter, type) {
       return emitter.listeners(type).length;
@@ -30431,7 +30431,7 @@ var require_stream_readable = __commonJS({
     var StringDecoder4;
     var createReadableStreamAsyncIterator;
     var from;
-    require_inherits()(Readable2, Stream);
+    require_inherits()(Readable3, Stream);
     var errorOrDestroy = destroyImpl.errorOrDestroy;
     var kProxyEvents = ["error", "close", "destroy", "pause", "resume"];
     function prependListener(emitter, event, fn) {
@@ -30475,9 +30475,9 @@ var require_stream_readable = __commonJS({
         this.encoding = options.encoding;
       }
     }
-    function Readable2(options) {
+    function Readable3(options) {
       Duplex = Duplex || require_stream_duplex();
-      if (!(this instanceof Readable2)) return new Readable2(options);
+      if (!(this instanceof Readable3)) return new Readable3(options);
       var isDuplex = this instanceof Duplex;
       this._readableState = new ReadableState(options, this, isDuplex);
       this.readable = true;
@@ -30487,7 +30487,7 @@ var require_stream_readable = __commonJS({
       }
       Stream.call(this);
     }
-    Object.defineProperty(Readable2.prototype, "destroyed", {
+    Object.defineProperty(Readable3.prototype, "destroyed", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -30505,12 +30505,12 @@ var require_stream_readable = __commonJS({
         this._readableState.destroyed = value;
       }
     });
-    Readable2.prototype.destroy = destroyImpl.destroy;
-    Readable2.prototype._undestroy = destroyImpl.undestroy;
-    Readable2.prototype._destroy = function(err2, cb) {
+    Readable3.prototype.destroy = destroyImpl.destroy;
+    Readable3.prototype._undestroy = destroyImpl.undestroy;
+    Readable3.prototype._destroy = function(err2, cb) {
       cb(err2);
     };
-    Readable2.prototype.push = function(chunk, encoding) {
+    Readable3.prototype.push = function(chunk, encoding) {
       var state = this._readableState;
       var skipChunkCheck;
       if (!state.objectMode) {
@@ -30527,7 +30527,7 @@ var require_stream_readable = __commonJS({
       }
       return readableAddChunk(this, chunk, encoding, false, skipChunkCheck);
     };
-    Readable2.prototype.unshift = function(chunk) {
+    Readable3.prototype.unshift = function(chunk) {
       return readableAddChunk(this, chunk, null, true, false);
     };
     function readableAddChunk(stream, chunk, encoding, addToFront, skipChunkCheck) {
@@ -30588,10 +30588,10 @@ var require_stream_readable = __commonJS({
       }
       return er;
     }
-    Readable2.prototype.isPaused = function() {
+    Readable3.prototype.isPaused = function() {
       return this._readableState.flowing === false;
     };
-    Readable2.prototype.setEncoding = function(enc) {
+    Readable3.prototype.setEncoding = function(enc) {
       if (!StringDecoder4) StringDecoder4 = require_string_decoder().StringDecoder;
       var decoder = new StringDecoder4(enc);
       this._readableState.decoder = decoder;
@@ -30637,7 +30637,7 @@ var require_stream_readable = __commonJS({
       }
       return state.length;
     }
-    Readable2.prototype.read = function(n) {
+    Readable3.prototype.read = function(n) {
       debug2("read", n);
       n = parseInt(n, 10);
       var state = this._readableState;
@@ -30746,10 +30746,10 @@ var require_stream_readable = __commonJS({
       }
       state.readingMore = false;
     }
-    Readable2.prototype._read = function(n) {
+    Readable3.prototype._read = function(n) {
       errorOrDestroy(this, new ERR_METHOD_NOT_IMPLEMENTED("_read()"));
     };
-    Readable2.prototype.pipe = function(dest, pipeOpts) {
+    Readable3.prototype.pipe = function(dest, pipeOpts) {
       var src = this;
       var state = this._readableState;
       switch (state.pipesCount) {
@@ -30852,7 +30852,7 @@ var require_stream_readable = __commonJS({
         }
       };
     }
-    Readable2.prototype.unpipe = function(dest) {
+    Readable3.prototype.unpipe = function(dest) {
       var state = this._readableState;
       var unpipeInfo = {
         hasUnpiped: false
@@ -30886,7 +30886,7 @@ var require_stream_readable = __commonJS({
       dest.emit("unpipe", this, unpipeInfo);
       return this;
     };
-    Readable2.prototype.on = function(ev, fn) {
+    Readable3.prototype.on = function(ev, fn) {
       var res = Stream.prototype.on.call(this, ev, fn);
       var state = this._readableState;
       if (ev === "data") {
@@ -30907,15 +30907,15 @@ var require_stream_readable = __commonJS({
       }
       return res;
     };
-    Readable2.prototype.addListener = Readable2.prototype.on;
-    Readable2.prototype.removeListener = function(ev, fn) {
+    Readable3.prototype.addListener = Readable3.prototype.on;
+    Readable3.prototype.removeListener = function(ev, fn) {
       var res = Stream.prototype.removeListener.call(this, ev, fn);
       if (ev === "readable") {
         process.nextTick(updateReadableListening, this);
       }
       return res;
     };
-    Readable2.prototype.removeAllListeners = function(ev) {
+    Readable3.prototype.removeAllListeners = function(ev) {
       var res = Stream.prototype.removeAllListeners.apply(this, arguments);
       if (ev === "readable" || ev === void 0) {
         process.nextTick(updateReadableListening, this);
@@ -30935,7 +30935,7 @@ var require_stream_readable = __commonJS({
       debug2("readable nexttick read 0");
       self2.read(0);
     }
-    Readable2.prototype.resume = function() {
+    Readable3.prototype.resume = function() {
       var state = this._readableState;
       if (!state.flowing) {
         debug2("resume");
@@ -30961,7 +30961,7 @@ var require_stream_readable = __commonJS({
       flow(stream);
       if (state.flowing && !state.reading) stream.read(0);
     }
-    Readable2.prototype.pause = function() {
+    Readable3.prototype.pause = function() {
       debug2("call pause flowing=%j", this._readableState.flowing);
       if (this._readableState.flowing !== false) {
         debug2("pause");
@@ -30976,7 +30976,7 @@ var require_stream_readable = __commonJS({
       debug2("flow", state.flowing);
       while (state.flowing && stream.read() !== null) ;
     }
-    Readable2.prototype.wrap = function(stream) {
+    Readable3.prototype.wrap = function(stream) {
       var _this = this;
       var state = this._readableState;
       var paused = false;
@@ -31021,14 +31021,14 @@ var require_stream_readable = __commonJS({
       return this;
     };
     if (typeof Symbol === "function") {
-      Readable2.prototype[Symbol.asyncIterator] = function() {
+      Readable3.prototype[Symbol.asyncIterator] = function() {
         if (createReadableStreamAsyncIterator === void 0) {
           createReadableStreamAsyncIterator = require_async_iterator();
         }
         return createReadableStreamAsyncIterator(this);
       };
     }
-    Object.defineProperty(Readable2.prototype, "readableHighWaterMark", {
+    Object.defineProperty(Readable3.prototype, "readableHighWaterMark", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -31037,7 +31037,7 @@ var require_stream_readable = __commonJS({
         return this._readableState.highWaterMark;
       }
     });
-    Object.defineProperty(Readable2.prototype, "readableBuffer", {
+    Object.defineProperty(Readable3.prototype, "readableBuffer", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -31046,7 +31046,7 @@ var require_stream_readable = __commonJS({
         return this._readableState && this._readableState.buffer;
       }
     });
-    Object.defineProperty(Readable2.prototype, "readableFlowing", {
+    Object.defineProperty(Readable3.prototype, "readableFlowing", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -31060,8 +31060,8 @@ var require_stream_readable = __commonJS({
         }
       }
     });
-    Readable2._fromList = fromList;
-    Object.defineProperty(Readable2.prototype, "readableLength", {
+    Readable3._fromList = fromList;
+    Object.defineProperty(Readable3.prototype, "readableLength", {
       // making it explicit this property is not enumerable
       // because otherwise some prototype manipulation in
       // userland will fail
@@ -31107,11 +31107,11 @@ var require_stream_readable = __commonJS({
       }
     }
     if (typeof Symbol === "function") {
-      Readable2.from = function(iterable, opts) {
+      Readable3.from = function(iterable, opts) {
         if (from === void 0) {
           from = require_from();
         }
-        return from(Readable2, iterable, opts);
+        return from(Readable3, iterable, opts);
       };
     }
     function indexOf(xs, x) {
@@ -33896,7 +33896,7 @@ var require_pack = __commonJS({
     var eos = require_end_of_stream2();
     var inherits = require_inherits();
     var alloc = Buffer.alloc;
-    var Readable2 = require_readable().Readable;
+    var Readable3 = require_readable().Readable;
     var Writable2 = require_readable().Writable;
     var StringDecoder4 = require("string_decoder").StringDecoder;
     var headers = require_headers();
@@ -33972,14 +33972,14 @@ var require_pack = __commonJS({
     };
     var Pack = function(opts) {
       if (!(this instanceof Pack)) return new Pack(opts);
-      Readable2.call(this, opts);
+      Readable3.call(this, opts);
       this._drain = noop4;
       this._finalized = false;
       this._finalizing = false;
       this._destroyed = false;
       this._stream = null;
     };
-    inherits(Pack, Readable2);
+    inherits(Pack, Readable3);
     Pack.prototype.entry = function(header, buffer, callback) {
       if (this._stream) throw new Error("already piping an entry");
       if (this._finalized || this._destroyed) return;
@@ -37719,8 +37719,8 @@ var require_uri_parser = __commonJS({
     function computeServiceUrl(host, methodName) {
       var _a, _b;
       const serviceName = extractServiceName(methodName);
-      const hostname2 = (_b = (_a = splitHostPort(host)) === null || _a === void 0 ? void 0 : _a.host) !== null && _b !== void 0 ? _b : "localhost";
-      return `https://${hostname2}/${serviceName}`;
+      const hostname3 = (_b = (_a = splitHostPort(host)) === null || _a === void 0 ? void 0 : _a.host) !== null && _b !== void 0 ? _b : "localhost";
+      return `https://${hostname3}/${serviceName}`;
     }
   }
 });
@@ -38571,8 +38571,8 @@ var require_service_config = __commonJS({
         }
         if (Array.isArray(validatedConfig.clientHostname)) {
           let hostnameMatched = false;
-          for (const hostname2 of validatedConfig.clientHostname) {
-            if (hostname2 === os6.hostname()) {
+          for (const hostname3 of validatedConfig.clientHostname) {
+            if (hostname3 === os6.hostname()) {
               hostnameMatched = true;
             }
           }
@@ -43999,12 +43999,12 @@ var require_service2 = __commonJS({
       this.requestDelimited = Boolean(requestDelimited);
       this.responseDelimited = Boolean(responseDelimited);
     }
-    Service.prototype.rpcCall = function rpcCall(method, requestCtor, responseCtor, request4, callback) {
-      if (!request4)
+    Service.prototype.rpcCall = function rpcCall(method, requestCtor, responseCtor, request3, callback) {
+      if (!request3)
         throw TypeError("request must be specified");
       var self2 = this;
       if (!callback)
-        return util.asPromise(rpcCall, self2, method, requestCtor, responseCtor, request4);
+        return util.asPromise(rpcCall, self2, method, requestCtor, responseCtor, request3);
       if (!self2.rpcImpl) {
         setTimeout(function() {
           callback(Error("already ended"));
@@ -44014,7 +44014,7 @@ var require_service2 = __commonJS({
       try {
         return self2.rpcImpl(
           method,
-          requestCtor[self2.requestDelimited ? "encodeDelimited" : "encode"](request4).finish(),
+          requestCtor[self2.requestDelimited ? "encodeDelimited" : "encode"](request3).finish(),
           function rpcCallback(err2, response) {
             if (err2) {
               self2.emit("error", err2, method);
@@ -44829,8 +44829,8 @@ var require_service3 = __commonJS({
       this.methodsArray.length; ++i) {
         var methodName = util.lcFirst((method = this._methodsArray[i]).resolve().name).replace(/[^$\w_]/g, "");
         rpcService[methodName] = /* @__PURE__ */ (function(method2, requestType, responseType) {
-          return function rpcMethod(request4, callback) {
-            return rpc.Service.prototype.rpcCall.call(this, method2, requestType, responseType, request4, callback);
+          return function rpcMethod(request3, callback) {
+            return rpc.Service.prototype.rpcCall.call(this, method2, requestType, responseType, request3, callback);
           };
         })(method, method.resolvedRequestType.ctor, method.resolvedResponseType.ctor);
       }
@@ -52654,8 +52654,8 @@ var require_resolver_dns = __commonJS({
           }
           trace("Looking up DNS hostname " + this.dnsHostname);
           this.latestLookupResult = null;
-          const hostname2 = this.dnsHostname;
-          this.pendingLookupPromise = this.lookup(hostname2);
+          const hostname3 = this.dnsHostname;
+          this.pendingLookupPromise = this.lookup(hostname3);
           this.pendingLookupPromise.then((addressList) => {
             if (this.pendingLookupPromise === null) {
               return;
@@ -52678,7 +52678,7 @@ var require_resolver_dns = __commonJS({
             this.listener((0, call_interface_1.statusOrFromError)(this.defaultResolutionError), {}, this.latestServiceConfigResult, "");
           });
           if (this.isServiceConfigEnabled && this.pendingTxtPromise === null) {
-            this.pendingTxtPromise = this.resolveTxt(hostname2);
+            this.pendingTxtPromise = this.resolveTxt(hostname3);
             this.pendingTxtPromise.then((txtRecord) => {
               if (this.pendingTxtPromise === null) {
                 return;
@@ -52720,12 +52720,12 @@ var require_resolver_dns = __commonJS({
           this.continueResolving = true;
         }
       }
-      async lookup(hostname2) {
+      async lookup(hostname3) {
         if (environment_1.GRPC_NODE_USE_ALTERNATIVE_RESOLVER) {
           trace("Using alternative DNS resolver.");
           const records = await Promise.allSettled([
-            this.alternativeResolver.resolve4(hostname2),
-            this.alternativeResolver.resolve6(hostname2)
+            this.alternativeResolver.resolve4(hostname3),
+            this.alternativeResolver.resolve6(hostname3)
           ]);
           if (records.every((result) => result.status === "rejected")) {
             throw new Error(records[0].reason);
@@ -52737,15 +52737,15 @@ var require_resolver_dns = __commonJS({
             port: +this.port
           }));
         }
-        const addressList = await dns_1.promises.lookup(hostname2, { all: true });
+        const addressList = await dns_1.promises.lookup(hostname3, { all: true });
         return addressList.map((addr) => ({ host: addr.address, port: +this.port }));
       }
-      async resolveTxt(hostname2) {
+      async resolveTxt(hostname3) {
         if (environment_1.GRPC_NODE_USE_ALTERNATIVE_RESOLVER) {
           trace("Using alternative DNS resolver.");
-          return this.alternativeResolver.resolveTxt(hostname2);
+          return this.alternativeResolver.resolveTxt(hostname3);
         }
-        return dns_1.promises.resolveTxt(hostname2);
+        return dns_1.promises.resolveTxt(hostname3);
       }
       startNextResolutionTimer() {
         var _a, _b;
@@ -52873,13 +52873,13 @@ var require_http_proxy = __commonJS({
           userCred = proxyUrl.username;
         }
       }
-      const hostname2 = proxyUrl.hostname;
+      const hostname3 = proxyUrl.hostname;
       let port2 = proxyUrl.port;
       if (port2 === "") {
         port2 = "80";
       }
       const result = {
-        address: `${hostname2}:${port2}`
+        address: `${hostname3}:${port2}`
       };
       if (userCred) {
         result.creds = userCred;
@@ -53009,9 +53009,9 @@ var require_http_proxy = __commonJS({
       const proxyAddressString = (0, subchannel_address_1.subchannelAddressToString)(address2);
       trace("Using proxy " + proxyAddressString + " to connect to " + options.path);
       return new Promise((resolve6, reject) => {
-        const request4 = http.request(options);
-        request4.once("connect", (res, socket2, head) => {
-          request4.removeAllListeners();
+        const request3 = http.request(options);
+        request3.once("connect", (res, socket2, head) => {
+          request3.removeAllListeners();
           socket2.removeAllListeners();
           if (res.statusCode === 200) {
             trace("Successfully connected to " + options.path + " through proxy " + proxyAddressString);
@@ -53025,12 +53025,12 @@ var require_http_proxy = __commonJS({
             reject();
           }
         });
-        request4.once("error", (err2) => {
-          request4.removeAllListeners();
+        request3.once("error", (err2) => {
+          request3.removeAllListeners();
           (0, logging_1.log)(constants_1.LogVerbosity.ERROR, "Failed to connect to proxy " + proxyAddressString + " with error " + err2.message);
           reject();
         });
-        request4.end();
+        request3.end();
       });
     }
   }
@@ -56243,12 +56243,12 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path4, call, metadata, request4) {
+      constructor(path4, call, metadata, request3) {
         super();
         this.path = path4;
         this.call = call;
         this.metadata = metadata;
-        this.request = request4;
+        this.request = request3;
         this.cancelled = false;
       }
       getPeer() {
@@ -56309,12 +56309,12 @@ var require_server_call = __commonJS({
     };
     exports2.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path4, call, metadata, request4) {
+      constructor(path4, call, metadata, request3) {
         super({ objectMode: true });
         this.path = path4;
         this.call = call;
         this.metadata = metadata;
-        this.request = request4;
+        this.request = request3;
         this.pendingStatus = {
           code: constants_1.Status.OK,
           details: "OK"
@@ -61782,7 +61782,7 @@ var require_session = __commonJS({
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
-          Credentials({ request: request4 }, callback) {
+          Credentials({ request: request3 }, callback) {
             if (auth7) {
               callback(null, {
                 Username: auth7.username,
@@ -63469,27 +63469,87 @@ var init_log = __esm({
   }
 });
 
+// src/docker/docker-errors.ts
+function engineMessage(err2) {
+  const e = err2;
+  if (typeof e?.json?.message === "string") return e.json.message.trim();
+  return String(e?.message ?? err2).trim();
+}
+function statusCode(err2) {
+  const code = err2?.statusCode;
+  return typeof code === "number" ? code : void 0;
+}
+function isGone(err2) {
+  const code = statusCode(err2);
+  return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err2));
+}
+function engineAway(err2) {
+  if (statusCode(err2) !== void 0) return false;
+  const code = err2?.code;
+  return typeof code === "string" && /^(ENOENT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH)$/.test(code) || /socket hang up|ECONNRESET|ECONNREFUSED|ENOENT|EPIPE|^aborted$/.test(engineMessage(err2));
+}
+function engineAddress() {
+  return process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+}
+var init_docker_errors = __esm({
+  "src/docker/docker-errors.ts"() {
+    "use strict";
+  }
+});
+
 // src/docker/exit.ts
-async function watchExit(container) {
-  for (let retryMs = 100; ; retryMs = Math.min(retryMs * 2, 2e3)) {
-    let exitCode;
-    try {
-      const result = await container.wait();
-      exitCode = result.StatusCode;
-    } catch {
-    }
-    const state = await container.inspect().then(
-      (info2) => info2.State,
-      () => void 0
+async function watchExit(container, watch = {}) {
+  let waited;
+  let wake = () => {
+  };
+  let current;
+  const armWait = () => {
+    current?.abort();
+    const mine = new AbortController();
+    current = mine;
+    container.wait({ abortSignal: mine.signal }).then(
+      (r) => {
+        waited = r.StatusCode;
+        wake();
+      },
+      () => {
+        if (current === mine) current = void 0;
+        wake();
+      }
     );
-    if (exitCode === void 0 && state?.Running) {
-      await new Promise((r) => setTimeout(r, retryMs));
-      continue;
+  };
+  let broken = false;
+  try {
+    armWait();
+    for (; ; ) {
+      await new Promise((resolve6) => {
+        const timer = setTimeout(resolve6, HEARTBEAT_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve6();
+        };
+      });
+      const state = await inspectState(container);
+      if (state === "unreachable") {
+        broken = true;
+        continue;
+      }
+      if (state === "gone") return { exitCode: waited ?? UNKNOWN_EXIT_CODE };
+      if (!state.Running)
+        return { exitCode: waited ?? state.ExitCode, ...state.OOMKilled ? { oomKilled: true } : {} };
+      if (broken) watch.onRearm?.();
+      if (broken || !current) armWait();
+      broken = false;
     }
-    return {
-      exitCode: exitCode ?? state?.ExitCode ?? UNKNOWN_EXIT_CODE,
-      ...state?.OOMKilled ? { oomKilled: true } : {}
-    };
+  } finally {
+    current?.abort();
+  }
+}
+async function inspectState(container) {
+  try {
+    return (await container.inspect()).State;
+  } catch (err2) {
+    return isGone(err2) ? "gone" : "unreachable";
   }
 }
 function describeExit(exit) {
@@ -63511,11 +63571,13 @@ function describeExit(exit) {
       return `exited with code ${code}`;
   }
 }
-var UNKNOWN_EXIT_CODE;
+var UNKNOWN_EXIT_CODE, HEARTBEAT_MS;
 var init_exit = __esm({
   "src/docker/exit.ts"() {
     "use strict";
+    init_docker_errors();
     UNKNOWN_EXIT_CODE = -1;
+    HEARTBEAT_MS = 1e3;
   }
 });
 
@@ -63616,7 +63678,7 @@ function containerSpec(input) {
     Image: input.imageId,
     ...input.command ? { Cmd: [...input.command] } : {},
     Env: Object.entries(input.env).map(([key, value]) => `${key}=${value}`),
-    Labels: { ...input.labels },
+    Labels: { ...input.labels, ...input.holder ? { [HOLDER_LABEL]: input.holder } : {} },
     ExposedPorts: { [portKey]: {} },
     StopTimeout: STOP_GRACE_SECONDS,
     // No TTY: stdout and stderr stay separate streams we can demux; nothing reads stdin.
@@ -63625,7 +63687,15 @@ function containerSpec(input) {
     AttachStdin: false,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: hostConfig(input.containerPort, input.resources, input.volumes)
+    HostConfig: {
+      ...hostConfig(input.containerPort, input.resources, input.volumes),
+      ...input.logDriver && ROTATING_LOG_DRIVERS.includes(input.logDriver) ? {
+        LogConfig: {
+          Type: input.logDriver,
+          Config: { "max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES }
+        }
+      } : {}
+    }
   };
 }
 function hostConfig(containerPort, resources, volumes = []) {
@@ -63664,11 +63734,12 @@ function gpuRequest(gpus2) {
     Options: {}
   };
 }
-var STOP_GRACE_SECONDS, PIDS_LIMIT, CAP_ADD;
+var STOP_GRACE_SECONDS, HOLDER_LABEL, PIDS_LIMIT, CAP_ADD, LOG_MAX_SIZE, LOG_MAX_FILES, ROTATING_LOG_DRIVERS;
 var init_host_config = __esm({
   "src/docker/host-config.ts"() {
     "use strict";
     STOP_GRACE_SECONDS = 1;
+    HOLDER_LABEL = "ml-preview.holder";
     PIDS_LIMIT = 4096;
     CAP_ADD = [
       "CHOWN",
@@ -63679,6 +63750,9 @@ var init_host_config = __esm({
       "KILL",
       "NET_BIND_SERVICE"
     ];
+    LOG_MAX_SIZE = "10m";
+    LOG_MAX_FILES = "3";
+    ROTATING_LOG_DRIVERS = ["json-file", "local"];
   }
 });
 
@@ -63723,13 +63797,7 @@ async function attachLogs(docker, container, ring) {
     stderr: true,
     logs: false
   });
-  const sink = (name) => new import_node_stream.Writable({
-    write(chunk, _enc, done) {
-      ring.write(name, chunk);
-      done();
-    }
-  });
-  docker.modem.demuxStream(stream, sink("stdout"), sink("stderr"));
+  docker.modem.demuxStream(stream, ringSink(ring, "stdout"), ringSink(ring, "stderr"));
   const ended2 = new Promise((resolve6) => {
     const finish2 = () => {
       ring.end();
@@ -63740,6 +63808,30 @@ async function attachLogs(docker, container, ring) {
     stream.once("error", finish2);
   });
   return { ended: ended2 };
+}
+async function refillFromEngine(docker, container, ring) {
+  const raw = await container.logs({
+    follow: false,
+    stdout: true,
+    stderr: true,
+    tail: LOG_RING_LINES
+  });
+  ring.reset();
+  const done = new Promise((resolve6) => {
+    const stream = import_node_stream.Readable.from([raw]);
+    docker.modem.demuxStream(stream, ringSink(ring, "stdout"), ringSink(ring, "stderr"));
+    stream.once("end", resolve6);
+  });
+  await done;
+  ring.end();
+}
+function ringSink(ring, name) {
+  return new import_node_stream.Writable({
+    write(chunk, _enc, done) {
+      ring.write(name, chunk);
+      done();
+    }
+  });
 }
 var import_node_stream, import_node_string_decoder, LOG_RING_LINES, MAX_LINE_CHARS, LogRing;
 var init_logs = __esm({
@@ -63780,6 +63872,11 @@ var init_logs = __esm({
           this.partial[stream] = "";
           if (rest.length > 0) this.push(rest);
         }
+      }
+      /** Start over from the engine's own copy of the log (the attach stream broke: lines may be missing). */
+      reset() {
+        this.lines.length = 0;
+        this.partial.stdout = this.partial.stderr = "";
       }
       /** The last `n` lines, including a line still being written. */
       tail(n) {
@@ -63843,52 +63940,56 @@ var init_ports = __esm({
   }
 });
 
-// src/docker/docker-errors.ts
-function engineMessage(err2) {
-  const e = err2;
-  if (typeof e?.json?.message === "string") return e.json.message.trim();
-  return String(e?.message ?? err2).trim();
-}
-function statusCode(err2) {
-  const code = err2?.statusCode;
-  return typeof code === "number" ? code : void 0;
-}
-function isGone(err2) {
-  const code = statusCode(err2);
-  return code === 404 || code === 409 && /removal .*in progress/i.test(engineMessage(err2));
-}
-var init_docker_errors = __esm({
-  "src/docker/docker-errors.ts"() {
-    "use strict";
-  }
-});
-
 // src/docker/remove.ts
-async function stopAndRemove(container, graceSeconds = STOP_GRACE_SECONDS) {
+async function stopAndRemove(container, graceSeconds = STOP_GRACE_SECONDS, patience = { patienceMs: 0 }) {
+  try {
+    await whileEngineAway(() => stopAndRemoveOnce(container, graceSeconds), patience);
+  } catch (err2) {
+    throw removeError(container.id, err2, patience.patienceMs);
+  }
+}
+async function whileEngineAway(attempt, patience) {
+  const deadline = Date.now() + patience.patienceMs;
+  for (let waitMs = RETRY_FIRST_MS; ; waitMs = Math.min(waitMs * 2, RETRY_MAX_MS)) {
+    try {
+      return await attempt();
+    } catch (err2) {
+      if (!engineAway(err2) || Date.now() >= deadline) throw err2;
+      if (waitMs === RETRY_FIRST_MS) patience.onWaiting?.(engineMessage(err2));
+      await new Promise((r) => setTimeout(r, Math.min(waitMs, Math.max(0, deadline - Date.now()))));
+    }
+  }
+}
+async function stopAndRemoveOnce(container, graceSeconds) {
   try {
     await container.stop({ t: graceSeconds });
   } catch (err2) {
     if (isGone(err2)) return;
+    if (engineAway(err2)) throw err2;
   }
   try {
     await container.remove({ force: true, v: true });
   } catch (err2) {
-    if (!isGone(err2)) throw removeError(container.id, err2);
+    if (!isGone(err2)) throw err2;
   }
 }
-function removeError(id, err2) {
+function removeError(id, err2, patienceMs) {
+  const why = engineAway(err2) ? `the Docker engine did not answer${patienceMs > 0 ? ` for ${Math.round(patienceMs / 1e3)} s` : ""} (${engineMessage(err2)})` : engineMessage(err2);
   return new PreviewError(
     "run",
-    `Could not remove container ${id.slice(0, 12)}: ${engineMessage(err2)}. Remove it by hand with \`docker rm -f ${id.slice(0, 12)}\`.`,
+    `Could not remove container ${id.slice(0, 12)}: ${why}; it may still be running. Remove it by hand with \`docker rm -f ${id.slice(0, 12)}\`.`,
     { code: "DOCKER_REMOVE_FAILED", cause: err2 }
   );
 }
+var RETRY_FIRST_MS, RETRY_MAX_MS;
 var init_remove = __esm({
   "src/docker/remove.ts"() {
     "use strict";
     init_errors();
     init_docker_errors();
     init_host_config();
+    RETRY_FIRST_MS = 250;
+    RETRY_MAX_MS = 5e3;
   }
 });
 
@@ -63927,10 +64028,68 @@ var init_run_errors = __esm({
   }
 });
 
+// src/docker/sweep.ts
+async function sweepContainers(docker, labels) {
+  const selectors = Object.entries(labels).filter(([, value]) => value !== void 0 && value !== "").map(([key, value]) => `${key}=${value}`);
+  if (selectors.length === 0) throw new Error("sweepContainers needs at least one label value to select by");
+  const found = await docker.listContainers({ all: true, filters: { label: selectors } });
+  await Promise.all(found.map((c) => stopAndRemove(docker.getContainer(c.Id))));
+  return found.map((c) => c.Id);
+}
+function thisHolder() {
+  return `${(0, import_node_os.hostname)()}/${process.pid}/${startTime(process.pid) ?? "-"}`;
+}
+function holderEnded(holder) {
+  const m2 = /^(.*)\/(\d+)\/(\d+|-)$/.exec(holder ?? "");
+  if (!m2 || m2[1] !== (0, import_node_os.hostname)()) return false;
+  const pid = Number(m2[2]);
+  try {
+    process.kill(pid, 0);
+  } catch (err2) {
+    return err2.code === "ESRCH";
+  }
+  return m2[3] !== "-" && startTime(pid) !== m2[3];
+}
+function startTime(pid) {
+  try {
+    const stat4 = (0, import_node_fs3.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    return stat4.slice(stat4.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return void 0;
+  }
+}
+async function removeEndedRuns(docker, labels) {
+  const selectors = ["ml-preview.repo", "ml-preview.pr", "ml-preview.name"].map(
+    (key) => `${key}=${labels[key]}`
+  );
+  const found = await docker.listContainers({ all: true, filters: { label: selectors } });
+  const ended2 = found.filter(
+    (c) => c.Labels["ml-preview.run"] !== labels["ml-preview.run"] && holderEnded(c.Labels[HOLDER_LABEL])
+  );
+  await Promise.all(ended2.map((c) => stopAndRemove(docker.getContainer(c.Id))));
+  return ended2.map((c) => ({ id: c.Id, run: c.Labels["ml-preview.run"] ?? "?" }));
+}
+var import_node_fs3, import_node_os;
+var init_sweep = __esm({
+  "src/docker/sweep.ts"() {
+    "use strict";
+    import_node_fs3 = require("node:fs");
+    import_node_os = require("node:os");
+    init_host_config();
+    init_remove();
+  }
+});
+
 // src/docker/container.ts
 async function startContainer(docker, image, opts, labels, log2) {
   const scrub = secretScrubber(opts.secrets);
-  const config = await inspectImageConfig(docker, image);
+  const [config, logDriver] = await Promise.all([
+    inspectImageConfig(docker, image),
+    docker.info().then(
+      (info2) => info2.LoggingDriver,
+      () => void 0
+    )
+  ]);
   const port2 = resolveContainerPort({
     requested: opts.port,
     exposedPorts: config.ExposedPorts,
@@ -63959,7 +64118,9 @@ async function startContainer(docker, image, opts, labels, log2) {
     command: opts.command,
     resources: opts.resources,
     labels,
-    volumes: opts.volumes
+    volumes: opts.volumes,
+    holder: thisHolder(),
+    logDriver
   });
   const container = await docker.createContainer(spec).catch((err2) => {
     throw runError(err2, scrub);
@@ -63969,8 +64130,10 @@ async function startContainer(docker, image, opts, labels, log2) {
     const { ended: ended2 } = await attachLogs(docker, container, ring);
     await container.start();
     const hostPort2 = await publishedPort(container, port2.port);
-    const exited = watchExit(container).then(async (exit) => {
+    const rearm = () => void attachLogs(docker, container, ring).catch(() => void 0);
+    const exited = watchExit(container, { onRearm: rearm }).then(async (exit) => {
       await Promise.race([ended2, new Promise((r) => setTimeout(r, LOG_DRAIN_MS))]);
+      await refillFromEngine(docker, container, ring).catch(() => void 0);
       return exit;
     });
     log2.info(`Started container ${container.id.slice(0, 12)} on http://127.0.0.1:${hostPort2}.`);
@@ -63991,8 +64154,8 @@ function appContainer(container, containerPort, hostPort2, exited, ring) {
     tail: async (n) => ring.tail(n),
     onLogLine: (listener) => ring.onLine(listener),
     // Memoised: a second call (finally + signal handler) waits for the first instead of racing it.
-    remove: () => {
-      removal ??= stopAndRemove(container);
+    remove: (patience) => {
+      removal ??= stopAndRemove(container, void 0, patience);
       return removal;
     }
   };
@@ -64040,6 +64203,7 @@ var init_container = __esm({
     init_ports();
     init_remove();
     init_run_errors();
+    init_sweep();
     LOG_DRAIN_MS = 500;
   }
 });
@@ -64231,6 +64395,12 @@ function requestError(err2, dockerfile2, aborted, contextFailure) {
   if (aborted)
     return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err2 });
   if (contextFailure) return contextError(contextFailure);
+  if (engineAway(err2))
+    return new PreviewError(
+      "build",
+      `The Docker engine went away during the build of ${dockerfile2} (${engineMessage2(err2)}): the build did not fail, the engine stopped answering at ${engineAddress()}. Check that the engine is running and run the preview again.`,
+      { code: "DOCKER_UNREACHABLE", cause: err2 }
+    );
   return new PreviewError(
     "build",
     `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err2)}. Check the Dockerfile and the build-args/target inputs.`,
@@ -64250,6 +64420,7 @@ var init_build_errors = __esm({
   "src/docker/build-errors.ts"() {
     "use strict";
     init_errors();
+    init_docker_errors();
     init_pull_errors();
     init_registry_errors();
     SHOWN_LINES = 30;
@@ -64829,16 +65000,16 @@ var init_context_upload = __esm({
       }
       pipe(destination, options) {
         if (!(destination instanceof import_node_http.ClientRequest)) return super.pipe(destination, options);
-        const request4 = destination;
+        const request3 = destination;
         let waiting = false;
         const write = (chunk) => {
-          const more = request4.write(chunk, (err2) => {
+          const more = request3.write(chunk, (err2) => {
             if (!err2) this.pool.release(chunk);
           });
           if (more || waiting) return;
           waiting = true;
           this.pause();
-          request4.once("drain", () => {
+          request3.once("drain", () => {
             waiting = false;
             this.resume();
           });
@@ -64849,10 +65020,10 @@ var init_context_upload = __esm({
         };
         this.on("data", write);
         this.once("end", () => {
-          if (options?.end !== false) request4.end();
+          if (options?.end !== false) request3.end();
         });
-        request4.once("close", stop);
-        request4.once("error", stop);
+        request3.once("close", stop);
+        request3.once("error", stop);
         return destination;
       }
     };
@@ -64893,12 +65064,12 @@ function readIgnoreFile(root, dockerfile2, perDockerfile) {
   for (const name of names) {
     let text;
     try {
-      const stats = (0, import_node_fs3.statSync)((0, import_node_path3.join)(root, name));
+      const stats = (0, import_node_fs4.statSync)((0, import_node_path3.join)(root, name));
       if (!stats.isFile()) {
         const code = stats.isDirectory() ? "EISDIR" : "ENOTFILE";
         throw Object.assign(new Error(`${name} is not a regular file`), { code });
       }
-      text = (0, import_node_fs3.readFileSync)((0, import_node_path3.join)(root, name), "utf8");
+      text = (0, import_node_fs4.readFileSync)((0, import_node_path3.join)(root, name), "utf8");
     } catch (err2) {
       const code = err2.code;
       if (code === "ENOENT" || code === "ENOTDIR") continue;
@@ -65055,11 +65226,11 @@ function classChar(chunk) {
   if (rest.length === 0) throw new Error("an unclosed [");
   return rest;
 }
-var import_node_fs3, import_node_path3, GO_SPACE, GO_TRIM, ContextFilter;
+var import_node_fs4, import_node_path3, GO_SPACE, GO_TRIM, ContextFilter;
 var init_dockerignore = __esm({
   "src/docker/dockerignore.ts"() {
     "use strict";
-    import_node_fs3 = require("node:fs");
+    import_node_fs4 = require("node:fs");
     import_node_path3 = require("node:path");
     init_errors();
     GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
@@ -65191,7 +65362,7 @@ function walk(root, filter) {
   const visit = (dir, dirRel, parent) => {
     let names;
     try {
-      names = (0, import_node_fs4.readdirSync)(dir);
+      names = (0, import_node_fs5.readdirSync)(dir);
     } catch (err2) {
       throw unreadable(root, dirRel || ".", true, err2);
     }
@@ -65200,7 +65371,7 @@ function walk(root, filter) {
       const path4 = (0, import_node_path4.join)(dir, name);
       let stats;
       try {
-        stats = (0, import_node_fs4.lstatSync)(path4);
+        stats = (0, import_node_fs5.lstatSync)(path4);
       } catch (err2) {
         if (err2.code === "ENOENT") continue;
         throw unreadable(root, rel, false, err2);
@@ -65226,7 +65397,7 @@ function tarEntry(root, rel, path4, stats, firstNames) {
     if (first !== void 0) return { ...base, name: rel, type: "hardlink", linkname: first };
     firstNames.set(stats.ino, rel);
   }
-  if (stats.isSymbolicLink()) return { ...base, name: rel, type: "symlink", linkname: (0, import_node_fs4.readlinkSync)(path4) };
+  if (stats.isSymbolicLink()) return { ...base, name: rel, type: "symlink", linkname: (0, import_node_fs5.readlinkSync)(path4) };
   if (stats.isFIFO()) return { ...base, name: rel, type: "fifo" };
   if (stats.isCharacterDevice() || stats.isBlockDevice()) {
     const { rdev } = stats;
@@ -65240,7 +65411,7 @@ function tarEntry(root, rel, path4, stats, firstNames) {
   }
   if (!stats.isFile()) return void 0;
   try {
-    (0, import_node_fs4.accessSync)(path4, import_node_fs4.constants.R_OK);
+    (0, import_node_fs5.accessSync)(path4, import_node_fs5.constants.R_OK);
   } catch (err2) {
     throw unreadable(root, rel, false, err2);
   }
@@ -65303,11 +65474,11 @@ function sendFailure(name, err2) {
     { code: "DOCKER_CONTEXT", cause: err2 }
   );
 }
-var import_node_fs4, import_promises2, import_node_path4, import_node_stream3, BATCH;
+var import_node_fs5, import_promises2, import_node_path4, import_node_stream3, BATCH;
 var init_context = __esm({
   "src/docker/context.ts"() {
     "use strict";
-    import_node_fs4 = require("node:fs");
+    import_node_fs5 = require("node:fs");
     import_promises2 = require("node:fs/promises");
     import_node_path4 = require("node:path");
     import_node_stream3 = require("node:stream");
@@ -66458,7 +66629,7 @@ async function ghaBuild(docker, req, log2, env = process.env) {
   }
   const builder = await cacheBuilder(childEnv, log2);
   if (builder.problem) return fallback(builder.problem);
-  const dir = await (0, import_promises4.mkdtemp)((0, import_node_path7.join)((0, import_node_os.tmpdir)(), "ml-preview-buildx-"));
+  const dir = await (0, import_promises4.mkdtemp)((0, import_node_path7.join)((0, import_node_os2.tmpdir)(), "ml-preview-buildx-"));
   try {
     const args = buildxBuildArgs(req, ghaScopes(env, req.labels["ml-preview.name"] || "app"), {
       builder: builder.name,
@@ -66537,12 +66708,12 @@ function lastLine(out) {
 ${out.stdout}`.split("\n").filter((l) => l.trim() !== "");
   return lines3[lines3.length - 1]?.trim() ?? "no output";
 }
-var import_promises4, import_node_os, import_node_path7, CACHE_BUILDER;
+var import_promises4, import_node_os2, import_node_path7, CACHE_BUILDER;
 var init_gha = __esm({
   "src/docker/cache/gha.ts"() {
     "use strict";
     import_promises4 = require("node:fs/promises");
-    import_node_os = require("node:os");
+    import_node_os2 = require("node:os");
     import_node_path7 = require("node:path");
     init_exec();
     init_build();
@@ -66664,7 +66835,7 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
   }
   const tag = opts.tag ?? previewTag(labels);
   return log2.group(`Build ${tag}`, async () => {
-    const request4 = {
+    const request3 = {
       context: source.context,
       dockerfile: source.dockerfile,
       buildArgs: source.buildArgs,
@@ -66673,7 +66844,7 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
       labels: imageLabels(labels)
     };
     const previous = await localImageId(docker, tag).catch(() => void 0);
-    const result = await buildWithCache(docker, request4, source.cache, source.registryAuth, log2, {
+    const result = await buildWithCache(docker, request3, source.cache, source.registryAuth, log2, {
       signal: opts.signal,
       env: opts.env
     });
@@ -66706,6 +66877,33 @@ var init_image2 = __esm({
     init_cache();
     init_image_ref();
     init_pull();
+  }
+});
+
+// src/http.ts
+function httpAnswer(url, timeoutMs, signal, headers = { "user-agent": "ml-preview" }) {
+  return new Promise((resolve6) => {
+    const request3 = url.protocol === "https:" ? import_node_https.request : import_node_http2.request;
+    const req = request3(url, { method: "GET", agent: false, signal, headers });
+    req.setTimeout(timeoutMs, () => {
+      req.destroy();
+      resolve6({ silent: true });
+    });
+    req.once("response", (res) => {
+      res.destroy();
+      req.destroy();
+      resolve6({ status: res.statusCode ?? 0, headers: res.headers });
+    });
+    req.once("error", (err2) => resolve6({ error: err2.code ?? err2.message }));
+    req.end();
+  });
+}
+var import_node_http2, import_node_https;
+var init_http = __esm({
+  "src/http.ts"() {
+    "use strict";
+    import_node_http2 = require("node:http");
+    import_node_https = require("node:https");
   }
 });
 
@@ -66780,38 +66978,25 @@ function httpStrategy(target) {
     until: (ctx) => pollUntilReady(ctx, (signal) => probeHttp(url, timeoutMs, signal, ctx))
   };
 }
-function probeHttp(url, timeoutMs, signal, ctx) {
-  return new Promise((resolve6) => {
-    const req = (0, import_node_http2.request)(url, {
-      method: "GET",
-      agent: false,
-      signal,
-      headers: { "user-agent": "ml-preview" }
-    });
-    req.setTimeout(timeoutMs, () => {
-      ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
-      req.destroy();
-      resolve6("up");
-    });
-    req.once("response", (res) => {
-      const status = res.statusCode ?? 0;
-      res.destroy();
-      if (status >= 200 && status < 400) return resolve6("ready");
-      ctx.note(`GET ${url.pathname} answered ${status}`);
-      resolve6("up");
-    });
-    req.once("error", (err2) => {
-      ctx.note(`nothing answers on port ${url.port} yet (${err2.code ?? err2.message})`);
-      resolve6("down");
-    });
-    req.end();
-  });
+async function probeHttp(url, timeoutMs, signal, ctx) {
+  const answer = await httpAnswer(url, timeoutMs, signal);
+  if ("status" in answer) {
+    if (answer.status >= 200 && answer.status < 400) return "ready";
+    ctx.note(`GET ${url.pathname} answered ${answer.status}`);
+    return "up";
+  }
+  if (answer.silent) {
+    ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
+    return "up";
+  }
+  ctx.note(`nothing answers on port ${url.port} yet (${answer.error})`);
+  return "down";
 }
-var import_node_http2, DEFAULT_ATTEMPT_TIMEOUT_MS;
-var init_http = __esm({
+var DEFAULT_ATTEMPT_TIMEOUT_MS;
+var init_http2 = __esm({
   "src/docker/readiness/http.ts"() {
     "use strict";
-    import_node_http2 = require("node:http");
+    init_http();
     init_poll();
     DEFAULT_ATTEMPT_TIMEOUT_MS = 2e3;
   }
@@ -66975,7 +67160,7 @@ var init_diagnose = __esm({
   "src/docker/readiness/diagnose.ts"() {
     "use strict";
     init_errors();
-    init_http();
+    init_http2();
     CONFIRM_MS = 1500;
     SOCKET_FIRST_MS = 1e3;
     SOCKET_EVERY_MS = 2e3;
@@ -67201,30 +67386,15 @@ var init_readiness = __esm({
     init_diagnose();
     init_docker_health();
     init_framework2();
-    init_http();
+    init_http2();
     init_diagnose();
     init_docker_health();
     init_framework2();
-    init_http();
+    init_http2();
     init_log_pattern();
     init_tcp();
     FAILURE_LOG_LINES = 50;
     PROGRESS_EVERY_MS = 5e3;
-  }
-});
-
-// src/docker/sweep.ts
-async function sweepContainers(docker, labels) {
-  const selectors = Object.entries(labels).filter(([, value]) => value !== void 0 && value !== "").map(([key, value]) => `${key}=${value}`);
-  if (selectors.length === 0) throw new Error("sweepContainers needs at least one label value to select by");
-  const found = await docker.listContainers({ all: true, filters: { label: selectors } });
-  await Promise.all(found.map((c) => stopAndRemove(docker.getContainer(c.Id))));
-  return found.map((c) => c.Id);
-}
-var init_sweep = __esm({
-  "src/docker/sweep.ts"() {
-    "use strict";
-    init_remove();
   }
 });
 
@@ -67384,7 +67554,7 @@ async function holdUntilEnd(w) {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
         if (w.prOpen && !await w.prOpen(done.signal)) {
-          return { state: "stopped", reason: "the pull request was closed or merged" };
+          return { state: "stopped", reason: PR_CLOSED };
         }
       } catch (err2) {
         if (!done.signal.aborted) w.onPollError(err2);
@@ -67394,12 +67564,21 @@ async function holdUntilEnd(w) {
   const linkPolled = (async () => {
     let downs = 0;
     let downSince = 0;
+    const silence = silenceTracker(w.onAppSilence);
     for (; ; ) {
       await after(w.pollIntervalMs);
-      if (done.signal.aborted || !w.linkUp) return new Promise(() => {
+      if (done.signal.aborted) return new Promise(() => {
       });
-      const link = await w.linkUp(done.signal);
-      if (!link.up && link.final) return { state: "failed", step: "live", reason: link.why };
+      const polledAt = /* @__PURE__ */ new Date();
+      const [link, app] = await Promise.all([
+        w.linkUp ? w.linkUp(done.signal) : UP,
+        w.appAnswers ? w.appAnswers(done.signal) : UP
+      ]);
+      if (done.signal.aborted) return new Promise(() => {
+      });
+      silence(app, polledAt);
+      if (!link.up && "final" in link && link.final)
+        return { state: "failed", step: "live", reason: link.why };
       if (link.up) downs = 0;
       else if (downs++ === 0) downSince = Date.now();
       if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {
@@ -67414,13 +67593,54 @@ async function holdUntilEnd(w) {
     for (const t of timers) clearTimeout(t);
   }
 }
+function silenceTracker(report) {
+  let silentSince;
+  let polls = 0;
+  let reported = false;
+  return (app, polledAt) => {
+    if (app.up) {
+      polls = 0;
+      if (reported) report?.(void 0);
+      reported = false;
+      return;
+    }
+    if (polls++ === 0) silentSince = polledAt;
+    if (polls >= 2 && !reported) {
+      reported = true;
+      report?.(silentSince, app.why);
+    }
+  };
+}
 function stopReason(signal) {
   const r = signal.reason;
   return typeof r === "string" ? r : r instanceof Error && r.message ? r.message : "the preview was stopped";
 }
+function watchPullRequest(prOpen, intervalMs, onClosed, onPollError) {
+  let over = false;
+  let timer;
+  const tick = async () => {
+    try {
+      if (!await prOpen()) {
+        if (!over) onClosed();
+        return;
+      }
+    } catch (err2) {
+      if (!over) onPollError(err2);
+    }
+    if (!over) timer = setTimeout(tick, intervalMs);
+  };
+  timer = setTimeout(tick, intervalMs);
+  return () => {
+    over = true;
+    clearTimeout(timer);
+  };
+}
+var PR_CLOSED, UP;
 var init_hold = __esm({
   "src/lifecycle/hold.ts"() {
     "use strict";
+    PR_CLOSED = "the pull request was closed or merged";
+    UP = { up: true };
   }
 });
 
@@ -67643,29 +67863,22 @@ var init_verify_classify = __esm({
 
 // src/tunnel/link-check.ts
 async function checkLink(url, protection, signal) {
-  const headers = publicUrlHeaders(protection);
-  try {
-    const res = await fetch(url, {
-      headers,
-      redirect: "manual",
-      signal: AbortSignal.any([signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)])
-    });
-    await res.body?.cancel();
-    const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), "");
-    if (code === ENDPOINT_OFFLINE)
-      return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
-    if (code !== void 0 && classifyAnswer(res.status, code, protection) === "final") {
-      return { up: false, final: true, why: visitorPlanError(code) };
-    }
-    return { up: true };
-  } catch {
-    return { up: true };
+  const answer = await httpAnswer(new URL(url), CHECK_TIMEOUT_MS, signal, publicUrlHeaders(protection));
+  if (!("status" in answer)) return { up: true };
+  const header = answer.headers["ngrok-error-code"];
+  const code = ngrokCodeOf(typeof header === "string" ? header : null, "");
+  if (code === ENDPOINT_OFFLINE)
+    return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
+  if (code !== void 0 && classifyAnswer(answer.status, code, protection) === "final") {
+    return { up: false, final: true, why: visitorPlanError(code) };
   }
+  return { up: true };
 }
 var ENDPOINT_OFFLINE, CHECK_TIMEOUT_MS;
 var init_link_check = __esm({
   "src/tunnel/link-check.ts"() {
     "use strict";
+    init_http();
     init_verify_classify();
     ENDPOINT_OFFLINE = 3200;
     CHECK_TIMEOUT_MS = 1e4;
@@ -67870,7 +68083,7 @@ var init_ngrok_bind = __esm({
 // node_modules/@ngrok/ngrok/index.js
 var require_ngrok = __commonJS({
   "node_modules/@ngrok/ngrok/index.js"(exports2, module2) {
-    var { existsSync: existsSync8, readFileSync: readFileSync11 } = require("fs");
+    var { existsSync: existsSync8, readFileSync: readFileSync12 } = require("fs");
     var { join: join13 } = require("path");
     var { platform: platform2, arch: arch2 } = process;
     var nativeBinding = null;
@@ -67880,7 +68093,7 @@ var require_ngrok = __commonJS({
       if (!process.report || typeof process.report.getReport !== "function") {
         try {
           const lddPath = require("child_process").execSync("which ldd").toString().trim();
-          return readFileSync11(lddPath, "utf8").includes("musl");
+          return readFileSync12(lddPath, "utf8").includes("musl");
         } catch (e) {
           return true;
         }
@@ -68702,7 +68915,22 @@ var init_tunnel = __esm({
 
 // src/preview.ts
 async function runPreview(config, deps) {
-  const { log: log2, signal } = deps;
+  const { log: log2 } = deps;
+  const closed = new AbortController();
+  const signal = AbortSignal.any([deps.signal, closed.signal]);
+  const prOpen = config.stopOnClose ? deps.prOpen : void 0;
+  const onPollError = (err2) => log2.warning(`Could not check the pull request: ${err2.message}`);
+  const openPublic = async (port2, s) => {
+    const stillOpen = await prOpen?.(s).catch((err2) => {
+      onPollError(err2);
+      return true;
+    });
+    if (stillOpen === false) closed.abort(PR_CLOSED);
+    checkStop(signal, false);
+    return open3(config, port2, deps, s);
+  };
+  let stopPrWatch = () => {
+  };
   const cleanup = new CleanupStack(log2);
   const phases = {};
   const startedAt = /* @__PURE__ */ new Date();
@@ -68712,6 +68940,7 @@ async function runPreview(config, deps) {
   let tunnel2;
   let live2 = {};
   let superseded = false;
+  let silenceReported = Promise.resolve();
   const emit = async (event, details2) => {
     for (const r of deps.reporters)
       if (await safeReport(r, { event, details: details2 }, log2) === "superseded") superseded = true;
@@ -68729,13 +68958,20 @@ async function runPreview(config, deps) {
   let end;
   try {
     const source = config.source;
-    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).catch((err2) => err2);
+    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).then(() => removeLeftBehind(deps)).catch((err2) => err2);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
+    if (prOpen)
+      stopPrWatch = watchPullRequest(
+        () => prOpen(signal),
+        deps.pollIntervalMs,
+        () => closed.abort(PR_CLOSED),
+        onPollError
+      );
     let localUrl;
     let early;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel((s) => open3(config, source.port, deps, s), signal, cleanup);
+      early = new EarlyTunnel((s) => openPublic(source.port, s), signal, cleanup);
       await timed(
         "ready",
         () => early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s, log2))
@@ -68754,9 +68990,9 @@ async function runPreview(config, deps) {
       await emit("starting", { commit: deps.commit, image: image.ref });
       const started = await timed("run", () => startContainer(docker, image, config, deps.labels, log2));
       app = started;
-      cleanup.push("remove the container", () => started.remove());
+      cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
-      early = new EarlyTunnel((s) => open3(config, started.hostPort, deps, s), signal, cleanup);
+      early = new EarlyTunnel((s) => openPublic(started.hostPort, s), signal, cleanup);
       await timed(
         "ready",
         () => early.alongside(
@@ -68789,6 +69025,7 @@ async function runPreview(config, deps) {
       containerId: app?.id,
       commit: deps.commit
     };
+    stopPrWatch();
     step = "live";
     await emit("live", {
       ...live2,
@@ -68801,6 +69038,8 @@ async function runPreview(config, deps) {
   } catch (error2) {
     end = { state: "failed", step, error: error2 };
   }
+  stopPrWatch();
+  await silenceReported;
   const final = finalState(end, signal, superseded);
   const failure2 = final === "failed" && end.state === "failed" ? await describeFailure(end, app) : void 0;
   await cleanup.run();
@@ -68824,11 +69063,27 @@ async function runPreview(config, deps) {
         }),
         tunnelLost: new Promise((resolve6) => current.onLost(resolve6)),
         pollIntervalMs: deps.pollIntervalMs,
-        prOpen: config.stopOnClose ? deps.prOpen : void 0,
+        prOpen,
         superseded: deps.superseded,
         linkUp: current.url ? (done) => checkLink(current.url, protectionOf(config), AbortSignal.any([signal, done])) : void 0,
         linkGraceMs: deps.watchdogMs ?? 3e4,
-        onPollError: (err2) => log2.warning(`Could not check the pull request: ${err2.message}`)
+        appAnswers: live2.localUrl ? (s) => appAnswers(new URL(config.healthPath ?? "/", live2.localUrl), deps.pollIntervalMs, s) : void 0,
+        onAppSilence: (since, why) => {
+          if (since)
+            log2.warning(`The app does not answer on its port since ${since.toISOString()} (${why}).`);
+          else log2.info("The app answers again.");
+          silenceReported = silenceReported.then(
+            () => emit("live", {
+              ...live2,
+              phases: { ...phases },
+              qrCode: config.github.qrCode,
+              protected: protectionOfLive(config),
+              notAnsweringSince: since,
+              notAnsweringWhy: why
+            })
+          );
+        },
+        onPollError
       });
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== void 0 && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
@@ -68850,6 +69105,15 @@ async function runPreview(config, deps) {
     }
   }
 }
+function removalPatience(id, deps) {
+  const patienceMs = deps.signal.aborted ? Math.min(CANCEL_PATIENCE_MS, deps.cleanupPatienceMs ?? CANCEL_PATIENCE_MS) : deps.cleanupPatienceMs ?? CLEANUP_PATIENCE_MS;
+  return {
+    patienceMs,
+    onWaiting: (problem) => deps.log.warning(
+      `The Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1e3)} s to remove container ${id.slice(0, 12)}.`
+    )
+  };
+}
 function open3(config, port2, deps, signal = deps.signal) {
   return openTunnel(config.tunnel, { port: port2 }, deps.metadata, deps.log, {
     watchdogMs: deps.watchdogMs,
@@ -68857,16 +69121,34 @@ function open3(config, port2, deps, signal = deps.signal) {
     signal
   });
 }
+async function appAnswers(url, pollIntervalMs2, signal) {
+  const timeoutMs = Math.min(APP_ANSWER_MAX_MS, Math.max(APP_ANSWER_MIN_MS, pollIntervalMs2));
+  const answer = await httpAnswer(url, timeoutMs, signal);
+  if ("status" in answer) return { up: true };
+  if (answer.silent)
+    return { up: false, why: `GET ${url.pathname} got no answer within ${timeoutMs / 1e3} s` };
+  return { up: false, why: `nothing answers on port ${url.port}: ${answer.error}` };
+}
 async function engineAnswers(docker) {
   try {
     await docker.ping();
   } catch (err2) {
-    const where = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+    const where = engineAddress();
     throw new PreviewError(
       "build",
       `The Docker engine does not answer at ${where} (${err2.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
       { code: "DOCKER_UNREACHABLE", cause: err2 }
     );
+  }
+}
+async function removeLeftBehind(deps) {
+  try {
+    for (const { id, run: run2 } of await removeEndedRuns(deps.docker, deps.labels))
+      deps.log.warning(
+        `Removed container ${id.slice(0, 12)} left behind by run ${run2} of this preview, which ended without cleaning up.`
+      );
+  } catch (err2) {
+    deps.log.warning(`Could not check for containers left behind by ended runs: ${err2.message}`);
   }
 }
 function buildCacheOf(image) {
@@ -68909,19 +69191,25 @@ async function safeReport(r, e, log2) {
     log2.warning(`Could not update the ${r.name}: ${err2.message}`);
   }
 }
-var TUNNEL_HEALTHY_MS, StopRequested;
+var CLEANUP_PATIENCE_MS, CANCEL_PATIENCE_MS, TUNNEL_HEALTHY_MS, APP_ANSWER_MIN_MS, APP_ANSWER_MAX_MS, StopRequested;
 var init_preview = __esm({
   "src/preview.ts"() {
     "use strict";
+    init_docker_errors();
     init_docker();
     init_errors();
+    init_http();
     init_cleanup();
     init_early_tunnel();
     init_hold();
     init_share();
     init_tunnel();
     init_protection_rules();
+    CLEANUP_PATIENCE_MS = 2 * 6e4;
+    CANCEL_PATIENCE_MS = 5e3;
     TUNNEL_HEALTHY_MS = 10 * 6e4;
+    APP_ANSWER_MIN_MS = 2e3;
+    APP_ANSWER_MAX_MS = 1e4;
     StopRequested = class extends Error {
       constructor(why = "signal") {
         super("stop requested");
@@ -70402,10 +70690,10 @@ var require_util5 = __commonJS({
       }
       obj[kListeners] = null;
     }
-    function errorRequest2(client, request4, err2) {
+    function errorRequest2(client, request3, err2) {
       try {
-        request4.onError(err2);
-        assert(request4.aborted);
+        request3.onError(err2);
+        assert(request3.aborted);
       } catch (err3) {
         client.emit("error", err3);
       }
@@ -70979,7 +71267,7 @@ var require_request = __commonJS({
         return this;
       }
     };
-    function processHeader(request4, key, val) {
+    function processHeader(request3, key, val) {
       if (val && (typeof val === "object" && !Array.isArray(val))) {
         throw new InvalidArgumentError(`invalid ${key} header`);
       } else if (val === void 0) {
@@ -71026,24 +71314,24 @@ var require_request = __commonJS({
         }
       }
       if (headerName === "host") {
-        if (request4.host !== null) {
+        if (request3.host !== null) {
           throw new InvalidArgumentError("duplicate host header");
         }
         if (typeof val !== "string") {
           throw new InvalidArgumentError("invalid host header");
         }
-        request4.host = val;
+        request3.host = val;
       } else if (headerName === "content-length") {
-        if (request4.contentLength !== null) {
+        if (request3.contentLength !== null) {
           throw new InvalidArgumentError("duplicate content-length header");
         }
-        request4.contentLength = parseInt(val, 10);
-        if (!Number.isFinite(request4.contentLength)) {
+        request3.contentLength = parseInt(val, 10);
+        if (!Number.isFinite(request3.contentLength)) {
           throw new InvalidArgumentError("invalid content-length header");
         }
-      } else if (request4.contentType === null && headerName === "content-type") {
-        request4.contentType = val;
-        request4.headers.push(key, val);
+      } else if (request3.contentType === null && headerName === "content-type") {
+        request3.contentType = val;
+        request3.headers.push(key, val);
       } else if (headerName === "transfer-encoding" || headerName === "keep-alive" || headerName === "upgrade") {
         throw new InvalidArgumentError(`invalid ${headerName} header`);
       } else if (headerName === "connection") {
@@ -71052,12 +71340,12 @@ var require_request = __commonJS({
           throw new InvalidArgumentError("invalid connection header");
         }
         if (value === "close") {
-          request4.reset = true;
+          request3.reset = true;
         }
       } else if (headerName === "expect") {
         throw new NotSupportedError("expect header not supported");
       } else {
-        request4.headers.push(key, val);
+        request3.headers.push(key, val);
       }
     }
     module2.exports = Request;
@@ -71596,14 +71884,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname: hostname2, host, protocol, port: port2, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname3, host, protocol, port: port2, servername, localAddress, httpSocket }, callback) {
         let socket2;
         if (protocol === "https:") {
           if (!tls) {
             tls = require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname2;
+          const sessionKey = servername || hostname3;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port2 = port2 || 443;
@@ -71619,7 +71907,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port: port2,
-            host: hostname2
+            host: hostname3
           });
           socket2.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -71633,14 +71921,14 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port: port2,
-            host: hostname2
+            host: hostname3
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket2.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket2), { timeout, hostname: hostname2, port: port2 });
+        const clearConnectTimeout = setupConnectTimeout(new WeakRef(socket2), { timeout, hostname: hostname3, port: port2 });
         socket2.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -73147,11 +73435,11 @@ var require_util6 = __commonJS({
     function normalizeBinaryStringToUtf8(value) {
       return Buffer.from(value, "binary").toString("utf8");
     }
-    function requestCurrentURL(request4) {
-      return request4.urlList[request4.urlList.length - 1];
+    function requestCurrentURL(request3) {
+      return request3.urlList[request3.urlList.length - 1];
     }
-    function requestBadPort(request4) {
-      const url = requestCurrentURL(request4);
+    function requestBadPort(request3) {
+      const url = requestCurrentURL(request3);
       if (urlIsHttpHttpsScheme(url) && badPortsSet.has(url.port)) {
         return "blocked";
       }
@@ -73175,7 +73463,7 @@ var require_util6 = __commonJS({
     function isValidHeaderValue(potentialValue) {
       return (potentialValue[0] === "	" || potentialValue[0] === " " || potentialValue[potentialValue.length - 1] === "	" || potentialValue[potentialValue.length - 1] === " " || potentialValue.includes("\n") || potentialValue.includes("\r") || potentialValue.includes("\0")) === false;
     }
-    function setRequestReferrerPolicyOnRedirect(request4, actualResponse) {
+    function setRequestReferrerPolicyOnRedirect(request3, actualResponse) {
       const { headersList } = actualResponse;
       const policyHeader = (headersList.get("referrer-policy", true) ?? "").split(",");
       let policy = "";
@@ -73189,7 +73477,7 @@ var require_util6 = __commonJS({
         }
       }
       if (policy !== "") {
-        request4.referrerPolicy = policy;
+        request3.referrerPolicy = policy;
       }
     }
     function crossOriginResourcePolicyCheck() {
@@ -73201,38 +73489,38 @@ var require_util6 = __commonJS({
     function TAOCheck() {
       return "success";
     }
-    function appendFetchMetadata(httpRequest) {
+    function appendFetchMetadata(httpRequest2) {
       let header = null;
-      header = httpRequest.mode;
-      httpRequest.headersList.set("sec-fetch-mode", header, true);
+      header = httpRequest2.mode;
+      httpRequest2.headersList.set("sec-fetch-mode", header, true);
     }
-    function appendRequestOriginHeader(request4) {
-      let serializedOrigin = request4.origin;
+    function appendRequestOriginHeader(request3) {
+      let serializedOrigin = request3.origin;
       if (serializedOrigin === "client" || serializedOrigin === void 0) {
         return;
       }
-      if (request4.responseTainting === "cors" || request4.mode === "websocket") {
-        request4.headersList.append("origin", serializedOrigin, true);
-      } else if (request4.method !== "GET" && request4.method !== "HEAD") {
-        switch (request4.referrerPolicy) {
+      if (request3.responseTainting === "cors" || request3.mode === "websocket") {
+        request3.headersList.append("origin", serializedOrigin, true);
+      } else if (request3.method !== "GET" && request3.method !== "HEAD") {
+        switch (request3.referrerPolicy) {
           case "no-referrer":
             serializedOrigin = null;
             break;
           case "no-referrer-when-downgrade":
           case "strict-origin":
           case "strict-origin-when-cross-origin":
-            if (request4.origin && urlHasHttpsScheme(request4.origin) && !urlHasHttpsScheme(requestCurrentURL(request4))) {
+            if (request3.origin && urlHasHttpsScheme(request3.origin) && !urlHasHttpsScheme(requestCurrentURL(request3))) {
               serializedOrigin = null;
             }
             break;
           case "same-origin":
-            if (!sameOrigin(request4, requestCurrentURL(request4))) {
+            if (!sameOrigin(request3, requestCurrentURL(request3))) {
               serializedOrigin = null;
             }
             break;
           default:
         }
-        request4.headersList.append("origin", serializedOrigin, true);
+        request3.headersList.append("origin", serializedOrigin, true);
       }
     }
     function coarsenTime(timestamp, crossOriginIsolatedCapability) {
@@ -73286,26 +73574,26 @@ var require_util6 = __commonJS({
         referrerPolicy: policyContainer.referrerPolicy
       };
     }
-    function determineRequestsReferrer(request4) {
-      const policy = request4.referrerPolicy;
+    function determineRequestsReferrer(request3) {
+      const policy = request3.referrerPolicy;
       assert(policy);
       let referrerSource = null;
-      if (request4.referrer === "client") {
+      if (request3.referrer === "client") {
         const globalOrigin = getGlobalOrigin();
         if (!globalOrigin || globalOrigin.origin === "null") {
           return "no-referrer";
         }
         referrerSource = new URL(globalOrigin);
-      } else if (request4.referrer instanceof URL) {
-        referrerSource = request4.referrer;
+      } else if (request3.referrer instanceof URL) {
+        referrerSource = request3.referrer;
       }
       let referrerURL = stripURLForReferrer(referrerSource);
       const referrerOrigin = stripURLForReferrer(referrerSource, true);
       if (referrerURL.toString().length > 4096) {
         referrerURL = referrerOrigin;
       }
-      const areSameOrigin = sameOrigin(request4, referrerURL);
-      const isNonPotentiallyTrustWorthy = isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(request4.url);
+      const areSameOrigin = sameOrigin(request3, referrerURL);
+      const isNonPotentiallyTrustWorthy = isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(request3.url);
       switch (policy) {
         case "origin":
           return referrerOrigin != null ? referrerOrigin : stripURLForReferrer(referrerSource, true);
@@ -73316,7 +73604,7 @@ var require_util6 = __commonJS({
         case "origin-when-cross-origin":
           return areSameOrigin ? referrerURL : referrerOrigin;
         case "strict-origin-when-cross-origin": {
-          const currentURL = requestCurrentURL(request4);
+          const currentURL = requestCurrentURL(request3);
           if (sameOrigin(referrerURL, currentURL)) {
             return referrerURL;
           }
@@ -73477,7 +73765,7 @@ var require_util6 = __commonJS({
       }
       return true;
     }
-    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request4) {
+    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request3) {
     }
     function sameOrigin(A, B) {
       if (A.origin === B.origin && A.origin === "null") {
@@ -75046,11 +75334,11 @@ var require_client_h1 = __commonJS({
           util.destroy(socket2, new SocketError("bad response", util.getSocketInfo(socket2)));
           return -1;
         }
-        const request4 = client[kQueue][client[kRunningIdx]];
-        if (!request4) {
+        const request3 = client[kQueue][client[kRunningIdx]];
+        if (!request3) {
           return -1;
         }
-        request4.onResponseStarted();
+        request3.onResponseStarted();
       }
       onHeaderField(buf) {
         const len = this.headers.length;
@@ -75095,9 +75383,9 @@ var require_client_h1 = __commonJS({
         assert(!socket2.destroyed);
         assert(!this.paused);
         assert((headers.length & 1) === 0);
-        const request4 = client[kQueue][client[kRunningIdx]];
-        assert(request4);
-        assert(request4.upgrade || request4.method === "CONNECT");
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
+        assert(request3.upgrade || request3.method === "CONNECT");
         this.statusCode = null;
         this.statusText = "";
         this.shouldKeepAlive = null;
@@ -75114,9 +75402,9 @@ var require_client_h1 = __commonJS({
         client[kQueue][client[kRunningIdx]++] = null;
         client.emit("disconnect", client[kUrl], [client], new InformationalError("upgrade"));
         try {
-          request4.onUpgrade(statusCode2, headers, socket2, statusText);
+          request3.onUpgrade(statusCode2, headers, socket2, statusText);
         } catch (error2) {
-          util.errorRequest(client, request4, error2);
+          util.errorRequest(client, request3, error2);
           util.destroy(socket2, error2);
         }
         client[kResume]();
@@ -75130,8 +75418,8 @@ var require_client_h1 = __commonJS({
           util.destroy(socket2, new SocketError("bad response", util.getSocketInfo(socket2)));
           return -1;
         }
-        const request4 = client[kQueue][client[kRunningIdx]];
-        if (!request4) {
+        const request3 = client[kQueue][client[kRunningIdx]];
+        if (!request3) {
           return -1;
         }
         assert(!this.upgrade);
@@ -75140,23 +75428,23 @@ var require_client_h1 = __commonJS({
           util.destroy(socket2, new SocketError("bad response", util.getSocketInfo(socket2)));
           return -1;
         }
-        if (upgrade && !request4.upgrade) {
+        if (upgrade && !request3.upgrade) {
           util.destroy(socket2, new SocketError("bad upgrade", util.getSocketInfo(socket2)));
           return -1;
         }
         assert(this.timeoutType === TIMEOUT_HEADERS);
         this.statusCode = statusCode2;
         this.shouldKeepAlive = shouldKeepAlive || // Override llhttp value which does not allow keepAlive for HEAD.
-        request4.method === "HEAD" && !socket2[kReset] && this.connection.toLowerCase() === "keep-alive";
+        request3.method === "HEAD" && !socket2[kReset] && this.connection.toLowerCase() === "keep-alive";
         if (this.statusCode >= 200) {
-          const bodyTimeout = request4.bodyTimeout != null ? request4.bodyTimeout : client[kBodyTimeout];
+          const bodyTimeout = request3.bodyTimeout != null ? request3.bodyTimeout : client[kBodyTimeout];
           this.setTimeout(bodyTimeout, TIMEOUT_BODY);
         } else if (this.timeout) {
           if (this.timeout.refresh) {
             this.timeout.refresh();
           }
         }
-        if (request4.method === "CONNECT") {
+        if (request3.method === "CONNECT") {
           assert(client[kRunning] === 1);
           this.upgrade = true;
           return 2;
@@ -75187,11 +75475,11 @@ var require_client_h1 = __commonJS({
         } else {
           socket2[kReset] = true;
         }
-        const pause = request4.onHeaders(statusCode2, headers, this.resume, statusText) === false;
-        if (request4.aborted) {
+        const pause = request3.onHeaders(statusCode2, headers, this.resume, statusText) === false;
+        if (request3.aborted) {
           return -1;
         }
-        if (request4.method === "HEAD") {
+        if (request3.method === "HEAD") {
           return 1;
         }
         if (statusCode2 < 200) {
@@ -75208,8 +75496,8 @@ var require_client_h1 = __commonJS({
         if (socket2.destroyed) {
           return -1;
         }
-        const request4 = client[kQueue][client[kRunningIdx]];
-        assert(request4);
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
         assert(this.timeoutType === TIMEOUT_BODY);
         if (this.timeout) {
           if (this.timeout.refresh) {
@@ -75222,7 +75510,7 @@ var require_client_h1 = __commonJS({
           return -1;
         }
         this.bytesRead += buf.length;
-        if (request4.onData(buf) === false) {
+        if (request3.onData(buf) === false) {
           return constants5.ERROR.PAUSED;
         }
       }
@@ -75236,8 +75524,8 @@ var require_client_h1 = __commonJS({
         }
         assert(statusCode2 >= 100);
         assert((this.headers.length & 1) === 0);
-        const request4 = client[kQueue][client[kRunningIdx]];
-        assert(request4);
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
         this.statusCode = null;
         this.statusText = "";
         this.bytesRead = 0;
@@ -75249,11 +75537,11 @@ var require_client_h1 = __commonJS({
         if (statusCode2 < 200) {
           return;
         }
-        if (request4.method !== "HEAD" && contentLength && bytesRead !== parseInt(contentLength, 10)) {
+        if (request3.method !== "HEAD" && contentLength && bytesRead !== parseInt(contentLength, 10)) {
           util.destroy(socket2, new ResponseContentLengthMismatchError());
           return -1;
         }
-        request4.onComplete(headers);
+        request3.onComplete(headers);
         client[kQueue][client[kRunningIdx]++] = null;
         socket2[kSocketUsed] = true;
         if (socket2[kWriting]) {
@@ -75351,13 +75639,13 @@ var require_client_h1 = __commonJS({
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
-            const request4 = requests[i];
-            util.errorRequest(client2, request4, err2);
+            const request3 = requests[i];
+            util.errorRequest(client2, request3, err2);
           }
         } else if (client2[kRunning] > 0 && err2.code !== "UND_ERR_INFO") {
-          const request4 = client2[kQueue][client2[kRunningIdx]];
+          const request3 = client2[kQueue][client2[kRunningIdx]];
           client2[kQueue][client2[kRunningIdx]++] = null;
-          util.errorRequest(client2, request4, err2);
+          util.errorRequest(client2, request3, err2);
         }
         client2[kPendingIdx] = client2[kRunningIdx];
         assert(client2[kRunning] === 0);
@@ -75387,18 +75675,18 @@ var require_client_h1 = __commonJS({
         get destroyed() {
           return socket2.destroyed;
         },
-        busy(request4) {
+        busy(request3) {
           if (socket2[kWriting] || socket2[kReset] || socket2[kBlocking] || socket2[kIdleSocketValidation] === 1) {
             return true;
           }
-          if (request4) {
-            if (client[kRunning] > 0 && !request4.idempotent) {
+          if (request3) {
+            if (client[kRunning] > 0 && !request3.idempotent) {
               return true;
             }
-            if (client[kRunning] > 0 && (request4.upgrade || request4.method === "CONNECT")) {
+            if (client[kRunning] > 0 && (request3.upgrade || request3.method === "CONNECT")) {
               return true;
             }
-            if (client[kRunning] > 0 && util.bodyLength(request4.body) !== 0 && (util.isStream(request4.body) || util.isAsyncIterable(request4.body) || util.isFormDataLike(request4.body))) {
+            if (client[kRunning] > 0 && util.bodyLength(request3.body) !== 0 && (util.isStream(request3.body) || util.isAsyncIterable(request3.body) || util.isFormDataLike(request3.body))) {
               return true;
             }
           }
@@ -75464,8 +75752,8 @@ var require_client_h1 = __commonJS({
           }
         } else if (client[kRunning] > 0 && socket2[kParser].statusCode < 200) {
           if (socket2[kParser].timeoutType !== TIMEOUT_HEADERS) {
-            const request4 = client[kQueue][client[kRunningIdx]];
-            const headersTimeout = request4.headersTimeout != null ? request4.headersTimeout : client[kHeadersTimeout];
+            const request3 = client[kQueue][client[kRunningIdx]];
+            const headersTimeout = request3.headersTimeout != null ? request3.headersTimeout : client[kHeadersTimeout];
             socket2[kParser].setTimeout(headersTimeout, TIMEOUT_HEADERS);
           }
         }
@@ -75474,26 +75762,26 @@ var require_client_h1 = __commonJS({
     function shouldSendContentLength(method) {
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
-    function writeH1(client, request4) {
-      const { method, path: path4, host, upgrade, blocking, reset } = request4;
-      let { body: body2, headers, contentLength } = request4;
+    function writeH1(client, request3) {
+      const { method, path: path4, host, upgrade, blocking, reset } = request3;
+      let { body: body2, headers, contentLength } = request3;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body2)) {
         if (!extractBody) {
           extractBody = require_body().extractBody;
         }
         const [bodyStream, contentType] = extractBody(body2);
-        if (request4.contentType == null) {
+        if (request3.contentType == null) {
           headers.push("content-type", contentType);
         }
         body2 = bodyStream.stream;
         contentLength = bodyStream.length;
-      } else if (util.isBlobLike(body2) && request4.contentType == null) {
+      } else if (util.isBlobLike(body2) && request3.contentType == null) {
         const contentType = body2.type;
         if (contentType) {
           const contentTypeValue = `${contentType}`;
           if (!util.isValidHeaderValue(contentTypeValue)) {
-            util.errorRequest(client, request4, new InvalidArgumentError("invalid content-type header"));
+            util.errorRequest(client, request3, new InvalidArgumentError("invalid content-type header"));
             return false;
           }
           headers.push("content-type", contentTypeValue);
@@ -75505,14 +75793,14 @@ var require_client_h1 = __commonJS({
       const bodyLength = util.bodyLength(body2);
       contentLength = bodyLength ?? contentLength;
       if (contentLength === null) {
-        contentLength = request4.contentLength;
+        contentLength = request3.contentLength;
       }
       if (contentLength === 0 && !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request4.contentLength !== null && request4.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength !== null && request3.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request4, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -75520,25 +75808,25 @@ var require_client_h1 = __commonJS({
       const socket2 = client[kSocket];
       clearIdleSocketValidation(socket2);
       const abort = (error2) => {
-        if (request4.aborted) {
+        if (request3.aborted) {
           return;
         }
-        if (request4.completed) {
-          if (request4.upgrade || request4.method === "CONNECT") {
+        if (request3.completed) {
+          if (request3.upgrade || request3.method === "CONNECT") {
             util.destroy(socket2, new InformationalError("aborted"));
           }
           return;
         }
-        util.errorRequest(client, request4, error2 || new RequestAbortedError());
+        util.errorRequest(client, request3, error2 || new RequestAbortedError());
         util.destroy(body2);
         util.destroy(socket2, new InformationalError("aborted"));
       };
       try {
-        request4.onConnect(abort);
+        request3.onConnect(abort);
       } catch (err2) {
-        util.errorRequest(client, request4, err2);
+        util.errorRequest(client, request3, err2);
       }
-      if (request4.aborted) {
+      if (request3.aborted) {
         return false;
       }
       if (method === "HEAD") {
@@ -75589,31 +75877,31 @@ upgrade: ${upgrade}\r
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request: request4, headers: header, socket: socket2 });
+        channels.sendHeaders.publish({ request: request3, headers: header, socket: socket2 });
       }
       if (!body2 || bodyLength === 0) {
-        writeBuffer(abort, null, client, request4, socket2, contentLength, header, expectsPayload);
+        writeBuffer(abort, null, client, request3, socket2, contentLength, header, expectsPayload);
       } else if (util.isBuffer(body2)) {
-        writeBuffer(abort, body2, client, request4, socket2, contentLength, header, expectsPayload);
+        writeBuffer(abort, body2, client, request3, socket2, contentLength, header, expectsPayload);
       } else if (util.isBlobLike(body2)) {
         if (typeof body2.stream === "function") {
-          writeIterable(abort, body2.stream(), client, request4, socket2, contentLength, header, expectsPayload);
+          writeIterable(abort, body2.stream(), client, request3, socket2, contentLength, header, expectsPayload);
         } else {
-          writeBlob(abort, body2, client, request4, socket2, contentLength, header, expectsPayload);
+          writeBlob(abort, body2, client, request3, socket2, contentLength, header, expectsPayload);
         }
       } else if (util.isStream(body2)) {
-        writeStream(abort, body2, client, request4, socket2, contentLength, header, expectsPayload);
+        writeStream(abort, body2, client, request3, socket2, contentLength, header, expectsPayload);
       } else if (util.isIterable(body2)) {
-        writeIterable(abort, body2, client, request4, socket2, contentLength, header, expectsPayload);
+        writeIterable(abort, body2, client, request3, socket2, contentLength, header, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body2, client, request4, socket2, contentLength, header, expectsPayload) {
+    function writeStream(abort, body2, client, request3, socket2, contentLength, header, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished = false;
-      const writer = new AsyncWriter({ abort, socket: socket2, request: request4, contentLength, client, expectsPayload, header });
+      const writer = new AsyncWriter({ abort, socket: socket2, request: request3, contentLength, client, expectsPayload, header });
       const onData = function(chunk) {
         if (finished) {
           return;
@@ -75679,7 +75967,7 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body2, client, request4, socket2, contentLength, header, expectsPayload) {
+    function writeBuffer(abort, body2, client, request3, socket2, contentLength, header, expectsPayload) {
       try {
         if (!body2) {
           if (contentLength === 0) {
@@ -75699,18 +75987,18 @@ upgrade: ${upgrade}\r
 `, "latin1");
           socket2.write(body2);
           socket2.uncork();
-          request4.onBodySent(body2);
-          if (!expectsPayload && request4.reset !== false) {
+          request3.onBodySent(body2);
+          if (!expectsPayload && request3.reset !== false) {
             socket2[kReset] = true;
           }
         }
-        request4.onRequestSent();
+        request3.onRequestSent();
         client[kResume]();
       } catch (err2) {
         abort(err2);
       }
     }
-    async function writeBlob(abort, body2, client, request4, socket2, contentLength, header, expectsPayload) {
+    async function writeBlob(abort, body2, client, request3, socket2, contentLength, header, expectsPayload) {
       assert(contentLength === body2.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body2.size) {
@@ -75723,9 +76011,9 @@ upgrade: ${upgrade}\r
 `, "latin1");
         socket2.write(buffer);
         socket2.uncork();
-        request4.onBodySent(buffer);
-        request4.onRequestSent();
-        if (!expectsPayload && request4.reset !== false) {
+        request3.onBodySent(buffer);
+        request3.onRequestSent();
+        if (!expectsPayload && request3.reset !== false) {
           socket2[kReset] = true;
         }
         client[kResume]();
@@ -75733,7 +76021,7 @@ upgrade: ${upgrade}\r
         abort(err2);
       }
     }
-    async function writeIterable(abort, body2, client, request4, socket2, contentLength, header, expectsPayload) {
+    async function writeIterable(abort, body2, client, request3, socket2, contentLength, header, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -75752,7 +76040,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket2.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket: socket2, request: request4, contentLength, client, expectsPayload, header });
+      const writer = new AsyncWriter({ abort, socket: socket2, request: request3, contentLength, client, expectsPayload, header });
       try {
         for await (const chunk of body2) {
           if (socket2[kError]) {
@@ -75770,9 +76058,9 @@ upgrade: ${upgrade}\r
       }
     }
     var AsyncWriter = class {
-      constructor({ abort, socket: socket2, request: request4, contentLength, client, expectsPayload, header }) {
+      constructor({ abort, socket: socket2, request: request3, contentLength, client, expectsPayload, header }) {
         this.socket = socket2;
-        this.request = request4;
+        this.request = request3;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
@@ -75782,7 +76070,7 @@ upgrade: ${upgrade}\r
         socket2[kWriting] = true;
       }
       write(chunk) {
-        const { socket: socket2, request: request4, contentLength, client, bytesWritten, expectsPayload, header } = this;
+        const { socket: socket2, request: request3, contentLength, client, bytesWritten, expectsPayload, header } = this;
         if (socket2[kError]) {
           throw socket2[kError];
         }
@@ -75801,7 +76089,7 @@ upgrade: ${upgrade}\r
         }
         socket2.cork();
         if (bytesWritten === 0) {
-          if (!expectsPayload && request4.reset !== false) {
+          if (!expectsPayload && request3.reset !== false) {
             socket2[kReset] = true;
           }
           if (contentLength === null) {
@@ -75821,7 +76109,7 @@ ${len.toString(16)}\r
         this.bytesWritten += len;
         const ret = socket2.write(chunk);
         socket2.uncork();
-        request4.onBodySent(chunk);
+        request3.onBodySent(chunk);
         if (!ret) {
           if (socket2[kParser].timeout && socket2[kParser].timeoutType === TIMEOUT_HEADERS) {
             if (socket2[kParser].timeout.refresh) {
@@ -75832,8 +76120,8 @@ ${len.toString(16)}\r
         return ret;
       }
       end() {
-        const { socket: socket2, contentLength, client, bytesWritten, expectsPayload, header, request: request4 } = this;
-        request4.onRequestSent();
+        const { socket: socket2, contentLength, client, bytesWritten, expectsPayload, header, request: request3 } = this;
+        request3.onRequestSent();
         socket2[kWriting] = false;
         if (socket2[kError]) {
           throw socket2[kError];
@@ -75978,8 +76266,8 @@ var require_client_h2 = __commonJS({
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
-            const request4 = requests[i];
-            util.errorRequest(client2, request4, err2);
+            const request3 = requests[i];
+            util.errorRequest(client2, request3, err2);
           }
         }
       });
@@ -76071,9 +76359,9 @@ var require_client_h2 = __commonJS({
       }
       util.destroy(this[kSocket], err2);
       if (client[kRunningIdx] < client[kQueue].length) {
-        const request4 = client[kQueue][client[kRunningIdx]];
+        const request3 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util.errorRequest(client, request4, err2);
+        util.errorRequest(client, request3, err2);
         client[kPendingIdx] = client[kRunningIdx];
       }
       assert(client[kRunning] === 0);
@@ -76083,12 +76371,12 @@ var require_client_h2 = __commonJS({
     function shouldSendContentLength(method) {
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
-    function writeH2(client, request4) {
+    function writeH2(client, request3) {
       const session = client[kHTTP2Session];
-      const { method, path: path4, host, upgrade, expectContinue, signal, headers: reqHeaders } = request4;
-      let { body: body2 } = request4;
+      const { method, path: path4, host, upgrade, expectContinue, signal, headers: reqHeaders } = request3;
+      let { body: body2 } = request3;
       if (upgrade) {
-        util.errorRequest(client, request4, new Error("Upgrade not supported for H2"));
+        util.errorRequest(client, request3, new Error("Upgrade not supported for H2"));
         return false;
       }
       const headers = {};
@@ -76108,21 +76396,21 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream;
-      const { hostname: hostname2, port: port2 } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port2 ? `:${port2}` : ""}`;
+      const { hostname: hostname3, port: port2 } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname3}${port2 ? `:${port2}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
-        if (request4.aborted) {
+        if (request3.aborted) {
           return;
         }
-        if (request4.completed) {
+        if (request3.completed) {
           if (method === "CONNECT" && stream != null) {
             util.destroy(stream, error2 || new RequestAbortedError());
           }
           return;
         }
         error2 = error2 || new RequestAbortedError();
-        util.errorRequest(client, request4, error2);
+        util.errorRequest(client, request3, error2);
         if (stream != null) {
           util.destroy(stream, error2);
         }
@@ -76131,11 +76419,11 @@ var require_client_h2 = __commonJS({
         client[kResume]();
       };
       try {
-        request4.onConnect(abort);
+        request3.onConnect(abort);
       } catch (err2) {
-        util.errorRequest(client, request4, err2);
+        util.errorRequest(client, request3, err2);
       }
-      if (request4.aborted) {
+      if (request3.aborted) {
         return false;
       }
       if (method === "CONNECT") {
@@ -76145,22 +76433,22 @@ var require_client_h2 = __commonJS({
         const onResponse = (headers2) => {
           upgradeResponseFinished = true;
           stream.off(errorMonitor, onUpgradeError);
-          request4.onUpgradeResponse(Number(headers2[HTTP2_HEADER_STATUS]), headers2, parseH2ResponseHeaders);
+          request3.onUpgradeResponse(Number(headers2[HTTP2_HEADER_STATUS]), headers2, parseH2ResponseHeaders);
         };
         const onUpgradeError = (error2) => {
           upgradeResponseFinished = true;
           stream.off("response", onResponse);
-          request4.onUpgradeError(error2);
+          request3.onUpgradeError(error2);
         };
         const onReady = () => {
           try {
-            request4.onUpgrade(null, null, stream);
+            request3.onUpgrade(null, null, stream);
           } catch (error2) {
             stream.off("response", onResponse);
             abort(error2);
             return;
           }
-          if (request4.aborted) {
+          if (request3.aborted) {
             return;
           }
           stream.off("error", abort);
@@ -76172,10 +76460,10 @@ var require_client_h2 = __commonJS({
         ++session[kOpenStreams];
         onReady();
         stream.once("close", () => {
-          if (!upgradeResponseFinished && request4.completed) {
+          if (!upgradeResponseFinished && request3.completed) {
             stream.off("response", onResponse);
             stream.off(errorMonitor, onUpgradeError);
-            request4.onUpgradeError(new InformationalError(`HTTP/2: "stream error" received - code ${stream.rstCode}`));
+            request3.onUpgradeError(new InformationalError(`HTTP/2: "stream error" received - code ${stream.rstCode}`));
           }
           session[kOpenStreams] -= 1;
           if (session[kOpenStreams] === 0) session.unref();
@@ -76197,14 +76485,14 @@ var require_client_h2 = __commonJS({
         contentLength = bodyStream.length;
       }
       if (contentLength == null) {
-        contentLength = request4.contentLength;
+        contentLength = request3.contentLength;
       }
       if (contentLength === 0 || !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request4.contentLength != null && request4.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength != null && request3.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request4, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -76229,25 +76517,25 @@ var require_client_h2 = __commonJS({
       ++session[kOpenStreams];
       stream.once("response", (headers2) => {
         const { [HTTP2_HEADER_STATUS]: statusCode2, ...realHeaders } = headers2;
-        request4.onResponseStarted();
-        if (request4.aborted) {
+        request3.onResponseStarted();
+        if (request3.aborted) {
           const err2 = new RequestAbortedError();
-          util.errorRequest(client, request4, err2);
+          util.errorRequest(client, request3, err2);
           util.destroy(stream, err2);
           return;
         }
-        if (request4.onHeaders(Number(statusCode2), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
+        if (request3.onHeaders(Number(statusCode2), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
           stream.pause();
         }
         stream.on("data", (chunk) => {
-          if (request4.onData(chunk) === false) {
+          if (request3.onData(chunk) === false) {
             stream.pause();
           }
         });
       });
       stream.once("end", () => {
         if (stream.state?.state == null || stream.state.state < 6) {
-          request4.onComplete([]);
+          request3.onComplete([]);
         }
         if (session[kOpenStreams] === 0) {
           session.unref();
@@ -76277,7 +76565,7 @@ var require_client_h2 = __commonJS({
             stream,
             null,
             client,
-            request4,
+            request3,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -76288,7 +76576,7 @@ var require_client_h2 = __commonJS({
             stream,
             body2,
             client,
-            request4,
+            request3,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -76300,7 +76588,7 @@ var require_client_h2 = __commonJS({
               stream,
               body2.stream(),
               client,
-              request4,
+              request3,
               client[kSocket],
               contentLength,
               expectsPayload
@@ -76311,7 +76599,7 @@ var require_client_h2 = __commonJS({
               stream,
               body2,
               client,
-              request4,
+              request3,
               client[kSocket],
               contentLength,
               expectsPayload
@@ -76325,7 +76613,7 @@ var require_client_h2 = __commonJS({
             stream,
             body2,
             client,
-            request4,
+            request3,
             contentLength
           );
         } else if (util.isIterable(body2)) {
@@ -76334,7 +76622,7 @@ var require_client_h2 = __commonJS({
             stream,
             body2,
             client,
-            request4,
+            request3,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -76344,7 +76632,7 @@ var require_client_h2 = __commonJS({
         }
       }
     }
-    function writeBuffer(abort, h2stream, body2, client, request4, socket2, contentLength, expectsPayload) {
+    function writeBuffer(abort, h2stream, body2, client, request3, socket2, contentLength, expectsPayload) {
       try {
         if (body2 != null && util.isBuffer(body2)) {
           assert(contentLength === body2.byteLength, "buffer body must have content length");
@@ -76352,18 +76640,18 @@ var require_client_h2 = __commonJS({
           h2stream.write(body2);
           h2stream.uncork();
           h2stream.end();
-          request4.onBodySent(body2);
+          request3.onBodySent(body2);
         }
         if (!expectsPayload) {
           socket2[kReset] = true;
         }
-        request4.onRequestSent();
+        request3.onRequestSent();
         client[kResume]();
       } catch (error2) {
         abort(error2);
       }
     }
-    function writeStream(abort, socket2, expectsPayload, h2stream, body2, client, request4, contentLength) {
+    function writeStream(abort, socket2, expectsPayload, h2stream, body2, client, request3, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       const pipe = pipeline2(
         body2,
@@ -76374,7 +76662,7 @@ var require_client_h2 = __commonJS({
             abort(err2);
           } else {
             util.removeAllListeners(pipe);
-            request4.onRequestSent();
+            request3.onRequestSent();
             if (!expectsPayload) {
               socket2[kReset] = true;
             }
@@ -76384,10 +76672,10 @@ var require_client_h2 = __commonJS({
       );
       util.addListener(pipe, "data", onPipeData);
       function onPipeData(chunk) {
-        request4.onBodySent(chunk);
+        request3.onBodySent(chunk);
       }
     }
-    async function writeBlob(abort, h2stream, body2, client, request4, socket2, contentLength, expectsPayload) {
+    async function writeBlob(abort, h2stream, body2, client, request3, socket2, contentLength, expectsPayload) {
       assert(contentLength === body2.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body2.size) {
@@ -76398,8 +76686,8 @@ var require_client_h2 = __commonJS({
         h2stream.write(buffer);
         h2stream.uncork();
         h2stream.end();
-        request4.onBodySent(buffer);
-        request4.onRequestSent();
+        request3.onBodySent(buffer);
+        request3.onRequestSent();
         if (!expectsPayload) {
           socket2[kReset] = true;
         }
@@ -76408,7 +76696,7 @@ var require_client_h2 = __commonJS({
         abort(err2);
       }
     }
-    async function writeIterable(abort, h2stream, body2, client, request4, socket2, contentLength, expectsPayload) {
+    async function writeIterable(abort, h2stream, body2, client, request3, socket2, contentLength, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -76433,13 +76721,13 @@ var require_client_h2 = __commonJS({
             throw socket2[kError];
           }
           const res = h2stream.write(chunk);
-          request4.onBodySent(chunk);
+          request3.onBodySent(chunk);
           if (!res) {
             await waitForDrain();
           }
         }
         h2stream.end();
-        request4.onRequestSent();
+        request3.onRequestSent();
         if (!expectsPayload) {
           socket2[kReset] = true;
         }
@@ -76887,10 +77175,10 @@ var require_client3 = __commonJS({
       }
       [kDispatch](opts, handler2) {
         const origin = opts.origin || this[kUrl].origin;
-        const request4 = new Request(origin, opts, handler2);
-        this[kQueue].push(request4);
+        const request3 = new Request(origin, opts, handler2);
+        this[kQueue].push(request3);
         if (this[kResuming]) {
-        } else if (util.bodyLength(request4.body) == null && util.isIterable(request4.body)) {
+        } else if (util.bodyLength(request3.body) == null && util.isIterable(request3.body)) {
           this[kResuming] = 1;
           queueMicrotask(() => resume(this));
         } else {
@@ -76914,8 +77202,8 @@ var require_client3 = __commonJS({
         return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
-            const request4 = requests[i];
-            util.errorRequest(this, request4, err2);
+            const request3 = requests[i];
+            util.errorRequest(this, request3, err2);
           }
           const callback = () => {
             if (this[kClosedResolve]) {
@@ -76940,8 +77228,8 @@ var require_client3 = __commonJS({
         assert(client[kPendingIdx] === client[kRunningIdx]);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
-          const request4 = requests[i];
-          util.errorRequest(client, request4, err2);
+          const request3 = requests[i];
+          util.errorRequest(client, request3, err2);
         }
         assert(client[kSize] === 0);
       }
@@ -76949,20 +77237,20 @@ var require_client3 = __commonJS({
     async function connect(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname: hostname2, protocol, port: port2 } = client[kUrl];
-      if (hostname2[0] === "[") {
-        const idx = hostname2.indexOf("]");
+      let { host, hostname: hostname3, protocol, port: port2 } = client[kUrl];
+      if (hostname3[0] === "[") {
+        const idx = hostname3.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname2.substring(1, idx);
+        const ip = hostname3.substring(1, idx);
         assert(net.isIP(ip));
-        hostname2 = ip;
+        hostname3 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname: hostname2,
+            hostname: hostname3,
             protocol,
             port: port2,
             version: client[kHTTPContext]?.version,
@@ -76976,7 +77264,7 @@ var require_client3 = __commonJS({
         const socket2 = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
-            hostname: hostname2,
+            hostname: hostname3,
             protocol,
             port: port2,
             servername: client[kServerName],
@@ -77009,7 +77297,7 @@ var require_client3 = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname: hostname2,
+              hostname: hostname3,
               protocol,
               port: port2,
               version: client[kHTTPContext]?.version,
@@ -77030,7 +77318,7 @@ var require_client3 = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname: hostname2,
+              hostname: hostname3,
               protocol,
               port: port2,
               version: client[kHTTPContext]?.version,
@@ -77044,8 +77332,8 @@ var require_client3 = __commonJS({
         if (err2.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
           assert(client[kRunning] === 0);
           while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
-            const request4 = client[kQueue][client[kPendingIdx]++];
-            util.errorRequest(client, request4, err2);
+            const request3 = client[kQueue][client[kPendingIdx]++];
+            util.errorRequest(client, request3, err2);
           }
         } else {
           onError(client, err2);
@@ -77102,12 +77390,12 @@ var require_client3 = __commonJS({
         if (client[kRunning] >= (getPipelining(client) || 1)) {
           return;
         }
-        const request4 = client[kQueue][client[kPendingIdx]];
-        if (client[kUrl].protocol === "https:" && client[kServerName] !== request4.servername) {
+        const request3 = client[kQueue][client[kPendingIdx]];
+        if (client[kUrl].protocol === "https:" && client[kServerName] !== request3.servername) {
           if (client[kRunning] > 0) {
             return;
           }
-          client[kServerName] = request4.servername;
+          client[kServerName] = request3.servername;
           client[kHTTPContext]?.destroy(new InformationalError("servername changed"), () => {
             client[kHTTPContext] = null;
             resume(client);
@@ -77123,10 +77411,10 @@ var require_client3 = __commonJS({
         if (client[kHTTPContext].destroyed) {
           return;
         }
-        if (client[kHTTPContext].busy(request4)) {
+        if (client[kHTTPContext].busy(request3)) {
           return;
         }
-        if (!request4.aborted && client[kHTTPContext].write(request4)) {
+        if (!request3.aborted && client[kHTTPContext].write(request3)) {
           client[kPendingIdx]++;
         } else {
           client[kQueue].splice(client[kPendingIdx], 1);
@@ -78005,10 +78293,10 @@ var require_env_http_proxy_agent = __commonJS({
         }
       }
       #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname2, port: port2 } = url;
-        hostname2 = hostname2.replace(/:\d*$/, "").toLowerCase();
+        let { protocol, host: hostname3, port: port2 } = url;
+        hostname3 = hostname3.replace(/:\d*$/, "").toLowerCase();
         port2 = Number.parseInt(port2, 10) || DEFAULT_PORTS[protocol] || 0;
-        if (!this.#shouldProxy(hostname2, port2)) {
+        if (!this.#shouldProxy(hostname3, port2)) {
           return this[kNoProxyAgent];
         }
         if (protocol === "https:") {
@@ -78016,7 +78304,7 @@ var require_env_http_proxy_agent = __commonJS({
         }
         return this[kHttpProxyAgent];
       }
-      #shouldProxy(hostname2, port2) {
+      #shouldProxy(hostname3, port2) {
         if (this.#noProxyChanged) {
           this.#parseNoProxy();
         }
@@ -78032,11 +78320,11 @@ var require_env_http_proxy_agent = __commonJS({
             continue;
           }
           if (!/^[.*]/.test(entry.hostname)) {
-            if (hostname2 === entry.hostname) {
+            if (hostname3 === entry.hostname) {
               return false;
             }
           } else {
-            if (hostname2.endsWith(entry.hostname.replace(/^\*/, ""))) {
+            if (hostname3.endsWith(entry.hostname.replace(/^\*/, ""))) {
               return false;
             }
           }
@@ -78464,7 +78752,7 @@ var require_readable2 = __commonJS({
   "node_modules/undici/lib/api/readable.js"(exports2, module2) {
     "use strict";
     var assert = require("node:assert");
-    var { Readable: Readable2 } = require("node:stream");
+    var { Readable: Readable3 } = require("node:stream");
     var { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = require_errors4();
     var util = require_util5();
     var { ReadableStreamFrom } = require_util5();
@@ -78476,7 +78764,7 @@ var require_readable2 = __commonJS({
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
     var noop4 = () => {
     };
-    var BodyReadable = class extends Readable2 {
+    var BodyReadable = class extends Readable3 {
       constructor({
         resume,
         abort,
@@ -78818,7 +79106,7 @@ var require_api_request = __commonJS({
   "node_modules/undici/lib/api/api-request.js"(exports2, module2) {
     "use strict";
     var assert = require("node:assert");
-    var { Readable: Readable2 } = require_readable2();
+    var { Readable: Readable3 } = require_readable2();
     var { InvalidArgumentError, RequestAbortedError } = require_errors4();
     var util = require_util5();
     var { getResolveErrorBodyCallback } = require_util7();
@@ -78913,7 +79201,7 @@ var require_api_request = __commonJS({
         const parsedHeaders = responseHeaders === "raw" ? util.parseHeaders(rawHeaders) : headers;
         const contentType = parsedHeaders["content-type"];
         const contentLength = parsedHeaders["content-length"];
-        const res = new Readable2({
+        const res = new Readable3({
           resume,
           abort,
           contentType,
@@ -78976,10 +79264,10 @@ var require_api_request = __commonJS({
         }
       }
     };
-    function request4(opts, callback) {
+    function request3(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          request4.call(this, opts, (err2, data) => {
+          request3.call(this, opts, (err2, data) => {
             return err2 ? reject(err2) : resolve6(data);
           });
         });
@@ -78994,7 +79282,7 @@ var require_api_request = __commonJS({
         queueMicrotask(() => callback(err2, { opaque }));
       }
     }
-    module2.exports = request4;
+    module2.exports = request3;
     module2.exports.RequestHandler = RequestHandler;
   }
 });
@@ -79228,7 +79516,7 @@ var require_api_pipeline = __commonJS({
   "node_modules/undici/lib/api/api-pipeline.js"(exports2, module2) {
     "use strict";
     var {
-      Readable: Readable2,
+      Readable: Readable3,
       Duplex,
       PassThrough
     } = require("node:stream");
@@ -79242,7 +79530,7 @@ var require_api_pipeline = __commonJS({
     var { addSignal, removeSignal } = require_abort_signal();
     var assert = require("node:assert");
     var kResume = /* @__PURE__ */ Symbol("resume");
-    var PipelineRequest = class extends Readable2 {
+    var PipelineRequest = class extends Readable3 {
       constructor() {
         super({ autoDestroy: true });
         this[kResume] = null;
@@ -79259,7 +79547,7 @@ var require_api_pipeline = __commonJS({
         callback(err2);
       }
     };
-    var PipelineResponse = class extends Readable2 {
+    var PipelineResponse = class extends Readable3 {
       constructor(resume) {
         super({ autoDestroy: true });
         this[kResume] = resume;
@@ -81901,7 +82189,7 @@ var require_request2 = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         input = webidl.converters.RequestInfo(input, prefix, "input");
         init = webidl.converters.RequestInit(init, prefix, "init");
-        let request4 = null;
+        let request3 = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
@@ -81918,18 +82206,18 @@ var require_request2 = __commonJS({
               "Request cannot be constructed from a URL that includes credentials: " + input
             );
           }
-          request4 = makeRequest({ urlList: [parsedURL] });
+          request3 = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
           this[kDispatcher] = init.dispatcher || input[kDispatcher];
           assert(input instanceof _Request);
-          request4 = input[kState];
+          request3 = input[kState];
           signal = input[kSignal];
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window2 = "client";
-        if (request4.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request4.window, origin)) {
-          window2 = request4.window;
+        if (request3.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request3.window, origin)) {
+          window2 = request3.window;
         }
         if (init.window != null) {
           throw new TypeError(`'window' option '${window2}' must be null`);
@@ -81937,66 +82225,66 @@ var require_request2 = __commonJS({
         if ("window" in init) {
           window2 = "no-window";
         }
-        request4 = makeRequest({
+        request3 = makeRequest({
           // URL request’s URL.
           // undici implementation note: this is set as the first item in request's urlList in makeRequest
           // method request’s method.
-          method: request4.method,
+          method: request3.method,
           // header list A copy of request’s header list.
           // undici implementation note: headersList is cloned in makeRequest
-          headersList: request4.headersList,
+          headersList: request3.headersList,
           // unsafe-request flag Set.
-          unsafeRequest: request4.unsafeRequest,
+          unsafeRequest: request3.unsafeRequest,
           // client This’s relevant settings object.
           client: environmentSettingsObject.settingsObject,
           // window window.
           window: window2,
           // priority request’s priority.
-          priority: request4.priority,
+          priority: request3.priority,
           // origin request’s origin. The propagation of the origin is only significant for navigation requests
           // being handled by a service worker. In this scenario a request can have an origin that is different
           // from the current client.
-          origin: request4.origin,
+          origin: request3.origin,
           // referrer request’s referrer.
-          referrer: request4.referrer,
+          referrer: request3.referrer,
           // referrer policy request’s referrer policy.
-          referrerPolicy: request4.referrerPolicy,
+          referrerPolicy: request3.referrerPolicy,
           // mode request’s mode.
-          mode: request4.mode,
+          mode: request3.mode,
           // credentials mode request’s credentials mode.
-          credentials: request4.credentials,
+          credentials: request3.credentials,
           // cache mode request’s cache mode.
-          cache: request4.cache,
+          cache: request3.cache,
           // redirect mode request’s redirect mode.
-          redirect: request4.redirect,
+          redirect: request3.redirect,
           // integrity metadata request’s integrity metadata.
-          integrity: request4.integrity,
+          integrity: request3.integrity,
           // keepalive request’s keepalive.
-          keepalive: request4.keepalive,
+          keepalive: request3.keepalive,
           // reload-navigation flag request’s reload-navigation flag.
-          reloadNavigation: request4.reloadNavigation,
+          reloadNavigation: request3.reloadNavigation,
           // history-navigation flag request’s history-navigation flag.
-          historyNavigation: request4.historyNavigation,
+          historyNavigation: request3.historyNavigation,
           // URL list A clone of request’s URL list.
-          urlList: [...request4.urlList]
+          urlList: [...request3.urlList]
         });
         const initHasKey = Object.keys(init).length !== 0;
         if (initHasKey) {
-          if (request4.mode === "navigate") {
-            request4.mode = "same-origin";
+          if (request3.mode === "navigate") {
+            request3.mode = "same-origin";
           }
-          request4.reloadNavigation = false;
-          request4.historyNavigation = false;
-          request4.origin = "client";
-          request4.referrer = "client";
-          request4.referrerPolicy = "";
-          request4.url = request4.urlList[request4.urlList.length - 1];
-          request4.urlList = [request4.url];
+          request3.reloadNavigation = false;
+          request3.historyNavigation = false;
+          request3.origin = "client";
+          request3.referrer = "client";
+          request3.referrerPolicy = "";
+          request3.url = request3.urlList[request3.urlList.length - 1];
+          request3.urlList = [request3.url];
         }
         if (init.referrer !== void 0) {
           const referrer = init.referrer;
           if (referrer === "") {
-            request4.referrer = "no-referrer";
+            request3.referrer = "no-referrer";
           } else {
             let parsedReferrer;
             try {
@@ -82005,14 +82293,14 @@ var require_request2 = __commonJS({
               throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err2 });
             }
             if (parsedReferrer.protocol === "about:" && parsedReferrer.hostname === "client" || origin && !sameOrigin(parsedReferrer, environmentSettingsObject.settingsObject.baseUrl)) {
-              request4.referrer = "client";
+              request3.referrer = "client";
             } else {
-              request4.referrer = parsedReferrer;
+              request3.referrer = parsedReferrer;
             }
           }
         }
         if (init.referrerPolicy !== void 0) {
-          request4.referrerPolicy = init.referrerPolicy;
+          request3.referrerPolicy = init.referrerPolicy;
         }
         let mode;
         if (init.mode !== void 0) {
@@ -82027,33 +82315,33 @@ var require_request2 = __commonJS({
           });
         }
         if (mode != null) {
-          request4.mode = mode;
+          request3.mode = mode;
         }
         if (init.credentials !== void 0) {
-          request4.credentials = init.credentials;
+          request3.credentials = init.credentials;
         }
         if (init.cache !== void 0) {
-          request4.cache = init.cache;
+          request3.cache = init.cache;
         }
-        if (request4.cache === "only-if-cached" && request4.mode !== "same-origin") {
+        if (request3.cache === "only-if-cached" && request3.mode !== "same-origin") {
           throw new TypeError(
             "'only-if-cached' can be set only with 'same-origin' mode"
           );
         }
         if (init.redirect !== void 0) {
-          request4.redirect = init.redirect;
+          request3.redirect = init.redirect;
         }
         if (init.integrity != null) {
-          request4.integrity = String(init.integrity);
+          request3.integrity = String(init.integrity);
         }
         if (init.keepalive !== void 0) {
-          request4.keepalive = Boolean(init.keepalive);
+          request3.keepalive = Boolean(init.keepalive);
         }
         if (init.method !== void 0) {
           let method = init.method;
           const mayBeNormalized = normalizedMethodRecords[method];
           if (mayBeNormalized !== void 0) {
-            request4.method = mayBeNormalized;
+            request3.method = mayBeNormalized;
           } else {
             if (!isValidHTTPToken(method)) {
               throw new TypeError(`'${method}' is not a valid HTTP method.`);
@@ -82063,9 +82351,9 @@ var require_request2 = __commonJS({
               throw new TypeError(`'${method}' HTTP method is unsupported.`);
             }
             method = normalizedMethodRecordsBase[upperCase] ?? method;
-            request4.method = method;
+            request3.method = method;
           }
-          if (!patchMethodWarning && request4.method === "patch") {
+          if (!patchMethodWarning && request3.method === "patch") {
             process.emitWarning("Using `patch` is highly likely to result in a `405 Method Not Allowed`. `PATCH` is much more likely to succeed.", {
               code: "UNDICI-FETCH-patch"
             });
@@ -82075,7 +82363,7 @@ var require_request2 = __commonJS({
         if (init.signal !== void 0) {
           signal = init.signal;
         }
-        this[kState] = request4;
+        this[kState] = request3;
         const ac = new AbortController();
         this[kSignal] = ac.signal;
         if (signal != null) {
@@ -82103,12 +82391,12 @@ var require_request2 = __commonJS({
           }
         }
         this[kHeaders] = new Headers2(kConstruct);
-        setHeadersList(this[kHeaders], request4.headersList);
+        setHeadersList(this[kHeaders], request3.headersList);
         setHeadersGuard(this[kHeaders], "request");
         if (mode === "no-cors") {
-          if (!corsSafeListedMethodsSet.has(request4.method)) {
+          if (!corsSafeListedMethodsSet.has(request3.method)) {
             throw new TypeError(
-              `'${request4.method} is unsupported in no-cors mode.`
+              `'${request3.method} is unsupported in no-cors mode.`
             );
           }
           setHeadersGuard(this[kHeaders], "request-no-cors");
@@ -82127,14 +82415,14 @@ var require_request2 = __commonJS({
           }
         }
         const inputBody = input instanceof _Request ? input[kState].body : null;
-        if ((init.body != null || inputBody != null) && (request4.method === "GET" || request4.method === "HEAD")) {
+        if ((init.body != null || inputBody != null) && (request3.method === "GET" || request3.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
         let initBody = null;
         if (init.body != null) {
           const [extractedBody, contentType] = extractBody(
             init.body,
-            request4.keepalive
+            request3.keepalive
           );
           initBody = extractedBody;
           if (contentType && !getHeadersList(this[kHeaders]).contains("content-type", true)) {
@@ -82146,12 +82434,12 @@ var require_request2 = __commonJS({
           if (initBody != null && init.duplex == null) {
             throw new TypeError("RequestInit: duplex option is required when sending a body.");
           }
-          if (request4.mode !== "same-origin" && request4.mode !== "cors") {
+          if (request3.mode !== "same-origin" && request3.mode !== "cors") {
             throw new TypeError(
               'If request is made from ReadableStream, mode should be "same-origin" or "cors"'
             );
           }
-          request4.useCORSPreflightFlag = true;
+          request3.useCORSPreflightFlag = true;
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
@@ -82380,21 +82668,21 @@ var require_request2 = __commonJS({
         headersList: init.headersList ? new HeadersList(init.headersList) : new HeadersList()
       };
     }
-    function cloneRequest(request4) {
-      const newRequest = makeRequest({ ...request4, body: null });
-      if (request4.body != null) {
-        newRequest.body = cloneBody(newRequest, request4.body);
+    function cloneRequest(request3) {
+      const newRequest = makeRequest({ ...request3, body: null });
+      if (request3.body != null) {
+        newRequest.body = cloneBody(newRequest, request3.body);
       }
       return newRequest;
     }
     function fromInnerRequest(innerRequest, signal, guard) {
-      const request4 = new Request(kConstruct);
-      request4[kState] = innerRequest;
-      request4[kSignal] = signal;
-      request4[kHeaders] = new Headers2(kConstruct);
-      setHeadersList(request4[kHeaders], innerRequest.headersList);
-      setHeadersGuard(request4[kHeaders], guard);
-      return request4;
+      const request3 = new Request(kConstruct);
+      request3[kState] = innerRequest;
+      request3[kSignal] = signal;
+      request3[kHeaders] = new Headers2(kConstruct);
+      setHeadersList(request3[kHeaders], innerRequest.headersList);
+      setHeadersGuard(request3[kHeaders], guard);
+      return request3;
     }
     Object.defineProperties(Request.prototype, {
       method: kEnumerableProperty,
@@ -82584,7 +82872,7 @@ var require_fetch2 = __commonJS({
       subresourceSet
     } = require_constants5();
     var EE = require("node:events");
-    var { Readable: Readable2, pipeline: pipeline2, finished } = require("node:stream");
+    var { Readable: Readable3, pipeline: pipeline2, finished } = require("node:stream");
     var { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = require_util5();
     var { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = require_data_url();
     var { getGlobalDispatcher } = require_global2();
@@ -82636,14 +82924,14 @@ var require_fetch2 = __commonJS({
         p.reject(e);
         return p.promise;
       }
-      const request4 = requestObject[kState];
+      const request3 = requestObject[kState];
       if (requestObject.signal.aborted) {
-        abortFetch(p, request4, null, requestObject.signal.reason);
+        abortFetch(p, request3, null, requestObject.signal.reason);
         return p.promise;
       }
-      const globalObject = request4.client.globalObject;
+      const globalObject = request3.client.globalObject;
       if (globalObject?.constructor?.name === "ServiceWorkerGlobalScope") {
-        request4.serviceWorkers = "none";
+        request3.serviceWorkers = "none";
       }
       let responseObject = null;
       let locallyAborted = false;
@@ -82655,7 +82943,7 @@ var require_fetch2 = __commonJS({
           assert(controller != null);
           controller.abort(requestObject.signal.reason);
           const realResponse = responseObject?.deref();
-          abortFetch(p, request4, realResponse, requestObject.signal.reason);
+          abortFetch(p, request3, realResponse, requestObject.signal.reason);
         }
       );
       const processResponse = (response) => {
@@ -82663,7 +82951,7 @@ var require_fetch2 = __commonJS({
           return;
         }
         if (response.aborted) {
-          abortFetch(p, request4, responseObject, controller.serializedAbortReason);
+          abortFetch(p, request3, responseObject, controller.serializedAbortReason);
           return;
         }
         if (response.type === "error") {
@@ -82675,7 +82963,7 @@ var require_fetch2 = __commonJS({
         p = null;
       };
       controller = fetching({
-        request: request4,
+        request: request3,
         processResponseEndOfBody: handleFetchDone,
         processResponse,
         dispatcher: requestObject[kDispatcher]
@@ -82716,12 +83004,12 @@ var require_fetch2 = __commonJS({
       );
     }
     var markResourceTiming = performance.markResourceTiming;
-    function abortFetch(p, request4, responseObject, error2) {
+    function abortFetch(p, request3, responseObject, error2) {
       if (p) {
         p.reject(error2);
       }
-      if (request4.body != null && isReadable(request4.body?.stream)) {
-        request4.body.stream.cancel(error2).catch((err2) => {
+      if (request3.body != null && isReadable(request3.body?.stream)) {
+        request3.body.stream.cancel(error2).catch((err2) => {
           if (err2.code === "ERR_INVALID_STATE") {
             return;
           }
@@ -82742,7 +83030,7 @@ var require_fetch2 = __commonJS({
       }
     }
     function fetching({
-      request: request4,
+      request: request3,
       processRequestBodyChunkLength,
       processRequestEndOfBody,
       processResponse,
@@ -82755,9 +83043,9 @@ var require_fetch2 = __commonJS({
       assert(dispatcher);
       let taskDestination = null;
       let crossOriginIsolatedCapability = false;
-      if (request4.client != null) {
-        taskDestination = request4.client.globalObject;
-        crossOriginIsolatedCapability = request4.client.crossOriginIsolatedCapability;
+      if (request3.client != null) {
+        taskDestination = request3.client.globalObject;
+        crossOriginIsolatedCapability = request3.client.crossOriginIsolatedCapability;
       }
       const currentTime = coarsenedSharedCurrentTime(crossOriginIsolatedCapability);
       const timingInfo = createOpaqueTimingInfo({
@@ -82765,7 +83053,7 @@ var require_fetch2 = __commonJS({
       });
       const fetchParams = {
         controller: new Fetch(dispatcher),
-        request: request4,
+        request: request3,
         timingInfo,
         processRequestBodyChunkLength,
         processRequestEndOfBody,
@@ -82775,32 +83063,32 @@ var require_fetch2 = __commonJS({
         taskDestination,
         crossOriginIsolatedCapability
       };
-      assert(!request4.body || request4.body.stream);
-      if (request4.window === "client") {
-        request4.window = request4.client?.globalObject?.constructor?.name === "Window" ? request4.client : "no-window";
+      assert(!request3.body || request3.body.stream);
+      if (request3.window === "client") {
+        request3.window = request3.client?.globalObject?.constructor?.name === "Window" ? request3.client : "no-window";
       }
-      if (request4.origin === "client") {
-        request4.origin = request4.client.origin;
+      if (request3.origin === "client") {
+        request3.origin = request3.client.origin;
       }
-      if (request4.policyContainer === "client") {
-        if (request4.client != null) {
-          request4.policyContainer = clonePolicyContainer(
-            request4.client.policyContainer
+      if (request3.policyContainer === "client") {
+        if (request3.client != null) {
+          request3.policyContainer = clonePolicyContainer(
+            request3.client.policyContainer
           );
         } else {
-          request4.policyContainer = makePolicyContainer();
+          request3.policyContainer = makePolicyContainer();
         }
       }
-      if (!request4.headersList.contains("accept", true)) {
+      if (!request3.headersList.contains("accept", true)) {
         const value = "*/*";
-        request4.headersList.append("accept", value, true);
+        request3.headersList.append("accept", value, true);
       }
-      if (!request4.headersList.contains("accept-language", true)) {
-        request4.headersList.append("accept-language", "*", true);
+      if (!request3.headersList.contains("accept-language", true)) {
+        request3.headersList.append("accept-language", "*", true);
       }
-      if (request4.priority === null) {
+      if (request3.priority === null) {
       }
-      if (subresourceSet.has(request4.destination)) {
+      if (subresourceSet.has(request3.destination)) {
       }
       mainFetch(fetchParams).catch((err2) => {
         fetchParams.controller.terminate(err2);
@@ -82808,50 +83096,50 @@ var require_fetch2 = __commonJS({
       return fetchParams.controller;
     }
     async function mainFetch(fetchParams, recursive = false) {
-      const request4 = fetchParams.request;
+      const request3 = fetchParams.request;
       let response = null;
-      if (request4.localURLsOnly && !urlIsLocal(requestCurrentURL(request4))) {
+      if (request3.localURLsOnly && !urlIsLocal(requestCurrentURL(request3))) {
         response = makeNetworkError("local URLs only");
       }
-      tryUpgradeRequestToAPotentiallyTrustworthyURL(request4);
-      if (requestBadPort(request4) === "blocked") {
+      tryUpgradeRequestToAPotentiallyTrustworthyURL(request3);
+      if (requestBadPort(request3) === "blocked") {
         response = makeNetworkError("bad port");
       }
-      if (request4.referrerPolicy === "") {
-        request4.referrerPolicy = request4.policyContainer.referrerPolicy;
+      if (request3.referrerPolicy === "") {
+        request3.referrerPolicy = request3.policyContainer.referrerPolicy;
       }
-      if (request4.referrer !== "no-referrer") {
-        request4.referrer = determineRequestsReferrer(request4);
+      if (request3.referrer !== "no-referrer") {
+        request3.referrer = determineRequestsReferrer(request3);
       }
       if (response === null) {
         response = await (async () => {
-          const currentURL = requestCurrentURL(request4);
+          const currentURL = requestCurrentURL(request3);
           if (
             // - request’s current URL’s origin is same origin with request’s origin,
             //   and request’s response tainting is "basic"
-            sameOrigin(currentURL, request4.url) && request4.responseTainting === "basic" || // request’s current URL’s scheme is "data"
+            sameOrigin(currentURL, request3.url) && request3.responseTainting === "basic" || // request’s current URL’s scheme is "data"
             currentURL.protocol === "data:" || // - request’s mode is "navigate" or "websocket"
-            (request4.mode === "navigate" || request4.mode === "websocket")
+            (request3.mode === "navigate" || request3.mode === "websocket")
           ) {
-            request4.responseTainting = "basic";
+            request3.responseTainting = "basic";
             return await schemeFetch(fetchParams);
           }
-          if (request4.mode === "same-origin") {
+          if (request3.mode === "same-origin") {
             return makeNetworkError('request mode cannot be "same-origin"');
           }
-          if (request4.mode === "no-cors") {
-            if (request4.redirect !== "follow") {
+          if (request3.mode === "no-cors") {
+            if (request3.redirect !== "follow") {
               return makeNetworkError(
                 'redirect mode cannot be "follow" for "no-cors" request'
               );
             }
-            request4.responseTainting = "opaque";
+            request3.responseTainting = "opaque";
             return await schemeFetch(fetchParams);
           }
-          if (!urlIsHttpHttpsScheme(requestCurrentURL(request4))) {
+          if (!urlIsHttpHttpsScheme(requestCurrentURL(request3))) {
             return makeNetworkError("URL scheme must be a HTTP(S) scheme");
           }
-          request4.responseTainting = "cors";
+          request3.responseTainting = "cors";
           return await httpFetch(fetchParams);
         })();
       }
@@ -82859,13 +83147,13 @@ var require_fetch2 = __commonJS({
         return response;
       }
       if (response.status !== 0 && !response.internalResponse) {
-        if (request4.responseTainting === "cors") {
+        if (request3.responseTainting === "cors") {
         }
-        if (request4.responseTainting === "basic") {
+        if (request3.responseTainting === "basic") {
           response = filterResponse(response, "basic");
-        } else if (request4.responseTainting === "cors") {
+        } else if (request3.responseTainting === "cors") {
           response = filterResponse(response, "cors");
-        } else if (request4.responseTainting === "opaque") {
+        } else if (request3.responseTainting === "opaque") {
           response = filterResponse(response, "opaque");
         } else {
           assert(false);
@@ -82873,26 +83161,26 @@ var require_fetch2 = __commonJS({
       }
       let internalResponse = response.status === 0 ? response : response.internalResponse;
       if (internalResponse.urlList.length === 0) {
-        internalResponse.urlList.push(...request4.urlList);
+        internalResponse.urlList.push(...request3.urlList);
       }
-      if (!request4.timingAllowFailed) {
+      if (!request3.timingAllowFailed) {
         response.timingAllowPassed = true;
       }
-      if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request4.headers.contains("range", true)) {
+      if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request3.headers.contains("range", true)) {
         response = internalResponse = makeNetworkError();
       }
-      if (response.status !== 0 && (request4.method === "HEAD" || request4.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
+      if (response.status !== 0 && (request3.method === "HEAD" || request3.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
         internalResponse.body = null;
         fetchParams.controller.dump = true;
       }
-      if (request4.integrity) {
+      if (request3.integrity) {
         const processBodyError = (reason) => fetchFinale(fetchParams, makeNetworkError(reason));
-        if (request4.responseTainting === "opaque" || response.body == null) {
+        if (request3.responseTainting === "opaque" || response.body == null) {
           processBodyError(response.error);
           return;
         }
         const processBody = (bytes) => {
-          if (!bytesMatch(bytes, request4.integrity)) {
+          if (!bytesMatch(bytes, request3.integrity)) {
             processBodyError("integrity mismatch");
             return;
           }
@@ -82908,8 +83196,8 @@ var require_fetch2 = __commonJS({
       if (isCancelled(fetchParams) && fetchParams.request.redirectCount === 0) {
         return Promise.resolve(makeAppropriateNetworkError(fetchParams));
       }
-      const { request: request4 } = fetchParams;
-      const { protocol: scheme } = requestCurrentURL(request4);
+      const { request: request3 } = fetchParams;
+      const { protocol: scheme } = requestCurrentURL(request3);
       switch (scheme) {
         case "about:": {
           return Promise.resolve(makeNetworkError("about scheme is not supported"));
@@ -82918,19 +83206,19 @@ var require_fetch2 = __commonJS({
           if (!resolveObjectURL) {
             resolveObjectURL = require("node:buffer").resolveObjectURL;
           }
-          const blobURLEntry = requestCurrentURL(request4);
+          const blobURLEntry = requestCurrentURL(request3);
           if (blobURLEntry.search.length !== 0) {
             return Promise.resolve(makeNetworkError("NetworkError when attempting to fetch resource."));
           }
           const blob = resolveObjectURL(blobURLEntry.toString());
-          if (request4.method !== "GET" || !isBlobLike(blob)) {
+          if (request3.method !== "GET" || !isBlobLike(blob)) {
             return Promise.resolve(makeNetworkError("invalid method"));
           }
           const response = makeResponse();
           const fullLength = blob.size;
           const serializedFullLength = isomorphicEncode(`${fullLength}`);
           const type = blob.type;
-          if (!request4.headersList.contains("range", true)) {
+          if (!request3.headersList.contains("range", true)) {
             const bodyWithType = extractBody(blob);
             response.statusText = "OK";
             response.body = bodyWithType[0];
@@ -82938,7 +83226,7 @@ var require_fetch2 = __commonJS({
             response.headersList.set("content-type", type, true);
           } else {
             response.rangeRequested = true;
-            const rangeHeader = request4.headersList.get("range", true);
+            const rangeHeader = request3.headersList.get("range", true);
             const rangeValue = simpleRangeHeaderValue(rangeHeader, true);
             if (rangeValue === "failure") {
               return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -82969,7 +83257,7 @@ var require_fetch2 = __commonJS({
           return Promise.resolve(response);
         }
         case "data:": {
-          const currentURL = requestCurrentURL(request4);
+          const currentURL = requestCurrentURL(request3);
           const dataURLStruct = dataURLProcessor(currentURL);
           if (dataURLStruct === "failure") {
             return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -83058,41 +83346,41 @@ var require_fetch2 = __commonJS({
       }
     }
     async function httpFetch(fetchParams) {
-      const request4 = fetchParams.request;
+      const request3 = fetchParams.request;
       let response = null;
       let actualResponse = null;
       const timingInfo = fetchParams.timingInfo;
-      if (request4.serviceWorkers === "all") {
+      if (request3.serviceWorkers === "all") {
       }
       if (response === null) {
-        if (request4.redirect === "follow") {
-          request4.serviceWorkers = "none";
+        if (request3.redirect === "follow") {
+          request3.serviceWorkers = "none";
         }
         actualResponse = response = await httpNetworkOrCacheFetch(fetchParams);
-        if (request4.responseTainting === "cors" && corsCheck(request4, response) === "failure") {
+        if (request3.responseTainting === "cors" && corsCheck(request3, response) === "failure") {
           return makeNetworkError("cors failure");
         }
-        if (TAOCheck(request4, response) === "failure") {
-          request4.timingAllowFailed = true;
+        if (TAOCheck(request3, response) === "failure") {
+          request3.timingAllowFailed = true;
         }
       }
-      if ((request4.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
-        request4.origin,
-        request4.client,
-        request4.destination,
+      if ((request3.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
+        request3.origin,
+        request3.client,
+        request3.destination,
         actualResponse
       ) === "blocked") {
         return makeNetworkError("blocked");
       }
       if (redirectStatusSet.has(actualResponse.status)) {
-        if (request4.redirect !== "manual") {
+        if (request3.redirect !== "manual") {
           fetchParams.controller.connection.destroy(void 0, false);
         }
-        if (request4.redirect === "error") {
+        if (request3.redirect === "error") {
           response = makeNetworkError("unexpected redirect");
-        } else if (request4.redirect === "manual") {
+        } else if (request3.redirect === "manual") {
           response = actualResponse;
-        } else if (request4.redirect === "follow") {
+        } else if (request3.redirect === "follow") {
           response = await httpRedirectFetch(fetchParams, response);
         } else {
           assert(false);
@@ -83102,13 +83390,13 @@ var require_fetch2 = __commonJS({
       return response;
     }
     function httpRedirectFetch(fetchParams, response) {
-      const request4 = fetchParams.request;
+      const request3 = fetchParams.request;
       const actualResponse = response.internalResponse ? response.internalResponse : response;
       let locationURL;
       try {
         locationURL = responseLocationURL(
           actualResponse,
-          requestCurrentURL(request4).hash
+          requestCurrentURL(request3).hash
         );
         if (locationURL == null) {
           return response;
@@ -83119,118 +83407,118 @@ var require_fetch2 = __commonJS({
       if (!urlIsHttpHttpsScheme(locationURL)) {
         return Promise.resolve(makeNetworkError("URL scheme must be a HTTP(S) scheme"));
       }
-      if (request4.redirectCount === 20) {
+      if (request3.redirectCount === 20) {
         return Promise.resolve(makeNetworkError("redirect count exceeded"));
       }
-      request4.redirectCount += 1;
-      if (request4.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request4, locationURL)) {
+      request3.redirectCount += 1;
+      if (request3.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request3, locationURL)) {
         return Promise.resolve(makeNetworkError('cross origin not allowed for request mode "cors"'));
       }
-      if (request4.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
+      if (request3.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
         return Promise.resolve(makeNetworkError(
           'URL cannot contain credentials for request mode "cors"'
         ));
       }
-      if (actualResponse.status !== 303 && request4.body != null && request4.body.source == null) {
+      if (actualResponse.status !== 303 && request3.body != null && request3.body.source == null) {
         return Promise.resolve(makeNetworkError());
       }
-      if ([301, 302].includes(actualResponse.status) && request4.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request4.method)) {
-        request4.method = "GET";
-        request4.body = null;
+      if ([301, 302].includes(actualResponse.status) && request3.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request3.method)) {
+        request3.method = "GET";
+        request3.body = null;
         for (const headerName of requestBodyHeader) {
-          request4.headersList.delete(headerName);
+          request3.headersList.delete(headerName);
         }
       }
-      if (!sameOrigin(requestCurrentURL(request4), locationURL)) {
-        request4.headersList.delete("authorization", true);
-        request4.headersList.delete("proxy-authorization", true);
-        request4.headersList.delete("cookie", true);
-        request4.headersList.delete("host", true);
+      if (!sameOrigin(requestCurrentURL(request3), locationURL)) {
+        request3.headersList.delete("authorization", true);
+        request3.headersList.delete("proxy-authorization", true);
+        request3.headersList.delete("cookie", true);
+        request3.headersList.delete("host", true);
       }
-      if (request4.body != null) {
-        assert(request4.body.source != null);
-        request4.body = safelyExtractBody(request4.body.source)[0];
+      if (request3.body != null) {
+        assert(request3.body.source != null);
+        request3.body = safelyExtractBody(request3.body.source)[0];
       }
       const timingInfo = fetchParams.timingInfo;
       timingInfo.redirectEndTime = timingInfo.postRedirectStartTime = coarsenedSharedCurrentTime(fetchParams.crossOriginIsolatedCapability);
       if (timingInfo.redirectStartTime === 0) {
         timingInfo.redirectStartTime = timingInfo.startTime;
       }
-      request4.urlList.push(locationURL);
-      setRequestReferrerPolicyOnRedirect(request4, actualResponse);
+      request3.urlList.push(locationURL);
+      setRequestReferrerPolicyOnRedirect(request3, actualResponse);
       return mainFetch(fetchParams, true);
     }
     async function httpNetworkOrCacheFetch(fetchParams, isAuthenticationFetch = false, isNewConnectionFetch = false) {
-      const request4 = fetchParams.request;
+      const request3 = fetchParams.request;
       let httpFetchParams = null;
-      let httpRequest = null;
+      let httpRequest2 = null;
       let response = null;
       const httpCache = null;
       const revalidatingFlag = false;
-      if (request4.window === "no-window" && request4.redirect === "error") {
+      if (request3.window === "no-window" && request3.redirect === "error") {
         httpFetchParams = fetchParams;
-        httpRequest = request4;
+        httpRequest2 = request3;
       } else {
-        httpRequest = cloneRequest(request4);
+        httpRequest2 = cloneRequest(request3);
         httpFetchParams = { ...fetchParams };
-        httpFetchParams.request = httpRequest;
+        httpFetchParams.request = httpRequest2;
       }
-      const includeCredentials = request4.credentials === "include" || request4.credentials === "same-origin" && request4.responseTainting === "basic";
-      const contentLength = httpRequest.body ? httpRequest.body.length : null;
+      const includeCredentials = request3.credentials === "include" || request3.credentials === "same-origin" && request3.responseTainting === "basic";
+      const contentLength = httpRequest2.body ? httpRequest2.body.length : null;
       let contentLengthHeaderValue = null;
-      if (httpRequest.body == null && ["POST", "PUT"].includes(httpRequest.method)) {
+      if (httpRequest2.body == null && ["POST", "PUT"].includes(httpRequest2.method)) {
         contentLengthHeaderValue = "0";
       }
       if (contentLength != null) {
         contentLengthHeaderValue = isomorphicEncode(`${contentLength}`);
       }
       if (contentLengthHeaderValue != null) {
-        httpRequest.headersList.append("content-length", contentLengthHeaderValue, true);
+        httpRequest2.headersList.append("content-length", contentLengthHeaderValue, true);
       }
-      if (contentLength != null && httpRequest.keepalive) {
+      if (contentLength != null && httpRequest2.keepalive) {
       }
-      if (httpRequest.referrer instanceof URL) {
-        httpRequest.headersList.append("referer", isomorphicEncode(httpRequest.referrer.href), true);
+      if (httpRequest2.referrer instanceof URL) {
+        httpRequest2.headersList.append("referer", isomorphicEncode(httpRequest2.referrer.href), true);
       }
-      appendRequestOriginHeader(httpRequest);
-      appendFetchMetadata(httpRequest);
-      if (!httpRequest.headersList.contains("user-agent", true)) {
-        httpRequest.headersList.append("user-agent", defaultUserAgent);
+      appendRequestOriginHeader(httpRequest2);
+      appendFetchMetadata(httpRequest2);
+      if (!httpRequest2.headersList.contains("user-agent", true)) {
+        httpRequest2.headersList.append("user-agent", defaultUserAgent);
       }
-      if (httpRequest.cache === "default" && (httpRequest.headersList.contains("if-modified-since", true) || httpRequest.headersList.contains("if-none-match", true) || httpRequest.headersList.contains("if-unmodified-since", true) || httpRequest.headersList.contains("if-match", true) || httpRequest.headersList.contains("if-range", true))) {
-        httpRequest.cache = "no-store";
+      if (httpRequest2.cache === "default" && (httpRequest2.headersList.contains("if-modified-since", true) || httpRequest2.headersList.contains("if-none-match", true) || httpRequest2.headersList.contains("if-unmodified-since", true) || httpRequest2.headersList.contains("if-match", true) || httpRequest2.headersList.contains("if-range", true))) {
+        httpRequest2.cache = "no-store";
       }
-      if (httpRequest.cache === "no-cache" && !httpRequest.preventNoCacheCacheControlHeaderModification && !httpRequest.headersList.contains("cache-control", true)) {
-        httpRequest.headersList.append("cache-control", "max-age=0", true);
+      if (httpRequest2.cache === "no-cache" && !httpRequest2.preventNoCacheCacheControlHeaderModification && !httpRequest2.headersList.contains("cache-control", true)) {
+        httpRequest2.headersList.append("cache-control", "max-age=0", true);
       }
-      if (httpRequest.cache === "no-store" || httpRequest.cache === "reload") {
-        if (!httpRequest.headersList.contains("pragma", true)) {
-          httpRequest.headersList.append("pragma", "no-cache", true);
+      if (httpRequest2.cache === "no-store" || httpRequest2.cache === "reload") {
+        if (!httpRequest2.headersList.contains("pragma", true)) {
+          httpRequest2.headersList.append("pragma", "no-cache", true);
         }
-        if (!httpRequest.headersList.contains("cache-control", true)) {
-          httpRequest.headersList.append("cache-control", "no-cache", true);
+        if (!httpRequest2.headersList.contains("cache-control", true)) {
+          httpRequest2.headersList.append("cache-control", "no-cache", true);
         }
       }
-      if (httpRequest.headersList.contains("range", true)) {
-        httpRequest.headersList.append("accept-encoding", "identity", true);
+      if (httpRequest2.headersList.contains("range", true)) {
+        httpRequest2.headersList.append("accept-encoding", "identity", true);
       }
-      if (!httpRequest.headersList.contains("accept-encoding", true)) {
-        if (urlHasHttpsScheme(requestCurrentURL(httpRequest))) {
-          httpRequest.headersList.append("accept-encoding", "br, gzip, deflate", true);
+      if (!httpRequest2.headersList.contains("accept-encoding", true)) {
+        if (urlHasHttpsScheme(requestCurrentURL(httpRequest2))) {
+          httpRequest2.headersList.append("accept-encoding", "br, gzip, deflate", true);
         } else {
-          httpRequest.headersList.append("accept-encoding", "gzip, deflate", true);
+          httpRequest2.headersList.append("accept-encoding", "gzip, deflate", true);
         }
       }
-      httpRequest.headersList.delete("host", true);
+      httpRequest2.headersList.delete("host", true);
       if (includeCredentials) {
       }
       if (httpCache == null) {
-        httpRequest.cache = "no-store";
+        httpRequest2.cache = "no-store";
       }
-      if (httpRequest.cache !== "no-store" && httpRequest.cache !== "reload") {
+      if (httpRequest2.cache !== "no-store" && httpRequest2.cache !== "reload") {
       }
       if (response == null) {
-        if (httpRequest.cache === "only-if-cached") {
+        if (httpRequest2.cache === "only-if-cached") {
           return makeNetworkError("only if cached");
         }
         const forwardResponse = await httpNetworkFetch(
@@ -83238,7 +83526,7 @@ var require_fetch2 = __commonJS({
           includeCredentials,
           isNewConnectionFetch
         );
-        if (!safeMethodsSet.has(httpRequest.method) && forwardResponse.status >= 200 && forwardResponse.status <= 399) {
+        if (!safeMethodsSet.has(httpRequest2.method) && forwardResponse.status >= 200 && forwardResponse.status <= 399) {
         }
         if (revalidatingFlag && forwardResponse.status === 304) {
         }
@@ -83246,13 +83534,13 @@ var require_fetch2 = __commonJS({
           response = forwardResponse;
         }
       }
-      response.urlList = [...httpRequest.urlList];
-      if (httpRequest.headersList.contains("range", true)) {
+      response.urlList = [...httpRequest2.urlList];
+      if (httpRequest2.headersList.contains("range", true)) {
         response.rangeRequested = true;
       }
       response.requestIncludesCredentials = includeCredentials;
       if (response.status === 407) {
-        if (request4.window === "no-window") {
+        if (request3.window === "no-window") {
           return makeNetworkError();
         }
         if (isCancelled(fetchParams)) {
@@ -83264,7 +83552,7 @@ var require_fetch2 = __commonJS({
         // response’s status is 421
         response.status === 421 && // isNewConnectionFetch is false
         !isNewConnectionFetch && // request’s body is null, or request’s body is non-null and request’s body’s source is non-null
-        (request4.body == null || request4.body.source != null)
+        (request3.body == null || request3.body.source != null)
       ) {
         if (isCancelled(fetchParams)) {
           return makeAppropriateNetworkError(fetchParams);
@@ -83294,21 +83582,21 @@ var require_fetch2 = __commonJS({
           }
         }
       };
-      const request4 = fetchParams.request;
+      const request3 = fetchParams.request;
       let response = null;
       const timingInfo = fetchParams.timingInfo;
       const httpCache = null;
       if (httpCache == null) {
-        request4.cache = "no-store";
+        request3.cache = "no-store";
       }
       const newConnection = forceNewConnection ? "yes" : "no";
-      if (request4.mode === "websocket") {
+      if (request3.mode === "websocket") {
       } else {
       }
       let requestBody = null;
-      if (request4.body == null && fetchParams.processRequestEndOfBody) {
+      if (request3.body == null && fetchParams.processRequestEndOfBody) {
         queueMicrotask(() => fetchParams.processRequestEndOfBody());
-      } else if (request4.body != null) {
+      } else if (request3.body != null) {
         const processBodyChunk = async function* (bytes) {
           if (isCancelled(fetchParams)) {
             return;
@@ -83336,7 +83624,7 @@ var require_fetch2 = __commonJS({
         };
         requestBody = (async function* () {
           try {
-            for await (const bytes of request4.body.stream) {
+            for await (const bytes of request3.body.stream) {
               yield* processBodyChunk(bytes);
             }
             processEndOfBody();
@@ -83447,17 +83735,17 @@ var require_fetch2 = __commonJS({
       }
       return response;
       function dispatch({ body: body2 }) {
-        const url = requestCurrentURL(request4);
+        const url = requestCurrentURL(request3);
         const agent = fetchParams.controller.dispatcher;
         return new Promise((resolve6, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
-            method: request4.method,
-            body: agent.isMockActive ? request4.body && (request4.body.source || request4.body.stream) : body2,
-            headers: request4.headersList.entries,
+            method: request3.method,
+            body: agent.isMockActive ? request3.body && (request3.body.source || request3.body.stream) : body2,
+            headers: request3.headersList.entries,
             maxRedirections: 0,
-            upgrade: request4.mode === "websocket" ? "websocket" : void 0
+            upgrade: request3.mode === "websocket" ? "websocket" : void 0
           },
           {
             body: null,
@@ -83487,8 +83775,8 @@ var require_fetch2 = __commonJS({
               }
               location = headersList.get("location", true);
               const decoders = [];
-              const willFollow = location && request4.redirect === "follow" && redirectStatusSet.has(status);
-              if (request4.method !== "HEAD" && request4.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
+              const willFollow = location && request3.redirect === "follow" && redirectStatusSet.has(status);
+              if (request3.method !== "HEAD" && request3.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
                 const contentEncoding = headersList.get("content-encoding", true);
                 const codings = contentEncoding ? contentEncoding.toLowerCase().split(",") : [];
                 const maxContentEncodings = 5;
@@ -83523,7 +83811,7 @@ var require_fetch2 = __commonJS({
                   }
                 }
               }
-              this.body = new Readable2({ read: resume });
+              this.body = new Readable3({ read: resume });
               const onError = this.onError.bind(this);
               resolve6({
                 status,
@@ -84469,31 +84757,31 @@ var require_cache = __commonJS({
         webidl.util.markAsUncloneable(this);
         this.#relevantRequestResponseList = arguments[1];
       }
-      async match(request4, options = {}) {
+      async match(request3, options = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.match";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request4 = webidl.converters.RequestInfo(request4, prefix, "request");
+        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
-        const p = this.#internalMatchAll(request4, options, 1);
+        const p = this.#internalMatchAll(request3, options, 1);
         if (p.length === 0) {
           return;
         }
         return p[0];
       }
-      async matchAll(request4 = void 0, options = {}) {
+      async matchAll(request3 = void 0, options = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.matchAll";
-        if (request4 !== void 0) request4 = webidl.converters.RequestInfo(request4, prefix, "request");
+        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
-        return this.#internalMatchAll(request4, options);
+        return this.#internalMatchAll(request3, options);
       }
-      async add(request4) {
+      async add(request3) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.add";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request4 = webidl.converters.RequestInfo(request4, prefix, "request");
-        const requests = [request4];
+        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
+        const requests = [request3];
         const responseArrayPromise = this.addAll(requests);
         return await responseArrayPromise;
       }
@@ -84503,19 +84791,19 @@ var require_cache = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         const responsePromises = [];
         const requestList = [];
-        for (let request4 of requests) {
-          if (request4 === void 0) {
+        for (let request3 of requests) {
+          if (request3 === void 0) {
             throw webidl.errors.conversionFailed({
               prefix,
               argument: "Argument 1",
               types: ["undefined is not allowed"]
             });
           }
-          request4 = webidl.converters.RequestInfo(request4);
-          if (typeof request4 === "string") {
+          request3 = webidl.converters.RequestInfo(request3);
+          if (typeof request3 === "string") {
             continue;
           }
-          const r = request4[kState];
+          const r = request3[kState];
           if (!urlIsHttpHttpsScheme(r.url) || r.method !== "GET") {
             throw webidl.errors.exception({
               header: prefix,
@@ -84524,8 +84812,8 @@ var require_cache = __commonJS({
           }
         }
         const fetchControllers = [];
-        for (const request4 of requests) {
-          const r = new Request(request4)[kState];
+        for (const request3 of requests) {
+          const r = new Request(request3)[kState];
           if (!urlIsHttpHttpsScheme(r.url)) {
             throw webidl.errors.exception({
               header: prefix,
@@ -84602,17 +84890,17 @@ var require_cache = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async put(request4, response) {
+      async put(request3, response) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.put";
         webidl.argumentLengthCheck(arguments, 2, prefix);
-        request4 = webidl.converters.RequestInfo(request4, prefix, "request");
+        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         response = webidl.converters.Response(response, prefix, "response");
         let innerRequest = null;
-        if (request4 instanceof Request) {
-          innerRequest = request4[kState];
+        if (request3 instanceof Request) {
+          innerRequest = request3[kState];
         } else {
-          innerRequest = new Request(request4)[kState];
+          innerRequest = new Request(request3)[kState];
         }
         if (!urlIsHttpHttpsScheme(innerRequest.url) || innerRequest.method !== "GET") {
           throw webidl.errors.exception({
@@ -84683,21 +84971,21 @@ var require_cache = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async delete(request4, options = {}) {
+      async delete(request3, options = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.delete";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request4 = webidl.converters.RequestInfo(request4, prefix, "request");
+        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
         let r = null;
-        if (request4 instanceof Request) {
-          r = request4[kState];
+        if (request3 instanceof Request) {
+          r = request3[kState];
           if (r.method !== "GET" && !options.ignoreMethod) {
             return false;
           }
         } else {
-          assert(typeof request4 === "string");
-          r = new Request(request4)[kState];
+          assert(typeof request3 === "string");
+          r = new Request(request3)[kState];
         }
         const operations = [];
         const operation = {
@@ -84729,25 +85017,25 @@ var require_cache = __commonJS({
        * @param {import('../../types/cache').CacheQueryOptions} options
        * @returns {Promise<readonly Request[]>}
        */
-      async keys(request4 = void 0, options = {}) {
+      async keys(request3 = void 0, options = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.keys";
-        if (request4 !== void 0) request4 = webidl.converters.RequestInfo(request4, prefix, "request");
+        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
         let r = null;
-        if (request4 !== void 0) {
-          if (request4 instanceof Request) {
-            r = request4[kState];
+        if (request3 !== void 0) {
+          if (request3 instanceof Request) {
+            r = request3[kState];
             if (r.method !== "GET" && !options.ignoreMethod) {
               return [];
             }
-          } else if (typeof request4 === "string") {
-            r = new Request(request4)[kState];
+          } else if (typeof request3 === "string") {
+            r = new Request(request3)[kState];
           }
         }
         const promise = createDeferredPromise();
         const requests = [];
-        if (request4 === void 0) {
+        if (request3 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             requests.push(requestResponse[0]);
           }
@@ -84759,9 +85047,9 @@ var require_cache = __commonJS({
         }
         queueMicrotask(() => {
           const requestList = [];
-          for (const request5 of requests) {
+          for (const request4 of requests) {
             const requestObject = fromInnerRequest(
-              request5,
+              request4,
               new AbortController().signal,
               "immutable"
             );
@@ -84879,9 +85167,9 @@ var require_cache = __commonJS({
        * @param {import('../../types/cache').CacheQueryOptions | undefined} options
        * @returns {boolean}
        */
-      #requestMatchesCachedItem(requestQuery, request4, response = null, options) {
+      #requestMatchesCachedItem(requestQuery, request3, response = null, options) {
         const queryURL = new URL(requestQuery.url);
-        const cachedURL = new URL(request4.url);
+        const cachedURL = new URL(request3.url);
         if (options?.ignoreSearch) {
           cachedURL.search = "";
           queryURL.search = "";
@@ -84897,7 +85185,7 @@ var require_cache = __commonJS({
           if (fieldValue === "*") {
             return false;
           }
-          const requestValue = request4.headersList.get(fieldValue);
+          const requestValue = request3.headersList.get(fieldValue);
           const queryValue = requestQuery.headersList.get(fieldValue);
           if (requestValue !== queryValue) {
             return false;
@@ -84905,20 +85193,20 @@ var require_cache = __commonJS({
         }
         return true;
       }
-      #internalMatchAll(request4, options, maxResponses = Infinity) {
+      #internalMatchAll(request3, options, maxResponses = Infinity) {
         let r = null;
-        if (request4 !== void 0) {
-          if (request4 instanceof Request) {
-            r = request4[kState];
+        if (request3 !== void 0) {
+          if (request3 instanceof Request) {
+            r = request3[kState];
             if (r.method !== "GET" && !options.ignoreMethod) {
               return [];
             }
-          } else if (typeof request4 === "string") {
-            r = new Request(request4)[kState];
+          } else if (typeof request3 === "string") {
+            r = new Request(request3)[kState];
           }
         }
         const responses = [];
-        if (request4 === void 0) {
+        if (request3 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             responses.push(requestResponse[1]);
           }
@@ -85007,21 +85295,21 @@ var require_cachestorage = __commonJS({
         }
         webidl.util.markAsUncloneable(this);
       }
-      async match(request4, options = {}) {
+      async match(request3, options = {}) {
         webidl.brandCheck(this, _CacheStorage);
         webidl.argumentLengthCheck(arguments, 1, "CacheStorage.match");
-        request4 = webidl.converters.RequestInfo(request4);
+        request3 = webidl.converters.RequestInfo(request3);
         options = webidl.converters.MultiCacheQueryOptions(options);
         if (options.cacheName != null) {
           if (this.#caches.has(options.cacheName)) {
             const cacheList = this.#caches.get(options.cacheName);
             const cache2 = new Cache(kConstruct, cacheList);
-            return await cache2.match(request4, options);
+            return await cache2.match(request3, options);
           }
         } else {
           for (const cacheList of this.#caches.values()) {
             const cache2 = new Cache(kConstruct, cacheList);
-            const response = await cache2.match(request4, options);
+            const response = await cache2.match(request3, options);
             if (response !== void 0) {
               return response;
             }
@@ -86201,7 +86489,7 @@ var require_connection = __commonJS({
     function establishWebSocketConnection(url, protocols, client, ws, onEstablish, options) {
       const requestURL = url;
       requestURL.protocol = url.protocol === "ws:" ? "http:" : "https:";
-      const request4 = makeRequest({
+      const request3 = makeRequest({
         urlList: [requestURL],
         client,
         serviceWorkers: "none",
@@ -86213,18 +86501,18 @@ var require_connection = __commonJS({
       });
       if (options.headers) {
         const headersList = getHeadersList(new Headers2(options.headers));
-        request4.headersList = headersList;
+        request3.headersList = headersList;
       }
       const keyValue = crypto2.randomBytes(16).toString("base64");
-      request4.headersList.append("sec-websocket-key", keyValue);
-      request4.headersList.append("sec-websocket-version", "13");
+      request3.headersList.append("sec-websocket-key", keyValue);
+      request3.headersList.append("sec-websocket-version", "13");
       for (const protocol of protocols) {
-        request4.headersList.append("sec-websocket-protocol", protocol);
+        request3.headersList.append("sec-websocket-protocol", protocol);
       }
       const permessageDeflate = "permessage-deflate; client_max_window_bits";
-      request4.headersList.append("sec-websocket-extensions", permessageDeflate);
+      request3.headersList.append("sec-websocket-extensions", permessageDeflate);
       const controller = fetching({
-        request: request4,
+        request: request3,
         useParallelQueue: true,
         dispatcher: options.dispatcher,
         processResponse(response) {
@@ -86261,7 +86549,7 @@ var require_connection = __commonJS({
           }
           const secProtocol = response.headersList.get("Sec-WebSocket-Protocol");
           if (secProtocol !== null) {
-            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request4.headersList);
+            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request3.headersList);
             if (requestProtocols === null || !requestProtocols.includes(secProtocol)) {
               failWebsocketConnection(ws, "Protocol was not set in the opening handshake.");
               return;
@@ -88878,6 +89166,10 @@ function live(details, now) {
   if (details.url) out.push(`**[${details.url}](${details.url})**`);
   else if (details.localUrl)
     out.push(`No public URL (\`tunnel: none\`): on the runner at ${inlineCode(details.localUrl)}.`);
+  if (details.notAnsweringSince)
+    out.push(
+      `> \u26A0\uFE0F **The app does not answer** since ${utcTime(details.notAnsweringSince)}${details.notAnsweringWhy ? ` (${details.notAnsweringWhy})` : ""}: visitors get errors or time-outs. This note goes away when it answers again.`
+    );
   const facts = [];
   if (details.expiresAt) {
     facts.push(
@@ -90460,7 +90752,7 @@ function withDefaults2(oldEndpoint, newDefaults) {
     defaults: withDefaults2.bind(null, endpoint2)
   });
 }
-var VERSION2, defaults_default, noop, request3;
+var VERSION2, defaults_default, noop, request2;
 var init_dist_bundle2 = __esm({
   "node_modules/@octokit/request/dist-bundle/index.js"() {
     init_dist_bundle();
@@ -90475,7 +90767,7 @@ var init_dist_bundle2 = __esm({
       }
     };
     noop = () => "";
-    request3 = withDefaults2(endpoint, defaults_default);
+    request2 = withDefaults2(endpoint, defaults_default);
   }
 });
 
@@ -90586,7 +90878,7 @@ var init_dist_bundle3 = __esm({
     ];
     FORBIDDEN_VARIABLE_OPTIONS = ["query", "method", "url"];
     GHES_V3_SUFFIX_REGEX = /\/api\/v3\/?$/;
-    graphql2 = withDefaults3(request3, {
+    graphql2 = withDefaults3(request2, {
       headers: {
         "user-agent": `octokit-graphql.js/${VERSION3} ${getUserAgent()}`
       },
@@ -90614,13 +90906,13 @@ function withAuthorizationPrefix(token) {
   }
   return `token ${token}`;
 }
-async function hook(token, request4, route, parameters) {
-  const endpoint2 = request4.endpoint.merge(
+async function hook(token, request3, route, parameters) {
+  const endpoint2 = request3.endpoint.merge(
     route,
     parameters
   );
   endpoint2.headers.authorization = withAuthorizationPrefix(token);
-  return request4(endpoint2);
+  return request3(endpoint2);
 }
 var b64url, sep4, jwtRE, isJWT, createTokenAuth;
 var init_dist_bundle4 = __esm({
@@ -90727,7 +91019,7 @@ var init_dist_src2 = __esm({
       constructor(options = {}) {
         const hook7 = new before_after_hook_default.Collection();
         const requestDefaults = {
-          baseUrl: request3.endpoint.DEFAULTS.baseUrl,
+          baseUrl: request2.endpoint.DEFAULTS.baseUrl,
           headers: {},
           request: Object.assign({}, options.request, {
             // @ts-ignore internal usage only, no need to type
@@ -90748,7 +91040,7 @@ var init_dist_src2 = __esm({
         if (options.timeZone) {
           requestDefaults.headers["time-zone"] = options.timeZone;
         }
-        this.request = request3.defaults(requestDefaults);
+        this.request = request2.defaults(requestDefaults);
         this.graphql = withCustomRequest(this.request).defaults(requestDefaults);
         this.log = createLogger(options.log);
         this.hook = hook7;
@@ -94877,7 +95169,7 @@ async function errorRequest(state, octokit, error2, options) {
   }
   throw error2;
 }
-async function wrapRequest(state, octokit, request4, options) {
+async function wrapRequest(state, octokit, request3, options) {
   const limiter = new import_light.default();
   limiter.on("failed", function(error2, info2) {
     const maxRetries = ~~error2.request.request?.retries;
@@ -94888,12 +95180,12 @@ async function wrapRequest(state, octokit, request4, options) {
     }
   });
   return limiter.schedule(
-    requestWithGraphqlErrorHandling.bind(null, state, octokit, request4),
+    requestWithGraphqlErrorHandling.bind(null, state, octokit, request3),
     options
   );
 }
-async function requestWithGraphqlErrorHandling(state, octokit, request4, options) {
-  const response = await request4(options);
+async function requestWithGraphqlErrorHandling(state, octokit, request3, options) {
+  const response = await request3(options);
   if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
     response.data.errors[0].message
   )) {
@@ -94943,16 +95235,16 @@ var init_dist_bundle7 = __esm({
 });
 
 // node_modules/@octokit/plugin-throttling/dist-bundle/index.js
-function wrapRequest2(state, request4, options) {
-  return state.retryLimiter.schedule(doRequest, state, request4, options);
+function wrapRequest2(state, request3, options) {
+  return state.retryLimiter.schedule(doRequest, state, request3, options);
 }
-async function doRequest(state, request4, options) {
+async function doRequest(state, request3, options) {
   const { pathname } = new URL(options.url, "http://github.test");
   const isAuth = isAuthRequest(options.method, pathname);
   const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
   const isSearch = options.method === "GET" && pathname.startsWith("/search/");
   const isGraphQL = pathname.startsWith("/graphql");
-  const retryCount = ~~request4.retryCount;
+  const retryCount = ~~request3.retryCount;
   const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
   if (state.clustering) {
     jobOptions.expiration = 1e3 * 60;
@@ -94966,7 +95258,7 @@ async function doRequest(state, request4, options) {
   if (isSearch) {
     await state.search.key(state.id).schedule(jobOptions, noop3);
   }
-  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request4, options);
+  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request3, options);
   if (isGraphQL) {
     const res = await req;
     if (res.data.errors != null && res.data.errors.some((error2) => error2.type === "RATE_LIMITED")) {
@@ -95056,14 +95348,14 @@ function throttling(octokit, octokitOptions) {
       (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
     );
     state.retryLimiter.on("failed", async function(error2, info2) {
-      const [state2, request4, options] = info2.args;
+      const [state2, request3, options] = info2.args;
       const { pathname } = new URL(options.url, "http://github.test");
       const shouldRetryGraphQL = pathname.startsWith("/graphql") && error2.status !== 401;
       if (!(shouldRetryGraphQL || error2.status === 403 || error2.status === 429)) {
         return;
       }
-      const retryCount = ~~request4.retryCount;
-      request4.retryCount = retryCount;
+      const retryCount = ~~request3.retryCount;
+      request3.retryCount = retryCount;
       options.request.retryCount = retryCount;
       const { wantRetry, retryAfter = 0 } = await (async function() {
         if (/\bsecondary rate\b/i.test(error2.message)) {
@@ -95101,14 +95393,14 @@ function throttling(octokit, octokitOptions) {
         return {};
       })();
       if (wantRetry) {
-        request4.retryCount++;
+        request3.retryCount++;
         return retryAfter * state2.retryAfterBaseValue;
       }
     });
   };
-  octokit.hook.wrap("request", (request4, options) => {
+  octokit.hook.wrap("request", (request3, options) => {
     initializeBottleneck();
-    return wrapRequest2(state, request4, options);
+    return wrapRequest2(state, request3, options);
   });
   return {};
 }
@@ -95223,8 +95515,8 @@ var init_dist_src4 = __esm({
 });
 
 // node_modules/@octokit/oauth-methods/dist-bundle/index.js
-function requestToOAuthBaseUrl(request4) {
-  const endpointDefaults = request4.endpoint.DEFAULTS;
+function requestToOAuthBaseUrl(request3) {
+  const endpointDefaults = request3.endpoint.DEFAULTS;
   if (/^https:\/\/(api\.)?github\.com$/.test(endpointDefaults.baseUrl)) {
     return "https://github.com";
   }
@@ -95233,21 +95525,21 @@ function requestToOAuthBaseUrl(request4) {
   }
   return endpointDefaults.baseUrl.replace("/api/v3", "");
 }
-async function oauthRequest(request4, route, parameters) {
+async function oauthRequest(request3, route, parameters) {
   const withOAuthParameters = {
-    baseUrl: requestToOAuthBaseUrl(request4),
+    baseUrl: requestToOAuthBaseUrl(request3),
     headers: {
       accept: "application/json"
     },
     ...parameters
   };
-  const response = await request4(route, withOAuthParameters);
+  const response = await request3(route, withOAuthParameters);
   if ("error" in response.data) {
     const error2 = new RequestError(
       `${response.data.error_description} (${response.data.error}, ${response.data.error_uri})`,
       400,
       {
-        request: request4.endpoint.merge(
+        request: request3.endpoint.merge(
           route,
           withOAuthParameters
         )
@@ -95259,19 +95551,19 @@ async function oauthRequest(request4, route, parameters) {
   return response;
 }
 function getWebFlowAuthorizationUrl({
-  request: request4 = request3,
+  request: request3 = request2,
   ...options
 }) {
-  const baseUrl = requestToOAuthBaseUrl(request4);
+  const baseUrl = requestToOAuthBaseUrl(request3);
   return oauthAuthorizationUrl({
     ...options,
     baseUrl
   });
 }
 async function exchangeWebFlowCode(options) {
-  const request4 = options.request || request3;
+  const request3 = options.request || request2;
   const response = await oauthRequest(
-    request4,
+    request3,
     "POST /login/oauth/access_token",
     {
       client_id: options.clientId,
@@ -95306,19 +95598,19 @@ function toTimestamp(apiTimeInMs, expirationInSeconds) {
   return new Date(apiTimeInMs + expirationInSeconds * 1e3).toISOString();
 }
 async function createDeviceCode(options) {
-  const request4 = options.request || request3;
+  const request3 = options.request || request2;
   const parameters = {
     client_id: options.clientId
   };
   if ("scopes" in options && Array.isArray(options.scopes)) {
     parameters.scope = options.scopes.join(" ");
   }
-  return oauthRequest(request4, "POST /login/device/code", parameters);
+  return oauthRequest(request3, "POST /login/device/code", parameters);
 }
 async function exchangeDeviceCode(options) {
-  const request4 = options.request || request3;
+  const request3 = options.request || request2;
   const response = await oauthRequest(
-    request4,
+    request3,
     "POST /login/oauth/access_token",
     {
       client_id: options.clientId,
@@ -95354,8 +95646,8 @@ function toTimestamp2(apiTimeInMs, expirationInSeconds) {
   return new Date(apiTimeInMs + expirationInSeconds * 1e3).toISOString();
 }
 async function checkToken(options) {
-  const request4 = options.request || request3;
-  const response = await request4("POST /applications/{client_id}/token", {
+  const request3 = options.request || request2;
+  const response = await request3("POST /applications/{client_id}/token", {
     headers: {
       authorization: `basic ${btoa(
         `${options.clientId}:${options.clientSecret}`
@@ -95379,9 +95671,9 @@ async function checkToken(options) {
   return { ...response, authentication };
 }
 async function refreshToken(options) {
-  const request4 = options.request || request3;
+  const request3 = options.request || request2;
   const response = await oauthRequest(
-    request4,
+    request3,
     "POST /login/oauth/access_token",
     {
       client_id: options.clientId,
@@ -95417,8 +95709,8 @@ async function scopeToken(options) {
     token,
     ...requestOptions
   } = options;
-  const request4 = options.request || request3;
-  const response = await request4(
+  const request3 = options.request || request2;
+  const response = await request3(
     "POST /applications/{client_id}/token/scoped",
     {
       headers: {
@@ -95441,9 +95733,9 @@ async function scopeToken(options) {
   return { ...response, authentication };
 }
 async function resetToken(options) {
-  const request4 = options.request || request3;
+  const request3 = options.request || request2;
   const auth7 = btoa(`${options.clientId}:${options.clientSecret}`);
-  const response = await request4(
+  const response = await request3(
     "PATCH /applications/{client_id}/token",
     {
       headers: {
@@ -95468,9 +95760,9 @@ async function resetToken(options) {
   return { ...response, authentication };
 }
 async function deleteToken(options) {
-  const request4 = options.request || request3;
+  const request3 = options.request || request2;
   const auth7 = btoa(`${options.clientId}:${options.clientSecret}`);
-  return request4(
+  return request3(
     "DELETE /applications/{client_id}/token",
     {
       headers: {
@@ -95482,9 +95774,9 @@ async function deleteToken(options) {
   );
 }
 async function deleteAuthorization(options) {
-  const request4 = options.request || request3;
+  const request3 = options.request || request2;
   const auth7 = btoa(`${options.clientId}:${options.clientSecret}`);
-  return request4(
+  return request3(
     "DELETE /applications/{client_id}/grant",
     {
       headers: {
@@ -95549,11 +95841,11 @@ function getCachedAuthentication(state, auth22) {
 async function wait(seconds2) {
   await new Promise((resolve6) => setTimeout(resolve6, seconds2 * 1e3));
 }
-async function waitForAccessToken(request4, clientId, clientType, verification) {
+async function waitForAccessToken(request3, clientId, clientType, verification) {
   try {
     const options = {
       clientId,
-      request: request4,
+      request: request3,
       code: verification.device_code
     };
     const { authentication } = clientType === "oauth-app" ? await exchangeDeviceCode({
@@ -95573,11 +95865,11 @@ async function waitForAccessToken(request4, clientId, clientType, verification) 
     const errorType = error2.response.data.error;
     if (errorType === "authorization_pending") {
       await wait(verification.interval);
-      return waitForAccessToken(request4, clientId, clientType, verification);
+      return waitForAccessToken(request3, clientId, clientType, verification);
     }
     if (errorType === "slow_down") {
       await wait(verification.interval + 7);
-      return waitForAccessToken(request4, clientId, clientType, verification);
+      return waitForAccessToken(request3, clientId, clientType, verification);
     }
     throw error2;
   }
@@ -95587,36 +95879,36 @@ async function auth2(state, authOptions) {
     auth: authOptions
   });
 }
-async function hook2(state, request4, route, parameters) {
-  let endpoint2 = request4.endpoint.merge(
+async function hook2(state, request3, route, parameters) {
+  let endpoint2 = request3.endpoint.merge(
     route,
     parameters
   );
   if (/\/login\/(oauth\/access_token|device\/code)$/.test(endpoint2.url)) {
-    return request4(endpoint2);
+    return request3(endpoint2);
   }
   const { token } = await getOAuthAccessToken(state, {
-    request: request4,
+    request: request3,
     auth: { type: "oauth" }
   });
   endpoint2.headers.authorization = `token ${token}`;
-  return request4(endpoint2);
+  return request3(endpoint2);
 }
 function createOAuthDeviceAuth(options) {
-  const requestWithDefaults = options.request || request3.defaults({
+  const requestWithDefaults = options.request || request2.defaults({
     headers: {
       "user-agent": `octokit-auth-oauth-device.js/${VERSION9} ${getUserAgent()}`
     }
   });
-  const { request: request4 = requestWithDefaults, ...otherOptions } = options;
+  const { request: request3 = requestWithDefaults, ...otherOptions } = options;
   const state = options.clientType === "github-app" ? {
     ...otherOptions,
     clientType: "github-app",
-    request: request4
+    request: request3
   } : {
     ...otherOptions,
     clientType: "oauth-app",
-    request: request4,
+    request: request3,
     scopes: options.scopes || []
   };
   if (!options.clientId) {
@@ -95779,28 +96071,28 @@ async function auth3(state, options = {}) {
 function requiresBasicAuth(url) {
   return url && ROUTES_REQUIRING_BASIC_AUTH.test(url);
 }
-async function hook3(state, request4, route, parameters = {}) {
-  const endpoint2 = request4.endpoint.merge(
+async function hook3(state, request3, route, parameters = {}) {
+  const endpoint2 = request3.endpoint.merge(
     route,
     parameters
   );
   if (/\/login\/(oauth\/access_token|device\/code)$/.test(endpoint2.url)) {
-    return request4(endpoint2);
+    return request3(endpoint2);
   }
   if (requiresBasicAuth(endpoint2.url)) {
     const credentials = btoa(`${state.clientId}:${state.clientSecret}`);
     endpoint2.headers.authorization = `basic ${credentials}`;
-    return request4(endpoint2);
+    return request3(endpoint2);
   }
-  const { token } = state.clientType === "oauth-app" ? await auth3({ ...state, request: request4 }) : await auth3({ ...state, request: request4 });
+  const { token } = state.clientType === "oauth-app" ? await auth3({ ...state, request: request3 }) : await auth3({ ...state, request: request3 });
   endpoint2.headers.authorization = "token " + token;
-  return request4(endpoint2);
+  return request3(endpoint2);
 }
 function createOAuthUserAuth({
   clientId,
   clientSecret,
   clientType = "oauth-app",
-  request: request4 = request3.defaults({
+  request: request3 = request2.defaults({
     headers: {
       "user-agent": `octokit-auth-oauth-app.js/${VERSION10} ${getUserAgent()}`
     }
@@ -95814,7 +96106,7 @@ function createOAuthUserAuth({
     clientSecret,
     onTokenCreated,
     strategyOptions,
-    request: request4
+    request: request3
   });
   return Object.assign(auth3.bind(null, state), {
     // @ts-expect-error not worth the extra code needed to appease TS
@@ -95898,7 +96190,7 @@ async function hook4(state, request22, route, parameters) {
 function createOAuthAppAuth(options) {
   const state = Object.assign(
     {
-      request: request3.defaults({
+      request: request2.defaults({
         headers: {
           "user-agent": `octokit-auth-oauth-app.js/${VERSION11} ${getUserAgent()}`
         }
@@ -96356,14 +96648,14 @@ async function getInstallationAuthentication(state, options, customRequest) {
     };
     return factory(factoryAuthOptions);
   }
-  const request4 = customRequest || state.request;
+  const request3 = customRequest || state.request;
   return getInstallationAuthenticationConcurrently(
     state,
     { ...options, installationId },
-    request4
+    request3
   );
 }
-function getInstallationAuthenticationConcurrently(state, options, request4) {
+function getInstallationAuthenticationConcurrently(state, options, request3) {
   const cacheKey = optionsToCacheKey(options);
   if (pendingPromises.has(cacheKey)) {
     return pendingPromises.get(cacheKey);
@@ -96371,12 +96663,12 @@ function getInstallationAuthenticationConcurrently(state, options, request4) {
   const promise = getInstallationAuthenticationImpl(
     state,
     options,
-    request4
+    request3
   ).finally(() => pendingPromises.delete(cacheKey));
   pendingPromises.set(cacheKey, promise);
   return promise;
 }
-async function getInstallationAuthenticationImpl(state, options, request4) {
+async function getInstallationAuthenticationImpl(state, options, request3) {
   if (!options.refresh) {
     const result = await get2(state.cache, options);
     if (result) {
@@ -96433,7 +96725,7 @@ async function getInstallationAuthenticationImpl(state, options, request4) {
       repository_selection: repositorySelectionOptional,
       single_file: singleFileName
     }
-  } = await request4(
+  } = await request3(
     "POST /app/installations/{installation_id}/access_tokens",
     payload
   );
@@ -96507,18 +96799,18 @@ function isNotTimeSkewError(error2) {
     /'Issued at' claim \('iat'\) must be an Integer representing the time that the assertion was issued/
   ));
 }
-async function hook5(state, request4, route, parameters) {
-  const endpoint2 = request4.endpoint.merge(route, parameters);
+async function hook5(state, request3, route, parameters) {
+  const endpoint2 = request3.endpoint.merge(route, parameters);
   const url = endpoint2.url;
   if (/\/login\/oauth\/access_token$/.test(url)) {
-    return request4(endpoint2);
+    return request3(endpoint2);
   }
-  if (requiresAppAuth(url.replace(request4.endpoint.DEFAULTS.baseUrl, ""))) {
+  if (requiresAppAuth(url.replace(request3.endpoint.DEFAULTS.baseUrl, ""))) {
     const { token: token2 } = await getAppAuthentication(state);
     endpoint2.headers.authorization = `bearer ${token2}`;
     let response;
     try {
-      response = await request4(endpoint2);
+      response = await request3(endpoint2);
     } catch (error2) {
       if (isNotTimeSkewError(error2)) {
         throw error2;
@@ -96538,33 +96830,33 @@ async function hook5(state, request4, route, parameters) {
         timeDifference: diff
       });
       endpoint2.headers.authorization = `bearer ${token3}`;
-      return request4(endpoint2);
+      return request3(endpoint2);
     }
     return response;
   }
   if (requiresBasicAuth(url)) {
     const authentication = await state.oauthApp({ type: "oauth-app" });
     endpoint2.headers.authorization = authentication.headers.authorization;
-    return request4(endpoint2);
+    return request3(endpoint2);
   }
   const { token, createdAt } = await getInstallationAuthentication(
     state,
     // @ts-expect-error TBD
     {},
-    request4.defaults({ baseUrl: endpoint2.baseUrl })
+    request3.defaults({ baseUrl: endpoint2.baseUrl })
   );
   endpoint2.headers.authorization = `token ${token}`;
   return sendRequestWithRetries(
     state,
-    request4,
+    request3,
     endpoint2,
     createdAt
   );
 }
-async function sendRequestWithRetries(state, request4, options, createdAt, retries = 0) {
+async function sendRequestWithRetries(state, request3, options, createdAt, retries = 0) {
   const timeSinceTokenCreationInMs = +/* @__PURE__ */ new Date() - +new Date(createdAt);
   try {
-    return await request4(options);
+    return await request3(options);
   } catch (error2) {
     if (error2.status !== 401) {
       throw error2;
@@ -96581,7 +96873,7 @@ async function sendRequestWithRetries(state, request4, options, createdAt, retri
       `[@octokit/auth-app] Retrying after 401 response to account for token replication delay (retry: ${retries}, wait: ${awaitTime / 1e3}s)`
     );
     await new Promise((resolve6) => setTimeout(resolve6, awaitTime));
-    return sendRequestWithRetries(state, request4, options, createdAt, retries);
+    return sendRequestWithRetries(state, request3, options, createdAt, retries);
   }
 }
 function createAppAuth(options) {
@@ -96604,14 +96896,14 @@ function createAppAuth(options) {
   if (typeof log2.warn !== "function") {
     log2.warn = console.warn.bind(console);
   }
-  const request4 = options.request || request3.defaults({
+  const request3 = options.request || request2.defaults({
     headers: {
       "user-agent": `octokit-auth-app.js/${VERSION12} ${getUserAgent()}`
     }
   });
   const state = Object.assign(
     {
-      request: request4,
+      request: request3,
       cache: getCache()
     },
     options,
@@ -96622,7 +96914,7 @@ function createAppAuth(options) {
         clientType: "github-app",
         clientId: options.clientId || "",
         clientSecret: options.clientSecret || "",
-        request: request4
+        request: request3
       })
     }
   );
@@ -96692,12 +96984,12 @@ function isAbuseLimitError(error2) {
   }
   return REGEX_ABUSE_LIMIT_MESSAGE.test(error2.message);
 }
-async function hook6(reason, request4, route, parameters) {
-  const endpoint2 = request4.endpoint.merge(
+async function hook6(reason, request3, route, parameters) {
+  const endpoint2 = request3.endpoint.merge(
     route,
     parameters
   );
-  return request4(endpoint2).catch((error2) => {
+  return request3(endpoint2).catch((error2) => {
     if (error2.status === 404) {
       error2.message = `Not found. May be due to lack of authentication. Reason: ${reason}`;
       throw error2;
@@ -98264,11 +98556,11 @@ function createOctokit(token, opts) {
       ...opts.fastRetries ? { write: passThrough, notifications: passThrough } : {}
     }
   });
-  octokit.hook.wrap("request", async (request4, options) => {
+  octokit.hook.wrap("request", async (request3, options) => {
     options.headers["x-github-api-version"] = GITHUB_API_VERSION;
     const wait2 = quietUntil - Date.now();
     if (wait2 > 0) await quiet(wait2, options.request?.signal);
-    return request4(options);
+    return request3(options);
   });
   return octokit;
 }
@@ -98324,7 +98616,7 @@ function readPullEvent(env) {
   const path4 = env.GITHUB_EVENT_PATH;
   try {
     if (!path4) throw new Error("GITHUB_EVENT_PATH is not set");
-    const payload = JSON.parse((0, import_node_fs5.readFileSync)(path4, "utf8"));
+    const payload = JSON.parse((0, import_node_fs6.readFileSync)(path4, "utf8"));
     if (!payload.pull_request) throw new Error("the payload has no pull_request");
     return { pull: payload.pull_request, action: payload.action, label: payload.label?.name };
   } catch (err2) {
@@ -98412,11 +98704,11 @@ async function pullRequestState(octokit, run2, prNumber, signal) {
   const pr = await fetchPull(octokit, run2, prNumber, signal);
   return { open: pr.state === "open", headSha: pr.headSha };
 }
-var import_node_fs5, FORK_HINT, CODE_MAY_HAVE_CHANGED;
+var import_node_fs6, FORK_HINT, CODE_MAY_HAVE_CHANGED;
 var init_pull_request = __esm({
   "src/github/pull-request.ts"() {
     "use strict";
-    import_node_fs5 = require("node:fs");
+    import_node_fs6 = require("node:fs");
     init_errors();
     init_errors2();
     init_format();
@@ -98555,14 +98847,14 @@ function eventsFileReporter(path4, ids) {
   return {
     name: "event file",
     async report(e) {
-      (0, import_node_fs6.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
+      (0, import_node_fs7.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
 `);
     }
   };
 }
 function readEvents2(path4) {
-  if (!(0, import_node_fs6.existsSync)(path4)) return [];
-  return (0, import_node_fs6.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
+  if (!(0, import_node_fs7.existsSync)(path4)) return [];
+  return (0, import_node_fs7.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
     try {
       const e = JSON.parse(l);
       for (const f of DATE_FIELDS)
@@ -98587,11 +98879,11 @@ async function followUntilLive(path4, holderExited, onTick = () => {
     ]);
   }
 }
-var import_node_fs6, DATE_FIELDS;
+var import_node_fs7, DATE_FIELDS;
 var init_events_file = __esm({
   "src/lifecycle/events-file.ts"() {
     "use strict";
-    import_node_fs6 = require("node:fs");
+    import_node_fs7 = require("node:fs");
     init_reporter();
     DATE_FIELDS = ["expiresAt", "startedAt", "at"];
   }
@@ -98649,11 +98941,11 @@ var init_state = __esm({
 // src/action/detach.ts
 async function startDetached(run2, config, env) {
   const name = config.name;
-  const dir = env.RUNNER_TEMP || (0, import_node_os2.tmpdir)();
+  const dir = env.RUNNER_TEMP || (0, import_node_os3.tmpdir)();
   const base = (0, import_node_path9.join)(dir, `ml-preview-${name}-${process.pid}`);
   const events2 = `${base}.events`;
   const logFile = `${base}.log`;
-  const out = (0, import_node_fs7.openSync)(logFile, "a");
+  const out = (0, import_node_fs8.openSync)(logFile, "a");
   const childEnv = { ...env, ML_PREVIEW_EVENTS_FILE: events2 };
   for (const k of ["GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"]) delete childEnv[k];
   const child2 = (0, import_node_child_process.spawn)(process.execPath, [(0, import_node_path9.join)(__dirname, "holder.js")], {
@@ -98661,7 +98953,7 @@ async function startDetached(run2, config, env) {
     stdio: ["ignore", out, out],
     env: childEnv
   });
-  (0, import_node_fs7.closeSync)(out);
+  (0, import_node_fs8.closeSync)(out);
   child2.unref();
   saveState2("holder", String(child2.pid));
   saveState2("events", events2);
@@ -98689,20 +98981,20 @@ async function startDetached(run2, config, env) {
 }
 function echoNewLog(path4, from) {
   try {
-    const size = (0, import_node_fs7.statSync)(path4).size;
-    if (size > from) process.stdout.write((0, import_node_fs7.readFileSync)(path4).subarray(from, size));
+    const size = (0, import_node_fs8.statSync)(path4).size;
+    if (size > from) process.stdout.write((0, import_node_fs8.readFileSync)(path4).subarray(from, size));
     return size;
   } catch {
     return from;
   }
 }
-var import_node_child_process, import_node_fs7, import_node_os2, import_node_path9;
+var import_node_child_process, import_node_fs8, import_node_os3, import_node_path9;
 var init_detach = __esm({
   "src/action/detach.ts"() {
     "use strict";
     import_node_child_process = require("node:child_process");
-    import_node_fs7 = require("node:fs");
-    import_node_os2 = require("node:os");
+    import_node_fs8 = require("node:fs");
+    import_node_os3 = require("node:os");
     import_node_path9 = require("node:path");
     init_core();
     init_github();
@@ -98799,6 +99091,9 @@ function pollIntervalMs(env) {
 function tunnelWatchdogMs(env) {
   return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 3e4);
 }
+function cleanupPatienceMs(env, fallback) {
+  return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
+}
 var init_poll2 = __esm({
   "src/lifecycle/poll.ts"() {
     "use strict";
@@ -98809,7 +99104,7 @@ var init_poll2 = __esm({
 // src/action/context.ts
 function readEventPayload(env) {
   try {
-    return env.GITHUB_EVENT_PATH ? JSON.parse((0, import_node_fs8.readFileSync)(env.GITHUB_EVENT_PATH, "utf8")) : {};
+    return env.GITHUB_EVENT_PATH ? JSON.parse((0, import_node_fs9.readFileSync)(env.GITHUB_EVENT_PATH, "utf8")) : {};
   } catch {
     return {};
   }
@@ -98821,11 +99116,11 @@ function isForkPullRequest(env) {
   const base = pr?.base?.repo?.full_name;
   return Boolean(pr && (!head || base && head !== base));
 }
-var import_node_fs8;
+var import_node_fs9;
 var init_context2 = __esm({
   "src/action/context.ts"() {
     "use strict";
-    import_node_fs8 = require("node:fs");
+    import_node_fs9 = require("node:fs");
   }
 });
 
@@ -98973,6 +99268,7 @@ async function setupAction(env = process.env, restored = {}) {
     if (err2 instanceof ConfigErrors) return { kind: "invalid", message: err2.message };
     throw err2;
   }
+  if (config.github.token === "") return { kind: "invalid", message: EMPTY_TOKEN };
   const log2 = actionsLogger;
   const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log: log2 });
@@ -99023,6 +99319,7 @@ async function setupAction(env = process.env, restored = {}) {
     commit: pr?.headSha ?? run2.sha,
     pollIntervalMs: pollIntervalMs(env),
     watchdogMs: tunnelWatchdogMs(env),
+    cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
     prOpen: pr ? async (signal2) => (await pullRequestState(octokit, run2, pr.number, signal2)).open : void 0,
     superseded: comment ? (signal2) => comment.isSuperseded(signal2) : void 0
   });
@@ -99050,6 +99347,7 @@ function stopOnSignals(controller) {
     process.on(sig, () => controller.abort(`the workflow run was cancelled (${sig})`));
   }
 }
+var EMPTY_TOKEN;
 var init_setup = __esm({
   "src/action/setup.ts"() {
     "use strict";
@@ -99058,12 +99356,14 @@ var init_setup = __esm({
     init_client();
     init_github();
     init_poll2();
+    init_preview();
     init_context2();
     init_logger();
     init_mask();
     init_comment2();
     init_deployment2();
     init_log2();
+    EMPTY_TOKEN = "github-token is empty. It defaults to the job's own token (`${{ github.token }}`); an empty value usually means it was set to a secret that does not exist here (pull requests from forks get no secrets). Remove the github-token input, or pass a token with `pull-requests: write` (and `deployments: write` for `deployment`).";
   }
 });
 
@@ -99153,10 +99453,7 @@ async function actionPost() {
   if (readState("started") !== "true") return;
   const holder = Number(readState("holder"));
   if (holder > 0) await stopHolder(holder);
-  const leftovers = await removeLeftovers().catch((err2) => {
-    warning(`ml-preview post: could not check for leftover containers: ${err2.message}`);
-    return [];
-  });
+  const leftovers = await removeLeftovers();
   const eventsFile = readState("events");
   const holderEvents = eventsFile ? readEvents2(eventsFile) : [];
   if (eventsFile) cleanHolderFiles(eventsFile);
@@ -99170,13 +99467,16 @@ async function actionPost() {
         "the preview ended; this final state could not be written at the time"
       ).catch((err2) => warning(`ml-preview post: could not update the comment: ${err2.message}`));
     }
-    if (leftovers.length > 0)
-      warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
+    if (!leftovers.checked) return;
+    if (leftovers.removed.length > 0)
+      warning(
+        `ml-preview post: removed ${leftovers.removed.length} leftover container(s): ${shortIds(leftovers.removed)}.`
+      );
     else info("ml-preview post: the preview ended cleanly; nothing was left behind.");
     return;
   }
   info(
-    `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`
+    `ml-preview post: the preview did not end on its own (cancelled or crashed); ${leftovers.checked ? `removed ${leftovers.removed.length} container(s)` : "its container could not be checked (see the warning above)"}.`
   );
   const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
   await markEnded("stopped", reason, holderEvents).catch(
@@ -99184,23 +99484,40 @@ async function actionPost() {
   );
 }
 async function removeLeftovers() {
-  const docker = dockerClient();
   const labels = JSON.parse(readState("labels") || "{}");
-  const removed = [];
   const id = readState("container");
-  if (id && await removeContainer(docker, id)) removed.push(id);
-  if (labels["ml-preview.run"]) removed.push(...await sweepContainers(docker, labels));
-  return removed;
+  const patienceMs = cleanupPatienceMs(process.env, POST_CLEANUP_PATIENCE_MS);
+  const patience = {
+    patienceMs,
+    onWaiting: (problem) => warning(
+      `ml-preview post: the Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1e3)} s to check for leftover containers.`
+    )
+  };
+  try {
+    const docker = dockerClient();
+    const removed = [];
+    if (id && await removeContainer(docker, id, patience)) removed.push(id);
+    if (labels["ml-preview.run"])
+      removed.push(...await whileEngineAway(() => sweepContainers(docker, labels), patience));
+    return { checked: true, removed: [...new Set(removed)] };
+  } catch (err2) {
+    const what = id ? `container ${id.slice(0, 12)}` : "containers";
+    const selector = Object.entries(labels).map(([k, v]) => `--filter label=${k}=${v}`).join(" ");
+    warning(
+      `ml-preview post: could not check for leftover containers, so ${what} of this run may still be running: ${err2.message}. Remove them by hand: \`docker rm -f $(docker ps -aq ${selector})\`.`
+    );
+    return { checked: false, removed: [] };
+  }
 }
-async function removeContainer(docker, id) {
+async function removeContainer(docker, id, patience) {
   const container = docker.getContainer(id);
   try {
-    await container.inspect();
+    await whileEngineAway(() => container.inspect(), patience);
   } catch (err2) {
     if (isGone(err2)) return false;
     throw err2;
   }
-  await stopAndRemove(container);
+  await stopAndRemove(container, void 0, patience);
   return true;
 }
 async function markEnded(state, reason, holderEvents = []) {
@@ -99220,7 +99537,7 @@ async function summarize(last) {
   await summary.addRaw(renderSummary(report, { name: setup.config.name, run: setup.run, secrets: setup.config.secrets })).write();
 }
 function cleanHolderFiles(eventsFile) {
-  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) (0, import_node_fs9.rmSync)(f, { force: true });
+  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) (0, import_node_fs10.rmSync)(f, { force: true });
 }
 async function stopHolder(pid) {
   if (!isHolder(pid)) return;
@@ -99236,16 +99553,16 @@ function isHolder(pid) {
     return false;
   }
   try {
-    return (0, import_node_fs9.readFileSync)(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
+    return (0, import_node_fs10.readFileSync)(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
   } catch {
     return true;
   }
 }
-var import_node_fs9, HOLDER_GRACE_MS;
+var import_node_fs10, HOLDER_GRACE_MS, POST_CLEANUP_PATIENCE_MS, shortIds;
 var init_post = __esm({
   "src/action/post.ts"() {
     "use strict";
-    import_node_fs9 = require("node:fs");
+    import_node_fs10 = require("node:fs");
     init_core();
     init_client();
     init_docker_errors();
@@ -99253,10 +99570,13 @@ var init_post = __esm({
     init_sweep();
     init_github();
     init_events_file();
+    init_poll2();
     init_reporter();
     init_setup();
     init_state();
     HOLDER_GRACE_MS = 15e3;
+    POST_CLEANUP_PATIENCE_MS = 10 * 6e4;
+    shortIds = (ids) => ids.map((i) => i.slice(0, 12)).join(", ");
   }
 });
 
@@ -99447,13 +99767,13 @@ function cliWords(text) {
     (m2, name) => INPUTS.has(name) && flagOf(name) ? `\`--${flagOf(name)}\`` : m2
   ).replace(/\bbefore this step\b/g, "first").replace(/\bon the runner\b/g, "on this machine").replace(/\bthe runner's\b/g, "this machine's").replace(/\bthe runner\b/g, "this machine").replace(/\ba runner\b/g, "a machine");
 }
-var import_node_util, UP, BOTH, FLAGS, ABOUT, COMMANDS, UsageError, INPUTS;
+var import_node_util, UP2, BOTH, FLAGS, ABOUT, COMMANDS, UsageError, INPUTS;
 var init_args = __esm({
   "src/cli/args.ts"() {
     "use strict";
     import_node_util = require("node:util");
     init_types();
-    UP = ["up"];
+    UP2 = ["up"];
     BOTH = ["up", "share"];
     FLAGS = [
       {
@@ -99463,7 +99783,7 @@ var init_args = __esm({
         default: "Dockerfile",
         help: "Dockerfile, relative to CONTEXT",
         group: "Build",
-        commands: UP
+        commands: UP2
       },
       {
         name: "build-arg",
@@ -99472,7 +99792,7 @@ var init_args = __esm({
         value: "KEY=VALUE",
         help: "build argument (repeat)",
         group: "Build",
-        commands: UP
+        commands: UP2
       },
       {
         name: "target",
@@ -99480,7 +99800,7 @@ var init_args = __esm({
         value: "STAGE",
         help: "build this stage of a multi-stage Dockerfile",
         group: "Build",
-        commands: UP
+        commands: UP2
       },
       {
         name: "cache",
@@ -99489,7 +99809,7 @@ var init_args = __esm({
         default: "none",
         help: "build cache: none, gha or registry:REF",
         group: "Build",
-        commands: UP
+        commands: UP2
       },
       {
         name: "image",
@@ -99497,7 +99817,7 @@ var init_args = __esm({
         value: "REF",
         help: "run this image instead of building (pulled when missing)",
         group: "Build",
-        commands: UP
+        commands: UP2
       },
       {
         name: "registry-username",
@@ -99505,7 +99825,7 @@ var init_args = __esm({
         value: "USER",
         help: "user for pulling --image from a private registry",
         group: "Build",
-        commands: UP
+        commands: UP2
       },
       {
         name: "registry-password",
@@ -99513,7 +99833,7 @@ var init_args = __esm({
         value: "TOKEN",
         help: "password or token for --registry-username",
         group: "Build",
-        commands: UP
+        commands: UP2
       },
       {
         name: "port",
@@ -99531,7 +99851,7 @@ var init_args = __esm({
         value: "KEY=VALUE",
         help: "container environment (repeat); values are masked",
         group: "Run",
-        commands: UP
+        commands: UP2
       },
       {
         name: "command",
@@ -99539,7 +99859,7 @@ var init_args = __esm({
         value: "CMD",
         help: "override the image's command",
         group: "Run",
-        commands: UP
+        commands: UP2
       },
       {
         name: "health-path",
@@ -99548,7 +99868,7 @@ var init_args = __esm({
         default: "auto",
         help: "HTTP path that answers 2xx/3xx once the app is ready",
         group: "Run",
-        commands: UP
+        commands: UP2
       },
       {
         name: "ready-timeout",
@@ -99559,16 +99879,16 @@ var init_args = __esm({
         group: "Run",
         commands: BOTH
       },
-      { name: "gpus", input: "gpus", value: "all|N", help: "GPUs for the container", group: "Run", commands: UP },
+      { name: "gpus", input: "gpus", value: "all|N", help: "GPUs for the container", group: "Run", commands: UP2 },
       {
         name: "memory",
         input: "memory",
         value: "SIZE",
         help: "memory limit, Docker style (4g)",
         group: "Run",
-        commands: UP
+        commands: UP2
       },
-      { name: "cpus", input: "cpus", value: "N", help: "CPU limit (1.5)", group: "Run", commands: UP },
+      { name: "cpus", input: "cpus", value: "N", help: "CPU limit (1.5)", group: "Run", commands: UP2 },
       {
         name: "name",
         input: "name",
@@ -99753,7 +100073,7 @@ var init_args = __esm({
 
 // src/cli/ngrok-config.ts
 function ngrokConfigPaths(env, platform2 = process.platform) {
-  const home = env.HOME || (0, import_node_os3.homedir)();
+  const home = env.HOME || (0, import_node_os4.homedir)();
   const xdg = env.XDG_CONFIG_HOME || (0, import_node_path10.join)(home, ".config");
   const paths = platform2 === "darwin" ? [(0, import_node_path10.join)(home, "Library", "Application Support", "ngrok", "ngrok.yml"), (0, import_node_path10.join)(xdg, "ngrok", "ngrok.yml")] : [(0, import_node_path10.join)(xdg, "ngrok", "ngrok.yml")];
   return [...paths, (0, import_node_path10.join)(home, ".ngrok2", "ngrok.yml")];
@@ -99767,9 +100087,9 @@ function tokenLookup(env) {
   return () => {
     if (env.NGROK_AUTHTOKEN) return { token: env.NGROK_AUTHTOKEN, from: "$NGROK_AUTHTOKEN" };
     for (const path4 of ngrokConfigPaths(env)) {
-      if (!(0, import_node_fs10.existsSync)(path4)) continue;
+      if (!(0, import_node_fs11.existsSync)(path4)) continue;
       try {
-        const token = authtokenIn((0, import_node_fs10.readFileSync)(path4, "utf8"));
+        const token = authtokenIn((0, import_node_fs11.readFileSync)(path4, "utf8"));
         if (token) return { token, from: path4 };
       } catch {
       }
@@ -99777,12 +100097,12 @@ function tokenLookup(env) {
     return void 0;
   };
 }
-var import_node_fs10, import_node_os3, import_node_path10, import_yaml2;
+var import_node_fs11, import_node_os4, import_node_path10, import_yaml2;
 var init_ngrok_config = __esm({
   "src/cli/ngrok-config.ts"() {
     "use strict";
-    import_node_fs10 = require("node:fs");
-    import_node_os3 = require("node:os");
+    import_node_fs11 = require("node:fs");
+    import_node_os4 = require("node:os");
     import_node_path10 = require("node:path");
     import_yaml2 = __toESM(require_dist());
   }
@@ -99791,7 +100111,7 @@ var init_ngrok_config = __esm({
 // src/cli/previews.ts
 function stateDir(env) {
   if (env.ML_PREVIEW_STATE_DIR) return env.ML_PREVIEW_STATE_DIR;
-  return (0, import_node_path11.join)(env.XDG_STATE_HOME || (0, import_node_path11.join)(env.HOME || (0, import_node_os4.homedir)(), ".local", "state"), "ml-preview");
+  return (0, import_node_path11.join)(env.XDG_STATE_HOME || (0, import_node_path11.join)(env.HOME || (0, import_node_os5.homedir)(), ".local", "state"), "ml-preview");
 }
 function runIdFor(pid = process.pid) {
   return `cli:${machine()}:${pid}:${processStart(pid) ?? 0}`;
@@ -99799,14 +100119,14 @@ function runIdFor(pid = process.pid) {
 function machine() {
   let ns = "";
   try {
-    ns = /\[(\d+)\]/.exec((0, import_node_fs11.readlinkSync)("/proc/self/ns/pid"))?.[1] ?? "";
+    ns = /\[(\d+)\]/.exec((0, import_node_fs12.readlinkSync)("/proc/self/ns/pid"))?.[1] ?? "";
   } catch {
   }
-  return ns ? `${(0, import_node_os4.hostname)()}/${ns}` : (0, import_node_os4.hostname)();
+  return ns ? `${(0, import_node_os5.hostname)()}/${ns}` : (0, import_node_os5.hostname)();
 }
 function processStart(pid) {
   try {
-    const stat4 = (0, import_node_fs11.readFileSync)(`/proc/${pid}/stat`, "utf8");
+    const stat4 = (0, import_node_fs12.readFileSync)(`/proc/${pid}/stat`, "utf8");
     const fields2 = stat4.slice(stat4.lastIndexOf(")") + 2).split(" ");
     return fields2[0] === "Z" ? "zombie" : fields2[19];
   } catch {
@@ -99825,14 +100145,14 @@ function runAlive(runId) {
   return now !== "zombie" && (start === "0" || now === start);
 }
 function register2(dir, record) {
-  (0, import_node_fs11.mkdirSync)(dir, { recursive: true, mode: 448 });
+  (0, import_node_fs12.mkdirSync)(dir, { recursive: true, mode: 448 });
   const f = files(dir, record.runId);
-  (0, import_node_fs11.writeFileSync)(f.record, `${JSON.stringify(record)}
+  (0, import_node_fs12.writeFileSync)(f.record, `${JSON.stringify(record)}
 `, { mode: 384 });
   return {
     events: f.events,
     forget: () => {
-      for (const path4 of [f.record, f.events, record.log]) if (path4) (0, import_node_fs11.rmSync)(path4, { force: true });
+      for (const path4 of [f.record, f.events, record.log]) if (path4) (0, import_node_fs12.rmSync)(path4, { force: true });
     }
   };
 }
@@ -99840,12 +100160,12 @@ function eventsPath(dir, runId) {
   return files(dir, runId).events;
 }
 function listPreviews(dir) {
-  if (!(0, import_node_fs11.existsSync)(dir)) return [];
+  if (!(0, import_node_fs12.existsSync)(dir)) return [];
   const rows = [];
-  for (const entry of (0, import_node_fs11.readdirSync)(dir).filter((f) => f.endsWith(".json"))) {
+  for (const entry of (0, import_node_fs12.readdirSync)(dir).filter((f) => f.endsWith(".json"))) {
     let record;
     try {
-      record = JSON.parse((0, import_node_fs11.readFileSync)((0, import_node_path11.join)(dir, entry), "utf8"));
+      record = JSON.parse((0, import_node_fs12.readFileSync)((0, import_node_path11.join)(dir, entry), "utf8"));
     } catch {
       continue;
     }
@@ -99899,12 +100219,12 @@ async function stopPreview(dir, row, docker, graceMs = 3e4) {
   }
   await sweepDead(dir, docker);
 }
-var import_node_fs11, import_node_os4, import_node_path11, files;
+var import_node_fs12, import_node_os5, import_node_path11, files;
 var init_previews = __esm({
   "src/cli/previews.ts"() {
     "use strict";
-    import_node_fs11 = require("node:fs");
-    import_node_os4 = require("node:os");
+    import_node_fs12 = require("node:fs");
+    import_node_os5 = require("node:os");
     import_node_path11 = require("node:path");
     init_sweep();
     init_events_file();
@@ -104587,7 +104907,7 @@ function parseUpConfig(args, env) {
   const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
   const contextDir = (0, import_node_path12.resolve)(process.cwd(), args.inputs.context ?? ".");
   const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
-  if (args.command === "up" && !(0, import_node_fs12.existsSync)(contextDir)) {
+  if (args.command === "up" && !(0, import_node_fs13.existsSync)(contextDir)) {
     throw new ConfigError(
       "context",
       `context "${args.inputs.context}" is not a folder.`,
@@ -104711,15 +105031,15 @@ async function detach(argv3, args, config, env) {
   for (const w of warnings(args, config)) err(`warning: ${w}
 `);
   const dir = stateDir(env);
-  (0, import_node_fs12.mkdirSync)(dir, { recursive: true, mode: 448 });
+  (0, import_node_fs13.mkdirSync)(dir, { recursive: true, mode: 448 });
   const log2 = (0, import_node_path12.join)(dir, `${config.name}-${Date.now()}-${process.pid}.log`);
-  const out = (0, import_node_fs12.openSync)(log2, "a");
+  const out = (0, import_node_fs13.openSync)(log2, "a");
   const child2 = (0, import_node_child_process2.spawn)(process.execPath, [process.argv[1], ...argv3.filter((a) => a !== "--detach")], {
     detached: true,
     stdio: ["ignore", out, out],
     env: { ...env, ML_PREVIEW_HOLDER_LOG: log2 }
   });
-  (0, import_node_fs12.closeSync)(out);
+  (0, import_node_fs13.closeSync)(out);
   child2.unref();
   const exited = new Promise((r) => child2.once("exit", () => r()));
   return followHolder(dir, child2.pid, config.name, args.json, log2, exited);
@@ -104728,10 +105048,10 @@ async function followHolder(dir, pid, name, json, log2, exited) {
   const last = await followUntilLive(eventsPath(dir, runIdFor(pid)), exited);
   if (!last) {
     err(
-      `${(0, import_node_fs12.readFileSync)(log2, "utf8")}ml-preview: the background preview ended before it was live (its output above).
+      `${(0, import_node_fs13.readFileSync)(log2, "utf8")}ml-preview: the background preview ended before it was live (its output above).
 `
     );
-    (0, import_node_fs12.rmSync)(log2, { force: true });
+    (0, import_node_fs13.rmSync)(log2, { force: true });
     return 1;
   }
   const report = json ? jsonReporter((t) => process.stdout.write(t)) : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
@@ -104777,12 +105097,12 @@ async function down(names, all, env) {
 `);
   return missing.length > 0 ? 1 : 0;
 }
-var import_node_child_process2, import_node_fs12, import_node_path12, err;
+var import_node_child_process2, import_node_fs13, import_node_path12, err;
 var init_cli = __esm({
   "src/cli/index.ts"() {
     "use strict";
     import_node_child_process2 = require("node:child_process");
-    import_node_fs12 = require("node:fs");
+    import_node_fs13 = require("node:fs");
     import_node_path12 = require("node:path");
     init_check();
     init_parse();

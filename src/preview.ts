@@ -1,12 +1,20 @@
 import type Docker from "dockerode";
 import type { PreviewConfig } from "./config/types.js";
-import { prepareImage, startContainer, waitUntilReady } from "./docker/index.js";
-import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels } from "./docker/types.js";
+import { engineAddress } from "./docker/docker-errors.js";
+import { prepareImage, removeEndedRuns, startContainer, waitUntilReady } from "./docker/index.js";
+import type {
+  AppContainer,
+  ContainerExit,
+  EnginePatience,
+  PreparedImage,
+  PreviewLabels,
+} from "./docker/types.js";
 import { PreviewError, type PreviewStep } from "./errors.js";
 import type { StateDetails } from "./github/types.js";
+import { httpAnswer } from "./http.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
 import { EarlyTunnel } from "./lifecycle/early-tunnel.js";
-import { type HoldEnd, holdUntilEnd, stopReason } from "./lifecycle/hold.js";
+import { type HoldEnd, holdUntilEnd, PR_CLOSED, stopReason, watchPullRequest } from "./lifecycle/hold.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
@@ -31,7 +39,13 @@ export interface PreviewDeps {
   readonly onResource?: (kind: "container" | "image", id: string) => void;
   readonly watchdogMs?: number;
   readonly collisionRetryMs?: number;
+  /** How long clean-up keeps trying while the engine does not answer (default CLEANUP_PATIENCE_MS). */
+  readonly cleanupPatienceMs?: number;
 }
+
+/** How long the lifecycle's clean-up waits for an engine that does not answer (the post step tries again). */
+export const CLEANUP_PATIENCE_MS = 2 * 60_000;
+const CANCEL_PATIENCE_MS = 5000;
 
 /** A fresh tunnel that held this long was a success: a later loss is a new incident, not "lost again". */
 const TUNNEL_HEALTHY_MS = 10 * 60_000;
@@ -48,7 +62,24 @@ export interface PreviewResult {
  * A failure at any step still runs every cleanup after it, and the final report says which step failed.
  */
 export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Promise<PreviewResult> {
-  const { log, signal } = deps;
+  const { log } = deps;
+  // The runner's cancel, or the PR closing before live: either ends the preview as `stopped`.
+  const closed = new AbortController();
+  const signal = AbortSignal.any([deps.signal, closed.signal]);
+  const prOpen = config.stopOnClose ? deps.prOpen : undefined;
+  const onPollError = (err: unknown) =>
+    log.warning(`Could not check the pull request: ${(err as Error).message}`);
+  /** Asked before a public tunnel opens: a closed PR never gets one. */
+  const openPublic = async (port: number, s: AbortSignal) => {
+    const stillOpen = await prOpen?.(s).catch((err: unknown) => {
+      onPollError(err);
+      return true;
+    });
+    if (stillOpen === false) closed.abort(PR_CLOSED);
+    checkStop(signal, false);
+    return open(config, port, deps, s);
+  };
+  let stopPrWatch = () => {};
   const cleanup = new CleanupStack(log);
   const phases: Record<string, number> = {};
   const startedAt = new Date();
@@ -58,6 +89,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   let tunnel: Tunnel | undefined;
   let live: StateDetails = {};
   let superseded = false;
+  let silenceReported = Promise.resolve();
 
   // Reporters run in order: the comment first (its latency is what reviewers wait for), the event file
   // a detached holder's parent follows last, so whoever reads that file finds the comment already updated.
@@ -82,13 +114,24 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     // `share` builds nothing: its first event is `ready`, once the app on this machine answers.
     // Ask the engine while the "building" comment is being written: neither waits for the other.
     const engine =
-      source.kind === "share" ? undefined : engineAnswers(deps.docker!).catch((err: unknown) => err);
+      source.kind === "share"
+        ? undefined
+        : engineAnswers(deps.docker!)
+            .then(() => removeLeftBehind(deps))
+            .catch((err: unknown) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
+    if (prOpen)
+      stopPrWatch = watchPullRequest(
+        () => prOpen(signal),
+        deps.pollIntervalMs,
+        () => closed.abort(PR_CLOSED),
+        onPollError,
+      );
     let localUrl: string;
     let early: EarlyTunnel;
     if (source.kind === "share") {
       localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel((s) => open(config, source.port, deps, s), signal, cleanup);
+      early = new EarlyTunnel((s) => openPublic(source.port, s), signal, cleanup);
       await timed("ready", () =>
         early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s, log)),
       );
@@ -105,10 +148,10 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       await emit("starting", { commit: deps.commit, image: image.ref });
       const started = await timed("run", () => startContainer(docker, image!, config, deps.labels, log));
       app = started;
-      cleanup.push("remove the container", () => started.remove());
+      cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
       // The host port is known: the tunnel opens while the app starts (see EarlyTunnel).
-      early = new EarlyTunnel((s) => open(config, started.hostPort, deps, s), signal, cleanup);
+      early = new EarlyTunnel((s) => openPublic(started.hostPort, s), signal, cleanup);
       await timed("ready", () =>
         early.alongside(signal, (s) =>
           waitUntilReady(docker, started, {
@@ -142,6 +185,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       containerId: app?.id,
       commit: deps.commit,
     };
+    stopPrWatch(); // from here the hold polls the PR
     step = "live";
     await emit("live", {
       ...live,
@@ -155,7 +199,9 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   } catch (error) {
     end = { state: "failed", step, error };
   }
+  stopPrWatch();
 
+  await silenceReported; // a `live` note still being written must not land after the final state
   // Fetch the app's last words before its container is removed.
   const final = finalState(end, signal, superseded);
   const failure = final === "failed" && end.state === "failed" ? await describeFailure(end, app) : undefined;
@@ -186,13 +232,31 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         exited: app ? app.exited : new Promise<ContainerExit>(() => {}),
         tunnelLost: new Promise<string>((resolve) => current.onLost(resolve)),
         pollIntervalMs: deps.pollIntervalMs,
-        prOpen: config.stopOnClose ? deps.prOpen : undefined,
+        prOpen,
         superseded: deps.superseded,
         linkUp: current.url
           ? (done) => checkLink(current.url!, protectionOf(config), AbortSignal.any([signal, done]))
           : undefined,
         linkGraceMs: deps.watchdogMs ?? 30_000,
-        onPollError: (err) => log.warning(`Could not check the pull request: ${(err as Error).message}`),
+        appAnswers: live.localUrl
+          ? (s) => appAnswers(new URL(config.healthPath ?? "/", live.localUrl), deps.pollIntervalMs, s)
+          : undefined,
+        onAppSilence: (since, why) => {
+          if (since)
+            log.warning(`The app does not answer on its port since ${since.toISOString()} (${why}).`);
+          else log.info("The app answers again.");
+          silenceReported = silenceReported.then(() =>
+            emit("live", {
+              ...live,
+              phases: { ...phases },
+              qrCode: config.github.qrCode,
+              protected: protectionOfLive(config),
+              notAnsweringSince: since,
+              notAnsweringWhy: why,
+            }),
+          );
+        },
+        onPollError,
       });
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== undefined && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
@@ -214,6 +278,23 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
   }
 }
 
+/**
+ * Clean-up keeps trying while the engine is away. Cancelled, the runner SIGKILLs us 10 s after SIGINT: a few
+ * seconds, then the post step takes over with its own patience. Otherwise as long as the job allows us.
+ */
+function removalPatience(id: string, deps: PreviewDeps): EnginePatience {
+  const patienceMs = deps.signal.aborted
+    ? Math.min(CANCEL_PATIENCE_MS, deps.cleanupPatienceMs ?? CANCEL_PATIENCE_MS)
+    : (deps.cleanupPatienceMs ?? CLEANUP_PATIENCE_MS);
+  return {
+    patienceMs,
+    onWaiting: (problem) =>
+      deps.log.warning(
+        `The Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1000)} s to remove container ${id.slice(0, 12)}.`,
+      ),
+  };
+}
+
 function open(
   config: PreviewConfig,
   port: number,
@@ -227,17 +308,48 @@ function open(
   });
 }
 
+/**
+ * Does the app still answer on its port? Any HTTP answer counts (an error page is the app's to fix); a
+ * connection taken but no answer within the time (a hung or `docker pause`d app) or refused does not.
+ */
+async function appAnswers(
+  url: URL,
+  pollIntervalMs: number,
+  signal: AbortSignal,
+): Promise<{ up: true } | { up: false; why: string }> {
+  const timeoutMs = Math.min(APP_ANSWER_MAX_MS, Math.max(APP_ANSWER_MIN_MS, pollIntervalMs));
+  const answer = await httpAnswer(url, timeoutMs, signal);
+  if ("status" in answer) return { up: true };
+  if (answer.silent)
+    return { up: false, why: `GET ${url.pathname} got no answer within ${timeoutMs / 1000} s` };
+  return { up: false, why: `nothing answers on port ${url.port}: ${answer.error}` };
+}
+const APP_ANSWER_MIN_MS = 2000;
+const APP_ANSWER_MAX_MS = 10_000;
+
 /** A missing engine is the most common first-run problem: say so plainly instead of a socket error. */
 async function engineAnswers(docker: Docker): Promise<void> {
   try {
     await docker.ping();
   } catch (err) {
-    const where = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+    const where = engineAddress();
     throw new PreviewError(
       "build",
       `The Docker engine does not answer at ${where} (${(err as Error).message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
       { code: "DOCKER_UNREACHABLE", cause: err },
     );
+  }
+}
+
+/** What ended runs of this PR and name left running (killed outright) goes first; said, never fatal. */
+async function removeLeftBehind(deps: PreviewDeps): Promise<void> {
+  try {
+    for (const { id, run } of await removeEndedRuns(deps.docker!, deps.labels))
+      deps.log.warning(
+        `Removed container ${id.slice(0, 12)} left behind by run ${run} of this preview, which ended without cleaning up.`,
+      );
+  } catch (err) {
+    deps.log.warning(`Could not check for containers left behind by ended runs: ${(err as Error).message}`);
   }
 }
 

@@ -3,17 +3,20 @@ import * as core from "@actions/core";
 import type { PreviewState } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
 import { isGone } from "../docker/docker-errors.js";
-import { stopAndRemove } from "../docker/remove.js";
+import { stopAndRemove, whileEngineAway } from "../docker/remove.js";
 import { sweepContainers } from "../docker/sweep.js";
-import type { PreviewLabels } from "../docker/types.js";
+import type { EnginePatience, PreviewLabels } from "../docker/types.js";
 import { renderSummary } from "../github/index.js";
 import { type EventLine, readEvents } from "../lifecycle/events-file.js";
+import { cleanupPatienceMs } from "../lifecycle/poll.js";
 import { FINAL_STATES } from "../lifecycle/reporter.js";
 import { setupAction } from "./setup.js";
 import { readState } from "./state.js";
 
 /** How long the holder gets to clean up after SIGTERM before SIGKILL (the post step has no hard limit). */
 const HOLDER_GRACE_MS = 15_000;
+/** How long the post step keeps trying to reach an engine that does not answer. */
+const POST_CLEANUP_PATIENCE_MS = 10 * 60_000;
 
 /**
  * The post step always finishes the job. After a clean main it only verifies that nothing is left; after a
@@ -24,10 +27,7 @@ export async function actionPost(): Promise<void> {
   const holder = Number(readState("holder"));
   if (holder > 0) await stopHolder(holder);
 
-  const leftovers = await removeLeftovers().catch((err: Error) => {
-    core.warning(`ml-preview post: could not check for leftover containers: ${err.message}`);
-    return [] as string[];
-  });
+  const leftovers = await removeLeftovers();
   const eventsFile = readState("events");
   const holderEvents = eventsFile ? readEvents(eventsFile) : [];
   if (eventsFile) cleanHolderFiles(eventsFile);
@@ -43,13 +43,20 @@ export async function actionPost(): Promise<void> {
         "the preview ended; this final state could not be written at the time",
       ).catch((err: Error) => core.warning(`ml-preview post: could not update the comment: ${err.message}`));
     }
-    if (leftovers.length > 0)
-      core.warning(`ml-preview post: removed ${leftovers.length} leftover container(s).`);
+    if (!leftovers.checked) return; // the warning said what is left; never "nothing was left behind"
+    if (leftovers.removed.length > 0)
+      core.warning(
+        `ml-preview post: removed ${leftovers.removed.length} leftover container(s): ${shortIds(leftovers.removed)}.`,
+      );
     else core.info("ml-preview post: the preview ended cleanly; nothing was left behind.");
     return;
   }
   core.info(
-    `ml-preview post: the preview did not end on its own (cancelled or crashed); removed ${leftovers.length} container(s).`,
+    `ml-preview post: the preview did not end on its own (cancelled or crashed); ${
+      leftovers.checked
+        ? `removed ${leftovers.removed.length} container(s)`
+        : "its container could not be checked (see the warning above)"
+    }.`,
   );
   const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
   await markEnded("stopped", reason, holderEvents).catch((err: Error) =>
@@ -57,29 +64,60 @@ export async function actionPost(): Promise<void> {
   );
 }
 
-/** Our container by id, then anything else carrying this run's labels. */
-async function removeLeftovers(): Promise<string[]> {
-  const docker = dockerClient();
+/**
+ * Our container by id, then anything else carrying this run's labels. While the engine does not answer it
+ * is tried again with back-off (ML_PREVIEW_CLEANUP_PATIENCE, default 10 min: the post step has the job's
+ * remaining time); if it still cannot be checked, the warning names what may be left and how to remove it.
+ */
+async function removeLeftovers(): Promise<{ checked: boolean; removed: string[] }> {
   const labels = JSON.parse(readState("labels") || "{}") as Partial<PreviewLabels>;
-  const removed: string[] = [];
   const id = readState("container");
-  if (id && (await removeContainer(docker, id))) removed.push(id);
-  if (labels["ml-preview.run"]) removed.push(...(await sweepContainers(docker, labels)));
-  return removed;
+  const patienceMs = cleanupPatienceMs(process.env, POST_CLEANUP_PATIENCE_MS);
+  const patience = {
+    patienceMs,
+    onWaiting: (problem: string) =>
+      core.warning(
+        `ml-preview post: the Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1000)} s to check for leftover containers.`,
+      ),
+  };
+  try {
+    const docker = dockerClient();
+    const removed: string[] = [];
+    if (id && (await removeContainer(docker, id, patience))) removed.push(id);
+    if (labels["ml-preview.run"])
+      removed.push(...(await whileEngineAway(() => sweepContainers(docker, labels), patience)));
+    return { checked: true, removed: [...new Set(removed)] };
+  } catch (err) {
+    const what = id ? `container ${id.slice(0, 12)}` : "containers";
+    const selector = Object.entries(labels)
+      .map(([k, v]) => `--filter label=${k}=${v}`)
+      .join(" ");
+    core.warning(
+      `ml-preview post: could not check for leftover containers, so ${what} of this run may still be running: ${(err as Error).message}. ` +
+        `Remove them by hand: \`docker rm -f $(docker ps -aq ${selector})\`.`,
+    );
+    return { checked: false, removed: [] };
+  }
 }
 
 /** true when the container was still there (and is now removed). */
-async function removeContainer(docker: ReturnType<typeof dockerClient>, id: string): Promise<boolean> {
+async function removeContainer(
+  docker: ReturnType<typeof dockerClient>,
+  id: string,
+  patience: EnginePatience,
+): Promise<boolean> {
   const container = docker.getContainer(id);
   try {
-    await container.inspect();
+    await whileEngineAway(() => container.inspect(), patience);
   } catch (err) {
     if (isGone(err)) return false;
     throw err;
   }
-  await stopAndRemove(container);
+  await stopAndRemove(container, undefined, patience);
   return true;
 }
+
+const shortIds = (ids: string[]) => ids.map((i) => i.slice(0, 12)).join(", ");
 
 /** Write a final state to the comment and deployment, unless a newer run owns the comment (checked first). */
 async function markEnded(state: PreviewState, reason: string, holderEvents: EventLine[] = []): Promise<void> {

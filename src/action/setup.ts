@@ -13,9 +13,9 @@ import {
   StickyComment,
 } from "../github/index.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
-import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
+import { cleanupPatienceMs, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Reporter } from "../lifecycle/reporter.js";
-import type { PreviewDeps } from "../preview.js";
+import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../preview.js";
 import { isForkPullRequest } from "./context.js";
 import { actionsLogger } from "./logger.js";
 import { maskSecretInputs } from "./mask.js";
@@ -43,6 +43,11 @@ export type ActionSetup =
       deps: (signal: AbortSignal, extra: Reporter[]) => PreviewDeps;
     };
 
+const EMPTY_TOKEN =
+  "github-token is empty. It defaults to the job's own token (`${{ github.token }}`); an empty value usually means " +
+  "it was set to a secret that does not exist here (pull requests from forks get no secrets). Remove the " +
+  "github-token input, or pass a token with `pull-requests: write` (and `deployments: write` for `deployment`).";
+
 /** Inputs → validated config → which PR → reporters: everything the lifecycle needs, before anything starts. */
 export async function setupAction(
   env: NodeJS.ProcessEnv = process.env,
@@ -60,6 +65,8 @@ export async function setupAction(
     if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
     throw err;
   }
+  // Said once, here, instead of every GitHub request failing with 401 "Bad credentials" later.
+  if (config.github.token === "") return { kind: "invalid", message: EMPTY_TOKEN };
   const log = actionsLogger;
   const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log });
@@ -116,6 +123,7 @@ export async function setupAction(
     commit: pr?.headSha ?? run.sha,
     pollIntervalMs: pollIntervalMs(env),
     watchdogMs: tunnelWatchdogMs(env),
+    cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
     prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
     superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
   });

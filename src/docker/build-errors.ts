@@ -1,5 +1,6 @@
 import { PreviewError } from "../errors.js";
 import type { BuildStep } from "./build-progress.js";
+import { engineAddress, engineAway } from "./docker-errors.js";
 import { pullError } from "./pull-errors.js";
 import { engineMessage } from "./registry-errors.js";
 
@@ -71,6 +72,12 @@ export function requestError(
   if (aborted)
     return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause: err });
   if (contextFailure) return contextError(contextFailure);
+  if (engineAway(err))
+    return new PreviewError(
+      "build",
+      `The Docker engine went away during the build of ${dockerfile} (${engineMessage(err)}): the build did not fail, the engine stopped answering at ${engineAddress()}. Check that the engine is running and run the preview again.`,
+      { code: "DOCKER_UNREACHABLE", cause: err },
+    );
   return new PreviewError(
     "build",
     `The Docker engine rejected the build of ${dockerfile}: ${engineMessage(err)}. Check the Dockerfile and the build-args/target inputs.`,

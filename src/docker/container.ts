@@ -4,10 +4,11 @@ import type { Logger } from "../log.js";
 import { watchExit } from "./exit.js";
 import { reachableEnv } from "./framework.js";
 import { containerSpec, type VolumeMount } from "./host-config.js";
-import { attachLogs, LogRing, secretScrubber } from "./logs.js";
+import { attachLogs, LogRing, refillFromEngine, secretScrubber } from "./logs.js";
 import { exposedTcpPorts, type ResolvedPort, resolveContainerPort } from "./ports.js";
 import { stopAndRemove } from "./remove.js";
 import { runError } from "./run-errors.js";
+import { thisHolder } from "./sweep.js";
 import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels, RunOptions } from "./types.js";
 
 /** After the exit, how long to wait for the last output to arrive before reporting it. */
@@ -28,7 +29,13 @@ export async function startContainer(
   log: Logger,
 ): Promise<AppContainer> {
   const scrub = secretScrubber(opts.secrets);
-  const config = await inspectImageConfig(docker, image);
+  const [config, logDriver] = await Promise.all([
+    inspectImageConfig(docker, image),
+    docker.info().then(
+      (info: { LoggingDriver?: string }) => info.LoggingDriver,
+      () => undefined,
+    ),
+  ]);
   const port = resolveContainerPort({
     requested: opts.port,
     exposedPorts: config.ExposedPorts,
@@ -60,6 +67,8 @@ export async function startContainer(
     resources: opts.resources,
     labels,
     volumes: opts.volumes,
+    holder: thisHolder(),
+    logDriver,
   });
   const container = await docker.createContainer(spec).catch((err: unknown) => {
     throw runError(err, scrub);
@@ -69,8 +78,12 @@ export async function startContainer(
     const { ended } = await attachLogs(docker, container, ring);
     await container.start();
     const hostPort = await publishedPort(container, port.port);
-    const exited = watchExit(container).then(async (exit): Promise<ContainerExit> => {
+    // After an engine outage the attach stream is gone: attach again. Once the app stopped, its last lines
+    // come from the engine's own copy (it may have printed them while nobody was attached).
+    const rearm = () => void attachLogs(docker, container, ring).catch(() => undefined);
+    const exited = watchExit(container, { onRearm: rearm }).then(async (exit): Promise<ContainerExit> => {
       await Promise.race([ended, new Promise((r) => setTimeout(r, LOG_DRAIN_MS))]);
+      await refillFromEngine(docker, container, ring).catch(() => undefined);
       return exit;
     });
     log.info(`Started container ${container.id.slice(0, 12)} on http://127.0.0.1:${hostPort}.`);
@@ -98,8 +111,8 @@ function appContainer(
     tail: async (n) => ring.tail(n),
     onLogLine: (listener) => ring.onLine(listener),
     // Memoised: a second call (finally + signal handler) waits for the first instead of racing it.
-    remove: () => {
-      removal ??= stopAndRemove(container);
+    remove: (patience) => {
+      removal ??= stopAndRemove(container, undefined, patience);
       return removal;
     },
   };

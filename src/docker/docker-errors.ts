@@ -15,3 +15,22 @@ export function isGone(err: unknown): boolean {
   const code = statusCode(err);
   return code === 404 || (code === 409 && /removal .*in progress/i.test(engineMessage(err)));
 }
+
+/**
+ * The engine is not there: the request found no socket, was refused, or its connection broke off (a reset,
+ * node's "aborted") — no HTTP status at all. Not the request's fault.
+ */
+export function engineAway(err: unknown): boolean {
+  if (statusCode(err) !== undefined) return false;
+  const code = (err as { code?: unknown })?.code;
+  return (
+    (typeof code === "string" &&
+      /^(ENOENT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH)$/.test(code)) ||
+    /socket hang up|ECONNRESET|ECONNREFUSED|ENOENT|EPIPE|^aborted$/.test(engineMessage(err))
+  );
+}
+
+/** Where the engine is expected, as the docker CLI would name it. */
+export function engineAddress(): string {
+  return process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+}

@@ -8,6 +8,9 @@ import type { PreviewLabels } from "./types.js";
  */
 export const STOP_GRACE_SECONDS = 1;
 
+/** The label naming the process that holds a container (see thisHolder in sweep.ts). */
+export const HOLDER_LABEL = "ml-preview.holder";
+
 /** A fork-bomb guard, high enough for thread-heavy ML stacks (every thread counts as a pid). */
 export const PIDS_LIMIT = 4096;
 
@@ -32,6 +35,16 @@ export const CAP_ADD: readonly string[] = [
   "NET_BIND_SERVICE",
 ];
 
+/**
+ * The app's log on the runner's disk is capped: 3 files of 10 MB for the drivers that rotate (json-file,
+ * Docker's default, and local). An app printing a GB of logs must not fill the ~14 GB a hosted runner has
+ * free; the last lines a failure report needs are well inside 30 MB. Other drivers (journald, syslog, a
+ * daemon.json choice) ship logs off the box and refuse these options, so they are left as configured.
+ */
+export const LOG_MAX_SIZE = "10m";
+export const LOG_MAX_FILES = "3";
+const ROTATING_LOG_DRIVERS = ["json-file", "local"];
+
 export interface ContainerSpecInput {
   readonly imageId: string;
   readonly containerPort: number;
@@ -41,6 +54,10 @@ export interface ContainerSpecInput {
   readonly labels: PreviewLabels;
   /** Named volumes (cache-dirs) to mount; see volumes.ts. */
   readonly volumes?: readonly VolumeMount[];
+  /** Which process holds the container (HOLDER_LABEL), so a later run can tell it was left behind. */
+  readonly holder?: string;
+  /** The engine's default logging driver (`docker info`), to cap the log where it can be capped. */
+  readonly logDriver?: string;
 }
 
 /** A named Docker volume mounted at a path in the container. */
@@ -56,7 +73,7 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     Image: input.imageId,
     ...(input.command ? { Cmd: [...input.command] } : {}),
     Env: Object.entries(input.env).map(([key, value]) => `${key}=${value}`),
-    Labels: { ...input.labels },
+    Labels: { ...input.labels, ...(input.holder ? { [HOLDER_LABEL]: input.holder } : {}) },
     ExposedPorts: { [portKey]: {} },
     StopTimeout: STOP_GRACE_SECONDS,
     // No TTY: stdout and stderr stay separate streams we can demux; nothing reads stdin.
@@ -65,7 +82,17 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     AttachStdin: false,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: hostConfig(input.containerPort, input.resources, input.volumes),
+    HostConfig: {
+      ...hostConfig(input.containerPort, input.resources, input.volumes),
+      ...(input.logDriver && ROTATING_LOG_DRIVERS.includes(input.logDriver)
+        ? {
+            LogConfig: {
+              Type: input.logDriver,
+              Config: { "max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES },
+            },
+          }
+        : {}),
+    },
   };
 }
 

@@ -6,7 +6,7 @@ export { checkDiskSpace, diskSpaceError, spaceNeeded } from "./disk.js";
 export { prepareImage } from "./image.js";
 export { waitUntilReady } from "./readiness/index.js";
 export { stopAndRemove } from "./remove.js";
-export { sweepContainers } from "./sweep.js";
+export { removeEndedRuns, sweepContainers } from "./sweep.js";
 export type * from "./types.js";
 export type { CacheScope, CacheVolume, VolumeExport, VolumeTransfer } from "./volumes.js";
 export {

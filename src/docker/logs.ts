@@ -1,4 +1,4 @@
-import { Writable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import type Docker from "dockerode";
 import { secretScrubber, truncate } from "../scrub.js";
@@ -52,6 +52,12 @@ export class LogRing {
     }
   }
 
+  /** Start over from the engine's own copy of the log (the attach stream broke: lines may be missing). */
+  reset(): void {
+    this.lines.length = 0;
+    this.partial.stdout = this.partial.stderr = "";
+  }
+
   /** The last `n` lines, including a line still being written. */
   tail(n: number): string[] {
     const pending = (["stdout", "stderr"] as const)
@@ -99,14 +105,7 @@ export async function attachLogs(
     stderr: true,
     logs: false,
   })) as NodeJS.ReadableStream;
-  const sink = (name: "stdout" | "stderr") =>
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        ring.write(name, chunk);
-        done();
-      },
-    });
-  docker.modem.demuxStream(stream, sink("stdout"), sink("stderr"));
+  docker.modem.demuxStream(stream, ringSink(ring, "stdout"), ringSink(ring, "stderr"));
   const ended = new Promise<void>((resolve) => {
     const finish = () => {
       ring.end();
@@ -117,4 +116,38 @@ export async function attachLogs(
     stream.once("error", finish);
   });
   return { ended };
+}
+
+/**
+ * Refills the ring from the engine's log of the container (its last LOG_RING_LINES lines), for when the
+ * attach stream broke with an engine outage: what the app printed meanwhile is only in the engine's copy.
+ */
+export async function refillFromEngine(
+  docker: Docker,
+  container: Docker.Container,
+  ring: LogRing,
+): Promise<void> {
+  const raw = (await container.logs({
+    follow: false,
+    stdout: true,
+    stderr: true,
+    tail: LOG_RING_LINES,
+  })) as unknown as Buffer;
+  ring.reset();
+  const done = new Promise<void>((resolve) => {
+    const stream = Readable.from([raw]);
+    docker.modem.demuxStream(stream, ringSink(ring, "stdout"), ringSink(ring, "stderr"));
+    stream.once("end", resolve);
+  });
+  await done;
+  ring.end();
+}
+
+function ringSink(ring: LogRing, name: "stdout" | "stderr"): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      ring.write(name, chunk);
+      done();
+    },
+  });
 }

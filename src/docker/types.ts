@@ -27,6 +27,13 @@ export interface ContainerExit {
   readonly oomKilled?: boolean;
 }
 
+export interface EnginePatience {
+  /** How long to keep trying while the engine does not answer (0: one try). */
+  readonly patienceMs: number;
+  /** Said once, when the first try finds the engine gone (e.g. "trying again for up to 2m"). */
+  readonly onWaiting?: (problem: string) => void;
+}
+
 /** A container we started and own until remove(). */
 export interface AppContainer {
   readonly id: string;
@@ -43,8 +50,11 @@ export interface AppContainer {
    * function. Readiness uses it to poll at once when the app prints something (e.g. "Running on ...").
    */
   onLogLine?(listener: (line: string) => void): () => void;
-  /** Stop with a short grace, then remove; safe to call twice; never throws for "already gone". */
-  remove(): Promise<void>;
+  /**
+   * Stop with a short grace, then remove; safe to call twice (the first call's patience wins); never throws
+   * for "already gone"; while the engine does not answer, tries again for `patience`.
+   */
+  remove(patience?: EnginePatience): Promise<void>;
 }
 
 export type RunOptions = Pick<PreviewConfig, "port" | "env" | "command" | "resources" | "name" | "secrets">;

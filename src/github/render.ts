@@ -77,6 +77,12 @@ function live(details: StateDetails, now: Date): string[] {
   if (details.url) out.push(`**[${details.url}](${details.url})**`);
   else if (details.localUrl)
     out.push(`No public URL (\`tunnel: none\`): on the runner at ${inlineCode(details.localUrl)}.`);
+  if (details.notAnsweringSince)
+    out.push(
+      `> ⚠️ **The app does not answer** since ${utcTime(details.notAnsweringSince)}` +
+        `${details.notAnsweringWhy ? ` (${details.notAnsweringWhy})` : ""}: visitors get errors or time-outs. ` +
+        "This note goes away when it answers again.",
+    );
   const facts: string[] = [];
   if (details.expiresAt) {
     facts.push(

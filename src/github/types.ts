@@ -48,6 +48,9 @@ export interface StateDetails {
   /** The protections in force, by name ("basic auth, OAuth (google)"); true when unnamed. */
   readonly protected?: boolean | string;
   readonly phases?: Readonly<Record<string, number>>;
+  /** live: the app has not answered on its port since then (two polls in a row), and why. */
+  readonly notAnsweringSince?: Date;
+  readonly notAnsweringWhy?: string;
 }
 
 export interface StateReport {

@@ -1,5 +1,7 @@
 import type { ContainerExit } from "../docker/types.js";
 
+export const PR_CLOSED = "the pull request was closed or merged";
+
 /** Why a live preview ended. */
 export type HoldEnd =
   | { readonly state: "expired"; readonly reason: string }
@@ -34,6 +36,13 @@ export interface HoldWatch {
     signal: AbortSignal,
   ) => Promise<{ up: true } | { up: false; why: string; final?: boolean }>;
   readonly linkGraceMs?: number;
+  /** Polled alongside the link: does the app itself still answer on its port (a hung or paused app does not)? */
+  readonly appAnswers?: (signal: AbortSignal) => Promise<{ up: true } | { up: false; why: string }>;
+  /**
+   * Told when the app has not answered on two polls in a row (since when, and why), and again with no
+   * `since` once it answers. Not a reason to end: a busy model may come back; the comment says it meanwhile.
+   */
+  readonly onAppSilence?: (since: Date | undefined, why?: string) => void;
   /** A poll that fails (GitHub down) is logged and retried next interval: never a reason to stop. */
   readonly onPollError: (err: unknown) => void;
 }
@@ -81,7 +90,7 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
         if (w.prOpen && !(await w.prOpen(done.signal))) {
-          return { state: "stopped", reason: "the pull request was closed or merged" };
+          return { state: "stopped", reason: PR_CLOSED };
         }
       } catch (err) {
         if (!done.signal.aborted) w.onPollError(err);
@@ -91,13 +100,21 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   const linkPolled = (async (): Promise<HoldEnd> => {
     let downs = 0;
     let downSince = 0;
+    const silence = silenceTracker(w.onAppSilence);
     for (;;) {
       await after(w.pollIntervalMs);
-      if (done.signal.aborted || !w.linkUp) return new Promise<HoldEnd>(() => {});
-      // A check in flight ends with the hold.
-      const link = await w.linkUp(done.signal);
+      if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
+      // Their own loop, so a GitHub outage never pauses them; a check in flight ends with the hold.
+      const polledAt = new Date();
+      const [link, app] = await Promise.all([
+        w.linkUp ? w.linkUp(done.signal) : UP,
+        w.appAnswers ? w.appAnswers(done.signal) : UP,
+      ]);
+      if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
+      silence(app, polledAt);
       // ngrok answering for the account (quota, credit): no fresh tunnel mends that.
-      if (!link.up && link.final) return { state: "failed", step: "live", reason: link.why };
+      if (!link.up && "final" in link && link.final)
+        return { state: "failed", step: "live", reason: link.why };
       if (link.up) downs = 0;
       else if (downs++ === 0) downSince = Date.now();
       if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {
@@ -114,7 +131,60 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   }
 }
 
+const UP = { up: true } as const;
+
+/** Two silent polls in a row are reported once (with when the first began); an answer after that, once. */
+function silenceTracker(report: HoldWatch["onAppSilence"]) {
+  let silentSince: Date | undefined;
+  let polls = 0;
+  let reported = false;
+  return (app: { up: true } | { up: false; why: string }, polledAt: Date) => {
+    if (app.up) {
+      polls = 0;
+      if (reported) report?.(undefined);
+      reported = false;
+      return;
+    }
+    if (polls++ === 0) silentSince = polledAt;
+    if (polls >= 2 && !reported) {
+      reported = true;
+      report?.(silentSince, app.why);
+    }
+  };
+}
+
 export function stopReason(signal: AbortSignal): string {
   const r = signal.reason;
   return typeof r === "string" ? r : r instanceof Error && r.message ? r.message : "the preview was stopped";
+}
+
+/**
+ * Before live: polls `prOpen` every interval until the returned function is called, and calls `onClosed`
+ * once the PR is closed, so a build is not finished (nor a tunnel opened) for a closed PR. A poll that fails
+ * (GitHub down) is logged and retried: never a reason to stop.
+ */
+export function watchPullRequest(
+  prOpen: () => Promise<boolean>,
+  intervalMs: number,
+  onClosed: () => void,
+  onPollError: (err: unknown) => void,
+): () => void {
+  let over = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = async () => {
+    try {
+      if (!(await prOpen())) {
+        if (!over) onClosed();
+        return;
+      }
+    } catch (err) {
+      if (!over) onPollError(err);
+    }
+    if (!over) timer = setTimeout(tick, intervalMs);
+  };
+  timer = setTimeout(tick, intervalMs);
+  return () => {
+    over = true;
+    clearTimeout(timer);
+  };
 }

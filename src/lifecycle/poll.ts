@@ -17,3 +17,11 @@ export function pollIntervalMs(env: NodeJS.ProcessEnv): number {
 export function tunnelWatchdogMs(env: NodeJS.ProcessEnv): number {
   return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 30_000);
 }
+
+/**
+ * ML_PREVIEW_CLEANUP_PATIENCE: how long clean-up keeps trying to remove the container while the Docker
+ * engine does not answer (main: default 2 min, then the post step: default 10 min).
+ */
+export function cleanupPatienceMs(env: NodeJS.ProcessEnv, fallback: number): number {
+  return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
+}

@@ -1,4 +1,5 @@
 import type { Protection } from "../config/types.js";
+import { httpAnswer } from "../http.js";
 import { classifyAnswer, ngrokCodeOf, publicUrlHeaders, visitorPlanError } from "./verify-classify.js";
 
 /** ngrok's "endpoint is offline" page (https://ngrok.com/docs/errors/err_ngrok_3200/). */
@@ -19,25 +20,17 @@ export async function checkLink(
   protection: Protection,
   signal: AbortSignal,
 ): Promise<LinkState> {
-  const headers = publicUrlHeaders(protection);
-  try {
-    const res = await fetch(url, {
-      headers,
-      redirect: "manual",
-      signal: AbortSignal.any([signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)]),
-    });
-    await res.body?.cancel();
-    // The header only: an app's own error page may well mention ERR_NGROK_3200.
-    const code = ngrokCodeOf(res.headers.get("ngrok-error-code"), "");
-    if (code === ENDPOINT_OFFLINE)
-      return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
-    if (code !== undefined && classifyAnswer(res.status, code, protection) === "final") {
-      return { up: false, final: true, why: visitorPlanError(code) };
-    }
-    return { up: true }; // anything else came from the endpoint: the app, or its protection
-  } catch {
-    // A refused connection, a DNS failure, a reset or a timeout is the runner's network (a firewall, a
-    // proxy, a VPN), which a fresh tunnel would not mend: not the endpoint's fault.
-    return { up: true };
+  const answer = await httpAnswer(new URL(url), CHECK_TIMEOUT_MS, signal, publicUrlHeaders(protection));
+  // A refused connection, a DNS failure, a reset or a timeout is the runner's network (a firewall, a
+  // proxy, a VPN), which a fresh tunnel would not mend: not the endpoint's fault.
+  if (!("status" in answer)) return { up: true };
+  // The header only: an app's own error page may well mention ERR_NGROK_3200.
+  const header = answer.headers["ngrok-error-code"];
+  const code = ngrokCodeOf(typeof header === "string" ? header : null, "");
+  if (code === ENDPOINT_OFFLINE)
+    return { up: false, why: "ngrok says the endpoint is offline (ERR_NGROK_3200)" };
+  if (code !== undefined && classifyAnswer(answer.status, code, protection) === "final") {
+    return { up: false, final: true, why: visitorPlanError(code) };
   }
+  return { up: true }; // anything else came from the endpoint: the app, or its protection
 }

@@ -63,11 +63,17 @@ export class RunnerHarness {
   }
 
   /** `node dist/post.js` with STATE_* from what main saved. */
-  post(): Promise<StepResult> {
+  post(extra: Record<string, string> = {}): Promise<StepResult> {
+    return this.startPost(extra).done;
+  }
+
+  /** Start the post step without waiting for it (`extra`: env only this step sees). */
+  startPost(extra: Record<string, string> = {}): RunningStep {
     const state = parseFileCommand(readFileSync(this.files.state, "utf8"));
     const env = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
     writeFileSync(this.files.output, "");
-    return this.finish(this.spawnStep("post.js", env));
+    const child = this.spawnStep("post.js", { ...env, ...extra });
+    return { child, done: this.finish(child) };
   }
 
   /** The runner's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that (scaled by `scale`). */
@@ -155,6 +161,23 @@ export class RunnerHarness {
       );
     });
   }
+}
+
+/** Resolves once the step's log so far matches `pattern` (the step keeps running). */
+export function stepSays(step: RunningStep, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const onData = (d: Buffer) => {
+      seen += d;
+      const m = pattern.exec(seen);
+      if (m) {
+        step.child.stdout?.off("data", onData);
+        resolve(m[0]);
+      }
+    };
+    step.child.stdout?.on("data", onData);
+    step.child.once("close", () => reject(new Error(`the step ended without saying ${pattern}:\n${seen}`)));
+  });
 }
 
 /** `name<<DELIM\nvalue\nDELIM` blocks, as @actions/core writes GITHUB_OUTPUT and GITHUB_STATE; last one wins. */

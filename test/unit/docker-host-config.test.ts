@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { CAP_ADD, containerSpec, hostConfig, STOP_GRACE_SECONDS } from "../../src/docker/host-config.js";
+import {
+  CAP_ADD,
+  containerSpec,
+  hostConfig,
+  LOG_MAX_FILES,
+  LOG_MAX_SIZE,
+  STOP_GRACE_SECONDS,
+} from "../../src/docker/host-config.js";
 
 const labels = {
   "ml-preview.repo": "o/r",
@@ -99,4 +106,23 @@ describe("containerSpec", () => {
       "SETUID",
     ]);
   });
+});
+
+describe("the app's log on disk", () => {
+  const spec = (logDriver?: string) =>
+    containerSpec({ imageId: "x", containerPort: 80, env: {}, resources: {}, labels, logDriver });
+
+  it.each(["json-file", "local"])("is capped for the rotating %s driver", (driver) => {
+    expect(spec(driver).HostConfig!.LogConfig).toEqual({
+      Type: driver,
+      Config: { "max-size": LOG_MAX_SIZE, "max-file": LOG_MAX_FILES },
+    });
+  });
+
+  it.each(["journald", "syslog", undefined])(
+    "is left to the engine for %s (it refuses max-size)",
+    (driver) => {
+      expect(spec(driver).HostConfig).not.toHaveProperty("LogConfig");
+    },
+  );
 });

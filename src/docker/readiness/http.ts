@@ -1,4 +1,4 @@
-import { request } from "node:http";
+import { httpAnswer } from "../../http.js";
 import { pollUntilReady } from "./poll.js";
 import type { ProbeOutcome, ReadinessContext, ReadinessStrategy } from "./types.js";
 
@@ -27,36 +27,22 @@ export function httpStrategy(target: HttpTarget): ReadinessStrategy {
   };
 }
 
-export function probeHttp(
+export async function probeHttp(
   url: URL,
   timeoutMs: number,
   signal: AbortSignal,
   ctx: Pick<ReadinessContext, "note">,
 ): Promise<ProbeOutcome> {
-  return new Promise((resolve) => {
-    // A fresh connection each time (no agent): a kept-alive socket to the proxy would hide a restart.
-    const req = request(url, {
-      method: "GET",
-      agent: false,
-      signal,
-      headers: { "user-agent": "ml-preview" },
-    });
-    req.setTimeout(timeoutMs, () => {
-      ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
-      req.destroy();
-      resolve("up");
-    });
-    req.once("response", (res) => {
-      const status = res.statusCode ?? 0;
-      res.destroy();
-      if (status >= 200 && status < 400) return resolve("ready");
-      ctx.note(`GET ${url.pathname} answered ${status}`);
-      resolve("up");
-    });
-    req.once("error", (err: NodeJS.ErrnoException) => {
-      ctx.note(`nothing answers on port ${url.port} yet (${err.code ?? err.message})`);
-      resolve("down");
-    });
-    req.end();
-  });
+  const answer = await httpAnswer(url, timeoutMs, signal);
+  if ("status" in answer) {
+    if (answer.status >= 200 && answer.status < 400) return "ready";
+    ctx.note(`GET ${url.pathname} answered ${answer.status}`);
+    return "up";
+  }
+  if (answer.silent) {
+    ctx.note(`GET ${url.pathname} did not answer within ${timeoutMs} ms`);
+    return "up";
+  }
+  ctx.note(`nothing answers on port ${url.port} yet (${answer.error})`);
+  return "down";
 }
