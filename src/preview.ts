@@ -6,7 +6,7 @@ import { PreviewError, type PreviewStep } from "./errors.js";
 import type { StateDetails } from "./github/types.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
 import { EarlyTunnel } from "./lifecycle/early-tunnel.js";
-import { type HoldEnd, holdUntilEnd, stopReason } from "./lifecycle/hold.js";
+import { type HoldEnd, type HoldWatch, holdUntilEnd, stopReason } from "./lifecycle/hold.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
@@ -26,6 +26,10 @@ export interface PreviewDeps {
   /** Polled while live; the signal ends a request still in flight when the preview ends. */
   readonly prOpen?: (signal: AbortSignal) => Promise<boolean>;
   readonly superseded?: (signal: AbortSignal) => Promise<boolean>;
+  /** A PR command's request to the live preview (`/preview stop`, `/preview extend`), read after each poll. */
+  readonly request?: HoldWatch["request"];
+  /** How long the hold may last at most (the job running it ends then): `/preview extend` stops there. */
+  readonly holdLimit?: Date;
   /** Called with ids as soon as they exist, so a crash can still be cleaned up (the Action's post step). */
   readonly onResource?: (kind: "container" | "image", id: string) => void;
   readonly watchdogMs?: number;
@@ -141,12 +145,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       commit: deps.commit,
     };
     step = "live";
-    await emit("live", {
-      ...live,
-      phases: { ...phases },
-      qrCode: config.github.qrCode,
-      protected: isProtected(config),
-    });
+    await emitLive();
 
     checkStop(signal, superseded);
     end = await holdLive();
@@ -186,12 +185,17 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         pollIntervalMs: deps.pollIntervalMs,
         prOpen: config.stopOnClose ? deps.prOpen : undefined,
         superseded: deps.superseded,
+        request: deps.request,
         linkUp: current.url
           ? (done) => checkLink(current.url!, protectionOf(config), AbortSignal.any([signal, done]))
           : undefined,
         linkGraceMs: deps.watchdogMs ?? 30_000,
         onPollError: (err) => log.warning(`Could not check the pull request: ${(err as Error).message}`),
       });
+      if (result.state === "extend") {
+        await extend(result);
+        continue;
+      }
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== undefined && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
         return { state: "failed", step: "live", reason: `the tunnel was lost again: ${result.reason}` };
@@ -202,13 +206,30 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       cleanup.push("close the tunnel", () => tunnel!.close());
       if (tunnel.url) await verifyTunnel(tunnel.url, protectionOf(config), { signal });
       live = { ...live, url: tunnel.url };
-      await emit("live", {
-        ...live,
-        phases: { ...phases },
-        qrCode: config.github.qrCode,
-        protected: isProtected(config),
-      });
+      await emitLive();
     }
+  }
+
+  function emitLive(): Promise<void> {
+    return emit("live", {
+      ...live,
+      phases: { ...phases },
+      qrCode: config.github.qrCode,
+      protected: isProtected(config),
+    });
+  }
+
+  /** `/preview extend`: the expiry moves, but never past the end of the job holding the preview. */
+  async function extend(request: { ms: number; by: string }): Promise<void> {
+    const from = live.expiresAt!.getTime();
+    const limit = deps.holdLimit?.getTime() ?? Number.POSITIVE_INFINITY;
+    const to = new Date(Math.max(from, Math.min(from + request.ms, limit)));
+    const extension = { by: request.by, requestedMs: request.ms, grantedMs: to.getTime() - from };
+    log.info(
+      `@${request.by} asked to extend the preview by ${request.ms / 1000} s; granted ${extension.grantedMs / 1000} s (expires ${to.toISOString()}).`,
+    );
+    live = { ...live, expiresAt: to, extension };
+    await emitLive();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { PreviewState } from "../config/types.js";
 import { secretScrubber, truncate } from "../scrub.js";
-import { fenced, inlineCode, relativeTime, shortSha, utcTime } from "./format.js";
+import { fenced, humanDuration, inlineCode, relativeTime, shortSha, utcTime } from "./format.js";
 import { formatMarker } from "./marker.js";
 import { qrText } from "./qr.js";
 import type { RunContext, StateDetails, StateReport } from "./types.js";
@@ -86,6 +86,7 @@ function live(details: StateDetails, ctx: RenderContext, now: Date): string[] {
       `- **Expires** ${utcTime(details.expiresAt)} — ${relativeTime(details.expiresAt, now)} (as of ${utcTime(now)})`,
     );
   }
+  if (details.extension) facts.push(extended(details.extension));
   if (details.commit) facts.push(`- **Commit** ${inlineCode(shortSha(details.commit))}`);
   if (details.protected)
     facts.push("- 🔒 Visitors must sign in (basic auth, OAuth or an IP allow-list protects it).");
@@ -100,6 +101,12 @@ function live(details: StateDetails, ctx: RenderContext, now: Date): string[] {
     );
   }
   return out;
+}
+
+function extended(e: NonNullable<StateDetails["extension"]>): string {
+  const by = `- **Extended** by ${humanDuration(e.grantedMs)} at @${e.by}'s request`;
+  if (e.grantedMs >= e.requestedMs) return `${by}.`;
+  return `${by} (asked for ${humanDuration(e.requestedMs)}; the job holding the preview ends then, so it cannot stay up longer).`;
 }
 
 /** Only ngrok's own free domains interpose the warning page; custom and paid domains do not. */

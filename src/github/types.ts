@@ -47,6 +47,8 @@ export interface StateDetails {
   readonly qrCode?: boolean;
   readonly protected?: boolean;
   readonly phases?: Readonly<Record<string, number>>;
+  /** live: the last `/preview extend`, and how much of it the job running the preview had left to give. */
+  readonly extension?: { readonly by: string; readonly requestedMs: number; readonly grantedMs: number };
 }
 
 export interface StateReport {
