@@ -223,7 +223,7 @@ describe("PR commands: roles and reactions", () => {
       octokit.request("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", {
         ...repo,
         comment_id: id,
-        content: "party",
+        content: "party" as "eyes",
       }),
     );
     expect(bad.status).toBe(422);

@@ -111,9 +111,11 @@ describe("holdUntilEnd: PR commands", () => {
   it("reads the request after each comment poll: stop ends it stopped, naming who", async () => {
     const requests = [undefined, { kind: "stop" as const, by: "mia", at }];
     let polls = 0;
-    const end = await holdUntilEnd(
-      watch({ superseded: async () => (polls++, false), request: () => requests[polls - 1] }),
-    );
+    const superseded = async () => {
+      polls++;
+      return false;
+    };
+    const end = await holdUntilEnd(watch({ superseded, request: () => requests[polls - 1] }));
     expect(end).toEqual({ state: "stopped", reason: "@mia stopped it with `/preview stop`" });
     expect(polls).toBe(2);
   });
