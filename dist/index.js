@@ -93282,8 +93282,10 @@ var init_comment = __esm({
       }
       /**
        * For a PR command's run: writes `request` into the marker of the comment of the run that holds this
-       * preview (the newest run's comment by our identity), which reads it on its next poll. Answers that
-       * run's marker, or undefined when no run holds the preview (none, or it has ended).
+       * preview (the newest run's comment by our identity), which reads it on its next poll. Only a live
+       * preview reads requests (before that, its next state would overwrite one unread), so the request is
+       * written only then. Answers that run's marker (carrying the request when written), or undefined when
+       * no run holds the preview (none, or it has ended).
        */
       async requestOfHolder(request4, signal) {
         try {
@@ -93293,6 +93295,7 @@ var init_comment = __esm({
             void 0
           );
           if (!holder || FINAL_STATES.includes(holder.marker.state)) return void 0;
+          if (holder.marker.state !== "live") return holder.marker;
           const { data } = await this.octokit.rest.issues.getComment({
             ...this.#repo(),
             comment_id: holder.id,
@@ -102981,6 +102984,12 @@ async function answerCommand({ event, command }, setup) {
   if (!holder) {
     await answers.refuse(
       `there is no live preview ${inlineCode(name)} on this pull request; \`/preview\` starts one.`
+    );
+    return false;
+  }
+  if (!holder.request) {
+    await answers.refuse(
+      `the preview ${inlineCode(name)} is ${holder.state}, not live yet: send the command again once it is live.`
     );
     return false;
   }

@@ -86,6 +86,12 @@ export async function answerCommand({ event, command }: CommandRun, setup: Previ
     );
     return false;
   }
+  if (!holder.request) {
+    await answers.refuse(
+      `the preview ${inlineCode(name)} is ${holder.state}, not live yet: send the command again once it is live.`,
+    );
+    return false;
+  }
   core.info(
     `Asked run ${holder.run} to ${command.kind === "stop" ? "stop" : `extend by ${humanDuration(command.ms)}`}; it acts on its next poll.`,
   );

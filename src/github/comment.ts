@@ -145,8 +145,10 @@ export class StickyComment {
 
   /**
    * For a PR command's run: writes `request` into the marker of the comment of the run that holds this
-   * preview (the newest run's comment by our identity), which reads it on its next poll. Answers that
-   * run's marker, or undefined when no run holds the preview (none, or it has ended).
+   * preview (the newest run's comment by our identity), which reads it on its next poll. Only a live
+   * preview reads requests (before that, its next state would overwrite one unread), so the request is
+   * written only then. Answers that run's marker (carrying the request when written), or undefined when
+   * no run holds the preview (none, or it has ended).
    */
   async requestOfHolder(request: MarkerRequest, signal?: AbortSignal): Promise<Marker | undefined> {
     try {
@@ -156,6 +158,7 @@ export class StickyComment {
         undefined,
       );
       if (!holder || FINAL_STATES.includes(holder.marker.state)) return undefined;
+      if (holder.marker.state !== "live") return holder.marker;
       const { data } = await this.octokit.rest.issues.getComment({
         ...this.#repo(),
         comment_id: holder.id,
