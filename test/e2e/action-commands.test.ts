@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireDocker } from "../support/docker.js";
-import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { HEAD_SHA, leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 
 // Reviewers drive the preview from the PR: each command is its own issue_comment run, beside the job that
 // holds the preview (two jobs at once, each with its own GITHUB_TOKEN, both github-actions[bot]).
@@ -97,6 +97,21 @@ describe("/preview stop", () => {
     expect(result.code).toBe(0);
     expect(result.outputs.status).toBe("stopped");
     expect(replies()).toEqual([]);
+  });
+
+  it("reaches a detached holder (wait: false) too; the post step then finds it ended", async () => {
+    await startWorld();
+    const holder = world.job({ duration: "10m", wait: "false" });
+    labels.push(holder.label);
+    const main = await holder.job.main();
+    expect(main.outputs.status).toBe("live");
+    const stop = await command("/preview stop", "maintainer-mia");
+    expect(world.github.reactions(stop.commentId)).toContain("github-actions[bot]:+1");
+    await waitFor("stopped", () => holderState() === "stopped", 20_000);
+    expect(previewComments()[0]!.body).toContain("@maintainer-mia stopped it");
+    const post = await holder.job.post();
+    expect(post.code).toBe(0);
+    expect(post.stdout).toMatch(/ended cleanly/);
   });
 
   it("a stranger's command changes nothing and gets a reply saying why", async () => {
@@ -217,6 +232,21 @@ describe("/preview", () => {
     expect(world.commentStates()).toEqual(expect.arrayContaining(["building", "live", "expired"]));
     expect(previewComments()[0]!.body).toContain("feedfac");
     expect((await start.job.post()).code).toBe(0);
+  });
+
+  it("builds a fork's code only on the word of someone who may push", async () => {
+    await startWorld();
+    world.github.addPull({ number: PR, headSha: HEAD_SHA, headRef: "feature/model-v2", fork: true });
+    const triage = await command("/preview", "triager-tom", { duration: "3s" });
+    expect(world.github.reactions(triage.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:confused",
+    ]);
+    expect(previewComments()).toEqual([]);
+    const start = await command("/preview", "maintainer-mia", { duration: "3s" });
+    expect(start.result.outputs.status).toBe("expired");
+    expect(start.result.stdout).toContain("a fork's code, on a maintainer's word");
+    expect(world.commentStates()).toContain("live");
   });
 
   it("on a PR whose preview is live restarts it: the running one ends superseded", async () => {
