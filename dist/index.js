@@ -102949,6 +102949,17 @@ async function answerCommand({ event, command }, setup) {
     return false;
   }
   await answers.react("eyes");
+  try {
+    return await carryOut(command, event, setup, answers);
+  } catch (err) {
+    const why = scrubSecrets(err.message, setup.config.secrets);
+    await answers.refuse(`the command failed: ${why}`).catch(() => {
+    });
+    throw err;
+  }
+}
+async function carryOut(command, { comment, prNumber }, setup, answers) {
+  const name = command.name ?? setup.config.name;
   const { role, may } = await commenterRole(setup.octokit, setup.run, comment.login);
   if (!may) {
     info(`@${comment.login} (${role}) may not run preview commands; nothing happens.`);
@@ -103004,6 +103015,7 @@ var init_command2 = __esm({
     "use strict";
     init_core();
     init_format();
+    init_github();
     init_pr_command();
     init_context2();
   }

@@ -1,10 +1,12 @@
 import * as core from "@actions/core";
 import { humanDuration, inlineCode } from "../github/format.js";
+import { scrubSecrets } from "../github/index.js";
 import {
   COMMAND_USAGE,
   CommandAnswers,
   commenterRole,
   type ParsedCommand,
+  type PreviewCommand,
   parseCommand,
 } from "../github/pr-command.js";
 import { type PullComment, readPullComment } from "./context.js";
@@ -48,6 +50,24 @@ export async function answerCommand({ event, command }: CommandRun, setup: Previ
     return false;
   }
   await answers.react("eyes");
+  try {
+    return await carryOut(command, event, setup, answers);
+  } catch (err) {
+    // The reviewer waits on the PR, not in the log: say there that it failed, and why.
+    const why = scrubSecrets((err as Error).message, setup.config.secrets);
+    await answers.refuse(`the command failed: ${why}`).catch(() => {});
+    throw err;
+  }
+}
+
+/** After 👀: who asked, then start (true), or hand stop/extend to the live preview's run. */
+async function carryOut(
+  command: PreviewCommand,
+  { comment, prNumber }: PullComment,
+  setup: PreviewSetup,
+  answers: CommandAnswers,
+): Promise<boolean> {
+  const name = command.name ?? setup.config.name;
   const { role, may } = await commenterRole(setup.octokit, setup.run, comment.login);
   if (!may) {
     core.info(`@${comment.login} (${role}) may not run preview commands; nothing happens.`);

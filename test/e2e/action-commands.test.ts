@@ -219,6 +219,28 @@ describe("/preview extend", () => {
   });
 });
 
+describe("a command GitHub refuses", () => {
+  it("fails the command's run and says why on the PR, with 😕", async () => {
+    await startWorld();
+    world.github.failNext({
+      method: "GET",
+      path: /\/collaborators\/maintainer-mia\/permission/,
+      status: 403,
+      count: 1,
+      body: { message: "Resource not accessible by integration", status: "403" },
+    });
+    const stop = await command("/preview stop", "maintainer-mia");
+    expect(stop.result.code).toBe(1);
+    expect(world.github.reactions(stop.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:confused",
+    ]);
+    expect(replies().at(-1)!.body).toMatch(
+      /@maintainer-mia the command failed: .*permission of @maintainer-mia/,
+    );
+  });
+});
+
 describe("/preview", () => {
   it("on a PR with no preview starts one of the PR's head, in the command's own run", async () => {
     await startWorld();
