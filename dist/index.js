@@ -8055,6 +8055,7 @@ var init_parse_duration = __esm({
 // src/config/check/scalars.ts
 var scalars_exports = {};
 __export(scalars_exports, {
+  DURATION_SHAPE: () => DURATION_SHAPE,
   boolean: () => boolean,
   duration: () => duration,
   healthPath: () => healthPath,
@@ -19619,10 +19620,10 @@ var require_kex = __commonJS({
         let digest = createHash(hashName).update(secret).update(exchangeHash).update(char).update(sessionID).digest();
         while (digest.length < len) {
           const chunk = createHash(hashName).update(secret).update(exchangeHash).update(digest).digest();
-          const extended = Buffer.allocUnsafe(digest.length + chunk.length);
-          extended.set(digest, 0);
-          extended.set(chunk, digest.length);
-          digest = extended;
+          const extended2 = Buffer.allocUnsafe(digest.length + chunk.length);
+          extended2.set(digest, 0);
+          extended2.set(chunk, digest.length);
+          digest = extended2;
         }
         if (digest.length === len)
           ret = digest;
@@ -23495,15 +23496,15 @@ var require_SFTP = __commonJS({
         const count = bufferParser.readUInt32BE();
         if (count === void 0)
           return;
-        const extended = {};
+        const extended2 = {};
         for (let i = 0; i < count; ++i) {
           const type = bufferParser.readString(true);
           const data = bufferParser.readString();
           if (data === void 0)
             return;
-          extended[type] = data;
+          extended2[type] = data;
         }
-        attrs.extended = extended;
+        attrs.extended = extended2;
       }
       return attrs;
     }
@@ -67553,6 +67554,11 @@ async function holdUntilEnd(w) {
         if (w.superseded && await w.superseded(done.signal)) {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
+        const request3 = w.request?.();
+        if (request3?.kind === "stop")
+          return { state: "stopped", reason: `@${request3.by} stopped it with \`/preview stop\`` };
+        if (request3?.kind === "extend")
+          return { state: "extend", ms: request3.ms ?? 0, by: request3.by, reason: "/preview extend" };
         if (w.prOpen && !await w.prOpen(done.signal)) {
           return { state: "stopped", reason: PR_CLOSED };
         }
@@ -69027,12 +69033,7 @@ async function runPreview(config, deps) {
     };
     stopPrWatch();
     step = "live";
-    await emit("live", {
-      ...live2,
-      phases: { ...phases },
-      qrCode: config.github.qrCode,
-      protected: protectionOfLive(config)
-    });
+    await emitLive();
     checkStop(signal, superseded);
     end = await holdLive();
   } catch (error2) {
@@ -69065,6 +69066,7 @@ async function runPreview(config, deps) {
         pollIntervalMs: deps.pollIntervalMs,
         prOpen,
         superseded: deps.superseded,
+        request: deps.request,
         linkUp: current.url ? (done) => checkLink(current.url, protectionOf(config), AbortSignal.any([signal, done])) : void 0,
         linkGraceMs: deps.watchdogMs ?? 3e4,
         appAnswers: live2.localUrl ? (s) => appAnswers(new URL(config.healthPath ?? "/", live2.localUrl), deps.pollIntervalMs, s) : void 0,
@@ -69073,18 +69075,15 @@ async function runPreview(config, deps) {
             log2.warning(`The app does not answer on its port since ${since.toISOString()} (${why}).`);
           else log2.info("The app answers again.");
           silenceReported = silenceReported.then(
-            () => emit("live", {
-              ...live2,
-              phases: { ...phases },
-              qrCode: config.github.qrCode,
-              protected: protectionOfLive(config),
-              notAnsweringSince: since,
-              notAnsweringWhy: why
-            })
+            () => emitLive({ notAnsweringSince: since, notAnsweringWhy: why })
           );
         },
         onPollError
       });
+      if (result.state === "extend") {
+        await extend(result);
+        continue;
+      }
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== void 0 && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
         return { state: "failed", step: "live", reason: `the tunnel was lost again: ${result.reason}` };
@@ -69096,13 +69095,28 @@ async function runPreview(config, deps) {
       cleanup.push("close the tunnel", () => tunnel2.close());
       if (tunnel2.url) await verifyTunnel(tunnel2.url, protectionOf(config), { signal });
       live2 = { ...live2, url: tunnel2.url };
-      await emit("live", {
-        ...live2,
-        phases: { ...phases },
-        qrCode: config.github.qrCode,
-        protected: protectionOfLive(config)
-      });
+      await emitLive();
     }
+  }
+  function emitLive(extra = {}) {
+    return emit("live", {
+      ...live2,
+      phases: { ...phases },
+      qrCode: config.github.qrCode,
+      protected: protectionOfLive(config),
+      ...extra
+    });
+  }
+  async function extend(request3) {
+    const from = live2.expiresAt.getTime();
+    const limit = deps.holdLimit?.getTime() ?? Number.POSITIVE_INFINITY;
+    const to = new Date(Math.max(from, Math.min(from + request3.ms, limit)));
+    const extension = { by: request3.by, requestedMs: request3.ms, grantedMs: to.getTime() - from };
+    log2.info(
+      `@${request3.by} asked to extend the preview by ${request3.ms / 1e3} s; granted ${extension.grantedMs / 1e3} s (expires ${to.toISOString()}).`
+    );
+    live2 = { ...live2, expiresAt: to, extension };
+    await emitLive();
   }
 }
 function removalPatience(id, deps) {
@@ -88951,6 +88965,21 @@ var init_core = __esm({
   }
 });
 
+// src/lifecycle/reporter.ts
+var FINAL_STATES;
+var init_reporter = __esm({
+  "src/lifecycle/reporter.ts"() {
+    "use strict";
+    FINAL_STATES = [
+      "failed",
+      "expired",
+      "stopped",
+      "superseded",
+      "skipped"
+    ];
+  }
+});
+
 // src/github/errors.ts
 function asHttpFailure(err2) {
   if (err2 instanceof PreviewError) return { message: err2.message };
@@ -89045,14 +89074,28 @@ function markerPrefix(name) {
   return `<!-- ml-preview name="${encodeName(name)}" `;
 }
 function formatMarker(marker) {
-  return `${markerPrefix(marker.name)}state="${marker.state}" run="${marker.run}" -->`;
+  const r = marker.request;
+  const request3 = r ? ` request="${r.kind === "extend" ? `extend:${Math.round((r.ms ?? 0) / 1e3)}` : "stop"}" by="${encodeName(r.by)}" at="${r.at.toISOString()}"` : "";
+  return `${markerPrefix(marker.name)}state="${marker.state}" run="${marker.run}"${request3} -->`;
 }
 function parseMarker(body2) {
   const match = MARKER.exec(body2.trimStart());
   if (!match) return void 0;
   const state = match[2];
   if (!STATES.includes(state)) return void 0;
-  return { name: decodeName(match[1]), state, run: match[3] };
+  const request3 = parseRequest(match[4] ?? "");
+  return { name: decodeName(match[1]), state, run: match[3], ...request3 ? { request: request3 } : {} };
+}
+function parseRequest(attrs) {
+  const get3 = (key) => new RegExp(` ${key}="([^"]*)"`).exec(attrs)?.[1];
+  const request3 = get3("request");
+  const by = get3("by");
+  const at = new Date(get3("at") ?? "");
+  if (!request3 || !by || Number.isNaN(at.getTime())) return void 0;
+  if (request3 === "stop") return { kind: "stop", by: decodeName(by), at };
+  const seconds2 = /^extend:(\d{1,6})$/.exec(request3)?.[1];
+  if (!seconds2 || Number(seconds2) === 0) return void 0;
+  return { kind: "extend", ms: Number(seconds2) * 1e3, by: decodeName(by), at };
 }
 function runParts(run2) {
   const match = /^(\d+)\.(\d+)$/.exec(run2);
@@ -89080,7 +89123,7 @@ var init_marker = __esm({
     ];
     encodeName = (name) => name.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
     decodeName = (name) => name.replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-    MARKER = /^<!-- ml-preview name="([^"]*)" state="([a-z]+)" run="(\d+\.\d+)" -->/;
+    MARKER = /^<!-- ml-preview name="([^"]*)" state="([a-z]+)" run="(\d+\.\d+)"((?: [a-z]+="[^"]*")*) -->/;
   }
 });
 
@@ -89176,6 +89219,7 @@ function live(details, now) {
       `- **Expires** ${utcTime(details.expiresAt)} \u2014 ${relativeTime(details.expiresAt, now)} (as of ${utcTime(now)})`
     );
   }
+  if (details.extension) facts.push(extended(details.extension));
   if (details.commit) facts.push(`- **Commit** ${inlineCode(shortSha(details.commit))}`);
   if (typeof details.protected === "string")
     facts.push(`- \u{1F512} **Protected** by ${details.protected}: visitors must pass it to see the app.`);
@@ -89188,6 +89232,11 @@ function live(details, now) {
     );
   }
   return out;
+}
+function extended(e) {
+  const by = `- **Extended** by ${humanDuration(e.grantedMs)} at @${e.by}'s request`;
+  if (e.grantedMs >= e.requestedMs) return `${by}.`;
+  return `${by} (asked for ${humanDuration(e.requestedMs)}; the job holding the preview ends then, so it cannot stay up longer).`;
 }
 function showsBrowserWarning(url) {
   try {
@@ -89268,6 +89317,7 @@ var CREATE_ATTEMPTS, ACTIONS_BOT, StickyComment;
 var init_comment = __esm({
   "src/github/comment.ts"() {
     "use strict";
+    init_reporter();
     init_errors2();
     init_marker();
     init_render();
@@ -89298,6 +89348,10 @@ var init_comment = __esm({
        */
       #since;
       #createdAt;
+      /** A PR command's request found in our own comment's marker, not yet taken by the hold loop. */
+      #request;
+      /** When the last request taken was made: the marker still shows it until our next write lands. */
+      #requestTakenAt = 0;
       get id() {
         return this.#id;
       }
@@ -89344,6 +89398,50 @@ var init_comment = __esm({
         }
       }
       /**
+       * For the hold loop, after isSuperseded: the request (`/preview stop`, `/preview extend`) a command run
+       * wrote into our own comment's marker, once. A marker in anyone else's comment never gets here.
+       */
+      takeRequest() {
+        const request3 = this.#request;
+        this.#request = void 0;
+        if (!request3 || request3.at.getTime() <= this.#requestTakenAt) return void 0;
+        this.#requestTakenAt = request3.at.getTime();
+        return request3;
+      }
+      /**
+       * For a PR command's run: writes `request` into the marker of the comment of the run that holds this
+       * preview (the newest run's comment by our identity), which reads it on its next poll. Only a live
+       * preview reads requests (before that, its next state would overwrite one unread), so the request is
+       * written only then. Answers that run's marker (carrying the request when written), or undefined when
+       * no run holds the preview (none, or it has ended).
+       */
+      async requestOfHolder(request3, signal) {
+        try {
+          const own = await this.#ownMarkers(signal);
+          const holder = own.reduce(
+            (a, c) => !a || isNewerRun(c.marker.run, a.marker.run) ? c : a,
+            void 0
+          );
+          if (!holder || FINAL_STATES.includes(holder.marker.state)) return void 0;
+          if (holder.marker.state !== "live") return holder.marker;
+          const { data } = await this.octokit.rest.issues.getComment({
+            ...this.#repo(),
+            comment_id: holder.id,
+            request: { signal }
+          });
+          const body2 = data.body ?? "";
+          const rest = body2.slice(body2.indexOf("\n") >= 0 ? body2.indexOf("\n") : body2.length);
+          const marker = { ...holder.marker, request: request3 };
+          if (!await this.#update(holder.id, `${formatMarker(marker)}${rest}`, signal)) return void 0;
+          return marker;
+        } catch (err2) {
+          throw explainGitHubError(
+            err2,
+            `write the request into the preview comment on pull request #${this.prNumber}`
+          );
+        }
+      }
+      /**
        * Looks at this preview's comments written by our identity: "newer" when a newer run has one (we are
        * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
        * of this run's own comment if there is one.
@@ -89360,6 +89458,7 @@ var init_comment = __esm({
         }
         const mine = this.#id ?? own.find((c) => c.marker.run === this.run.runId)?.id;
         if (mine === void 0) return void 0;
+        this.#request = own.find((c) => c.id === mine)?.marker.request ?? this.#request;
         for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
         if (this.#id !== void 0) this.#since ??= this.#createdAt;
         return mine;
@@ -98827,18 +98926,225 @@ var init_github = __esm({
   }
 });
 
-// src/lifecycle/reporter.ts
-var FINAL_STATES;
-var init_reporter = __esm({
-  "src/lifecycle/reporter.ts"() {
+// src/github/pr-command.ts
+function parseCommand(body2) {
+  const first = body2.trimStart().split(/\r?\n/, 1)[0].trim();
+  if (!/^\/preview(\s|$)/.test(first)) return void 0;
+  const [, verb, ...rest] = first.split(/\s+/);
+  const tooMany = (max) => rest.length > max ? { kind: "malformed", problem: `too many words after \`/preview ${verb}\`` } : void 0;
+  if (verb === void 0) return { kind: "start" };
+  if (verb === "stop") return tooMany(1) ?? { kind: "stop", name: rest[0] };
+  if (verb === "extend") {
+    const [text, name] = rest;
+    if (!text)
+      return { kind: "malformed", problem: "`/preview extend` needs a duration, e.g. `/preview extend 30m`" };
+    const ms = DURATION_SHAPE.test(text) ? parse(text) : void 0;
+    if (!ms || ms <= 0)
+      return {
+        kind: "malformed",
+        problem: `${inlineCode(text)} is not a duration: write it with units, e.g. 30m, 1h or 1h30m`
+      };
+    return tooMany(2) ?? { kind: "extend", ms, name };
+  }
+  if (rest.length > 0)
+    return {
+      kind: "malformed",
+      problem: `${inlineCode(verb)} is not a command (\`stop\` or \`extend\`), and a preview name is one word`
+    };
+  return { kind: "start", name: verb };
+}
+async function commenterRole(octokit, run2, login) {
+  try {
+    const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
+      owner: run2.owner,
+      repo: run2.repo,
+      username: login
+    });
+    const role = data.role_name || data.permission;
+    return { role, may: MAY_COMMAND.has(role) || MAY_COMMAND.has(data.permission) };
+  } catch (err2) {
+    if (err2.status === 404) return { role: "none", may: false };
+    throw explainGitHubError(err2, `read the repository permission of @${login}`);
+  }
+}
+var COMMAND_USAGE, MAY_COMMAND, CommandAnswers;
+var init_pr_command = __esm({
+  "src/github/pr-command.ts"() {
     "use strict";
-    FINAL_STATES = [
-      "failed",
-      "expired",
-      "stopped",
-      "superseded",
-      "skipped"
-    ];
+    init_parse_duration();
+    init_scalars();
+    init_errors2();
+    init_format();
+    COMMAND_USAGE = "`/preview [NAME]` starts (or restarts) the preview of this pull request's head, `/preview stop [NAME]` ends it, `/preview extend DURATION [NAME]` (e.g. `/preview extend 30m`) keeps it up longer.";
+    MAY_COMMAND = /* @__PURE__ */ new Set(["admin", "maintain", "write"]);
+    CommandAnswers = class {
+      constructor(octokit, run2, prNumber, comment) {
+        this.octokit = octokit;
+        this.run = run2;
+        this.prNumber = prNumber;
+        this.comment = comment;
+      }
+      octokit;
+      run;
+      prNumber;
+      comment;
+      async react(content) {
+        try {
+          await this.octokit.rest.reactions.createForIssueComment({
+            owner: this.run.owner,
+            repo: this.run.repo,
+            comment_id: this.comment.id,
+            content
+          });
+        } catch (err2) {
+          throw explainGitHubError(err2, "react to the command's comment");
+        }
+      }
+      /** 😕 and a reply quoting the command, addressed to its author, that says why. */
+      async refuse(why) {
+        await this.react("confused");
+        const quoted = this.comment.body.trimStart().split(/\r?\n/, 1)[0].trim();
+        try {
+          await this.octokit.rest.issues.createComment({
+            owner: this.run.owner,
+            repo: this.run.repo,
+            issue_number: this.prNumber,
+            body: `> ${quoted}
+
+@${this.comment.login} ${why}`
+          });
+        } catch (err2) {
+          throw explainGitHubError(err2, `reply on pull request #${this.prNumber}`);
+        }
+      }
+    };
+  }
+});
+
+// src/action/context.ts
+function readEventPayload(env) {
+  try {
+    return env.GITHUB_EVENT_PATH ? JSON.parse((0, import_node_fs7.readFileSync)(env.GITHUB_EVENT_PATH, "utf8")) : {};
+  } catch {
+    return {};
+  }
+}
+function isForkPullRequest(env) {
+  if (env.GITHUB_EVENT_NAME !== "pull_request") return false;
+  const pr = readEventPayload(env).pull_request;
+  const head = pr?.head?.repo?.full_name;
+  const base = pr?.base?.repo?.full_name;
+  return Boolean(pr && (!head || base && head !== base));
+}
+function readPullComment(env) {
+  if (env.GITHUB_EVENT_NAME !== "issue_comment") return void 0;
+  const { action, issue: issue2, comment } = readEventPayload(env);
+  if (action !== "created" || !issue2?.pull_request || !issue2.number || !comment?.id || !comment.user?.login)
+    return void 0;
+  return {
+    prNumber: issue2.number,
+    comment: { id: comment.id, body: comment.body ?? "", login: comment.user.login }
+  };
+}
+var import_node_fs7;
+var init_context2 = __esm({
+  "src/action/context.ts"() {
+    "use strict";
+    import_node_fs7 = require("node:fs");
+  }
+});
+
+// src/action/command.ts
+function readCommand(env) {
+  if (env.GITHUB_EVENT_NAME !== "issue_comment") return void 0;
+  const event = readPullComment(env);
+  const command = event && parseCommand(event.comment.body);
+  return event && command ? { event, command } : "ignored";
+}
+async function answerCommand({ event, command }, setup) {
+  const { comment, prNumber } = event;
+  const answers = new CommandAnswers(setup.octokit, setup.run, prNumber, comment);
+  if (command.kind === "malformed") {
+    await answers.refuse(`${command.problem}. ${COMMAND_USAGE}`);
+    return false;
+  }
+  const name = command.name ?? setup.config.name;
+  if (name !== setup.config.name) {
+    info(
+      `The command is for the preview ${inlineCode(name)}; this step runs ${inlineCode(setup.config.name)}.`
+    );
+    return false;
+  }
+  await answers.react("eyes");
+  try {
+    return await carryOut(command, event, setup, answers);
+  } catch (err2) {
+    const why = scrubSecrets(err2.message, setup.config.secrets);
+    await answers.refuse(`the command failed: ${why}`).catch(() => {
+    });
+    throw err2;
+  }
+}
+async function carryOut(command, { comment, prNumber }, setup, answers) {
+  const name = command.name ?? setup.config.name;
+  const { role, may } = await commenterRole(setup.octokit, setup.run, comment.login);
+  if (!may) {
+    info(`@${comment.login} (${role}) may not run preview commands; nothing happens.`);
+    await answers.refuse(
+      `only people with write access to this repository (write, maintain or admin) can run preview commands; your role is ${inlineCode(role)}.`
+    );
+    return false;
+  }
+  if (setup.pr?.state !== "open") {
+    await answers.refuse(`pull request #${prNumber} is closed: there is nothing to preview.`);
+    return false;
+  }
+  if (command.kind === "start") {
+    info(
+      `@${comment.login} asked for a preview of ${setup.pr.headSha}${setup.pr.isFork ? " (a fork's code, on a maintainer's word)" : ""}.`
+    );
+    await answers.react("rocket");
+    return true;
+  }
+  if (!setup.comment) {
+    await answers.refuse(
+      "this workflow runs previews with `comment: false`, so a running preview cannot be reached."
+    );
+    return false;
+  }
+  const request3 = {
+    kind: command.kind,
+    ms: command.kind === "extend" ? command.ms : void 0,
+    by: comment.login,
+    at: /* @__PURE__ */ new Date()
+  };
+  const holder = await setup.comment.requestOfHolder(request3);
+  if (!holder) {
+    await answers.refuse(
+      `there is no live preview ${inlineCode(name)} on this pull request; \`/preview\` starts one.`
+    );
+    return false;
+  }
+  if (!holder.request) {
+    await answers.refuse(
+      `the preview ${inlineCode(name)} is ${holder.state}, not live yet: send the command again once it is live.`
+    );
+    return false;
+  }
+  info(
+    `Asked run ${holder.run} to ${command.kind === "stop" ? "stop" : `extend by ${humanDuration(command.ms)}`}; it acts on its next poll.`
+  );
+  await answers.react("+1");
+  return false;
+}
+var init_command2 = __esm({
+  "src/action/command.ts"() {
+    "use strict";
+    init_core();
+    init_format();
+    init_github();
+    init_pr_command();
+    init_context2();
   }
 });
 
@@ -98847,14 +99153,14 @@ function eventsFileReporter(path4, ids) {
   return {
     name: "event file",
     async report(e) {
-      (0, import_node_fs7.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
+      (0, import_node_fs8.appendFileSync)(path4, `${JSON.stringify({ event: e.event, details: e.details, ...ids() })}
 `);
     }
   };
 }
 function readEvents2(path4) {
-  if (!(0, import_node_fs7.existsSync)(path4)) return [];
-  return (0, import_node_fs7.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
+  if (!(0, import_node_fs8.existsSync)(path4)) return [];
+  return (0, import_node_fs8.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
     try {
       const e = JSON.parse(l);
       for (const f of DATE_FIELDS)
@@ -98879,11 +99185,11 @@ async function followUntilLive(path4, holderExited, onTick = () => {
     ]);
   }
 }
-var import_node_fs7, DATE_FIELDS;
+var import_node_fs8, DATE_FIELDS;
 var init_events_file = __esm({
   "src/lifecycle/events-file.ts"() {
     "use strict";
-    import_node_fs7 = require("node:fs");
+    import_node_fs8 = require("node:fs");
     init_reporter();
     DATE_FIELDS = ["expiresAt", "startedAt", "at"];
   }
@@ -98945,7 +99251,7 @@ async function startDetached(run2, config, env) {
   const base = (0, import_node_path9.join)(dir, `ml-preview-${name}-${process.pid}`);
   const events2 = `${base}.events`;
   const logFile = `${base}.log`;
-  const out = (0, import_node_fs8.openSync)(logFile, "a");
+  const out = (0, import_node_fs9.openSync)(logFile, "a");
   const childEnv = { ...env, ML_PREVIEW_EVENTS_FILE: events2 };
   for (const k of ["GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"]) delete childEnv[k];
   const child2 = (0, import_node_child_process.spawn)(process.execPath, [(0, import_node_path9.join)(__dirname, "holder.js")], {
@@ -98953,7 +99259,7 @@ async function startDetached(run2, config, env) {
     stdio: ["ignore", out, out],
     env: childEnv
   });
-  (0, import_node_fs8.closeSync)(out);
+  (0, import_node_fs9.closeSync)(out);
   child2.unref();
   saveState2("holder", String(child2.pid));
   saveState2("events", events2);
@@ -98981,19 +99287,19 @@ async function startDetached(run2, config, env) {
 }
 function echoNewLog(path4, from) {
   try {
-    const size = (0, import_node_fs8.statSync)(path4).size;
-    if (size > from) process.stdout.write((0, import_node_fs8.readFileSync)(path4).subarray(from, size));
+    const size = (0, import_node_fs9.statSync)(path4).size;
+    if (size > from) process.stdout.write((0, import_node_fs9.readFileSync)(path4).subarray(from, size));
     return size;
   } catch {
     return from;
   }
 }
-var import_node_child_process, import_node_fs8, import_node_os3, import_node_path9;
+var import_node_child_process, import_node_fs9, import_node_os3, import_node_path9;
 var init_detach = __esm({
   "src/action/detach.ts"() {
     "use strict";
     import_node_child_process = require("node:child_process");
-    import_node_fs8 = require("node:fs");
+    import_node_fs9 = require("node:fs");
     import_node_os3 = require("node:os");
     import_node_path9 = require("node:path");
     init_core();
@@ -99094,33 +99400,14 @@ function tunnelWatchdogMs(env) {
 function cleanupPatienceMs(env, fallback) {
   return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
 }
+function holdLimit(env) {
+  const started = Date.now() - process.uptime() * 1e3;
+  return new Date(started + envDuration(env.ML_PREVIEW_JOB_LIMIT, (5 * 60 + 50) * 6e4));
+}
 var init_poll2 = __esm({
   "src/lifecycle/poll.ts"() {
     "use strict";
     init_parse_duration();
-  }
-});
-
-// src/action/context.ts
-function readEventPayload(env) {
-  try {
-    return env.GITHUB_EVENT_PATH ? JSON.parse((0, import_node_fs9.readFileSync)(env.GITHUB_EVENT_PATH, "utf8")) : {};
-  } catch {
-    return {};
-  }
-}
-function isForkPullRequest(env) {
-  if (env.GITHUB_EVENT_NAME !== "pull_request") return false;
-  const pr = readEventPayload(env).pull_request;
-  const head = pr?.head?.repo?.full_name;
-  const base = pr?.base?.repo?.full_name;
-  return Boolean(pr && (!head || base && head !== base));
-}
-var import_node_fs9;
-var init_context2 = __esm({
-  "src/action/context.ts"() {
-    "use strict";
-    import_node_fs9 = require("node:fs");
   }
 });
 
@@ -99273,7 +99560,8 @@ async function setupAction(env = process.env, restored = {}) {
   const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log: log2 });
   const target = await resolveTarget(octokit, fromEnv, env, {
-    prNumber: config.github.prNumber,
+    // A PR command's run (issue_comment) previews the pull request it was commented on.
+    prNumber: config.github.prNumber ?? readPullComment(env)?.prNumber,
     allowForkLabel: config.github.allowForkLabel,
     hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
     tunnel: config.tunnel.provider
@@ -99321,7 +99609,9 @@ async function setupAction(env = process.env, restored = {}) {
     watchdogMs: tunnelWatchdogMs(env),
     cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
     prOpen: pr ? async (signal2) => (await pullRequestState(octokit, run2, pr.number, signal2)).open : void 0,
-    superseded: comment ? (signal2) => comment.isSuperseded(signal2) : void 0
+    superseded: comment ? (signal2) => comment.isSuperseded(signal2) : void 0,
+    request: comment ? () => comment.takeRequest() : void 0,
+    holdLimit: holdLimit(env)
   });
   debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`
@@ -99333,6 +99623,7 @@ async function setupAction(env = process.env, restored = {}) {
     config,
     run: run2,
     pr,
+    octokit,
     labels,
     comment,
     commentShows,
@@ -99374,7 +99665,10 @@ __export(main_exports, {
 });
 async function actionMain() {
   try {
+    const command = readCommand(process.env);
+    if (command === "ignored") return info("ml-preview: this comment is not a /preview command.");
     const setup = await setupAction();
+    if (command && setup.kind === "preview" && !await answerCommand(command, setup)) return;
     await runSetup(setup);
   } catch (err2) {
     setFailed(`ml-preview: ${err2.message}`);
@@ -99437,6 +99731,7 @@ var init_main = __esm({
     init_core();
     init_github();
     init_preview();
+    init_command2();
     init_detach();
     init_outputs();
     init_setup();

@@ -14,7 +14,14 @@ import type { StateDetails } from "./github/types.js";
 import { httpAnswer } from "./http.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
 import { EarlyTunnel } from "./lifecycle/early-tunnel.js";
-import { type HoldEnd, holdUntilEnd, PR_CLOSED, stopReason, watchPullRequest } from "./lifecycle/hold.js";
+import {
+  type HoldEnd,
+  type HoldWatch,
+  holdUntilEnd,
+  PR_CLOSED,
+  stopReason,
+  watchPullRequest,
+} from "./lifecycle/hold.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
@@ -35,6 +42,10 @@ export interface PreviewDeps {
   /** Polled while live; the signal ends a request still in flight when the preview ends. */
   readonly prOpen?: (signal: AbortSignal) => Promise<boolean>;
   readonly superseded?: (signal: AbortSignal) => Promise<boolean>;
+  /** A PR command's request to the live preview (`/preview stop`, `/preview extend`), read after each poll. */
+  readonly request?: HoldWatch["request"];
+  /** How long the hold may last at most (the job running it ends then): `/preview extend` stops there. */
+  readonly holdLimit?: Date;
   /** Called with ids as soon as they exist, so a crash can still be cleaned up (the Action's post step). */
   readonly onResource?: (kind: "container" | "image", id: string) => void;
   readonly watchdogMs?: number;
@@ -187,12 +198,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     };
     stopPrWatch(); // from here the hold polls the PR
     step = "live";
-    await emit("live", {
-      ...live,
-      phases: { ...phases },
-      qrCode: config.github.qrCode,
-      protected: protectionOfLive(config),
-    });
+    await emitLive();
 
     checkStop(signal, superseded);
     end = await holdLive();
@@ -234,6 +240,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         pollIntervalMs: deps.pollIntervalMs,
         prOpen,
         superseded: deps.superseded,
+        request: deps.request,
         linkUp: current.url
           ? (done) => checkLink(current.url!, protectionOf(config), AbortSignal.any([signal, done]))
           : undefined,
@@ -246,18 +253,15 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
             log.warning(`The app does not answer on its port since ${since.toISOString()} (${why}).`);
           else log.info("The app answers again.");
           silenceReported = silenceReported.then(() =>
-            emit("live", {
-              ...live,
-              phases: { ...phases },
-              qrCode: config.github.qrCode,
-              protected: protectionOfLive(config),
-              notAnsweringSince: since,
-              notAnsweringWhy: why,
-            }),
+            emitLive({ notAnsweringSince: since, notAnsweringWhy: why }),
           );
         },
         onPollError,
       });
+      if (result.state === "extend") {
+        await extend(result);
+        continue;
+      }
       if (result.state !== "tunnel-lost") return result;
       if (freshAt !== undefined && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
         return { state: "failed", step: "live", reason: `the tunnel was lost again: ${result.reason}` };
@@ -268,13 +272,31 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       cleanup.push("close the tunnel", () => tunnel!.close());
       if (tunnel.url) await verifyTunnel(tunnel.url, protectionOf(config), { signal });
       live = { ...live, url: tunnel.url };
-      await emit("live", {
-        ...live,
-        phases: { ...phases },
-        qrCode: config.github.qrCode,
-        protected: protectionOfLive(config),
-      });
+      await emitLive();
     }
+  }
+
+  function emitLive(extra: StateDetails = {}): Promise<void> {
+    return emit("live", {
+      ...live,
+      phases: { ...phases },
+      qrCode: config.github.qrCode,
+      protected: protectionOfLive(config),
+      ...extra,
+    });
+  }
+
+  /** `/preview extend`: the expiry moves, but never past the end of the job holding the preview. */
+  async function extend(request: { ms: number; by: string }): Promise<void> {
+    const from = live.expiresAt!.getTime();
+    const limit = deps.holdLimit?.getTime() ?? Number.POSITIVE_INFINITY;
+    const to = new Date(Math.max(from, Math.min(from + request.ms, limit)));
+    const extension = { by: request.by, requestedMs: request.ms, grantedMs: to.getTime() - from };
+    log.info(
+      `@${request.by} asked to extend the preview by ${request.ms / 1000} s; granted ${extension.grantedMs / 1000} s (expires ${to.toISOString()}).`,
+    );
+    live = { ...live, expiresAt: to, extension };
+    await emitLive();
   }
 }
 

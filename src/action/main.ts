@@ -2,6 +2,7 @@ import * as core from "@actions/core";
 import { renderSummary } from "../github/index.js";
 import type { PreviewEvent, Reporter } from "../lifecycle/reporter.js";
 import { runPreview } from "../preview.js";
+import { answerCommand, readCommand } from "./command.js";
 import { startDetached } from "./detach.js";
 import { outputsReporter } from "./reporters/outputs.js";
 import { type ActionSetup, setupAction, stopOnSignals } from "./setup.js";
@@ -10,7 +11,11 @@ import { saveState } from "./state.js";
 /** The action's main step: validate, then hold the preview here (wait: true) or in a detached holder. */
 export async function actionMain(): Promise<void> {
   try {
+    const command = readCommand(process.env);
+    if (command === "ignored") return core.info("ml-preview: this comment is not a /preview command.");
     const setup = await setupAction();
+    // A PR command answered here (stop, extend, refused) needs no preview of its own.
+    if (command && setup.kind === "preview" && !(await answerCommand(command, setup))) return;
     await runSetup(setup);
   } catch (err) {
     core.setFailed(`ml-preview: ${(err as Error).message}`);

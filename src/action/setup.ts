@@ -5,6 +5,7 @@ import { dockerClient } from "../docker/client.js";
 import type { PreviewLabels } from "../docker/types.js";
 import {
   createOctokit,
+  type Octokit,
   PreviewDeployment,
   previewEnvironment,
   pullRequestState,
@@ -13,10 +14,10 @@ import {
   StickyComment,
 } from "../github/index.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
-import { cleanupPatienceMs, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
+import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Reporter } from "../lifecycle/reporter.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../preview.js";
-import { isForkPullRequest } from "./context.js";
+import { isForkPullRequest, readPullComment } from "./context.js";
 import { actionsLogger } from "./logger.js";
 import { maskSecretInputs } from "./mask.js";
 import { commentReporter } from "./reporters/comment.js";
@@ -32,6 +33,7 @@ export type ActionSetup =
       config: PreviewConfig;
       run: RunContext;
       pr?: PullRequestInfo;
+      octokit: Octokit;
       labels: PreviewLabels;
       comment?: StickyComment;
       /** The state the comment last showed for sure. */
@@ -71,7 +73,8 @@ export async function setupAction(
   const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log });
   const target = await resolveTarget(octokit, fromEnv, env, {
-    prNumber: config.github.prNumber,
+    // A PR command's run (issue_comment) previews the pull request it was commented on.
+    prNumber: config.github.prNumber ?? readPullComment(env)?.prNumber,
     allowForkLabel: config.github.allowForkLabel,
     hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
     tunnel: config.tunnel.provider,
@@ -126,6 +129,8 @@ export async function setupAction(
     cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
     prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
     superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
+    request: comment ? () => comment.takeRequest() : undefined,
+    holdLimit: holdLimit(env),
   });
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
@@ -137,6 +142,7 @@ export async function setupAction(
     config,
     run,
     pr,
+    octokit,
     labels,
     comment,
     commentShows,

@@ -1,6 +1,14 @@
+import { FINAL_STATES } from "../lifecycle/reporter.js";
 import type { Logger } from "../log.js";
 import { explainGitHubError } from "./errors.js";
-import { isNewerRun, type Marker, markerPrefix, parseMarker } from "./marker.js";
+import {
+  formatMarker,
+  isNewerRun,
+  type Marker,
+  type MarkerRequest,
+  markerPrefix,
+  parseMarker,
+} from "./marker.js";
 import type { Octokit } from "./octokit.js";
 import { render } from "./render.js";
 import type { RunContext, StateReport } from "./types.js";
@@ -58,6 +66,10 @@ export class StickyComment {
    */
   #since: string | undefined;
   #createdAt: string | undefined;
+  /** A PR command's request found in our own comment's marker, not yet taken by the hold loop. */
+  #request: MarkerRequest | undefined;
+  /** When the last request taken was made: the marker still shows it until our next write lands. */
+  #requestTakenAt = 0;
 
   constructor(
     private readonly octokit: Octokit,
@@ -120,6 +132,52 @@ export class StickyComment {
   }
 
   /**
+   * For the hold loop, after isSuperseded: the request (`/preview stop`, `/preview extend`) a command run
+   * wrote into our own comment's marker, once. A marker in anyone else's comment never gets here.
+   */
+  takeRequest(): MarkerRequest | undefined {
+    const request = this.#request;
+    this.#request = undefined;
+    if (!request || request.at.getTime() <= this.#requestTakenAt) return undefined;
+    this.#requestTakenAt = request.at.getTime();
+    return request;
+  }
+
+  /**
+   * For a PR command's run: writes `request` into the marker of the comment of the run that holds this
+   * preview (the newest run's comment by our identity), which reads it on its next poll. Only a live
+   * preview reads requests (before that, its next state would overwrite one unread), so the request is
+   * written only then. Answers that run's marker (carrying the request when written), or undefined when
+   * no run holds the preview (none, or it has ended).
+   */
+  async requestOfHolder(request: MarkerRequest, signal?: AbortSignal): Promise<Marker | undefined> {
+    try {
+      const own = await this.#ownMarkers(signal);
+      const holder = own.reduce<OwnMarker | undefined>(
+        (a, c) => (!a || isNewerRun(c.marker.run, a.marker.run) ? c : a),
+        undefined,
+      );
+      if (!holder || FINAL_STATES.includes(holder.marker.state)) return undefined;
+      if (holder.marker.state !== "live") return holder.marker;
+      const { data } = await this.octokit.rest.issues.getComment({
+        ...this.#repo(),
+        comment_id: holder.id,
+        request: { signal },
+      });
+      const body = data.body ?? "";
+      const rest = body.slice(body.indexOf("\n") >= 0 ? body.indexOf("\n") : body.length);
+      const marker = { ...holder.marker, request };
+      if (!(await this.#update(holder.id, `${formatMarker(marker)}${rest}`, signal))) return undefined;
+      return marker;
+    } catch (err) {
+      throw explainGitHubError(
+        err,
+        `write the request into the preview comment on pull request #${this.prNumber}`,
+      );
+    }
+  }
+
+  /**
    * Looks at this preview's comments written by our identity: "newer" when a newer run has one (we are
    * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
    * of this run's own comment if there is one.
@@ -136,6 +194,7 @@ export class StickyComment {
     }
     const mine = this.#id ?? own.find((c) => c.marker.run === this.run.runId)?.id;
     if (mine === undefined) return undefined;
+    this.#request = own.find((c) => c.id === mine)?.marker.request ?? this.#request;
     for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
     if (this.#id !== undefined) this.#since ??= this.#createdAt;
     return mine;

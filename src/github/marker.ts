@@ -6,6 +6,18 @@ export interface Marker {
   readonly state: PreviewState;
   /** `RUN_ID.RUN_ATTEMPT` of the run that wrote the comment. */
   readonly run: string;
+  /** A PR command waiting for the run that holds the preview (written by the command's run, cleared by the holder). */
+  readonly request?: MarkerRequest;
+}
+
+/** `/preview stop` or `/preview extend DURATION`, as the marker carries it to the holding run. */
+export interface MarkerRequest {
+  readonly kind: "stop" | "extend";
+  /** extend: by how much (whole seconds in the marker). */
+  readonly ms?: number;
+  /** The login of the person who commented. */
+  readonly by: string;
+  readonly at: Date;
 }
 
 const STATES: readonly PreviewState[] = [
@@ -35,10 +47,15 @@ export function markerPrefix(name: string): string {
 }
 
 export function formatMarker(marker: Marker): string {
-  return `${markerPrefix(marker.name)}state="${marker.state}" run="${marker.run}" -->`;
+  const r = marker.request;
+  const request = r
+    ? ` request="${r.kind === "extend" ? `extend:${Math.round((r.ms ?? 0) / 1000)}` : "stop"}" by="${encodeName(r.by)}" at="${r.at.toISOString()}"`
+    : "";
+  return `${markerPrefix(marker.name)}state="${marker.state}" run="${marker.run}"${request} -->`;
 }
 
-const MARKER = /^<!-- ml-preview name="([^"]*)" state="([a-z]+)" run="(\d+\.\d+)" -->/;
+// Readers accept further attributes after `run` (INTERFACES.md): older markers have none.
+const MARKER = /^<!-- ml-preview name="([^"]*)" state="([a-z]+)" run="(\d+\.\d+)"((?: [a-z]+="[^"]*")*) -->/;
 
 /** Reads the marker from a comment body's first line; undefined when the body is not one of ours. */
 export function parseMarker(body: string): Marker | undefined {
@@ -46,7 +63,21 @@ export function parseMarker(body: string): Marker | undefined {
   if (!match) return undefined;
   const state = match[2] as PreviewState;
   if (!STATES.includes(state)) return undefined;
-  return { name: decodeName(match[1]!), state, run: match[3]! };
+  const request = parseRequest(match[4] ?? "");
+  return { name: decodeName(match[1]!), state, run: match[3]!, ...(request ? { request } : {}) };
+}
+
+/** `request="stop|extend:SECONDS" by="LOGIN" at="ISO"`; anything incomplete or unknown is no request. */
+function parseRequest(attrs: string): MarkerRequest | undefined {
+  const get = (key: string) => new RegExp(` ${key}="([^"]*)"`).exec(attrs)?.[1];
+  const request = get("request");
+  const by = get("by");
+  const at = new Date(get("at") ?? "");
+  if (!request || !by || Number.isNaN(at.getTime())) return undefined;
+  if (request === "stop") return { kind: "stop", by: decodeName(by), at };
+  const seconds = /^extend:(\d{1,6})$/.exec(request)?.[1];
+  if (!seconds || Number(seconds) === 0) return undefined;
+  return { kind: "extend", ms: Number(seconds) * 1000, by: decodeName(by), at };
 }
 
 function runParts(run: string): [bigint, bigint] | undefined {

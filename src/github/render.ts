@@ -1,6 +1,6 @@
 import type { PreviewState } from "../config/types.js";
 import { secretScrubber, truncate } from "../scrub.js";
-import { fenced, inlineCode, relativeTime, shortSha, utcTime } from "./format.js";
+import { fenced, humanDuration, inlineCode, relativeTime, shortSha, utcTime } from "./format.js";
 import { formatMarker } from "./marker.js";
 import type { RunContext, StateDetails, StateReport } from "./types.js";
 
@@ -89,6 +89,7 @@ function live(details: StateDetails, now: Date): string[] {
       `- **Expires** ${utcTime(details.expiresAt)} — ${relativeTime(details.expiresAt, now)} (as of ${utcTime(now)})`,
     );
   }
+  if (details.extension) facts.push(extended(details.extension));
   if (details.commit) facts.push(`- **Commit** ${inlineCode(shortSha(details.commit))}`);
   if (typeof details.protected === "string")
     facts.push(`- 🔒 **Protected** by ${details.protected}: visitors must pass it to see the app.`);
@@ -104,6 +105,12 @@ function live(details: StateDetails, now: Date): string[] {
     );
   }
   return out;
+}
+
+function extended(e: NonNullable<StateDetails["extension"]>): string {
+  const by = `- **Extended** by ${humanDuration(e.grantedMs)} at @${e.by}'s request`;
+  if (e.grantedMs >= e.requestedMs) return `${by}.`;
+  return `${by} (asked for ${humanDuration(e.requestedMs)}; the job holding the preview ends then, so it cannot stay up longer).`;
 }
 
 /** Only ngrok's own free domains interpose the warning page; custom and paid domains do not. */

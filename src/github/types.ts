@@ -51,6 +51,8 @@ export interface StateDetails {
   /** live: the app has not answered on its port since then (two polls in a row), and why. */
   readonly notAnsweringSince?: Date;
   readonly notAnsweringWhy?: string;
+  /** live: the last `/preview extend`, and how much of it the job running the preview had left to give. */
+  readonly extension?: { readonly by: string; readonly requestedMs: number; readonly grantedMs: number };
 }
 
 export interface StateReport {

@@ -1,4 +1,5 @@
 import type { ContainerExit } from "../docker/types.js";
+import type { MarkerRequest } from "../github/marker.js";
 
 export const PR_CLOSED = "the pull request was closed or merged";
 
@@ -13,7 +14,9 @@ export type HoldEnd =
       readonly reason: string;
       readonly exit?: ContainerExit;
     }
-  | { readonly state: "tunnel-lost"; readonly reason: string };
+  | { readonly state: "tunnel-lost"; readonly reason: string }
+  /** `/preview extend`: not an end; the caller moves the expiry and holds on. */
+  | { readonly state: "extend"; readonly ms: number; readonly by: string; readonly reason: string };
 
 export interface HoldWatch {
   readonly expiresAt: Date;
@@ -27,6 +30,8 @@ export interface HoldWatch {
   readonly prOpen?: (signal: AbortSignal) => Promise<boolean>;
   /** Polled: true once a newer run owns the comment. */
   readonly superseded?: (signal: AbortSignal) => Promise<boolean>;
+  /** After each `superseded` poll: a PR command's request that poll found in our own comment. */
+  readonly request?: () => MarkerRequest | undefined;
   /**
    * Polled: does the public link still reach our endpoint? Down on two polls in a row and for at least
    * `linkGraceMs` (the time the session watchdog allows a reconnect) counts as a lost tunnel; `final`
@@ -89,6 +94,11 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
         if (w.superseded && (await w.superseded(done.signal))) {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
+        const request = w.request?.();
+        if (request?.kind === "stop")
+          return { state: "stopped", reason: `@${request.by} stopped it with \`/preview stop\`` };
+        if (request?.kind === "extend")
+          return { state: "extend", ms: request.ms ?? 0, by: request.by, reason: "/preview extend" };
         if (w.prOpen && !(await w.prOpen(done.signal))) {
           return { state: "stopped", reason: PR_CLOSED };
         }

@@ -25,3 +25,12 @@ export function tunnelWatchdogMs(env: NodeJS.ProcessEnv): number {
 export function cleanupPatienceMs(env: NodeJS.ProcessEnv, fallback: number): number {
   return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
 }
+
+/**
+ * Until when a preview may be held: ML_PREVIEW_JOB_LIMIT (default 5h50m, a GitHub-hosted job's 6 h less
+ * time for the steps before and the clean-up) after this process started. `/preview extend` stops there.
+ */
+export function holdLimit(env: NodeJS.ProcessEnv): Date {
+  const started = Date.now() - process.uptime() * 1000;
+  return new Date(started + envDuration(env.ML_PREVIEW_JOB_LIMIT, (5 * 60 + 50) * 60_000));
+}

@@ -191,6 +191,53 @@ describe("issue comments", () => {
   });
 });
 
+describe("PR commands: roles and reactions", () => {
+  it("answers a person's role and its legacy permission; anyone else reads a public repository", async () => {
+    const octokit = emulatorOctokit(gh);
+    gh.setRole("Mia", "maintain");
+    gh.setRole("tom", "triage");
+    const of = async (username: string) =>
+      (await octokit.rest.repos.getCollaboratorPermissionLevel({ ...repo, username })).data;
+    expect(await of("mia")).toMatchObject({
+      permission: "write",
+      role_name: "maintain",
+      user: { login: "mia" },
+    });
+    expect(await of("tom")).toMatchObject({ permission: "read", role_name: "triage" });
+    expect(await of("someone")).toMatchObject({ permission: "read", role_name: "read" });
+  });
+
+  it("reacts to a comment once per person and content (201, then 200), refusing unknown contents", async () => {
+    const octokit = emulatorOctokit(gh);
+    const id = gh.postComment(7, "/preview", "mia");
+    const react = (content: "eyes" | "rocket") =>
+      octokit.rest.reactions.createForIssueComment({ ...repo, comment_id: id, content });
+    expect((await react("eyes")).status).toBe(201);
+    expect((await react("eyes")).status).toBe(200);
+    expect((await react("rocket")).data).toMatchObject({
+      content: "rocket",
+      user: { login: "github-actions[bot]" },
+    });
+    expect(gh.reactions(id)).toEqual(["github-actions[bot]:eyes", "github-actions[bot]:rocket"]);
+    const bad = await rejection(
+      octokit.request("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", {
+        ...repo,
+        comment_id: id,
+        content: "party" as "eyes",
+      }),
+    );
+    expect(bad.status).toBe(422);
+    expect(gh.violations).toEqual([expect.stringMatching(/reactions\/create-for-issue-comment/)]);
+    gh.violations.splice(0);
+    const gone = await rejection(
+      octokit.rest.reactions.createForIssueComment({ ...repo, comment_id: 42, content: "eyes" }),
+    );
+    expect(gone.status).toBe(404);
+    gh.setPermissions({ issues: "read", "pull-requests": "read" });
+    expect((await rejection(react("rocket"))).status).toBe(403);
+  });
+});
+
 describe("auth and permissions", () => {
   it("answers 401 Bad credentials to a wrong token, without retrying", async () => {
     const octokit = emulatorOctokit(gh, { token: "ghs_wrong" });

@@ -26,6 +26,23 @@ export function pullRequestEvent(number = PR) {
   };
 }
 
+/**
+ * An issue_comment (created) payload for a comment on PR #12, as GitHub sends it: `issue.pull_request`
+ * marks the issue as a pull request; the payload has no head commit (the run reads the PR from the API).
+ */
+export function pullCommentEvent(comment: { id: number; body: string; login: string }, number = PR) {
+  return {
+    action: "created",
+    issue: {
+      number,
+      state: "open",
+      pull_request: { url: `https://api.github.com/repos/octo-org/ml-app/pulls/${number}` },
+    },
+    comment: { id: comment.id, body: comment.body, user: { login: comment.login, type: "User" } },
+    repository: { full_name: "octo-org/ml-app" },
+  };
+}
+
 let runCounter = Math.floor(Date.now() / 1000) % 1_000_000;
 /** A fresh GITHUB_RUN_ID per job, so labels and markers never collide across tests. */
 export const nextRunId = () => String(++runCounter);
@@ -46,7 +63,13 @@ export class PreviewWorld {
   /** A runner job whose workspace holds a FROM-scratch busybox app (the Dockerfile may be replaced). */
   job(
     inputs: Record<string, string>,
-    opts: { dockerfile?: string; runId?: string; env?: Record<string, string> } = {},
+    opts: {
+      dockerfile?: string;
+      runId?: string;
+      env?: Record<string, string>;
+      eventName?: string;
+      event?: unknown;
+    } = {},
   ) {
     const runId = opts.runId ?? nextRunId();
     const job = new RunnerHarness({
@@ -56,7 +79,8 @@ export class PreviewWorld {
         "ngrok-ca-cert": this.edge.caCert,
         ...inputs,
       },
-      event: pullRequestEvent(),
+      eventName: opts.eventName,
+      event: opts.event ?? pullRequestEvent(),
       env: {
         GITHUB_API_URL: this.github.url,
         GITHUB_RUN_ID: runId,
@@ -67,6 +91,16 @@ export class PreviewWorld {
     copyFileSync(busyboxPath(), join(job.workspace, "busybox"));
     writeFileSync(join(job.workspace, "Dockerfile"), opts.dockerfile ?? busyboxHttpdDockerfile(8080));
     return { job, runId, label: `ml-preview.run=${runId}.1` };
+  }
+
+  /**
+   * A reviewer's comment on PR #12 and the issue_comment job it starts (its own run, beside any job that
+   * holds a preview): `commentId` is the comment its reactions go on.
+   */
+  commandJob(body: string, login: string, inputs: Record<string, string> = {}) {
+    const commentId = this.github.postComment(PR, body, login);
+    const event = pullCommentEvent({ id: commentId, body, login });
+    return { ...this.job(inputs, { eventName: "issue_comment", event }), commentId };
   }
 
   /** Every state the PR comment was written with, in order (from the bodies sent to the emulator). */

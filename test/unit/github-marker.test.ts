@@ -30,6 +30,55 @@ describe("comment marker", () => {
   });
 });
 
+describe("a PR command's request in the marker", () => {
+  const at = new Date("2026-01-02T03:04:05.000Z");
+
+  it("round-trips stop and extend after run, keeping name, state and run first", () => {
+    const stop = formatMarker({
+      name: "app",
+      state: "live",
+      run: "7.1",
+      request: { kind: "stop", by: "octocat", at },
+    });
+    expect(stop).toBe(
+      '<!-- ml-preview name="app" state="live" run="7.1" request="stop" by="octocat" at="2026-01-02T03:04:05.000Z" -->',
+    );
+    expect(stop.startsWith(markerPrefix("app"))).toBe(true);
+    expect(parseMarker(stop)?.request).toEqual({ kind: "stop", by: "octocat", at });
+    const extend = formatMarker({
+      name: "app",
+      state: "live",
+      run: "7.1",
+      request: { kind: "extend", ms: 1_800_000, by: "maintainer", at },
+    });
+    expect(extend).toContain('request="extend:1800"');
+    expect(parseMarker(extend)).toEqual({
+      name: "app",
+      state: "live",
+      run: "7.1",
+      request: { kind: "extend", ms: 1_800_000, by: "maintainer", at },
+    });
+  });
+
+  it("reads a marker without a request as before, and ignores unknown or incomplete requests", () => {
+    expect(parseMarker('<!-- ml-preview name="app" state="live" run="1.1" -->')).toEqual({
+      name: "app",
+      state: "live",
+      run: "1.1",
+    });
+    const withFuture = '<!-- ml-preview name="app" state="live" run="1.1" color="blue" -->';
+    expect(parseMarker(withFuture)).toEqual({ name: "app", state: "live", run: "1.1" });
+    for (const request of [
+      'request="explode" by="x" at="2026-01-01T00:00:00Z"',
+      'request="stop" by="x"',
+      'request="extend:0" by="x" at="2026-01-01T00:00:00Z"',
+    ])
+      expect(
+        parseMarker(`<!-- ml-preview name="app" state="live" run="1.1" ${request} -->`)?.request,
+      ).toBeUndefined();
+  });
+});
+
 describe("isNewerRun", () => {
   it.each([
     ["124.1", "123.1", true],

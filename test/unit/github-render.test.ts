@@ -83,6 +83,18 @@ describe("render", () => {
     expect(body).not.toContain("ngrok-skip-browser-warning");
   });
 
+  it("live: says who extended it, by how much, and when the holding job capped the request", () => {
+    const full = { by: "mia", requestedMs: 30 * 60_000, grantedMs: 30 * 60_000 };
+    const capped = { by: "mia", requestedMs: 6 * 3_600_000, grantedMs: 95 * 60_000 };
+    const shown = (extension: typeof full) =>
+      render({ state: "live", details: { ...cases.live, extension } }, { name: "app", run });
+    expect(shown(full)).toContain("- **Extended** by 30 min at @mia's request.");
+    expect(shown(capped)).toContain(
+      "- **Extended** by 1 h 35 min at @mia's request (asked for 6 h; the job holding the preview ends then",
+    );
+    expect(render({ state: "live", details: cases.live }, { name: "app", run })).not.toContain("Extended");
+  });
+
   it("never links a URL that no longer answers", () => {
     for (const state of ["expired", "stopped", "superseded"] as const) {
       const body = render({ state, details: cases[state] }, { name: "app", run });

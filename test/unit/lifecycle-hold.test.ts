@@ -104,3 +104,36 @@ describe("holdUntilEnd: a hung GitHub API", () => {
     expect(again.aborted).toEqual(["superseded"]);
   });
 });
+
+describe("holdUntilEnd: PR commands", () => {
+  const at = new Date();
+
+  it("reads the request after each comment poll: stop ends it stopped, naming who", async () => {
+    const requests = [undefined, { kind: "stop" as const, by: "mia", at }];
+    let polls = 0;
+    const superseded = async () => {
+      polls++;
+      return false;
+    };
+    const end = await holdUntilEnd(watch({ superseded, request: () => requests[polls - 1] }));
+    expect(end).toEqual({ state: "stopped", reason: "@mia stopped it with `/preview stop`" });
+    expect(polls).toBe(2);
+  });
+
+  it("hands an extend back to the caller with its length", async () => {
+    const end = await holdUntilEnd(
+      watch({
+        superseded: async () => false,
+        request: () => ({ kind: "extend", ms: 90_000, by: "mia", at }),
+      }),
+    );
+    expect(end).toMatchObject({ state: "extend", ms: 90_000, by: "mia" });
+  });
+
+  it("lets a takeover win over a request found in the same poll", async () => {
+    const end = await holdUntilEnd(
+      watch({ superseded: async () => true, request: () => ({ kind: "stop", by: "mia", at }) }),
+    );
+    expect(end.state).toBe("superseded");
+  });
+});

@@ -3,7 +3,7 @@ import { ConfigError } from "../../errors.js";
 import type { InputName } from "../types.js";
 
 /** Units that read naturally in a workflow file: 90s, 30m, 2h, 1h30m. */
-const DURATION_SHAPE = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
+export const DURATION_SHAPE = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
 
 export function duration(input: InputName, raw: string, limits: { maxMs: number; maxText: string }): number {
   const text = raw.trim();

@@ -13,6 +13,7 @@ import {
   restDocs,
 } from "./replies.js";
 import { router } from "./router.js";
+import { commandRoutes } from "./routes-commands.js";
 import { commentRoutes } from "./routes-comments.js";
 import { deploymentRoutes } from "./routes-deployments.js";
 import { repoRoutes } from "./routes-repo.js";
@@ -33,7 +34,7 @@ export interface HandlerEnv {
   readOnly(): boolean;
 }
 
-const findRoute = router([...repoRoutes, ...commentRoutes, ...deploymentRoutes]);
+const findRoute = router([...repoRoutes, ...commentRoutes, ...commandRoutes, ...deploymentRoutes]);
 // The versions GitHub's REST API accepts in X-GitHub-Api-Version; anything else is a 400.
 const apiVersions = ["2022-11-28", "2026-03-10"];
 

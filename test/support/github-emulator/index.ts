@@ -18,6 +18,7 @@ export type {
   EmulatedDeployment,
   EmulatedDeploymentStatus,
   EmulatedPull,
+  EmulatedReaction,
   Fault,
   GitHubEmulator,
   GitHubEmulatorOptions,
@@ -25,6 +26,7 @@ export type {
   PermissionLevel,
   PermissionName,
   RecordedRequest,
+  RepoRole,
   RequestMatch,
   TokenIdentity,
 } from "./types.js";

@@ -69,6 +69,8 @@ export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Pro
     violations,
     addToken: (other, identity) => void tokens.set(other, identity),
     postComment: (issueNumber, body, user) => store.addComment(issueNumber, body, user).id,
+    setRole: (login, role) => void store.roles.set(login.toLowerCase(), role),
+    reactions: (commentId) => (store.reactions.get(commentId) ?? []).map((r) => `${r.user}:${r.content}`),
     addPull: (pull) => store.addPull(pull),
     setPullState: (number, state, merged) => store.setPullState(number, state, merged),
     addComments(issueNumber, count, body = (i) => `Comment ${i + 1} from a reviewer`, user = "octocat") {

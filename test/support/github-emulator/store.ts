@@ -1,5 +1,12 @@
 import { createHash } from "node:crypto";
-import type { ContextState, EmulatedComment, EmulatedDeployment, EmulatedPull } from "./types.js";
+import type {
+  ContextState,
+  EmulatedComment,
+  EmulatedDeployment,
+  EmulatedPull,
+  EmulatedReaction,
+  RepoRole,
+} from "./types.js";
 
 export interface PullRecord extends Required<EmulatedPull> {
   createdAt: string;
@@ -27,6 +34,10 @@ export class RepoStore {
   readonly comments = new Map<number, EmulatedComment>();
   readonly deployments: EmulatedDeployment[] = [];
   readonly contexts = new Map<string, ContextState>();
+  /** Collaborators' roles by lower-case login; anyone else reads (a public repository). */
+  readonly roles = new Map<string, RepoRole>();
+  /** Reactions by comment id, in the order they were made. */
+  readonly reactions = new Map<number, EmulatedReaction[]>();
   readonly defaultBranch = "main";
   // Real ids are large; one counter for every object keeps ids unique across kinds.
   private lastId = 1_000_000_000;

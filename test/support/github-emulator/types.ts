@@ -25,6 +25,16 @@ export interface EmulatedComment {
   updatedAt: string;
 }
 
+/** A person's role on the repository (GitHub's role names; custom roles are not emulated). */
+export type RepoRole = "admin" | "maintain" | "write" | "triage" | "read";
+
+export interface EmulatedReaction {
+  id: number;
+  user: string;
+  content: string;
+  createdAt: string;
+}
+
 /** A fault answered instead of the real route, `count` times, to requests matching `method` and `path`. */
 export interface Fault {
   /** HTTP method, case-insensitive; "*" matches any. */
@@ -161,6 +171,10 @@ export interface GitHubEmulator {
   addToken(token: string, identity: TokenIdentity): void;
   /** A comment written by `user` (another person or bot), now. Returns its id. */
   postComment(issueNumber: number, body: string, user: string): number;
+  /** `login`'s role on the repository (what GET .../collaborators/{username}/permission answers). */
+  setRole(login: string, role: RepoRole): void;
+  /** The reactions on a comment, oldest first, as `user:content`. */
+  reactions(commentId: number): string[];
   failNext(fault: Fault): void;
   setReadOnly(readOnly: boolean): void;
   /** Change the default token's permissions (a workflow's `permissions:` block). */

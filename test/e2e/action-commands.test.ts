@@ -1,0 +1,284 @@
+import type Docker from "dockerode";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { requireDocker } from "../support/docker.js";
+import { HEAD_SHA, leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+
+// Reviewers drive the preview from the PR: each command is its own issue_comment run, beside the job that
+// holds the preview (two jobs at once, each with its own GITHUB_TOKEN, both github-actions[bot]).
+let docker: Docker;
+let world: PreviewWorld;
+const labels: string[] = [];
+const HOLDER_TOKEN = "ghs_emulatortoken";
+const COMMAND_TOKEN = "ghs_commandruntoken";
+
+beforeAll(async () => {
+  docker = await requireDocker();
+});
+afterEach(async () => {
+  for (const label of labels.splice(0)) expect(await leftContainers(docker, label), label).toEqual([]);
+  await world?.close();
+});
+
+async function startWorld(): Promise<PreviewWorld> {
+  world = await PreviewWorld.start();
+  world.github.addToken(COMMAND_TOKEN, { login: "github-actions[bot]", kind: "installation" });
+  world.github.setRole("maintainer-mia", "maintain");
+  world.github.setRole("triager-tom", "triage");
+  return world;
+}
+
+/** The preview comments (ours, by the bot), newest run last. */
+const previewComments = () => world.comments().filter((c) => c.user === "github-actions[bot]");
+const stateOf = (body: string | undefined) => /state="([a-z]+)"/.exec(body ?? "")?.[1];
+const holderState = () => stateOf(previewComments()[0]?.body);
+
+/** A live holder job: pull_request run, 10 min preview. */
+async function liveHolder(inputs: Record<string, string> = {}) {
+  const holder = world.job({ duration: "10m", ...inputs });
+  labels.push(holder.label);
+  const main = holder.job.startMain();
+  await waitFor("the holder's preview to be live", () => holderState() === "live");
+  return { ...holder, main };
+}
+
+/** The holder's own comment polls (list requests with its token) since request index `from`. */
+const holderPollsSince = (from: number) =>
+  world.github.requests
+    .slice(from)
+    .filter(
+      (r) =>
+        r.method === "GET" &&
+        r.path.startsWith(`/repos/octo-org/ml-app/issues/${PR}/comments`) &&
+        r.headers.authorization === `token ${HOLDER_TOKEN}`,
+    );
+
+/** Runs a reviewer's command as its own job and waits for it to finish. */
+async function command(body: string, login: string, inputs: Record<string, string> = {}) {
+  const cmd = world.commandJob(body, login, { "github-token": COMMAND_TOKEN, ...inputs });
+  labels.push(cmd.label);
+  const result = await cmd.job.main();
+  return { ...cmd, result, endedAt: world.github.requests.length };
+}
+
+const replies = () => world.github.comments(PR).filter((c) => c.body.startsWith("> /preview"));
+
+describe("/preview stop", () => {
+  it("a maintainer's stop ends the live preview on the holder's next poll: stopped, by whom", async () => {
+    await startWorld();
+    const holder = await liveHolder();
+    const stop = await command("/preview stop", "maintainer-mia");
+    expect(stop.result.code, stop.result.stdout).toBe(0);
+    expect(world.github.reactions(stop.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:+1",
+    ]);
+    // The request sits in the holder's own marker, after `run`.
+    const requested = world.github.requests
+      .slice(0, stop.endedAt)
+      .findLast((r) => r.method === "PATCH" && r.headers.authorization === `token ${COMMAND_TOKEN}`);
+    expect(String((requested?.body as { body?: string } | undefined)?.body)).toMatch(
+      new RegExp(
+        `^<!-- ml-preview name="app" state="live" run="${holder.runId}\\.1" request="stop" by="maintainer-mia" at="[^"]+" -->`,
+      ),
+    );
+    await waitFor("stopped", () => holderState() === "stopped", 20_000);
+    // Within one poll: the first comment poll answered after the request was written found it.
+    const all = world.github.requests;
+    const written = all.indexOf(requested!);
+    const stoppedWrite = all.findIndex(
+      (r, i) => i > written && r.method === "PATCH" && /state=\\"stopped\\"/.test(JSON.stringify(r.body)),
+    );
+    expect(stoppedWrite).toBeGreaterThan(written);
+    expect(holderPollsSince(written).filter((r) => all.indexOf(r) < stoppedWrite)).toHaveLength(1);
+    const body = previewComments()[0]!.body;
+    expect(body).toContain("@maintainer-mia stopped it with `/preview stop`");
+    expect(body).not.toContain("request=");
+    const result = await holder.main.done;
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("stopped");
+    expect(replies()).toEqual([]);
+  });
+
+  it("reaches a detached holder (wait: false) too; the post step then finds it ended", async () => {
+    await startWorld();
+    const holder = world.job({ duration: "10m", wait: "false" });
+    labels.push(holder.label);
+    const main = await holder.job.main();
+    expect(main.outputs.status).toBe("live");
+    const stop = await command("/preview stop", "maintainer-mia");
+    expect(world.github.reactions(stop.commentId)).toContain("github-actions[bot]:+1");
+    await waitFor("stopped", () => holderState() === "stopped", 20_000);
+    expect(previewComments()[0]!.body).toContain("@maintainer-mia stopped it");
+    const post = await holder.job.post();
+    expect(post.code).toBe(0);
+    expect(post.stdout).toMatch(/ended cleanly/);
+  });
+
+  it("a stranger's command changes nothing and gets a reply saying why", async () => {
+    await startWorld();
+    const holder = await liveHolder();
+    for (const [login, role] of [
+      ["drive-by-dan", "read"],
+      ["triager-tom", "triage"],
+    ]) {
+      const stop = await command("/preview stop", login!);
+      expect(stop.result.code, stop.result.stdout).toBe(0);
+      expect(world.github.reactions(stop.commentId)).toEqual([
+        "github-actions[bot]:eyes",
+        "github-actions[bot]:confused",
+      ]);
+      const reply = replies().at(-1)!;
+      expect(reply.body).toContain(`@${login} only people with write access`);
+      expect(reply.body).toContain(`\`${role}\``);
+      // No request was written, and the holder polls on untouched.
+      await waitFor("two more holder polls", () => holderPollsSince(stop.endedAt).length >= 2, 20_000);
+      expect(holderState()).toBe("live");
+      expect(previewComments()[0]!.body).not.toContain("request=");
+    }
+    expect(replies()).toHaveLength(2);
+    await command("/preview stop", "maintainer-mia");
+    expect((await holder.main.done).outputs.status).toBe("stopped");
+  });
+
+  it("a stop request pasted into a stranger's comment is never read", async () => {
+    await startWorld();
+    const holder = await liveHolder();
+    const at = new Date().toISOString();
+    const forged = world.github.postComment(
+      PR,
+      `<!-- ml-preview name="app" state="live" run="${holder.runId}.1" request="stop" by="maintainer-mia" at="${at}" -->\nplease stop`,
+      "mallory",
+    );
+    // Trusted, a newer run's marker would take the preview over: pasted by a stranger it is nothing.
+    world.github.postComment(
+      PR,
+      `<!-- ml-preview name="app" state="live" run="${Number(holder.runId) + 1000}.1" -->\nmine now`,
+      "mallory",
+    );
+    const from = world.github.requests.length;
+    await waitFor("three holder polls", () => holderPollsSince(from).length >= 3, 20_000);
+    expect(holderState()).toBe("live");
+    expect(world.github.comments(PR).find((c) => c.id === forged)?.user).toBe("mallory");
+    await command("/preview stop", "maintainer-mia");
+    expect((await holder.main.done).outputs.status).toBe("stopped");
+  });
+});
+
+describe("/preview extend", () => {
+  it("moves the expiry and the comment says what was granted, capped where the holding job ends", async () => {
+    await startWorld();
+    const holder = await liveHolder();
+    const expiryText = () => /\*\*Expires\*\* ([0-9-]+ [0-9:]+ UTC)/.exec(previewComments()[0]!.body)?.[1];
+    const before = expiryText()!;
+    const ext = await command("/preview extend 30m", "maintainer-mia");
+    expect(world.github.reactions(ext.commentId)).toContain("github-actions[bot]:+1");
+    await waitFor(
+      "the extension in the comment",
+      () => previewComments()[0]!.body.includes("Extended"),
+      20_000,
+    );
+    const plus30 = new Date(`${before.replace(" UTC", ":00Z").replace(" ", "T")}`);
+    plus30.setUTCMinutes(plus30.getUTCMinutes() + 30);
+    expect(expiryText()).toBe(`${plus30.toISOString().slice(0, 16).replace("T", " ")} UTC`);
+    expect(previewComments()[0]!.body).toContain("**Extended** by 30 min at @maintainer-mia's request.");
+    expect(previewComments()[0]!.body).not.toContain("request=");
+
+    // 6 h more than a 5h50m job allows: granted only up to the job's end.
+    const big = await command("/preview extend 6h", "maintainer-mia");
+    expect(world.github.reactions(big.commentId)).toContain("github-actions[bot]:+1");
+    await waitFor("the capped extension", () => previewComments()[0]!.body.includes("asked for 6 h"), 20_000);
+    expect(previewComments()[0]!.body).toMatch(
+      /\*\*Extended\*\* by 5 h \d+ min at @maintainer-mia's request \(asked for 6 h; the job holding the preview ends then/,
+    );
+    await command("/preview stop", "maintainer-mia");
+    const result = await holder.main.done;
+    expect(result.outputs.status).toBe("stopped");
+    // The holding job's step started at most a few seconds before the preview: its end is ~5h50m after.
+    const expiresAt = new Date(result.outputs["expires-at"]!).getTime();
+    expect(expiresAt).toBeGreaterThan(Date.now() + (5 * 60 + 45) * 60_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + (5 * 60 + 50) * 60_000);
+  });
+
+  it("without a live preview, a malformed or unknown-preview command gets a short reply", async () => {
+    await startWorld();
+    const bad = await command("/preview extend soon", "maintainer-mia");
+    expect(bad.result.code).toBe(0);
+    expect(world.github.reactions(bad.commentId)).toEqual(["github-actions[bot]:confused"]);
+    expect(replies().at(-1)!.body).toContain("`soon` is not a duration");
+    const none = await command("/preview extend 30m", "maintainer-mia");
+    expect(world.github.reactions(none.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:confused",
+    ]);
+    expect(replies().at(-1)!.body).toContain("there is no live preview `app`");
+    const chatter = await command("LGTM, /preview looks good", "maintainer-mia");
+    expect(chatter.result.code).toBe(0);
+    expect(world.github.reactions(chatter.commentId)).toEqual([]);
+    expect(replies()).toHaveLength(2);
+    expect(previewComments()).toEqual([]);
+  });
+});
+
+describe("a command GitHub refuses", () => {
+  it("fails the command's run and says why on the PR, with 😕", async () => {
+    await startWorld();
+    world.github.failNext({
+      method: "GET",
+      path: /\/collaborators\/maintainer-mia\/permission/,
+      status: 403,
+      count: 1,
+      body: { message: "Resource not accessible by integration", status: "403" },
+    });
+    const stop = await command("/preview stop", "maintainer-mia");
+    expect(stop.result.code).toBe(1);
+    expect(world.github.reactions(stop.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:confused",
+    ]);
+    expect(replies().at(-1)!.body).toMatch(
+      /@maintainer-mia the command failed: .*permission of @maintainer-mia/,
+    );
+  });
+});
+
+describe("/preview", () => {
+  it("on a PR with no preview starts one of the PR's head, in the command's own run", async () => {
+    await startWorld();
+    const start = await command("/preview", "maintainer-mia", { duration: "3s" });
+    expect(start.result.code, start.result.stdout).toBe(0);
+    expect(start.result.outputs.status).toBe("expired");
+    expect(world.github.reactions(start.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:rocket",
+    ]);
+    expect(world.commentStates()).toEqual(expect.arrayContaining(["building", "live", "expired"]));
+    expect(previewComments()[0]!.body).toContain("feedfac");
+    expect((await start.job.post()).code).toBe(0);
+  });
+
+  it("builds a fork's code only on the word of someone who may push", async () => {
+    await startWorld();
+    world.github.addPull({ number: PR, headSha: HEAD_SHA, headRef: "feature/model-v2", fork: true });
+    const triage = await command("/preview", "triager-tom", { duration: "3s" });
+    expect(world.github.reactions(triage.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:confused",
+    ]);
+    expect(previewComments()).toEqual([]);
+    const start = await command("/preview", "maintainer-mia", { duration: "3s" });
+    expect(start.result.outputs.status).toBe("expired");
+    expect(start.result.stdout).toContain("a fork's code, on a maintainer's word");
+    expect(world.commentStates()).toContain("live");
+  });
+
+  it("on a PR whose preview is live restarts it: the running one ends superseded", async () => {
+    await startWorld();
+    const holder = await liveHolder();
+    const restart = await command("/preview", "maintainer-mia", { duration: "3s" });
+    expect(restart.result.outputs.status).toBe("expired");
+    const result = await holder.main.done;
+    expect(result.outputs.status).toBe("superseded");
+    expect(previewComments()).toHaveLength(1);
+    expect(stateOf(previewComments()[0]!.body)).toBe("expired");
+  });
+});
