@@ -38682,7 +38682,7 @@ var require_backoff_timeout = __commonJS({
     var TRACER_NAME = "backoff";
     var INITIAL_BACKOFF_MS = 1e3;
     var BACKOFF_MULTIPLIER = 1.6;
-    var MAX_BACKOFF_MS = 12e4;
+    var MAX_BACKOFF_MS2 = 12e4;
     var BACKOFF_JITTER = 0.2;
     function uniformRandom(min, max) {
       return Math.random() * (max - min) + min;
@@ -38692,7 +38692,7 @@ var require_backoff_timeout = __commonJS({
         this.callback = callback;
         this.initialDelay = INITIAL_BACKOFF_MS;
         this.multiplier = BACKOFF_MULTIPLIER;
-        this.maxDelay = MAX_BACKOFF_MS;
+        this.maxDelay = MAX_BACKOFF_MS2;
         this.jitter = BACKOFF_JITTER;
         this.running = false;
         this.hasRef = true;
@@ -74781,7 +74781,7 @@ var require_client_h1 = __commonJS({
         } else {
           socket2[kReset] = true;
         }
-        const pause = request4.onHeaders(statusCode2, headers, this.resume, statusText) === false;
+        const pause2 = request4.onHeaders(statusCode2, headers, this.resume, statusText) === false;
         if (request4.aborted) {
           return -1;
         }
@@ -74795,7 +74795,7 @@ var require_client_h1 = __commonJS({
           socket2[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants5.ERROR.PAUSED : 0;
+        return pause2 ? constants5.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket: socket2, statusCode: statusCode2, maxResponseSize } = this;
@@ -88338,11 +88338,47 @@ function explainGitHubError(err, action) {
       return make("GITHUB_ERROR", `Could not ${action}: GitHub answered ${failure2.status} "${reason}".`);
   }
 }
+function isTransient(err) {
+  if (err instanceof PreviewError) {
+    const status2 = err.cause?.status ?? 0;
+    return err.code === "GITHUB_UNREACHABLE" || err.code === "GITHUB_RATE_LIMITED" || err.code === "GITHUB_ERROR" && status2 >= 500;
+  }
+  const { status, message } = asHttpFailure(err);
+  return status === void 0 || status >= 500 || status === 429 || /rate limit/i.test(message);
+}
+async function retryWhileTransient(fn, o) {
+  for (let wait2 = FIRST_BACKOFF_MS; ; wait2 = Math.min(wait2 * 2, MAX_BACKOFF_MS)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err) || o.stop?.aborted || Date.now() + wait2 > o.untilMs) throw err;
+      o.log.warning(
+        `${o.what} failed (${err.message}); trying again in ${Math.round(wait2 / 1e3)} s.`
+      );
+      await pause(wait2, o.stop);
+      if (o.stop?.aborted) throw err;
+    }
+  }
+}
+function pause(ms, stop) {
+  return new Promise((resolve6) => {
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", done);
+      resolve6();
+    }
+  });
+}
+var FIRST_BACKOFF_MS, MAX_BACKOFF_MS;
 var init_errors2 = __esm({
   "src/github/errors.ts"() {
     "use strict";
     init_errors();
     init_scrub();
+    FIRST_BACKOFF_MS = 1e3;
+    MAX_BACKOFF_MS = 3e4;
   }
 });
 
@@ -93164,6 +93200,10 @@ var init_comment = __esm({
        */
       #since;
       #createdAt;
+      /** The body last handed to GitHub: what a comment deleted by hand is posted again with. */
+      #lastBody;
+      /** Writes one at a time: a re-post from a poll and a state change never race to create two comments. */
+      #writing = Promise.resolve();
       get id() {
         return this.#id;
       }
@@ -93175,44 +93215,80 @@ var init_comment = __esm({
           { state: report.state, details: { ...report.details, qrCode: this.opts.qrCode } },
           { name: this.name, run: this.run, secrets: this.opts.secrets }
         );
-        try {
-          if (this.#id !== void 0 && await this.#update(this.#id, body2, signal)) return "written";
-          const found = await this.#look(signal);
-          if (found === "newer") return "superseded";
-          if (found !== void 0) {
-            this.#id = found;
-            if (await this.#update(found, body2, signal)) return "written";
+        this.#lastBody = body2;
+        return this.#exclusive(async () => {
+          try {
+            return await this.#write(body2, signal);
+          } catch (err) {
+            const explained = explainGitHubError(
+              err,
+              `update the preview comment on pull request #${this.prNumber}`
+            );
+            if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
+            throw explained;
           }
-          await this.#create(body2, signal);
-          if (await this.#look(signal, true) === "newer") {
-            await this.#delete(this.#id, signal);
-            this.#id = void 0;
-            return "superseded";
-          }
-          return "written";
-        } catch (err) {
-          const explained = explainGitHubError(
-            err,
-            `update the preview comment on pull request #${this.prNumber}`
-          );
-          if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
-          throw explained;
+        });
+      }
+      /**
+       * A final state (the link is dead) must reach the comment, or the PR shows a dead link as live: while
+       * GitHub fails for a reason that passes (5xx, no answer, rate limit), it is tried again with back-off
+       * until the budget is spent or the step is told to stop.
+       */
+      reportFinal(report, budget) {
+        return retryWhileTransient(() => this.report(report), {
+          ...budget,
+          log: this.opts.log,
+          what: `writing "${report.state}" to the preview comment`
+        });
+      }
+      async #write(body2, signal) {
+        if (this.#superseded) return "superseded";
+        if (this.#id !== void 0 && await this.#update(this.#id, body2, signal)) return "written";
+        const found = await this.#look(signal);
+        if (found === "newer") return "superseded";
+        if (typeof found === "number") {
+          this.#id = found;
+          if (await this.#update(found, body2, signal)) return "written";
         }
+        await this.#create(body2, signal);
+        if (await this.#look(signal, true) === "newer") {
+          await this.#delete(this.#id, signal);
+          this.#id = void 0;
+          return "superseded";
+        }
+        return "written";
+      }
+      #exclusive(fn) {
+        const turn = this.#writing.then(fn, fn);
+        this.#writing = turn.catch(() => void 0);
+        return turn;
       }
       /** For the hold loop: has a newer run posted its comment for this preview? */
       async isSuperseded(signal) {
         if (this.#superseded) return true;
         if (this.#denied) return false;
         try {
-          return await this.#look(signal) === "newer";
+          const found = await this.#look(signal);
+          if (found === "gone") await this.#postAgain(signal);
+          return this.#superseded;
         } catch (err) {
           throw explainGitHubError(err, `read the comments of pull request #${this.prNumber}`);
         }
       }
+      /** Our comment was deleted (by hand) while the preview runs: the state it showed is posted again. */
+      async #postAgain(signal) {
+        const gone = this.#id;
+        await this.#exclusive(async () => {
+          if (this.#id !== gone || this.#lastBody === void 0) return;
+          this.opts.log.info(`The preview comment ${gone} was deleted; posting it again.`);
+          this.#id = void 0;
+          await this.#write(this.#lastBody, signal);
+        });
+      }
       /**
        * Looks at this preview's comments written by our identity: "newer" when a newer run has one (we are
        * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
-       * of this run's own comment if there is one.
+       * of this run's own comment if there is one; "gone" when the comment this run wrote is no longer there.
        */
       async #look(signal, full = false) {
         const own = await this.#ownMarkers(signal, full ? void 0 : this.#since);
@@ -93227,8 +93303,9 @@ var init_comment = __esm({
         const mine = this.#id ?? own.find((c) => c.marker.run === this.run.runId)?.id;
         if (mine === void 0) return void 0;
         for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
-        if (this.#id !== void 0) this.#since ??= this.#createdAt;
-        return mine;
+        if (this.#id === void 0) return mine;
+        this.#since ??= this.#createdAt;
+        return own.some((c) => c.id === mine) ? mine : "gone";
       }
       /** Every comment of this preview on the PR written by our identity, with its marker (ALL pages). */
       async #ownMarkers(signal, since) {
@@ -103018,7 +103095,7 @@ var init_mask = __esm({
 });
 
 // src/action/reporters/comment.ts
-function commentReporter(comment, log2) {
+function commentReporter(comment, log2, finalBudget = () => ({ untilMs: 0 })) {
   let written;
   let next;
   let superseded = false;
@@ -103030,7 +103107,8 @@ function commentReporter(comment, log2) {
         const e = next;
         next = void 0;
         try {
-          const answer = await comment.report({ state: e.event, details: e.details });
+          const report = { state: e.event, details: e.details };
+          const answer = FINAL_STATES.includes(report.state) ? await comment.reportFinal(report, finalBudget()) : await comment.report(report);
           if (answer === "superseded") superseded = true;
           else if (answer === "written") written = e.event;
         } catch (err) {
@@ -103116,7 +103194,7 @@ var init_log = __esm({
 });
 
 // src/action/setup.ts
-async function setupAction(env = process.env, restored = {}) {
+async function setupAction(env = process.env, restored = {}, final = {}) {
   const inputs = readActionInputs();
   maskSecretInputs(inputs);
   let config;
@@ -103155,7 +103233,11 @@ async function setupAction(env = process.env, restored = {}) {
     commentId: restored.commentId
   }) : void 0;
   const reporters = [logReporter(log2)];
-  const commentWriter = comment ? commentReporter(comment, log2) : void 0;
+  const finalBudget = () => ({
+    untilMs: final.untilMs ?? Date.now() + FINAL_WRITE_BUDGET_MS,
+    stop: final.stop
+  });
+  const commentWriter = comment ? commentReporter(comment, log2, finalBudget) : void 0;
   if (commentWriter) reporters.push(commentWriter);
   let deployment;
   if (config.github.deployment) {
@@ -103206,6 +103288,7 @@ function stopOnSignals(controller) {
     process.on(sig, () => controller.abort(`the workflow run was cancelled (${sig})`));
   }
 }
+var FINAL_WRITE_BUDGET_MS;
 var init_setup = __esm({
   "src/action/setup.ts"() {
     "use strict";
@@ -103220,6 +103303,7 @@ var init_setup = __esm({
     init_comment2();
     init_deployment2();
     init_log();
+    FINAL_WRITE_BUDGET_MS = 10 * 6e4;
   }
 });
 
@@ -103230,7 +103314,9 @@ __export(main_exports, {
 });
 async function actionMain() {
   try {
-    const setup = await setupAction();
+    const finalStop = new AbortController();
+    process.once("SIGTERM", () => finalStop.abort());
+    const setup = await setupAction(process.env, {}, { stop: finalStop.signal });
     await runSetup(setup);
   } catch (err) {
     setFailed(`ml-preview: ${err.message}`);
@@ -103319,11 +103405,14 @@ async function actionPost() {
   const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event));
   if (readState("finished") === "true" || last) {
     if (last) await summarize(last);
-    const outcome = readState("outcome");
-    if (outcome && readState("comment") && readState("comment-shows") !== outcome) {
+    const outcome = readState("outcome") || last?.event;
+    const shows = readState("finished") === "true" ? readState("comment-shows") : last?.commentShows;
+    const commentKnown = readState("comment") || holderEvents.some((e) => e.commentId);
+    if (outcome && commentKnown && shows !== outcome) {
       await markEnded(
         outcome,
-        "the preview ended; this final state could not be written at the time"
+        "the preview ended; this final state could not be written at the time",
+        holderEvents
       ).catch((err) => warning(`ml-preview post: could not update the comment: ${err.message}`));
     }
     if (leftovers.length > 0)
@@ -103362,7 +103451,13 @@ async function removeContainer(docker, id) {
 async function markEnded(state, reason, holderEvents = []) {
   const fromHolder = (name) => holderEvents.findLast((e) => e[name])?.[name];
   const id = (name) => Number(readState(name)) || fromHolder(name === "comment" ? "commentId" : "deploymentId");
-  const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
+  const untilMs = Date.now() + FINAL_WRITE_BUDGET_MS;
+  const restored = { commentId: id("comment"), deploymentId: id("deployment") };
+  const setup = await retryWhileTransient(() => setupAction(process.env, restored, { untilMs }), {
+    untilMs,
+    log: actionsLogger,
+    what: "reading the pull request to mark the preview ended"
+  });
   if (setup.kind !== "preview") return;
   for (const r of setup.reporters) {
     if (r.name === "log") continue;
@@ -103410,6 +103505,7 @@ var init_post = __esm({
     init_github();
     init_reporter();
     init_events_file();
+    init_logger();
     init_setup();
     init_state();
     HOLDER_GRACE_MS = 15e3;
@@ -103719,21 +103815,22 @@ __export(holder_exports, {
 async function holderMain() {
   const events2 = process.env.ML_PREVIEW_EVENTS_FILE;
   if (!events2) throw new Error("holder started without ML_PREVIEW_EVENTS_FILE");
-  const setup = await setupAction().catch((err) => {
+  const stopped = new AbortController();
+  const setup = await setupAction(process.env, {}, { stop: stopped.signal }).catch((err) => {
     process.stdout.write(`::error::ml-preview holder: ${err.message}
 `);
     process.exit(1);
   });
   if (setup.kind !== "preview") throw new Error(`holder: unexpected setup ${setup.kind}`);
-  const controller = new AbortController();
   process.on(
     "SIGTERM",
-    () => controller.abort("the job ended (with wait: false a preview lives as long as its job)")
+    () => stopped.abort("the job ended (with wait: false a preview lives as long as its job)")
   );
-  process.on("SIGINT", () => controller.abort("the workflow run was cancelled"));
+  process.on("SIGINT", () => stopped.abort("the workflow run was cancelled"));
   const file = eventsFileReporter(events2, () => ({
     commentId: setup.comment?.id,
-    deploymentId: setup.deployment?.id
+    deploymentId: setup.deployment?.id,
+    commentShows: setup.commentShows()
   }));
   const afterComment = {
     name: file.name,
@@ -103742,7 +103839,7 @@ async function holderMain() {
       return file.report(e);
     }
   };
-  await runPreview(setup.config, setup.deps(controller.signal, [afterComment]));
+  await runPreview(setup.config, setup.deps(stopped.signal, [afterComment]));
 }
 var COMMENT_BEFORE_LIVE_MS;
 var init_holder = __esm({

@@ -10,7 +10,10 @@ import { saveState } from "./state.js";
 /** The action's main step: validate, then hold the preview here (wait: true) or in a detached holder. */
 export async function actionMain(): Promise<void> {
   try {
-    const setup = await setupAction();
+    // The runner's SIGTERM (7.5 s after its cancel's SIGINT) says: end now, the post step takes over.
+    const finalStop = new AbortController();
+    process.once("SIGTERM", () => finalStop.abort());
+    const setup = await setupAction(process.env, {}, { stop: finalStop.signal });
     await runSetup(setup);
   } catch (err) {
     core.setFailed(`ml-preview: ${(err as Error).message}`);

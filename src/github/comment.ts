@@ -1,5 +1,5 @@
 import type { Logger } from "../log.js";
-import { explainGitHubError } from "./errors.js";
+import { explainGitHubError, retryWhileTransient } from "./errors.js";
 import { isNewerRun, type Marker, markerPrefix, parseMarker } from "./marker.js";
 import type { Octokit } from "./octokit.js";
 import { render } from "./render.js";
@@ -20,6 +20,13 @@ interface ListedComment {
   id: number;
   body?: string | null;
   user?: { login?: string } | null;
+}
+
+/** How long, and until what, a final state is retried while GitHub fails (see reportFinal). */
+export interface FinalWriteBudget {
+  readonly untilMs: number;
+  /** Aborted when the step must end now (the runner's SIGTERM): the post step takes over. */
+  readonly stop?: AbortSignal;
 }
 
 interface OwnMarker {
@@ -58,6 +65,10 @@ export class StickyComment {
    */
   #since: string | undefined;
   #createdAt: string | undefined;
+  /** The body last handed to GitHub: what a comment deleted by hand is posted again with. */
+  #lastBody: string | undefined;
+  /** Writes one at a time: a re-post from a poll and a state change never race to create two comments. */
+  #writing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly octokit: Octokit,
@@ -81,31 +92,58 @@ export class StickyComment {
       { state: report.state, details: { ...report.details, qrCode: this.opts.qrCode } },
       { name: this.name, run: this.run, secrets: this.opts.secrets },
     );
-    try {
-      if (this.#id !== undefined && (await this.#update(this.#id, body, signal))) return "written";
-      const found = await this.#look(signal);
-      if (found === "newer") return "superseded";
-      if (found !== undefined) {
-        // This run's own comment from before (a restarted step, the post step without saved state).
-        this.#id = found;
-        if (await this.#update(found, body, signal)) return "written";
+    this.#lastBody = body;
+    return this.#exclusive(async () => {
+      try {
+        return await this.#write(body, signal);
+      } catch (err) {
+        const explained = explainGitHubError(
+          err,
+          `update the preview comment on pull request #${this.prNumber}`,
+        );
+        if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
+        throw explained;
       }
-      await this.#create(body, signal);
-      // A newer run may have posted while we did: it owns the preview, so ours goes again.
-      if ((await this.#look(signal, true)) === "newer") {
-        await this.#delete(this.#id!, signal);
-        this.#id = undefined;
-        return "superseded";
-      }
-      return "written";
-    } catch (err) {
-      const explained = explainGitHubError(
-        err,
-        `update the preview comment on pull request #${this.prNumber}`,
-      );
-      if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
-      throw explained;
+    });
+  }
+
+  /**
+   * A final state (the link is dead) must reach the comment, or the PR shows a dead link as live: while
+   * GitHub fails for a reason that passes (5xx, no answer, rate limit), it is tried again with back-off
+   * until the budget is spent or the step is told to stop.
+   */
+  reportFinal(report: StateReport, budget: FinalWriteBudget): Promise<CommentAnswer> {
+    return retryWhileTransient(() => this.report(report), {
+      ...budget,
+      log: this.opts.log,
+      what: `writing "${report.state}" to the preview comment`,
+    });
+  }
+
+  async #write(body: string, signal?: AbortSignal): Promise<CommentAnswer> {
+    if (this.#superseded) return "superseded";
+    if (this.#id !== undefined && (await this.#update(this.#id, body, signal))) return "written";
+    const found = await this.#look(signal);
+    if (found === "newer") return "superseded";
+    if (typeof found === "number") {
+      // This run's own comment from before (a restarted step, the post step without saved state).
+      this.#id = found;
+      if (await this.#update(found, body, signal)) return "written";
     }
+    await this.#create(body, signal);
+    // A newer run may have posted while we did: it owns the preview, so ours goes again.
+    if ((await this.#look(signal, true)) === "newer") {
+      await this.#delete(this.#id!, signal);
+      this.#id = undefined;
+      return "superseded";
+    }
+    return "written";
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const turn = this.#writing.then(fn, fn);
+    this.#writing = turn.catch(() => undefined);
+    return turn;
   }
 
   /** For the hold loop: has a newer run posted its comment for this preview? */
@@ -113,18 +151,32 @@ export class StickyComment {
     if (this.#superseded) return true;
     if (this.#denied) return false;
     try {
-      return (await this.#look(signal)) === "newer";
+      const found = await this.#look(signal);
+      if (found === "gone") await this.#postAgain(signal);
+      return this.#superseded;
     } catch (err) {
       throw explainGitHubError(err, `read the comments of pull request #${this.prNumber}`);
     }
   }
 
+  /** Our comment was deleted (by hand) while the preview runs: the state it showed is posted again. */
+  async #postAgain(signal?: AbortSignal): Promise<void> {
+    const gone = this.#id;
+    await this.#exclusive(async () => {
+      // A state written meanwhile has already posted a new comment.
+      if (this.#id !== gone || this.#lastBody === undefined) return;
+      this.opts.log.info(`The preview comment ${gone} was deleted; posting it again.`);
+      this.#id = undefined;
+      await this.#write(this.#lastBody, signal);
+    });
+  }
+
   /**
    * Looks at this preview's comments written by our identity: "newer" when a newer run has one (we are
    * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
-   * of this run's own comment if there is one.
+   * of this run's own comment if there is one; "gone" when the comment this run wrote is no longer there.
    */
-  async #look(signal?: AbortSignal, full = false): Promise<"newer" | number | undefined> {
+  async #look(signal?: AbortSignal, full = false): Promise<"newer" | "gone" | number | undefined> {
     const own = await this.#ownMarkers(signal, full ? undefined : this.#since);
     const newer = own.find((c) => isNewerRun(c.marker.run, this.run.runId));
     if (newer) {
@@ -137,8 +189,10 @@ export class StickyComment {
     const mine = this.#id ?? own.find((c) => c.marker.run === this.run.runId)?.id;
     if (mine === undefined) return undefined;
     for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
-    if (this.#id !== undefined) this.#since ??= this.#createdAt;
-    return mine;
+    if (this.#id === undefined) return mine;
+    this.#since ??= this.#createdAt;
+    // Listed since our comment was created, so it is in the list unless someone deleted it.
+    return own.some((c) => c.id === mine) ? mine : "gone";
   }
 
   /** Every comment of this preview on the PR written by our identity, with its marker (ALL pages). */

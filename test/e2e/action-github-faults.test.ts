@@ -1,0 +1,85 @@
+import type Docker from "dockerode";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { requireDocker } from "../support/docker.js";
+import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+
+// GitHub failing while the preview runs or ends: the comment must still end up telling the truth — never
+// a dead link shown as live — and a comment someone deletes comes back.
+let docker: Docker;
+let world: PreviewWorld;
+const labels: string[] = [];
+
+beforeAll(async () => {
+  docker = await requireDocker();
+});
+afterEach(async () => {
+  for (const label of labels.splice(0)) expect(await leftContainers(docker, label), label).toEqual([]);
+  await world?.close();
+});
+
+const state = () => /state="([a-z]+)"/.exec(world.comments()[0]?.body ?? "")?.[1];
+const stateIs = (s: string) => () => state() === s;
+
+describe("the final state reaches the comment through GitHub failures", () => {
+  it("expiry inside a 500 outage: main keeps trying with back-off and writes expired once GitHub answers", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "8s" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    // Longer than the request retries of one write (~14 s) plus the old post step's single try.
+    world.github.outage(45_000);
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    expect(result.stdout).toMatch(/writing "expired" to the preview comment failed .*trying again/);
+    expect(state()).toBe("expired");
+    expect(world.comments()).toHaveLength(1);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(state()).toBe("expired");
+  });
+
+  it("GitHub hung when the runner cancels, then failing: the post step keeps trying and marks it stopped", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    world.github.hang(); // main's "stopped" never reaches GitHub
+    const cancelled = await job.cancel(main);
+    expect(cancelled.stdout).toMatch(/cancelled/);
+    expect(state()).toBe("live");
+    // GitHub comes back failing: the post step's first tries get 500s.
+    world.github.endHangs();
+    world.github.outage(30_000);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(post.stdout).toMatch(/trying again/);
+    expect(state()).toBe("stopped");
+    expect(world.comments()).toHaveLength(1);
+    expect(await leftContainers(docker, label)).toEqual([]);
+  });
+});
+
+describe("a sticky comment deleted while live", () => {
+  it("is posted again at the next poll, then ends like any other", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    const first = world.comments()[0]!;
+    world.github.deleteComment(first.id);
+    const again = await waitFor("the comment posted again", () =>
+      world.comments().find((c) => c.id !== first.id),
+    );
+    expect(again.body).toContain('state="live"');
+    expect(again.body).toBe(first.body);
+    world.github.setPullState(PR, "closed", true);
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(world.comments()).toHaveLength(1);
+    expect(state()).toBe("stopped");
+  });
+});
