@@ -32,8 +32,8 @@ describe("the final state reaches the comment through GitHub failures", () => {
     const result = await main.done;
     expect(result.code).toBe(0);
     expect(result.outputs.status).toBe("expired");
-    expect(result.stdout).toMatch(/writing "expired" to the preview comment failed .*trying again/);
     expect(state()).toBe("expired");
+    expect(result.stdout).toMatch(/writing "expired" to the preview comment failed .*trying again/);
     expect(world.comments()).toHaveLength(1);
     const post = await job.post();
     expect(post.code).toBe(0);
@@ -55,10 +55,33 @@ describe("the final state reaches the comment through GitHub failures", () => {
     world.github.outage(30_000);
     const post = await job.post();
     expect(post.code).toBe(0);
-    expect(post.stdout).toMatch(/trying again/);
     expect(state()).toBe("stopped");
+    expect(post.stdout).toMatch(/trying again/);
     expect(world.comments()).toHaveLength(1);
     expect(await leftContainers(docker, label)).toEqual([]);
+  });
+});
+
+describe("a run killed outright (no post step) leaves its comment saying live", () => {
+  it("the next run on the PR replaces it: the stale comment is deleted as the new run posts its own", async () => {
+    world = await PreviewWorld.start();
+    const killed = world.job({ duration: "10m" });
+    const next = world.job({ duration: "3s" });
+    labels.push(next.label);
+    const main = killed.job.startMain();
+    await waitFor("live", stateIs("live"));
+    main.child.kill("SIGKILL");
+    await main.done;
+    // Its container is the engine side's business (another run's sweep); only the comment is looked at here.
+    for (const id of await leftContainers(docker, killed.label))
+      await docker.getContainer(id).remove({ force: true });
+    const staleId = world.comments()[0]!.id;
+    const result = await next.job.main();
+    expect(result.outputs.status).toBe("expired");
+    expect(world.comments().map((c) => c.id)).not.toContain(staleId);
+    expect(world.comments()).toHaveLength(1);
+    expect(world.comments()[0]!.body).toContain(`run="${next.runId}.1"`);
+    expect(state()).toBe("expired");
   });
 });
 
