@@ -93166,6 +93166,16 @@ var init_render = __esm({
 });
 
 // src/github/comment.ts
+async function tokenLogin(octokit, signal) {
+  try {
+    const { data } = await octokit.rest.users.getAuthenticated({ request: { signal } });
+    return data.login;
+  } catch (err) {
+    const status = err.status;
+    if (status !== 403 && status !== 401) throw err;
+    return ACTIONS_BOT;
+  }
+}
 var CREATE_ATTEMPTS, ACTIONS_BOT, StickyComment;
 var init_comment = __esm({
   "src/github/comment.ts"() {
@@ -93328,21 +93338,9 @@ var init_comment = __esm({
         }
         return own;
       }
-      /**
-       * The token's login: GET /user answers it for a personal or OAuth token; an installation token (the
-       * workflow's GITHUB_TOKEN, a GitHub App's) gets 403 there and is taken as github-actions[bot] until the
-       * comment it creates names its real login.
-       */
+      /** Until the first comment we create names our login, the token's (see tokenLogin). */
       async #whoAmI(signal) {
-        if (this.#identity) return this.#identity;
-        try {
-          const { data } = await this.octokit.rest.users.getAuthenticated({ request: { signal } });
-          this.#identity = data.login;
-        } catch (err) {
-          const status = err.status;
-          if (status !== 403 && status !== 401) throw err;
-          this.#identity = ACTIONS_BOT;
-        }
+        this.#identity ??= await tokenLogin(this.octokit, signal);
         return this.#identity;
       }
       /** Edits our own comment; false when it is gone (deleted by a newer run or by hand). */
@@ -102753,6 +102751,66 @@ var init_summary2 = __esm({
   }
 });
 
+// src/github/sweep.ts
+function endedState(body2, marker, updatedAt, now) {
+  if (!RUNNING.includes(marker.state)) return void 0;
+  const expires = /\*\*Expires\*\* (\d{4}-\d\d-\d\d \d\d:\d\d) UTC/.exec(body2)?.[1];
+  if (marker.state === "live" && expires) {
+    const at = Date.parse(`${expires.replace(" ", "T")}:00Z`) + 6e4;
+    if (at <= now.getTime()) return "expired";
+  }
+  return now.getTime() - updatedAt.getTime() > LONGEST_JOB_MS ? "stopped" : void 0;
+}
+function endedBody(body2, marker, state, now) {
+  const rest = body2.trimStart().slice(body2.trimStart().indexOf("\n") + 1);
+  const why = state === "expired" ? "its expiry has passed" : "its run ended without saying so (cancelled, killed or timed out)";
+  const note = `> **${state}** \u2014 this preview is over: ${why}. Its link no longer works. _(Marked by the scheduled ml-preview sweep at ${utcTime(now)}.)_`;
+  return `${formatMarker({ ...marker, state })}
+${note}
+
+${rest}`;
+}
+async function sweepStaleComments(octokit, run2, log2, now = /* @__PURE__ */ new Date()) {
+  const repo = { owner: run2.owner, repo: run2.repo };
+  const login = (await tokenLogin(octokit)).toLowerCase();
+  const pulls = await octokit.paginate(octokit.rest.pulls.list, { ...repo, state: "open", per_page: 100 });
+  const repaired = [];
+  for (const pull of pulls) {
+    const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+      ...repo,
+      issue_number: pull.number,
+      per_page: 100
+    });
+    for (const c of comments) {
+      if (c.user?.login?.toLowerCase() !== login) continue;
+      const marker = parseMarker(c.body ?? "");
+      const state = marker && endedState(c.body, marker, new Date(c.updated_at), now);
+      if (!marker || !state) continue;
+      await octokit.rest.issues.updateComment({
+        ...repo,
+        comment_id: c.id,
+        body: endedBody(c.body, marker, state, now)
+      });
+      log2.info(
+        `PR #${pull.number}: the "${marker.name}" preview comment said ${marker.state}; now ${state}.`
+      );
+      repaired.push({ pr: pull.number, id: c.id, name: marker.name, was: marker.state, now: state });
+    }
+  }
+  return repaired;
+}
+var RUNNING, LONGEST_JOB_MS;
+var init_sweep2 = __esm({
+  "src/github/sweep.ts"() {
+    "use strict";
+    init_comment();
+    init_format();
+    init_marker();
+    RUNNING = ["building", "starting", "live"];
+    LONGEST_JOB_MS = 6 * 36e5;
+  }
+});
+
 // src/github/index.ts
 var init_github = __esm({
   "src/github/index.ts"() {
@@ -102768,6 +102826,7 @@ var init_github = __esm({
     init_render();
     init_run_context();
     init_summary2();
+    init_sweep2();
   }
 });
 
@@ -103852,6 +103911,39 @@ var init_holder = __esm({
   }
 });
 
+// src/action/sweep.ts
+var sweep_exports = {};
+__export(sweep_exports, {
+  actionSweep: () => actionSweep
+});
+async function actionSweep() {
+  const token = getInput("github-token");
+  if (!token) {
+    setFailed(
+      "ml-preview sweep: the `github-token` input is empty. Leave it out (the default `${{ github.token }}` works) and give the job `pull-requests: write`."
+    );
+    return;
+  }
+  setSecret(token);
+  try {
+    const run2 = readRunContext(process.env);
+    const octokit = createOctokit(token, { log: actionsLogger });
+    const repaired = await sweepStaleComments(octokit, run2, actionsLogger);
+    setOutput("repaired", String(repaired.length));
+    info(`ml-preview sweep: ${repaired.length} preview comment(s) of ended runs marked as ended.`);
+  } catch (err) {
+    setFailed(`ml-preview sweep: ${explainGitHubError(err, "sweep the preview comments").message}`);
+  }
+}
+var init_sweep3 = __esm({
+  "src/action/sweep.ts"() {
+    "use strict";
+    init_core();
+    init_github();
+    init_logger();
+  }
+});
+
 // src/index.ts
 var index_exports = {};
 __export(index_exports, {
@@ -103886,7 +103978,8 @@ var entries = {
   actionMain: () => finish(Promise.resolve().then(() => (init_main(), main_exports)).then((m2) => m2.actionMain())),
   actionPost: () => finish(Promise.resolve().then(() => (init_post(), post_exports)).then((m2) => m2.actionPost())),
   cliMain: () => finish(Promise.resolve().then(() => (init_cli(), cli_exports)).then((m2) => m2.cliMain())),
-  holderMain: () => finish(Promise.resolve().then(() => (init_holder(), holder_exports)).then((m2) => m2.holderMain()))
+  holderMain: () => finish(Promise.resolve().then(() => (init_holder(), holder_exports)).then((m2) => m2.holderMain())),
+  actionSweep: () => finish(Promise.resolve().then(() => (init_sweep3(), sweep_exports)).then((m2) => m2.actionSweep()))
 };
 function finish(work) {
   work.then(

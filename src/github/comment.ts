@@ -45,6 +45,22 @@ const CREATE_ATTEMPTS = 3;
 export const ACTIONS_BOT = "github-actions[bot]";
 
 /**
+ * The token's login: GET /user answers it for a personal or OAuth token; an installation token (the
+ * workflow's GITHUB_TOKEN, a GitHub App's) gets 403 there and is taken as github-actions[bot] (StickyComment
+ * then learns an App's real login from the comment it creates).
+ */
+export async function tokenLogin(octokit: Octokit, signal?: AbortSignal): Promise<string> {
+  try {
+    const { data } = await octokit.rest.users.getAuthenticated({ request: { signal } });
+    return data.login;
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status !== 403 && status !== 401) throw err;
+    return ACTIONS_BOT;
+  }
+}
+
+/**
  * The PR comment of one run of a preview (per PR and `name`), kept true as the state changes.
  *
  * Trust: a marker counts only in a comment written by the token's own identity; anyone can paste one.
@@ -217,21 +233,9 @@ export class StickyComment {
     return own;
   }
 
-  /**
-   * The token's login: GET /user answers it for a personal or OAuth token; an installation token (the
-   * workflow's GITHUB_TOKEN, a GitHub App's) gets 403 there and is taken as github-actions[bot] until the
-   * comment it creates names its real login.
-   */
+  /** Until the first comment we create names our login, the token's (see tokenLogin). */
   async #whoAmI(signal?: AbortSignal): Promise<string> {
-    if (this.#identity) return this.#identity;
-    try {
-      const { data } = await this.octokit.rest.users.getAuthenticated({ request: { signal } });
-      this.#identity = data.login;
-    } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status !== 403 && status !== 401) throw err;
-      this.#identity = ACTIONS_BOT;
-    }
+    this.#identity ??= await tokenLogin(this.octokit, signal);
     return this.#identity;
   }
 

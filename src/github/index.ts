@@ -11,4 +11,5 @@ export { qrText } from "./qr.js";
 export { type RenderContext, render } from "./render.js";
 export { readRunContext } from "./run-context.js";
 export { renderSummary, type SummaryContext } from "./summary.js";
+export { type StaleComment, sweepStaleComments } from "./sweep.js";
 export type { PullRequestInfo, RunContext, StateDetails, StateReport } from "./types.js";

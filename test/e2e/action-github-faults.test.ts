@@ -85,6 +85,38 @@ describe("a run killed outright (no post step) leaves its comment saying live", 
   });
 });
 
+describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () => {
+  it("marks a killed run's live comment expired once its expiry has passed; a stranger's marker is left alone", async () => {
+    world = await PreviewWorld.start();
+    const killed = world.job({ duration: "5s" });
+    const main = killed.job.startMain();
+    await waitFor("live", stateIs("live"));
+    main.child.kill("SIGKILL");
+    await main.done;
+    for (const id of await leftContainers(docker, killed.label))
+      await docker.getContainer(id).remove({ force: true });
+    const stale = world.comments()[0]!;
+    const pasted = stale.body.replace(/run="\d+\.\d+"/, 'run="1.1"');
+    const strangers = world.github.postComment(PR, pasted, "mallory");
+    const sweep = world.job({}).job;
+    // Before the expiry has passed the sweep cannot tell the run is over: nothing changes.
+    const early = await sweep.step("sweep.js");
+    expect(early.code).toBe(0);
+    expect(early.outputs.repaired).toBe("0");
+    const expires = /\*\*Expires\*\* (\S+ \S+) UTC/.exec(stale.body)![1]!;
+    const over = Date.parse(`${expires.replace(" ", "T")}:00Z`) + 60_000;
+    await waitFor("the expiry (to the minute) to pass", () => Date.now() > over, 120_000);
+    const result = await sweep.step("sweep.js");
+    expect(result.code).toBe(0);
+    expect(result.outputs.repaired).toBe("1");
+    const after = world.github.comments(PR);
+    const ours = after.find((c) => c.id === stale.id)!;
+    expect(ours.body).toMatch(/^<!-- ml-preview name="[^"]+" state="expired" run="/);
+    expect(ours.body).toMatch(/this preview is over: its expiry has passed/);
+    expect(after.find((c) => c.id === strangers)!.body).toBe(pasted);
+  });
+});
+
 describe("a sticky comment deleted while live", () => {
   it("is posted again at the next poll, then ends like any other", async () => {
     world = await PreviewWorld.start();
