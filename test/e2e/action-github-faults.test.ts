@@ -62,6 +62,22 @@ describe("the final state reaches the comment through GitHub failures", () => {
   });
 });
 
+describe("wait: false, GitHub failing when the post step ends the preview", () => {
+  it("the holder's one try fails; the post step keeps trying and the comment ends stopped", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m", wait: "false" });
+    labels.push(label);
+    const main = await job.main();
+    expect(main.outputs.status).toBe("live");
+    world.github.outage(30_000);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(state()).toBe("stopped");
+    expect(post.stdout).toMatch(/trying again/);
+    expect(world.comments()).toHaveLength(1);
+  });
+});
+
 describe("a run killed outright (no post step) leaves its comment saying live", () => {
   it("the next run on the PR replaces it: the stale comment is deleted as the new run posts its own", async () => {
     world = await PreviewWorld.start();
