@@ -38698,7 +38698,7 @@ var require_backoff_timeout = __commonJS({
     var TRACER_NAME = "backoff";
     var INITIAL_BACKOFF_MS = 1e3;
     var BACKOFF_MULTIPLIER = 1.6;
-    var MAX_BACKOFF_MS = 12e4;
+    var MAX_BACKOFF_MS2 = 12e4;
     var BACKOFF_JITTER = 0.2;
     function uniformRandom(min, max) {
       return Math.random() * (max - min) + min;
@@ -38708,7 +38708,7 @@ var require_backoff_timeout = __commonJS({
         this.callback = callback;
         this.initialDelay = INITIAL_BACKOFF_MS;
         this.multiplier = BACKOFF_MULTIPLIER;
-        this.maxDelay = MAX_BACKOFF_MS;
+        this.maxDelay = MAX_BACKOFF_MS2;
         this.jitter = BACKOFF_JITTER;
         this.running = false;
         this.hasRef = true;
@@ -75489,7 +75489,7 @@ var require_client_h1 = __commonJS({
         } else {
           socket2[kReset] = true;
         }
-        const pause = request3.onHeaders(statusCode2, headers, this.resume, statusText) === false;
+        const pause2 = request3.onHeaders(statusCode2, headers, this.resume, statusText) === false;
         if (request3.aborted) {
           return -1;
         }
@@ -75503,7 +75503,7 @@ var require_client_h1 = __commonJS({
           socket2[kBlocking] = false;
           client[kResume]();
         }
-        return pause ? constants5.ERROR.PAUSED : 0;
+        return pause2 ? constants5.ERROR.PAUSED : 0;
       }
       onBody(buf) {
         const { client, socket: socket2, statusCode: statusCode2, maxResponseSize } = this;
@@ -89061,11 +89061,47 @@ function explainGitHubError(err2, action) {
       return make("GITHUB_ERROR", `Could not ${action}: GitHub answered ${failure2.status} "${reason}".`);
   }
 }
+function isTransient(err2) {
+  if (err2 instanceof PreviewError) {
+    const status2 = err2.cause?.status ?? 0;
+    return err2.code === "GITHUB_UNREACHABLE" || err2.code === "GITHUB_RATE_LIMITED" || err2.code === "GITHUB_ERROR" && status2 >= 500;
+  }
+  const { status, message } = asHttpFailure(err2);
+  return status === void 0 || status >= 500 || status === 429 || /rate limit/i.test(message);
+}
+async function retryWhileTransient(fn, o) {
+  for (let wait2 = FIRST_BACKOFF_MS; ; wait2 = Math.min(wait2 * 2, MAX_BACKOFF_MS)) {
+    try {
+      return await fn();
+    } catch (err2) {
+      if (!isTransient(err2) || o.stop?.aborted || Date.now() + wait2 > o.untilMs) throw err2;
+      o.log.warning(
+        `${o.what} failed (${err2.message}); trying again in ${Math.round(wait2 / 1e3)} s.`
+      );
+      await pause(wait2, o.stop);
+      if (o.stop?.aborted) throw err2;
+    }
+  }
+}
+function pause(ms, stop) {
+  return new Promise((resolve6) => {
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", done);
+      resolve6();
+    }
+  });
+}
+var FIRST_BACKOFF_MS, MAX_BACKOFF_MS;
 var init_errors2 = __esm({
   "src/github/errors.ts"() {
     "use strict";
     init_errors();
     init_scrub();
+    FIRST_BACKOFF_MS = 1e3;
+    MAX_BACKOFF_MS = 3e4;
   }
 });
 
@@ -89313,6 +89349,16 @@ var init_render = __esm({
 });
 
 // src/github/comment.ts
+async function tokenLogin(octokit, signal) {
+  try {
+    const { data } = await octokit.rest.users.getAuthenticated({ request: { signal } });
+    return data.login;
+  } catch (err2) {
+    const status = err2.status;
+    if (status !== 403 && status !== 401) throw err2;
+    return ACTIONS_BOT;
+  }
+}
 var CREATE_ATTEMPTS, ACTIONS_BOT, StickyComment;
 var init_comment = __esm({
   "src/github/comment.ts"() {
@@ -89352,6 +89398,10 @@ var init_comment = __esm({
       #request;
       /** When the last request taken was made: the marker still shows it until our next write lands. */
       #requestTakenAt = 0;
+      /** The body last handed to GitHub: what a comment deleted by hand is posted again with. */
+      #lastBody;
+      /** Writes one at a time: a re-post from a poll and a state change never race to create two comments. */
+      #writing = Promise.resolve();
       get id() {
         return this.#id;
       }
@@ -89363,39 +89413,75 @@ var init_comment = __esm({
           { state: report.state, details: { ...report.details, qrCode: this.opts.qrCode } },
           { name: this.name, run: this.run, secrets: this.opts.secrets }
         );
-        try {
-          if (this.#id !== void 0 && await this.#update(this.#id, body2, signal)) return "written";
-          const found = await this.#look(signal);
-          if (found === "newer") return "superseded";
-          if (found !== void 0) {
-            this.#id = found;
-            if (await this.#update(found, body2, signal)) return "written";
+        this.#lastBody = body2;
+        return this.#exclusive(async () => {
+          try {
+            return await this.#write(body2, signal);
+          } catch (err2) {
+            const explained = explainGitHubError(
+              err2,
+              `update the preview comment on pull request #${this.prNumber}`
+            );
+            if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
+            throw explained;
           }
-          await this.#create(body2, signal);
-          if (await this.#look(signal, true) === "newer") {
-            await this.#delete(this.#id, signal);
-            this.#id = void 0;
-            return "superseded";
-          }
-          return "written";
-        } catch (err2) {
-          const explained = explainGitHubError(
-            err2,
-            `update the preview comment on pull request #${this.prNumber}`
-          );
-          if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
-          throw explained;
+        });
+      }
+      /**
+       * A final state (the link is dead) must reach the comment, or the PR shows a dead link as live: while
+       * GitHub fails for a reason that passes (5xx, no answer, rate limit), it is tried again with back-off
+       * until the budget is spent or the step is told to stop.
+       */
+      reportFinal(report, budget) {
+        return retryWhileTransient(() => this.report(report), {
+          ...budget,
+          log: this.opts.log,
+          what: `writing "${report.state}" to the preview comment`
+        });
+      }
+      async #write(body2, signal) {
+        if (this.#superseded) return "superseded";
+        if (this.#id !== void 0 && await this.#update(this.#id, body2, signal)) return "written";
+        const found = await this.#look(signal);
+        if (found === "newer") return "superseded";
+        if (typeof found === "number") {
+          this.#id = found;
+          if (await this.#update(found, body2, signal)) return "written";
         }
+        await this.#create(body2, signal);
+        if (await this.#look(signal, true) === "newer") {
+          await this.#delete(this.#id, signal);
+          this.#id = void 0;
+          return "superseded";
+        }
+        return "written";
+      }
+      #exclusive(fn) {
+        const turn = this.#writing.then(fn, fn);
+        this.#writing = turn.catch(() => void 0);
+        return turn;
       }
       /** For the hold loop: has a newer run posted its comment for this preview? */
       async isSuperseded(signal) {
         if (this.#superseded) return true;
         if (this.#denied) return false;
         try {
-          return await this.#look(signal) === "newer";
+          const found = await this.#look(signal);
+          if (found === "gone") await this.#postAgain(signal);
+          return this.#superseded;
         } catch (err2) {
           throw explainGitHubError(err2, `read the comments of pull request #${this.prNumber}`);
         }
+      }
+      /** Our comment was deleted (by hand) while the preview runs: the state it showed is posted again. */
+      async #postAgain(signal) {
+        const gone = this.#id;
+        await this.#exclusive(async () => {
+          if (this.#id !== gone || this.#lastBody === void 0) return;
+          this.opts.log.info(`The preview comment ${gone} was deleted; posting it again.`);
+          this.#id = void 0;
+          await this.#write(this.#lastBody, signal);
+        });
       }
       /**
        * For the hold loop, after isSuperseded: the request (`/preview stop`, `/preview extend`) a command run
@@ -89444,7 +89530,7 @@ var init_comment = __esm({
       /**
        * Looks at this preview's comments written by our identity: "newer" when a newer run has one (we are
        * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
-       * of this run's own comment if there is one.
+       * of this run's own comment if there is one; "gone" when the comment this run wrote is no longer there.
        */
       async #look(signal, full = false) {
         const own = await this.#ownMarkers(signal, full ? void 0 : this.#since);
@@ -89460,8 +89546,9 @@ var init_comment = __esm({
         if (mine === void 0) return void 0;
         this.#request = own.find((c) => c.id === mine)?.marker.request ?? this.#request;
         for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
-        if (this.#id !== void 0) this.#since ??= this.#createdAt;
-        return mine;
+        if (this.#id === void 0) return mine;
+        this.#since ??= this.#createdAt;
+        return own.some((c) => c.id === mine) ? mine : "gone";
       }
       /** Every comment of this preview on the PR written by our identity, with its marker (ALL pages). */
       async #ownMarkers(signal, since) {
@@ -89484,21 +89571,9 @@ var init_comment = __esm({
         }
         return own;
       }
-      /**
-       * The token's login: GET /user answers it for a personal or OAuth token; an installation token (the
-       * workflow's GITHUB_TOKEN, a GitHub App's) gets 403 there and is taken as github-actions[bot] until the
-       * comment it creates names its real login.
-       */
+      /** Until the first comment we create names our login, the token's (see tokenLogin). */
       async #whoAmI(signal) {
-        if (this.#identity) return this.#identity;
-        try {
-          const { data } = await this.octokit.rest.users.getAuthenticated({ request: { signal } });
-          this.#identity = data.login;
-        } catch (err2) {
-          const status = err2.status;
-          if (status !== 403 && status !== 401) throw err2;
-          this.#identity = ACTIONS_BOT;
-        }
+        this.#identity ??= await tokenLogin(this.octokit, signal);
         return this.#identity;
       }
       /** Edits our own comment; false when it is gone (deleted by a newer run or by hand). */
@@ -98909,6 +98984,66 @@ var init_summary2 = __esm({
   }
 });
 
+// src/github/sweep.ts
+function endedState(body2, marker, updatedAt, now) {
+  if (!RUNNING.includes(marker.state)) return void 0;
+  const expires = /\*\*Expires\*\* (\d{4}-\d\d-\d\d \d\d:\d\d) UTC/.exec(body2)?.[1];
+  if (marker.state === "live" && expires) {
+    const at = Date.parse(`${expires.replace(" ", "T")}:00Z`) + 6e4;
+    if (at <= now.getTime()) return "expired";
+  }
+  return now.getTime() - updatedAt.getTime() > LONGEST_JOB_MS ? "stopped" : void 0;
+}
+function endedBody(body2, marker, state, now) {
+  const rest = body2.trimStart().slice(body2.trimStart().indexOf("\n") + 1);
+  const why = state === "expired" ? "its expiry has passed" : "its run ended without saying so (cancelled, killed or timed out)";
+  const note = `> **${state}** \u2014 this preview is over: ${why}. Its link no longer works. _(Marked by the scheduled ml-preview sweep at ${utcTime(now)}.)_`;
+  return `${formatMarker({ ...marker, state })}
+${note}
+
+${rest}`;
+}
+async function sweepStaleComments(octokit, run2, log2, now = /* @__PURE__ */ new Date()) {
+  const repo = { owner: run2.owner, repo: run2.repo };
+  const login = (await tokenLogin(octokit)).toLowerCase();
+  const pulls = await octokit.paginate(octokit.rest.pulls.list, { ...repo, state: "open", per_page: 100 });
+  const repaired = [];
+  for (const pull of pulls) {
+    const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+      ...repo,
+      issue_number: pull.number,
+      per_page: 100
+    });
+    for (const c of comments) {
+      if (c.user?.login?.toLowerCase() !== login) continue;
+      const marker = parseMarker(c.body ?? "");
+      const state = marker && endedState(c.body, marker, new Date(c.updated_at), now);
+      if (!marker || !state) continue;
+      await octokit.rest.issues.updateComment({
+        ...repo,
+        comment_id: c.id,
+        body: endedBody(c.body, marker, state, now)
+      });
+      log2.info(
+        `PR #${pull.number}: the "${marker.name}" preview comment said ${marker.state}; now ${state}.`
+      );
+      repaired.push({ pr: pull.number, id: c.id, name: marker.name, was: marker.state, now: state });
+    }
+  }
+  return repaired;
+}
+var RUNNING, LONGEST_JOB_MS;
+var init_sweep2 = __esm({
+  "src/github/sweep.ts"() {
+    "use strict";
+    init_comment();
+    init_format();
+    init_marker();
+    RUNNING = ["building", "starting", "live"];
+    LONGEST_JOB_MS = 6 * 36e5;
+  }
+});
+
 // src/github/index.ts
 var init_github = __esm({
   "src/github/index.ts"() {
@@ -98923,6 +99058,7 @@ var init_github = __esm({
     init_render();
     init_run_context();
     init_summary2();
+    init_sweep2();
   }
 });
 
@@ -99444,7 +99580,7 @@ var init_mask = __esm({
 });
 
 // src/action/reporters/comment.ts
-function commentReporter(comment, log2) {
+function commentReporter(comment, log2, finalBudget = () => ({ untilMs: 0 })) {
   let written;
   let next;
   let superseded = false;
@@ -99456,7 +99592,8 @@ function commentReporter(comment, log2) {
         const e = next;
         next = void 0;
         try {
-          const answer = await comment.report({ state: e.event, details: e.details });
+          const report = { state: e.event, details: e.details };
+          const answer = FINAL_STATES.includes(report.state) ? await comment.reportFinal(report, finalBudget()) : await comment.report(report);
           if (answer === "superseded") superseded = true;
           else if (answer === "written") written = e.event;
         } catch (err2) {
@@ -99542,7 +99679,7 @@ var init_log2 = __esm({
 });
 
 // src/action/setup.ts
-async function setupAction(env = process.env, restored = {}) {
+async function setupAction(env = process.env, restored = {}, final = {}) {
   const inputs = readActionInputs();
   maskSecretInputs(inputs);
   let config;
@@ -99583,7 +99720,11 @@ async function setupAction(env = process.env, restored = {}) {
     commentId: restored.commentId
   }) : void 0;
   const reporters = [logReporter(log2)];
-  const commentWriter = comment ? commentReporter(comment, log2) : void 0;
+  const finalBudget = () => ({
+    untilMs: final.untilMs ?? Date.now() + FINAL_WRITE_BUDGET_MS,
+    stop: final.stop
+  });
+  const commentWriter = comment ? commentReporter(comment, log2, finalBudget) : void 0;
   if (commentWriter) reporters.push(commentWriter);
   let deployment;
   if (config.github.deployment) {
@@ -99638,7 +99779,7 @@ function stopOnSignals(controller) {
     process.on(sig, () => controller.abort(`the workflow run was cancelled (${sig})`));
   }
 }
-var EMPTY_TOKEN;
+var EMPTY_TOKEN, FINAL_WRITE_BUDGET_MS;
 var init_setup = __esm({
   "src/action/setup.ts"() {
     "use strict";
@@ -99655,6 +99796,7 @@ var init_setup = __esm({
     init_deployment2();
     init_log2();
     EMPTY_TOKEN = "github-token is empty. It defaults to the job's own token (`${{ github.token }}`); an empty value usually means it was set to a secret that does not exist here (pull requests from forks get no secrets). Remove the github-token input, or pass a token with `pull-requests: write` (and `deployments: write` for `deployment`).";
+    FINAL_WRITE_BUDGET_MS = 10 * 6e4;
   }
 });
 
@@ -99667,7 +99809,9 @@ async function actionMain() {
   try {
     const command = readCommand(process.env);
     if (command === "ignored") return info("ml-preview: this comment is not a /preview command.");
-    const setup = await setupAction();
+    const finalStop = new AbortController();
+    process.once("SIGTERM", () => finalStop.abort());
+    const setup = await setupAction(process.env, {}, { stop: finalStop.signal });
     if (command && setup.kind === "preview" && !await answerCommand(command, setup)) return;
     await runSetup(setup);
   } catch (err2) {
@@ -99755,11 +99899,14 @@ async function actionPost() {
   const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event));
   if (readState("finished") === "true" || last) {
     if (last) await summarize(last);
-    const outcome = readState("outcome");
-    if (outcome && readState("comment") && readState("comment-shows") !== outcome) {
+    const outcome = readState("outcome") || last?.event;
+    const shows = readState("finished") === "true" ? readState("comment-shows") : last?.commentShows;
+    const commentKnown = readState("comment") || holderEvents.some((e) => e.commentId);
+    if (outcome && commentKnown && shows !== outcome) {
       await markEnded(
         outcome,
-        "the preview ended; this final state could not be written at the time"
+        "the preview ended; this final state could not be written at the time",
+        holderEvents
       ).catch((err2) => warning(`ml-preview post: could not update the comment: ${err2.message}`));
     }
     if (!leftovers.checked) return;
@@ -99818,7 +99965,13 @@ async function removeContainer(docker, id, patience) {
 async function markEnded(state, reason, holderEvents = []) {
   const fromHolder = (name) => holderEvents.findLast((e) => e[name])?.[name];
   const id = (name) => Number(readState(name)) || fromHolder(name === "comment" ? "commentId" : "deploymentId");
-  const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
+  const untilMs = Date.now() + FINAL_WRITE_BUDGET_MS;
+  const restored = { commentId: id("comment"), deploymentId: id("deployment") };
+  const setup = await retryWhileTransient(() => setupAction(process.env, restored, { untilMs }), {
+    untilMs,
+    log: actionsLogger,
+    what: "reading the pull request to mark the preview ended"
+  });
   if (setup.kind !== "preview") return;
   for (const r of setup.reporters) {
     if (r.name === "log") continue;
@@ -99867,6 +100020,7 @@ var init_post = __esm({
     init_events_file();
     init_poll2();
     init_reporter();
+    init_logger();
     init_setup();
     init_state();
     HOLDER_GRACE_MS = 15e3;
@@ -105422,21 +105576,22 @@ __export(holder_exports, {
 async function holderMain() {
   const events2 = process.env.ML_PREVIEW_EVENTS_FILE;
   if (!events2) throw new Error("holder started without ML_PREVIEW_EVENTS_FILE");
-  const setup = await setupAction().catch((err2) => {
+  const stopped = new AbortController();
+  const setup = await setupAction(process.env, {}, { stop: stopped.signal }).catch((err2) => {
     process.stdout.write(`::error::ml-preview holder: ${err2.message}
 `);
     process.exit(1);
   });
   if (setup.kind !== "preview") throw new Error(`holder: unexpected setup ${setup.kind}`);
-  const controller = new AbortController();
   process.on(
     "SIGTERM",
-    () => controller.abort("the job ended (with wait: false a preview lives as long as its job)")
+    () => stopped.abort("the job ended (with wait: false a preview lives as long as its job)")
   );
-  process.on("SIGINT", () => controller.abort("the workflow run was cancelled"));
+  process.on("SIGINT", () => stopped.abort("the workflow run was cancelled"));
   const file = eventsFileReporter(events2, () => ({
     commentId: setup.comment?.id,
-    deploymentId: setup.deployment?.id
+    deploymentId: setup.deployment?.id,
+    commentShows: setup.commentShows()
   }));
   const afterComment = {
     name: file.name,
@@ -105445,7 +105600,7 @@ async function holderMain() {
       return file.report(e);
     }
   };
-  await runPreview(setup.config, setup.deps(controller.signal, [afterComment]));
+  await runPreview(setup.config, setup.deps(stopped.signal, [afterComment]));
 }
 var COMMENT_BEFORE_LIVE_MS;
 var init_holder = __esm({
@@ -105455,6 +105610,39 @@ var init_holder = __esm({
     init_preview();
     init_setup();
     COMMENT_BEFORE_LIVE_MS = 1e4;
+  }
+});
+
+// src/action/sweep.ts
+var sweep_exports = {};
+__export(sweep_exports, {
+  actionSweep: () => actionSweep
+});
+async function actionSweep() {
+  const token = getInput("github-token");
+  if (!token) {
+    setFailed(
+      "ml-preview sweep: the `github-token` input is empty. Leave it out (the default `${{ github.token }}` works) and give the job `pull-requests: write`."
+    );
+    return;
+  }
+  setSecret(token);
+  try {
+    const run2 = readRunContext(process.env);
+    const octokit = createOctokit(token, { log: actionsLogger });
+    const repaired = await sweepStaleComments(octokit, run2, actionsLogger);
+    setOutput("repaired", String(repaired.length));
+    info(`ml-preview sweep: ${repaired.length} preview comment(s) of ended runs marked as ended.`);
+  } catch (err2) {
+    setFailed(`ml-preview sweep: ${explainGitHubError(err2, "sweep the preview comments").message}`);
+  }
+}
+var init_sweep3 = __esm({
+  "src/action/sweep.ts"() {
+    "use strict";
+    init_core();
+    init_github();
+    init_logger();
   }
 });
 
@@ -105480,7 +105668,8 @@ var entries = {
   actionMain: () => finish(Promise.resolve().then(() => (init_main(), main_exports)).then((m2) => m2.actionMain())),
   actionPost: () => finish(Promise.resolve().then(() => (init_post(), post_exports)).then((m2) => m2.actionPost())),
   cliMain: () => finish(Promise.resolve().then(() => (init_cli(), cli_exports)).then((m2) => m2.cliMain())),
-  holderMain: () => finish(Promise.resolve().then(() => (init_holder(), holder_exports)).then((m2) => m2.holderMain()))
+  holderMain: () => finish(Promise.resolve().then(() => (init_holder(), holder_exports)).then((m2) => m2.holderMain())),
+  actionSweep: () => finish(Promise.resolve().then(() => (init_sweep3(), sweep_exports)).then((m2) => m2.actionSweep()))
 };
 function finish(work) {
   work.then(

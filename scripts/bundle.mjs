@@ -81,6 +81,7 @@ const entries = {
   "post.js": "actionPost",
   "cli.js": "cliMain",
   "holder.js": "holderMain",
+  "sweep.js": "actionSweep",
 };
 for (const [file, fn] of Object.entries(entries)) {
   const shebang = file === "cli.js" ? "#!/usr/bin/env node\n" : "";

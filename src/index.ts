@@ -13,7 +13,7 @@ export { type Logger, silentLogger } from "./log.js";
 export { type PreviewDeps, type PreviewResult, runPreview } from "./preview.js";
 
 /**
- * The entry files in dist/ (main.js, post.js, cli.js, holder.js) call these. Each loads only what it needs
+ * The entry files in dist/ (main.js, post.js, cli.js, holder.js, sweep.js) call these. Each loads only what it needs
  * (the CLI never loads Octokit or the Actions toolkit) and ends the process when its work is done: open
  * handles (HTTP keep-alive, the ngrok runtime) must not keep a finished step alive.
  */
@@ -22,6 +22,7 @@ export const entries = {
   actionPost: () => finish(import("./action/post.js").then((m) => m.actionPost())),
   cliMain: () => finish(import("./cli/index.js").then((m) => m.cliMain())),
   holderMain: () => finish(import("./action/holder.js").then((m) => m.holderMain())),
+  actionSweep: () => finish(import("./action/sweep.js").then((m) => m.actionSweep())),
 };
 
 function finish(work: Promise<void>): void {

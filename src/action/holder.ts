@@ -13,20 +13,22 @@ const COMMENT_BEFORE_LIVE_MS = 10_000;
 export async function holderMain(): Promise<void> {
   const events = process.env.ML_PREVIEW_EVENTS_FILE;
   if (!events) throw new Error("holder started without ML_PREVIEW_EVENTS_FILE");
-  const setup = await setupAction().catch((err: Error) => {
+  // Stopped by the post step (SIGTERM) or a cancel: one try at the final state, the post step repairs it.
+  const stopped = new AbortController();
+  const setup = await setupAction(process.env, {}, { stop: stopped.signal }).catch((err: Error) => {
     // main validated the same inputs a moment ago: this is GitHub or the engine failing; say it without a stack.
     process.stdout.write(`::error::ml-preview holder: ${err.message}\n`);
     process.exit(1);
   });
   if (setup.kind !== "preview") throw new Error(`holder: unexpected setup ${setup.kind}`);
-  const controller = new AbortController();
   process.on("SIGTERM", () =>
-    controller.abort("the job ended (with wait: false a preview lives as long as its job)"),
+    stopped.abort("the job ended (with wait: false a preview lives as long as its job)"),
   );
-  process.on("SIGINT", () => controller.abort("the workflow run was cancelled"));
+  process.on("SIGINT", () => stopped.abort("the workflow run was cancelled"));
   const file = eventsFileReporter(events, () => ({
     commentId: setup.comment?.id,
     deploymentId: setup.deployment?.id,
+    commentShows: setup.commentShows(),
   }));
   // The step returns when the file says live: let the comment say so first, but never wait long on GitHub.
   const afterComment: Reporter = {
@@ -36,5 +38,5 @@ export async function holderMain(): Promise<void> {
       return file.report(e);
     },
   };
-  await runPreview(setup.config, setup.deps(controller.signal, [afterComment]));
+  await runPreview(setup.config, setup.deps(stopped.signal, [afterComment]));
 }

@@ -13,7 +13,10 @@ export async function actionMain(): Promise<void> {
   try {
     const command = readCommand(process.env);
     if (command === "ignored") return core.info("ml-preview: this comment is not a /preview command.");
-    const setup = await setupAction();
+    // The runner's SIGTERM (7.5 s after its cancel's SIGINT) says: end now, the post step takes over.
+    const finalStop = new AbortController();
+    process.once("SIGTERM", () => finalStop.abort());
+    const setup = await setupAction(process.env, {}, { stop: finalStop.signal });
     // A PR command answered here (stop, extend, refused) needs no preview of its own.
     if (command && setup.kind === "preview" && !(await answerCommand(command, setup))) return;
     await runSetup(setup);

@@ -6,11 +6,12 @@ import { isGone } from "../docker/docker-errors.js";
 import { stopAndRemove, whileEngineAway } from "../docker/remove.js";
 import { sweepContainers } from "../docker/sweep.js";
 import type { EnginePatience, PreviewLabels } from "../docker/types.js";
-import { renderSummary } from "../github/index.js";
+import { renderSummary, retryWhileTransient } from "../github/index.js";
 import { type EventLine, readEvents } from "../lifecycle/events-file.js";
 import { cleanupPatienceMs } from "../lifecycle/poll.js";
 import { FINAL_STATES } from "../lifecycle/reporter.js";
-import { setupAction } from "./setup.js";
+import { actionsLogger } from "./logger.js";
+import { FINAL_WRITE_BUDGET_MS, setupAction } from "./setup.js";
 import { readState } from "./state.js";
 
 /** How long the holder gets to clean up after SIGTERM before SIGKILL (the post step has no hard limit). */
@@ -35,12 +36,15 @@ export async function actionPost(): Promise<void> {
 
   if (readState("finished") === "true" || last) {
     if (last) await summarize(last); // wait: false: the step's summary said "live"; add how it ended
-    const outcome = readState("outcome");
-    if (outcome && readState("comment") && readState("comment-shows") !== outcome) {
-      // GitHub refused main's last comment write even after retries: one more try, or the link looks alive.
+    const outcome = readState("outcome") || last?.event;
+    const shows = readState("finished") === "true" ? readState("comment-shows") : last?.commentShows;
+    const commentKnown = readState("comment") || holderEvents.some((e) => e.commentId);
+    if (outcome && commentKnown && shows !== outcome) {
+      // GitHub refused the last comment write even after retries: try again, or the link looks alive.
       await markEnded(
         outcome as PreviewState,
         "the preview ended; this final state could not be written at the time",
+        holderEvents,
       ).catch((err: Error) => core.warning(`ml-preview post: could not update the comment: ${err.message}`));
     }
     if (!leftovers.checked) return; // the warning said what is left; never "nothing was left behind"
@@ -125,7 +129,14 @@ async function markEnded(state: PreviewState, reason: string, holderEvents: Even
   const fromHolder = (name: "commentId" | "deploymentId") => holderEvents.findLast((e) => e[name])?.[name];
   const id = (name: "comment" | "deployment") =>
     Number(readState(name)) || fromHolder(name === "comment" ? "commentId" : "deploymentId");
-  const setup = await setupAction(process.env, { commentId: id("comment"), deploymentId: id("deployment") });
+  // GitHub may still be failing (the reason main could not write): the post step keeps trying too.
+  const untilMs = Date.now() + FINAL_WRITE_BUDGET_MS;
+  const restored = { commentId: id("comment"), deploymentId: id("deployment") };
+  const setup = await retryWhileTransient(() => setupAction(process.env, restored, { untilMs }), {
+    untilMs,
+    log: actionsLogger,
+    what: "reading the pull request to mark the preview ended",
+  });
   if (setup.kind !== "preview") return;
   for (const r of setup.reporters) {
     if (r.name === "log") continue;

@@ -50,10 +50,21 @@ const EMPTY_TOKEN =
   "it was set to a secret that does not exist here (pull requests from forks get no secrets). Remove the " +
   "github-token input, or pass a token with `pull-requests: write` (and `deployments: write` for `deployment`).";
 
+/**
+ * How long a final state is retried while GitHub fails, in each of main (or the holder) and the post step.
+ * Longer would hold the job for a comment; past it, the next run on the PR (or the scheduled sweep) repairs it.
+ */
+export const FINAL_WRITE_BUDGET_MS = 10 * 60_000;
+
 /** Inputs → validated config → which PR → reporters: everything the lifecycle needs, before anything starts. */
 export async function setupAction(
   env: NodeJS.ProcessEnv = process.env,
   restored: { commentId?: number; deploymentId?: number } = {},
+  /**
+   * `stop`: aborted when the step must end now (the runner's SIGTERM), final writes stop retrying.
+   * `untilMs`: the step's own deadline for them (the post step's), else FINAL_WRITE_BUDGET_MS from each.
+   */
+  final: { stop?: AbortSignal; untilMs?: number } = {},
 ): Promise<ActionSetup> {
   const inputs = readActionInputs();
   maskSecretInputs(inputs);
@@ -102,7 +113,11 @@ export async function setupAction(
         })
       : undefined;
   const reporters: Reporter[] = [logReporter(log)];
-  const commentWriter = comment ? commentReporter(comment, log) : undefined;
+  const finalBudget = () => ({
+    untilMs: final.untilMs ?? Date.now() + FINAL_WRITE_BUDGET_MS,
+    stop: final.stop,
+  });
+  const commentWriter = comment ? commentReporter(comment, log, finalBudget) : undefined;
   if (commentWriter) reporters.push(commentWriter);
   let deployment: PreviewDeployment | undefined;
   if (config.github.deployment) {

@@ -1,6 +1,6 @@
 import { FINAL_STATES } from "../lifecycle/reporter.js";
 import type { Logger } from "../log.js";
-import { explainGitHubError } from "./errors.js";
+import { explainGitHubError, retryWhileTransient } from "./errors.js";
 import {
   formatMarker,
   isNewerRun,
@@ -30,6 +30,13 @@ interface ListedComment {
   user?: { login?: string } | null;
 }
 
+/** How long, and until what, a final state is retried while GitHub fails (see reportFinal). */
+export interface FinalWriteBudget {
+  readonly untilMs: number;
+  /** Aborted when the step must end now (the runner's SIGTERM): the post step takes over. */
+  readonly stop?: AbortSignal;
+}
+
 interface OwnMarker {
   readonly id: number;
   readonly marker: Marker;
@@ -44,6 +51,22 @@ const CREATE_ATTEMPTS = 3;
  * which login GitHub wrote it as.
  */
 export const ACTIONS_BOT = "github-actions[bot]";
+
+/**
+ * The token's login: GET /user answers it for a personal or OAuth token; an installation token (the
+ * workflow's GITHUB_TOKEN, a GitHub App's) gets 403 there and is taken as github-actions[bot] (StickyComment
+ * then learns an App's real login from the comment it creates).
+ */
+export async function tokenLogin(octokit: Octokit, signal?: AbortSignal): Promise<string> {
+  try {
+    const { data } = await octokit.rest.users.getAuthenticated({ request: { signal } });
+    return data.login;
+  } catch (err) {
+    const status = (err as { status?: number }).status;
+    if (status !== 403 && status !== 401) throw err;
+    return ACTIONS_BOT;
+  }
+}
 
 /**
  * The PR comment of one run of a preview (per PR and `name`), kept true as the state changes.
@@ -70,6 +93,10 @@ export class StickyComment {
   #request: MarkerRequest | undefined;
   /** When the last request taken was made: the marker still shows it until our next write lands. */
   #requestTakenAt = 0;
+  /** The body last handed to GitHub: what a comment deleted by hand is posted again with. */
+  #lastBody: string | undefined;
+  /** Writes one at a time: a re-post from a poll and a state change never race to create two comments. */
+  #writing: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly octokit: Octokit,
@@ -93,31 +120,58 @@ export class StickyComment {
       { state: report.state, details: { ...report.details, qrCode: this.opts.qrCode } },
       { name: this.name, run: this.run, secrets: this.opts.secrets },
     );
-    try {
-      if (this.#id !== undefined && (await this.#update(this.#id, body, signal))) return "written";
-      const found = await this.#look(signal);
-      if (found === "newer") return "superseded";
-      if (found !== undefined) {
-        // This run's own comment from before (a restarted step, the post step without saved state).
-        this.#id = found;
-        if (await this.#update(found, body, signal)) return "written";
+    this.#lastBody = body;
+    return this.#exclusive(async () => {
+      try {
+        return await this.#write(body, signal);
+      } catch (err) {
+        const explained = explainGitHubError(
+          err,
+          `update the preview comment on pull request #${this.prNumber}`,
+        );
+        if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
+        throw explained;
       }
-      await this.#create(body, signal);
-      // A newer run may have posted while we did: it owns the preview, so ours goes again.
-      if ((await this.#look(signal, true)) === "newer") {
-        await this.#delete(this.#id!, signal);
-        this.#id = undefined;
-        return "superseded";
-      }
-      return "written";
-    } catch (err) {
-      const explained = explainGitHubError(
-        err,
-        `update the preview comment on pull request #${this.prNumber}`,
-      );
-      if (explained.code === "GITHUB_PERMISSION") this.#denied = true;
-      throw explained;
+    });
+  }
+
+  /**
+   * A final state (the link is dead) must reach the comment, or the PR shows a dead link as live: while
+   * GitHub fails for a reason that passes (5xx, no answer, rate limit), it is tried again with back-off
+   * until the budget is spent or the step is told to stop.
+   */
+  reportFinal(report: StateReport, budget: FinalWriteBudget): Promise<CommentAnswer> {
+    return retryWhileTransient(() => this.report(report), {
+      ...budget,
+      log: this.opts.log,
+      what: `writing "${report.state}" to the preview comment`,
+    });
+  }
+
+  async #write(body: string, signal?: AbortSignal): Promise<CommentAnswer> {
+    if (this.#superseded) return "superseded";
+    if (this.#id !== undefined && (await this.#update(this.#id, body, signal))) return "written";
+    const found = await this.#look(signal);
+    if (found === "newer") return "superseded";
+    if (typeof found === "number") {
+      // This run's own comment from before (a restarted step, the post step without saved state).
+      this.#id = found;
+      if (await this.#update(found, body, signal)) return "written";
     }
+    await this.#create(body, signal);
+    // A newer run may have posted while we did: it owns the preview, so ours goes again.
+    if ((await this.#look(signal, true)) === "newer") {
+      await this.#delete(this.#id!, signal);
+      this.#id = undefined;
+      return "superseded";
+    }
+    return "written";
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const turn = this.#writing.then(fn, fn);
+    this.#writing = turn.catch(() => undefined);
+    return turn;
   }
 
   /** For the hold loop: has a newer run posted its comment for this preview? */
@@ -125,10 +179,24 @@ export class StickyComment {
     if (this.#superseded) return true;
     if (this.#denied) return false;
     try {
-      return (await this.#look(signal)) === "newer";
+      const found = await this.#look(signal);
+      if (found === "gone") await this.#postAgain(signal);
+      return this.#superseded;
     } catch (err) {
       throw explainGitHubError(err, `read the comments of pull request #${this.prNumber}`);
     }
+  }
+
+  /** Our comment was deleted (by hand) while the preview runs: the state it showed is posted again. */
+  async #postAgain(signal?: AbortSignal): Promise<void> {
+    const gone = this.#id;
+    await this.#exclusive(async () => {
+      // A state written meanwhile has already posted a new comment.
+      if (this.#id !== gone || this.#lastBody === undefined) return;
+      this.opts.log.info(`The preview comment ${gone} was deleted; posting it again.`);
+      this.#id = undefined;
+      await this.#write(this.#lastBody, signal);
+    });
   }
 
   /**
@@ -180,9 +248,9 @@ export class StickyComment {
   /**
    * Looks at this preview's comments written by our identity: "newer" when a newer run has one (we are
    * then superseded); otherwise deletes older runs' comments, which this run replaces, and answers the id
-   * of this run's own comment if there is one.
+   * of this run's own comment if there is one; "gone" when the comment this run wrote is no longer there.
    */
-  async #look(signal?: AbortSignal, full = false): Promise<"newer" | number | undefined> {
+  async #look(signal?: AbortSignal, full = false): Promise<"newer" | "gone" | number | undefined> {
     const own = await this.#ownMarkers(signal, full ? undefined : this.#since);
     const newer = own.find((c) => isNewerRun(c.marker.run, this.run.runId));
     if (newer) {
@@ -196,8 +264,10 @@ export class StickyComment {
     if (mine === undefined) return undefined;
     this.#request = own.find((c) => c.id === mine)?.marker.request ?? this.#request;
     for (const c of own) if (c.id !== mine) await this.#delete(c.id, signal);
-    if (this.#id !== undefined) this.#since ??= this.#createdAt;
-    return mine;
+    if (this.#id === undefined) return mine;
+    this.#since ??= this.#createdAt;
+    // Listed since our comment was created, so it is in the list unless someone deleted it.
+    return own.some((c) => c.id === mine) ? mine : "gone";
   }
 
   /** Every comment of this preview on the PR written by our identity, with its marker (ALL pages). */
@@ -222,21 +292,9 @@ export class StickyComment {
     return own;
   }
 
-  /**
-   * The token's login: GET /user answers it for a personal or OAuth token; an installation token (the
-   * workflow's GITHUB_TOKEN, a GitHub App's) gets 403 there and is taken as github-actions[bot] until the
-   * comment it creates names its real login.
-   */
+  /** Until the first comment we create names our login, the token's (see tokenLogin). */
   async #whoAmI(signal?: AbortSignal): Promise<string> {
-    if (this.#identity) return this.#identity;
-    try {
-      const { data } = await this.octokit.rest.users.getAuthenticated({ request: { signal } });
-      this.#identity = data.login;
-    } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status !== 403 && status !== 401) throw err;
-      this.#identity = ACTIONS_BOT;
-    }
+    this.#identity ??= await tokenLogin(this.octokit, signal);
     return this.#identity;
   }
 

@@ -123,3 +123,60 @@ export function explainGitHubError(err: unknown, action: string): PreviewError {
       return make("GITHUB_ERROR", `Could not ${action}: GitHub answered ${failure.status} "${reason}".`);
   }
 }
+
+/** A failure that may pass by itself: GitHub down or slow (5xx, no answer) or a rate limit. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof PreviewError) {
+    const status = (err.cause as { status?: number } | undefined)?.status ?? 0;
+    return (
+      err.code === "GITHUB_UNREACHABLE" ||
+      err.code === "GITHUB_RATE_LIMITED" ||
+      (err.code === "GITHUB_ERROR" && status >= 500)
+    );
+  }
+  const { status, message } = asHttpFailure(err);
+  return status === undefined || status >= 500 || status === 429 || /rate limit/i.test(message);
+}
+
+/** First wait between tries of a write that must land; doubled each time, up to the cap. */
+const FIRST_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Runs `fn` again with back-off while it fails for a reason that passes (isTransient), until `untilMs`
+ * (a wall-clock time) or `stop`; then its last error is thrown.
+ */
+export async function retryWhileTransient<T>(
+  fn: () => Promise<T>,
+  o: {
+    readonly untilMs: number;
+    readonly stop?: AbortSignal;
+    readonly log: { warning(message: string): void };
+    readonly what: string;
+  },
+): Promise<T> {
+  for (let wait = FIRST_BACKOFF_MS; ; wait = Math.min(wait * 2, MAX_BACKOFF_MS)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err) || o.stop?.aborted || Date.now() + wait > o.untilMs) throw err;
+      o.log.warning(
+        `${o.what} failed (${(err as Error).message}); trying again in ${Math.round(wait / 1000)} s.`,
+      );
+      await pause(wait, o.stop);
+      if (o.stop?.aborted) throw err;
+    }
+  }
+}
+
+function pause(ms: number, stop?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

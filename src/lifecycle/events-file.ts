@@ -9,11 +9,13 @@ export interface EventLine {
   readonly commentId?: number;
   /** So the post step can still end the deployment when the holder could not (it was killed). */
   readonly deploymentId?: number;
+  /** The state the comment showed for sure when the event was written: the post step repairs a final one. */
+  readonly commentShows?: string;
 }
 
 export function eventsFileReporter(
   path: string,
-  ids: () => { commentId?: number; deploymentId?: number },
+  ids: () => { commentId?: number; deploymentId?: number; commentShows?: string },
 ): Reporter {
   return {
     name: "event file",
@@ -37,6 +39,7 @@ export function readEvents(path: string): EventLine[] {
           details: Record<string, unknown>;
           commentId?: number;
           deploymentId?: number;
+          commentShows?: string;
         };
         for (const f of DATE_FIELDS)
           if (typeof e.details[f] === "string") e.details[f] = new Date(e.details[f] as string);

@@ -62,6 +62,12 @@ export class RunnerHarness {
     return { child, done: this.finish(child) };
   }
 
+  /** Another entry of dist/ (e.g. sweep.js, the scheduled sweep's action) as its own job step. */
+  step(file: string): Promise<StepResult> {
+    writeFileSync(this.files.output, "");
+    return this.finish(this.spawnStep(file, {}));
+  }
+
   /** `node dist/post.js` with STATE_* from what main saved. */
   post(extra: Record<string, string> = {}): Promise<StepResult> {
     return this.startPost(extra).done;

@@ -1,5 +1,5 @@
 import type { PreviewState } from "../../config/types.js";
-import type { StickyComment } from "../../github/index.js";
+import type { FinalWriteBudget, StickyComment } from "../../github/index.js";
 import { FINAL_STATES, type PreviewEvent, type Reporter } from "../../lifecycle/reporter.js";
 import type { Logger } from "../../log.js";
 
@@ -16,8 +16,13 @@ export interface CommentReporter extends Reporter {
  * is being written replaces any not yet sent (the latest state wins). Only a final state is waited for, so
  * the comment shows how the preview ended before the step does. A write in flight is never aborted for a
  * newer state: an aborted request may still land at GitHub after the next one and show the older state.
+ * A final state is retried while GitHub fails, within `finalBudget()` (what the step has left; none by default).
  */
-export function commentReporter(comment: StickyComment, log: Logger): CommentReporter {
+export function commentReporter(
+  comment: StickyComment,
+  log: Logger,
+  finalBudget: () => FinalWriteBudget = () => ({ untilMs: 0 }),
+): CommentReporter {
   let written: PreviewState | undefined;
   let next: PreviewEvent | undefined;
   let superseded = false;
@@ -30,7 +35,10 @@ export function commentReporter(comment: StickyComment, log: Logger): CommentRep
         const e = next;
         next = undefined;
         try {
-          const answer = await comment.report({ state: e.event as PreviewState, details: e.details });
+          const report = { state: e.event as PreviewState, details: e.details };
+          const answer = FINAL_STATES.includes(report.state)
+            ? await comment.reportFinal(report, finalBudget())
+            : await comment.report(report);
           if (answer === "superseded") superseded = true;
           else if (answer === "written") written = e.event as PreviewState;
         } catch (err) {

@@ -1,3 +1,4 @@
+import { paginate } from "./pagination.js";
 import { invalidRequest, notAccessible, notFound, ok, type Reply } from "./replies.js";
 import { bodyObject, intParam, type Route, type RouteContext } from "./router.js";
 import { labelShape, pullShape, repoShape, userShape } from "./shapes.js";
@@ -24,6 +25,22 @@ export const repoRoutes: Route[] = [
     permission: "metadata=read",
     handle(ctx) {
       return ok(repoShape(ctx.site));
+    },
+  },
+  {
+    method: "GET",
+    pattern: "/repos/:owner/:repo/pulls",
+    docs: "https://docs.github.com/rest/pulls/pulls#list-pull-requests",
+    permission: "pull_requests=read",
+    handle(ctx) {
+      const state = ctx.query.get("state") ?? "open";
+      const all = [...ctx.store.pulls.values()]
+        .filter((p) => state === "all" || p.state === state)
+        .sort((a, b) => b.number - a.number);
+      const base = `${ctx.site.api}/repos/${ctx.site.owner}/${ctx.site.repo}/pulls`;
+      const page = paginate(all, ctx.query, (q) => `${base}?${q}`);
+      const reply = ok(page.items.map((p) => pullShape(ctx.site, p)));
+      return page.link ? { ...reply, headers: { link: page.link } } : reply;
     },
   },
   {

@@ -93,6 +93,7 @@ export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Pro
     hold: (match) => stalls.hold(match),
     setLatency: (ms, match) => stalls.latency(ms, match),
     hang: (o = {}) => stalls.hang(o.match, o.forMs),
+    endHangs: () => stalls.endHangs(),
     outage: (forMs, status) => stalls.outage(forMs, status),
     setRateLimitRemaining(remaining) {
       rate.remaining = remaining;

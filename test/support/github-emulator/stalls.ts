@@ -48,6 +48,10 @@ export class Stalls {
     this.hangs.push({ match, until: Date.now() + forMs });
   }
 
+  endHangs(): void {
+    this.hangs.length = 0;
+  }
+
   latency(ms: number, match?: RequestMatch): void {
     const i = this.latencies.findIndex((l) => l.match === match);
     if (i >= 0) this.latencies.splice(i, 1);

@@ -185,6 +185,8 @@ export interface GitHubEmulator {
   setLatency(ms: number, match?: RequestMatch): void;
   /** Matching requests (all when no match) never answer; `forMs` ends the hang after that long. */
   hang(opts?: { match?: RequestMatch; forMs?: number }): void;
+  /** GitHub answers again: later requests are served; those that hung forever stay unanswered (dropped). */
+  endHangs(): void;
   /** Every request fails with `status` (default 500) for `forMs` (an outage). */
   outage(forMs: number, status?: number): void;
   /** Requests left in the primary rate limit budget; at 0 every request gets GitHub's 403. */

@@ -1,0 +1,156 @@
+import type Docker from "dockerode";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { requireDocker } from "../support/docker.js";
+import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+
+// GitHub failing while the preview runs or ends: the comment must still end up telling the truth — never
+// a dead link shown as live — and a comment someone deletes comes back.
+let docker: Docker;
+let world: PreviewWorld;
+const labels: string[] = [];
+
+beforeAll(async () => {
+  docker = await requireDocker();
+});
+afterEach(async () => {
+  for (const label of labels.splice(0)) expect(await leftContainers(docker, label), label).toEqual([]);
+  await world?.close();
+});
+
+const state = () => /state="([a-z]+)"/.exec(world.comments()[0]?.body ?? "")?.[1];
+const stateIs = (s: string) => () => state() === s;
+
+describe("the final state reaches the comment through GitHub failures", () => {
+  it("expiry inside a 500 outage: main keeps trying with back-off and writes expired once GitHub answers", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "8s" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    // Longer than the request retries of one write (~14 s) plus the old post step's single try.
+    world.github.outage(45_000);
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    expect(state()).toBe("expired");
+    expect(result.stdout).toMatch(/writing "expired" to the preview comment failed .*trying again/);
+    expect(world.comments()).toHaveLength(1);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(state()).toBe("expired");
+  });
+
+  it("GitHub hung when the runner cancels, then failing: the post step keeps trying and marks it stopped", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    world.github.hang(); // main's "stopped" never reaches GitHub
+    const cancelled = await job.cancel(main);
+    expect(cancelled.stdout).toMatch(/cancelled/);
+    expect(state()).toBe("live");
+    // GitHub comes back failing: the post step's first tries get 500s.
+    world.github.endHangs();
+    world.github.outage(30_000);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(state()).toBe("stopped");
+    expect(post.stdout).toMatch(/trying again/);
+    expect(world.comments()).toHaveLength(1);
+    expect(await leftContainers(docker, label)).toEqual([]);
+  });
+});
+
+describe("wait: false, GitHub failing when the post step ends the preview", () => {
+  it("the holder's one try fails; the post step keeps trying and the comment ends stopped", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m", wait: "false" });
+    labels.push(label);
+    const main = await job.main();
+    expect(main.outputs.status).toBe("live");
+    world.github.outage(30_000);
+    const post = await job.post();
+    expect(post.code).toBe(0);
+    expect(state()).toBe("stopped");
+    expect(post.stdout).toMatch(/trying again/);
+    expect(world.comments()).toHaveLength(1);
+  });
+});
+
+describe("a run killed outright (no post step) leaves its comment saying live", () => {
+  it("the next run on the PR replaces it: the stale comment is deleted as the new run posts its own", async () => {
+    world = await PreviewWorld.start();
+    const killed = world.job({ duration: "10m" });
+    const next = world.job({ duration: "3s" });
+    labels.push(next.label);
+    const main = killed.job.startMain();
+    await waitFor("live", stateIs("live"));
+    main.child.kill("SIGKILL");
+    await main.done;
+    // Its container is the engine side's business (another run's sweep); only the comment is looked at here.
+    for (const id of await leftContainers(docker, killed.label))
+      await docker.getContainer(id).remove({ force: true });
+    const staleId = world.comments()[0]!.id;
+    const result = await next.job.main();
+    expect(result.outputs.status).toBe("expired");
+    expect(world.comments().map((c) => c.id)).not.toContain(staleId);
+    expect(world.comments()).toHaveLength(1);
+    expect(world.comments()[0]!.body).toContain(`run="${next.runId}.1"`);
+    expect(state()).toBe("expired");
+  });
+});
+
+describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () => {
+  it("marks a killed run's live comment expired once its expiry has passed; a stranger's marker is left alone", async () => {
+    world = await PreviewWorld.start();
+    const killed = world.job({ duration: "5s" });
+    const main = killed.job.startMain();
+    await waitFor("live", stateIs("live"));
+    main.child.kill("SIGKILL");
+    await main.done;
+    for (const id of await leftContainers(docker, killed.label))
+      await docker.getContainer(id).remove({ force: true });
+    const stale = world.comments()[0]!;
+    const pasted = stale.body.replace(/run="\d+\.\d+"/, 'run="1.1"');
+    const strangers = world.github.postComment(PR, pasted, "mallory");
+    const sweep = world.job({}).job;
+    // Before the expiry has passed the sweep cannot tell the run is over: nothing changes.
+    const early = await sweep.step("sweep.js");
+    expect(early.code).toBe(0);
+    expect(early.outputs.repaired).toBe("0");
+    const expires = /\*\*Expires\*\* (\S+ \S+) UTC/.exec(stale.body)![1]!;
+    const over = Date.parse(`${expires.replace(" ", "T")}:00Z`) + 60_000;
+    await waitFor("the expiry (to the minute) to pass", () => Date.now() > over, 120_000);
+    const result = await sweep.step("sweep.js");
+    expect(result.code).toBe(0);
+    expect(result.outputs.repaired).toBe("1");
+    const after = world.github.comments(PR);
+    const ours = after.find((c) => c.id === stale.id)!;
+    expect(ours.body).toMatch(/^<!-- ml-preview name="[^"]+" state="expired" run="/);
+    expect(ours.body).toMatch(/this preview is over: its expiry has passed/);
+    expect(after.find((c) => c.id === strangers)!.body).toBe(pasted);
+  });
+});
+
+describe("a sticky comment deleted while live", () => {
+  it("is posted again at the next poll, then ends like any other", async () => {
+    world = await PreviewWorld.start();
+    const { job, label } = world.job({ duration: "10m" });
+    labels.push(label);
+    const main = job.startMain();
+    await waitFor("live", stateIs("live"));
+    const first = world.comments()[0]!;
+    world.github.deleteComment(first.id);
+    const again = await waitFor("the comment posted again", () =>
+      world.comments().find((c) => c.id !== first.id),
+    );
+    expect(again.body).toContain('state="live"');
+    expect(again.body).toBe(first.body);
+    world.github.setPullState(PR, "closed", true);
+    const result = await main.done;
+    expect(result.code).toBe(0);
+    expect(world.comments()).toHaveLength(1);
+    expect(state()).toBe("stopped");
+  });
+});
