@@ -66891,20 +66891,26 @@ function httpAnswer(url, timeoutMs, signal, headers = { "user-agent": "ml-previe
       resolve6({ silent: true });
     });
     req.once("response", (res) => {
-      res.destroy();
-      req.destroy();
       resolve6({ status: res.statusCode ?? 0, headers: res.headers });
+      const cut = setTimeout(() => req.destroy(), BODY_DRAIN_MS).unref();
+      res.on("end", () => {
+        clearTimeout(cut);
+        req.destroy();
+      });
+      res.on("error", () => clearTimeout(cut));
+      res.resume();
     });
     req.once("error", (err2) => resolve6({ error: err2.code ?? err2.message }));
     req.end();
   });
 }
-var import_node_http2, import_node_https;
+var import_node_http2, import_node_https, BODY_DRAIN_MS;
 var init_http = __esm({
   "src/http.ts"() {
     "use strict";
     import_node_http2 = require("node:http");
     import_node_https = require("node:https");
+    BODY_DRAIN_MS = 2e3;
   }
 });
 

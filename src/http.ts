@@ -13,6 +13,9 @@ export type HttpAnswer =
  * kept-alive socket would hide a restart, and a response nobody reads to the end must not keep its socket
  * (half-closed by the other side, it would sit in CLOSE-WAIT for the life of the process).
  */
+/** How long a probe's response body may take to be read to its end before the connection is cut. */
+const BODY_DRAIN_MS = 2_000;
+
 export function httpAnswer(
   url: URL,
   timeoutMs: number,
@@ -27,9 +30,17 @@ export function httpAnswer(
       resolve({ silent: true });
     });
     req.once("response", (res) => {
-      res.destroy();
-      req.destroy();
       resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      // Read a short body to its end so the connection closes with a FIN, not a reset: through a tunnel a
+      // visitor's reset races the agent's own close of its upstream socket, which then sits in CLOSE-WAIT.
+      // A body that goes on (a stream, a big page) is cut after a moment all the same.
+      const cut = setTimeout(() => req.destroy(), BODY_DRAIN_MS).unref();
+      res.on("end", () => {
+        clearTimeout(cut);
+        req.destroy();
+      });
+      res.on("error", () => clearTimeout(cut));
+      res.resume();
     });
     req.once("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
     req.end();
