@@ -16205,7 +16205,7 @@ var require_agent = __commonJS({
     var { Duplex } = require("stream");
     var { resolve: resolve6 } = require("path");
     var { readFile: readFile3 } = require("fs");
-    var { execFile, spawn: spawn4 } = require("child_process");
+    var { execFile, spawn: spawn5 } = require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -16382,7 +16382,7 @@ var require_agent = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn4(EXEPATH, [data.length]);
+          const proc = this.proc = spawn5(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
@@ -28115,7 +28115,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes
+      randomBytes: randomBytes2
     } = require("crypto");
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -28379,7 +28379,7 @@ var require_keygen = __commonJS({
                 rounds = opts.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes(SALT_LEN);
+            const salt = randomBytes2(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -28418,7 +28418,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes(4);
+          const checkInt = randomBytes2(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -33828,7 +33828,7 @@ var require_end_of_stream2 = __commonJS({
       var rs = stream._readableState;
       var readable = opts.readable || opts.readable !== false && stream.readable;
       var writable = opts.writable || opts.writable !== false && stream.writable;
-      var cancelled = false;
+      var cancelled2 = false;
       var onlegacyfinish = function() {
         if (!stream.writable) onfinish();
       };
@@ -33850,7 +33850,7 @@ var require_end_of_stream2 = __commonJS({
         qnt(onclosenexttick);
       };
       var onclosenexttick = function() {
-        if (cancelled) return;
+        if (cancelled2) return;
         if (readable && !(rs && (rs.ended && !rs.destroyed))) return callback.call(stream, new Error("premature close"));
         if (writable && !(ws && (ws.ended && !ws.destroyed))) return callback.call(stream, new Error("premature close"));
       };
@@ -33872,7 +33872,7 @@ var require_end_of_stream2 = __commonJS({
       if (opts.error !== false) stream.on("error", onerror);
       stream.on("close", onclose);
       return function() {
-        cancelled = true;
+        cancelled2 = true;
         stream.removeListener("complete", onfinish);
         stream.removeListener("abort", onclose);
         stream.removeListener("request", onrequest);
@@ -66520,27 +66520,53 @@ var init_pull = __esm({
 });
 
 // src/docker/cache/buildx-progress.ts
-var BuildxProgress;
+var KEEP_LINES2, BuildxProgress;
 var init_buildx_progress = __esm({
   "src/docker/cache/buildx-progress.ts"() {
     "use strict";
+    KEEP_LINES2 = 50;
     BuildxProgress = class {
       steps = /* @__PURE__ */ new Map();
       stageTotals = /* @__PURE__ */ new Map();
+      failedStep;
+      solveError;
       /** Its last lines, for the fallback warning when buildx fails. */
       tail = [];
       push(line) {
         this.tail.push(line);
         if (this.tail.length > 20) this.tail.shift();
-        const step = /^#(\d+) \[(?:(\S+) )?(\d+)\/(\d+)\] /.exec(line);
+        const solve = /^ERROR: (?:failed to build: )?failed to solve: (.*)$/.exec(line);
+        if (solve?.[1]) {
+          this.solveError = solve[1];
+          return;
+        }
+        const step = /^#(\d+) \[(?:(\S+) )?(\d+)\/(\d+)\] (.*)$/.exec(line);
         if (step?.[1]) {
-          if (!this.steps.has(step[1])) this.steps.set(step[1], { cached: false });
+          if (!this.steps.has(step[1])) {
+            const instruction = step[5] ?? "";
+            this.steps.set(step[1], {
+              label: `[${step[3]}/${step[4]}] ${instruction}`,
+              instruction,
+              cached: false,
+              output: []
+            });
+          }
           this.stageTotals.set(step[2] ?? "", Number(step[4]));
           return;
         }
-        const cached = /^#(\d+) CACHED\s*$/.exec(line);
-        const known = cached?.[1] ? this.steps.get(cached[1]) : void 0;
-        if (known) known.cached = true;
+        const own = /^#(\d+) (.*)$/.exec(line);
+        const known = own?.[1] ? this.steps.get(own[1]) : void 0;
+        if (!known || own?.[2] === void 0) return;
+        if (/^CACHED\s*$/.test(own[2])) known.cached = true;
+        else if (/^ERROR: /.test(own[2])) this.failedStep = known;
+        else if (!/^DONE [\d.]+s$/.test(own[2])) {
+          known.output.push(own[2].replace(/^\d+\.\d+ /, ""));
+          if (known.output.length > KEEP_LINES2) known.output.shift();
+        }
+      }
+      /** The Dockerfile's failure, when BuildKit reported one. */
+      get failure() {
+        return this.solveError === void 0 ? void 0 : { message: this.solveError, step: this.failedStep };
       }
       get totalSteps() {
         return [...this.stageTotals.values()].reduce((a, b) => a + b, 0);
@@ -66608,7 +66634,8 @@ var init_gha_command = __esm({
 });
 
 // src/docker/cache/gha.ts
-async function ghaBuild(docker, req, log2, env = process.env) {
+async function ghaBuild(docker, req, log2, opts = {}) {
+  const { env = process.env, signal, withCredentials = false } = opts;
   const fallback = (why) => {
     log2.warning(
       `cache: gha is not used for this build: ${why}. Building without it (the engine's own layer cache only).`
@@ -66641,29 +66668,16 @@ async function ghaBuild(docker, req, log2, env = process.env) {
     );
     const progress = new BuildxProgress();
     const started = Date.now();
-    let code;
-    try {
-      code = await exec("docker", args, {
-        env: childEnv,
-        silent: true,
-        ignoreReturnCode: true,
-        listeners: {
-          // buildx writes its progress to stderr.
-          errline: (line) => {
-            progress.push(line);
-            log2.info(line);
-          },
-          stdline: (line) => log2.info(line)
-        }
-      });
-    } catch (err2) {
-      return fallback(`docker buildx build could not start (${err2.message})`);
-    }
-    if (code !== 0)
+    const run2 = await buildx(args, childEnv, progress, log2, signal);
+    if (signal?.aborted) throw cancelled(signal.reason);
+    if ("startError" in run2) return fallback(`docker buildx build could not start (${run2.startError})`);
+    if (progress.failure)
+      throw buildError({ ...progress.failure, dockerfile: req.dockerfile, withCredentials });
+    if (run2.code !== 0)
       return fallback(
-        `docker buildx build failed (exit code ${code}): ${progress.tail.slice(-3).join(" | ")}`
+        `docker buildx build failed (exit code ${run2.code}): ${progress.tail.slice(-3).join(" | ")}`
       );
-    const imageId = await localImageId(docker, req.tag);
+    const imageId = await builtImageId(docker, req.tag);
     if (!imageId) return fallback(`docker buildx build did not load ${req.tag} into the Docker engine`);
     const result = {
       imageId,
@@ -66677,25 +66691,63 @@ async function ghaBuild(docker, req, log2, env = process.env) {
     return result;
   } finally {
     await (0, import_promises4.rm)(dir, { recursive: true, force: true });
+    if (builder.name) await removeBuilder(builder.name, childEnv, log2);
   }
+}
+function buildx(args, env, progress, log2, signal) {
+  return new Promise((resolve6) => {
+    const child2 = (0, import_node_child_process.spawn)("docker", args, { env, signal, stdio: ["ignore", "pipe", "pipe"] });
+    const pipe = (stream, onLine) => {
+      const lines3 = new LineSplitter();
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk) => lines3.push(chunk).forEach(onLine));
+      stream.on("end", () => lines3.end().forEach(onLine));
+    };
+    pipe(child2.stderr, (line) => {
+      progress.push(line);
+      log2.info(line);
+    });
+    pipe(child2.stdout, (line) => log2.info(line));
+    let startError;
+    child2.on("error", (err2) => {
+      startError = err2.message;
+    });
+    child2.on("close", (code) => resolve6(startError && code === null ? { startError } : { code: code ?? -1 }));
+  });
+}
+async function builtImageId(docker, tag) {
+  try {
+    return await localImageId(docker, tag);
+  } catch (err2) {
+    if (err2 instanceof PreviewError)
+      throw new PreviewError("build", err2.message, { code: err2.code, cause: err2 });
+    throw err2;
+  }
+}
+function cancelled(cause) {
+  return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause });
+}
+async function removeBuilder(name, env, log2) {
+  const removed = await dockerCli(["buildx", "rm", "--force", name], env);
+  if (removed.exitCode === 0) log2.debug(`Removed the buildx builder ${name}.`);
+  else
+    log2.warning(
+      `Could not remove the buildx builder ${name} (${lastLine(removed)}): remove it with docker buildx rm ${name}.`
+    );
 }
 async function cacheBuilder(env, log2) {
   const current = await dockerCli(["buildx", "inspect"], env);
   const driver = /^Driver:\s*(\S+)/m.exec(current.stdout)?.[1];
   if (current.exitCode === 0 && driver && driver !== "docker") return {};
-  const ours = await dockerCli(["buildx", "inspect", CACHE_BUILDER], env);
-  if (ours.exitCode === 0) return { name: CACHE_BUILDER };
+  const name = `${CACHE_BUILDER}-${(0, import_node_crypto.randomBytes)(4).toString("hex")}`;
   log2.info(
-    `The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${CACHE_BUILDER}.`
+    `The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${name}.`
   );
-  const created = await dockerCli(
-    ["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"],
-    env
-  );
+  const created = await dockerCli(["buildx", "create", "--name", name, "--driver", "docker-container"], env);
   if (created.exitCode !== 0) {
     return { problem: `could not create a docker-container buildx builder (${lastLine(created)})` };
   }
-  return { name: CACHE_BUILDER };
+  return { name };
 }
 async function dockerCli(args, env) {
   try {
@@ -66709,15 +66761,20 @@ function lastLine(out) {
 ${out.stdout}`.split("\n").filter((l) => l.trim() !== "");
   return lines3[lines3.length - 1]?.trim() ?? "no output";
 }
-var import_promises4, import_node_os2, import_node_path7, CACHE_BUILDER;
+var import_node_child_process, import_node_crypto, import_promises4, import_node_os2, import_node_path7, CACHE_BUILDER;
 var init_gha = __esm({
   "src/docker/cache/gha.ts"() {
     "use strict";
+    import_node_child_process = require("node:child_process");
+    import_node_crypto = require("node:crypto");
     import_promises4 = require("node:fs/promises");
     import_node_os2 = require("node:os");
     import_node_path7 = require("node:path");
     init_exec();
+    init_errors();
     init_build();
+    init_build_errors();
+    init_lines();
     init_pull();
     init_buildx_progress();
     init_gha_command();
@@ -66807,7 +66864,11 @@ var init_registry = __esm({
 async function buildWithCache(docker, req, cache2, auth7, log2, opts = {}) {
   if (cache2.kind === "registry") return registryCachedBuild(docker, req, cache2.ref, auth7, log2, opts.signal);
   if (cache2.kind === "gha") {
-    const built = await ghaBuild(docker, req, log2, opts.env ?? process.env);
+    const built = await ghaBuild(docker, req, log2, {
+      env: opts.env,
+      signal: opts.signal,
+      withCredentials: auth7 !== void 0
+    });
     if (built) return built;
   }
   return buildWithEngine(docker, req, log2, opts.signal);
@@ -96360,16 +96421,16 @@ var init_utils2 = __esm({
 // node_modules/universal-github-app-jwt/lib/crypto-node.js
 function convertPrivateKey(privateKey) {
   if (!isPkcs1(privateKey)) return privateKey;
-  return (0, import_node_crypto2.createPrivateKey)(privateKey).export({
+  return (0, import_node_crypto3.createPrivateKey)(privateKey).export({
     type: "pkcs8",
     format: "pem"
   });
 }
-var import_node_crypto, import_node_crypto2;
+var import_node_crypto2, import_node_crypto3;
 var init_crypto_node = __esm({
   "node_modules/universal-github-app-jwt/lib/crypto-node.js"() {
-    import_node_crypto = require("node:crypto");
     import_node_crypto2 = require("node:crypto");
+    import_node_crypto3 = require("node:crypto");
     init_utils2();
   }
 });
@@ -96393,7 +96454,7 @@ async function getToken({ privateKey, payload }) {
   };
   const header = { alg: "RS256", typ: "JWT" };
   const privateKeyDER = getDERfromPEM(convertedPrivateKey);
-  const importedKey = await import_node_crypto.subtle.importKey(
+  const importedKey = await import_node_crypto2.subtle.importKey(
     "pkcs8",
     privateKeyDER,
     algorithm,
@@ -96402,7 +96463,7 @@ async function getToken({ privateKey, payload }) {
   );
   const encodedMessage = getEncodedMessage(header, payload);
   const encodedMessageArrBuf = string2ArrayBuffer(encodedMessage);
-  const signatureArrBuf = await import_node_crypto.subtle.sign(
+  const signatureArrBuf = await import_node_crypto2.subtle.sign(
     algorithm.name,
     importedKey,
     encodedMessageArrBuf
@@ -97556,7 +97617,7 @@ async function sign(secret, payload) {
     throw new TypeError("[@octokit/webhooks-methods] payload must be a string");
   }
   const algorithm = "sha256";
-  return `${algorithm}=${(0, import_node_crypto3.createHmac)(algorithm, secret).update(payload).digest("hex")}`;
+  return `${algorithm}=${(0, import_node_crypto4.createHmac)(algorithm, secret).update(payload).digest("hex")}`;
 }
 async function verify(secret, eventPayload, signature) {
   if (!secret || !eventPayload || !signature) {
@@ -97574,7 +97635,7 @@ async function verify(secret, eventPayload, signature) {
   if (signatureBuffer.length !== verificationBuffer.length) {
     return false;
   }
-  return (0, import_node_crypto4.timingSafeEqual)(signatureBuffer, verificationBuffer);
+  return (0, import_node_crypto5.timingSafeEqual)(signatureBuffer, verificationBuffer);
 }
 async function verifyWithFallback(secret, payload, signature, additionalSecrets) {
   const firstPass = await verify(secret, payload, signature);
@@ -97591,11 +97652,11 @@ async function verifyWithFallback(secret, payload, signature, additionalSecrets)
   }
   return false;
 }
-var import_node_crypto3, import_node_crypto4, import_node_buffer, VERSION14;
+var import_node_crypto4, import_node_crypto5, import_node_buffer, VERSION14;
 var init_dist_node4 = __esm({
   "node_modules/@octokit/webhooks-methods/dist-node/index.js"() {
-    import_node_crypto3 = require("node:crypto");
     import_node_crypto4 = require("node:crypto");
+    import_node_crypto5 = require("node:crypto");
     import_node_buffer = require("node:buffer");
     VERSION14 = "6.0.0";
     sign.VERSION = VERSION14;
@@ -99254,7 +99315,7 @@ async function startDetached(run2, config, env) {
   const out = (0, import_node_fs9.openSync)(logFile, "a");
   const childEnv = { ...env, ML_PREVIEW_EVENTS_FILE: events2 };
   for (const k of ["GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"]) delete childEnv[k];
-  const child2 = (0, import_node_child_process.spawn)(process.execPath, [(0, import_node_path9.join)(__dirname, "holder.js")], {
+  const child2 = (0, import_node_child_process2.spawn)(process.execPath, [(0, import_node_path9.join)(__dirname, "holder.js")], {
     detached: true,
     stdio: ["ignore", out, out],
     env: childEnv
@@ -99294,11 +99355,11 @@ function echoNewLog(path4, from) {
     return from;
   }
 }
-var import_node_child_process, import_node_fs9, import_node_os3, import_node_path9;
+var import_node_child_process2, import_node_fs9, import_node_os3, import_node_path9;
 var init_detach = __esm({
   "src/action/detach.ts"() {
     "use strict";
-    import_node_child_process = require("node:child_process");
+    import_node_child_process2 = require("node:child_process");
     import_node_fs9 = require("node:fs");
     import_node_os3 = require("node:os");
     import_node_path9 = require("node:path");
@@ -105329,7 +105390,7 @@ async function detach(argv3, args, config, env) {
   (0, import_node_fs13.mkdirSync)(dir, { recursive: true, mode: 448 });
   const log2 = (0, import_node_path12.join)(dir, `${config.name}-${Date.now()}-${process.pid}.log`);
   const out = (0, import_node_fs13.openSync)(log2, "a");
-  const child2 = (0, import_node_child_process2.spawn)(process.execPath, [process.argv[1], ...argv3.filter((a) => a !== "--detach")], {
+  const child2 = (0, import_node_child_process3.spawn)(process.execPath, [process.argv[1], ...argv3.filter((a) => a !== "--detach")], {
     detached: true,
     stdio: ["ignore", out, out],
     env: { ...env, ML_PREVIEW_HOLDER_LOG: log2 }
@@ -105392,11 +105453,11 @@ async function down(names, all, env) {
 `);
   return missing.length > 0 ? 1 : 0;
 }
-var import_node_child_process2, import_node_fs13, import_node_path12, err;
+var import_node_child_process3, import_node_fs13, import_node_path12, err;
 var init_cli = __esm({
   "src/cli/index.ts"() {
     "use strict";
-    import_node_child_process2 = require("node:child_process");
+    import_node_child_process3 = require("node:child_process");
     import_node_fs13 = require("node:fs");
     import_node_path12 = require("node:path");
     init_check();
