@@ -69025,7 +69025,7 @@ async function runPreview(config, deps) {
   let end;
   try {
     const source = config.source;
-    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).then(() => removeLeftBehind(deps)).catch((err2) => err2);
+    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker, source.kind === "build" ? "build" : "pull").then(() => removeLeftBehind(deps)).catch((err2) => err2);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     if (prOpen)
       stopPrWatch = watchPullRequest(
@@ -69204,13 +69204,13 @@ async function appAnswers(url, pollIntervalMs2, signal) {
     return { up: false, why: `GET ${url.pathname} got no answer within ${timeoutMs / 1e3} s` };
   return { up: false, why: `nothing answers on port ${url.port}: ${answer.error}` };
 }
-async function engineAnswers(docker) {
+async function engineAnswers(docker, step) {
   try {
     await docker.ping();
   } catch (err2) {
     const where = engineAddress();
     throw new PreviewError(
-      "build",
+      step,
       `The Docker engine does not answer at ${where} (${err2.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
       { code: "DOCKER_UNREACHABLE", cause: err2 }
     );

@@ -127,7 +127,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     const engine =
       source.kind === "share"
         ? undefined
-        : engineAnswers(deps.docker!)
+        : engineAnswers(deps.docker!, source.kind === "build" ? "build" : "pull")
             .then(() => removeLeftBehind(deps))
             .catch((err: unknown) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
@@ -349,14 +349,17 @@ async function appAnswers(
 const APP_ANSWER_MIN_MS = 2000;
 const APP_ANSWER_MAX_MS = 10_000;
 
-/** A missing engine is the most common first-run problem: say so plainly instead of a socket error. */
-async function engineAnswers(docker: Docker): Promise<void> {
+/**
+ * A missing engine is the most common first-run problem: say so plainly instead of a socket error. It is
+ * the step that first needs the engine (build, or pull for an `image`), as the phase timing names it.
+ */
+async function engineAnswers(docker: Docker, step: "build" | "pull"): Promise<void> {
   try {
     await docker.ping();
   } catch (err) {
     const where = engineAddress();
     throw new PreviewError(
-      "build",
+      step,
       `The Docker engine does not answer at ${where} (${(err as Error).message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
       { code: "DOCKER_UNREACHABLE", cause: err },
     );
