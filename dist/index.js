@@ -67587,9 +67587,11 @@ async function holdUntilEnd(w) {
   });
   const expiry = (async () => {
     while (Date.now() < w.expiresAt.getTime()) await after(w.expiresAt.getTime() - Date.now());
+    const at = w.expiresAt.toISOString();
+    const byJob = w.jobLimit !== void 0 && w.expiresAt.getTime() >= w.jobLimit.getTime();
     return {
       state: "expired",
-      reason: `the preview reached its duration (expired at ${w.expiresAt.toISOString()})`
+      reason: byJob ? `the job holding the preview reached its time limit (expired at ${at}, before its duration: the build and start took part of the job's time)` : `the preview reached its duration (expired at ${at})`
     };
   })();
   const stopped = new Promise((resolve6) => {
@@ -67708,6 +67710,34 @@ var init_hold = __esm({
     "use strict";
     PR_CLOSED = "the pull request was closed or merged";
     UP = { up: true };
+  }
+});
+
+// src/lifecycle/poll.ts
+function envDuration(raw, fallback) {
+  const ms = raw?.trim() ? parse(raw.trim()) : null;
+  return ms && ms > 0 ? ms : fallback;
+}
+function pollIntervalMs(env) {
+  return envDuration(env.ML_PREVIEW_POLL_INTERVAL, 6e4);
+}
+function tunnelWatchdogMs(env) {
+  return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 3e4);
+}
+function cleanupPatienceMs(env, fallback) {
+  return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
+}
+function holdLimit(env) {
+  const started = Date.now() - process.uptime() * 1e3;
+  return new Date(started + envDuration(env.ML_PREVIEW_JOB_LIMIT, (5 * 60 + 50) * 6e4));
+}
+function previewExpiry(now, durationMs, limit) {
+  return new Date(Math.min(now + durationMs, limit?.getTime() ?? Number.POSITIVE_INFINITY));
+}
+var init_poll2 = __esm({
+  "src/lifecycle/poll.ts"() {
+    "use strict";
+    init_parse_duration();
   }
 });
 
@@ -69081,7 +69111,7 @@ async function runPreview(config, deps) {
       await timed("verify", () => verifyTunnel(url, protectionOf(config), { signal }));
     }
     checkStop(signal, superseded);
-    const expiresAt = new Date(Date.now() + config.durationMs);
+    const expiresAt = previewExpiry(Date.now(), config.durationMs, deps.holdLimit);
     live2 = {
       url: tunnel2.url,
       localUrl,
@@ -69120,6 +69150,7 @@ async function runPreview(config, deps) {
       const current = tunnel2;
       const result = await holdUntilEnd({
         expiresAt: live2.expiresAt,
+        jobLimit: deps.holdLimit,
         signal,
         exited: app ? app.exited : new Promise(() => {
         }),
@@ -69277,6 +69308,7 @@ var init_preview = __esm({
     init_cleanup();
     init_early_tunnel();
     init_hold();
+    init_poll2();
     init_share();
     init_tunnel();
     init_protection_rules();
@@ -99444,31 +99476,6 @@ var init_config = __esm({
     init_parse();
     init_secrets();
     init_types();
-  }
-});
-
-// src/lifecycle/poll.ts
-function envDuration(raw, fallback) {
-  const ms = raw?.trim() ? parse(raw.trim()) : null;
-  return ms && ms > 0 ? ms : fallback;
-}
-function pollIntervalMs(env) {
-  return envDuration(env.ML_PREVIEW_POLL_INTERVAL, 6e4);
-}
-function tunnelWatchdogMs(env) {
-  return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 3e4);
-}
-function cleanupPatienceMs(env, fallback) {
-  return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
-}
-function holdLimit(env) {
-  const started = Date.now() - process.uptime() * 1e3;
-  return new Date(started + envDuration(env.ML_PREVIEW_JOB_LIMIT, (5 * 60 + 50) * 6e4));
-}
-var init_poll2 = __esm({
-  "src/lifecycle/poll.ts"() {
-    "use strict";
-    init_parse_duration();
   }
 });
 

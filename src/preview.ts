@@ -22,6 +22,7 @@ import {
   stopReason,
   watchPullRequest,
 } from "./lifecycle/hold.js";
+import { previewExpiry } from "./lifecycle/poll.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
@@ -185,7 +186,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     }
     checkStop(signal, superseded);
 
-    const expiresAt = new Date(Date.now() + config.durationMs);
+    const expiresAt = previewExpiry(Date.now(), config.durationMs, deps.holdLimit);
     live = {
       url: tunnel.url,
       localUrl,
@@ -234,6 +235,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       const current = tunnel!;
       const result = await holdUntilEnd({
         expiresAt: live.expiresAt!,
+        jobLimit: deps.holdLimit,
         signal,
         exited: app ? app.exited : new Promise<ContainerExit>(() => {}),
         tunnelLost: new Promise<string>((resolve) => current.onLost(resolve)),
