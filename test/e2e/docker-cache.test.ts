@@ -1,9 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type Docker from "dockerode";
+import Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { RegistryAuth } from "../../src/config/types.js";
 import { buildWithEngine } from "../../src/docker/build.js";
@@ -566,5 +567,30 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
     const argvs = calls().map((c) => c.argv);
     expect(argvs.filter((a) => a[1] === "build")).toHaveLength(1);
     expect(argvs.at(-1)?.slice(0, 3)).toEqual(["buildx", "rm", "--force"]);
+  });
+
+  it("an engine that cannot look up the image buildx loaded fails the build step, not pull", async () => {
+    withShim();
+    // An engine that answers every request with a server error (the image lookup after buildx included).
+    const socket = join(shimDir, "sick-engine.sock");
+    const sick = createServer((_req, res) => {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "engine is sick" }));
+    });
+    await new Promise<void>((resolve) => sick.listen(socket, resolve));
+    try {
+      const { log } = recordingLogger();
+      const failed = await prepareImage(
+        new Docker({ socketPath: socket }),
+        buildSource(context(dockerfile), { kind: "gha" }),
+        labels,
+        log,
+        { tag: `${REPO}:gha-sick-engine`, env: ghaEnv() },
+      ).catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(PreviewError);
+      expect(failed).toMatchObject({ step: "build", message: expect.stringContaining("engine is sick") });
+    } finally {
+      await new Promise((resolve) => sick.close(resolve));
+    }
   });
 });
