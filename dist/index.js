@@ -63474,7 +63474,8 @@ var init_log = __esm({
 function engineMessage(err2) {
   const e = err2;
   if (typeof e?.json?.message === "string") return e.json.message.trim();
-  return String(e?.message ?? err2).trim();
+  const text = typeof e?.message === "string" ? e.message : String(err2);
+  return text.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, "").trim();
 }
 function statusCode(err2) {
   const code = err2?.statusCode;
@@ -64284,12 +64285,6 @@ function shortCause(message) {
   const parts = message.trim().split(/:\s+/).filter((p) => p.length > 0);
   return parts[parts.length - 1] ?? message;
 }
-function engineMessage2(err2) {
-  const e = err2;
-  if (typeof e?.json?.message === "string") return e.json.message;
-  const text = typeof e?.message === "string" ? e.message : String(err2);
-  return text.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, "").trim();
-}
 var UNREACHABLE, NOT_FOUND, UNAUTHORIZED;
 var init_registry_errors = __esm({
   "src/docker/registry-errors.ts"() {
@@ -64399,12 +64394,12 @@ function requestError(err2, dockerfile2, aborted, contextFailure) {
   if (engineAway(err2))
     return new PreviewError(
       "build",
-      `The Docker engine went away during the build of ${dockerfile2} (${engineMessage2(err2)}): the build did not fail, the engine stopped answering at ${engineAddress()}. Check that the engine is running and run the preview again.`,
+      `The Docker engine went away during the build of ${dockerfile2} (${engineMessage(err2)}): the build did not fail, the engine stopped answering at ${engineAddress()}. Check that the engine is running and run the preview again.`,
       { code: "DOCKER_UNREACHABLE", cause: err2 }
     );
   return new PreviewError(
     "build",
-    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err2)}. Check the Dockerfile and the build-args/target inputs.`,
+    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage(err2)}. Check the Dockerfile and the build-args/target inputs.`,
     { code: "DOCKER_BUILD_FAILED", cause: err2 }
   );
 }
@@ -64423,7 +64418,6 @@ var init_build_errors = __esm({
     init_errors();
     init_docker_errors();
     init_pull_errors();
-    init_registry_errors();
     SHOWN_LINES = 30;
   }
 });
@@ -66386,7 +66380,7 @@ async function localImageId(docker, ref) {
     return (await docker.getImage(ref).inspect()).Id;
   } catch (err2) {
     if (err2.statusCode === 404) return void 0;
-    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage2(err2)}`, {
+    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage(err2)}`, {
       cause: err2
     });
   }
@@ -66420,7 +66414,7 @@ async function pullImage(docker, ref, auth7, log2, opts) {
   } catch (err2) {
     if (opts.signal?.aborted)
       throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err2 });
-    throw fail(engineMessage2(err2), err2);
+    throw fail(engineMessage(err2), err2);
   }
   if (failure2) throw fail(failure2);
   progress.end();
@@ -66450,10 +66444,10 @@ var init_pull = __esm({
   "src/docker/pull.ts"() {
     "use strict";
     init_errors();
+    init_docker_errors();
     init_image_ref();
     init_json_events();
     init_pull_errors();
-    init_registry_errors();
     PULL_PROGRESS_INTERVAL_MS = 5e3;
     PullProgress = class {
       constructor(emit, now = Date.now, intervalMs = PULL_PROGRESS_INTERVAL_MS) {
@@ -66833,7 +66827,7 @@ async function pushCache(docker, imageId, ref, auth7, log2) {
       failure2 ??= event.errorDetail?.message ?? event.error;
     });
   } catch (err2) {
-    failure2 = engineMessage2(err2);
+    failure2 = engineMessage(err2);
   }
   if (failure2) {
     const creds = auth7 ? "registry-username/registry-password need write access to it" : "set registry-username and registry-password";
@@ -66853,10 +66847,10 @@ var init_registry = __esm({
     init_errors();
     init_build();
     init_builder_choice();
+    init_docker_errors();
     init_image_ref();
     init_json_events();
     init_pull();
-    init_registry_errors();
   }
 });
 

@@ -3,10 +3,10 @@ import type { RegistryAuth } from "../config/types.js";
 import { PreviewError, type PreviewStep } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EngineEvent } from "./build-progress.js";
+import { engineMessage } from "./docker-errors.js";
 import { isImageReference, registryOf } from "./image-ref.js";
 import { readEvents } from "./json-events.js";
 import { pullError } from "./pull-errors.js";
-import { engineMessage } from "./registry-errors.js";
 
 export interface LocalImage {
   readonly imageId: string;
