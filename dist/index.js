@@ -249,9 +249,21 @@ var init_policy = __esm({
 });
 
 // src/config/check/image.ts
+function isImageReference(ref) {
+  const [named = "", digest, ...extra] = ref.split("@");
+  if (extra.length > 0 || digest !== void 0 && !DIGEST.test(digest)) return false;
+  const colon = named.lastIndexOf(":");
+  const repository = colon > named.lastIndexOf("/") ? named.slice(0, colon) : named;
+  if (named !== repository && !TAG.test(named.slice(colon + 1))) return false;
+  const parts = repository.split("/");
+  const first = parts[0] ?? "";
+  const hasDomain = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  if (hasDomain && !DOMAIN.test(parts.shift() ?? "")) return false;
+  return repository.length <= 255 && parts.length > 0 && parts.every((p) => COMPONENT.test(p));
+}
 function imageReference(input, raw) {
   const text = raw.trim();
-  if (text.length > 255 || !REFERENCE.test(text)) {
+  if (!isImageReference(text)) {
     throw new ConfigError(
       input,
       `${input} "${raw}" is not a valid image reference. Use [registry/]name[:tag][@digest] with a lower-case name, e.g. ghcr.io/owner/app:pr-12.`
@@ -269,16 +281,15 @@ function cache(raw) {
     `cache "${raw}" is not known. Use none, gha (GitHub Actions cache through docker buildx) or registry:<image ref>, e.g. registry:ghcr.io/owner/app:preview-cache.`
   );
 }
-var COMPONENT, HOST, REFERENCE;
+var DOMAIN, COMPONENT, TAG, DIGEST;
 var init_image = __esm({
   "src/config/check/image.ts"() {
     "use strict";
     init_errors();
-    COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-    HOST = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?|\\[[0-9a-fA-F:]+\\](?::[0-9]+)?)";
-    REFERENCE = new RegExp(
-      `^(?:${HOST}/)?${COMPONENT}(?:/${COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`
-    );
+    DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
+    COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+    TAG = /^[\w][\w.-]{0,127}$/;
+    DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
   }
 });
 
@@ -403,15 +414,15 @@ function email(raw) {
   }
   return text.toLowerCase();
 }
-var import_node_net, LABEL, DOMAIN, isDomain;
+var import_node_net, LABEL, DOMAIN2, isDomain;
 var init_network = __esm({
   "src/config/check/network.ts"() {
     "use strict";
     import_node_net = require("node:net");
     init_errors();
     LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
-    DOMAIN = new RegExp(`^(?:${LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
-    isDomain = (text) => DOMAIN.test(text.toLowerCase());
+    DOMAIN2 = new RegExp(`^(?:${LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
+    isDomain = (text) => DOMAIN2.test(text.toLowerCase());
   }
 });
 
@@ -64226,17 +64237,6 @@ function registryOf(ref) {
   if (!isHost || ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(first)) return HUB;
   return { host: first, display: first, authServer: first };
 }
-function isImageReference(ref) {
-  const [named = "", digest, ...extra] = ref.split("@");
-  if (extra.length > 0 || digest !== void 0 && !DIGEST.test(digest)) return false;
-  const { repository, tag } = splitRef(named);
-  if (named !== repository && !TAG.test(tag)) return false;
-  const parts = repository.split("/");
-  const first = parts[0] ?? "";
-  const hasDomain = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
-  if (hasDomain && !DOMAIN2.test(parts.shift() ?? "")) return false;
-  return repository.length <= 255 && parts.length > 0 && parts.every((p) => COMPONENT2.test(p));
-}
 function splitRef(ref) {
   const withoutDigest = ref.split("@")[0] ?? ref;
   const colon = withoutDigest.lastIndexOf(":");
@@ -64255,7 +64255,7 @@ function component(text) {
   const cleaned = text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/[._-]{2,}/g, "-").replace(/^[._-]+|[._-]+$/g, "");
   return cleaned.slice(0, 100) || "app";
 }
-var HUB, DOMAIN2, COMPONENT2, TAG, DIGEST;
+var HUB;
 var init_image_ref = __esm({
   "src/docker/image-ref.ts"() {
     "use strict";
@@ -64264,10 +64264,6 @@ var init_image_ref = __esm({
       display: "registry-1.docker.io (Docker Hub)",
       authServer: "https://index.docker.io/v1/"
     };
-    DOMAIN2 = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
-    COMPONENT2 = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-    TAG = /^[\w][\w.-]{0,127}$/;
-    DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
   }
 });
 
@@ -66443,6 +66439,7 @@ var PULL_PROGRESS_INTERVAL_MS, PullProgress;
 var init_pull = __esm({
   "src/docker/pull.ts"() {
     "use strict";
+    init_image();
     init_errors();
     init_docker_errors();
     init_image_ref();

@@ -1,10 +1,11 @@
 import type Docker from "dockerode";
+import { isImageReference } from "../config/check/image.js";
 import type { RegistryAuth } from "../config/types.js";
 import { PreviewError, type PreviewStep } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EngineEvent } from "./build-progress.js";
 import { engineMessage } from "./docker-errors.js";
-import { isImageReference, registryOf } from "./image-ref.js";
+import { registryOf } from "./image-ref.js";
 import { readEvents } from "./json-events.js";
 import { pullError } from "./pull-errors.js";
 
