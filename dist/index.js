@@ -65483,7 +65483,7 @@ var init_context = __esm({
 });
 
 // src/docker/json-events.ts
-async function readEvents(stream, onEvent) {
+async function readEngineStream(stream, onEvent) {
   const decoder = new import_node_string_decoder2.StringDecoder("utf8");
   const lines3 = new LineSplitter();
   const take = (line) => {
@@ -65526,7 +65526,7 @@ async function buildWithEngine(docker, req, log2, signal) {
   const requestSignal = signal ? AbortSignal.any([signal, unsendable.signal]) : unsendable.signal;
   try {
     const events2 = await startBuild(docker, context2.stream, req, builder, requestSignal);
-    await readEvents(events2, (event) => progress.push(event));
+    await readEngineStream(events2, (event) => progress.push(event));
   } catch (err2) {
     throw requestError(err2, req.dockerfile, signal?.aborted === true, context2.readError());
   } finally {
@@ -66399,7 +66399,7 @@ async function pullImage(docker, ref, auth7, log2, opts) {
   const progress = new PullProgress((line) => log2.info(line));
   try {
     const stream = await docker.pull(ref, { authconfig: authConfig(ref, auth7), abortSignal: opts.signal });
-    await readEvents(stream, (event) => {
+    await readEngineStream(stream, (event) => {
       const error2 = event.errorDetail?.message ?? event.error;
       if (error2) failure2 ??= error2;
       else {
@@ -66820,7 +66820,7 @@ async function pushCache(docker, imageId, ref, auth7, log2) {
   try {
     await docker.getImage(imageId).tag({ repo: repository, tag });
     const stream = await docker.getImage(`${repository}:${tag}`).push({ tag, authconfig: authConfig(ref, auth7) });
-    await readEvents(stream, (event) => {
+    await readEngineStream(stream, (event) => {
       failure2 ??= event.errorDetail?.message ?? event.error;
     });
   } catch (err2) {
@@ -99242,7 +99242,7 @@ function eventsFileReporter(path4, ids) {
     }
   };
 }
-function readEvents2(path4) {
+function readEventsFile(path4) {
   if (!(0, import_node_fs8.existsSync)(path4)) return [];
   return (0, import_node_fs8.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
     try {
@@ -99260,7 +99260,7 @@ async function followUntilLive(path4, holderExited, onTick = () => {
   let gone = false;
   for (; ; ) {
     onTick();
-    const last = readEvents2(path4).filter((e) => e.event === "live" || FINAL_STATES.includes(e.event)).at(-1);
+    const last = readEventsFile(path4).filter((e) => e.event === "live" || FINAL_STATES.includes(e.event)).at(-1);
     if (last) return last;
     if (gone) return void 0;
     gone = await Promise.race([
@@ -99809,7 +99809,7 @@ async function actionPost() {
   if (holder > 0) await stopHolder(holder);
   const leftovers = await removeLeftovers();
   const eventsFile = readState("events");
-  const holderEvents = eventsFile ? readEvents2(eventsFile) : [];
+  const holderEvents = eventsFile ? readEventsFile(eventsFile) : [];
   if (eventsFile) cleanHolderFiles(eventsFile);
   const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event));
   if (readState("finished") === "true" || last) {
@@ -100523,7 +100523,7 @@ function listPreviews(dir) {
     } catch {
       continue;
     }
-    const events2 = readEvents2(files(dir, record.runId).events);
+    const events2 = readEventsFile(files(dir, record.runId).events);
     rows.push({ ...record, ...stateOf(events2), ...runAlive(record.runId) ? {} : { state: "dead" } });
   }
   return rows.sort((a, b) => a.startedAt.localeCompare(b.startedAt));

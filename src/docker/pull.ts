@@ -6,7 +6,7 @@ import type { Logger } from "../log.js";
 import type { EngineEvent } from "./build-progress.js";
 import { engineMessage } from "./docker-errors.js";
 import { registryOf } from "./image-ref.js";
-import { readEvents } from "./json-events.js";
+import { readEngineStream } from "./json-events.js";
 import { pullError } from "./pull-errors.js";
 
 export interface LocalImage {
@@ -89,7 +89,7 @@ export async function pullImage(
   const progress = new PullProgress((line) => log.info(line));
   try {
     const stream = await docker.pull(ref, { authconfig: authConfig(ref, auth), abortSignal: opts.signal });
-    await readEvents(stream, (event) => {
+    await readEngineStream(stream, (event) => {
       const error = event.errorDetail?.message ?? event.error;
       if (error) failure ??= error;
       else {

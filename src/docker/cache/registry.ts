@@ -8,7 +8,7 @@ import { type BuildRequest, type BuildResult, buildWithEngine } from "../build.j
 import { chooseBuilder } from "../builder-choice.js";
 import { engineMessage } from "../docker-errors.js";
 import { registryOf, splitRef } from "../image-ref.js";
-import { readEvents } from "../json-events.js";
+import { readEngineStream } from "../json-events.js";
 import { authConfig, pullImage } from "../pull.js";
 
 /**
@@ -94,7 +94,7 @@ async function pushCache(
     const stream = await docker
       .getImage(`${repository}:${tag}`)
       .push({ tag, authconfig: authConfig(ref, auth) });
-    await readEvents(stream, (event) => {
+    await readEngineStream(stream, (event) => {
       failure ??= event.errorDetail?.message ?? event.error;
     });
   } catch (err) {
