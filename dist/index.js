@@ -63510,6 +63510,39 @@ var init_docker_errors = __esm({
   }
 });
 
+// src/scrub.ts
+function secretScrubber(secrets) {
+  const forms = /* @__PURE__ */ new Set();
+  for (const secret of secrets) {
+    if (secret === "") continue;
+    const lines3 = secret.split(/\r?\n/).filter((l) => l.length >= MIN_SECRET_LINE);
+    for (const form of [secret, ...lines3]) {
+      forms.add(form);
+      forms.add(encodeURIComponent(form));
+    }
+  }
+  const needles = [...forms].sort((a, b) => b.length - a.length);
+  if (needles.length === 0) return (text) => text;
+  return (text) => needles.reduce((out, needle) => out.split(needle).join("***"), text);
+}
+function scrubSecrets(text, secrets) {
+  return secretScrubber(secrets)(text);
+}
+function truncate(text, max, more = " \u2026") {
+  if (text.length <= max) return text;
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 55296 && last <= 56319) end -= 1;
+  return `${text.slice(0, end)}${more}`;
+}
+var MIN_SECRET_LINE;
+var init_scrub = __esm({
+  "src/scrub.ts"() {
+    "use strict";
+    MIN_SECRET_LINE = 4;
+  }
+});
+
 // src/docker/exit.ts
 async function watchExit(container, watch = {}) {
   let waited;
@@ -63769,39 +63802,6 @@ var init_host_config = __esm({
   }
 });
 
-// src/scrub.ts
-function secretScrubber(secrets) {
-  const forms = /* @__PURE__ */ new Set();
-  for (const secret of secrets) {
-    if (secret === "") continue;
-    const lines3 = secret.split(/\r?\n/).filter((l) => l.length >= MIN_SECRET_LINE);
-    for (const form of [secret, ...lines3]) {
-      forms.add(form);
-      forms.add(encodeURIComponent(form));
-    }
-  }
-  const needles = [...forms].sort((a, b) => b.length - a.length);
-  if (needles.length === 0) return (text) => text;
-  return (text) => needles.reduce((out, needle) => out.split(needle).join("***"), text);
-}
-function scrubSecrets(text, secrets) {
-  return secretScrubber(secrets)(text);
-}
-function truncate(text, max, more = " \u2026") {
-  if (text.length <= max) return text;
-  let end = max;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 55296 && last <= 56319) end -= 1;
-  return `${text.slice(0, end)}${more}`;
-}
-var MIN_SECRET_LINE;
-var init_scrub = __esm({
-  "src/scrub.ts"() {
-    "use strict";
-    MIN_SECRET_LINE = 4;
-  }
-});
-
 // src/docker/logs.ts
 async function attachLogs(docker, container, ring) {
   const stream = await container.attach({
@@ -63852,7 +63852,6 @@ var init_logs = __esm({
     "use strict";
     import_node_stream = require("node:stream");
     import_node_string_decoder = require("node:string_decoder");
-    init_scrub();
     init_scrub();
     LOG_RING_LINES = 200;
     MAX_LINE_CHARS = 4096;
@@ -64209,6 +64208,7 @@ var init_container = __esm({
   "src/docker/container.ts"() {
     "use strict";
     init_errors();
+    init_scrub();
     init_exit();
     init_framework();
     init_host_config();
@@ -67811,17 +67811,6 @@ var init_share = __esm({
   }
 });
 
-// src/tunnel/redact.ts
-function redact(text, secrets) {
-  return scrubSecrets(text.replace(/(authtoken\s*[:=]\s*)\S+/gi, "$1***"), secrets);
-}
-var init_redact = __esm({
-  "src/tunnel/redact.ts"() {
-    "use strict";
-    init_scrub();
-  }
-});
-
 // src/tunnel/ngrok-errors.ts
 function ngrokErrorCode(err2) {
   const e = err2;
@@ -67873,12 +67862,15 @@ function firstLine(err2) {
 function allLines(err2) {
   return lines2(err2).join("\n") || "unknown error";
 }
+function redact(text, secrets) {
+  return scrubSecrets(text.replace(/(authtoken\s*[:=]\s*)\S+/gi, "$1***"), secrets);
+}
 var ngrokDocsUrl, TOKEN_PAGE, gh, CONCURRENCY, BILLING, PLANS, VISITOR_PLAN_ERRORS, isPolicyError, ADVICE2;
 var init_ngrok_errors = __esm({
   "src/tunnel/ngrok-errors.ts"() {
     "use strict";
     init_errors();
-    init_redact();
+    init_scrub();
     ngrokDocsUrl = (n) => `https://ngrok.com/docs/errors/err_ngrok_${n}`;
     TOKEN_PAGE = "https://dashboard.ngrok.com/get-started/your-authtoken";
     gh = (expr) => `$${"{{"} ${expr} }}`;
@@ -68831,7 +68823,6 @@ var init_ngrok_session = __esm({
     "use strict";
     ngrok = __toESM(require_ngrok());
     init_ngrok_errors();
-    init_redact();
     init_sleep();
     CONNECT_TIMEOUT_MS = 3e4;
   }
