@@ -99261,14 +99261,7 @@ function outputsReporter(run2, name, ids, opts) {
       const final = FINAL_STATES.includes(e.event);
       if (e.event !== "live" && !final) return;
       setOutputs(e, void 0, ids.commentId?.());
-      if (final || opts.summaryOnLive) {
-        await summary.addRaw(
-          renderSummary(
-            { state: e.event, details: e.details },
-            { name, run: run2, secrets: opts.secrets }
-          )
-        ).write();
-      }
+      if (final || opts.summaryOnLive) await writeSummary(e, { name, run: run2, secrets: opts.secrets });
     }
   };
 }
@@ -99281,6 +99274,9 @@ function setOutputs(e, imageId, commentId) {
   setOutput("container-id", d2.containerId ?? "");
   setOutput("image-id", d2.imageId ?? imageId ?? "");
   setOutput("comment-id", commentId === void 0 ? "" : String(commentId));
+}
+async function writeSummary(e, ctx) {
+  await summary.addRaw(renderSummary({ state: e.event, details: e.details }, ctx)).write();
 }
 var init_outputs = __esm({
   "src/action/reporters/outputs.ts"() {
@@ -99335,12 +99331,7 @@ async function startDetached(run2, config, env) {
   setOutputs(last, last.details.imageId, last.commentId);
   if (last.commentId !== void 0) saveState2("comment", String(last.commentId));
   if (last.deploymentId !== void 0) saveState2("deployment", String(last.deploymentId));
-  await summary.addRaw(
-    renderSummary(
-      { state: last.event, details: last.details },
-      { name, run: run2, secrets: config.secrets }
-    )
-  ).write();
+  await writeSummary(last, { name, run: run2, secrets: config.secrets });
   return last;
 }
 function echoNewLog(path4, from) {
@@ -99361,7 +99352,6 @@ var init_detach = __esm({
     import_node_os3 = require("node:os");
     import_node_path9 = require("node:path");
     init_core();
-    init_github();
     init_events_file();
     init_outputs();
     init_state();
