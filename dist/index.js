@@ -8064,16 +8064,6 @@ var init_parse_duration = __esm({
 });
 
 // src/config/check/scalars.ts
-var scalars_exports = {};
-__export(scalars_exports, {
-  DURATION_SHAPE: () => DURATION_SHAPE,
-  boolean: () => boolean,
-  duration: () => duration,
-  healthPath: () => healthPath,
-  port: () => port,
-  positiveInteger: () => positiveInteger,
-  previewName: () => previewName
-});
 function duration(input, raw, limits) {
   const text = raw.trim();
   const ms = DURATION_SHAPE.test(text) ? parse(text) : null;
@@ -99898,14 +99888,6 @@ var init_post = __esm({
   }
 });
 
-// src/config/check/index.ts
-var init_check = __esm({
-  "src/config/check/index.ts"() {
-    "use strict";
-    init_scalars();
-  }
-});
-
 // src/cli/args.ts
 function parseCliArgs(argv3, tokenLookup2 = () => void 0) {
   const first = argv3[0];
@@ -105222,7 +105204,7 @@ async function run(argv3, env) {
   }
 }
 function parseUpConfig(args, env) {
-  const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
+  const sharePort = args.sharePort === void 0 ? void 0 : port("port", args.sharePort);
   const contextDir = (0, import_node_path12.resolve)(process.cwd(), args.inputs.context ?? ".");
   const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
   if (args.command === "up" && !(0, import_node_fs13.existsSync)(contextDir)) {
@@ -105422,7 +105404,7 @@ var init_cli = __esm({
     import_node_child_process3 = require("node:child_process");
     import_node_fs13 = require("node:fs");
     import_node_path12 = require("node:path");
-    init_check();
+    init_scalars();
     init_parse();
     init_client();
     init_errors();
