@@ -14,6 +14,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // Tests of the stand-ins themselves (GitHub emulator, ngrok edge, Actions cache service): that
+        // they are as strict as the real services. Apart from the product's tests, run by `npm test` too.
+        test: {
+          name: "stand-ins",
+          include: ["test/stand-ins/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -249,9 +249,21 @@ var init_policy = __esm({
 });
 
 // src/config/check/image.ts
+function isImageReference(ref) {
+  const [named = "", digest, ...extra] = ref.split("@");
+  if (extra.length > 0 || digest !== void 0 && !DIGEST.test(digest)) return false;
+  const colon = named.lastIndexOf(":");
+  const repository = colon > named.lastIndexOf("/") ? named.slice(0, colon) : named;
+  if (named !== repository && !TAG.test(named.slice(colon + 1))) return false;
+  const parts = repository.split("/");
+  const first = parts[0] ?? "";
+  const hasDomain = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
+  if (hasDomain && !DOMAIN.test(parts.shift() ?? "")) return false;
+  return repository.length <= 255 && parts.length > 0 && parts.every((p) => COMPONENT.test(p));
+}
 function imageReference(input, raw) {
   const text = raw.trim();
-  if (text.length > 255 || !REFERENCE.test(text)) {
+  if (!isImageReference(text)) {
     throw new ConfigError(
       input,
       `${input} "${raw}" is not a valid image reference. Use [registry/]name[:tag][@digest] with a lower-case name, e.g. ghcr.io/owner/app:pr-12.`
@@ -269,16 +281,15 @@ function cache(raw) {
     `cache "${raw}" is not known. Use none, gha (GitHub Actions cache through docker buildx) or registry:<image ref>, e.g. registry:ghcr.io/owner/app:preview-cache.`
   );
 }
-var COMPONENT, HOST, REFERENCE;
+var DOMAIN, COMPONENT, TAG, DIGEST;
 var init_image = __esm({
   "src/config/check/image.ts"() {
     "use strict";
     init_errors();
-    COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-    HOST = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?|\\[[0-9a-fA-F:]+\\](?::[0-9]+)?)";
-    REFERENCE = new RegExp(
-      `^(?:${HOST}/)?${COMPONENT}(?:/${COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`
-    );
+    DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
+    COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+    TAG = /^[\w][\w.-]{0,127}$/;
+    DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
   }
 });
 
@@ -403,15 +414,15 @@ function email(raw) {
   }
   return text.toLowerCase();
 }
-var import_node_net, LABEL, DOMAIN, isDomain;
+var import_node_net, LABEL, DOMAIN2, isDomain;
 var init_network = __esm({
   "src/config/check/network.ts"() {
     "use strict";
     import_node_net = require("node:net");
     init_errors();
     LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
-    DOMAIN = new RegExp(`^(?:${LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
-    isDomain = (text) => DOMAIN.test(text.toLowerCase());
+    DOMAIN2 = new RegExp(`^(?:${LABEL}\\.)+[a-z][a-z0-9-]*[a-z0-9]$`);
+    isDomain = (text) => DOMAIN2.test(text.toLowerCase());
   }
 });
 
@@ -8053,16 +8064,6 @@ var init_parse_duration = __esm({
 });
 
 // src/config/check/scalars.ts
-var scalars_exports = {};
-__export(scalars_exports, {
-  DURATION_SHAPE: () => DURATION_SHAPE,
-  boolean: () => boolean,
-  duration: () => duration,
-  healthPath: () => healthPath,
-  port: () => port,
-  positiveInteger: () => positiveInteger,
-  previewName: () => previewName
-});
 function duration(input, raw, limits) {
   const text = raw.trim();
   const ms = DURATION_SHAPE.test(text) ? parse(text) : null;
@@ -16205,7 +16206,7 @@ var require_agent = __commonJS({
     var { Duplex } = require("stream");
     var { resolve: resolve6 } = require("path");
     var { readFile: readFile3 } = require("fs");
-    var { execFile, spawn: spawn4 } = require("child_process");
+    var { execFile, spawn: spawn5 } = require("child_process");
     var { isParsedKey, parseKey } = require_keyParser();
     var {
       makeBufferParser,
@@ -16382,7 +16383,7 @@ var require_agent = __commonJS({
             return cb(new Error("Unexpected multiple agent requests"));
           this.buffer = null;
           let error2;
-          const proc = this.proc = spawn4(EXEPATH, [data.length]);
+          const proc = this.proc = spawn5(EXEPATH, [data.length]);
           proc.stdout.on("data", (data2) => {
             this.push(data2);
           });
@@ -28115,7 +28116,7 @@ var require_keygen = __commonJS({
       generateKeyPair: generateKeyPair_,
       generateKeyPairSync: generateKeyPairSync_,
       getCurves,
-      randomBytes
+      randomBytes: randomBytes2
     } = require("crypto");
     var { Ber } = require_lib();
     var bcrypt_pbkdf = require_bcrypt_pbkdf().pbkdf;
@@ -28379,7 +28380,7 @@ var require_keygen = __commonJS({
                 rounds = opts.rounds;
             }
             const gen = Buffer.allocUnsafe(cipher.keyLen + cipher.ivLen);
-            const salt = randomBytes(SALT_LEN);
+            const salt = randomBytes2(SALT_LEN);
             const r = bcrypt_pbkdf(
               passphrase,
               passphrase.length,
@@ -28418,7 +28419,7 @@ var require_keygen = __commonJS({
           const kdfOptions = encrypted ? encrypted.kdfOptions : Buffer.alloc(0);
           const blockLen = encrypted ? encrypted.cipher.blockLen : 8;
           const parsed = parseDERs(keyType, pub, priv);
-          const checkInt = randomBytes(4);
+          const checkInt = randomBytes2(4);
           const commentBin = Buffer.from(comment);
           const privBlobLen = 4 + 4 + parsed.priv.length + 4 + commentBin.length;
           let padding = [];
@@ -33828,7 +33829,7 @@ var require_end_of_stream2 = __commonJS({
       var rs = stream._readableState;
       var readable = opts.readable || opts.readable !== false && stream.readable;
       var writable = opts.writable || opts.writable !== false && stream.writable;
-      var cancelled = false;
+      var cancelled2 = false;
       var onlegacyfinish = function() {
         if (!stream.writable) onfinish();
       };
@@ -33850,7 +33851,7 @@ var require_end_of_stream2 = __commonJS({
         qnt(onclosenexttick);
       };
       var onclosenexttick = function() {
-        if (cancelled) return;
+        if (cancelled2) return;
         if (readable && !(rs && (rs.ended && !rs.destroyed))) return callback.call(stream, new Error("premature close"));
         if (writable && !(ws && (ws.ended && !ws.destroyed))) return callback.call(stream, new Error("premature close"));
       };
@@ -33872,7 +33873,7 @@ var require_end_of_stream2 = __commonJS({
       if (opts.error !== false) stream.on("error", onerror);
       stream.on("close", onclose);
       return function() {
-        cancelled = true;
+        cancelled2 = true;
         stream.removeListener("complete", onfinish);
         stream.removeListener("abort", onclose);
         stream.removeListener("request", onrequest);
@@ -44000,12 +44001,12 @@ var require_service2 = __commonJS({
       this.requestDelimited = Boolean(requestDelimited);
       this.responseDelimited = Boolean(responseDelimited);
     }
-    Service.prototype.rpcCall = function rpcCall(method, requestCtor, responseCtor, request3, callback) {
-      if (!request3)
+    Service.prototype.rpcCall = function rpcCall(method, requestCtor, responseCtor, request2, callback) {
+      if (!request2)
         throw TypeError("request must be specified");
       var self2 = this;
       if (!callback)
-        return util.asPromise(rpcCall, self2, method, requestCtor, responseCtor, request3);
+        return util.asPromise(rpcCall, self2, method, requestCtor, responseCtor, request2);
       if (!self2.rpcImpl) {
         setTimeout(function() {
           callback(Error("already ended"));
@@ -44015,7 +44016,7 @@ var require_service2 = __commonJS({
       try {
         return self2.rpcImpl(
           method,
-          requestCtor[self2.requestDelimited ? "encodeDelimited" : "encode"](request3).finish(),
+          requestCtor[self2.requestDelimited ? "encodeDelimited" : "encode"](request2).finish(),
           function rpcCallback(err2, response) {
             if (err2) {
               self2.emit("error", err2, method);
@@ -44830,8 +44831,8 @@ var require_service3 = __commonJS({
       this.methodsArray.length; ++i) {
         var methodName = util.lcFirst((method = this._methodsArray[i]).resolve().name).replace(/[^$\w_]/g, "");
         rpcService[methodName] = /* @__PURE__ */ (function(method2, requestType, responseType) {
-          return function rpcMethod(request3, callback) {
-            return rpc.Service.prototype.rpcCall.call(this, method2, requestType, responseType, request3, callback);
+          return function rpcMethod(request2, callback) {
+            return rpc.Service.prototype.rpcCall.call(this, method2, requestType, responseType, request2, callback);
           };
         })(method, method.resolvedRequestType.ctor, method.resolvedResponseType.ctor);
       }
@@ -53010,9 +53011,9 @@ var require_http_proxy = __commonJS({
       const proxyAddressString = (0, subchannel_address_1.subchannelAddressToString)(address2);
       trace("Using proxy " + proxyAddressString + " to connect to " + options.path);
       return new Promise((resolve6, reject) => {
-        const request3 = http.request(options);
-        request3.once("connect", (res, socket2, head) => {
-          request3.removeAllListeners();
+        const request2 = http.request(options);
+        request2.once("connect", (res, socket2, head) => {
+          request2.removeAllListeners();
           socket2.removeAllListeners();
           if (res.statusCode === 200) {
             trace("Successfully connected to " + options.path + " through proxy " + proxyAddressString);
@@ -53026,12 +53027,12 @@ var require_http_proxy = __commonJS({
             reject();
           }
         });
-        request3.once("error", (err2) => {
-          request3.removeAllListeners();
+        request2.once("error", (err2) => {
+          request2.removeAllListeners();
           (0, logging_1.log)(constants_1.LogVerbosity.ERROR, "Failed to connect to proxy " + proxyAddressString + " with error " + err2.message);
           reject();
         });
-        request3.end();
+        request2.end();
       });
     }
   }
@@ -56244,12 +56245,12 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path4, call, metadata, request3) {
+      constructor(path4, call, metadata, request2) {
         super();
         this.path = path4;
         this.call = call;
         this.metadata = metadata;
-        this.request = request3;
+        this.request = request2;
         this.cancelled = false;
       }
       getPeer() {
@@ -56310,12 +56311,12 @@ var require_server_call = __commonJS({
     };
     exports2.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path4, call, metadata, request3) {
+      constructor(path4, call, metadata, request2) {
         super({ objectMode: true });
         this.path = path4;
         this.call = call;
         this.metadata = metadata;
-        this.request = request3;
+        this.request = request2;
         this.pendingStatus = {
           code: constants_1.Status.OK,
           details: "OK"
@@ -61783,7 +61784,7 @@ var require_session = __commonJS({
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
-          Credentials({ request: request3 }, callback) {
+          Credentials({ request: request2 }, callback) {
             if (auth7) {
               callback(null, {
                 Username: auth7.username,
@@ -63474,7 +63475,8 @@ var init_log = __esm({
 function engineMessage(err2) {
   const e = err2;
   if (typeof e?.json?.message === "string") return e.json.message.trim();
-  return String(e?.message ?? err2).trim();
+  const text = typeof e?.message === "string" ? e.message : String(err2);
+  return text.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, "").trim();
 }
 function statusCode(err2) {
   const code = err2?.statusCode;
@@ -63495,6 +63497,39 @@ function engineAddress() {
 var init_docker_errors = __esm({
   "src/docker/docker-errors.ts"() {
     "use strict";
+  }
+});
+
+// src/scrub.ts
+function secretScrubber(secrets) {
+  const forms = /* @__PURE__ */ new Set();
+  for (const secret of secrets) {
+    if (secret === "") continue;
+    const lines3 = secret.split(/\r?\n/).filter((l) => l.length >= MIN_SECRET_LINE);
+    for (const form of [secret, ...lines3]) {
+      forms.add(form);
+      forms.add(encodeURIComponent(form));
+    }
+  }
+  const needles = [...forms].sort((a, b) => b.length - a.length);
+  if (needles.length === 0) return (text) => text;
+  return (text) => needles.reduce((out, needle) => out.split(needle).join("***"), text);
+}
+function scrubSecrets(text, secrets) {
+  return secretScrubber(secrets)(text);
+}
+function truncate(text, max, more = " \u2026") {
+  if (text.length <= max) return text;
+  let end = max;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 55296 && last <= 56319) end -= 1;
+  return `${text.slice(0, end)}${more}`;
+}
+var MIN_SECRET_LINE;
+var init_scrub = __esm({
+  "src/scrub.ts"() {
+    "use strict";
+    MIN_SECRET_LINE = 4;
   }
 });
 
@@ -63757,39 +63792,6 @@ var init_host_config = __esm({
   }
 });
 
-// src/scrub.ts
-function secretScrubber(secrets) {
-  const forms = /* @__PURE__ */ new Set();
-  for (const secret of secrets) {
-    if (secret === "") continue;
-    const lines3 = secret.split(/\r?\n/).filter((l) => l.length >= MIN_SECRET_LINE);
-    for (const form of [secret, ...lines3]) {
-      forms.add(form);
-      forms.add(encodeURIComponent(form));
-    }
-  }
-  const needles = [...forms].sort((a, b) => b.length - a.length);
-  if (needles.length === 0) return (text) => text;
-  return (text) => needles.reduce((out, needle) => out.split(needle).join("***"), text);
-}
-function scrubSecrets(text, secrets) {
-  return secretScrubber(secrets)(text);
-}
-function truncate(text, max, more = " \u2026") {
-  if (text.length <= max) return text;
-  let end = max;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 55296 && last <= 56319) end -= 1;
-  return `${text.slice(0, end)}${more}`;
-}
-var MIN_SECRET_LINE;
-var init_scrub = __esm({
-  "src/scrub.ts"() {
-    "use strict";
-    MIN_SECRET_LINE = 4;
-  }
-});
-
 // src/docker/logs.ts
 async function attachLogs(docker, container, ring) {
   const stream = await container.attach({
@@ -63840,7 +63842,6 @@ var init_logs = __esm({
     "use strict";
     import_node_stream = require("node:stream");
     import_node_string_decoder = require("node:string_decoder");
-    init_scrub();
     init_scrub();
     LOG_RING_LINES = 200;
     MAX_LINE_CHARS = 4096;
@@ -64197,6 +64198,7 @@ var init_container = __esm({
   "src/docker/container.ts"() {
     "use strict";
     init_errors();
+    init_scrub();
     init_exit();
     init_framework();
     init_host_config();
@@ -64225,17 +64227,6 @@ function registryOf(ref) {
   if (!isHost || ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(first)) return HUB;
   return { host: first, display: first, authServer: first };
 }
-function isImageReference(ref) {
-  const [named = "", digest, ...extra] = ref.split("@");
-  if (extra.length > 0 || digest !== void 0 && !DIGEST.test(digest)) return false;
-  const { repository, tag } = splitRef(named);
-  if (named !== repository && !TAG.test(tag)) return false;
-  const parts = repository.split("/");
-  const first = parts[0] ?? "";
-  const hasDomain = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
-  if (hasDomain && !DOMAIN2.test(parts.shift() ?? "")) return false;
-  return repository.length <= 255 && parts.length > 0 && parts.every((p) => COMPONENT2.test(p));
-}
 function splitRef(ref) {
   const withoutDigest = ref.split("@")[0] ?? ref;
   const colon = withoutDigest.lastIndexOf(":");
@@ -64254,7 +64245,7 @@ function component(text) {
   const cleaned = text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/[._-]{2,}/g, "-").replace(/^[._-]+|[._-]+$/g, "");
   return cleaned.slice(0, 100) || "app";
 }
-var HUB, DOMAIN2, COMPONENT2, TAG, DIGEST;
+var HUB;
 var init_image_ref = __esm({
   "src/docker/image-ref.ts"() {
     "use strict";
@@ -64263,10 +64254,6 @@ var init_image_ref = __esm({
       display: "registry-1.docker.io (Docker Hub)",
       authServer: "https://index.docker.io/v1/"
     };
-    DOMAIN2 = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
-    COMPONENT2 = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-    TAG = /^[\w][\w.-]{0,127}$/;
-    DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
   }
 });
 
@@ -64283,12 +64270,6 @@ function hostInMessage(message) {
 function shortCause(message) {
   const parts = message.trim().split(/:\s+/).filter((p) => p.length > 0);
   return parts[parts.length - 1] ?? message;
-}
-function engineMessage2(err2) {
-  const e = err2;
-  if (typeof e?.json?.message === "string") return e.json.message;
-  const text = typeof e?.message === "string" ? e.message : String(err2);
-  return text.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, "").trim();
 }
 var UNREACHABLE, NOT_FOUND, UNAUTHORIZED;
 var init_registry_errors = __esm({
@@ -64399,12 +64380,12 @@ function requestError(err2, dockerfile2, aborted, contextFailure) {
   if (engineAway(err2))
     return new PreviewError(
       "build",
-      `The Docker engine went away during the build of ${dockerfile2} (${engineMessage2(err2)}): the build did not fail, the engine stopped answering at ${engineAddress()}. Check that the engine is running and run the preview again.`,
+      `The Docker engine went away during the build of ${dockerfile2} (${engineMessage(err2)}): the build did not fail, the engine stopped answering at ${engineAddress()}. Check that the engine is running and run the preview again.`,
       { code: "DOCKER_UNREACHABLE", cause: err2 }
     );
   return new PreviewError(
     "build",
-    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage2(err2)}. Check the Dockerfile and the build-args/target inputs.`,
+    `The Docker engine rejected the build of ${dockerfile2}: ${engineMessage(err2)}. Check the Dockerfile and the build-args/target inputs.`,
     { code: "DOCKER_BUILD_FAILED", cause: err2 }
   );
 }
@@ -64423,7 +64404,6 @@ var init_build_errors = __esm({
     init_errors();
     init_docker_errors();
     init_pull_errors();
-    init_registry_errors();
     SHOWN_LINES = 30;
   }
 });
@@ -65001,16 +64981,16 @@ var init_context_upload = __esm({
       }
       pipe(destination, options) {
         if (!(destination instanceof import_node_http.ClientRequest)) return super.pipe(destination, options);
-        const request3 = destination;
+        const request2 = destination;
         let waiting = false;
         const write = (chunk) => {
-          const more = request3.write(chunk, (err2) => {
+          const more = request2.write(chunk, (err2) => {
             if (!err2) this.pool.release(chunk);
           });
           if (more || waiting) return;
           waiting = true;
           this.pause();
-          request3.once("drain", () => {
+          request2.once("drain", () => {
             waiting = false;
             this.resume();
           });
@@ -65021,10 +65001,10 @@ var init_context_upload = __esm({
         };
         this.on("data", write);
         this.once("end", () => {
-          if (options?.end !== false) request3.end();
+          if (options?.end !== false) request2.end();
         });
-        request3.once("close", stop);
-        request3.once("error", stop);
+        request2.once("close", stop);
+        request2.once("error", stop);
         return destination;
       }
     };
@@ -65493,7 +65473,7 @@ var init_context = __esm({
 });
 
 // src/docker/json-events.ts
-async function readEvents(stream, onEvent) {
+async function readEngineStream(stream, onEvent) {
   const decoder = new import_node_string_decoder2.StringDecoder("utf8");
   const lines3 = new LineSplitter();
   const take = (line) => {
@@ -65536,7 +65516,7 @@ async function buildWithEngine(docker, req, log2, signal) {
   const requestSignal = signal ? AbortSignal.any([signal, unsendable.signal]) : unsendable.signal;
   try {
     const events2 = await startBuild(docker, context2.stream, req, builder, requestSignal);
-    await readEvents(events2, (event) => progress.push(event));
+    await readEngineStream(events2, (event) => progress.push(event));
   } catch (err2) {
     throw requestError(err2, req.dockerfile, signal?.aborted === true, context2.readError());
   } finally {
@@ -66386,7 +66366,7 @@ async function localImageId(docker, ref) {
     return (await docker.getImage(ref).inspect()).Id;
   } catch (err2) {
     if (err2.statusCode === 404) return void 0;
-    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage2(err2)}`, {
+    throw new PreviewError("pull", `The Docker engine could not look up ${ref}: ${engineMessage(err2)}`, {
       cause: err2
     });
   }
@@ -66409,7 +66389,7 @@ async function pullImage(docker, ref, auth7, log2, opts) {
   const progress = new PullProgress((line) => log2.info(line));
   try {
     const stream = await docker.pull(ref, { authconfig: authConfig(ref, auth7), abortSignal: opts.signal });
-    await readEvents(stream, (event) => {
+    await readEngineStream(stream, (event) => {
       const error2 = event.errorDetail?.message ?? event.error;
       if (error2) failure2 ??= error2;
       else {
@@ -66420,7 +66400,7 @@ async function pullImage(docker, ref, auth7, log2, opts) {
   } catch (err2) {
     if (opts.signal?.aborted)
       throw new PreviewError(opts.step, `Pulling ${ref} was cancelled.`, { code: "CANCELLED", cause: err2 });
-    throw fail(engineMessage2(err2), err2);
+    throw fail(engineMessage(err2), err2);
   }
   if (failure2) throw fail(failure2);
   progress.end();
@@ -66449,11 +66429,12 @@ var PULL_PROGRESS_INTERVAL_MS, PullProgress;
 var init_pull = __esm({
   "src/docker/pull.ts"() {
     "use strict";
+    init_image();
     init_errors();
+    init_docker_errors();
     init_image_ref();
     init_json_events();
     init_pull_errors();
-    init_registry_errors();
     PULL_PROGRESS_INTERVAL_MS = 5e3;
     PullProgress = class {
       constructor(emit, now = Date.now, intervalMs = PULL_PROGRESS_INTERVAL_MS) {
@@ -66520,27 +66501,53 @@ var init_pull = __esm({
 });
 
 // src/docker/cache/buildx-progress.ts
-var BuildxProgress;
+var KEEP_LINES2, BuildxProgress;
 var init_buildx_progress = __esm({
   "src/docker/cache/buildx-progress.ts"() {
     "use strict";
+    KEEP_LINES2 = 50;
     BuildxProgress = class {
       steps = /* @__PURE__ */ new Map();
       stageTotals = /* @__PURE__ */ new Map();
+      failedStep;
+      solveError;
       /** Its last lines, for the fallback warning when buildx fails. */
       tail = [];
       push(line) {
         this.tail.push(line);
         if (this.tail.length > 20) this.tail.shift();
-        const step = /^#(\d+) \[(?:(\S+) )?(\d+)\/(\d+)\] /.exec(line);
+        const solve = /^ERROR: (?:failed to build: )?failed to solve: (.*)$/.exec(line);
+        if (solve?.[1]) {
+          this.solveError = solve[1];
+          return;
+        }
+        const step = /^#(\d+) \[(?:(\S+) )?(\d+)\/(\d+)\] (.*)$/.exec(line);
         if (step?.[1]) {
-          if (!this.steps.has(step[1])) this.steps.set(step[1], { cached: false });
+          if (!this.steps.has(step[1])) {
+            const instruction = step[5] ?? "";
+            this.steps.set(step[1], {
+              label: `[${step[3]}/${step[4]}] ${instruction}`,
+              instruction,
+              cached: false,
+              output: []
+            });
+          }
           this.stageTotals.set(step[2] ?? "", Number(step[4]));
           return;
         }
-        const cached = /^#(\d+) CACHED\s*$/.exec(line);
-        const known = cached?.[1] ? this.steps.get(cached[1]) : void 0;
-        if (known) known.cached = true;
+        const own = /^#(\d+) (.*)$/.exec(line);
+        const known = own?.[1] ? this.steps.get(own[1]) : void 0;
+        if (!known || own?.[2] === void 0) return;
+        if (/^CACHED\s*$/.test(own[2])) known.cached = true;
+        else if (/^ERROR: /.test(own[2])) this.failedStep = known;
+        else if (!/^DONE [\d.]+s$/.test(own[2])) {
+          known.output.push(own[2].replace(/^\d+\.\d+ /, ""));
+          if (known.output.length > KEEP_LINES2) known.output.shift();
+        }
+      }
+      /** The Dockerfile's failure, when BuildKit reported one. */
+      get failure() {
+        return this.solveError === void 0 ? void 0 : { message: this.solveError, step: this.failedStep };
       }
       get totalSteps() {
         return [...this.stageTotals.values()].reduce((a, b) => a + b, 0);
@@ -66608,7 +66615,8 @@ var init_gha_command = __esm({
 });
 
 // src/docker/cache/gha.ts
-async function ghaBuild(docker, req, log2, env = process.env) {
+async function ghaBuild(docker, req, log2, opts = {}) {
+  const { env = process.env, signal, withCredentials = false } = opts;
   const fallback = (why) => {
     log2.warning(
       `cache: gha is not used for this build: ${why}. Building without it (the engine's own layer cache only).`
@@ -66641,29 +66649,16 @@ async function ghaBuild(docker, req, log2, env = process.env) {
     );
     const progress = new BuildxProgress();
     const started = Date.now();
-    let code;
-    try {
-      code = await exec("docker", args, {
-        env: childEnv,
-        silent: true,
-        ignoreReturnCode: true,
-        listeners: {
-          // buildx writes its progress to stderr.
-          errline: (line) => {
-            progress.push(line);
-            log2.info(line);
-          },
-          stdline: (line) => log2.info(line)
-        }
-      });
-    } catch (err2) {
-      return fallback(`docker buildx build could not start (${err2.message})`);
-    }
-    if (code !== 0)
+    const run2 = await buildx(args, childEnv, progress, log2, signal);
+    if (signal?.aborted) throw cancelled(signal.reason);
+    if ("startError" in run2) return fallback(`docker buildx build could not start (${run2.startError})`);
+    if (progress.failure)
+      throw buildError({ ...progress.failure, dockerfile: req.dockerfile, withCredentials });
+    if (run2.code !== 0)
       return fallback(
-        `docker buildx build failed (exit code ${code}): ${progress.tail.slice(-3).join(" | ")}`
+        `docker buildx build failed (exit code ${run2.code}): ${progress.tail.slice(-3).join(" | ")}`
       );
-    const imageId = await localImageId(docker, req.tag);
+    const imageId = await builtImageId(docker, req.tag);
     if (!imageId) return fallback(`docker buildx build did not load ${req.tag} into the Docker engine`);
     const result = {
       imageId,
@@ -66677,25 +66672,63 @@ async function ghaBuild(docker, req, log2, env = process.env) {
     return result;
   } finally {
     await (0, import_promises4.rm)(dir, { recursive: true, force: true });
+    if (builder.name) await removeBuilder(builder.name, childEnv, log2);
   }
+}
+function buildx(args, env, progress, log2, signal) {
+  return new Promise((resolve6) => {
+    const child2 = (0, import_node_child_process.spawn)("docker", args, { env, signal, stdio: ["ignore", "pipe", "pipe"] });
+    const pipe = (stream, onLine) => {
+      const lines3 = new LineSplitter();
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk) => lines3.push(chunk).forEach(onLine));
+      stream.on("end", () => lines3.end().forEach(onLine));
+    };
+    pipe(child2.stderr, (line) => {
+      progress.push(line);
+      log2.info(line);
+    });
+    pipe(child2.stdout, (line) => log2.info(line));
+    let startError;
+    child2.on("error", (err2) => {
+      startError = err2.message;
+    });
+    child2.on("close", (code) => resolve6(startError && code === null ? { startError } : { code: code ?? -1 }));
+  });
+}
+async function builtImageId(docker, tag) {
+  try {
+    return await localImageId(docker, tag);
+  } catch (err2) {
+    if (err2 instanceof PreviewError)
+      throw new PreviewError("build", err2.message, { code: err2.code, cause: err2 });
+    throw err2;
+  }
+}
+function cancelled(cause) {
+  return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause });
+}
+async function removeBuilder(name, env, log2) {
+  const removed = await dockerCli(["buildx", "rm", "--force", name], env);
+  if (removed.exitCode === 0) log2.debug(`Removed the buildx builder ${name}.`);
+  else
+    log2.warning(
+      `Could not remove the buildx builder ${name} (${lastLine(removed)}): remove it with docker buildx rm ${name}.`
+    );
 }
 async function cacheBuilder(env, log2) {
   const current = await dockerCli(["buildx", "inspect"], env);
   const driver = /^Driver:\s*(\S+)/m.exec(current.stdout)?.[1];
   if (current.exitCode === 0 && driver && driver !== "docker") return {};
-  const ours = await dockerCli(["buildx", "inspect", CACHE_BUILDER], env);
-  if (ours.exitCode === 0) return { name: CACHE_BUILDER };
+  const name = `${CACHE_BUILDER}-${(0, import_node_crypto.randomBytes)(4).toString("hex")}`;
   log2.info(
-    `The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${CACHE_BUILDER}.`
+    `The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${name}.`
   );
-  const created = await dockerCli(
-    ["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"],
-    env
-  );
+  const created = await dockerCli(["buildx", "create", "--name", name, "--driver", "docker-container"], env);
   if (created.exitCode !== 0) {
     return { problem: `could not create a docker-container buildx builder (${lastLine(created)})` };
   }
-  return { name: CACHE_BUILDER };
+  return { name };
 }
 async function dockerCli(args, env) {
   try {
@@ -66709,15 +66742,20 @@ function lastLine(out) {
 ${out.stdout}`.split("\n").filter((l) => l.trim() !== "");
   return lines3[lines3.length - 1]?.trim() ?? "no output";
 }
-var import_promises4, import_node_os2, import_node_path7, CACHE_BUILDER;
+var import_node_child_process, import_node_crypto, import_promises4, import_node_os2, import_node_path7, CACHE_BUILDER;
 var init_gha = __esm({
   "src/docker/cache/gha.ts"() {
     "use strict";
+    import_node_child_process = require("node:child_process");
+    import_node_crypto = require("node:crypto");
     import_promises4 = require("node:fs/promises");
     import_node_os2 = require("node:os");
     import_node_path7 = require("node:path");
     init_exec();
+    init_errors();
     init_build();
+    init_build_errors();
+    init_lines();
     init_pull();
     init_buildx_progress();
     init_gha_command();
@@ -66772,11 +66810,11 @@ async function pushCache(docker, imageId, ref, auth7, log2) {
   try {
     await docker.getImage(imageId).tag({ repo: repository, tag });
     const stream = await docker.getImage(`${repository}:${tag}`).push({ tag, authconfig: authConfig(ref, auth7) });
-    await readEvents(stream, (event) => {
+    await readEngineStream(stream, (event) => {
       failure2 ??= event.errorDetail?.message ?? event.error;
     });
   } catch (err2) {
-    failure2 = engineMessage2(err2);
+    failure2 = engineMessage(err2);
   }
   if (failure2) {
     const creds = auth7 ? "registry-username/registry-password need write access to it" : "set registry-username and registry-password";
@@ -66796,10 +66834,10 @@ var init_registry = __esm({
     init_errors();
     init_build();
     init_builder_choice();
+    init_docker_errors();
     init_image_ref();
     init_json_events();
     init_pull();
-    init_registry_errors();
   }
 });
 
@@ -66807,7 +66845,11 @@ var init_registry = __esm({
 async function buildWithCache(docker, req, cache2, auth7, log2, opts = {}) {
   if (cache2.kind === "registry") return registryCachedBuild(docker, req, cache2.ref, auth7, log2, opts.signal);
   if (cache2.kind === "gha") {
-    const built = await ghaBuild(docker, req, log2, opts.env ?? process.env);
+    const built = await ghaBuild(docker, req, log2, {
+      env: opts.env,
+      signal: opts.signal,
+      withCredentials: auth7 !== void 0
+    });
     if (built) return built;
   }
   return buildWithEngine(docker, req, log2, opts.signal);
@@ -66836,7 +66878,7 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
   }
   const tag = opts.tag ?? previewTag(labels);
   return log2.group(`Build ${tag}`, async () => {
-    const request3 = {
+    const request2 = {
       context: source.context,
       dockerfile: source.dockerfile,
       buildArgs: source.buildArgs,
@@ -66845,7 +66887,7 @@ async function prepareImage(docker, source, labels, log2, opts = {}) {
       labels: imageLabels(labels)
     };
     const previous = await localImageId(docker, tag).catch(() => void 0);
-    const result = await buildWithCache(docker, request3, source.cache, source.registryAuth, log2, {
+    const result = await buildWithCache(docker, request2, source.cache, source.registryAuth, log2, {
       signal: opts.signal,
       env: opts.env
     });
@@ -66884,8 +66926,8 @@ var init_image2 = __esm({
 // src/http.ts
 function httpAnswer(url, timeoutMs, signal, headers = { "user-agent": "ml-preview" }) {
   return new Promise((resolve6) => {
-    const request3 = url.protocol === "https:" ? import_node_https.request : import_node_http2.request;
-    const req = request3(url, { method: "GET", agent: false, signal, headers });
+    const request2 = url.protocol === "https:" ? import_node_https.request : import_node_http2.request;
+    const req = request2(url, { method: "GET", agent: false, signal, headers });
     req.setTimeout(timeoutMs, () => {
       req.destroy();
       resolve6({ silent: true });
@@ -66918,7 +66960,7 @@ var init_http = __esm({
 function backoffDelay(attempt) {
   return FAST_DELAYS_MS[attempt] ?? MAX_POLL_DELAY_MS;
 }
-async function pollUntilReady(ctx, probe2, delay2 = backoffDelay) {
+async function pollUntilReady(ctx, probe, delay2 = backoffDelay) {
   let nudged = false;
   let wake;
   const unsubscribe = ctx.onNudge(() => {
@@ -66929,7 +66971,7 @@ async function pollUntilReady(ctx, probe2, delay2 = backoffDelay) {
     for (let attempt = 0; ; attempt++) {
       ctx.signal.throwIfAborted();
       nudged = false;
-      const outcome = await probe2(ctx.signal);
+      const outcome = await probe(ctx.signal);
       if (outcome === "ready") return;
       const hurry = outcome === "down";
       const woken = await sleep(hurry && nudged ? MIN_NUDGE_GAP_MS : delay2(attempt), ctx.signal, (fn) => {
@@ -67532,9 +67574,11 @@ async function holdUntilEnd(w) {
   });
   const expiry = (async () => {
     while (Date.now() < w.expiresAt.getTime()) await after(w.expiresAt.getTime() - Date.now());
+    const at = w.expiresAt.toISOString();
+    const byJob = w.jobLimit !== void 0 && w.expiresAt.getTime() >= w.jobLimit.getTime();
     return {
       state: "expired",
-      reason: `the preview reached its duration (expired at ${w.expiresAt.toISOString()})`
+      reason: byJob ? `the job holding the preview reached its time limit (expired at ${at}, before its duration: the build and start took part of the job's time)` : `the preview reached its duration (expired at ${at})`
     };
   })();
   const stopped = new Promise((resolve6) => {
@@ -67560,11 +67604,11 @@ async function holdUntilEnd(w) {
         if (w.superseded && await w.superseded(done.signal)) {
           return { state: "superseded", reason: "a newer run took over this preview" };
         }
-        const request3 = w.request?.();
-        if (request3?.kind === "stop")
-          return { state: "stopped", reason: `@${request3.by} stopped it with \`/preview stop\`` };
-        if (request3?.kind === "extend")
-          return { state: "extend", ms: request3.ms ?? 0, by: request3.by, reason: "/preview extend" };
+        const request2 = w.request?.();
+        if (request2?.kind === "stop")
+          return { state: "stopped", reason: `@${request2.by} stopped it with \`/preview stop\`` };
+        if (request2?.kind === "extend")
+          return { state: "extend", ms: request2.ms ?? 0, by: request2.by, reason: "/preview extend" };
         if (w.prOpen && !await w.prOpen(done.signal)) {
           return { state: "stopped", reason: PR_CLOSED };
         }
@@ -67656,6 +67700,34 @@ var init_hold = __esm({
   }
 });
 
+// src/lifecycle/poll.ts
+function envDuration(raw, fallback) {
+  const ms = raw?.trim() ? parse(raw.trim()) : null;
+  return ms && ms > 0 ? ms : fallback;
+}
+function pollIntervalMs(env) {
+  return envDuration(env.ML_PREVIEW_POLL_INTERVAL, 6e4);
+}
+function tunnelWatchdogMs(env) {
+  return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 3e4);
+}
+function cleanupPatienceMs(env, fallback) {
+  return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
+}
+function holdLimit(env) {
+  const started = Date.now() - process.uptime() * 1e3;
+  return new Date(started + envDuration(env.ML_PREVIEW_JOB_LIMIT, (5 * 60 + 50) * 6e4));
+}
+function previewExpiry(now, durationMs, limit) {
+  return new Date(Math.min(now + durationMs, limit?.getTime() ?? Number.POSITIVE_INFINITY));
+}
+var init_poll2 = __esm({
+  "src/lifecycle/poll.ts"() {
+    "use strict";
+    init_parse_duration();
+  }
+});
+
 // src/lifecycle/share.ts
 async function waitForLocalApp(url, timeoutMs, signal, log2 = silentLogger) {
   const started = Date.now();
@@ -67667,14 +67739,10 @@ async function waitForLocalApp(url, timeoutMs, signal, log2 = silentLogger) {
   log2.info(`Waiting for your app to answer at ${url}\u2026`);
   while (Date.now() < deadline) {
     if (signal.aborted) throw signal.reason ?? new Error("stopped");
-    try {
-      await probe(url, signal);
-      return;
-    } catch (err2) {
-      const e = err2;
-      last = e.code ?? e.message;
-      refusedSince = e.code === "ECONNREFUSED" ? refusedSince ?? Date.now() : void 0;
-    }
+    const answer = await httpAnswer(new URL(url), PROBE_TIMEOUT_MS, signal);
+    if ("status" in answer) return;
+    last = answer.silent ? "timed out" : answer.error;
+    refusedSince = last === "ECONNREFUSED" ? refusedSince ?? Date.now() : void 0;
     if (refusedSince !== void 0 && Date.now() - refusedSince >= REFUSED_GIVE_UP_MS) {
       throw await nothingListens(url, signal);
     }
@@ -67694,10 +67762,7 @@ async function waitForLocalApp(url, timeoutMs, signal, log2 = silentLogger) {
 }
 async function nothingListens(url, signal) {
   const { port: port2 } = new URL(url);
-  const v6 = await probe(`http://[::1]:${port2}`, signal).then(
-    () => true,
-    () => false
-  );
+  const v6 = "status" in await httpAnswer(new URL(`http://[::1]:${port2}`), PROBE_TIMEOUT_MS, signal);
   if (v6) {
     return new PreviewError(
       "ready",
@@ -67711,38 +67776,17 @@ async function nothingListens(url, signal) {
     { code: "NOTHING_LISTENS" }
   );
 }
-function probe(url, signal) {
-  return new Promise((resolve6, reject) => {
-    const req = (0, import_node_http3.request)(url, { method: "GET", timeout: 2e3, signal }, (res) => {
-      res.resume();
-      resolve6();
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
-}
-var import_node_http3, import_promises6, REFUSED_GIVE_UP_MS, PROGRESS_EVERY_MS2;
+var import_promises6, REFUSED_GIVE_UP_MS, PROGRESS_EVERY_MS2, PROBE_TIMEOUT_MS;
 var init_share = __esm({
   "src/lifecycle/share.ts"() {
     "use strict";
-    import_node_http3 = require("node:http");
     import_promises6 = require("node:timers/promises");
     init_errors();
+    init_http();
     init_log();
     REFUSED_GIVE_UP_MS = 3e3;
     PROGRESS_EVERY_MS2 = 5e3;
-  }
-});
-
-// src/tunnel/redact.ts
-function redact(text, secrets) {
-  return scrubSecrets(text.replace(/(authtoken\s*[:=]\s*)\S+/gi, "$1***"), secrets);
-}
-var init_redact = __esm({
-  "src/tunnel/redact.ts"() {
-    "use strict";
-    init_scrub();
+    PROBE_TIMEOUT_MS = 2e3;
   }
 });
 
@@ -67797,12 +67841,15 @@ function firstLine(err2) {
 function allLines(err2) {
   return lines2(err2).join("\n") || "unknown error";
 }
+function redact(text, secrets) {
+  return scrubSecrets(text.replace(/(authtoken\s*[:=]\s*)\S+/gi, "$1***"), secrets);
+}
 var ngrokDocsUrl, TOKEN_PAGE, gh, CONCURRENCY, BILLING, PLANS, VISITOR_PLAN_ERRORS, isPolicyError, ADVICE2;
 var init_ngrok_errors = __esm({
   "src/tunnel/ngrok-errors.ts"() {
     "use strict";
     init_errors();
-    init_redact();
+    init_scrub();
     ngrokDocsUrl = (n) => `https://ngrok.com/docs/errors/err_ngrok_${n}`;
     TOKEN_PAGE = "https://dashboard.ngrok.com/get-started/your-authtoken";
     gh = (expr) => `$${"{{"} ${expr} }}`;
@@ -68755,7 +68802,6 @@ var init_ngrok_session = __esm({
     "use strict";
     ngrok = __toESM(require_ngrok());
     init_ngrok_errors();
-    init_redact();
     init_sleep();
     CONNECT_TIMEOUT_MS = 3e4;
   }
@@ -68970,7 +69016,7 @@ async function runPreview(config, deps) {
   let end;
   try {
     const source = config.source;
-    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker).then(() => removeLeftBehind(deps)).catch((err2) => err2);
+    const engine = source.kind === "share" ? void 0 : engineAnswers(deps.docker, source.kind === "build" ? "build" : "pull").then(() => removeLeftBehind(deps)).catch((err2) => err2);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
     if (prOpen)
       stopPrWatch = watchPullRequest(
@@ -69026,7 +69072,7 @@ async function runPreview(config, deps) {
       await timed("verify", () => verifyTunnel(url, protectionOf(config), { signal }));
     }
     checkStop(signal, superseded);
-    const expiresAt = new Date(Date.now() + config.durationMs);
+    const expiresAt = previewExpiry(Date.now(), config.durationMs, deps.holdLimit);
     live2 = {
       url: tunnel2.url,
       localUrl,
@@ -69065,6 +69111,7 @@ async function runPreview(config, deps) {
       const current = tunnel2;
       const result = await holdUntilEnd({
         expiresAt: live2.expiresAt,
+        jobLimit: deps.holdLimit,
         signal,
         exited: app ? app.exited : new Promise(() => {
         }),
@@ -69113,13 +69160,13 @@ async function runPreview(config, deps) {
       ...extra
     });
   }
-  async function extend(request3) {
+  async function extend(request2) {
     const from = live2.expiresAt.getTime();
     const limit = deps.holdLimit?.getTime() ?? Number.POSITIVE_INFINITY;
-    const to = new Date(Math.max(from, Math.min(from + request3.ms, limit)));
-    const extension = { by: request3.by, requestedMs: request3.ms, grantedMs: to.getTime() - from };
+    const to = new Date(Math.max(from, Math.min(from + request2.ms, limit)));
+    const extension = { by: request2.by, requestedMs: request2.ms, grantedMs: to.getTime() - from };
     log2.info(
-      `@${request3.by} asked to extend the preview by ${request3.ms / 1e3} s; granted ${extension.grantedMs / 1e3} s (expires ${to.toISOString()}).`
+      `@${request2.by} asked to extend the preview by ${request2.ms / 1e3} s; granted ${extension.grantedMs / 1e3} s (expires ${to.toISOString()}).`
     );
     live2 = { ...live2, expiresAt: to, extension };
     await emitLive();
@@ -69149,13 +69196,13 @@ async function appAnswers(url, pollIntervalMs2, signal) {
     return { up: false, why: `GET ${url.pathname} got no answer within ${timeoutMs / 1e3} s` };
   return { up: false, why: `nothing answers on port ${url.port}: ${answer.error}` };
 }
-async function engineAnswers(docker) {
+async function engineAnswers(docker, step) {
   try {
     await docker.ping();
   } catch (err2) {
     const where = engineAddress();
     throw new PreviewError(
-      "build",
+      step,
       `The Docker engine does not answer at ${where} (${err2.message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
       { code: "DOCKER_UNREACHABLE", cause: err2 }
     );
@@ -69222,6 +69269,7 @@ var init_preview = __esm({
     init_cleanup();
     init_early_tunnel();
     init_hold();
+    init_poll2();
     init_share();
     init_tunnel();
     init_protection_rules();
@@ -70710,10 +70758,10 @@ var require_util5 = __commonJS({
       }
       obj[kListeners] = null;
     }
-    function errorRequest2(client, request3, err2) {
+    function errorRequest2(client, request2, err2) {
       try {
-        request3.onError(err2);
-        assert(request3.aborted);
+        request2.onError(err2);
+        assert(request2.aborted);
       } catch (err3) {
         client.emit("error", err3);
       }
@@ -71287,7 +71335,7 @@ var require_request = __commonJS({
         return this;
       }
     };
-    function processHeader(request3, key, val) {
+    function processHeader(request2, key, val) {
       if (val && (typeof val === "object" && !Array.isArray(val))) {
         throw new InvalidArgumentError(`invalid ${key} header`);
       } else if (val === void 0) {
@@ -71334,24 +71382,24 @@ var require_request = __commonJS({
         }
       }
       if (headerName === "host") {
-        if (request3.host !== null) {
+        if (request2.host !== null) {
           throw new InvalidArgumentError("duplicate host header");
         }
         if (typeof val !== "string") {
           throw new InvalidArgumentError("invalid host header");
         }
-        request3.host = val;
+        request2.host = val;
       } else if (headerName === "content-length") {
-        if (request3.contentLength !== null) {
+        if (request2.contentLength !== null) {
           throw new InvalidArgumentError("duplicate content-length header");
         }
-        request3.contentLength = parseInt(val, 10);
-        if (!Number.isFinite(request3.contentLength)) {
+        request2.contentLength = parseInt(val, 10);
+        if (!Number.isFinite(request2.contentLength)) {
           throw new InvalidArgumentError("invalid content-length header");
         }
-      } else if (request3.contentType === null && headerName === "content-type") {
-        request3.contentType = val;
-        request3.headers.push(key, val);
+      } else if (request2.contentType === null && headerName === "content-type") {
+        request2.contentType = val;
+        request2.headers.push(key, val);
       } else if (headerName === "transfer-encoding" || headerName === "keep-alive" || headerName === "upgrade") {
         throw new InvalidArgumentError(`invalid ${headerName} header`);
       } else if (headerName === "connection") {
@@ -71360,12 +71408,12 @@ var require_request = __commonJS({
           throw new InvalidArgumentError("invalid connection header");
         }
         if (value === "close") {
-          request3.reset = true;
+          request2.reset = true;
         }
       } else if (headerName === "expect") {
         throw new NotSupportedError("expect header not supported");
       } else {
-        request3.headers.push(key, val);
+        request2.headers.push(key, val);
       }
     }
     module2.exports = Request;
@@ -73455,11 +73503,11 @@ var require_util6 = __commonJS({
     function normalizeBinaryStringToUtf8(value) {
       return Buffer.from(value, "binary").toString("utf8");
     }
-    function requestCurrentURL(request3) {
-      return request3.urlList[request3.urlList.length - 1];
+    function requestCurrentURL(request2) {
+      return request2.urlList[request2.urlList.length - 1];
     }
-    function requestBadPort(request3) {
-      const url = requestCurrentURL(request3);
+    function requestBadPort(request2) {
+      const url = requestCurrentURL(request2);
       if (urlIsHttpHttpsScheme(url) && badPortsSet.has(url.port)) {
         return "blocked";
       }
@@ -73483,7 +73531,7 @@ var require_util6 = __commonJS({
     function isValidHeaderValue(potentialValue) {
       return (potentialValue[0] === "	" || potentialValue[0] === " " || potentialValue[potentialValue.length - 1] === "	" || potentialValue[potentialValue.length - 1] === " " || potentialValue.includes("\n") || potentialValue.includes("\r") || potentialValue.includes("\0")) === false;
     }
-    function setRequestReferrerPolicyOnRedirect(request3, actualResponse) {
+    function setRequestReferrerPolicyOnRedirect(request2, actualResponse) {
       const { headersList } = actualResponse;
       const policyHeader = (headersList.get("referrer-policy", true) ?? "").split(",");
       let policy = "";
@@ -73497,7 +73545,7 @@ var require_util6 = __commonJS({
         }
       }
       if (policy !== "") {
-        request3.referrerPolicy = policy;
+        request2.referrerPolicy = policy;
       }
     }
     function crossOriginResourcePolicyCheck() {
@@ -73514,33 +73562,33 @@ var require_util6 = __commonJS({
       header = httpRequest2.mode;
       httpRequest2.headersList.set("sec-fetch-mode", header, true);
     }
-    function appendRequestOriginHeader(request3) {
-      let serializedOrigin = request3.origin;
+    function appendRequestOriginHeader(request2) {
+      let serializedOrigin = request2.origin;
       if (serializedOrigin === "client" || serializedOrigin === void 0) {
         return;
       }
-      if (request3.responseTainting === "cors" || request3.mode === "websocket") {
-        request3.headersList.append("origin", serializedOrigin, true);
-      } else if (request3.method !== "GET" && request3.method !== "HEAD") {
-        switch (request3.referrerPolicy) {
+      if (request2.responseTainting === "cors" || request2.mode === "websocket") {
+        request2.headersList.append("origin", serializedOrigin, true);
+      } else if (request2.method !== "GET" && request2.method !== "HEAD") {
+        switch (request2.referrerPolicy) {
           case "no-referrer":
             serializedOrigin = null;
             break;
           case "no-referrer-when-downgrade":
           case "strict-origin":
           case "strict-origin-when-cross-origin":
-            if (request3.origin && urlHasHttpsScheme(request3.origin) && !urlHasHttpsScheme(requestCurrentURL(request3))) {
+            if (request2.origin && urlHasHttpsScheme(request2.origin) && !urlHasHttpsScheme(requestCurrentURL(request2))) {
               serializedOrigin = null;
             }
             break;
           case "same-origin":
-            if (!sameOrigin(request3, requestCurrentURL(request3))) {
+            if (!sameOrigin(request2, requestCurrentURL(request2))) {
               serializedOrigin = null;
             }
             break;
           default:
         }
-        request3.headersList.append("origin", serializedOrigin, true);
+        request2.headersList.append("origin", serializedOrigin, true);
       }
     }
     function coarsenTime(timestamp, crossOriginIsolatedCapability) {
@@ -73594,26 +73642,26 @@ var require_util6 = __commonJS({
         referrerPolicy: policyContainer.referrerPolicy
       };
     }
-    function determineRequestsReferrer(request3) {
-      const policy = request3.referrerPolicy;
+    function determineRequestsReferrer(request2) {
+      const policy = request2.referrerPolicy;
       assert(policy);
       let referrerSource = null;
-      if (request3.referrer === "client") {
+      if (request2.referrer === "client") {
         const globalOrigin = getGlobalOrigin();
         if (!globalOrigin || globalOrigin.origin === "null") {
           return "no-referrer";
         }
         referrerSource = new URL(globalOrigin);
-      } else if (request3.referrer instanceof URL) {
-        referrerSource = request3.referrer;
+      } else if (request2.referrer instanceof URL) {
+        referrerSource = request2.referrer;
       }
       let referrerURL = stripURLForReferrer(referrerSource);
       const referrerOrigin = stripURLForReferrer(referrerSource, true);
       if (referrerURL.toString().length > 4096) {
         referrerURL = referrerOrigin;
       }
-      const areSameOrigin = sameOrigin(request3, referrerURL);
-      const isNonPotentiallyTrustWorthy = isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(request3.url);
+      const areSameOrigin = sameOrigin(request2, referrerURL);
+      const isNonPotentiallyTrustWorthy = isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(request2.url);
       switch (policy) {
         case "origin":
           return referrerOrigin != null ? referrerOrigin : stripURLForReferrer(referrerSource, true);
@@ -73624,7 +73672,7 @@ var require_util6 = __commonJS({
         case "origin-when-cross-origin":
           return areSameOrigin ? referrerURL : referrerOrigin;
         case "strict-origin-when-cross-origin": {
-          const currentURL = requestCurrentURL(request3);
+          const currentURL = requestCurrentURL(request2);
           if (sameOrigin(referrerURL, currentURL)) {
             return referrerURL;
           }
@@ -73785,7 +73833,7 @@ var require_util6 = __commonJS({
       }
       return true;
     }
-    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request3) {
+    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request2) {
     }
     function sameOrigin(A, B) {
       if (A.origin === B.origin && A.origin === "null") {
@@ -75354,11 +75402,11 @@ var require_client_h1 = __commonJS({
           util.destroy(socket2, new SocketError("bad response", util.getSocketInfo(socket2)));
           return -1;
         }
-        const request3 = client[kQueue][client[kRunningIdx]];
-        if (!request3) {
+        const request2 = client[kQueue][client[kRunningIdx]];
+        if (!request2) {
           return -1;
         }
-        request3.onResponseStarted();
+        request2.onResponseStarted();
       }
       onHeaderField(buf) {
         const len = this.headers.length;
@@ -75403,9 +75451,9 @@ var require_client_h1 = __commonJS({
         assert(!socket2.destroyed);
         assert(!this.paused);
         assert((headers.length & 1) === 0);
-        const request3 = client[kQueue][client[kRunningIdx]];
-        assert(request3);
-        assert(request3.upgrade || request3.method === "CONNECT");
+        const request2 = client[kQueue][client[kRunningIdx]];
+        assert(request2);
+        assert(request2.upgrade || request2.method === "CONNECT");
         this.statusCode = null;
         this.statusText = "";
         this.shouldKeepAlive = null;
@@ -75422,9 +75470,9 @@ var require_client_h1 = __commonJS({
         client[kQueue][client[kRunningIdx]++] = null;
         client.emit("disconnect", client[kUrl], [client], new InformationalError("upgrade"));
         try {
-          request3.onUpgrade(statusCode2, headers, socket2, statusText);
+          request2.onUpgrade(statusCode2, headers, socket2, statusText);
         } catch (error2) {
-          util.errorRequest(client, request3, error2);
+          util.errorRequest(client, request2, error2);
           util.destroy(socket2, error2);
         }
         client[kResume]();
@@ -75438,8 +75486,8 @@ var require_client_h1 = __commonJS({
           util.destroy(socket2, new SocketError("bad response", util.getSocketInfo(socket2)));
           return -1;
         }
-        const request3 = client[kQueue][client[kRunningIdx]];
-        if (!request3) {
+        const request2 = client[kQueue][client[kRunningIdx]];
+        if (!request2) {
           return -1;
         }
         assert(!this.upgrade);
@@ -75448,23 +75496,23 @@ var require_client_h1 = __commonJS({
           util.destroy(socket2, new SocketError("bad response", util.getSocketInfo(socket2)));
           return -1;
         }
-        if (upgrade && !request3.upgrade) {
+        if (upgrade && !request2.upgrade) {
           util.destroy(socket2, new SocketError("bad upgrade", util.getSocketInfo(socket2)));
           return -1;
         }
         assert(this.timeoutType === TIMEOUT_HEADERS);
         this.statusCode = statusCode2;
         this.shouldKeepAlive = shouldKeepAlive || // Override llhttp value which does not allow keepAlive for HEAD.
-        request3.method === "HEAD" && !socket2[kReset] && this.connection.toLowerCase() === "keep-alive";
+        request2.method === "HEAD" && !socket2[kReset] && this.connection.toLowerCase() === "keep-alive";
         if (this.statusCode >= 200) {
-          const bodyTimeout = request3.bodyTimeout != null ? request3.bodyTimeout : client[kBodyTimeout];
+          const bodyTimeout = request2.bodyTimeout != null ? request2.bodyTimeout : client[kBodyTimeout];
           this.setTimeout(bodyTimeout, TIMEOUT_BODY);
         } else if (this.timeout) {
           if (this.timeout.refresh) {
             this.timeout.refresh();
           }
         }
-        if (request3.method === "CONNECT") {
+        if (request2.method === "CONNECT") {
           assert(client[kRunning] === 1);
           this.upgrade = true;
           return 2;
@@ -75495,11 +75543,11 @@ var require_client_h1 = __commonJS({
         } else {
           socket2[kReset] = true;
         }
-        const pause2 = request3.onHeaders(statusCode2, headers, this.resume, statusText) === false;
-        if (request3.aborted) {
+        const pause2 = request2.onHeaders(statusCode2, headers, this.resume, statusText) === false;
+        if (request2.aborted) {
           return -1;
         }
-        if (request3.method === "HEAD") {
+        if (request2.method === "HEAD") {
           return 1;
         }
         if (statusCode2 < 200) {
@@ -75516,8 +75564,8 @@ var require_client_h1 = __commonJS({
         if (socket2.destroyed) {
           return -1;
         }
-        const request3 = client[kQueue][client[kRunningIdx]];
-        assert(request3);
+        const request2 = client[kQueue][client[kRunningIdx]];
+        assert(request2);
         assert(this.timeoutType === TIMEOUT_BODY);
         if (this.timeout) {
           if (this.timeout.refresh) {
@@ -75530,7 +75578,7 @@ var require_client_h1 = __commonJS({
           return -1;
         }
         this.bytesRead += buf.length;
-        if (request3.onData(buf) === false) {
+        if (request2.onData(buf) === false) {
           return constants5.ERROR.PAUSED;
         }
       }
@@ -75544,8 +75592,8 @@ var require_client_h1 = __commonJS({
         }
         assert(statusCode2 >= 100);
         assert((this.headers.length & 1) === 0);
-        const request3 = client[kQueue][client[kRunningIdx]];
-        assert(request3);
+        const request2 = client[kQueue][client[kRunningIdx]];
+        assert(request2);
         this.statusCode = null;
         this.statusText = "";
         this.bytesRead = 0;
@@ -75557,11 +75605,11 @@ var require_client_h1 = __commonJS({
         if (statusCode2 < 200) {
           return;
         }
-        if (request3.method !== "HEAD" && contentLength && bytesRead !== parseInt(contentLength, 10)) {
+        if (request2.method !== "HEAD" && contentLength && bytesRead !== parseInt(contentLength, 10)) {
           util.destroy(socket2, new ResponseContentLengthMismatchError());
           return -1;
         }
-        request3.onComplete(headers);
+        request2.onComplete(headers);
         client[kQueue][client[kRunningIdx]++] = null;
         socket2[kSocketUsed] = true;
         if (socket2[kWriting]) {
@@ -75659,13 +75707,13 @@ var require_client_h1 = __commonJS({
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
-            const request3 = requests[i];
-            util.errorRequest(client2, request3, err2);
+            const request2 = requests[i];
+            util.errorRequest(client2, request2, err2);
           }
         } else if (client2[kRunning] > 0 && err2.code !== "UND_ERR_INFO") {
-          const request3 = client2[kQueue][client2[kRunningIdx]];
+          const request2 = client2[kQueue][client2[kRunningIdx]];
           client2[kQueue][client2[kRunningIdx]++] = null;
-          util.errorRequest(client2, request3, err2);
+          util.errorRequest(client2, request2, err2);
         }
         client2[kPendingIdx] = client2[kRunningIdx];
         assert(client2[kRunning] === 0);
@@ -75695,18 +75743,18 @@ var require_client_h1 = __commonJS({
         get destroyed() {
           return socket2.destroyed;
         },
-        busy(request3) {
+        busy(request2) {
           if (socket2[kWriting] || socket2[kReset] || socket2[kBlocking] || socket2[kIdleSocketValidation] === 1) {
             return true;
           }
-          if (request3) {
-            if (client[kRunning] > 0 && !request3.idempotent) {
+          if (request2) {
+            if (client[kRunning] > 0 && !request2.idempotent) {
               return true;
             }
-            if (client[kRunning] > 0 && (request3.upgrade || request3.method === "CONNECT")) {
+            if (client[kRunning] > 0 && (request2.upgrade || request2.method === "CONNECT")) {
               return true;
             }
-            if (client[kRunning] > 0 && util.bodyLength(request3.body) !== 0 && (util.isStream(request3.body) || util.isAsyncIterable(request3.body) || util.isFormDataLike(request3.body))) {
+            if (client[kRunning] > 0 && util.bodyLength(request2.body) !== 0 && (util.isStream(request2.body) || util.isAsyncIterable(request2.body) || util.isFormDataLike(request2.body))) {
               return true;
             }
           }
@@ -75772,8 +75820,8 @@ var require_client_h1 = __commonJS({
           }
         } else if (client[kRunning] > 0 && socket2[kParser].statusCode < 200) {
           if (socket2[kParser].timeoutType !== TIMEOUT_HEADERS) {
-            const request3 = client[kQueue][client[kRunningIdx]];
-            const headersTimeout = request3.headersTimeout != null ? request3.headersTimeout : client[kHeadersTimeout];
+            const request2 = client[kQueue][client[kRunningIdx]];
+            const headersTimeout = request2.headersTimeout != null ? request2.headersTimeout : client[kHeadersTimeout];
             socket2[kParser].setTimeout(headersTimeout, TIMEOUT_HEADERS);
           }
         }
@@ -75782,26 +75830,26 @@ var require_client_h1 = __commonJS({
     function shouldSendContentLength(method) {
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
-    function writeH1(client, request3) {
-      const { method, path: path4, host, upgrade, blocking, reset } = request3;
-      let { body: body2, headers, contentLength } = request3;
+    function writeH1(client, request2) {
+      const { method, path: path4, host, upgrade, blocking, reset } = request2;
+      let { body: body2, headers, contentLength } = request2;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body2)) {
         if (!extractBody) {
           extractBody = require_body().extractBody;
         }
         const [bodyStream, contentType] = extractBody(body2);
-        if (request3.contentType == null) {
+        if (request2.contentType == null) {
           headers.push("content-type", contentType);
         }
         body2 = bodyStream.stream;
         contentLength = bodyStream.length;
-      } else if (util.isBlobLike(body2) && request3.contentType == null) {
+      } else if (util.isBlobLike(body2) && request2.contentType == null) {
         const contentType = body2.type;
         if (contentType) {
           const contentTypeValue = `${contentType}`;
           if (!util.isValidHeaderValue(contentTypeValue)) {
-            util.errorRequest(client, request3, new InvalidArgumentError("invalid content-type header"));
+            util.errorRequest(client, request2, new InvalidArgumentError("invalid content-type header"));
             return false;
           }
           headers.push("content-type", contentTypeValue);
@@ -75813,14 +75861,14 @@ var require_client_h1 = __commonJS({
       const bodyLength = util.bodyLength(body2);
       contentLength = bodyLength ?? contentLength;
       if (contentLength === null) {
-        contentLength = request3.contentLength;
+        contentLength = request2.contentLength;
       }
       if (contentLength === 0 && !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength !== null && request3.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request2.contentLength !== null && request2.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request2, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -75828,25 +75876,25 @@ var require_client_h1 = __commonJS({
       const socket2 = client[kSocket];
       clearIdleSocketValidation(socket2);
       const abort = (error2) => {
-        if (request3.aborted) {
+        if (request2.aborted) {
           return;
         }
-        if (request3.completed) {
-          if (request3.upgrade || request3.method === "CONNECT") {
+        if (request2.completed) {
+          if (request2.upgrade || request2.method === "CONNECT") {
             util.destroy(socket2, new InformationalError("aborted"));
           }
           return;
         }
-        util.errorRequest(client, request3, error2 || new RequestAbortedError());
+        util.errorRequest(client, request2, error2 || new RequestAbortedError());
         util.destroy(body2);
         util.destroy(socket2, new InformationalError("aborted"));
       };
       try {
-        request3.onConnect(abort);
+        request2.onConnect(abort);
       } catch (err2) {
-        util.errorRequest(client, request3, err2);
+        util.errorRequest(client, request2, err2);
       }
-      if (request3.aborted) {
+      if (request2.aborted) {
         return false;
       }
       if (method === "HEAD") {
@@ -75897,31 +75945,31 @@ upgrade: ${upgrade}\r
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request: request3, headers: header, socket: socket2 });
+        channels.sendHeaders.publish({ request: request2, headers: header, socket: socket2 });
       }
       if (!body2 || bodyLength === 0) {
-        writeBuffer(abort, null, client, request3, socket2, contentLength, header, expectsPayload);
+        writeBuffer(abort, null, client, request2, socket2, contentLength, header, expectsPayload);
       } else if (util.isBuffer(body2)) {
-        writeBuffer(abort, body2, client, request3, socket2, contentLength, header, expectsPayload);
+        writeBuffer(abort, body2, client, request2, socket2, contentLength, header, expectsPayload);
       } else if (util.isBlobLike(body2)) {
         if (typeof body2.stream === "function") {
-          writeIterable(abort, body2.stream(), client, request3, socket2, contentLength, header, expectsPayload);
+          writeIterable(abort, body2.stream(), client, request2, socket2, contentLength, header, expectsPayload);
         } else {
-          writeBlob(abort, body2, client, request3, socket2, contentLength, header, expectsPayload);
+          writeBlob(abort, body2, client, request2, socket2, contentLength, header, expectsPayload);
         }
       } else if (util.isStream(body2)) {
-        writeStream(abort, body2, client, request3, socket2, contentLength, header, expectsPayload);
+        writeStream(abort, body2, client, request2, socket2, contentLength, header, expectsPayload);
       } else if (util.isIterable(body2)) {
-        writeIterable(abort, body2, client, request3, socket2, contentLength, header, expectsPayload);
+        writeIterable(abort, body2, client, request2, socket2, contentLength, header, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body2, client, request3, socket2, contentLength, header, expectsPayload) {
+    function writeStream(abort, body2, client, request2, socket2, contentLength, header, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished = false;
-      const writer = new AsyncWriter({ abort, socket: socket2, request: request3, contentLength, client, expectsPayload, header });
+      const writer = new AsyncWriter({ abort, socket: socket2, request: request2, contentLength, client, expectsPayload, header });
       const onData = function(chunk) {
         if (finished) {
           return;
@@ -75987,7 +76035,7 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body2, client, request3, socket2, contentLength, header, expectsPayload) {
+    function writeBuffer(abort, body2, client, request2, socket2, contentLength, header, expectsPayload) {
       try {
         if (!body2) {
           if (contentLength === 0) {
@@ -76007,18 +76055,18 @@ upgrade: ${upgrade}\r
 `, "latin1");
           socket2.write(body2);
           socket2.uncork();
-          request3.onBodySent(body2);
-          if (!expectsPayload && request3.reset !== false) {
+          request2.onBodySent(body2);
+          if (!expectsPayload && request2.reset !== false) {
             socket2[kReset] = true;
           }
         }
-        request3.onRequestSent();
+        request2.onRequestSent();
         client[kResume]();
       } catch (err2) {
         abort(err2);
       }
     }
-    async function writeBlob(abort, body2, client, request3, socket2, contentLength, header, expectsPayload) {
+    async function writeBlob(abort, body2, client, request2, socket2, contentLength, header, expectsPayload) {
       assert(contentLength === body2.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body2.size) {
@@ -76031,9 +76079,9 @@ upgrade: ${upgrade}\r
 `, "latin1");
         socket2.write(buffer);
         socket2.uncork();
-        request3.onBodySent(buffer);
-        request3.onRequestSent();
-        if (!expectsPayload && request3.reset !== false) {
+        request2.onBodySent(buffer);
+        request2.onRequestSent();
+        if (!expectsPayload && request2.reset !== false) {
           socket2[kReset] = true;
         }
         client[kResume]();
@@ -76041,7 +76089,7 @@ upgrade: ${upgrade}\r
         abort(err2);
       }
     }
-    async function writeIterable(abort, body2, client, request3, socket2, contentLength, header, expectsPayload) {
+    async function writeIterable(abort, body2, client, request2, socket2, contentLength, header, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -76060,7 +76108,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket2.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket: socket2, request: request3, contentLength, client, expectsPayload, header });
+      const writer = new AsyncWriter({ abort, socket: socket2, request: request2, contentLength, client, expectsPayload, header });
       try {
         for await (const chunk of body2) {
           if (socket2[kError]) {
@@ -76078,9 +76126,9 @@ upgrade: ${upgrade}\r
       }
     }
     var AsyncWriter = class {
-      constructor({ abort, socket: socket2, request: request3, contentLength, client, expectsPayload, header }) {
+      constructor({ abort, socket: socket2, request: request2, contentLength, client, expectsPayload, header }) {
         this.socket = socket2;
-        this.request = request3;
+        this.request = request2;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
@@ -76090,7 +76138,7 @@ upgrade: ${upgrade}\r
         socket2[kWriting] = true;
       }
       write(chunk) {
-        const { socket: socket2, request: request3, contentLength, client, bytesWritten, expectsPayload, header } = this;
+        const { socket: socket2, request: request2, contentLength, client, bytesWritten, expectsPayload, header } = this;
         if (socket2[kError]) {
           throw socket2[kError];
         }
@@ -76109,7 +76157,7 @@ upgrade: ${upgrade}\r
         }
         socket2.cork();
         if (bytesWritten === 0) {
-          if (!expectsPayload && request3.reset !== false) {
+          if (!expectsPayload && request2.reset !== false) {
             socket2[kReset] = true;
           }
           if (contentLength === null) {
@@ -76129,7 +76177,7 @@ ${len.toString(16)}\r
         this.bytesWritten += len;
         const ret = socket2.write(chunk);
         socket2.uncork();
-        request3.onBodySent(chunk);
+        request2.onBodySent(chunk);
         if (!ret) {
           if (socket2[kParser].timeout && socket2[kParser].timeoutType === TIMEOUT_HEADERS) {
             if (socket2[kParser].timeout.refresh) {
@@ -76140,8 +76188,8 @@ ${len.toString(16)}\r
         return ret;
       }
       end() {
-        const { socket: socket2, contentLength, client, bytesWritten, expectsPayload, header, request: request3 } = this;
-        request3.onRequestSent();
+        const { socket: socket2, contentLength, client, bytesWritten, expectsPayload, header, request: request2 } = this;
+        request2.onRequestSent();
         socket2[kWriting] = false;
         if (socket2[kError]) {
           throw socket2[kError];
@@ -76286,8 +76334,8 @@ var require_client_h2 = __commonJS({
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i = 0; i < requests.length; i++) {
-            const request3 = requests[i];
-            util.errorRequest(client2, request3, err2);
+            const request2 = requests[i];
+            util.errorRequest(client2, request2, err2);
           }
         }
       });
@@ -76379,9 +76427,9 @@ var require_client_h2 = __commonJS({
       }
       util.destroy(this[kSocket], err2);
       if (client[kRunningIdx] < client[kQueue].length) {
-        const request3 = client[kQueue][client[kRunningIdx]];
+        const request2 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util.errorRequest(client, request3, err2);
+        util.errorRequest(client, request2, err2);
         client[kPendingIdx] = client[kRunningIdx];
       }
       assert(client[kRunning] === 0);
@@ -76391,12 +76439,12 @@ var require_client_h2 = __commonJS({
     function shouldSendContentLength(method) {
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
-    function writeH2(client, request3) {
+    function writeH2(client, request2) {
       const session = client[kHTTP2Session];
-      const { method, path: path4, host, upgrade, expectContinue, signal, headers: reqHeaders } = request3;
-      let { body: body2 } = request3;
+      const { method, path: path4, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
+      let { body: body2 } = request2;
       if (upgrade) {
-        util.errorRequest(client, request3, new Error("Upgrade not supported for H2"));
+        util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
         return false;
       }
       const headers = {};
@@ -76420,17 +76468,17 @@ var require_client_h2 = __commonJS({
       headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname3}${port2 ? `:${port2}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error2) => {
-        if (request3.aborted) {
+        if (request2.aborted) {
           return;
         }
-        if (request3.completed) {
+        if (request2.completed) {
           if (method === "CONNECT" && stream != null) {
             util.destroy(stream, error2 || new RequestAbortedError());
           }
           return;
         }
         error2 = error2 || new RequestAbortedError();
-        util.errorRequest(client, request3, error2);
+        util.errorRequest(client, request2, error2);
         if (stream != null) {
           util.destroy(stream, error2);
         }
@@ -76439,11 +76487,11 @@ var require_client_h2 = __commonJS({
         client[kResume]();
       };
       try {
-        request3.onConnect(abort);
+        request2.onConnect(abort);
       } catch (err2) {
-        util.errorRequest(client, request3, err2);
+        util.errorRequest(client, request2, err2);
       }
-      if (request3.aborted) {
+      if (request2.aborted) {
         return false;
       }
       if (method === "CONNECT") {
@@ -76453,22 +76501,22 @@ var require_client_h2 = __commonJS({
         const onResponse = (headers2) => {
           upgradeResponseFinished = true;
           stream.off(errorMonitor, onUpgradeError);
-          request3.onUpgradeResponse(Number(headers2[HTTP2_HEADER_STATUS]), headers2, parseH2ResponseHeaders);
+          request2.onUpgradeResponse(Number(headers2[HTTP2_HEADER_STATUS]), headers2, parseH2ResponseHeaders);
         };
         const onUpgradeError = (error2) => {
           upgradeResponseFinished = true;
           stream.off("response", onResponse);
-          request3.onUpgradeError(error2);
+          request2.onUpgradeError(error2);
         };
         const onReady = () => {
           try {
-            request3.onUpgrade(null, null, stream);
+            request2.onUpgrade(null, null, stream);
           } catch (error2) {
             stream.off("response", onResponse);
             abort(error2);
             return;
           }
-          if (request3.aborted) {
+          if (request2.aborted) {
             return;
           }
           stream.off("error", abort);
@@ -76480,10 +76528,10 @@ var require_client_h2 = __commonJS({
         ++session[kOpenStreams];
         onReady();
         stream.once("close", () => {
-          if (!upgradeResponseFinished && request3.completed) {
+          if (!upgradeResponseFinished && request2.completed) {
             stream.off("response", onResponse);
             stream.off(errorMonitor, onUpgradeError);
-            request3.onUpgradeError(new InformationalError(`HTTP/2: "stream error" received - code ${stream.rstCode}`));
+            request2.onUpgradeError(new InformationalError(`HTTP/2: "stream error" received - code ${stream.rstCode}`));
           }
           session[kOpenStreams] -= 1;
           if (session[kOpenStreams] === 0) session.unref();
@@ -76505,14 +76553,14 @@ var require_client_h2 = __commonJS({
         contentLength = bodyStream.length;
       }
       if (contentLength == null) {
-        contentLength = request3.contentLength;
+        contentLength = request2.contentLength;
       }
       if (contentLength === 0 || !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength != null && request3.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request2.contentLength != null && request2.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request2, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -76537,25 +76585,25 @@ var require_client_h2 = __commonJS({
       ++session[kOpenStreams];
       stream.once("response", (headers2) => {
         const { [HTTP2_HEADER_STATUS]: statusCode2, ...realHeaders } = headers2;
-        request3.onResponseStarted();
-        if (request3.aborted) {
+        request2.onResponseStarted();
+        if (request2.aborted) {
           const err2 = new RequestAbortedError();
-          util.errorRequest(client, request3, err2);
+          util.errorRequest(client, request2, err2);
           util.destroy(stream, err2);
           return;
         }
-        if (request3.onHeaders(Number(statusCode2), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
+        if (request2.onHeaders(Number(statusCode2), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
           stream.pause();
         }
         stream.on("data", (chunk) => {
-          if (request3.onData(chunk) === false) {
+          if (request2.onData(chunk) === false) {
             stream.pause();
           }
         });
       });
       stream.once("end", () => {
         if (stream.state?.state == null || stream.state.state < 6) {
-          request3.onComplete([]);
+          request2.onComplete([]);
         }
         if (session[kOpenStreams] === 0) {
           session.unref();
@@ -76585,7 +76633,7 @@ var require_client_h2 = __commonJS({
             stream,
             null,
             client,
-            request3,
+            request2,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -76596,7 +76644,7 @@ var require_client_h2 = __commonJS({
             stream,
             body2,
             client,
-            request3,
+            request2,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -76608,7 +76656,7 @@ var require_client_h2 = __commonJS({
               stream,
               body2.stream(),
               client,
-              request3,
+              request2,
               client[kSocket],
               contentLength,
               expectsPayload
@@ -76619,7 +76667,7 @@ var require_client_h2 = __commonJS({
               stream,
               body2,
               client,
-              request3,
+              request2,
               client[kSocket],
               contentLength,
               expectsPayload
@@ -76633,7 +76681,7 @@ var require_client_h2 = __commonJS({
             stream,
             body2,
             client,
-            request3,
+            request2,
             contentLength
           );
         } else if (util.isIterable(body2)) {
@@ -76642,7 +76690,7 @@ var require_client_h2 = __commonJS({
             stream,
             body2,
             client,
-            request3,
+            request2,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -76652,7 +76700,7 @@ var require_client_h2 = __commonJS({
         }
       }
     }
-    function writeBuffer(abort, h2stream, body2, client, request3, socket2, contentLength, expectsPayload) {
+    function writeBuffer(abort, h2stream, body2, client, request2, socket2, contentLength, expectsPayload) {
       try {
         if (body2 != null && util.isBuffer(body2)) {
           assert(contentLength === body2.byteLength, "buffer body must have content length");
@@ -76660,18 +76708,18 @@ var require_client_h2 = __commonJS({
           h2stream.write(body2);
           h2stream.uncork();
           h2stream.end();
-          request3.onBodySent(body2);
+          request2.onBodySent(body2);
         }
         if (!expectsPayload) {
           socket2[kReset] = true;
         }
-        request3.onRequestSent();
+        request2.onRequestSent();
         client[kResume]();
       } catch (error2) {
         abort(error2);
       }
     }
-    function writeStream(abort, socket2, expectsPayload, h2stream, body2, client, request3, contentLength) {
+    function writeStream(abort, socket2, expectsPayload, h2stream, body2, client, request2, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       const pipe = pipeline2(
         body2,
@@ -76682,7 +76730,7 @@ var require_client_h2 = __commonJS({
             abort(err2);
           } else {
             util.removeAllListeners(pipe);
-            request3.onRequestSent();
+            request2.onRequestSent();
             if (!expectsPayload) {
               socket2[kReset] = true;
             }
@@ -76692,10 +76740,10 @@ var require_client_h2 = __commonJS({
       );
       util.addListener(pipe, "data", onPipeData);
       function onPipeData(chunk) {
-        request3.onBodySent(chunk);
+        request2.onBodySent(chunk);
       }
     }
-    async function writeBlob(abort, h2stream, body2, client, request3, socket2, contentLength, expectsPayload) {
+    async function writeBlob(abort, h2stream, body2, client, request2, socket2, contentLength, expectsPayload) {
       assert(contentLength === body2.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body2.size) {
@@ -76706,8 +76754,8 @@ var require_client_h2 = __commonJS({
         h2stream.write(buffer);
         h2stream.uncork();
         h2stream.end();
-        request3.onBodySent(buffer);
-        request3.onRequestSent();
+        request2.onBodySent(buffer);
+        request2.onRequestSent();
         if (!expectsPayload) {
           socket2[kReset] = true;
         }
@@ -76716,7 +76764,7 @@ var require_client_h2 = __commonJS({
         abort(err2);
       }
     }
-    async function writeIterable(abort, h2stream, body2, client, request3, socket2, contentLength, expectsPayload) {
+    async function writeIterable(abort, h2stream, body2, client, request2, socket2, contentLength, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -76741,13 +76789,13 @@ var require_client_h2 = __commonJS({
             throw socket2[kError];
           }
           const res = h2stream.write(chunk);
-          request3.onBodySent(chunk);
+          request2.onBodySent(chunk);
           if (!res) {
             await waitForDrain();
           }
         }
         h2stream.end();
-        request3.onRequestSent();
+        request2.onRequestSent();
         if (!expectsPayload) {
           socket2[kReset] = true;
         }
@@ -77195,10 +77243,10 @@ var require_client3 = __commonJS({
       }
       [kDispatch](opts, handler2) {
         const origin = opts.origin || this[kUrl].origin;
-        const request3 = new Request(origin, opts, handler2);
-        this[kQueue].push(request3);
+        const request2 = new Request(origin, opts, handler2);
+        this[kQueue].push(request2);
         if (this[kResuming]) {
-        } else if (util.bodyLength(request3.body) == null && util.isIterable(request3.body)) {
+        } else if (util.bodyLength(request2.body) == null && util.isIterable(request2.body)) {
           this[kResuming] = 1;
           queueMicrotask(() => resume(this));
         } else {
@@ -77222,8 +77270,8 @@ var require_client3 = __commonJS({
         return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
-            const request3 = requests[i];
-            util.errorRequest(this, request3, err2);
+            const request2 = requests[i];
+            util.errorRequest(this, request2, err2);
           }
           const callback = () => {
             if (this[kClosedResolve]) {
@@ -77248,8 +77296,8 @@ var require_client3 = __commonJS({
         assert(client[kPendingIdx] === client[kRunningIdx]);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i = 0; i < requests.length; i++) {
-          const request3 = requests[i];
-          util.errorRequest(client, request3, err2);
+          const request2 = requests[i];
+          util.errorRequest(client, request2, err2);
         }
         assert(client[kSize] === 0);
       }
@@ -77352,8 +77400,8 @@ var require_client3 = __commonJS({
         if (err2.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
           assert(client[kRunning] === 0);
           while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
-            const request3 = client[kQueue][client[kPendingIdx]++];
-            util.errorRequest(client, request3, err2);
+            const request2 = client[kQueue][client[kPendingIdx]++];
+            util.errorRequest(client, request2, err2);
           }
         } else {
           onError(client, err2);
@@ -77410,12 +77458,12 @@ var require_client3 = __commonJS({
         if (client[kRunning] >= (getPipelining(client) || 1)) {
           return;
         }
-        const request3 = client[kQueue][client[kPendingIdx]];
-        if (client[kUrl].protocol === "https:" && client[kServerName] !== request3.servername) {
+        const request2 = client[kQueue][client[kPendingIdx]];
+        if (client[kUrl].protocol === "https:" && client[kServerName] !== request2.servername) {
           if (client[kRunning] > 0) {
             return;
           }
-          client[kServerName] = request3.servername;
+          client[kServerName] = request2.servername;
           client[kHTTPContext]?.destroy(new InformationalError("servername changed"), () => {
             client[kHTTPContext] = null;
             resume(client);
@@ -77431,10 +77479,10 @@ var require_client3 = __commonJS({
         if (client[kHTTPContext].destroyed) {
           return;
         }
-        if (client[kHTTPContext].busy(request3)) {
+        if (client[kHTTPContext].busy(request2)) {
           return;
         }
-        if (!request3.aborted && client[kHTTPContext].write(request3)) {
+        if (!request2.aborted && client[kHTTPContext].write(request2)) {
           client[kPendingIdx]++;
         } else {
           client[kQueue].splice(client[kPendingIdx], 1);
@@ -79284,10 +79332,10 @@ var require_api_request = __commonJS({
         }
       }
     };
-    function request3(opts, callback) {
+    function request2(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve6, reject) => {
-          request3.call(this, opts, (err2, data) => {
+          request2.call(this, opts, (err2, data) => {
             return err2 ? reject(err2) : resolve6(data);
           });
         });
@@ -79302,7 +79350,7 @@ var require_api_request = __commonJS({
         queueMicrotask(() => callback(err2, { opaque }));
       }
     }
-    module2.exports = request3;
+    module2.exports = request2;
     module2.exports.RequestHandler = RequestHandler;
   }
 });
@@ -82209,7 +82257,7 @@ var require_request2 = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         input = webidl.converters.RequestInfo(input, prefix, "input");
         init = webidl.converters.RequestInit(init, prefix, "init");
-        let request3 = null;
+        let request2 = null;
         let fallbackMode = null;
         const baseUrl = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
@@ -82226,18 +82274,18 @@ var require_request2 = __commonJS({
               "Request cannot be constructed from a URL that includes credentials: " + input
             );
           }
-          request3 = makeRequest({ urlList: [parsedURL] });
+          request2 = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
           this[kDispatcher] = init.dispatcher || input[kDispatcher];
           assert(input instanceof _Request);
-          request3 = input[kState];
+          request2 = input[kState];
           signal = input[kSignal];
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window2 = "client";
-        if (request3.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request3.window, origin)) {
-          window2 = request3.window;
+        if (request2.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request2.window, origin)) {
+          window2 = request2.window;
         }
         if (init.window != null) {
           throw new TypeError(`'window' option '${window2}' must be null`);
@@ -82245,66 +82293,66 @@ var require_request2 = __commonJS({
         if ("window" in init) {
           window2 = "no-window";
         }
-        request3 = makeRequest({
+        request2 = makeRequest({
           // URL request’s URL.
           // undici implementation note: this is set as the first item in request's urlList in makeRequest
           // method request’s method.
-          method: request3.method,
+          method: request2.method,
           // header list A copy of request’s header list.
           // undici implementation note: headersList is cloned in makeRequest
-          headersList: request3.headersList,
+          headersList: request2.headersList,
           // unsafe-request flag Set.
-          unsafeRequest: request3.unsafeRequest,
+          unsafeRequest: request2.unsafeRequest,
           // client This’s relevant settings object.
           client: environmentSettingsObject.settingsObject,
           // window window.
           window: window2,
           // priority request’s priority.
-          priority: request3.priority,
+          priority: request2.priority,
           // origin request’s origin. The propagation of the origin is only significant for navigation requests
           // being handled by a service worker. In this scenario a request can have an origin that is different
           // from the current client.
-          origin: request3.origin,
+          origin: request2.origin,
           // referrer request’s referrer.
-          referrer: request3.referrer,
+          referrer: request2.referrer,
           // referrer policy request’s referrer policy.
-          referrerPolicy: request3.referrerPolicy,
+          referrerPolicy: request2.referrerPolicy,
           // mode request’s mode.
-          mode: request3.mode,
+          mode: request2.mode,
           // credentials mode request’s credentials mode.
-          credentials: request3.credentials,
+          credentials: request2.credentials,
           // cache mode request’s cache mode.
-          cache: request3.cache,
+          cache: request2.cache,
           // redirect mode request’s redirect mode.
-          redirect: request3.redirect,
+          redirect: request2.redirect,
           // integrity metadata request’s integrity metadata.
-          integrity: request3.integrity,
+          integrity: request2.integrity,
           // keepalive request’s keepalive.
-          keepalive: request3.keepalive,
+          keepalive: request2.keepalive,
           // reload-navigation flag request’s reload-navigation flag.
-          reloadNavigation: request3.reloadNavigation,
+          reloadNavigation: request2.reloadNavigation,
           // history-navigation flag request’s history-navigation flag.
-          historyNavigation: request3.historyNavigation,
+          historyNavigation: request2.historyNavigation,
           // URL list A clone of request’s URL list.
-          urlList: [...request3.urlList]
+          urlList: [...request2.urlList]
         });
         const initHasKey = Object.keys(init).length !== 0;
         if (initHasKey) {
-          if (request3.mode === "navigate") {
-            request3.mode = "same-origin";
+          if (request2.mode === "navigate") {
+            request2.mode = "same-origin";
           }
-          request3.reloadNavigation = false;
-          request3.historyNavigation = false;
-          request3.origin = "client";
-          request3.referrer = "client";
-          request3.referrerPolicy = "";
-          request3.url = request3.urlList[request3.urlList.length - 1];
-          request3.urlList = [request3.url];
+          request2.reloadNavigation = false;
+          request2.historyNavigation = false;
+          request2.origin = "client";
+          request2.referrer = "client";
+          request2.referrerPolicy = "";
+          request2.url = request2.urlList[request2.urlList.length - 1];
+          request2.urlList = [request2.url];
         }
         if (init.referrer !== void 0) {
           const referrer = init.referrer;
           if (referrer === "") {
-            request3.referrer = "no-referrer";
+            request2.referrer = "no-referrer";
           } else {
             let parsedReferrer;
             try {
@@ -82313,14 +82361,14 @@ var require_request2 = __commonJS({
               throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err2 });
             }
             if (parsedReferrer.protocol === "about:" && parsedReferrer.hostname === "client" || origin && !sameOrigin(parsedReferrer, environmentSettingsObject.settingsObject.baseUrl)) {
-              request3.referrer = "client";
+              request2.referrer = "client";
             } else {
-              request3.referrer = parsedReferrer;
+              request2.referrer = parsedReferrer;
             }
           }
         }
         if (init.referrerPolicy !== void 0) {
-          request3.referrerPolicy = init.referrerPolicy;
+          request2.referrerPolicy = init.referrerPolicy;
         }
         let mode;
         if (init.mode !== void 0) {
@@ -82335,33 +82383,33 @@ var require_request2 = __commonJS({
           });
         }
         if (mode != null) {
-          request3.mode = mode;
+          request2.mode = mode;
         }
         if (init.credentials !== void 0) {
-          request3.credentials = init.credentials;
+          request2.credentials = init.credentials;
         }
         if (init.cache !== void 0) {
-          request3.cache = init.cache;
+          request2.cache = init.cache;
         }
-        if (request3.cache === "only-if-cached" && request3.mode !== "same-origin") {
+        if (request2.cache === "only-if-cached" && request2.mode !== "same-origin") {
           throw new TypeError(
             "'only-if-cached' can be set only with 'same-origin' mode"
           );
         }
         if (init.redirect !== void 0) {
-          request3.redirect = init.redirect;
+          request2.redirect = init.redirect;
         }
         if (init.integrity != null) {
-          request3.integrity = String(init.integrity);
+          request2.integrity = String(init.integrity);
         }
         if (init.keepalive !== void 0) {
-          request3.keepalive = Boolean(init.keepalive);
+          request2.keepalive = Boolean(init.keepalive);
         }
         if (init.method !== void 0) {
           let method = init.method;
           const mayBeNormalized = normalizedMethodRecords[method];
           if (mayBeNormalized !== void 0) {
-            request3.method = mayBeNormalized;
+            request2.method = mayBeNormalized;
           } else {
             if (!isValidHTTPToken(method)) {
               throw new TypeError(`'${method}' is not a valid HTTP method.`);
@@ -82371,9 +82419,9 @@ var require_request2 = __commonJS({
               throw new TypeError(`'${method}' HTTP method is unsupported.`);
             }
             method = normalizedMethodRecordsBase[upperCase] ?? method;
-            request3.method = method;
+            request2.method = method;
           }
-          if (!patchMethodWarning && request3.method === "patch") {
+          if (!patchMethodWarning && request2.method === "patch") {
             process.emitWarning("Using `patch` is highly likely to result in a `405 Method Not Allowed`. `PATCH` is much more likely to succeed.", {
               code: "UNDICI-FETCH-patch"
             });
@@ -82383,7 +82431,7 @@ var require_request2 = __commonJS({
         if (init.signal !== void 0) {
           signal = init.signal;
         }
-        this[kState] = request3;
+        this[kState] = request2;
         const ac = new AbortController();
         this[kSignal] = ac.signal;
         if (signal != null) {
@@ -82411,12 +82459,12 @@ var require_request2 = __commonJS({
           }
         }
         this[kHeaders] = new Headers2(kConstruct);
-        setHeadersList(this[kHeaders], request3.headersList);
+        setHeadersList(this[kHeaders], request2.headersList);
         setHeadersGuard(this[kHeaders], "request");
         if (mode === "no-cors") {
-          if (!corsSafeListedMethodsSet.has(request3.method)) {
+          if (!corsSafeListedMethodsSet.has(request2.method)) {
             throw new TypeError(
-              `'${request3.method} is unsupported in no-cors mode.`
+              `'${request2.method} is unsupported in no-cors mode.`
             );
           }
           setHeadersGuard(this[kHeaders], "request-no-cors");
@@ -82435,14 +82483,14 @@ var require_request2 = __commonJS({
           }
         }
         const inputBody = input instanceof _Request ? input[kState].body : null;
-        if ((init.body != null || inputBody != null) && (request3.method === "GET" || request3.method === "HEAD")) {
+        if ((init.body != null || inputBody != null) && (request2.method === "GET" || request2.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
         let initBody = null;
         if (init.body != null) {
           const [extractedBody, contentType] = extractBody(
             init.body,
-            request3.keepalive
+            request2.keepalive
           );
           initBody = extractedBody;
           if (contentType && !getHeadersList(this[kHeaders]).contains("content-type", true)) {
@@ -82454,12 +82502,12 @@ var require_request2 = __commonJS({
           if (initBody != null && init.duplex == null) {
             throw new TypeError("RequestInit: duplex option is required when sending a body.");
           }
-          if (request3.mode !== "same-origin" && request3.mode !== "cors") {
+          if (request2.mode !== "same-origin" && request2.mode !== "cors") {
             throw new TypeError(
               'If request is made from ReadableStream, mode should be "same-origin" or "cors"'
             );
           }
-          request3.useCORSPreflightFlag = true;
+          request2.useCORSPreflightFlag = true;
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
@@ -82688,21 +82736,21 @@ var require_request2 = __commonJS({
         headersList: init.headersList ? new HeadersList(init.headersList) : new HeadersList()
       };
     }
-    function cloneRequest(request3) {
-      const newRequest = makeRequest({ ...request3, body: null });
-      if (request3.body != null) {
-        newRequest.body = cloneBody(newRequest, request3.body);
+    function cloneRequest(request2) {
+      const newRequest = makeRequest({ ...request2, body: null });
+      if (request2.body != null) {
+        newRequest.body = cloneBody(newRequest, request2.body);
       }
       return newRequest;
     }
     function fromInnerRequest(innerRequest, signal, guard) {
-      const request3 = new Request(kConstruct);
-      request3[kState] = innerRequest;
-      request3[kSignal] = signal;
-      request3[kHeaders] = new Headers2(kConstruct);
-      setHeadersList(request3[kHeaders], innerRequest.headersList);
-      setHeadersGuard(request3[kHeaders], guard);
-      return request3;
+      const request2 = new Request(kConstruct);
+      request2[kState] = innerRequest;
+      request2[kSignal] = signal;
+      request2[kHeaders] = new Headers2(kConstruct);
+      setHeadersList(request2[kHeaders], innerRequest.headersList);
+      setHeadersGuard(request2[kHeaders], guard);
+      return request2;
     }
     Object.defineProperties(Request.prototype, {
       method: kEnumerableProperty,
@@ -82944,14 +82992,14 @@ var require_fetch2 = __commonJS({
         p.reject(e);
         return p.promise;
       }
-      const request3 = requestObject[kState];
+      const request2 = requestObject[kState];
       if (requestObject.signal.aborted) {
-        abortFetch(p, request3, null, requestObject.signal.reason);
+        abortFetch(p, request2, null, requestObject.signal.reason);
         return p.promise;
       }
-      const globalObject = request3.client.globalObject;
+      const globalObject = request2.client.globalObject;
       if (globalObject?.constructor?.name === "ServiceWorkerGlobalScope") {
-        request3.serviceWorkers = "none";
+        request2.serviceWorkers = "none";
       }
       let responseObject = null;
       let locallyAborted = false;
@@ -82963,7 +83011,7 @@ var require_fetch2 = __commonJS({
           assert(controller != null);
           controller.abort(requestObject.signal.reason);
           const realResponse = responseObject?.deref();
-          abortFetch(p, request3, realResponse, requestObject.signal.reason);
+          abortFetch(p, request2, realResponse, requestObject.signal.reason);
         }
       );
       const processResponse = (response) => {
@@ -82971,7 +83019,7 @@ var require_fetch2 = __commonJS({
           return;
         }
         if (response.aborted) {
-          abortFetch(p, request3, responseObject, controller.serializedAbortReason);
+          abortFetch(p, request2, responseObject, controller.serializedAbortReason);
           return;
         }
         if (response.type === "error") {
@@ -82983,7 +83031,7 @@ var require_fetch2 = __commonJS({
         p = null;
       };
       controller = fetching({
-        request: request3,
+        request: request2,
         processResponseEndOfBody: handleFetchDone,
         processResponse,
         dispatcher: requestObject[kDispatcher]
@@ -83024,12 +83072,12 @@ var require_fetch2 = __commonJS({
       );
     }
     var markResourceTiming = performance.markResourceTiming;
-    function abortFetch(p, request3, responseObject, error2) {
+    function abortFetch(p, request2, responseObject, error2) {
       if (p) {
         p.reject(error2);
       }
-      if (request3.body != null && isReadable(request3.body?.stream)) {
-        request3.body.stream.cancel(error2).catch((err2) => {
+      if (request2.body != null && isReadable(request2.body?.stream)) {
+        request2.body.stream.cancel(error2).catch((err2) => {
           if (err2.code === "ERR_INVALID_STATE") {
             return;
           }
@@ -83050,7 +83098,7 @@ var require_fetch2 = __commonJS({
       }
     }
     function fetching({
-      request: request3,
+      request: request2,
       processRequestBodyChunkLength,
       processRequestEndOfBody,
       processResponse,
@@ -83063,9 +83111,9 @@ var require_fetch2 = __commonJS({
       assert(dispatcher);
       let taskDestination = null;
       let crossOriginIsolatedCapability = false;
-      if (request3.client != null) {
-        taskDestination = request3.client.globalObject;
-        crossOriginIsolatedCapability = request3.client.crossOriginIsolatedCapability;
+      if (request2.client != null) {
+        taskDestination = request2.client.globalObject;
+        crossOriginIsolatedCapability = request2.client.crossOriginIsolatedCapability;
       }
       const currentTime = coarsenedSharedCurrentTime(crossOriginIsolatedCapability);
       const timingInfo = createOpaqueTimingInfo({
@@ -83073,7 +83121,7 @@ var require_fetch2 = __commonJS({
       });
       const fetchParams = {
         controller: new Fetch(dispatcher),
-        request: request3,
+        request: request2,
         timingInfo,
         processRequestBodyChunkLength,
         processRequestEndOfBody,
@@ -83083,32 +83131,32 @@ var require_fetch2 = __commonJS({
         taskDestination,
         crossOriginIsolatedCapability
       };
-      assert(!request3.body || request3.body.stream);
-      if (request3.window === "client") {
-        request3.window = request3.client?.globalObject?.constructor?.name === "Window" ? request3.client : "no-window";
+      assert(!request2.body || request2.body.stream);
+      if (request2.window === "client") {
+        request2.window = request2.client?.globalObject?.constructor?.name === "Window" ? request2.client : "no-window";
       }
-      if (request3.origin === "client") {
-        request3.origin = request3.client.origin;
+      if (request2.origin === "client") {
+        request2.origin = request2.client.origin;
       }
-      if (request3.policyContainer === "client") {
-        if (request3.client != null) {
-          request3.policyContainer = clonePolicyContainer(
-            request3.client.policyContainer
+      if (request2.policyContainer === "client") {
+        if (request2.client != null) {
+          request2.policyContainer = clonePolicyContainer(
+            request2.client.policyContainer
           );
         } else {
-          request3.policyContainer = makePolicyContainer();
+          request2.policyContainer = makePolicyContainer();
         }
       }
-      if (!request3.headersList.contains("accept", true)) {
+      if (!request2.headersList.contains("accept", true)) {
         const value = "*/*";
-        request3.headersList.append("accept", value, true);
+        request2.headersList.append("accept", value, true);
       }
-      if (!request3.headersList.contains("accept-language", true)) {
-        request3.headersList.append("accept-language", "*", true);
+      if (!request2.headersList.contains("accept-language", true)) {
+        request2.headersList.append("accept-language", "*", true);
       }
-      if (request3.priority === null) {
+      if (request2.priority === null) {
       }
-      if (subresourceSet.has(request3.destination)) {
+      if (subresourceSet.has(request2.destination)) {
       }
       mainFetch(fetchParams).catch((err2) => {
         fetchParams.controller.terminate(err2);
@@ -83116,50 +83164,50 @@ var require_fetch2 = __commonJS({
       return fetchParams.controller;
     }
     async function mainFetch(fetchParams, recursive = false) {
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       let response = null;
-      if (request3.localURLsOnly && !urlIsLocal(requestCurrentURL(request3))) {
+      if (request2.localURLsOnly && !urlIsLocal(requestCurrentURL(request2))) {
         response = makeNetworkError("local URLs only");
       }
-      tryUpgradeRequestToAPotentiallyTrustworthyURL(request3);
-      if (requestBadPort(request3) === "blocked") {
+      tryUpgradeRequestToAPotentiallyTrustworthyURL(request2);
+      if (requestBadPort(request2) === "blocked") {
         response = makeNetworkError("bad port");
       }
-      if (request3.referrerPolicy === "") {
-        request3.referrerPolicy = request3.policyContainer.referrerPolicy;
+      if (request2.referrerPolicy === "") {
+        request2.referrerPolicy = request2.policyContainer.referrerPolicy;
       }
-      if (request3.referrer !== "no-referrer") {
-        request3.referrer = determineRequestsReferrer(request3);
+      if (request2.referrer !== "no-referrer") {
+        request2.referrer = determineRequestsReferrer(request2);
       }
       if (response === null) {
         response = await (async () => {
-          const currentURL = requestCurrentURL(request3);
+          const currentURL = requestCurrentURL(request2);
           if (
             // - request’s current URL’s origin is same origin with request’s origin,
             //   and request’s response tainting is "basic"
-            sameOrigin(currentURL, request3.url) && request3.responseTainting === "basic" || // request’s current URL’s scheme is "data"
+            sameOrigin(currentURL, request2.url) && request2.responseTainting === "basic" || // request’s current URL’s scheme is "data"
             currentURL.protocol === "data:" || // - request’s mode is "navigate" or "websocket"
-            (request3.mode === "navigate" || request3.mode === "websocket")
+            (request2.mode === "navigate" || request2.mode === "websocket")
           ) {
-            request3.responseTainting = "basic";
+            request2.responseTainting = "basic";
             return await schemeFetch(fetchParams);
           }
-          if (request3.mode === "same-origin") {
+          if (request2.mode === "same-origin") {
             return makeNetworkError('request mode cannot be "same-origin"');
           }
-          if (request3.mode === "no-cors") {
-            if (request3.redirect !== "follow") {
+          if (request2.mode === "no-cors") {
+            if (request2.redirect !== "follow") {
               return makeNetworkError(
                 'redirect mode cannot be "follow" for "no-cors" request'
               );
             }
-            request3.responseTainting = "opaque";
+            request2.responseTainting = "opaque";
             return await schemeFetch(fetchParams);
           }
-          if (!urlIsHttpHttpsScheme(requestCurrentURL(request3))) {
+          if (!urlIsHttpHttpsScheme(requestCurrentURL(request2))) {
             return makeNetworkError("URL scheme must be a HTTP(S) scheme");
           }
-          request3.responseTainting = "cors";
+          request2.responseTainting = "cors";
           return await httpFetch(fetchParams);
         })();
       }
@@ -83167,13 +83215,13 @@ var require_fetch2 = __commonJS({
         return response;
       }
       if (response.status !== 0 && !response.internalResponse) {
-        if (request3.responseTainting === "cors") {
+        if (request2.responseTainting === "cors") {
         }
-        if (request3.responseTainting === "basic") {
+        if (request2.responseTainting === "basic") {
           response = filterResponse(response, "basic");
-        } else if (request3.responseTainting === "cors") {
+        } else if (request2.responseTainting === "cors") {
           response = filterResponse(response, "cors");
-        } else if (request3.responseTainting === "opaque") {
+        } else if (request2.responseTainting === "opaque") {
           response = filterResponse(response, "opaque");
         } else {
           assert(false);
@@ -83181,26 +83229,26 @@ var require_fetch2 = __commonJS({
       }
       let internalResponse = response.status === 0 ? response : response.internalResponse;
       if (internalResponse.urlList.length === 0) {
-        internalResponse.urlList.push(...request3.urlList);
+        internalResponse.urlList.push(...request2.urlList);
       }
-      if (!request3.timingAllowFailed) {
+      if (!request2.timingAllowFailed) {
         response.timingAllowPassed = true;
       }
-      if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request3.headers.contains("range", true)) {
+      if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request2.headers.contains("range", true)) {
         response = internalResponse = makeNetworkError();
       }
-      if (response.status !== 0 && (request3.method === "HEAD" || request3.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
+      if (response.status !== 0 && (request2.method === "HEAD" || request2.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
         internalResponse.body = null;
         fetchParams.controller.dump = true;
       }
-      if (request3.integrity) {
+      if (request2.integrity) {
         const processBodyError = (reason) => fetchFinale(fetchParams, makeNetworkError(reason));
-        if (request3.responseTainting === "opaque" || response.body == null) {
+        if (request2.responseTainting === "opaque" || response.body == null) {
           processBodyError(response.error);
           return;
         }
         const processBody = (bytes) => {
-          if (!bytesMatch(bytes, request3.integrity)) {
+          if (!bytesMatch(bytes, request2.integrity)) {
             processBodyError("integrity mismatch");
             return;
           }
@@ -83216,8 +83264,8 @@ var require_fetch2 = __commonJS({
       if (isCancelled(fetchParams) && fetchParams.request.redirectCount === 0) {
         return Promise.resolve(makeAppropriateNetworkError(fetchParams));
       }
-      const { request: request3 } = fetchParams;
-      const { protocol: scheme } = requestCurrentURL(request3);
+      const { request: request2 } = fetchParams;
+      const { protocol: scheme } = requestCurrentURL(request2);
       switch (scheme) {
         case "about:": {
           return Promise.resolve(makeNetworkError("about scheme is not supported"));
@@ -83226,19 +83274,19 @@ var require_fetch2 = __commonJS({
           if (!resolveObjectURL) {
             resolveObjectURL = require("node:buffer").resolveObjectURL;
           }
-          const blobURLEntry = requestCurrentURL(request3);
+          const blobURLEntry = requestCurrentURL(request2);
           if (blobURLEntry.search.length !== 0) {
             return Promise.resolve(makeNetworkError("NetworkError when attempting to fetch resource."));
           }
           const blob = resolveObjectURL(blobURLEntry.toString());
-          if (request3.method !== "GET" || !isBlobLike(blob)) {
+          if (request2.method !== "GET" || !isBlobLike(blob)) {
             return Promise.resolve(makeNetworkError("invalid method"));
           }
           const response = makeResponse();
           const fullLength = blob.size;
           const serializedFullLength = isomorphicEncode(`${fullLength}`);
           const type = blob.type;
-          if (!request3.headersList.contains("range", true)) {
+          if (!request2.headersList.contains("range", true)) {
             const bodyWithType = extractBody(blob);
             response.statusText = "OK";
             response.body = bodyWithType[0];
@@ -83246,7 +83294,7 @@ var require_fetch2 = __commonJS({
             response.headersList.set("content-type", type, true);
           } else {
             response.rangeRequested = true;
-            const rangeHeader = request3.headersList.get("range", true);
+            const rangeHeader = request2.headersList.get("range", true);
             const rangeValue = simpleRangeHeaderValue(rangeHeader, true);
             if (rangeValue === "failure") {
               return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -83277,7 +83325,7 @@ var require_fetch2 = __commonJS({
           return Promise.resolve(response);
         }
         case "data:": {
-          const currentURL = requestCurrentURL(request3);
+          const currentURL = requestCurrentURL(request2);
           const dataURLStruct = dataURLProcessor(currentURL);
           if (dataURLStruct === "failure") {
             return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -83366,41 +83414,41 @@ var require_fetch2 = __commonJS({
       }
     }
     async function httpFetch(fetchParams) {
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       let response = null;
       let actualResponse = null;
       const timingInfo = fetchParams.timingInfo;
-      if (request3.serviceWorkers === "all") {
+      if (request2.serviceWorkers === "all") {
       }
       if (response === null) {
-        if (request3.redirect === "follow") {
-          request3.serviceWorkers = "none";
+        if (request2.redirect === "follow") {
+          request2.serviceWorkers = "none";
         }
         actualResponse = response = await httpNetworkOrCacheFetch(fetchParams);
-        if (request3.responseTainting === "cors" && corsCheck(request3, response) === "failure") {
+        if (request2.responseTainting === "cors" && corsCheck(request2, response) === "failure") {
           return makeNetworkError("cors failure");
         }
-        if (TAOCheck(request3, response) === "failure") {
-          request3.timingAllowFailed = true;
+        if (TAOCheck(request2, response) === "failure") {
+          request2.timingAllowFailed = true;
         }
       }
-      if ((request3.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
-        request3.origin,
-        request3.client,
-        request3.destination,
+      if ((request2.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
+        request2.origin,
+        request2.client,
+        request2.destination,
         actualResponse
       ) === "blocked") {
         return makeNetworkError("blocked");
       }
       if (redirectStatusSet.has(actualResponse.status)) {
-        if (request3.redirect !== "manual") {
+        if (request2.redirect !== "manual") {
           fetchParams.controller.connection.destroy(void 0, false);
         }
-        if (request3.redirect === "error") {
+        if (request2.redirect === "error") {
           response = makeNetworkError("unexpected redirect");
-        } else if (request3.redirect === "manual") {
+        } else if (request2.redirect === "manual") {
           response = actualResponse;
-        } else if (request3.redirect === "follow") {
+        } else if (request2.redirect === "follow") {
           response = await httpRedirectFetch(fetchParams, response);
         } else {
           assert(false);
@@ -83410,13 +83458,13 @@ var require_fetch2 = __commonJS({
       return response;
     }
     function httpRedirectFetch(fetchParams, response) {
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       const actualResponse = response.internalResponse ? response.internalResponse : response;
       let locationURL;
       try {
         locationURL = responseLocationURL(
           actualResponse,
-          requestCurrentURL(request3).hash
+          requestCurrentURL(request2).hash
         );
         if (locationURL == null) {
           return response;
@@ -83427,63 +83475,63 @@ var require_fetch2 = __commonJS({
       if (!urlIsHttpHttpsScheme(locationURL)) {
         return Promise.resolve(makeNetworkError("URL scheme must be a HTTP(S) scheme"));
       }
-      if (request3.redirectCount === 20) {
+      if (request2.redirectCount === 20) {
         return Promise.resolve(makeNetworkError("redirect count exceeded"));
       }
-      request3.redirectCount += 1;
-      if (request3.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request3, locationURL)) {
+      request2.redirectCount += 1;
+      if (request2.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request2, locationURL)) {
         return Promise.resolve(makeNetworkError('cross origin not allowed for request mode "cors"'));
       }
-      if (request3.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
+      if (request2.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
         return Promise.resolve(makeNetworkError(
           'URL cannot contain credentials for request mode "cors"'
         ));
       }
-      if (actualResponse.status !== 303 && request3.body != null && request3.body.source == null) {
+      if (actualResponse.status !== 303 && request2.body != null && request2.body.source == null) {
         return Promise.resolve(makeNetworkError());
       }
-      if ([301, 302].includes(actualResponse.status) && request3.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request3.method)) {
-        request3.method = "GET";
-        request3.body = null;
+      if ([301, 302].includes(actualResponse.status) && request2.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request2.method)) {
+        request2.method = "GET";
+        request2.body = null;
         for (const headerName of requestBodyHeader) {
-          request3.headersList.delete(headerName);
+          request2.headersList.delete(headerName);
         }
       }
-      if (!sameOrigin(requestCurrentURL(request3), locationURL)) {
-        request3.headersList.delete("authorization", true);
-        request3.headersList.delete("proxy-authorization", true);
-        request3.headersList.delete("cookie", true);
-        request3.headersList.delete("host", true);
+      if (!sameOrigin(requestCurrentURL(request2), locationURL)) {
+        request2.headersList.delete("authorization", true);
+        request2.headersList.delete("proxy-authorization", true);
+        request2.headersList.delete("cookie", true);
+        request2.headersList.delete("host", true);
       }
-      if (request3.body != null) {
-        assert(request3.body.source != null);
-        request3.body = safelyExtractBody(request3.body.source)[0];
+      if (request2.body != null) {
+        assert(request2.body.source != null);
+        request2.body = safelyExtractBody(request2.body.source)[0];
       }
       const timingInfo = fetchParams.timingInfo;
       timingInfo.redirectEndTime = timingInfo.postRedirectStartTime = coarsenedSharedCurrentTime(fetchParams.crossOriginIsolatedCapability);
       if (timingInfo.redirectStartTime === 0) {
         timingInfo.redirectStartTime = timingInfo.startTime;
       }
-      request3.urlList.push(locationURL);
-      setRequestReferrerPolicyOnRedirect(request3, actualResponse);
+      request2.urlList.push(locationURL);
+      setRequestReferrerPolicyOnRedirect(request2, actualResponse);
       return mainFetch(fetchParams, true);
     }
     async function httpNetworkOrCacheFetch(fetchParams, isAuthenticationFetch = false, isNewConnectionFetch = false) {
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       let httpFetchParams = null;
       let httpRequest2 = null;
       let response = null;
       const httpCache = null;
       const revalidatingFlag = false;
-      if (request3.window === "no-window" && request3.redirect === "error") {
+      if (request2.window === "no-window" && request2.redirect === "error") {
         httpFetchParams = fetchParams;
-        httpRequest2 = request3;
+        httpRequest2 = request2;
       } else {
-        httpRequest2 = cloneRequest(request3);
+        httpRequest2 = cloneRequest(request2);
         httpFetchParams = { ...fetchParams };
         httpFetchParams.request = httpRequest2;
       }
-      const includeCredentials = request3.credentials === "include" || request3.credentials === "same-origin" && request3.responseTainting === "basic";
+      const includeCredentials = request2.credentials === "include" || request2.credentials === "same-origin" && request2.responseTainting === "basic";
       const contentLength = httpRequest2.body ? httpRequest2.body.length : null;
       let contentLengthHeaderValue = null;
       if (httpRequest2.body == null && ["POST", "PUT"].includes(httpRequest2.method)) {
@@ -83560,7 +83608,7 @@ var require_fetch2 = __commonJS({
       }
       response.requestIncludesCredentials = includeCredentials;
       if (response.status === 407) {
-        if (request3.window === "no-window") {
+        if (request2.window === "no-window") {
           return makeNetworkError();
         }
         if (isCancelled(fetchParams)) {
@@ -83572,7 +83620,7 @@ var require_fetch2 = __commonJS({
         // response’s status is 421
         response.status === 421 && // isNewConnectionFetch is false
         !isNewConnectionFetch && // request’s body is null, or request’s body is non-null and request’s body’s source is non-null
-        (request3.body == null || request3.body.source != null)
+        (request2.body == null || request2.body.source != null)
       ) {
         if (isCancelled(fetchParams)) {
           return makeAppropriateNetworkError(fetchParams);
@@ -83602,21 +83650,21 @@ var require_fetch2 = __commonJS({
           }
         }
       };
-      const request3 = fetchParams.request;
+      const request2 = fetchParams.request;
       let response = null;
       const timingInfo = fetchParams.timingInfo;
       const httpCache = null;
       if (httpCache == null) {
-        request3.cache = "no-store";
+        request2.cache = "no-store";
       }
       const newConnection = forceNewConnection ? "yes" : "no";
-      if (request3.mode === "websocket") {
+      if (request2.mode === "websocket") {
       } else {
       }
       let requestBody = null;
-      if (request3.body == null && fetchParams.processRequestEndOfBody) {
+      if (request2.body == null && fetchParams.processRequestEndOfBody) {
         queueMicrotask(() => fetchParams.processRequestEndOfBody());
-      } else if (request3.body != null) {
+      } else if (request2.body != null) {
         const processBodyChunk = async function* (bytes) {
           if (isCancelled(fetchParams)) {
             return;
@@ -83644,7 +83692,7 @@ var require_fetch2 = __commonJS({
         };
         requestBody = (async function* () {
           try {
-            for await (const bytes of request3.body.stream) {
+            for await (const bytes of request2.body.stream) {
               yield* processBodyChunk(bytes);
             }
             processEndOfBody();
@@ -83755,17 +83803,17 @@ var require_fetch2 = __commonJS({
       }
       return response;
       function dispatch({ body: body2 }) {
-        const url = requestCurrentURL(request3);
+        const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
         return new Promise((resolve6, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
-            method: request3.method,
-            body: agent.isMockActive ? request3.body && (request3.body.source || request3.body.stream) : body2,
-            headers: request3.headersList.entries,
+            method: request2.method,
+            body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body2,
+            headers: request2.headersList.entries,
             maxRedirections: 0,
-            upgrade: request3.mode === "websocket" ? "websocket" : void 0
+            upgrade: request2.mode === "websocket" ? "websocket" : void 0
           },
           {
             body: null,
@@ -83795,8 +83843,8 @@ var require_fetch2 = __commonJS({
               }
               location = headersList.get("location", true);
               const decoders = [];
-              const willFollow = location && request3.redirect === "follow" && redirectStatusSet.has(status);
-              if (request3.method !== "HEAD" && request3.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
+              const willFollow = location && request2.redirect === "follow" && redirectStatusSet.has(status);
+              if (request2.method !== "HEAD" && request2.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
                 const contentEncoding = headersList.get("content-encoding", true);
                 const codings = contentEncoding ? contentEncoding.toLowerCase().split(",") : [];
                 const maxContentEncodings = 5;
@@ -84777,31 +84825,31 @@ var require_cache = __commonJS({
         webidl.util.markAsUncloneable(this);
         this.#relevantRequestResponseList = arguments[1];
       }
-      async match(request3, options = {}) {
+      async match(request2, options = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.match";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
+        request2 = webidl.converters.RequestInfo(request2, prefix, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
-        const p = this.#internalMatchAll(request3, options, 1);
+        const p = this.#internalMatchAll(request2, options, 1);
         if (p.length === 0) {
           return;
         }
         return p[0];
       }
-      async matchAll(request3 = void 0, options = {}) {
+      async matchAll(request2 = void 0, options = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.matchAll";
-        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3, prefix, "request");
+        if (request2 !== void 0) request2 = webidl.converters.RequestInfo(request2, prefix, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
-        return this.#internalMatchAll(request3, options);
+        return this.#internalMatchAll(request2, options);
       }
-      async add(request3) {
+      async add(request2) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.add";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
-        const requests = [request3];
+        request2 = webidl.converters.RequestInfo(request2, prefix, "request");
+        const requests = [request2];
         const responseArrayPromise = this.addAll(requests);
         return await responseArrayPromise;
       }
@@ -84811,19 +84859,19 @@ var require_cache = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         const responsePromises = [];
         const requestList = [];
-        for (let request3 of requests) {
-          if (request3 === void 0) {
+        for (let request2 of requests) {
+          if (request2 === void 0) {
             throw webidl.errors.conversionFailed({
               prefix,
               argument: "Argument 1",
               types: ["undefined is not allowed"]
             });
           }
-          request3 = webidl.converters.RequestInfo(request3);
-          if (typeof request3 === "string") {
+          request2 = webidl.converters.RequestInfo(request2);
+          if (typeof request2 === "string") {
             continue;
           }
-          const r = request3[kState];
+          const r = request2[kState];
           if (!urlIsHttpHttpsScheme(r.url) || r.method !== "GET") {
             throw webidl.errors.exception({
               header: prefix,
@@ -84832,8 +84880,8 @@ var require_cache = __commonJS({
           }
         }
         const fetchControllers = [];
-        for (const request3 of requests) {
-          const r = new Request(request3)[kState];
+        for (const request2 of requests) {
+          const r = new Request(request2)[kState];
           if (!urlIsHttpHttpsScheme(r.url)) {
             throw webidl.errors.exception({
               header: prefix,
@@ -84910,17 +84958,17 @@ var require_cache = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async put(request3, response) {
+      async put(request2, response) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.put";
         webidl.argumentLengthCheck(arguments, 2, prefix);
-        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
+        request2 = webidl.converters.RequestInfo(request2, prefix, "request");
         response = webidl.converters.Response(response, prefix, "response");
         let innerRequest = null;
-        if (request3 instanceof Request) {
-          innerRequest = request3[kState];
+        if (request2 instanceof Request) {
+          innerRequest = request2[kState];
         } else {
-          innerRequest = new Request(request3)[kState];
+          innerRequest = new Request(request2)[kState];
         }
         if (!urlIsHttpHttpsScheme(innerRequest.url) || innerRequest.method !== "GET") {
           throw webidl.errors.exception({
@@ -84991,21 +85039,21 @@ var require_cache = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async delete(request3, options = {}) {
+      async delete(request2, options = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.delete";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
+        request2 = webidl.converters.RequestInfo(request2, prefix, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
         let r = null;
-        if (request3 instanceof Request) {
-          r = request3[kState];
+        if (request2 instanceof Request) {
+          r = request2[kState];
           if (r.method !== "GET" && !options.ignoreMethod) {
             return false;
           }
         } else {
-          assert(typeof request3 === "string");
-          r = new Request(request3)[kState];
+          assert(typeof request2 === "string");
+          r = new Request(request2)[kState];
         }
         const operations = [];
         const operation = {
@@ -85037,25 +85085,25 @@ var require_cache = __commonJS({
        * @param {import('../../types/cache').CacheQueryOptions} options
        * @returns {Promise<readonly Request[]>}
        */
-      async keys(request3 = void 0, options = {}) {
+      async keys(request2 = void 0, options = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.keys";
-        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3, prefix, "request");
+        if (request2 !== void 0) request2 = webidl.converters.RequestInfo(request2, prefix, "request");
         options = webidl.converters.CacheQueryOptions(options, prefix, "options");
         let r = null;
-        if (request3 !== void 0) {
-          if (request3 instanceof Request) {
-            r = request3[kState];
+        if (request2 !== void 0) {
+          if (request2 instanceof Request) {
+            r = request2[kState];
             if (r.method !== "GET" && !options.ignoreMethod) {
               return [];
             }
-          } else if (typeof request3 === "string") {
-            r = new Request(request3)[kState];
+          } else if (typeof request2 === "string") {
+            r = new Request(request2)[kState];
           }
         }
         const promise = createDeferredPromise();
         const requests = [];
-        if (request3 === void 0) {
+        if (request2 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             requests.push(requestResponse[0]);
           }
@@ -85067,9 +85115,9 @@ var require_cache = __commonJS({
         }
         queueMicrotask(() => {
           const requestList = [];
-          for (const request4 of requests) {
+          for (const request3 of requests) {
             const requestObject = fromInnerRequest(
-              request4,
+              request3,
               new AbortController().signal,
               "immutable"
             );
@@ -85187,9 +85235,9 @@ var require_cache = __commonJS({
        * @param {import('../../types/cache').CacheQueryOptions | undefined} options
        * @returns {boolean}
        */
-      #requestMatchesCachedItem(requestQuery, request3, response = null, options) {
+      #requestMatchesCachedItem(requestQuery, request2, response = null, options) {
         const queryURL = new URL(requestQuery.url);
-        const cachedURL = new URL(request3.url);
+        const cachedURL = new URL(request2.url);
         if (options?.ignoreSearch) {
           cachedURL.search = "";
           queryURL.search = "";
@@ -85205,7 +85253,7 @@ var require_cache = __commonJS({
           if (fieldValue === "*") {
             return false;
           }
-          const requestValue = request3.headersList.get(fieldValue);
+          const requestValue = request2.headersList.get(fieldValue);
           const queryValue = requestQuery.headersList.get(fieldValue);
           if (requestValue !== queryValue) {
             return false;
@@ -85213,20 +85261,20 @@ var require_cache = __commonJS({
         }
         return true;
       }
-      #internalMatchAll(request3, options, maxResponses = Infinity) {
+      #internalMatchAll(request2, options, maxResponses = Infinity) {
         let r = null;
-        if (request3 !== void 0) {
-          if (request3 instanceof Request) {
-            r = request3[kState];
+        if (request2 !== void 0) {
+          if (request2 instanceof Request) {
+            r = request2[kState];
             if (r.method !== "GET" && !options.ignoreMethod) {
               return [];
             }
-          } else if (typeof request3 === "string") {
-            r = new Request(request3)[kState];
+          } else if (typeof request2 === "string") {
+            r = new Request(request2)[kState];
           }
         }
         const responses = [];
-        if (request3 === void 0) {
+        if (request2 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             responses.push(requestResponse[1]);
           }
@@ -85315,21 +85363,21 @@ var require_cachestorage = __commonJS({
         }
         webidl.util.markAsUncloneable(this);
       }
-      async match(request3, options = {}) {
+      async match(request2, options = {}) {
         webidl.brandCheck(this, _CacheStorage);
         webidl.argumentLengthCheck(arguments, 1, "CacheStorage.match");
-        request3 = webidl.converters.RequestInfo(request3);
+        request2 = webidl.converters.RequestInfo(request2);
         options = webidl.converters.MultiCacheQueryOptions(options);
         if (options.cacheName != null) {
           if (this.#caches.has(options.cacheName)) {
             const cacheList = this.#caches.get(options.cacheName);
             const cache2 = new Cache(kConstruct, cacheList);
-            return await cache2.match(request3, options);
+            return await cache2.match(request2, options);
           }
         } else {
           for (const cacheList of this.#caches.values()) {
             const cache2 = new Cache(kConstruct, cacheList);
-            const response = await cache2.match(request3, options);
+            const response = await cache2.match(request2, options);
             if (response !== void 0) {
               return response;
             }
@@ -86509,7 +86557,7 @@ var require_connection = __commonJS({
     function establishWebSocketConnection(url, protocols, client, ws, onEstablish, options) {
       const requestURL = url;
       requestURL.protocol = url.protocol === "ws:" ? "http:" : "https:";
-      const request3 = makeRequest({
+      const request2 = makeRequest({
         urlList: [requestURL],
         client,
         serviceWorkers: "none",
@@ -86521,18 +86569,18 @@ var require_connection = __commonJS({
       });
       if (options.headers) {
         const headersList = getHeadersList(new Headers2(options.headers));
-        request3.headersList = headersList;
+        request2.headersList = headersList;
       }
       const keyValue = crypto2.randomBytes(16).toString("base64");
-      request3.headersList.append("sec-websocket-key", keyValue);
-      request3.headersList.append("sec-websocket-version", "13");
+      request2.headersList.append("sec-websocket-key", keyValue);
+      request2.headersList.append("sec-websocket-version", "13");
       for (const protocol of protocols) {
-        request3.headersList.append("sec-websocket-protocol", protocol);
+        request2.headersList.append("sec-websocket-protocol", protocol);
       }
       const permessageDeflate = "permessage-deflate; client_max_window_bits";
-      request3.headersList.append("sec-websocket-extensions", permessageDeflate);
+      request2.headersList.append("sec-websocket-extensions", permessageDeflate);
       const controller = fetching({
-        request: request3,
+        request: request2,
         useParallelQueue: true,
         dispatcher: options.dispatcher,
         processResponse(response) {
@@ -86569,7 +86617,7 @@ var require_connection = __commonJS({
           }
           const secProtocol = response.headersList.get("Sec-WebSocket-Protocol");
           if (secProtocol !== null) {
-            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request3.headersList);
+            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request2.headersList);
             if (requestProtocols === null || !requestProtocols.includes(secProtocol)) {
               failWebsocketConnection(ws, "Protocol was not set in the opening handshake.");
               return;
@@ -89117,25 +89165,25 @@ function markerPrefix(name) {
 }
 function formatMarker(marker) {
   const r = marker.request;
-  const request3 = r ? ` request="${r.kind === "extend" ? `extend:${Math.round((r.ms ?? 0) / 1e3)}` : "stop"}" by="${encodeName(r.by)}" at="${r.at.toISOString()}"` : "";
-  return `${markerPrefix(marker.name)}state="${marker.state}" run="${marker.run}"${request3} -->`;
+  const request2 = r ? ` request="${r.kind === "extend" ? `extend:${Math.round((r.ms ?? 0) / 1e3)}` : "stop"}" by="${encodeName(r.by)}" at="${r.at.toISOString()}"` : "";
+  return `${markerPrefix(marker.name)}state="${marker.state}" run="${marker.run}"${request2} -->`;
 }
 function parseMarker(body2) {
   const match = MARKER.exec(body2.trimStart());
   if (!match) return void 0;
   const state = match[2];
   if (!STATES.includes(state)) return void 0;
-  const request3 = parseRequest(match[4] ?? "");
-  return { name: decodeName(match[1]), state, run: match[3], ...request3 ? { request: request3 } : {} };
+  const request2 = parseRequest(match[4] ?? "");
+  return { name: decodeName(match[1]), state, run: match[3], ...request2 ? { request: request2 } : {} };
 }
 function parseRequest(attrs) {
   const get3 = (key) => new RegExp(` ${key}="([^"]*)"`).exec(attrs)?.[1];
-  const request3 = get3("request");
+  const request2 = get3("request");
   const by = get3("by");
   const at = new Date(get3("at") ?? "");
-  if (!request3 || !by || Number.isNaN(at.getTime())) return void 0;
-  if (request3 === "stop") return { kind: "stop", by: decodeName(by), at };
-  const seconds2 = /^extend:(\d{1,6})$/.exec(request3)?.[1];
+  if (!request2 || !by || Number.isNaN(at.getTime())) return void 0;
+  if (request2 === "stop") return { kind: "stop", by: decodeName(by), at };
+  const seconds2 = /^extend:(\d{1,6})$/.exec(request2)?.[1];
   if (!seconds2 || Number(seconds2) === 0) return void 0;
   return { kind: "extend", ms: Number(seconds2) * 1e3, by: decodeName(by), at };
 }
@@ -89494,11 +89542,11 @@ var init_comment = __esm({
        * wrote into our own comment's marker, once. A marker in anyone else's comment never gets here.
        */
       takeRequest() {
-        const request3 = this.#request;
+        const request2 = this.#request;
         this.#request = void 0;
-        if (!request3 || request3.at.getTime() <= this.#requestTakenAt) return void 0;
-        this.#requestTakenAt = request3.at.getTime();
-        return request3;
+        if (!request2 || request2.at.getTime() <= this.#requestTakenAt) return void 0;
+        this.#requestTakenAt = request2.at.getTime();
+        return request2;
       }
       /**
        * For a PR command's run: writes `request` into the marker of the comment of the run that holds this
@@ -89507,7 +89555,7 @@ var init_comment = __esm({
        * written only then. Answers that run's marker (carrying the request when written), or undefined when
        * no run holds the preview (none, or it has ended).
        */
-      async requestOfHolder(request3, signal) {
+      async requestOfHolder(request2, signal) {
         try {
           const own = await this.#ownMarkers(signal);
           const holder = own.reduce(
@@ -89523,7 +89571,7 @@ var init_comment = __esm({
           });
           const body2 = data.body ?? "";
           const rest = body2.slice(body2.indexOf("\n") >= 0 ? body2.indexOf("\n") : body2.length);
-          const marker = { ...holder.marker, request: request3 };
+          const marker = { ...holder.marker, request: request2 };
           if (!await this.#update(holder.id, `${formatMarker(marker)}${rest}`, signal)) return void 0;
           return marker;
         } catch (err2) {
@@ -90916,23 +90964,23 @@ function withDefaults2(oldEndpoint, newDefaults) {
     if (!endpointOptions.request || !endpointOptions.request.hook) {
       return fetchWrapper(endpoint2.parse(endpointOptions));
     }
-    const request22 = (route2, parameters2) => {
+    const request2 = (route2, parameters2) => {
       return fetchWrapper(
         endpoint2.parse(endpoint2.merge(route2, parameters2))
       );
     };
-    Object.assign(request22, {
+    Object.assign(request2, {
       endpoint: endpoint2,
       defaults: withDefaults2.bind(null, endpoint2)
     });
-    return endpointOptions.request.hook(request22, endpointOptions);
+    return endpointOptions.request.hook(request2, endpointOptions);
   };
   return Object.assign(newApi, {
     endpoint: endpoint2,
     defaults: withDefaults2.bind(null, endpoint2)
   });
 }
-var VERSION2, defaults_default, noop, request2;
+var VERSION2, defaults_default, noop, request;
 var init_dist_bundle2 = __esm({
   "node_modules/@octokit/request/dist-bundle/index.js"() {
     init_dist_bundle();
@@ -90947,7 +90995,7 @@ var init_dist_bundle2 = __esm({
       }
     };
     noop = () => "";
-    request2 = withDefaults2(endpoint, defaults_default);
+    request = withDefaults2(endpoint, defaults_default);
   }
 });
 
@@ -90956,7 +91004,7 @@ function _buildMessageForResponseErrors(data) {
   return `Request failed due to following response errors:
 ` + data.errors.map((e) => ` - ${e.message}`).join("\n");
 }
-function graphql(request22, query, options) {
+function graphql(request2, query, options) {
   if (options) {
     if (typeof query === "string" && "query" in options) {
       return Promise.reject(
@@ -90986,11 +91034,11 @@ function graphql(request22, query, options) {
     result.variables[key] = parsedOptions[key];
     return result;
   }, {});
-  const baseUrl = parsedOptions.baseUrl || request22.endpoint.DEFAULTS.baseUrl;
+  const baseUrl = parsedOptions.baseUrl || request2.endpoint.DEFAULTS.baseUrl;
   if (GHES_V3_SUFFIX_REGEX.test(baseUrl)) {
     requestOptions.url = baseUrl.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
   }
-  return request22(requestOptions).then((response) => {
+  return request2(requestOptions).then((response) => {
     if (response.data.errors) {
       const headers = {};
       for (const key of Object.keys(response.headers)) {
@@ -91005,8 +91053,8 @@ function graphql(request22, query, options) {
     return response.data.data;
   });
 }
-function withDefaults3(request22, newDefaults) {
-  const newRequest = request22.defaults(newDefaults);
+function withDefaults3(request2, newDefaults) {
+  const newRequest = request2.defaults(newDefaults);
   const newApi = (query, options) => {
     return graphql(newRequest, query, options);
   };
@@ -91028,9 +91076,9 @@ var init_dist_bundle3 = __esm({
     init_universal_user_agent();
     VERSION3 = "0.0.0-development";
     GraphqlResponseError = class extends Error {
-      constructor(request22, headers, response) {
+      constructor(request2, headers, response) {
         super(_buildMessageForResponseErrors(response));
-        this.request = request22;
+        this.request = request2;
         this.headers = headers;
         this.response = response;
         this.errors = response.errors;
@@ -91058,7 +91106,7 @@ var init_dist_bundle3 = __esm({
     ];
     FORBIDDEN_VARIABLE_OPTIONS = ["query", "method", "url"];
     GHES_V3_SUFFIX_REGEX = /\/api\/v3\/?$/;
-    graphql2 = withDefaults3(request2, {
+    graphql2 = withDefaults3(request, {
       headers: {
         "user-agent": `octokit-graphql.js/${VERSION3} ${getUserAgent()}`
       },
@@ -91086,13 +91134,13 @@ function withAuthorizationPrefix(token) {
   }
   return `token ${token}`;
 }
-async function hook(token, request3, route, parameters) {
-  const endpoint2 = request3.endpoint.merge(
+async function hook(token, request2, route, parameters) {
+  const endpoint2 = request2.endpoint.merge(
     route,
     parameters
   );
   endpoint2.headers.authorization = withAuthorizationPrefix(token);
-  return request3(endpoint2);
+  return request2(endpoint2);
 }
 var b64url, sep4, jwtRE, isJWT, createTokenAuth;
 var init_dist_bundle4 = __esm({
@@ -91199,7 +91247,7 @@ var init_dist_src2 = __esm({
       constructor(options = {}) {
         const hook7 = new before_after_hook_default.Collection();
         const requestDefaults = {
-          baseUrl: request2.endpoint.DEFAULTS.baseUrl,
+          baseUrl: request.endpoint.DEFAULTS.baseUrl,
           headers: {},
           request: Object.assign({}, options.request, {
             // @ts-ignore internal usage only, no need to type
@@ -91220,7 +91268,7 @@ var init_dist_src2 = __esm({
         if (options.timeZone) {
           requestDefaults.headers["time-zone"] = options.timeZone;
         }
-        this.request = request2.defaults(requestDefaults);
+        this.request = request.defaults(requestDefaults);
         this.graphql = withCustomRequest(this.request).defaults(requestDefaults);
         this.log = createLogger(options.log);
         this.hook = hook7;
@@ -95349,7 +95397,7 @@ async function errorRequest(state, octokit, error2, options) {
   }
   throw error2;
 }
-async function wrapRequest(state, octokit, request3, options) {
+async function wrapRequest(state, octokit, request2, options) {
   const limiter = new import_light.default();
   limiter.on("failed", function(error2, info2) {
     const maxRetries = ~~error2.request.request?.retries;
@@ -95360,12 +95408,12 @@ async function wrapRequest(state, octokit, request3, options) {
     }
   });
   return limiter.schedule(
-    requestWithGraphqlErrorHandling.bind(null, state, octokit, request3),
+    requestWithGraphqlErrorHandling.bind(null, state, octokit, request2),
     options
   );
 }
-async function requestWithGraphqlErrorHandling(state, octokit, request3, options) {
-  const response = await request3(options);
+async function requestWithGraphqlErrorHandling(state, octokit, request2, options) {
+  const response = await request2(options);
   if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
     response.data.errors[0].message
   )) {
@@ -95415,16 +95463,16 @@ var init_dist_bundle7 = __esm({
 });
 
 // node_modules/@octokit/plugin-throttling/dist-bundle/index.js
-function wrapRequest2(state, request3, options) {
-  return state.retryLimiter.schedule(doRequest, state, request3, options);
+function wrapRequest2(state, request2, options) {
+  return state.retryLimiter.schedule(doRequest, state, request2, options);
 }
-async function doRequest(state, request3, options) {
+async function doRequest(state, request2, options) {
   const { pathname } = new URL(options.url, "http://github.test");
   const isAuth = isAuthRequest(options.method, pathname);
   const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
   const isSearch = options.method === "GET" && pathname.startsWith("/search/");
   const isGraphQL = pathname.startsWith("/graphql");
-  const retryCount = ~~request3.retryCount;
+  const retryCount = ~~request2.retryCount;
   const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
   if (state.clustering) {
     jobOptions.expiration = 1e3 * 60;
@@ -95438,7 +95486,7 @@ async function doRequest(state, request3, options) {
   if (isSearch) {
     await state.search.key(state.id).schedule(jobOptions, noop3);
   }
-  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request3, options);
+  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request2, options);
   if (isGraphQL) {
     const res = await req;
     if (res.data.errors != null && res.data.errors.some((error2) => error2.type === "RATE_LIMITED")) {
@@ -95528,14 +95576,14 @@ function throttling(octokit, octokitOptions) {
       (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
     );
     state.retryLimiter.on("failed", async function(error2, info2) {
-      const [state2, request3, options] = info2.args;
+      const [state2, request2, options] = info2.args;
       const { pathname } = new URL(options.url, "http://github.test");
       const shouldRetryGraphQL = pathname.startsWith("/graphql") && error2.status !== 401;
       if (!(shouldRetryGraphQL || error2.status === 403 || error2.status === 429)) {
         return;
       }
-      const retryCount = ~~request3.retryCount;
-      request3.retryCount = retryCount;
+      const retryCount = ~~request2.retryCount;
+      request2.retryCount = retryCount;
       options.request.retryCount = retryCount;
       const { wantRetry, retryAfter = 0 } = await (async function() {
         if (/\bsecondary rate\b/i.test(error2.message)) {
@@ -95573,14 +95621,14 @@ function throttling(octokit, octokitOptions) {
         return {};
       })();
       if (wantRetry) {
-        request3.retryCount++;
+        request2.retryCount++;
         return retryAfter * state2.retryAfterBaseValue;
       }
     });
   };
-  octokit.hook.wrap("request", (request3, options) => {
+  octokit.hook.wrap("request", (request2, options) => {
     initializeBottleneck();
-    return wrapRequest2(state, request3, options);
+    return wrapRequest2(state, request2, options);
   });
   return {};
 }
@@ -95695,8 +95743,8 @@ var init_dist_src4 = __esm({
 });
 
 // node_modules/@octokit/oauth-methods/dist-bundle/index.js
-function requestToOAuthBaseUrl(request3) {
-  const endpointDefaults = request3.endpoint.DEFAULTS;
+function requestToOAuthBaseUrl(request2) {
+  const endpointDefaults = request2.endpoint.DEFAULTS;
   if (/^https:\/\/(api\.)?github\.com$/.test(endpointDefaults.baseUrl)) {
     return "https://github.com";
   }
@@ -95705,21 +95753,21 @@ function requestToOAuthBaseUrl(request3) {
   }
   return endpointDefaults.baseUrl.replace("/api/v3", "");
 }
-async function oauthRequest(request3, route, parameters) {
+async function oauthRequest(request2, route, parameters) {
   const withOAuthParameters = {
-    baseUrl: requestToOAuthBaseUrl(request3),
+    baseUrl: requestToOAuthBaseUrl(request2),
     headers: {
       accept: "application/json"
     },
     ...parameters
   };
-  const response = await request3(route, withOAuthParameters);
+  const response = await request2(route, withOAuthParameters);
   if ("error" in response.data) {
     const error2 = new RequestError(
       `${response.data.error_description} (${response.data.error}, ${response.data.error_uri})`,
       400,
       {
-        request: request3.endpoint.merge(
+        request: request2.endpoint.merge(
           route,
           withOAuthParameters
         )
@@ -95731,19 +95779,19 @@ async function oauthRequest(request3, route, parameters) {
   return response;
 }
 function getWebFlowAuthorizationUrl({
-  request: request3 = request2,
+  request: request2 = request,
   ...options
 }) {
-  const baseUrl = requestToOAuthBaseUrl(request3);
+  const baseUrl = requestToOAuthBaseUrl(request2);
   return oauthAuthorizationUrl({
     ...options,
     baseUrl
   });
 }
 async function exchangeWebFlowCode(options) {
-  const request3 = options.request || request2;
+  const request2 = options.request || request;
   const response = await oauthRequest(
-    request3,
+    request2,
     "POST /login/oauth/access_token",
     {
       client_id: options.clientId,
@@ -95778,19 +95826,19 @@ function toTimestamp(apiTimeInMs, expirationInSeconds) {
   return new Date(apiTimeInMs + expirationInSeconds * 1e3).toISOString();
 }
 async function createDeviceCode(options) {
-  const request3 = options.request || request2;
+  const request2 = options.request || request;
   const parameters = {
     client_id: options.clientId
   };
   if ("scopes" in options && Array.isArray(options.scopes)) {
     parameters.scope = options.scopes.join(" ");
   }
-  return oauthRequest(request3, "POST /login/device/code", parameters);
+  return oauthRequest(request2, "POST /login/device/code", parameters);
 }
 async function exchangeDeviceCode(options) {
-  const request3 = options.request || request2;
+  const request2 = options.request || request;
   const response = await oauthRequest(
-    request3,
+    request2,
     "POST /login/oauth/access_token",
     {
       client_id: options.clientId,
@@ -95826,8 +95874,8 @@ function toTimestamp2(apiTimeInMs, expirationInSeconds) {
   return new Date(apiTimeInMs + expirationInSeconds * 1e3).toISOString();
 }
 async function checkToken(options) {
-  const request3 = options.request || request2;
-  const response = await request3("POST /applications/{client_id}/token", {
+  const request2 = options.request || request;
+  const response = await request2("POST /applications/{client_id}/token", {
     headers: {
       authorization: `basic ${btoa(
         `${options.clientId}:${options.clientSecret}`
@@ -95851,9 +95899,9 @@ async function checkToken(options) {
   return { ...response, authentication };
 }
 async function refreshToken(options) {
-  const request3 = options.request || request2;
+  const request2 = options.request || request;
   const response = await oauthRequest(
-    request3,
+    request2,
     "POST /login/oauth/access_token",
     {
       client_id: options.clientId,
@@ -95889,8 +95937,8 @@ async function scopeToken(options) {
     token,
     ...requestOptions
   } = options;
-  const request3 = options.request || request2;
-  const response = await request3(
+  const request2 = options.request || request;
+  const response = await request2(
     "POST /applications/{client_id}/token/scoped",
     {
       headers: {
@@ -95913,9 +95961,9 @@ async function scopeToken(options) {
   return { ...response, authentication };
 }
 async function resetToken(options) {
-  const request3 = options.request || request2;
+  const request2 = options.request || request;
   const auth7 = btoa(`${options.clientId}:${options.clientSecret}`);
-  const response = await request3(
+  const response = await request2(
     "PATCH /applications/{client_id}/token",
     {
       headers: {
@@ -95940,9 +95988,9 @@ async function resetToken(options) {
   return { ...response, authentication };
 }
 async function deleteToken(options) {
-  const request3 = options.request || request2;
+  const request2 = options.request || request;
   const auth7 = btoa(`${options.clientId}:${options.clientSecret}`);
-  return request3(
+  return request2(
     "DELETE /applications/{client_id}/token",
     {
       headers: {
@@ -95954,9 +96002,9 @@ async function deleteToken(options) {
   );
 }
 async function deleteAuthorization(options) {
-  const request3 = options.request || request2;
+  const request2 = options.request || request;
   const auth7 = btoa(`${options.clientId}:${options.clientSecret}`);
-  return request3(
+  return request2(
     "DELETE /applications/{client_id}/grant",
     {
       headers: {
@@ -96021,11 +96069,11 @@ function getCachedAuthentication(state, auth22) {
 async function wait(seconds2) {
   await new Promise((resolve6) => setTimeout(resolve6, seconds2 * 1e3));
 }
-async function waitForAccessToken(request3, clientId, clientType, verification) {
+async function waitForAccessToken(request2, clientId, clientType, verification) {
   try {
     const options = {
       clientId,
-      request: request3,
+      request: request2,
       code: verification.device_code
     };
     const { authentication } = clientType === "oauth-app" ? await exchangeDeviceCode({
@@ -96045,11 +96093,11 @@ async function waitForAccessToken(request3, clientId, clientType, verification) 
     const errorType = error2.response.data.error;
     if (errorType === "authorization_pending") {
       await wait(verification.interval);
-      return waitForAccessToken(request3, clientId, clientType, verification);
+      return waitForAccessToken(request2, clientId, clientType, verification);
     }
     if (errorType === "slow_down") {
       await wait(verification.interval + 7);
-      return waitForAccessToken(request3, clientId, clientType, verification);
+      return waitForAccessToken(request2, clientId, clientType, verification);
     }
     throw error2;
   }
@@ -96059,36 +96107,36 @@ async function auth2(state, authOptions) {
     auth: authOptions
   });
 }
-async function hook2(state, request3, route, parameters) {
-  let endpoint2 = request3.endpoint.merge(
+async function hook2(state, request2, route, parameters) {
+  let endpoint2 = request2.endpoint.merge(
     route,
     parameters
   );
   if (/\/login\/(oauth\/access_token|device\/code)$/.test(endpoint2.url)) {
-    return request3(endpoint2);
+    return request2(endpoint2);
   }
   const { token } = await getOAuthAccessToken(state, {
-    request: request3,
+    request: request2,
     auth: { type: "oauth" }
   });
   endpoint2.headers.authorization = `token ${token}`;
-  return request3(endpoint2);
+  return request2(endpoint2);
 }
 function createOAuthDeviceAuth(options) {
-  const requestWithDefaults = options.request || request2.defaults({
+  const requestWithDefaults = options.request || request.defaults({
     headers: {
       "user-agent": `octokit-auth-oauth-device.js/${VERSION9} ${getUserAgent()}`
     }
   });
-  const { request: request3 = requestWithDefaults, ...otherOptions } = options;
+  const { request: request2 = requestWithDefaults, ...otherOptions } = options;
   const state = options.clientType === "github-app" ? {
     ...otherOptions,
     clientType: "github-app",
-    request: request3
+    request: request2
   } : {
     ...otherOptions,
     clientType: "oauth-app",
-    request: request3,
+    request: request2,
     scopes: options.scopes || []
   };
   if (!options.clientId) {
@@ -96251,28 +96299,28 @@ async function auth3(state, options = {}) {
 function requiresBasicAuth(url) {
   return url && ROUTES_REQUIRING_BASIC_AUTH.test(url);
 }
-async function hook3(state, request3, route, parameters = {}) {
-  const endpoint2 = request3.endpoint.merge(
+async function hook3(state, request2, route, parameters = {}) {
+  const endpoint2 = request2.endpoint.merge(
     route,
     parameters
   );
   if (/\/login\/(oauth\/access_token|device\/code)$/.test(endpoint2.url)) {
-    return request3(endpoint2);
+    return request2(endpoint2);
   }
   if (requiresBasicAuth(endpoint2.url)) {
     const credentials = btoa(`${state.clientId}:${state.clientSecret}`);
     endpoint2.headers.authorization = `basic ${credentials}`;
-    return request3(endpoint2);
+    return request2(endpoint2);
   }
-  const { token } = state.clientType === "oauth-app" ? await auth3({ ...state, request: request3 }) : await auth3({ ...state, request: request3 });
+  const { token } = state.clientType === "oauth-app" ? await auth3({ ...state, request: request2 }) : await auth3({ ...state, request: request2 });
   endpoint2.headers.authorization = "token " + token;
-  return request3(endpoint2);
+  return request2(endpoint2);
 }
 function createOAuthUserAuth({
   clientId,
   clientSecret,
   clientType = "oauth-app",
-  request: request3 = request2.defaults({
+  request: request2 = request.defaults({
     headers: {
       "user-agent": `octokit-auth-oauth-app.js/${VERSION10} ${getUserAgent()}`
     }
@@ -96286,7 +96334,7 @@ function createOAuthUserAuth({
     clientSecret,
     onTokenCreated,
     strategyOptions,
-    request: request3
+    request: request2
   });
   return Object.assign(auth3.bind(null, state), {
     // @ts-expect-error not worth the extra code needed to appease TS
@@ -96344,13 +96392,13 @@ async function auth4(state, authOptions) {
   });
   return userAuth();
 }
-async function hook4(state, request22, route, parameters) {
-  let endpoint2 = request22.endpoint.merge(
+async function hook4(state, request2, route, parameters) {
+  let endpoint2 = request2.endpoint.merge(
     route,
     parameters
   );
   if (/\/login\/(oauth\/access_token|device\/code)$/.test(endpoint2.url)) {
-    return request22(endpoint2);
+    return request2(endpoint2);
   }
   if (state.clientType === "github-app" && !requiresBasicAuth(endpoint2.url)) {
     throw new Error(
@@ -96360,7 +96408,7 @@ async function hook4(state, request22, route, parameters) {
   const credentials = btoa(`${state.clientId}:${state.clientSecret}`);
   endpoint2.headers.authorization = `basic ${credentials}`;
   try {
-    return await request22(endpoint2);
+    return await request2(endpoint2);
   } catch (error2) {
     if (error2.status !== 401) throw error2;
     error2.message = `[@octokit/auth-oauth-app] "${endpoint2.method} ${endpoint2.url}" does not support clientId/clientSecret basic authentication.`;
@@ -96370,7 +96418,7 @@ async function hook4(state, request22, route, parameters) {
 function createOAuthAppAuth(options) {
   const state = Object.assign(
     {
-      request: request2.defaults({
+      request: request.defaults({
         headers: {
           "user-agent": `octokit-auth-oauth-app.js/${VERSION11} ${getUserAgent()}`
         }
@@ -96441,16 +96489,16 @@ var init_utils2 = __esm({
 // node_modules/universal-github-app-jwt/lib/crypto-node.js
 function convertPrivateKey(privateKey) {
   if (!isPkcs1(privateKey)) return privateKey;
-  return (0, import_node_crypto2.createPrivateKey)(privateKey).export({
+  return (0, import_node_crypto3.createPrivateKey)(privateKey).export({
     type: "pkcs8",
     format: "pem"
   });
 }
-var import_node_crypto, import_node_crypto2;
+var import_node_crypto2, import_node_crypto3;
 var init_crypto_node = __esm({
   "node_modules/universal-github-app-jwt/lib/crypto-node.js"() {
-    import_node_crypto = require("node:crypto");
     import_node_crypto2 = require("node:crypto");
+    import_node_crypto3 = require("node:crypto");
     init_utils2();
   }
 });
@@ -96474,7 +96522,7 @@ async function getToken({ privateKey, payload }) {
   };
   const header = { alg: "RS256", typ: "JWT" };
   const privateKeyDER = getDERfromPEM(convertedPrivateKey);
-  const importedKey = await import_node_crypto.subtle.importKey(
+  const importedKey = await import_node_crypto2.subtle.importKey(
     "pkcs8",
     privateKeyDER,
     algorithm,
@@ -96483,7 +96531,7 @@ async function getToken({ privateKey, payload }) {
   );
   const encodedMessage = getEncodedMessage(header, payload);
   const encodedMessageArrBuf = string2ArrayBuffer(encodedMessage);
-  const signatureArrBuf = await import_node_crypto.subtle.sign(
+  const signatureArrBuf = await import_node_crypto2.subtle.sign(
     algorithm.name,
     importedKey,
     encodedMessageArrBuf
@@ -96828,14 +96876,14 @@ async function getInstallationAuthentication(state, options, customRequest) {
     };
     return factory(factoryAuthOptions);
   }
-  const request3 = customRequest || state.request;
+  const request2 = customRequest || state.request;
   return getInstallationAuthenticationConcurrently(
     state,
     { ...options, installationId },
-    request3
+    request2
   );
 }
-function getInstallationAuthenticationConcurrently(state, options, request3) {
+function getInstallationAuthenticationConcurrently(state, options, request2) {
   const cacheKey = optionsToCacheKey(options);
   if (pendingPromises.has(cacheKey)) {
     return pendingPromises.get(cacheKey);
@@ -96843,12 +96891,12 @@ function getInstallationAuthenticationConcurrently(state, options, request3) {
   const promise = getInstallationAuthenticationImpl(
     state,
     options,
-    request3
+    request2
   ).finally(() => pendingPromises.delete(cacheKey));
   pendingPromises.set(cacheKey, promise);
   return promise;
 }
-async function getInstallationAuthenticationImpl(state, options, request3) {
+async function getInstallationAuthenticationImpl(state, options, request2) {
   if (!options.refresh) {
     const result = await get2(state.cache, options);
     if (result) {
@@ -96905,7 +96953,7 @@ async function getInstallationAuthenticationImpl(state, options, request3) {
       repository_selection: repositorySelectionOptional,
       single_file: singleFileName
     }
-  } = await request3(
+  } = await request2(
     "POST /app/installations/{installation_id}/access_tokens",
     payload
   );
@@ -96979,18 +97027,18 @@ function isNotTimeSkewError(error2) {
     /'Issued at' claim \('iat'\) must be an Integer representing the time that the assertion was issued/
   ));
 }
-async function hook5(state, request3, route, parameters) {
-  const endpoint2 = request3.endpoint.merge(route, parameters);
+async function hook5(state, request2, route, parameters) {
+  const endpoint2 = request2.endpoint.merge(route, parameters);
   const url = endpoint2.url;
   if (/\/login\/oauth\/access_token$/.test(url)) {
-    return request3(endpoint2);
+    return request2(endpoint2);
   }
-  if (requiresAppAuth(url.replace(request3.endpoint.DEFAULTS.baseUrl, ""))) {
+  if (requiresAppAuth(url.replace(request2.endpoint.DEFAULTS.baseUrl, ""))) {
     const { token: token2 } = await getAppAuthentication(state);
     endpoint2.headers.authorization = `bearer ${token2}`;
     let response;
     try {
-      response = await request3(endpoint2);
+      response = await request2(endpoint2);
     } catch (error2) {
       if (isNotTimeSkewError(error2)) {
         throw error2;
@@ -97010,33 +97058,33 @@ async function hook5(state, request3, route, parameters) {
         timeDifference: diff
       });
       endpoint2.headers.authorization = `bearer ${token3}`;
-      return request3(endpoint2);
+      return request2(endpoint2);
     }
     return response;
   }
   if (requiresBasicAuth(url)) {
     const authentication = await state.oauthApp({ type: "oauth-app" });
     endpoint2.headers.authorization = authentication.headers.authorization;
-    return request3(endpoint2);
+    return request2(endpoint2);
   }
   const { token, createdAt } = await getInstallationAuthentication(
     state,
     // @ts-expect-error TBD
     {},
-    request3.defaults({ baseUrl: endpoint2.baseUrl })
+    request2.defaults({ baseUrl: endpoint2.baseUrl })
   );
   endpoint2.headers.authorization = `token ${token}`;
   return sendRequestWithRetries(
     state,
-    request3,
+    request2,
     endpoint2,
     createdAt
   );
 }
-async function sendRequestWithRetries(state, request3, options, createdAt, retries = 0) {
+async function sendRequestWithRetries(state, request2, options, createdAt, retries = 0) {
   const timeSinceTokenCreationInMs = +/* @__PURE__ */ new Date() - +new Date(createdAt);
   try {
-    return await request3(options);
+    return await request2(options);
   } catch (error2) {
     if (error2.status !== 401) {
       throw error2;
@@ -97053,7 +97101,7 @@ async function sendRequestWithRetries(state, request3, options, createdAt, retri
       `[@octokit/auth-app] Retrying after 401 response to account for token replication delay (retry: ${retries}, wait: ${awaitTime / 1e3}s)`
     );
     await new Promise((resolve6) => setTimeout(resolve6, awaitTime));
-    return sendRequestWithRetries(state, request3, options, createdAt, retries);
+    return sendRequestWithRetries(state, request2, options, createdAt, retries);
   }
 }
 function createAppAuth(options) {
@@ -97076,14 +97124,14 @@ function createAppAuth(options) {
   if (typeof log2.warn !== "function") {
     log2.warn = console.warn.bind(console);
   }
-  const request3 = options.request || request2.defaults({
+  const request2 = options.request || request.defaults({
     headers: {
       "user-agent": `octokit-auth-app.js/${VERSION12} ${getUserAgent()}`
     }
   });
   const state = Object.assign(
     {
-      request: request3,
+      request: request2,
       cache: getCache()
     },
     options,
@@ -97094,7 +97142,7 @@ function createAppAuth(options) {
         clientType: "github-app",
         clientId: options.clientId || "",
         clientSecret: options.clientSecret || "",
-        request: request3
+        request: request2
       })
     }
   );
@@ -97164,12 +97212,12 @@ function isAbuseLimitError(error2) {
   }
   return REGEX_ABUSE_LIMIT_MESSAGE.test(error2.message);
 }
-async function hook6(reason, request3, route, parameters) {
-  const endpoint2 = request3.endpoint.merge(
+async function hook6(reason, request2, route, parameters) {
+  const endpoint2 = request2.endpoint.merge(
     route,
     parameters
   );
-  return request3(endpoint2).catch((error2) => {
+  return request2(endpoint2).catch((error2) => {
     if (error2.status === 404) {
       error2.message = `Not found. May be due to lack of authentication. Reason: ${reason}`;
       throw error2;
@@ -97637,7 +97685,7 @@ async function sign(secret, payload) {
     throw new TypeError("[@octokit/webhooks-methods] payload must be a string");
   }
   const algorithm = "sha256";
-  return `${algorithm}=${(0, import_node_crypto3.createHmac)(algorithm, secret).update(payload).digest("hex")}`;
+  return `${algorithm}=${(0, import_node_crypto4.createHmac)(algorithm, secret).update(payload).digest("hex")}`;
 }
 async function verify(secret, eventPayload, signature) {
   if (!secret || !eventPayload || !signature) {
@@ -97655,7 +97703,7 @@ async function verify(secret, eventPayload, signature) {
   if (signatureBuffer.length !== verificationBuffer.length) {
     return false;
   }
-  return (0, import_node_crypto4.timingSafeEqual)(signatureBuffer, verificationBuffer);
+  return (0, import_node_crypto5.timingSafeEqual)(signatureBuffer, verificationBuffer);
 }
 async function verifyWithFallback(secret, payload, signature, additionalSecrets) {
   const firstPass = await verify(secret, payload, signature);
@@ -97672,11 +97720,11 @@ async function verifyWithFallback(secret, payload, signature, additionalSecrets)
   }
   return false;
 }
-var import_node_crypto3, import_node_crypto4, import_node_buffer, VERSION14;
+var import_node_crypto4, import_node_crypto5, import_node_buffer, VERSION14;
 var init_dist_node4 = __esm({
   "node_modules/@octokit/webhooks-methods/dist-node/index.js"() {
-    import_node_crypto3 = require("node:crypto");
     import_node_crypto4 = require("node:crypto");
+    import_node_crypto5 = require("node:crypto");
     import_node_buffer = require("node:buffer");
     VERSION14 = "6.0.0";
     sign.VERSION = VERSION14;
@@ -98736,11 +98784,11 @@ function createOctokit(token, opts) {
       ...opts.fastRetries ? { write: passThrough, notifications: passThrough } : {}
     }
   });
-  octokit.hook.wrap("request", async (request3, options) => {
+  octokit.hook.wrap("request", async (request2, options) => {
     options.headers["x-github-api-version"] = GITHUB_API_VERSION;
     const wait2 = quietUntil - Date.now();
     if (wait2 > 0) await quiet(wait2, options.request?.signal);
-    return request3(options);
+    return request2(options);
   });
   return octokit;
 }
@@ -99254,13 +99302,13 @@ async function carryOut(command, { comment, prNumber }, setup, answers) {
     );
     return false;
   }
-  const request3 = {
+  const request2 = {
     kind: command.kind,
     ms: command.kind === "extend" ? command.ms : void 0,
     by: comment.login,
     at: /* @__PURE__ */ new Date()
   };
-  const holder = await setup.comment.requestOfHolder(request3);
+  const holder = await setup.comment.requestOfHolder(request2);
   if (!holder) {
     await answers.refuse(
       `there is no live preview ${inlineCode(name)} on this pull request; \`/preview\` starts one.`
@@ -99300,7 +99348,7 @@ function eventsFileReporter(path4, ids) {
     }
   };
 }
-function readEvents2(path4) {
+function readEventsFile(path4) {
   if (!(0, import_node_fs8.existsSync)(path4)) return [];
   return (0, import_node_fs8.readFileSync)(path4, "utf8").split("\n").filter((l) => l.trim() !== "").flatMap((l) => {
     try {
@@ -99318,7 +99366,7 @@ async function followUntilLive(path4, holderExited, onTick = () => {
   let gone = false;
   for (; ; ) {
     onTick();
-    const last = readEvents2(path4).filter((e) => e.event === "live" || FINAL_STATES.includes(e.event)).at(-1);
+    const last = readEventsFile(path4).filter((e) => e.event === "live" || FINAL_STATES.includes(e.event)).at(-1);
     if (last) return last;
     if (gone) return void 0;
     gone = await Promise.race([
@@ -99345,14 +99393,7 @@ function outputsReporter(run2, name, ids, opts) {
       const final = FINAL_STATES.includes(e.event);
       if (e.event !== "live" && !final) return;
       setOutputs(e, void 0, ids.commentId?.());
-      if (final || opts.summaryOnLive) {
-        await summary.addRaw(
-          renderSummary(
-            { state: e.event, details: e.details },
-            { name, run: run2, secrets: opts.secrets }
-          )
-        ).write();
-      }
+      if (final || opts.summaryOnLive) await writeSummary(e, { name, run: run2, secrets: opts.secrets });
     }
   };
 }
@@ -99365,6 +99406,9 @@ function setOutputs(e, imageId, commentId) {
   setOutput("container-id", d2.containerId ?? "");
   setOutput("image-id", d2.imageId ?? imageId ?? "");
   setOutput("comment-id", commentId === void 0 ? "" : String(commentId));
+}
+async function writeSummary(e, ctx) {
+  await summary.addRaw(renderSummary({ state: e.event, details: e.details }, ctx)).write();
 }
 var init_outputs = __esm({
   "src/action/reporters/outputs.ts"() {
@@ -99396,7 +99440,7 @@ async function startDetached(run2, config, env) {
   const out = (0, import_node_fs9.openSync)(logFile, "a");
   const childEnv = { ...env, ML_PREVIEW_EVENTS_FILE: events2 };
   for (const k of ["GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY"]) delete childEnv[k];
-  const child2 = (0, import_node_child_process.spawn)(process.execPath, [(0, import_node_path9.join)(__dirname, "holder.js")], {
+  const child2 = (0, import_node_child_process2.spawn)(process.execPath, [(0, import_node_path9.join)(__dirname, "holder.js")], {
     detached: true,
     stdio: ["ignore", out, out],
     env: childEnv
@@ -99419,12 +99463,7 @@ async function startDetached(run2, config, env) {
   setOutputs(last, last.details.imageId, last.commentId);
   if (last.commentId !== void 0) saveState2("comment", String(last.commentId));
   if (last.deploymentId !== void 0) saveState2("deployment", String(last.deploymentId));
-  await summary.addRaw(
-    renderSummary(
-      { state: last.event, details: last.details },
-      { name, run: run2, secrets: config.secrets }
-    )
-  ).write();
+  await writeSummary(last, { name, run: run2, secrets: config.secrets });
   return last;
 }
 function echoNewLog(path4, from) {
@@ -99436,16 +99475,15 @@ function echoNewLog(path4, from) {
     return from;
   }
 }
-var import_node_child_process, import_node_fs9, import_node_os3, import_node_path9;
+var import_node_child_process2, import_node_fs9, import_node_os3, import_node_path9;
 var init_detach = __esm({
   "src/action/detach.ts"() {
     "use strict";
-    import_node_child_process = require("node:child_process");
+    import_node_child_process2 = require("node:child_process");
     import_node_fs9 = require("node:fs");
     import_node_os3 = require("node:os");
     import_node_path9 = require("node:path");
     init_core();
-    init_github();
     init_events_file();
     init_outputs();
     init_state();
@@ -99525,31 +99563,6 @@ var init_config = __esm({
     init_parse();
     init_secrets();
     init_types();
-  }
-});
-
-// src/lifecycle/poll.ts
-function envDuration(raw, fallback) {
-  const ms = raw?.trim() ? parse(raw.trim()) : null;
-  return ms && ms > 0 ? ms : fallback;
-}
-function pollIntervalMs(env) {
-  return envDuration(env.ML_PREVIEW_POLL_INTERVAL, 6e4);
-}
-function tunnelWatchdogMs(env) {
-  return envDuration(env.ML_PREVIEW_TUNNEL_WATCHDOG, 3e4);
-}
-function cleanupPatienceMs(env, fallback) {
-  return envDuration(env.ML_PREVIEW_CLEANUP_PATIENCE, fallback);
-}
-function holdLimit(env) {
-  const started = Date.now() - process.uptime() * 1e3;
-  return new Date(started + envDuration(env.ML_PREVIEW_JOB_LIMIT, (5 * 60 + 50) * 6e4));
-}
-var init_poll2 = __esm({
-  "src/lifecycle/poll.ts"() {
-    "use strict";
-    init_parse_duration();
   }
 });
 
@@ -99900,7 +99913,7 @@ async function actionPost() {
   if (holder > 0) await stopHolder(holder);
   const leftovers = await removeLeftovers();
   const eventsFile = readState("events");
-  const holderEvents = eventsFile ? readEvents2(eventsFile) : [];
+  const holderEvents = eventsFile ? readEventsFile(eventsFile) : [];
   if (eventsFile) cleanHolderFiles(eventsFile);
   const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event));
   if (readState("finished") === "true" || last) {
@@ -100032,14 +100045,6 @@ var init_post = __esm({
     HOLDER_GRACE_MS = 15e3;
     POST_CLEANUP_PATIENCE_MS = 10 * 6e4;
     shortIds = (ids) => ids.map((i) => i.slice(0, 12)).join(", ");
-  }
-});
-
-// src/config/check/index.ts
-var init_check = __esm({
-  "src/config/check/index.ts"() {
-    "use strict";
-    init_scalars();
   }
 });
 
@@ -100624,7 +100629,7 @@ function listPreviews(dir) {
     } catch {
       continue;
     }
-    const events2 = readEvents2(files(dir, record.runId).events);
+    const events2 = readEventsFile(files(dir, record.runId).events);
     rows.push({ ...record, ...stateOf(events2), ...runAlive(record.runId) ? {} : { state: "dead" } });
   }
   return rows.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
@@ -105359,7 +105364,7 @@ async function run(argv3, env) {
   }
 }
 function parseUpConfig(args, env) {
-  const sharePort = args.sharePort === void 0 ? void 0 : scalars_exports.port("port", args.sharePort);
+  const sharePort = args.sharePort === void 0 ? void 0 : port("port", args.sharePort);
   const contextDir = (0, import_node_path12.resolve)(process.cwd(), args.inputs.context ?? ".");
   const inputs = args.command === "up" ? { ...args.inputs, context: "." } : args.inputs;
   if (args.command === "up" && !(0, import_node_fs13.existsSync)(contextDir)) {
@@ -105489,7 +105494,7 @@ async function detach(argv3, args, config, env) {
   (0, import_node_fs13.mkdirSync)(dir, { recursive: true, mode: 448 });
   const log2 = (0, import_node_path12.join)(dir, `${config.name}-${Date.now()}-${process.pid}.log`);
   const out = (0, import_node_fs13.openSync)(log2, "a");
-  const child2 = (0, import_node_child_process2.spawn)(process.execPath, [process.argv[1], ...argv3.filter((a) => a !== "--detach")], {
+  const child2 = (0, import_node_child_process3.spawn)(process.execPath, [process.argv[1], ...argv3.filter((a) => a !== "--detach")], {
     detached: true,
     stdio: ["ignore", out, out],
     env: { ...env, ML_PREVIEW_HOLDER_LOG: log2 }
@@ -105552,14 +105557,14 @@ async function down(names, all, env) {
 `);
   return missing.length > 0 ? 1 : 0;
 }
-var import_node_child_process2, import_node_fs13, import_node_path12, err;
+var import_node_child_process3, import_node_fs13, import_node_path12, err;
 var init_cli = __esm({
   "src/cli/index.ts"() {
     "use strict";
-    import_node_child_process2 = require("node:child_process");
+    import_node_child_process3 = require("node:child_process");
     import_node_fs13 = require("node:fs");
     import_node_path12 = require("node:path");
-    init_check();
+    init_scalars();
     init_parse();
     init_client();
     init_errors();

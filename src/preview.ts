@@ -22,6 +22,7 @@ import {
   stopReason,
   watchPullRequest,
 } from "./lifecycle/hold.js";
+import { previewExpiry } from "./lifecycle/poll.js";
 import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 import { waitForLocalApp } from "./lifecycle/share.js";
 import type { Logger } from "./log.js";
@@ -127,7 +128,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     const engine =
       source.kind === "share"
         ? undefined
-        : engineAnswers(deps.docker!)
+        : engineAnswers(deps.docker!, source.kind === "build" ? "build" : "pull")
             .then(() => removeLeftBehind(deps))
             .catch((err: unknown) => err);
     if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
@@ -185,7 +186,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
     }
     checkStop(signal, superseded);
 
-    const expiresAt = new Date(Date.now() + config.durationMs);
+    const expiresAt = previewExpiry(Date.now(), config.durationMs, deps.holdLimit);
     live = {
       url: tunnel.url,
       localUrl,
@@ -234,6 +235,7 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       const current = tunnel!;
       const result = await holdUntilEnd({
         expiresAt: live.expiresAt!,
+        jobLimit: deps.holdLimit,
         signal,
         exited: app ? app.exited : new Promise<ContainerExit>(() => {}),
         tunnelLost: new Promise<string>((resolve) => current.onLost(resolve)),
@@ -349,14 +351,17 @@ async function appAnswers(
 const APP_ANSWER_MIN_MS = 2000;
 const APP_ANSWER_MAX_MS = 10_000;
 
-/** A missing engine is the most common first-run problem: say so plainly instead of a socket error. */
-async function engineAnswers(docker: Docker): Promise<void> {
+/**
+ * A missing engine is the most common first-run problem: say so plainly instead of a socket error. It is
+ * the step that first needs the engine (build, or pull for an `image`), as the phase timing names it.
+ */
+async function engineAnswers(docker: Docker, step: "build" | "pull"): Promise<void> {
   try {
     await docker.ping();
   } catch (err) {
     const where = engineAddress();
     throw new PreviewError(
-      "build",
+      step,
       `The Docker engine does not answer at ${where} (${(err as Error).message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
       { code: "DOCKER_UNREACHABLE", cause: err },
     );

@@ -4,10 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "@actions/core";
 import type { PreviewConfig } from "../config/types.js";
-import { renderSummary } from "../github/index.js";
 import type { RunContext } from "../github/types.js";
 import { type EventLine, followUntilLive } from "../lifecycle/events-file.js";
-import { setOutputs } from "./reporters/outputs.js";
+import { setOutputs, writeSummary } from "./reporters/outputs.js";
 import { saveState } from "./state.js";
 
 /**
@@ -53,14 +52,7 @@ export async function startDetached(
   setOutputs(last, last.details.imageId, last.commentId);
   if (last.commentId !== undefined) saveState("comment", String(last.commentId));
   if (last.deploymentId !== undefined) saveState("deployment", String(last.deploymentId));
-  await core.summary
-    .addRaw(
-      renderSummary(
-        { state: last.event as never, details: last.details },
-        { name, run, secrets: config.secrets },
-      ),
-    )
-    .write();
+  await writeSummary(last, { name, run, secrets: config.secrets });
   return last;
 }
 

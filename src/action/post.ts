@@ -7,7 +7,7 @@ import { stopAndRemove, whileEngineAway } from "../docker/remove.js";
 import { sweepContainers } from "../docker/sweep.js";
 import type { EnginePatience, PreviewLabels } from "../docker/types.js";
 import { renderSummary, retryWhileTransient } from "../github/index.js";
-import { type EventLine, readEvents } from "../lifecycle/events-file.js";
+import { type EventLine, readEventsFile } from "../lifecycle/events-file.js";
 import { cleanupPatienceMs } from "../lifecycle/poll.js";
 import { FINAL_STATES } from "../lifecycle/reporter.js";
 import { actionsLogger } from "./logger.js";
@@ -30,7 +30,7 @@ export async function actionPost(): Promise<void> {
 
   const leftovers = await removeLeftovers();
   const eventsFile = readState("events");
-  const holderEvents = eventsFile ? readEvents(eventsFile) : [];
+  const holderEvents = eventsFile ? readEventsFile(eventsFile) : [];
   if (eventsFile) cleanHolderFiles(eventsFile);
   const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event as never));
 

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { scalar } from "../config/check/index.js";
+import * as scalar from "../config/check/scalars.js";
 import { CLI_MAX_DURATION, ConfigErrors, parseConfig } from "../config/parse.js";
 import type { PreviewConfig } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";

@@ -11,7 +11,7 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { sweepContainers } from "../docker/sweep.js";
-import { type EventLine, readEvents } from "../lifecycle/events-file.js";
+import { type EventLine, readEventsFile } from "../lifecycle/events-file.js";
 import { FINAL_STATES } from "../lifecycle/reporter.js";
 
 /**
@@ -117,7 +117,7 @@ export function listPreviews(dir: string): PreviewRow[] {
     } catch {
       continue; // being written right now
     }
-    const events = readEvents(files(dir, record.runId).events);
+    const events = readEventsFile(files(dir, record.runId).events);
     rows.push({ ...record, ...stateOf(events), ...(runAlive(record.runId) ? {} : { state: "dead" }) });
   }
   return rows.sort((a, b) => a.startedAt.localeCompare(b.startedAt));

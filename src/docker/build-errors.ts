@@ -1,8 +1,7 @@
 import { PreviewError } from "../errors.js";
 import type { BuildStep } from "./build-progress.js";
-import { engineAddress, engineAway } from "./docker-errors.js";
+import { engineAddress, engineAway, engineMessage } from "./docker-errors.js";
 import { pullError } from "./pull-errors.js";
-import { engineMessage } from "./registry-errors.js";
 
 /** Lines of the failing step's output that travel with the error (the PR comment shows them). */
 const SHOWN_LINES = 30;

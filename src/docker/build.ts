@@ -9,7 +9,7 @@ import { BuildProgress } from "./build-progress.js";
 import { startBuild } from "./build-start.js";
 import { type Builder, chooseBuilder } from "./builder-choice.js";
 import { createContextStream } from "./context.js";
-import { readEvents } from "./json-events.js";
+import { readEngineStream } from "./json-events.js";
 import type { ImageLabels } from "./types.js";
 
 export interface BuildRequest {
@@ -61,7 +61,7 @@ export async function buildWithEngine(
   const requestSignal = signal ? AbortSignal.any([signal, unsendable.signal]) : unsendable.signal;
   try {
     const events = await startBuild(docker, context.stream, req, builder, requestSignal);
-    await readEvents(events, (event) => progress.push(event));
+    await readEngineStream(events, (event) => progress.push(event));
   } catch (err) {
     throw requestError(err, req.dockerfile, signal?.aborted === true, context.readError());
   } finally {

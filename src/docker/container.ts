@@ -1,10 +1,11 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { secretScrubber } from "../scrub.js";
 import { watchExit } from "./exit.js";
 import { reachableEnv } from "./framework.js";
 import { containerSpec, type VolumeMount } from "./host-config.js";
-import { attachLogs, LogRing, refillFromEngine, secretScrubber } from "./logs.js";
+import { attachLogs, LogRing, refillFromEngine } from "./logs.js";
 import { exposedTcpPorts, type ResolvedPort, resolveContainerPort } from "./ports.js";
 import { stopAndRemove } from "./remove.js";
 import { runError } from "./run-errors.js";

@@ -2,7 +2,8 @@
 export function engineMessage(err: unknown): string {
   const e = err as { json?: { message?: unknown }; message?: unknown };
   if (typeof e?.json?.message === "string") return e.json.message.trim();
-  return String(e?.message ?? err).trim();
+  const text = typeof e?.message === "string" ? e.message : String(err);
+  return text.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, "").trim();
 }
 
 export function statusCode(err: unknown): number | undefined {

@@ -24,26 +24,6 @@ export function registryOf(ref: string): Registry {
   return { host: first, display: first, authServer: first };
 }
 
-// distribution/reference's grammar: [domain/]path[:tag][@digest], with Docker's rule for what is a domain.
-const DOMAIN =
-  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$/;
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-
-/** Whether `ref` is an image reference the engine accepts (checked before it reaches an HTTP path). */
-export function isImageReference(ref: string): boolean {
-  const [named = "", digest, ...extra] = ref.split("@");
-  if (extra.length > 0 || (digest !== undefined && !DIGEST.test(digest))) return false;
-  const { repository, tag } = splitRef(named);
-  if (named !== repository && !TAG.test(tag)) return false;
-  const parts = repository.split("/");
-  const first = parts[0] ?? "";
-  const hasDomain = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost");
-  if (hasDomain && !DOMAIN.test(parts.shift() ?? "")) return false;
-  return repository.length <= 255 && parts.length > 0 && parts.every((p) => COMPONENT.test(p));
-}
-
 /** `repo[:tag][@digest]` split for the push/tag APIs, which take the tag separately. */
 export function splitRef(ref: string): { repository: string; tag: string } {
   const withoutDigest = ref.split("@")[0] ?? ref;

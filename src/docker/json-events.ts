@@ -6,7 +6,7 @@ import { LineSplitter } from "./lines.js";
  * Reads the engine's newline-delimited JSON event stream (build, pull, push) to its end, handing each
  * event to `onEvent`. Lines that are not JSON are passed on as plain `stream` text rather than lost.
  */
-export async function readEvents(
+export async function readEngineStream(
   stream: NodeJS.ReadableStream,
   onEvent: (event: EngineEvent) => void,
 ): Promise<void> {

@@ -8,8 +8,6 @@ export const LOG_RING_LINES = 200;
 /** Longer lines are cut: one base64 blob must not fill the ring's memory. */
 const MAX_LINE_CHARS = 4096;
 
-export { secretScrubber } from "../scrub.js";
-
 type LineListener = (line: string) => void;
 
 /**

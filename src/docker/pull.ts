@@ -1,12 +1,13 @@
 import type Docker from "dockerode";
+import { isImageReference } from "../config/check/image.js";
 import type { RegistryAuth } from "../config/types.js";
 import { PreviewError, type PreviewStep } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EngineEvent } from "./build-progress.js";
-import { isImageReference, registryOf } from "./image-ref.js";
-import { readEvents } from "./json-events.js";
+import { engineMessage } from "./docker-errors.js";
+import { registryOf } from "./image-ref.js";
+import { readEngineStream } from "./json-events.js";
 import { pullError } from "./pull-errors.js";
-import { engineMessage } from "./registry-errors.js";
 
 export interface LocalImage {
   readonly imageId: string;
@@ -88,7 +89,7 @@ export async function pullImage(
   const progress = new PullProgress((line) => log.info(line));
   try {
     const stream = await docker.pull(ref, { authconfig: authConfig(ref, auth), abortSignal: opts.signal });
-    await readEvents(stream, (event) => {
+    await readEngineStream(stream, (event) => {
       const error = event.errorDetail?.message ?? event.error;
       if (error) failure ??= error;
       else {

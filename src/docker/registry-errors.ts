@@ -52,11 +52,3 @@ export function shortCause(message: string): string {
     .filter((p) => p.length > 0);
   return parts[parts.length - 1] ?? message;
 }
-
-/** The daemon's own text from a docker-modem error: "(HTTP code 500) server error - <text> ". */
-export function engineMessage(err: unknown): string {
-  const e = err as { json?: { message?: unknown }; message?: unknown };
-  if (typeof e?.json?.message === "string") return e.json.message;
-  const text = typeof e?.message === "string" ? e.message : String(err);
-  return text.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, "").trim();
-}

@@ -27,7 +27,7 @@ export function eventsFileReporter(
 
 const DATE_FIELDS = ["expiresAt", "startedAt", "at"] as const;
 
-export function readEvents(path: string): EventLine[] {
+export function readEventsFile(path: string): EventLine[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, "utf8")
     .split("\n")
@@ -62,7 +62,7 @@ export async function followUntilLive(
   let gone = false;
   for (;;) {
     onTick();
-    const last = readEvents(path)
+    const last = readEventsFile(path)
       .filter((e) => e.event === "live" || FINAL_STATES.includes(e.event as never))
       .at(-1);
     if (last) return last;

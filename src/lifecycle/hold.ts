@@ -20,6 +20,8 @@ export type HoldEnd =
 
 export interface HoldWatch {
   readonly expiresAt: Date;
+  /** The end of the job holding the preview: an expiry there says the job's limit, not the duration, ended it. */
+  readonly jobLimit?: Date;
   readonly signal: AbortSignal;
   /** Resolves when the app's container stops (never, for `share`). */
   readonly exited: Promise<ContainerExit>;
@@ -65,9 +67,13 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   const expiry = (async (): Promise<HoldEnd> => {
     // setTimeout caps at ~24.8 days; durations are at most 5h50m, but loop anyway for an exact expiry.
     while (Date.now() < w.expiresAt.getTime()) await after(w.expiresAt.getTime() - Date.now());
+    const at = w.expiresAt.toISOString();
+    const byJob = w.jobLimit !== undefined && w.expiresAt.getTime() >= w.jobLimit.getTime();
     return {
       state: "expired",
-      reason: `the preview reached its duration (expired at ${w.expiresAt.toISOString()})`,
+      reason: byJob
+        ? `the job holding the preview reached its time limit (expired at ${at}, before its duration: the build and start took part of the job's time)`
+        : `the preview reached its duration (expired at ${at})`,
     };
   })();
   const stopped = new Promise<HoldEnd>((resolve) => {

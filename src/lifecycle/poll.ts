@@ -34,3 +34,12 @@ export function holdLimit(env: NodeJS.ProcessEnv): Date {
   const started = Date.now() - process.uptime() * 1000;
   return new Date(started + envDuration(env.ML_PREVIEW_JOB_LIMIT, (5 * 60 + 50) * 60_000));
 }
+
+/**
+ * When a preview going live now expires: `duration` after now, but never past the job's limit. The
+ * duration counts from live, the job's limit from its start: a long build must not carry the expiry past
+ * the moment the runner kills the job (no clean `expired`, the comment left saying "live").
+ */
+export function previewExpiry(now: number, durationMs: number, limit: Date | undefined): Date {
+  return new Date(Math.min(now + durationMs, limit?.getTime() ?? Number.POSITIVE_INFINITY));
+}

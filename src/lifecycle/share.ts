@@ -1,6 +1,6 @@
-import { request } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PreviewError } from "../errors.js";
+import { httpAnswer } from "../http.js";
 import { type Logger, silentLogger } from "../log.js";
 
 /**
@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from "../log.js";
  */
 const REFUSED_GIVE_UP_MS = 3000;
 const PROGRESS_EVERY_MS = 5000;
+const PROBE_TIMEOUT_MS = 2000;
 
 /**
  * `share`: the app runs already; wait until something answers HTTP on its port (any status counts).
@@ -29,14 +30,10 @@ export async function waitForLocalApp(
   log.info(`Waiting for your app to answer at ${url}…`);
   while (Date.now() < deadline) {
     if (signal.aborted) throw signal.reason ?? new Error("stopped");
-    try {
-      await probe(url, signal);
-      return;
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      last = e.code ?? e.message;
-      refusedSince = e.code === "ECONNREFUSED" ? (refusedSince ?? Date.now()) : undefined;
-    }
+    const answer = await httpAnswer(new URL(url), PROBE_TIMEOUT_MS, signal);
+    if ("status" in answer) return;
+    last = answer.silent ? "timed out" : answer.error;
+    refusedSince = last === "ECONNREFUSED" ? (refusedSince ?? Date.now()) : undefined;
     if (refusedSince !== undefined && Date.now() - refusedSince >= REFUSED_GIVE_UP_MS) {
       throw await nothingListens(url, signal);
     }
@@ -58,10 +55,7 @@ export async function waitForLocalApp(
 /** The port refuses: nothing listens there, or only on IPv6's ::1 (a `localhost` bind on some systems). */
 async function nothingListens(url: string, signal: AbortSignal): Promise<PreviewError> {
   const { port } = new URL(url);
-  const v6 = await probe(`http://[::1]:${port}`, signal).then(
-    () => true,
-    () => false,
-  );
+  const v6 = "status" in (await httpAnswer(new URL(`http://[::1]:${port}`), PROBE_TIMEOUT_MS, signal));
   if (v6) {
     return new PreviewError(
       "ready",
@@ -74,16 +68,4 @@ async function nothingListens(url: string, signal: AbortSignal): Promise<Preview
     `Nothing listens on port ${port} on this machine (connection refused). Start your app first, then run share with the port it prints (e.g. "Running on http://127.0.0.1:8050" → --port 8050).`,
     { code: "NOTHING_LISTENS" },
   );
-}
-
-function probe(url: string, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: "GET", timeout: 2000, signal }, (res) => {
-      res.resume();
-      resolve();
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end();
-  });
 }

@@ -1,5 +1,5 @@
 import { PreviewError } from "../errors.js";
-import { redact } from "./redact.js";
+import { scrubSecrets } from "../scrub.js";
 
 /** What the caller knows that makes a message precise; secrets are scrubbed from anything the SDK said. */
 export interface NgrokErrorContext {
@@ -175,4 +175,12 @@ function firstLine(err: unknown): string {
 
 function allLines(err: unknown): string {
   return lines(err).join("\n") || "unknown error";
+}
+
+/**
+ * Text from the SDK or the network with secrets removed. ngrok's own messages quote the token
+ * ("Your authtoken: …"), so that pattern goes even when the caller did not pass the token.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  return scrubSecrets(text.replace(/(authtoken\s*[:=]\s*)\S+/gi, "$1***"), secrets);
 }

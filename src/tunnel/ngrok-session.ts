@@ -1,8 +1,7 @@
 import * as ngrok from "@ngrok/ngrok";
 import type { TunnelConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
-import { explainNgrokError, type NgrokErrorContext } from "./ngrok-errors.js";
-import { redact } from "./redact.js";
+import { explainNgrokError, type NgrokErrorContext, redact } from "./ngrok-errors.js";
 import { abortable } from "./sleep.js";
 import type { Watchdog } from "./watchdog.js";
 

@@ -198,3 +198,34 @@ describe("action: the app listens on 127.0.0.1 inside its container", () => {
     );
   }, 60_000);
 });
+
+describe("action with wait: true and the job's time limit", () => {
+  it("expires before the job's limit even after a long build, saying why; the comment shows the real expiry", async () => {
+    world = await PreviewWorld.start();
+    // A build no other run has cached, that takes a good part of the job's (shortened) limit.
+    const slow = busyboxHttpdDockerfile(
+      8080,
+      `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 6"]`,
+    );
+    const limitS = 40;
+    const { job, label } = world.job(
+      { duration: "1h" },
+      { dockerfile: slow, env: { ML_PREVIEW_JOB_LIMIT: `${limitS}s` } },
+    );
+    labels.push(label);
+    const startedAt = Date.now();
+    const result = await job.startMain().done;
+    expect(result.code, result.stdout.slice(-3000)).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    const expiresAt = Date.parse(result.outputs["expires-at"]!);
+    // The job's limit counts from the step's process start (a moment after startedAt), not from live + 1 h.
+    expect(expiresAt).toBeLessThanOrEqual(Date.now());
+    expect(expiresAt).toBeLessThan(startedAt + (limitS + 5) * 1000);
+    const live = world.comments()[0]!.body;
+    expect(world.commentStates()).toEqual(expect.arrayContaining(["live", "expired"]));
+    expect(live).toMatch(/state="expired"/);
+    expect(live).toContain("the job holding the preview reached its time limit");
+    expect(live).toContain(new Date(expiresAt).toISOString());
+    expect((await job.post()).code).toBe(0);
+  });
+});

@@ -1,9 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type Docker from "dockerode";
+import Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { RegistryAuth } from "../../src/config/types.js";
 import { buildWithEngine } from "../../src/docker/build.js";
@@ -34,11 +35,14 @@ let docker: Docker;
 let registry: { host: string; process: ChildProcess; dir: string };
 const dirs: string[] = [];
 
-function recordingLogger() {
+function recordingLogger(onInfo?: (line: string) => void) {
   const lines: string[] = [];
   const warnings: string[] = [];
   const log: Logger = {
-    info: (m) => lines.push(m),
+    info: (m) => {
+      lines.push(m);
+      onInfo?.(m);
+    },
     warning: (m) => warnings.push(m),
     debug: () => {},
     group: (_title, fn) => fn(),
@@ -344,9 +348,21 @@ if (sub === "buildx inspect") {
   console.log("Name:   default\\nDriver: docker\\n"); process.exit(0);
 }
 if (sub === "buildx create") { console.log(argv[3]); process.exit(0); }
+if (sub === "buildx rm") process.exit(0);
 if (sub === "buildx build") {
   const at = (flag) => argv[argv.indexOf(flag) + 1];
   if (process.env.SHIM_BUILD_FAILS) { console.error("#9 ERROR: failed to fetch cache: shim says no"); process.exit(1); }
+  if (process.env.SHIM_DOCKERFILE_FAILS) {
+    console.error('#7 [2/2] RUN false\\n#7 0.201 model download refused\\n#7 ERROR: process "/bin/sh -c false" did not complete successfully: exit code: 1');
+    console.error('ERROR: failed to solve: process "/bin/sh -c false" did not complete successfully: exit code: 1');
+    process.exit(1);
+  }
+  if (process.env.SHIM_BUILD_HANGS) {
+    fs.writeFileSync(${JSON.stringify(join(shimDir, "buildx.pid"))}, String(process.pid));
+    console.error("#5 [1/2] RUN sleep 3600");
+    setInterval(() => {}, 60000);
+    return;
+  }
   execFileSync("/usr/bin/docker", ["tag", ${JSON.stringify(shimImage)}, at("--tag")]);
   fs.writeFileSync(at("--iidfile"), ${JSON.stringify(shimImage)});
   console.error("#5 [1/2] COPY busybox /bin/busybox\\n#5 CACHED\\n#6 [2/2] RUN true\\n#6 DONE 0.1s");
@@ -394,18 +410,19 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
     expect(image).toMatchObject({ imageId: shimImage, ref: tag, built: true, cachedSteps: 1, totalSteps: 2 });
 
     const argvs = calls().map((c) => c.argv);
-    expect(argvs.slice(0, 4)).toEqual([
+    const builder = argvs[2]?.[3] ?? "";
+    expect(builder).toMatch(new RegExp(`^${CACHE_BUILDER}-[0-9a-f]{8}$`));
+    expect(argvs.slice(0, 3)).toEqual([
       ["buildx", "version"],
       ["buildx", "inspect"],
-      ["buildx", "inspect", CACHE_BUILDER],
-      ["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"],
+      ["buildx", "create", "--name", builder, "--driver", "docker-container"],
     ]);
-    const build = calls()[4];
+    const build = calls()[3];
     expect(build?.argv).toEqual([
       "buildx",
       "build",
       "--builder",
-      CACHE_BUILDER,
+      builder,
       "--file",
       join(dir, "Dockerfile"),
       "--tag",
@@ -440,7 +457,8 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
       ACTIONS_CACHE_SERVICE_V2: "true",
       BUILDX_NO_DEFAULT_ATTESTATIONS: "1",
     });
-    expect(calls()).toHaveLength(5);
+    // The builder we created (a BuildKit container on the engine) does not outlive the build.
+    expect(argvs.slice(4)).toEqual([["buildx", "rm", "--force", builder]]);
   });
 
   it("falls back to the engine build with one warning when buildx is missing", async () => {
@@ -490,5 +508,89 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
     expect(warnings[0]).toContain(
       "docker buildx build failed (exit code 1): #9 ERROR: failed to fetch cache: shim says no",
     );
+  });
+
+  it("reports a failing Dockerfile once, as the build's error, without building it again through the engine", async () => {
+    withShim();
+    const { log, warnings } = recordingLogger();
+    const failed = await prepareImage(
+      docker,
+      buildSource(context(dockerfile), { kind: "gha" }),
+      labels,
+      log,
+      {
+        tag: `${REPO}:gha-dockerfile-fails`,
+        env: ghaEnv({ SHIM_DOCKERFILE_FAILS: "1" }),
+      },
+    ).catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(PreviewError);
+    expect(failed).toMatchObject({
+      step: "build",
+      code: "DOCKER_BUILD_FAILED",
+      message: expect.stringContaining(
+        'The build failed at [2/2] RUN false: process "/bin/sh -c false" did not complete successfully: exit code: 1.',
+      ),
+      logLines: ["model download refused"],
+    });
+    expect((failed as Error).message).not.toMatch(/cache/i);
+    expect(warnings).toEqual([]);
+    await expect(docker.getImage(`${REPO}:gha-dockerfile-fails`).inspect()).rejects.toMatchObject({
+      statusCode: 404,
+    });
+    const argvs = calls().map((c) => c.argv);
+    expect(argvs.filter((a) => a[1] === "build")).toHaveLength(1);
+    expect(argvs.at(-1)?.slice(0, 3)).toEqual(["buildx", "rm", "--force"]);
+  });
+
+  it("stops docker buildx build when the preview is cancelled, and removes its builder", async () => {
+    withShim();
+    const abort = new AbortController();
+    // Cancel once buildx is inside the Dockerfile: its first step reached the log.
+    const { log, warnings } = recordingLogger((line) => {
+      if (line.startsWith("#5 [1/2]")) abort.abort(new Error("cancelled by the test"));
+    });
+    const cancelled = await prepareImage(
+      docker,
+      buildSource(context(dockerfile), { kind: "gha" }),
+      labels,
+      log,
+      {
+        tag: `${REPO}:gha-cancelled`,
+        env: ghaEnv({ SHIM_BUILD_HANGS: "1" }),
+        signal: abort.signal,
+      },
+    ).catch((err: unknown) => err);
+    expect(cancelled).toMatchObject({ step: "build", code: "CANCELLED" });
+    expect(warnings).toEqual([]);
+    const pid = Number(readFileSync(join(shimDir, "buildx.pid"), "utf8"));
+    expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+    const argvs = calls().map((c) => c.argv);
+    expect(argvs.filter((a) => a[1] === "build")).toHaveLength(1);
+    expect(argvs.at(-1)?.slice(0, 3)).toEqual(["buildx", "rm", "--force"]);
+  });
+
+  it("an engine that cannot look up the image buildx loaded fails the build step, not pull", async () => {
+    withShim();
+    // An engine that answers every request with a server error (the image lookup after buildx included).
+    const socket = join(shimDir, "sick-engine.sock");
+    const sick = createServer((_req, res) => {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "engine is sick" }));
+    });
+    await new Promise<void>((resolve) => sick.listen(socket, resolve));
+    try {
+      const { log } = recordingLogger();
+      const failed = await prepareImage(
+        new Docker({ socketPath: socket }),
+        buildSource(context(dockerfile), { kind: "gha" }),
+        labels,
+        log,
+        { tag: `${REPO}:gha-sick-engine`, env: ghaEnv() },
+      ).catch((err: unknown) => err);
+      expect(failed).toBeInstanceOf(PreviewError);
+      expect(failed).toMatchObject({ step: "build", message: expect.stringContaining("engine is sick") });
+    } finally {
+      await new Promise((resolve) => sick.close(resolve));
+    }
   });
 });

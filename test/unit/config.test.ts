@@ -214,6 +214,8 @@ const BAD: Array<[string, Inputs, string, RegExp]> = [
     /must be a YAML or JSON mapping/,
   ],
   ["invalid image reference", { image: "Not A/Valid:Image!" }, "image", /not a valid image reference/],
+  // No dot, colon or "localhost": a path component, not a registry, so it must be lower-case (as Docker says).
+  ["upper-case first path component", { image: "Octo/app:1.0" }, "image", /not a valid image reference/],
   ["unreadable ngrok-ca-cert", { "ngrok-ca-cert": "missing/ca.pem" }, "ngrok-ca-cert", /cannot be read/],
   ["ngrok-ca-cert without PEM", { "ngrok-ca-cert": "not-a-cert.pem" }, "ngrok-ca-cert", /no PEM certificate/],
   [

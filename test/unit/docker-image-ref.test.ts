@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isImageReference, previewTag, registryOf, splitRef } from "../../src/docker/image-ref.js";
+import { isImageReference } from "../../src/config/check/image.js";
+import { previewTag, registryOf, splitRef } from "../../src/docker/image-ref.js";
 import type { PreviewLabels } from "../../src/docker/types.js";
 
 const labels = (repo: string, pr: string, name: string): PreviewLabels => ({

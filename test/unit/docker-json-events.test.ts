@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { EngineEvent } from "../../src/docker/build-progress.js";
-import { readEvents } from "../../src/docker/json-events.js";
+import { readEngineStream } from "../../src/docker/json-events.js";
 import { LineSplitter } from "../../src/docker/lines.js";
 
 describe("LineSplitter", () => {
@@ -14,7 +14,7 @@ describe("LineSplitter", () => {
   });
 });
 
-describe("readEvents", () => {
+describe("readEngineStream", () => {
   it("parses JSON lines split anywhere, even inside a multi-byte character", async () => {
     const text =
       '{"stream":"caf\u00e9 \u2713\\n"}\r\n{"status":"Pull complete","id":"abc"}\nnot json\n{"error":"boom"}';
@@ -26,7 +26,7 @@ describe("readEvents", () => {
       bytes.subarray(40),
     ];
     const events: EngineEvent[] = [];
-    await readEvents(Readable.from(chunks), (e) => events.push(e));
+    await readEngineStream(Readable.from(chunks), (e) => events.push(e));
     expect(events).toEqual([
       { stream: "caf\u00e9 \u2713\n" },
       { status: "Pull complete", id: "abc" },

@@ -1,7 +1,8 @@
 import { PassThrough } from "node:stream";
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
-import { LogRing, secretScrubber } from "../../src/docker/logs.js";
+import { LogRing } from "../../src/docker/logs.js";
+import { secretScrubber } from "../../src/scrub.js";
 
 /** One frame of Docker's multiplexed stream: [type, 0, 0, 0, len(4 bytes BE)] + payload. */
 function frame(type: 1 | 2, text: string): Buffer {

@@ -1,11 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { engineMessage } from "../../src/docker/docker-errors.js";
 import { pullError } from "../../src/docker/pull-errors.js";
-import {
-  engineMessage,
-  hostInMessage,
-  registryProblem,
-  shortCause,
-} from "../../src/docker/registry-errors.js";
+import { hostInMessage, registryProblem, shortCause } from "../../src/docker/registry-errors.js";
 
 // What dockerd 20.10 answered here for each case (POST /images/create).
 const OFFLINE_HUB =

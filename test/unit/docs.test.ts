@@ -29,6 +29,19 @@ describe("action.yml, README and the config agree", () => {
     expect(action.runs).toMatchObject({ using: "node24", main: "dist/main.js", post: "dist/post.js" });
   });
 
+  it("CI tests on the action's runtime (Node 24) as well as the CLI's floor (Node 20)", () => {
+    const ci = YAML.parse(readFileSync(join(root, ".github/workflows/ci.yml"), "utf8")) as {
+      jobs: Record<
+        string,
+        { strategy?: { matrix?: { node?: number[] } }; steps: { with?: Record<string, unknown> }[] }
+      >;
+    };
+    const test = ci.jobs.test;
+    expect(test?.strategy?.matrix?.node).toEqual([20, 24]);
+    const setup = test?.steps.find((s) => s.with?.["node-version"] !== undefined);
+    expect(setup?.with?.["node-version"]).toBe("${{ matrix.node }}");
+  });
+
   it("every input has a description, and the config parses exactly the inputs action.yml declares", () => {
     for (const [name, spec] of Object.entries(action.inputs)) expect(spec.description, name).toBeTruthy();
     expect(Object.keys(action.inputs).sort()).toEqual([...INPUT_NAMES].sort());

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type HoldWatch, holdUntilEnd } from "../../src/lifecycle/hold.js";
+import { previewExpiry } from "../../src/lifecycle/poll.js";
 
 function watch(extra: Partial<HoldWatch>): HoldWatch {
   return {
@@ -135,5 +136,34 @@ describe("holdUntilEnd: PR commands", () => {
       watch({ superseded: async () => true, request: () => ({ kind: "stop", by: "mia", at }) }),
     );
     expect(end.state).toBe("superseded");
+  });
+});
+
+describe("expiry and the job's limit", () => {
+  it("expires at the duration after live when the job has time left", () => {
+    const limit = new Date(10_000_000);
+    expect(previewExpiry(1_000_000, 60_000, limit)).toEqual(new Date(1_060_000));
+    expect(previewExpiry(1_000_000, 60_000, undefined)).toEqual(new Date(1_060_000));
+  });
+
+  it("expires at the job's limit when a long build left less than the duration", () => {
+    const limit = new Date(1_030_000);
+    expect(previewExpiry(1_000_000, 60_000, limit)).toEqual(limit);
+  });
+
+  it("says the job's limit ended it, when it did", async () => {
+    const expiresAt = new Date(Date.now() + 50);
+    const byJob = await holdUntilEnd(watch({ expiresAt, jobLimit: expiresAt }));
+    expect(byJob).toMatchObject({
+      state: "expired",
+      reason: expect.stringMatching(/^the job holding the preview reached its time limit/),
+    });
+    const byDuration = await holdUntilEnd(
+      watch({ expiresAt: new Date(Date.now() + 50), jobLimit: new Date(Date.now() + 60_000) }),
+    );
+    expect(byDuration).toMatchObject({
+      state: "expired",
+      reason: expect.stringMatching(/^the preview reached its duration/),
+    });
   });
 });

@@ -21,16 +21,7 @@ export function outputsReporter(
       const final = FINAL_STATES.includes(e.event as never);
       if (e.event !== "live" && !final) return;
       setOutputs(e, undefined, ids.commentId?.());
-      if (final || opts.summaryOnLive) {
-        await core.summary
-          .addRaw(
-            renderSummary(
-              { state: e.event as never, details: e.details },
-              { name, run, secrets: opts.secrets },
-            ),
-          )
-          .write();
-      }
+      if (final || opts.summaryOnLive) await writeSummary(e, { name, run, secrets: opts.secrets });
     },
   };
 }
@@ -44,4 +35,12 @@ export function setOutputs(e: PreviewEvent, imageId?: string, commentId?: number
   core.setOutput("container-id", d.containerId ?? "");
   core.setOutput("image-id", d.imageId ?? imageId ?? "");
   core.setOutput("comment-id", commentId === undefined ? "" : String(commentId));
+}
+
+/** The job summary for this event (the step's one summary: written once). */
+export async function writeSummary(
+  e: PreviewEvent,
+  ctx: { name: string; run: RunContext; secrets: readonly string[] },
+): Promise<void> {
+  await core.summary.addRaw(renderSummary({ state: e.event as never, details: e.details }, ctx)).write();
 }

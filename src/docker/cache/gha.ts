@@ -1,29 +1,40 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exec, getExecOutput } from "@actions/exec";
+import { getExecOutput } from "@actions/exec";
 import type Docker from "dockerode";
+import { PreviewError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { type BuildRequest, type BuildResult, buildSummary } from "../build.js";
+import { buildError } from "../build-errors.js";
+import { LineSplitter } from "../lines.js";
 import { localImageId } from "../pull.js";
 import { BuildxProgress } from "./buildx-progress.js";
 import { buildxBuildArgs, buildxEnv, ghaEnvProblem, ghaScopes } from "./gha-command.js";
 
-/** The docker-container builder we create when the current builder's driver cannot export a cache. */
+/** The name prefix of the docker-container builder we create when the current builder's driver cannot export a cache. */
 export const CACHE_BUILDER = "ml-preview-cache";
 
 /**
  * Builds with `docker buildx build` and BuildKit's GitHub Actions cache, then `--load`s the image into
  * the engine so it runs through dockerode like any other. Returns undefined, after exactly one warning,
- * when the cache cannot be used (no cache service, no buildx, no usable builder, a failed buildx build):
- * the caller then builds through the engine as usual — a cache problem never fails a preview.
+ * when the cache cannot be used (no cache service, no buildx, no usable builder, buildx failing before
+ * the Dockerfile): the caller then builds through the engine as usual — a cache problem never fails a
+ * preview. A Dockerfile that fails throws the build error; the signal stops buildx (CANCELLED).
  */
 export async function ghaBuild(
   docker: Docker,
   req: BuildRequest,
   log: Logger,
-  env: NodeJS.ProcessEnv = process.env,
+  opts: {
+    readonly env?: NodeJS.ProcessEnv;
+    readonly signal?: AbortSignal;
+    readonly withCredentials?: boolean;
+  } = {},
 ): Promise<BuildResult | undefined> {
+  const { env = process.env, signal, withCredentials = false } = opts;
   const fallback = (why: string): undefined => {
     log.warning(
       `cache: gha is not used for this build: ${why}. Building without it (the engine's own layer cache only).`,
@@ -58,29 +69,18 @@ export async function ghaBuild(
     );
     const progress = new BuildxProgress();
     const started = Date.now();
-    let code: number;
-    try {
-      code = await exec("docker", args, {
-        env: childEnv,
-        silent: true,
-        ignoreReturnCode: true,
-        listeners: {
-          // buildx writes its progress to stderr.
-          errline: (line) => {
-            progress.push(line);
-            log.info(line);
-          },
-          stdline: (line) => log.info(line),
-        },
-      });
-    } catch (err) {
-      return fallback(`docker buildx build could not start (${(err as Error).message})`);
-    }
-    if (code !== 0)
+    const run = await buildx(args, childEnv, progress, log, signal);
+    if (signal?.aborted) throw cancelled(signal.reason);
+    if ("startError" in run) return fallback(`docker buildx build could not start (${run.startError})`);
+    // The Dockerfile failed (BuildKit says "failed to solve"): that is the build's error, reported once.
+    // Building it again through the engine would fail the same way and blame the cache.
+    if (progress.failure)
+      throw buildError({ ...progress.failure, dockerfile: req.dockerfile, withCredentials });
+    if (run.code !== 0)
       return fallback(
-        `docker buildx build failed (exit code ${code}): ${progress.tail.slice(-3).join(" | ")}`,
+        `docker buildx build failed (exit code ${run.code}): ${progress.tail.slice(-3).join(" | ")}`,
       );
-    const imageId = await localImageId(docker, req.tag);
+    const imageId = await builtImageId(docker, req.tag);
     if (!imageId) return fallback(`docker buildx build did not load ${req.tag} into the Docker engine`);
     const result: BuildResult = {
       imageId,
@@ -94,12 +94,68 @@ export async function ghaBuild(
     return result;
   } finally {
     await rm(dir, { recursive: true, force: true });
+    // Our builder is a container (moby/buildkit) on the engine: nothing of a preview stays behind.
+    if (builder.name) await removeBuilder(builder.name, childEnv, log);
   }
+}
+
+/** Runs `docker buildx build`, its output into `progress` and the log; the signal stops it. */
+function buildx(
+  args: string[],
+  env: Record<string, string>,
+  progress: BuildxProgress,
+  log: Logger,
+  signal: AbortSignal | undefined,
+): Promise<{ code: number } | { startError: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("docker", args, { env, signal, stdio: ["ignore", "pipe", "pipe"] });
+    const pipe = (stream: NodeJS.ReadableStream, onLine: (line: string) => void) => {
+      const lines = new LineSplitter();
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => lines.push(chunk).forEach(onLine));
+      stream.on("end", () => lines.end().forEach(onLine));
+    };
+    // buildx writes its progress to stderr.
+    pipe(child.stderr, (line) => {
+      progress.push(line);
+      log.info(line);
+    });
+    pipe(child.stdout, (line) => log.info(line));
+    let startError: string | undefined;
+    child.on("error", (err) => {
+      startError = err.message;
+    });
+    child.on("close", (code) => resolve(startError && code === null ? { startError } : { code: code ?? -1 }));
+  });
+}
+
+/** The built image's id; an engine that cannot answer fails the build step (the image came from a build). */
+async function builtImageId(docker: Docker, tag: string): Promise<string | undefined> {
+  try {
+    return await localImageId(docker, tag);
+  } catch (err) {
+    if (err instanceof PreviewError)
+      throw new PreviewError("build", err.message, { code: err.code, cause: err });
+    throw err;
+  }
+}
+
+function cancelled(cause: unknown): PreviewError {
+  return new PreviewError("build", "The build was cancelled.", { code: "CANCELLED", cause });
+}
+
+async function removeBuilder(name: string, env: Record<string, string>, log: Logger): Promise<void> {
+  const removed = await dockerCli(["buildx", "rm", "--force", name], env);
+  if (removed.exitCode === 0) log.debug(`Removed the buildx builder ${name}.`);
+  else
+    log.warning(
+      `Could not remove the buildx builder ${name} (${lastLine(removed)}): remove it with docker buildx rm ${name}.`,
+    );
 }
 
 /**
  * The builder to use: the current one unless its driver is `docker`, which cannot export a gha cache
- * (without the containerd image store); then our own docker-container builder, created once per engine.
+ * (without the containerd image store); then our own docker-container builder, removed after the build.
  */
 async function cacheBuilder(
   env: Record<string, string>,
@@ -108,19 +164,16 @@ async function cacheBuilder(
   const current = await dockerCli(["buildx", "inspect"], env);
   const driver = /^Driver:\s*(\S+)/m.exec(current.stdout)?.[1];
   if (current.exitCode === 0 && driver && driver !== "docker") return {};
-  const ours = await dockerCli(["buildx", "inspect", CACHE_BUILDER], env);
-  if (ours.exitCode === 0) return { name: CACHE_BUILDER };
+  // One builder per build: another preview on this engine may be removing its own at the same time.
+  const name = `${CACHE_BUILDER}-${randomBytes(4).toString("hex")}`;
   log.info(
-    `The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${CACHE_BUILDER}.`,
+    `The current buildx builder (driver ${driver ?? "unknown"}) cannot export a cache: creating ${name}.`,
   );
-  const created = await dockerCli(
-    ["buildx", "create", "--name", CACHE_BUILDER, "--driver", "docker-container"],
-    env,
-  );
+  const created = await dockerCli(["buildx", "create", "--name", name, "--driver", "docker-container"], env);
   if (created.exitCode !== 0) {
     return { problem: `could not create a docker-container buildx builder (${lastLine(created)})` };
   }
-  return { name: CACHE_BUILDER };
+  return { name };
 }
 
 /** Runs the docker CLI quietly; a missing `docker` executable reads as exit code 127. */

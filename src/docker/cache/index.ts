@@ -26,7 +26,11 @@ export async function buildWithCache(
 ): Promise<BuildResult> {
   if (cache.kind === "registry") return registryCachedBuild(docker, req, cache.ref, auth, log, opts.signal);
   if (cache.kind === "gha") {
-    const built = await ghaBuild(docker, req, log, opts.env ?? process.env);
+    const built = await ghaBuild(docker, req, log, {
+      env: opts.env,
+      signal: opts.signal,
+      withCredentials: auth !== undefined,
+    });
     if (built) return built;
   }
   return buildWithEngine(docker, req, log, opts.signal);

@@ -6,10 +6,10 @@ import { PreviewError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { type BuildRequest, type BuildResult, buildWithEngine } from "../build.js";
 import { chooseBuilder } from "../builder-choice.js";
+import { engineMessage } from "../docker-errors.js";
 import { registryOf, splitRef } from "../image-ref.js";
-import { readEvents } from "../json-events.js";
+import { readEngineStream } from "../json-events.js";
 import { authConfig, pullImage } from "../pull.js";
-import { engineMessage } from "../registry-errors.js";
 
 /**
  * `cache: registry:<ref>` without buildx: the image itself is the cache. Before the build the engine
@@ -94,7 +94,7 @@ async function pushCache(
     const stream = await docker
       .getImage(`${repository}:${tag}`)
       .push({ tag, authconfig: authConfig(ref, auth) });
-    await readEvents(stream, (event) => {
+    await readEngineStream(stream, (event) => {
       failure ??= event.errorDetail?.message ?? event.error;
     });
   } catch (err) {

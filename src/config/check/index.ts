@@ -1,1 +1,0 @@
-export * as scalar from "./scalars.js";
