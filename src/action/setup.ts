@@ -1,3 +1,4 @@
+import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { ConfigErrors, parseConfig, readActionInputs } from "../config/index.js";
 import type { PreviewConfig, PreviewState } from "../config/types.js";
@@ -16,6 +17,7 @@ import {
 import type { PullRequestInfo, RunContext } from "../github/types.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Reporter } from "../lifecycle/reporter.js";
+import type { Logger } from "../log.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../preview.js";
 import { isForkPullRequest, readPullComment } from "./context.js";
 import { actionsLogger } from "./logger.js";
@@ -131,6 +133,7 @@ export async function setupAction(
     superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
     request: comment ? () => comment.takeRequest() : undefined,
     holdLimit: holdLimit(env),
+    ...actionsCache(config, env, log),
   });
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
@@ -150,6 +153,32 @@ export async function setupAction(
     deployment,
     reporters,
     deps,
+  };
+}
+
+/**
+ * `cache-dirs` through the GitHub Actions cache (@actions/cache, the toolkit's own client), when the job has
+ * the cache service (it always has on GitHub; some self-hosted setups do not, and then say so once).
+ */
+function actionsCache(
+  config: PreviewConfig,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Pick<PreviewDeps, "cacheStore" | "cacheBudgetBytes"> {
+  if (config.cacheDirs.paths.length === 0) return {};
+  if (!cache.isFeatureAvailable()) {
+    log.warning(
+      "cache-dirs: this job has no GitHub Actions cache service; the volumes are kept on this runner only.",
+    );
+    return {};
+  }
+  const gbs = Number(env.ML_PREVIEW_CACHE_BUDGET_GB);
+  return {
+    cacheStore: {
+      restore: (paths, key, restoreKeys) => cache.restoreCache(paths, key, restoreKeys),
+      save: (paths, key) => cache.saveCache(paths, key),
+    },
+    cacheBudgetBytes: gbs > 0 ? gbs * 1024 ** 3 : undefined,
   };
 }
 
