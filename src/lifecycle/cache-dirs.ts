@@ -155,6 +155,8 @@ export class CacheDirs {
         const digest = new Digest();
         const out = createWriteStream(this.tarOf(volume));
         const written = finished(digest.pipe(out));
+        // Awaited below; an over-budget export destroys the file, which must not become an unhandled rejection.
+        written.catch(() => undefined);
         const result = await exportVolume(
           this.deps.docker,
           this.transfer(image, volume),
@@ -208,5 +210,5 @@ class Digest extends Transform {
   }
 }
 
-const gb = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+const gb = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : mb(bytes));
 const mb = (bytes: number) => `${Math.round(bytes / 1024 ** 2)} MB`;

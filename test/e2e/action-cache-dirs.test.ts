@@ -96,11 +96,11 @@ const appDockerfile = [
   `CMD ["/bin/sh", "-c", "[ -f /models/model.bin ] || { wget -q -O /models/model.part \\"$MODEL_URL\\" && mv /models/model.part /models/model.bin; } && md5sum /models/model.bin | cut -d' ' -f1 > /www/model.txt && exec httpd -f -p 8080 -h /www"]`,
 ].join("\n");
 
-function cacheJob(name: string, extra: Record<string, string> = {}) {
+function cacheJob(name: string, extra: Record<string, string> = {}, env: Record<string, string> = {}) {
   const token = service.tokenFor("refs/pull/12/merge", ["refs/heads/main"]);
   const { job, label } = world.job(
     { name, "cache-dirs": "/models", env: `MODEL_URL=${models.url}`, "health-path": "/model.txt", ...extra },
-    { dockerfile: appDockerfile, env: service.env(token) },
+    { dockerfile: appDockerfile, env: { ...service.env(token), ...env } },
   );
   labels.push(label);
   return job;
@@ -185,6 +185,24 @@ describe("cache-dirs through the Actions cache", () => {
     expect(service.calls).toContain("GetCacheEntryDownloadURL");
     expect(service.entries).toEqual([]);
     expect(service.calls).not.toContain("CreateCacheEntry");
+    expect((await job.post()).code).toBe(0);
+  });
+
+  it("volumes over the cache budget are reported, not uploaded", async () => {
+    world = await PreviewWorld.start();
+    const name = `cache-${randomBytes(3).toString("hex")}`;
+    names.push(name);
+    // A 1 MiB budget; the model is 3 MiB.
+    const job = cacheJob(name, { duration: "3s" }, { ML_PREVIEW_CACHE_BUDGET_GB: String(1 / 1024) });
+    const main = job.startMain();
+    expect(await liveModelMd5(main)).toBe(models.md5());
+    const result = await main.done;
+    expect(result.code, result.stdout).toBe(0);
+    const warnings = result.stdout.split("\n").filter((l) => l.startsWith("::warning"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("more than 1 MB, the repository's cache budget; not saved");
+    expect(service.calls).not.toContain("CreateCacheEntry");
+    expect(service.entries).toEqual([]);
     expect((await job.post()).code).toBe(0);
   });
 
