@@ -15,6 +15,7 @@ import {
   StickyComment,
 } from "../github/index.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
+import { CacheUnavailable } from "../lifecycle/cache-dirs.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Reporter } from "../lifecycle/reporter.js";
 import type { Logger } from "../log.js";
@@ -175,11 +176,37 @@ function actionsCache(
   const gbs = Number(env.ML_PREVIEW_CACHE_BUDGET_GB);
   return {
     cacheStore: {
-      restore: (paths, key, restoreKeys) => cache.restoreCache(paths, key, restoreKeys),
+      restore: async (paths, key, restoreKeys) => {
+        const failed = watchLog(/^::(warning|error)::Failed to restore/m);
+        try {
+          const matched = await cache.restoreCache(paths, key, restoreKeys);
+          if (failed()) throw new CacheUnavailable("the cache service failed");
+          return matched;
+        } finally {
+          failed.stop();
+        }
+      },
       save: (paths, key) => cache.saveCache(paths, key),
     },
     cacheBudgetBytes: gbs > 0 ? gbs * 1024 ** 3 : undefined,
   };
+}
+
+/**
+ * @actions/cache answers a failed service like a miss, after warning itself: its warning in our output
+ * is the only sign. Watching for it keeps the preview at that one warning (no failing save after it).
+ */
+function watchLog(pattern: RegExp): (() => boolean) & { stop: () => void } {
+  const write = process.stdout.write;
+  let seen = false;
+  process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+    if (pattern.test(String(chunk))) seen = true;
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof process.stdout.write;
+  const stop = () => {
+    process.stdout.write = write;
+  };
+  return Object.assign(() => seen, { stop });
 }
 
 /** SIGINT/SIGTERM (the runner's cancel) abort the lifecycle, which then cleans up. */

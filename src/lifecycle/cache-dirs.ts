@@ -25,7 +25,10 @@ import type { Logger } from "../log.js";
  * a cache problem is a warning and the app starts cold.
  */
 
-/** The Actions cache as @actions/cache offers it: restore returns the matched key, save throws or returns. */
+/**
+ * The Actions cache as @actions/cache offers it: restore returns the matched key (undefined: a miss), or
+ * throws CacheUnavailable when the service failed and the client already warned; save throws or returns.
+ */
 export interface CacheStore {
   restore(paths: string[], key: string, restoreKeys: string[]): Promise<string | undefined>;
   save(paths: string[], key: string): Promise<unknown>;
@@ -65,6 +68,9 @@ export function defaultCacheKeys(config: PreviewConfig): { key: string; restoreK
   };
 }
 
+/** The cache service failed and its client said so: no second warning, and no save attempt this preview. */
+export class CacheUnavailable extends Error {}
+
 export interface CacheDirsDeps {
   readonly docker: Docker;
   readonly log: Logger;
@@ -77,6 +83,7 @@ export interface CacheDirsDeps {
 export class CacheDirs {
   private volumes: CacheVolume[] = [];
   private restored: { key?: string; digests: Map<string, string> } = { digests: new Map() };
+  private unavailable = false;
   private readonly keys: { key: string; restoreKeys: string[] };
   private readonly dir: string;
 
@@ -128,9 +135,13 @@ export class CacheDirs {
       this.restored.key = key;
       log.info(`cache-dirs: restored ${this.restored.digests.size} volume(s) from cache entry ${key}.`);
     } catch (err) {
-      log.warning(
-        `cache-dirs: could not restore the cache (${(err as Error).message}); the app starts cold.`,
-      );
+      if (err instanceof CacheUnavailable) {
+        this.unavailable = true;
+        log.info("cache-dirs: the app starts cold, and this preview will not save (see the warning above).");
+      } else
+        log.warning(
+          `cache-dirs: could not restore the cache (${(err as Error).message}); the app starts cold.`,
+        );
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
     }
@@ -142,7 +153,7 @@ export class CacheDirs {
    */
   async save(image: PreparedImage): Promise<void> {
     const { log, store } = this.deps;
-    if (!store || this.volumes.length === 0) return;
+    if (!store || this.volumes.length === 0 || this.unavailable) return;
     if (this.restored.key === this.keys.key)
       return log.info(`cache-dirs: cache entry ${this.keys.key} exists; nothing to save.`);
     const budget = this.deps.budgetBytes ?? DEFAULT_CACHE_BUDGET_BYTES;
