@@ -167,10 +167,11 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         store: deps.cacheStore,
         budgetBytes: deps.cacheBudgetBytes,
       });
-      const volumes = await timed("run", () => cacheDirs.mount(image!));
-      const started = await timed("run", () =>
-        startContainer(docker, image!, { ...config, volumes }, deps.labels, log),
-      );
+      // The restore counts into "run": it is part of what the app waits for before it starts.
+      const started = await timed("run", async () => {
+        const volumes = await cacheDirs.mount(image!);
+        return startContainer(docker, image!, { ...config, volumes }, deps.labels, log);
+      });
       app = started;
       cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
