@@ -37,7 +37,13 @@ await esbuild.build({
   // Native addons load at run time from dist/ (ngrok) or are optional (ssh2's crypto, cpu-features).
   external: ["*.node", "@ngrok/ngrok-*", "cpu-features"],
   plugins: [lazyRequires()],
-  define: { ML_PREVIEW_VERSION: JSON.stringify(require("./package.json").version) },
+  define: {
+    ML_PREVIEW_VERSION: JSON.stringify(require("./package.json").version),
+    // ESM-only dependencies of @actions/cache (@azure/storage-common's crc64) call createRequire(import.meta.url),
+    // which a CommonJS bundle leaves undefined: give them this file's URL.
+    "import.meta.url": "__ml_preview_import_meta_url",
+  },
+  banner: { js: 'var __ml_preview_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
 });
 
 /**

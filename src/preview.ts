@@ -12,6 +12,7 @@ import type {
 import { PreviewError, type PreviewStep } from "./errors.js";
 import type { StateDetails } from "./github/types.js";
 import { httpAnswer } from "./http.js";
+import { CacheDirs, type CacheStore } from "./lifecycle/cache-dirs.js";
 import { CleanupStack } from "./lifecycle/cleanup.js";
 import { EarlyTunnel } from "./lifecycle/early-tunnel.js";
 import {
@@ -53,6 +54,9 @@ export interface PreviewDeps {
   readonly collisionRetryMs?: number;
   /** How long clean-up keeps trying while the engine does not answer (default CLEANUP_PATIENCE_MS). */
   readonly cleanupPatienceMs?: number;
+  /** The Actions cache behind `cache-dirs` (the Action); without it the volumes persist on this machine only. */
+  readonly cacheStore?: CacheStore;
+  readonly cacheBudgetBytes?: number;
 }
 
 /** How long the lifecycle's clean-up waits for an engine that does not answer (the post step tries again). */
@@ -158,7 +162,17 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
       );
       deps.onResource?.("image", image.imageId);
       await emit("starting", { commit: deps.commit, image: image.ref });
-      const started = await timed("run", () => startContainer(docker, image!, config, deps.labels, log));
+      const cacheDirs = new CacheDirs(config, {
+        ...deps,
+        docker,
+        store: deps.cacheStore,
+        budgetBytes: deps.cacheBudgetBytes,
+      });
+      // The restore counts into "run": it is part of what the app waits for before it starts.
+      const started = await timed("run", async () => {
+        const volumes = await cacheDirs.mount(image!);
+        return startContainer(docker, image!, { ...config, volumes }, deps.labels, log);
+      });
       app = started;
       cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
       deps.onResource?.("container", started.id);
@@ -175,6 +189,9 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         ),
       );
       localUrl = started.localUrl;
+      // Start-up downloads are done: save while the preview goes live; clean-up waits for it (a cancel too).
+      const saving = cacheDirs.save(image);
+      cleanup.push("save the cache dirs", () => saving);
     }
     await emit("ready", { localUrl, containerId: app?.id, phases: { ...phases } });
 

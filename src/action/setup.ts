@@ -1,3 +1,4 @@
+import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { ConfigErrors, parseConfig, readActionInputs } from "../config/index.js";
 import type { PreviewConfig, PreviewState } from "../config/types.js";
@@ -14,8 +15,10 @@ import {
   StickyComment,
 } from "../github/index.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
+import { CacheUnavailable } from "../lifecycle/cache-dirs.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import type { Reporter } from "../lifecycle/reporter.js";
+import type { Logger } from "../log.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../preview.js";
 import { isForkPullRequest, readPullComment } from "./context.js";
 import { actionsLogger } from "./logger.js";
@@ -146,6 +149,7 @@ export async function setupAction(
     superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
     request: comment ? () => comment.takeRequest() : undefined,
     holdLimit: holdLimit(env),
+    ...actionsCache(config, env, log),
   });
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
@@ -166,6 +170,58 @@ export async function setupAction(
     reporters,
     deps,
   };
+}
+
+/**
+ * `cache-dirs` through the GitHub Actions cache (@actions/cache, the toolkit's own client), when the job has
+ * the cache service (it always has on GitHub; some self-hosted setups do not, and then say so once).
+ */
+function actionsCache(
+  config: PreviewConfig,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Pick<PreviewDeps, "cacheStore" | "cacheBudgetBytes"> {
+  if (config.cacheDirs.paths.length === 0) return {};
+  if (!cache.isFeatureAvailable()) {
+    log.warning(
+      "cache-dirs: this job has no GitHub Actions cache service; the volumes are kept on this runner only.",
+    );
+    return {};
+  }
+  const gbs = Number(env.ML_PREVIEW_CACHE_BUDGET_GB);
+  return {
+    cacheStore: {
+      restore: async (paths, key, restoreKeys) => {
+        const failed = watchLog(/^::(warning|error)::Failed to restore/m);
+        try {
+          const matched = await cache.restoreCache(paths, key, restoreKeys);
+          if (failed()) throw new CacheUnavailable("the cache service failed");
+          return matched;
+        } finally {
+          failed.stop();
+        }
+      },
+      save: (paths, key) => cache.saveCache(paths, key),
+    },
+    cacheBudgetBytes: gbs > 0 ? gbs * 1024 ** 3 : undefined,
+  };
+}
+
+/**
+ * @actions/cache answers a failed service like a miss, after warning itself: its warning in our output
+ * is the only sign. Watching for it keeps the preview at that one warning (no failing save after it).
+ */
+function watchLog(pattern: RegExp): (() => boolean) & { stop: () => void } {
+  const write = process.stdout.write;
+  let seen = false;
+  process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+    if (pattern.test(String(chunk))) seen = true;
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof process.stdout.write;
+  const stop = () => {
+    process.stdout.write = write;
+  };
+  return Object.assign(() => seen, { stop });
 }
 
 /** SIGINT/SIGTERM (the runner's cancel) abort the lifecycle, which then cleans up. */

@@ -126,6 +126,15 @@ const FLAGS: readonly FlagSpec[] = [
     group: "Run",
     commands: BOTH,
   },
+  {
+    name: "cache-dir",
+    input: "cache-dirs",
+    repeat: true,
+    value: "PATH",
+    help: "container path kept in a named volume between runs, e.g. a model cache (repeat)",
+    group: "Run",
+    commands: UP,
+  },
   { name: "gpus", input: "gpus", value: "all|N", help: "GPUs for the container", group: "Run", commands: UP },
   {
     name: "memory",
@@ -284,6 +293,13 @@ const FLAGS: readonly FlagSpec[] = [
     group: "Select",
     commands: ["down"],
   },
+  {
+    name: "volumes",
+    boolean: true,
+    help: "also remove the --cache-dir volumes of these previews (their apps start cold next time)",
+    group: "Select",
+    commands: ["down"],
+  },
 ];
 
 const ABOUT: Record<Command, { usage: string; what: string; examples: string[] }> = {
@@ -307,9 +323,14 @@ const ABOUT: Record<Command, { usage: string; what: string; examples: string[] }
     examples: ["ml-preview ls"],
   },
   down: {
-    usage: "ml-preview down [NAME | --all]",
+    usage: "ml-preview down [NAME | --all] [--volumes]",
     what: "End previews of this machine (default name: app) and clean up their containers.",
-    examples: ["ml-preview down", "ml-preview down tips", "ml-preview down --all"],
+    examples: [
+      "ml-preview down",
+      "ml-preview down tips",
+      "ml-preview down --all",
+      "ml-preview down --volumes",
+    ],
   },
 };
 const COMMANDS = Object.keys(ABOUT) as Command[];
@@ -328,7 +349,13 @@ export type CliArgs =
       readonly tokenFrom?: string;
     }
   | { readonly command: "ls"; readonly json: boolean }
-  | { readonly command: "down"; readonly names: string[]; readonly all: boolean };
+  | {
+      readonly command: "down";
+      readonly names: string[];
+      readonly all: boolean;
+      /** Also remove the app's --cache-dir volumes. */
+      readonly volumes: boolean;
+    };
 
 export class UsageError extends Error {}
 
@@ -364,7 +391,12 @@ export function parseCliArgs(argv: readonly string[], tokenLookup: TokenLookup =
   if (command === "ls") return { command, json: values.json === true };
   if (command === "down") {
     if (values.all && positionals.length > 0) throw new UsageError("Give NAME or --all, not both.");
-    return { command, names: positionals.length ? positionals : ["app"], all: values.all === true };
+    return {
+      command,
+      names: positionals.length ? positionals : ["app"],
+      all: values.all === true,
+      volumes: values.volumes === true,
+    };
   }
 
   const inputs: Inputs = { comment: "false" };

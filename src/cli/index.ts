@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
+import type Docker from "dockerode";
 import * as scalar from "../config/check/scalars.js";
 import { CLI_MAX_DURATION, ConfigErrors, parseConfig } from "../config/parse.js";
 import type { PreviewConfig } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
+import { removeCacheVolumes } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
 import { eventsFileReporter, followUntilLive } from "../lifecycle/events-file.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
@@ -59,7 +61,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     case "ls":
       return ls(args.json, env);
     case "down":
-      return down(args.names, args.all, env);
+      return down(args, env);
     default:
       return args.detach ? detach(argv, args, config!, env) : up(args, config!, env);
   }
@@ -152,7 +154,7 @@ async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): 
   // SIGHUP: the terminal closed. Like Ctrl-C, the preview ends and is cleaned up.
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => onSignal(sig));
 
-  const repo = `local/${basename(process.cwd())}`;
+  const repo = localRepo();
   const term = terminalOf(process.stdout, env);
   const reporter = args.json
     ? jsonReporter((t) => process.stdout.write(t))
@@ -189,6 +191,11 @@ function registered(dir: string, record: PreviewRecord): ReturnType<typeof regis
     );
     return { events: "/dev/null", forget: () => {} };
   }
+}
+
+/** What the CLI calls the repo in labels (and so in --cache-dir volume names): this folder. */
+function localRepo(): string {
+  return `local/${basename(process.cwd())}`;
 }
 
 function safeDocker() {
@@ -267,7 +274,10 @@ async function ls(json: boolean, env: NodeJS.ProcessEnv): Promise<number> {
   return 0;
 }
 
-async function down(names: string[], all: boolean, env: NodeJS.ProcessEnv): Promise<number> {
+async function down(
+  { names, all, volumes }: Extract<CliArgs, { command: "down" }>,
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
   const dir = stateDir(env);
   const docker = safeDocker();
   const cleaned = await sweepDead(dir, docker);
@@ -280,7 +290,32 @@ async function down(names: string[], all: boolean, env: NodeJS.ProcessEnv): Prom
       err(`Stopped "${r.name}"${r.url ? ` (${r.url})` : ""}.\n`);
     }),
   );
-  for (const n of missing)
+  const removed = volumes ? await removeVolumes(docker, all ? undefined : names) : new Set<string>();
+  const unknown = missing.filter((n) => !removed.has(n));
+  for (const n of unknown)
     err(`ml-preview: no preview named "${n}" on this machine. See \`ml-preview ls\`.\n`);
-  return missing.length > 0 ? 1 : 0;
+  return unknown.length > 0 || removed.has("") ? 1 : 0;
+}
+
+/**
+ * `down --volumes`: the --cache-dir volumes of this folder's app (all names, or these); returns the names
+ * that had some ("" when removal failed).
+ */
+async function removeVolumes(docker: Docker | undefined, names: string[] | undefined): Promise<Set<string>> {
+  const had = new Set<string>();
+  if (!docker) {
+    err("ml-preview: the Docker engine does not answer; cannot remove the --cache-dir volumes.\n");
+    return new Set([""]);
+  }
+  for (const name of names ?? [undefined]) {
+    try {
+      const removed = await removeCacheVolumes(docker, { repo: localRepo(), name });
+      if (removed.length > 0) had.add(name ?? "*");
+      err(`Removed ${removed.length} cache volume(s)${name ? ` of "${name}"` : ""}.\n`);
+    } catch (e) {
+      err(`ml-preview: ${(e as Error).message}\n`);
+      had.add("");
+    }
+  }
+  return had;
 }

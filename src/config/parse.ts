@@ -1,3 +1,4 @@
+import { cacheDirProblem } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
 import { buildTrafficPolicy } from "../tunnel/policy.js";
 import * as image from "./check/image.js";
@@ -8,7 +9,15 @@ import * as protect from "./check/protection.js";
 import * as res from "./check/resources.js";
 import * as scalar from "./check/scalars.js";
 import { collectSecrets } from "./secrets.js";
-import type { AppSource, InputName, Inputs, PreviewConfig, Protection, TunnelConfig } from "./types.js";
+import type {
+  AppSource,
+  CacheDirsConfig,
+  InputName,
+  Inputs,
+  PreviewConfig,
+  Protection,
+  TunnelConfig,
+} from "./types.js";
 
 /** Every bad input at once, so one run shows the user everything to fix. */
 export class ConfigErrors extends Error {
@@ -126,6 +135,7 @@ export function parseConfig(inputs: Inputs, ctx: ParseContext): PreviewConfig {
       memoryBytes: opt("memory", res.memory),
       nanoCpus: opt("cpus", res.cpus),
     },
+    cacheDirs: check(() => cacheDirs(get)),
     tunnel,
     github: {
       token: get("github-token"),
@@ -227,6 +237,33 @@ function parseTunnel(
       : undefined,
     protection,
   };
+}
+
+/** `cache-dirs` (one container path per line) with its key inputs; bad entries name the input and the fix. */
+function cacheDirs(get: (name: InputName) => string): CacheDirsConfig {
+  const paths = list.lines(get("cache-dirs"));
+  for (const path of paths) {
+    const problem = cacheDirProblem(path);
+    if (problem) throw new ConfigError("cache-dirs", `cache-dirs: ${problem}`, `--cache-dir: ${problem}`);
+  }
+  const key = get("cache-key") || undefined;
+  const restoreKeys = list.lines(get("cache-restore-keys"));
+  for (const [input, value] of [
+    ["cache-key", key ?? ""],
+    ...restoreKeys.map((k) => ["cache-restore-keys", k]),
+  ] as const) {
+    if (value.length > 512 || value.includes(","))
+      throw new ConfigError(
+        input,
+        `${input} "${value.slice(0, 40)}${value.length > 40 ? "…" : ""}" is not a cache key GitHub accepts: keys are at most 512 characters and contain no commas.`,
+      );
+  }
+  if (paths.length === 0 && (key || restoreKeys.length > 0))
+    throw new ConfigError(
+      key ? "cache-key" : "cache-restore-keys",
+      `${key ? "cache-key" : "cache-restore-keys"} is set but cache-dirs is empty: list the container paths the app downloads into (e.g. /root/.cache/huggingface), or drop it.`,
+    );
+  return { paths, key, restoreKeys };
 }
 
 function deepFreeze<T>(value: T): T {

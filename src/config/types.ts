@@ -6,6 +6,9 @@ export const INPUT_NAMES = [
   "target",
   "image",
   "cache",
+  "cache-dirs",
+  "cache-key",
+  "cache-restore-keys",
   "registry-username",
   "registry-password",
   "port",
@@ -55,6 +58,14 @@ export type PreviewState =
   | "skipped";
 
 export type CacheConfig = { kind: "none" } | { kind: "gha" } | { kind: "registry"; ref: string };
+
+export interface CacheDirsConfig {
+  /** Absolute container paths, each a named volume; empty = no cache. */
+  readonly paths: readonly string[];
+  /** `cache-key`; undefined = the default key (see defaultCacheKey). */
+  readonly key?: string;
+  readonly restoreKeys: readonly string[];
+}
 
 export interface RegistryAuth {
   readonly username: string;
@@ -139,6 +150,8 @@ export interface PreviewConfig {
   readonly wait: boolean;
   readonly stopOnClose: boolean;
   readonly resources: Resources;
+  /** `cache-dirs`: what the app downloads at start-up, kept between previews (see lifecycle/cache-dirs.ts). */
+  readonly cacheDirs: CacheDirsConfig;
   readonly tunnel: TunnelConfig;
   readonly github: GitHubConfig;
   /** Every secret value in this config (tokens, passwords, env values): never printed, scrubbed from text. */

@@ -2,12 +2,12 @@ import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import type Docker from "dockerode";
 import { PreviewError, type PreviewStep } from "../errors.js";
+import type { Logger } from "../log.js";
 
 /**
  * Free space of the engine's data root before a pull or build, so a runner short of disk hears it before
- * the step dies half-way with "no space left on device". What the next session wires: before
- * ensureImage / the build, `checkDiskSpace(docker, spaceNeeded(...))`; on "low", throw (or warn with)
- * `diskSpaceError(check, step, what)`. GitHub-hosted runners guarantee only ~14 GB free.
+ * the step dies half-way with "no space left on device" (warnIfLowOnDisk, called by ensureImage before a
+ * pull and prepareImage before a build). GitHub-hosted runners guarantee only ~14 GB free.
  */
 
 /** A build's need is not known in advance: ML images (CUDA, torch) commonly take this much while building. */
@@ -70,6 +70,23 @@ export function diskSpaceError(check: DiskCheck, step: PreviewStep, what: string
       "or run on a larger runner.",
     { code: "DISK_SPACE_LOW" },
   );
+}
+
+/**
+ * Before a pull or build: a warning with the runner's fix when the engine's data root has less free space
+ * than the step is expected to need. A warning, not an error: the need is an estimate (a build's is a
+ * margin), and a step that fits after all must not be refused. Measuring problems say nothing.
+ */
+export async function warnIfLowOnDisk(
+  docker: Docker,
+  need: SpaceNeed,
+  step: PreviewStep,
+  what: string,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  const check = await checkDiskSpace(docker, spaceNeeded(need), env).catch(() => undefined);
+  if (check?.status === "low") log.warning(diskSpaceError(check, step, what).message);
 }
 
 async function freeSpace(path: string): Promise<number | undefined> {

@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { buildWithCache } from "./cache/index.js";
+import { warnIfLowOnDisk } from "./disk.js";
 import { previewTag } from "./image-ref.js";
 import { ensureImage, localImageId } from "./pull.js";
 import type { BuildSource, ImageLabels, PreparedImage, PreviewLabels } from "./types.js";
@@ -46,6 +47,7 @@ export async function prepareImage(
       tag,
       labels: imageLabels(labels),
     };
+    await warnIfLowOnDisk(docker, { kind: "build" }, "build", `Building ${tag}`, log, opts.env);
     const previous = await localImageId(docker, tag).catch(() => undefined);
     const result = await buildWithCache(docker, request, source.cache, source.registryAuth, log, {
       signal: opts.signal,

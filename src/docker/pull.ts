@@ -4,6 +4,7 @@ import type { RegistryAuth } from "../config/types.js";
 import { PreviewError, type PreviewStep } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EngineEvent } from "./build-progress.js";
+import { warnIfLowOnDisk } from "./disk.js";
 import { engineMessage } from "./docker-errors.js";
 import { registryOf } from "./image-ref.js";
 import { readEngineStream } from "./json-events.js";
@@ -35,6 +36,8 @@ export async function ensureImage(
     log.info(`Using ${ref} (${shortId(local)}), already in the Docker engine.`);
     return { imageId: local, pulled: false, pullMs: 0 };
   }
+  // The registry's layer sizes are not asked for: the check uses the pull margin alone.
+  await warnIfLowOnDisk(docker, { kind: "pull" }, "pull", `Pulling ${ref}`, log);
   const started = Date.now();
   await pullImage(docker, ref, auth, log, { step: "pull", role: "image", signal });
   const imageId = await localImageId(docker, ref);

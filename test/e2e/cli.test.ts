@@ -3,7 +3,8 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type Docker from "dockerode";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { removeCacheVolumes } from "../../src/docker/volumes.js";
 import {
   busyboxHttpdDockerfile,
   busyboxPath,
@@ -348,6 +349,36 @@ describe("ml-preview --detach, ls, down", () => {
     expect(ls.stderr()).toContain(`Removed "${name}": its process had died.`);
     expect(ls.stdout()).not.toContain(name);
     expect(await byName(name)).toEqual([]);
+  });
+
+  it("--cache-dir volumes persist between up runs of the same folder and name; down --volumes removes them", async () => {
+    const ctx = appContext();
+    // The app counts its starts in the cache dir and publishes the count.
+    const command = `/bin/sh -c "echo run >> /data/runs && cp /data/runs /www/runs.txt && exec httpd -f -p 8080 -h /www"`;
+    const name = `cachy-${process.pid}`;
+    const up = () =>
+      cli(
+        ["up", ".", "--tunnel", "none", "--duration", "2s", "--json", "--name", name].concat([
+          "--cache-dir",
+          "/data",
+          "--command",
+          command,
+        ]),
+        ctx,
+      );
+    onTestFinished(() => removeCacheVolumes(docker, { repo: `local/${basename(ctx)}`, name }).then(() => {}));
+    for (const runs of ["run\n", "run\nrun\n"]) {
+      const run = up();
+      const live = await until(() => run.events.find((e) => e.event === "live"));
+      expect((await fetchText(`${live.localUrl}/runs.txt`)).body, run.stderr()).toBe(runs);
+      expect(await run.exit, run.stderr()).toBe(0);
+    }
+    const filters = { label: [`ml-preview.name=${name}`, `ml-preview.repo=local/${basename(ctx)}`] };
+    expect((await docker.listVolumes({ filters })).Volumes).toHaveLength(1);
+    const down = cli(["down", name, "--volumes"], ctx);
+    expect(await down.exit, down.stderr()).toBe(0);
+    expect(down.stderr()).toContain(`Removed 1 cache volume(s) of "${name}"`);
+    expect((await docker.listVolumes({ filters })).Volumes).toEqual([]);
   });
 
   it("down for a name nobody uses says so (exit 1)", async () => {

@@ -1,0 +1,132 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import { describe, expect, it } from "vitest";
+import { asFlag, parseCliArgs } from "../../src/cli/args.js";
+import { type ConfigErrors, type Inputs, parseConfig } from "../../src/config/index.js";
+import { warnIfLowOnDisk } from "../../src/docker/disk.js";
+import { defaultCacheKeys } from "../../src/lifecycle/cache-dirs.js";
+import type { Logger } from "../../src/log.js";
+
+const workspace = mkdtempSync(join(tmpdir(), "cache-dirs-"));
+writeFileSync(join(workspace, "Dockerfile"), "FROM python:3.12-slim\n");
+writeFileSync(join(workspace, "requirements.txt"), "transformers==4.40.0\n");
+writeFileSync(join(workspace, "app.py"), "print('hi')\n");
+
+const parse = (inputs: Inputs) =>
+  parseConfig({ "ngrok-authtoken": "2abcToken_xyz", ...inputs }, { workspace });
+
+function errors(inputs: Inputs): ReadonlyArray<{ input: string; message: string; cli?: string }> {
+  try {
+    parse(inputs);
+  } catch (err) {
+    return (err as ConfigErrors).errors;
+  }
+  throw new Error(`expected ${JSON.stringify(inputs)} to be rejected`);
+}
+
+describe("cache-dirs inputs", () => {
+  it("parses one container path per line, with key and restore keys", () => {
+    const c = parse({
+      "cache-dirs": "/root/.cache/huggingface\n\n/root/.cache/torch/\n",
+      "cache-key": "models-v1",
+      "cache-restore-keys": "models-\nml-",
+    });
+    expect(c.cacheDirs).toEqual({
+      paths: ["/root/.cache/huggingface", "/root/.cache/torch/"],
+      key: "models-v1",
+      restoreKeys: ["models-", "ml-"],
+    });
+    expect(parse({}).cacheDirs).toEqual({ paths: [], key: undefined, restoreKeys: [] });
+  });
+
+  it.each([
+    ["root/.cache", "not an absolute container path"],
+    ["/", "whole container"],
+    ["/data/../etc", "not a plain path"],
+    ["/my models", "comma or whitespace"],
+  ])("refuses cache-dirs entry %s with one error naming the input", (path, words) => {
+    const [e, ...more] = errors({ "cache-dirs": path });
+    expect(more).toEqual([]);
+    expect(e!.input).toBe("cache-dirs");
+    expect(e!.message).toMatch(/^cache-dirs: /);
+    expect(e!.message).toContain(words);
+    expect(asFlag(e!)).toMatch(/^--cache-dir: /);
+  });
+
+  it("refuses keys GitHub refuses, and keys without cache-dirs", () => {
+    expect(errors({ "cache-dirs": "/c", "cache-key": "a,b" })[0]).toMatchObject({ input: "cache-key" });
+    expect(errors({ "cache-dirs": "/c", "cache-restore-keys": "x".repeat(513) })[0]).toMatchObject({
+      input: "cache-restore-keys",
+    });
+    expect(errors({ "cache-key": "k" })[0]!.message).toContain("cache-dirs is empty");
+  });
+
+  it("is --cache-dir (repeat) on the CLI, and down --volumes removes the volumes", () => {
+    const args = parseCliArgs(["up", "--cache-dir", "/a", "--cache-dir", "/b"]);
+    expect(args.command === "up" && args.inputs["cache-dirs"]).toBe("/a\n/b");
+    expect(parseCliArgs(["down", "tips", "--volumes"])).toEqual({
+      command: "down",
+      names: ["tips"],
+      all: false,
+      volumes: true,
+    });
+    expect(parseCliArgs(["down"])).toMatchObject({ volumes: false });
+  });
+});
+
+describe("the default cache key", () => {
+  it("changes with the dependencies and cache-dirs, not with the app's code; restores the app's newest", () => {
+    const first = defaultCacheKeys(parse({ "cache-dirs": "/root/.cache/huggingface", name: "demo" }));
+    expect(first.key).toMatch(
+      new RegExp(`^ml-preview-demo-${process.platform}-${process.arch}-[0-9a-f]{32}$`),
+    );
+    expect(first.restoreKeys).toEqual([`ml-preview-demo-${process.platform}-${process.arch}-`]);
+
+    writeFileSync(join(workspace, "app.py"), "print('changed')\n");
+    const sameDeps = defaultCacheKeys(parse({ "cache-dirs": "/root/.cache/huggingface", name: "demo" }));
+    expect(sameDeps.key).toBe(first.key);
+
+    writeFileSync(join(workspace, "requirements.txt"), "transformers==4.41.0\n");
+    const newDeps = defaultCacheKeys(parse({ "cache-dirs": "/root/.cache/huggingface", name: "demo" }));
+    expect(newDeps.key).not.toBe(first.key);
+
+    const otherDirs = defaultCacheKeys(parse({ "cache-dirs": "/root/.cache/torch", name: "demo" }));
+    expect(otherDirs.key).not.toBe(newDeps.key);
+  });
+
+  it("is the cache-key input when given, with its restore keys", () => {
+    const keys = defaultCacheKeys(
+      parse({ "cache-dirs": "/c", "cache-key": "mine", "cache-restore-keys": "min" }),
+    );
+    expect(keys).toEqual({ key: "mine", restoreKeys: ["min"] });
+  });
+});
+
+describe("warnIfLowOnDisk", () => {
+  const docker = { info: async () => ({ DockerRootDir: tmpdir() }) } as unknown as Docker;
+  const logged = () => {
+    const warnings: string[] = [];
+    const log = { warning: (m: string) => warnings.push(m) } as unknown as Logger;
+    return { warnings, log };
+  };
+
+  it("warns with the runner's fix when the data root has less than the step needs", async () => {
+    const { warnings, log } = logged();
+    // A pull of a registry-reported 1 PB image: more than any disk here has.
+    await warnIfLowOnDisk(docker, { kind: "pull", compressedBytes: 1e15 }, "pull", "Pulling x:1", log, {});
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("Pulling x:1 needs about");
+    expect(warnings[0]).toContain("larger runner");
+  });
+
+  it("says nothing when there is room, or when the engine is remote", async () => {
+    const { warnings, log } = logged();
+    await warnIfLowOnDisk(docker, { kind: "pull", compressedBytes: 1 }, "pull", "Pulling x:1", log, {});
+    await warnIfLowOnDisk(docker, { kind: "pull", compressedBytes: 1e15 }, "pull", "Pulling x:1", log, {
+      DOCKER_HOST: "tcp://10.0.0.5:2376",
+    });
+    expect(warnings).toEqual([]);
+  });
+});
