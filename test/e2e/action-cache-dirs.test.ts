@@ -1,11 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { rmSync } from "node:fs";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { removeCacheVolumes } from "../../src/docker/volumes.js";
 import { ActionsCacheService } from "../support/actions-cache/index.js";
-import { requireDocker } from "../support/docker.js";
+import { busyboxContext, requireDocker } from "../support/docker.js";
 import { fetchText, leftContainers, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 import type { RunningStep } from "../support/runner.js";
 
@@ -23,12 +23,12 @@ const names: string[] = [];
 beforeAll(async () => {
   docker = await requireDocker();
   service = await ActionsCacheService.start();
-  models = await ModelServer.start(await bridgeGateway(docker));
+  models = await ModelServer.start(docker);
 });
 afterEach(async () => {
   // The stand-ins go back to healthy first: a failed assertion below must not hang the next test.
   service.reset();
-  models.reset();
+  await models.reset();
   await world?.close();
   const left: string[] = [];
   for (const label of labels.splice(0)) left.push(...(await leftContainers(docker, label)));
@@ -41,49 +41,73 @@ afterAll(async () => {
 });
 
 /**
- * The model server is reached from the app's container through the default bridge's gateway address (a
- * container's 127.0.0.1 is its own): an address of this machine only, like loopback.
+ * The "model hub": a busybox httpd in a container of its own on the default bridge, reached by the app's
+ * container at that container's address (test traffic stays between containers we started). It serves a
+ * random "model" and logs each request, which is how they are counted; `/cgi-bin/hold` never answers (an
+ * app stuck downloading at start-up).
  */
-async function bridgeGateway(d: Docker): Promise<string> {
-  const bridge = await d.getNetwork("bridge").inspect();
-  const config = (bridge.IPAM?.Config ?? [])[0] as { Gateway?: string; Subnet?: string } | undefined;
-  return config?.Gateway ?? config!.Subnet!.replace(/\.0\/\d+$/, ".1");
-}
-
-/** Serves a random "model" and counts requests; `hold` keeps answers pending (an app stuck in start-up). */
 class ModelServer {
-  readonly bytes = randomBytes(3 * 1024 * 1024 + 17);
-  requests = 0;
-  hold = false;
+  private counted = 0;
   private constructor(
-    private readonly server: Server,
-    readonly url: string,
+    readonly bytes: string,
+    private readonly container: Docker.Container,
+    private readonly address: string,
+    private readonly image: string,
   ) {}
 
-  static async start(host: string): Promise<ModelServer> {
-    let self: ModelServer | undefined;
-    const server = createServer((_req, res) => {
-      self!.requests += 1;
-      if (self!.hold) return; // never answered: the app stays in start-up
-      res.writeHead(200, { "content-length": self!.bytes.length }).end(self!.bytes);
-    });
-    await new Promise<void>((resolve) => server.listen(0, host, resolve));
-    self = new ModelServer(server, `http://${host}:${(server.address() as AddressInfo).port}/model.bin`);
-    return self;
+  static async start(d: Docker): Promise<ModelServer> {
+    const tag = `ml-preview-e2e-models:${process.pid}`;
+    const bytes = randomBytes(3 * 1024 * 1024 + 17).toString("base64");
+    const dir = busyboxContext(
+      [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        "COPY model.bin /www/model.bin",
+        "RUN mkdir -p /www/cgi-bin && printf '#!/bin/sh\\nsleep 600\\n' > /www/cgi-bin/hold && chmod 755 /www/cgi-bin/hold",
+        'CMD ["/bin/busybox", "httpd", "-f", "-vv", "-p", "8080", "-h", "/www"]',
+      ].join("\n"),
+      { "model.bin": bytes },
+    );
+    try {
+      execFileSync("docker", ["build", "-q", "-t", tag, dir], { stdio: ["ignore", "pipe", "pipe"] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const container = await d.createContainer({ Image: tag, Labels: { "ml-preview.e2e": "model-hub" } });
+    await container.start();
+    const info = await container.inspect();
+    // The default bridge: the address the app's container reaches it at.
+    const address = info.NetworkSettings.Networks.bridge?.IPAddress;
+    if (!address) throw new Error("the model hub's container has no address on the default bridge");
+    return new ModelServer(bytes, container, address, tag);
+  }
+
+  get url(): string {
+    return `http://${this.address}:8080/model.bin`;
+  }
+
+  get holdUrl(): string {
+    return `http://${this.address}:8080/cgi-bin/hold`;
+  }
+
+  /** Requests for `path` since the last reset, from the server's own log. */
+  async requests(path = "/model.bin"): Promise<number> {
+    const log = (await this.container.logs({ stdout: true, stderr: true })).toString("latin1");
+    return log.split(`url:${path}`).length - 1 - (path === "/model.bin" ? this.counted : 0);
   }
 
   md5(): string {
     return createHash("md5").update(this.bytes).digest("hex");
   }
 
-  reset(): void {
-    this.requests = 0;
-    this.hold = false;
+  async reset(): Promise<void> {
+    this.counted += await this.requests();
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
+    await this.container.remove({ force: true }).catch(() => undefined);
+    execFileSync("docker", ["rmi", "-f", this.image], { stdio: "ignore" });
   }
 }
 
@@ -145,7 +169,7 @@ describe("cache-dirs through the Actions cache", () => {
     expect(await liveModelMd5(firstRun)).toBe(models.md5());
     const firstResult = await firstRun.done;
     expect(firstResult.code, firstResult.stdout).toBe(0);
-    expect(models.requests).toBe(1);
+    expect(await models.requests()).toBe(1);
     const saved = service.entries.filter((e) => e.finalized);
     expect(saved).toHaveLength(1);
     expect(saved[0]!.key).toMatch(new RegExp(`^ml-preview-${name}-linux-`));
@@ -165,7 +189,7 @@ describe("cache-dirs through the Actions cache", () => {
     expect(await liveModelMd5(secondRun)).toBe(models.md5());
     const secondResult = await secondRun.done;
     expect(secondResult.code, secondResult.stdout).toBe(0);
-    expect(models.requests).toBe(1); // none from the second preview
+    expect(await models.requests()).toBe(1); // none from the second preview
     expect(secondResult.stdout).toContain(`restored 1 volume(s) from cache entry ${saved[0]!.key}`);
     // The key exists: nothing new is uploaded.
     expect(service.entries.filter((e) => e.finalized)).toHaveLength(1);
@@ -177,10 +201,9 @@ describe("cache-dirs through the Actions cache", () => {
     world = await PreviewWorld.start();
     const name = `cache-${randomBytes(3).toString("hex")}`;
     names.push(name);
-    models.hold = true;
-    const job = cacheJob(name);
+    const job = cacheJob(name, { env: `MODEL_URL=${models.holdUrl}` });
     const main = job.startMain();
-    await waitFor("the app to ask for the model", () => models.requests > 0);
+    await waitFor("the app to ask for the model", async () => (await models.requests("/cgi-bin/hold")) > 0);
     const result = await job.cancel(main);
     expect(result.outputs.status, result.stdout).toBe("stopped");
     // The cache was asked (restore) before the app started; nothing was reserved or uploaded after.
