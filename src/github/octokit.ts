@@ -113,7 +113,22 @@ function quiet(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-function fetchWithTimeout(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+async function fetchWithTimeout(input: string | URL | Request, init?: RequestInit): Promise<Response> {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+  try {
+    return await fetch(input, {
+      ...init,
+      signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
+    });
+  } catch (err) {
+    // fetch rejects with the signal's reason, which @octokit/request wraps as a network error (status 500)
+    // that the retry plugin tries again (1 s, 4 s, 9 s): a cancelled preview would sit out those waits with
+    // its clean-up behind them. An abort the caller asked for is an AbortError, which nothing retries.
+    if (!init?.signal?.aborted) throw err;
+    const reason = init.signal.reason as { message?: string } | undefined;
+    throw Object.assign(new Error(`GitHub request aborted: ${reason?.message ?? String(reason)}`), {
+      name: "AbortError",
+      cause: err,
+    });
+  }
 }

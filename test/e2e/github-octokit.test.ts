@@ -55,4 +55,21 @@ describe("createOctokit against the GitHub emulator", () => {
     expect((await getPull(octokit)).status).toBe(200);
     expect(gh.requests.filter((r) => r.status === 502)).toHaveLength(3);
   });
+
+  it("a request its caller aborts (with a reason) ends at once: it is not retried as a network error", async () => {
+    const octokit = createOctokit(gh.token, { baseUrl: gh.url, log });
+    const held = gh.hold({ method: "GET", path: /\/pulls\/5$/ });
+    const stop = new AbortController();
+    const asked = octokit.rest.pulls.get({
+      owner: gh.owner,
+      repo: gh.repo,
+      pull_number: 5,
+      request: { signal: stop.signal },
+    });
+    await held.arrived;
+    stop.abort(new Error("the workflow run was cancelled"));
+    await expect(asked).rejects.toMatchObject({ name: "AbortError" });
+    // Not retried: a retried request would end as the retry plugin's wrapped network error (HttpError).
+    held.release();
+  });
 });
