@@ -33,9 +33,6 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-const state = () => /state="([a-z]+)"/.exec(world.comments()[0]?.body ?? "")?.[1];
-const stateIs = (s: string) => () => state() === s;
-
 /** Serves, then exits 3 with a last word once the test drops /www/crash into it. */
 const crashOnCue = busyboxHttpdDockerfile(8080).replace(
   /CMD .*/,
@@ -51,7 +48,7 @@ async function start(
   const run = world.job(inputs, { ...opts, env: { DOCKER_HOST: proxy.dockerHost, ...opts.env } });
   labels.push(run.label);
   const main = run.job.startMain();
-  await waitFor("live", stateIs("live"));
+  await waitFor("live", world.commentStateIs("live"));
   const [id] = await leftContainers(docker, run.label);
   return { ...run, main, id: id! };
 }
@@ -66,10 +63,10 @@ describe("the exit watch across an engine outage", () => {
     execFileSync("docker", ["exec", id, "touch", "/www/crash"]);
     await waitFor("the app to exit", async () => !(await running(id)));
     // Still live while nobody can know better; never "failed" with an unknown exit code meanwhile.
-    expect(state()).toBe("live");
+    expect(world.commentState()).toBe("live");
     const back = Date.now();
     await proxy.restore();
-    await waitFor("failed", stateIs("failed"), 30_000);
+    await waitFor("failed", world.commentStateIs("failed"), 30_000);
     expect(Date.now() - back).toBeLessThan(5000);
     const body = world.comments()[0]!.body;
     expect(body).toMatch(/exit code\D*3/i);
@@ -87,10 +84,10 @@ describe("the exit watch across an engine outage", () => {
     await proxy.restore();
     // The watch comes back on its own: it inspects the container and waits on it again.
     await waitFor("the preview to ask the engine again", () => proxy.requests >= before + 3, 30_000);
-    expect(state()).toBe("live");
+    expect(world.commentState()).toBe("live");
     const crashedAt = Date.now();
     execFileSync("docker", ["exec", id, "touch", "/www/crash"]);
-    await waitFor("failed", stateIs("failed"), 30_000);
+    await waitFor("failed", world.commentStateIs("failed"), 30_000);
     expect(Date.now() - crashedAt).toBeLessThan(5000);
     expect(world.comments()[0]!.body).toContain("model weights corrupted");
     expect((await main.done).outputs.status).toBe("failed");
@@ -126,7 +123,7 @@ describe("a live app that stops answering (docker pause)", () => {
     const run = world.job({ duration: "10m" });
     labels.push(run.label);
     const main = run.job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const [id] = await leftContainers(docker, run.label);
     const pausedAt = Date.now();
     let said = "";
@@ -139,7 +136,7 @@ describe("a live app that stops answering (docker pause)", () => {
       throw new Error(`${err.message}; the action said:\n${said}`);
     });
     const body = world.comments()[0]!.body;
-    expect(state()).toBe("live");
+    expect(world.commentState()).toBe("live");
     const m = /does not answer\*\* since (\d{4}-\d\d-\d\d) (\d\d:\d\d) UTC/.exec(body);
     const since = Date.parse(`${m?.[1]}T${m?.[2]}Z`);
     expect(since).toBeGreaterThanOrEqual(Math.floor(pausedAt / 60_000) * 60_000);
@@ -152,7 +149,7 @@ describe("a live app that stops answering (docker pause)", () => {
       () => !world.comments()[0]?.body.includes("does not answer"),
       30_000,
     );
-    expect(state()).toBe("live");
+    expect(world.commentState()).toBe("live");
     const result = await run.job.cancel(main);
     expect(result.stdout).toMatch(/::warning::The app does not answer on its port since/);
     expect(result.stdout).toContain("The app answers again.");
@@ -167,7 +164,7 @@ describe("a long preview with a tunnel and fast polls", () => {
     const run = world.job({ duration: "10m" }, { env: { ML_PREVIEW_POLL_INTERVAL: "200ms" } });
     labels.push(run.label);
     const main = run.job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const pid = main.child.pid!;
     const polls = () =>
       world.github.requests.filter((r) => r.method === "GET" && /\/pulls\/\d+$/.test(r.path)).length;
@@ -224,7 +221,7 @@ describe("the PR closed before live", () => {
     const result = await main.done;
     expect(result.code).toBe(0);
     expect(result.outputs.status).toBe("stopped");
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
     expect(world.comments()[0]!.body).toMatch(/closed or merged/);
     expect(world.commentStates()).not.toContain("live");
     expect(world.edge.authAttempts).toEqual([]);
@@ -240,7 +237,7 @@ describe("a run killed outright (no finally, no post step)", () => {
     const next = world.job(inputs);
     labels.push(killed.label, next.label);
     const first = killed.job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const [orphan] = await leftContainers(docker, killed.label);
     first.child.kill("SIGKILL");
     await first.done;
@@ -264,7 +261,7 @@ describe("a run killed outright (no finally, no post step)", () => {
     const newer = world.job({ ...inputs, duration: "3s" });
     labels.push(older.label, newer.label);
     const a = older.job.startMain();
-    await waitFor("older live", stateIs("live"));
+    await waitFor("older live", world.commentStateIs("live"));
     const b = newer.job.startMain();
     const aResult = await a.done;
     expect(aResult.outputs.status).toBe("superseded");

@@ -17,27 +17,24 @@ afterEach(async () => {
   await world?.close();
 });
 
-const state = () => /state="([a-z]+)"/.exec(world.comments()[0]?.body ?? "")?.[1];
-const stateIs = (s: string) => () => state() === s;
-
 describe("the final state reaches the comment through GitHub failures", () => {
   it("expiry inside a 500 outage: main keeps trying with back-off and writes expired once GitHub answers", async () => {
     world = await PreviewWorld.start();
     const { job, label } = world.job({ duration: "8s" });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     // Longer than the request retries of one write (~14 s) plus the old post step's single try.
     world.github.outage(45_000);
     const result = await main.done;
     expect(result.code).toBe(0);
     expect(result.outputs.status).toBe("expired");
-    expect(state()).toBe("expired");
+    expect(world.commentState()).toBe("expired");
     expect(result.stdout).toMatch(/writing "expired" to the preview comment failed .*trying again/);
     expect(world.comments()).toHaveLength(1);
     const post = await job.post();
     expect(post.code).toBe(0);
-    expect(state()).toBe("expired");
+    expect(world.commentState()).toBe("expired");
   });
 
   it("GitHub hung when the runner cancels, then failing: the post step keeps trying and marks it stopped", async () => {
@@ -45,17 +42,17 @@ describe("the final state reaches the comment through GitHub failures", () => {
     const { job, label } = world.job({ duration: "10m" });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     world.github.hang(); // main's "stopped" never reaches GitHub
     const cancelled = await job.cancel(main);
     expect(cancelled.stdout).toMatch(/cancelled/);
-    expect(state()).toBe("live");
+    expect(world.commentState()).toBe("live");
     // GitHub comes back failing: the post step's first tries get 500s.
     world.github.endHangs();
     world.github.outage(30_000);
     const post = await job.post();
     expect(post.code).toBe(0);
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
     expect(post.stdout).toMatch(/trying again/);
     expect(world.comments()).toHaveLength(1);
     expect(await leftContainers(docker, label)).toEqual([]);
@@ -72,7 +69,7 @@ describe("wait: false, GitHub failing when the post step ends the preview", () =
     world.github.outage(30_000);
     const post = await job.post();
     expect(post.code).toBe(0);
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
     expect(post.stdout).toMatch(/trying again/);
     expect(world.comments()).toHaveLength(1);
   });
@@ -85,7 +82,7 @@ describe("a run killed outright (no post step) leaves its comment saying live", 
     const next = world.job({ duration: "3s" });
     labels.push(next.label);
     const main = killed.job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     main.child.kill("SIGKILL");
     await main.done;
     // Its container is the engine side's business (another run's sweep); only the comment is looked at here.
@@ -97,7 +94,7 @@ describe("a run killed outright (no post step) leaves its comment saying live", 
     expect(world.comments().map((c) => c.id)).not.toContain(staleId);
     expect(world.comments()).toHaveLength(1);
     expect(world.comments()[0]!.body).toContain(`run="${next.runId}.1"`);
-    expect(state()).toBe("expired");
+    expect(world.commentState()).toBe("expired");
   });
 });
 
@@ -106,7 +103,7 @@ describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () 
     world = await PreviewWorld.start();
     const killed = world.job({ duration: "5s" });
     const main = killed.job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     main.child.kill("SIGKILL");
     await main.done;
     for (const id of await leftContainers(docker, killed.label))
@@ -139,7 +136,7 @@ describe("a sticky comment deleted while live", () => {
     const { job, label } = world.job({ duration: "10m" });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const first = world.comments()[0]!;
     world.github.deleteComment(first.id);
     const again = await waitFor("the comment posted again", () =>
@@ -151,6 +148,6 @@ describe("a sticky comment deleted while live", () => {
     const result = await main.done;
     expect(result.code).toBe(0);
     expect(world.comments()).toHaveLength(1);
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
   });
 });

@@ -17,9 +17,6 @@ afterEach(async () => {
   await world?.close();
 });
 
-const state = () => /state="([a-z]+)"/.exec(world.comments()[0]?.body ?? "")?.[1];
-const stateIs = (s: string) => () => state() === s;
-
 const slowBuild = busyboxHttpdDockerfile(8080).replace(
   "EXPOSE",
   'RUN ["/bin/busybox", "sleep", "25"]\nEXPOSE',
@@ -38,13 +35,13 @@ describe("cancellation (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after)", () =
       const { job, label } = world.job({ duration: "10m", "ready-timeout": "5m" }, { dockerfile });
       labels.push(label);
       const main = job.startMain();
-      await waitFor(`the comment to say ${waitState}`, stateIs(waitState));
+      await waitFor(`the comment to say ${waitState}`, world.commentStateIs(waitState));
       await new Promise((r) => setTimeout(r, 1000));
       const result = await job.cancel(main);
       // Cleanup finished before the runner would have escalated to SIGTERM.
       expect(result.signal).toBeNull();
       expect(result.cancelledAfterMs).toBeLessThan(7500);
-      expect(state()).toBe("stopped");
+      expect(world.commentState()).toBe("stopped");
       expect(world.comments()[0]!.body).toMatch(/cancelled/);
       const post = await job.post();
       expect(post.code).toBe(0);
@@ -57,7 +54,7 @@ describe("cancellation (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after)", () =
     const { job, label } = world.job({ duration: "10m" });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     main.child.kill("SIGKILL");
     await main.done;
     expect(await leftContainers(docker, label)).toHaveLength(1);
@@ -65,7 +62,7 @@ describe("cancellation (SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after)", () =
     expect(post.code).toBe(0);
     expect(post.stdout).toMatch(/did not end on its own/);
     expect(await leftContainers(docker, label)).toEqual([]);
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
   });
 });
 
@@ -84,7 +81,7 @@ describe("a tunnel that cannot be opened", () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(result.code).toBe(1);
     expect(result.outputs.status).toBe("failed");
-    expect(state()).toBe("failed");
+    expect(world.commentState()).toBe("failed");
     const body = world.comments()[0]!.body;
     expect(body).toMatch(/tunnel/);
     expect(body).toContain("ERR_NGROK_105");
@@ -101,10 +98,10 @@ describe("a live preview ends early", () => {
     const { job, label } = world.job({ duration: "10m" });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const closedAt = Date.now();
     world.github.setPullState(PR, "closed", true);
-    await waitFor("stopped", stateIs("stopped"), 10_000);
+    await waitFor("stopped", world.commentStateIs("stopped"), 10_000);
     expect(Date.now() - closedAt).toBeLessThan(2 * 1000 + 1000);
     expect(world.comments()[0]!.body).toMatch(/closed or merged/);
     expect((await main.done).code).toBe(0);
@@ -119,9 +116,9 @@ describe("a live preview ends early", () => {
     const { job, label } = world.job({ duration: "10m" }, { dockerfile: crashing });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const liveAt = Date.now();
-    await waitFor("failed", stateIs("failed"), 15_000);
+    await waitFor("failed", world.commentStateIs("failed"), 15_000);
     expect(Date.now() - liveAt).toBeLessThan(4000 + 5000);
     const body = world.comments()[0]!.body;
     expect(body).toMatch(/exit code\D*3/i);
@@ -137,7 +134,7 @@ describe("a live preview ends early", () => {
     const newer = world.job({ duration: "4s" });
     labels.push(older.label, newer.label);
     const a = older.job.startMain();
-    await waitFor("older live", stateIs("live"));
+    await waitFor("older live", world.commentStateIs("live"));
     const b = newer.job.startMain();
     const aResult = await a.done;
     expect(aResult.code).toBe(0);
@@ -146,7 +143,7 @@ describe("a live preview ends early", () => {
     expect(bResult.outputs.status).toBe("expired");
     expect(world.comments()).toHaveLength(1);
     expect(world.comments()[0]!.body).toContain(`run="${newer.runId}.1"`);
-    expect(state()).toBe("expired");
+    expect(world.commentState()).toBe("expired");
     // The older run never wrote after the newer one started writing.
     const writes = world.commentStates();
     expect(writes.filter((s) => s === "superseded")).toEqual([]);
@@ -165,10 +162,10 @@ describe("wait: false", () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const { body } = await fetchText(url);
     expect(body).toContain("ml-preview test app");
-    expect(state()).toBe("live");
+    expect(world.commentState()).toBe("live");
     const post = await job.post();
     expect(post.code).toBe(0);
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
     expect(await leftContainers(docker, label)).toEqual([]);
   });
 });
@@ -197,7 +194,7 @@ describe("wait: false, the holder killed outright", () => {
     const post = await job.post();
     expect(post.code).toBe(0);
     expect(await leftContainers(docker, label)).toEqual([]);
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
     expect(world.github.deployments()[0]!.statuses.map((s) => s.state)).toEqual([
       "in_progress",
       "success",
@@ -215,7 +212,7 @@ describe("wait: false, main and holder killed before live", () => {
     );
     labels.push(label);
     const main = job.startMain();
-    await waitFor("building", stateIs("building"));
+    await waitFor("building", world.commentStateIs("building"));
     // The holder writes its event line (with the ids) after the deployment's first status.
     await waitFor("the deployment in progress", () => world.github.deployments()[0]?.statuses.length);
     await new Promise((r) => setTimeout(r, 500));
@@ -225,7 +222,7 @@ describe("wait: false, main and holder killed before live", () => {
     process.kill(holder, "SIGKILL");
     const post = await job.post();
     expect(post.code).toBe(0);
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
     expect(world.github.deployments()[0]!.statuses.map((s) => s.state)).toEqual(["in_progress", "inactive"]);
   });
 });
@@ -236,7 +233,7 @@ describe("a lost tunnel", () => {
     const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "2s" } });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const livesBefore = world.commentStates().filter((s) => s === "live").length;
     // Down longer than the SDK's first quick retry but shorter than the watchdog: the fresh session gets in.
     world.edge.dropSessions({ refuseForMs: 1500 });
@@ -250,7 +247,7 @@ describe("a lost tunnel", () => {
     expect(body).toContain("ml-preview test app");
     const result = await job.cancel(main);
     expect(result.code).toBe(0);
-    expect(state()).toBe("stopped");
+    expect(world.commentState()).toBe("stopped");
   });
 
   it("an endpoint lost while the session stays connected is a dead link: noticed, replaced", async () => {
@@ -258,7 +255,7 @@ describe("a lost tunnel", () => {
     const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "2s" } });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const firstUrl = world.liveUrl()!;
     const livesBefore = world.commentStates().filter((s) => s === "live").length;
     const sessions = world.edge.sessions();
@@ -290,9 +287,9 @@ describe("a lost tunnel", () => {
     const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "2s" } });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     world.edge.dropSessions({ refuseForMs: 120_000 });
-    await waitFor("failed", stateIs("failed"), 30_000);
+    await waitFor("failed", world.commentStateIs("failed"), 30_000);
     expect(world.comments()[0]!.body).toMatch(/tunnel/i);
     const result = await main.done;
     expect(result.code).toBe(1);
@@ -304,10 +301,10 @@ describe("a lost tunnel", () => {
     const { job, label } = world.job({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "30s" } });
     labels.push(label);
     const main = job.startMain();
-    await waitFor("live", stateIs("live"));
+    await waitFor("live", world.commentStateIs("live"));
     const binds = world.edge.binds.length;
     world.edge.answerVisitorsWith(727);
-    await waitFor("failed", stateIs("failed"), 30_000);
+    await waitFor("failed", world.commentStateIs("failed"), 30_000);
     expect(world.comments()[0]!.body).toMatch(/HTTP request limit for the month/);
     expect(world.comments()[0]!.body).toContain("https://ngrok.com/docs/errors/err_ngrok_727");
     // No fresh tunnel: it would meet the same page.

@@ -116,6 +116,16 @@ export class PreviewWorld {
     return this.github.comments(PR).filter((c) => c.body.startsWith("<!-- ml-preview"));
   }
 
+  /** The state the PR comment shows now (its marker's `state`). */
+  commentState(): string | undefined {
+    return /state="([a-z]+)"/.exec(this.comments()[0]?.body ?? "")?.[1];
+  }
+
+  /** A `waitFor` predicate: does the PR comment show `state` now? */
+  commentStateIs(state: string): () => boolean {
+    return () => this.commentState() === state;
+  }
+
   /** The link the comment shows now (the loopback edge's URLs are http://127.0.0.1:PORT). */
   liveUrl(): string | undefined {
     return /\]\((http:\/\/127\.0\.0\.1:\d+)[^)]*\)/.exec(this.comments()[0]?.body ?? "")?.[1];
