@@ -6,9 +6,10 @@ import type { RegistryAuth } from "../config/types.js";
 import type { Logger } from "../log.js";
 import { buildError, contextError, requestError } from "./build-errors.js";
 import { BuildProgress } from "./build-progress.js";
-import { startBuild } from "./build-start.js";
+import { openBuildSession } from "./build-session.js";
+import { type BuildInput, startBuild } from "./build-start.js";
 import { type Builder, chooseBuilder } from "./builder-choice.js";
-import { createContextStream } from "./context.js";
+import { checkSessionContext, createContextStream } from "./context.js";
 import { readEngineStream } from "./json-events.js";
 import type { ImageLabels } from "./types.js";
 
@@ -23,7 +24,7 @@ export interface BuildRequest {
   readonly labels: ImageLabels;
   /** Local images whose layers the classic builder may reuse (the registry cache, pulled first). */
   readonly cacheFrom?: readonly string[];
-  /** Credentials for one registry (a private base image, the cache image), sent as X-Registry-Config. */
+  /** Credentials for one registry (a private base image, the cache image): X-Registry-Config, or BuildKit's session. */
   readonly credentials?: { readonly server: string; readonly auth: RegistryAuth };
   /** Defaults to what the Dockerfile needs (see builder-choice.ts). */
   readonly builder?: Builder;
@@ -50,22 +51,22 @@ export async function buildWithEngine(
 ): Promise<BuildResult> {
   const started = Date.now();
   const builder = req.builder ?? chooseBuilder(await readDockerfile(join(req.context, req.dockerfile)));
-  const context = await createContextStream(req.context, req.dockerfile, builder);
+  // A context that fails mid-upload ends the request at once: the engine would otherwise wait for the
+  // rest of a body (or of a transfer) that never comes.
+  const unsendable = new AbortController();
+  const context =
+    builder === "classic" ? await tarContext(req, unsendable) : await sessionContext(docker, req, unsendable);
   if (builder === "buildkit") log.info("The Dockerfile uses BuildKit-only syntax: building with BuildKit.");
   const labelSteps = builder === "classic" ? Object.keys(req.labels).length : 0;
   const progress = new BuildProgress((line) => log.info(line), labelSteps);
-  // A context that fails mid-upload ends the request at once: the engine would otherwise wait for the
-  // rest of a body that never comes.
-  const unsendable = new AbortController();
-  (context.stream as Readable).once("error", () => unsendable.abort());
   const requestSignal = signal ? AbortSignal.any([signal, unsendable.signal]) : unsendable.signal;
   try {
-    const events = await startBuild(docker, context.stream, req, builder, requestSignal);
+    const events = await startBuild(docker, context.input, req, requestSignal);
     await readEngineStream(events, (event) => progress.push(event));
   } catch (err) {
     throw requestError(err, req.dockerfile, signal?.aborted === true, context.readError());
   } finally {
-    (context.stream as Readable).destroy();
+    context.close();
   }
   progress.end();
   if (progress.error) {
@@ -89,6 +90,49 @@ export async function buildWithEngine(
   };
   log.info(buildSummary(req.tag, result));
   return result;
+}
+
+/** The build's context as the builder takes it, and what it says about the sending. */
+interface BuildContext {
+  readonly input: BuildInput;
+  sentBytes(): number;
+  readError(): Error | undefined;
+  close(): void;
+}
+
+/** The classic builder's: a tar in the request body. */
+async function tarContext(req: BuildRequest, unsendable: AbortController): Promise<BuildContext> {
+  const context = await createContextStream(req.context, req.dockerfile);
+  const tar = context.stream as Readable;
+  tar.once("error", () => unsendable.abort());
+  return {
+    input: { builder: "classic", tar },
+    sentBytes: () => context.sentBytes(),
+    readError: () => context.readError(),
+    close: () => tar.destroy(),
+  };
+}
+
+/** BuildKit's: a session the engine pulls the context through (checked first, as the tar is). */
+async function sessionContext(
+  docker: Docker,
+  req: BuildRequest,
+  unsendable: AbortController,
+): Promise<BuildContext> {
+  const { root, dockerfile } = await checkSessionContext(req.context, req.dockerfile);
+  const c = req.credentials;
+  const session = await openBuildSession(docker, {
+    context: root,
+    dockerfile,
+    credentials: c && { server: c.server, username: c.auth.username, secret: c.auth.password },
+    onFailure: () => unsendable.abort(),
+  });
+  return {
+    input: { builder: "buildkit", session: session.id },
+    sentBytes: () => session.sentBytes(),
+    readError: () => session.readError(),
+    close: () => session.close(),
+  };
 }
 
 /** The Dockerfile's text, or "" when it is no regular file (createContextStream then says what is wrong). */

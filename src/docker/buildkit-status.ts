@@ -25,7 +25,7 @@ export interface BuildKitStatus {
 
 export function decodeBuildKitStatus(base64: string): BuildKitStatus {
   const status: BuildKitStatus = { vertexes: [], logs: [] };
-  for (const [field, value] of fields(Buffer.from(base64, "base64"))) {
+  for (const [field, value] of protobufFields(Buffer.from(base64, "base64"))) {
     if (field === 1 && Buffer.isBuffer(value)) status.vertexes.push(vertex(value));
     if (field === 3 && Buffer.isBuffer(value)) status.logs.push(log(value));
   }
@@ -34,7 +34,7 @@ export function decodeBuildKitStatus(base64: string): BuildKitStatus {
 
 function vertex(buf: Buffer): BuildKitVertex {
   const v = { digest: "", name: "", cached: false, started: false, completed: false, error: "" };
-  for (const [field, value] of fields(buf)) {
+  for (const [field, value] of protobufFields(buf)) {
     if (field === 1) v.digest = String(value);
     else if (field === 3) v.name = String(value);
     else if (field === 4) v.cached = value === 1;
@@ -48,7 +48,7 @@ function vertex(buf: Buffer): BuildKitVertex {
 function log(buf: Buffer): BuildKitLog {
   let vertex = "";
   let text = "";
-  for (const [field, value] of fields(buf)) {
+  for (const [field, value] of protobufFields(buf)) {
     if (field === 1) vertex = String(value);
     else if (field === 4 && Buffer.isBuffer(value)) text = value.toString("utf8");
   }
@@ -56,14 +56,14 @@ function log(buf: Buffer): BuildKitLog {
 }
 
 /** Protobuf wire format: (field, varint | bytes) pairs; fixed-width fields are skipped. */
-function* fields(buf: Buffer): Generator<[number, number | Buffer]> {
+export function* protobufFields(buf: Buffer): Generator<[number, number | Buffer]> {
   let pos = 0;
   const varint = (): number => {
     let result = 0;
     let shift = 0;
     for (;;) {
       const byte = buf[pos++];
-      if (byte === undefined) throw new Error("truncated BuildKit status");
+      if (byte === undefined) throw new Error("truncated protobuf message");
       result += (byte & 0x7f) * 2 ** shift;
       if (byte < 0x80) return result;
       shift += 7;

@@ -4,7 +4,6 @@ import { isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { pipeline, Readable } from "node:stream";
 import { PreviewError } from "../errors.js";
 import type { BufferPool } from "./buffer-pool.js";
-import type { Builder } from "./builder-choice.js";
 import { contextReadPool, readLargeFile, readSmallFile, SMALL_FILE } from "./context-fs.js";
 import { type TarEntry, tarEnd, tarHeader, tarPadding } from "./context-tar.js";
 import { ContextUpload } from "./context-upload.js";
@@ -32,24 +31,17 @@ const BATCH = 256 << 10;
  * any year, hardlinks as links, FIFOs and devices as such (never opened, so never a hang), sockets left
  * out, directory names ending in "/", owners 0:0. The walk happens first, so a file that cannot be read
  * fails here, before any request, naming it. `dockerfile` is relative to `contextDir`, inside it.
- * The builder decides which build files are kept when the ignore file drops them (see contextFilter).
+ * This is the classic builder's context; BuildKit pulls its own through a session (build-session.ts).
  * Memory does not grow with the context's bytes: one file is read at a time and the consumer's
  * backpressure (the HTTP upload to the engine) paces the reads. The walk keeps one small record per entry
  * (100k files: ~60 MB more, ~3.5 s of CPU where the docker CLI takes ~10 s).
  */
-export async function createContextStream(
-  contextDir: string,
-  dockerfile: string,
-  builder: Builder = "classic",
-): Promise<ContextStream> {
+export async function createContextStream(contextDir: string, dockerfile: string): Promise<ContextStream> {
   const root = resolve(contextDir);
   const dockerfilePath = await checkLayout(root, dockerfile);
-  const buildkit = builder === "buildkit";
-  const ignore = readIgnoreFile(root, dockerfilePath, buildkit);
-  // The classic builder reads both from the tar and removes them itself when ignored; BuildKit reads a
-  // tar context's Dockerfile but never its ignore file, so an ignored .dockerignore stays out.
-  const keep = buildkit ? [dockerfilePath] : [".dockerignore", dockerfilePath];
-  const planned = walk(root, contextFilter(ignore, keep));
+  const ignore = readIgnoreFile(root, dockerfilePath, false);
+  // The classic builder reads both from the tar and removes them itself when ignored.
+  const planned = walk(root, contextFilter(ignore, [".dockerignore", dockerfilePath]));
 
   let entries = 0;
   let failure: Error | undefined;
@@ -70,6 +62,22 @@ export async function createContextStream(
     sentEntries: () => entries,
     readError: () => failure,
   };
+}
+
+/**
+ * The context BuildKit will pull through its session, checked before anything starts as the classic
+ * path checks its tar: the layout, BuildKit's ignore file (`<Dockerfile>.dockerignore` first), its
+ * patterns, and every entry it leaves in readable. Resolves with the root and the context-relative
+ * Dockerfile. (The engine applies the patterns itself, asking for the context through the session.)
+ */
+export async function checkSessionContext(
+  contextDir: string,
+  dockerfile: string,
+): Promise<{ root: string; dockerfile: string }> {
+  const root = resolve(contextDir);
+  const rel = await checkLayout(root, dockerfile);
+  walk(root, contextFilter(readIgnoreFile(root, rel, true), []));
+  return { root, dockerfile: rel };
 }
 
 /** Resolves the Dockerfile to a context-relative POSIX path, or says what is wrong with the layout. */
@@ -241,7 +249,8 @@ function contentOf(entry: TarEntry, read: () => Buffer): Buffer {
   }
 }
 
-function sendFailure(name: string, err: Error): PreviewError {
+/** A file that failed while being sent, named. */
+export function sendFailure(name: string, err: Error): PreviewError {
   return new PreviewError(
     "build",
     `The build context could not be sent: reading ${name} failed (${err.message}). Make it readable and keep it unchanged during the build, or list it in .dockerignore.`,

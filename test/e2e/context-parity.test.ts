@@ -22,6 +22,7 @@ import { PreviewError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import {
   BuildRecorder,
+  buildKitCli,
   legacyTypeBits,
   runDocker,
   type TarEntryRead,
@@ -338,48 +339,6 @@ describe("the Dockerfile the CLI picks", () => {
   });
 });
 
-describe("BuildKit's ignore files", () => {
-  it("honours <Dockerfile>.dockerignore and leaves an ignored .dockerignore out, as BuildKit does", async () => {
-    // Ours with BuildKit, per-Dockerfile ignore file; the CLI's classic builder with the same patterns in
-    // .dockerignore. BuildKit never reads .dockerignore from a tar context and the classic builder's
-    // engine removes an ignored one after reading it: neither build sees it.
-    const files = {
-      Dockerfile: DOCKERFILE,
-      "app.py": "x",
-      "notes.md": "n",
-      "secret/key": "k",
-      "sub/keep.md": "",
-    };
-    const root = makeContext({
-      ...files,
-      "Dockerfile.dockerignore": "*.md\nsecret\nDockerfile.dockerignore\n.dockerignore\n",
-      ".dockerignore": "app.py\n",
-    });
-    const count = recorder.builds.length;
-    await buildWithEngine(
-      ours(recorder.socket),
-      {
-        context: root,
-        dockerfile: "Dockerfile",
-        buildArgs: {},
-        tag: "parity:bk",
-        labels: {} as never,
-        builder: "buildkit",
-      },
-      silentLogger,
-    ).catch(() => undefined);
-    expect(recorder.builds.length).toBe(count + 1);
-    const sent = recorder.last();
-    expect(sent.query.get("version")).toBe("2");
-    rmSync(join(root, "Dockerfile.dockerignore"));
-    writeFileSync(join(root, ".dockerignore"), "*.md\nsecret\n.dockerignore\n");
-    expect((await recorder.cliBuild(root)).code).not.toBe(0);
-    const cli = asCurrentCli(recorder.last().entries).filter((e) => e.name !== ".dockerignore");
-    expect(sent.entries).toEqual(cli);
-    expect(sent.entries.map((e) => e.name)).toEqual(["Dockerfile", "app.py", "sub/", "sub/keep.md"]);
-  });
-});
-
 describe("never a hang: what cannot be read fails at once, naming it", () => {
   const NOBODY = 65534;
   // dist/ as users run it, copied where an unprivileged user can read it (the checkout may be under /root).
@@ -579,24 +538,91 @@ describe("built for real on the engine, as the CLI builds it", () => {
     expect(mine.find((e) => e.name === "ctx/app/main.py")?.mtime).toBe(2208988800);
   });
 
-  it("with BuildKit: the per-Dockerfile ignore file applied, ignored build files left out of the image", async () => {
-    const files = { "app/main.py": "print(1)\n", "notes.md": "n", "secret/key": "k", "data/keep.md": "" };
-    const mine = makeContext({
-      ...files,
-      Dockerfile: "# syntax-free, BuildKit chosen by the request\nFROM scratch\nCOPY . /ctx\n",
+  /** The docker CLI's own BuildKit build (its session, its file sync), without the layer cache. */
+  async function cliBuildKit(root: string, t: string) {
+    const env = { ...process.env, DOCKER_BUILDKIT: "1" };
+    const out = await runDocker(
+      ["build", "--no-cache", "-t", t, root],
+      env,
+      undefined,
+      undefined,
+      buildKitCli(),
+    );
+    expect(out.code, out.output).toBe(0);
+  }
+
+  /** Ours with BuildKit, without the layer cache: BuildKit's cache keys ignore mtimes, so a hit would hide them. */
+  async function ourBuildKit(root: string, t: string) {
+    const result = await buildWithEngine(
+      docker,
+      {
+        context: root,
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: t,
+        labels: labelsFor(run, "parity"),
+        builder: "buildkit",
+        noCache: true,
+      },
+      silentLogger,
+    );
+    expect(result.builder).toBe("buildkit");
+    return result;
+  }
+
+  /**
+   * Both BuildKit builds' top layers, entry for entry. Directories keep no time through BuildKit 0.8's
+   * file sync (it writes them when their entries arrive: the image shows when the build ran, for the
+   * CLI's build too), so theirs are compared without it; files, links and FIFOs with theirs.
+   */
+  async function expectSameTree(cliTag: string, ourTag: string) {
+    const timeless = (entries: TarEntryRead[]) =>
+      entries.map((e) => (e.type === "5" ? { ...e, mtime: undefined } : e));
+    const [cli, mine] = [await topLayer(docker, cliTag), await topLayer(docker, ourTag)];
+    expect(timeless(mine)).toEqual(timeless(cli));
+    return mine;
+  }
+
+  it("with BuildKit, the tree the CLI's BuildKit build makes; Dockerfile and .dockerignore listed in .dockerignore stay out", async () => {
+    const root = richContext();
+    writeFileSync(join(root, ".dockerignore"), "*.log\n!keep.log\n # spaced\nDockerfile\n.dockerignore\n");
+    const copy = `${root}-copy`;
+    dirs.push(copy);
+    execFileSync("cp", ["-a", root, copy]);
+    await cliBuildKit(root, tag("bk-cli"));
+    const sent = await ourBuildKit(copy, tag("bk-ours"));
+    const mine = await expectSameTree(tag("bk-cli"), tag("bk-ours"));
+    const names = mine.map((e) => e.name);
+    expect(names).not.toContain("ctx/Dockerfile");
+    expect(names).not.toContain("ctx/.dockerignore");
+    expect(names).toContain("ctx/keep.log");
+    expect(mine.find((e) => e.name === "ctx/keep.log")?.mtime).toBe(-315619200);
+    expect((mine.find((e) => e.name === "ctx/rw-all")?.mode ?? 0) & 0o7777).toBe(0o666);
+    expect(sent.contextBytes).toBeGreaterThan(0);
+  });
+
+  it("with BuildKit, <Dockerfile>.dockerignore applied as the CLI's BuildKit build applies it", async () => {
+    const files = {
+      Dockerfile: "FROM scratch\nCOPY . /ctx\n",
       "Dockerfile.dockerignore": "*.md\nsecret\n.dockerignore\nDockerfile.dockerignore\n",
       ".dockerignore": "app\n",
-    });
-    const theirs = makeContext({
-      ...files,
-      Dockerfile: "# syntax-free, BuildKit chosen by the request\nFROM scratch\nCOPY . /ctx\n",
-      ".dockerignore": "*.md\nsecret\n.dockerignore\n",
-    });
-    await cliBuild(theirs, tag("cli-ignore"));
-    await ourBuild(mine, tag("bk-ignore"), "buildkit");
-    const names = async (t: string) =>
-      (await topLayer(docker, t)).map((e) => `${e.name} ${e.type} ${e.sha256}`).sort();
-    expect(await names(tag("bk-ignore"))).toEqual(await names(tag("cli-ignore")));
+      "app/main.py": "print(1)\n",
+      "notes.md": "n",
+      "secret/key": "k",
+      "data/keep.md": "",
+    };
+    const [theirs, mine] = [makeContext(files), makeContext(files)];
+    await cliBuildKit(theirs, tag("bk-cli-ignore"));
+    await ourBuildKit(mine, tag("bk-ignore"));
+    const tree = await expectSameTree(tag("bk-cli-ignore"), tag("bk-ignore"));
+    expect(tree.map((e) => e.name).sort()).toEqual([
+      "ctx/",
+      "ctx/Dockerfile",
+      "ctx/app/",
+      "ctx/app/main.py",
+      "ctx/data/",
+      "ctx/data/keep.md",
+    ]);
   });
 
   it("reuses the layer the CLI built from the same context (a tree with directories)", async () => {

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -100,17 +100,43 @@ export interface RecordedBuild {
   readonly body: Buffer;
 }
 
-/** The docker CLI on PATH, optionally as another user (setpriv), with `env`, and `stdin` to read. */
+/**
+ * A docker CLI that builds with BuildKit itself, speaking BuildKit's session as `docker build` does: the
+ * first on PATH that has buildx, or that predates docker 23 (whose `docker build` still had its own
+ * BuildKit client: Debian's docker.io 20.10, which .ci/run installs). Newer CLIs without buildx refuse
+ * DOCKER_BUILDKIT=1.
+ */
+export function buildKitCli(): string {
+  const found = execFileSync("sh", ["-c", "which -a docker"], { encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean);
+  for (const cli of found) {
+    const version = execFileSync(cli, ["version", "--format", "{{.Client.Version}}"], { encoding: "utf8" });
+    if (Number(version.split(".")[0]) < 23) return cli;
+    try {
+      execFileSync(cli, ["buildx", "version"], { stdio: "ignore" });
+      return cli;
+    } catch {
+      // no buildx: the next docker on PATH
+    }
+  }
+  throw new Error(
+    `None of the docker CLIs on PATH (${found.join(", ")}) builds with BuildKit: install docker-buildx, or Debian's docker.io (bash .ci/run does).`,
+  );
+}
+
+/** The docker CLI (`cli`, the one on PATH by default), optionally as another user (setpriv), with `env`, and `stdin` to read. */
 export function runDocker(
   args: string[],
   env: NodeJS.ProcessEnv,
   asUser?: number,
   stdin?: Buffer,
+  cli = "docker",
 ): Promise<CliRun> {
   const [cmd, argv] =
     asUser === undefined
-      ? ["docker", args]
-      : ["setpriv", [`--reuid=${asUser}`, `--regid=${asUser}`, "--clear-groups", "docker", ...args]];
+      ? [cli, args]
+      : ["setpriv", [`--reuid=${asUser}`, `--regid=${asUser}`, "--clear-groups", cli, ...args]];
   return new Promise((resolve) => {
     const child = execFile(
       cmd as string,
