@@ -50,8 +50,42 @@ const STATUS = { ok: 0, unknown: 2, notFound: 5, unimplemented: 12 } as const;
 /** Opens a session on the engine and serves it until `close`. */
 export async function openBuildSession(docker: Docker, dirs: SessionDirs): Promise<BuildSession> {
   const id = randomBytes(13).toString("base64url").toLowerCase();
+  const socket = await dialSession(docker, id, dirs);
+  const transfer: Transfer = { sent: 0, failure: undefined };
+  const streams = new Set<ServerHttp2Stream>();
+  const server = createServer();
+  let session: Http2Session | undefined;
+  server.on("session", (s) => {
+    session = s;
+    s.on("error", () => undefined);
+  });
+  server.on(
+    "stream",
+    (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      streams.add(stream);
+      stream.on("close", () => streams.delete(stream));
+      stream.on("error", () => undefined);
+      serveCall(new GrpcCall(stream), String(headers[":path"]), metadata(rawHeaders), dirs, transfer);
+    },
+  );
+  socket.on("error", () => undefined);
+  server.emit("connection", socket);
+  return {
+    id,
+    sentBytes: () => transfer.sent,
+    readError: () => transfer.failure,
+    close: () => {
+      for (const stream of streams) stream.close();
+      session?.destroy();
+      socket.destroy();
+    },
+  };
+}
+
+/** `POST /session` upgraded to h2c, announcing the methods we serve; resolves with the upgraded socket. */
+function dialSession(docker: Docker, id: string, dirs: SessionDirs): Promise<Duplex> {
   const methods = [HEALTH, DIFF_COPY, ...(dirs.credentials ? [CREDENTIALS] : [])];
-  const socket = await new Promise<Duplex>((resolve, reject) => {
+  return new Promise<Duplex>((resolve, reject) => {
     docker.modem.dial(
       {
         path: "/session",
@@ -71,74 +105,58 @@ export async function openBuildSession(docker: Docker, dirs: SessionDirs): Promi
       (err, socket) => (err ? reject(err) : resolve(socket as Duplex)),
     );
   });
+}
 
-  let sent = 0;
-  let failure: Error | undefined;
-  const streams = new Set<ServerHttp2Stream>();
-  const fail = (err: Error) => {
-    if (failure) return;
-    failure = err;
-    dirs.onFailure(err);
-  };
-  const server = createServer();
-  let session: Http2Session | undefined;
-  server.on("session", (s) => {
-    session = s;
-    s.on("error", () => undefined);
-  });
-  server.on(
-    "stream",
-    (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-      streams.add(stream);
-      stream.on("close", () => streams.delete(stream));
-      stream.on("error", () => undefined);
-      const method = String(headers[":path"]);
-      const call = new GrpcCall(stream);
-      if (method === HEALTH) {
-        void call.unary(() => Buffer.from([0x08, 0x01]));
-      } else if (method === CREDENTIALS && dirs.credentials) {
-        const c = dirs.credentials;
-        void call.unary((req) => credentialsAnswer(req, c));
-      } else if (method === DIFF_COPY) {
-        const meta = metadata(rawHeaders);
-        const dir = meta.get("dir-name")?.[0] ?? "";
-        const root = dir === "context" ? dirs.context : dirname(join(dirs.context, dirs.dockerfile));
-        if (dir !== "context" && dir !== "dockerfile") {
-          call.end(STATUS.notFound, `no access allowed to dir "${dir}"`);
-          return;
-        }
-        const request: SyncRequest = {
-          excludes: meta.get("exclude-patterns"),
-          includes: meta.get("include-patterns"),
-          followPaths: meta.get("followpaths"),
-        };
-        call
-          .run(async (messages) => {
-            // The context is sent with owners 0:0, as the CLI's resetUIDAndGID does; the Dockerfile's dir as is.
-            const stats = syncWalk(root, request, dir === "context");
-            await sendStats(messages, root, stats, (n) => {
-              sent += n;
-            });
-          })
-          .catch((err: Error) => fail(err));
-      } else {
-        call.end(STATUS.unimplemented, `unknown method ${method}`);
-      }
-    },
-  );
-  socket.on("error", () => undefined);
-  server.emit("connection", socket);
+interface Transfer {
+  sent: number;
+  failure: Error | undefined;
+}
 
-  return {
-    id,
-    sentBytes: () => sent,
-    readError: () => failure,
-    close: () => {
-      for (const stream of streams) stream.close();
-      session?.destroy();
-      socket.destroy();
-    },
+/** One call of the engine's: health, credentials, or a directory to send. */
+function serveCall(
+  call: GrpcCall,
+  method: string,
+  meta: Map<string, string[]>,
+  dirs: SessionDirs,
+  transfer: Transfer,
+): void {
+  if (method === HEALTH) {
+    void call.unary(() => Buffer.from([0x08, 0x01]));
+    return;
+  }
+  const credentials = dirs.credentials;
+  if (method === CREDENTIALS && credentials) {
+    void call.unary((request) => credentialsAnswer(request, credentials));
+    return;
+  }
+  if (method !== DIFF_COPY) {
+    call.end(STATUS.unimplemented, `unknown method ${method}`);
+    return;
+  }
+  const dir = meta.get("dir-name")?.[0] ?? "";
+  if (dir !== "context" && dir !== "dockerfile") {
+    call.end(STATUS.notFound, `no access allowed to dir "${dir}"`);
+    return;
+  }
+  const root = dir === "context" ? dirs.context : dirname(join(dirs.context, dirs.dockerfile));
+  const request: SyncRequest = {
+    excludes: meta.get("exclude-patterns"),
+    includes: meta.get("include-patterns"),
+    followPaths: meta.get("followpaths"),
   };
+  call
+    .run(async (messages) => {
+      // The context goes with owners 0:0, as the CLI's resetUIDAndGID sends it; the Dockerfile's dir as is.
+      const stats = syncWalk(root, request, dir === "context");
+      await sendStats(messages, root, stats, (n) => {
+        transfer.sent += n;
+      });
+    })
+    .catch((err: Error) => {
+      if (transfer.failure) return;
+      transfer.failure = err;
+      dirs.onFailure(err);
+    });
 }
 
 /** The CLI's shared key names the context dir on this machine: the engine reuses what it synced before. */
@@ -211,17 +229,18 @@ class GrpcCall {
     }
   }
 
-  /** A streaming call served by `serve`; a failure ends the call with its message and is rethrown. */
+  /**
+   * A streaming call served by `serve`. A failure of ours ends the call with its message and is rethrown;
+   * a call the engine ended (a cancelled build, a transfer it no longer needs) just ends.
+   */
   async run(serve: (stream: MessageStream) => Promise<void>): Promise<void> {
     this.respond();
+    const closed = () => this.stream.destroyed || this.stream.closed;
     try {
-      await serve({
-        send: (...parts) => this.write(parts),
-        received: this.messages(),
-        closed: () => this.stream.destroyed || this.stream.closed,
-      });
+      await serve({ send: (...parts) => this.write(parts), received: this.messages(), closed });
       this.end(STATUS.ok);
     } catch (err) {
+      if (closed()) return;
       this.end(STATUS.unknown, (err as Error).message);
       throw err;
     }

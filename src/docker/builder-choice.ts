@@ -1,22 +1,18 @@
 /**
  * Which of the engine's builders runs a build through the API.
  *
- * Measured on dockerd 20.10.24 (this repo's CI engine), FROM scratch + busybox, a `RUN sleep 32` step:
- * - classic builder (`version: "1"`): completes in ~33 s; plain "Step i/n : ..." events, errors as
- *   `errorDetail` with the command's exit code.
- * - BuildKit through dockerode (`version: "2"`, which opens a /session): completes in ~34 s *here*, but the
- *   engine log shows the session's gRPC channel SHUT DOWN about 1 s after the start: dockerode serves no
- *   grpc.health.v1.Health, so the engine's health check drops it (newer engines after two failed checks,
- *   ~10 s: apocas/dockerode#845). Anything that needs the session later — registry credentials or the
- *   metadata of a base image a later stage pulls — then waits on "no active session" and the build stalls.
- *   It only completed because a FROM-scratch build never needs the session after its first second.
- * - BuildKit without a session (the same API call with no `session` parameter): also completes in ~34 s;
- *   there is no session to drop, but there is also no way to hand BuildKit registry credentials.
- * So the classic builder is the default: no session, credentials via X-Registry-Config, cache-from for
- * the registry cache, readable events. BuildKit (without a session, over a `Connection: close` request;
- * docker-modem#196 reports keep-alive hangs) is used only when the Dockerfile needs a feature the classic
- * builder rejects (`RUN --mount`, heredocs, `COPY --link`/`--chmod`, `$TARGETARCH`...). `cache: gha`
- * builds with `docker buildx` (BuildKit with its own, healthy session) instead.
+ * - classic builder (`version: "1"`): the context as a tar in the request body (context.ts), credentials via
+ *   X-Registry-Config, cache-from for the registry cache, plain "Step i/n : ..." events, errors as
+ *   `errorDetail` with the command's exit code. The default.
+ * - BuildKit (`version: "2"`), used only when the Dockerfile needs a feature the classic builder rejects
+ *   (`RUN --mount`, heredocs, `COPY --link`/`--chmod`, `$TARGETARCH`...). It runs as the docker CLI runs it,
+ *   over a session (build-session.ts): the engine pulls the Dockerfile and the context through it, applying
+ *   the ignore file itself, and asks it for registry credentials. The session serves grpc.health.v1.Health,
+ *   which dockerode's does not: without it the engine drops a session about 1 s in (apocas/dockerode#845,
+ *   measured on dockerd 20.10.24) and anything that needs it later stalls on "no active session". A BuildKit
+ *   build without a session (a tar body) leaves the engine reading the Dockerfile and the context from the
+ *   tar, where it never applies .dockerignore to them: the Dockerfile would land in the image.
+ * `cache: gha` builds with `docker buildx` (BuildKit with its own session) instead.
  */
 export type Builder = "classic" | "buildkit";
 

@@ -1,6 +1,14 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,6 +67,48 @@ function recordingLogger() {
     },
   };
   return { log, lines, warnings, groups };
+}
+
+function buildKitRequest(dir: string) {
+  return {
+    context: dir,
+    dockerfile: "Dockerfile",
+    buildArgs: {},
+    tag: tag(),
+    labels,
+    builder: "buildkit" as const,
+    noCache: true,
+  };
+}
+
+/** Processes of this machine whose command line holds `marker` (a build step's, under the engine). */
+function processesWith(marker: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (cmdline.includes(marker) && Number(pid) !== process.pid) found.push(`${pid}: ${cmdline}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Whether this process has `path` open (the session reading it for the engine). */
+function openedByUs(path: string): boolean {
+  return readdirSync("/proc/self/fd").some((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Open unix-socket handles of this process: the engine connections, a session's among them. */
+function enginePipes(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === "PipeWrap").length;
 }
 
 async function failure(promise: Promise<unknown>): Promise<PreviewError> {
@@ -206,6 +256,42 @@ describe("prepareImage: build", () => {
     }
     expect(left).toEqual([]);
   });
+
+  it("stops a BuildKit build when its signal aborts: its step's process ends, the session is closed", async () => {
+    const marker = `bk-cancel-${RUN}`;
+    const dir = context(
+      // Not `sleep` last: the shell would exec it, and the marker leave the process's command line.
+      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, `RUN sleep 60; echo ${marker}`].join("\n"),
+    );
+    const pipes = enginePipes();
+    const controller = new AbortController();
+    const pending = buildWithEngine(docker, buildKitRequest(dir), recordingLogger().log, controller.signal);
+    // The step runs under the engine's BuildKit, a process of this machine: abort once it is there.
+    await expect
+      .poll(() => processesWith(marker).length, { timeout: 60_000, interval: 100 })
+      .toBeGreaterThan(0);
+    controller.abort();
+    const err = await failure(pending);
+    expect(err.code).toBe("CANCELLED");
+    await expect.poll(() => processesWith(marker), { timeout: 30_000, interval: 200 }).toEqual([]);
+    await expect.poll(enginePipes).toBe(pipes);
+  }, 120_000);
+
+  it("ends a BuildKit build at once when a file fails while the engine pulls it, naming the file", async () => {
+    const dir = context("FROM scratch\nCOPY . /ctx\n");
+    const big = join(dir, "z-weights.bin");
+    writeFileSync(big, "");
+    truncateSync(big, 1 << 30);
+    const pipes = enginePipes();
+    const pending = buildWithEngine(docker, buildKitRequest(dir), recordingLogger().log);
+    // The session opens the file when the engine asks for it: cut it short then.
+    await expect.poll(() => openedByUs(big), { timeout: 60_000, interval: 20 }).toBe(true);
+    truncateSync(big, 1 << 20);
+    const err = await failure(pending);
+    expect(err.code).toBe("DOCKER_CONTEXT");
+    expect(err.message).toMatch(/reading z-weights\.bin failed \(it shrank from 1073741824 to \d+ bytes/);
+    await expect.poll(enginePipes).toBe(pipes);
+  }, 120_000);
 
   it("names the failing step and carries its last output lines; no intermediate container stays", async () => {
     const marker = `marker-${RUN}`;
