@@ -214,6 +214,33 @@ describe("image from a private registry", () => {
     expect(none.message).toContain("registry-username and registry-password");
   });
 
+  it("is a BuildKit build's base: the engine asks the build's session for the credentials of its registry", async () => {
+    const request = (credentials?: { server: string; auth: RegistryAuth }) => ({
+      context: context(`FROM ${ref}\nCOPY app.txt /app.txt\n`, { "app.txt": "on the private base\n" }),
+      dockerfile: "Dockerfile",
+      buildArgs: {},
+      tag: `${REPO}:bk-private`,
+      labels,
+      builder: "buildkit" as const,
+      noCache: true,
+      credentials,
+    });
+    const built = await buildWithEngine(
+      docker,
+      request({ server: registry.host, auth: good }),
+      recordingLogger().log,
+    );
+    expect(built.builder).toBe("buildkit");
+    const history = await docker.getImage(built.imageId).history();
+    expect(history.length).toBeGreaterThanOrEqual(3);
+    // Credentials for another registry are not handed out: the engine is refused, as without any.
+    for (const credentials of [undefined, { server: "registry.example:5000", auth: good }]) {
+      const refused = await failure(buildWithEngine(docker, request(credentials), recordingLogger().log));
+      expect(refused.message).toContain(registry.host);
+      expect(refused.message).not.toContain(PASSWORD);
+    }
+  });
+
   it("says a missing image was not found, and an unreachable registry by name", async () => {
     const missing = `${registry.host}/private/nope:1`;
     const notFound = await failure(
