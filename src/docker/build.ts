@@ -126,6 +126,8 @@ async function sessionContext(
     dockerfile,
     credentials: c && { server: c.server, username: c.auth.username, secret: c.auth.password },
     onFailure: () => unsendable.abort(),
+  }).catch((err: unknown) => {
+    throw requestError(err, req.dockerfile, false);
   });
   return {
     input: { builder: "buildkit", session: session.id },

@@ -1,9 +1,9 @@
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { join, posix } from "node:path";
 import { protobufFields } from "./buildkit-status.js";
-import { sendFailure } from "./context.js";
+import { byteOrder, sendFailure } from "./context.js";
 import { contextReadPool, readLargeFile, readSmallFile, SMALL_FILE } from "./context-fs.js";
-import { ContextFilter } from "./dockerignore.js";
+import { ContextFilter, goClean } from "./dockerignore.js";
 
 /**
  * The build context as BuildKit's session pulls it (moby.filesync.v1.FileSync/DiffCopy), sent as the
@@ -240,17 +240,6 @@ function dedupePaths(paths: readonly string[]): string[] | undefined {
     last = p;
   }
   return out;
-}
-
-/** Go's filepath.Clean on Linux. */
-function goClean(path: string): string {
-  if (path === "") return ".";
-  const cleaned = posix.normalize(path);
-  return cleaned.length > 1 && cleaned.endsWith("/") ? cleaned.slice(0, -1) : cleaned;
-}
-
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** Go's filepath.Match (a malformed pattern matches nothing, as fsutil ignores the error). */

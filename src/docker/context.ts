@@ -110,7 +110,7 @@ async function checkLayout(root: string, dockerfile: string): Promise<string> {
 }
 
 /** Go's lexical order of file names: by UTF-8 bytes (JavaScript's sort compares UTF-16 units). */
-function byteOrder(a: string, b: string): number {
+export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 

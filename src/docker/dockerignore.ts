@@ -24,7 +24,7 @@ export function goTrimSpace(text: string): string {
 }
 
 /** Go's filepath.Clean on Linux. */
-function goClean(path: string): string {
+export function goClean(path: string): string {
   if (path === "") return ".";
   const cleaned = posix.normalize(path);
   return cleaned.length > 1 && cleaned.endsWith("/") ? cleaned.slice(0, -1) : cleaned;
