@@ -539,10 +539,10 @@ describe("built for real on the engine, as the CLI builds it", () => {
   });
 
   /** The docker CLI's own BuildKit build (its session, its file sync), without the layer cache. */
-  async function cliBuildKit(root: string, t: string) {
+  async function cliBuildKit(root: string, t: string, args: string[] = []) {
     const env = { ...process.env, DOCKER_BUILDKIT: "1" };
     const out = await runDocker(
-      ["build", "--no-cache", "-t", t, root],
+      ["build", "--no-cache", "-t", t, ...args, root],
       env,
       undefined,
       undefined,
@@ -552,12 +552,12 @@ describe("built for real on the engine, as the CLI builds it", () => {
   }
 
   /** Ours with BuildKit, without the layer cache: BuildKit's cache keys ignore mtimes, so a hit would hide them. */
-  async function ourBuildKit(root: string, t: string) {
+  async function ourBuildKit(root: string, t: string, dockerfile = "Dockerfile") {
     const result = await buildWithEngine(
       docker,
       {
         context: root,
-        dockerfile: "Dockerfile",
+        dockerfile,
         buildArgs: {},
         tag: t,
         labels: labelsFor(run, "parity"),
@@ -634,6 +634,29 @@ describe("built for real on the engine, as the CLI builds it", () => {
       "ctx/app/main.py",
       "ctx/data/",
       "ctx/data/keep.md",
+    ]);
+  });
+
+  it("with BuildKit, a Dockerfile in an excluded folder with its own ignore file next to it", async () => {
+    const files = {
+      "docker/Dockerfile.dev": "FROM scratch\nCOPY . /ctx\n",
+      "docker/Dockerfile.dev.dockerignore": "docker\n*.env\n",
+      "docker/secret.env": "T=1",
+      ".dockerignore": "app.py\n",
+      "app.py": "",
+      "other.env": "",
+      "lib/x.py": "",
+    };
+    const [theirs, mine] = [makeContext(files), makeContext(files)];
+    await cliBuildKit(theirs, tag("bk-cli-sub"), ["-f", join(theirs, "docker/Dockerfile.dev")]);
+    await ourBuildKit(mine, tag("bk-sub"), "docker/Dockerfile.dev");
+    const tree = await expectSameTree(tag("bk-cli-sub"), tag("bk-sub"));
+    expect(tree.map((e) => e.name).sort()).toEqual([
+      "ctx/",
+      "ctx/.dockerignore",
+      "ctx/app.py",
+      "ctx/lib/",
+      "ctx/lib/x.py",
     ]);
   });
 
