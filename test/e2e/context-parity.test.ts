@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from "node:child_process";
 import {
   chmodSync,
+  chownSync,
   copyFileSync,
   linkSync,
   mkdirSync,
@@ -37,6 +38,9 @@ import { labelsFor, uniqueRun } from "../support/preview-containers.js";
  * Differential: the build request the docker CLI (`DOCKER_BUILDKIT=0 docker build`, the reference on
  * PATH) sends to a stand-in engine socket, against the one ml-preview sends for the same context, entry
  * by entry: name (directories with their "/"), type, mode, owner, mtime, link target, device, content.
+ * With BuildKit the same, stat for stat, through the session (`DOCKER_BUILDKIT=1 docker build` of a CLI with
+ * its own BuildKit client, against the stand-in engine pulling the context as BuildKit does); and both
+ * builds for real on the engine, their images' trees compared.
  */
 
 const recorder = new BuildRecorder();
@@ -336,6 +340,125 @@ describe("the Dockerfile the CLI picks", () => {
     const { cli, ours: sent } = await both(root, { dockerfile: chosen });
     expect(sent.query.get("dockerfile")).toBe(cli.query.get("dockerfile"));
     expect(sent.entries).toEqual(asCurrentCli(cli.entries));
+  });
+});
+
+describe("BuildKit's file sync, stat for stat and byte for byte as the docker CLI's", () => {
+  /** What `DOCKER_BUILDKIT=1 docker build` and ml-preview's BuildKit build send through their sessions. */
+  async function bothSynced(root: string, meta: Record<string, string[]> = {}) {
+    recorder.syncMeta = meta;
+    const count = recorder.builds.length;
+    const cli = await recorder.cliBuildKit(root);
+    expect(recorder.builds.length, `the CLI sent no build: ${cli.output}`).toBe(count + 1);
+    const fromCli = recorder.lastSynced();
+    const err = await buildWithEngine(
+      ours(recorder.socket),
+      {
+        context: root,
+        dockerfile: "Dockerfile",
+        buildArgs: {},
+        tag: "parity:bk",
+        labels: {} as never,
+        builder: "buildkit",
+      },
+      silentLogger,
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(recorder.builds.length, `we sent no build: ${String(err)}`).toBe(count + 2);
+    expect(new URL(recorder.builds.at(-1)?.url ?? "", "http://e").searchParams.get("dockerfile")).toBe(
+      "Dockerfile",
+    );
+    return { cli: fromCli, ours: recorder.lastSynced() };
+  }
+
+  it("every kind of entry: modes, nanosecond and pre-1970 times, links, a FIFO, a device, a socket", async () => {
+    const root = makeContext({
+      Dockerfile: DOCKERFILE,
+      ".dockerignore": "*.log\n",
+      "app.py": "print(1)\n",
+      "pkg/mod/deep.py": "x = 1\n",
+      "empty/": "",
+      "weights.bin": "w".repeat(700_000),
+      "ünïcode-名前.txt": "u",
+      "a.log": "",
+      "rw-all": "rw",
+      "sticky/": "",
+    });
+    chmodSync(join(root, "rw-all"), 0o666);
+    chmodSync(join(root, "sticky"), 0o1777);
+    execFileSync("chmod", ["u+s,g+s", join(root, "app.py")]);
+    // Owned by someone else: the CLI sends the context's owners as 0:0.
+    chownSync(join(root, "pkg/mod/deep.py"), 1234, 5678);
+    execFileSync("touch", ["-h", "-d", "@-315619200.5", join(root, "pkg/mod/deep.py")]);
+    execFileSync("touch", ["-h", "-d", "@1700000000.123456789", join(root, "app.py")]);
+    linkSync(join(root, "app.py"), join(root, "pkg/alias.py"));
+    symlinkSync("pkg", join(root, "link-dir"));
+    symlinkSync("/does/not/exist", join(root, "dangling"));
+    execFileSync("mkfifo", [join(root, "pipe")]);
+    execFileSync("mknod", [join(root, "null"), "c", "1", "3"]);
+    const sock = createServer().listen(join(root, "socket"));
+    await new Promise((r) => sock.once("listening", r));
+    try {
+      const { cli, ours: sent } = await bothSynced(root);
+      expect(sent).toEqual(cli);
+      const by = (p: string) => sent.find((e) => e.path === p);
+      expect(by("app.py")?.modTime).toBe(1700000000123456789n);
+      expect(by("pkg/alias.py")?.linkname).toBe("app.py");
+      expect(by("null")).toMatchObject({ devmajor: 1n, devminor: 3n });
+      expect(sent.every((e) => e.uid === 0 && e.gid === 0)).toBe(true);
+      // Nothing is filtered by the client: the engine sends the patterns (none here).
+      expect(by("a.log")).toBeDefined();
+    } finally {
+      sock.close();
+    }
+  });
+
+  it("the engine's exclude patterns, with exceptions inside excluded folders", async () => {
+    const root = makeContext({
+      Dockerfile: DOCKERFILE,
+      "data/keep.txt": "k",
+      "data/drop.txt": "d",
+      "data/sub/deep.txt": "",
+      "logs/a.log": "",
+      "keep.log": "",
+      "src/m.pyc": "",
+      "src/m.py": "",
+    });
+    const excludes = ["*.log", "!keep.log", "data", "!data/keep.txt", "**/*.pyc", "Dockerfile"];
+    const { cli, ours: sent } = await bothSynced(root, { "exclude-patterns": excludes });
+    expect(sent).toEqual(cli);
+    expect(sent.map((e) => e.path)).toEqual([
+      "data",
+      "data/keep.txt",
+      "keep.log",
+      "logs",
+      "logs/a.log",
+      "src",
+      "src/m.py",
+    ]);
+  });
+
+  it("include patterns and follow-paths, a symlinked Dockerfile followed to its target", async () => {
+    const root = makeContext({
+      "docker/Dockerfile.prod": DOCKERFILE,
+      "docker/other": "",
+      "x/y/z": "",
+      w: "",
+    });
+    symlinkSync("docker/Dockerfile.prod", join(root, "Dockerfile"));
+    const meta = { followpaths: ["Dockerfile", "Dockerfile.dockerignore"], "include-patterns": ["x/y"] };
+    const { cli, ours: sent } = await bothSynced(root, meta);
+    expect(sent).toEqual(cli);
+    expect(sent.map((e) => e.path)).toEqual([
+      "Dockerfile",
+      "docker",
+      "docker/Dockerfile.prod",
+      "x",
+      "x/y",
+      "x/y/z",
+    ]);
   });
 });
 

@@ -1,9 +1,10 @@
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pullDir, SessionCapture, type SyncedEntry } from "./session-capture.js";
 
 /**
  * A stand-in engine on a unix socket that records the build requests sent to it (the docker CLI's and
@@ -12,7 +13,17 @@ import { join } from "node:path";
  */
 export class BuildRecorder {
   readonly socket: string;
-  readonly builds: { url: string; body: Buffer }[] = [];
+  readonly builds: {
+    url: string;
+    body: Buffer;
+    /** A BuildKit build's context, pulled through its session. */
+    synced?: SyncedEntry[];
+    syncError?: Error;
+    sessionHeaders?: IncomingHttpHeaders;
+  }[] = [];
+  /** The request metadata a BuildKit build's context is pulled with (BuildKit sends the ignore patterns). */
+  syncMeta: Record<string, string[]> = {};
+  private sessionsCapture = undefined as unknown as SessionCapture;
   /** Build requests begun, whole or not. */
   started = 0;
   /** Build requests that ended without their whole body (the client aborted them). */
@@ -50,21 +61,39 @@ export class BuildRecorder {
           return;
         }
         if (req.method === "POST" && path.startsWith("/build")) {
-          this.builds.push({ url: req.url ?? "", body: Buffer.concat(chunks) });
-          res
-            .writeHead(200, headers)
-            .end(`${JSON.stringify({ errorDetail: { message: "recorded" }, error: "recorded" })}\n`);
+          const refuse = () =>
+            res
+              .writeHead(200, headers)
+              .end(`${JSON.stringify({ errorDetail: { message: "recorded" }, error: "recorded" })}\n`);
+          const url = req.url ?? "";
+          const query = new URL(url, "http://engine").searchParams;
+          if (query.get("remote") !== "client-session") {
+            this.builds.push({ url, body: Buffer.concat(chunks) });
+            refuse();
+            return;
+          }
+          // A BuildKit build: the context is pulled through its session, as BuildKit pulls it.
+          void this.sessionsCapture
+            .session(query.get("session") ?? "")
+            .then(async (session) => {
+              const synced = await pullDir(session.client, "context", this.syncMeta);
+              this.builds.push({ url, body: Buffer.alloc(0), synced, sessionHeaders: session.headers });
+            })
+            .catch((err: Error) => this.builds.push({ url, body: Buffer.alloc(0), syncError: err }))
+            .finally(refuse);
           return;
         }
         res.writeHead(404, headers).end(JSON.stringify({ message: `not a build: ${req.method} ${req.url}` }));
       });
     });
+    this.sessionsCapture = new SessionCapture(server);
     await new Promise<void>((resolve) => server.listen(this.socket, resolve));
     chmodSync(this.socket, 0o666);
     this.server = server;
   }
 
   async stop(): Promise<void> {
+    this.sessionsCapture?.close();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -78,6 +107,25 @@ export class BuildRecorder {
       DOCKER_CONFIG: this.dir,
     };
     return runDocker(["build", ...args, context], env, asUser);
+  }
+
+  /** Runs `DOCKER_BUILDKIT=1 docker build` (its session, its file sync) against this engine. */
+  cliBuildKit(context: string, args: string[] = []): Promise<CliRun> {
+    const env = {
+      ...process.env,
+      DOCKER_HOST: `unix://${this.socket}`,
+      DOCKER_BUILDKIT: "1",
+      DOCKER_CONFIG: this.dir,
+    };
+    return runDocker(["build", ...args, context], env, undefined, undefined, buildKitCli());
+  }
+
+  /** The last BuildKit build's context as its session sent it. */
+  lastSynced(): SyncedEntry[] {
+    const build = this.builds[this.builds.length - 1];
+    if (build?.syncError) throw build.syncError;
+    if (!build?.synced) throw new Error("no BuildKit build was recorded");
+    return build.synced;
   }
 
   /** The last recorded build, its query and its tar entries. */
