@@ -192,7 +192,7 @@ function anyParentMatches(pattern: Pattern, path: string): boolean {
  * The filter for a context: the ignore file's patterns, plus `!` exceptions for the build files the
  * engine needs when a pattern would drop them (the CLI's TrimBuildFilesFromExcludes). `keep` lists them:
  * the classic builder needs the Dockerfile and `.dockerignore` (it removes both itself afterwards);
- * BuildKit reading a tar context needs only the Dockerfile.
+ * BuildKit's session needs none (the engine pulls the build files apart from the context).
  */
 export function contextFilter(ignore: IgnoreFile, keep: readonly string[]): ContextFilter {
   const file = ignore.name ?? ".dockerignore";
