@@ -8,9 +8,9 @@ export { ConfigErrors, parseConfig } from "./config/parse.js";
 export type * from "./config/types.js";
 export { dockerClient } from "./docker/client.js";
 export { ConfigError, PreviewError } from "./errors.js";
+export { type PreviewDeps, type PreviewResult, runPreview } from "./lifecycle/preview.js";
 export type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
 export { type Logger, silentLogger } from "./log.js";
-export { type PreviewDeps, type PreviewResult, runPreview } from "./preview.js";
 
 /**
  * The entry files in dist/ (main.js, post.js, cli.js, holder.js, sweep.js) call these. Each loads only what it needs

@@ -17,9 +17,9 @@ import {
 import type { PullRequestInfo, RunContext } from "../github/types.js";
 import { CacheUnavailable } from "../lifecycle/cache-dirs.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
+import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";
 import type { Reporter } from "../lifecycle/reporter.js";
 import type { Logger } from "../log.js";
-import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../preview.js";
 import { isForkPullRequest, readPullComment } from "./context.js";
 import { actionsLogger } from "./logger.js";
 import { maskSecretInputs } from "./mask.js";

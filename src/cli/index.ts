@@ -10,8 +10,8 @@ import { removeCacheVolumes } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
 import { eventsFileReporter, followUntilLive } from "../lifecycle/events-file.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
+import { runPreview } from "../lifecycle/preview.js";
 import type { Logger } from "../log.js";
-import { runPreview } from "../preview.js";
 import { asFlag, type CliArgs, cliWords, parseCliArgs, UsageError, usage } from "./args.js";
 import { tokenLookup } from "./ngrok-config.js";
 import {

@@ -1,20 +1,24 @@
 import type Docker from "dockerode";
-import type { PreviewConfig } from "./config/types.js";
-import { engineAddress } from "./docker/docker-errors.js";
-import { prepareImage, removeEndedRuns, startContainer, waitUntilReady } from "./docker/index.js";
+import type { PreviewConfig } from "../config/types.js";
+import { engineAddress } from "../docker/docker-errors.js";
+import { prepareImage, removeEndedRuns, startContainer, waitUntilReady } from "../docker/index.js";
 import type {
   AppContainer,
   ContainerExit,
   EnginePatience,
   PreparedImage,
   PreviewLabels,
-} from "./docker/types.js";
-import { PreviewError, type PreviewStep } from "./errors.js";
-import type { StateDetails } from "./github/types.js";
-import { httpAnswer } from "./http.js";
-import { CacheDirs, type CacheStore } from "./lifecycle/cache-dirs.js";
-import { CleanupStack } from "./lifecycle/cleanup.js";
-import { EarlyTunnel } from "./lifecycle/early-tunnel.js";
+} from "../docker/types.js";
+import { PreviewError, type PreviewStep } from "../errors.js";
+import type { StateDetails } from "../github/types.js";
+import { httpAnswer } from "../http.js";
+import type { Logger } from "../log.js";
+import { checkLink, openTunnel, verifyTunnel } from "../tunnel/index.js";
+import { protectionNames } from "../tunnel/protection-rules.js";
+import type { Tunnel, TunnelMetadata } from "../tunnel/types.js";
+import { CacheDirs, type CacheStore } from "./cache-dirs.js";
+import { CleanupStack } from "./cleanup.js";
+import { EarlyTunnel } from "./early-tunnel.js";
 import {
   type HoldEnd,
   type HoldWatch,
@@ -22,14 +26,10 @@ import {
   PR_CLOSED,
   stopReason,
   watchPullRequest,
-} from "./lifecycle/hold.js";
-import { previewExpiry } from "./lifecycle/poll.js";
-import type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
-import { waitForLocalApp } from "./lifecycle/share.js";
-import type { Logger } from "./log.js";
-import { checkLink, openTunnel, verifyTunnel } from "./tunnel/index.js";
-import { protectionNames } from "./tunnel/protection-rules.js";
-import type { Tunnel, TunnelMetadata } from "./tunnel/types.js";
+} from "./hold.js";
+import { previewExpiry } from "./poll.js";
+import type { PreviewEvent, PreviewEventName, Reporter } from "./reporter.js";
+import { waitForLocalApp } from "./share.js";
 
 export interface PreviewDeps {
   readonly docker?: Docker;
