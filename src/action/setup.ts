@@ -2,6 +2,7 @@ import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { ConfigErrors, parseConfig, readActionInputs } from "../config/index.js";
 import type { PreviewConfig, PreviewState } from "../config/types.js";
+import { CacheUnavailable } from "../docker/cache-dirs.js";
 import { dockerClient } from "../docker/client.js";
 import type { PreviewLabels } from "../docker/types.js";
 import {
@@ -15,7 +16,6 @@ import {
   StickyComment,
 } from "../github/index.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
-import { CacheUnavailable } from "../lifecycle/cache-dirs.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";
 import type { Reporter } from "../lifecycle/reporter.js";

@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import type { PreviewConfig } from "../config/types.js";
+import { CacheDirs, type CacheStore } from "../docker/cache-dirs.js";
 import { engineAddress } from "../docker/docker-errors.js";
 import { prepareImage, removeEndedRuns, startContainer, waitUntilReady } from "../docker/index.js";
 import type {
@@ -16,7 +17,6 @@ import type { Logger } from "../log.js";
 import { checkLink, openTunnel, verifyTunnel } from "../tunnel/index.js";
 import { protectionNames } from "../tunnel/protection-rules.js";
 import type { Tunnel, TunnelMetadata } from "../tunnel/types.js";
-import { CacheDirs, type CacheStore } from "./cache-dirs.js";
 import { CleanupStack } from "./cleanup.js";
 import { EarlyTunnel } from "./early-tunnel.js";
 import {
