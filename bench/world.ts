@@ -4,7 +4,7 @@ import { parseConfig } from "../src/config/index.js";
 import type { Inputs, PreviewConfig } from "../src/config/types.js";
 import { createOctokit, type Octokit, StickyComment } from "../src/github/index.js";
 import type { PreviewDeps } from "../src/lifecycle/preview.js";
-import type { Reporter } from "../src/lifecycle/reporter.js";
+import type { Reporter } from "../src/lifecycle/types.js";
 import type { GitHubEmulator, RecordedRequest } from "../test/support/github-emulator/index.js";
 import { startGitHubEmulator } from "../test/support/github-emulator/index.js";
 import { type NgrokEdge, startNgrokEdge } from "../test/support/ngrok-edge/index.js";

@@ -9,7 +9,7 @@ export type * from "./config/types.js";
 export { dockerClient } from "./docker/client.js";
 export { ConfigError, PreviewError } from "./errors.js";
 export { type PreviewDeps, type PreviewResult, runPreview } from "./lifecycle/preview.js";
-export type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
+export type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/types.js";
 export { type Logger, silentLogger } from "./log.js";
 
 /**

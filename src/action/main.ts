@@ -1,7 +1,7 @@
 import * as core from "@actions/core";
 import { renderSummary } from "../github/index.js";
 import { runPreview } from "../lifecycle/preview.js";
-import type { PreviewEvent, Reporter } from "../lifecycle/reporter.js";
+import type { PreviewEvent, Reporter } from "../lifecycle/types.js";
 import { answerCommand, readCommand } from "./command.js";
 import { startDetached } from "./detach.js";
 import { outputsReporter } from "./reporters/outputs.js";

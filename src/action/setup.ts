@@ -18,7 +18,7 @@ import {
 import type { PullRequestInfo, RunContext } from "../github/types.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";
-import type { Reporter } from "../lifecycle/reporter.js";
+import type { Reporter } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
 import { isForkPullRequest, readPullComment } from "./context.js";
 import { actionsLogger } from "./logger.js";

@@ -14,8 +14,9 @@ import { Transform } from "node:stream";
 import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import type { PreviewConfig } from "../config/types.js";
+import type { PreparedImage } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
-import type { PreparedImage, PreviewLabels } from "./types.js";
+import type { PreviewLabels } from "./types.js";
 import { type CacheVolume, ensureCacheVolumes, exportVolume, importVolume } from "./volumes.js";
 
 /**

@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../errors.js";
+import type { ContainerExit, PreparedImage } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
 import { secretScrubber } from "../scrub.js";
 import { watchExit } from "./exit.js";
@@ -10,7 +11,7 @@ import { exposedTcpPorts, type ResolvedPort, resolveContainerPort } from "./port
 import { stopAndRemove } from "./remove.js";
 import { runError } from "./run-errors.js";
 import { thisHolder } from "./sweep.js";
-import type { AppContainer, ContainerExit, PreparedImage, PreviewLabels, RunOptions } from "./types.js";
+import type { AppContainer, PreviewLabels, RunOptions } from "./types.js";
 
 /** After the exit, how long to wait for the last output to arrive before reporting it. */
 const LOG_DRAIN_MS = 500;

@@ -1,4 +1,5 @@
-import { FINAL_STATES } from "../lifecycle/reporter.js";
+import type { StateReport } from "../lifecycle/types.js";
+import { FINAL_STATES } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
 import { explainGitHubError, retryWhileTransient } from "./errors.js";
 import {
@@ -11,7 +12,7 @@ import {
 } from "./marker.js";
 import type { Octokit } from "./octokit.js";
 import { render } from "./render.js";
-import type { RunContext, StateReport } from "./types.js";
+import type { RunContext } from "./types.js";
 
 export interface StickyCommentOptions {
   readonly qrCode: boolean;

@@ -11,4 +11,4 @@ export { type RenderContext, render } from "./render.js";
 export { readRunContext } from "./run-context.js";
 export { renderSummary, type SummaryContext } from "./summary.js";
 export { type StaleComment, sweepStaleComments } from "./sweep.js";
-export type { PullRequestInfo, RunContext, StateDetails, StateReport } from "./types.js";
+export type { PullRequestInfo, RunContext } from "./types.js";

@@ -1,5 +1,5 @@
-import type { ContainerExit } from "../docker/types.js";
 import type { MarkerRequest } from "../github/marker.js";
+import type { ContainerExit } from "./types.js";
 
 export const PR_CLOSED = "the pull request was closed or merged";
 

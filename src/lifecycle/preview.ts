@@ -3,15 +3,8 @@ import type { PreviewConfig } from "../config/types.js";
 import { CacheDirs, type CacheStore } from "../docker/cache-dirs.js";
 import { engineAddress } from "../docker/docker-errors.js";
 import { prepareImage, removeEndedRuns, startContainer, waitUntilReady } from "../docker/index.js";
-import type {
-  AppContainer,
-  ContainerExit,
-  EnginePatience,
-  PreparedImage,
-  PreviewLabels,
-} from "../docker/types.js";
+import type { AppContainer, PreviewLabels } from "../docker/types.js";
 import { PreviewError, type PreviewStep } from "../errors.js";
-import type { StateDetails } from "../github/types.js";
 import { httpAnswer } from "../http.js";
 import type { Logger } from "../log.js";
 import { checkLink, openTunnel, verifyTunnel } from "../tunnel/index.js";
@@ -28,8 +21,16 @@ import {
   watchPullRequest,
 } from "./hold.js";
 import { previewExpiry } from "./poll.js";
-import type { PreviewEvent, PreviewEventName, Reporter } from "./reporter.js";
 import { waitForLocalApp } from "./share.js";
+import type {
+  ContainerExit,
+  EnginePatience,
+  PreparedImage,
+  PreviewEvent,
+  PreviewEventName,
+  Reporter,
+  StateDetails,
+} from "./types.js";
 
 export interface PreviewDeps {
   readonly docker?: Docker;

@@ -6,10 +6,10 @@ import {
   type Octokit,
   parseMarker,
   renderSummary,
-  type StateReport,
   StickyComment,
 } from "../../src/github/index.js";
 import type { RunContext } from "../../src/github/types.js";
+import type { StateReport } from "../../src/lifecycle/types.js";
 import type { Logger } from "../../src/log.js";
 import {
   type GitHubEmulator,

@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startContainer } from "../../src/docker/container.js";
 import { tcpStrategy, waitUntilReady } from "../../src/docker/readiness/index.js";
 import { sweepContainers } from "../../src/docker/sweep.js";
-import type { AppContainer, PreparedImage } from "../../src/docker/types.js";
+import type { AppContainer } from "../../src/docker/types.js";
+import type { PreparedImage } from "../../src/lifecycle/types.js";
 import { silentLogger } from "../../src/log.js";
 import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
 import {

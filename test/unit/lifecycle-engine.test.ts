@@ -5,7 +5,7 @@ import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/index.js";
 import { runPreview } from "../../src/lifecycle/preview.js";
-import type { PreviewEvent } from "../../src/lifecycle/reporter.js";
+import type { PreviewEvent } from "../../src/lifecycle/types.js";
 import type { Logger } from "../../src/log.js";
 
 const quiet: Logger = { info: () => {}, warning: () => {}, debug: () => {}, group: (_t, fn) => fn() };

@@ -1,6 +1,6 @@
 import type { PreviewState } from "../../config/types.js";
 import type { FinalWriteBudget, StickyComment } from "../../github/index.js";
-import { FINAL_STATES, type PreviewEvent, type Reporter } from "../../lifecycle/reporter.js";
+import { FINAL_STATES, type PreviewEvent, type Reporter } from "../../lifecycle/types.js";
 import type { Logger } from "../../log.js";
 
 export interface CommentReporter extends Reporter {

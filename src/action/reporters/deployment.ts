@@ -1,6 +1,6 @@
 import type { PreviewDeployment } from "../../github/index.js";
-import type { PreviewEvent, Reporter } from "../../lifecycle/reporter.js";
-import { FINAL_STATES } from "../../lifecycle/reporter.js";
+import type { PreviewEvent, Reporter } from "../../lifecycle/types.js";
+import { FINAL_STATES } from "../../lifecycle/types.js";
 
 /** A GitHub Deployment: in_progress while building, success with the URL when live, inactive at the end. */
 export function deploymentReporter(deployment: PreviewDeployment): Reporter {

@@ -1,4 +1,4 @@
-import type { PreviewEvent, Reporter } from "../../lifecycle/reporter.js";
+import type { PreviewEvent, Reporter } from "../../lifecycle/types.js";
 import type { Logger } from "../../log.js";
 
 /** One readable line per event in the log. */

@@ -1,8 +1,8 @@
 import * as core from "@actions/core";
 import { renderSummary } from "../../github/index.js";
 import type { RunContext } from "../../github/types.js";
-import type { PreviewEvent, Reporter } from "../../lifecycle/reporter.js";
-import { FINAL_STATES } from "../../lifecycle/reporter.js";
+import type { PreviewEvent, Reporter } from "../../lifecycle/types.js";
+import { FINAL_STATES } from "../../lifecycle/types.js";
 
 export interface OutputIds {
   readonly commentId?: () => number | undefined;

@@ -1,8 +1,9 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../../errors.js";
+import type { ContainerExit } from "../../lifecycle/types.js";
 import { type Logger, silentLogger } from "../../log.js";
 import { describeExit } from "../exit.js";
-import type { AppContainer, ContainerExit } from "../types.js";
+import type { AppContainer } from "../types.js";
 import { watchListen } from "./diagnose.js";
 import { dockerHealthStrategy } from "./docker-health.js";
 import { type ContainerFacts, type ReadinessPlan, readinessPlan } from "./framework.js";

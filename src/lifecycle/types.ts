@@ -1,0 +1,89 @@
+import type { PreviewState } from "../config/types.js";
+
+/** `ready` is an event, not a state: the app answers locally, the tunnel is not open yet. */
+export type PreviewEventName = PreviewState | "ready";
+
+export interface PreviewEvent {
+  readonly event: PreviewEventName;
+  readonly details: StateDetails;
+}
+
+/**
+ * Where events go: the PR comment, the deployment, outputs + summary, the log, the CLI's JSON lines.
+ * A reporter that finds a newer run owns the comment answers "superseded": the lifecycle then stops.
+ */
+export interface Reporter {
+  readonly name: string;
+  report(event: PreviewEvent): Promise<void | "superseded">;
+}
+
+/** Final states: the preview is over and everything it started is gone. */
+export const FINAL_STATES: readonly PreviewState[] = [
+  "failed",
+  "expired",
+  "stopped",
+  "superseded",
+  "skipped",
+];
+
+/** What the comment, summary and log show for a state. Every field optional: each state uses some. */
+export interface StateDetails {
+  readonly url?: string;
+  readonly localUrl?: string;
+  readonly expiresAt?: Date;
+  readonly startedAt?: Date;
+  readonly at?: Date;
+  readonly commit?: string;
+  readonly image?: string;
+  readonly imageId?: string;
+  /** Build steps served from the cache, when we built the image. */
+  readonly buildCache?: { readonly cachedSteps: number; readonly totalSteps: number };
+  readonly containerId?: string;
+  /** failed: which lifecycle step failed (build, pull, run, ready, tunnel, verify, live). */
+  readonly step?: string;
+  readonly error?: string;
+  readonly exitCode?: number;
+  readonly logLines?: readonly string[];
+  /** expired/stopped/superseded/skipped: why, in words. */
+  readonly reason?: string;
+  /** skipped: how to enable it. */
+  readonly hint?: string;
+  readonly qrCode?: boolean;
+  /** The protections in force, by name ("basic auth, OAuth (google)"); true when unnamed. */
+  readonly protected?: boolean | string;
+  readonly phases?: Readonly<Record<string, number>>;
+  /** live: the app has not answered on its port since then (two polls in a row), and why. */
+  readonly notAnsweringSince?: Date;
+  readonly notAnsweringWhy?: string;
+  /** live: the last `/preview extend`, and how much of it the job running the preview had left to give. */
+  readonly extension?: { readonly by: string; readonly requestedMs: number; readonly grantedMs: number };
+}
+
+export interface StateReport {
+  readonly state: PreviewState;
+  readonly details: StateDetails;
+}
+
+/** What a runtime made ready to run. */
+export interface PreparedImage {
+  readonly imageId: string;
+  /** What the user would call it: the `image` input, or the tag we gave the build. */
+  readonly ref: string;
+  readonly built: boolean;
+  /** Build/pull timing and cache facts for the job summary. */
+  readonly buildMs?: number;
+  readonly cachedSteps?: number;
+  readonly totalSteps?: number;
+}
+
+export interface ContainerExit {
+  readonly exitCode: number;
+  readonly oomKilled?: boolean;
+}
+
+export interface EnginePatience {
+  /** How long to keep trying while the engine does not answer (0: one try). */
+  readonly patienceMs: number;
+  /** Said once, when the first try finds the engine gone (e.g. "trying again for up to 2m"). */
+  readonly onWaiting?: (problem: string) => void;
+}
