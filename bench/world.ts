@@ -2,6 +2,7 @@ import type Docker from "dockerode";
 import { commentReporter } from "../src/action/reporters/comment.js";
 import { parseConfig } from "../src/config/index.js";
 import type { Inputs, PreviewConfig } from "../src/config/types.js";
+import { dockerRuntime } from "../src/docker/runtime.js";
 import { createOctokit, type Octokit, StickyComment } from "../src/github/index.js";
 import type { PreviewDeps } from "../src/lifecycle/preview.js";
 import type { Reporter } from "../src/lifecycle/types.js";
@@ -92,11 +93,10 @@ export class PreviewWorld {
       (r): r is Reporter => r !== undefined,
     );
     return {
-      docker,
+      runtime: dockerRuntime(config, { docker, log: this.log, labels: benchLabels(config.name) }),
       log: this.log,
       reporters,
       signal,
-      labels: benchLabels(config.name),
       metadata: { repo: `${run.owner}/${run.repo}`, pr: PR, run: `${BENCH_RUN}-${runId}`, name: config.name },
       commit: HEAD_SHA,
       pollIntervalMs: 60_000,

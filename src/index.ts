@@ -2,14 +2,23 @@
  * ml-preview's library API: the same lifecycle the Action and the CLI run, callable from code.
  *
  *   const config = parseConfig({ context: "examples/dash-tips", tunnel: "none" }, { workspace: process.cwd() });
- *   await runPreview(config, { docker: dockerClient(), log: silentLogger, reporters: [], signal, ... });
+ *   const runtime = dockerRuntime(config, { log: silentLogger, labels });
+ *   await runPreview(config, { runtime, log: silentLogger, reporters: [], signal, ... });
  */
 export { ConfigErrors, parseConfig } from "./config/parse.js";
 export type * from "./config/types.js";
 export { dockerClient } from "./docker/client.js";
+export { type DockerRuntimeOptions, dockerRuntime } from "./docker/runtime.js";
 export { ConfigError, PreviewError } from "./errors.js";
 export { type PreviewDeps, type PreviewResult, runPreview } from "./lifecycle/preview.js";
-export type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/types.js";
+export type {
+  PreviewEvent,
+  PreviewEventName,
+  Reporter,
+  RunningApp,
+  Runtime,
+  StateDetails,
+} from "./lifecycle/types.js";
 export { type Logger, silentLogger } from "./log.js";
 
 /**

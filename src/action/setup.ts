@@ -3,7 +3,7 @@ import * as core from "@actions/core";
 import { ConfigErrors, parseConfig, readActionInputs } from "../config/index.js";
 import type { PreviewConfig, PreviewState } from "../config/types.js";
 import { CacheUnavailable } from "../docker/cache-dirs.js";
-import { dockerClient } from "../docker/client.js";
+import { type DockerRuntimeOptions, dockerRuntime } from "../docker/runtime.js";
 import type { PreviewLabels } from "../docker/types.js";
 import {
   createOctokit,
@@ -135,11 +135,13 @@ export async function setupAction(
     reporters.push(deploymentReporter(deployment));
   }
   const deps = (signal: AbortSignal, extra: Reporter[]): PreviewDeps => ({
-    docker: config.source.kind === "share" ? undefined : dockerClient(),
+    runtime:
+      config.source.kind === "share"
+        ? undefined
+        : dockerRuntime(config, { log, labels, ...actionsCache(config, env, log) }),
     log,
     reporters: [...reporters, ...extra],
     signal,
-    labels,
     metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
     commit: pr?.headSha ?? run.sha,
     pollIntervalMs: pollIntervalMs(env),
@@ -149,7 +151,6 @@ export async function setupAction(
     superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
     request: comment ? () => comment.takeRequest() : undefined,
     holdLimit: holdLimit(env),
-    ...actionsCache(config, env, log),
   });
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
@@ -180,7 +181,7 @@ function actionsCache(
   config: PreviewConfig,
   env: NodeJS.ProcessEnv,
   log: Logger,
-): Pick<PreviewDeps, "cacheStore" | "cacheBudgetBytes"> {
+): Pick<DockerRuntimeOptions, "cacheStore" | "cacheBudgetBytes"> {
   if (config.cacheDirs.paths.length === 0) return {};
   if (!cache.isFeatureAvailable()) {
     log.warning(

@@ -1,15 +1,9 @@
-import type Docker from "dockerode";
-import type { PreviewConfig } from "../config/types.js";
-import { CacheDirs, type CacheStore } from "../docker/cache-dirs.js";
-import { engineAddress } from "../docker/docker-errors.js";
-import { prepareImage, removeEndedRuns, startContainer, waitUntilReady } from "../docker/index.js";
-import type { AppContainer, PreviewLabels } from "../docker/types.js";
+import type { AppSource, PreviewConfig } from "../config/types.js";
 import { PreviewError, type PreviewStep } from "../errors.js";
 import { httpAnswer } from "../http.js";
 import type { Logger } from "../log.js";
-import { checkLink, openTunnel, verifyTunnel } from "../tunnel/index.js";
-import { protectionNames } from "../tunnel/protection-rules.js";
-import type { Tunnel, TunnelMetadata } from "../tunnel/types.js";
+import { openTunnel } from "../tunnel/index.js";
+import type { Tunnel, TunnelMetadata, TunnelOpener } from "../tunnel/types.js";
 import { CleanupStack } from "./cleanup.js";
 import { EarlyTunnel } from "./early-tunnel.js";
 import {
@@ -23,22 +17,61 @@ import {
 import { previewExpiry } from "./poll.js";
 import { waitForLocalApp } from "./share.js";
 import type {
-  ContainerExit,
   EnginePatience,
   PreparedImage,
-  PreviewEvent,
   PreviewEventName,
   Reporter,
+  RunningApp,
+  Runtime,
   StateDetails,
 } from "./types.js";
 
+/**
+ * The preview from start to guaranteed end, as phases:
+ *
+ *   connect (and sweep) → prepare the image → start the app → wait until ready (the tunnel opening
+ *   meanwhile) → check the public link answers → live → hold (a lost tunnel reopened) → clean up → report
+ *
+ * `share` skips the first three: its app runs already. The app runs on a `Runtime` (Docker: dockerRuntime in
+ * src/docker) and is reached through a `Tunnel` (src/tunnel); this file knows neither Docker nor ngrok.
+ * A failure at any phase still runs every clean-up after it, and the final report says which step failed.
+ */
+export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Promise<PreviewResult> {
+  const run = new PreviewRun(config, deps);
+  let end: End;
+  try {
+    const source = config.source;
+    let local: LocalApp;
+    if (source.kind === "share") {
+      run.watchPullRequest();
+      local = await waitForShare(run, source.port);
+    } else {
+      const runtime = runtimeOf(deps);
+      const connected = await connect(run, runtime, imageStepOf(source));
+      run.watchPullRequest();
+      const image = await prepareImage(run, runtime, source, connected);
+      const app = await startApp(run, runtime, image);
+      local = await waitUntilReady(run, app, image);
+    }
+    await run.emit("ready", { localUrl: local.url, containerId: local.app?.id, phases: { ...run.phases } });
+    const tunnel = await openPublicLink(run, local.early);
+    await goLive(run, tunnel, local);
+    end = await hold(run, tunnel, local.app);
+  } catch (error) {
+    end = { state: "failed", step: run.step, error };
+  }
+  return finish(run, end);
+}
+
 export interface PreviewDeps {
-  readonly docker?: Docker;
+  /** Where the app runs (Docker: dockerRuntime); none for `share`, whose app runs already. */
+  readonly runtime?: Runtime;
+  /** How the public link is opened; default the `tunnel` input's provider (ngrok, or none). */
+  readonly openTunnel?: TunnelOpener;
   readonly log: Logger;
   readonly reporters: readonly Reporter[];
   /** Aborted on SIGINT/SIGTERM (the reason becomes the `stopped` text). */
   readonly signal: AbortSignal;
-  readonly labels: PreviewLabels;
   readonly metadata: TunnelMetadata;
   readonly commit?: string;
   readonly pollIntervalMs: number;
@@ -53,276 +86,352 @@ export interface PreviewDeps {
   readonly onResource?: (kind: "container" | "image", id: string) => void;
   readonly watchdogMs?: number;
   readonly collisionRetryMs?: number;
-  /** How long clean-up keeps trying while the engine does not answer (default CLEANUP_PATIENCE_MS). */
+  /** How long clean-up keeps trying while the runtime does not answer (default CLEANUP_PATIENCE_MS). */
   readonly cleanupPatienceMs?: number;
-  /** The Actions cache behind `cache-dirs` (the Action); without it the volumes persist on this machine only. */
-  readonly cacheStore?: CacheStore;
-  readonly cacheBudgetBytes?: number;
 }
-
-/** How long the lifecycle's clean-up waits for an engine that does not answer (the post step tries again). */
-export const CLEANUP_PATIENCE_MS = 2 * 60_000;
-const CANCEL_PATIENCE_MS = 5000;
-
-/** A fresh tunnel that held this long was a success: a later loss is a new incident, not "lost again". */
-const TUNNEL_HEALTHY_MS = 10 * 60_000;
 
 export interface PreviewResult {
   readonly state: "expired" | "stopped" | "superseded" | "failed";
   readonly details: StateDetails;
 }
 
-/**
- * The preview from start to guaranteed end:
- * build or pull → run → wait ready (the tunnel opening meanwhile) → check the URL answers → live → hold →
- * clean up → report.
- * A failure at any step still runs every cleanup after it, and the final report says which step failed.
- */
-export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Promise<PreviewResult> {
-  const { log } = deps;
-  // The runner's cancel, or the PR closing before live: either ends the preview as `stopped`.
-  const closed = new AbortController();
-  const signal = AbortSignal.any([deps.signal, closed.signal]);
-  const prOpen = config.stopOnClose ? deps.prOpen : undefined;
-  const onPollError = (err: unknown) =>
-    log.warning(`Could not check the pull request: ${(err as Error).message}`);
-  /** Asked before a public tunnel opens: a closed PR never gets one. */
-  const openPublic = async (port: number, s: AbortSignal) => {
-    const stillOpen = await prOpen?.(s).catch((err: unknown) => {
-      onPollError(err);
-      return true;
-    });
-    if (stillOpen === false) closed.abort(PR_CLOSED);
-    checkStop(signal, false);
-    return open(config, port, deps, s);
+/** How long the lifecycle's clean-up waits for a runtime that does not answer (the post step tries again). */
+export const CLEANUP_PATIENCE_MS = 2 * 60_000;
+const CANCEL_PATIENCE_MS = 5000;
+/** A fresh tunnel that held this long was a success: a later loss is a new incident, not "lost again". */
+const TUNNEL_HEALTHY_MS = 10 * 60_000;
+const APP_ANSWER_MIN_MS = 2000;
+const APP_ANSWER_MAX_MS = 10_000;
+
+type End = HoldEnd | { state: "failed"; step: PreviewStep; error: unknown };
+
+/** The app answering on this machine, and the tunnel that opened meanwhile. */
+interface LocalApp {
+  readonly url: string;
+  readonly app?: RunningApp;
+  readonly image?: PreparedImage;
+  readonly early: EarlyTunnel;
+}
+
+// ── Phase 1: connect. The runtime is asked (and what ended runs left behind is swept) while the
+// "building" comment is written: neither waits for the other. The answer is awaited by the next phase.
+async function connect(run: PreviewRun, runtime: Runtime, step: "build" | "pull"): Promise<Connecting> {
+  const problem = runtime.connect(step).then(
+    () => undefined,
+    (err: unknown) => err ?? new Error("the runtime could not be reached"),
+  );
+  await run.emit("building", { commit: run.deps.commit, startedAt: run.startedAt });
+  return { problem };
+}
+/** The runtime's answer to connect: its error, or undefined once it answers. */
+interface Connecting {
+  readonly problem: Promise<unknown>;
+}
+
+// ── Phase 2: prepare the image (build, or pull for `image`).
+async function prepareImage(
+  run: PreviewRun,
+  runtime: Runtime,
+  source: Exclude<AppSource, { kind: "share" }>,
+  connected: Connecting,
+): Promise<PreparedImage> {
+  const step = imageStepOf(source);
+  await run.timed(step, async () => {
+    const problem = await connected.problem;
+    if (problem) throw problem;
+  });
+  const image = await run.timed(step, () => runtime.prepareImage(source, run.signal));
+  run.deps.onResource?.("image", image.imageId);
+  await run.emit("starting", { commit: run.deps.commit, image: image.ref });
+  return image;
+}
+
+// ── Phase 3: start the app; its removal is registered the moment it exists.
+async function startApp(run: PreviewRun, runtime: Runtime, image: PreparedImage): Promise<RunningApp> {
+  const app = await run.timed("run", () => runtime.start(image));
+  run.app = app;
+  run.cleanup.push("remove the container", () => app.remove(removalPatience(app.id, run.deps)));
+  run.deps.onResource?.("container", app.id);
+  return app;
+}
+
+// ── Phase 4: wait until the app answers. Its port is known, so the tunnel opens meanwhile (EarlyTunnel).
+async function waitUntilReady(run: PreviewRun, app: RunningApp, image: PreparedImage): Promise<LocalApp> {
+  const { healthPath, readyTimeoutMs } = run.config;
+  const early = new EarlyTunnel((s) => run.openPublic(app.hostPort, s), run.signal, run.cleanup);
+  await run.timed("ready", () =>
+    early.alongside(run.signal, (signal) =>
+      app.waitUntilReady({ healthPath, timeoutMs: readyTimeoutMs, signal }),
+    ),
+  );
+  // Start-up downloads are done: keep them while the preview goes live; clean-up waits for it (a cancel too).
+  const keeping = app.keepStartup();
+  run.cleanup.push("save the cache dirs", () => keeping);
+  return { url: app.localUrl, app, image, early };
+}
+
+/** `share` builds nothing: its first event is `ready`, once the app on this machine answers. */
+async function waitForShare(run: PreviewRun, port: number): Promise<LocalApp> {
+  const url = `http://127.0.0.1:${port}`;
+  const early = new EarlyTunnel((s) => run.openPublic(port, s), run.signal, run.cleanup);
+  await run.timed("ready", () =>
+    early.alongside(run.signal, (s) => waitForLocalApp(url, run.config.readyTimeoutMs, s, run.deps.log)),
+  );
+  return { url, early };
+}
+
+// ── Phase 5: the public link. "tunnel" times only what is left of opening it once the app is ready.
+async function openPublicLink(run: PreviewRun, early: EarlyTunnel): Promise<Tunnel> {
+  const tunnel = await run.timed("tunnel", () => early.tunnel());
+  if (tunnel.url) await run.timed("verify", () => tunnel.verify(run.signal));
+  run.checkStop();
+  return tunnel;
+}
+
+// ── Phase 6: live. From here the hold polls the PR.
+async function goLive(run: PreviewRun, tunnel: Tunnel, local: LocalApp): Promise<void> {
+  const { image, app } = local;
+  run.live = {
+    url: tunnel.url,
+    localUrl: local.url,
+    expiresAt: previewExpiry(Date.now(), run.config.durationMs, run.deps.holdLimit),
+    image: image?.ref,
+    imageId: image?.imageId,
+    buildCache:
+      image?.built && image.totalSteps
+        ? { cachedSteps: image.cachedSteps ?? 0, totalSteps: image.totalSteps }
+        : undefined,
+    containerId: app?.id,
+    commit: run.deps.commit,
   };
-  let stopPrWatch = () => {};
-  const cleanup = new CleanupStack(log);
-  const phases: Record<string, number> = {};
-  const startedAt = new Date();
-  let step: PreviewStep = "build";
-  let image: PreparedImage | undefined;
-  let app: AppContainer | undefined;
-  let tunnel: Tunnel | undefined;
-  let live: StateDetails = {};
-  let superseded = false;
-  let silenceReported = Promise.resolve();
+  run.protection = tunnel.protection;
+  run.stopPrWatch();
+  run.step = "live";
+  await run.emitLive();
+  run.checkStop();
+}
+
+// ── Phase 7: hold until something ends the preview. A lost tunnel gets a fresh session; losing that one too
+// within TUNNEL_HEALTHY_MS fails the preview (something is wrong beyond a blip), while two incidents hours
+// apart in a long preview each get their fresh session. `/preview extend` moves the expiry and holds on.
+async function hold(run: PreviewRun, first: Tunnel, app: RunningApp | undefined): Promise<HoldEnd> {
+  let tunnel = first;
+  let freshAt: number | undefined;
+  for (;;) {
+    const result = await holdUntilEnd(run.holdWatch(tunnel, app));
+    if (result.state === "extend") {
+      await extend(run, result);
+      continue;
+    }
+    if (result.state !== "tunnel-lost") return result;
+    if (freshAt !== undefined && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
+      return { state: "failed", step: "live", reason: `the tunnel was lost again: ${result.reason}` };
+    freshAt = Date.now();
+    run.deps.log.warning(`The tunnel was lost (${result.reason}); opening a fresh session.`);
+    await tunnel.close().catch(() => {});
+    const fresh = await run.openTunnel(Number(new URL(run.live.localUrl!).port), run.deps.signal);
+    run.cleanup.push("close the tunnel", () => fresh.close());
+    tunnel = fresh;
+    await fresh.verify(run.signal);
+    run.live = { ...run.live, url: fresh.url };
+    await run.emitLive();
+  }
+}
+
+/** `/preview extend`: the expiry moves, but never past the end of the job holding the preview. */
+async function extend(run: PreviewRun, request: { ms: number; by: string }): Promise<void> {
+  const from = run.live.expiresAt!.getTime();
+  const limit = run.deps.holdLimit?.getTime() ?? Number.POSITIVE_INFINITY;
+  const to = new Date(Math.max(from, Math.min(from + request.ms, limit)));
+  const extension = { by: request.by, requestedMs: request.ms, grantedMs: to.getTime() - from };
+  run.deps.log.info(
+    `@${request.by} asked to extend the preview by ${request.ms / 1000} s; granted ${extension.grantedMs / 1000} s (expires ${to.toISOString()}).`,
+  );
+  run.live = { ...run.live, expiresAt: to, extension };
+  await run.emitLive();
+}
+
+// ── Phase 8: the end. Whatever ended it, everything started is cleaned up, then the final state is reported.
+async function finish(run: PreviewRun, end: End): Promise<PreviewResult> {
+  run.stopPrWatch();
+  await run.silenceReported; // a `live` note still being written must not land after the final state
+  const final = finalState(end, run.signal, run.superseded);
+  // The app's last words are fetched before it is removed.
+  const failure = final === "failed" && end.state === "failed" ? await describeFailure(end, run.app) : {};
+  await run.cleanup.run();
+  const details: StateDetails = {
+    ...run.live,
+    at: new Date(),
+    phases: run.phases,
+    reason: "reason" in end ? end.reason : final === "stopped" ? stopReason(run.signal) : undefined,
+    ...failure,
+  };
+  await run.emit(final, details);
+  return { state: final, details };
+}
+
+/**
+ * What every phase shares: the stop signal, where events go, the step being run and its timing, the
+ * clean-up stack, the PR watch before live, and what the live comment shows.
+ */
+class PreviewRun {
+  step: PreviewStep = "build";
+  /** A reporter found a newer run owns the comment: the next step ends the preview. */
+  superseded = false;
+  readonly phases: Record<string, number> = {};
+  readonly startedAt = new Date();
+  readonly cleanup: CleanupStack;
+  /** The runner's cancel, or the PR closing before live: either ends the preview as `stopped`. */
+  readonly signal: AbortSignal;
+  /** The app, once it runs: its last log lines describe a failure. */
+  app: RunningApp | undefined;
+  /** What the comment shows while live (and keeps in the final state). */
+  live: StateDetails = {};
+  /** The protections in force, by name, for the live comment's note. */
+  protection: string | undefined;
+  silenceReported = Promise.resolve();
+  stopPrWatch: () => void = () => {};
+  private readonly closed = new AbortController();
+  private readonly prOpen: PreviewDeps["prOpen"];
+  private readonly open: TunnelOpener;
+
+  constructor(
+    readonly config: PreviewConfig,
+    readonly deps: PreviewDeps,
+  ) {
+    this.signal = AbortSignal.any([deps.signal, this.closed.signal]);
+    this.cleanup = new CleanupStack(deps.log);
+    this.prOpen = config.stopOnClose ? deps.prOpen : undefined;
+    this.open = deps.openTunnel ?? tunnelOf(config, deps);
+  }
 
   // Reporters run in order: the comment first (its latency is what reviewers wait for), the event file
   // a detached holder's parent follows last, so whoever reads that file finds the comment already updated.
-  const emit = async (event: PreviewEventName, details: StateDetails) => {
-    for (const r of deps.reporters)
-      if ((await safeReport(r, { event, details }, log)) === "superseded") superseded = true;
-  };
-  const timed = async <T>(name: PreviewStep, fn: () => Promise<T>): Promise<T> => {
-    step = name;
-    checkStop(signal, superseded);
-    const t0 = performance.now();
-    try {
-      return await fn();
-    } finally {
-      phases[name] = Math.round(performance.now() - t0);
-    }
-  };
-
-  let end: HoldEnd | { state: "failed"; step: PreviewStep; error: unknown };
-  try {
-    const source = config.source;
-    // `share` builds nothing: its first event is `ready`, once the app on this machine answers.
-    // Ask the engine while the "building" comment is being written: neither waits for the other.
-    const engine =
-      source.kind === "share"
-        ? undefined
-        : engineAnswers(deps.docker!, source.kind === "build" ? "build" : "pull")
-            .then(() => removeLeftBehind(deps))
-            .catch((err: unknown) => err);
-    if (source.kind !== "share") await emit("building", { commit: deps.commit, startedAt });
-    if (prOpen)
-      stopPrWatch = watchPullRequest(
-        () => prOpen(signal),
-        deps.pollIntervalMs,
-        () => closed.abort(PR_CLOSED),
-        onPollError,
-      );
-    let localUrl: string;
-    let early: EarlyTunnel;
-    if (source.kind === "share") {
-      localUrl = `http://127.0.0.1:${source.port}`;
-      early = new EarlyTunnel((s) => openPublic(source.port, s), signal, cleanup);
-      await timed("ready", () =>
-        early.alongside(signal, (s) => waitForLocalApp(localUrl, config.readyTimeoutMs, s, log)),
-      );
-    } else {
-      const docker = deps.docker!;
-      await timed(source.kind === "build" ? "build" : "pull", async () => {
-        const problem = await engine;
-        if (problem) throw problem;
-      });
-      image = await timed(source.kind === "build" ? "build" : "pull", () =>
-        prepareImage(docker, source, deps.labels, log, { signal }),
-      );
-      deps.onResource?.("image", image.imageId);
-      await emit("starting", { commit: deps.commit, image: image.ref });
-      const cacheDirs = new CacheDirs(config, {
-        ...deps,
-        docker,
-        store: deps.cacheStore,
-        budgetBytes: deps.cacheBudgetBytes,
-      });
-      // The restore counts into "run": it is part of what the app waits for before it starts.
-      const started = await timed("run", async () => {
-        const volumes = await cacheDirs.mount(image!);
-        return startContainer(docker, image!, { ...config, volumes }, deps.labels, log);
-      });
-      app = started;
-      cleanup.push("remove the container", () => started.remove(removalPatience(started.id, deps)));
-      deps.onResource?.("container", started.id);
-      // The host port is known: the tunnel opens while the app starts (see EarlyTunnel).
-      early = new EarlyTunnel((s) => openPublic(started.hostPort, s), signal, cleanup);
-      await timed("ready", () =>
-        early.alongside(signal, (s) =>
-          waitUntilReady(docker, started, {
-            healthPath: config.healthPath,
-            timeoutMs: config.readyTimeoutMs,
-            signal: s,
-            log,
-          }),
-        ),
-      );
-      localUrl = started.localUrl;
-      // Start-up downloads are done: save while the preview goes live; clean-up waits for it (a cancel too).
-      const saving = cacheDirs.save(image);
-      cleanup.push("save the cache dirs", () => saving);
-    }
-    await emit("ready", { localUrl, containerId: app?.id, phases: { ...phases } });
-
-    // Phases are what each step added to the wait: "tunnel" is only what is left of opening it once ready.
-    tunnel = await timed("tunnel", () => early.tunnel());
-    if (tunnel.url) {
-      const url = tunnel.url;
-      await timed("verify", () => verifyTunnel(url, protectionOf(config), { signal }));
-    }
-    checkStop(signal, superseded);
-
-    const expiresAt = previewExpiry(Date.now(), config.durationMs, deps.holdLimit);
-    live = {
-      url: tunnel.url,
-      localUrl,
-      expiresAt,
-      image: image?.ref,
-      imageId: image?.imageId,
-      buildCache: buildCacheOf(image),
-      containerId: app?.id,
-      commit: deps.commit,
-    };
-    stopPrWatch(); // from here the hold polls the PR
-    step = "live";
-    await emitLive();
-
-    checkStop(signal, superseded);
-    end = await holdLive();
-  } catch (error) {
-    end = { state: "failed", step, error };
-  }
-  stopPrWatch();
-
-  await silenceReported; // a `live` note still being written must not land after the final state
-  // Fetch the app's last words before its container is removed.
-  const final = finalState(end, signal, superseded);
-  const failure = final === "failed" && end.state === "failed" ? await describeFailure(end, app) : undefined;
-  await cleanup.run();
-
-  const details: StateDetails = {
-    ...live,
-    at: new Date(),
-    phases,
-    reason: "reason" in end ? end.reason : final === "stopped" ? stopReason(signal) : undefined,
-    ...failure,
-  };
-  await emit(final, details);
-  return { state: final, details };
-
-  /**
-   * Hold until something ends the preview. A lost tunnel gets a fresh session; losing that one too within
-   * TUNNEL_HEALTHY_MS fails the preview (something is wrong beyond a blip), while two incidents hours apart
-   * in a long preview each get their fresh session.
-   */
-  async function holdLive(): Promise<HoldEnd> {
-    let freshAt: number | undefined;
-    for (;;) {
-      const current = tunnel!;
-      const result = await holdUntilEnd({
-        expiresAt: live.expiresAt!,
-        jobLimit: deps.holdLimit,
-        signal,
-        exited: app ? app.exited : new Promise<ContainerExit>(() => {}),
-        tunnelLost: new Promise<string>((resolve) => current.onLost(resolve)),
-        pollIntervalMs: deps.pollIntervalMs,
-        prOpen,
-        superseded: deps.superseded,
-        request: deps.request,
-        linkUp: current.url
-          ? (done) => checkLink(current.url!, protectionOf(config), AbortSignal.any([signal, done]))
-          : undefined,
-        linkGraceMs: deps.watchdogMs ?? 30_000,
-        appAnswers: live.localUrl
-          ? (s) => appAnswers(new URL(config.healthPath ?? "/", live.localUrl), deps.pollIntervalMs, s)
-          : undefined,
-        onAppSilence: (since, why) => {
-          if (since)
-            log.warning(`The app does not answer on its port since ${since.toISOString()} (${why}).`);
-          else log.info("The app answers again.");
-          silenceReported = silenceReported.then(() =>
-            emitLive({ notAnsweringSince: since, notAnsweringWhy: why }),
-          );
-        },
-        onPollError,
-      });
-      if (result.state === "extend") {
-        await extend(result);
-        continue;
+  async emit(event: PreviewEventName, details: StateDetails): Promise<void> {
+    for (const r of this.deps.reporters) {
+      try {
+        if ((await r.report({ event, details })) === "superseded") this.superseded = true;
+      } catch (err) {
+        // A reporter problem (e.g. GitHub down) must not take the preview down: the link is still in the log.
+        this.deps.log.warning(`Could not update the ${r.name}: ${(err as Error).message}`);
       }
-      if (result.state !== "tunnel-lost") return result;
-      if (freshAt !== undefined && Date.now() - freshAt < TUNNEL_HEALTHY_MS)
-        return { state: "failed", step: "live", reason: `the tunnel was lost again: ${result.reason}` };
-      freshAt = Date.now();
-      log.warning(`The tunnel was lost (${result.reason}); opening a fresh session.`);
-      await current.close().catch(() => {});
-      tunnel = await open(config, live.localUrl ? Number(new URL(live.localUrl).port) : 0, deps);
-      cleanup.push("close the tunnel", () => tunnel!.close());
-      if (tunnel.url) await verifyTunnel(tunnel.url, protectionOf(config), { signal });
-      live = { ...live, url: tunnel.url };
-      await emitLive();
     }
   }
 
-  function emitLive(extra: StateDetails = {}): Promise<void> {
-    return emit("live", {
+  /** The one `live` emission: on going live, after a fresh tunnel or an extension, and for silence notes. */
+  emitLive(extra: StateDetails = {}): Promise<void> {
+    const { live, phases, config, protection } = this;
+    return this.emit("live", {
       ...live,
       phases: { ...phases },
       qrCode: config.github.qrCode,
-      protected: protectionOfLive(config),
+      protected: protection,
       ...extra,
     });
   }
 
-  /** `/preview extend`: the expiry moves, but never past the end of the job holding the preview. */
-  async function extend(request: { ms: number; by: string }): Promise<void> {
-    const from = live.expiresAt!.getTime();
-    const limit = deps.holdLimit?.getTime() ?? Number.POSITIVE_INFINITY;
-    const to = new Date(Math.max(from, Math.min(from + request.ms, limit)));
-    const extension = { by: request.by, requestedMs: request.ms, grantedMs: to.getTime() - from };
-    log.info(
-      `@${request.by} asked to extend the preview by ${request.ms / 1000} s; granted ${extension.grantedMs / 1000} s (expires ${to.toISOString()}).`,
+  /** Runs one step, timed; a stop request or a takeover before it ends the preview instead. */
+  async timed<T>(name: PreviewStep, fn: () => Promise<T>): Promise<T> {
+    this.step = name;
+    this.checkStop();
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.phases[name] = Math.round(performance.now() - t0);
+    }
+  }
+
+  checkStop(): void {
+    if (this.signal.aborted) throw new StopRequested();
+    if (this.superseded) throw new StopRequested("superseded");
+  }
+
+  readonly onPollError = (err: unknown) =>
+    this.deps.log.warning(`Could not check the pull request: ${(err as Error).message}`);
+
+  /** Before live: a build is not finished (nor a tunnel opened) for a PR closed meanwhile. */
+  watchPullRequest(): void {
+    const prOpen = this.prOpen;
+    if (!prOpen) return;
+    this.stopPrWatch = watchPullRequest(
+      () => prOpen(this.signal),
+      this.deps.pollIntervalMs,
+      () => this.closed.abort(PR_CLOSED),
+      this.onPollError,
     );
-    live = { ...live, expiresAt: to, extension };
-    await emitLive();
+  }
+
+  /** Asked before a public tunnel opens: a closed PR never gets one. */
+  async openPublic(port: number, signal: AbortSignal): Promise<Tunnel> {
+    const stillOpen = await this.prOpen?.(signal).catch((err: unknown) => {
+      this.onPollError(err);
+      return true;
+    });
+    if (stillOpen === false) this.closed.abort(PR_CLOSED);
+    if (this.signal.aborted) throw new StopRequested();
+    return this.open(port, signal);
+  }
+
+  openTunnel(port: number, signal: AbortSignal): Promise<Tunnel> {
+    return this.open(port, signal);
+  }
+
+  /** What the hold watches for one tunnel: see holdUntilEnd. */
+  holdWatch(tunnel: Tunnel, app: RunningApp | undefined): HoldWatch {
+    const localUrl = this.live.localUrl;
+    const pollIntervalMs = this.deps.pollIntervalMs;
+    return {
+      expiresAt: this.live.expiresAt!,
+      jobLimit: this.deps.holdLimit,
+      signal: this.signal,
+      exited: app ? app.exited : new Promise(() => {}),
+      tunnelLost: new Promise<string>((resolve) => tunnel.onLost(resolve)),
+      pollIntervalMs,
+      prOpen: this.prOpen,
+      superseded: this.deps.superseded,
+      request: this.deps.request,
+      linkUp: (done) => tunnel.linkUp(AbortSignal.any([this.signal, done])),
+      linkGraceMs: this.deps.watchdogMs ?? 30_000,
+      appAnswers: localUrl
+        ? (s) => appAnswers(new URL(this.config.healthPath ?? "/", localUrl), pollIntervalMs, s)
+        : undefined,
+      onAppSilence: (since, why) => {
+        if (since)
+          this.deps.log.warning(`The app does not answer on its port since ${since.toISOString()} (${why}).`);
+        else this.deps.log.info("The app answers again.");
+        this.silenceReported = this.silenceReported.then(() =>
+          this.emitLive({ notAnsweringSince: since, notAnsweringWhy: why }),
+        );
+      },
+      onPollError: this.onPollError,
+    };
   }
 }
 
+function runtimeOf(deps: PreviewDeps): Runtime {
+  if (!deps.runtime)
+    throw new Error("runPreview: a build or image preview needs deps.runtime (e.g. dockerRuntime)");
+  return deps.runtime;
+}
+
+function imageStepOf(source: Exclude<AppSource, { kind: "share" }>): "build" | "pull" {
+  return source.kind === "build" ? "build" : "pull";
+}
+
+/** The `tunnel` input's provider, to 127.0.0.1:port. */
+function tunnelOf(config: PreviewConfig, deps: PreviewDeps): TunnelOpener {
+  return (port, signal) =>
+    openTunnel(config.tunnel, { port }, deps.metadata, deps.log, {
+      watchdogMs: deps.watchdogMs,
+      collisionRetryMs: deps.collisionRetryMs,
+      signal,
+    });
+}
+
 /**
- * Clean-up keeps trying while the engine is away. Cancelled, the runner SIGKILLs us 10 s after SIGINT: a few
- * seconds, then the post step takes over with its own patience. Otherwise as long as the job allows us.
+ * Clean-up keeps trying while the runtime is away. Cancelled, the runner SIGKILLs us 10 s after SIGINT: a
+ * few seconds, then the post step takes over with its own patience. Otherwise as long as the job allows us.
  */
 function removalPatience(id: string, deps: PreviewDeps): EnginePatience {
   const patienceMs = deps.signal.aborted
@@ -335,19 +444,6 @@ function removalPatience(id: string, deps: PreviewDeps): EnginePatience {
         `The Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1000)} s to remove container ${id.slice(0, 12)}.`,
       ),
   };
-}
-
-function open(
-  config: PreviewConfig,
-  port: number,
-  deps: PreviewDeps,
-  signal: AbortSignal = deps.signal,
-): Promise<Tunnel> {
-  return openTunnel(config.tunnel, { port }, deps.metadata, deps.log, {
-    watchdogMs: deps.watchdogMs,
-    collisionRetryMs: deps.collisionRetryMs,
-    signal,
-  });
 }
 
 /**
@@ -366,94 +462,33 @@ async function appAnswers(
     return { up: false, why: `GET ${url.pathname} got no answer within ${timeoutMs / 1000} s` };
   return { up: false, why: `nothing answers on port ${url.port}: ${answer.error}` };
 }
-const APP_ANSWER_MIN_MS = 2000;
-const APP_ANSWER_MAX_MS = 10_000;
-
-/**
- * A missing engine is the most common first-run problem: say so plainly instead of a socket error. It is
- * the step that first needs the engine (build, or pull for an `image`), as the phase timing names it.
- */
-async function engineAnswers(docker: Docker, step: "build" | "pull"): Promise<void> {
-  try {
-    await docker.ping();
-  } catch (err) {
-    const where = engineAddress();
-    throw new PreviewError(
-      step,
-      `The Docker engine does not answer at ${where} (${(err as Error).message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
-      { code: "DOCKER_UNREACHABLE", cause: err },
-    );
-  }
-}
-
-/** What ended runs of this PR and name left running (killed outright) goes first; said, never fatal. */
-async function removeLeftBehind(deps: PreviewDeps): Promise<void> {
-  try {
-    for (const { id, run } of await removeEndedRuns(deps.docker!, deps.labels))
-      deps.log.warning(
-        `Removed container ${id.slice(0, 12)} left behind by run ${run} of this preview, which ended without cleaning up.`,
-      );
-  } catch (err) {
-    deps.log.warning(`Could not check for containers left behind by ended runs: ${(err as Error).message}`);
-  }
-}
-
-function buildCacheOf(image: PreparedImage | undefined): StateDetails["buildCache"] {
-  if (!image?.built || !image.totalSteps) return undefined;
-  return { cachedSteps: image.cachedSteps ?? 0, totalSteps: image.totalSteps };
-}
-
-function protectionOf(config: PreviewConfig) {
-  return config.tunnel.provider === "ngrok" ? config.tunnel.protection : { allowCidrs: [] };
-}
-
-/** The protections in force, by name, for the live comment's note (undefined when the link is open). */
-function protectionOfLive(config: PreviewConfig): string | undefined {
-  if (config.tunnel.provider !== "ngrok") return undefined;
-  const names = protectionNames(config.tunnel.protection);
-  return names.length > 0 ? names.join(", ") : undefined;
-}
 
 /** A stop request or a takeover turns the next step into the end of the preview. */
-function checkStop(signal: AbortSignal, superseded: boolean): void {
-  if (signal.aborted) throw new StopRequested();
-  if (superseded) throw new StopRequested("superseded");
-}
-
 class StopRequested extends Error {
   constructor(readonly why: "signal" | "superseded" = "signal") {
     super("stop requested");
   }
 }
 
-function finalState(end: { state: string; error?: unknown }, signal: AbortSignal, superseded: boolean) {
-  if (superseded || end.state === "superseded") return "superseded" as const;
+function finalState(end: End, signal: AbortSignal, superseded: boolean): PreviewResult["state"] {
+  if (superseded || end.state === "superseded") return "superseded";
   if (end.state === "failed" && "error" in end && (end.error instanceof StopRequested || signal.aborted)) {
-    return "stopped" as const;
+    return "stopped";
   }
   return end.state as PreviewResult["state"];
 }
 
 async function describeFailure(
-  end: { state: "failed"; step: PreviewStep; error?: unknown; reason?: string; exit?: ContainerExit },
-  app: AppContainer | undefined,
+  end: Extract<End, { state: "failed" }>,
+  app: RunningApp | undefined,
 ): Promise<Partial<StateDetails>> {
-  const err = end.error;
+  const err = "error" in end ? end.error : undefined;
   const logLines =
     err instanceof PreviewError && err.logLines ? err.logLines : await app?.tail(50).catch(() => []);
   return {
     step: err instanceof PreviewError ? err.step : end.step,
-    error: err === undefined ? end.reason : err instanceof Error ? err.message : String(err),
-    exitCode: err instanceof PreviewError ? err.exitCode : end.exit?.exitCode,
+    error: "reason" in end ? end.reason : err instanceof Error ? err.message : String(err),
+    exitCode: err instanceof PreviewError ? err.exitCode : "exit" in end ? end.exit?.exitCode : undefined,
     logLines,
   };
-}
-
-async function safeReport(r: Reporter, e: PreviewEvent, log: Logger): Promise<void | "superseded"> {
-  try {
-    return await r.report(e);
-  } catch (err) {
-    // A reporter problem (e.g. GitHub down) must not take the preview down: the link is still in the log.
-    log.warning(`Could not update the ${r.name}: ${(err as Error).message}`);
-  }
 }

@@ -1,4 +1,4 @@
-import type { PreviewState } from "../config/types.js";
+import type { AppSource, PreviewState } from "../config/types.js";
 
 /** `ready` is an event, not a state: the app answers locally, the tunnel is not open yet. */
 export type PreviewEventName = PreviewState | "ready";
@@ -86,4 +86,40 @@ export interface EnginePatience {
   readonly patienceMs: number;
   /** Said once, when the first try finds the engine gone (e.g. "trying again for up to 2m"). */
   readonly onWaiting?: (problem: string) => void;
+}
+
+/**
+ * Where the app runs: what the lifecycle asks of it. Docker is the one implementation (src/docker/runtime.ts);
+ * another (Kubernetes: image pushed by digest, a Deployment and a port-forward) implements the same and the
+ * lifecycle does not change. Everything thrown is a PreviewError naming its step.
+ */
+export interface Runtime {
+  /**
+   * Before anything else: the runtime answers, and what ended runs of this preview left behind is cleared.
+   * `step` is the step that first needs it (build, or pull for an image): a runtime that cannot be reached,
+   * or not even named right, fails as that step.
+   */
+  connect(step: "build" | "pull"): Promise<void>;
+  /** Builds or pulls the image (throws PreviewError step "build" or "pull"). */
+  prepareImage(source: Exclude<AppSource, { kind: "share" }>, signal: AbortSignal): Promise<PreparedImage>;
+  /** Starts the app (throws PreviewError step "run"); it answers on 127.0.0.1:hostPort. */
+  start(image: PreparedImage): Promise<RunningApp>;
+}
+
+/** The app as it runs: ours until remove(). */
+export interface RunningApp {
+  readonly id: string;
+  readonly hostPort: number;
+  /** http://127.0.0.1:<hostPort> */
+  readonly localUrl: string;
+  /** Until the app answers; throws PreviewError(step "ready") with the exit code and last log lines. */
+  waitUntilReady(opts: { healthPath?: string; timeoutMs: number; signal: AbortSignal }): Promise<void>;
+  /** Once it answered: keep what start-up produced (Docker: save the cache dirs). Clean-up waits for it. */
+  keepStartup(): Promise<void>;
+  /** Resolves once when the app stops, for whatever reason. */
+  readonly exited: Promise<ContainerExit>;
+  /** Its last `n` log lines, secrets scrubbed. */
+  tail(n: number): Promise<string[]>;
+  /** Stops and removes it; safe to call twice; while the runtime does not answer, tries for `patience`. */
+  remove(patience?: EnginePatience): Promise<void>;
 }

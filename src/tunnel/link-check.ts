@@ -1,12 +1,11 @@
 import type { Protection } from "../config/types.js";
 import { httpAnswer } from "../http.js";
+import type { LinkState } from "./types.js";
 import { classifyAnswer, ngrokCodeOf, publicUrlHeaders, visitorPlanError } from "./verify-classify.js";
 
 /** ngrok's "endpoint is offline" page (https://ngrok.com/docs/errors/err_ngrok_3200/). */
 const ENDPOINT_OFFLINE = 3200;
 const CHECK_TIMEOUT_MS = 10_000;
-
-export type LinkState = { up: true } | { up: false; why: string; final?: boolean };
 
 /**
  * One GET of the live link: is the endpoint still there? The watchdog sees the agent session, but after

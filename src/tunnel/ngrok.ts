@@ -2,15 +2,17 @@ import type * as ngrok from "@ngrok/ngrok";
 import type { Protection } from "../config/types.js";
 import { ConfigError, PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { checkLink } from "./link-check.js";
 import { lostNotifier } from "./lost.js";
 import { forwardsTo, metadataJson } from "./metadata.js";
 import { bindEndpoint } from "./ngrok-bind.js";
 import { explainNgrokError, type NgrokErrorContext } from "./ngrok-errors.js";
 import { connectSession, type NgrokTunnelConfig } from "./ngrok-session.js";
 import { buildTrafficPolicy, ruleLimitWarning } from "./policy.js";
-import { describeProtection } from "./protection-rules.js";
+import { describeProtection, protectionNames } from "./protection-rules.js";
 import { abortable, settleWithin } from "./sleep.js";
-import type { Tunnel, TunnelMetadata } from "./types.js";
+import { LINK_UP, type Tunnel, type TunnelMetadata } from "./types.js";
+import { verifyTunnel } from "./verify.js";
 import { createWatchdog } from "./watchdog.js";
 
 export interface NgrokOpenOptions {
@@ -78,9 +80,15 @@ export async function openNgrokTunnel(
   const url = listener.url() ?? undefined;
   log.info(`ngrok tunnel online: ${url}`);
   let closing: Promise<void> | undefined;
+  const names = protectionNames(config.protection);
   return {
     url,
+    protection: names.length > 0 ? names.join(", ") : undefined,
     onLost: lost.listen,
+    async verify(signal) {
+      if (url) await verifyTunnel(url, config.protection, { signal });
+    },
+    linkUp: (signal) => (url ? checkLink(url, config.protection, signal) : Promise.resolve(LINK_UP)),
     close() {
       closing ??= (async () => {
         closed = true;
