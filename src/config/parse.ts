@@ -1,6 +1,5 @@
 import { cacheDirProblem } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
-import { buildTrafficPolicy } from "../tunnel/policy.js";
 import * as image from "./check/image.js";
 import * as list from "./check/lists.js";
 import * as net from "./check/network.js";
@@ -8,6 +7,7 @@ import * as paths from "./check/paths.js";
 import * as protect from "./check/protection.js";
 import * as res from "./check/resources.js";
 import * as scalar from "./check/scalars.js";
+import { buildTrafficPolicy } from "./policy.js";
 import { collectSecrets } from "./secrets.js";
 import type {
   AppSource,

@@ -5,7 +5,6 @@ import { LINK_UP, type Tunnel, type TunnelMetadata } from "./types.js";
 
 export { checkLink } from "./link-check.js";
 export { explainNgrokError } from "./ngrok-errors.js";
-export { buildTrafficPolicy } from "./policy.js";
 export type { Tunnel, TunnelMetadata } from "./types.js";
 export { verifyTunnel } from "./verify.js";
 

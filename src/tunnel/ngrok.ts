@@ -1,4 +1,10 @@
 import type * as ngrok from "@ngrok/ngrok";
+import {
+  buildTrafficPolicy,
+  describeProtection,
+  protectionNames,
+  ruleLimitWarning,
+} from "../config/policy.js";
 import type { Protection } from "../config/types.js";
 import { ConfigError, PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -8,8 +14,6 @@ import { forwardsTo, metadataJson } from "./metadata.js";
 import { bindEndpoint } from "./ngrok-bind.js";
 import { explainNgrokError, type NgrokErrorContext } from "./ngrok-errors.js";
 import { connectSession, type NgrokTunnelConfig } from "./ngrok-session.js";
-import { buildTrafficPolicy, ruleLimitWarning } from "./policy.js";
-import { describeProtection, protectionNames } from "./protection-rules.js";
 import { abortable, settleWithin } from "./sleep.js";
 import { LINK_UP, type Tunnel, type TunnelMetadata } from "./types.js";
 import { verifyTunnel } from "./verify.js";
