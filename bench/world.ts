@@ -1,9 +1,10 @@
 import type Docker from "dockerode";
 import { commentReporter } from "../src/action/reporters/comment.js";
-import { parseConfig } from "../src/config/index.js";
+import { parseConfig } from "../src/config/parse.js";
 import type { Inputs, PreviewConfig } from "../src/config/types.js";
 import { dockerRuntime } from "../src/docker/runtime.js";
-import { createOctokit, type Octokit, StickyComment } from "../src/github/index.js";
+import { StickyComment } from "../src/github/comment.js";
+import { createOctokit, type Octokit } from "../src/github/octokit.js";
 import type { PreviewDeps } from "../src/lifecycle/preview.js";
 import type { Reporter } from "../src/lifecycle/types.js";
 import type { GitHubEmulator, RecordedRequest } from "../test/support/github-emulator/index.js";

@@ -1,5 +1,5 @@
 import * as core from "@actions/core";
-import { renderSummary } from "../github/index.js";
+import { renderSummary } from "../github/summary.js";
 import { runPreview } from "../lifecycle/preview.js";
 import type { PreviewEvent, Reporter } from "../lifecycle/types.js";
 import { answerCommand, readCommand } from "./command.js";

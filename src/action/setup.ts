@@ -1,20 +1,16 @@
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
-import { ConfigErrors, parseConfig, readActionInputs } from "../config/index.js";
+import { readActionInputs } from "../config/inputs.js";
+import { ConfigErrors, parseConfig } from "../config/parse.js";
 import type { PreviewConfig, PreviewState } from "../config/types.js";
 import { CacheUnavailable } from "../docker/cache-dirs.js";
 import { type DockerRuntimeOptions, dockerRuntime } from "../docker/runtime.js";
 import type { PreviewLabels } from "../docker/types.js";
-import {
-  createOctokit,
-  type Octokit,
-  PreviewDeployment,
-  previewEnvironment,
-  pullRequestState,
-  readRunContext,
-  resolveTarget,
-  StickyComment,
-} from "../github/index.js";
+import { StickyComment } from "../github/comment.js";
+import { PreviewDeployment, previewEnvironment } from "../github/deployment.js";
+import { createOctokit, type Octokit } from "../github/octokit.js";
+import { pullRequestState, resolveTarget } from "../github/pull-request.js";
+import { readRunContext } from "../github/run-context.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";

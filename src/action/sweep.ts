@@ -1,5 +1,8 @@
 import * as core from "@actions/core";
-import { createOctokit, explainGitHubError, readRunContext, sweepStaleComments } from "../github/index.js";
+import { explainGitHubError } from "../github/errors.js";
+import { createOctokit } from "../github/octokit.js";
+import { readRunContext } from "../github/run-context.js";
+import { sweepStaleComments } from "../github/sweep.js";
 import { actionsLogger } from "./logger.js";
 
 /**

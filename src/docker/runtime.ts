@@ -8,7 +8,7 @@ import { dockerClient } from "./client.js";
 import { startContainer } from "./container.js";
 import { engineAddress } from "./docker-errors.js";
 import { prepareImage } from "./image.js";
-import { waitUntilReady } from "./readiness/index.js";
+import { waitUntilReady } from "./readiness/wait.js";
 import { removeEndedRuns } from "./sweep.js";
 import type { PreviewLabels } from "./types.js";
 

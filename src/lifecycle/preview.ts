@@ -2,7 +2,7 @@ import type { AppSource, PreviewConfig } from "../config/types.js";
 import { PreviewError, type PreviewStep } from "../errors.js";
 import { httpAnswer } from "../http.js";
 import type { Logger } from "../log.js";
-import { openTunnel } from "../tunnel/index.js";
+import { openTunnel } from "../tunnel/open.js";
 import type { Tunnel, TunnelMetadata, TunnelOpener } from "../tunnel/types.js";
 import { CleanupStack } from "./cleanup.js";
 import { EarlyTunnel } from "./early-tunnel.js";

@@ -1,13 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { commentReporter } from "../../src/action/reporters/comment.js";
 import type { PreviewState } from "../../src/config/types.js";
-import {
-  createOctokit,
-  type Octokit,
-  parseMarker,
-  renderSummary,
-  StickyComment,
-} from "../../src/github/index.js";
+import { StickyComment } from "../../src/github/comment.js";
+import { parseMarker } from "../../src/github/marker.js";
+import { createOctokit, type Octokit } from "../../src/github/octokit.js";
+import { renderSummary } from "../../src/github/summary.js";
 import type { RunContext } from "../../src/github/types.js";
 import type { StateReport } from "../../src/lifecycle/types.js";
 import type { Logger } from "../../src/log.js";

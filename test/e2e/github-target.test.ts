@@ -2,14 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  createOctokit,
-  type Octokit,
-  pullRequestState,
-  readRunContext,
-  resolveTarget,
-  type TargetConfig,
-} from "../../src/github/index.js";
+import { createOctokit, type Octokit } from "../../src/github/octokit.js";
+import { pullRequestState, resolveTarget, type TargetConfig } from "../../src/github/pull-request.js";
+import { readRunContext } from "../../src/github/run-context.js";
 import { silentLogger } from "../../src/log.js";
 import { type GitHubEmulator, startGitHubEmulator } from "../support/github-emulator/index.js";
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/config/index.js";
+import { parseConfig } from "../../src/config/parse.js";
 import { dockerRuntime } from "../../src/docker/runtime.js";
 import { runPreview } from "../../src/lifecycle/preview.js";
 import type { PreviewEvent } from "../../src/lifecycle/types.js";

@@ -1,7 +1,8 @@
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
-import { logPatternStrategy, waitUntilReady } from "../../src/docker/readiness/index.js";
+import { logPatternStrategy } from "../../src/docker/readiness/log-pattern.js";
 import type { ReadinessContext, ReadinessStrategy } from "../../src/docker/readiness/types.js";
+import { waitUntilReady } from "../../src/docker/readiness/wait.js";
 import { PreviewError } from "../../src/errors.js";
 import type { ContainerExit } from "../../src/lifecycle/types.js";
 

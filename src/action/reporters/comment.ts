@@ -1,5 +1,5 @@
 import type { PreviewState } from "../../config/types.js";
-import type { FinalWriteBudget, StickyComment } from "../../github/index.js";
+import type { FinalWriteBudget, StickyComment } from "../../github/comment.js";
 import { FINAL_STATES, type PreviewEvent, type Reporter } from "../../lifecycle/types.js";
 import type { Logger } from "../../log.js";
 

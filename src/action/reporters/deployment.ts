@@ -1,4 +1,4 @@
-import type { PreviewDeployment } from "../../github/index.js";
+import type { PreviewDeployment } from "../../github/deployment.js";
 import type { PreviewEvent, Reporter } from "../../lifecycle/types.js";
 import { FINAL_STATES } from "../../lifecycle/types.js";
 

@@ -1,5 +1,5 @@
 import * as core from "@actions/core";
-import { renderSummary } from "../../github/index.js";
+import { renderSummary } from "../../github/summary.js";
 import type { RunContext } from "../../github/types.js";
 import type { PreviewEvent, Reporter } from "../../lifecycle/types.js";
 import { FINAL_STATES } from "../../lifecycle/types.js";

@@ -10,14 +10,6 @@ import { type ContainerFacts, type ReadinessPlan, readinessPlan } from "./framew
 import { httpStrategy } from "./http.js";
 import type { ReadinessContext, ReadinessStrategy } from "./types.js";
 
-export { announcedListen, diagnoseListen, parseProcNetTcp } from "./diagnose.js";
-export { dockerHealthStrategy } from "./docker-health.js";
-export { readinessPlan } from "./framework.js";
-export { httpStrategy } from "./http.js";
-export { FRAMEWORK_READY_LINES, logPatternStrategy } from "./log-pattern.js";
-export { tcpStrategy } from "./tcp.js";
-export type { ReadinessContext, ReadinessStrategy } from "./types.js";
-
 /** Log lines attached to a readiness failure. */
 const FAILURE_LOG_LINES = 50;
 /** How often the log says what is awaited and for how long already. */

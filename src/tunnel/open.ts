@@ -3,11 +3,6 @@ import { PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { LINK_UP, type Tunnel, type TunnelMetadata } from "./types.js";
 
-export { checkLink } from "./link-check.js";
-export { explainNgrokError } from "./ngrok-errors.js";
-export type { Tunnel, TunnelMetadata } from "./types.js";
-export { verifyTunnel } from "./verify.js";
-
 export interface OpenTunnelOptions {
   /** How long the agent session may stay disconnected before the tunnel counts as lost (default 30 s). */
   watchdogMs?: number;
