@@ -1,10 +1,14 @@
 import type { Protection } from "../config/types.js";
 import { PreviewError } from "../errors.js";
+import { httpAnswer } from "../http.js";
 import { abortable, sleep } from "./sleep.js";
 import { classifyAnswer, ngrokCodeOf, publicUrlHeaders, visitorPlanError } from "./verify-classify.js";
 
 const RETRY_EVERY_MS = 500;
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Only error pages are read (ngrok prints its code there); an app's page may be large. */
+const ERROR_PAGE_BYTES = 65_536;
+const NEVER = new AbortController().signal;
 
 /**
  * GET the public URL until our endpoint answers (see classifyAnswer), so the link is known to work before
@@ -24,54 +28,26 @@ export async function verifyTunnel(
   for (;;) {
     abortable(opts.signal, "verify");
     const left = started + timeoutMs - Date.now();
-    try {
-      const answer = await getOnce(
-        url,
-        headers,
-        Math.max(1, Math.min(REQUEST_TIMEOUT_MS, left)),
-        opts.signal,
-      );
-      const kind = classifyAnswer(answer.status, answer.ngrokCode, protection);
+    const timeout = Math.max(1, Math.min(REQUEST_TIMEOUT_MS, left));
+    const answer = await httpAnswer(new URL(url), timeout, opts.signal ?? NEVER, headers, ERROR_PAGE_BYTES);
+    abortable(opts.signal, "verify");
+    if ("status" in answer) {
+      const header = answer.headers["ngrok-error-code"];
+      const ngrokCode = ngrokCodeOf(typeof header === "string" ? header : null, answer.body ?? "");
+      const kind = classifyAnswer(answer.status, ngrokCode, protection);
       if (kind === "ours") return { status: answer.status, ms: Date.now() - started };
       if (kind === "final") {
         throw new PreviewError(
           "verify",
-          `The public URL ${url} answers with ngrok's error page instead of the app: ${visitorPlanError(answer.ngrokCode!)}`,
-          { code: `ERR_NGROK_${answer.ngrokCode}` },
+          `The public URL ${url} answers with ngrok's error page instead of the app: ${visitorPlanError(ngrokCode!)}`,
+          { code: `ERR_NGROK_${ngrokCode}` },
         );
       }
-      last = `HTTP ${answer.status}${answer.ngrokCode === undefined ? "" : ` ERR_NGROK_${answer.ngrokCode}`}`;
-    } catch (err) {
-      if (err instanceof PreviewError) throw err;
-      abortable(opts.signal, "verify");
-      last = describeFetchError(err);
-    }
+      last = `HTTP ${answer.status}${ngrokCode === undefined ? "" : ` ERR_NGROK_${ngrokCode}`}`;
+    } else last = answer.silent ? "timed out" : answer.error;
     if (Date.now() + RETRY_EVERY_MS >= started + timeoutMs) throw notAnswering(url, timeoutMs, last);
     await sleep(RETRY_EVERY_MS, opts.signal);
   }
-}
-
-async function getOnce(
-  url: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<{ status: number; ngrokCode?: number }> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const res = await fetch(url, {
-    headers,
-    redirect: "manual",
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-  });
-  // Only error pages are read (ngrok prints its code there); an app's page may be large.
-  const body = res.status >= 400 ? (await res.text()).slice(0, 65_536) : "";
-  if (res.status < 400) await res.body?.cancel();
-  return { status: res.status, ngrokCode: ngrokCodeOf(res.headers.get("ngrok-error-code"), body) };
-}
-
-function describeFetchError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
 }
 
 function notAnswering(url: string, timeoutMs: number, last: string): PreviewError {

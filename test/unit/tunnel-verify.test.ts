@@ -128,6 +128,16 @@ describe("verifyTunnel against a real HTTP server", () => {
     },
   );
 
+  test("an ngrok code only on the error page (no header) is read from the page", async () => {
+    const url = await serve((_req, res) => {
+      res
+        .writeHead(429, { "content-type": "text/html" })
+        .end(`<html>${"x".repeat(5000)} ERR_NGROK_727 </html>`);
+    });
+    const err = await verifyTunnel(url, open, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect((err as PreviewError).code).toBe("ERR_NGROK_727");
+  });
+
   test("nothing listening fails at step verify", async () => {
     const url = await serve((_req, res) => res.end());
     await new Promise((resolve) => server!.close(resolve));
