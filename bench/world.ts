@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import { commentReporter } from "../src/action/reporters/comment.js";
+import { commentReporter } from "../src/action/reporters.js";
 import { parseConfig } from "../src/config/parse.js";
 import type { Inputs, PreviewConfig } from "../src/config/types.js";
 import { dockerRuntime } from "../src/docker/runtime.js";

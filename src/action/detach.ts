@@ -6,8 +6,8 @@ import * as core from "@actions/core";
 import type { PreviewConfig } from "../config/types.js";
 import type { RunContext } from "../github/types.js";
 import { type EventLine, followUntilLive } from "../lifecycle/events-file.js";
-import { setOutputs, writeSummary } from "./reporters/outputs.js";
-import { saveState } from "./state.js";
+import { setOutputs, writeSummary } from "./reporters.js";
+import { saveState } from "./toolkit.js";
 
 /**
  * `wait: false`: the preview is held by a detached process started from the same bundle, so this step can

@@ -11,9 +11,8 @@ import { renderSummary } from "../github/summary.js";
 import { type EventLine, readEventsFile } from "../lifecycle/events-file.js";
 import { cleanupPatienceMs } from "../lifecycle/poll.js";
 import { type EnginePatience, FINAL_STATES } from "../lifecycle/types.js";
-import { actionsLogger } from "./logger.js";
 import { type ActionSetup, FINAL_WRITE_BUDGET_MS, setupAction } from "./setup.js";
-import { readState } from "./state.js";
+import { actionsLogger, readState } from "./toolkit.js";
 
 /** How long the holder gets to clean up after SIGTERM before SIGKILL (the post step has no hard limit). */
 const HOLDER_GRACE_MS = 15_000;

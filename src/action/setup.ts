@@ -1,7 +1,6 @@
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
-import { readActionInputs } from "../config/inputs.js";
-import { ConfigErrors, parseConfig } from "../config/parse.js";
+import { ConfigErrors, parseConfig, readActionInputs } from "../config/parse.js";
 import type { PreviewConfig, PreviewState } from "../config/types.js";
 import { CacheUnavailable } from "../docker/cache-dirs.js";
 import { type DockerRuntimeOptions, dockerRuntime } from "../docker/runtime.js";
@@ -9,19 +8,15 @@ import type { PreviewLabels } from "../docker/types.js";
 import { StickyComment } from "../github/comment.js";
 import { PreviewDeployment, previewEnvironment } from "../github/deployment.js";
 import { createOctokit, type Octokit } from "../github/octokit.js";
-import { pullRequestState, resolveTarget } from "../github/pull-request.js";
-import { readRunContext } from "../github/run-context.js";
+import { pullRequestState, readRunContext, resolveTarget } from "../github/pull-request.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";
 import type { Reporter } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
 import { isForkPullRequest, readPullComment } from "./context.js";
-import { actionsLogger } from "./logger.js";
-import { maskSecretInputs } from "./mask.js";
-import { commentReporter } from "./reporters/comment.js";
-import { deploymentReporter } from "./reporters/deployment.js";
-import { logReporter } from "./reporters/log.js";
+import { commentReporter, deploymentReporter, logReporter } from "./reporters.js";
+import { actionsLogger, maskSecretInputs } from "./toolkit.js";
 
 export type ActionSetup =
   | { kind: "invalid"; message: string }

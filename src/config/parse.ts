@@ -1,3 +1,4 @@
+import * as core from "@actions/core";
 import { cacheDirProblem } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
 import * as image from "./check/image.js";
@@ -8,7 +9,6 @@ import * as protect from "./check/protection.js";
 import * as res from "./check/resources.js";
 import * as scalar from "./check/scalars.js";
 import { buildTrafficPolicy } from "./policy.js";
-import { collectSecrets } from "./secrets.js";
 import type {
   AppSource,
   CacheDirsConfig,
@@ -18,6 +18,7 @@ import type {
   Protection,
   TunnelConfig,
 } from "./types.js";
+import { INPUT_NAMES } from "./types.js";
 
 /** Every bad input at once, so one run shows the user everything to fix. */
 export class ConfigErrors extends Error {
@@ -272,4 +273,42 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** The action's inputs as the runner passes them (INPUT_<NAME> env, defaults already filled in). */
+export function readActionInputs(): Inputs {
+  const inputs: Inputs = {};
+  for (const name of INPUT_NAMES) {
+    // Multi-line inputs (env, build-args, traffic-policy) keep their inner lines; getInput only trims the ends.
+    inputs[name] = core.getInput(name);
+  }
+  return inputs;
+}
+
+/**
+ * Env values shorter than this are not treated as secrets: masking "1" or "true" would turn every such
+ * string in the log into "***". Real secrets are longer.
+ */
+export const MIN_ENV_SECRET_LENGTH = 4;
+
+/** Every value that must never be printed: tokens, passwords, and container env values. */
+export function collectSecrets(inputs: Inputs, env: Record<string, string>): string[] {
+  const out = new Set<string>();
+  for (const name of [
+    "ngrok-authtoken",
+    "registry-password",
+    "github-token",
+    "oauth-client-secret",
+  ] as const) {
+    const v = inputs[name]?.trim();
+    if (v) out.add(v);
+  }
+  const basic = inputs["basic-auth"]?.trim();
+  if (basic) {
+    out.add(basic);
+    const password = basic.slice(basic.indexOf(":") + 1);
+    if (password) out.add(password);
+  }
+  for (const v of Object.values(env)) if (v.length >= MIN_ENV_SECRET_LENGTH) out.add(v);
+  return [...out];
 }

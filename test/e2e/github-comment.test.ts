@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { commentReporter } from "../../src/action/reporters/comment.js";
+import { commentReporter } from "../../src/action/reporters.js";
 import type { PreviewState } from "../../src/config/types.js";
 import { StickyComment } from "../../src/github/comment.js";
 import { parseMarker } from "../../src/github/marker.js";

@@ -3,8 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createOctokit, type Octokit } from "../../src/github/octokit.js";
-import { pullRequestState, resolveTarget, type TargetConfig } from "../../src/github/pull-request.js";
-import { readRunContext } from "../../src/github/run-context.js";
+import {
+  pullRequestState,
+  readRunContext,
+  resolveTarget,
+  type TargetConfig,
+} from "../../src/github/pull-request.js";
 import { silentLogger } from "../../src/log.js";
 import { type GitHubEmulator, startGitHubEmulator } from "../support/github-emulator/index.js";
 

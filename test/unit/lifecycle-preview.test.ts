@@ -14,8 +14,8 @@ import type {
   Runtime,
 } from "../../src/lifecycle/types.js";
 import type { Logger } from "../../src/log.js";
-import { lostNotifier } from "../../src/tunnel/lost.js";
 import type { LinkState, Tunnel } from "../../src/tunnel/types.js";
+import { lostNotifier } from "../../src/tunnel/watchdog.js";
 
 /*
  * The lifecycle against an in-memory Runtime and Tunnel (our own interfaces): every branch, decided by the

@@ -2,8 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterEach, describe, expect, test } from "vitest";
 import type { Protection } from "../../src/config/types.js";
 import { PreviewError } from "../../src/errors.js";
-import { verifyTunnel } from "../../src/tunnel/verify.js";
-import { classifyAnswer, ngrokCodeOf } from "../../src/tunnel/verify-classify.js";
+import { classifyAnswer, ngrokCodeOf, verifyTunnel } from "../../src/tunnel/verify.js";
 
 const open: Protection = { allowCidrs: [] };
 const cidrs: Protection = { allowCidrs: ["10.0.0.0/8"] };
