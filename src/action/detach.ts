@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "@actions/core";
 import type { PreviewConfig } from "../config/types.js";
-import type { RunContext } from "../github/types.js";
+import type { RunContext } from "../github/pull-request.js";
 import { type EventLine, followUntilLive } from "../lifecycle/events-file.js";
 import { setOutputs, writeSummary } from "./reporters.js";
 import { saveState } from "./toolkit.js";

@@ -2,8 +2,8 @@ import * as core from "@actions/core";
 import type { PreviewState } from "../config/types.js";
 import type { FinalWriteBudget, StickyComment } from "../github/comment.js";
 import type { PreviewDeployment } from "../github/deployment.js";
+import type { RunContext } from "../github/pull-request.js";
 import { renderSummary } from "../github/summary.js";
-import type { RunContext } from "../github/types.js";
 import { FINAL_STATES, type PreviewEvent, type Reporter } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
 

@@ -6,7 +6,7 @@ import * as list from "./check/lists.js";
 import * as net from "./check/network.js";
 import * as paths from "./check/paths.js";
 import * as protect from "./check/protection.js";
-import * as res from "./check/resources.js";
+import * as res from "./check/scalars.js";
 import * as scalar from "./check/scalars.js";
 import { buildTrafficPolicy } from "./policy.js";
 import type {

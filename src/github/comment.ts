@@ -11,8 +11,8 @@ import {
   parseMarker,
 } from "./marker.js";
 import type { Octokit } from "./octokit.js";
+import type { RunContext } from "./pull-request.js";
 import { render } from "./render.js";
-import type { RunContext } from "./types.js";
 
 export interface StickyCommentOptions {
   readonly qrCode: boolean;

@@ -2,7 +2,7 @@ import type { PreviewState } from "../config/types.js";
 import type { Logger } from "../log.js";
 import { explainGitHubError } from "./errors.js";
 import type { Octokit } from "./octokit.js";
-import type { RunContext } from "./types.js";
+import type { RunContext } from "./pull-request.js";
 
 export interface PreviewDeploymentOptions {
   /** One environment per PR and preview name (see `previewEnvironment`). */

@@ -3,7 +3,6 @@ import { PreviewError } from "../errors.js";
 import { explainGitHubError } from "./errors.js";
 import { inlineCode } from "./format.js";
 import type { Octokit } from "./octokit.js";
-import type { PullRequestInfo, RunContext } from "./types.js";
 
 /** Which PR a run previews: a PR, a reason to skip quietly (exit 0), a refusal (fail), or none (summary only). */
 export interface PreviewTarget {
@@ -226,4 +225,26 @@ export function readRunContext(env: NodeJS.ProcessEnv): RunContext {
     sha: env.GITHUB_SHA ?? "",
     eventName: env.GITHUB_EVENT_NAME ?? "",
   };
+}
+
+/** Facts about the GitHub run that every reporter needs. */
+export interface RunContext {
+  readonly owner: string;
+  readonly repo: string;
+  /** `RUN_ID.RUN_ATTEMPT`, as written into the comment marker. */
+  readonly runId: string;
+  readonly runUrl: string;
+  /** The commit reports name: the PR's head commit once the PR is known, else GITHUB_SHA. */
+  readonly sha: string;
+  readonly eventName: string;
+}
+
+/** The pull request a preview reports to. */
+export interface PullRequestInfo {
+  readonly number: number;
+  readonly headSha: string;
+  readonly headRef: string;
+  readonly isFork: boolean;
+  readonly labels: readonly string[];
+  readonly state: "open" | "closed";
 }

@@ -3,7 +3,7 @@ import type { StateDetails, StateReport } from "../lifecycle/types.js";
 import { secretScrubber, truncate } from "../scrub.js";
 import { fenced, humanDuration, inlineCode, relativeTime, shortSha, utcTime } from "./format.js";
 import { formatMarker } from "./marker.js";
-import type { RunContext } from "./types.js";
+import type { RunContext } from "./pull-request.js";
 
 export interface RenderContext {
   readonly name: string;

@@ -4,8 +4,8 @@ import type { PreviewState } from "../../src/config/types.js";
 import { StickyComment } from "../../src/github/comment.js";
 import { parseMarker } from "../../src/github/marker.js";
 import { createOctokit, type Octokit } from "../../src/github/octokit.js";
+import type { RunContext } from "../../src/github/pull-request.js";
 import { renderSummary } from "../../src/github/summary.js";
-import type { RunContext } from "../../src/github/types.js";
 import type { StateReport } from "../../src/lifecycle/types.js";
 import type { Logger } from "../../src/log.js";
 import {

@@ -5,8 +5,7 @@ import { type Logger, silentLogger } from "../../log.js";
 import { describeExit } from "../exit.js";
 import type { AppContainer } from "../types.js";
 import { watchListen } from "./diagnose.js";
-import { dockerHealthStrategy } from "./docker-health.js";
-import { type ContainerFacts, type ReadinessPlan, readinessPlan } from "./framework.js";
+import { type ContainerFacts, dockerHealthStrategy, type ReadinessPlan, readinessPlan } from "./framework.js";
 import { httpStrategy } from "./http.js";
 import type { ReadinessContext, ReadinessStrategy } from "./types.js";
 
