@@ -60,18 +60,8 @@ export async function setupAction(
    */
   final: { stop?: AbortSignal; untilMs?: number } = {},
 ): Promise<ActionSetup> {
-  const inputs = readActionInputs();
-  maskSecretInputs(inputs);
-  let config: PreviewConfig;
-  try {
-    config = parseConfig(inputs, {
-      workspace: env.GITHUB_WORKSPACE || process.cwd(),
-      forkPullRequest: isForkPullRequest(env),
-    });
-  } catch (err) {
-    if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
-    throw err;
-  }
+  const config = readConfig(env);
+  if ("kind" in config) return config;
   // Said once, here, instead of every GitHub request failing with 401 "Bad credentials" later.
   if (config.github.token === "") return { kind: "invalid", message: EMPTY_TOKEN };
   const log = actionsLogger;
@@ -113,35 +103,19 @@ export async function setupAction(
   });
   const commentWriter = comment ? commentReporter(comment, log, finalBudget) : undefined;
   if (commentWriter) reporters.push(commentWriter);
-  let deployment: PreviewDeployment | undefined;
-  if (config.github.deployment) {
-    const environment = previewEnvironment(pr?.number, config.name);
-    const ref = pr?.headSha ?? run.sha;
-    deployment = new PreviewDeployment(octokit, run, {
-      environment,
-      ref,
-      log,
-      deploymentId: restored.deploymentId,
-    });
-    reporters.push(deploymentReporter(deployment));
-  }
+  const deployment = config.github.deployment
+    ? new PreviewDeployment(octokit, run, {
+        environment: previewEnvironment(pr?.number, config.name),
+        ref: pr?.headSha ?? run.sha,
+        log,
+        deploymentId: restored.deploymentId,
+      })
+    : undefined;
+  if (deployment) reporters.push(deploymentReporter(deployment));
   const deps = (signal: AbortSignal, extra: Reporter[]): PreviewDeps => ({
-    runtime:
-      config.source.kind === "share"
-        ? undefined
-        : dockerRuntime(config, { log, labels, ...actionsCache(config, env, log) }),
-    log,
+    ...previewDeps({ config, env, labels, run, pr, octokit, comment }),
     reporters: [...reporters, ...extra],
     signal,
-    metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
-    commit: pr?.headSha ?? run.sha,
-    pollIntervalMs: pollIntervalMs(env),
-    watchdogMs: tunnelWatchdogMs(env),
-    cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
-    prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
-    superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
-    request: comment ? () => comment.takeRequest() : undefined,
-    holdLimit: holdLimit(env),
   });
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
@@ -161,6 +135,51 @@ export async function setupAction(
     deployment,
     reporters,
     deps,
+  };
+}
+
+/** The inputs, masked before anything else runs, as one config; or every bad input, each named. */
+function readConfig(env: NodeJS.ProcessEnv): PreviewConfig | { kind: "invalid"; message: string } {
+  const inputs = readActionInputs();
+  maskSecretInputs(inputs);
+  try {
+    return parseConfig(inputs, {
+      workspace: env.GITHUB_WORKSPACE || process.cwd(),
+      forkPullRequest: isForkPullRequest(env),
+    });
+  } catch (err) {
+    if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
+    throw err;
+  }
+}
+
+/** What the lifecycle needs from this job besides its reporters and stop signal. */
+function previewDeps(job: {
+  config: PreviewConfig;
+  env: NodeJS.ProcessEnv;
+  labels: PreviewLabels;
+  run: RunContext;
+  pr: PullRequestInfo | undefined;
+  octokit: Octokit;
+  comment: StickyComment | undefined;
+}): Omit<PreviewDeps, "reporters" | "signal"> {
+  const { config, env, labels, run, pr, octokit, comment } = job;
+  const log = actionsLogger;
+  return {
+    runtime:
+      config.source.kind === "share"
+        ? undefined
+        : dockerRuntime(config, { log, labels, ...actionsCache(config, env, log) }),
+    log,
+    metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
+    commit: pr?.headSha ?? run.sha,
+    pollIntervalMs: pollIntervalMs(env),
+    watchdogMs: tunnelWatchdogMs(env),
+    cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
+    prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
+    superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
+    request: comment ? () => comment.takeRequest() : undefined,
+    holdLimit: holdLimit(env),
   };
 }
 
