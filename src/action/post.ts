@@ -5,12 +5,12 @@ import { dockerClient } from "../docker/client.js";
 import { isGone } from "../docker/docker-errors.js";
 import { stopAndRemove, whileEngineAway } from "../docker/remove.js";
 import { sweepContainers } from "../docker/sweep.js";
-import type { PreviewLabels } from "../docker/types.js";
+import type { EnginePatience, PreviewLabels } from "../docker/types.js";
 import { retryWhileTransient } from "../github/errors.js";
 import { renderSummary } from "../github/summary.js";
 import { type EventLine, readEventsFile } from "../lifecycle/events-file.js";
 import { cleanupPatienceMs } from "../lifecycle/poll.js";
-import { type EnginePatience, FINAL_STATES } from "../lifecycle/types.js";
+import { FINAL_STATES } from "../lifecycle/types.js";
 import { type ActionSetup, FINAL_WRITE_BUDGET_MS, setupAction } from "./setup.js";
 import { actionsLogger, readState } from "./toolkit.js";
 

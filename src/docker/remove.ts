@@ -1,8 +1,8 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../errors.js";
-import type { EnginePatience } from "../lifecycle/types.js";
 import { engineAway, engineMessage, isGone } from "./docker-errors.js";
 import { STOP_GRACE_SECONDS } from "./host-config.js";
+import type { EnginePatience } from "./types.js";
 
 /** Back-off between tries while the engine does not answer. */
 const RETRY_FIRST_MS = 250;

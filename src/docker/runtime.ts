@@ -55,7 +55,14 @@ export function dockerRuntime(config: PreviewConfig, opts: DockerRuntimeOptions)
         localUrl: app.localUrl,
         exited: app.exited,
         tail: (n) => app.tail(n),
-        remove: (patience) => app.remove(patience),
+        remove: (patienceMs) =>
+          app.remove({
+            patienceMs,
+            onWaiting: (problem) =>
+              log.warning(
+                `The Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1000)} s to remove container ${app.id.slice(0, 12)}.`,
+              ),
+          }),
         waitUntilReady: async (wait) => void (await waitUntilReady(docker, app, { ...wait, log })),
         keepStartup: () => cacheDirs.save(image),
       } satisfies RunningApp;

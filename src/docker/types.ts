@@ -1,5 +1,5 @@
 import type { AppSource, PreviewConfig } from "../config/types.js";
-import type { ContainerExit, EnginePatience } from "../lifecycle/types.js";
+import type { ContainerExit } from "../lifecycle/types.js";
 
 /** Labels put on everything we create, so an orphan can always be found and removed. */
 export interface PreviewLabels {
@@ -38,3 +38,10 @@ export interface AppContainer {
 export type RunOptions = Pick<PreviewConfig, "port" | "env" | "command" | "resources" | "name" | "secrets">;
 
 export type BuildSource = Exclude<AppSource, { kind: "share" }>;
+
+export interface EnginePatience {
+  /** How long to keep trying while the engine does not answer (0: one try). */
+  readonly patienceMs: number;
+  /** Said once, when the first try finds the engine gone (e.g. "trying again for up to 2m"). */
+  readonly onWaiting?: (problem: string) => void;
+}

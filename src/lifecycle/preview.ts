@@ -17,7 +17,6 @@ import {
 import { previewExpiry } from "./poll.js";
 import { waitForLocalApp } from "./share.js";
 import type {
-  EnginePatience,
   PreparedImage,
   PreviewEventName,
   Reporter,
@@ -150,7 +149,7 @@ async function prepareImage(
 async function startApp(run: PreviewRun, runtime: Runtime, image: PreparedImage): Promise<RunningApp> {
   const app = await run.timed("run", () => runtime.start(image));
   run.app = app;
-  run.cleanup.push("remove the container", () => app.remove(removalPatience(app.id, run.deps)));
+  run.cleanup.push("remove the container", () => app.remove(removalPatienceMs(run.deps)));
   run.deps.onResource?.("container", app.id);
   return app;
 }
@@ -433,17 +432,10 @@ function tunnelOf(config: PreviewConfig, deps: PreviewDeps): TunnelOpener {
  * Clean-up keeps trying while the runtime is away. Cancelled, the runner SIGKILLs us 10 s after SIGINT: a
  * few seconds, then the post step takes over with its own patience. Otherwise as long as the job allows us.
  */
-function removalPatience(id: string, deps: PreviewDeps): EnginePatience {
-  const patienceMs = deps.signal.aborted
+function removalPatienceMs(deps: PreviewDeps): number {
+  return deps.signal.aborted
     ? Math.min(CANCEL_PATIENCE_MS, deps.cleanupPatienceMs ?? CANCEL_PATIENCE_MS)
     : (deps.cleanupPatienceMs ?? CLEANUP_PATIENCE_MS);
-  return {
-    patienceMs,
-    onWaiting: (problem) =>
-      deps.log.warning(
-        `The Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1000)} s to remove container ${id.slice(0, 12)}.`,
-      ),
-  };
 }
 
 /**

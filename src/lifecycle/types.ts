@@ -81,13 +81,6 @@ export interface ContainerExit {
   readonly oomKilled?: boolean;
 }
 
-export interface EnginePatience {
-  /** How long to keep trying while the engine does not answer (0: one try). */
-  readonly patienceMs: number;
-  /** Said once, when the first try finds the engine gone (e.g. "trying again for up to 2m"). */
-  readonly onWaiting?: (problem: string) => void;
-}
-
 /**
  * Where the app runs: what the lifecycle asks of it. Docker is the one implementation (src/docker/runtime.ts);
  * another (Kubernetes: image pushed by digest, a Deployment and a port-forward) implements the same and the
@@ -120,6 +113,6 @@ export interface RunningApp {
   readonly exited: Promise<ContainerExit>;
   /** Its last `n` log lines, secrets scrubbed. */
   tail(n: number): Promise<string[]>;
-  /** Stops and removes it; safe to call twice; while the runtime does not answer, tries for `patience`. */
-  remove(patience?: EnginePatience): Promise<void>;
+  /** Stops and removes it; safe to call twice; while the runtime does not answer, keeps trying this long. */
+  remove(patienceMs: number): Promise<void>;
 }
