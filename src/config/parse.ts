@@ -1,10 +1,10 @@
 import * as core from "@actions/core";
-import { cacheDirProblem } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
 import * as image from "./check/image.js";
 import * as list from "./check/lists.js";
 import * as net from "./check/network.js";
 import * as paths from "./check/paths.js";
+import { cacheDirProblem } from "./check/paths.js";
 import * as protect from "./check/protection.js";
 import * as res from "./check/scalars.js";
 import * as scalar from "./check/scalars.js";

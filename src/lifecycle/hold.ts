@@ -1,5 +1,4 @@
-import type { MarkerRequest } from "../github/marker.js";
-import type { ContainerExit } from "./types.js";
+import type { ContainerExit, PreviewRequest } from "./types.js";
 
 export const PR_CLOSED = "the pull request was closed or merged";
 
@@ -33,7 +32,7 @@ export interface HoldWatch {
   /** Polled: true once a newer run owns the comment. */
   readonly superseded?: (signal: AbortSignal) => Promise<boolean>;
   /** After each `superseded` poll: a PR command's request that poll found in our own comment. */
-  readonly request?: () => MarkerRequest | undefined;
+  readonly request?: () => PreviewRequest | undefined;
   /**
    * Polled: does the public link still reach our endpoint? Down on two polls in a row and for at least
    * `linkGraceMs` (the time the session watchdog allows a reconnect) counts as a lost tunnel; `final`

@@ -116,3 +116,12 @@ export interface RunningApp {
   /** Stops and removes it; safe to call twice; while the runtime does not answer, keeps trying this long. */
   remove(patienceMs: number): Promise<void>;
 }
+
+/** A PR command's request to the live preview (`/preview stop`, `/preview extend`), read after each poll. */
+export interface PreviewRequest {
+  readonly kind: "stop" | "extend";
+  /** extend: by how much. */
+  readonly ms?: number;
+  /** The login of the person who asked. */
+  readonly by: string;
+}
