@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
-import { startContainer, waitUntilReady } from "../src/docker/index.js";
-import type { PreparedImage } from "../src/docker/types.js";
+import { startContainer } from "../src/docker/container.js";
+import { waitUntilReady } from "../src/docker/readiness/wait.js";
+import type { PreparedImage } from "../src/lifecycle/types.js";
 import { benchLabels, listenTime, startupSeconds } from "./app.js";
 import { benchLogger } from "./log.js";
 import { median, ms, spread, wallNow } from "./stats.js";

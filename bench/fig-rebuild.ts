@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import type { CacheConfig } from "../src/config/types.js";
-import { prepareImage } from "../src/docker/index.js";
+import { prepareImage } from "../src/docker/image.js";
 import type { PreviewLabels } from "../src/docker/types.js";
 import { busyboxContext } from "../test/support/docker.js";
 import { BENCH_RUN, benchLabels } from "./app.js";

@@ -1,5 +1,5 @@
 import type Docker from "dockerode";
-import { runPreview } from "../src/preview.js";
+import { runPreview } from "../src/lifecycle/preview.js";
 import { BENCH_LABEL } from "./app.js";
 import { median, ms, spread } from "./stats.js";
 import type { FigureResult } from "./table.js";

@@ -6,7 +6,7 @@
  */
 import { cpus } from "node:os";
 import type Docker from "dockerode";
-import { dockerClient } from "../src/docker/index.js";
+import { dockerClient } from "../src/docker/client.js";
 import { buildListeningApp, removeBenchObjects } from "./app.js";
 import { coldStart } from "./fig-cold-start.js";
 import { toolOverhead } from "./fig-overhead.js";

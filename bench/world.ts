@@ -1,10 +1,12 @@
 import type Docker from "dockerode";
-import { commentReporter } from "../src/action/reporters/comment.js";
-import { parseConfig } from "../src/config/index.js";
+import { commentReporter } from "../src/action/reporters.js";
+import { parseConfig } from "../src/config/parse.js";
 import type { Inputs, PreviewConfig } from "../src/config/types.js";
-import { createOctokit, type Octokit, StickyComment } from "../src/github/index.js";
-import type { Reporter } from "../src/lifecycle/reporter.js";
-import type { PreviewDeps } from "../src/preview.js";
+import { dockerRuntime } from "../src/docker/runtime.js";
+import { StickyComment } from "../src/github/comment.js";
+import { createOctokit, type Octokit } from "../src/github/octokit.js";
+import type { PreviewDeps } from "../src/lifecycle/preview.js";
+import type { Reporter } from "../src/lifecycle/types.js";
 import type { GitHubEmulator, RecordedRequest } from "../test/support/github-emulator/index.js";
 import { startGitHubEmulator } from "../test/support/github-emulator/index.js";
 import { type NgrokEdge, startNgrokEdge } from "../test/support/ngrok-edge/index.js";
@@ -92,11 +94,10 @@ export class PreviewWorld {
       (r): r is Reporter => r !== undefined,
     );
     return {
-      docker,
+      runtime: dockerRuntime(config, { docker, log: this.log, labels: benchLabels(config.name) }),
       log: this.log,
       reporters,
       signal,
-      labels: benchLabels(config.name),
       metadata: { repo: `${run.owner}/${run.repo}`, pr: PR, run: `${BENCH_RUN}-${runId}`, name: config.name },
       commit: HEAD_SHA,
       pollIntervalMs: 60_000,

@@ -2,7 +2,12 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 
 export type HttpAnswer =
-  | { readonly status: number; readonly headers: Readonly<Record<string, string | string[] | undefined>> }
+  | {
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+      /** An error page's first bytes, when asked for (`errorBodyBytes`). */
+      readonly body?: string;
+    }
   | { readonly silent: true }
   | { readonly silent?: false; readonly error: string };
 
@@ -21,6 +26,8 @@ export function httpAnswer(
   timeoutMs: number,
   signal: AbortSignal,
   headers: Record<string, string> = { "user-agent": "ml-preview" },
+  /** For a status of 400 or more, read this much of the body into the answer (ngrok prints its code there). */
+  errorBodyBytes = 0,
 ): Promise<HttpAnswer> {
   return new Promise((resolve) => {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
@@ -30,7 +37,20 @@ export function httpAnswer(
       resolve({ silent: true });
     });
     req.once("response", (res) => {
-      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      const status = res.statusCode ?? 0;
+      if (errorBodyBytes > 0 && status >= 400) {
+        let body = "";
+        const done = () => {
+          resolve({ status, headers: res.headers, body: body.slice(0, errorBodyBytes) });
+          req.destroy();
+        };
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          if (body.length < errorBodyBytes) body += chunk;
+        });
+        res.once("end", done);
+        res.once("close", done);
+      } else resolve({ status, headers: res.headers });
       // Read a short body to its end so the connection closes with a FIN, not a reset: through a tunnel a
       // visitor's reset races the agent's own close of its upstream socket, which then sits in CLOSE-WAIT.
       // A body that goes on (a stream, a big page) is cut after a moment all the same.

@@ -2,15 +2,24 @@
  * ml-preview's library API: the same lifecycle the Action and the CLI run, callable from code.
  *
  *   const config = parseConfig({ context: "examples/dash-tips", tunnel: "none" }, { workspace: process.cwd() });
- *   await runPreview(config, { docker: dockerClient(), log: silentLogger, reporters: [], signal, ... });
+ *   const runtime = dockerRuntime(config, { log: silentLogger, labels });
+ *   await runPreview(config, { runtime, log: silentLogger, reporters: [], signal, ... });
  */
 export { ConfigErrors, parseConfig } from "./config/parse.js";
 export type * from "./config/types.js";
 export { dockerClient } from "./docker/client.js";
+export { type DockerRuntimeOptions, dockerRuntime } from "./docker/runtime.js";
 export { ConfigError, PreviewError } from "./errors.js";
-export type { PreviewEvent, PreviewEventName, Reporter } from "./lifecycle/reporter.js";
+export { type PreviewDeps, type PreviewResult, runPreview } from "./lifecycle/preview.js";
+export type {
+  PreviewEvent,
+  PreviewEventName,
+  Reporter,
+  RunningApp,
+  Runtime,
+  StateDetails,
+} from "./lifecycle/types.js";
 export { type Logger, silentLogger } from "./log.js";
-export { type PreviewDeps, type PreviewResult, runPreview } from "./preview.js";
 
 /**
  * The entry files in dist/ (main.js, post.js, cli.js, holder.js, sweep.js) call these. Each loads only what it needs

@@ -1,6 +1,5 @@
 import * as core from "@actions/core";
 import { humanDuration, inlineCode } from "../github/format.js";
-import { scrubSecrets } from "../github/index.js";
 import {
   COMMAND_USAGE,
   CommandAnswers,
@@ -9,6 +8,7 @@ import {
   type PreviewCommand,
   parseCommand,
 } from "../github/pr-command.js";
+import { scrubSecrets } from "../scrub.js";
 import { type PullComment, readPullComment } from "./context.js";
 import type { ActionSetup } from "./setup.js";
 

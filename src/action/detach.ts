@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as core from "@actions/core";
 import type { PreviewConfig } from "../config/types.js";
-import type { RunContext } from "../github/types.js";
+import type { RunContext } from "../github/pull-request.js";
 import { type EventLine, followUntilLive } from "../lifecycle/events-file.js";
-import { setOutputs, writeSummary } from "./reporters/outputs.js";
-import { saveState } from "./state.js";
+import { setOutputs, writeSummary } from "./reporters.js";
+import { saveState } from "./toolkit.js";
 
 /**
  * `wait: false`: the preview is held by a detached process started from the same bundle, so this step can

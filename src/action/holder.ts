@@ -1,6 +1,6 @@
 import { eventsFileReporter } from "../lifecycle/events-file.js";
-import type { Reporter } from "../lifecycle/reporter.js";
-import { runPreview } from "../preview.js";
+import { runPreview } from "../lifecycle/preview.js";
+import type { Reporter } from "../lifecycle/types.js";
 import { setupAction } from "./setup.js";
 
 /** How long the step's return waits for the live comment: a slow GitHub must not hold the job's next steps. */

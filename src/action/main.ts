@@ -1,12 +1,12 @@
 import * as core from "@actions/core";
-import { renderSummary } from "../github/index.js";
-import type { PreviewEvent, Reporter } from "../lifecycle/reporter.js";
-import { runPreview } from "../preview.js";
+import { renderSummary } from "../github/summary.js";
+import { runPreview } from "../lifecycle/preview.js";
+import type { PreviewEvent, Reporter } from "../lifecycle/types.js";
 import { answerCommand, readCommand } from "./command.js";
 import { startDetached } from "./detach.js";
-import { outputsReporter } from "./reporters/outputs.js";
+import { outputsReporter } from "./reporters.js";
 import { type ActionSetup, setupAction, stopOnSignals } from "./setup.js";
-import { saveState } from "./state.js";
+import { saveState } from "./toolkit.js";
 
 /** The action's main step: validate, then hold the preview here (wait: true) or in a detached holder. */
 export async function actionMain(): Promise<void> {

@@ -6,13 +6,13 @@ import { isGone } from "../docker/docker-errors.js";
 import { stopAndRemove, whileEngineAway } from "../docker/remove.js";
 import { sweepContainers } from "../docker/sweep.js";
 import type { EnginePatience, PreviewLabels } from "../docker/types.js";
-import { renderSummary, retryWhileTransient } from "../github/index.js";
+import { retryWhileTransient } from "../github/errors.js";
+import { renderSummary } from "../github/summary.js";
 import { type EventLine, readEventsFile } from "../lifecycle/events-file.js";
 import { cleanupPatienceMs } from "../lifecycle/poll.js";
-import { FINAL_STATES } from "../lifecycle/reporter.js";
-import { actionsLogger } from "./logger.js";
-import { FINAL_WRITE_BUDGET_MS, setupAction } from "./setup.js";
-import { readState } from "./state.js";
+import { FINAL_STATES } from "../lifecycle/types.js";
+import { type ActionSetup, FINAL_WRITE_BUDGET_MS, setupAction } from "./setup.js";
+import { actionsLogger, readState } from "./toolkit.js";
 
 /** How long the holder gets to clean up after SIGTERM before SIGKILL (the post step has no hard limit). */
 const HOLDER_GRACE_MS = 15_000;
@@ -33,9 +33,11 @@ export async function actionPost(): Promise<void> {
   const holderEvents = eventsFile ? readEventsFile(eventsFile) : [];
   if (eventsFile) cleanHolderFiles(eventsFile);
   const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event as never));
+  let made: Promise<ActionSetup> | undefined;
+  const setup = () => (made ??= postSetup(holderEvents));
 
   if (readState("finished") === "true" || last) {
-    if (last) await summarize(last); // wait: false: the step's summary said "live"; add how it ended
+    if (last) await summarize(last, await setup()); // wait: false: the step's summary said "live"; add how it ended
     const outcome = readState("outcome") || last?.event;
     const shows = readState("finished") === "true" ? readState("comment-shows") : last?.commentShows;
     const commentKnown = readState("comment") || holderEvents.some((e) => e.commentId);
@@ -44,7 +46,7 @@ export async function actionPost(): Promise<void> {
       await markEnded(
         outcome as PreviewState,
         "the preview ended; this final state could not be written at the time",
-        holderEvents,
+        setup,
       ).catch((err: Error) => core.warning(`ml-preview post: could not update the comment: ${err.message}`));
     }
     if (!leftovers.checked) return; // the warning said what is left; never "nothing was left behind"
@@ -63,7 +65,7 @@ export async function actionPost(): Promise<void> {
     }.`,
   );
   const reason = "the workflow run was cancelled or the step ended unexpectedly; the post step cleaned up";
-  await markEnded("stopped", reason, holderEvents).catch((err: Error) =>
+  await markEnded("stopped", reason, setup).catch((err: Error) =>
     core.warning(`ml-preview post: could not update the comment: ${err.message}`),
   );
 }
@@ -123,29 +125,40 @@ async function removeContainer(
 
 const shortIds = (ids: string[]) => ids.map((i) => i.slice(0, 12)).join(", ");
 
-/** Write a final state to the comment and deployment, unless a newer run owns the comment (checked first). */
-async function markEnded(state: PreviewState, reason: string, holderEvents: EventLine[] = []): Promise<void> {
+/**
+ * The post step's one setup (inputs, run, pull request, comment and deployment ids), made once and shared by
+ * the summary and the final comment write. GitHub may still be failing (the reason main could not write):
+ * it keeps trying within the final write budget.
+ */
+async function postSetup(holderEvents: EventLine[]): Promise<ActionSetup> {
   // A holder killed before it went live never had its ids saved by main: its events file has them.
   const fromHolder = (name: "commentId" | "deploymentId") => holderEvents.findLast((e) => e[name])?.[name];
   const id = (name: "comment" | "deployment") =>
     Number(readState(name)) || fromHolder(name === "comment" ? "commentId" : "deploymentId");
-  // GitHub may still be failing (the reason main could not write): the post step keeps trying too.
   const untilMs = Date.now() + FINAL_WRITE_BUDGET_MS;
   const restored = { commentId: id("comment"), deploymentId: id("deployment") };
-  const setup = await retryWhileTransient(() => setupAction(process.env, restored, { untilMs }), {
+  return retryWhileTransient(() => setupAction(process.env, restored, { untilMs }), {
     untilMs,
     log: actionsLogger,
     what: "reading the pull request to mark the preview ended",
   });
-  if (setup.kind !== "preview") return;
-  for (const r of setup.reporters) {
+}
+
+/** Write a final state to the comment and deployment, unless a newer run owns the comment (checked first). */
+async function markEnded(
+  state: PreviewState,
+  reason: string,
+  setup: () => Promise<ActionSetup>,
+): Promise<void> {
+  const made = await setup();
+  if (made.kind !== "preview") return;
+  for (const r of made.reporters) {
     if (r.name === "log") continue;
     await r.report({ event: state, details: { reason, at: new Date() } });
   }
 }
 
-async function summarize(last: EventLine): Promise<void> {
-  const setup = await setupAction();
+async function summarize(last: EventLine, setup: ActionSetup): Promise<void> {
   if (setup.kind !== "preview") return;
   const report = { state: last.event as never, details: last.details };
   await core.summary

@@ -1,31 +1,22 @@
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
-import { ConfigErrors, parseConfig, readActionInputs } from "../config/index.js";
+import { ConfigErrors, parseConfig, readActionInputs } from "../config/parse.js";
 import type { PreviewConfig, PreviewState } from "../config/types.js";
-import { dockerClient } from "../docker/client.js";
+import { CacheUnavailable } from "../docker/cache-dirs.js";
+import { type DockerRuntimeOptions, dockerRuntime } from "../docker/runtime.js";
 import type { PreviewLabels } from "../docker/types.js";
-import {
-  createOctokit,
-  type Octokit,
-  PreviewDeployment,
-  previewEnvironment,
-  pullRequestState,
-  readRunContext,
-  resolveTarget,
-  StickyComment,
-} from "../github/index.js";
-import type { PullRequestInfo, RunContext } from "../github/types.js";
-import { CacheUnavailable } from "../lifecycle/cache-dirs.js";
+import { StickyComment } from "../github/comment.js";
+import { PreviewDeployment, previewEnvironment } from "../github/deployment.js";
+import { createOctokit, type Octokit } from "../github/octokit.js";
+import type { PullRequestInfo, RunContext } from "../github/pull-request.js";
+import { pullRequestState, readRunContext, resolveTarget } from "../github/pull-request.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
-import type { Reporter } from "../lifecycle/reporter.js";
+import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";
+import type { Reporter } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
-import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../preview.js";
 import { isForkPullRequest, readPullComment } from "./context.js";
-import { actionsLogger } from "./logger.js";
-import { maskSecretInputs } from "./mask.js";
-import { commentReporter } from "./reporters/comment.js";
-import { deploymentReporter } from "./reporters/deployment.js";
-import { logReporter } from "./reporters/log.js";
+import { commentReporter, deploymentReporter, logReporter } from "./reporters.js";
+import { actionsLogger, maskSecretInputs } from "./toolkit.js";
 
 export type ActionSetup =
   | { kind: "invalid"; message: string }
@@ -69,18 +60,8 @@ export async function setupAction(
    */
   final: { stop?: AbortSignal; untilMs?: number } = {},
 ): Promise<ActionSetup> {
-  const inputs = readActionInputs();
-  maskSecretInputs(inputs);
-  let config: PreviewConfig;
-  try {
-    config = parseConfig(inputs, {
-      workspace: env.GITHUB_WORKSPACE || process.cwd(),
-      forkPullRequest: isForkPullRequest(env),
-    });
-  } catch (err) {
-    if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
-    throw err;
-  }
+  const config = readConfig(env);
+  if ("kind" in config) return config;
   // Said once, here, instead of every GitHub request failing with 401 "Bad credentials" later.
   if (config.github.token === "") return { kind: "invalid", message: EMPTY_TOKEN };
   const log = actionsLogger;
@@ -122,34 +103,19 @@ export async function setupAction(
   });
   const commentWriter = comment ? commentReporter(comment, log, finalBudget) : undefined;
   if (commentWriter) reporters.push(commentWriter);
-  let deployment: PreviewDeployment | undefined;
-  if (config.github.deployment) {
-    const environment = previewEnvironment(pr?.number, config.name);
-    const ref = pr?.headSha ?? run.sha;
-    deployment = new PreviewDeployment(octokit, run, {
-      environment,
-      ref,
-      log,
-      deploymentId: restored.deploymentId,
-    });
-    reporters.push(deploymentReporter(deployment));
-  }
+  const deployment = config.github.deployment
+    ? new PreviewDeployment(octokit, run, {
+        environment: previewEnvironment(pr?.number, config.name),
+        ref: pr?.headSha ?? run.sha,
+        log,
+        deploymentId: restored.deploymentId,
+      })
+    : undefined;
+  if (deployment) reporters.push(deploymentReporter(deployment));
   const deps = (signal: AbortSignal, extra: Reporter[]): PreviewDeps => ({
-    docker: config.source.kind === "share" ? undefined : dockerClient(),
-    log,
+    ...previewDeps({ config, env, labels, run, pr, octokit, comment }),
     reporters: [...reporters, ...extra],
     signal,
-    labels,
-    metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
-    commit: pr?.headSha ?? run.sha,
-    pollIntervalMs: pollIntervalMs(env),
-    watchdogMs: tunnelWatchdogMs(env),
-    cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
-    prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
-    superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
-    request: comment ? () => comment.takeRequest() : undefined,
-    holdLimit: holdLimit(env),
-    ...actionsCache(config, env, log),
   });
   core.debug(
     `ml-preview: ${config.source.kind} preview "${config.name}" for ${pr ? `PR #${pr.number}` : "no PR"}`,
@@ -172,6 +138,51 @@ export async function setupAction(
   };
 }
 
+/** The inputs, masked before anything else runs, as one config; or every bad input, each named. */
+function readConfig(env: NodeJS.ProcessEnv): PreviewConfig | { kind: "invalid"; message: string } {
+  const inputs = readActionInputs();
+  maskSecretInputs(inputs);
+  try {
+    return parseConfig(inputs, {
+      workspace: env.GITHUB_WORKSPACE || process.cwd(),
+      forkPullRequest: isForkPullRequest(env),
+    });
+  } catch (err) {
+    if (err instanceof ConfigErrors) return { kind: "invalid", message: err.message };
+    throw err;
+  }
+}
+
+/** What the lifecycle needs from this job besides its reporters and stop signal. */
+function previewDeps(job: {
+  config: PreviewConfig;
+  env: NodeJS.ProcessEnv;
+  labels: PreviewLabels;
+  run: RunContext;
+  pr: PullRequestInfo | undefined;
+  octokit: Octokit;
+  comment: StickyComment | undefined;
+}): Omit<PreviewDeps, "reporters" | "signal"> {
+  const { config, env, labels, run, pr, octokit, comment } = job;
+  const log = actionsLogger;
+  return {
+    runtime:
+      config.source.kind === "share"
+        ? undefined
+        : dockerRuntime(config, { log, labels, ...actionsCache(config, env, log) }),
+    log,
+    metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
+    commit: pr?.headSha ?? run.sha,
+    pollIntervalMs: pollIntervalMs(env),
+    watchdogMs: tunnelWatchdogMs(env),
+    cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
+    prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
+    superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
+    request: comment ? () => comment.takeRequest() : undefined,
+    holdLimit: holdLimit(env),
+  };
+}
+
 /**
  * `cache-dirs` through the GitHub Actions cache (@actions/cache, the toolkit's own client), when the job has
  * the cache service (it always has on GitHub; some self-hosted setups do not, and then say so once).
@@ -180,7 +191,7 @@ function actionsCache(
   config: PreviewConfig,
   env: NodeJS.ProcessEnv,
   log: Logger,
-): Pick<PreviewDeps, "cacheStore" | "cacheBudgetBytes"> {
+): Pick<DockerRuntimeOptions, "cacheStore" | "cacheBudgetBytes"> {
   if (config.cacheDirs.paths.length === 0) return {};
   if (!cache.isFeatureAvailable()) {
     log.warning(

@@ -1,6 +1,9 @@
 import * as core from "@actions/core";
-import { createOctokit, explainGitHubError, readRunContext, sweepStaleComments } from "../github/index.js";
-import { actionsLogger } from "./logger.js";
+import { explainGitHubError } from "../github/errors.js";
+import { createOctokit } from "../github/octokit.js";
+import { readRunContext } from "../github/pull-request.js";
+import { sweepStaleComments } from "../github/sweep.js";
+import { actionsLogger } from "./toolkit.js";
 
 /**
  * The optional scheduled sweep (sweep/action.yml): preview comments of runs that ended without saying so

@@ -6,12 +6,13 @@ import * as scalar from "../config/check/scalars.js";
 import { CLI_MAX_DURATION, ConfigErrors, parseConfig } from "../config/parse.js";
 import type { PreviewConfig } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
+import { dockerRuntime } from "../docker/runtime.js";
 import { removeCacheVolumes } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
 import { eventsFileReporter, followUntilLive } from "../lifecycle/events-file.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
+import { runPreview } from "../lifecycle/preview.js";
 import type { Logger } from "../log.js";
-import { runPreview } from "../preview.js";
 import { asFlag, type CliArgs, cliWords, parseCliArgs, UsageError, usage } from "./args.js";
 import { tokenLookup } from "./ngrok-config.js";
 import {
@@ -119,14 +120,9 @@ function cliLogger(env: NodeJS.ProcessEnv, quiet: boolean): Logger {
 async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): Promise<number> {
   for (const w of warnings(args, config)) err(`warning: ${w}\n`);
   const dir = stateDir(env);
-  let docker: ReturnType<typeof dockerClient> | undefined;
-  try {
-    docker = config.source.kind === "share" ? undefined : dockerClient();
-  } catch (e) {
-    err(`ml-preview: ${(e as Error).message}\n`);
-    return 1;
-  }
-  await sweepDead(dir, docker ?? safeDocker()).catch(() => []);
+  // A DOCKER_HOST that cannot be used is reported by the preview, as the step that first needs the engine.
+  const docker = safeDocker();
+  await sweepDead(dir, docker).catch(() => []);
   const taken = listPreviews(dir).find((p) => p.name === config.name && p.state !== "dead");
   if (taken) {
     err(
@@ -160,17 +156,18 @@ async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): 
     ? jsonReporter((t) => process.stdout.write(t))
     : humanReporter((t) => process.stdout.write(t), err, term);
   try {
+    const log = cliLogger(env, args.json);
+    const labels = {
+      "ml-preview.repo": repo,
+      "ml-preview.pr": "none",
+      "ml-preview.run": runId,
+      "ml-preview.name": config.name,
+    };
     const result = await runPreview(config, {
-      docker,
-      log: cliLogger(env, args.json),
+      runtime: config.source.kind === "share" ? undefined : dockerRuntime(config, { docker, log, labels }),
+      log,
       reporters: [reporter, eventsFileReporter(record.events, () => ({}))],
       signal: controller.signal,
-      labels: {
-        "ml-preview.repo": repo,
-        "ml-preview.pr": "none",
-        "ml-preview.run": runId,
-        "ml-preview.name": config.name,
-      },
       metadata: { repo, run: runId, name: config.name },
       pollIntervalMs: pollIntervalMs(env),
       watchdogMs: tunnelWatchdogMs(env),

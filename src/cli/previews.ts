@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import { sweepContainers } from "../docker/sweep.js";
 import { type EventLine, readEventsFile } from "../lifecycle/events-file.js";
-import { FINAL_STATES } from "../lifecycle/reporter.js";
+import { FINAL_STATES } from "../lifecycle/types.js";
 
 /**
  * This machine's previews, as `ls` and `down` see them. Each CLI run (foreground or --detach) keeps a

@@ -1,5 +1,5 @@
 import QRCode from "qrcode";
-import type { PreviewEvent, Reporter } from "../lifecycle/reporter.js";
+import type { PreviewEvent, Reporter } from "../lifecycle/types.js";
 import { cliWords } from "./args.js";
 import type { PreviewRow } from "./previews.js";
 

@@ -1,14 +1,14 @@
-import { cacheDirProblem } from "../docker/volumes.js";
+import * as core from "@actions/core";
 import { ConfigError } from "../errors.js";
-import { buildTrafficPolicy } from "../tunnel/policy.js";
 import * as image from "./check/image.js";
 import * as list from "./check/lists.js";
 import * as net from "./check/network.js";
 import * as paths from "./check/paths.js";
+import { cacheDirProblem } from "./check/paths.js";
 import * as protect from "./check/protection.js";
-import * as res from "./check/resources.js";
+import * as res from "./check/scalars.js";
 import * as scalar from "./check/scalars.js";
-import { collectSecrets } from "./secrets.js";
+import { buildTrafficPolicy } from "./policy.js";
 import type {
   AppSource,
   CacheDirsConfig,
@@ -18,6 +18,7 @@ import type {
   Protection,
   TunnelConfig,
 } from "./types.js";
+import { INPUT_NAMES } from "./types.js";
 
 /** Every bad input at once, so one run shows the user everything to fix. */
 export class ConfigErrors extends Error {
@@ -52,62 +53,11 @@ const MAX_READY_TIMEOUT = { maxMs: 60 * 60_000, maxText: "1h" };
 
 /** Turn raw inputs into one validated, frozen PreviewConfig, or throw ConfigErrors naming every bad input. */
 export function parseConfig(inputs: Inputs, ctx: ParseContext): PreviewConfig {
-  const errors: ConfigError[] = [];
-  const get = (name: InputName) => (inputs[name] ?? "").trim();
-  const has = (name: InputName) => get(name) !== "";
-  function check<T>(fn: () => T): T | undefined {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof ConfigError) errors.push(err);
-      else throw err;
-      return undefined;
-    }
-  }
-  const opt = <T>(name: InputName, fn: (raw: string) => T): T | undefined =>
-    has(name) ? check(() => fn(get(name))) : undefined;
+  const r = reader(inputs);
+  const { get, has, check, opt, errors } = r;
   const bool = (name: InputName, dflt: boolean) => opt(name, (v) => scalar.boolean(name, v)) ?? dflt;
-
-  const registryAuth = check(() => {
-    if (has("registry-username") !== has("registry-password")) {
-      const missing = has("registry-username") ? "registry-password" : "registry-username";
-      throw new ConfigError(
-        missing,
-        `${missing} is missing: registry-username and registry-password go together. Give both (e.g. \${{ github.actor }} and \${{ secrets.GITHUB_TOKEN }} for ghcr.io) or neither.`,
-        `--${missing} is missing: --registry-username and --registry-password go together. Give both or neither.`,
-      );
-    }
-    return has("registry-username")
-      ? { username: get("registry-username"), password: get("registry-password") }
-      : undefined;
-  });
-
-  let source: AppSource | undefined;
-  if (ctx.sharePort !== undefined) {
-    source = { kind: "share", port: ctx.sharePort };
-  } else if (has("image")) {
-    const ref = opt("image", (v) => image.imageReference("image", v));
-    if (ref) source = { kind: "image", image: ref, registryAuth };
-  } else {
-    const contextDir = check(() => paths.context(ctx.workspace, get("context") || "."));
-    const dockerfile = contextDir ? check(() => paths.dockerfile(contextDir, get("dockerfile"))) : undefined;
-    const buildArgs = check(() => list.keyValues("build-args", get("build-args"), false));
-    const cache = check(() => image.cache(get("cache")));
-    const target = get("target") || undefined;
-    if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
-      errors.push(
-        new ConfigError(
-          "target",
-          `target "${target}" is not a build stage name. Use the name after "AS" in your Dockerfile's FROM line.`,
-        ),
-      );
-    }
-    if (contextDir && dockerfile && buildArgs && cache) {
-      source = { kind: "build", context: contextDir, dockerfile, buildArgs, target, cache, registryAuth };
-    }
-  }
-
-  const tunnel = check(() => parseTunnel(inputs, ctx, check, errors));
+  const source = parseSource(r, ctx);
+  const tunnel = check(() => parseTunnel(inputs, ctx, r));
   const durationMs = check(() =>
     scalar.duration("duration", get("duration") || "30m", ctx.maxDuration ?? MAX_DURATION),
   );
@@ -151,13 +101,80 @@ export function parseConfig(inputs: Inputs, ctx: ParseContext): PreviewConfig {
   return deepFreeze(config);
 }
 
-function parseTunnel(
-  inputs: Inputs,
-  ctx: ParseContext,
-  check: <T>(fn: () => T) => T | undefined,
-  errors: ConfigError[],
-): TunnelConfig {
+/** The inputs being read, and the errors found so far: a failed check records its error and reading goes on. */
+interface Reader {
+  readonly get: (name: InputName) => string;
+  readonly has: (name: InputName) => boolean;
+  readonly check: <T>(fn: () => T) => T | undefined;
+  readonly opt: <T>(name: InputName, fn: (raw: string) => T) => T | undefined;
+  readonly errors: ConfigError[];
+}
+
+function reader(inputs: Inputs): Reader {
+  const errors: ConfigError[] = [];
   const get = (name: InputName) => (inputs[name] ?? "").trim();
+  const has = (name: InputName) => get(name) !== "";
+  function check<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ConfigError) errors.push(err);
+      else throw err;
+      return undefined;
+    }
+  }
+  const opt = <T>(name: InputName, fn: (raw: string) => T): T | undefined =>
+    has(name) ? check(() => fn(get(name))) : undefined;
+  return { get, has, check, opt, errors };
+}
+
+/** What to run: the app on this machine (`share`), the `image` input, or a build of the context. */
+function parseSource(r: Reader, ctx: ParseContext): AppSource | undefined {
+  const { get, has, check, opt, errors } = r;
+
+  const registryAuth = check(() => {
+    if (has("registry-username") !== has("registry-password")) {
+      const missing = has("registry-username") ? "registry-password" : "registry-username";
+      throw new ConfigError(
+        missing,
+        `${missing} is missing: registry-username and registry-password go together. Give both (e.g. \${{ github.actor }} and \${{ secrets.GITHUB_TOKEN }} for ghcr.io) or neither.`,
+        `--${missing} is missing: --registry-username and --registry-password go together. Give both or neither.`,
+      );
+    }
+    return has("registry-username")
+      ? { username: get("registry-username"), password: get("registry-password") }
+      : undefined;
+  });
+
+  let source: AppSource | undefined;
+  if (ctx.sharePort !== undefined) {
+    source = { kind: "share", port: ctx.sharePort };
+  } else if (has("image")) {
+    const ref = opt("image", (v) => image.imageReference("image", v));
+    if (ref) source = { kind: "image", image: ref, registryAuth };
+  } else {
+    const contextDir = check(() => paths.context(ctx.workspace, get("context") || "."));
+    const dockerfile = contextDir ? check(() => paths.dockerfile(contextDir, get("dockerfile"))) : undefined;
+    const buildArgs = check(() => list.keyValues("build-args", get("build-args"), false));
+    const cache = check(() => image.cache(get("cache")));
+    const target = get("target") || undefined;
+    if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
+      errors.push(
+        new ConfigError(
+          "target",
+          `target "${target}" is not a build stage name. Use the name after "AS" in your Dockerfile's FROM line.`,
+        ),
+      );
+    }
+    if (contextDir && dockerfile && buildArgs && cache) {
+      source = { kind: "build", context: contextDir, dockerfile, buildArgs, target, cache, registryAuth };
+    }
+  }
+  return source;
+}
+
+function parseTunnel(inputs: Inputs, ctx: ParseContext, r: Reader): TunnelConfig {
+  const { get, check, errors } = r;
   const provider = get("tunnel") || "ngrok";
   if (provider === "none") return { provider: "none" };
   if (provider !== "ngrok") {
@@ -176,6 +193,39 @@ function parseTunnel(
       ),
     );
   }
+  const oauth = parseOAuth(r);
+  const protection: Protection = {
+    basicAuth: get("basic-auth") ? check(() => protect.basicAuth(get("basic-auth"))) : undefined,
+    oauth,
+    allowCidrs: list.items(get("allow-cidrs")).map((c) => check(() => net.cidr(c)) ?? ""),
+    trafficPolicy: get("traffic-policy")
+      ? check(() => protect.trafficPolicy(inputs["traffic-policy"] ?? ""))
+      : undefined,
+  };
+  // Merge the protections with the raw policy now, so a conflict ngrok would refuse is an input error.
+  if (
+    protection.trafficPolicy !== undefined ||
+    protection.basicAuth ||
+    protection.oauth ||
+    protection.allowCidrs.length
+  ) {
+    check(() => buildTrafficPolicy(protection));
+  }
+  return {
+    provider: "ngrok",
+    authtoken,
+    domain: get("ngrok-domain") ? check(() => net.domain("ngrok-domain", get("ngrok-domain"))) : undefined,
+    serverAddr: get("ngrok-server-addr") ? check(() => net.hostPort(get("ngrok-server-addr"))) : undefined,
+    caCert: get("ngrok-ca-cert")
+      ? check(() => protect.caCert(ctx.cwd ?? ctx.workspace, inputs["ngrok-ca-cert"] ?? ""))
+      : undefined,
+    protection,
+  };
+}
+
+/** `oauth-provider` with who may pass (`oauth-allow-emails`/`-domains`) and its own app, if any. */
+function parseOAuth(r: Reader): Protection["oauth"] {
+  const { get, check, errors } = r;
   const oauthProvider = get("oauth-provider")
     ? check(() => protect.oauthProvider(get("oauth-provider")))
     : undefined;
@@ -210,33 +260,7 @@ function parseTunnel(
       ),
     );
   }
-  const protection: Protection = {
-    basicAuth: get("basic-auth") ? check(() => protect.basicAuth(get("basic-auth"))) : undefined,
-    oauth: oauthProvider ? { provider: oauthProvider, ...client, allowEmails, allowDomains } : undefined,
-    allowCidrs: list.items(get("allow-cidrs")).map((c) => check(() => net.cidr(c)) ?? ""),
-    trafficPolicy: get("traffic-policy")
-      ? check(() => protect.trafficPolicy(inputs["traffic-policy"] ?? ""))
-      : undefined,
-  };
-  // Merge the protections with the raw policy now, so a conflict ngrok would refuse is an input error.
-  if (
-    protection.trafficPolicy !== undefined ||
-    protection.basicAuth ||
-    protection.oauth ||
-    protection.allowCidrs.length
-  ) {
-    check(() => buildTrafficPolicy(protection));
-  }
-  return {
-    provider: "ngrok",
-    authtoken,
-    domain: get("ngrok-domain") ? check(() => net.domain("ngrok-domain", get("ngrok-domain"))) : undefined,
-    serverAddr: get("ngrok-server-addr") ? check(() => net.hostPort(get("ngrok-server-addr"))) : undefined,
-    caCert: get("ngrok-ca-cert")
-      ? check(() => protect.caCert(ctx.cwd ?? ctx.workspace, inputs["ngrok-ca-cert"] ?? ""))
-      : undefined,
-    protection,
-  };
+  return oauthProvider ? { provider: oauthProvider, ...client, allowEmails, allowDomains } : undefined;
 }
 
 /** `cache-dirs` (one container path per line) with its key inputs; bad entries name the input and the fix. */
@@ -272,4 +296,42 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** The action's inputs as the runner passes them (INPUT_<NAME> env, defaults already filled in). */
+export function readActionInputs(): Inputs {
+  const inputs: Inputs = {};
+  for (const name of INPUT_NAMES) {
+    // Multi-line inputs (env, build-args, traffic-policy) keep their inner lines; getInput only trims the ends.
+    inputs[name] = core.getInput(name);
+  }
+  return inputs;
+}
+
+/**
+ * Env values shorter than this are not treated as secrets: masking "1" or "true" would turn every such
+ * string in the log into "***". Real secrets are longer.
+ */
+export const MIN_ENV_SECRET_LENGTH = 4;
+
+/** Every value that must never be printed: tokens, passwords, and container env values. */
+export function collectSecrets(inputs: Inputs, env: Record<string, string>): string[] {
+  const out = new Set<string>();
+  for (const name of [
+    "ngrok-authtoken",
+    "registry-password",
+    "github-token",
+    "oauth-client-secret",
+  ] as const) {
+    const v = inputs[name]?.trim();
+    if (v) out.add(v);
+  }
+  const basic = inputs["basic-auth"]?.trim();
+  if (basic) {
+    out.add(basic);
+    const password = basic.slice(basic.indexOf(":") + 1);
+    if (password) out.add(password);
+  }
+  for (const v of Object.values(env)) if (v.length >= MIN_ENV_SECRET_LENGTH) out.add(v);
+  return [...out];
 }

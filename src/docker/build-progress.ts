@@ -1,5 +1,5 @@
 import { type BuildKitStatus, decodeBuildKitStatus } from "./buildkit-status.js";
-import { LineSplitter } from "./lines.js";
+import { LineSplitter } from "./json-events.js";
 
 /** One JSON object of the engine's /build (or /images/create, /push) event stream. */
 export interface EngineEvent {

@@ -1,5 +1,5 @@
 import Docker from "dockerode";
-import { PreviewError } from "../errors.js";
+import { PreviewError, type PreviewStep } from "../errors.js";
 
 /**
  * The Docker engine named by the environment, as the docker CLI reads it. docker-modem does the work:
@@ -14,15 +14,17 @@ import { PreviewError } from "../errors.js";
  *   with the ssh-agent at SSH_AUTH_SOCK only (no key files, no ~/.ssh/config, host key not pinned).
  * DOCKER_CONTEXT and ~/.docker/config.json contexts are not read. With a remote engine the app's port is
  * published on *that* host's 127.0.0.1, so the tunnel must run there too (or be reached via an ssh -L).
+ * A DOCKER_HOST that cannot be used fails as `step`, the step that first needs the engine: the same step an
+ * engine that does not answer there fails as (see dockerRuntime's connect).
  */
-export function dockerClient(): Docker {
+export function dockerClient(step: PreviewStep = "build"): Docker {
   try {
     return new Docker(tlsOptionsFromEnv(process.env));
   } catch (err) {
     // e.g. a DOCKER_CERT_PATH without ca.pem; DOCKER_HOST is shown without any user:password part.
     const host = (process.env.DOCKER_HOST ?? "").replace(/\/\/[^@/]*@/, "//");
     throw new PreviewError(
-      "run",
+      step,
       `Cannot reach the Docker engine named by DOCKER_HOST=${host}: ${(err as Error).message}. ` +
         "Check DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (a folder with ca.pem, cert.pem and key.pem).",
       { code: "DOCKER_CLIENT", cause: err },

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
+import type { ContainerExit } from "../lifecycle/types.js";
 import { isGone } from "./docker-errors.js";
-import type { ContainerExit } from "./types.js";
 
 /** Exit code when the container vanished before its code could be read (removed from outside). */
 export const UNKNOWN_EXIT_CODE = -1;

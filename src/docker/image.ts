@@ -1,10 +1,11 @@
 import type Docker from "dockerode";
+import type { PreparedImage } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
 import { buildWithCache } from "./cache/index.js";
 import { warnIfLowOnDisk } from "./disk.js";
 import { previewTag } from "./image-ref.js";
 import { ensureImage, localImageId } from "./pull.js";
-import type { BuildSource, ImageLabels, PreparedImage, PreviewLabels } from "./types.js";
+import type { BuildSource, ImageLabels, PreviewLabels } from "./types.js";
 
 export interface PrepareOptions {
   readonly signal?: AbortSignal;

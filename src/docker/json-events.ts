@@ -1,6 +1,5 @@
 import { StringDecoder } from "node:string_decoder";
 import type { EngineEvent } from "./build-progress.js";
-import { LineSplitter } from "./lines.js";
 
 /**
  * Reads the engine's newline-delimited JSON event stream (build, pull, push) to its end, handing each
@@ -28,4 +27,22 @@ export async function readEngineStream(
   }
   for (const line of lines.push(decoder.end())) take(line);
   for (const line of lines.end()) take(line);
+}
+
+/** Cuts a text stream that arrives in arbitrary chunks into whole lines ("\n" or "\r\n"). */
+export class LineSplitter {
+  private partial = "";
+
+  push(chunk: string): string[] {
+    const parts = (this.partial + chunk).split("\n");
+    this.partial = parts.pop() ?? "";
+    return parts.map((line) => line.replace(/\r$/, ""));
+  }
+
+  /** The last line when the stream ended without a newline. */
+  end(): string[] {
+    const rest = this.partial.replace(/\r$/, "");
+    this.partial = "";
+    return rest === "" ? [] : [rest];
+  }
 }

@@ -1,4 +1,5 @@
 import type { AppSource, PreviewConfig } from "../config/types.js";
+import type { ContainerExit } from "../lifecycle/types.js";
 
 /** Labels put on everything we create, so an orphan can always be found and removed. */
 export interface PreviewLabels {
@@ -10,29 +11,6 @@ export interface PreviewLabels {
 
 /** An image's labels: stable across runs, so an unchanged rebuild is the same image (see imageLabels). */
 export type ImageLabels = Omit<PreviewLabels, "ml-preview.run">;
-
-export interface PreparedImage {
-  readonly imageId: string;
-  /** What the user would call it: the `image` input, or the tag we gave the build. */
-  readonly ref: string;
-  readonly built: boolean;
-  /** Build/pull timing and cache facts for the job summary. */
-  readonly buildMs?: number;
-  readonly cachedSteps?: number;
-  readonly totalSteps?: number;
-}
-
-export interface ContainerExit {
-  readonly exitCode: number;
-  readonly oomKilled?: boolean;
-}
-
-export interface EnginePatience {
-  /** How long to keep trying while the engine does not answer (0: one try). */
-  readonly patienceMs: number;
-  /** Said once, when the first try finds the engine gone (e.g. "trying again for up to 2m"). */
-  readonly onWaiting?: (problem: string) => void;
-}
 
 /** A container we started and own until remove(). */
 export interface AppContainer {
@@ -60,3 +38,10 @@ export interface AppContainer {
 export type RunOptions = Pick<PreviewConfig, "port" | "env" | "command" | "resources" | "name" | "secrets">;
 
 export type BuildSource = Exclude<AppSource, { kind: "share" }>;
+
+export interface EnginePatience {
+  /** How long to keep trying while the engine does not answer (0: one try). */
+  readonly patienceMs: number;
+  /** Said once, when the first try finds the engine gone (e.g. "trying again for up to 2m"). */
+  readonly onWaiting?: (problem: string) => void;
+}

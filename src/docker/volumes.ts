@@ -11,7 +11,7 @@ import type { PreviewLabels } from "./types.js";
 /**
  * `cache-dirs` (Action) / `--cache-dir` (CLI): named Docker volumes that keep what an app downloads at
  * start-up (model weights, …) between previews. What the next session wires:
- * - config: `cacheDirProblem(path)` for each entry, wrapped in an error naming the door's input/flag;
+ * - config: `cacheDirProblem(path)` (src/config/check/paths.ts) for each entry, wrapped in an error naming the door's input/flag;
  * - before startContainer: `ensureCacheVolumes(docker, scope, paths)`; when the Action restores from the
  *   Actions cache, `importVolume` each volume's tar (before the app container exists);
  *   then `startContainer(..., { ...opts, volumes })` mounts them;
@@ -53,23 +53,6 @@ export interface VolumeExport {
   readonly bytes: number;
   /** True when the tar grew past `maxBytes`: `to` was destroyed part-way and holds no usable archive. */
   readonly overBudget: boolean;
-}
-
-/**
- * What is wrong with a cache-dirs entry, with the fix, or undefined when it is fine. The caller names
- * its own input (`cache-dirs` or `--cache-dir`).
- */
-export function cacheDirProblem(path: string): string | undefined {
-  if (!path.startsWith("/"))
-    return `"${path}" is not an absolute container path; write it from / (e.g. /root/.cache/huggingface).`;
-  if (posix.normalize(path) === "/")
-    return `"/" would cache the whole container; name the directory the app downloads into.`;
-  const trimmed = path.replace(/\/+$/, "");
-  if (posix.normalize(trimmed) !== trimmed)
-    return `"${path}" is not a plain path; write it without ., .. or repeated slashes.`;
-  if (path.includes(",") || /[\s]/.test(path))
-    return `"${path}" contains a comma or whitespace, which Docker's mount syntax cannot carry; rename the directory.`;
-  return undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { FINAL_STATES } from "../lifecycle/reporter.js";
+import type { StateReport } from "../lifecycle/types.js";
+import { FINAL_STATES } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
 import { explainGitHubError, retryWhileTransient } from "./errors.js";
 import {
@@ -10,8 +11,8 @@ import {
   parseMarker,
 } from "./marker.js";
 import type { Octokit } from "./octokit.js";
+import type { RunContext } from "./pull-request.js";
 import { render } from "./render.js";
-import type { RunContext, StateReport } from "./types.js";
 
 export interface StickyCommentOptions {
   readonly qrCode: boolean;

@@ -2,7 +2,7 @@ import type { PreviewState } from "../config/types.js";
 import type { Logger } from "../log.js";
 import { explainGitHubError } from "./errors.js";
 import type { Octokit } from "./octokit.js";
-import type { RunContext } from "./types.js";
+import type { RunContext } from "./pull-request.js";
 
 export interface PreviewDeploymentOptions {
   /** One environment per PR and preview name (see `previewEnvironment`). */
@@ -26,22 +26,19 @@ type DeploymentStatusState = "in_progress" | "success" | "inactive" | "failure";
 
 /** A GitHub Deployment mirroring the preview: in_progress → success with the URL → inactive when it ends. */
 export class PreviewDeployment {
-  #id: number | undefined;
+  /** The deployment, once created (or restored from the main step's state for the post step). */
+  id: number | undefined;
 
   constructor(
     private readonly octokit: Octokit,
     private readonly run: RunContext,
     private readonly opts: PreviewDeploymentOptions,
   ) {
-    this.#id = opts.deploymentId;
-  }
-
-  get id(): number | undefined {
-    return this.#id;
+    this.id = opts.deploymentId;
   }
 
   async start(): Promise<void> {
-    if (this.#id !== undefined) return;
+    if (this.id !== undefined) return;
     try {
       const { data } = await this.octokit.rest.repos.createDeployment({
         owner: this.run.owner,
@@ -60,7 +57,7 @@ export class PreviewDeployment {
         this.opts.log.warning(`GitHub created no deployment: ${data.message ?? "no reason given"}.`);
         return;
       }
-      this.#id = data.id;
+      this.id = data.id;
     } catch (err) {
       throw explainGitHubError(err, `create a deployment in environment "${this.opts.environment}"`);
     }
@@ -76,12 +73,12 @@ export class PreviewDeployment {
   }
 
   async #status(state: DeploymentStatusState, description: string, environmentUrl?: string): Promise<void> {
-    if (this.#id === undefined) return;
+    if (this.id === undefined) return;
     try {
       await this.octokit.rest.repos.createDeploymentStatus({
         owner: this.run.owner,
         repo: this.run.repo,
-        deployment_id: this.#id,
+        deployment_id: this.id,
         state,
         description,
         log_url: this.run.runUrl,

@@ -3,7 +3,7 @@ import { DURATION_SHAPE } from "../config/check/scalars.js";
 import { explainGitHubError } from "./errors.js";
 import { inlineCode } from "./format.js";
 import type { Octokit } from "./octokit.js";
-import type { RunContext } from "./types.js";
+import type { RunContext } from "./pull-request.js";
 
 /** A reviewer's command, from the first line of a pull request comment. */
 export type PreviewCommand =

@@ -3,7 +3,6 @@ import { PreviewError } from "../errors.js";
 import { explainGitHubError } from "./errors.js";
 import { inlineCode } from "./format.js";
 import type { Octokit } from "./octokit.js";
-import type { PullRequestInfo, RunContext } from "./types.js";
 
 /** Which PR a run previews: a PR, a reason to skip quietly (exit 0), a refusal (fail), or none (summary only). */
 export interface PreviewTarget {
@@ -201,4 +200,51 @@ export async function pullRequestState(
 ): Promise<{ open: boolean; headSha: string }> {
   const pr = await fetchPull(octokit, run, prNumber, signal);
   return { open: pr.state === "open", headSha: pr.headSha };
+}
+
+/** The run's identity from the runner's environment (runner-protocol.md). */
+export function readRunContext(env: NodeJS.ProcessEnv): RunContext {
+  const repository = env.GITHUB_REPOSITORY ?? "";
+  const [owner, repo, ...rest] = repository.split("/");
+  if (!owner || !repo || rest.length > 0) {
+    throw new PreviewError(
+      "github",
+      `GITHUB_REPOSITORY is ${repository ? `"${repository}"` : "not set"}; expected "owner/repo". ` +
+        "Run the Action inside a GitHub Actions workflow, or use the ml-preview CLI outside one.",
+    );
+  }
+  const runNumber = env.GITHUB_RUN_ID ?? "0";
+  const attempt = env.GITHUB_RUN_ATTEMPT ?? "1";
+  const server = (env.GITHUB_SERVER_URL ?? "https://github.com").replace(/\/+$/, "");
+  const attemptPath = attempt === "1" ? "" : `/attempts/${attempt}`;
+  return {
+    owner,
+    repo,
+    runId: `${runNumber}.${attempt}`,
+    runUrl: `${server}/${owner}/${repo}/actions/runs/${runNumber}${attemptPath}`,
+    sha: env.GITHUB_SHA ?? "",
+    eventName: env.GITHUB_EVENT_NAME ?? "",
+  };
+}
+
+/** Facts about the GitHub run that every reporter needs. */
+export interface RunContext {
+  readonly owner: string;
+  readonly repo: string;
+  /** `RUN_ID.RUN_ATTEMPT`, as written into the comment marker. */
+  readonly runId: string;
+  readonly runUrl: string;
+  /** The commit reports name: the PR's head commit once the PR is known, else GITHUB_SHA. */
+  readonly sha: string;
+  readonly eventName: string;
+}
+
+/** The pull request a preview reports to. */
+export interface PullRequestInfo {
+  readonly number: number;
+  readonly headSha: string;
+  readonly headRef: string;
+  readonly isFork: boolean;
+  readonly labels: readonly string[];
+  readonly state: "open" | "closed";
 }

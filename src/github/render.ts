@@ -1,8 +1,9 @@
 import type { PreviewState } from "../config/types.js";
+import type { StateDetails, StateReport } from "../lifecycle/types.js";
 import { secretScrubber, truncate } from "../scrub.js";
 import { fenced, humanDuration, inlineCode, relativeTime, shortSha, utcTime } from "./format.js";
 import { formatMarker } from "./marker.js";
-import type { RunContext, StateDetails, StateReport } from "./types.js";
+import type { RunContext } from "./pull-request.js";
 
 export interface RenderContext {
   readonly name: string;

@@ -1,6 +1,7 @@
+import type { StateReport } from "../lifecycle/types.js";
 import { scrubSecrets } from "../scrub.js";
 import { fenced, inlineCode, oneLine, relativeTime, shortSha, utcTime } from "./format.js";
-import type { RunContext, StateReport } from "./types.js";
+import type { RunContext } from "./pull-request.js";
 
 export interface SummaryContext {
   readonly name: string;

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
-import type { StateDetails } from "../github/types.js";
-import { FINAL_STATES, type PreviewEvent, type PreviewEventName, type Reporter } from "./reporter.js";
+import type { StateDetails } from "./types.js";
+import { FINAL_STATES, type PreviewEvent, type PreviewEventName, type Reporter } from "./types.js";
 
 /** One line per event, so the step that started a detached holder (and the post step) can follow it. */
 export interface EventLine {

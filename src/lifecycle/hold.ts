@@ -1,5 +1,4 @@
-import type { ContainerExit } from "../docker/types.js";
-import type { MarkerRequest } from "../github/marker.js";
+import type { ContainerExit, PreviewRequest } from "./types.js";
 
 export const PR_CLOSED = "the pull request was closed or merged";
 
@@ -33,7 +32,7 @@ export interface HoldWatch {
   /** Polled: true once a newer run owns the comment. */
   readonly superseded?: (signal: AbortSignal) => Promise<boolean>;
   /** After each `superseded` poll: a PR command's request that poll found in our own comment. */
-  readonly request?: () => MarkerRequest | undefined;
+  readonly request?: () => PreviewRequest | undefined;
   /**
    * Polled: does the public link still reach our endpoint? Down on two polls in a row and for at least
    * `linkGraceMs` (the time the session watchdog allows a reconnect) counts as a lost tunnel; `final`
@@ -63,19 +62,6 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
     new Promise<void>((resolve) => {
       if (!done.signal.aborted) timers.push(setTimeout(resolve, Math.max(0, Math.min(ms, 2 ** 31 - 1))));
     });
-
-  const expiry = (async (): Promise<HoldEnd> => {
-    // setTimeout caps at ~24.8 days; durations are at most 5h50m, but loop anyway for an exact expiry.
-    while (Date.now() < w.expiresAt.getTime()) await after(w.expiresAt.getTime() - Date.now());
-    const at = w.expiresAt.toISOString();
-    const byJob = w.jobLimit !== undefined && w.expiresAt.getTime() >= w.jobLimit.getTime();
-    return {
-      state: "expired",
-      reason: byJob
-        ? `the job holding the preview reached its time limit (expired at ${at}, before its duration: the build and start took part of the job's time)`
-        : `the preview reached its duration (expired at ${at})`,
-    };
-  })();
   const stopped = new Promise<HoldEnd>((resolve) => {
     const onAbort = () => resolve({ state: "stopped", reason: stopReason(w.signal) });
     if (w.signal.aborted) onAbort();
@@ -92,58 +78,84 @@ export async function holdUntilEnd(w: HoldWatch): Promise<HoldEnd> {
   const lost = w.tunnelLost.then((reason): HoldEnd => ({ state: "tunnel-lost", reason }));
   // GitHub's polls and the link check run apart: a slow or hung GitHub API never delays the link check,
   // and a request still in flight when the hold ends is aborted.
-  const githubPolled = (async (): Promise<HoldEnd> => {
-    for (;;) {
-      await after(w.pollIntervalMs);
-      if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
-      try {
-        if (w.superseded && (await w.superseded(done.signal))) {
-          return { state: "superseded", reason: "a newer run took over this preview" };
-        }
-        const request = w.request?.();
-        if (request?.kind === "stop")
-          return { state: "stopped", reason: `@${request.by} stopped it with \`/preview stop\`` };
-        if (request?.kind === "extend")
-          return { state: "extend", ms: request.ms ?? 0, by: request.by, reason: "/preview extend" };
-        if (w.prOpen && !(await w.prOpen(done.signal))) {
-          return { state: "stopped", reason: PR_CLOSED };
-        }
-      } catch (err) {
-        if (!done.signal.aborted) w.onPollError(err);
-      }
-    }
-  })();
-  const linkPolled = (async (): Promise<HoldEnd> => {
-    let downs = 0;
-    let downSince = 0;
-    const silence = silenceTracker(w.onAppSilence);
-    for (;;) {
-      await after(w.pollIntervalMs);
-      if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
-      // Their own loop, so a GitHub outage never pauses them; a check in flight ends with the hold.
-      const polledAt = new Date();
-      const [link, app] = await Promise.all([
-        w.linkUp ? w.linkUp(done.signal) : UP,
-        w.appAnswers ? w.appAnswers(done.signal) : UP,
-      ]);
-      if (done.signal.aborted) return new Promise<HoldEnd>(() => {});
-      silence(app, polledAt);
-      // ngrok answering for the account (quota, credit): no fresh tunnel mends that.
-      if (!link.up && "final" in link && link.final)
-        return { state: "failed", step: "live", reason: link.why };
-      if (link.up) downs = 0;
-      else if (downs++ === 0) downSince = Date.now();
-      if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {
-        return { state: "tunnel-lost", reason: `the public link stopped working: ${link.why}` };
-      }
-    }
-  })();
-
   try {
-    return await Promise.race([expiry, stopped, exited, lost, githubPolled, linkPolled]);
+    return await Promise.race([
+      expiry(w, after),
+      stopped,
+      exited,
+      lost,
+      pollGitHub(w, after, done.signal),
+      pollLink(w, after, done.signal),
+    ]);
   } finally {
     done.abort();
     for (const t of timers) clearTimeout(t);
+  }
+}
+
+type After = (ms: number) => Promise<void>;
+/** What a poll returns once the hold is over: nothing, ever (the race is decided). */
+const over = () => new Promise<HoldEnd>(() => {});
+
+async function expiry(w: HoldWatch, after: After): Promise<HoldEnd> {
+  // setTimeout caps at ~24.8 days; durations are at most 5h50m, but loop anyway for an exact expiry.
+  while (Date.now() < w.expiresAt.getTime()) await after(w.expiresAt.getTime() - Date.now());
+  const at = w.expiresAt.toISOString();
+  const byJob = w.jobLimit !== undefined && w.expiresAt.getTime() >= w.jobLimit.getTime();
+  return {
+    state: "expired",
+    reason: byJob
+      ? `the job holding the preview reached its time limit (expired at ${at}, before its duration: the build and start took part of the job's time)`
+      : `the preview reached its duration (expired at ${at})`,
+  };
+}
+
+/** Superseded, a PR command, the PR closed: asked of GitHub every interval. */
+async function pollGitHub(w: HoldWatch, after: After, done: AbortSignal): Promise<HoldEnd> {
+  for (;;) {
+    await after(w.pollIntervalMs);
+    if (done.aborted) return over();
+    try {
+      if (w.superseded && (await w.superseded(done))) {
+        return { state: "superseded", reason: "a newer run took over this preview" };
+      }
+      const request = w.request?.();
+      if (request?.kind === "stop")
+        return { state: "stopped", reason: `@${request.by} stopped it with \`/preview stop\`` };
+      if (request?.kind === "extend")
+        return { state: "extend", ms: request.ms ?? 0, by: request.by, reason: "/preview extend" };
+      if (w.prOpen && !(await w.prOpen(done))) {
+        return { state: "stopped", reason: PR_CLOSED };
+      }
+    } catch (err) {
+      if (!done.aborted) w.onPollError(err);
+    }
+  }
+}
+
+/** The public link and the app's own port, in their own loop so a GitHub outage never pauses them. */
+async function pollLink(w: HoldWatch, after: After, done: AbortSignal): Promise<HoldEnd> {
+  let downs = 0;
+  let downSince = 0;
+  const silence = silenceTracker(w.onAppSilence);
+  for (;;) {
+    await after(w.pollIntervalMs);
+    if (done.aborted) return over();
+    // A check in flight ends with the hold.
+    const polledAt = new Date();
+    const [link, app] = await Promise.all([
+      w.linkUp ? w.linkUp(done) : UP,
+      w.appAnswers ? w.appAnswers(done) : UP,
+    ]);
+    if (done.aborted) return over();
+    silence(app, polledAt);
+    // ngrok answering for the account (quota, credit): no fresh tunnel mends that.
+    if (!link.up && "final" in link && link.final) return { state: "failed", step: "live", reason: link.why };
+    if (link.up) downs = 0;
+    else if (downs++ === 0) downSince = Date.now();
+    if (!link.up && downs >= 2 && Date.now() - downSince >= (w.linkGraceMs ?? 0)) {
+      return { state: "tunnel-lost", reason: `the public link stopped working: ${link.why}` };
+    }
   }
 }
 

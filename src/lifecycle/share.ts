@@ -4,14 +4,6 @@ import { httpAnswer } from "../http.js";
 import { type Logger, silentLogger } from "../log.js";
 
 /**
- * `share` is for an app that runs already: a port that keeps refusing this long has nothing behind it, and
- * saying so now beats waiting out `ready-timeout` (an app that accepts but answers slowly still gets that).
- */
-const REFUSED_GIVE_UP_MS = 3000;
-const PROGRESS_EVERY_MS = 5000;
-const PROBE_TIMEOUT_MS = 2000;
-
-/**
  * `share`: the app runs already; wait until something answers HTTP on its port (any status counts).
  * The signal ends the wait at once, mid-probe too (a stop request, or the tunnel failing meanwhile).
  */
@@ -51,6 +43,14 @@ export async function waitForLocalApp(
     { code: "READY_TIMEOUT" },
   );
 }
+
+/**
+ * `share` is for an app that runs already: a port that keeps refusing this long has nothing behind it, and
+ * saying so now beats waiting out `ready-timeout` (an app that accepts but answers slowly still gets that).
+ */
+const REFUSED_GIVE_UP_MS = 3000;
+const PROGRESS_EVERY_MS = 5000;
+const PROBE_TIMEOUT_MS = 2000;
 
 /** The port refuses: nothing listens there, or only on IPv6's ::1 (a `localhost` bind on some systems). */
 async function nothingListens(url: string, signal: AbortSignal): Promise<PreviewError> {

@@ -1,17 +1,20 @@
 import type * as ngrok from "@ngrok/ngrok";
+import {
+  buildTrafficPolicy,
+  describeProtection,
+  protectionNames,
+  ruleLimitWarning,
+} from "../config/policy.js";
 import type { Protection } from "../config/types.js";
 import { ConfigError, PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { lostNotifier } from "./lost.js";
-import { forwardsTo, metadataJson } from "./metadata.js";
 import { bindEndpoint } from "./ngrok-bind.js";
 import { explainNgrokError, type NgrokErrorContext } from "./ngrok-errors.js";
 import { connectSession, type NgrokTunnelConfig } from "./ngrok-session.js";
-import { buildTrafficPolicy, ruleLimitWarning } from "./policy.js";
-import { describeProtection } from "./protection-rules.js";
 import { abortable, settleWithin } from "./sleep.js";
-import type { Tunnel, TunnelMetadata } from "./types.js";
-import { createWatchdog } from "./watchdog.js";
+import { LINK_UP, type Tunnel, type TunnelMetadata } from "./types.js";
+import { checkLink, verifyTunnel } from "./verify.js";
+import { createWatchdog, lostNotifier } from "./watchdog.js";
 
 export interface NgrokOpenOptions {
   readonly watchdogMs: number;
@@ -78,9 +81,15 @@ export async function openNgrokTunnel(
   const url = listener.url() ?? undefined;
   log.info(`ngrok tunnel online: ${url}`);
   let closing: Promise<void> | undefined;
+  const names = protectionNames(config.protection);
   return {
     url,
+    protection: names.length > 0 ? names.join(", ") : undefined,
     onLost: lost.listen,
+    async verify(signal) {
+      if (url) await verifyTunnel(url, config.protection, { signal });
+    },
+    linkUp: (signal) => (url ? checkLink(url, config.protection, signal) : Promise.resolve(LINK_UP)),
     close() {
       closing ??= (async () => {
         closed = true;
@@ -104,4 +113,23 @@ function trafficPolicyText(protection: Protection, log: Logger): string | undefi
     if (err instanceof ConfigError) throw new PreviewError("tunnel", err.message, { code: "TRAFFIC_POLICY" });
     throw err;
   }
+}
+
+/**
+ * What ngrok's dashboard shows for the endpoint. The SDK's default `forwards_to` is the runner's host name
+ * and executable path; ours names only the preview.
+ */
+export function forwardsTo(meta: TunnelMetadata): string {
+  return `ml-preview:${meta.name}`;
+}
+
+/** JSON naming repo, PR, run and preview, for the session and the endpoint (viewable in ngrok's API). */
+export function metadataJson(meta: TunnelMetadata): string {
+  return JSON.stringify({
+    tool: "ml-preview",
+    name: meta.name,
+    ...(meta.repo === undefined ? {} : { repo: meta.repo }),
+    ...(meta.pr === undefined ? {} : { pr: meta.pr }),
+    ...(meta.run === undefined ? {} : { run: meta.run }),
+  });
 }

@@ -2,10 +2,11 @@ import { request } from "node:http";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startContainer } from "../../src/docker/container.js";
-import { waitUntilReady } from "../../src/docker/readiness/index.js";
+import { waitUntilReady } from "../../src/docker/readiness/wait.js";
 import { sweepContainers } from "../../src/docker/sweep.js";
-import type { AppContainer, PreparedImage } from "../../src/docker/types.js";
+import type { AppContainer } from "../../src/docker/types.js";
 import { PreviewError } from "../../src/errors.js";
+import type { PreparedImage } from "../../src/lifecycle/types.js";
 import { silentLogger } from "../../src/log.js";
 import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
 import {

@@ -6,7 +6,7 @@ import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startContainer } from "../../src/docker/container.js";
 import { sweepContainers } from "../../src/docker/sweep.js";
-import type { AppContainer, PreparedImage } from "../../src/docker/types.js";
+import type { AppContainer } from "../../src/docker/types.js";
 import {
   type CacheScope,
   cacheVolumeName,
@@ -15,6 +15,7 @@ import {
   importVolume,
   removeCacheVolumes,
 } from "../../src/docker/volumes.js";
+import type { PreparedImage } from "../../src/lifecycle/types.js";
 import { silentLogger } from "../../src/log.js";
 import { requireDocker } from "../support/docker.js";
 import {

@@ -1,15 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { commentReporter } from "../../src/action/reporters/comment.js";
+import { commentReporter } from "../../src/action/reporters.js";
 import type { PreviewState } from "../../src/config/types.js";
-import {
-  createOctokit,
-  type Octokit,
-  parseMarker,
-  renderSummary,
-  type StateReport,
-  StickyComment,
-} from "../../src/github/index.js";
-import type { RunContext } from "../../src/github/types.js";
+import { StickyComment } from "../../src/github/comment.js";
+import { parseMarker } from "../../src/github/marker.js";
+import { createOctokit, type Octokit } from "../../src/github/octokit.js";
+import type { RunContext } from "../../src/github/pull-request.js";
+import { renderSummary } from "../../src/github/summary.js";
+import type { StateReport } from "../../src/lifecycle/types.js";
 import type { Logger } from "../../src/log.js";
 import {
   type GitHubEmulator,

@@ -1,11 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  createOctokit,
-  type Octokit,
-  PreviewDeployment,
-  previewEnvironment,
-  type RunContext,
-} from "../../src/github/index.js";
+import { PreviewDeployment, previewEnvironment } from "../../src/github/deployment.js";
+import { createOctokit, type Octokit } from "../../src/github/octokit.js";
+import type { RunContext } from "../../src/github/pull-request.js";
 import { silentLogger } from "../../src/log.js";
 import { type GitHubEmulator, startGitHubEmulator } from "../support/github-emulator/index.js";
 

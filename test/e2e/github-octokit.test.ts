@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createOctokit } from "../../src/github/index.js";
+import { createOctokit } from "../../src/github/octokit.js";
 import type { Logger } from "../../src/log.js";
 import {
   type GitHubEmulator,

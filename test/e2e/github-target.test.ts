@@ -2,14 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createOctokit, type Octokit } from "../../src/github/octokit.js";
 import {
-  createOctokit,
-  type Octokit,
   pullRequestState,
   readRunContext,
   resolveTarget,
   type TargetConfig,
-} from "../../src/github/index.js";
+} from "../../src/github/pull-request.js";
 import { silentLogger } from "../../src/log.js";
 import { type GitHubEmulator, startGitHubEmulator } from "../support/github-emulator/index.js";
 

@@ -1,9 +1,11 @@
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startContainer } from "../../src/docker/container.js";
-import { tcpStrategy, waitUntilReady } from "../../src/docker/readiness/index.js";
+import { tcpStrategy } from "../../src/docker/readiness/tcp.js";
+import { waitUntilReady } from "../../src/docker/readiness/wait.js";
 import { sweepContainers } from "../../src/docker/sweep.js";
-import type { AppContainer, PreparedImage } from "../../src/docker/types.js";
+import type { AppContainer } from "../../src/docker/types.js";
+import type { PreparedImage } from "../../src/lifecycle/types.js";
 import { silentLogger } from "../../src/log.js";
 import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
 import {

@@ -4,7 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { Protection, TunnelConfig } from "../../src/config/types.js";
 import { PreviewError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
-import { openTunnel, type Tunnel, verifyTunnel } from "../../src/tunnel/index.js";
+import { openTunnel } from "../../src/tunnel/open.js";
+import type { Tunnel } from "../../src/tunnel/types.js";
+import { verifyTunnel } from "../../src/tunnel/verify.js";
 import { type NgrokEdge, OAUTH_TEST_EMAIL_HEADER, startNgrokEdge } from "../support/ngrok-edge/index.js";
 
 // Real @ngrok/ngrok SDK → loopback edge (test/support/ngrok-edge) → a real local HTTP app.

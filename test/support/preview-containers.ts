@@ -2,7 +2,8 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import type Docker from "dockerode";
-import type { PreparedImage, PreviewLabels, RunOptions } from "../../src/docker/types.js";
+import type { PreviewLabels, RunOptions } from "../../src/docker/types.js";
+import type { PreparedImage } from "../../src/lifecycle/types.js";
 import { busyboxContext } from "./docker.js";
 
 /** A run id no other test file (or parallel helper) uses: every container a file starts carries it. */

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import type Docker from "dockerode";
 import { describe, expect, it } from "vitest";
 import { asFlag, parseCliArgs } from "../../src/cli/args.js";
-import { type ConfigErrors, type Inputs, parseConfig } from "../../src/config/index.js";
+import { type ConfigErrors, parseConfig } from "../../src/config/parse.js";
+import type { Inputs } from "../../src/config/types.js";
+import { defaultCacheKeys } from "../../src/docker/cache-dirs.js";
 import { warnIfLowOnDisk } from "../../src/docker/disk.js";
-import { defaultCacheKeys } from "../../src/lifecycle/cache-dirs.js";
 import type { Logger } from "../../src/log.js";
 
 const workspace = mkdtempSync(join(tmpdir(), "cache-dirs-"));

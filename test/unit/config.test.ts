@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigErrors, type Inputs, parseConfig } from "../../src/config/index.js";
+import { ConfigErrors, parseConfig } from "../../src/config/parse.js";
+import type { Inputs } from "../../src/config/types.js";
 
 let workspace: string;
 let outside: string;

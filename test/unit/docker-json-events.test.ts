@@ -1,8 +1,7 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { EngineEvent } from "../../src/docker/build-progress.js";
-import { readEngineStream } from "../../src/docker/json-events.js";
-import { LineSplitter } from "../../src/docker/lines.js";
+import { LineSplitter, readEngineStream } from "../../src/docker/json-events.js";
 
 describe("LineSplitter", () => {
   it("joins lines cut across chunks and handles CRLF", () => {

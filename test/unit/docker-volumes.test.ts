@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cacheDirProblem, cacheVolumeName } from "../../src/docker/volumes.js";
+import { cacheDirProblem } from "../../src/config/check/paths.js";
+import { cacheVolumeName } from "../../src/docker/volumes.js";
 
 describe("cacheDirProblem", () => {
   it.each(["/root/.cache/huggingface", "/data/nltk_data", "/home/user/.cache/torch/hub/"])(

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { PreviewState } from "../../src/config/types.js";
 import { parseMarker } from "../../src/github/marker.js";
+import type { RunContext } from "../../src/github/pull-request.js";
 import { render } from "../../src/github/render.js";
-import type { RunContext, StateDetails } from "../../src/github/types.js";
+import type { StateDetails } from "../../src/lifecycle/types.js";
 
 const run: RunContext = {
   owner: "acme",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PreviewError } from "../../src/errors.js";
-import { readRunContext } from "../../src/github/run-context.js";
+import { readRunContext } from "../../src/github/pull-request.js";
 
 describe("readRunContext", () => {
   it("reads the runner's variables", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { RunContext } from "../../src/github/pull-request.js";
 import { renderSummary } from "../../src/github/summary.js";
-import type { RunContext } from "../../src/github/types.js";
 
 const run: RunContext = {
   owner: "acme",

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseMarker } from "../../src/github/marker.js";
+import type { RunContext } from "../../src/github/pull-request.js";
 import { render } from "../../src/github/render.js";
 import { endedBody, endedState } from "../../src/github/sweep.js";
-import type { RunContext } from "../../src/github/types.js";
 
 const run: RunContext = {
   owner: "acme",

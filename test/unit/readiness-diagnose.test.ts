@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { announcedListen, diagnoseListen, parseProcNetTcp } from "../../src/docker/readiness/index.js";
+import { announcedListen, diagnoseListen, parseProcNetTcp } from "../../src/docker/readiness/diagnose.js";
 
 describe("announcedListen: where the app's own log line says it listens", () => {
   it.each([

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hasHealthcheck } from "../../src/docker/readiness/docker-health.js";
-import { readinessPlan } from "../../src/docker/readiness/framework.js";
+import { hasHealthcheck, readinessPlan } from "../../src/docker/readiness/framework.js";
 import { logPatternStrategy } from "../../src/docker/readiness/log-pattern.js";
 import type { ReadinessContext } from "../../src/docker/readiness/types.js";
 

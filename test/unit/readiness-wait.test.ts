@@ -1,9 +1,10 @@
 import Docker from "dockerode";
 import { describe, expect, it } from "vitest";
-import { logPatternStrategy, waitUntilReady } from "../../src/docker/readiness/index.js";
+import { logPatternStrategy } from "../../src/docker/readiness/log-pattern.js";
 import type { ReadinessContext, ReadinessStrategy } from "../../src/docker/readiness/types.js";
-import type { ContainerExit } from "../../src/docker/types.js";
+import { waitUntilReady } from "../../src/docker/readiness/wait.js";
 import { PreviewError } from "../../src/errors.js";
+import type { ContainerExit } from "../../src/lifecycle/types.js";
 
 /** An AppContainer of our own (the interface is ours; no Docker behind it), with controllable exit and logs. */
 function fakeApp(lines: string[] = []) {

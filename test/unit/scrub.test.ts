@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LogRing } from "../../src/docker/logs.js";
+import type { RunContext } from "../../src/github/pull-request.js";
 import { render } from "../../src/github/render.js";
-import type { RunContext } from "../../src/github/types.js";
 import { scrubSecrets, truncate } from "../../src/scrub.js";
 
 const run: RunContext = {

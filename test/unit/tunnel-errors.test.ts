@@ -1,7 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { PreviewError } from "../../src/errors.js";
-import { explainNgrokError } from "../../src/tunnel/index.js";
-import { ngrokErrorCode, redact } from "../../src/tunnel/ngrok-errors.js";
+import { explainNgrokError, ngrokErrorCode, redact } from "../../src/tunnel/ngrok-errors.js";
 
 /** What the SDK throws: populateErrorCode fills `errorCode` on connect; bind errors carry it in the text. */
 function sdkError(code: number, text = "refused", withProperty = true): Error {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkLink } from "../../src/tunnel/link-check.js";
+import { checkLink } from "../../src/tunnel/verify.js";
 
 const open = { allowCidrs: [] };
 const servers: Server[] = [];

@@ -1,8 +1,8 @@
 import { hostname } from "node:os";
 import { expect, test } from "vitest";
 import { silentLogger } from "../../src/log.js";
-import { openTunnel } from "../../src/tunnel/index.js";
-import { forwardsTo, metadataJson } from "../../src/tunnel/metadata.js";
+import { forwardsTo, metadataJson } from "../../src/tunnel/ngrok.js";
+import { openTunnel } from "../../src/tunnel/open.js";
 
 test("forwards_to names the preview, not the runner", () => {
   expect(forwardsTo({ name: "demo" })).toBe("ml-preview:demo");

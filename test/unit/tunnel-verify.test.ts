@@ -2,8 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterEach, describe, expect, test } from "vitest";
 import type { Protection } from "../../src/config/types.js";
 import { PreviewError } from "../../src/errors.js";
-import { verifyTunnel } from "../../src/tunnel/index.js";
-import { classifyAnswer, ngrokCodeOf } from "../../src/tunnel/verify-classify.js";
+import { classifyAnswer, ngrokCodeOf, verifyTunnel } from "../../src/tunnel/verify.js";
 
 const open: Protection = { allowCidrs: [] };
 const cidrs: Protection = { allowCidrs: ["10.0.0.0/8"] };
@@ -127,6 +126,16 @@ describe("verifyTunnel against a real HTTP server", () => {
       expect(requests).toBe(1);
     },
   );
+
+  test("an ngrok code only on the error page (no header) is read from the page", async () => {
+    const url = await serve((_req, res) => {
+      res
+        .writeHead(429, { "content-type": "text/html" })
+        .end(`<html>${"x".repeat(5000)} ERR_NGROK_727 </html>`);
+    });
+    const err = await verifyTunnel(url, open, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect((err as PreviewError).code).toBe("ERR_NGROK_727");
+  });
 
   test("nothing listening fails at step verify", async () => {
     const url = await serve((_req, res) => res.end());

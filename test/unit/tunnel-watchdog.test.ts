@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { lostNotifier } from "../../src/tunnel/lost.js";
-import { createWatchdog } from "../../src/tunnel/watchdog.js";
+import { createWatchdog, lostNotifier } from "../../src/tunnel/watchdog.js";
 
 describe("watchdog", () => {
   beforeEach(() => vi.useFakeTimers());

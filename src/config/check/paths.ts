@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { isAbsolute, posix, relative, resolve, sep } from "node:path";
 import { ConfigError } from "../../errors.js";
 
 function inside(root: string, path: string): boolean {
@@ -75,4 +75,21 @@ function lexists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * What is wrong with a cache-dirs entry, with the fix, or undefined when it is fine. The caller names
+ * its own input (`cache-dirs` or `--cache-dir`).
+ */
+export function cacheDirProblem(path: string): string | undefined {
+  if (!path.startsWith("/"))
+    return `"${path}" is not an absolute container path; write it from / (e.g. /root/.cache/huggingface).`;
+  if (posix.normalize(path) === "/")
+    return `"/" would cache the whole container; name the directory the app downloads into.`;
+  const trimmed = path.replace(/\/+$/, "");
+  if (posix.normalize(trimmed) !== trimmed)
+    return `"${path}" is not a plain path; write it without ., .. or repeated slashes.`;
+  if (path.includes(",") || /[\s]/.test(path))
+    return `"${path}" contains a comma or whitespace, which Docker's mount syntax cannot carry; rename the directory.`;
+  return undefined;
 }

@@ -9,7 +9,7 @@ import { PreviewError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { type BuildRequest, type BuildResult, buildSummary } from "../build.js";
 import { buildError } from "../build-errors.js";
-import { LineSplitter } from "../lines.js";
+import { LineSplitter } from "../json-events.js";
 import { localImageId } from "../pull.js";
 import { BuildxProgress } from "./buildx-progress.js";
 import { buildxBuildArgs, buildxEnv, ghaEnvProblem, ghaScopes } from "./gha-command.js";

@@ -1,17 +1,6 @@
 import type { AppContainer } from "../types.js";
 import type { ReadinessStrategy } from "./types.js";
 
-/** Lines the frameworks print once they serve (a hint for users who pick this strategy themselves). */
-export const FRAMEWORK_READY_LINES: Readonly<Record<string, RegExp>> = {
-  streamlit: /You can now view your Streamlit app/,
-  gradio: /Running on local URL/,
-  uvicorn: /Uvicorn running on|Application startup complete/,
-  flask: /\* Running on /,
-  dash: /Dash is running on/,
-  gunicorn: /Booting worker with pid/,
-  voila: /Voil[aà] is running at/,
-};
-
 const TAIL_POLL_MS = 250;
 
 /**

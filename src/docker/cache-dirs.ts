@@ -14,9 +14,10 @@ import { Transform } from "node:stream";
 import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import type { PreviewConfig } from "../config/types.js";
-import type { PreparedImage, PreviewLabels } from "../docker/types.js";
-import { type CacheVolume, ensureCacheVolumes, exportVolume, importVolume } from "../docker/volumes.js";
+import type { PreparedImage } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
+import type { PreviewLabels } from "./types.js";
+import { type CacheVolume, ensureCacheVolumes, exportVolume, importVolume } from "./volumes.js";
 
 /**
  * `cache-dirs`: what the app downloads at start-up (model weights…) kept between previews in named volumes.

@@ -1,9 +1,7 @@
 import { describe, expect, test } from "vitest";
+import { buildTrafficPolicy, celString, countRules, ruleLimitWarning } from "../../src/config/policy.js";
 import type { Protection } from "../../src/config/types.js";
 import { ConfigError } from "../../src/errors.js";
-import { buildTrafficPolicy } from "../../src/tunnel/index.js";
-import { countRules, ruleLimitWarning } from "../../src/tunnel/policy.js";
-import { celString } from "../../src/tunnel/protection-rules.js";
 
 const none: Protection = { allowCidrs: [] };
 const with_ = (p: Partial<Protection>): Protection => ({ ...none, ...p });

@@ -1,13 +1,7 @@
 import type { TunnelConfig } from "../config/types.js";
 import { PreviewError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { Tunnel, TunnelMetadata } from "./types.js";
-
-export { checkLink } from "./link-check.js";
-export { explainNgrokError } from "./ngrok-errors.js";
-export { buildTrafficPolicy } from "./policy.js";
-export type { Tunnel, TunnelMetadata } from "./types.js";
-export { verifyTunnel } from "./verify.js";
+import { LINK_UP, type Tunnel, type TunnelMetadata } from "./types.js";
 
 export interface OpenTunnelOptions {
   /** How long the agent session may stay disconnected before the tunnel counts as lost (default 30 s). */
@@ -29,7 +23,13 @@ export async function openTunnel(
     log.info(
       `tunnel: none, so the preview is only reachable on the runner at http://127.0.0.1:${target.port}.`,
     );
-    return { url: undefined, onLost() {}, close: async () => {} };
+    return {
+      url: undefined,
+      onLost() {},
+      close: async () => {},
+      verify: async () => {},
+      linkUp: async () => LINK_UP,
+    };
   }
   // The SDK's native addon loads only when a tunnel is asked for (not for `tunnel: none` or bad input).
   const { openNgrokTunnel } = await import("./ngrok.js").catch((err: unknown) => {

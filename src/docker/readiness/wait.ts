@@ -1,21 +1,13 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../../errors.js";
+import type { ContainerExit } from "../../lifecycle/types.js";
 import { type Logger, silentLogger } from "../../log.js";
 import { describeExit } from "../exit.js";
-import type { AppContainer, ContainerExit } from "../types.js";
+import type { AppContainer } from "../types.js";
 import { watchListen } from "./diagnose.js";
-import { dockerHealthStrategy } from "./docker-health.js";
-import { type ContainerFacts, type ReadinessPlan, readinessPlan } from "./framework.js";
+import { type ContainerFacts, dockerHealthStrategy, type ReadinessPlan, readinessPlan } from "./framework.js";
 import { httpStrategy } from "./http.js";
 import type { ReadinessContext, ReadinessStrategy } from "./types.js";
-
-export { announcedListen, diagnoseListen, parseProcNetTcp } from "./diagnose.js";
-export { dockerHealthStrategy } from "./docker-health.js";
-export { readinessPlan } from "./framework.js";
-export { httpStrategy } from "./http.js";
-export { FRAMEWORK_READY_LINES, logPatternStrategy } from "./log-pattern.js";
-export { tcpStrategy } from "./tcp.js";
-export type { ReadinessContext, ReadinessStrategy } from "./types.js";
 
 /** Log lines attached to a readiness failure. */
 const FAILURE_LOG_LINES = 50;

@@ -1,0 +1,99 @@
+import type Docker from "dockerode";
+import type { PreviewConfig } from "../config/types.js";
+import { PreviewError } from "../errors.js";
+import type { RunningApp, Runtime } from "../lifecycle/types.js";
+import type { Logger } from "../log.js";
+import { CacheDirs, type CacheStore } from "./cache-dirs.js";
+import { dockerClient } from "./client.js";
+import { startContainer } from "./container.js";
+import { engineAddress } from "./docker-errors.js";
+import { prepareImage } from "./image.js";
+import { waitUntilReady } from "./readiness/wait.js";
+import { removeEndedRuns } from "./sweep.js";
+import type { PreviewLabels } from "./types.js";
+
+export interface DockerRuntimeOptions {
+  /** The engine to use; default the one DOCKER_HOST names (see dockerClient), made on connect. */
+  readonly docker?: Docker;
+  readonly log: Logger;
+  readonly labels: PreviewLabels;
+  /** The Actions cache behind `cache-dirs` (the Action); without it the volumes persist on this machine only. */
+  readonly cacheStore?: CacheStore;
+  readonly cacheBudgetBytes?: number;
+}
+
+/** The Runtime on a Docker engine (local, or remote through DOCKER_HOST). */
+export function dockerRuntime(config: PreviewConfig, opts: DockerRuntimeOptions): Runtime {
+  const { log, labels } = opts;
+  let client = opts.docker;
+  const engine = () => {
+    if (!client) throw new Error("dockerRuntime: connect() comes first");
+    return client;
+  };
+  return {
+    async connect(step) {
+      client ??= dockerClient(step);
+      await engineAnswers(client, step);
+      await removeLeftBehind(client, labels, log);
+    },
+    prepareImage: (source, signal) => prepareImage(engine(), source, labels, log, { signal }),
+    async start(image) {
+      const docker = engine();
+      const cacheDirs = new CacheDirs(config, {
+        docker,
+        log,
+        labels,
+        store: opts.cacheStore,
+        budgetBytes: opts.cacheBudgetBytes,
+      });
+      // The restore counts into "run": it is part of what the app waits for before it starts.
+      const volumes = await cacheDirs.mount(image);
+      const app = await startContainer(docker, image, { ...config, volumes }, labels, log);
+      return {
+        id: app.id,
+        hostPort: app.hostPort,
+        localUrl: app.localUrl,
+        exited: app.exited,
+        tail: (n) => app.tail(n),
+        remove: (patienceMs) =>
+          app.remove({
+            patienceMs,
+            onWaiting: (problem) =>
+              log.warning(
+                `The Docker engine does not answer (${problem}); trying again for up to ${Math.round(patienceMs / 1000)} s to remove container ${app.id.slice(0, 12)}.`,
+              ),
+          }),
+        waitUntilReady: async (wait) => void (await waitUntilReady(docker, app, { ...wait, log })),
+        keepStartup: () => cacheDirs.save(image),
+      } satisfies RunningApp;
+    },
+  };
+}
+
+/**
+ * A missing engine is the most common first-run problem: say so plainly instead of a socket error. It is
+ * the step that first needs the engine (build, or pull for an `image`), as the phase timing names it.
+ */
+async function engineAnswers(docker: Docker, step: "build" | "pull"): Promise<void> {
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw new PreviewError(
+      step,
+      `The Docker engine does not answer at ${engineAddress()} (${(err as Error).message}). Start Docker (e.g. \`sudo systemctl start docker\`) or point DOCKER_HOST at a running engine.`,
+      { code: "DOCKER_UNREACHABLE", cause: err },
+    );
+  }
+}
+
+/** What ended runs of this PR and name left running (killed outright) goes first; said, never fatal. */
+async function removeLeftBehind(docker: Docker, labels: PreviewLabels, log: Logger): Promise<void> {
+  try {
+    for (const { id, run } of await removeEndedRuns(docker, labels))
+      log.warning(
+        `Removed container ${id.slice(0, 12)} left behind by run ${run} of this preview, which ended without cleaning up.`,
+      );
+  } catch (err) {
+    log.warning(`Could not check for containers left behind by ended runs: ${(err as Error).message}`);
+  }
+}
