@@ -1,12 +1,14 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import { describe, expect, it } from "vitest";
 import { asFlag, parseCliArgs } from "../../src/cli/args.js";
 import { type ConfigErrors, type Inputs, parseConfig } from "../../src/config/index.js";
+import { tarEnd, tarHeader, tarPadding } from "../../src/docker/context-tar.js";
 import { warnIfLowOnDisk } from "../../src/docker/disk.js";
-import { defaultCacheKeys } from "../../src/lifecycle/cache-dirs.js";
+import { Digest, defaultCacheKeys } from "../../src/lifecycle/cache-dirs.js";
 import type { Logger } from "../../src/log.js";
 
 const workspace = mkdtempSync(join(tmpdir(), "cache-dirs-"));
@@ -128,5 +130,41 @@ describe("warnIfLowOnDisk", () => {
       DOCKER_HOST: "tcp://10.0.0.5:2376",
     });
     expect(warnings).toEqual([]);
+  });
+});
+
+describe("Digest (what a save compares with what was restored)", () => {
+  const volumeTar = (rootMtime: number, content: string) => {
+    const body = Buffer.from(content);
+    return Buffer.concat([
+      tarHeader({ name: "./", type: "directory", mode: 0o755, size: 0, mtime: rootMtime }),
+      tarHeader({ name: "./model.bin", type: "file", mode: 0o644, size: body.length, mtime: 1_700_000_000 }),
+      body,
+      tarPadding(body.length),
+      tarEnd(),
+    ]);
+  };
+  const digestOf = async (tar: Buffer, chunk = tar.length) => {
+    const digest = new Digest();
+    const passed: Buffer[] = [];
+    digest.on("data", (c: Buffer) => passed.push(c));
+    for (let i = 0; i < tar.length; i += chunk) digest.write(tar.subarray(i, i + chunk));
+    digest.end();
+    await finished(digest);
+    expect(Buffer.concat(passed).equals(tar)).toBe(true); // the bytes pass through untouched
+    return digest.hex();
+  };
+
+  it("ignores the volume root's mtime (a restore sets it to the restore's time), in any chunking", async () => {
+    const restored = await digestOf(volumeTar(1_700_000_000, "weights"));
+    expect(await digestOf(volumeTar(1_800_000_000, "weights"))).toBe(restored);
+    expect(await digestOf(volumeTar(1_800_000_000, "weights"), 100)).toBe(restored);
+    expect(await digestOf(volumeTar(1_800_000_000, "weights"), 7)).toBe(restored);
+  });
+
+  it("sees a changed file", async () => {
+    expect(await digestOf(volumeTar(1_700_000_000, "weights-2"))).not.toBe(
+      await digestOf(volumeTar(1_700_000_000, "weights")),
+    );
   });
 });
