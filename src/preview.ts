@@ -157,17 +157,20 @@ export async function runPreview(config: PreviewConfig, deps: PreviewDeps): Prom
         const problem = await engine;
         if (problem) throw problem;
       });
-      image = await timed(source.kind === "build" ? "build" : "pull", () =>
-        prepareImage(docker, source, deps.labels, log, { signal }),
-      );
-      deps.onResource?.("image", image.imageId);
-      await emit("starting", { commit: deps.commit, image: image.ref });
       const cacheDirs = new CacheDirs(config, {
         ...deps,
         docker,
         store: deps.cacheStore,
         budgetBytes: deps.cacheBudgetBytes,
       });
+      // The cache entry downloads while the image builds or pulls: it needs no image until it goes into a volume.
+      cacheDirs.prefetch();
+      cleanup.push("drop the fetched cache dirs", () => cacheDirs.discard());
+      image = await timed(source.kind === "build" ? "build" : "pull", () =>
+        prepareImage(docker, source, deps.labels, log, { signal }),
+      );
+      deps.onResource?.("image", image.imageId);
+      await emit("starting", { commit: deps.commit, image: image.ref });
       // The restore counts into "run": it is part of what the app waits for before it starts.
       const started = await timed("run", async () => {
         const volumes = await cacheDirs.mount(image!);

@@ -87,6 +87,9 @@ export class CacheDirs {
   private volumes: CacheVolume[] = [];
   private restored: { key?: string; digests: Map<string, string> } = { digests: new Map() };
   private unavailable = false;
+  /** The Actions cache entry being fetched (prefetch), and whether mount() or discard() has taken it. */
+  private fetched?: Promise<string | undefined>;
+  private consumed = false;
   private readonly keys: { key: string; restoreKeys: string[] };
   private readonly dir: string;
 
@@ -98,6 +101,32 @@ export class CacheDirs {
     // A fixed directory: @actions/cache versions an entry by the paths it was saved from.
     const scope = createHash("sha256").update(`${deps.labels["ml-preview.repo"]}\n${config.name}`);
     this.dir = join(tmpdir(), `ml-preview-cache-dirs-${scope.digest("hex").slice(0, 16)}`);
+  }
+
+  /**
+   * Starts fetching the Actions cache entry (download and unpack; no image needed) while the image is built
+   * or pulled, so the restore is mostly done when the app's container is about to start. mount() takes it
+   * from there; discard() drops it when the preview ends before that.
+   */
+  prefetch(): void {
+    if (this.config.cacheDirs.paths.length === 0 || !this.deps.store || this.fetched) return;
+    this.fetched = this.fetch();
+    this.fetched.catch(() => undefined); // mount() or discard() awaits it
+  }
+
+  /** The prefetched entry's files, when mount() never took them (the build failed, a cancel). */
+  async discard(): Promise<void> {
+    if (!this.fetched || this.consumed) return;
+    this.consumed = true;
+    await this.fetched.catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async fetch(): Promise<string | undefined> {
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+    // The client warns itself when the service fails, and answers a miss.
+    return this.deps.store!.restore([this.dir], this.keys.key, this.keys.restoreKeys);
   }
 
   /** The volumes to mount, filled from the Actions cache where it has them; [] (and a warning) on trouble. */
@@ -117,12 +146,11 @@ export class CacheDirs {
   }
 
   private async restore(image: PreparedImage): Promise<void> {
-    const { log, store } = this.deps;
+    const { log } = this.deps;
+    if (this.consumed) return; // discarded: the preview is ending
+    this.consumed = true;
     try {
-      rmSync(this.dir, { recursive: true, force: true });
-      mkdirSync(this.dir, { recursive: true });
-      // The client warns itself when the service fails, and answers a miss.
-      const key = await store!.restore([this.dir], this.keys.key, this.keys.restoreKeys);
+      const key = await (this.fetched ?? this.fetch());
       if (!key) return log.info(`cache-dirs: no cache entry for ${this.keys.key} yet; the app starts cold.`);
       // Hashing is on the app's critical path: only done when a save may follow and compare (the entry
       // matched a restore key, not the key itself; for the key itself there is nothing to save).
