@@ -1,9 +1,10 @@
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 import type Docker from "dockerode";
 import { removeCacheVolumes } from "../src/docker/volumes.js";
-import { ActionsCacheService } from "../test/support/actions-cache/index.js";
-import { PreviewWorld as ActionWorld } from "../test/support/preview-fixture.js";
+import { PreviewWorld as ActionWorld, pullRequestEvent } from "../test/support/preview-fixture.js";
 import { ACTION_DIR, type RunningStep } from "../test/support/runner.js";
 import { BENCH_RUN, benchLabels, buildBenchImage } from "./app.js";
 import { median, ms, pct, spread, wallNow } from "./stats.js";
@@ -16,7 +17,11 @@ const RATE_BYTES_PER_S = 50e6;
 const FIRST_MINUTE_MS = 60_000;
 const CACHED_GOAL = 0.25;
 const SAVE_COST_GOAL = 0.1;
-const REPO = "octo-org/ml-app";
+/**
+ * The previews' repository: the bench's own, not the e2e tests' octo-org/ml-app, whose previews other test
+ * runs on a shared engine may stop or sweep.
+ */
+const REPO = "ml-preview/bench";
 
 /**
  * The "model hub": node (scripts/node-base-image.sh) in a container of ours on the default bridge, serving
@@ -62,6 +67,16 @@ const APP_DOCKERFILE = [
   `CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; [ -f /models/model.bin ] || { wget -q -O /models/model.part \\"$MODEL_URL\\" && mv /models/model.part /models/model.bin; } && dd if=/models/model.bin of=/dev/null bs=1M 2>/dev/null && stat -c %s /models/model.bin > /www/model.txt && httpd -p 8080 -h /www; sleep 2147483647 & wait"]`,
 ].join("\n");
 
+/** Log lines that end each restore phase, from "Starting <image>…" to the app answering. */
+const RESTORE_STEPS: [string, RegExp][] = [
+  ["lookup", /^Cache hit for/],
+  ["download", /^Cache Size:/],
+  ["unpack", /^Cache restored successfully/],
+  ["into the volume (engine)", /^cache-dirs: restored/],
+  ["container started", /^Started container/],
+  ["app answers", /^The app answers at/],
+];
+
 interface Run {
   /** Step spawned → the step logs that the app answers. */
   ready: number;
@@ -75,6 +90,8 @@ interface Run {
   latency: number;
   /** Requests that failed (not counted as served). */
   failed: string[];
+  /** Restore phases (cached runs), ms between the log lines of RESTORE_STEPS. */
+  restore?: number[];
   log: string;
 }
 
@@ -85,16 +102,17 @@ interface Run {
  */
 export async function modelCache(docker: Docker, pairs: number): Promise<FigureResult> {
   const hub = await ModelHub.start(docker);
-  const service = await ActionsCacheService.start();
+  const service = await CacheServiceProcess.start();
   const app = buildBenchImage("model-app", APP_DOCKERFILE);
-  const name = `bench-model-${randomBytes(3).toString("hex")}`;
+  const names: string[] = [];
   const cold: Run[] = [];
   const warm: Run[] = [];
   let served: string[] = [];
   try {
     for (let i = 0; i < pairs; i++) {
-      service.reset(); // a miss: the first run downloads and saves
-      await removeCacheVolumes(docker, { repo: REPO, name });
+      // A name of its own per pair: a new key, so the first run misses, downloads and saves.
+      const name = `bench-model-${randomBytes(3).toString("hex")}`;
+      names.push(name);
       const before = await hub.requests();
       cold.push(await previewRun(service, { image: app, name, url: hub.url }));
       if ((await hub.requests()) !== before + 1)
@@ -110,7 +128,7 @@ export async function modelCache(docker: Docker, pairs: number): Promise<FigureR
     }
     served = await hub.servedLines();
   } finally {
-    await removeCacheVolumes(docker, { repo: REPO, name }).catch(() => undefined);
+    for (const name of names) await removeCacheVolumes(docker, { repo: REPO, name }).catch(() => undefined);
     await service.close();
     await hub.close();
   }
@@ -118,11 +136,10 @@ export async function modelCache(docker: Docker, pairs: number): Promise<FigureR
 }
 
 async function previewRun(
-  service: ActionsCacheService,
+  service: CacheServiceProcess,
   app: { image: string; name: string; url: string },
 ): Promise<Run> {
-  const world = await ActionWorld.start();
-  const token = service.tokenFor("refs/pull/12/merge", ["refs/heads/main"]);
+  const world = await ActionWorld.start({ repo: REPO });
   const { job } = world.job(
     {
       image: app.image,
@@ -132,7 +149,10 @@ async function previewRun(
       "health-path": "/model.txt",
       duration: "10m",
     },
-    { env: service.env(token) },
+    {
+      env: { ...service.env, GITHUB_REPOSITORY: REPO },
+      event: JSON.parse(JSON.stringify(pullRequestEvent()).replaceAll("octo-org/ml-app", REPO)),
+    },
   );
   const t0 = wallNow();
   const step = job.startMain();
@@ -151,6 +171,10 @@ async function previewRun(
     stepped = true;
     await job.post();
     const saved = said.at(/cache-dirs: saved/);
+    const marks = [/^Starting /, ...RESTORE_STEPS.map(([, re]) => re)].map((re) => said.at(re));
+    const restore = marks.every((m) => m !== undefined)
+      ? marks.slice(1).map((m, i) => m! - marks[i]!)
+      : undefined;
     if (process.env.BENCH_VERBOSE) process.stderr.write(`\n${said.timed(t0)}\n`);
     process.stderr.write(
       `\n  ready ${ms(ready - t0)}, live +${ms(live - ready)}, saved +${saved === undefined ? "-" : ms(saved - ready)}, served ${window.served} (median ${ms(window.latency)}), failed ${window.failed.length} ${window.failed.slice(0, 3).join(" | ")}`,
@@ -159,6 +183,7 @@ async function previewRun(
       ready: ready - t0,
       readyToLive: live - ready,
       saveDone: saved === undefined ? undefined : saved - ready,
+      restore,
       ...window,
       log: said.text(),
     };
@@ -232,6 +257,33 @@ async function untilDefined<T>(fn: () => T | undefined, timeoutMs = 60_000): Pro
   }
 }
 
+/** The Actions cache stand-in in a process of its own (bench/cache-service-child.ts). */
+class CacheServiceProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly env: Record<string, string>,
+  ) {}
+
+  static async start(): Promise<CacheServiceProcess> {
+    const entry = join(process.env.ML_PREVIEW_BENCH_DIR ?? ".", "cache-service-child.cjs");
+    const child = spawn(process.execPath, [entry], { stdio: ["pipe", "pipe", "inherit"] });
+    const lines = createInterface({ input: child.stdout! });
+    const first = await new Promise<string>((resolve, reject) => {
+      lines.once("line", resolve);
+      child.once("exit", (code) => reject(new Error(`the cache service exited (${code})`)));
+    });
+    lines.close();
+    return new CacheServiceProcess(child, JSON.parse(first) as Record<string, string>);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.stdin?.end();
+    await exited;
+  }
+}
+
 class ModelHub {
   private constructor(
     private readonly container: Docker.Container,
@@ -277,7 +329,7 @@ class ModelHub {
   }
 
   async servedLines(): Promise<string[]> {
-    return (await this.logs()).split("\n").filter((l) => l.includes("served "));
+    return (await this.logs()).match(/served \d+ bytes in \d+ ms/g) ?? [];
   }
 
   async close(): Promise<void> {
@@ -298,6 +350,13 @@ function report(cold: Run[], warm: Run[], served: string[]): FigureResult {
       measured: `${pct(ratio)} (${ms(warmReady)} / ${ms(coldReady)})`,
       goal: `≤ ${pct(CACHED_GOAL)}`,
       met: ratio <= CACHED_GOAL,
+    },
+    {
+      figure: `  ↳ cached: ${RESTORE_STEPS.map(([what]) => what).join(" / ")}`,
+      measured: RESTORE_STEPS.map((_, i) => ms(median(warm.map((r) => r.restore?.[i] ?? Number.NaN)))).join(
+        " / ",
+      ),
+      goal: "",
     },
     {
       figure: "  ↳ save after ready: what it costs the first minute (requests served through the tunnel)",
@@ -322,8 +381,15 @@ function report(cold: Run[], warm: Run[], served: string[]): FigureResult {
     },
   ];
   const notes = [
-    `model cache (${cold.length} pair${cold.length === 1 ? "" : "s"}, uncached then cached): dist/main.js run as the runner runs it (test/support/runner.ts), \`image:\` a local FROM-scratch busybox app, \`cache-dirs: /models\`, @actions/cache against the Actions cache stand-in (test/support/actions-cache, blobs in the bench process). The app downloads 500 MB of random bytes with wget from a node server in a container of ours on the default bridge, paced to 50 MB/s (${served.join("; ")}), reads it all, then serves. Readiness: step spawned → the step logs "The app answers". Before each run the app's volume is removed (a fresh runner); the cached run restores the entry the uncached run saved, asks the model hub nothing, and has nothing to save. Readiness uncached ${spread(cold.map((r) => r.ready))}, cached ${spread(warm.map((r) => r.ready))}.`,
-    `model cache, the save's cost: the save starts when the app answers and runs beside the live preview. From the live URL in the comment until ready + 60 s, a client GETs /model.txt back to back through the loopback ngrok edge (the path a reviewer's browser takes); cost = 1 − requests served while saving (uncached run) / requests served with nothing to save (cached run). A late "live" or a slower app both lower the count. Served: saving ${cold.map((r) => r.served).join(", ")}; nothing to save ${warm.map((r) => r.served).join(", ")}.`,
+    `model cache (${cold.length} pair${cold.length === 1 ? "" : "s"}, uncached then cached): dist/main.js run as the runner runs it (test/support/runner.ts), \`image:\` a local FROM-scratch busybox app, \`cache-dirs: /models\`, @actions/cache against the Actions cache stand-in (test/support/actions-cache) in a process of its own, as GitHub's service is out of the runner's. The app downloads 500 MB of random bytes with wget from a node server in a container of ours on the default bridge, paced to 50 MB/s (${served.join("; ")}), reads it all, then serves. Readiness: step spawned → the step logs "The app answers". Before each run the app's volume is removed (a fresh runner); the cached run restores the entry the uncached run saved, asks the model hub nothing, and has nothing to save. Readiness uncached ${spread(cold.map((r) => r.ready))}, cached ${spread(warm.map((r) => r.ready))}.`,
+    `model cache, the save's cost: the save starts when the app answers and runs beside the live preview. From the live URL in the comment until ready + 60 s, a client GETs /model.txt back to back through the loopback ngrok edge (the path a reviewer's browser takes); cost = 1 − requests served while saving (uncached run) / requests served with nothing to save (cached run). A late "live" or a slower app both lower the count. Served: saving ${cold.map((r) => r.served).join(", ")}; nothing to save ${warm.map((r) => r.served).join(", ")}. Failed requests (not counted): saving ${cold.map((r) => r.failed.length).join(", ")}; nothing to save ${warm.map((r) => r.failed.length).join(", ")}${
+      [...cold, ...warm].some((r) => r.failed.length > 0)
+        ? ` (${[...cold, ...warm]
+            .flatMap((r) => r.failed)
+            .slice(0, 2)
+            .join(" | ")})`
+        : ""
+    }.`,
   ];
   const misses: string[] = [];
   if (ratio > CACHED_GOAL)
