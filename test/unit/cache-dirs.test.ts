@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
@@ -8,7 +8,7 @@ import { asFlag, parseCliArgs } from "../../src/cli/args.js";
 import { type ConfigErrors, type Inputs, parseConfig } from "../../src/config/index.js";
 import { tarEnd, tarHeader, tarPadding } from "../../src/docker/context-tar.js";
 import { warnIfLowOnDisk } from "../../src/docker/disk.js";
-import { Digest, defaultCacheKeys } from "../../src/lifecycle/cache-dirs.js";
+import { CacheDirs, Digest, defaultCacheKeys } from "../../src/lifecycle/cache-dirs.js";
 import type { Logger } from "../../src/log.js";
 
 const workspace = mkdtempSync(join(tmpdir(), "cache-dirs-"));
@@ -166,5 +166,43 @@ describe("Digest (what a save compares with what was restored)", () => {
     expect(await digestOf(volumeTar(1_700_000_000, "weights-2"))).not.toBe(
       await digestOf(volumeTar(1_700_000_000, "weights")),
     );
+  });
+});
+
+describe("CacheDirs.prefetch", () => {
+  const quiet: Logger = { info() {}, debug() {}, warning() {}, group: (_t, fn) => fn() };
+  const labels = {
+    "ml-preview.repo": "o/r",
+    "ml-preview.pr": "1",
+    "ml-preview.run": "1.1",
+    "ml-preview.name": "p",
+  };
+
+  it("fetches the entry once, before the image exists, and discard() removes what it fetched", async () => {
+    const fetchedInto: string[] = [];
+    let release!: () => void;
+    const downloading = new Promise<void>((resolve) => (release = resolve));
+    const store = {
+      async restore(paths: string[]) {
+        fetchedInto.push(paths[0]!);
+        await downloading;
+        writeFileSync(join(paths[0]!, "0123456789abcdef.tar"), "volume tar");
+        return "key-1";
+      },
+      async save() {},
+    };
+    const dirs = new CacheDirs(parse({ "cache-dirs": "/models", name: "prefetch" }), {
+      docker: {} as Docker, // not reached: fetching needs no engine
+      log: quiet,
+      labels,
+      store,
+    });
+    dirs.prefetch();
+    dirs.prefetch(); // once only
+    expect(fetchedInto).toHaveLength(1);
+    const discarded = dirs.discard();
+    release();
+    await discarded;
+    expect(existsSync(fetchedInto[0]!)).toBe(false);
   });
 });
