@@ -35,8 +35,20 @@ export const LISTENING_APP_DOCKERFILE = [
 
 /** Builds the listening app with the docker CLI; returns its tag. */
 export function buildListeningApp(): string {
-  const tag = `ml-preview-bench/app:${BENCH_RUN}`;
-  const dir = busyboxContext(LISTENING_APP_DOCKERFILE);
+  return buildBenchImage("app", LISTENING_APP_DOCKERFILE);
+}
+
+/**
+ * Builds `dockerfile` (a busybox context plus `files`) with the docker CLI as
+ * ml-preview-bench/<name>:<BENCH_RUN>, labelled so removeBenchObjects removes it; returns the tag.
+ */
+export function buildBenchImage(
+  name: string,
+  dockerfile: string,
+  files: Record<string, string> = {},
+): string {
+  const tag = `ml-preview-bench/${name}:${BENCH_RUN}`;
+  const dir = busyboxContext(dockerfile, files);
   try {
     const labels = Object.entries(benchLabels()).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
     execFileSync("docker", ["build", "-q", "-t", tag, ...labels, dir], {

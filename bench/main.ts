@@ -9,6 +9,7 @@ import type Docker from "dockerode";
 import { dockerClient } from "../src/docker/client.js";
 import { buildListeningApp, removeBenchObjects } from "./app.js";
 import { coldStart } from "./fig-cold-start.js";
+import { modelCache } from "./fig-model-cache.js";
 import { toolOverhead } from "./fig-overhead.js";
 import { readinessLag } from "./fig-readiness.js";
 import { rebuild } from "./fig-rebuild.js";
@@ -67,6 +68,12 @@ const FIGURES: Figure[] = [
     title: "teardown: expiry → comment says expired and container removed",
     goal: "≤ 2 s",
     run: async (e) => teardown(e.docker, await e.world(), e.image(), 5),
+  },
+  {
+    key: "model-cache",
+    title: "500 MB model at 50 MB/s: readiness with cache-dirs restored / without",
+    goal: "≤ 25 %",
+    run: (e) => modelCache(e.docker, Number(process.env.BENCH_PAIRS ?? 2)),
   },
 ];
 

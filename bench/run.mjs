@@ -20,6 +20,7 @@ try {
     entryPoints: {
       main: join(root, "bench/main.ts"),
       "upload-child": join(root, "bench/upload-child.ts"),
+      "cache-service-child": join(root, "bench/cache-service-child.ts"),
     },
     outdir: out,
     outExtension: { ".js": ".cjs" },

@@ -150,7 +150,7 @@ export interface PreviewConfig {
   readonly wait: boolean;
   readonly stopOnClose: boolean;
   readonly resources: Resources;
-  /** `cache-dirs`: what the app downloads at start-up, kept between previews (see lifecycle/cache-dirs.ts). */
+  /** `cache-dirs`: what the app downloads at start-up, kept between previews (see docker/cache-dirs.ts). */
   readonly cacheDirs: CacheDirsConfig;
   readonly tunnel: TunnelConfig;
   readonly github: GitHubConfig;

@@ -35,6 +35,9 @@ export interface CacheStore {
   save(paths: string[], key: string): Promise<unknown>;
 }
 
+/** Volume tars are read and written in 1 MiB pieces: hundreds of MB of weights in few chunks. */
+const CHUNK_BYTES = 1024 * 1024;
+
 /** GitHub's default cache budget per repository; ML_PREVIEW_CACHE_BUDGET_GB raises it for larger plans. */
 export const DEFAULT_CACHE_BUDGET_BYTES = 10 * 1024 ** 3;
 
@@ -85,6 +88,9 @@ export class CacheDirs {
   private volumes: CacheVolume[] = [];
   private restored: { key?: string; digests: Map<string, string> } = { digests: new Map() };
   private unavailable = false;
+  /** The Actions cache entry being fetched (prefetch), and whether mount() or discard() has taken it. */
+  private fetched?: Promise<string | undefined>;
+  private consumed = false;
   private readonly keys: { key: string; restoreKeys: string[] };
   private readonly dir: string;
 
@@ -96,6 +102,32 @@ export class CacheDirs {
     // A fixed directory: @actions/cache versions an entry by the paths it was saved from.
     const scope = createHash("sha256").update(`${deps.labels["ml-preview.repo"]}\n${config.name}`);
     this.dir = join(tmpdir(), `ml-preview-cache-dirs-${scope.digest("hex").slice(0, 16)}`);
+  }
+
+  /**
+   * Starts fetching the Actions cache entry (download and unpack; no image needed) while the image is built
+   * or pulled, so the restore is mostly done when the app's container is about to start. mount() takes it
+   * from there; discard() drops it when the preview ends before that.
+   */
+  prefetch(): void {
+    if (this.config.cacheDirs.paths.length === 0 || !this.deps.store || this.fetched) return;
+    this.fetched = this.fetch();
+    this.fetched.catch(() => undefined); // mount() or discard() awaits it
+  }
+
+  /** The prefetched entry's files, when mount() never took them (the build failed, a cancel). */
+  async discard(): Promise<void> {
+    if (!this.fetched || this.consumed) return;
+    this.consumed = true;
+    await this.fetched.catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async fetch(): Promise<string | undefined> {
+    rmSync(this.dir, { recursive: true, force: true });
+    mkdirSync(this.dir, { recursive: true });
+    // The client warns itself when the service fails, and answers a miss.
+    return this.deps.store!.restore([this.dir], this.keys.key, this.keys.restoreKeys);
   }
 
   /** The volumes to mount, filled from the Actions cache where it has them; [] (and a warning) on trouble. */
@@ -115,26 +147,31 @@ export class CacheDirs {
   }
 
   private async restore(image: PreparedImage): Promise<void> {
-    const { log, store } = this.deps;
+    const { log } = this.deps;
+    if (this.consumed) return; // discarded: the preview is ending
+    this.consumed = true;
     try {
-      rmSync(this.dir, { recursive: true, force: true });
-      mkdirSync(this.dir, { recursive: true });
-      // The client warns itself when the service fails, and answers a miss.
-      const key = await store!.restore([this.dir], this.keys.key, this.keys.restoreKeys);
+      const key = await (this.fetched ?? this.fetch());
       if (!key) return log.info(`cache-dirs: no cache entry for ${this.keys.key} yet; the app starts cold.`);
+      // Hashing is on the app's critical path: only done when a save may follow and compare (the entry
+      // matched a restore key, not the key itself; for the key itself there is nothing to save).
+      const compare = key !== this.keys.key;
+      let count = 0;
       for (const volume of this.volumes) {
         const file = this.tarOf(volume);
         if (!existsSync(file)) continue;
-        const digest = new Digest();
+        const digest = compare ? new Digest() : undefined;
+        const content = createReadStream(file, { highWaterMark: CHUNK_BYTES });
         await importVolume(
           this.deps.docker,
           this.transfer(image, volume),
-          createReadStream(file).pipe(digest),
+          digest ? content.pipe(digest) : content,
         );
-        this.restored.digests.set(volume.path, digest.hex());
+        if (digest) this.restored.digests.set(volume.path, digest.hex());
+        count++;
       }
       this.restored.key = key;
-      log.info(`cache-dirs: restored ${this.restored.digests.size} volume(s) from cache entry ${key}.`);
+      log.info(`cache-dirs: restored ${count} volume(s) from cache entry ${key}.`);
     } catch (err) {
       if (err instanceof CacheUnavailable) {
         this.unavailable = true;
@@ -164,15 +201,16 @@ export class CacheDirs {
       let used = 0;
       let changed = false;
       for (const volume of this.volumes) {
-        const digest = new Digest();
-        const out = createWriteStream(this.tarOf(volume));
-        const written = finished(digest.pipe(out));
+        // Only a volume that was restored is compared (and so hashed); any other is new content.
+        const digest = this.restored.digests.has(volume.path) ? new Digest() : undefined;
+        const out = createWriteStream(this.tarOf(volume), { highWaterMark: CHUNK_BYTES });
+        const written = finished(digest ? digest.pipe(out) : out);
         // Awaited below; an over-budget export destroys the file, which must not become an unhandled rejection.
         written.catch(() => undefined);
         const result = await exportVolume(
           this.deps.docker,
           this.transfer(image, volume),
-          digest,
+          digest ?? out,
           budget - used,
         );
         if (result.overBudget) {
@@ -184,7 +222,7 @@ export class CacheDirs {
         }
         await written;
         used += result.bytes;
-        if (this.restored.digests.get(volume.path) !== digest.hex()) changed = true;
+        if (!digest || this.restored.digests.get(volume.path) !== digest.hex()) changed = true;
       }
       if (!changed) return log.info("cache-dirs: unchanged since the restored entry; nothing to save.");
       const id = await store.save([this.dir], this.keys.key);
@@ -208,18 +246,54 @@ export class CacheDirs {
   }
 }
 
-/** Passes bytes through, hashing them: what was restored is compared with what would be saved. */
-class Digest extends Transform {
+/**
+ * Passes a volume's tar through, hashing it: what was restored is compared with what would be saved. The
+ * volume root's own entry ("./", first in the engine's archive) is hashed without its mtime and checksum:
+ * extracting into the volume sets every time from the archive except the root's, which becomes the time of
+ * the restore, so an untouched volume would otherwise never compare equal.
+ */
+export class Digest extends Transform {
   private readonly hash = createHash("sha256");
+  /** The first header block while it is incomplete; undefined once hashed. */
+  private head: Buffer | undefined = Buffer.alloc(0);
+  private value?: string;
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null, c?: Buffer) => void) {
-    this.hash.update(chunk);
+    if (this.head) {
+      const needed = TAR_BLOCK - this.head.length;
+      this.head = Buffer.concat([this.head, chunk.subarray(0, needed)]);
+      if (this.head.length === TAR_BLOCK) {
+        this.hash.update(withoutRootTime(this.head)).update(chunk.subarray(needed));
+        this.head = undefined;
+      }
+    } else this.hash.update(chunk);
     done(null, chunk);
   }
-  private value?: string;
+
+  override _flush(done: (e?: Error | null) => void) {
+    if (this.head) this.hash.update(this.head);
+    this.head = undefined;
+    done();
+  }
+
   hex(): string {
     this.value ??= this.hash.digest("hex");
     return this.value;
   }
+}
+
+const TAR_BLOCK = 512;
+
+/** A ustar header of "./" with its mtime (offset 136, 12 bytes) and checksum (148, 8) zeroed for hashing. */
+function withoutRootTime(header: Buffer): Buffer {
+  const name = header
+    .subarray(0, 100)
+    .toString("latin1")
+    .replace(/\0[\s\S]*$/, "");
+  if (name !== "./" && name !== ".") return header;
+  const copy = Buffer.from(header);
+  copy.fill(0, 136, 156);
+  return copy;
 }
 
 const gb = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : mb(bytes));

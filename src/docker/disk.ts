@@ -50,13 +50,18 @@ export async function checkDiskSpace(
   neededBytes: number,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<DiskCheck> {
-  const host = env.DOCKER_HOST ?? "";
-  if (host !== "" && !host.startsWith("unix://")) return { status: "unknown", neededBytes };
+  if (!engineIsLocal(env)) return { status: "unknown", neededBytes };
   const dataRoot = String((await docker.info()).DockerRootDir ?? "");
   if (!dataRoot.startsWith("/")) return { status: "unknown", neededBytes };
   const freeBytes = await freeSpace(dataRoot);
   if (freeBytes === undefined) return { status: "unknown", neededBytes, dataRoot };
   return { status: freeBytes < neededBytes ? "low" : "ok", neededBytes, freeBytes, dataRoot };
+}
+
+/** DOCKER_HOST unset or a unix socket: the engine's disk is this machine's. */
+export function engineIsLocal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const host = env.DOCKER_HOST ?? "";
+  return host === "" || host.startsWith("unix://");
 }
 
 /** The message for a "low" check, with the runner's fix; `what` is e.g. "Pulling ghcr.io/o/app:1". */

@@ -4,11 +4,12 @@ import type { RegistryAuth } from "../config/types.js";
 import { PreviewError, type PreviewStep } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EngineEvent } from "./build-progress.js";
-import { warnIfLowOnDisk } from "./disk.js";
+import { engineIsLocal, warnIfLowOnDisk } from "./disk.js";
 import { engineMessage } from "./docker-errors.js";
 import { registryOf } from "./image-ref.js";
 import { readEngineStream } from "./json-events.js";
 import { pullError } from "./pull-errors.js";
+import { registryImageSize } from "./registry-size.js";
 
 export interface LocalImage {
   readonly imageId: string;
@@ -36,8 +37,14 @@ export async function ensureImage(
     log.info(`Using ${ref} (${shortId(local)}), already in the Docker engine.`);
     return { imageId: local, pulled: false, pullMs: 0 };
   }
-  // The registry's layer sizes are not asked for: the check uses the pull margin alone.
-  await warnIfLowOnDisk(docker, { kind: "pull" }, "pull", `Pulling ${ref}`, log);
+  // The registry's layer sizes, when it says them (only worth asking when the engine's disk is ours).
+  const size = engineIsLocal()
+    ? await registryImageSize(docker, ref, { auth, authconfig: authConfig(ref, auth) }, log)
+    : undefined;
+  const what = size
+    ? `Pulling ${ref} (${megabytes(size.compressedBytes)} compressed for ${size.platform}, as its registry says)`
+    : `Pulling ${ref}`;
+  await warnIfLowOnDisk(docker, { kind: "pull", compressedBytes: size?.compressedBytes }, "pull", what, log);
   const started = Date.now();
   await pullImage(docker, ref, auth, log, { step: "pull", role: "image", signal });
   const imageId = await localImageId(docker, ref);

@@ -30,22 +30,29 @@ export function dockerRuntime(config: PreviewConfig, opts: DockerRuntimeOptions)
     if (!client) throw new Error("dockerRuntime: connect() comes first");
     return client;
   };
+  let cacheDirs: CacheDirs | undefined;
+  const cacheDirsOf = () =>
+    (cacheDirs ??= new CacheDirs(config, {
+      docker: engine(),
+      log,
+      labels,
+      store: opts.cacheStore,
+      budgetBytes: opts.cacheBudgetBytes,
+    }));
   return {
     async connect(step) {
       client ??= dockerClient(step);
       await engineAnswers(client, step);
       await removeLeftBehind(client, labels, log);
     },
-    prepareImage: (source, signal) => prepareImage(engine(), source, labels, log, { signal }),
+    prepareImage(source, signal) {
+      // The cache entry downloads while the image builds or pulls: it needs no image until it goes into a volume.
+      cacheDirsOf().prefetch();
+      return prepareImage(engine(), source, labels, log, { signal });
+    },
     async start(image) {
       const docker = engine();
-      const cacheDirs = new CacheDirs(config, {
-        docker,
-        log,
-        labels,
-        store: opts.cacheStore,
-        budgetBytes: opts.cacheBudgetBytes,
-      });
+      const cacheDirs = cacheDirsOf();
       // The restore counts into "run": it is part of what the app waits for before it starts.
       const volumes = await cacheDirs.mount(image);
       const app = await startContainer(docker, image, { ...config, volumes }, labels, log);
@@ -67,6 +74,7 @@ export function dockerRuntime(config: PreviewConfig, opts: DockerRuntimeOptions)
         keepStartup: () => cacheDirs.save(image),
       } satisfies RunningApp;
     },
+    release: async () => cacheDirs?.discard(),
   };
 }
 

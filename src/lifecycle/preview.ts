@@ -139,6 +139,7 @@ async function prepareImage(
     const problem = await connected.problem;
     if (problem) throw problem;
   });
+  run.cleanup.push("release what the runtime fetched ahead", () => runtime.release());
   const image = await run.timed(step, () => runtime.prepareImage(source, run.signal));
   run.deps.onResource?.("image", image.imageId);
   await run.emit("starting", { commit: run.deps.commit, image: image.ref });

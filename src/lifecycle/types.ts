@@ -97,6 +97,8 @@ export interface Runtime {
   prepareImage(source: Exclude<AppSource, { kind: "share" }>, signal: AbortSignal): Promise<PreparedImage>;
   /** Starts the app (throws PreviewError step "run"); it answers on 127.0.0.1:hostPort. */
   start(image: PreparedImage): Promise<RunningApp>;
+  /** Drops what it fetched ahead for an app that never started (Docker: the cache-dirs entry); safe to repeat. */
+  release(): Promise<void>;
 }
 
 /** The app as it runs: ours until remove(). */

@@ -197,6 +197,36 @@ describe("cache-dirs through the Actions cache", () => {
     expect((await second.post()).code).toBe(0);
   });
 
+  it("restored from a restore key: the app starts warm, and the unchanged volume is not saved again under the new key", async () => {
+    world = await PreviewWorld.start();
+    const name = `cache-${randomBytes(3).toString("hex")}`;
+    names.push(name);
+    const first = cacheJob(name, { duration: "3s", "cache-key": `${name}-deps-a` });
+    const firstRun = first.startMain();
+    expect(await liveModelMd5(firstRun)).toBe(models.md5());
+    expect((await firstRun.done).code).toBe(0);
+    expect((await first.post()).code).toBe(0);
+    await removeApp(name);
+    await world.close();
+    world = await PreviewWorld.start();
+
+    // The dependencies changed (a new key); the model did not.
+    const second = cacheJob(name, {
+      duration: "3s",
+      "cache-key": `${name}-deps-b`,
+      "cache-restore-keys": `${name}-deps-`,
+    });
+    const secondRun = second.startMain();
+    expect(await liveModelMd5(secondRun)).toBe(models.md5());
+    const result = await secondRun.done;
+    expect(result.code, result.stdout).toBe(0);
+    expect(await models.requests()).toBe(1);
+    expect(result.stdout).toContain(`restored 1 volume(s) from cache entry ${name}-deps-a`);
+    expect(result.stdout).toContain("cache-dirs: unchanged since the restored entry; nothing to save.");
+    expect(service.entries.filter((e) => e.finalized).map((e) => e.key)).toEqual([`${name}-deps-a`]);
+    expect((await second.post()).code).toBe(0);
+  });
+
   it("a preview cancelled during start-up leaves no cache entry", async () => {
     world = await PreviewWorld.start();
     const name = `cache-${randomBytes(3).toString("hex")}`;

@@ -9,7 +9,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import type { RegistryAuth } from "../../src/config/types.js";
 import { buildWithEngine } from "../../src/docker/build.js";
 import { CACHE_BUILDER } from "../../src/docker/cache/gha.js";
+import { PULL_MARGIN_BYTES, PULL_UNPACK_FACTOR } from "../../src/docker/disk.js";
 import { prepareImage } from "../../src/docker/image.js";
+import { registryImageSize } from "../../src/docker/registry-size.js";
 import type { BuildSource, PreviewLabels } from "../../src/docker/types.js";
 import { PreviewError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
@@ -38,16 +40,23 @@ const dirs: string[] = [];
 function recordingLogger(onInfo?: (line: string) => void) {
   const lines: string[] = [];
   const warnings: string[] = [];
+  const debugs: string[] = [];
+  /** Every line in the order it was said, warnings as "warning: …". */
+  const all: string[] = [];
   const log: Logger = {
     info: (m) => {
       lines.push(m);
+      all.push(m);
       onInfo?.(m);
     },
-    warning: (m) => warnings.push(m),
-    debug: () => {},
+    warning: (m) => {
+      warnings.push(m);
+      all.push(`warning: ${m}`);
+    },
+    debug: (m) => void debugs.push(m),
     group: (_title, fn) => fn(),
   };
-  return { log, lines, warnings };
+  return { log, lines, warnings, debugs, all };
 }
 
 function context(dockerfile: string, files: Record<string, string> = {}): string {
@@ -100,6 +109,38 @@ async function startRegistry() {
   }
   child.kill();
   throw new Error("docker-registry did not start");
+}
+
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+}
+interface ImageManifest {
+  schemaVersion: number;
+  mediaType: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+const MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json";
+const basicAuth = () => `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
+
+/** The registry's own manifest of repository:tag (docker-registry's htpasswd auth is HTTP Basic). */
+async function registryManifest(repository: string, tag: string): Promise<ImageManifest> {
+  const res = await fetch(`http://${registry.host}/v2/${repository}/manifests/${tag}`, {
+    headers: { accept: MANIFEST_V2, authorization: basicAuth() },
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as ImageManifest;
+}
+
+async function putManifest(repository: string, tag: string, manifest: ImageManifest): Promise<void> {
+  const res = await fetch(`http://${registry.host}/v2/${repository}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "content-type": MANIFEST_V2, authorization: basicAuth() },
+    body: JSON.stringify(manifest),
+  });
+  expect(res.status).toBe(201);
 }
 
 /** Removes every local image of this test run, with the intermediate images only they use. */
@@ -193,6 +234,55 @@ describe("image from a private registry", () => {
     await docker.getImage(ref).remove();
   });
 
+  it("checks the disk with the image's size as the registry states it, asked with the pull's credentials", async () => {
+    const manifest = await registryManifest(`private/app`, RUN);
+    const stated = [manifest.config, ...manifest.layers].reduce((sum, d) => sum + d.size, 0);
+    const { log, debugs } = recordingLogger();
+    const credentials = { auth: good, authconfig: { ...good, serveraddress: registry.host } };
+    const version = await docker.version();
+    expect(await registryImageSize(docker, ref, credentials, log)).toEqual({
+      compressedBytes: stated,
+      platform: `${version.Os}/${version.Arch}`,
+    });
+    expect(debugs).toEqual([]);
+    // Without credentials the registry says nothing: one debug line, no size.
+    expect(
+      await registryImageSize(docker, ref, { auth: undefined, authconfig: undefined }, log),
+    ).toBeUndefined();
+    expect(debugs).toHaveLength(1);
+    expect(debugs[0]).toContain(`The registry did not say how large ${ref} is (`);
+    expect(debugs[0]).toContain("); the disk check uses the pull margin alone.");
+  });
+
+  it("warns before the pull, naming the registry's size and the runner's fix, when the data root lacks the space", async () => {
+    // The registry states a 1 TB layer (its manifest says so; the blob is the real small one): an image
+    // larger than this machine's free disk, as a torch image is for a runner with 14 GB free.
+    const manifest = await registryManifest(`private/app`, RUN);
+    manifest.layers[0]!.size = 1e12;
+    const huge = `${registry.host}/private/app:${RUN}-huge`;
+    await putManifest(`private/app`, `${RUN}-huge`, manifest);
+    const stated = [manifest.config, ...manifest.layers].reduce((sum, d) => sum + d.size, 0);
+    const { log, warnings, all } = recordingLogger();
+    await prepareImage(docker, { kind: "image", image: huge, registryAuth: good }, labels, log).catch(
+      () => undefined, // the engine may refuse a blob shorter than its manifest says: not what is tested here
+    );
+    await docker
+      .getImage(huge)
+      .remove()
+      .catch(() => undefined);
+    expect(warnings).toHaveLength(1);
+    const needed = ((stated * PULL_UNPACK_FACTOR + PULL_MARGIN_BYTES) / 1e9).toFixed(1);
+    expect(warnings[0]).toContain(
+      `Pulling ${huge} (${(stated / 1e9).toFixed(2)} GB compressed for linux/amd64, as its registry says) needs about ${needed} GB of disk`,
+    );
+    expect(warnings[0]).toMatch(/data root \/\S+ has \d+\.\d GB free/);
+    expect(warnings[0]).toMatch(/sudo rm -rf \/usr\/share\/dotnet .*larger runner/);
+    // Said before the pull starts, not after it failed half-way.
+    expect(all.indexOf(`warning: ${warnings[0]}`)).toBeLessThan(
+      all.indexOf(`Pulling ${huge} from ${registry.host}...`),
+    );
+  });
+
   it("says the credentials were refused, or missing, without echoing the password", async () => {
     const wrong = await failure(
       prepareImage(
@@ -206,8 +296,12 @@ describe("image from a private registry", () => {
     expect(wrong.message).toContain(`${registry.host} refused the credentials for ${ref}`);
     expect(wrong.message).not.toContain("not-the-pass");
 
-    const none = await failure(
-      prepareImage(docker, { kind: "image", image: ref }, labels, recordingLogger().log),
+    const anonymous = recordingLogger();
+    const none = await failure(prepareImage(docker, { kind: "image", image: ref }, labels, anonymous.log));
+    // The size could not be asked for either: the disk check kept its margin, with one debug line.
+    expect(anonymous.warnings).toEqual([]);
+    expect(anonymous.debugs.filter((d) => d.startsWith("The registry did not say how large"))).toHaveLength(
+      1,
     );
     expect(none.code).toBe("DOCKER_REGISTRY_AUTH");
     expect(none.message).toContain("requires credentials");

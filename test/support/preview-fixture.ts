@@ -54,8 +54,10 @@ export class PreviewWorld {
     readonly edge: NgrokEdge,
   ) {}
 
-  static async start(): Promise<PreviewWorld> {
-    const github = await startGitHubEmulator();
+  /** `repo` (owner/name): another repository than octo-org/ml-app (its jobs need the matching env and event). */
+  static async start(opts: { repo?: string } = {}): Promise<PreviewWorld> {
+    const [owner, repo] = opts.repo?.split("/") ?? [];
+    const github = await startGitHubEmulator({ owner, repo });
     github.addPull({ number: PR, headSha: HEAD_SHA, headRef: "feature/model-v2" });
     return new PreviewWorld(github, await startNgrokEdge());
   }

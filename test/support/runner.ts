@@ -3,8 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-/** The repository root: the runner runs `node <action dir>/dist/main.js`. */
-export const ACTION_DIR = resolve(__dirname, "../..");
+/**
+ * The repository root: the runner runs `node <action dir>/dist/main.js`. Two levels up from here, or the
+ * working directory when this file is bundled elsewhere (bench/run.mjs runs the bench from the root).
+ */
+export const ACTION_DIR =
+  [resolve(__dirname, "../.."), process.cwd()].find((dir) => existsSync(join(dir, "action.yml"))) ??
+  resolve(__dirname, "../..");
 
 export interface RunnerJob {
   /** Action inputs by their action.yml names; defaults from action.yml are filled in like the runner does. */

@@ -1,12 +1,14 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import { describe, expect, it } from "vitest";
 import { asFlag, parseCliArgs } from "../../src/cli/args.js";
 import { type ConfigErrors, parseConfig } from "../../src/config/parse.js";
 import type { Inputs } from "../../src/config/types.js";
-import { defaultCacheKeys } from "../../src/docker/cache-dirs.js";
+import { CacheDirs, Digest, defaultCacheKeys } from "../../src/docker/cache-dirs.js";
+import { tarEnd, tarHeader, tarPadding } from "../../src/docker/context-tar.js";
 import { warnIfLowOnDisk } from "../../src/docker/disk.js";
 import type { Logger } from "../../src/log.js";
 
@@ -129,5 +131,79 @@ describe("warnIfLowOnDisk", () => {
       DOCKER_HOST: "tcp://10.0.0.5:2376",
     });
     expect(warnings).toEqual([]);
+  });
+});
+
+describe("Digest (what a save compares with what was restored)", () => {
+  const volumeTar = (rootMtime: number, content: string) => {
+    const body = Buffer.from(content);
+    return Buffer.concat([
+      tarHeader({ name: "./", type: "directory", mode: 0o755, size: 0, mtime: rootMtime }),
+      tarHeader({ name: "./model.bin", type: "file", mode: 0o644, size: body.length, mtime: 1_700_000_000 }),
+      body,
+      tarPadding(body.length),
+      tarEnd(),
+    ]);
+  };
+  const digestOf = async (tar: Buffer, chunk = tar.length) => {
+    const digest = new Digest();
+    const passed: Buffer[] = [];
+    digest.on("data", (c: Buffer) => passed.push(c));
+    for (let i = 0; i < tar.length; i += chunk) digest.write(tar.subarray(i, i + chunk));
+    digest.end();
+    await finished(digest);
+    expect(Buffer.concat(passed).equals(tar)).toBe(true); // the bytes pass through untouched
+    return digest.hex();
+  };
+
+  it("ignores the volume root's mtime (a restore sets it to the restore's time), in any chunking", async () => {
+    const restored = await digestOf(volumeTar(1_700_000_000, "weights"));
+    expect(await digestOf(volumeTar(1_800_000_000, "weights"))).toBe(restored);
+    expect(await digestOf(volumeTar(1_800_000_000, "weights"), 100)).toBe(restored);
+    expect(await digestOf(volumeTar(1_800_000_000, "weights"), 7)).toBe(restored);
+  });
+
+  it("sees a changed file", async () => {
+    expect(await digestOf(volumeTar(1_700_000_000, "weights-2"))).not.toBe(
+      await digestOf(volumeTar(1_700_000_000, "weights")),
+    );
+  });
+});
+
+describe("CacheDirs.prefetch", () => {
+  const quiet: Logger = { info() {}, debug() {}, warning() {}, group: (_t, fn) => fn() };
+  const labels = {
+    "ml-preview.repo": "o/r",
+    "ml-preview.pr": "1",
+    "ml-preview.run": "1.1",
+    "ml-preview.name": "p",
+  };
+
+  it("fetches the entry once, before the image exists, and discard() removes what it fetched", async () => {
+    const fetchedInto: string[] = [];
+    let release!: () => void;
+    const downloading = new Promise<void>((resolve) => (release = resolve));
+    const store = {
+      async restore(paths: string[]) {
+        fetchedInto.push(paths[0]!);
+        await downloading;
+        writeFileSync(join(paths[0]!, "0123456789abcdef.tar"), "volume tar");
+        return "key-1";
+      },
+      async save() {},
+    };
+    const dirs = new CacheDirs(parse({ "cache-dirs": "/models", name: "prefetch" }), {
+      docker: {} as Docker, // not reached: fetching needs no engine
+      log: quiet,
+      labels,
+      store,
+    });
+    dirs.prefetch();
+    dirs.prefetch(); // once only
+    expect(fetchedInto).toHaveLength(1);
+    const discarded = dirs.discard();
+    release();
+    await discarded;
+    expect(existsSync(fetchedInto[0]!)).toBe(false);
   });
 });

@@ -114,7 +114,12 @@ class World {
       this.apps.push(app);
       return app;
     },
+    release: async () => {
+      this.runtimeReleased++;
+    },
   };
+  /** How often the lifecycle let the runtime drop what it fetched ahead (cache-dirs): once prepare ran. */
+  runtimeReleased = 0;
 
   readonly openTunnel = async (_port: number, signal: AbortSignal): Promise<Tunnel> => {
     await this.step("tunnel", signal);
@@ -221,8 +226,9 @@ function start(
   return runPreview(cfg, world.deps(extra));
 }
 
-/** What every end must have cleaned up: the app removed and every tunnel closed. */
+/** What every end must have cleaned up: the app removed, every tunnel closed, the runtime released. */
 function expectCleanedUp(world: World): void {
+  if (world.calls.includes("prepare")) expect(world.runtimeReleased).toBe(1);
   for (const app of world.apps) expect(app.removed, app.id).toBeGreaterThan(0);
   for (const tunnel of world.tunnels) expect(tunnel.closed, tunnel.url).toBeGreaterThan(0);
 }
@@ -377,6 +383,7 @@ describe("a failure says which step failed and why", () => {
     expect(result.state).toBe("failed");
     expect(result.details).toMatchObject({ step: "build", error: "RUN pip install failed: exit code 1" });
     expect(world.apps).toHaveLength(0);
+    expect(world.runtimeReleased).toBe(1);
     expect(world.names()).toEqual(["building", "failed"]);
   });
 
