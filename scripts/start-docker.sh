@@ -14,7 +14,9 @@ if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/n
 fi
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   echo "start-docker: starting dockerd (log: /tmp/dockerd.log)"
-  $SUDO sh -c 'nohup dockerd >/tmp/dockerd.log 2>&1 </dev/null &'
+  # Its own session (setsid): the engine outlives the shell, job or CI step that started it, which may end by
+  # signalling its whole process group (nohup alone only ignores SIGHUP; a group SIGTERM took the engine along).
+  $SUDO setsid -f sh -c 'exec dockerd >/tmp/dockerd.log 2>&1 </dev/null'
 fi
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
