@@ -1,26 +1,15 @@
-import type Docker from "dockerode";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { requireDocker } from "../support/docker.js";
-import { HEAD_SHA, leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { describe, expect, it } from "vitest";
+import { HEAD_SHA, PR, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
 
 // Reviewers drive the preview from the PR: each command is its own issue_comment run, beside the job that
 // holds the preview (two jobs at once, each with its own GITHUB_TOKEN, both github-actions[bot]).
-let docker: Docker;
+const { newWorld } = previewHooks();
 let world: PreviewWorld;
-const labels: string[] = [];
 const HOLDER_TOKEN = "ghs_emulatortoken";
 const COMMAND_TOKEN = "ghs_commandruntoken";
 
-beforeAll(async () => {
-  docker = await requireDocker();
-});
-afterEach(async () => {
-  for (const label of labels.splice(0)) expect(await leftContainers(docker, label), label).toEqual([]);
-  await world?.close();
-});
-
 async function startWorld(): Promise<PreviewWorld> {
-  world = await PreviewWorld.start();
+  world = await newWorld();
   world.github.addToken(COMMAND_TOKEN, { login: "github-actions[bot]", kind: "installation" });
   world.github.setRole("maintainer-mia", "maintain");
   world.github.setRole("triager-tom", "triage");
@@ -35,7 +24,6 @@ const holderState = () => stateOf(previewComments()[0]?.body);
 /** A live holder job: pull_request run, 10 min preview. */
 async function liveHolder(inputs: Record<string, string> = {}) {
   const holder = world.job({ duration: "10m", ...inputs });
-  labels.push(holder.label);
   const main = holder.job.startMain();
   await waitFor("the holder's preview to be live", () => holderState() === "live");
   return { ...holder, main };
@@ -55,7 +43,6 @@ const holderPollsSince = (from: number) =>
 /** Runs a reviewer's command as its own job and waits for it to finish. */
 async function command(body: string, login: string, inputs: Record<string, string> = {}) {
   const cmd = world.commandJob(body, login, { "github-token": COMMAND_TOKEN, ...inputs });
-  labels.push(cmd.label);
   const result = await cmd.job.main();
   return { ...cmd, result, endedAt: world.github.requests.length };
 }
@@ -102,7 +89,6 @@ describe("/preview stop", () => {
   it("reaches a detached holder (wait: false) too; the post step then finds it ended", async () => {
     await startWorld();
     const holder = world.job({ duration: "10m", wait: "false" });
-    labels.push(holder.label);
     const main = await holder.job.main();
     expect(main.outputs.status).toBe("live");
     const stop = await command("/preview stop", "maintainer-mia");
