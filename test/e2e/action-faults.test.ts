@@ -124,7 +124,7 @@ describe("a long preview with a tunnel and fast polls", () => {
     timeout: 180_000,
   }, async () => {
     world = await newWorld();
-    const run = world.job({ duration: "10m" }, { env: { ML_PREVIEW_POLL_INTERVAL: "100ms" } });
+    const run = world.job({ duration: "10m" }, { env: { ML_PREVIEW_POLL_INTERVAL: "200ms" } });
     const main = run.job.startMain();
     await waitFor("live", world.commentStateIs("live"));
     const pid = main.child.pid!;
