@@ -68,7 +68,7 @@ describe("/preview stop", () => {
         `^<!-- ml-preview name="app" state="live" run="${holder.runId}\\.1" request="stop" by="maintainer-mia" at="[^"]+" -->`,
       ),
     );
-    await waitFor("stopped", () => holderState() === "stopped", 20_000);
+    await waitFor("stopped", () => holderState() === "stopped");
     // Within one poll: the first comment poll answered after the request was written found it.
     const all = world.github.requests;
     const written = all.indexOf(requested!);
@@ -93,7 +93,7 @@ describe("/preview stop", () => {
     expect(main.outputs.status).toBe("live");
     const stop = await command("/preview stop", "maintainer-mia");
     expect(world.github.reactions(stop.commentId)).toContain("github-actions[bot]:+1");
-    await waitFor("stopped", () => holderState() === "stopped", 20_000);
+    await waitFor("stopped", () => holderState() === "stopped");
     expect(previewComments()[0]!.body).toContain("@maintainer-mia stopped it");
     const post = await holder.job.post();
     expect(post.code).toBe(0);
@@ -117,7 +117,7 @@ describe("/preview stop", () => {
       expect(reply.body).toContain(`@${login} only people with write access`);
       expect(reply.body).toContain(`\`${role}\``);
       // No request was written, and the holder polls on untouched.
-      await waitFor("two more holder polls", () => holderPollsSince(stop.endedAt).length >= 2, 20_000);
+      await waitFor("two more holder polls", () => holderPollsSince(stop.endedAt).length >= 2);
       expect(holderState()).toBe("live");
       expect(previewComments()[0]!.body).not.toContain("request=");
     }
@@ -142,7 +142,7 @@ describe("/preview stop", () => {
       "mallory",
     );
     const from = world.github.requests.length;
-    await waitFor("three holder polls", () => holderPollsSince(from).length >= 3, 20_000);
+    await waitFor("three holder polls", () => holderPollsSince(from).length >= 3);
     expect(holderState()).toBe("live");
     expect(world.github.comments(PR).find((c) => c.id === forged)?.user).toBe("mallory");
     await command("/preview stop", "maintainer-mia");
@@ -158,11 +158,7 @@ describe("/preview extend", () => {
     const before = expiryText()!;
     const ext = await command("/preview extend 30m", "maintainer-mia");
     expect(world.github.reactions(ext.commentId)).toContain("github-actions[bot]:+1");
-    await waitFor(
-      "the extension in the comment",
-      () => previewComments()[0]!.body.includes("Extended"),
-      20_000,
-    );
+    await waitFor("the extension in the comment", () => previewComments()[0]!.body.includes("Extended"));
     const plus30 = new Date(`${before.replace(" UTC", ":00Z").replace(" ", "T")}`);
     plus30.setUTCMinutes(plus30.getUTCMinutes() + 30);
     expect(expiryText()).toBe(`${plus30.toISOString().slice(0, 16).replace("T", " ")} UTC`);
@@ -172,7 +168,7 @@ describe("/preview extend", () => {
     // 6 h more than a 5h50m job allows: granted only up to the job's end.
     const big = await command("/preview extend 6h", "maintainer-mia");
     expect(world.github.reactions(big.commentId)).toContain("github-actions[bot]:+1");
-    await waitFor("the capped extension", () => previewComments()[0]!.body.includes("asked for 6 h"), 20_000);
+    await waitFor("the capped extension", () => previewComments()[0]!.body.includes("asked for 6 h"));
     expect(previewComments()[0]!.body).toMatch(
       /\*\*Extended\*\* by 5 h \d+ min at @maintainer-mia's request \(asked for 6 h; the job holding the preview ends then/,
     );

@@ -52,7 +52,7 @@ describe("the exit watch across an engine outage", () => {
     const before = proxy.requests;
     await proxy.restore();
     // The watch comes back on its own: it inspects the container and waits on it again.
-    await waitFor("the preview to ask the engine again", () => proxy.requests >= before + 3, 30_000);
+    await waitFor("the preview to ask the engine again", () => proxy.requests >= before + 3);
     expect(world.commentState()).toBe("live");
     execFileSync("docker", ["exec", id, "touch", "/www/crash"]);
     await world.crashReported(main);
@@ -107,11 +107,7 @@ describe("a live app that stops answering (docker pause)", () => {
       /does not answer\*\* since .* \((GET \/ got no answer within|nothing answers on port)/,
     );
     await docker.getContainer(id!).unpause();
-    await waitFor(
-      "the note to go away",
-      () => !world.comments()[0]?.body.includes("does not answer"),
-      30_000,
-    );
+    await waitFor("the note to go away", () => !world.comments()[0]?.body.includes("does not answer"));
     expect(world.commentState()).toBe("live");
     const result = await run.job.cancel(main);
     expect(result.stdout).toMatch(/::warning::The app does not answer on its port since/);

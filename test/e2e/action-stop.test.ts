@@ -230,11 +230,7 @@ describe("a lost tunnel", () => {
     const livesBefore = world.commentStates().filter((s) => s === "live").length;
     // Down longer than the SDK's first quick retry but shorter than the watchdog: the fresh session gets in.
     world.edge.dropSessions({ refuseForMs: 1500 });
-    await waitFor(
-      "live again",
-      () => world.commentStates().filter((s) => s === "live").length > livesBefore,
-      40_000,
-    );
+    await waitFor("live again", () => world.commentStates().filter((s) => s === "live").length > livesBefore);
     const url = world.liveUrl()!;
     const { body } = await fetchText(url);
     expect(body).toContain("ml-preview test app");
@@ -260,11 +256,7 @@ describe("a lost tunnel", () => {
     expect(world.edge.sessions()).toBe(sessions); // the session watchdog has nothing to see
     // Polls every 1 s: failed link checks for the 2 s reconnect grace, then a fresh session, verified, and
     // the comment live again.
-    await waitFor(
-      "live again",
-      () => world.commentStates().filter((s) => s === "live").length > livesBefore,
-      30_000,
-    );
+    await waitFor("live again", () => world.commentStates().filter((s) => s === "live").length > livesBefore);
     const url = world.liveUrl()!;
     expect(url).not.toBe(firstUrl);
     const { body } = await fetchText(url);
@@ -279,7 +271,7 @@ describe("a lost tunnel", () => {
     world = await newWorld();
     const { main } = await world.liveJob({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "2s" } });
     world.edge.dropSessions({ refuseForMs: 120_000 });
-    await waitFor("failed", world.commentStateIs("failed"), 30_000);
+    await waitFor("failed", world.commentStateIs("failed"));
     expect(world.comments()[0]!.body).toMatch(/tunnel/i);
     const result = await main.done;
     expect(result.code).toBe(1);
@@ -291,7 +283,7 @@ describe("a lost tunnel", () => {
     const { main } = await world.liveJob({ duration: "10m" }, { env: { ML_PREVIEW_TUNNEL_WATCHDOG: "30s" } });
     const binds = world.edge.binds.length;
     world.edge.answerVisitorsWith(727);
-    await waitFor("failed", world.commentStateIs("failed"), 30_000);
+    await waitFor("failed", world.commentStateIs("failed"));
     expect(world.comments()[0]!.body).toMatch(/HTTP request limit for the month/);
     expect(world.comments()[0]!.body).toContain("https://ngrok.com/docs/errors/err_ngrok_727");
     // No fresh tunnel: it would meet the same page.
