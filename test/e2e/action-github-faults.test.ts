@@ -99,7 +99,7 @@ describe("a run killed outright (no post step) leaves its comment saying live", 
 describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () => {
   it("marks a killed run's live comment expired once its expiry has passed; a stranger's marker is left alone", async () => {
     world = await newWorld();
-    await killedWhileLive({ duration: "5s" });
+    await killedWhileLive({ duration: "10m" });
     const stale = world.comments()[0]!;
     const pasted = stale.body.replace(/run="\d+\.\d+"/, 'run="1.1"');
     const strangers = world.github.postComment(PR, pasted, "mallory");
