@@ -2,38 +2,34 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import type Docker from "dockerode";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeCacheVolumes } from "../../src/docker/volumes.js";
 import { ActionsCacheService } from "../support/actions-cache/index.js";
-import { busyboxContext, requireDocker } from "../support/docker.js";
-import { fetchText, leftContainers, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { busyboxContext } from "../support/docker.js";
+import { fetchText, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
 import type { RunningStep } from "../support/runner.js";
 
 // An app that downloads a "model" at start-up, run through the bundled action with the Actions cache
 // stand-in: the second preview, on an engine without the first one's image, container or volume, starts
 // from the cache without asking the model server.
 const REPO = "octo-org/ml-app";
-let docker: Docker;
 let world: PreviewWorld;
 let service: ActionsCacheService;
 let models: ModelServer;
-const labels: string[] = [];
 const names: string[] = [];
+const { docker, newWorld } = previewHooks({
+  resetFirst: async () => {
+    service.reset();
+    await models.reset();
+  },
+  cleanLast: async () => {
+    for (const name of names.splice(0)) await removeApp(name);
+  },
+});
 
 beforeAll(async () => {
-  docker = await requireDocker();
   service = await ActionsCacheService.start();
   models = await ModelServer.start(docker);
-});
-afterEach(async () => {
-  // The stand-ins go back to healthy first: a failed assertion below must not hang the next test.
-  service.reset();
-  await models.reset();
-  await world?.close();
-  const left: string[] = [];
-  for (const label of labels.splice(0)) left.push(...(await leftContainers(docker, label)));
-  for (const name of names.splice(0)) await removeApp(name);
-  expect(left, "containers left behind").toEqual([]);
 });
 afterAll(async () => {
   await service?.close();
@@ -124,11 +120,10 @@ const appDockerfile = [
 
 function cacheJob(name: string, extra: Record<string, string> = {}, env: Record<string, string> = {}) {
   const token = service.tokenFor("refs/pull/12/merge", ["refs/heads/main"]);
-  const { job, label } = world.job(
+  const { job } = world.job(
     { name, "cache-dirs": "/models", env: `MODEL_URL=${models.url}`, "health-path": "/model.txt", ...extra },
     { dockerfile: appDockerfile, env: { ...service.env(token), ...env } },
   );
-  labels.push(label);
   return job;
 }
 
@@ -160,7 +155,7 @@ async function liveModelMd5(step: RunningStep): Promise<string> {
 
 describe("cache-dirs through the Actions cache", () => {
   it("the second preview, on an engine without the first's image, container and volume, starts without downloading", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const name = `cache-${randomBytes(3).toString("hex")}`;
     names.push(name);
 
@@ -182,7 +177,7 @@ describe("cache-dirs through the Actions cache", () => {
       Volumes: [],
     });
     await world.close();
-    world = await PreviewWorld.start();
+    world = await newWorld();
 
     const second = cacheJob(name, { duration: "4s" });
     const secondRun = second.startMain();
@@ -228,7 +223,7 @@ describe("cache-dirs through the Actions cache", () => {
   });
 
   it("a preview cancelled during start-up leaves no cache entry", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const name = `cache-${randomBytes(3).toString("hex")}`;
     names.push(name);
     const job = cacheJob(name, { env: `MODEL_URL=${models.holdUrl}` });
@@ -244,7 +239,7 @@ describe("cache-dirs through the Actions cache", () => {
   });
 
   it("volumes over the cache budget are reported, not uploaded", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const name = `cache-${randomBytes(3).toString("hex")}`;
     names.push(name);
     // A 1 MiB budget; the model is 3 MiB.
@@ -265,7 +260,7 @@ describe("cache-dirs through the Actions cache", () => {
     ["down", () => service.down()],
     ["answering 500", () => service.failWith(500)],
   ])("with the cache service %s the preview runs, with a warning and no failure", async (_what, outage) => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const name = `cache-${randomBytes(3).toString("hex")}`;
     names.push(name);
     outage();

@@ -1,26 +1,15 @@
-import type Docker from "dockerode";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { requireDocker } from "../support/docker.js";
-import { HEAD_SHA, leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { describe, expect, it } from "vitest";
+import { HEAD_SHA, PR, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
 
 // Reviewers drive the preview from the PR: each command is its own issue_comment run, beside the job that
 // holds the preview (two jobs at once, each with its own GITHUB_TOKEN, both github-actions[bot]).
-let docker: Docker;
+const { newWorld } = previewHooks();
 let world: PreviewWorld;
-const labels: string[] = [];
 const HOLDER_TOKEN = "ghs_emulatortoken";
 const COMMAND_TOKEN = "ghs_commandruntoken";
 
-beforeAll(async () => {
-  docker = await requireDocker();
-});
-afterEach(async () => {
-  for (const label of labels.splice(0)) expect(await leftContainers(docker, label), label).toEqual([]);
-  await world?.close();
-});
-
 async function startWorld(): Promise<PreviewWorld> {
-  world = await PreviewWorld.start();
+  world = await newWorld();
   world.github.addToken(COMMAND_TOKEN, { login: "github-actions[bot]", kind: "installation" });
   world.github.setRole("maintainer-mia", "maintain");
   world.github.setRole("triager-tom", "triage");
@@ -35,7 +24,6 @@ const holderState = () => stateOf(previewComments()[0]?.body);
 /** A live holder job: pull_request run, 10 min preview. */
 async function liveHolder(inputs: Record<string, string> = {}) {
   const holder = world.job({ duration: "10m", ...inputs });
-  labels.push(holder.label);
   const main = holder.job.startMain();
   await waitFor("the holder's preview to be live", () => holderState() === "live");
   return { ...holder, main };
@@ -55,7 +43,6 @@ const holderPollsSince = (from: number) =>
 /** Runs a reviewer's command as its own job and waits for it to finish. */
 async function command(body: string, login: string, inputs: Record<string, string> = {}) {
   const cmd = world.commandJob(body, login, { "github-token": COMMAND_TOKEN, ...inputs });
-  labels.push(cmd.label);
   const result = await cmd.job.main();
   return { ...cmd, result, endedAt: world.github.requests.length };
 }
@@ -81,7 +68,7 @@ describe("/preview stop", () => {
         `^<!-- ml-preview name="app" state="live" run="${holder.runId}\\.1" request="stop" by="maintainer-mia" at="[^"]+" -->`,
       ),
     );
-    await waitFor("stopped", () => holderState() === "stopped", 20_000);
+    await waitFor("stopped", () => holderState() === "stopped");
     // Within one poll: the first comment poll answered after the request was written found it.
     const all = world.github.requests;
     const written = all.indexOf(requested!);
@@ -102,12 +89,11 @@ describe("/preview stop", () => {
   it("reaches a detached holder (wait: false) too; the post step then finds it ended", async () => {
     await startWorld();
     const holder = world.job({ duration: "10m", wait: "false" });
-    labels.push(holder.label);
     const main = await holder.job.main();
     expect(main.outputs.status).toBe("live");
     const stop = await command("/preview stop", "maintainer-mia");
     expect(world.github.reactions(stop.commentId)).toContain("github-actions[bot]:+1");
-    await waitFor("stopped", () => holderState() === "stopped", 20_000);
+    await waitFor("stopped", () => holderState() === "stopped");
     expect(previewComments()[0]!.body).toContain("@maintainer-mia stopped it");
     const post = await holder.job.post();
     expect(post.code).toBe(0);
@@ -131,7 +117,7 @@ describe("/preview stop", () => {
       expect(reply.body).toContain(`@${login} only people with write access`);
       expect(reply.body).toContain(`\`${role}\``);
       // No request was written, and the holder polls on untouched.
-      await waitFor("two more holder polls", () => holderPollsSince(stop.endedAt).length >= 2, 20_000);
+      await waitFor("two more holder polls", () => holderPollsSince(stop.endedAt).length >= 2);
       expect(holderState()).toBe("live");
       expect(previewComments()[0]!.body).not.toContain("request=");
     }
@@ -156,7 +142,7 @@ describe("/preview stop", () => {
       "mallory",
     );
     const from = world.github.requests.length;
-    await waitFor("three holder polls", () => holderPollsSince(from).length >= 3, 20_000);
+    await waitFor("three holder polls", () => holderPollsSince(from).length >= 3);
     expect(holderState()).toBe("live");
     expect(world.github.comments(PR).find((c) => c.id === forged)?.user).toBe("mallory");
     await command("/preview stop", "maintainer-mia");
@@ -172,11 +158,7 @@ describe("/preview extend", () => {
     const before = expiryText()!;
     const ext = await command("/preview extend 30m", "maintainer-mia");
     expect(world.github.reactions(ext.commentId)).toContain("github-actions[bot]:+1");
-    await waitFor(
-      "the extension in the comment",
-      () => previewComments()[0]!.body.includes("Extended"),
-      20_000,
-    );
+    await waitFor("the extension in the comment", () => previewComments()[0]!.body.includes("Extended"));
     const plus30 = new Date(`${before.replace(" UTC", ":00Z").replace(" ", "T")}`);
     plus30.setUTCMinutes(plus30.getUTCMinutes() + 30);
     expect(expiryText()).toBe(`${plus30.toISOString().slice(0, 16).replace("T", " ")} UTC`);
@@ -186,7 +168,7 @@ describe("/preview extend", () => {
     // 6 h more than a 5h50m job allows: granted only up to the job's end.
     const big = await command("/preview extend 6h", "maintainer-mia");
     expect(world.github.reactions(big.commentId)).toContain("github-actions[bot]:+1");
-    await waitFor("the capped extension", () => previewComments()[0]!.body.includes("asked for 6 h"), 20_000);
+    await waitFor("the capped extension", () => previewComments()[0]!.body.includes("asked for 6 h"));
     expect(previewComments()[0]!.body).toMatch(
       /\*\*Extended\*\* by 5 h \d+ min at @maintainer-mia's request \(asked for 6 h; the job holding the preview ends then/,
     );

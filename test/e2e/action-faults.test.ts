@@ -1,52 +1,29 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type Docker from "dockerode";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
+import { describe, expect, it } from "vitest";
+import { busyboxHttpdDockerfile, crashOnCueDockerfile } from "../support/docker.js";
 import { EngineProxy } from "../support/engine-proxy.js";
-import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { leftContainers, PR, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
 import { stepSays } from "../support/runner.js";
 
 // Faults under the bundled action: the Docker engine's socket behind a proxy the test cuts and restores
 // (the preview talks to the engine only through DOCKER_HOST=unix://<proxy>; the test itself uses the real
 // socket to see the truth). Whatever happens, the comment never says `live` for a dead app and no container
 // is left without saying so.
-let docker: Docker;
 let world: PreviewWorld;
 let proxy: EngineProxy;
-const labels: string[] = [];
+const { docker, newWorld } = previewHooks({ resetFirst: () => proxy?.close() });
 
-beforeAll(async () => {
-  docker = await requireDocker();
-});
-afterEach(async () => {
-  await proxy?.close();
-  for (const label of labels.splice(0)) {
-    const left = await leftContainers(docker, label);
-    for (const id of left) await docker.getContainer(id).remove({ force: true });
-    expect(left, `containers left with ${label}`).toEqual([]);
-  }
-  await world?.close();
-});
-afterAll(async () => {
-  await proxy?.close();
-});
-
-/** Serves, then exits 3 with a last word once the test drops /www/crash into it. */
-const crashOnCue = busyboxHttpdDockerfile(8080).replace(
-  /CMD .*/,
-  `CMD ["/bin/sh", "-c", "httpd -p 8080 -h /www; while [ ! -f /www/crash ]; do sleep 0.2; done; echo 'model weights corrupted'; exit 3"]`,
-);
+const crashOnCue = crashOnCueDockerfile();
 
 async function start(
   inputs: Record<string, string>,
   opts: { dockerfile?: string; env?: Record<string, string> },
 ) {
-  world = await PreviewWorld.start();
+  world = await newWorld();
   proxy = await EngineProxy.start();
   const run = world.job(inputs, { ...opts, env: { DOCKER_HOST: proxy.dockerHost, ...opts.env } });
-  labels.push(run.label);
   const main = run.job.startMain();
   await waitFor("live", world.commentStateIs("live"));
   const [id] = await leftContainers(docker, run.label);
@@ -57,23 +34,15 @@ async function start(
 const running = async (id: string) => (await docker.getContainer(id).inspect()).State.Running;
 
 describe("the exit watch across an engine outage", () => {
-  it("a crash while the engine is away is reported failed (code, last lines) within 5 s of its return", async () => {
+  it("a crash while the engine is away is reported failed (code, last lines) once it is back", async () => {
     const { main, id, job } = await start({ duration: "10m" }, { dockerfile: crashOnCue });
     await proxy.cut();
     execFileSync("docker", ["exec", id, "touch", "/www/crash"]);
     await waitFor("the app to exit", async () => !(await running(id)));
     // Still live while nobody can know better; never "failed" with an unknown exit code meanwhile.
     expect(world.commentState()).toBe("live");
-    const back = Date.now();
     await proxy.restore();
-    await waitFor("failed", world.commentStateIs("failed"), 30_000);
-    expect(Date.now() - back).toBeLessThan(5000);
-    const body = world.comments()[0]!.body;
-    expect(body).toMatch(/exit code\D*3/i);
-    expect(body).toContain("model weights corrupted");
-    const result = await main.done;
-    expect(result.code).toBe(1);
-    expect(result.outputs.status).toBe("failed");
+    await world.crashReported(main);
     expect((await job.post()).stdout).toContain("nothing was left behind");
   });
 
@@ -83,20 +52,16 @@ describe("the exit watch across an engine outage", () => {
     const before = proxy.requests;
     await proxy.restore();
     // The watch comes back on its own: it inspects the container and waits on it again.
-    await waitFor("the preview to ask the engine again", () => proxy.requests >= before + 3, 30_000);
+    await waitFor("the preview to ask the engine again", () => proxy.requests >= before + 3);
     expect(world.commentState()).toBe("live");
-    const crashedAt = Date.now();
     execFileSync("docker", ["exec", id, "touch", "/www/crash"]);
-    await waitFor("failed", world.commentStateIs("failed"), 30_000);
-    expect(Date.now() - crashedAt).toBeLessThan(5000);
-    expect(world.comments()[0]!.body).toContain("model weights corrupted");
-    expect((await main.done).outputs.status).toBe("failed");
+    await world.crashReported(main);
   });
 });
 
 describe("the engine lost mid-build", () => {
   it("is reported as the engine going away, not as a Dockerfile problem", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     proxy = await EngineProxy.start();
     // A step no other build has cached, that takes long enough to cut the engine in the middle of it.
     const slow = busyboxHttpdDockerfile(8080).replace(
@@ -104,7 +69,6 @@ describe("the engine lost mid-build", () => {
       `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 60"]\nEXPOSE`,
     );
     const run = world.job({ duration: "10m" }, { dockerfile: slow, env: { DOCKER_HOST: proxy.dockerHost } });
-    labels.push(run.label);
     const main = run.job.startMain();
     await stepSays(main, /sleep 60/);
     await proxy.cut();
@@ -119,9 +83,8 @@ describe("the engine lost mid-build", () => {
 
 describe("a live app that stops answering (docker pause)", () => {
   it("the comment says since when it does not answer, and goes back to plain live when it answers again", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const run = world.job({ duration: "10m" });
-    labels.push(run.label);
     const main = run.job.startMain();
     await waitFor("live", world.commentStateIs("live"));
     const [id] = await leftContainers(docker, run.label);
@@ -144,11 +107,7 @@ describe("a live app that stops answering (docker pause)", () => {
       /does not answer\*\* since .* \((GET \/ got no answer within|nothing answers on port)/,
     );
     await docker.getContainer(id!).unpause();
-    await waitFor(
-      "the note to go away",
-      () => !world.comments()[0]?.body.includes("does not answer"),
-      30_000,
-    );
+    await waitFor("the note to go away", () => !world.comments()[0]?.body.includes("does not answer"));
     expect(world.commentState()).toBe("live");
     const result = await run.job.cancel(main);
     expect(result.stdout).toMatch(/::warning::The app does not answer on its port since/);
@@ -156,45 +115,10 @@ describe("a live app that stops answering (docker pause)", () => {
   });
 });
 
-describe("a long preview with a tunnel and fast polls", () => {
-  it("holds its open sockets flat: nothing piles up in CLOSE-WAIT poll after poll", {
-    timeout: 180_000,
-  }, async () => {
-    world = await PreviewWorld.start();
-    const run = world.job({ duration: "10m" }, { env: { ML_PREVIEW_POLL_INTERVAL: "200ms" } });
-    labels.push(run.label);
-    const main = run.job.startMain();
-    await waitFor("live", world.commentStateIs("live"));
-    const pid = main.child.pid!;
-    const polls = () =>
-      world.github.requests.filter((r) => r.method === "GET" && /\/pulls\/\d+$/.test(r.path)).length;
-    const settle = polls() + 5;
-    await waitFor("a few polls", () => polls() >= settle);
-    const before = sockets(pid);
-    const until = polls() + 150;
-    await waitFor("150 more polls (each GETs the public link and the app)", () => polls() >= until, 150_000);
-    // A poll may be closing its sockets at the moment of a look: the least of three looks a few polls
-    // apart. A leak holds on: the link check through fetch's pool left 3 after 150 polls here (46 in
-    // 10 min against ngrok's edge), growing with every few dozen polls.
-    const looks: Array<{ open: number; closeWait: number }> = [];
-    for (let i = 0; i < 3; i++) {
-      const next = polls() + 3;
-      await waitFor("3 more polls", () => polls() >= next);
-      looks.push(sockets(pid));
-    }
-    const closeWait = Math.min(...looks.map((l) => l.closeWait));
-    const open = Math.min(...looks.map((l) => l.open));
-    expect(closeWait, `sockets in CLOSE-WAIT: ${JSON.stringify(looks)}`).toBeLessThanOrEqual(2);
-    expect(open).toBeLessThanOrEqual(before.open + 2);
-    expect((await run.job.cancel(main)).outputs.status).toBe("stopped");
-  });
-});
-
 describe("an empty github-token", () => {
   it("is one clear error naming the input, before anything starts: no 401 warnings", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const run = world.job({ duration: "10m", "github-token": "" });
-    labels.push(run.label);
     const result = await run.job.main();
     expect(result.code).toBe(1);
     const errors = result.stdout.split("\n").filter((l) => l.startsWith("::error::"));
@@ -208,13 +132,12 @@ describe("an empty github-token", () => {
 
 describe("the PR closed before live", () => {
   it("while building: the build is stopped, no tunnel is ever opened, the comment never says live", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const slow = busyboxHttpdDockerfile(8080).replace(
       "EXPOSE",
       `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 60"]\nEXPOSE`,
     );
     const run = world.job({ duration: "10m" }, { dockerfile: slow });
-    labels.push(run.label);
     const main = run.job.startMain();
     await stepSays(main, /sleep 60/);
     world.github.setPullState(PR, "closed");
@@ -230,12 +153,11 @@ describe("the PR closed before live", () => {
 
 describe("a run killed outright (no finally, no post step)", () => {
   it("leaves a container that the next run of the PR removes before it starts, and says so", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     // Its own name: the selection is repository + PR + name, and other test files use "app".
     const inputs = { duration: "10m", name: "killed-outright" };
     const killed = world.job(inputs);
     const next = world.job(inputs);
-    labels.push(killed.label, next.label);
     const first = killed.job.startMain();
     await waitFor("live", world.commentStateIs("live"));
     const [orphan] = await leftContainers(docker, killed.label);
@@ -255,11 +177,10 @@ describe("a run killed outright (no finally, no post step)", () => {
   });
 
   it("never touches the container of a run that is still going: that one ends superseded", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const inputs = { duration: "10m", name: "still-going" };
     const older = world.job(inputs);
     const newer = world.job({ ...inputs, duration: "3s" });
-    labels.push(older.label, newer.label);
     const a = older.job.startMain();
     await waitFor("older live", world.commentStateIs("live"));
     const b = newer.job.startMain();
@@ -287,8 +208,10 @@ describe("clean-up while the engine is away", () => {
   });
 
   it("main out of patience names the container; post says what it could not check, then removes it", async () => {
+    // Its own name: the container outlives main, and a run of the same PR and name elsewhere (another file
+    // at the same time) would rightly remove it as left behind before this post step gets to it.
     const { main, id, job, label } = await start(
-      { duration: "4s" },
+      { duration: "4s", name: "out-of-patience" },
       { env: { ML_PREVIEW_CLEANUP_PATIENCE: "2s" } },
     );
     await proxy.cut();
@@ -332,29 +255,3 @@ describe("a chatty app", () => {
     await job.cancel(main);
   });
 });
-
-/** The TCP sockets a process holds, and how many of them sit in CLOSE-WAIT (from /proc). */
-function sockets(pid: number): { open: number; closeWait: number } {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  let open = 0;
-  let closeWait = 0;
-  for (const table of ["tcp", "tcp6"]) {
-    for (const line of readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10 || !inodes.has(cols[9]!)) continue;
-      open++;
-      if (cols[3] === "08") {
-        closeWait++;
-      }
-    }
-  }
-  return { open, closeWait };
-}

@@ -1,42 +1,27 @@
-import type Docker from "dockerode";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
-import { fetchText, leftContainers, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { describe, expect, it } from "vitest";
+import { busyboxHttpdDockerfile } from "../support/docker.js";
+import {
+  fetchText,
+  leftContainers,
+  type PreviewWorld,
+  previewHooks,
+  waitFor,
+} from "../support/preview-fixture.js";
 
 // The bundled dist/ run the way the runner runs it (main, then post), against the real Docker engine,
 // the real ngrok SDK through the loopback edge and real Octokit through the GitHub emulator.
-let docker: Docker;
+const { docker, newWorld } = previewHooks();
 let world: PreviewWorld;
-const labels: string[] = [];
-
-beforeAll(async () => {
-  docker = await requireDocker();
-});
-afterEach(async () => {
-  for (const label of labels.splice(0)) {
-    expect(await leftContainers(docker, label), `containers left with ${label}`).toEqual([]);
-  }
-  await world?.close();
-});
-afterAll(async () => {
-  for (const c of await docker.listContainers({
-    all: true,
-    filters: { label: ["ml-preview.repo=octo-org/ml-app"] },
-  })) {
-    await docker.getContainer(c.Id).remove({ force: true });
-  }
-});
 
 describe("action on pull_request", () => {
   it("goes building → live (the link answers through the tunnel) → expired, with outputs, summary, nothing left", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const secrets = ["correct-horse-battery", "hf_modelhubtoken123"];
-    const { job, label } = world.job({
+    const { job } = world.job({
       duration: "5s",
       "basic-auth": `reviewer:${secrets[0]}`,
       env: `HF_TOKEN=${secrets[1]}\nDEBUG=1`,
     });
-    labels.push(label);
     const main = job.startMain();
     const seenLive = await waitFor("the comment to say live", () =>
       world.comments()[0]?.body.includes('state="live"'),
@@ -80,15 +65,14 @@ describe("action on pull_request", () => {
 
 describe("the final comment write", () => {
   it("refused by GitHub at the end: the post step writes the final state", async () => {
-    world = await PreviewWorld.start();
-    const { job, label } = world.job({ duration: "3s" });
-    labels.push(label);
+    world = await newWorld();
+    const { job } = world.job({ duration: "3s" });
     const main = job.startMain();
     await waitFor("live", () => world.comments()[0]?.body.includes('state="live"'));
     // 422 is not retried by Octokit: the `expired` write fails for good.
     world.github.failNext({ method: "PATCH", path: /\/issues\/comments\/\d+$/, status: 422, count: 1 });
     const result = await main.done;
-    expect(result.code).toBe(0);
+    expect(result.code, result.stdout).toBe(0);
     expect(result.stdout).toMatch(/::warning::Could not update the pull request comment/);
     expect(world.comments()[0]!.body).toMatch(/state="live"/);
     const post = await job.post();
@@ -99,10 +83,9 @@ describe("the final comment write", () => {
 
 describe("the preview never waits on a comment write", () => {
   it("building goes ahead while the first comment is still being posted; the latest state wins", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const held = world.github.hold({ method: "POST", path: /\/issues\/\d+\/comments$/ });
     const { job, label } = world.job({ duration: "3s" });
-    labels.push(label);
     const main = job.startMain();
     await held.arrived;
     // GitHub has not answered the "building" comment, yet the image is built and the app started.
@@ -122,14 +105,13 @@ describe("the preview never waits on a comment write", () => {
 
 describe("trust and GitHub's refusals", () => {
   it("a stranger's marker with a huge run number posted first: the preview still builds and gets its own comment", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const stranger = world.github.postComment(
       12,
       '<!-- ml-preview name="app" state="live" run="99999999999.1" -->\nswitched off',
       "mallory",
     );
-    const { job, label, runId } = world.job({ duration: "3s" });
-    labels.push(label);
+    const { job, runId } = world.job({ duration: "3s" });
     const result = await job.main();
     expect(result.code).toBe(0);
     expect(result.outputs.status).toBe("expired");
@@ -143,10 +125,9 @@ describe("trust and GitHub's refusals", () => {
   });
 
   it("without pull-requests: write: one warning naming it, no more comment attempts, the link in outputs and summary", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     world.github.setPermissions({ "pull-requests": "read", issues: "read" });
-    const { job, label } = world.job({ duration: "3s" });
-    labels.push(label);
+    const { job } = world.job({ duration: "3s" });
     const result = await job.main();
     expect(result.code).toBe(0);
     expect(result.outputs.status).toBe("expired");
@@ -162,9 +143,8 @@ describe("trust and GitHub's refusals", () => {
   });
 
   it("a failed preview names the PR's head commit, not GITHUB_SHA (the merge commit)", async () => {
-    world = await PreviewWorld.start();
-    const { job, label } = world.job({}, { dockerfile: "FROM scratch\nCOPY no-such-file /x\n" });
-    labels.push(label);
+    world = await newWorld();
+    const { job } = world.job({}, { dockerfile: "FROM scratch\nCOPY no-such-file /x\n" });
     const result = await job.main();
     expect(result.code).toBe(1);
     const body = world.comments()[0]!.body;
@@ -177,13 +157,12 @@ describe("trust and GitHub's refusals", () => {
 
 describe("action: the app listens on 127.0.0.1 inside its container", () => {
   it("fails in seconds, not after ready-timeout, and the failed comment carries the fix", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const loopback = busyboxHttpdDockerfile(8080).replace(
       /CMD .*/,
       'CMD ["/bin/sh", "-c", "echo \' * Running on http://127.0.0.1:8080\'; exec httpd -f -p 127.0.0.1:8080 -h /www"]',
     );
-    const { job, label } = world.job({ duration: "10m", "ready-timeout": "5m" }, { dockerfile: loopback });
-    labels.push(label);
+    const { job } = world.job({ duration: "10m", "ready-timeout": "5m" }, { dockerfile: loopback });
     const result = await job.main();
     expect(result.code).toBe(1);
     expect(result.outputs.status).toBe("failed");
@@ -201,26 +180,29 @@ describe("action: the app listens on 127.0.0.1 inside its container", () => {
 
 describe("action with wait: true and the job's time limit", () => {
   it("expires before the job's limit even after a long build, saying why; the comment shows the real expiry", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     // A build no other run has cached, that takes a good part of the job's (shortened) limit.
     const slow = busyboxHttpdDockerfile(
       8080,
-      `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 6"]`,
+      `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 4"]`,
     );
-    const limitS = 40;
-    const { job, label } = world.job(
+    const limitS = 25;
+    const { job } = world.job(
       { duration: "1h" },
       { dockerfile: slow, env: { ML_PREVIEW_JOB_LIMIT: `${limitS}s` } },
     );
-    labels.push(label);
     const startedAt = Date.now();
-    const result = await job.startMain().done;
+    const main = job.startMain();
+    const firstWordAt = new Promise<number>((r) => main.child.stdout?.once("data", () => r(Date.now())));
+    const result = await main.done;
     expect(result.code, result.stdout.slice(-3000)).toBe(0);
     expect(result.outputs.status).toBe("expired");
     const expiresAt = Date.parse(result.outputs["expires-at"]!);
-    // The job's limit counts from the step's process start (a moment after startedAt), not from live + 1 h.
+    // The job's limit counts from the step's process start (after the spawn, before its first word), not
+    // from live + 1 h.
     expect(expiresAt).toBeLessThanOrEqual(Date.now());
-    expect(expiresAt).toBeLessThan(startedAt + (limitS + 5) * 1000);
+    expect(expiresAt).toBeGreaterThanOrEqual(startedAt + limitS * 1000 - 5);
+    expect(expiresAt).toBeLessThanOrEqual((await firstWordAt) + limitS * 1000);
     const live = world.comments()[0]!.body;
     expect(world.commentStates()).toEqual(expect.arrayContaining(["live", "expired"]));
     expect(live).toMatch(/state="expired"/);

@@ -18,6 +18,7 @@ import type { BuildSource, PreviewLabels } from "../../src/docker/types.js";
 import { PreviewError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
 import { busyboxContext, requireDocker } from "../support/docker.js";
+import { waitFor } from "../support/preview-fixture.js";
 
 const RUN = `e2e-build-${randomBytes(4).toString("hex")}`;
 const labels: PreviewLabels = {
@@ -235,26 +236,20 @@ describe("prepareImage: build", () => {
 
   it("stops a build when its signal aborts, leaving no build container behind", async () => {
     const marker = `cancel-${RUN}`;
+    // The step sleeps 10 min, longer than the test's own timeout: only the abort ends the build in time.
     const dir = context(
-      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, `RUN echo ${marker}; sleep 60`].join("\n"),
+      ["FROM scratch", "COPY busybox /bin/busybox", INSTALL, `RUN echo ${marker}; sleep 600`].join("\n"),
     );
     const controller = new AbortController();
-    const started = Date.now();
-    const pending = prepareImage(docker, build(dir), labels, recordingLogger().log, {
-      tag: tag(),
-      signal: controller.signal,
-    });
-    setTimeout(() => controller.abort(), 2_000);
+    const { log, lines } = recordingLogger();
+    const pending = prepareImage(docker, build(dir), labels, log, { tag: tag(), signal: controller.signal });
+    await waitFor("the step to be running", () => lines.some((l) => l.includes(marker)));
+    controller.abort();
     const err = await failure(pending);
     expect(err.code).toBe("CANCELLED");
-    expect(Date.now() - started).toBeLessThan(10_000);
-    let left: Docker.ContainerInfo[] = [];
-    for (let i = 0; i < 50; i++) {
-      left = (await docker.listContainers({ all: true })).filter((c) => c.Command.includes(marker));
-      if (left.length === 0) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(left).toEqual([]);
+    const left = () =>
+      docker.listContainers({ all: true }).then((l) => l.filter((c) => c.Command.includes(marker)));
+    await waitFor("the build container to be gone", async () => (await left()).length === 0);
   });
 
   it("stops a BuildKit build when its signal aborts: its step's process ends, the session is closed", async () => {

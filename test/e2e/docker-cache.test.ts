@@ -366,7 +366,7 @@ describe("cache: registry:<ref>", () => {
       "FROM scratch",
       "COPY busybox /bin/busybox",
       INSTALL,
-      `RUN sleep 12 && echo ${marker} > /expensive`,
+      `RUN sleep 2 && echo ${marker} > /expensive`,
       "COPY app.txt /app.txt",
       'CMD ["cat", "/app.txt"]',
     ].join("\n");
@@ -387,19 +387,16 @@ describe("cache: registry:<ref>", () => {
     const warm = recordingLogger();
     const second = await prepareImage(docker, buildSource(dir, cache, good), labels, warm.log, { tag });
     expect(warm.warnings).toEqual([]);
-    const expensive = warm.lines.findIndex((l) => l.includes(`RUN sleep 12 && echo ${marker}`));
+    const expensive = warm.lines.findIndex((l) => l.includes(`RUN sleep 2 && echo ${marker}`));
     expect(expensive).toBeGreaterThan(-1);
     expect(warm.lines[expensive + 1]).toBe(" ---> Using cache");
     expect(second.cachedSteps).toBeGreaterThanOrEqual(3);
     expect(second.totalSteps).toBe(6);
 
-    const ratio = (second.buildMs ?? 0) / (first.buildMs ?? 1);
-    console.log(
-      `registry cache: cold ${first.buildMs} ms, rebuild after wipe ${second.buildMs} ms (ratio ${ratio.toFixed(2)}), ` +
-        `${second.cachedSteps}/${second.totalSteps} steps cached`,
-    );
-    expect(first.buildMs).toBeGreaterThanOrEqual(12_000);
-    expect(ratio).toBeLessThan(0.3);
+    // The expensive step ran in the cold build and came from the registry in the warm one (how much
+    // time that saves is bench/'s rebuild row).
+    expect(first.buildMs).toBeGreaterThanOrEqual(2_000);
+    expect(cold.lines.some((l) => l.includes(`RUN sleep 2 && echo ${marker}`))).toBe(true);
   });
 
   it("builds anyway, with one warning, when the cache registry refuses the credentials", async () => {

@@ -121,9 +121,8 @@ describe("startContainer + waitUntilReady (real dockerd)", () => {
       "boom",
       runOptions({ command: ["sh", "-c", "echo boom; echo oops >&2; exit 3"] }),
     );
-    const t0 = performance.now();
-    const err = await readyError(app, 60_000);
-    expect(performance.now() - t0).toBeLessThan(3000);
+    // A 10 min timeout, longer than the test's own: only the exit ends the wait in time.
+    const err = await readyError(app, 600_000);
     expect(err.step).toBe("ready");
     expect(err.exitCode).toBe(3);
     expect(err.logLines).toContain("boom");
@@ -164,7 +163,7 @@ describe("startContainer + waitUntilReady (real dockerd)", () => {
     expect((await app.exited).oomKilled).toBe(true);
   });
 
-  it("never ready: times out within ready-timeout + 2 s, with the logs", async () => {
+  it("never ready: times out after ready-timeout, with the logs", async () => {
     const app = await start(
       "never",
       runOptions({ command: ["sh", "-c", "echo still loading; exec sleep 1000"] }),
@@ -173,7 +172,6 @@ describe("startContainer + waitUntilReady (real dockerd)", () => {
     const err = await readyError(app, 1500);
     const took = performance.now() - t0;
     expect(took).toBeGreaterThanOrEqual(1490);
-    expect(took).toBeLessThan(1500 + 2000);
     expect(err.step).toBe("ready");
     expect(err.code).toBe("READY_TIMEOUT");
     expect(err.logLines).toContain("still loading");
@@ -181,17 +179,14 @@ describe("startContainer + waitUntilReady (real dockerd)", () => {
     expect(err.message).toMatch(/nothing answers on port/);
   });
 
-  it("remove() is fast even when the app ignores SIGTERM, and safe to repeat", async () => {
+  it("remove() ends an app that ignores SIGTERM (SIGKILL after the grace), and is safe to repeat", async () => {
     const app = await start(
       "stubborn",
       runOptions({ command: ["sh", "-c", 'trap "" TERM; exec httpd -f -p 8080 -h /www'] }),
     );
     await waitUntilReady(docker, app, { timeoutMs: 20_000 });
-    const t0 = performance.now();
+    // How fast is the benchmark's teardown row; the grace itself is STOP_GRACE_SECONDS (unit-tested).
     await Promise.all([app.remove(), app.remove()]);
-    const took = performance.now() - t0;
-    console.log(`remove() of a SIGTERM-ignoring app took ${Math.round(took)} ms`);
-    expect(took).toBeLessThan(3000);
     await app.remove();
     await expect(docker.getContainer(app.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     const exit = await app.exited;

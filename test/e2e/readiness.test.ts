@@ -136,14 +136,14 @@ describe("readiness against real containers", () => {
     expect(ok.strategy).toBe(`tcp ${serving.hostPort}`);
   });
 
-  // The first-run mistakes are diagnosed while the ready timeout (60 s) is far away: the test's 10 s bound.
+  // The first-run mistakes are diagnosed while the ready timeout (5 min) is far away: the test's 60 s bound.
   it("an app on 127.0.0.1 inside its container is diagnosed from its sockets, with the fix", async () => {
     const app = await start("loopback", ["httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www"]);
-    const err = await waitUntilReady(docker, app, { timeoutMs: 60_000 }).catch((e) => e);
+    const err = await waitUntilReady(docker, app, { timeoutMs: 300_000 }).catch((e) => e);
     expect(err.code).toBe("APP_LISTENS_ON_LOOPBACK");
     expect(err.message).toContain("listens on 127.0.0.1:8080 inside its container");
     expect(err.message).toContain("0.0.0.0");
-  }, 10_000);
+  }, 60_000);
 
   it("an app announcing another port is diagnosed from its log line; the wait is shown meanwhile", async () => {
     const lines: string[] = [];
@@ -160,16 +160,16 @@ describe("readiness against real containers", () => {
       "-c",
       'echo "Listening on http://0.0.0.0:9000"; exec httpd -f -p 9000 -h /www',
     ]);
-    const err = await waitUntilReady(docker, app, { timeoutMs: 60_000, log, progressEveryMs: 500 }).catch(
+    const err = await waitUntilReady(docker, app, { timeoutMs: 300_000, log, progressEveryMs: 500 }).catch(
       (e) => e,
     );
     expect(err.code).toBe("APP_LISTENS_ON_OTHER_PORT");
     expect(err.message).toContain("Set the `port` input to 9000 (CLI: `--port 9000`)");
     expect(err.logLines).toContain("Listening on http://0.0.0.0:9000");
-    expect(lines[0]).toBe(`Waiting up to 60 s for GET / to answer on container port 8080 (${app.localUrl})`);
+    expect(lines[0]).toBe(`Waiting up to 5 min for GET / to answer on container port 8080 (${app.localUrl})`);
     expect(lines).toContain("  app | Listening on http://0.0.0.0:9000");
     expect(lines.some((l) => l.startsWith("… still waiting ("))).toBe(true);
-  }, 10_000);
+  }, 60_000);
 
   it("an AbortSignal ends the wait, cancelled rather than timed out", async () => {
     const app = await start("abort", ["sleep", "1000"]);
@@ -194,7 +194,8 @@ describe("readiness against real containers", () => {
   // delay; lag = when waitUntilReady returned − that stamp (so httpd's own start-up counts as lag too).
   // "announced": the stamp line reaches us as a log line, like "Uvicorn running on ..." would.
   // "silent": the stamp is only printed seconds later, so only polling can find the app.
-  const delays = ["0.6", "0.9", "1.2", "1.5", "1.8"];
+  // Two delays per variant: enough to see it is never early (the lag's median is bench/'s figure).
+  const delays = ["0.6", "1.2"];
   it.each([
     ["announced", (d: string) => `sleep ${d}; echo listening | ts %.s; exec httpd -f -p 8080 -h /www`],
     [
@@ -202,7 +203,7 @@ describe("readiness against real containers", () => {
       (d: string) =>
         `sleep ${d}; echo x | ts %.s > /stamp; httpd -p 8080 -h /www; sleep 1; cat /stamp; exec sleep 1000`,
     ],
-  ])("detection lag after the app first answers (%s)", async (variant, script) => {
+  ])("never ready before the app first answers (%s)", async (variant, script) => {
     const lags: number[] = [];
     for (const delay of delays) {
       const app = await start(`lag-${variant}`, ["sh", "-c", script(delay)]);

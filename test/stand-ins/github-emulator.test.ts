@@ -339,18 +339,21 @@ describe("faults through Octokit's retry and throttling plugins", () => {
       baseUrl: gh.url,
       throttle: { ...handlers, ...fastThrottle() },
     });
-    let t0 = Date.now();
+    // Default groups: each write waits ≥1 s after the previous one (comment creates even 3 s). Both run at
+    // once: all four fast writes land before the default client's second one is let through.
+    const slow = new Octokit({ auth: gh.token, baseUrl: gh.url, throttle: handlers });
+    const slowWrites = (async () => {
+      for (let i = 0; i < 2; i++)
+        await slow.rest.issues.createComment({ ...repo, issue_number: 7, body: `slow ${i}` });
+    })();
     for (let i = 0; i < 4; i++)
       await fast.rest.issues.createComment({ ...repo, issue_number: 7, body: `fast ${i}` });
-    expect(Date.now() - t0).toBeLessThan(900);
-
-    // Default groups: each write waits ≥1 s after the previous one (comment creates even 3 s).
-    const slow = new Octokit({ auth: gh.token, baseUrl: gh.url, throttle: handlers });
-    const id = gh.comments(7)[0]!.id;
-    t0 = Date.now();
-    for (let i = 0; i < 2; i++)
-      await slow.rest.issues.updateComment({ ...repo, comment_id: id, body: `slow ${i}` });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    await slowWrites;
+    const order = gh.requests
+      .filter((r) => r.method === "POST" && r.path.endsWith("/issues/7/comments"))
+      .map((r) => String((r.body as { body?: string }).body));
+    expect(order.indexOf("slow 1")).toBeGreaterThan(order.indexOf("fast 3"));
+    expect(order).toHaveLength(6);
   });
 });
 

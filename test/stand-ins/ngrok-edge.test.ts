@@ -195,14 +195,31 @@ describe("loopback ngrok edge with the real SDK", () => {
     const listener = await ngrok.forward(viaEdge());
     await listener.close();
     expect(edge.activeListeners()).toBe(0);
-    await new Promise((r) => setTimeout(r, 500));
     expect(edge.sessions()).toBe(1);
+    // The session is still there: the next forward() binds on it without authenticating again.
+    const auths = edge.authAttempts.length;
+    const again = await ngrok.forward(viaEdge());
+    expect(edge.authAttempts.length).toBe(auths);
+    await again.close();
 
+    // A witness session that does come back after drops (the SDK's default), beside the one closed on purpose.
+    const witness = await new ngrok.SessionBuilder()
+      .authtoken(TOKEN)
+      .serverAddr(edge.serverAddr)
+      .caCert(Buffer.from(edge.caCert))
+      .connect();
     await ngrok.disconnect();
-    await waitFor("session end", () => edge.sessions() === 0);
-    // The SDK does not come back on its own once the session was closed on purpose.
-    await new Promise((r) => setTimeout(r, 500));
-    expect(edge.sessions()).toBe(0);
+    await waitFor("session end", () => edge.sessions() === 1);
+    // The SDK does not come back on its own once the session was closed on purpose: every connection is cut
+    // twice, and each time only the witness comes back.
+    for (let cut = 1; cut <= 2; cut++) {
+      const before = edge.authAttempts.length;
+      edge.dropSessions();
+      await waitFor("the witness back", () => edge.authAttempts.length > before && edge.sessions() === 1);
+      expect(edge.authAttempts.length).toBe(before + 1);
+    }
+    await witness.close();
+    await waitFor("witness end", () => edge.sessions() === 0);
   });
 
   it("Session.close() from the builder API ends the session; handleDisconnection sees drops", async () => {

@@ -8,8 +8,7 @@ import Docker from "dockerode";
  * The real engine, or a failure. Under CI=true a missing engine fails the suite instead of skipping it,
  * so a broken .ci/run can never pass by running nothing.
  */
-export async function requireDocker(): Promise<Docker> {
-  const docker = new Docker();
+export async function requireDocker(docker = new Docker()): Promise<Docker> {
   try {
     await docker.ping();
   } catch (err) {
@@ -50,6 +49,14 @@ export function busyboxHttpdDockerfile(port = 8080, extra = ""): string {
   ]
     .filter(Boolean)
     .join("\n");
+}
+
+/** A busybox app that serves, then exits 3 with a last word once the test drops /www/crash into it. */
+export function crashOnCueDockerfile(port = 8080): string {
+  return busyboxHttpdDockerfile(port).replace(
+    /CMD .*/,
+    `CMD ["/bin/sh", "-c", "httpd -p ${port} -h /www; while [ ! -f /www/crash ]; do sleep 0.2; done; echo 'model weights corrupted'; exit 3"]`,
+  );
 }
 
 /** Containers still carrying a label (key=value); tests assert this is empty after each run. */

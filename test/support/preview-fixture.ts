@@ -1,11 +1,12 @@
 import { copyFileSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
-import type Docker from "dockerode";
-import { busyboxHttpdDockerfile, busyboxPath, containersWithLabel } from "./docker.js";
+import Docker from "dockerode";
+import { afterEach, beforeAll, expect } from "vitest";
+import { busyboxHttpdDockerfile, busyboxPath, containersWithLabel, requireDocker } from "./docker.js";
 import { type GitHubEmulator, startGitHubEmulator } from "./github-emulator/index.js";
 import { type NgrokEdge, startNgrokEdge } from "./ngrok-edge/index.js";
-import { RunnerHarness, type StepResult } from "./runner.js";
+import { RunnerHarness, type RunningStep, type StepResult } from "./runner.js";
 
 export const PR = 12;
 export const HEAD_SHA = "feedfacecafebeef0123456789abcdef01234567";
@@ -43,12 +44,19 @@ export function pullCommentEvent(comment: { id: number; body: string; login: str
   };
 }
 
-let runCounter = Math.floor(Date.now() / 1000) % 1_000_000;
-/** A fresh GITHUB_RUN_ID per job, so labels and markers never collide across tests. */
+/**
+ * A fresh GITHUB_RUN_ID per job, so labels never collide on the shared engine: not across tests, nor across
+ * test files running at once (or other checkouts' tests), because it starts from this process's id. Later
+ * jobs of one file get larger ids (a newer run), and they stay below 11 digits like GitHub's.
+ */
+let runCounter = (process.pid % 10_000_000) * 1000;
 export const nextRunId = () => String(++runCounter);
 
 /** The outside world of one preview job: a GitHub emulator with PR #12 and a loopback ngrok edge. */
 export class PreviewWorld {
+  /** The container label of every job made in this world (`ml-preview.run=<id>.1`). */
+  readonly labels: string[] = [];
+
   private constructor(
     readonly github: GitHubEmulator,
     readonly edge: NgrokEdge,
@@ -92,7 +100,17 @@ export class PreviewWorld {
     });
     copyFileSync(busyboxPath(), join(job.workspace, "busybox"));
     writeFileSync(join(job.workspace, "Dockerfile"), opts.dockerfile ?? busyboxHttpdDockerfile(8080));
-    return { job, runId, label: `ml-preview.run=${runId}.1` };
+    const label = `ml-preview.run=${runId}.1`;
+    this.labels.push(label);
+    return { job, runId, label };
+  }
+
+  /** A job's main step started, once the PR comment says live. */
+  async liveJob(inputs: Record<string, string>, opts: Parameters<PreviewWorld["job"]>[1] = {}) {
+    const run = this.job(inputs, opts);
+    const main = run.job.startMain();
+    await waitFor("the comment to say live", this.commentStateIs("live"));
+    return { ...run, main };
   }
 
   /**
@@ -134,6 +152,21 @@ export class PreviewWorld {
   }
 
   /**
+   * Once the app of crashOnCueDockerfile crashed: the comment says failed with its exit code (3) and last
+   * words, and main ends failed. Returns main's result.
+   */
+  async crashReported(main: RunningStep): Promise<StepResult> {
+    await waitFor("the comment to say failed", this.commentStateIs("failed"));
+    const body = this.comments()[0]!.body;
+    expect(body).toMatch(/exit code\D*3/i);
+    expect(body).toContain("model weights corrupted");
+    const result = await main.done;
+    expect(result.code).toBe(1);
+    expect(result.outputs.status).toBe("failed");
+    return result;
+  }
+
+  /**
    * Everything a job let out where no secret may appear: its log (beyond the mask commands themselves),
    * outputs, summary and every body sent to GitHub.
    */
@@ -147,8 +180,12 @@ export class PreviewWorld {
     ].join("\n");
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.github.close(), this.edge.close()]);
+  private closed?: Promise<void>;
+
+  /** Closes the emulator and the edge; safe to repeat (a test may close its world before the hooks do). */
+  close(): Promise<void> {
+    this.closed ??= Promise.all([this.github.close(), this.edge.close()]).then(() => undefined);
+    return this.closed;
   }
 }
 
@@ -169,6 +206,45 @@ export async function waitFor<T>(
 
 export async function leftContainers(docker: Docker, label: string): Promise<string[]> {
   return containersWithLabel(docker, label);
+}
+
+/**
+ * What every e2e file that runs the bundled action sets up: the engine (checked before all tests), and after
+ * each test its worlds closed and no container left by any job made in them. In that order: the file's own
+ * stand-ins back to healthy (`resetFirst`: a fault left on must not hang what follows), leftovers removed
+ * (so one failure does not spill into the next test) and noted, the worlds closed, the file's own clean-up
+ * (`cleanLast`), and only then the leftovers reported.
+ */
+export function previewHooks(opts: { resetFirst?: () => unknown; cleanLast?: () => Promise<void> } = {}): {
+  docker: Docker;
+  newWorld: () => Promise<PreviewWorld>;
+} {
+  const docker = new Docker();
+  const worlds: PreviewWorld[] = [];
+  beforeAll(() => requireDocker(docker));
+  afterEach(async () => {
+    await opts.resetFirst?.();
+    const left: string[] = [];
+    for (const world of worlds.splice(0)) {
+      for (const label of world.labels) {
+        for (const id of await leftContainers(docker, label)) {
+          left.push(`${label}: ${id.slice(0, 12)}`);
+          await docker.getContainer(id).remove({ force: true });
+        }
+      }
+      await world.close();
+    }
+    await opts.cleanLast?.();
+    expect(left, "containers left behind").toEqual([]);
+  });
+  return {
+    docker,
+    newWorld: async () => {
+      const world = await PreviewWorld.start();
+      worlds.push(world);
+      return world;
+    },
+  };
 }
 
 /** GET a URL (through the tunnel too: ngrok's browser warning is skipped) and read the whole body. */

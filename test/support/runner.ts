@@ -80,29 +80,34 @@ export class RunnerHarness {
 
   /** Start the post step without waiting for it (`extra`: env only this step sees). */
   startPost(extra: Record<string, string> = {}): RunningStep {
-    const state = parseFileCommand(readFileSync(this.files.state, "utf8"));
+    const state = this.savedState();
     const env = Object.fromEntries(Object.entries(state).map(([k, v]) => [`STATE_${k}`, v]));
     writeFileSync(this.files.output, "");
     const child = this.spawnStep("post.js", { ...env, ...extra });
     return { child, done: this.finish(child) };
   }
 
-  /** The runner's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that (scaled by `scale`). */
-  async cancel(step: RunningStep, scale = 1): Promise<StepResult & { cancelledAfterMs: number }> {
-    const { child } = step;
-    const t0 = Date.now();
-    const exited = () => child.exitCode !== null || child.signalCode !== null;
-    child.kill("SIGINT");
+  /**
+   * The runner's cancel: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that (scaled by `scale`).
+   * `escalatedTo`: the signals the step did not end before (empty when SIGINT alone ended it).
+   */
+  async cancel(step: RunningStep, scale = 1): Promise<StepResult & { escalatedTo: NodeJS.Signals[] }> {
+    const escalatedTo: NodeJS.Signals[] = [];
+    step.child.kill("SIGINT");
     for (const [wait, sig] of [
       [7500, "SIGTERM"],
       [2500, "SIGKILL"],
     ] as const) {
-      const until = Date.now() + wait * scale;
-      while (!exited() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      if (!exited()) child.kill(sig);
+      if (await endsWithin(step, wait * scale)) break;
+      escalatedTo.push(sig);
+      step.child.kill(sig);
     }
-    const result = await step.done;
-    return { ...result, cancelledAfterMs: Date.now() - t0 };
+    return { ...(await step.done), escalatedTo };
+  }
+
+  /** What the step saved with saveState so far (GITHUB_STATE), e.g. the detached holder's events file. */
+  savedState(): Record<string, string> {
+    return parseFileCommand(readFileSync(this.files.state, "utf8"));
   }
 
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -166,11 +171,24 @@ export class RunnerHarness {
           stdout,
           stderr,
           outputs: parseFileCommand(readFileSync(this.files.output, "utf8")),
-          state: parseFileCommand(readFileSync(this.files.state, "utf8")),
+          state: this.savedState(),
           summary: readFileSync(this.files.summary, "utf8"),
         }),
       );
     });
+  }
+}
+
+/** Whether the step ends within `ms` (the runner's patience between its cancel signals). */
+async function endsWithin(step: RunningStep, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const patience = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([step.done.then(() => true as const), patience]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -100,8 +100,9 @@ describe("EarlyTunnel", () => {
   it("reports the app's exit, not the tunnel, when both fail (the app's error has its exit code and logs)", async () => {
     const t = pendingTunnel();
     const early = new EarlyTunnel(t.open, running(), new CleanupStack(log));
+    // The app exits on the event loop's next turn: after the tunnel's failure (below) has been handled.
     const waiting = early.alongside(running(), async () => {
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setImmediate(r));
       throw exited;
     });
     t.settle.reject(new PreviewError("tunnel", "ERR_NGROK_105", { code: "ERR_NGROK_105" }));

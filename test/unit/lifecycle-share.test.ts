@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { PreviewError } from "../../src/errors.js";
 import { waitForLocalApp } from "../../src/lifecycle/share.js";
@@ -51,18 +51,32 @@ describe("waitForLocalApp (share)", () => {
   }, 8000);
 
   it("ends at once when its signal aborts, even between slow probes", async () => {
-    const port = await freePort();
+    // Accepts and drops every connection: no answer ever, and not "refused" (which gives up on its own).
+    const dropping = createTcpServer((socket) => socket.resetAndDestroy());
+    await new Promise<void>((r) => dropping.listen(0, "127.0.0.1", r));
+    const { port } = dropping.address() as AddressInfo;
     const controller = new AbortController();
-    // Let the back-off grow to its 500 ms steps first, then abort in the middle of one.
-    let abortedAt = 0;
-    setTimeout(() => {
-      abortedAt = Date.now();
-      controller.abort(new Error("tunnel failed"));
-    }, 1200);
-    await expect(waitForLocalApp(`http://127.0.0.1:${port}`, 60_000, controller.signal)).rejects.toThrow(
-      "tunnel failed",
+    let aborted!: () => void;
+    const abortedNow = new Promise<void>((r) => (aborted = r));
+    // The first progress line (after 5 s, the back-off long at its 500 ms steps) comes just before a sleep:
+    // abort right there.
+    const log = {
+      ...silentLogger,
+      info: (m: string) => {
+        if (!m.startsWith("… still waiting")) return;
+        controller.abort(new Error("tunnel failed"));
+        aborted();
+      },
+    };
+    const settled = waitForLocalApp(`http://127.0.0.1:${port}`, 60_000, controller.signal, log).then(
+      () => "resolved",
+      (err: Error) => err.message,
     );
-    // Without the signal in the back-off sleep this took up to the 500 ms step.
-    expect(Date.now() - abortedAt).toBeLessThan(150);
-  });
+    await abortedNow;
+    // Settled before the event loop's next turn: without the signal in the back-off sleep, it waited for
+    // the sleep's timer (the 500 ms step).
+    const nextTurn = new Promise<string>((r) => setImmediate(() => r("still waiting")));
+    expect(await Promise.race([settled, nextTurn])).toBe("tunnel failed");
+    await new Promise((r) => dropping.close(r));
+  }, 30_000);
 });

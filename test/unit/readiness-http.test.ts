@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { httpStrategy, probeHttp } from "../../src/docker/readiness/http.js";
 import type { ReadinessContext } from "../../src/docker/readiness/types.js";
 import { freePort } from "../support/ports.js";
@@ -65,31 +65,29 @@ describe("probeHttp", () => {
   });
 
   it("gives up on one attempt after its timeout", async () => {
-    const port = await listen(httpServer(200, 5000));
-    const t0 = performance.now();
+    // Never answers: only the probe's own 150 ms timeout ends this within the test's.
+    const port = await listen(createHttpServer(() => undefined));
     const { outcome, notes } = await probe(port, "/", 150);
     expect(outcome).toBe("up");
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(notes.at(-1)).toMatch(/did not answer within 150 ms/);
   });
 });
 
 describe("httpStrategy", () => {
-  it("notices an app that starts answering later, soon after it does", async () => {
+  it("notices an app that starts answering later", async () => {
     const port = await freePort();
     const controller = new AbortController();
+    const looks: string[] = [];
     const ctx: ReadinessContext = {
       signal: controller.signal,
       onNudge: () => () => undefined,
-      note: () => undefined,
+      note: (text) => looks.push(text),
     };
     const ready = httpStrategy({ baseUrl: `http://127.0.0.1:${port}`, path: "/health" }).until(ctx);
-    await new Promise((r) => setTimeout(r, 700));
+    // Into the capped interval: the looks so far found nothing (how soon it notices is bench's readiness row).
+    await vi.waitFor(() => expect(looks.length).toBeGreaterThanOrEqual(12), { timeout: 10_000 });
     const proxy = createHttpServer((req, res) => res.writeHead(req.url === "/health" ? 200 : 404).end());
     await listen(proxy, port);
-    const answeringAt = performance.now();
     await ready;
-    const lag = performance.now() - answeringAt;
-    expect(lag).toBeLessThan(300); // polling alone: at most one capped sleep (250 ms) plus a request
   });
 });

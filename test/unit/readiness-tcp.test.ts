@@ -13,9 +13,9 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-function probe(port: number) {
+function probe(port: number, confirmMs?: number) {
   const notes: string[] = [];
-  return probeTcp({ host: "127.0.0.1", port }, new AbortController().signal, {
+  return probeTcp({ host: "127.0.0.1", port, confirmMs }, new AbortController().signal, {
     note: (t) => notes.push(t),
   }).then((outcome) => ({ outcome, notes }));
 }
@@ -42,9 +42,8 @@ describe("probeTcp", () => {
 
   it("counts a server that speaks first as ready at once", async () => {
     const port = await listen(createServer((s) => s.write("SSH-2.0-hello\r\n")));
-    const t0 = performance.now();
-    expect((await probe(port)).outcome).toBe("ready");
-    expect(performance.now() - t0).toBeLessThan(TCP_CONFIRM_MS);
+    // An hour's confirmation: only the server's first words end this within the test's own timeout.
+    expect((await probe(port, 3_600_000)).outcome).toBe("ready");
   });
 
   it("counts a refused connection as down", async () => {

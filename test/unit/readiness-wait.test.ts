@@ -65,14 +65,15 @@ describe("waitUntilReady", () => {
   it("returns the first strategy that says ready, and stops the others", async () => {
     const { app } = fakeApp();
     const seen: ReadinessContext[] = [];
+    // "slow" is never ready within the 60 s timeout: only returning on "fast" ends this within the test's own.
     const result = await waitUntilReady(docker, app, {
-      timeoutMs: 5000,
-      strategies: [never(seen), readyAfter(30, "fast"), readyAfter(300, "slow")],
+      timeoutMs: 60_000,
+      strategies: [never(seen), readyAfter(30, "fast"), never(seen)],
     });
     expect(result.strategy).toBe("fast");
     expect(result.ms).toBeGreaterThanOrEqual(25);
-    expect(result.ms).toBeLessThan(250);
-    expect(seen[0]!.signal.aborted).toBe(true);
+    expect(seen).toHaveLength(2);
+    expect(seen.every((ctx) => ctx.signal.aborted)).toBe(true);
   });
 
   it("fails at once when the container exits, with the exit code and the last 50 lines", async () => {
@@ -80,9 +81,8 @@ describe("waitUntilReady", () => {
     const { app, exit } = fakeApp(lines);
     const waiting = waitUntilReady(docker, app, { timeoutMs: 60_000, strategies: [never()] });
     setTimeout(() => exit({ exitCode: 3 }), 100);
-    const t0 = performance.now();
+    // The timeout is 60 s: only the exit ends this within the test's own 10 s.
     const err = await failure(waiting);
-    expect(performance.now() - t0).toBeLessThan(300);
     expect(err.step).toBe("ready");
     expect(err.code).toBe("APP_EXITED");
     expect(err.exitCode).toBe(3);
@@ -104,7 +104,6 @@ describe("waitUntilReady", () => {
     const err = await failure(waitUntilReady(docker, app, { timeoutMs: 400, strategies: [never()] }));
     const took = performance.now() - t0;
     expect(took).toBeGreaterThanOrEqual(395);
-    expect(took).toBeLessThan(400 + 2000);
     expect(err.code).toBe("READY_TIMEOUT");
     expect(err.logLines).toEqual(["loading model..."]);
     expect(err.message).toMatch(/not ready after 400 ms: still not listening/);
@@ -120,9 +119,8 @@ describe("waitUntilReady", () => {
       strategies: [never()],
     });
     setTimeout(() => controller.abort(new Error("SIGINT")), 50);
-    const t0 = performance.now();
+    // The timeout is 60 s: only the abort ends this within the test's own 10 s.
     const err = await failure(waiting);
-    expect(performance.now() - t0).toBeLessThan(200);
     expect(err.code).toBe("CANCELLED");
   });
 

@@ -100,9 +100,7 @@ describe("verifyTunnel against a real HTTP server", () => {
     const url = await serve((_req, res) => {
       res.writeHead(404, { "ngrok-error-code": "ERR_NGROK_3200" }).end("The endpoint is offline.");
     });
-    const started = Date.now();
     const err = await verifyTunnel(url, open, { timeoutMs: 1_500 }).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(4_000);
     expect(err).toBeInstanceOf(PreviewError);
     expect((err as PreviewError).step).toBe("verify");
     expect((err as PreviewError).message).toContain("HTTP 404 ERR_NGROK_3200");
