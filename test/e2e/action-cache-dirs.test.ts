@@ -193,7 +193,7 @@ describe("cache-dirs through the Actions cache", () => {
   });
 
   it("restored from a restore key: the app starts warm, and the unchanged volume is not saved again under the new key", async () => {
-    world = await PreviewWorld.start();
+    world = await newWorld();
     const name = `cache-${randomBytes(3).toString("hex")}`;
     names.push(name);
     const first = cacheJob(name, { duration: "3s", "cache-key": `${name}-deps-a` });
@@ -203,7 +203,7 @@ describe("cache-dirs through the Actions cache", () => {
     expect((await first.post()).code).toBe(0);
     await removeApp(name);
     await world.close();
-    world = await PreviewWorld.start();
+    world = await newWorld();
 
     // The dependencies changed (a new key); the model did not.
     const second = cacheJob(name, {
