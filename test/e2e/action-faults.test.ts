@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
 import { EngineProxy } from "../support/engine-proxy.js";
 import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { type ProcessSample, processSample } from "../support/process-sample.js";
 import { stepSays } from "../support/runner.js";
 
 // Faults under the bundled action: the Docker engine's socket behind a proxy the test cuts and restores
@@ -170,22 +171,22 @@ describe("a long preview with a tunnel and fast polls", () => {
       world.github.requests.filter((r) => r.method === "GET" && /\/pulls\/\d+$/.test(r.path)).length;
     const settle = polls() + 5;
     await waitFor("a few polls", () => polls() >= settle);
-    const before = sockets(pid);
+    const before = processSample(pid);
     const until = polls() + 150;
     await waitFor("150 more polls (each GETs the public link and the app)", () => polls() >= until, 150_000);
     // A poll may be closing its sockets at the moment of a look: the least of three looks a few polls
     // apart. A leak holds on: the link check through fetch's pool left 3 after 150 polls here (46 in
     // 10 min against ngrok's edge), growing with every few dozen polls.
-    const looks: Array<{ open: number; closeWait: number }> = [];
+    const looks: ProcessSample[] = [];
     for (let i = 0; i < 3; i++) {
       const next = polls() + 3;
       await waitFor("3 more polls", () => polls() >= next);
-      looks.push(sockets(pid));
+      looks.push(processSample(pid));
     }
     const closeWait = Math.min(...looks.map((l) => l.closeWait));
-    const open = Math.min(...looks.map((l) => l.open));
+    const open = Math.min(...looks.map((l) => l.tcp));
     expect(closeWait, `sockets in CLOSE-WAIT: ${JSON.stringify(looks)}`).toBeLessThanOrEqual(2);
-    expect(open).toBeLessThanOrEqual(before.open + 2);
+    expect(open).toBeLessThanOrEqual(before.tcp + 2);
     expect((await run.job.cancel(main)).outputs.status).toBe("stopped");
   });
 });
@@ -332,29 +333,3 @@ describe("a chatty app", () => {
     await job.cancel(main);
   });
 });
-
-/** The TCP sockets a process holds, and how many of them sit in CLOSE-WAIT (from /proc). */
-function sockets(pid: number): { open: number; closeWait: number } {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  let open = 0;
-  let closeWait = 0;
-  for (const table of ["tcp", "tcp6"]) {
-    for (const line of readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10 || !inodes.has(cols[9]!)) continue;
-      open++;
-      if (cols[3] === "08") {
-        closeWait++;
-      }
-    }
-  }
-  return { open, closeWait };
-}
