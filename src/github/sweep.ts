@@ -22,24 +22,54 @@ export interface StaleComment {
 }
 
 /**
- * What a comment still saying building/starting/live can be shown as, from what it says itself: `expired`
- * once its expiry has passed; `stopped` when it has not been touched for longer than any job runs; else
- * nothing (its run may still be at work).
+ * What the Actions API says of the run that wrote a comment: `over` (completed, a later attempt started,
+ * or the run deleted: 404), `running` (queued, in progress, waiting…), or `unknown` (the token may not read
+ * workflow runs, or GitHub failed): then only what the comment says itself can decide.
+ */
+export type RunFate = "over" | "running" | "unknown";
+
+/**
+ * What a comment still saying building/starting/live can be shown as. Its run still at work: nothing.
+ * Its run over: `expired` once its expiry has passed, else `stopped`. Run unknown, from the comment alone:
+ * `expired` once its expiry has passed; `stopped` when untouched for longer than any job runs; else nothing.
  */
 export function endedState(
   body: string,
   marker: Marker,
   updatedAt: Date,
   now: Date,
+  fate: RunFate = "unknown",
 ): "expired" | "stopped" | undefined {
-  if (!RUNNING.includes(marker.state)) return undefined;
+  if (!RUNNING.includes(marker.state) || fate === "running") return undefined;
   const expires = /\*\*Expires\*\* (\d{4}-\d\d-\d\d \d\d:\d\d) UTC/.exec(body)?.[1];
   if (marker.state === "live" && expires) {
     // Written to the minute: the preview ended within the minute after it.
     const at = Date.parse(`${expires.replace(" ", "T")}:00Z`) + 60_000;
     if (at <= now.getTime()) return "expired";
   }
+  if (fate === "over") return "stopped";
   return now.getTime() - updatedAt.getTime() > LONGEST_JOB_MS ? "stopped" : undefined;
+}
+
+/**
+ * Asks the Actions API whether the run attempt a marker names (`RUN_ID.ATTEMPT`) is over. Needs
+ * `actions: read`; without it GitHub answers 403 and the fate is `unknown` (`denied` says so, once).
+ */
+export async function runFate(
+  octokit: Octokit,
+  repo: { owner: string; repo: string },
+  markerRun: string,
+): Promise<{ fate: RunFate; denied?: boolean }> {
+  const [id, attempt] = markerRun.split(".").map(Number);
+  try {
+    const { data } = await octokit.rest.actions.getWorkflowRun({ ...repo, run_id: id! });
+    if ((data.run_attempt ?? 1) > (attempt ?? 1)) return { fate: "over" }; // re-run: that attempt ended
+    return { fate: data.status === "completed" ? "over" : "running" };
+  } catch (err) {
+    const status = (err as { status?: unknown }).status;
+    if (status === 404) return { fate: "over" }; // the run was deleted: nothing of it still runs
+    return { fate: "unknown", denied: status === 403 };
+  }
 }
 
 /** The comment as its run would have ended it: the marker says the final state, a note says why. */
@@ -55,8 +85,9 @@ export function endedBody(body: string, marker: Marker, state: "expired" | "stop
 
 /**
  * The scheduled sweep: on every open PR, the preview comments written by this token's identity that still
- * say building/starting/live for a run that is over are edited to `expired` or `stopped` (endedState).
- * A stranger's pasted marker is never touched: only our identity's comments count (as for StickyComment).
+ * say building/starting/live for a run that is over are edited to `expired` or `stopped` (endedState,
+ * with the run's fate from the Actions API). A stranger's pasted marker is never touched: only our
+ * identity's comments count (as for StickyComment).
  */
 export async function sweepStaleComments(
   octokit: Octokit,
@@ -67,6 +98,7 @@ export async function sweepStaleComments(
   const repo = { owner: run.owner, repo: run.repo };
   const login = (await tokenLogin(octokit)).toLowerCase();
   const pulls = await octokit.paginate(octokit.rest.pulls.list, { ...repo, state: "open", per_page: 100 });
+  const fates = runFates(octokit, repo, log);
   const repaired: StaleComment[] = [];
   for (const pull of pulls) {
     const comments = await octokit.paginate(octokit.rest.issues.listComments, {
@@ -77,8 +109,9 @@ export async function sweepStaleComments(
     for (const c of comments) {
       if (c.user?.login?.toLowerCase() !== login) continue;
       const marker = parseMarker(c.body ?? "");
-      const state = marker && endedState(c.body!, marker, new Date(c.updated_at), now);
-      if (!marker || !state) continue;
+      if (!marker || !RUNNING.includes(marker.state)) continue;
+      const state = endedState(c.body!, marker, new Date(c.updated_at), now, await fates(marker.run));
+      if (!state) continue;
       await octokit.rest.issues.updateComment({
         ...repo,
         comment_id: c.id,
@@ -91,4 +124,23 @@ export async function sweepStaleComments(
     }
   }
   return repaired;
+}
+
+/** runFate, asked once per run; a 403 is said once, with the permission that would answer it. */
+function runFates(octokit: Octokit, repo: { owner: string; repo: string }, log: Logger) {
+  const asked = new Map<string, RunFate>();
+  let warned = false;
+  return async (markerRun: string): Promise<RunFate> => {
+    const known = asked.get(markerRun);
+    if (known) return known;
+    const { fate, denied } = await runFate(octokit, repo, markerRun);
+    if (denied && !warned) {
+      warned = true;
+      log.warning(
+        "The token may not read workflow runs (403), so the sweep cannot tell a run still at work from one that is over: add `actions: read` to the job's `permissions:`. Until then only comments past their expiry, or untouched for 6 hours, are marked.",
+      );
+    }
+    asked.set(markerRun, fate);
+    return fate;
+  };
 }

@@ -99,16 +99,48 @@ describe("a run killed outright (no post step) leaves its comment saying live", 
 });
 
 describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () => {
-  it("marks a killed run's live comment expired once its expiry has passed; a stranger's marker is left alone", async () => {
-    world = await PreviewWorld.start();
-    const killed = world.job({ duration: "5s" });
+  /** A run killed outright while live: its comment says live, nothing of it runs any more. */
+  async function killedWhileLive(duration: string) {
+    const killed = world.job({ duration });
+    world.github.setWorkflowRun(killed.runId, { status: "in_progress" });
     const main = killed.job.startMain();
     await waitFor("live", world.commentStateIs("live"));
     main.child.kill("SIGKILL");
     await main.done;
     for (const id of await leftContainers(docker, killed.label))
       await docker.getContainer(id).remove({ force: true });
-    const stale = world.comments()[0]!;
+    return { ...killed, stale: world.comments()[0]! };
+  }
+
+  it("asks the Actions API: a run in progress keeps its comment; once completed (or deleted) it is marked stopped", async () => {
+    world = await PreviewWorld.start();
+    const { runId, stale } = await killedWhileLive("10m");
+    const sweep = world.job({}).job;
+    const early = await sweep.step("sweep.js");
+    expect(early.code).toBe(0);
+    expect(early.outputs.repaired).toBe("0");
+    expect(world.commentState()).toBe("live");
+    world.github.setWorkflowRun(runId, { status: "completed", conclusion: "cancelled" });
+    // A second comment (another name) whose run was deleted: GitHub answers 404, nothing of it runs.
+    const gone = stale.body
+      .replace(/name="[^"]+"/, 'name="other"')
+      .replace(/run="\d+\.\d+"/, 'run="999999.1"');
+    const goneId = world.github.postComment(PR, gone, "github-actions[bot]");
+    const result = await sweep.step("sweep.js");
+    expect(result.code).toBe(0);
+    expect(result.outputs.repaired).toBe("2");
+    for (const id of [stale.id, goneId]) {
+      const body = world.github.comments(PR).find((c) => c.id === id)!.body;
+      expect(body).toMatch(/^<!-- ml-preview name="[^"]+" state="stopped" run="/);
+      expect(body).toMatch(/this preview is over: its run ended without saying so/);
+    }
+    expect(result.stdout).not.toMatch(/::warning::/);
+  });
+
+  it("without actions: read (403) it says which permission to add and goes by the expiry; a stranger's marker is left alone", async () => {
+    world = await PreviewWorld.start();
+    world.github.setPermissions({ actions: "none" });
+    const { stale } = await killedWhileLive("5s");
     const pasted = stale.body.replace(/run="\d+\.\d+"/, 'run="1.1"');
     const strangers = world.github.postComment(PR, pasted, "mallory");
     const sweep = world.job({}).job;
@@ -116,6 +148,7 @@ describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () 
     const early = await sweep.step("sweep.js");
     expect(early.code).toBe(0);
     expect(early.outputs.repaired).toBe("0");
+    expect(early.stdout.match(/::warning::.*actions: read/g)).toHaveLength(1);
     const expires = /\*\*Expires\*\* (\S+ \S+) UTC/.exec(stale.body)![1]!;
     const over = Date.parse(`${expires.replace(" ", "T")}:00Z`) + 60_000;
     await waitFor("the expiry (to the minute) to pass", () => Date.now() > over, 120_000);
