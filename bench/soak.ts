@@ -28,7 +28,11 @@ const RSS_SLACK = 0.15;
 export async function soak(docker: Docker, minutes: number): Promise<void> {
   const say = (m: string) => process.stderr.write(`soak: ${m}\n`);
   const world = await PreviewWorld.start();
-  const run = world.job({ duration: `${minutes}m` }, { env: { ML_PREVIEW_POLL_INTERVAL: "1s" } });
+  // Its own name (container, image tag) beside the e2e suites other worktrees may run on the same engine.
+  const run = world.job(
+    { duration: `${minutes}m`, name: "soak" },
+    { env: { ML_PREVIEW_POLL_INTERVAL: "1s" } },
+  );
   const main = run.job.startMain();
   let said = "";
   main.child.stdout?.on("data", (d) => (said = (said + d).slice(-4000)));
@@ -57,8 +61,16 @@ export async function soak(docker: Docker, minutes: number): Promise<void> {
       "",
       verdict(samples),
     ];
-    const warnings = result.stdout.split("\n").filter((l) => l.startsWith("::warning::"));
-    if (warnings.length) out.push("", "Warnings from the action:", ...warnings.map((w) => `- ${w}`));
+    const notes = result.stdout.split("\n").filter((l) => /^::(warning|error)::/.test(l));
+    if (notes.length) out.push("", "Warnings and errors from the action:", ...notes.map((w) => `- ${w}`));
+    if (result.outputs.status !== "expired")
+      out.push(
+        "",
+        "The preview did not run its course; the action's last lines:",
+        "```",
+        ...result.stdout.split("\n").slice(-40),
+        "```",
+      );
     process.stdout.write(`${out.join("\n")}\n`);
     for (const c of cleanupCheck) await docker.getContainer(c.Id).remove({ force: true });
   } finally {

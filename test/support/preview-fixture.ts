@@ -43,8 +43,11 @@ export function pullCommentEvent(comment: { id: number; body: string; login: str
   };
 }
 
-let runCounter = Math.floor(Date.now() / 1000) % 1_000_000;
-/** A fresh GITHUB_RUN_ID per job, so labels and markers never collide across tests. */
+// Seconds since the epoch alone collided: test processes started within seconds of each other (other
+// worktrees' suites, the bench's soak, on one engine) made the same ids, and one's afterEach removed the
+// other's container by its run label. The pid keeps each process in its own range of a million.
+let runCounter = (process.pid % 100_000) * 1_000_000 + (Math.floor(Date.now() / 1000) % 1_000_000);
+/** A fresh GITHUB_RUN_ID per job, so labels and markers never collide across tests and test processes. */
 export const nextRunId = () => String(++runCounter);
 
 /** The outside world of one preview job: a GitHub emulator with PR #12 and a loopback ngrok edge. */
