@@ -44,6 +44,11 @@ export interface PreviewDeps {
   /** Polled while live; the signal ends a request still in flight when the preview ends. */
   readonly prOpen?: (signal: AbortSignal) => Promise<boolean>;
   readonly superseded?: (signal: AbortSignal) => Promise<boolean>;
+  /**
+   * Is the run a leftover container names (`RUN_ID.ATTEMPT`) over? Asked only where its holder process
+   * cannot be looked at (another machine sharing the engine): the Action asks the Actions API.
+   */
+  readonly runOver?: (run: string) => Promise<boolean>;
   /** A PR command's request to the live preview (`/preview stop`, `/preview extend`), read after each poll. */
   readonly request?: HoldWatch["request"];
   /** How long the hold may last at most (the job running it ends then): `/preview extend` stops there. */
@@ -388,7 +393,7 @@ async function engineAnswers(docker: Docker, step: "build" | "pull"): Promise<vo
 /** What ended runs of this PR and name left running (killed outright) goes first; said, never fatal. */
 async function removeLeftBehind(deps: PreviewDeps): Promise<void> {
   try {
-    for (const { id, run } of await removeEndedRuns(deps.docker!, deps.labels))
+    for (const { id, run } of await removeEndedRuns(deps.docker!, deps.labels, deps.runOver))
       deps.log.warning(
         `Removed container ${id.slice(0, 12)} left behind by run ${run} of this preview, which ended without cleaning up.`,
       );

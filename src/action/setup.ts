@@ -12,6 +12,7 @@ import {
   pullRequestState,
   readRunContext,
   resolveTarget,
+  runFate,
   StickyComment,
 } from "../github/index.js";
 import type { PullRequestInfo, RunContext } from "../github/types.js";
@@ -147,6 +148,7 @@ export async function setupAction(
     cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
     prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
     superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
+    runOver: async (other) => (await runFate(octokit, run, other)).fate === "over",
     request: comment ? () => comment.takeRequest() : undefined,
     holdLimit: holdLimit(env),
     ...actionsCache(config, env, log),

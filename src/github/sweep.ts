@@ -62,7 +62,8 @@ export async function runFate(
 ): Promise<{ fate: RunFate; denied?: boolean }> {
   const [id, attempt] = markerRun.split(".").map(Number);
   try {
-    const { data } = await octokit.rest.actions.getWorkflowRun({ ...repo, run_id: id! });
+    const { owner, repo: name } = repo; // only these: Octokit sends any other field as a query parameter
+    const { data } = await octokit.rest.actions.getWorkflowRun({ owner, repo: name, run_id: id! });
     if ((data.run_attempt ?? 1) > (attempt ?? 1)) return { fate: "over" }; // re-run: that attempt ended
     return { fate: data.status === "completed" ? "over" : "running" };
   } catch (err) {

@@ -3,9 +3,9 @@ import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
+import { busyboxContext, busyboxHttpdDockerfile, requireDocker } from "../support/docker.js";
 import { EngineProxy } from "../support/engine-proxy.js";
-import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { leftContainers, nextRunId, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 import { type ProcessSample, processSample } from "../support/process-sample.js";
 import { stepSays } from "../support/runner.js";
 
@@ -269,6 +269,52 @@ describe("a run killed outright (no finally, no post step)", () => {
     const bResult = await b.done;
     expect(bResult.stdout).not.toMatch(/left behind by run/);
     expect(bResult.outputs.status).toBe("expired");
+  });
+});
+
+describe("a container left by a run on another machine sharing the engine", () => {
+  it("is left alone while the Actions API says its run is in progress, removed once it is over", async () => {
+    world = await PreviewWorld.start();
+    const name = "elsewhere";
+    const otherRun = nextRunId();
+    const tag = `ml-preview-test/elsewhere:${process.pid}`;
+    execFileSync("docker", ["build", "-q", "-t", tag, busyboxContext(busyboxHttpdDockerfile(8080))]);
+    try {
+      // Its holder process is on another machine: nothing here can look at it, only the run can tell.
+      const leftover = await docker.createContainer({
+        Image: tag,
+        Labels: {
+          "ml-preview.repo": "octo-org/ml-app",
+          "ml-preview.pr": String(PR),
+          "ml-preview.name": name,
+          "ml-preview.run": `${otherRun}.1`,
+          "ml-preview.holder": "runner-elsewhere/4242/777",
+        },
+      });
+      labels.push(`ml-preview.run=${otherRun}.1`);
+      await leftover.start();
+      world.github.setWorkflowRun(otherRun, { status: "in_progress" });
+      const first = world.job({ name, duration: "3s" });
+      labels.push(first.label);
+      const a = await first.job.main();
+      expect(a.outputs.status).toBe("expired");
+      expect(a.stdout).not.toMatch(/left behind by run/);
+      const asked = world.github.requests.filter((r) => r.path.includes(`/actions/runs/${otherRun}`));
+      expect(asked.map((r) => r.status)).toEqual([200]);
+      expect(await running(leftover.id)).toBe(true);
+
+      world.github.setWorkflowRun(otherRun, { status: "completed", conclusion: "failure" });
+      const second = world.job({ name, duration: "3s" });
+      labels.push(second.label);
+      const b = await second.job.main();
+      expect(b.outputs.status).toBe("expired");
+      expect(b.stdout).toContain(
+        `Removed container ${leftover.id.slice(0, 12)} left behind by run ${otherRun}.1`,
+      );
+      await expect(leftover.inspect()).rejects.toMatchObject({ statusCode: 404 });
+    } finally {
+      execFileSync("docker", ["rmi", "-f", tag]);
+    }
   });
 });
 
