@@ -148,6 +148,7 @@ export async function setupAction(
     cleanupPatienceMs: cleanupPatienceMs(env, CLEANUP_PATIENCE_MS),
     prOpen: pr ? async (signal) => (await pullRequestState(octokit, run, pr.number, signal)).open : undefined,
     superseded: comment ? (signal) => comment.isSuperseded(signal) : undefined,
+    // Not `gone` (404): removing a running container on a run id we cannot see is worse than leaving it.
     runOver: async (other) => (await runFate(octokit, run, other)).fate === "over",
     request: comment ? () => comment.takeRequest() : undefined,
     holdLimit: holdLimit(env),

@@ -22,11 +22,12 @@ export interface StaleComment {
 }
 
 /**
- * What the Actions API says of the run that wrote a comment: `over` (completed, a later attempt started,
- * or the run deleted: 404), `running` (queued, in progress, waiting…), or `unknown` (the token may not read
- * workflow runs, or GitHub failed): then only what the comment says itself can decide.
+ * What the Actions API says of the run that wrote a comment: `over` (completed, or a later attempt
+ * started), `gone` (404: the run was deleted, nothing of it runs), `running` (queued, in progress,
+ * waiting…), or `unknown` (the token may not read workflow runs, or GitHub failed): then only what the
+ * comment says itself can decide.
  */
-export type RunFate = "over" | "running" | "unknown";
+export type RunFate = "over" | "gone" | "running" | "unknown";
 
 /**
  * What a comment still saying building/starting/live can be shown as. Its run still at work: nothing.
@@ -47,7 +48,7 @@ export function endedState(
     const at = Date.parse(`${expires.replace(" ", "T")}:00Z`) + 60_000;
     if (at <= now.getTime()) return "expired";
   }
-  if (fate === "over") return "stopped";
+  if (fate === "over" || fate === "gone") return "stopped";
   return now.getTime() - updatedAt.getTime() > LONGEST_JOB_MS ? "stopped" : undefined;
 }
 
@@ -68,7 +69,7 @@ export async function runFate(
     return { fate: data.status === "completed" ? "over" : "running" };
   } catch (err) {
     const status = (err as { status?: unknown }).status;
-    if (status === 404) return { fate: "over" }; // the run was deleted: nothing of it still runs
+    if (status === 404) return { fate: "gone" };
     return { fate: "unknown", denied: status === 403 };
   }
 }

@@ -273,7 +273,7 @@ describe("a run killed outright (no finally, no post step)", () => {
 });
 
 describe("a container left by a run on another machine sharing the engine", () => {
-  it("is left alone while the Actions API says its run is in progress, removed once it is over", async () => {
+  it("is left alone while the Actions API says its run is in progress (or does not know it), removed once it is over", async () => {
     world = await PreviewWorld.start();
     const name = "elsewhere";
     const otherRun = nextRunId();
@@ -293,15 +293,18 @@ describe("a container left by a run on another machine sharing the engine", () =
       });
       labels.push(`ml-preview.run=${otherRun}.1`);
       await leftover.start();
-      world.github.setWorkflowRun(otherRun, { status: "in_progress" });
-      const first = world.job({ name, duration: "3s" });
-      labels.push(first.label);
-      const a = await first.job.main();
-      expect(a.outputs.status).toBe("expired");
-      expect(a.stdout).not.toMatch(/left behind by run/);
+      // A run GitHub does not know (404) or one still in progress: the container stays.
+      for (const fate of ["unknown to GitHub", "in progress"]) {
+        if (fate === "in progress") world.github.setWorkflowRun(otherRun, { status: "in_progress" });
+        const next = world.job({ name, duration: "3s" });
+        labels.push(next.label);
+        const result = await next.job.main();
+        expect(result.outputs.status, fate).toBe("expired");
+        expect(result.stdout, fate).not.toMatch(/left behind by run/);
+        expect(await running(leftover.id), fate).toBe(true);
+      }
       const asked = world.github.requests.filter((r) => r.path.includes(`/actions/runs/${otherRun}`));
-      expect(asked.map((r) => r.status)).toEqual([200]);
-      expect(await running(leftover.id)).toBe(true);
+      expect(asked.map((r) => r.status)).toEqual([404, 200]);
 
       world.github.setWorkflowRun(otherRun, { status: "completed", conclusion: "failure" });
       const second = world.job({ name, duration: "3s" });

@@ -50,6 +50,7 @@ describe("endedState with the run's fate from the Actions API", () => {
     expect(endedState(live, parseMarker(live)!, at, minutes(31), "over")).toBe("expired");
     expect(endedState(live, parseMarker(live)!, at, minutes(5), "over")).toBe("stopped");
     expect(endedState(building, parseMarker(building)!, at, minutes(1), "over")).toBe("stopped");
+    expect(endedState(live, parseMarker(live)!, at, minutes(5), "gone")).toBe("stopped");
   });
 
   it("a final state is never touched, whatever the run", () => {
