@@ -10,5 +10,5 @@ export { type PreviewTarget, pullRequestState, resolveTarget, type TargetConfig 
 export { type RenderContext, render } from "./render.js";
 export { readRunContext } from "./run-context.js";
 export { renderSummary, type SummaryContext } from "./summary.js";
-export { runFate, type StaleComment, sweepStaleComments } from "./sweep.js";
+export { repairStaleComments, runFate, type StaleComment, sweepStaleComments } from "./sweep.js";
 export type { PullRequestInfo, RunContext, StateDetails, StateReport } from "./types.js";

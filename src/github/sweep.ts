@@ -75,13 +75,21 @@ export async function runFate(
 }
 
 /** The comment as its run would have ended it: the marker says the final state, a note says why. */
-export function endedBody(body: string, marker: Marker, state: "expired" | "stopped", now: Date): string {
+const SWEEP = "the scheduled ml-preview sweep";
+
+export function endedBody(
+  body: string,
+  marker: Marker,
+  state: "expired" | "stopped",
+  now: Date,
+  by = SWEEP,
+): string {
   const rest = body.trimStart().slice(body.trimStart().indexOf("\n") + 1);
   const why =
     state === "expired"
       ? "its expiry has passed"
       : "its run ended without saying so (cancelled, killed or timed out)";
-  const note = `> **${state}** — this preview is over: ${why}. Its link no longer works. _(Marked by the scheduled ml-preview sweep at ${utcTime(now)}.)_`;
+  const note = `> **${state}** — this preview is over: ${why}. Its link no longer works. _(Marked by ${by} at ${utcTime(now)}.)_`;
   return `${formatMarker({ ...marker, state })}\n${note}\n\n${rest}`;
 }
 
@@ -100,36 +108,79 @@ export async function sweepStaleComments(
   const repo = { owner: run.owner, repo: run.repo };
   const login = (await tokenLogin(octokit)).toLowerCase();
   const pulls = await octokit.paginate(octokit.rest.pulls.list, { ...repo, state: "open", per_page: 100 });
-  const fates = runFates(octokit, repo, log);
+  const fates = runFates(octokit, repo, (m) => log.warning(m));
   const repaired: StaleComment[] = [];
-  for (const pull of pulls) {
-    const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+  for (const pull of pulls)
+    repaired.push(...(await repairPull(octokit, repo, pull.number, { login, fates, log, now, by: SWEEP })));
+  return repaired;
+}
+
+/**
+ * At the start of a run on a PR: the PR's other previews (other names; this name's comment the run takes
+ * over itself) whose comment still says building/starting/live for a run that is over are marked so, as
+ * the scheduled sweep would. A token that may not read runs is said in the log, not warned: a matrix of
+ * names has comments of runs still at work on every PR.
+ */
+export async function repairStaleComments(
+  octokit: Octokit,
+  run: { owner: string; repo: string },
+  pr: number,
+  name: string,
+  log: Logger,
+  now = new Date(),
+): Promise<StaleComment[]> {
+  const repo = { owner: run.owner, repo: run.repo };
+  const login = (await tokenLogin(octokit)).toLowerCase();
+  const fates = runFates(octokit, repo, (m) => log.info(m));
+  return repairPull(octokit, repo, pr, {
+    login,
+    fates,
+    log,
+    now,
+    by: "a later ml-preview run",
+    skipName: name,
+  });
+}
+
+async function repairPull(
+  octokit: Octokit,
+  repo: { owner: string; repo: string },
+  pr: number,
+  opts: {
+    login: string;
+    fates: (run: string) => Promise<RunFate>;
+    log: Logger;
+    now: Date;
+    /** Who marks it, as the note in the comment says. */
+    by: string;
+    skipName?: string;
+  },
+): Promise<StaleComment[]> {
+  const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+    ...repo,
+    issue_number: pr,
+    per_page: 100,
+  });
+  const repaired: StaleComment[] = [];
+  for (const c of comments) {
+    if (c.user?.login?.toLowerCase() !== opts.login) continue;
+    const marker = parseMarker(c.body ?? "");
+    if (!marker || !RUNNING.includes(marker.state) || marker.name === opts.skipName) continue;
+    const state = endedState(c.body!, marker, new Date(c.updated_at), opts.now, await opts.fates(marker.run));
+    if (!state) continue;
+    await octokit.rest.issues.updateComment({
       ...repo,
-      issue_number: pull.number,
-      per_page: 100,
+      comment_id: c.id,
+      body: endedBody(c.body!, marker, state, opts.now, opts.by),
     });
-    for (const c of comments) {
-      if (c.user?.login?.toLowerCase() !== login) continue;
-      const marker = parseMarker(c.body ?? "");
-      if (!marker || !RUNNING.includes(marker.state)) continue;
-      const state = endedState(c.body!, marker, new Date(c.updated_at), now, await fates(marker.run));
-      if (!state) continue;
-      await octokit.rest.issues.updateComment({
-        ...repo,
-        comment_id: c.id,
-        body: endedBody(c.body!, marker, state, now),
-      });
-      log.info(
-        `PR #${pull.number}: the "${marker.name}" preview comment said ${marker.state}; now ${state}.`,
-      );
-      repaired.push({ pr: pull.number, id: c.id, name: marker.name, was: marker.state, now: state });
-    }
+    opts.log.info(`PR #${pr}: the "${marker.name}" preview comment said ${marker.state}; now ${state}.`);
+    repaired.push({ pr, id: c.id, name: marker.name, was: marker.state, now: state });
   }
   return repaired;
 }
 
 /** runFate, asked once per run; a 403 is said once, with the permission that would answer it. */
-function runFates(octokit: Octokit, repo: { owner: string; repo: string }, log: Logger) {
+function runFates(octokit: Octokit, repo: { owner: string; repo: string }, say: (message: string) => void) {
   const asked = new Map<string, RunFate>();
   let warned = false;
   return async (markerRun: string): Promise<RunFate> => {
@@ -138,8 +189,8 @@ function runFates(octokit: Octokit, repo: { owner: string; repo: string }, log: 
     const { fate, denied } = await runFate(octokit, repo, markerRun);
     if (denied && !warned) {
       warned = true;
-      log.warning(
-        "The token may not read workflow runs (403), so the sweep cannot tell a run still at work from one that is over: add `actions: read` to the job's `permissions:`. Until then only comments past their expiry, or untouched for 6 hours, are marked.",
+      say(
+        "The token may not read workflow runs (403), so ml-preview cannot tell a run still at work from one that is over: add `actions: read` to the job's `permissions:`. Until then only comments past their expiry, or untouched for 6 hours, are marked.",
       );
     }
     asked.set(markerRun, fate);

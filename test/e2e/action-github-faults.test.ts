@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireDocker } from "../support/docker.js";
-import { leftContainers, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
+import { leftContainers, nextRunId, PR, PreviewWorld, waitFor } from "../support/preview-fixture.js";
 
 // GitHub failing while the preview runs or ends: the comment must still end up telling the truth — never
 // a dead link shown as live — and a comment someone deletes comes back.
@@ -98,11 +98,42 @@ describe("a run killed outright (no post step) leaves its comment saying live", 
   });
 });
 
+describe("a later run of another name on the PR", () => {
+  it("marks a killed run's live comment stopped once the Actions API says that run is over; one still at work is left", async () => {
+    world = await PreviewWorld.start();
+    const killed = world.job({ duration: "10m", name: "first" });
+    const main = killed.job.startMain();
+    await waitFor("live", world.commentStateIs("live"));
+    main.child.kill("SIGKILL");
+    await main.done;
+    for (const id of await leftContainers(docker, killed.label))
+      await docker.getContainer(id).remove({ force: true });
+    world.github.setWorkflowRun(killed.runId, { status: "completed", conclusion: "cancelled" });
+    const stale = world.comments()[0]!;
+    // Another preview of the PR whose run is still at work (a matrix job): never touched.
+    const busyRun = nextRunId();
+    world.github.setWorkflowRun(busyRun, { status: "in_progress" });
+    const busyBody = stale.body
+      .replace('name="first"', 'name="busy"')
+      .replace(/run="\d+\.\d+"/, `run="${busyRun}.1"`);
+    const busy = world.github.postComment(PR, busyBody, "github-actions[bot]");
+    const next = world.job({ duration: "3s", name: "second" });
+    labels.push(next.label);
+    const result = await next.job.main();
+    expect(result.outputs.status).toBe("expired");
+    const body = (id: number) => world.github.comments(PR).find((c) => c.id === id)?.body ?? "";
+    await waitFor("the killed run's comment marked", () => /state="stopped"/.test(body(stale.id)));
+    expect(body(stale.id)).toMatch(/this preview is over: its run ended without saying so/);
+    expect(body(stale.id)).toContain("Marked by a later ml-preview run");
+    expect(body(busy)).toBe(busyBody);
+  });
+});
+
 describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () => {
   /** A run killed outright while live: its comment says live, nothing of it runs any more. */
   async function killedWhileLive(duration: string) {
-    const killed = world.job({ duration });
-    world.github.setWorkflowRun(killed.runId, { status: "in_progress" });
+    const killed = world.job({ duration }); // its run stays in progress on GitHub until the test says
+
     const main = killed.job.startMain();
     await waitFor("live", world.commentStateIs("live"));
     main.child.kill("SIGKILL");
