@@ -229,6 +229,29 @@ describe("the PR closed before live", () => {
   });
 });
 
+describe("the PR closed after the last poll, before the tunnel opens", () => {
+  it("is seen by the check before going public: no tunnel, never live", async () => {
+    world = await PreviewWorld.start();
+    const slow = busyboxHttpdDockerfile(8080).replace(
+      "EXPOSE",
+      `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 3"]\nEXPOSE`,
+    );
+    // Polls 10 minutes apart: only the check right before the tunnel opens can see the close.
+    const run = world.job(
+      { duration: "10m" },
+      { dockerfile: slow, env: { ML_PREVIEW_POLL_INTERVAL: "10m" } },
+    );
+    labels.push(run.label);
+    const main = run.job.startMain();
+    await stepSays(main, /sleep 3/);
+    world.github.setPullState(PR, "closed");
+    const result = await main.done;
+    expect(result.outputs.status).toBe("stopped");
+    expect(world.commentStates()).not.toContain("live");
+    expect(world.edge.authAttempts).toEqual([]);
+  });
+});
+
 describe("a run killed outright (no finally, no post step)", () => {
   it("leaves a container that the next run of the PR removes before it starts, and says so", async () => {
     world = await PreviewWorld.start();
