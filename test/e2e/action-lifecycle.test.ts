@@ -12,19 +12,21 @@ const labels: string[] = [];
 beforeAll(async () => {
   docker = await requireDocker();
 });
+/** Every run label this file made: the only containers it may remove (the engine is shared). */
+const made: string[] = [];
 afterEach(async () => {
+  made.push(...labels);
   for (const label of labels.splice(0)) {
     expect(await leftContainers(docker, label), `containers left with ${label}`).toEqual([]);
   }
   await world?.close();
 });
 afterAll(async () => {
-  for (const c of await docker.listContainers({
-    all: true,
-    filters: { label: ["ml-preview.repo=octo-org/ml-app"] },
-  })) {
-    await docker.getContainer(c.Id).remove({ force: true });
-  }
+  // Not every ml-preview.repo=octo-org/ml-app container: that took other suites' previews (and a bench
+  // soak) running on the same engine at the same time.
+  for (const label of made)
+    for (const id of await leftContainers(docker, label))
+      await docker.getContainer(id).remove({ force: true });
 });
 
 describe("action on pull_request", () => {
