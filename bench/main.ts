@@ -3,6 +3,7 @@
  * this machine, printed as one Markdown table with each goal beside it. Benchmarks report, never fail:
  * a missed goal or a figure that could not be measured is explained under the table.
  * `npm run bench -- overhead teardown` runs only the named figures.
+ * `npm run bench -- soak [minutes]` runs the soak instead (bench/soak.ts): not a figure, it takes 30 minutes.
  */
 import { cpus } from "node:os";
 import type Docker from "dockerode";
@@ -15,6 +16,7 @@ import { readinessLag } from "./fig-readiness.js";
 import { rebuild } from "./fig-rebuild.js";
 import { teardown } from "./fig-teardown.js";
 import { contextUpload } from "./fig-upload.js";
+import { soak } from "./soak.js";
 import { type FigureResult, type Row, renderTable } from "./table.js";
 import { removeTempDirs } from "./temp.js";
 import { PreviewWorld } from "./world.js";
@@ -79,6 +81,7 @@ const FIGURES: Figure[] = [
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
+  if (wanted[0] === "soak") return soak(dockerClient(), Number(wanted[1] ?? 30));
   const figures = wanted.length ? FIGURES.filter((f) => wanted.includes(f.key)) : FIGURES;
   const docker = dockerClient();
   const version = (await docker.version()) as { Version?: string };

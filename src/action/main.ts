@@ -1,12 +1,13 @@
 import * as core from "@actions/core";
 import { renderSummary } from "../github/summary.js";
+import { repairStaleComments } from "../github/sweep.js";
 import { runPreview } from "../lifecycle/preview.js";
 import type { PreviewEvent, Reporter } from "../lifecycle/types.js";
 import { answerCommand, readCommand } from "./command.js";
 import { startDetached } from "./detach.js";
 import { outputsReporter } from "./reporters.js";
 import { type ActionSetup, setupAction, stopOnSignals } from "./setup.js";
-import { saveState } from "./toolkit.js";
+import { actionsLogger, saveState } from "./toolkit.js";
 
 /** The action's main step: validate, then hold the preview here (wait: true) or in a detached holder. */
 export async function actionMain(): Promise<void> {
@@ -43,6 +44,17 @@ async function runSetup(setup: ActionSetup): Promise<void> {
 
   saveState("started", "true");
   saveState("labels", JSON.stringify(setup.labels));
+  // Beside the preview, never in its way: other previews' comments on this PR left saying live by ended runs.
+  if (setup.pr && setup.config.github.comment)
+    void repairStaleComments(
+      setup.octokit,
+      setup.run,
+      setup.pr.number,
+      setup.config.name,
+      actionsLogger,
+    ).catch((err: Error) =>
+      core.debug(`Could not look for stale preview comments of ended runs: ${err.message}`),
+    );
   if (!setup.config.wait) {
     const last = await startDetached(setup.run, setup.config, process.env);
     if (last.event === "failed")

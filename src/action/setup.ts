@@ -10,6 +10,7 @@ import { PreviewDeployment, previewEnvironment } from "../github/deployment.js";
 import { createOctokit, type Octokit } from "../github/octokit.js";
 import type { PullRequestInfo, RunContext } from "../github/pull-request.js";
 import { pullRequestState, readRunContext, resolveTarget } from "../github/pull-request.js";
+import { runFate } from "../github/sweep.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";
 import type { Reporter } from "../lifecycle/types.js";
@@ -169,7 +170,13 @@ function previewDeps(job: {
     runtime:
       config.source.kind === "share"
         ? undefined
-        : dockerRuntime(config, { log, labels, ...actionsCache(config, env, log) }),
+        : dockerRuntime(config, {
+            log,
+            labels,
+            // Not `gone` (404): removing a running container on a run id we cannot see is worse than leaving it.
+            runOver: async (other) => (await runFate(octokit, run, other)).fate === "over",
+            ...actionsCache(config, env, log),
+          }),
     log,
     metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
     commit: pr?.headSha ?? run.sha,

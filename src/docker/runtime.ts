@@ -20,6 +20,11 @@ export interface DockerRuntimeOptions {
   /** The Actions cache behind `cache-dirs` (the Action); without it the volumes persist on this machine only. */
   readonly cacheStore?: CacheStore;
   readonly cacheBudgetBytes?: number;
+  /**
+   * Is the run a leftover container names (`RUN_ID.ATTEMPT`) over? Asked only where its holder process
+   * cannot be looked at (another machine sharing the engine): the Action asks the Actions API.
+   */
+  readonly runOver?: (run: string) => Promise<boolean>;
 }
 
 /** The Runtime on a Docker engine (local, or remote through DOCKER_HOST). */
@@ -43,7 +48,7 @@ export function dockerRuntime(config: PreviewConfig, opts: DockerRuntimeOptions)
     async connect(step) {
       client ??= dockerClient(step);
       await engineAnswers(client, step);
-      await removeLeftBehind(client, labels, log);
+      await removeLeftBehind(client, labels, log, opts.runOver);
     },
     prepareImage(source, signal) {
       // The cache entry downloads while the image builds or pulls: it needs no image until it goes into a volume.
@@ -95,9 +100,14 @@ async function engineAnswers(docker: Docker, step: "build" | "pull"): Promise<vo
 }
 
 /** What ended runs of this PR and name left running (killed outright) goes first; said, never fatal. */
-async function removeLeftBehind(docker: Docker, labels: PreviewLabels, log: Logger): Promise<void> {
+async function removeLeftBehind(
+  docker: Docker,
+  labels: PreviewLabels,
+  log: Logger,
+  runOver: DockerRuntimeOptions["runOver"],
+): Promise<void> {
   try {
-    for (const { id, run } of await removeEndedRuns(docker, labels))
+    for (const { id, run } of await removeEndedRuns(docker, labels, runOver))
       log.warning(
         `Removed container ${id.slice(0, 12)} left behind by run ${run} of this preview, which ended without cleaning up.`,
       );

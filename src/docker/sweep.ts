@@ -28,17 +28,20 @@ export function thisHolder(): string {
   return `${hostname()}/${process.pid}/${startTime(process.pid) ?? "-"}`;
 }
 
-/** true only when the holder is known to be over: on this host, and its process gone (or the pid reused). */
-export function holderEnded(holder: string | undefined): boolean {
+/**
+ * Is the holder over? `ended`: on this host and its process gone (or the pid reused); `running`: its
+ * process runs here; `unknown`: another machine's run, or a container of a version without the label.
+ */
+export function holderFate(holder: string | undefined): "ended" | "running" | "unknown" {
   const m = /^(.*)\/(\d+)\/(\d+|-)$/.exec(holder ?? "");
-  if (!m || m[1] !== hostname()) return false; // another machine's run, or an older version: cannot tell
+  if (!m || m[1] !== hostname()) return "unknown";
   const pid = Number(m[2]);
   try {
     process.kill(pid, 0);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
+    return (err as NodeJS.ErrnoException).code === "ESRCH" ? "ended" : "running";
   }
-  return m[3] !== "-" && startTime(pid) !== m[3];
+  return m[3] !== "-" && startTime(pid) !== m[3] ? "ended" : "running";
 }
 
 function startTime(pid: number): string | undefined {
@@ -53,21 +56,28 @@ function startTime(pid: number): string | undefined {
 
 /**
  * Before a run starts: removes the containers of the same repository, PR and name whose run is over — their
- * holder process ended without cleaning up (killed outright: no finally, no post step). A container whose
- * holder still runs is left alone: that run sees the comment taken over and ends as superseded itself.
+ * holder process ended without cleaning up (killed outright: no finally, no post step). Where the holder
+ * cannot be told (another machine sharing the engine, no holder label), `runOver` decides from the run
+ * label (`RUN_ID.ATTEMPT`; the Action asks the Actions API); without it such containers stay. A container
+ * whose holder still runs here is left alone: that run sees the comment taken over and ends as superseded.
  * Returns what was removed, with the run that left it.
  */
 export async function removeEndedRuns(
   docker: Docker,
   labels: PreviewLabels,
+  runOver?: (run: string) => Promise<boolean>,
 ): Promise<Array<{ id: string; run: string }>> {
   const selectors = (["ml-preview.repo", "ml-preview.pr", "ml-preview.name"] as const).map(
     (key) => `${key}=${labels[key]}`,
   );
   const found = await docker.listContainers({ all: true, filters: { label: selectors } });
-  const ended = found.filter(
-    (c) => c.Labels["ml-preview.run"] !== labels["ml-preview.run"] && holderEnded(c.Labels[HOLDER_LABEL]),
-  );
+  const ended: typeof found = [];
+  for (const c of found) {
+    const run = c.Labels["ml-preview.run"];
+    if (run === labels["ml-preview.run"]) continue;
+    const fate = holderFate(c.Labels[HOLDER_LABEL]);
+    if (fate === "ended" || (fate === "unknown" && run && runOver && (await runOver(run)))) ended.push(c);
+  }
   await Promise.all(ended.map((c) => stopAndRemove(docker.getContainer(c.Id))));
   return ended.map((c) => ({ id: c.Id, run: c.Labels["ml-preview.run"] ?? "?" }));
 }

@@ -2,9 +2,16 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { busyboxHttpdDockerfile, crashOnCueDockerfile } from "../support/docker.js";
+import { busyboxContext, busyboxHttpdDockerfile, crashOnCueDockerfile } from "../support/docker.js";
 import { EngineProxy } from "../support/engine-proxy.js";
-import { leftContainers, PR, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
+import {
+  leftContainers,
+  nextRunId,
+  PR,
+  type PreviewWorld,
+  previewHooks,
+  waitFor,
+} from "../support/preview-fixture.js";
 import { stepSays } from "../support/runner.js";
 
 // Faults under the bundled action: the Docker engine's socket behind a proxy the test cuts and restores
@@ -151,6 +158,28 @@ describe("the PR closed before live", () => {
   });
 });
 
+describe("the PR closed after the last poll, before the tunnel opens", () => {
+  it("is seen by the check before going public: no tunnel, never live", async () => {
+    world = await newWorld();
+    const slow = busyboxHttpdDockerfile(8080).replace(
+      "EXPOSE",
+      `RUN ["/bin/sh", "-c", "echo ${Date.now()}-${process.pid}; sleep 3"]\nEXPOSE`,
+    );
+    // Polls 10 minutes apart: only the check right before the tunnel opens can see the close.
+    const run = world.job(
+      { duration: "10m" },
+      { dockerfile: slow, env: { ML_PREVIEW_POLL_INTERVAL: "10m" } },
+    );
+    const main = run.job.startMain();
+    await stepSays(main, /sleep 3/);
+    world.github.setPullState(PR, "closed");
+    const result = await main.done;
+    expect(result.outputs.status).toBe("stopped");
+    expect(world.commentStates()).not.toContain("live");
+    expect(world.edge.authAttempts).toEqual([]);
+  });
+});
+
 describe("a run killed outright (no finally, no post step)", () => {
   it("leaves a container that the next run of the PR removes before it starts, and says so", async () => {
     world = await newWorld();
@@ -189,6 +218,53 @@ describe("a run killed outright (no finally, no post step)", () => {
     const bResult = await b.done;
     expect(bResult.stdout).not.toMatch(/left behind by run/);
     expect(bResult.outputs.status).toBe("expired");
+  });
+});
+
+describe("a container left by a run on another machine sharing the engine", () => {
+  it("is left alone while the Actions API says its run is in progress (or does not know it), removed once it is over", async () => {
+    world = await newWorld();
+    const name = "elsewhere";
+    const otherRun = nextRunId();
+    const tag = `ml-preview-test/elsewhere:${process.pid}`;
+    execFileSync("docker", ["build", "-q", "-t", tag, busyboxContext(busyboxHttpdDockerfile(8080))]);
+    try {
+      // Its holder process is on another machine: nothing here can look at it, only the run can tell.
+      const leftover = await docker.createContainer({
+        Image: tag,
+        Labels: {
+          "ml-preview.repo": "octo-org/ml-app",
+          "ml-preview.pr": String(PR),
+          "ml-preview.name": name,
+          "ml-preview.run": `${otherRun}.1`,
+          "ml-preview.holder": "runner-elsewhere/4242/777",
+        },
+      });
+      world.labels.push(`ml-preview.run=${otherRun}.1`); // checked and removed after the test like a job's
+      await leftover.start();
+      // A run GitHub does not know (404) or one still in progress: the container stays.
+      for (const fate of ["unknown to GitHub", "in progress"]) {
+        if (fate === "in progress") world.github.setWorkflowRun(otherRun, { status: "in_progress" });
+        const next = world.job({ name, duration: "3s" });
+        const result = await next.job.main();
+        expect(result.outputs.status, fate).toBe("expired");
+        expect(result.stdout, fate).not.toMatch(/left behind by run/);
+        expect(await running(leftover.id), fate).toBe(true);
+      }
+      const asked = world.github.requests.filter((r) => r.path.includes(`/actions/runs/${otherRun}`));
+      expect(asked.map((r) => r.status)).toEqual([404, 200]);
+
+      world.github.setWorkflowRun(otherRun, { status: "completed", conclusion: "failure" });
+      const second = world.job({ name, duration: "3s" });
+      const b = await second.job.main();
+      expect(b.outputs.status).toBe("expired");
+      expect(b.stdout).toContain(
+        `Removed container ${leftover.id.slice(0, 12)} left behind by run ${otherRun}.1`,
+      );
+      await expect(leftover.inspect()).rejects.toMatchObject({ statusCode: 404 });
+    } finally {
+      execFileSync("docker", ["rmi", "-f", tag]);
+    }
   });
 });
 

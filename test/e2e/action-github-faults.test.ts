@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { leftContainers, PR, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
+import {
+  leftContainers,
+  nextRunId,
+  PR,
+  type PreviewWorld,
+  previewHooks,
+  waitFor,
+} from "../support/preview-fixture.js";
 import { type RunnerHarness, type StepResult, stepSays } from "../support/runner.js";
 
 // GitHub failing while the preview runs or ends: the comment must still end up telling the truth — never
@@ -70,37 +77,96 @@ describe("wait: false, GitHub failing when the post step ends the preview", () =
 });
 
 /**
- * A run killed outright once live (no finally, no post step): its comment still says live. Its container
- * is the engine side's business (another run's clean-up), removed here; only the comment is looked at.
+ * A run killed outright once live (no finally, no post step): its comment still says live, and its run stays
+ * in progress on GitHub until the test says it completed. Its container is the engine side's business
+ * (another run's clean-up), removed here; only the comment is looked at.
  */
-async function killedWhileLive(inputs: Record<string, string>): Promise<void> {
+async function killedWhileLive(inputs: Record<string, string>) {
   const killed = await world.liveJob(inputs);
   killed.main.child.kill("SIGKILL");
   await killed.main.done;
   for (const id of await leftContainers(docker, killed.label))
     await docker.getContainer(id).remove({ force: true });
+  return { ...killed, stale: world.comments()[0]! };
+}
+
+/** The comment as it reads once its expiry is over, without waiting it out (the sweep reads it from the body). */
+function expiryPassed(comment: { id: number; body: string }): void {
+  const over = new Date(Date.now() - 2 * 60_000).toISOString().slice(0, 16).replace("T", " ");
+  expect(comment.body).toMatch(/\*\*Expires\*\* \S+ \S+ UTC/);
+  world.github.editComment(
+    comment.id,
+    comment.body.replace(/(\*\*Expires\*\* )\S+ \S+( UTC)/, `$1${over}$2`),
+  );
 }
 
 describe("a run killed outright (no post step) leaves its comment saying live", () => {
   it("the next run on the PR replaces it: the stale comment is deleted as the new run posts its own", async () => {
     world = await newWorld();
-    await killedWhileLive({ duration: "10m" });
+    const { stale } = await killedWhileLive({ duration: "10m" });
     const next = world.job({ duration: "3s" });
-    const staleId = world.comments()[0]!.id;
     const result = await next.job.main();
     expect(result.outputs.status).toBe("expired");
-    expect(world.comments().map((c) => c.id)).not.toContain(staleId);
+    expect(world.comments().map((c) => c.id)).not.toContain(stale.id);
     expect(world.comments()).toHaveLength(1);
     expect(world.comments()[0]!.body).toContain(`run="${next.runId}.1"`);
     expect(world.commentState()).toBe("expired");
   });
 });
 
-describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () => {
-  it("marks a killed run's live comment expired once its expiry has passed; a stranger's marker is left alone", async () => {
+describe("a later run of another name on the PR", () => {
+  it("marks a killed run's live comment stopped once the Actions API says that run is over; one still at work is left", async () => {
     world = await newWorld();
-    await killedWhileLive({ duration: "10m" });
-    const stale = world.comments()[0]!;
+    const { runId, stale } = await killedWhileLive({ duration: "10m", name: "first" });
+    world.github.setWorkflowRun(runId, { status: "completed", conclusion: "cancelled" });
+    // Another preview of the PR whose run is still at work (a matrix job): never touched.
+    const busyRun = nextRunId();
+    world.github.setWorkflowRun(busyRun, { status: "in_progress" });
+    const busyBody = stale.body
+      .replace('name="first"', 'name="busy"')
+      .replace(/run="\d+\.\d+"/, `run="${busyRun}.1"`);
+    const busy = world.github.postComment(PR, busyBody, "github-actions[bot]");
+    const next = world.job({ duration: "3s", name: "second" });
+    const result = await next.job.main();
+    expect(result.outputs.status).toBe("expired");
+    const body = (id: number) => world.github.comments(PR).find((c) => c.id === id)?.body ?? "";
+    await waitFor("the killed run's comment marked", () => /state="stopped"/.test(body(stale.id)));
+    expect(body(stale.id)).toMatch(/this preview is over: its run ended without saying so/);
+    expect(body(stale.id)).toContain("Marked by a later ml-preview run");
+    expect(body(busy)).toBe(busyBody);
+  });
+});
+
+describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () => {
+  it("asks the Actions API: a run in progress keeps its comment; once completed (or deleted) it is marked stopped", async () => {
+    world = await newWorld();
+    const { runId, stale } = await killedWhileLive({ duration: "10m" });
+    const sweep = world.job({}).job;
+    const early = await sweep.step("sweep.js");
+    expect(early.code).toBe(0);
+    expect(early.outputs.repaired).toBe("0");
+    expect(world.commentState()).toBe("live");
+    world.github.setWorkflowRun(runId, { status: "completed", conclusion: "cancelled" });
+    // A second comment (another name) whose run was deleted: GitHub answers 404, nothing of it runs.
+    const gone = stale.body
+      .replace(/name="[^"]+"/, 'name="other"')
+      .replace(/run="\d+\.\d+"/, 'run="999999.1"');
+    const goneId = world.github.postComment(PR, gone, "github-actions[bot]");
+    const result = await sweep.step("sweep.js");
+    expect(result.code).toBe(0);
+    expect(result.outputs.repaired).toBe("2");
+    for (const id of [stale.id, goneId]) {
+      const body = world.github.comments(PR).find((c) => c.id === id)!.body;
+      expect(body).toMatch(/^<!-- ml-preview name="[^"]+" state="stopped" run="/);
+      expect(body).toMatch(/this preview is over: its run ended without saying so/);
+    }
+    expect(result.stdout).not.toMatch(/::warning::/);
+  });
+
+  it("without actions: read (403) it says which permission to add and goes by the expiry; a stranger's marker is left alone", async () => {
+    world = await newWorld();
+    world.github.setPermissions({ actions: "none" });
+    const { stale } = await killedWhileLive({ duration: "10m" });
     const pasted = stale.body.replace(/run="\d+\.\d+"/, 'run="1.1"');
     const strangers = world.github.postComment(PR, pasted, "mallory");
     const sweep = world.job({}).job;
@@ -108,11 +174,8 @@ describe("the scheduled sweep (sweep/action.yml) for PRs with no later run", () 
     const early = await sweep.step("sweep.js");
     expect(early.code).toBe(0);
     expect(early.outputs.repaired).toBe("0");
-    // Time passes, without waiting it out: the comment as it reads minutes later, its expiry moved back to
-    // a minute that is over (the sweep reads the expiry from the comment alone).
-    const over = new Date(Date.now() - 2 * 60_000).toISOString().slice(0, 16).replace("T", " ");
-    expect(stale.body).toMatch(/\*\*Expires\*\* \S+ \S+ UTC/);
-    world.github.editComment(stale.id, stale.body.replace(/(\*\*Expires\*\* )\S+ \S+( UTC)/, `$1${over}$2`));
+    expect(early.stdout.match(/::warning::.*actions: read/g)).toHaveLength(1);
+    expiryPassed(stale);
     const result = await sweep.step("sweep.js");
     expect(result.code).toBe(0);
     expect(result.outputs.repaired).toBe("1");

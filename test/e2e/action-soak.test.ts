@@ -1,6 +1,6 @@
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
+import { type ProcessSample, processSample } from "../support/process-sample.js";
 
 // A soak of the bundled action: a live preview polled fast for a long while, its sockets looked at from
 // /proc. A file of its own, so that on a busy machine its minutes run beside the other files, not before
@@ -21,48 +21,22 @@ describe("a long preview with a tunnel and fast polls", () => {
       world.github.requests.filter((r) => r.method === "GET" && /\/pulls\/\d+$/.test(r.path)).length;
     const settle = polls() + 5;
     await waitFor("a few polls", () => polls() >= settle);
-    const before = sockets(pid);
+    const before = processSample(pid);
     const until = polls() + 150;
     await waitFor("150 more polls (each GETs the public link and the app)", () => polls() >= until, 420_000);
     // A poll may be closing its sockets at the moment of a look: the least of three looks a few polls
     // apart. A leak holds on: the link check through fetch's pool left 3 after 150 polls here (46 in
     // 10 min against ngrok's edge), growing with every few dozen polls.
-    const looks: Array<{ open: number; closeWait: number }> = [];
+    const looks: ProcessSample[] = [];
     for (let i = 0; i < 3; i++) {
       const next = polls() + 3;
       await waitFor("3 more polls", () => polls() >= next);
-      looks.push(sockets(pid));
+      looks.push(processSample(pid));
     }
     const closeWait = Math.min(...looks.map((l) => l.closeWait));
-    const open = Math.min(...looks.map((l) => l.open));
+    const open = Math.min(...looks.map((l) => l.tcp));
     expect(closeWait, `sockets in CLOSE-WAIT: ${JSON.stringify(looks)}`).toBeLessThanOrEqual(2);
-    expect(open).toBeLessThanOrEqual(before.open + 2);
+    expect(open).toBeLessThanOrEqual(before.tcp + 2);
     expect((await run.job.cancel(main)).outputs.status).toBe("stopped");
   });
 });
-
-/** The TCP sockets a process holds, and how many of them sit in CLOSE-WAIT (from /proc). */
-function sockets(pid: number): { open: number; closeWait: number } {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]!);
-    } catch {
-      // closed meanwhile
-    }
-  }
-  let open = 0;
-  let closeWait = 0;
-  for (const table of ["tcp", "tcp6"]) {
-    for (const line of readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10 || !inodes.has(cols[9]!)) continue;
-      open++;
-      if (cols[3] === "08") {
-        closeWait++;
-      }
-    }
-  }
-  return { open, closeWait };
-}

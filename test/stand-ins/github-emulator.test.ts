@@ -5,6 +5,7 @@ import {
   fastThrottle,
   type GitHubEmulator,
   primaryRateLimit,
+  responseErrors,
   secondaryRateLimit,
   startGitHubEmulator,
 } from "../support/github-emulator/index.js";
@@ -77,6 +78,40 @@ describe("pull requests and repository", () => {
     ]);
     gh.violations.splice(0);
     expect((await rejection(octokit.rest.repos.get({ owner: "other", repo: "repo" }))).status).toBe(404);
+  });
+});
+
+describe("workflow runs (actions: read)", () => {
+  it("answers a run's status and attempt in GitHub's documented shape, 404 for a run it does not have", async () => {
+    const octokit = emulatorOctokit(gh);
+    gh.setWorkflowRun(4242, { status: "in_progress" });
+    const running = await octokit.rest.actions.getWorkflowRun({ ...repo, run_id: 4242 });
+    expect(running.data).toMatchObject({ id: 4242, status: "in_progress", conclusion: null, run_attempt: 1 });
+    const path = `/repos/${repo.owner}/${repo.repo}/actions/runs/4242`;
+    expect(responseErrors("GET", path, 200, running.data)).toEqual([]);
+    gh.setWorkflowRun(4242, { status: "completed", conclusion: "cancelled", attempt: 2 });
+    const { data } = await octokit.rest.actions.getWorkflowRun({ ...repo, run_id: 4242 });
+    expect(data).toMatchObject({ status: "completed", conclusion: "cancelled", run_attempt: 2 });
+    expect(responseErrors("GET", path, 200, data)).toEqual([]);
+    // The check itself refuses what GitHub's schema does.
+    expect(responseErrors("GET", path, 200, { ...data, run_number: "7" })).not.toEqual([]);
+    gh.setWorkflowRun(4242, undefined);
+    expect((await rejection(octokit.rest.actions.getWorkflowRun({ ...repo, run_id: 4242 }))).status).toBe(
+      404,
+    );
+    expect(() => gh.setWorkflowRun(1, { status: "completed" })).toThrow(/conclusion/);
+  });
+
+  it("refuses a token without actions: read with 403, naming the permission", async () => {
+    gh.setWorkflowRun(4242, { status: "queued" });
+    gh.setPermissions({ actions: "none" });
+    const octokit = emulatorOctokit(gh);
+    const err = await rejection(octokit.rest.actions.getWorkflowRun({ ...repo, run_id: 4242 }));
+    expect(err.status).toBe(403);
+    expect(err.message).toContain("Resource not accessible by integration");
+    expect(err.response?.headers["x-accepted-github-permissions"]).toBe("actions=read");
+    gh.setPermissions({ actions: "read" });
+    expect((await octokit.rest.actions.getWorkflowRun({ ...repo, run_id: 4242 })).data.status).toBe("queued");
   });
 });
 

@@ -82,6 +82,9 @@ export class PreviewWorld {
     } = {},
   ) {
     const runId = opts.runId ?? nextRunId();
+    // The job's workflow run exists on GitHub while it runs: the Actions API answers in_progress for it
+    // (a test that kills the job says when the run completed).
+    this.github.setWorkflowRun(runId, { status: "in_progress" });
     const job = new RunnerHarness({
       inputs: {
         "ngrok-authtoken": "test-authtoken",

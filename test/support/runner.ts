@@ -1,15 +1,20 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 
 /**
- * The repository root: the runner runs `node <action dir>/dist/main.js`. Two levels up from here, or the
- * working directory when this file is bundled elsewhere (bench/run.mjs runs the bench from the root).
+ * The repository root (the first folder up from here holding action.yml): the runner runs
+ * `node <action dir>/dist/main.js`. Found by walking up, as the bench runs this bundled from elsewhere.
  */
-export const ACTION_DIR =
-  [resolve(__dirname, "../.."), process.cwd()].find((dir) => existsSync(join(dir, "action.yml"))) ??
-  resolve(__dirname, "../..");
+export const ACTION_DIR = actionDir(__dirname);
+
+function actionDir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "action.yml"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no action.yml in ${from} or any folder above it`);
+  }
+}
 
 export interface RunnerJob {
   /** Action inputs by their action.yml names; defaults from action.yml are filled in like the runner does. */

@@ -40,6 +40,25 @@ describe("endedState: what the sweep can establish from a comment alone", () => 
   });
 });
 
+describe("endedState with the run's fate from the Actions API", () => {
+  it("a run still at work keeps its comment, even past the expiry or untouched for a day", () => {
+    expect(endedState(live, parseMarker(live)!, at, minutes(31), "running")).toBeUndefined();
+    expect(endedState(building, parseMarker(building)!, at, minutes(24 * 60), "running")).toBeUndefined();
+  });
+
+  it("a run that is over: expired once the expiry has passed, else stopped at once", () => {
+    expect(endedState(live, parseMarker(live)!, at, minutes(31), "over")).toBe("expired");
+    expect(endedState(live, parseMarker(live)!, at, minutes(5), "over")).toBe("stopped");
+    expect(endedState(building, parseMarker(building)!, at, minutes(1), "over")).toBe("stopped");
+    expect(endedState(live, parseMarker(live)!, at, minutes(5), "gone")).toBe("stopped");
+  });
+
+  it("a final state is never touched, whatever the run", () => {
+    const failed = live.replace('state="live"', 'state="failed"');
+    expect(endedState(failed, parseMarker(failed)!, at, minutes(1), "over")).toBeUndefined();
+  });
+});
+
 describe("endedBody", () => {
   it("says the final state in the marker (same name and run) and why, keeping the rest", () => {
     const body = endedBody(live, parseMarker(live)!, "expired", minutes(40));

@@ -16,7 +16,7 @@ import { router } from "./router.js";
 import { commandRoutes } from "./routes-commands.js";
 import { commentRoutes } from "./routes-comments.js";
 import { deploymentRoutes } from "./routes-deployments.js";
-import { repoRoutes } from "./routes-repo.js";
+import { repoRoutes, workflowRunRoutes } from "./routes-repo.js";
 import type { Site } from "./shapes.js";
 import type { Stalls } from "./stalls.js";
 import type { RepoStore } from "./store.js";
@@ -34,7 +34,13 @@ export interface HandlerEnv {
   readOnly(): boolean;
 }
 
-const findRoute = router([...repoRoutes, ...commentRoutes, ...commandRoutes, ...deploymentRoutes]);
+const findRoute = router([
+  ...repoRoutes,
+  ...workflowRunRoutes,
+  ...commentRoutes,
+  ...commandRoutes,
+  ...deploymentRoutes,
+]);
 // The versions GitHub's REST API accepts in X-GitHub-Api-Version; anything else is a 400.
 const apiVersions = ["2022-11-28", "2026-03-10"];
 
@@ -54,6 +60,7 @@ const defaults: Record<PermissionName, "read" | "write"> = {
   "pull-requests": "write",
   issues: "write",
   deployments: "write",
+  actions: "write",
   contents: "read",
   metadata: "read",
 };

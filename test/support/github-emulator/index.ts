@@ -11,6 +11,7 @@
 
 export { primaryRateLimit, secondaryRateLimit } from "./faults.js";
 export { type EmulatorOctokitOptions, emulatorOctokit, fastThrottle } from "./octokit.js";
+export { responseErrors } from "./openapi.js";
 export { startGitHubEmulator } from "./server.js";
 export type {
   ContextState,
@@ -19,6 +20,7 @@ export type {
   EmulatedDeploymentStatus,
   EmulatedPull,
   EmulatedReaction,
+  EmulatedWorkflowRun,
   Fault,
   GitHubEmulator,
   GitHubEmulatorOptions,

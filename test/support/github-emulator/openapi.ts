@@ -20,6 +20,7 @@ type Schema = Record<string, unknown>;
 interface Operation {
   operationId: string;
   parameters?: Parameter[];
+  responses?: Record<string, { content?: Record<string, { schema?: Schema }> }>;
   requestBody?: { required?: boolean; content?: Record<string, { schema?: Schema }> };
 }
 interface Description {
@@ -95,6 +96,20 @@ export interface OpenApiCheck {
   /** e.g. `issues/update-comment`, when the method and path name an operation. */
   readonly operation?: string;
   readonly errors: string[];
+}
+
+/**
+ * Checks a reply the emulator gives against the operation's documented response schema for that status:
+ * stand-in tests use it to show a shape is GitHub's. Empty means it validates.
+ */
+export function responseErrors(method: string, pathname: string, status: number, body: unknown): string[] {
+  const path = loadPaths().find((p) => p.regex.test(pathname) && p.operations[method.toLowerCase()]);
+  const op = path?.operations[method.toLowerCase()];
+  if (!op) return [`no operation in GitHub's REST API answers ${method.toUpperCase()} ${pathname}`];
+  const schema = op.responses?.[String(status)]?.content?.["application/json"]?.schema;
+  if (!schema) return [`${op.operationId} documents no JSON response for ${status}`];
+  const fn = validator(schema);
+  return fn(body) ? [] : schemaErrors(fn, `${op.operationId} ${status}`);
 }
 
 /** Checks one request against the description; `errors` empty means GitHub would accept its shape. */

@@ -1,7 +1,7 @@
 import { paginate } from "./pagination.js";
 import { invalidRequest, notAccessible, notFound, ok, type Reply } from "./replies.js";
 import { bodyObject, intParam, type Route, type RouteContext } from "./router.js";
-import { labelShape, pullShape, repoShape, userShape } from "./shapes.js";
+import { labelShape, pullShape, repoShape, userShape, workflowRunShape } from "./shapes.js";
 
 const labelDocs = "https://docs.github.com/rest/issues/labels";
 const labelPermission = "issues=write; pull_requests=write";
@@ -95,6 +95,21 @@ export const repoRoutes: Route[] = [
       if (!pull.labels.some((l) => sameLabel(l, name))) return labelNotFound(this.docs);
       pull.labels = pull.labels.filter((l) => !sameLabel(l, name));
       return labelsReply(ctx, pull.labels);
+    },
+  },
+];
+
+/** Whether a run is over: the scheduled sweep asks before it marks a comment ended. */
+export const workflowRunRoutes: Route[] = [
+  {
+    method: "GET",
+    pattern: "/repos/:owner/:repo/actions/runs/:run_id",
+    docs: "https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run",
+    permission: "actions=read",
+    handle(ctx) {
+      const id = intParam(ctx, "run_id");
+      const run = id === undefined ? undefined : ctx.store.workflowRuns.get(id);
+      return run ? ok(workflowRunShape(ctx.site, id!, run)) : notFound(this.docs);
     },
   },
 ];

@@ -87,6 +87,7 @@ export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Pro
     setReadOnly(value) {
       readOnly = value;
     },
+    setWorkflowRun: (runId, run) => store.setWorkflowRun(Number(runId), run),
     setPermissions(permissions) {
       tokens.set(token, { ...tokens.get(token)!, permissions });
     },

@@ -1,4 +1,4 @@
-import type { PullRecord } from "./store.js";
+import { fakeSha, type PullRecord } from "./store.js";
 import type { EmulatedComment } from "./types.js";
 
 /** Where the emulated repository lives: API base (the emulator) and web base (github.com). */
@@ -35,11 +35,21 @@ export function userShape(site: Site, login: string, type?: "User" | "Bot" | "Or
     id,
     node_id: nodeId(kind === "Bot" ? "BOT" : kind === "Organization" ? "O" : "U", id),
     avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
+    gravatar_id: "",
     url: `${site.api}/users/${encodeURIComponent(login)}`,
     html_url: `${site.web}/${login.replace("[bot]", "")}`,
+    ...userLinks(`${site.api}/users/${encodeURIComponent(login)}`),
     type: kind,
     site_admin: false,
   };
+}
+
+/** The *_url fields of a simple-user, as GitHub sends them. */
+function userLinks(url: string): Json {
+  const links = ["followers", "following{/other_user}", "gists{/gist_id}", "starred{/owner}{/repo}"]
+    .concat(["subscriptions", "organizations", "repos", "events{/privacy}", "received_events"])
+    .map((link) => [`${link.replace(/\{.*$/, "")}_url`, `${url}/${link}`]);
+  return Object.fromEntries(links);
 }
 
 export function repoShape(site: Site, owner = site.owner, fork = false): Json {
@@ -130,5 +140,104 @@ export function commentShape(site: Site, comment: EmulatedComment, isPull: boole
     author_association: comment.user.endsWith("[bot]") ? "NONE" : "MEMBER",
     body: comment.body,
     performed_via_github_app: null,
+  };
+}
+
+// The *_url fields of a minimal-repository (as workflow runs embed it), each under the repository's API URL.
+const REPO_LINKS = [
+  "archive:{archive_format}{/ref}",
+  "assignees{/user}",
+  "blobs{/sha}",
+  "branches{/branch}",
+  "collaborators{/collaborator}",
+  "comments{/number}",
+  "commits{/sha}",
+  "compare{base}...{head}",
+  "contents{+path}",
+  "contributors",
+  "deployments",
+  "downloads",
+  "events",
+  "forks",
+  "git_commits:git/commits{/sha}",
+  "git_refs:git/refs{/sha}",
+  "git_tags:git/tags{/sha}",
+  "hooks",
+  "issue_comment:issues/comments{/number}",
+  "issue_events:issues/events{/number}",
+  "issues{/number}",
+  "keys{/key_id}",
+  "labels{/name}",
+  "languages",
+  "merges",
+  "milestones{/number}",
+  "notifications{?since,all,participating}",
+  "pulls{/number}",
+  "releases{/id}",
+  "stargazers",
+  "statuses:statuses/{sha}",
+  "subscribers",
+  "subscription",
+  "tags",
+  "teams",
+  "trees:git/trees{/sha}",
+];
+
+/** A minimal-repository: the repository with every link GitHub embeds in a workflow run. */
+function minimalRepoShape(site: Site): Json {
+  const repo = repoShape(site);
+  const links = REPO_LINKS.map((link) => {
+    const [name, path = name] = link.split(":") as [string, string?];
+    return [`${name.replace(/\{.*$/, "")}_url`, `${repo.url}/${path}`];
+  });
+  return { ...repo, ...Object.fromEntries(links) };
+}
+
+/** GET /repos/{owner}/{repo}/actions/runs/{run_id}: the run of the preview workflow on the default head. */
+export function workflowRunShape(
+  site: Site,
+  id: number,
+  run: { status: string; conclusion?: string; attempt?: number; createdAt: string; updatedAt: string },
+): Json {
+  const url = `${site.api}/repos/${site.owner}/${site.repo}/actions/runs/${id}`;
+  const sha = fakeSha(`run:${id}`);
+  const who = { name: "octocat", email: "octocat@github.com" };
+  return {
+    id,
+    name: "preview",
+    node_id: nodeId("WFR", id),
+    head_branch: "feature/model-v2",
+    head_sha: sha,
+    path: ".github/workflows/preview.yml",
+    display_title: "Emulated pull request",
+    run_number: id % 1000,
+    run_attempt: run.attempt ?? 1,
+    event: "pull_request",
+    status: run.status,
+    conclusion: run.conclusion ?? null,
+    workflow_id: 161335,
+    url,
+    html_url: `${site.web}/${site.owner}/${site.repo}/actions/runs/${id}`,
+    pull_requests: [],
+    created_at: run.createdAt,
+    updated_at: run.updatedAt,
+    run_started_at: run.createdAt,
+    jobs_url: `${url}/jobs`,
+    logs_url: `${url}/logs`,
+    check_suite_url: `${site.api}/repos/${site.owner}/${site.repo}/check-suites/${id + 1}`,
+    artifacts_url: `${url}/artifacts`,
+    cancel_url: `${url}/cancel`,
+    rerun_url: `${url}/rerun`,
+    workflow_url: `${site.api}/repos/${site.owner}/${site.repo}/actions/workflows/161335`,
+    head_commit: {
+      id: sha,
+      tree_id: fakeSha(`tree:${id}`),
+      message: "Emulated commit",
+      timestamp: run.createdAt,
+      author: who,
+      committer: who,
+    },
+    repository: minimalRepoShape(site),
+    head_repository: minimalRepoShape(site),
   };
 }

@@ -5,6 +5,7 @@ import type {
   EmulatedDeployment,
   EmulatedPull,
   EmulatedReaction,
+  EmulatedWorkflowRun,
   RepoRole,
 } from "./types.js";
 
@@ -38,6 +39,8 @@ export class RepoStore {
   readonly roles = new Map<string, RepoRole>();
   /** Reactions by comment id, in the order they were made. */
   readonly reactions = new Map<number, EmulatedReaction[]>();
+  /** Workflow runs by id, with when they were made (a run the test never set answers 404). */
+  readonly workflowRuns = new Map<number, EmulatedWorkflowRun & { createdAt: string; updatedAt: string }>();
   readonly defaultBranch = "main";
   // Real ids are large; one counter for every object keeps ids unique across kinds.
   private lastId = 1_000_000_000;
@@ -78,6 +81,18 @@ export class RepoStore {
       updatedAt: now,
       closedAt: state === "closed" ? now : null,
       mergedAt: merged ? now : null,
+    });
+  }
+
+  setWorkflowRun(id: number, run: EmulatedWorkflowRun | undefined): void {
+    if (!run) return void this.workflowRuns.delete(id);
+    if ((run.status === "completed") !== (run.conclusion !== undefined))
+      throw new Error(`workflow run ${id}: a conclusion is set exactly when the run is completed`);
+    const now = timestamp();
+    this.workflowRuns.set(id, {
+      ...run,
+      createdAt: this.workflowRuns.get(id)?.createdAt ?? now,
+      updatedAt: now,
     });
   }
 

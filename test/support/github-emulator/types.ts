@@ -16,6 +16,15 @@ export interface EmulatedPull {
   behindBase?: boolean;
 }
 
+/** A workflow run as GET /repos/{owner}/{repo}/actions/runs/{run_id} reports it (its latest attempt). */
+export interface EmulatedWorkflowRun {
+  status: "queued" | "in_progress" | "waiting" | "completed";
+  /** Set once completed: success, failure, cancelled, timed_out, … */
+  conclusion?: string;
+  /** The latest attempt (a re-run starts the next); default 1. */
+  attempt?: number;
+}
+
 export interface EmulatedComment {
   id: number;
   issueNumber: number;
@@ -96,7 +105,7 @@ export interface RecordedRequest {
 export type ContextState = "success" | "pending" | "failure" | "error";
 
 /** A permission a token may hold, as a workflow's `permissions:` block names it. */
-export type PermissionName = "pull-requests" | "issues" | "deployments" | "contents" | "metadata";
+export type PermissionName = "pull-requests" | "issues" | "deployments" | "contents" | "metadata" | "actions";
 export type PermissionLevel = "none" | "read" | "write";
 
 /** Who a token is, and what it may do (an installation token: the workflow's GITHUB_TOKEN or an App's). */
@@ -177,6 +186,11 @@ export interface GitHubEmulator {
   reactions(commentId: number): string[];
   failNext(fault: Fault): void;
   setReadOnly(readOnly: boolean): void;
+  /**
+   * A workflow run GET .../actions/runs/{run_id} answers (by GITHUB_RUN_ID); `undefined` deletes it, so
+   * the endpoint answers 404 as for a run deleted or never made.
+   */
+  setWorkflowRun(runId: string | number, run: EmulatedWorkflowRun | undefined): void;
   /** Change the default token's permissions (a workflow's `permissions:` block). */
   setPermissions(permissions: TokenIdentity["permissions"]): void;
   /** Hold the next matching request until release() (e.g. to interleave two runs' reads and writes). */
