@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerfile as resolveDockerfile } from "../../src/config/check/paths.js";
@@ -31,7 +31,7 @@ import {
   tarFile,
   withoutLegacyTypeBits,
 } from "../support/context-capture.js";
-import { busyboxPath, requireDocker } from "../support/docker.js";
+import { busyboxPath, fileTree, requireDocker } from "../support/docker.js";
 import { labelsFor, uniqueRun } from "../support/preview-containers.js";
 
 /**
@@ -55,17 +55,9 @@ type Layout = Record<string, string>;
 
 /** A context from `files` (a trailing "/" makes a directory); the caller adds the special cases. */
 function makeContext(files: Layout): string {
-  const root = mkdtempSync(join(tmpdir(), "ml-preview-parity-"));
+  const root = fileTree(files, "ml-preview-parity-");
   chmodSync(root, 0o755);
   dirs.push(root);
-  for (const [name, content] of Object.entries(files)) {
-    const path = join(root, name);
-    if (name.endsWith("/")) mkdirSync(path, { recursive: true });
-    else {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, content);
-    }
-  }
   return root;
 }
 

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import Docker from "dockerode";
 
 /**
@@ -17,6 +17,20 @@ export async function requireDocker(docker = new Docker()): Promise<Docker> {
     );
   }
   return docker;
+}
+
+/** A fresh folder holding `files` (a name ending in "/" is a directory); the caller removes it. */
+export function fileTree(files: Record<string, string>, prefix = "ml-preview-tree-"): string {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  for (const [name, content] of Object.entries(files)) {
+    const path = join(root, name);
+    if (name.endsWith("/")) mkdirSync(path, { recursive: true });
+    else {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, content);
+    }
+  }
+  return root;
 }
 
 /** Path of a statically linked busybox to put into FROM-scratch test images (Debian's busybox-static). */

@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { linkSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { linkSync, lstatSync, rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   carriesData,
@@ -15,6 +14,7 @@ import {
   statPacket,
   syncWalk,
 } from "../../src/docker/context-sync.js";
+import { fileTree } from "../support/docker.js";
 
 const roots: string[] = [];
 afterAll(() => {
@@ -22,16 +22,8 @@ afterAll(() => {
 });
 
 function tree(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), "ml-preview-sync-"));
+  const root = fileTree(files, "ml-preview-sync-");
   roots.push(root);
-  for (const [name, content] of Object.entries(files)) {
-    const path = join(root, name);
-    if (name.endsWith("/")) mkdirSync(path, { recursive: true });
-    else {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, content);
-    }
-  }
   return root;
 }
 
