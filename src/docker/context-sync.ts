@@ -54,29 +54,19 @@ export interface SyncStat {
   readonly devminor: number;
 }
 
+/** The Go type bits for each unix file type (S_IFMT of st_mode); a regular file has none. */
+const GO_TYPE_OF: ReadonlyMap<number, number> = new Map([
+  [0o060000, GO_MODE.device],
+  [0o020000, GO_MODE.device + GO_MODE.charDevice],
+  [0o040000, GO_MODE.dir],
+  [0o010000, GO_MODE.namedPipe],
+  [0o120000, GO_MODE.symlink],
+  [0o140000, GO_MODE.socket],
+]);
+
 /** Go's os.FileMode for a unix st_mode (os.fillFileStatFromSys). */
 export function goFileMode(stMode: number): number {
-  let mode = stMode & 0o777;
-  switch (stMode & 0o170000) {
-    case 0o060000:
-      mode += GO_MODE.device;
-      break;
-    case 0o020000:
-      mode += GO_MODE.device + GO_MODE.charDevice;
-      break;
-    case 0o040000:
-      mode += GO_MODE.dir;
-      break;
-    case 0o010000:
-      mode += GO_MODE.namedPipe;
-      break;
-    case 0o120000:
-      mode += GO_MODE.symlink;
-      break;
-    case 0o140000:
-      mode += GO_MODE.socket;
-      break;
-  }
+  let mode = (stMode & 0o777) + (GO_TYPE_OF.get(stMode & 0o170000) ?? 0);
   if (stMode & 0o4000) mode += GO_MODE.setuid;
   if (stMode & 0o2000) mode += GO_MODE.setgid;
   if (stMode & 0o1000) mode += GO_MODE.sticky;

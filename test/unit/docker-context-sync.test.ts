@@ -38,6 +38,7 @@ describe("Go's os.FileMode, as fsutil sends it", () => {
     expect(goFileMode(0o020666)).toBe(2 ** 26 + 2 ** 21 + 0o666);
     expect(goFileMode(0o060660)).toBe(2 ** 26 + 0o660);
     expect(goFileMode(0o041777)).toBe(2 ** 31 + 2 ** 20 + 0o777);
+    expect(goFileMode(0o140755)).toBe(2 ** 24 + 0o755);
     expect(goFileMode(0o106755)).toBe(2 ** 23 + 2 ** 22 + 0o755);
   });
 
