@@ -33,8 +33,8 @@ describe("checkLink: is the live link's endpoint still there?", () => {
 
   it("up when nothing listens: ngrok's edge always answers, so a refused connection is the runner's network", async () => {
     const url = await answering(200);
-    servers.pop()!.close();
-    await new Promise((r) => setTimeout(r, 50));
+    const server = servers.pop()!;
+    await new Promise((closed) => server.close(closed));
     expect(await checkLink(url, open, signal())).toEqual({ up: true });
   });
 
