@@ -28,6 +28,12 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([edge?.close(), app?.close()]);
+  // `up` keeps an app's image as its next run's build cache. The names this file gives end in its pid (apart
+  // from other processes' runs), so every run would add a set: they go with it.
+  const kept = await docker.listImages({ filters: { label: ["ml-preview.pr=none"] } });
+  for (const image of kept)
+    if (image.Labels?.["ml-preview.name"]?.endsWith(`-${process.pid}`))
+      await docker.getImage(image.Id).remove({ force: true });
 });
 
 function caFile(): string {
