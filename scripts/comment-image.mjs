@@ -2,25 +2,28 @@
 // stylesheet and screenshots it with headless Chromium: docs/comment-live.png, the picture in the README.
 // Run: node scripts/comment-image.mjs (needs Debian's `chromium`, which `bash scripts/setup.sh` installs, and
 // `fonts-noto-color-emoji` for the state emoji).
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import { marked } from "marked";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const work = mkdtempSync(join(tmpdir(), "comment-image-"));
 await esbuild.build({
-  entryPoints: [join(root, "src/github/render.ts")],
-  outfile: join(work, "render.cjs"),
+  entryPoints: {
+    render: join(root, "src/github/render.ts"),
+    "github-markdown": join(root, "scripts/github-markdown.ts"),
+  },
+  outdir: work,
+  outExtension: { ".js": ".cjs" },
   bundle: true,
   platform: "node",
   format: "cjs",
   logLevel: "warning",
 });
 const { render } = await import(join(work, "render.cjs"));
+const { githubMarkdownShot } = await import(join(work, "github-markdown.cjs"));
 
 const at = new Date("2025-06-02T14:00:00Z");
 const body = render(
@@ -44,27 +47,13 @@ const body = render(
   },
 );
 const css = readFileSync(join(root, "node_modules/github-markdown-css/github-markdown-light.css"), "utf8");
-const page = join(work, "comment.html");
-writeFileSync(
-  page,
-  `<!doctype html><html><head><meta charset="utf-8"><style>${css}
-body { margin: 0; background: #fff } .markdown-body { width: 760px; padding: 16px 20px;
-border: 1px solid #d0d7de; border-radius: 6px; margin: 8px }</style></head>
-<body><article class="markdown-body">${marked.parse(body)}</article></body></html>`,
-);
 mkdirSync(join(root, "docs"), { recursive: true });
-const out = join(root, "docs/comment-live.png");
-execFileSync(
-  "chromium",
-  [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--hide-scrollbars",
-    `--screenshot=${out}`,
-    "--window-size=820,345",
-    `file://${page}`,
-  ],
-  { stdio: "pipe" },
-);
+const out = githubMarkdownShot({
+  markdown: body,
+  stylesheet: css,
+  pageCss: `body { margin: 0; background: #fff } .markdown-body { width: 760px; padding: 16px 20px;
+border: 1px solid #d0d7de; border-radius: 6px; margin: 8px }`,
+  png: join(root, "docs/comment-live.png"),
+  windowSize: "820,345",
+});
 console.log(`wrote ${out}`);

@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { marked } from "marked";
 import QRCode from "qrcode";
 import { describe, expect, it } from "vitest";
+import { githubMarkdownShot } from "../../scripts/github-markdown.js";
 import { render } from "../../src/github/render.js";
 
 /**
@@ -26,29 +26,14 @@ const stylesheet = (theme: string) =>
   );
 
 function screenshot(markdown: string, theme: "light" | "dark", name: string): string {
-  const page = join(dir, `${name}-${theme}.html`);
-  const png = join(dir, `${name}-${theme}.png`);
   const background = theme === "dark" ? "#0d1117" : "#ffffff";
-  writeFileSync(
-    page,
-    `<!doctype html><html><head><meta charset="utf-8"><style>${stylesheet(theme)}
-body { margin: 0; background: ${background} } .markdown-body { max-width: 880px; padding: 16px }</style></head>
-<body><article class="markdown-body">${marked.parse(markdown)}</article></body></html>`,
-  );
-  execFileSync(
-    "chromium",
-    [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--hide-scrollbars",
-      `--screenshot=${png}`,
-      "--window-size=900,1200",
-      `file://${page}`,
-    ],
-    { stdio: "pipe" },
-  );
-  return png;
+  return githubMarkdownShot({
+    markdown,
+    stylesheet: stylesheet(theme),
+    pageCss: `body { margin: 0; background: ${background} } .markdown-body { max-width: 880px; padding: 16px }`,
+    png: join(dir, `${name}-${theme}.png`),
+    windowSize: "900,1200",
+  });
 }
 
 /** What zbar reads in the image ("" when nothing), phone-scanner style: normal and inverted codes. */
