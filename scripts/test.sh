@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The runner's Node.js (node24): e2e tests run dist/ with it where a path differs by node version.
+bash scripts/runner-node.sh >/dev/null
 # e2e tests fail (never skip) without an engine under CI=true.
 export CI="${CI:-true}"
 npm test

@@ -1,9 +1,7 @@
-import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { ConfigErrors, parseConfig, readActionInputs } from "../config/parse.js";
 import type { PreviewConfig, PreviewState } from "../config/types.js";
-import { CacheUnavailable } from "../docker/cache-dirs.js";
-import { type DockerRuntimeOptions, dockerRuntime } from "../docker/runtime.js";
+import { dockerRuntime } from "../docker/runtime.js";
 import type { PreviewLabels } from "../docker/types.js";
 import { StickyComment } from "../github/comment.js";
 import { PreviewDeployment, previewEnvironment } from "../github/deployment.js";
@@ -14,7 +12,7 @@ import { runFate } from "../github/sweep.js";
 import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";
 import type { Reporter } from "../lifecycle/types.js";
-import type { Logger } from "../log.js";
+import { actionsCacheStore } from "./actions-cache.js";
 import { isForkPullRequest, readPullComment } from "./context.js";
 import { commentReporter, deploymentReporter, logReporter } from "./reporters.js";
 import { actionsLogger, maskSecretInputs } from "./toolkit.js";
@@ -175,7 +173,7 @@ function previewDeps(job: {
             labels,
             // Not `gone` (404): removing a running container on a run id we cannot see is worse than leaving it.
             runOver: async (other) => (await runFate(octokit, run, other)).fate === "over",
-            ...actionsCache(config, env, log),
+            ...actionsCacheStore(config, env, log),
           }),
     log,
     metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },
@@ -188,58 +186,6 @@ function previewDeps(job: {
     request: comment ? () => comment.takeRequest() : undefined,
     holdLimit: holdLimit(env),
   };
-}
-
-/**
- * `cache-dirs` through the GitHub Actions cache (@actions/cache, the toolkit's own client), when the job has
- * the cache service (it always has on GitHub; some self-hosted setups do not, and then say so once).
- */
-function actionsCache(
-  config: PreviewConfig,
-  env: NodeJS.ProcessEnv,
-  log: Logger,
-): Pick<DockerRuntimeOptions, "cacheStore" | "cacheBudgetBytes"> {
-  if (config.cacheDirs.paths.length === 0) return {};
-  if (!cache.isFeatureAvailable()) {
-    log.warning(
-      "cache-dirs: this job has no GitHub Actions cache service; the volumes are kept on this runner only.",
-    );
-    return {};
-  }
-  const gbs = Number(env.ML_PREVIEW_CACHE_BUDGET_GB);
-  return {
-    cacheStore: {
-      restore: async (paths, key, restoreKeys) => {
-        const failed = watchLog(/^::(warning|error)::Failed to restore/m);
-        try {
-          const matched = await cache.restoreCache(paths, key, restoreKeys);
-          if (failed()) throw new CacheUnavailable("the cache service failed");
-          return matched;
-        } finally {
-          failed.stop();
-        }
-      },
-      save: (paths, key) => cache.saveCache(paths, key),
-    },
-    cacheBudgetBytes: gbs > 0 ? gbs * 1024 ** 3 : undefined,
-  };
-}
-
-/**
- * @actions/cache answers a failed service like a miss, after warning itself: its warning in our output
- * is the only sign. Watching for it keeps the preview at that one warning (no failing save after it).
- */
-function watchLog(pattern: RegExp): (() => boolean) & { stop: () => void } {
-  const write = process.stdout.write;
-  let seen = false;
-  process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-    if (pattern.test(String(chunk))) seen = true;
-    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof process.stdout.write;
-  const stop = () => {
-    process.stdout.write = write;
-  };
-  return Object.assign(() => seen, { stop });
 }
 
 /** SIGINT/SIGTERM (the runner's cancel) abort the lifecycle, which then cleans up. */

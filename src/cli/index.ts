@@ -7,7 +7,7 @@ import { CLI_MAX_DURATION, ConfigErrors, parseConfig } from "../config/parse.js"
 import type { PreviewConfig } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
 import { dockerRuntime } from "../docker/runtime.js";
-import { removeCacheVolumes } from "../docker/volumes.js";
+import { removeCacheVolumes, removeTransferImage } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
 import { eventsFileReporter, followUntilLive } from "../lifecycle/events-file.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
@@ -314,5 +314,7 @@ async function removeVolumes(docker: Docker | undefined, names: string[] | undef
       had.add("");
     }
   }
+  // The empty image cache volumes are copied through (the Action's restore and save); one in use stays.
+  await removeTransferImage(docker);
   return had;
 }

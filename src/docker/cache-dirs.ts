@@ -1,23 +1,20 @@
 import { createHash } from "node:crypto";
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { arch, platform, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Transform } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import type { PreviewConfig } from "../config/types.js";
-import type { PreparedImage } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
 import type { PreviewLabels } from "./types.js";
-import { type CacheVolume, ensureCacheVolumes, exportVolume, importVolume } from "./volumes.js";
+import {
+  type CacheVolume,
+  emptyCacheVolumes,
+  ensureCacheVolumes,
+  exportVolume,
+  importVolume,
+} from "./volumes.js";
 
 /**
  * `cache-dirs`: what the app downloads at start-up (model weights…) kept between previews in named volumes.
@@ -26,12 +23,31 @@ import { type CacheVolume, ensureCacheVolumes, exportVolume, importVolume } from
  * a cache problem is a warning and the app starts cold.
  */
 
+/** One file of a cache entry as the entry is read: its content is read to the end before the next file. */
+export interface CacheFile {
+  readonly name: string;
+  readonly content: Readable;
+}
+
+/** A cache entry found for the key or a restore key, read as it arrives. */
+export interface RestoredEntry {
+  readonly key: string;
+  readonly sizeBytes?: number;
+  readonly files: AsyncIterable<CacheFile>;
+}
+
 /**
- * The Actions cache as @actions/cache offers it: restore returns the matched key (undefined: a miss), or
- * throws CacheUnavailable when the service failed and the client already warned; save throws or returns.
+ * The Actions cache (src/action/actions-cache.ts). restore answers the entry matched (undefined: a miss) or
+ * throws CacheUnavailable when the service failed and the store already warned; `signal` stops the read.
+ * save throws or returns.
  */
 export interface CacheStore {
-  restore(paths: string[], key: string, restoreKeys: string[]): Promise<string | undefined>;
+  restore(
+    paths: string[],
+    key: string,
+    restoreKeys: string[],
+    signal: AbortSignal,
+  ): Promise<RestoredEntry | undefined>;
   save(paths: string[], key: string): Promise<unknown>;
 }
 
@@ -88,9 +104,10 @@ export class CacheDirs {
   private volumes: CacheVolume[] = [];
   private restored: { key?: string; digests: Map<string, string> } = { digests: new Map() };
   private unavailable = false;
-  /** The Actions cache entry being fetched (prefetch), and whether mount() or discard() has taken it. */
-  private fetched?: Promise<string | undefined>;
-  private consumed = false;
+  /** The volumes being created and filled (prefetch), and whether mount() has taken them. */
+  private preparing?: Promise<CacheVolume[]>;
+  private mounted = false;
+  private readonly abort = new AbortController();
   private readonly keys: { key: string; restoreKeys: string[] };
   private readonly dir: string;
 
@@ -105,78 +122,93 @@ export class CacheDirs {
   }
 
   /**
-   * Starts fetching the Actions cache entry (download and unpack; no image needed) while the image is built
-   * or pulled, so the restore is mostly done when the app's container is about to start. mount() takes it
-   * from there; discard() drops it when the preview ends before that.
+   * Starts creating the volumes and filling them from the Actions cache while the image is built or
+   * pulled: the copy needs no app image (volumes.ts), so the restore is mostly done when the app's
+   * container is about to start. mount() takes it from there; discard() stops it when the preview ends first.
    */
   prefetch(): void {
-    if (this.config.cacheDirs.paths.length === 0 || !this.deps.store || this.fetched) return;
-    this.fetched = this.fetch();
-    this.fetched.catch(() => undefined); // mount() or discard() awaits it
+    if (this.config.cacheDirs.paths.length === 0 || this.preparing) return;
+    this.preparing = this.prepare();
   }
 
-  /** The prefetched entry's files, when mount() never took them (the build failed, a cancel). */
+  /** Stops a restore mount() never took (the build failed, a cancel); a copy cut short is emptied. */
   async discard(): Promise<void> {
-    if (!this.fetched || this.consumed) return;
-    this.consumed = true;
-    await this.fetched.catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  private async fetch(): Promise<string | undefined> {
-    rmSync(this.dir, { recursive: true, force: true });
-    mkdirSync(this.dir, { recursive: true });
-    // The client warns itself when the service fails, and answers a miss.
-    return this.deps.store!.restore([this.dir], this.keys.key, this.keys.restoreKeys);
+    if (!this.preparing || this.mounted) return;
+    this.mounted = true;
+    this.abort.abort(new Error("the preview ended before the app started"));
+    await this.preparing;
   }
 
   /** The volumes to mount, filled from the Actions cache where it has them; [] (and a warning) on trouble. */
-  async mount(image: PreparedImage): Promise<CacheVolume[]> {
-    const paths = this.config.cacheDirs.paths;
-    if (paths.length === 0) return [];
+  async mount(): Promise<CacheVolume[]> {
+    if (this.config.cacheDirs.paths.length === 0) return [];
+    this.mounted = true;
+    this.preparing ??= this.prepare();
+    return this.preparing;
+  }
+
+  private async prepare(): Promise<CacheVolume[]> {
     const { docker, labels, log } = this.deps;
     const scope = { repo: labels["ml-preview.repo"], name: this.config.name };
     try {
-      this.volumes = await ensureCacheVolumes(docker, scope, paths);
+      this.volumes = await ensureCacheVolumes(docker, scope, this.config.cacheDirs.paths);
     } catch (err) {
       log.warning(`${(err as Error).message} The app starts without cache-dirs.`);
       return [];
     }
-    if (this.deps.store) await this.restore(image);
+    if (this.deps.store) await this.restore(this.deps.store);
     return this.volumes;
   }
 
-  private async restore(image: PreparedImage): Promise<void> {
-    const { log } = this.deps;
-    if (this.consumed) return; // discarded: the preview is ending
-    this.consumed = true;
+  /** Never throws: a cache problem is a warning (or the store's own) and the app starts cold. */
+  private async restore(store: CacheStore): Promise<void> {
+    const { log, docker, labels } = this.deps;
+    const signal = this.abort.signal;
+    const started = Date.now();
+    let copied = 0;
+    let touched = false;
     try {
-      const key = await (this.fetched ?? this.fetch());
-      if (!key) return log.info(`cache-dirs: no cache entry for ${this.keys.key} yet; the app starts cold.`);
+      const entry = await store.restore([this.dir], this.keys.key, this.keys.restoreKeys, signal);
+      if (!entry)
+        return log.info(`cache-dirs: no cache entry for ${this.keys.key} yet; the app starts cold.`);
+      log.info(
+        `cache-dirs: cache hit for ${entry.key}${entry.sizeBytes === undefined ? "" : ` (${mb(entry.sizeBytes)})`}; copying it into the volumes.`,
+      );
       // Hashing is on the app's critical path: only done when a save may follow and compare (the entry
       // matched a restore key, not the key itself; for the key itself there is nothing to save).
-      const compare = key !== this.keys.key;
+      const compare = entry.key !== this.keys.key;
       let count = 0;
-      for (const volume of this.volumes) {
-        const file = this.tarOf(volume);
-        if (!existsSync(file)) continue;
+      for await (const file of entry.files) {
+        const volume = this.volumes.find((v) => fileOf(v) === file.name);
+        if (!volume) {
+          file.content.resume();
+          continue;
+        }
         const digest = compare ? new Digest() : undefined;
-        const content = createReadStream(file, { highWaterMark: CHUNK_BYTES });
-        await importVolume(
-          this.deps.docker,
-          this.transfer(image, volume),
-          digest ? content.pipe(digest) : content,
-        );
+        if (digest) file.content.once("error", (err) => digest.destroy(err));
+        touched = true;
+        const content = digest ? file.content.pipe(digest) : file.content;
+        copied += await importVolume(docker, { volume, labels }, content, signal);
         if (digest) this.restored.digests.set(volume.path, digest.hex());
         count++;
       }
-      this.restored.key = key;
-      log.info(`cache-dirs: restored ${count} volume(s) from cache entry ${key}.`);
+      this.restored.key = entry.key;
+      const seconds = (Date.now() - started) / 1000;
+      log.info(
+        `cache-dirs: restored ${count} volume(s) from cache entry ${entry.key} (${mb(copied)} in ${seconds.toFixed(1)} s).`,
+      );
     } catch (err) {
       if (err instanceof CacheUnavailable) {
         this.unavailable = true;
-        log.info("cache-dirs: the app starts cold, and this preview will not save (see the warning above).");
-      } else
+        return log.info(
+          "cache-dirs: the app starts cold, and this preview will not save (see the warning above).",
+        );
+      }
+      // A copy cut short leaves part of the entry in the volumes: the app would start on half a model.
+      if (touched) await this.empty();
+      if (signal.aborted)
+        log.info("cache-dirs: the restore stopped (the preview ended before the app started).");
+      else
         log.warning(
           `cache-dirs: could not restore the cache (${(err as Error).message}); the app starts cold.`,
         );
@@ -185,11 +217,18 @@ export class CacheDirs {
     }
   }
 
+  private async empty(): Promise<void> {
+    await emptyCacheVolumes(this.deps.docker, this.volumes).catch((err: unknown) => {
+      this.deps.log.warning(`cache-dirs: ${(err as Error).message} The app starts without cache-dirs.`);
+      this.volumes = [];
+    });
+  }
+
   /**
    * Saves the volumes under the key once the app is ready (start-up downloads are done then), unless the
    * entry exists, nothing changed, or they exceed the budget. Never throws.
    */
-  async save(image: PreparedImage): Promise<void> {
+  async save(): Promise<void> {
     const { log, store } = this.deps;
     if (!store || this.volumes.length === 0 || this.unavailable) return;
     if (this.restored.key === this.keys.key)
@@ -209,7 +248,7 @@ export class CacheDirs {
         written.catch(() => undefined);
         const result = await exportVolume(
           this.deps.docker,
-          this.transfer(image, volume),
+          { volume, labels: this.deps.labels },
           digest ?? out,
           budget - used,
         );
@@ -238,19 +277,19 @@ export class CacheDirs {
   }
 
   private tarOf(volume: CacheVolume): string {
-    return join(this.dir, `${createHash("sha256").update(volume.path).digest("hex").slice(0, 16)}.tar`);
-  }
-
-  private transfer(image: PreparedImage, volume: CacheVolume) {
-    return { imageId: image.imageId, volume, labels: this.deps.labels };
+    return join(this.dir, fileOf(volume));
   }
 }
+
+/** A volume's file in the cache entry: one tar per cache dir, named by its path. */
+const fileOf = (volume: CacheVolume) =>
+  `${createHash("sha256").update(volume.path).digest("hex").slice(0, 16)}.tar`;
 
 /**
  * Passes a volume's tar through, hashing it: what was restored is compared with what would be saved. The
  * volume root's own entry ("./", first in the engine's archive) is hashed without its mtime and checksum:
- * extracting into the volume sets every time from the archive except the root's, which becomes the time of
- * the restore, so an untouched volume would otherwise never compare equal.
+ * the engine's extraction skips the root (importVolume puts it back afterwards, but where it cannot, the
+ * root keeps the time of the restore), and an untouched volume must compare equal either way.
  */
 export class Digest extends Transform {
   private readonly hash = createHash("sha256");

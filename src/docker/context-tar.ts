@@ -31,6 +31,9 @@ export interface TarEntry {
   readonly linkname?: string;
   readonly devmajor?: number;
   readonly devminor?: number;
+  /** Owner; 0:0 (the CLI's build context) when not given. */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export const BLOCK = 512;
@@ -93,8 +96,8 @@ function headerBlock(entry: TarEntry, name: string): Buffer {
   const block = Buffer.alloc(BLOCK);
   writeString(block, 0, NAME_SIZE, name);
   writeOctal(block, 100, 8, entry.mode);
-  writeOctal(block, 108, 8, 0);
-  writeOctal(block, 116, 8, 0);
+  writeOctal(block, 108, 8, entry.uid ?? 0);
+  writeOctal(block, 116, 8, entry.gid ?? 0);
   writeOctal(block, 124, 12, entry.size);
   writeOctal(block, 136, 12, entry.mtime);
   block.write(TYPEFLAG[entry.type], 156, "latin1");

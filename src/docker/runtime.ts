@@ -48,18 +48,19 @@ export function dockerRuntime(config: PreviewConfig, opts: DockerRuntimeOptions)
     async connect(step) {
       client ??= dockerClient(step);
       await engineAnswers(client, step);
+      // The cache-dirs volumes fill from the Actions cache from here on, while the image builds or pulls:
+      // that needs the engine, not the app's image.
+      cacheDirsOf().prefetch();
       await removeLeftBehind(client, labels, log, opts.runOver);
     },
     prepareImage(source, signal) {
-      // The cache entry downloads while the image builds or pulls: it needs no image until it goes into a volume.
-      cacheDirsOf().prefetch();
       return prepareImage(engine(), source, labels, log, { signal });
     },
     async start(image) {
       const docker = engine();
       const cacheDirs = cacheDirsOf();
       // The restore counts into "run": it is part of what the app waits for before it starts.
-      const volumes = await cacheDirs.mount(image);
+      const volumes = await cacheDirs.mount();
       const app = await startContainer(docker, image, { ...config, volumes }, labels, log);
       return {
         id: app.id,
@@ -76,7 +77,7 @@ export function dockerRuntime(config: PreviewConfig, opts: DockerRuntimeOptions)
               ),
           }),
         waitUntilReady: async (wait) => void (await waitUntilReady(docker, app, { ...wait, log })),
-        keepStartup: () => cacheDirs.save(image),
+        keepStartup: () => cacheDirs.save(),
       } satisfies RunningApp;
     },
     release: async () => cacheDirs?.discard(),

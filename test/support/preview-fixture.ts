@@ -79,6 +79,7 @@ export class PreviewWorld {
       env?: Record<string, string>;
       eventName?: string;
       event?: unknown;
+      node?: string;
     } = {},
   ) {
     const runId = opts.runId ?? nextRunId();
@@ -94,6 +95,7 @@ export class PreviewWorld {
       },
       eventName: opts.eventName,
       event: opts.event ?? pullRequestEvent(),
+      node: opts.node,
       env: {
         GITHUB_API_URL: this.github.url,
         GITHUB_RUN_ID: runId,

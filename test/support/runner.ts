@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -8,6 +8,11 @@ import { dirname, join } from "node:path";
  * `node <action dir>/dist/main.js`. Found by walking up, as the bench runs this bundled from elsewhere.
  */
 export const ACTION_DIR = actionDir(__dirname);
+
+/** The runner's Node.js (node24, scripts/runner-node.sh, fetched once from the npm registry): its path. */
+export function runnerNode(): string {
+  return execFileSync("bash", [join(ACTION_DIR, "scripts/runner-node.sh")], { encoding: "utf8" }).trim();
+}
 
 function actionDir(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
@@ -23,6 +28,8 @@ export interface RunnerJob {
   readonly event?: unknown;
   readonly workspace?: string;
   readonly env?: Record<string, string>;
+  /** The node binary that runs the step (scripts/runner-node.sh: the runner's node24); default this one. */
+  readonly node?: string;
 }
 
 export interface RunningStep {
@@ -156,7 +163,8 @@ export class RunnerHarness {
   private spawnStep(file: string, extra: Record<string, string>): ChildProcess {
     const entry = join(ACTION_DIR, "dist", file);
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run bundle`);
-    return spawn(process.execPath, [entry], {
+    // The runner's own Node.js (action.yml: node24) where a test or the bench provides it; else this one.
+    return spawn(this.job.node ?? process.execPath, [entry], {
       cwd: this.workspace,
       env: this.env(extra),
       stdio: ["ignore", "pipe", "pipe"],

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { asFlag, parseCliArgs } from "../../src/cli/args.js";
 import { type ConfigErrors, parseConfig } from "../../src/config/parse.js";
 import type { Inputs } from "../../src/config/types.js";
@@ -179,31 +179,36 @@ describe("CacheDirs.prefetch", () => {
     "ml-preview.name": "p",
   };
 
-  it("fetches the entry once, before the image exists, and discard() removes what it fetched", async () => {
-    const fetchedInto: string[] = [];
-    let release!: () => void;
-    const downloading = new Promise<void>((resolve) => (release = resolve));
+  it("starts the restore once, before the image exists; discard() stops it and empties no volume it never copied into", async () => {
+    const asked: { paths: string[]; signal: AbortSignal }[] = [];
+    const volumeCalls: string[] = [];
     const store = {
-      async restore(paths: string[]) {
-        fetchedInto.push(paths[0]!);
-        await downloading;
-        writeFileSync(join(paths[0]!, "0123456789abcdef.tar"), "volume tar");
-        return "key-1";
+      restore(paths: string[], _key: string, _restoreKeys: string[], signal: AbortSignal) {
+        asked.push({ paths, signal });
+        return new Promise<never>((_resolve, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+        );
       },
       async save() {},
     };
+    // Only volume creation and removal are reachable before a copy starts; anything else would throw.
+    const engine = {
+      createVolume: async (opts: { Name: string }) => void volumeCalls.push(`create ${opts.Name}`),
+      getVolume: (name: string) => ({ remove: async () => void volumeCalls.push(`remove ${name}`) }),
+    };
     const dirs = new CacheDirs(parse({ "cache-dirs": "/models", name: "prefetch" }), {
-      docker: {} as Docker, // not reached: fetching needs no engine
+      docker: engine as unknown as Docker,
       log: quiet,
       labels,
       store,
     });
     dirs.prefetch();
     dirs.prefetch(); // once only
-    expect(fetchedInto).toHaveLength(1);
-    const discarded = dirs.discard();
-    release();
-    await discarded;
-    expect(existsSync(fetchedInto[0]!)).toBe(false);
+    await vi.waitFor(() => expect(asked).toHaveLength(1));
+    expect(volumeCalls).toEqual([expect.stringMatching(/^create ml-preview-cache-prefetch-/)]);
+    await dirs.discard();
+    expect(asked[0]!.signal.aborted).toBe(true);
+    expect(volumeCalls).toHaveLength(1); // nothing was copied: nothing to empty
+    expect(existsSync(asked[0]!.paths[0]!)).toBe(false);
   });
 });

@@ -19,6 +19,8 @@ export class BlobStore {
   private server?: Server;
   /** Non-200 answer to every request, e.g. 500 or 503 (an outage); undefined serves normally. */
   failWith?: number;
+  /** Reads of ranges from this offset on are refused as a signed URL that expired mid-download is (403). */
+  expireFrom?: number;
   /** Every request's method, path and comp (for tests asserting what the client did). */
   readonly requests: { method: string; path: string; comp?: string }[] = [];
 
@@ -35,6 +37,7 @@ export class BlobStore {
 
   reset(): void {
     this.failWith = undefined;
+    this.expireFrom = undefined;
     this.blobs.clear();
     this.blocks.clear();
     this.requests.length = 0;
@@ -148,6 +151,8 @@ export class BlobStore {
     }
     const m = /^bytes=(\d+)-(\d*)$/.exec(range);
     const start = Number(m?.[1] ?? Number.NaN);
+    if (this.expireFrom !== undefined && start >= this.expireFrom)
+      throw new BlobError(403, "AuthenticationFailed", "Signed expiry time has passed.");
     const end = Math.min(m?.[2] ? Number(m[2]) : blob.length - 1, blob.length - 1);
     if (!m || start >= blob.length || end < start)
       throw new BlobError(
