@@ -1,17 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as cache from "@actions/cache";
 import { BlockBlobClient } from "@azure/storage-blob";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ActionsCacheService, SERVICE } from "../support/actions-cache/index.js";
+import { InProcessJob } from "../support/actions-cache/job.js";
 
 // The stand-in is driven by the real @actions/cache client (cache service v2, Twirp + Azure SDK blobs).
 let service: ActionsCacheService;
-let workspace: string;
-const savedEnv = { ...process.env };
-let printed: string[] = [];
+let job: InProcessJob;
 
 beforeAll(async () => {
   service = await ActionsCacheService.start();
@@ -22,50 +20,29 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  workspace = mkdtempSync(join(tmpdir(), "ml-preview-actions-cache-"));
-  // @actions/cache writes archives relative to GITHUB_WORKSPACE and temp files under RUNNER_TEMP.
-  mkdirSync(join(workspace, "tmp"));
-  useJob(service.tokenFor("refs/heads/main"));
-  printed = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    printed.push(String(chunk));
-    return true;
-  });
+  job = new InProcessJob(service, service.tokenFor("refs/heads/main"));
 });
 
 afterEach(() => {
-  vi.restoreAllMocks();
+  job.end();
   service.reset();
-  process.env = { ...savedEnv };
-  rmSync(workspace, { recursive: true, force: true });
 });
-
-function useJob(token: string): void {
-  Object.assign(process.env, service.env(token), {
-    GITHUB_WORKSPACE: workspace,
-    RUNNER_TEMP: join(workspace, "tmp"),
-  });
-}
 
 /** A "model" directory in the workspace with random bytes; returns them. */
 function writeModel(dir = "model"): Buffer {
   const bytes = randomBytes(200_000);
-  mkdirSync(join(workspace, dir), { recursive: true });
-  writeFileSync(join(workspace, dir, "weights.bin"), bytes);
+  mkdirSync(join(job.workspace, dir), { recursive: true });
+  writeFileSync(join(job.workspace, dir, "weights.bin"), bytes);
   return bytes;
 }
 
 /** Absolute, as the product will pass them (globs resolve against the cwd, archives against the workspace). */
 function at(dir: string): string {
-  return join(workspace, dir);
+  return join(job.workspace, dir);
 }
 
 function clearModel(dir = "model"): void {
-  rmSync(join(workspace, dir), { recursive: true, force: true });
-}
-
-function warnings(): string[] {
-  return printed.filter((line) => line.startsWith("::warning::"));
+  rmSync(join(job.workspace, dir), { recursive: true, force: true });
 }
 
 describe("Actions cache stand-in, driven by @actions/cache", () => {
@@ -78,9 +55,9 @@ describe("Actions cache stand-in, driven by @actions/cache", () => {
 
     clearModel();
     expect(await cache.restoreCache([at("model")], "models-linux-abc")).toBe("models-linux-abc");
-    expect(readFileSync(join(workspace, "model", "weights.bin")).equals(bytes)).toBe(true);
+    expect(readFileSync(join(job.workspace, "model", "weights.bin")).equals(bytes)).toBe(true);
     expect(await cache.restoreCache([at("model")], "models-linux-zzz")).toBeUndefined();
-    expect(warnings()).toEqual([]);
+    expect(job.warnings()).toEqual([]);
   });
 
   it("matches restore keys by prefix, newest first, and a PR reads the default branch's entries", async () => {
@@ -90,13 +67,13 @@ describe("Actions cache stand-in, driven by @actions/cache", () => {
     await cache.saveCache([at("model")], "weights-2");
     clearModel();
 
-    useJob(service.tokenFor("refs/pull/7/merge", ["refs/heads/main"]));
+    job.use(service.tokenFor("refs/pull/7/merge", ["refs/heads/main"]));
     expect(await cache.restoreCache([at("model")], "weights-3", ["weights-"])).toBe("weights-2");
-    expect(readFileSync(join(workspace, "model", "weights.bin")).equals(newest)).toBe(true);
+    expect(readFileSync(join(job.workspace, "model", "weights.bin")).equals(newest)).toBe(true);
 
     // What the PR saves stays in its own scope: main does not see it.
     await cache.saveCache([at("model")], "pr-only");
-    useJob(service.tokenFor("refs/heads/main"));
+    job.use(service.tokenFor("refs/heads/main"));
     expect(await cache.restoreCache([at("model")], "pr-only")).toBeUndefined();
   });
 
@@ -107,15 +84,15 @@ describe("Actions cache stand-in, driven by @actions/cache", () => {
     expect(first).toBeGreaterThan(0);
     expect(second).toBe(-1);
     expect(service.entries.filter((e) => e.key === "same-key")).toHaveLength(1);
-    expect(printed.join("")).toMatch(/Unable to reserve cache with key same-key/);
+    expect(job.printed.join("")).toMatch(/Unable to reserve cache with key same-key/);
   });
 
   it("denies writes to a read-only token without failing, and still lets it read", async () => {
     writeModel();
     await cache.saveCache([at("model")], "shared");
-    useJob(service.tokenFor("refs/pull/9/merge", ["refs/heads/main"], { write: false }));
+    job.use(service.tokenFor("refs/pull/9/merge", ["refs/heads/main"], { write: false }));
     expect(await cache.saveCache([at("model")], "mine")).toBe(-1);
-    expect(warnings().join("")).toMatch(/cache write denied: token has no writable scopes/);
+    expect(job.warnings().join("")).toMatch(/cache write denied: token has no writable scopes/);
     expect(service.entries.map((e) => e.key)).toEqual(["shared"]);
     expect(await cache.restoreCache([at("model")], "shared")).toBe("shared");
   });
@@ -133,16 +110,16 @@ describe("Actions cache stand-in, driven by @actions/cache", () => {
     service.down();
     expect(await cache.restoreCache([at("model")], "k")).toBeUndefined();
     expect(await cache.saveCache([at("model")], "k")).toBe(-1);
-    expect(warnings().join("")).toMatch(/Failed to restore: .*ECONNRESET/);
+    expect(job.warnings().join("")).toMatch(/Failed to restore: .*ECONNRESET/);
     // The client reports a refused reservation as info ("another job may be creating this cache").
-    expect(printed.join("")).toMatch(/Failed to save: Unable to reserve cache with key k/);
+    expect(job.printed.join("")).toMatch(/Failed to save: Unable to reserve cache with key k/);
     expect(service.entries).toEqual([]);
   });
 
   it("answers 500: the client retries as for the real service, then restores nothing with a warning", async () => {
     service.failWith(500);
     expect(await cache.restoreCache([at("model")], "k")).toBeUndefined();
-    expect(printed.join("")).toMatch(/Failed to make request after 5 attempts: Failed request: \(500\)/);
+    expect(job.printed.join("")).toMatch(/Failed to make request after 5 attempts: Failed request: \(500\)/);
   }, 60_000);
 });
 

@@ -1,7 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import * as cache from "@actions/cache";
@@ -11,14 +10,13 @@ import { parseConfig } from "../../src/config/parse.js";
 import { type CacheStore, CacheUnavailable, type RestoredEntry } from "../../src/docker/cache-dirs.js";
 import type { Logger } from "../../src/log.js";
 import { ActionsCacheService } from "../support/actions-cache/index.js";
+import { InProcessJob } from "../support/actions-cache/job.js";
 
 // The streaming restore against the Actions cache stand-in, with entries written by @actions/cache's own
 // saveCache: the same lookup version (a different one would be a miss), the same archive format and
 // compression, read in ranges while it arrives.
 let service: ActionsCacheService;
-let workspace: string;
-let printed: string[];
-const savedEnv = { ...process.env };
+let job: InProcessJob;
 const logged: string[] = [];
 const log: Logger = {
   info: (m) => void logged.push(`info ${m}`),
@@ -34,30 +32,18 @@ afterAll(async () => {
   await service?.close();
 });
 beforeEach(() => {
-  workspace = mkdtempSync(join(tmpdir(), "ml-preview-actions-cache-"));
-  mkdirSync(join(workspace, "tmp"));
-  Object.assign(process.env, service.env(service.tokenFor("refs/heads/main")), {
-    GITHUB_WORKSPACE: workspace,
-    RUNNER_TEMP: join(workspace, "tmp"),
-  });
+  job = new InProcessJob(service, service.tokenFor("refs/heads/main"));
   logged.length = 0;
-  printed = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    printed.push(String(chunk));
-    return true;
-  });
 });
 afterEach(() => {
-  vi.restoreAllMocks();
+  job.end();
   service.reset();
-  process.env = { ...savedEnv };
-  rmSync(workspace, { recursive: true, force: true });
 });
 
 function store(): CacheStore {
   const config = parseConfig(
     { "ngrok-authtoken": "2abcToken_xyz", image: "app:1", "cache-dirs": "/models" },
-    { workspace },
+    { workspace: job.workspace },
   );
   const { cacheStore } = actionsCacheStore(config, process.env, log);
   if (!cacheStore) throw new Error("no cache store");
@@ -69,7 +55,7 @@ async function saved(
   key: string,
   sizes: Record<string, number>,
 ): Promise<{ dir: string; files: Record<string, string> }> {
-  const dir = join(workspace, "entry");
+  const dir = join(job.workspace, "entry");
   mkdirSync(dir, { recursive: true });
   const files: Record<string, string> = {};
   for (const [name, size] of Object.entries(sizes)) {
@@ -116,7 +102,7 @@ describe("the streaming restore of cache-dirs (against entries @actions/cache sa
 
   it("reads gzip entries when zstd is not installed (saveCache then writes gzip, and the version says so)", async () => {
     // A PATH with tar and gzip, without zstd.
-    const bin = join(workspace, "bin");
+    const bin = join(job.workspace, "bin");
     mkdirSync(bin);
     for (const tool of ["tar", "gzip"])
       symlinkSync(execFileSync("which", [tool]).toString().trim(), join(bin, tool));
