@@ -3,10 +3,9 @@ import { createHash } from "node:crypto";
 import { on } from "node:events";
 import { createReadStream, readdirSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { PassThrough, type Readable, Readable as ReadableStream, type Transform } from "node:stream";
+import { PassThrough, Readable, type Transform } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as zlib from "node:zlib";
-import { createGunzip } from "node:zlib";
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import { HttpClient, type HttpClientResponse } from "@actions/http-client";
@@ -236,7 +235,7 @@ async function readBlob(
       yield body;
     }
   }
-  return { size: first.size, stream: ReadableStream.from(ranges(), { objectMode: false }) };
+  return { size: first.size, stream: Readable.from(ranges(), { objectMode: false }) };
 }
 
 /**
@@ -292,7 +291,7 @@ function unpack(archive: Readable, compression: string): Unpacked {
   // @actions/cache's tar does.
   const zlibZstd = (zlib as { createZstdDecompress?: (o: zlib.ZlibOptions) => Transform })
     .createZstdDecompress;
-  const inProcess = compression === "gzip" ? createGunzip : zlibZstd;
+  const inProcess = compression === "gzip" ? zlib.createGunzip : zlibZstd;
   if (inProcess) {
     // 1 MiB out at a time (zlib's default is 16 KiB): hundreds of MB in few chunks.
     const decompress = inProcess({ chunkSize: 1024 * 1024 });
