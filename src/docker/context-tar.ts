@@ -2,8 +2,8 @@
  * Tar headers written as Go's archive/tar writes the docker CLI's build context (moby's archive sets
  * Format PAX): USTAR whenever the entry fits it, else a PAX extended header before the USTAR-shaped one,
  * so names, link targets, sizes and times of any length or value travel exactly — a 1960 or a 2300
- * mtime included, where a plain octal field cannot hold them. Owners are 0:0 and names are empty, as
- * the CLI sends them.
+ * mtime included, where a plain octal field cannot hold them. Owners are 0:0 and names empty, as the CLI
+ * sends them, unless an entry gives its uid/gid (a cache volume's root, volumes.ts).
  */
 
 export type TarType = "file" | "hardlink" | "symlink" | "char" | "block" | "directory" | "fifo";
