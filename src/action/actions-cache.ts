@@ -260,13 +260,8 @@ async function readRange(
       const res: HttpClientResponse = await http.get(url, headers);
       const status = res.message.statusCode ?? 0;
       if (status === 206 || (status === 200 && start === 0)) {
-        const chunks: Buffer[] = [];
-        let length = 0;
-        for await (const chunk of res.message) {
-          chunks.push(chunk as Buffer);
-          length += (chunk as Buffer).length;
-        }
-        const body = Buffer.concat(chunks, length);
+        const body = await res.readBodyBuffer!();
+        const length = body.length;
         const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(res.message.headers["content-range"] ?? ""));
         const size = range ? Number(range[3]) : length;
         if ((range && Number(range[1]) !== start) || length !== Math.min(RANGE_BYTES, size - start))

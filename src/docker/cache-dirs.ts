@@ -7,6 +7,7 @@ import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import type { PreviewConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
+import { BLOCK } from "./context-tar.js";
 import type { PreviewLabels } from "./types.js";
 import {
   type CacheVolume,
@@ -14,6 +15,7 @@ import {
   ensureCacheVolumes,
   exportVolume,
   importVolume,
+  isRootEntry,
 } from "./volumes.js";
 
 /**
@@ -299,9 +301,9 @@ export class Digest extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (e?: Error | null, c?: Buffer) => void) {
     if (this.head) {
-      const needed = TAR_BLOCK - this.head.length;
+      const needed = BLOCK - this.head.length;
       this.head = Buffer.concat([this.head, chunk.subarray(0, needed)]);
-      if (this.head.length === TAR_BLOCK) {
+      if (this.head.length === BLOCK) {
         this.hash.update(withoutRootTime(this.head)).update(chunk.subarray(needed));
         this.head = undefined;
       }
@@ -321,15 +323,9 @@ export class Digest extends Transform {
   }
 }
 
-const TAR_BLOCK = 512;
-
 /** A ustar header of "./" with its mtime (offset 136, 12 bytes) and checksum (148, 8) zeroed for hashing. */
 function withoutRootTime(header: Buffer): Buffer {
-  const name = header
-    .subarray(0, 100)
-    .toString("latin1")
-    .replace(/\0[\s\S]*$/, "");
-  if (name !== "./" && name !== ".") return header;
+  if (!isRootEntry(header)) return header;
   const copy = Buffer.from(header);
   copy.fill(0, 136, 156);
   return copy;

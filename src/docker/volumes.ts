@@ -252,7 +252,7 @@ async function withTransferContainer<T>(
   try {
     return await use(container);
   } catch (err) {
-    throw err instanceof PreviewError || isAbort(err)
+    throw err instanceof PreviewError
       ? err
       : volumeError(`Could not copy volume ${transfer.volume.name} (${transfer.volume.path})`, err);
   } finally {
@@ -261,16 +261,13 @@ async function withTransferContainer<T>(
   }
 }
 
-const isAbort = (err: unknown) => (err as Error | undefined)?.name === "AbortError";
-
 /**
  * A one-entry tar that, extracted at "/", gives the volume's root (mounted at `mountPath`) the owner, mode
  * and mtime of `head`, the archive's first header, when that is its root ("./", a directory, as the
  * engine's archive of "<path>/." starts).
  */
 export function rootEntryAt(head: Buffer | undefined, mountPath: string): Buffer | undefined {
-  if (!head || head.length < BLOCK || head[156] !== 0x35 /* "5": a directory */) return undefined;
-  if (!/^\.\/?$/.test(field(head, 0, 100))) return undefined;
+  if (!head || !isRootEntry(head)) return undefined;
   const octal = (offset: number, width: number) =>
     Number.parseInt(field(head, offset, width).trim() || "0", 8);
   const entry = {
@@ -283,6 +280,15 @@ export function rootEntryAt(head: Buffer | undefined, mountPath: string): Buffer
     mtime: octal(136, 12),
   };
   return Buffer.concat([tarHeader(entry), tarEnd()]);
+}
+
+/** Is this tar header block the archive's root, "./" (a directory), as the engine's archive of a volume starts? */
+export function isRootEntry(block: Buffer): boolean {
+  return (
+    block.length >= BLOCK &&
+    block[156] === 0x35 /* "5": a directory */ &&
+    /^\.\/?$/.test(field(block, 0, 100))
+  );
 }
 
 const field = (block: Buffer, offset: number, width: number) =>
