@@ -8,6 +8,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -17,7 +18,9 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const out = resolve(root, process.env.DIST_DIR ?? "dist");
+const final = resolve(root, process.env.DIST_DIR ?? "dist");
+// Built beside it, then swapped in: a test that runs dist/ while a bundle is being made never finds it half there.
+const out = `${final}.tmp-${process.pid}`;
 const require = createRequire(join(root, "package.json"));
 
 rmSync(out, { recursive: true, force: true });
@@ -105,6 +108,8 @@ const version = require("@ngrok/ngrok/package.json").version;
 for (const platform of ["linux-x64-gnu", "linux-arm64-gnu"]) {
   copyFileSync(nativeBinary(platform, version), join(out, `ngrok.${platform}.node`));
 }
+rmSync(final, { recursive: true, force: true });
+renameSync(out, final);
 
 /** The installed binary for this machine's platform; others from the npm registry, cached by version. */
 function nativeBinary(platform, version) {

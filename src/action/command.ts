@@ -8,9 +8,12 @@ import {
   type PreviewCommand,
   parseCommand,
 } from "../github/pr-command.js";
+import type { PullRequestInfo } from "../github/pull-request.js";
 import { scrubSecrets } from "../scrub.js";
+import { approvalProblem, checkedOutCommit } from "./approval.js";
 import { type PullComment, readPullComment } from "./context.js";
 import type { ActionSetup } from "./setup.js";
+import { info } from "./toolkit.js";
 
 export interface CommandRun {
   readonly event: PullComment;
@@ -38,13 +41,9 @@ type PreviewSetup = Extract<ActionSetup, { kind: "preview" }>;
 export async function answerCommand({ event, command }: CommandRun, setup: PreviewSetup): Promise<boolean> {
   const { comment, prNumber } = event;
   const answers = new CommandAnswers(setup.octokit, setup.run, prNumber, comment);
-  if (command.kind === "malformed") {
-    await answers.refuse(`${command.problem}. ${COMMAND_USAGE}`);
-    return false;
-  }
-  const name = command.name ?? setup.config.name;
+  const name = command.kind === "malformed" ? setup.config.name : (command.name ?? setup.config.name);
   if (name !== setup.config.name) {
-    core.info(
+    info(
       `The command is for the preview ${inlineCode(name)}; this step runs ${inlineCode(setup.config.name)}.`,
     );
     return false;
@@ -60,46 +59,84 @@ export async function answerCommand({ event, command }: CommandRun, setup: Previ
   }
 }
 
-/** After 👀: who asked, then start (true), or hand stop/extend to the live preview's run. */
+/**
+ * After 👀: who asked (before any reply that quotes the command: a stranger cannot make the bot post their
+ * text), then start (true), or hand stop/extend to the live preview's run.
+ */
 async function carryOut(
-  command: PreviewCommand,
+  command: ParsedCommand,
   { comment, prNumber }: PullComment,
   setup: PreviewSetup,
   answers: CommandAnswers,
 ): Promise<boolean> {
-  const name = command.name ?? setup.config.name;
   const { role, may } = await commenterRole(setup.octokit, setup.run, comment.login);
   if (!may) {
     core.info(`@${comment.login} (${role}) may not run preview commands; nothing happens.`);
     await answers.refuse(
       `only people with write access to this repository (write, maintain or admin) can run preview commands; your role is ${inlineCode(role)}.`,
+      { quote: false },
     );
     return false;
   }
-  if (setup.pr?.state !== "open") {
+  if (command.kind === "malformed") {
+    await answers.refuse(`${command.problem}. ${COMMAND_USAGE}`);
+    return false;
+  }
+  const pr = setup.pr;
+  if (pr?.state !== "open") {
     await answers.refuse(`pull request #${prNumber} is closed: there is nothing to preview.`);
     return false;
   }
-  if (command.kind === "start") {
-    core.info(
-      `@${comment.login} asked for a preview of ${setup.pr.headSha}${setup.pr.isFork ? " (a fork's code, on a maintainer's word)" : ""}.`,
-    );
-    await answers.react("rocket");
-    return true;
+  if (command.kind === "start") return start(command, comment.login, { ...setup, pr }, answers);
+  return request(command, comment.login, setup, answers);
+}
+
+/** `/preview [NAME] [SHA]`: true once the commit to build is the one the commenter named (forks: must name). */
+async function start(
+  command: Extract<PreviewCommand, { kind: "start" }>,
+  login: string,
+  setup: PreviewSetup & { pr: PullRequestInfo },
+  answers: CommandAnswers,
+): Promise<boolean> {
+  const { pr, config } = setup;
+  const source = config.source;
+  const builds = source.kind === "build";
+  const problem = approvalProblem({
+    named: command.sha,
+    head: pr.headSha,
+    checkedOut: builds ? await checkedOutCommit(source.context) : undefined,
+    fork: pr.isFork,
+    builds,
+    howToName: `comment ${inlineCode(`/preview ${command.name ? `${command.name} ` : ""}SHA`)}`,
+  });
+  if (problem) {
+    core.warning(`Nothing was built: ${problem}`);
+    await answers.refuse(problem);
+    return false;
   }
+  core.info(
+    `@${login} asked for a preview of ${pr.headSha}${pr.isFork ? " (a fork's code, on a maintainer's word for that commit)" : ""}.`,
+  );
+  await answers.react("rocket");
+  return true;
+}
+
+/** `/preview stop|extend`: written into the holding run's own comment, which reads it on its next poll. */
+async function request(
+  command: Extract<PreviewCommand, { kind: "stop" | "extend" }>,
+  login: string,
+  setup: PreviewSetup,
+  answers: CommandAnswers,
+): Promise<boolean> {
+  const name = command.name ?? setup.config.name;
   if (!setup.comment) {
     await answers.refuse(
       "this workflow runs previews with `comment: false`, so a running preview cannot be reached.",
     );
     return false;
   }
-  const request = {
-    kind: command.kind,
-    ms: command.kind === "extend" ? command.ms : undefined,
-    by: comment.login,
-    at: new Date(),
-  };
-  const holder = await setup.comment.requestOfHolder(request);
+  const ms = command.kind === "extend" ? command.ms : undefined;
+  const holder = await setup.comment.requestOfHolder({ kind: command.kind, ms, by: login, at: new Date() });
   if (!holder) {
     await answers.refuse(
       `there is no live preview ${inlineCode(name)} on this pull request; \`/preview\` starts one.`,
@@ -113,7 +150,7 @@ async function carryOut(
     return false;
   }
   core.info(
-    `Asked run ${holder.run} to ${command.kind === "stop" ? "stop" : `extend by ${humanDuration(command.ms)}`}; it acts on its next poll.`,
+    `Asked run ${holder.run} to ${command.kind === "stop" ? "stop" : `extend by ${humanDuration(ms ?? 0)}`}; it acts on its next poll.`,
   );
   await answers.react("+1");
   return false;

@@ -7,13 +7,14 @@ import { answerCommand, readCommand } from "./command.js";
 import { startDetached } from "./detach.js";
 import { outputsReporter } from "./reporters.js";
 import { type ActionSetup, setupAction, stopOnSignals } from "./setup.js";
-import { actionsLogger, saveState } from "./toolkit.js";
+import { actionsLogger, failOnUncaught, info, saveState } from "./toolkit.js";
 
 /** The action's main step: validate, then hold the preview here (wait: true) or in a detached holder. */
 export async function actionMain(): Promise<void> {
+  failOnUncaught("ml-preview");
   try {
     const command = readCommand(process.env);
-    if (command === "ignored") return core.info("ml-preview: this comment is not a /preview command.");
+    if (command === "ignored") return info("ml-preview: this comment is not a /preview command.");
     // The runner's SIGTERM (7.5 s after its cancel's SIGINT) says: end now, the post step takes over.
     const finalStop = new AbortController();
     process.once("SIGTERM", () => finalStop.abort());
@@ -60,7 +61,7 @@ async function runSetup(setup: ActionSetup): Promise<void> {
     if (last.event === "failed")
       core.setFailed(`Preview failed at ${last.details.step}: ${last.details.error}`);
     else if (last.event === "live")
-      core.info("The preview stays up while the next steps run; the post step ends it.");
+      info("The preview stays up while the next steps run; the post step ends it.");
     return;
   }
 

@@ -1,4 +1,5 @@
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import * as core from "@actions/core";
 import type { PreviewState } from "../config/types.js";
 import { dockerClient } from "../docker/client.js";
@@ -11,8 +12,16 @@ import { renderSummary } from "../github/summary.js";
 import { type EventLine, readEventsFile } from "../lifecycle/events-file.js";
 import { cleanupPatienceMs } from "../lifecycle/poll.js";
 import { FINAL_STATES } from "../lifecycle/types.js";
+import {
+  carriesLabels,
+  holderLogOf,
+  holderProcess,
+  isOwnFileOrNone,
+  readSavedState,
+  type SavedState,
+} from "./saved-state.js";
 import { type ActionSetup, FINAL_WRITE_BUDGET_MS, setupAction } from "./setup.js";
-import { actionsLogger, readState } from "./toolkit.js";
+import { actionsLogger, failOnUncaught, info, readState } from "./toolkit.js";
 
 /** How long the holder gets to clean up after SIGTERM before SIGKILL (the post step has no hard limit). */
 const HOLDER_GRACE_MS = 15_000;
@@ -24,23 +33,40 @@ const POST_CLEANUP_PATIENCE_MS = 10 * 60_000;
  * cancel or crash it stops the holder, removes our containers (by id, then by labels) and marks the comment.
  */
 export async function actionPost(): Promise<void> {
-  if (readState("started") !== "true") return; // main stopped at input validation: nothing was created
-  const holder = Number(readState("holder"));
-  if (holder > 0) await stopHolder(holder);
+  failOnUncaught("ml-preview post");
+  try {
+    await post();
+  } catch (err) {
+    core.setFailed(`ml-preview post: ${(err as Error).message}`);
+  }
+}
 
-  const leftovers = await removeLeftovers();
-  const eventsFile = readState("events");
+async function post(): Promise<void> {
+  const { state: saved, ignored } = readSavedState(readState, process.env);
+  // Only what this run made is stopped, removed or deleted; anything else is named once, here.
+  const warnIgnored = () => {
+    if (ignored.length > 0)
+      core.warning(
+        `ml-preview post: ignored saved state this run did not write (a line of the step's output may have forged it): ${ignored.join("; ")}.`,
+      );
+  };
+  if (!saved.started) return warnIgnored(); // main stopped at input validation: nothing was created
+  if (saved.holder) await stopHolder(saved.holder, saved.events, ignored);
+
+  const leftovers = await removeLeftovers(saved, ignored);
+  warnIgnored();
+  const eventsFile = saved.events;
   const holderEvents = eventsFile ? readEventsFile(eventsFile) : [];
   if (eventsFile) cleanHolderFiles(eventsFile);
   const last = holderEvents.findLast((e) => FINAL_STATES.includes(e.event as never));
   let made: Promise<ActionSetup> | undefined;
-  const setup = () => (made ??= postSetup(holderEvents));
+  const setup = () => (made ??= postSetup(saved, holderEvents));
 
-  if (readState("finished") === "true" || last) {
+  if (saved.finished || last) {
     if (last) await summarize(last, await setup()); // wait: false: the step's summary said "live"; add how it ended
-    const outcome = readState("outcome") || last?.event;
-    const shows = readState("finished") === "true" ? readState("comment-shows") : last?.commentShows;
-    const commentKnown = readState("comment") || holderEvents.some((e) => e.commentId);
+    const outcome = saved.outcome || last?.event;
+    const shows = saved.finished ? saved.commentShows : last?.commentShows;
+    const commentKnown = saved.comment || holderEvents.some((e) => holderId(e.commentId));
     if (outcome && commentKnown && shows !== outcome) {
       // GitHub refused the last comment write even after retries: try again, or the link looks alive.
       await markEnded(
@@ -54,10 +80,10 @@ export async function actionPost(): Promise<void> {
       core.warning(
         `ml-preview post: removed ${leftovers.removed.length} leftover container(s): ${shortIds(leftovers.removed)}.`,
       );
-    else core.info("ml-preview post: the preview ended cleanly; nothing was left behind.");
+    else info("ml-preview post: the preview ended cleanly; nothing was left behind.");
     return;
   }
-  core.info(
+  info(
     `ml-preview post: the preview did not end on its own (cancelled or crashed); ${
       leftovers.checked
         ? `removed ${leftovers.removed.length} container(s)`
@@ -71,13 +97,17 @@ export async function actionPost(): Promise<void> {
 }
 
 /**
- * Our container by id, then anything else carrying this run's labels. While the engine does not answer it
- * is tried again with back-off (ML_PREVIEW_CLEANUP_PATIENCE, default 10 min: the post step has the job's
- * remaining time); if it still cannot be checked, the warning names what may be left and how to remove it.
+ * Our container by id, then anything else carrying this run's labels (containers, then the apps' networks:
+ * sweepContainers). While the engine does not answer it is tried again with back-off
+ * (ML_PREVIEW_CLEANUP_PATIENCE, default 10 min: the post step has the job's remaining time); if it still
+ * cannot be checked, the warning names what may be left and how to remove it.
  */
-async function removeLeftovers(): Promise<{ checked: boolean; removed: string[] }> {
-  const labels = JSON.parse(readState("labels") || "{}") as Partial<PreviewLabels>;
-  const id = readState("container");
+async function removeLeftovers(
+  saved: SavedState,
+  ignored: string[],
+): Promise<{ checked: boolean; removed: string[] }> {
+  const labels: Partial<PreviewLabels> = saved.labels ?? {};
+  const id = saved.container;
   const patienceMs = cleanupPatienceMs(process.env, POST_CLEANUP_PATIENCE_MS);
   const patience = {
     patienceMs,
@@ -89,7 +119,8 @@ async function removeLeftovers(): Promise<{ checked: boolean; removed: string[] 
   try {
     const docker = dockerClient();
     const removed: string[] = [];
-    if (id && (await removeContainer(docker, id, patience))) removed.push(id);
+    if (id && saved.labels && (await removeContainer(docker, id, saved.labels, patience, ignored)))
+      removed.push(id);
     if (labels["ml-preview.run"])
       removed.push(...(await whileEngineAway(() => sweepContainers(docker, labels), patience)));
     return { checked: true, removed: [...new Set(removed)] };
@@ -100,21 +131,27 @@ async function removeLeftovers(): Promise<{ checked: boolean; removed: string[] 
       .join(" ");
     core.warning(
       `ml-preview post: could not check for leftover containers, so ${what} of this run may still be running: ${(err as Error).message}. ` +
-        `Remove them by hand: \`docker rm -f $(docker ps -aq ${selector})\`.`,
+        `Remove them by hand: \`docker rm -f $(docker ps -aq ${selector})\`, then their networks: \`docker network rm $(docker network ls -q ${selector})\`.`,
     );
     return { checked: false, removed: [] };
   }
 }
 
-/** true when the container was still there (and is now removed). */
+/** true when the container was still there (and is now removed); one without this run's labels stays. */
 async function removeContainer(
   docker: ReturnType<typeof dockerClient>,
   id: string,
+  labels: PreviewLabels,
   patience: EnginePatience,
+  ignored: string[],
 ): Promise<boolean> {
   const container = docker.getContainer(id);
   try {
-    await whileEngineAway(() => container.inspect(), patience);
+    const found = await whileEngineAway(() => container.inspect(), patience);
+    if (!carriesLabels(found.Config.Labels ?? undefined, labels)) {
+      ignored.push(`container ${id.slice(0, 12)} (it does not carry this run's labels)`);
+      return false;
+    }
   } catch (err) {
     if (isGone(err)) return false;
     throw err;
@@ -130,13 +167,16 @@ const shortIds = (ids: string[]) => ids.map((i) => i.slice(0, 12)).join(", ");
  * the summary and the final comment write. GitHub may still be failing (the reason main could not write):
  * it keeps trying within the final write budget.
  */
-async function postSetup(holderEvents: EventLine[]): Promise<ActionSetup> {
+async function postSetup(saved: SavedState, holderEvents: EventLine[]): Promise<ActionSetup> {
   // A holder killed before it went live never had its ids saved by main: its events file has them.
-  const fromHolder = (name: "commentId" | "deploymentId") => holderEvents.findLast((e) => e[name])?.[name];
-  const id = (name: "comment" | "deployment") =>
-    Number(readState(name)) || fromHolder(name === "comment" ? "commentId" : "deploymentId");
+  const fromHolder = (name: "commentId" | "deploymentId") =>
+    holderEvents.map((e) => holderId(e[name])).findLast((v) => v !== undefined);
   const untilMs = Date.now() + FINAL_WRITE_BUDGET_MS;
-  const restored = { commentId: id("comment"), deploymentId: id("deployment") };
+  const restored = {
+    commentId: saved.comment ?? fromHolder("commentId"),
+    deploymentId: saved.deployment ?? fromHolder("deploymentId"),
+    buildsNothing: true,
+  };
   return retryWhileTransient(() => setupAction(process.env, restored, { untilMs }), {
     untilMs,
     log: actionsLogger,
@@ -166,29 +206,27 @@ async function summarize(last: EventLine, setup: ActionSetup): Promise<void> {
     .write();
 }
 
-/** The holder's log holds the ::add-mask:: lines of its secrets: it must not outlive the job. */
+/** An id the holder wrote into its events file: used only if it is one. */
+const holderId = (v: unknown) => (Number.isSafeInteger(v) && (v as number) > 0 ? (v as number) : undefined);
+
+/**
+ * The holder's log holds the ::add-mask:: lines of its secrets: it must not outlive the job. Only the files
+ * this run made: `eventsFile` was checked (readSavedState), and each is a regular file of ours, not a link.
+ */
 function cleanHolderFiles(eventsFile: string): void {
-  for (const f of [eventsFile, eventsFile.replace(/\.events$/, ".log")]) rmSync(f, { force: true });
+  for (const f of [eventsFile, holderLogOf(eventsFile)]) if (isOwnFileOrNone(f)) rmSync(f, { force: true });
 }
 
-async function stopHolder(pid: number): Promise<void> {
-  if (!isHolder(pid)) return;
+/** Signals only this job's holder: the saved pid must be `node <dist>/holder.js` started for `events`. */
+async function stopHolder(pid: number, events: string | undefined, ignored: string[]): Promise<void> {
+  const script = join(__dirname, "holder.js");
+  const fate = () => (events ? holderProcess(pid, events, script) : "other");
+  if (fate() !== "ours") {
+    if (fate() === "other") ignored.push(`holder ${pid} (not this run's preview holder)`);
+    return;
+  }
   process.kill(pid, "SIGTERM");
   const deadline = Date.now() + HOLDER_GRACE_MS;
-  while (isHolder(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (isHolder(pid)) process.kill(pid, "SIGKILL");
-}
-
-/** Alive and still our holder: a pid can be reused by another process after the holder exits. */
-function isHolder(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("holder.js");
-  } catch {
-    return true; // no /proc (not Linux): trust the pid
-  }
+  while (fate() === "ours" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (fate() === "ours") process.kill(pid, "SIGKILL");
 }

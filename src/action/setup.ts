@@ -13,9 +13,11 @@ import { cleanupPatienceMs, holdLimit, pollIntervalMs, tunnelWatchdogMs } from "
 import { CLEANUP_PATIENCE_MS, type PreviewDeps } from "../lifecycle/preview.js";
 import type { Reporter } from "../lifecycle/types.js";
 import { actionsCacheStore } from "./actions-cache.js";
+import { runApprovalProblem } from "./approval.js";
 import { isForkPullRequest, readPullComment } from "./context.js";
 import { commentReporter, deploymentReporter, logReporter } from "./reporters.js";
 import { actionsLogger, maskSecretInputs } from "./toolkit.js";
+import { cacheReadOnlyReason } from "./trust.js";
 
 export type ActionSetup =
   | { kind: "invalid"; message: string }
@@ -52,7 +54,8 @@ export const FINAL_WRITE_BUDGET_MS = 10 * 60_000;
 /** Inputs → validated config → which PR → reporters: everything the lifecycle needs, before anything starts. */
 export async function setupAction(
   env: NodeJS.ProcessEnv = process.env,
-  restored: { commentId?: number; deploymentId?: number } = {},
+  /** `buildsNothing`: the post step, which only marks and cleans up (no approval to check again). */
+  restored: { commentId?: number; deploymentId?: number; buildsNothing?: boolean } = {},
   /**
    * `stop`: aborted when the step must end now (the runner's SIGTERM), final writes stop retrying.
    * `untilMs`: the step's own deadline for them (the post step's), else FINAL_WRITE_BUDGET_MS from each.
@@ -78,6 +81,9 @@ export async function setupAction(
   // pull_request run), so building, live, failed and superseded all show the same commit.
   const run: RunContext = target.pr ? { ...fromEnv, sha: target.pr.headSha } : fromEnv;
   if (target.skip) return { kind: "skip", ...target.skip, run, name: config.name };
+  const unapproved =
+    target.pr && !restored.buildsNothing && (await runApprovalProblem(fromEnv.eventName, target.pr, config));
+  if (unapproved) return { kind: "refuse", message: `Nothing was built: ${unapproved}` };
 
   const pr = target.pr;
   const labels: PreviewLabels = {
@@ -174,6 +180,8 @@ function previewDeps(job: {
             // Not `gone` (404): removing a running container on a run id we cannot see is worse than leaving it.
             runOver: async (other) => (await runFate(octokit, run, other)).fate === "over",
             ...actionsCacheStore(config, env, log),
+            // The holder (wait: false) runs this same setup from the same event: it decides the same.
+            cacheReadOnly: cacheReadOnlyReason(run.eventName, pr?.number),
           }),
     log,
     metadata: { repo: `${run.owner}/${run.repo}`, pr: pr?.number, run: run.runId, name: config.name },

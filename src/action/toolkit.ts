@@ -1,12 +1,38 @@
 /** What the runner's toolkit gives a step: its log, the masks for secrets, and the state main leaves for post. */
+import { EOL } from "node:os";
 import * as core from "@actions/core";
-import { collectSecrets } from "../config/parse.js";
+import { collectSecrets, MIN_ENV_SECRET_LENGTH } from "../config/parse.js";
 import type { Inputs } from "../config/types.js";
 import type { Logger } from "../log.js";
+import { plainForRunner } from "../workflow-commands.js";
+
+/**
+ * Plain text into the step's log, never a workflow command (see plainForRunner). Every plain line of the Action
+ * goes through here; core.warning/error/notice/debug escape their text themselves. One write, so nothing of
+ * this process lands inside a block.
+ */
+export function info(text: string): void {
+  const plain = plainForRunner(text, EOL);
+  if (plain.wrapped) process.stdout.write(plain.text);
+  else core.info(text);
+}
+
+/**
+ * An error nothing caught ends the step as Node would (exit 1), but said escaped, as one ::error:: line: Node's
+ * own report is the raw message and stack on stderr, which the runner reads for commands too, and the message
+ * may quote the build. The stack goes to the debug log.
+ */
+export function failOnUncaught(prefix: string): void {
+  process.on("uncaughtException", (err: unknown) => {
+    core.setFailed(`${prefix}: ${err instanceof Error ? err.message : String(err)}`);
+    if (err instanceof Error && err.stack) core.debug(err.stack);
+    process.exit(1);
+  });
+}
 
 /** The Actions log: groups become collapsible sections; the runner masks values passed to setSecret. */
 export const actionsLogger: Logger = {
-  info: (m) => core.info(m),
+  info,
   warning: (m) => core.warning(m),
   debug: (m) => core.debug(m),
   group: (title, fn) => core.group(title, fn),
@@ -22,7 +48,12 @@ export function maskSecretInputs(inputs: Inputs): void {
     const eq = line.indexOf("=");
     if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1).trim();
   }
-  for (const secret of collectSecrets(inputs, env)) core.setSecret(secret);
+  for (const secret of collectSecrets(inputs, env)) {
+    core.setSecret(secret);
+    // A multi-line secret (a key in build-secrets) may be printed a line at a time.
+    for (const line of secret.split(/\r?\n/))
+      if (line !== secret && line.length >= MIN_ENV_SECRET_LENGTH) core.setSecret(line);
+  }
 }
 
 /** What main leaves for the post step (runner: GITHUB_STATE → STATE_<name>). */

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { buildSecretEntry, SECRET_ID } from "../config/check/secrets.js";
 import { INPUT_NAMES, type InputName, type Inputs } from "../config/types.js";
 
 export type Command = "up" | "share" | "ls" | "down";
@@ -38,6 +40,15 @@ const FLAGS: readonly FlagSpec[] = [
     repeat: true,
     value: "KEY=VALUE",
     help: "build argument (repeat)",
+    group: "Build",
+    commands: UP,
+  },
+  {
+    name: "build-secret",
+    input: "build-secrets",
+    repeat: true,
+    value: "id=ID[,env=VAR|,src=PATH]",
+    help: "secret for RUN --mount=type=secret,id=ID, as docker's --secret (default: $ID, else the file ID); never in the image (repeat)",
     group: "Build",
     commands: UP,
   },
@@ -362,7 +373,19 @@ export class UsageError extends Error {}
 /** A token found outside the flags: the environment, then ngrok's own agent config file. */
 export type TokenLookup = () => { token: string; from: string } | undefined;
 
-export function parseCliArgs(argv: readonly string[], tokenLookup: TokenLookup = () => undefined): CliArgs {
+/** Where `--build-secret` values come from: this process's environment, and files. */
+export interface SecretSources {
+  readonly env: NodeJS.ProcessEnv;
+  readonly readFile: (path: string) => Buffer;
+}
+
+const LOCAL_SOURCES: SecretSources = { env: process.env, readFile: (path) => readFileSync(path) };
+
+export function parseCliArgs(
+  argv: readonly string[],
+  tokenLookup: TokenLookup = () => undefined,
+  secretSources: SecretSources = LOCAL_SOURCES,
+): CliArgs {
   const first = argv[0];
   if (first === undefined || first === "help") {
     const topic = argv[1];
@@ -405,6 +428,14 @@ export function parseCliArgs(argv: readonly string[], tokenLookup: TokenLookup =
     if (!flag.input || v === undefined) continue;
     inputs[flag.input] = Array.isArray(v) ? v.join("\n") : String(v);
   }
+  const secretSpecs = values["build-secret"];
+  if (Array.isArray(secretSpecs))
+    inputs["build-secrets"] = secretSpecs
+      .map((spec) => {
+        const { id, value } = resolveBuildSecret(String(spec), secretSources);
+        return buildSecretEntry(id, value);
+      })
+      .join("\n");
   if (command === "up") inputs.context = positionals[0] ?? ".";
   let tokenFrom: string | undefined = inputs["ngrok-authtoken"] ? "--ngrok-authtoken" : undefined;
   if (!inputs["ngrok-authtoken"]) {
@@ -431,6 +462,56 @@ export function parseCliArgs(argv: readonly string[], tokenLookup: TokenLookup =
     sharePort,
     tokenFrom,
   };
+}
+
+/**
+ * One `--build-secret` as docker's `--secret` reads it (buildx's parseSecret, BuildKit's secretsprovider):
+ * `id=ID` with `env=VAR` or `src=PATH` (`source=`; `type=env|file` says which of the two a bare `src` is);
+ * neither: the variable ID when it is set, else the file ID. Read now, so a missing one is a usage error
+ * before anything starts (docker sends an empty value for an unset variable).
+ */
+export function resolveBuildSecret(spec: string, sources: SecretSources): { id: string; value: string } {
+  const fail = (why: string) =>
+    new UsageError(`--build-secret ${spec}: ${why}. Use --build-secret id=ID[,env=VAR|,src=PATH].`);
+  let id = "";
+  let env: string | undefined;
+  let src: string | undefined;
+  let type: string | undefined;
+  for (const field of spec.split(",")) {
+    const eq = field.indexOf("=");
+    if (eq < 0) throw fail(`"${field}" is not key=value`);
+    const key = field.slice(0, eq).toLowerCase();
+    const value = field.slice(eq + 1);
+    if (key === "id") id = value;
+    else if (key === "env") env = value;
+    else if (key === "src" || key === "source") src = value;
+    else if (key === "type" && (value === "env" || value === "file")) type = value;
+    else
+      throw fail(
+        key === "type"
+          ? `type "${value}" is neither env nor file`
+          : `"${key}" is not a key it takes (id, env, src)`,
+      );
+  }
+  if (type === "env" && env === undefined) [env, src] = [src, undefined];
+  if (!SECRET_ID.test(id))
+    throw fail(id === "" ? "id=ID is missing" : `the id "${id}" is not letters, digits, "_", "." and "-"`);
+  if (env === undefined && src === undefined) {
+    if (sources.env[id] !== undefined) env = id;
+    else src = id;
+  }
+  if (env !== undefined) {
+    const value = sources.env[env];
+    if (value === undefined) throw fail(`the environment variable ${env} is not set`);
+    return { id, value };
+  }
+  try {
+    return { id, value: sources.readFile(src as string).toString("utf8") };
+  } catch (err) {
+    throw fail(
+      `cannot read the file ${src} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
 }
 
 function parseFor(command: Command, args: string[]) {

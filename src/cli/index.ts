@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type Docker from "dockerode";
 import * as scalar from "../config/check/scalars.js";
@@ -13,14 +13,19 @@ import { eventsFileReporter, followUntilLive } from "../lifecycle/events-file.js
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import { runPreview } from "../lifecycle/preview.js";
 import type { Logger } from "../log.js";
+import { inertJsonLine, plainForRunner } from "../workflow-commands.js";
 import { asFlag, type CliArgs, cliWords, parseCliArgs, UsageError, usage } from "./args.js";
 import { tokenLookup } from "./ngrok-config.js";
 import {
+  checkStateDir,
   eventsPath,
+  HOLDER_ARG,
   listPreviews,
   type PreviewRecord,
+  type PreviewRow,
   register,
   runIdFor,
+  StateDirError,
   stateDir,
   stopPreview,
   sweepDead,
@@ -30,18 +35,33 @@ import { humanReporter, jsonReporter, lsTable, terminalOf } from "./reporters.js
 declare const ML_PREVIEW_VERSION: string | undefined;
 
 type UpArgs = Extract<CliArgs, { command: "up" | "share" }>;
-const err = (t: string) => process.stderr.write(t);
+// In a GitHub Actions `run:` step the runner reads both streams for workflow commands: the build's and the
+// app's lines (and errors quoting them) must stay text there. JSON lines keep their value and stay inert.
+const inActions = process.env.GITHUB_ACTIONS === "true";
+const err = (t: string) => process.stderr.write(inActions ? plainForRunner(t).text : t);
+const out = (t: string) => process.stdout.write(inActions ? plainForRunner(t).text : t);
+const outJson = (t: string) => process.stdout.write(inertJsonLine(t));
 
 /** `ml-preview up|share|ls|down`: the same lifecycle as the Action, for laptops, notebooks and other CI. */
 export async function cliMain(argv = process.argv.slice(2), env = process.env): Promise<void> {
-  process.exitCode = await run(argv, env);
+  process.exitCode = await run(argv[0] === HOLDER_ARG ? await holderArgv() : argv, env);
+}
+
+/** A `--detach` holder's flags: one JSON array of strings on its stdin, written by detach() (never argv). */
+async function holderArgv(): Promise<string[]> {
+  let text = "";
+  for await (const chunk of process.stdin) text += chunk;
+  const argv: unknown = JSON.parse(text);
+  if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string"))
+    throw new Error(`${HOLDER_ARG}: stdin must hold the flags as a JSON array of strings`);
+  return argv;
 }
 
 async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args: CliArgs;
   let config: PreviewConfig | undefined;
   try {
-    args = parseCliArgs(argv, tokenLookup(env));
+    args = parseCliArgs(argv, tokenLookup(env), { env, readFile: (path) => readFileSync(path) });
     if (args.command === "up" || args.command === "share") config = parseUpConfig(args, env);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
@@ -51,6 +71,15 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       return 2;
     }
     throw e;
+  }
+  if (args.command === "up" || args.command === "share" || args.command === "ls" || args.command === "down") {
+    try {
+      checkStateDir(env);
+    } catch (e) {
+      if (!(e instanceof StateDirError)) throw e;
+      err(`ml-preview: ${e.message}\n`);
+      return 2;
+    }
   }
   switch (args.command) {
     case "help":
@@ -123,7 +152,7 @@ async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): 
   // A DOCKER_HOST that cannot be used is reported by the preview, as the step that first needs the engine.
   const docker = safeDocker();
   await sweepDead(dir, docker).catch(() => []);
-  const taken = listPreviews(dir).find((p) => p.name === config.name && p.state !== "dead");
+  const taken = listPreviews(dir).find((p) => p.name === config.name && p.state !== "dead" && !p.notOurs);
   if (taken) {
     err(
       `ml-preview: a preview named "${config.name}" is already running on this machine${taken.url ? ` (${taken.url})` : ""}. Give this one another --name, or end that one with \`ml-preview down ${config.name}\`.\n`,
@@ -152,9 +181,7 @@ async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): 
 
   const repo = localRepo();
   const term = terminalOf(process.stdout, env);
-  const reporter = args.json
-    ? jsonReporter((t) => process.stdout.write(t))
-    : humanReporter((t) => process.stdout.write(t), err, term);
+  const reporter = args.json ? jsonReporter(outJson) : humanReporter(out, err, term);
   try {
     const log = cliLogger(env, args.json);
     const labels = {
@@ -215,16 +242,19 @@ async function detach(
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
   for (const w of warnings(args, config)) err(`warning: ${w}\n`);
-  const dir = stateDir(env);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const dir = stateDir(env); // made and checked by run()
   const log = join(dir, `${config.name}-${Date.now()}-${process.pid}.log`);
-  const out = openSync(log, "a");
-  const child = spawn(process.execPath, [process.argv[1]!, ...argv.filter((a) => a !== "--detach")], {
+  const out = openSync(log, "a", 0o600);
+  // The flags hold secrets (--ngrok-authtoken, --basic-auth, --env): they go through a pipe the holder reads
+  // once, never into its argv, which every user of the machine can read (`ps`, /proc/PID/cmdline).
+  const child = spawn(process.execPath, [process.argv[1]!, HOLDER_ARG, config.name], {
     detached: true,
-    stdio: ["ignore", out, out],
+    stdio: ["pipe", out, out],
     env: { ...env, ML_PREVIEW_HOLDER_LOG: log },
   });
   closeSync(out);
+  child.stdin!.on("error", () => undefined); // a holder that died at once: its exit below says so
+  child.stdin!.end(JSON.stringify(argv.filter((a) => a !== "--detach")));
   child.unref();
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return followHolder(dir, child.pid!, config.name, args.json, log, exited);
@@ -248,8 +278,8 @@ async function followHolder(
     return 1;
   }
   const report = json
-    ? jsonReporter((t) => process.stdout.write(t))
-    : humanReporter((t) => process.stdout.write(t), err, terminalOf(process.stdout, process.env));
+    ? jsonReporter(outJson)
+    : humanReporter(out, err, terminalOf(process.stdout, process.env));
   await report.report({ event: last.event, details: last.details });
   if (last.event !== "live") return 1;
   if (!json)
@@ -257,17 +287,26 @@ async function followHolder(
   return 0;
 }
 
+/** Records in the state folder that are not the caller's: named, never acted on. */
+function reportNotOurs(rows: PreviewRow[], what: string): void {
+  for (const r of rows)
+    if (r.notOurs)
+      err(`ml-preview: ${what} "${r.name}": ${r.notOurs}. Only your own previews are listed and ended.\n`);
+}
+
 async function ls(json: boolean, env: NodeJS.ProcessEnv): Promise<number> {
   const dir = stateDir(env);
   const cleaned = await sweepDead(dir, safeDocker());
   for (const name of cleaned) err(`Removed "${name}": its process had died.\n`);
-  const rows = listPreviews(dir);
+  const all = listPreviews(dir);
+  reportNotOurs(all, "not listed");
+  const rows = all.filter((r) => !r.notOurs);
   if (json) {
     for (const r of rows)
-      process.stdout.write(
+      outJson(
         `${JSON.stringify({ name: r.name, url: r.url, localUrl: r.localUrl, expiresAt: r.expiresAt, state: r.state, pid: r.pid })}\n`,
       );
-  } else process.stdout.write(lsTable(rows));
+  } else out(lsTable(rows));
   return 0;
 }
 
@@ -279,8 +318,11 @@ async function down(
   const docker = safeDocker();
   const cleaned = await sweepDead(dir, docker);
   for (const name of cleaned) err(`Removed "${name}": its process had died.\n`);
-  const rows = listPreviews(dir).filter((r) => all || names.includes(r.name));
-  const missing = all ? [] : names.filter((n) => !rows.some((r) => r.name === n) && !cleaned.includes(n));
+  const asked = listPreviews(dir).filter((r) => all || names.includes(r.name));
+  reportNotOurs(asked, "left alone");
+  const rows = asked.filter((r) => !r.notOurs);
+  const foreign = asked.length - rows.length;
+  const missing = all ? [] : names.filter((n) => !asked.some((r) => r.name === n) && !cleaned.includes(n));
   await Promise.all(
     rows.map(async (r) => {
       await stopPreview(dir, r, docker);
@@ -291,7 +333,7 @@ async function down(
   const unknown = missing.filter((n) => !removed.has(n));
   for (const n of unknown)
     err(`ml-preview: no preview named "${n}" on this machine. See \`ml-preview ls\`.\n`);
-  return unknown.length > 0 || removed.has("") ? 1 : 0;
+  return unknown.length > 0 || foreign > 0 || removed.has("") ? 1 : 0;
 }
 
 /**

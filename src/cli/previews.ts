@@ -1,18 +1,26 @@
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { homedir, hostname } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type Docker from "dockerode";
 import { sweepContainers } from "../docker/sweep.js";
 import { type EventLine, readEventsFile } from "../lifecycle/events-file.js";
 import { FINAL_STATES } from "../lifecycle/types.js";
+
+/**
+ * The first argument of a `--detach` holder: `ml-preview --detached-holder NAME`. Its real flags (secrets
+ * among them) come through its stdin, never its argv, which any user on the machine can read (`ps`).
+ */
+export const HOLDER_ARG = "--detached-holder";
 
 /**
  * This machine's previews, as `ls` and `down` see them. Each CLI run (foreground or --detach) keeps a
@@ -34,11 +42,45 @@ export interface PreviewRow extends PreviewRecord {
   readonly url?: string;
   readonly localUrl?: string;
   readonly expiresAt?: Date;
+  /** Why this record is not the caller's to act on (another user's file or process): it is only reported. */
+  readonly notOurs?: string;
 }
 
 export function stateDir(env: NodeJS.ProcessEnv): string {
   if (env.ML_PREVIEW_STATE_DIR) return env.ML_PREVIEW_STATE_DIR;
   return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state"), "ml-preview");
+}
+
+/** A state folder the CLI must not use: `ls`, `down` and `up` stop with this before acting on anything. */
+export class StateDirError extends Error {}
+
+/**
+ * The state folder, made 0700 when missing, and refused when another user owns it or others can write to
+ * it: whoever can write there can plant records that `down --all` would act on, and read `--detach` logs.
+ * A folder that cannot be made (a read-only home) is left to the callers, which then work without records.
+ */
+export function checkStateDir(env: NodeJS.ProcessEnv): string {
+  const dir = stateDir(env);
+  const uid = process.getuid?.();
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch {
+    return dir;
+  }
+  if (uid === undefined) return dir; // no uids (Windows): nothing to check against
+  const st = statSync(dir);
+  const named = env.ML_PREVIEW_STATE_DIR
+    ? `ML_PREVIEW_STATE_DIR (${dir})`
+    : `The state folder ${dir} (set ML_PREVIEW_STATE_DIR to use another)`;
+  if (st.uid !== uid)
+    throw new StateDirError(
+      `${named} belongs to uid ${st.uid}, not to you (uid ${uid}): another user could plant preview records there for \`down\` to act on. Point ML_PREVIEW_STATE_DIR at a folder of your own, or unset it for ~/.local/state/ml-preview.`,
+    );
+  if ((st.mode & 0o022) !== 0)
+    throw new StateDirError(
+      `${named} can be written by ${st.mode & 0o002 ? "every user" : "its group"} (mode ${(st.mode & 0o7777).toString(8)}): another user could plant preview records there for \`down\` to act on. Make it yours alone (\`chmod 700 ${dir}\`) or point ML_PREVIEW_STATE_DIR at a folder of your own.`,
+    );
+  return dir;
 }
 
 /**
@@ -106,21 +148,82 @@ export function eventsPath(dir: string, runId: string): string {
   return files(dir, runId).events;
 }
 
-/** Every recorded preview with its state from its events file; dead ones are marked, not yet removed. */
+/**
+ * Every recorded preview with its state from its events file; dead ones are marked, not yet removed. A
+ * record that is not the caller's (recordNotOurs, processNotOurs) is listed with `notOurs`, for callers to
+ * report only.
+ */
 export function listPreviews(dir: string): PreviewRow[] {
   if (!existsSync(dir)) return [];
   const rows: PreviewRow[] = [];
   for (const entry of readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+    const path = join(dir, entry);
     let record: PreviewRecord;
+    let fileWhy: string | undefined;
     try {
-      record = JSON.parse(readFileSync(join(dir, entry), "utf8")) as PreviewRecord;
+      record = JSON.parse(readFileSync(path, "utf8")) as PreviewRecord;
+      fileWhy = recordNotOurs(path);
     } catch {
-      continue; // being written right now
+      continue; // being written (or removed) right now
     }
-    const events = readEventsFile(files(dir, record.runId).events);
-    rows.push({ ...record, ...stateOf(events), ...(runAlive(record.runId) ? {} : { state: "dead" }) });
+    const alive = runAlive(record.runId);
+    const notOurs = fileWhy ?? (alive ? processNotOurs(record.runId) : undefined);
+    // Another user's record says nothing trustworthy about its state: never read its events file.
+    const events = fileWhy ? [] : readEventsFile(files(dir, record.runId).events);
+    rows.push({
+      ...record,
+      ...stateOf(events),
+      ...(alive ? {} : { state: "dead" }),
+      ...(notOurs ? { notOurs } : {}),
+    });
   }
   return rows.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+const myUid = () => process.getuid?.();
+
+/** A record file written by someone else (or a link to anything) is not acted on. */
+function recordNotOurs(path: string): string | undefined {
+  const uid = myUid();
+  if (uid === undefined) return undefined;
+  const st = lstatSync(path);
+  if (!st.isFile()) return `its record ${path} is not a plain file`;
+  if (st.uid !== uid) return `its record ${path} belongs to uid ${st.uid}, not to you (uid ${uid})`;
+  return undefined;
+}
+
+/**
+ * Is the live process a run id names the caller's own ml-preview (foreground `up`/`share` or a `--detach`
+ * holder)? Its real and effective uid must be the caller's (/proc/PID/status), and its command line an
+ * ml-preview one (/proc/PID/cmdline): the script `cli.js` or `ml-preview`, then up, share or HOLDER_ARG.
+ * A run of another machine (or pid namespace) is never ours to signal. Without /proc (not Linux) only the
+ * record's owner is checked.
+ */
+export function processNotOurs(runId: string): string | undefined {
+  const uid = myUid();
+  const [, host, pidText] = runId.split(":");
+  // Its pid means another process here: the preview is to be ended where it runs.
+  if (host !== machine()) return `it runs on another machine or in another pid namespace (${host})`;
+  const pid = Number(pidText);
+  if (uid === undefined || !(pid > 0)) return undefined;
+  let status: string;
+  let argv: string[];
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+    argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return undefined; // gone meanwhile, or no /proc (not Linux)
+  }
+  const [real, effective] = (/^Uid:\s+(\d+)\s+(\d+)/m.exec(status) ?? []).slice(1).map(Number);
+  if (real !== uid || effective !== uid)
+    return `its process ${pid} runs as uid ${real ?? "?"}, not as you (uid ${uid})`;
+  const script = argv.findIndex((a, i) => i > 0 && !a.startsWith("-"));
+  const ours =
+    script > 0 &&
+    ["cli.js", "ml-preview"].includes(basename(argv[script]!)) &&
+    ["up", "share", HOLDER_ARG].includes(argv[script + 1] ?? "");
+  if (!ours) return `its process ${pid} is not ml-preview (${argv.join(" ").trim().slice(0, 80)})`;
+  return undefined;
 }
 
 function stateOf(events: EventLine[]): Pick<PreviewRow, "state" | "url" | "localUrl" | "expiresAt"> {
@@ -141,26 +244,36 @@ function stateOf(events: EventLine[]): Pick<PreviewRow, "state" | "url" | "local
  */
 export async function sweepDead(dir: string, docker: Docker | undefined): Promise<string[]> {
   const cleaned: string[] = [];
-  for (const row of listPreviews(dir).filter((r) => r.state === "dead")) {
+  for (const row of listPreviews(dir).filter((r) => r.state === "dead" && !r.notOurs)) {
     if (docker) await sweepContainers(docker, { "ml-preview.run": row.runId }).catch(() => []);
     register(dir, row).forget();
     cleaned.push(row.name);
   }
   if (!docker) return cleaned;
+  // Containers (and the apps' networks) of dead runs of this machine, with or without a record.
   const mine = `cli:${machine()}:`;
-  const containers = await docker
-    .listContainers({ all: true, filters: { label: ["ml-preview.run"] } })
-    .catch(() => []);
-  for (const c of containers) {
-    const run = c.Labels["ml-preview.run"] ?? "";
-    if (!run.startsWith(mine) || runAlive(run)) continue;
+  const label = { label: ["ml-preview.run"] };
+  const [containers, networks] = await Promise.all([
+    docker.listContainers({ all: true, filters: label }).catch(() => []),
+    docker.listNetworks({ filters: label }).catch(() => []),
+  ]);
+  const dead = new Map<string, string>();
+  for (const found of [...containers, ...networks]) {
+    const run = found.Labels?.["ml-preview.run"] ?? "";
+    if (run.startsWith(mine) && !dead.has(run) && !runAlive(run))
+      dead.set(run, found.Labels?.["ml-preview.name"] ?? run);
+  }
+  for (const [run, name] of dead) {
     await sweepContainers(docker, { "ml-preview.run": run }).catch(() => []);
-    cleaned.push(c.Labels["ml-preview.name"] ?? run);
+    cleaned.push(name);
   }
   return [...new Set(cleaned)];
 }
 
-/** SIGTERM, then wait for the holder's clean-up; a holder that does not end in time is killed and swept. */
+/**
+ * SIGTERM, then wait for the holder's clean-up; a holder that does not end in time is killed and swept.
+ * Only the caller's own ml-preview process is signalled (checked again right before each signal).
+ */
 export async function stopPreview(
   dir: string,
   row: PreviewRow,
@@ -168,19 +281,17 @@ export async function stopPreview(
   graceMs = 30_000,
 ): Promise<void> {
   const pid = Number(row.runId.split(":")[2]);
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    // already gone
-  }
-  const deadline = Date.now() + graceMs;
-  while (runAlive(row.runId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (runAlive(row.runId)) {
+  const signal = (sig: NodeJS.Signals) => {
+    if (row.notOurs || !runAlive(row.runId) || processNotOurs(row.runId)) return;
     try {
-      process.kill(pid, "SIGKILL");
+      process.kill(pid, sig);
     } catch {
       // gone meanwhile
     }
-  }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (runAlive(row.runId) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  signal("SIGKILL");
   await sweepDead(dir, docker);
 }

@@ -8,6 +8,7 @@ import { cacheDirProblem } from "./check/paths.js";
 import * as protect from "./check/protection.js";
 import * as res from "./check/scalars.js";
 import * as scalar from "./check/scalars.js";
+import { buildSecrets, buildSecretValues } from "./check/secrets.js";
 import { buildTrafficPolicy } from "./policy.js";
 import type {
   AppSource,
@@ -90,6 +91,7 @@ export function parseConfig(inputs: Inputs, ctx: ParseContext): PreviewConfig {
     github: {
       token: get("github-token"),
       prNumber: opt("pr-number", (v) => scalar.positiveInteger("pr-number", v, "a pull request number")),
+      prSha: opt("pr-sha", (v) => scalar.commitSha("pr-sha", v, has("pr-number"))),
       comment: bool("comment", true),
       deployment: bool("deployment", false),
       qrCode: bool("qr-code", true),
@@ -156,6 +158,7 @@ function parseSource(r: Reader, ctx: ParseContext): AppSource | undefined {
     const contextDir = check(() => paths.context(ctx.workspace, get("context") || "."));
     const dockerfile = contextDir ? check(() => paths.dockerfile(contextDir, get("dockerfile"))) : undefined;
     const buildArgs = check(() => list.keyValues("build-args", get("build-args"), false));
+    const secrets = check(() => buildSecrets(get("build-secrets")));
     const cache = check(() => image.cache(get("cache")));
     const target = get("target") || undefined;
     if (target !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target)) {
@@ -166,8 +169,18 @@ function parseSource(r: Reader, ctx: ParseContext): AppSource | undefined {
         ),
       );
     }
-    if (contextDir && dockerfile && buildArgs && cache) {
-      source = { kind: "build", context: contextDir, dockerfile, buildArgs, target, cache, registryAuth };
+    if (contextDir && dockerfile && buildArgs && secrets && cache) {
+      const buildSecrets = Object.keys(secrets).length > 0 ? secrets : undefined;
+      source = {
+        kind: "build",
+        context: contextDir,
+        dockerfile,
+        buildArgs,
+        buildSecrets,
+        target,
+        cache,
+        registryAuth,
+      };
     }
   }
   return source;
@@ -302,7 +315,7 @@ function deepFreeze<T>(value: T): T {
 export function readActionInputs(): Inputs {
   const inputs: Inputs = {};
   for (const name of INPUT_NAMES) {
-    // Multi-line inputs (env, build-args, traffic-policy) keep their inner lines; getInput only trims the ends.
+    // Multi-line inputs (env, build-args, build-secrets, traffic-policy) keep their inner lines; getInput only trims the ends.
     inputs[name] = core.getInput(name);
   }
   return inputs;
@@ -314,7 +327,12 @@ export function readActionInputs(): Inputs {
  */
 export const MIN_ENV_SECRET_LENGTH = 4;
 
-/** Every value that must never be printed: tokens, passwords, and container env values. */
+/**
+ * Every value that must never be printed: tokens, passwords, container env values, build-arg values
+ * (people pass tokens that way, and a failing step may print them), build secrets. Build-arg and env
+ * values are read leniently here (masking comes before validation), and, as env values, only from
+ * MIN_ENV_SECRET_LENGTH characters on.
+ */
 export function collectSecrets(inputs: Inputs, env: Record<string, string>): string[] {
   const out = new Set<string>();
   for (const name of [
@@ -332,6 +350,13 @@ export function collectSecrets(inputs: Inputs, env: Record<string, string>): str
     const password = basic.slice(basic.indexOf(":") + 1);
     if (password) out.add(password);
   }
-  for (const v of Object.values(env)) if (v.length >= MIN_ENV_SECRET_LENGTH) out.add(v);
+  const buildArgs = (inputs["build-args"] ?? "")
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.indexOf("=") > 0)
+    .map((line) => line.slice(line.indexOf("=") + 1));
+  const buildSecrets = buildSecretValues(inputs["build-secrets"] ?? "");
+  for (const v of [...Object.values(env), ...buildArgs, ...buildSecrets])
+    if (v.length >= MIN_ENV_SECRET_LENGTH) out.add(v);
   return [...out];
 }

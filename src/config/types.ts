@@ -3,6 +3,7 @@ export const INPUT_NAMES = [
   "context",
   "dockerfile",
   "build-args",
+  "build-secrets",
   "target",
   "image",
   "cache",
@@ -37,6 +38,7 @@ export const INPUT_NAMES = [
   "ngrok-ca-cert",
   "github-token",
   "pr-number",
+  "pr-sha",
   "name",
   "comment",
   "deployment",
@@ -81,6 +83,8 @@ export type AppSource =
       /** Dockerfile path relative to the context (POSIX separators). */
       readonly dockerfile: string;
       readonly buildArgs: Readonly<Record<string, string>>;
+      /** `build-secrets`: id → value, mounted by BuildKit for `RUN --mount=type=secret,id=<id>` only. */
+      readonly buildSecrets?: Readonly<Record<string, string>>;
       readonly target?: string;
       readonly cache: CacheConfig;
       readonly registryAuth?: RegistryAuth;
@@ -128,6 +132,8 @@ export type TunnelConfig =
 export interface GitHubConfig {
   readonly token: string;
   readonly prNumber?: number;
+  /** `pr-sha`: the commit of `pr-number` a maintainer reviewed (7–40 hex, lower case); required for a fork's code. */
+  readonly prSha?: string;
   readonly comment: boolean;
   readonly deployment: boolean;
   readonly qrCode: boolean;

@@ -11,6 +11,8 @@ export interface BuildFailure {
   readonly step?: BuildStep;
   readonly dockerfile: string;
   readonly withCredentials: boolean;
+  /** The ids of the build's secrets (`build-secrets`), to name one a failing step mounts but was not given. */
+  readonly secretIds?: readonly string[];
 }
 
 /**
@@ -33,10 +35,32 @@ export function buildError(failure: BuildFailure): PreviewError {
   }
   const logLines = step?.output.slice(-SHOWN_LINES) ?? [];
   const next = logLines.length > 0 ? " Its last output lines are below; fix that step and push again." : "";
-  return new PreviewError("build", `The build failed ${where}: ${message.trim()}.${next}`, {
+  const secrets = missingSecrets(failure);
+  return new PreviewError("build", `The build failed ${where}: ${message.trim()}.${secrets}${next}`, {
     code: "DOCKER_BUILD_FAILED",
     logLines,
   });
+}
+
+/**
+ * The secrets the failing step mounts (`--mount=type=secret,id=…`) or BuildKit says it could not find
+ * ("secret <id> not found", a `required=true` mount) that the build was not given, as advice. BuildKit
+ * leaves an optional mount of a missing secret out, so the step's own error (a missing file) is what shows.
+ */
+function missingSecrets(failure: BuildFailure): string {
+  const given = new Set(failure.secretIds ?? []);
+  const asked = new Set<string>();
+  for (const mount of (failure.step?.instruction ?? "").matchAll(/--mount=(\S+)/g)) {
+    const fields = (mount[1] as string).split(",");
+    if (!fields.includes("type=secret")) continue;
+    const id = fields.find((f) => f.startsWith("id="))?.slice(3);
+    if (id) asked.add(id);
+  }
+  for (const named of failure.message.matchAll(/secret (\S+) not found/g)) asked.add(named[1] as string);
+  const missing = [...asked].filter((id) => !given.has(id));
+  if (missing.length === 0) return "";
+  const list = missing.join(", ");
+  return ` The step mounts the build secret ${list}, which this build was not given: add ${missing.map((id) => `\`${id}=…\``).join(", ")} to the \`build-secrets\` input (CLI: \`--build-secret id=${missing[0]}\`).`;
 }
 
 /** The image a failure is about: the FROM of the failing step, or the one BuildKit names in its message. */

@@ -18,7 +18,8 @@ import { type MessageStream, protoBytes, type SyncRequest, sendStats, syncWalk }
  * - grpc.health.v1.Health/Check, which the engine calls every second (one failure drops the session:
  *   dockerode's /session serves none, apocas/dockerode#845);
  * - moby.filesync.v1.FileSync/DiffCopy for the dirs "context" and "dockerfile" (see context-sync.ts);
- * - moby.filesync.v1.Auth/Credentials, the registry credentials of the build, for the host they are for.
+ * - moby.filesync.v1.Auth/Credentials, the registry credentials of the build, for the host they are for;
+ * - moby.buildkit.secrets.v1.Secrets/GetSecret, the build's secrets by id (`RUN --mount=type=secret`).
  * gRPC is spoken over node:http2 by hand (length-prefixed messages, status in trailers): the metadata
  * carries one header per pattern, which only the raw headers keep apart (gRPC libraries join them).
  */
@@ -38,6 +39,8 @@ export interface SessionDirs {
   /** The Dockerfile, relative to the context. */
   readonly dockerfile: string;
   readonly credentials?: { readonly server: string; readonly username: string; readonly secret: string };
+  /** Build secrets by id, served to the engine only when a RUN mounts them. */
+  readonly secrets?: Readonly<Record<string, string>>;
   /** Called once when a file cannot be sent: the build must end now. */
   readonly onFailure: (err: Error) => void;
 }
@@ -45,6 +48,7 @@ export interface SessionDirs {
 const HEALTH = "/grpc.health.v1.Health/Check";
 const DIFF_COPY = "/moby.filesync.v1.FileSync/DiffCopy";
 const CREDENTIALS = "/moby.filesync.v1.Auth/Credentials";
+const GET_SECRET = "/moby.buildkit.secrets.v1.Secrets/GetSecret";
 const STATUS = { ok: 0, unknown: 2, notFound: 5, unimplemented: 12 } as const;
 
 /** Opens a session on the engine and serves it until `close`. */
@@ -84,7 +88,12 @@ export async function openBuildSession(docker: Docker, dirs: SessionDirs): Promi
 
 /** `POST /session` upgraded to h2c, announcing the methods we serve; resolves with the upgraded socket. */
 function dialSession(docker: Docker, id: string, dirs: SessionDirs): Promise<Duplex> {
-  const methods = [HEALTH, DIFF_COPY, ...(dirs.credentials ? [CREDENTIALS] : [])];
+  const methods = [
+    HEALTH,
+    DIFF_COPY,
+    ...(dirs.credentials ? [CREDENTIALS] : []),
+    ...(hasSecrets(dirs) ? [GET_SECRET] : []),
+  ];
   return new Promise<Duplex>((resolve, reject) => {
     docker.modem.dial(
       {
@@ -127,6 +136,10 @@ function serveCall(
   const credentials = dirs.credentials;
   if (method === CREDENTIALS && credentials) {
     void call.unary((request) => credentialsAnswer(request, credentials));
+    return;
+  }
+  if (method === GET_SECRET && hasSecrets(dirs)) {
+    void call.unaryOr((request) => secretAnswer(request, dirs.secrets ?? {}));
     return;
   }
   if (method !== DIFF_COPY) {
@@ -187,6 +200,28 @@ function credentialsAnswer(request: Buffer, c: { server: string; username: strin
   return Buffer.concat([...protoBytes(1, c.username), ...protoBytes(2, c.secret)]);
 }
 
+function hasSecrets(dirs: SessionDirs): boolean {
+  return Object.keys(dirs.secrets ?? {}).length > 0;
+}
+
+/**
+ * Secrets/GetSecret (GetSecretRequest: 1 ID; GetSecretResponse: 1 data): the value of a secret we have,
+ * NotFound for any other id, as the CLI's secrets provider answers. BuildKit then leaves an optional mount
+ * out (`cat /run/secrets/<id>` fails in the step) and fails a `required=true` one with "secret <id> not found".
+ */
+function secretAnswer(request: Buffer, secrets: Readonly<Record<string, string>>): Buffer | GrpcStatus {
+  let id = "";
+  for (const [field, value] of protobufFields(request)) if (field === 1) id = String(value);
+  const value = Object.hasOwn(secrets, id) ? secrets[id] : undefined;
+  if (value === undefined) return { code: STATUS.notFound, message: `secret ${id} not found` };
+  return Buffer.concat(protoBytes(1, Buffer.from(value)));
+}
+
+interface GrpcStatus {
+  readonly code: number;
+  readonly message: string;
+}
+
 /** One gRPC call on an HTTP/2 stream: length-prefixed messages both ways, the status in trailers. */
 class GrpcCall {
   private responded = false;
@@ -220,8 +255,17 @@ class GrpcCall {
 
   /** A unary call: one request message, one answer. */
   async unary(answer: (request: Buffer) => Buffer): Promise<void> {
+    await this.unaryOr(answer);
+  }
+
+  /** A unary call whose answer may be an error status instead of a message. */
+  async unaryOr(answer: (request: Buffer) => Buffer | GrpcStatus): Promise<void> {
     for await (const request of this.messages()) {
       const reply = answer(request);
+      if (!Buffer.isBuffer(reply)) {
+        this.end(reply.code, reply.message);
+        return;
+      }
       this.respond();
       await this.write([reply]);
       this.end(STATUS.ok);

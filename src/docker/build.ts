@@ -8,8 +8,9 @@ import { buildError, contextError, requestError } from "./build-errors.js";
 import { BuildProgress } from "./build-progress.js";
 import { openBuildSession } from "./build-session.js";
 import { type BuildInput, startBuild } from "./build-start.js";
-import { type Builder, chooseBuilder } from "./builder-choice.js";
+import { type Builder, builderFor } from "./builder-choice.js";
 import { checkSessionContext, createContextStream } from "./context.js";
+import { credentialNote } from "./context-credentials.js";
 import { readEngineStream } from "./json-events.js";
 import type { ImageLabels } from "./types.js";
 
@@ -19,6 +20,11 @@ export interface BuildRequest {
   /** Relative to `context`, POSIX separators. */
   readonly dockerfile: string;
   readonly buildArgs: Readonly<Record<string, string>>;
+  /**
+   * `build-secrets`: id → value, for `RUN --mount=type=secret,id=<id>` (BuildKit's session serves them;
+   * they never reach the image, its history or the build's query). Any secret makes the build BuildKit's.
+   */
+  readonly secrets?: Readonly<Record<string, string>>;
   readonly target?: string;
   readonly tag: string;
   readonly labels: ImageLabels;
@@ -50,13 +56,19 @@ export async function buildWithEngine(
   signal?: AbortSignal,
 ): Promise<BuildResult> {
   const started = Date.now();
-  const builder = req.builder ?? chooseBuilder(await readDockerfile(join(req.context, req.dockerfile)));
+  const builder = builderFor(req, await readDockerfile(join(req.context, req.dockerfile)));
   // A context that fails mid-upload ends the request at once: the engine would otherwise wait for the
   // rest of a body (or of a transfer) that never comes.
   const unsendable = new AbortController();
   const context =
     builder === "classic" ? await tarContext(req, unsendable) : await sessionContext(docker, req, unsendable);
-  if (builder === "buildkit") log.info("The Dockerfile uses BuildKit-only syntax: building with BuildKit.");
+  if (context.credentialsLeftOut.length > 0) log.info(credentialNote(context.credentialsLeftOut));
+  if (builder === "buildkit")
+    log.info(
+      Object.keys(req.secrets ?? {}).length > 0
+        ? "build-secrets are set: building with BuildKit, which mounts them for RUN --mount=type=secret."
+        : "The Dockerfile uses BuildKit-only syntax: building with BuildKit.",
+    );
   const labelSteps = builder === "classic" ? Object.keys(req.labels).length : 0;
   const progress = new BuildProgress((line) => log.info(line), labelSteps);
   const requestSignal = signal ? AbortSignal.any([signal, unsendable.signal]) : unsendable.signal;
@@ -77,6 +89,7 @@ export async function buildWithEngine(
       step: progress.failedStep,
       dockerfile: req.dockerfile,
       withCredentials: req.credentials !== undefined,
+      secretIds: Object.keys(req.secrets ?? {}),
     });
   }
   const imageId = progress.imageId ?? (await docker.getImage(req.tag).inspect()).Id;
@@ -95,6 +108,8 @@ export async function buildWithEngine(
 /** The build's context as the builder takes it, and what it says about the sending. */
 interface BuildContext {
   readonly input: BuildInput;
+  /** Git config files sent without their credential (context-credentials.ts). */
+  readonly credentialsLeftOut: readonly string[];
   sentBytes(): number;
   readError(): Error | undefined;
   close(): void;
@@ -107,6 +122,7 @@ async function tarContext(req: BuildRequest, unsendable: AbortController): Promi
   tar.once("error", () => unsendable.abort());
   return {
     input: { builder: "classic", tar },
+    credentialsLeftOut: context.credentialsLeftOut,
     sentBytes: () => context.sentBytes(),
     readError: () => context.readError(),
     close: () => tar.destroy(),
@@ -119,18 +135,20 @@ async function sessionContext(
   req: BuildRequest,
   unsendable: AbortController,
 ): Promise<BuildContext> {
-  const { root, dockerfile } = await checkSessionContext(req.context, req.dockerfile);
+  const { root, dockerfile, credentials } = await checkSessionContext(req.context, req.dockerfile);
   const c = req.credentials;
   const session = await openBuildSession(docker, {
     context: root,
     dockerfile,
     credentials: c && { server: c.server, username: c.auth.username, secret: c.auth.password },
+    secrets: req.secrets,
     onFailure: () => unsendable.abort(),
   }).catch((err: unknown) => {
     throw requestError(err, req.dockerfile, false);
   });
   return {
     input: { builder: "buildkit", session: session.id },
+    credentialsLeftOut: credentials,
     sentBytes: () => session.sentBytes(),
     readError: () => session.readError(),
     close: () => session.close(),

@@ -1,3 +1,5 @@
+import { PreviewError } from "../errors.js";
+
 /**
  * Which of the engine's builders runs a build through the API.
  *
@@ -13,6 +15,7 @@
  *   build without a session (a tar body) leaves the engine reading the Dockerfile and the context from the
  *   tar, where it never applies .dockerignore to them: the Dockerfile would land in the image.
  * `cache: gha` builds with `docker buildx` (BuildKit with its own session) instead.
+ * Build secrets (`build-secrets`) need BuildKit too: only its session serves them to `RUN --mount=type=secret`.
  */
 export type Builder = "classic" | "buildkit";
 
@@ -27,4 +30,23 @@ const BUILDKIT_ONLY: readonly RegExp[] = [
 export function chooseBuilder(dockerfileText: string): Builder {
   const instructions = dockerfileText.replace(/\\\r?\n/g, " ");
   return BUILDKIT_ONLY.some((re) => re.test(instructions)) ? "buildkit" : "classic";
+}
+
+/**
+ * The builder for a build: the one asked for, else BuildKit when it has secrets to mount, else what the
+ * Dockerfile needs. The classic builder asked for with secrets is an error: it has no way to mount them.
+ */
+export function builderFor(
+  req: { readonly builder?: Builder; readonly secrets?: Readonly<Record<string, string>> },
+  dockerfileText: string,
+): Builder {
+  const secrets = Object.keys(req.secrets ?? {}).length > 0;
+  if (req.builder === "classic" && secrets) {
+    throw new PreviewError(
+      "build",
+      "build-secrets need BuildKit, but this build asked for the classic builder, which cannot mount secrets (RUN --mount=type=secret is BuildKit's). Build with BuildKit, or drop build-secrets.",
+      { code: "DOCKER_BUILD_FAILED" },
+    );
+  }
+  return req.builder ?? (secrets ? "buildkit" : chooseBuilder(dockerfileText));
 }

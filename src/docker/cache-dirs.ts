@@ -8,7 +8,7 @@ import type Docker from "dockerode";
 import type { PreviewConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
 import { BLOCK } from "./context-tar.js";
-import type { PreviewLabels } from "./types.js";
+import { labelledPr, type PreviewLabels } from "./types.js";
 import {
   type CacheVolume,
   emptyCacheVolumes,
@@ -67,9 +67,17 @@ const DEPENDENCY_FILE =
  * The default key: app name, OS/arch, then a hash over cache-dirs, the Dockerfile and the dependency files at
  * the context's root (or the image reference) — it changes when the app's dependencies change. Restore keys
  * default to the prefix before the hash: a new key starts from the app's newest entry.
+ *
+ * A PR's keys start `ml-preview-pr<n>/<name>-`, and its restore keys are that prefix, then the branch prefix
+ * (`ml-preview-<name>-`, the entries its base and the default branch saved). Restore keys match by prefix,
+ * so the PR part comes first and ends in "/", which a name ([A-Za-z0-9._-]), the OS, the arch and the hash
+ * never contain: no PR's prefix is a prefix of another PR's keys (`pr1/` is not one of `pr12/`), and the
+ * branch prefix of no name is one of a PR's keys. A run then never restores another PR's entry, wherever a
+ * cache scope would let it.
  */
-export function defaultCacheKeys(config: PreviewConfig): { key: string; restoreKeys: string[] } {
-  const prefix = `ml-preview-${config.name}-${platform()}-${arch()}-`;
+export function defaultCacheKeys(config: PreviewConfig, pr?: number): { key: string; restoreKeys: string[] } {
+  const branch = `ml-preview-${config.name}-${platform()}-${arch()}-`;
+  const prefix = pr === undefined ? branch : `ml-preview-pr${pr}/${config.name}-${platform()}-${arch()}-`;
   const hash = createHash("sha256").update(config.cacheDirs.paths.join("\n"));
   const source = config.source;
   if (source.kind === "build") {
@@ -86,7 +94,7 @@ export function defaultCacheKeys(config: PreviewConfig): { key: string; restoreK
   } else if (source.kind === "image") hash.update(`\n${source.image}`);
   return {
     key: config.cacheDirs.key ?? `${prefix}${hash.digest("hex").slice(0, 32)}`,
-    restoreKeys: config.cacheDirs.key ? [...config.cacheDirs.restoreKeys] : [prefix],
+    restoreKeys: config.cacheDirs.key ? [...config.cacheDirs.restoreKeys] : [...new Set([prefix, branch])],
   };
 }
 
@@ -99,6 +107,8 @@ export interface CacheDirsDeps {
   readonly labels: PreviewLabels;
   readonly store?: CacheStore;
   readonly budgetBytes?: number;
+  /** Restore, never save: the run builds code that is not its ref's own (src/action/trust.ts says why). */
+  readonly readOnly?: boolean;
 }
 
 /** One preview's cache dirs: mounted before the app starts, saved once it is ready. */
@@ -117,7 +127,10 @@ export class CacheDirs {
     private readonly config: PreviewConfig,
     private readonly deps: CacheDirsDeps,
   ) {
-    this.keys = config.cacheDirs.paths.length > 0 ? defaultCacheKeys(config) : { key: "", restoreKeys: [] };
+    this.keys =
+      config.cacheDirs.paths.length > 0
+        ? defaultCacheKeys(config, labelledPr(deps.labels))
+        : { key: "", restoreKeys: [] };
     // A fixed directory: @actions/cache versions an entry by the paths it was saved from.
     const scope = createHash("sha256").update(`${deps.labels["ml-preview.repo"]}\n${config.name}`);
     this.dir = join(tmpdir(), `ml-preview-cache-dirs-${scope.digest("hex").slice(0, 16)}`);
@@ -151,7 +164,7 @@ export class CacheDirs {
 
   private async prepare(): Promise<CacheVolume[]> {
     const { docker, labels, log } = this.deps;
-    const scope = { repo: labels["ml-preview.repo"], name: this.config.name };
+    const scope = { repo: labels["ml-preview.repo"], name: this.config.name, pr: labelledPr(labels) };
     try {
       this.volumes = await ensureCacheVolumes(docker, scope, this.config.cacheDirs.paths);
     } catch (err) {
@@ -177,8 +190,9 @@ export class CacheDirs {
         `cache-dirs: cache hit for ${entry.key}${entry.sizeBytes === undefined ? "" : ` (${mb(entry.sizeBytes)})`}; copying it into the volumes.`,
       );
       // Hashing is on the app's critical path: only done when a save may follow and compare (the entry
-      // matched a restore key, not the key itself; for the key itself there is nothing to save).
-      const compare = entry.key !== this.keys.key;
+      // matched a restore key, not the key itself; for the key itself there is nothing to save; a read-only
+      // run saves nothing).
+      const compare = entry.key !== this.keys.key && !this.deps.readOnly;
       let count = 0;
       for await (const file of entry.files) {
         const volume = this.volumes.find((v) => fileOf(v) === file.name);
@@ -228,11 +242,12 @@ export class CacheDirs {
 
   /**
    * Saves the volumes under the key once the app is ready (start-up downloads are done then), unless the
-   * entry exists, nothing changed, or they exceed the budget. Never throws.
+   * entry exists, nothing changed, or they exceed the budget; never in a read-only run (which said so when
+   * it connected). Never throws.
    */
   async save(): Promise<void> {
     const { log, store } = this.deps;
-    if (!store || this.volumes.length === 0 || this.unavailable) return;
+    if (!store || this.volumes.length === 0 || this.unavailable || this.deps.readOnly) return;
     if (this.restored.key === this.keys.key)
       return log.info(`cache-dirs: cache entry ${this.keys.key} exists; nothing to save.`);
     const budget = this.deps.budgetBytes ?? DEFAULT_CACHE_BUDGET_BYTES;

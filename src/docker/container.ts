@@ -8,20 +8,22 @@ import { watchExit } from "./exit.js";
 import { reachableEnv } from "./framework.js";
 import { containerSpec, type VolumeMount } from "./host-config.js";
 import { attachLogs, LogRing, refillFromEngine } from "./logs.js";
+import { type AppNetwork, createAppNetwork, removeNetwork } from "./network.js";
 import { exposedTcpPorts, type ResolvedPort, resolveContainerPort } from "./ports.js";
 import { stopAndRemove } from "./remove.js";
 import { thisHolder } from "./sweep.js";
-import type { AppContainer, PreviewLabels, RunOptions } from "./types.js";
+import type { AppContainer, EnginePatience, PreviewLabels, RunOptions } from "./types.js";
 
 /** After the exit, how long to wait for the last output to arrive before reporting it. */
 const LOG_DRAIN_MS = 500;
 
 /**
- * Creates the app's container, attaches to its output, then starts it (in that order, so the first lines
- * are never lost and nothing is auto-removed under us). The port is published on 127.0.0.1 only, on a
- * host port Docker picks. On any failure the container is removed again and a PreviewError(step "run")
- * is thrown. An app that crashes at once is not an error here: `exited` resolves and waitUntilReady reports
- * it with the exit code and logs (hostPort is then 0, as there is no port any more).
+ * Creates the app's network and container, attaches to its output, then starts it (in that order, so the
+ * first lines are never lost and nothing is auto-removed under us). The port is published on 127.0.0.1
+ * only, on a host port Docker picks. On any failure the container and network are removed again and a
+ * PreviewError(step "run") is thrown. An app that crashes at once is not an error here: `exited` resolves
+ * and waitUntilReady reports it with the exit code and logs (hostPort is then 0, as there is no port any
+ * more).
  */
 export async function startContainer(
   docker: Docker,
@@ -61,6 +63,8 @@ export async function startContainer(
   if (Object.keys(opts.env).length > 0)
     log.info(`Environment: ${Object.keys(opts.env).join(", ")} (values masked).`);
 
+  const holder = thisHolder();
+  const network = await createAppNetwork(docker, labels, holder);
   const spec = containerSpec({
     imageId: image.imageId,
     containerPort: port.port,
@@ -68,11 +72,13 @@ export async function startContainer(
     command: opts.command,
     resources: opts.resources,
     labels,
+    network: network.name,
     volumes: opts.volumes,
-    holder: thisHolder(),
+    holder,
     logDriver,
   });
-  const container = await docker.createContainer(spec).catch((err: unknown) => {
+  const container = await docker.createContainer(spec).catch(async (err: unknown) => {
+    await removeNetwork(docker, network).catch(() => undefined);
     throw runError(err, scrub);
   });
   const ring = new LogRing(opts.secrets);
@@ -89,15 +95,39 @@ export async function startContainer(
       return exit;
     });
     log.info(`Started container ${container.id.slice(0, 12)} on http://127.0.0.1:${hostPort}.`);
-    return appContainer(container, port.port, hostPort, exited, ring);
+    const remove = (patience?: EnginePatience) => removeApp(docker, container, network, patience);
+    return appContainer(container, remove, port.port, hostPort, exited, ring);
   } catch (err) {
-    await stopAndRemove(container).catch(() => undefined);
+    await removeApp(docker, container, network).catch(() => undefined);
     throw runError(err, scrub);
   }
 }
 
+/**
+ * The container, then its network (a network cannot go while a container is attached). When the container
+ * cannot be removed, that is the error: the network left with it is named in the same breath, never
+ * reported instead. Each gets the patience for an engine that does not answer (the network's wait only
+ * starts once the engine answered for the container).
+ */
+async function removeApp(
+  docker: Docker,
+  container: Docker.Container,
+  network: AppNetwork,
+  patience: EnginePatience = { patienceMs: 0 },
+): Promise<void> {
+  try {
+    await stopAndRemove(container, undefined, patience);
+  } catch (err) {
+    if (err instanceof PreviewError)
+      err.message += ` Then remove its network: \`docker network rm ${network.name}\`.`;
+    throw err;
+  }
+  await removeNetwork(docker, network, patience);
+}
+
 function appContainer(
   container: Docker.Container,
+  remove: (patience?: EnginePatience) => Promise<void>,
   containerPort: number,
   hostPort: number,
   exited: Promise<ContainerExit>,
@@ -114,7 +144,7 @@ function appContainer(
     onLogLine: (listener) => ring.onLine(listener),
     // Memoised: a second call (finally + signal handler) waits for the first instead of racing it.
     remove: (patience) => {
-      removal ??= stopAndRemove(container, undefined, patience);
+      removal ??= remove(patience);
       return removal;
     },
   };

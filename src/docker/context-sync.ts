@@ -2,6 +2,7 @@ import { type BigIntStats, lstatSync, readdirSync, readlinkSync, realpathSync } 
 import { join, posix } from "node:path";
 import { protobufFields } from "./buildkit-status.js";
 import { byteOrder, sendFailure } from "./context.js";
+import { isGitConfig, rewriteGitConfig } from "./context-credentials.js";
 import { contextReadPool, readLargeFile, readSmallFile, SMALL_FILE } from "./context-fs.js";
 import { ContextFilter, goClean } from "./dockerignore.js";
 
@@ -14,7 +15,8 @@ import { ContextFilter, goClean } from "./dockerignore.js";
  * through the same session and asks for the context with those exclude patterns, include patterns and
  * follow-paths as request metadata. Walk order, Go's os.FileMode bits, nanosecond mtimes, hardlinks as
  * links to the first path, owners 0:0 for the context (the CLI's resetUIDAndGID): as fsutil sends them.
- * Extended attributes are not sent (Node cannot read them); the CLI sends them.
+ * Extended attributes are not sent (Node cannot read them); the CLI sends them. One deliberate difference:
+ * git config files go without their `extraheader` credential (context-credentials.ts).
  */
 
 /** Go's os.FileMode type and special bits (fsutil sends modes as Go reports them, not unix st_mode). */
@@ -52,6 +54,8 @@ export interface SyncStat {
   readonly linkname: string;
   readonly devmajor: number;
   readonly devminor: number;
+  /** What to send instead of the file on disk (a git config without its credential); `size` is its length. */
+  readonly content?: Buffer;
 }
 
 /** The Go type bits for each unix file type (S_IFMT of st_mode); a regular file has none. */
@@ -139,8 +143,10 @@ function syncStat(
   resetOwner: boolean,
 ): SyncStat {
   const isDir = st.isDirectory();
+  // Before the hardlink check: a git config sent without its credential is never a link to the original.
+  const rewritten = st.isFile() && isGitConfig(path) ? rewriteGitConfig(full, Number(st.size)) : undefined;
   let linkname = "";
-  if (!isDir) {
+  if (!isDir && !rewritten) {
     const first = st.nlink > 1n ? firstPaths.get(st.ino) : undefined;
     if (first !== undefined) linkname = first;
     else firstPaths.set(st.ino, path);
@@ -154,11 +160,12 @@ function syncStat(
     mode: st.isSocket() ? mode - GO_MODE.socket : mode,
     uid: resetOwner ? 0 : Number(st.uid),
     gid: resetOwner ? 0 : Number(st.gid),
-    size: isDir ? 0n : st.size,
+    size: isDir ? 0n : rewritten ? BigInt(rewritten.content.length) : st.size,
     modTime: st.mtimeNs,
     linkname,
     devmajor: isDir ? 0 : (rdev >>> 8) & 0xfff,
     devminor: isDir ? 0 : (rdev & 0xff) | ((rdev >>> 12) & 0xfff00),
+    ...rewritten,
   };
 }
 
@@ -411,7 +418,10 @@ async function sendFile(
 ): Promise<void> {
   const size = Number(stat.size);
   // Nothing to read when empty; a socket (its type bit cleared, see syncStat) is always empty.
-  if (size > 0) {
+  if (stat.content) {
+    if (size > 0) await stream.send(dataPacketHead(id, size), stat.content);
+    counted(size);
+  } else if (size > 0) {
     if (size <= SMALL_FILE) {
       const content = readSmallFile(path, size);
       await stream.send(dataPacketHead(id, size), content);

@@ -4,6 +4,7 @@ import { isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { pipeline, Readable } from "node:stream";
 import { PreviewError } from "../errors.js";
 import type { BufferPool } from "./buffer-pool.js";
+import { isGitConfig, rewriteGitConfig } from "./context-credentials.js";
 import { contextReadPool, readLargeFile, readSmallFile, SMALL_FILE } from "./context-fs.js";
 import { type TarEntry, tarEnd, tarHeader, tarPadding } from "./context-tar.js";
 import { ContextUpload } from "./context-upload.js";
@@ -19,7 +20,12 @@ export interface ContextStream {
   sentEntries(): number;
   /** Why reading the context failed (a file that changed while sent, say); the stream is destroyed with it too. */
   readError(): Error | undefined;
+  /** Git config files sent without their credential (see context-credentials.ts), context-relative. */
+  readonly credentialsLeftOut: readonly string[];
 }
+
+/** An entry to send; `content` when it is not sent as on disk (a git config without its credential). */
+type PlannedEntry = TarEntry & { readonly content?: Buffer };
 
 /** Small entries are sent in batches of about this many bytes (fewer, larger writes to the engine). */
 const BATCH = 256 << 10;
@@ -29,7 +35,8 @@ const BATCH = 256 << 10;
  * archive.TarWithOptions) sends: the ignore file applied as its pattern matcher does, excluded
  * directories walked only when an exception may reach inside; modes as on disk, whole-second mtimes of
  * any year, hardlinks as links, FIFOs and devices as such (never opened, so never a hang), sockets left
- * out, directory names ending in "/", owners 0:0. The walk happens first, so a file that cannot be read
+ * out, directory names ending in "/", owners 0:0 — and one deliberate difference: git config files go without
+ * their `extraheader` credential (context-credentials.ts). The walk happens first, so a file that cannot be read
  * fails here, before any request, naming it. `dockerfile` is relative to `contextDir`, inside it.
  * This is the classic builder's context; BuildKit pulls its own through a session (build-session.ts).
  * Memory does not grow with the context's bytes: one file is read at a time and the consumer's
@@ -61,23 +68,29 @@ export async function createContextStream(contextDir: string, dockerfile: string
     sentBytes: () => upload.sentBytes(),
     sentEntries: () => entries,
     readError: () => failure,
+    credentialsLeftOut: rewrittenNames(planned),
   };
+}
+
+function rewrittenNames(planned: readonly PlannedEntry[]): string[] {
+  return planned.filter((e) => e.content !== undefined).map((e) => e.name);
 }
 
 /**
  * The context BuildKit will pull through its session, checked before anything starts as the classic
  * path checks its tar: the layout, BuildKit's ignore file (`<Dockerfile>.dockerignore` first), its
- * patterns, and every entry it leaves in readable. Resolves with the root and the context-relative
- * Dockerfile. (The engine applies the patterns itself, asking for the context through the session.)
+ * patterns, and every entry it leaves in readable. Resolves with the root, the context-relative
+ * Dockerfile and the git config files whose credential the session leaves out (context-sync.ts).
+ * (The engine applies the patterns itself, asking for the context through the session.)
  */
 export async function checkSessionContext(
   contextDir: string,
   dockerfile: string,
-): Promise<{ root: string; dockerfile: string }> {
+): Promise<{ root: string; dockerfile: string; credentials: string[] }> {
   const root = resolve(contextDir);
   const rel = await checkLayout(root, dockerfile);
-  walk(root, contextFilter(readIgnoreFile(root, rel, true), []));
-  return { root, dockerfile: rel };
+  const planned = walk(root, contextFilter(readIgnoreFile(root, rel, true), []));
+  return { root, dockerfile: rel, credentials: rewrittenNames(planned) };
 }
 
 /** Resolves the Dockerfile to a context-relative POSIX path, or says what is wrong with the layout. */
@@ -118,8 +131,8 @@ export function byteOrder(a: string, b: string): number {
  * Everything to send, in moby's walk order (filepath.WalkDir: a directory, then its sorted contents),
  * checked readable as the CLI's ValidateContextDirectory checks it.
  */
-function walk(root: string, filter: ContextFilter): TarEntry[] {
-  const planned: TarEntry[] = [];
+function walk(root: string, filter: ContextFilter): PlannedEntry[] {
+  const planned: PlannedEntry[] = [];
   const firstNames = new Map<number, string>();
   const visit = (dir: string, dirRel: string, parent: ParentMatches) => {
     let names: string[];
@@ -160,9 +173,15 @@ function tarEntry(
   path: string,
   stats: Stats,
   firstNames: Map<number, string>,
-): TarEntry | undefined {
+): PlannedEntry | undefined {
   const base = { mode: stats.mode & 0o7777, mtime: Math.floor(stats.mtimeMs / 1000), size: 0 };
   if (stats.isDirectory()) return { ...base, name: `${rel}/`, type: "directory" };
+  // Before the hardlink check: a git config sent without its credential is never a link to the original.
+  if (stats.isFile() && isGitConfig(rel)) {
+    checkReadable(root, rel, path);
+    const rewritten = rewriteGitConfig(path, stats.size);
+    if (rewritten) return { ...base, name: rel, type: "file", size: rewritten.content.length, ...rewritten };
+  }
   // A link is to the first name of the inode in the tar, as moby does; its bytes travel once.
   if (stats.nlink > 1) {
     const first = firstNames.get(stats.ino);
@@ -182,12 +201,16 @@ function tarEntry(
     };
   }
   if (!stats.isFile()) return undefined;
+  checkReadable(root, rel, path);
+  return { ...base, name: rel, type: "file", size: stats.size };
+}
+
+function checkReadable(root: string, rel: string, path: string): void {
   try {
     accessSync(path, constants.R_OK);
   } catch (err) {
     throw unreadable(root, rel, false, err as NodeJS.ErrnoException);
   }
-  return { ...base, name: rel, type: "file", size: stats.size };
 }
 
 function unreadable(root: string, rel: string, directory: boolean, err: NodeJS.ErrnoException): PreviewError {
@@ -203,7 +226,7 @@ function unreadable(root: string, rel: string, directory: boolean, err: NodeJS.E
 /** The tar, entry by entry: headers and small files batched, large files streamed in pooled pieces. */
 async function* tarChunks(
   root: string,
-  planned: readonly TarEntry[],
+  planned: readonly PlannedEntry[],
   pool: BufferPool,
   counted: () => void,
 ): AsyncGenerator<Buffer> {
@@ -223,7 +246,8 @@ async function* tarChunks(
     add(tarHeader(entry));
     if (entry.type === "file" && entry.size > 0) {
       const path = join(root, entry.name);
-      if (entry.size <= SMALL_FILE) add(contentOf(entry, () => readSmallFile(path, entry.size)));
+      if (entry.content) add(entry.content);
+      else if (entry.size <= SMALL_FILE) add(contentOf(entry, () => readSmallFile(path, entry.size)));
       else {
         yield flush();
         try {

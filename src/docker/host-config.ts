@@ -52,6 +52,8 @@ export interface ContainerSpecInput {
   readonly command?: readonly string[];
   readonly resources: Resources;
   readonly labels: PreviewLabels;
+  /** The preview's own network (network.ts), never Docker's default bridge that every container shares. */
+  readonly network: string;
   /** Named volumes (cache-dirs) to mount; see volumes.ts. */
   readonly volumes?: readonly VolumeMount[];
   /** Which process holds the container (HOLDER_LABEL), so a later run can tell it was left behind. */
@@ -84,6 +86,7 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     AttachStderr: true,
     HostConfig: {
       ...hostConfig(input.containerPort, input.resources, input.volumes),
+      NetworkMode: input.network,
       ...(input.logDriver && ROTATING_LOG_DRIVERS.includes(input.logDriver)
         ? {
             LogConfig: {

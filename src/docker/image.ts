@@ -13,6 +13,8 @@ export interface PrepareOptions {
   readonly tag?: string;
   /** Environment for `cache: gha` (runtime token, cache URL, branch names); default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Why the build only reads its `cache` (DockerRuntimeOptions.cacheReadOnly); undefined: it writes it too. */
+  readonly cacheReadOnly?: string;
 }
 
 /**
@@ -44,6 +46,7 @@ export async function prepareImage(
       context: source.context,
       dockerfile: source.dockerfile,
       buildArgs: source.buildArgs,
+      secrets: source.buildSecrets,
       target: source.target,
       tag,
       labels: imageLabels(labels),
@@ -53,6 +56,7 @@ export async function prepareImage(
     const result = await buildWithCache(docker, request, source.cache, source.registryAuth, log, {
       signal: opts.signal,
       env: opts.env,
+      readOnly: opts.cacheReadOnly !== undefined,
     });
     if (previous && previous !== result.imageId) await removeSuperseded(docker, previous, log);
     return {

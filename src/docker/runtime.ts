@@ -3,6 +3,7 @@ import type { PreviewConfig } from "../config/types.js";
 import { PreviewError } from "../errors.js";
 import type { RunningApp, Runtime } from "../lifecycle/types.js";
 import type { Logger } from "../log.js";
+import { readOnlyCachesNote } from "./cache/index.js";
 import { CacheDirs, type CacheStore } from "./cache-dirs.js";
 import { dockerClient } from "./client.js";
 import { startContainer } from "./container.js";
@@ -20,6 +21,12 @@ export interface DockerRuntimeOptions {
   /** The Actions cache behind `cache-dirs` (the Action); without it the volumes persist on this machine only. */
   readonly cacheStore?: CacheStore;
   readonly cacheBudgetBytes?: number;
+  /**
+   * Why this run only reads the caches other runs start from (src/action/trust.ts): cache-dirs are restored
+   * and never saved, `cache: gha` is imported and never exported, a `registry:` cache is pulled and never
+   * pushed. Undefined (the CLI, a branch's own run, a `pull_request` run): it writes them too.
+   */
+  readonly cacheReadOnly?: string;
   /**
    * Is the run a leftover container names (`RUN_ID.ATTEMPT`) over? Asked only where its holder process
    * cannot be looked at (another machine sharing the engine): the Action asks the Actions API.
@@ -43,18 +50,22 @@ export function dockerRuntime(config: PreviewConfig, opts: DockerRuntimeOptions)
       labels,
       store: opts.cacheStore,
       budgetBytes: opts.cacheBudgetBytes,
+      readOnly: opts.cacheReadOnly !== undefined,
     }));
   return {
     async connect(step) {
       client ??= dockerClient(step);
       await engineAnswers(client, step);
+      // Said once, before any cache is touched: connect() runs once per preview.
+      const note = opts.cacheReadOnly && readOnlyCachesNote(config, opts.cacheReadOnly);
+      if (note) log.info(note);
       // The cache-dirs volumes fill from the Actions cache from here on, while the image builds or pulls:
       // that needs the engine, not the app's image.
       cacheDirsOf().prefetch();
       await removeLeftBehind(client, labels, log, opts.runOver);
     },
     prepareImage(source, signal) {
-      return prepareImage(engine(), source, labels, log, { signal });
+      return prepareImage(engine(), source, labels, log, { signal, cacheReadOnly: opts.cacheReadOnly });
     },
     async start(image) {
       const docker = engine();
@@ -100,7 +111,10 @@ async function engineAnswers(docker: Docker, step: "build" | "pull"): Promise<vo
   }
 }
 
-/** What ended runs of this PR and name left running (killed outright) goes first; said, never fatal. */
+/**
+ * What ended runs of this PR and name left (killed outright: containers, networks) goes first; said, never
+ * fatal.
+ */
 async function removeLeftBehind(
   docker: Docker,
   labels: PreviewLabels,
@@ -108,9 +122,9 @@ async function removeLeftBehind(
   runOver: DockerRuntimeOptions["runOver"],
 ): Promise<void> {
   try {
-    for (const { id, run } of await removeEndedRuns(docker, labels, runOver))
+    for (const { kind, id, run } of await removeEndedRuns(docker, labels, runOver))
       log.warning(
-        `Removed container ${id.slice(0, 12)} left behind by run ${run} of this preview, which ended without cleaning up.`,
+        `Removed ${kind} ${kind === "container" ? id.slice(0, 12) : id} left behind by run ${run} of this preview, which ended without cleaning up.`,
       );
   } catch (err) {
     log.warning(`Could not check for containers left behind by ended runs: ${(err as Error).message}`);

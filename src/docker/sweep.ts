@@ -2,13 +2,16 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type Docker from "dockerode";
 import { HOLDER_LABEL } from "./host-config.js";
+import { labelledNetworks, removeNetwork } from "./network.js";
 import { stopAndRemove } from "./remove.js";
 import type { PreviewLabels } from "./types.js";
 
 /**
- * Removes every container (running or not) carrying all the given labels, and returns their ids.
- * The post step uses it after a crash, with repo/pr/run from saved state. Images stay, for the cache.
- * Refuses an empty selector: on a shared self-hosted runner that would also take other runs' previews.
+ * Removes every container (running or not) carrying all the given labels, then every network carrying
+ * them (the apps' own networks), and returns the containers' ids. The post step uses it after a crash, with
+ * repo/pr/run from saved state. Images stay, for the cache. Refuses an empty selector: on a shared
+ * self-hosted runner that would also take other runs' previews. A container that cannot be removed is the
+ * error reported, before any network left with it.
  */
 export async function sweepContainers(docker: Docker, labels: Partial<PreviewLabels>): Promise<string[]> {
   const selectors = Object.entries(labels)
@@ -16,7 +19,14 @@ export async function sweepContainers(docker: Docker, labels: Partial<PreviewLab
     .map(([key, value]) => `${key}=${value}`);
   if (selectors.length === 0) throw new Error("sweepContainers needs at least one label value to select by");
   const found = await docker.listContainers({ all: true, filters: { label: selectors } });
-  await Promise.all(found.map((c) => stopAndRemove(docker.getContainer(c.Id))));
+  const containers = await Promise.allSettled(found.map((c) => stopAndRemove(docker.getContainer(c.Id))));
+  const networks = await labelledNetworks(docker, selectors).then(
+    (list) => Promise.allSettled(list.map((n) => removeNetwork(docker, { id: n.Id, name: n.Name }))),
+    (err: unknown) => [{ status: "rejected" as const, reason: err }],
+  );
+  // The containers' errors first: a network left with its container is not the news.
+  const failed = [...containers, ...networks].find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
   return found.map((c) => c.Id);
 }
 
@@ -54,11 +64,19 @@ function startTime(pid: number): string | undefined {
   }
 }
 
+/** What removeEndedRuns removed: a container or an app's network, and the run that left it. */
+export interface LeftBehind {
+  readonly kind: "container" | "network";
+  /** The container's id, or the network's name. */
+  readonly id: string;
+  readonly run: string;
+}
+
 /**
- * Before a run starts: removes the containers of the same repository, PR and name whose run is over — their
- * holder process ended without cleaning up (killed outright: no finally, no post step). Where the holder
- * cannot be told (another machine sharing the engine, no holder label), `runOver` decides from the run
- * label (`RUN_ID.ATTEMPT`; the Action asks the Actions API); without it such containers stay. A container
+ * Before a run starts: removes the containers (then the networks) of the same repository, PR and name whose
+ * run is over — their holder process ended without cleaning up (killed outright: no finally, no post step).
+ * Where the holder cannot be told (another machine sharing the engine, no holder label), `runOver` decides
+ * from the run label (`RUN_ID.ATTEMPT`; the Action asks the Actions API); without it such things stay. One
  * whose holder still runs here is left alone: that run sees the comment taken over and ends as superseded.
  * Returns what was removed, with the run that left it.
  */
@@ -66,18 +84,35 @@ export async function removeEndedRuns(
   docker: Docker,
   labels: PreviewLabels,
   runOver?: (run: string) => Promise<boolean>,
-): Promise<Array<{ id: string; run: string }>> {
+): Promise<LeftBehind[]> {
   const selectors = (["ml-preview.repo", "ml-preview.pr", "ml-preview.name"] as const).map(
     (key) => `${key}=${labels[key]}`,
   );
-  const found = await docker.listContainers({ all: true, filters: { label: selectors } });
-  const ended: typeof found = [];
-  for (const c of found) {
-    const run = c.Labels["ml-preview.run"];
-    if (run === labels["ml-preview.run"]) continue;
-    const fate = holderFate(c.Labels[HOLDER_LABEL]);
-    if (fate === "ended" || (fate === "unknown" && run && runOver && (await runOver(run)))) ended.push(c);
+  const [containers, networks] = await Promise.all([
+    docker.listContainers({ all: true, filters: { label: selectors } }),
+    labelledNetworks(docker, selectors),
+  ]);
+  // A run's container and network ask about the same run: ask once.
+  const asked = new Map<string, Promise<boolean>>();
+  const over = async (found: { Labels?: Record<string, string> }) => {
+    const run = found.Labels?.["ml-preview.run"];
+    if (run === labels["ml-preview.run"]) return false;
+    const fate = holderFate(found.Labels?.[HOLDER_LABEL]);
+    if (fate !== "unknown" || !run || !runOver) return fate === "ended";
+    if (!asked.has(run)) asked.set(run, runOver(run));
+    return asked.get(run)!;
+  };
+  const runOf = (found: { Labels?: Record<string, string> }) => found.Labels?.["ml-preview.run"] ?? "?";
+  const removed: LeftBehind[] = [];
+  const endedContainers = [];
+  for (const c of containers) if (await over(c)) endedContainers.push(c);
+  await Promise.all(endedContainers.map((c) => stopAndRemove(docker.getContainer(c.Id))));
+  removed.push(...endedContainers.map((c) => ({ kind: "container" as const, id: c.Id, run: runOf(c) })));
+  // After the containers: a network goes only once nothing is attached to it.
+  for (const n of networks) {
+    if (!(await over(n))) continue;
+    await removeNetwork(docker, { id: n.Id, name: n.Name });
+    removed.push({ kind: "network", id: n.Name, run: runOf(n) });
   }
-  await Promise.all(ended.map((c) => stopAndRemove(docker.getContainer(c.Id))));
-  return ended.map((c) => ({ id: c.Id, run: c.Labels["ml-preview.run"] ?? "?" }));
+  return removed;
 }

@@ -9,6 +9,12 @@ export interface PreviewLabels {
   readonly "ml-preview.name": string;
 }
 
+/** The pull request a preview's labels name, or undefined outside one (`none`: the CLI, a branch's run). */
+export function labelledPr(labels: Pick<PreviewLabels, "ml-preview.pr">): number | undefined {
+  const pr = labels["ml-preview.pr"];
+  return /^[1-9]\d*$/.test(pr) ? Number(pr) : undefined;
+}
+
 /** An image's labels: stable across runs, so an unchanged rebuild is the same image (see imageLabels). */
 export type ImageLabels = Omit<PreviewLabels, "ml-preview.run">;
 

@@ -18,10 +18,17 @@ import type { PreviewLabels } from "./types.js";
  * image is built or pulled.
  */
 
-/** Which app a cache belongs to. Not the PR or run: the point is that the next preview finds it. */
+/** Which app a cache belongs to. Not the run: the point is that the next preview finds it. */
 export interface CacheScope {
   readonly repo: string;
   readonly name: string;
+  /**
+   * A pull request's previews keep volumes of their own. On an engine that outlives the job (a self-hosted
+   * runner, a remote DOCKER_HOST) the volume is itself a cache: what a PR's app wrote there must not be what
+   * the default branch's next preview mounts (and then saves to the Actions cache as its own). GitHub's
+   * cache scopes follow the same rule; undefined: a branch's run, or the CLI.
+   */
+  readonly pr?: number;
 }
 
 /** Labels on our cache volumes; `ml-preview.cache-dir` is the container path the volume is mounted at. */
@@ -53,15 +60,16 @@ export interface VolumeExport {
  * again, after an image rebuild too. Readable prefix for `docker volume ls`, hash for uniqueness.
  */
 export function cacheVolumeName(scope: CacheScope, path: string): string {
+  const pr = scope.pr === undefined ? "" : `pr${scope.pr}`;
   const hash = createHash("sha256")
-    .update(`${scope.repo}\n${scope.name}\n${cacheDirPath(path)}`)
+    .update(`${scope.repo}\n${scope.name}\n${cacheDirPath(path)}${pr ? `\n${pr}` : ""}`)
     .digest("hex");
   const slug = scope.name
     .toLowerCase()
     .replace(/[^a-z0-9_.-]+/g, "-")
     .replace(/^[-.]+/, "")
     .slice(0, 24);
-  return `ml-preview-cache-${slug ? `${slug}-` : ""}${hash.slice(0, 16)}`;
+  return `ml-preview-cache-${pr ? `${pr}-` : ""}${slug ? `${slug}-` : ""}${hash.slice(0, 16)}`;
 }
 
 /** The one spelling of a cache dir: normalised, without a trailing slash. */

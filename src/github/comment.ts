@@ -234,8 +234,13 @@ export class StickyComment {
         request: { signal },
       });
       const body = data.body ?? "";
+      // The body as it is now, not as listed: the holder may have written its final state in between, and the
+      // request must never bring back "live" over it (GitHub has no conditional edit: this is the last look).
+      const now = parseMarker(body);
+      if (!now || now.run !== holder.marker.run || FINAL_STATES.includes(now.state)) return undefined;
+      if (now.state !== "live") return now;
       const rest = body.slice(body.indexOf("\n") >= 0 ? body.indexOf("\n") : body.length);
-      const marker = { ...holder.marker, request };
+      const marker = { ...now, request };
       if (!(await this.#update(holder.id, `${formatMarker(marker)}${rest}`, signal))) return undefined;
       return marker;
     } catch (err) {

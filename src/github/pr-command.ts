@@ -7,14 +7,16 @@ import type { RunContext } from "./pull-request.js";
 
 /** A reviewer's command, from the first line of a pull request comment. */
 export type PreviewCommand =
-  | { readonly kind: "start"; readonly name?: string }
+  /** `sha`: the commit the commenter reviewed (7–40 hex), required on a fork's pull request. */
+  | { readonly kind: "start"; readonly name?: string; readonly sha?: string }
   | { readonly kind: "stop"; readonly name?: string }
   | { readonly kind: "extend"; readonly ms: number; readonly name?: string };
 
 export type ParsedCommand = PreviewCommand | { readonly kind: "malformed"; readonly problem: string };
 
 export const COMMAND_USAGE =
-  "`/preview [NAME]` starts (or restarts) the preview of this pull request's head, `/preview stop [NAME]` ends it, " +
+  "`/preview [NAME] [SHA]` starts (or restarts) the preview of this pull request's head (SHA: the commit you reviewed, " +
+  "required on a fork's pull request), `/preview stop [NAME]` ends it, " +
   "`/preview extend DURATION [NAME]` (e.g. `/preview extend 30m`) keeps it up longer.";
 
 /** undefined: not a command (ignored quietly). Only the first line counts; the rest is free text. */
@@ -40,12 +42,24 @@ export function parseCommand(body: string): ParsedCommand | undefined {
       };
     return tooMany(2) ?? { kind: "extend", ms, name };
   }
-  if (rest.length > 0)
+  return parseStart(verb, rest);
+}
+
+/** 7–40 hex digits: a commit as people copy it from GitHub (short or full). */
+export const COMMIT_SHA = /^[0-9a-f]{7,40}$/i;
+
+/** `/preview SHA`, `/preview NAME`, `/preview NAME SHA`: a word of 7–40 hex digits is the reviewed commit. */
+function parseStart(first: string, rest: string[]): ParsedCommand {
+  const words = [first, ...rest];
+  const last = words[words.length - 1]!;
+  const sha = COMMIT_SHA.test(last) ? last.toLowerCase() : undefined;
+  const names = sha ? words.slice(0, -1) : words;
+  if (names.length > 1)
     return {
       kind: "malformed",
-      problem: `${inlineCode(verb)} is not a command (\`stop\` or \`extend\`), and a preview name is one word`,
+      problem: `${inlineCode(names[0]!)} is not a command (\`stop\` or \`extend\`); after \`/preview\` come a preview name (one word) and the commit you reviewed`,
     };
-  return { kind: "start", name: verb };
+  return { kind: "start", ...(names[0] ? { name: names[0] } : {}), ...(sha ? { sha } : {}) };
 }
 
 /** Permissions that may push, and so may drive previews (GitHub's role names). */
@@ -97,16 +111,20 @@ export class CommandAnswers {
     }
   }
 
-  /** 😕 and a reply quoting the command, addressed to its author, that says why. */
-  async refuse(why: string): Promise<void> {
+  /**
+   * 😕 and a reply addressed to the command's author that says why, quoting the command (`quote: false` for
+   * someone who may not command: the bot never repeats a stranger's text).
+   */
+  async refuse(why: string, opts: { quote?: boolean } = {}): Promise<void> {
     await this.react("confused");
     const quoted = this.comment.body.trimStart().split(/\r?\n/, 1)[0]!.trim();
+    const quote = opts.quote === false ? "" : `> ${quoted}\n\n`;
     try {
       await this.octokit.rest.issues.createComment({
         owner: this.run.owner,
         repo: this.run.repo,
         issue_number: this.prNumber,
-        body: `> ${quoted}\n\n@${this.comment.login} ${why}`,
+        body: `${quote}@${this.comment.login} ${why}`,
       });
     } catch (err) {
       throw explainGitHubError(err, `reply on pull request #${this.prNumber}`);

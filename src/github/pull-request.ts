@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { PreviewError } from "../errors.js";
 import { explainGitHubError } from "./errors.js";
 import { inlineCode } from "./format.js";
+import { labelApprovalProblem } from "./label-approval.js";
 import type { Octokit } from "./octokit.js";
 
 /** Which PR a run previews: a PR, a reason to skip quietly (exit 0), a refusal (fail), or none (summary only). */
@@ -126,7 +127,17 @@ export async function resolveTarget(
     // GitHub's label names are case-insensitive.
     const isOurs = (name: string | undefined) =>
       name !== undefined && name.toLowerCase() === label?.toLowerCase();
-    if (label && event.action === "labeled" && isOurs(event.label)) return { pr };
+    if (label && event.action === "labeled" && isOurs(event.label)) {
+      const problem = await labelApprovalProblem(octokit, run, pr.number, label);
+      if (!problem) return { pr };
+      const removal = await removeLabel(octokit, run, pr.number, event.label ?? label);
+      return {
+        pr,
+        refusal:
+          `Pull request #${pr.number} comes from a fork and ${problem} Nothing was built` +
+          (removal === "removed" ? "; ml-preview removed the label." : "."),
+      };
+    }
     const carried = label ? pr.labels.find((l) => isOurs(l)) : undefined;
     if (label && carried && !CODE_MAY_HAVE_CHANGED.has(event.action ?? "")) {
       // Another label, an edit, …: nothing to build, and the approval still stands for the code it approved.

@@ -13,9 +13,13 @@ const NEVER = new AbortController().signal;
 
 /**
  * GET the public URL until our endpoint answers (see classifyAnswer), so the link is known to work before
- * it is posted. Sends `ngrok-skip-browser-warning` (else free-plan visitors get ngrok's interstitial) and,
- * with basic-auth, the credentials. Redirects are not followed: a redirect to ngrok's OAuth login is the
- * answer. Throws PreviewError(step "verify") after `timeoutMs`.
+ * it is posted. Sends `ngrok-skip-browser-warning` (else free-plan visitors get ngrok's interstitial), and
+ * never the basic-auth credentials: ngrok passes a request that carries them on to the app, Authorization
+ * header and all (https://ngrok.com/docs/traffic-policy/actions/basic-auth/), and the app is the pull
+ * request's code. Behind basic auth, ngrok's own 401 is the answer: the endpoint is up with its protection
+ * (the app itself passed the local readiness check); any other answer without the password means the
+ * protection is not in force, and the link is not posted. Redirects are not followed: a redirect to
+ * ngrok's OAuth login is the answer. Throws PreviewError(step "verify") after `timeoutMs`.
  */
 export async function verifyTunnel(
   url: string,
@@ -24,7 +28,7 @@ export async function verifyTunnel(
 ): Promise<{ status: number; ms: number }> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const started = Date.now();
-  const headers = publicUrlHeaders(protection);
+  const headers = publicUrlHeaders();
   let last = "no answer yet";
   for (;;) {
     abortable(opts.signal, "verify");
@@ -36,6 +40,8 @@ export async function verifyTunnel(
       const header = answer.headers["ngrok-error-code"];
       const ngrokCode = ngrokCodeOf(typeof header === "string" ? header : null, answer.body ?? "");
       const kind = classifyAnswer(answer.status, ngrokCode, protection);
+      if (kind === "ours" && protection.basicAuth && !refusedByProtection(answer.status, ngrokCode))
+        throw unprotected(url, answer.status);
       if (kind === "ours") return { status: answer.status, ms: Date.now() - started };
       if (kind === "final") {
         throw new PreviewError(
@@ -49,6 +55,19 @@ export async function verifyTunnel(
     if (Date.now() + RETRY_EVERY_MS >= started + timeoutMs) throw notAnswering(url, timeoutMs, last);
     await sleep(RETRY_EVERY_MS, opts.signal);
   }
+}
+
+/** Without credentials, a protected endpoint answers with basic auth's 401, or restrict-ips' 403. */
+function refusedByProtection(status: number, ngrokCode: number | undefined): boolean {
+  return status === 401 || ngrokCode === IP_RESTRICTED;
+}
+
+function unprotected(url: string, status: number): PreviewError {
+  return new PreviewError(
+    "verify",
+    `The public URL ${url} answered HTTP ${status} without the basic-auth password: ngrok did not apply the protection, so the link is not shared. Check the ngrok account (its plan) and the \`traffic-policy\` input, then run the preview again.`,
+    { code: "PROTECTION_NOT_ENFORCED" },
+  );
 }
 
 function notAnswering(url: string, timeoutMs: number, last: string): PreviewError {
@@ -80,7 +99,7 @@ export async function checkLink(
   protection: Protection,
   signal: AbortSignal,
 ): Promise<LinkState> {
-  const answer = await httpAnswer(new URL(url), CHECK_TIMEOUT_MS, signal, publicUrlHeaders(protection));
+  const answer = await httpAnswer(new URL(url), CHECK_TIMEOUT_MS, signal, publicUrlHeaders());
   // A refused connection, a DNS failure, a reset or a timeout is the runner's network (a firewall, a
   // proxy, a VPN), which a fresh tunnel would not mend: not the endpoint's fault.
   if (!("status" in answer)) return { up: true };
@@ -133,14 +152,9 @@ export function ngrokCodeOf(headerValue: string | null, body: string): number | 
 }
 
 /**
- * Headers for a request through the public URL: skip ngrok's browser warning (free-plan visitors get an
- * interstitial otherwise) and, with basic-auth, send the credentials, so our own endpoint answers.
+ * Headers for our own requests through the public URL: skip ngrok's browser warning (free-plan visitors get
+ * an interstitial otherwise). Never credentials: what passes ngrok's basic auth reaches the app with them.
  */
-export function publicUrlHeaders(protection: Protection): Record<string, string> {
-  const headers: Record<string, string> = { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
-  if (protection.basicAuth) {
-    const { username, password } = protection.basicAuth;
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
-  }
-  return headers;
+export function publicUrlHeaders(): Record<string, string> {
+  return { "ngrok-skip-browser-warning": "1", "user-agent": "ml-preview" };
 }

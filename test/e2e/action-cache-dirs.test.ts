@@ -1,12 +1,20 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeCacheVolumes } from "../../src/docker/volumes.js";
 import { ActionsCacheService } from "../support/actions-cache/index.js";
 import { busyboxContext } from "../support/docker.js";
-import { fetchText, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
+import {
+  fetchText,
+  PR,
+  type PreviewWorld,
+  previewHooks,
+  pullCommentEvent,
+  waitFor,
+} from "../support/preview-fixture.js";
 import { type RunningStep, runnerNode } from "../support/runner.js";
 
 // An app that downloads a "model" at start-up, run through the bundled action with the Actions cache
@@ -37,8 +45,9 @@ afterAll(async () => {
 });
 
 /**
- * The "model hub": a busybox httpd in a container of its own on the default bridge, reached by the app's
- * container at that container's address (test traffic stays between containers we started). It serves a
+ * The "model hub": a busybox httpd in a container of its own, its port published on the host's address on
+ * Docker's default bridge (not a public interface): the app, on a network of its own that reaches no other
+ * container, gets to it as to any server outside its network, through the host. It serves a
  * random "model" and logs each request, which is how they are counted; `/cgi-bin/hold` never answers (an
  * app stuck downloading at start-up).
  */
@@ -70,21 +79,35 @@ class ModelServer {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-    const container = await d.createContainer({ Image: tag, Labels: { "ml-preview.e2e": "model-hub" } });
+    // The host's address on the default bridge (docker0): inspect may leave it out for that bridge.
+    const bridge = await d.getNetwork("bridge").inspect();
+    const ifname = bridge.Options?.["com.docker.network.bridge.name"] ?? "docker0";
+    // A bridge with no container attached is down (no carrier), and Node lists only interfaces that are up:
+    // then the gateway Docker gives the bridge, the subnet's first address, which is on docker0 all the same.
+    const gateway =
+      bridge.IPAM?.Config?.[0]?.Gateway ??
+      networkInterfaces()[ifname]?.find((a) => a.family === "IPv4")?.address ??
+      firstHost(bridge.IPAM?.Config?.[0]?.Subnet);
+    if (!gateway) throw new Error(`no host address on ${ifname} to publish the model hub on`);
+    const container = await d.createContainer({
+      Image: tag,
+      Labels: { "ml-preview.e2e": "model-hub" },
+      ExposedPorts: { "8080/tcp": {} },
+      HostConfig: { PortBindings: { "8080/tcp": [{ HostIp: gateway, HostPort: "" }] } },
+    });
     await container.start();
     const info = await container.inspect();
-    // The default bridge: the address the app's container reaches it at.
-    const address = info.NetworkSettings.Networks.bridge?.IPAddress;
-    if (!address) throw new Error("the model hub's container has no address on the default bridge");
-    return new ModelServer(bytes, container, address, tag);
+    const port = info.NetworkSettings.Ports["8080/tcp"]?.[0]?.HostPort;
+    if (!port) throw new Error("the model hub's port was not published");
+    return new ModelServer(bytes, container, `${gateway}:${port}`, tag);
   }
 
   get url(): string {
-    return `http://${this.address}:8080/model.bin`;
+    return `http://${this.address}/model.bin`;
   }
 
   get holdUrl(): string {
-    return `http://${this.address}:8080/cgi-bin/hold`;
+    return `http://${this.address}/cgi-bin/hold`;
   }
 
   /** Requests for `path` since the last reset, from the server's own log. */
@@ -107,6 +130,17 @@ class ModelServer {
   }
 }
 
+/** The first host address of an IPv4 subnet (`172.17.0.0/16` → `172.17.0.1`), or undefined. */
+function firstHost(subnet: string | undefined): string | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(subnet ?? "");
+  if (!m) return undefined;
+  const bits = Number(m[5]);
+  const ip = m.slice(1, 5).reduce((n, o) => n * 256 + Number(o), 0);
+  const network = bits === 0 ? 0 : Math.floor(ip / 2 ** (32 - bits)) * 2 ** (32 - bits);
+  const host = network + 1;
+  return [24, 16, 8, 0].map((shift) => Math.floor(host / 2 ** shift) % 256).join(".");
+}
+
 /** Downloads the model into /models unless it is there, publishes its md5, then serves. */
 const appDockerfile = [
   "FROM scratch",
@@ -118,16 +152,35 @@ const appDockerfile = [
   `CMD ["/bin/sh", "-c", "[ -f /models/model.bin ] || { wget -q -O /models/model.part \\"$MODEL_URL\\" && mv /models/model.part /models/model.bin; } && md5sum /models/model.bin | cut -d' ' -f1 > /www/model.txt && exec httpd -f -p 8080 -h /www"]`,
 ].join("\n");
 
+/** Where a run is, as the runner and the cache service see it; default a pull_request run of PR #12. */
+interface RunOn {
+  readonly eventName?: string;
+  readonly event?: unknown;
+  /** The run's ref: its cache scope (a PR's merge ref reads main's entries too). */
+  readonly ref?: string;
+}
+
 function cacheJob(
   name: string,
   extra: Record<string, string> = {},
   env: Record<string, string> = {},
   node?: string,
+  on: RunOn = {},
 ) {
-  const token = service.tokenFor("refs/pull/12/merge", ["refs/heads/main"]);
+  const ref = on.ref ?? "refs/pull/12/merge";
+  const token = ref.startsWith("refs/pull/")
+    ? service.tokenFor(ref, ["refs/heads/main"])
+    : service.tokenFor(ref);
+  const refEnv = { GITHUB_REF: ref, GITHUB_REF_NAME: ref.replace(/^refs\/(heads|pull)\//, "") };
   const { job } = world.job(
     { name, "cache-dirs": "/models", env: `MODEL_URL=${models.url}`, "health-path": "/model.txt", ...extra },
-    { dockerfile: appDockerfile, env: { ...service.env(token), ...env }, node },
+    {
+      dockerfile: appDockerfile,
+      env: { ...service.env(token), ...refEnv, ...env },
+      node,
+      eventName: on.eventName,
+      event: on.event,
+    },
   );
   return job;
 }
@@ -172,7 +225,7 @@ describe("cache-dirs through the Actions cache", () => {
     expect(await models.requests()).toBe(1);
     const saved = service.entries.filter((e) => e.finalized);
     expect(saved).toHaveLength(1);
-    expect(saved[0]!.key).toMatch(new RegExp(`^ml-preview-${name}-linux-`));
+    expect(saved[0]!.key).toMatch(new RegExp(`^ml-preview-pr12/${name}-linux-`));
     expect(firstResult.stdout).toContain(`cache-dirs: saved`);
     expect(firstResult.stdout).not.toContain("::warning::");
     expect((await first.post()).code).toBe(0);
@@ -283,5 +336,72 @@ describe("cache-dirs through the Actions cache", () => {
     expect(warnings[0]).toMatch(/^::warning::Failed to restore/);
     expect(service.entries).toEqual([]);
     expect((await job.post()).code).toBe(0);
+  });
+});
+
+describe("cache-dirs of runs that build a pull request's code on a branch", () => {
+  it("a workflow_dispatch run with pr-number and a /preview command's run restore but never save; the default branch's next run finds nothing of theirs", async () => {
+    world = await newWorld();
+    world.github.setRole("maintainer-mia", "maintain");
+    const name = `cache-${randomBytes(3).toString("hex")}`;
+    names.push(name);
+    const onMain = { ref: "refs/heads/main" };
+
+    // The README's fork recipe: dispatched on main with the PR's number (here the workspace is the PR's code).
+    const dispatch = cacheJob(name, { duration: "3s", "pr-number": String(PR) }, {}, undefined, {
+      ...onMain,
+      eventName: "workflow_dispatch",
+      event: { inputs: { "pr-number": String(PR) }, ref: "refs/heads/main" },
+    });
+    const dispatched = dispatch.startMain();
+    expect(await liveModelMd5(dispatched)).toBe(models.md5());
+    const dispatchResult = await dispatched.done;
+    expect(dispatchResult.code, dispatchResult.stdout).toBe(0);
+    // Restored (asked), never reserved or uploaded.
+    expect(service.calls).toEqual(["GetCacheEntryDownloadURL"]);
+    expect(service.entries).toEqual([]);
+    const said = dispatchResult.stdout.split("\n").filter((l) => l.includes("Caches are read-only"));
+    expect(said).toEqual([
+      `Caches are read-only in this run: this workflow_dispatch run builds pull request #${PR}'s code on the branch it was started on (usually the default branch), whose cache that branch's runs and its pull requests read. So cache-dirs are restored, never saved.`,
+    ]);
+    expect((await dispatch.post()).code).toBe(0);
+    await removeApp(name);
+
+    // A reviewer's `/preview`: an issue_comment run, on the default branch.
+    const commentId = world.github.postComment(PR, "/preview", "maintainer-mia");
+    const command = cacheJob(name, { duration: "3s" }, {}, undefined, {
+      ...onMain,
+      eventName: "issue_comment",
+      event: pullCommentEvent({ id: commentId, body: "/preview", login: "maintainer-mia" }),
+    });
+    const commanded = command.startMain();
+    expect(await liveModelMd5(commanded)).toBe(models.md5());
+    const commandResult = await commanded.done;
+    expect(commandResult.code, commandResult.stdout).toBe(0);
+    expect(commandResult.stdout).toContain(
+      `Caches are read-only in this run: this issue_comment run (a /preview command) builds pull request #${PR}'s code on the default branch`,
+    );
+    expect(service.calls).not.toContain("CreateCacheEntry");
+    expect(service.entries).toEqual([]);
+    expect((await command.post()).code).toBe(0);
+    await removeApp(name);
+    expect(await models.requests()).toBe(2);
+
+    // The default branch's own run (push, no PR): nothing to restore, so it downloads the model itself and
+    // is the one that saves.
+    const main = cacheJob(name, { duration: "3s" }, {}, undefined, {
+      ...onMain,
+      eventName: "push",
+      event: {},
+    });
+    const mainResult = await main.main();
+    expect(mainResult.code, mainResult.stdout).toBe(0);
+    expect(mainResult.stdout).toMatch(
+      new RegExp(`cache-dirs: no cache entry for ml-preview-${name}-linux-\\S+ yet`),
+    );
+    expect(mainResult.stdout).not.toContain("Caches are read-only");
+    expect(await models.requests()).toBe(3);
+    expect(service.entries.filter((e) => e.finalized).map((e) => e.scope)).toEqual(["refs/heads/main"]);
+    expect((await main.post()).code).toBe(0);
   });
 });

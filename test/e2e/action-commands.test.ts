@@ -1,5 +1,7 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { HEAD_SHA, PR, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
+import { gitCommit, PR, type PreviewWorld, previewHooks, waitFor } from "../support/preview-fixture.js";
 
 // Reviewers drive the preview from the PR: each command is its own issue_comment run, beside the job that
 // holds the preview (two jobs at once, each with its own GITHUB_TOKEN, both github-actions[bot]).
@@ -47,7 +49,18 @@ async function command(body: string, login: string, inputs: Record<string, strin
   return { ...cmd, result, endedAt: world.github.requests.length };
 }
 
-const replies = () => world.github.comments(PR).filter((c) => c.body.startsWith("> /preview"));
+/** A command's job whose workspace `checkout` first makes a git checkout (as actions/checkout would). */
+async function commandOnCheckout(body: string, login: string, checkout: (workspace: string) => unknown) {
+  const cmd = world.commandJob(body, login, { "github-token": COMMAND_TOKEN, duration: "3s" });
+  checkout(cmd.job.workspace);
+  return { ...cmd, result: await cmd.job.main() };
+}
+
+/** The bot's replies to commands (all but the preview comments). */
+const replies = () =>
+  world.github
+    .comments(PR)
+    .filter((c) => c.user === "github-actions[bot]" && !c.body.startsWith("<!-- ml-preview"));
 
 describe("/preview stop", () => {
   it("a maintainer's stop ends the live preview on the holder's next poll: stopped, by whom", async () => {
@@ -185,7 +198,11 @@ describe("/preview extend", () => {
     await startWorld();
     const bad = await command("/preview extend soon", "maintainer-mia");
     expect(bad.result.code).toBe(0);
-    expect(world.github.reactions(bad.commentId)).toEqual(["github-actions[bot]:confused"]);
+    // Answered only once the author's permission is known (👀 while it is looked up).
+    expect(world.github.reactions(bad.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:confused",
+    ]);
     expect(replies().at(-1)!.body).toContain("`soon` is not a duration");
     const none = await command("/preview extend 30m", "maintainer-mia");
     expect(world.github.reactions(none.commentId)).toEqual([
@@ -238,19 +255,79 @@ describe("/preview", () => {
     expect((await start.job.post()).code).toBe(0);
   });
 
-  it("builds a fork's code only on the word of someone who may push", async () => {
+  it("builds a fork's code only on the word of someone who may push, for the commit they name", async () => {
     await startWorld();
-    world.github.addPull({ number: PR, headSha: HEAD_SHA, headRef: "feature/model-v2", fork: true });
-    const triage = await command("/preview", "triager-tom", { duration: "3s" });
+    const reviewed = gitCommit(world.job({}).job.workspace);
+    world.github.addPull({ number: PR, headSha: reviewed, headRef: "feature/model-v2", fork: true });
+    const triage = await commandOnCheckout(`/preview ${reviewed}`, "triager-tom", (ws) => gitCommit(ws));
     expect(world.github.reactions(triage.commentId)).toEqual([
       "github-actions[bot]:eyes",
       "github-actions[bot]:confused",
     ]);
     expect(previewComments()).toEqual([]);
-    const start = await command("/preview", "maintainer-mia", { duration: "3s" });
-    expect(start.result.outputs.status).toBe("expired");
-    expect(start.result.stdout).toContain("a fork's code, on a maintainer's word");
+    // A bare /preview on a fork's PR builds nothing: the reply says how to name the reviewed commit.
+    const bare = await commandOnCheckout("/preview", "maintainer-mia", (ws) => gitCommit(ws));
+    expect(bare.result.code, bare.result.stdout).toBe(0);
+    expect(world.github.reactions(bare.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:confused",
+    ]);
+    expect(replies().at(-1)?.body).toContain(`comment \`/preview ${reviewed.slice(0, 12)}\``);
+    expect(previewComments()).toEqual([]);
+    const start = await commandOnCheckout(`/preview ${reviewed.slice(0, 7)}`, "maintainer-mia", (ws) =>
+      gitCommit(ws),
+    );
+    expect(start.result.outputs.status, start.result.stdout).toBe("expired");
+    expect(start.result.stdout).toContain("a fork's code, on a maintainer's word for that commit");
     expect(world.commentStates()).toContain("live");
+  });
+
+  it("a push between the maintainer's `/preview SHA` and the job's checkout builds nothing, says why", async () => {
+    await startWorld();
+    const probe = world.job({}).job.workspace;
+    const reviewed = gitCommit(probe);
+    writeFileSync(join(probe, "payload.sh"), "steal the secrets");
+    const pushed = gitCommit(probe, "pushed after the review");
+    const pushAfterReview = (ws: string) => {
+      gitCommit(ws);
+      writeFileSync(join(ws, "payload.sh"), "steal the secrets");
+      expect(gitCommit(ws, "pushed after the review")).toBe(pushed);
+    };
+    // The new commit is the PR's head: the named commit is not.
+    world.github.addPull({ number: PR, headSha: pushed, headRef: "feature/model-v2", fork: true });
+    const moved = await commandOnCheckout(`/preview ${reviewed}`, "maintainer-mia", pushAfterReview);
+    expect(replies().at(-1)?.body).toContain(
+      `the commit you named, \`${reviewed.slice(0, 12)}\`, is not the pull request's head (\`${pushed.slice(0, 12)}\`)`,
+    );
+    expect(moved.result.stdout).toMatch(/^::warning::Nothing was built: the commit you named/m);
+    // Force-pushed back to the reviewed commit before the run read the PR: the checkout still holds the push.
+    world.github.addPull({ number: PR, headSha: reviewed, headRef: "feature/model-v2", fork: true });
+    const forced = await commandOnCheckout(`/preview ${reviewed}`, "maintainer-mia", pushAfterReview);
+    expect(replies().at(-1)?.body).toContain(
+      `the workspace holds \`${pushed.slice(0, 12)}\`, but the pull request's head is \`${reviewed.slice(0, 12)}\``,
+    );
+    for (const run of [moved, forced]) {
+      expect(run.result.code).toBe(0);
+      expect(world.github.reactions(run.commentId)).toEqual([
+        "github-actions[bot]:eyes",
+        "github-actions[bot]:confused",
+      ]);
+      expect(run.result.stdout).not.toMatch(/Building|docker build|Step 1/i);
+    }
+    expect(previewComments()).toEqual([]);
+  });
+
+  it("a stranger's malformed command gets no reply that repeats their text", async () => {
+    await startWorld();
+    const stranger = await command("/preview restart **[click me](https://evil.example)**", "triager-tom");
+    expect(world.github.reactions(stranger.commentId)).toEqual([
+      "github-actions[bot]:eyes",
+      "github-actions[bot]:confused",
+    ]);
+    const reply = world.github.comments(PR).at(-1)!;
+    expect(reply.user).toBe("github-actions[bot]");
+    expect(reply.body).toContain("@triager-tom only people with write access");
+    expect(reply.body).not.toContain("evil.example");
   });
 
   it("on a PR whose preview is live restarts it: the running one ends superseded", async () => {

@@ -4,7 +4,14 @@ import type Docker from "dockerode";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { busyboxHttpdDockerfile, busyboxPath, requireDocker } from "../support/docker.js";
 import { type GitHubEmulator, startGitHubEmulator } from "../support/github-emulator/index.js";
-import { HEAD_SHA, leftContainers, nextRunId, PR, pullRequestEvent } from "../support/preview-fixture.js";
+import {
+  gitCommit,
+  HEAD_SHA,
+  leftContainers,
+  nextRunId,
+  PR,
+  pullRequestEvent,
+} from "../support/preview-fixture.js";
 import { RunnerHarness } from "../support/runner.js";
 
 // Which PR a run previews, by event: forks, pull_request_target opt-in, workflow_dispatch with and without a PR.
@@ -63,6 +70,47 @@ describe("forks", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/::error::.*does not carry the label `safe-to-preview`/);
     expect(await leftContainers(docker, label)).toEqual([]);
+  });
+});
+
+describe("workflow_dispatch for a fork's pull request", () => {
+  const dispatch = (inputs: Record<string, string>, checkout: (workspace: string) => string) => {
+    const { job: j, label } = job(
+      "workflow_dispatch",
+      { inputs: { "pr-number": String(PR) } },
+      { tunnel: "none", duration: "2s", "pr-number": String(PR), ...inputs },
+    );
+    checkout(j.workspace);
+    return { j, label };
+  };
+  const pushAfterReview = (ws: string) => {
+    gitCommit(ws);
+    writeFileSync(join(ws, "payload.sh"), "steal the secrets");
+    return gitCommit(ws, "pushed after the review");
+  };
+
+  it("builds only the commit named in pr-sha, when it is the PR's head and the commit checked out", async () => {
+    github = await startGitHubEmulator();
+    let reviewed = "";
+    const probe = dispatch({}, (ws) => (reviewed = gitCommit(ws)));
+    github.addPull({ number: PR, headSha: reviewed, headRef: "feature/model-v2", fork: true });
+    // Without pr-sha: nothing built, the error says which commit to name.
+    const bare = await probe.j.main();
+    expect(bare.code).toBe(1);
+    expect(bare.stdout).toContain(`set the \`pr-sha\` input to ${reviewed.slice(0, 12)}`);
+    expect(await leftContainers(docker, probe.label)).toEqual([]);
+    // The fork pushed between the dispatch and the checkout: the workspace is not the reviewed commit.
+    const raced = dispatch({ "pr-sha": reviewed.slice(0, 10) }, pushAfterReview);
+    const refused = await raced.j.main();
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/::error::.*Nothing was built: the workspace holds `[0-9a-f]{12}`/);
+    expect(await leftContainers(docker, raced.label)).toEqual([]);
+    expect(github.comments(PR)).toEqual([]);
+    const approved = dispatch({ "pr-sha": reviewed }, (ws) => gitCommit(ws));
+    const result = await approved.j.main();
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.outputs.status).toBe("expired");
+    expect(github.comments(PR)[0]!.body).toContain(reviewed.slice(0, 7));
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { networksWithLabel } from "../support/docker.js";
 import {
   leftContainers,
   nextRunId,
@@ -85,8 +86,10 @@ async function killedWhileLive(inputs: Record<string, string>) {
   const killed = await world.liveJob(inputs);
   killed.main.child.kill("SIGKILL");
   await killed.main.done;
+  // What the runner's end of the job does to a killed step's leftovers (a hosted runner's machine is gone).
   for (const id of await leftContainers(docker, killed.label))
     await docker.getContainer(id).remove({ force: true });
+  for (const name of await networksWithLabel(docker, killed.label)) await docker.getNetwork(name).remove();
   return { ...killed, stale: world.comments()[0]! };
 }
 

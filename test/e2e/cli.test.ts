@@ -9,12 +9,14 @@ import {
   busyboxHttpdDockerfile,
   busyboxPath,
   containersWithLabel,
+  networksWithLabel,
   requireDocker,
 } from "../support/docker.js";
 import { type EchoApp, startEchoApp } from "../support/ngrok-edge/echo-app.js";
 import { type NgrokEdge, startNgrokEdge } from "../support/ngrok-edge/index.js";
 import { fetchText } from "../support/preview-fixture.js";
 import { ACTION_DIR } from "../support/runner.js";
+import { lineSplitter, StepCommands } from "../support/workflow-commands.js";
 
 // `ml-preview up|share` from dist/cli.js, as a user runs it: real engine, real SDK through the loopback edge.
 let docker: Docker;
@@ -138,6 +140,31 @@ describe("ml-preview up", () => {
     expect(failed).toMatchObject({ event: "failed", exitCode: 4, step: "ready" });
     expect(String(failed.error)).toMatch(/exit/i);
     expect(failed.logLines).toEqual(expect.arrayContaining([expect.stringContaining("no model file")]));
+  });
+
+  it("in a workflow's `run:` step (GITHUB_ACTIONS=true) the build's and app's lines never command the runner", async () => {
+    const forged = "::warning::pwned; ##[error]legacy; ::save-state name=container::0123456789ab";
+    const ctx = appContext(
+      busyboxHttpdDockerfile(8080)
+        .replace(/CMD .*/, `CMD ["/bin/sh", "-c", "echo '${forged}'; exit 4"]`)
+        .replace("FROM scratch", `FROM scratch\nLABEL note="${forged.replace(/"/g, "")}"`),
+    );
+    for (const json of [false, true]) {
+      const run = cli(["up", ctx, "--tunnel", "none", ...(json ? ["--json"] : [])], ACTION_DIR, {
+        GITHUB_ACTIONS: "true",
+      });
+      expect(await run.exit).toBe(1);
+      const step = new StepCommands();
+      for (const stream of [run.stdout(), run.stderr()]) {
+        const lines = lineSplitter((l) => step.line(l));
+        lines.push(stream);
+        lines.end();
+      }
+      expect(`${run.stdout()}${run.stderr()}`).toContain("::warning::pwned");
+      expect(step.annotations).toEqual([]);
+      expect(step.state).toEqual({});
+      if (json) expect(run.events.at(-1)).toMatchObject({ event: "failed", exitCode: 4 });
+    }
   });
 
   it("an app on 127.0.0.1 in its container: the wait is shown, then the fix in CLI words, long before ready-timeout", async () => {
@@ -350,11 +377,14 @@ describe("ml-preview --detach, ls, down", () => {
     run.child.kill("SIGKILL");
     await run.exit;
     expect(await byName(name)).toHaveLength(1);
+    expect(await networksWithLabel(docker, `ml-preview.name=${name}`)).toHaveLength(1);
     const ls = cli(["ls"]);
     expect(await ls.exit).toBe(0);
     expect(ls.stderr()).toContain(`Removed "${name}": its process had died.`);
     expect(ls.stdout()).not.toContain(name);
     expect(await byName(name)).toEqual([]);
+    // The app's own network goes with it.
+    expect(await networksWithLabel(docker, `ml-preview.name=${name}`)).toEqual([]);
   });
 
   it("--cache-dir volumes persist between up runs of the same folder and name; down --volumes removes them", async () => {

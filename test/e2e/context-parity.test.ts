@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   chownSync,
@@ -115,6 +116,15 @@ async function expectSameContext(root: string, opts: { dockerfile?: string } = {
 
 const DOCKERFILE = "FROM scratch\nCOPY . /ctx\n";
 
+/**
+ * The one deliberate difference (see src/docker/context-credentials.ts): a git config file goes without
+ * its `extraheader` lines, where actions/checkout keeps the job's token. Everything else as the CLI.
+ */
+const CHECKOUT_TOKEN = Buffer.from("x-access-token:ghs_paritytoken0123456789").toString("base64");
+const CONFIG_WITHOUT = '[core]\n\tbare = false\n[http "https://github.com/"]\n';
+const CONFIG_WITH = CONFIG_WITHOUT + `\textraheader = AUTHORIZATION: basic ${CHECKOUT_TOKEN}\n`;
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
 describe("the build context, entry by entry as the docker CLI sends it", () => {
   it("a common app: sources, nested folders, an empty folder, symlinks of every kind", async () => {
     const root = makeContext({
@@ -135,6 +145,23 @@ describe("the build context, entry by entry as the docker CLI sends it", () => {
     writeFileSync(join(root, "x".repeat(200)), "too long for ustar");
     const entries = await expectSameContext(root);
     expect(entries.map((e) => e.name)).toContain("pkg/mod/");
+  });
+
+  it("a .git/config with actions/checkout's token: the one difference, that file without its extraheader line", async () => {
+    const root = makeContext({
+      Dockerfile: DOCKERFILE,
+      ".git/config": CONFIG_WITH,
+      ".git/HEAD": "ref: refs/heads/main\n",
+      ".git/modules/lib/config": CONFIG_WITH,
+      "app.py": "print(1)\n",
+    });
+    const { cli, ours: sent } = await both(root);
+    expect(cli.body.includes(CHECKOUT_TOKEN), "the CLI sends the token").toBe(true);
+    expect(sent.body.includes(CHECKOUT_TOKEN)).toBe(false);
+    const stripped = { size: CONFIG_WITHOUT.length, sha256: sha256(CONFIG_WITHOUT) };
+    expect(sent.entries).toEqual(
+      asCurrentCli(cli.entries).map((e) => (e.name.endsWith("/config") ? { ...e, ...stripped } : e)),
+    );
   });
 
   it("modes as on disk, whatever the umask", async () => {
@@ -405,6 +432,19 @@ describe("BuildKit's file sync, stat for stat and byte for byte as the docker CL
     } finally {
       sock.close();
     }
+  });
+
+  it("a .git/config with actions/checkout's token: the one difference, that file without its extraheader line", async () => {
+    const root = makeContext({
+      Dockerfile: DOCKERFILE,
+      ".git/config": CONFIG_WITH,
+      ".git/HEAD": "ref: refs/heads/main\n",
+      "app.py": "print(1)\n",
+    });
+    const { cli, ours: sent } = await bothSynced(root);
+    const stripped = { size: BigInt(CONFIG_WITHOUT.length), sha256: sha256(CONFIG_WITHOUT) };
+    expect(cli.find((e) => e.path === ".git/config")?.sha256).toBe(sha256(CONFIG_WITH));
+    expect(sent).toEqual(cli.map((e) => (e.path === ".git/config" ? { ...e, ...stripped } : e)));
   });
 
   it("the engine's exclude patterns, with exceptions inside excluded folders", async () => {

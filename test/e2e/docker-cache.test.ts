@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -399,6 +399,26 @@ describe("cache: registry:<ref>", () => {
     expect(cold.lines.some((l) => l.includes(`RUN sleep 2 && echo ${marker}`))).toBe(true);
   });
 
+  it("a read-only run (a PR's code on a branch) pulls the cache image and never pushes it", async () => {
+    const dir = context(
+      ["FROM scratch", "COPY busybox /bin/busybox", `RUN ["/bin/busybox", "true"]`].join("\n"),
+    );
+    const cache = { kind: "registry" as const, ref: `${registry.host}/cache/read-only:${RUN}` };
+    const { log, lines, warnings } = recordingLogger();
+    const image = await prepareImage(docker, buildSource(dir, cache, good), labels, log, {
+      tag: `${REPO}:registry-read-only`,
+      cacheReadOnly: "this issue_comment run builds pull request #12's code",
+    });
+    expect(image.built).toBe(true);
+    expect(warnings).toEqual([]);
+    expect(lines).toContain(`No build cache at ${cache.ref} yet.`);
+    expect(lines.some((l) => l.startsWith("Pushed the build cache"))).toBe(false);
+    const res = await fetch(`http://${registry.host}/v2/cache/read-only/manifests/${RUN}`, {
+      headers: { accept: MANIFEST_V2, authorization: basicAuth() },
+    });
+    expect(res.status).toBe(404);
+  });
+
   it("builds anyway, with one warning, when the cache registry refuses the credentials", async () => {
     const dir = context(
       ["FROM scratch", "COPY busybox /bin/busybox", `RUN ["/bin/busybox", "true"]`].join("\n"),
@@ -457,7 +477,7 @@ const fs = require("node:fs");
 const { execFileSync } = require("node:child_process");
 const argv = process.argv.slice(2);
 const env = {};
-for (const k of Object.keys(process.env)) if (/^(ACTIONS_|BUILDX_|GITHUB_)/.test(k)) env[k] = process.env[k];
+for (const k of Object.keys(process.env)) if (/^(ACTIONS_|BUILDX_|GITHUB_|ML_PREVIEW_BUILD_SECRET_)/.test(k)) env[k] = process.env[k];
 fs.appendFileSync(${JSON.stringify(callsFile())}, JSON.stringify({ argv, env }) + "\\n");
 const sub = argv.slice(0, 2).join(" ");
 if (sub === "buildx version") { console.log("github.com/docker/buildx v0.99.0-shim"); process.exit(0); }
@@ -512,7 +532,7 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
   const withShim = () => vi.stubEnv("PATH", `${shimDir}:${process.env.PATH}`);
   const dockerfile = ["FROM scratch", "COPY busybox /bin/busybox", 'RUN ["/bin/busybox", "true"]'].join("\n");
 
-  it("runs docker buildx build with the gha cache scoped per workflow, name and branch, env passed through", async () => {
+  it("runs docker buildx build with the gha cache scoped per workflow, name and PR, env passed through", async () => {
     withShim();
     const dir = context(dockerfile);
     const tag = `${REPO}:gha`;
@@ -556,11 +576,11 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
       "--target",
       "final",
       "--cache-from",
-      "type=gha,scope=ml-preview-Preview-app-app-feature-new-model",
+      "type=gha,scope=ml-preview-Preview-app-app-pr-12",
       "--cache-from",
       "type=gha,scope=ml-preview-Preview-app-app-main",
       "--cache-to",
-      "type=gha,mode=max,scope=ml-preview-Preview-app-app-feature-new-model,ignore-error=true",
+      "type=gha,mode=max,scope=ml-preview-Preview-app-app-pr-12,ignore-error=true",
       "--iidfile",
       expect.stringMatching(/ml-preview-buildx-.*\/iid$/),
       "--progress",
@@ -577,6 +597,25 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
     });
     // The builder we created (a BuildKit container on the engine) does not outlive the build.
     expect(argvs.slice(4)).toEqual([["buildx", "rm", "--force", builder]]);
+  });
+
+  it("a read-only run (a PR's code on a branch) imports the cache and exports nothing", async () => {
+    withShim();
+    const { log, warnings } = recordingLogger();
+    await prepareImage(docker, buildSource(context(dockerfile), { kind: "gha" }), labels, log, {
+      tag: `${REPO}:gha-read-only`,
+      // workflow_dispatch with pr-number: the run is on main.
+      env: ghaEnv({ GITHUB_HEAD_REF: "", GITHUB_BASE_REF: "", GITHUB_REF_NAME: "main" }),
+      cacheReadOnly: "this workflow_dispatch run builds pull request #12's code",
+    });
+    expect(warnings).toEqual([]);
+    const build = calls().find((c) => c.argv[1] === "build")!.argv;
+    expect(build.filter((a, i) => a.startsWith("--cache") || build[i - 1]?.startsWith("--cache"))).toEqual([
+      "--cache-from",
+      "type=gha,scope=ml-preview-Preview-app-app-pr-12",
+      "--cache-from",
+      "type=gha,scope=ml-preview-Preview-app-app-main",
+    ]);
   });
 
   it("falls back to the engine build with one warning when buildx is missing", async () => {
@@ -610,6 +649,56 @@ console.error("shim: unexpected " + argv.join(" ")); process.exit(2);
     });
     expect(image.built).toBe(true);
     expect(warnings).toEqual([expect.stringContaining("ACTIONS_RUNTIME_TOKEN is not set")]);
+    expect(calls()).toEqual([]);
+  });
+
+  it("build secrets go to buildx as --secret id=ID,env=VAR: the value in its environment, never in its argv", async () => {
+    withShim();
+    const { log, warnings, all } = recordingLogger();
+    const value = "hf_gha_secret_value_0123";
+    await prepareImage(
+      docker,
+      {
+        ...buildSource(context(dockerfile), { kind: "gha" }),
+        buildSecrets: { hf_token: value },
+      } as BuildSource,
+      labels,
+      log,
+      { tag: `${REPO}:gha-secret`, env: ghaEnv() },
+    );
+    expect(warnings).toEqual([]);
+    const build = calls().find((c) => c.argv[1] === "build")!;
+    const at = build.argv.indexOf("--secret");
+    expect(build.argv.slice(at, at + 2)).toEqual(["--secret", "id=hf_token,env=ML_PREVIEW_BUILD_SECRET_0"]);
+    expect(build.env.ML_PREVIEW_BUILD_SECRET_0).toBe(value);
+    expect(JSON.stringify(build.argv)).not.toContain(value);
+    expect(JSON.stringify(all)).not.toContain(value);
+    // Only the build gets the value: buildx version/inspect/create/rm run without it.
+    expect(calls().filter((c) => c.env.ML_PREVIEW_BUILD_SECRET_0 !== undefined)).toHaveLength(1);
+  });
+
+  it("a context whose .git/config holds actions/checkout's token builds through the engine, saying why", async () => {
+    withShim();
+    const dir = context(dockerfile);
+    mkdirSync(join(dir, ".git"));
+    const basic = Buffer.from("x-access-token:ghs_gha_token_0123").toString("base64");
+    writeFileSync(
+      join(dir, ".git/config"),
+      `[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic ${basic}\n`,
+    );
+    const { log, warnings } = recordingLogger();
+    const image = await prepareImage(docker, buildSource(dir, { kind: "gha" }), labels, log, {
+      tag: `${REPO}:gha-git-credential`,
+      env: ghaEnv(),
+    });
+    expect(image.built).toBe(true);
+    expect(image.imageId).not.toBe(shimImage);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^cache: gha is not used for this build: the build context's \.git\/config holds a git credential .*persist-credentials: false/,
+      ),
+    ]);
+    // buildx never ran: it would have sent the file as it is.
     expect(calls()).toEqual([]);
   });
 

@@ -398,6 +398,25 @@ describe("only our own comment, never a stale write", () => {
     expect(byBot().map((c) => parseMarker(c.body)?.run)).toEqual(["2021.1"]);
   });
 
+  it("a command's request never brings `live` back over the final state the holder wrote while it looked", async () => {
+    const holder = runWith("2050.1");
+    await holder.report(building);
+    await holder.report(live);
+    // The command's run (its own token) listed the holder as live; its read of the body waits while the
+    // preview ends and the holder writes its final state.
+    const command = runWith("2051.1", secondRunToken());
+    const read = gh.hold({ method: "GET", path: /\/issues\/comments\/\d+$/, token: "ghs_secondrun" });
+    const asked = command.requestOfHolder({ kind: "stop", by: "maintainer-mia", at: new Date() });
+    await read.arrived;
+    expect(await holder.report(expired)).toBe("written");
+    read.release();
+    expect(await asked).toBeUndefined();
+    expect(parseMarker(byBot()[0]!.body)).toEqual({ name: "app", state: "expired", run: "2050.1" });
+    expect(
+      gh.requests.filter((r) => r.method === "PATCH" && r.headers.authorization === "token ghs_secondrun"),
+    ).toEqual([]);
+  });
+
   it("the hold loop's polls list only comments since ours: one request on a busy PR, a newer run still seen", async () => {
     gh.addComments(PR, 250);
     const older = runWith("2030.1");

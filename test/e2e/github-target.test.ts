@@ -122,6 +122,8 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
   });
 
   it("pull_request_target from a fork, started by adding the label: previewed, the label kept", async () => {
+    gh.setRole("maintainer-mia", "maintain");
+    gh.addLabel(3, "safe-to-preview", "maintainer-mia");
     const { result, requests } = await target("pull_request_target", 3, ngrok, {
       action: "labeled",
       label: "safe-to-preview",
@@ -172,7 +174,35 @@ describe("resolveTarget and pullRequestState against the GitHub emulator", () =>
     expect(result.skip?.reason).not.toContain('"labeled');
   });
 
+  it("the label added by someone who may not push (triage, a label bot) approves nothing: refused, label removed", async () => {
+    gh.setRole("maintainer-mia", "maintain");
+    gh.addLabel(3, "safe-to-preview", "maintainer-mia");
+    gh.setRole("triager-tom", "triage");
+    gh.addLabel(3, "Safe-To-Preview", "triager-tom"); // the newest labelling is the one that started this run
+    const triage = await target("pull_request_target", 3, ngrok, {
+      action: "labeled",
+      label: "Safe-To-Preview",
+    });
+    expect(triage.result.refusal).toContain(
+      "was added by @triager-tom, whose role is `triage`; only people with write, maintain or admin access",
+    );
+    expect(triage.result.refusal).toContain("Nothing was built; ml-preview removed the label.");
+    expect(triage.requests.map((r) => `${r.method} ${r.path.split("?")[0]}`)).toEqual([
+      `GET /repos/${gh.owner}/${gh.repo}/issues/3/events`,
+      `GET /repos/${gh.owner}/${gh.repo}/collaborators/triager-tom/permission`,
+      `DELETE /repos/${gh.owner}/${gh.repo}/issues/3/labels/Safe-To-Preview`,
+    ]);
+    gh.addLabel(3, "safe-to-preview", "label-bot[bot]");
+    const bot = await target("pull_request_target", 3, ngrok, {
+      action: "labeled",
+      label: "safe-to-preview",
+    });
+    expect(bot.result.refusal).toContain("was added by @label-bot[bot], whose role is `read`");
+  });
+
   it("the label matches whatever its case (GitHub's label names are case-insensitive)", async () => {
+    gh.setRole("maintainer-mia", "admin");
+    gh.addLabel(3, "safe-to-preview", "maintainer-mia");
     const { result } = await target(
       "pull_request_target",
       3,

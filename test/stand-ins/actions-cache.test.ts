@@ -71,10 +71,17 @@ describe("Actions cache stand-in, driven by @actions/cache", () => {
     expect(await cache.restoreCache([at("model")], "weights-3", ["weights-"])).toBe("weights-2");
     expect(readFileSync(join(job.workspace, "model", "weights.bin")).equals(newest)).toBe(true);
 
-    // What the PR saves stays in its own scope: main does not see it.
+    // What the PR saves stays in its own scope: main does not see it, nor does another PR.
     await cache.saveCache([at("model")], "pr-only");
     job.use(service.tokenFor("refs/heads/main"));
     expect(await cache.restoreCache([at("model")], "pr-only")).toBeUndefined();
+    job.use(service.tokenFor("refs/pull/8/merge", ["refs/heads/main"]));
+    expect(await cache.restoreCache([at("model")], "pr-only", ["pr-"])).toBeUndefined();
+    // What a run on main saves (a dispatch, a PR command's run), every PR reads.
+    job.use(service.tokenFor("refs/heads/main"));
+    await cache.saveCache([at("model")], "main-entry");
+    job.use(service.tokenFor("refs/pull/8/merge", ["refs/heads/main"]));
+    expect(await cache.restoreCache([at("model")], "main-entry")).toBe("main-entry");
   });
 
   it("refuses a second entry for the same key and version (another job may be creating it)", async () => {

@@ -242,6 +242,25 @@ describe("PR commands: roles and reactions", () => {
     expect(await of("someone")).toMatchObject({ permission: "read", role_name: "read" });
   });
 
+  it("records who added and removed labels as issue events, in GitHub's documented shape, oldest first", async () => {
+    const octokit = emulatorOctokit(gh);
+    gh.addLabel(7, "safe-to-preview", "triager-tom");
+    await octokit.rest.issues.removeLabel({ ...repo, issue_number: 7, name: "safe-to-preview" });
+    await octokit.rest.issues.addLabels({ ...repo, issue_number: 7, labels: ["Safe-To-Preview"] });
+    const events = await octokit.paginate(octokit.rest.issues.listEvents, { ...repo, issue_number: 7 });
+    expect(
+      events.map((e) => [e.event, e.actor?.login, (e as { label?: { name: string } }).label?.name]),
+    ).toEqual([
+      ["labeled", "triager-tom", "safe-to-preview"],
+      ["unlabeled", "github-actions[bot]", "safe-to-preview"],
+      ["labeled", "github-actions[bot]", "Safe-To-Preview"],
+    ]);
+    const path = `/repos/${repo.owner}/${repo.repo}/issues/7/events`;
+    expect(responseErrors("GET", path, 200, events)).toEqual([]);
+    expect(responseErrors("GET", path, 200, [{ ...events[0], actor: "tom" }])).not.toEqual([]);
+    expect((await rejection(octokit.rest.issues.listEvents({ ...repo, issue_number: 99 }))).status).toBe(404);
+  });
+
   it("reacts to a comment once per person and content (201, then 200), refusing unknown contents", async () => {
     const octokit = emulatorOctokit(gh);
     const id = gh.postComment(7, "/preview", "mia");

@@ -78,3 +78,9 @@ export async function containersWithLabel(docker: Docker, label: string): Promis
   const list = await docker.listContainers({ all: true, filters: { label: [label] } });
   return list.map((c) => c.Id);
 }
+
+/** Networks still carrying a label (key=value), as the apps' own networks do; empty after each run. */
+export async function networksWithLabel(docker: Docker, label: string): Promise<string[]> {
+  const list = await docker.listNetworks({ filters: { label: [label] } });
+  return list.map((n) => n.Name);
+}

@@ -14,6 +14,8 @@ export class EngineProxy {
   private readonly open = new Set<Socket>();
   /** Requests (chunks written by the preview) passed on so far: a test can wait for the preview to come back. */
   requests = 0;
+  /** When set, the first request whose bytes match it cuts the engine instead of reaching it. */
+  private cutAt: RegExp | undefined;
 
   private constructor(private readonly target: string) {
     this.socketPath = join(mkdtempSync(join(tmpdir(), "ml-preview-engine-")), "docker.sock");
@@ -46,6 +48,19 @@ export class EngineProxy {
     rmSync(this.socketPath, { force: true });
   }
 
+  /**
+   * The engine goes away at one precise moment: when the preview sends a request matching `request` (its
+   * request line, e.g. /^DELETE \/\S*networks\//), which never reaches the engine. Resolves once cut.
+   */
+  cutOn(request: RegExp): Promise<void> {
+    this.cutAt = request;
+    return new Promise((resolve) => {
+      this.onCut = resolve;
+    });
+  }
+
+  private onCut: (() => void) | undefined;
+
   /** The engine answers again. */
   async restore(): Promise<void> {
     if (this.server) return;
@@ -59,7 +74,15 @@ export class EngineProxy {
           upstream.destroy();
         });
       }
-      client.on("data", () => this.requests++);
+      // Before the pipe's own listener: a matching request is dropped with the connection, never passed on.
+      client.on("data", (chunk: Buffer) => {
+        this.requests++;
+        if (!this.cutAt?.test(chunk.toString("latin1"))) return;
+        this.cutAt = undefined;
+        upstream.destroy();
+        client.destroy();
+        void this.cut().then(() => this.onCut?.());
+      });
       client.pipe(upstream);
       upstream.pipe(client);
     });

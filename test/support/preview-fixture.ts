@@ -1,9 +1,16 @@
-import { copyFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
 import Docker from "dockerode";
 import { afterEach, beforeAll, expect } from "vitest";
-import { busyboxHttpdDockerfile, busyboxPath, containersWithLabel, requireDocker } from "./docker.js";
+import {
+  busyboxHttpdDockerfile,
+  busyboxPath,
+  containersWithLabel,
+  networksWithLabel,
+  requireDocker,
+} from "./docker.js";
 import { type GitHubEmulator, startGitHubEmulator } from "./github-emulator/index.js";
 import { type NgrokEdge, startNgrokEdge } from "./ngrok-edge/index.js";
 import { RunnerHarness, type RunningStep, type StepResult } from "./runner.js";
@@ -194,6 +201,25 @@ export class PreviewWorld {
   }
 }
 
+/**
+ * Makes `dir` a git checkout (as actions/checkout leaves the workspace) and commits what it holds; returns the
+ * commit. Called again after a change, it commits that change: the fork author's next push.
+ */
+export function gitCommit(dir: string, message = "the reviewed code"): string {
+  // Fixed dates: the same files and history give the same commit in every workspace (each job has its own).
+  const date = "2026-12-01T12:00:00Z";
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-c", "user.name=Fork Author", "-c", "user.email=fork@example.com", ...args], {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...process.env, GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date },
+    }).trim();
+  if (!existsSync(join(dir, ".git"))) git("init", "--quiet");
+  git("add", "--all");
+  git("commit", "--quiet", "--allow-empty", "--message", message);
+  return git("rev-parse", "HEAD");
+}
+
 /** Poll until `fn` returns a truthy value, or fail after `ms` with `what`. */
 export async function waitFor<T>(
   what: string,
@@ -215,10 +241,10 @@ export async function leftContainers(docker: Docker, label: string): Promise<str
 
 /**
  * What every e2e file that runs the bundled action sets up: the engine (checked before all tests), and after
- * each test its worlds closed and no container left by any job made in them. In that order: the file's own
- * stand-ins back to healthy (`resetFirst`: a fault left on must not hang what follows), leftovers removed
- * (so one failure does not spill into the next test) and noted, the worlds closed, the file's own clean-up
- * (`cleanLast`), and only then the leftovers reported.
+ * each test its worlds closed and no container (nor app network) left by any job made in them. In that
+ * order: the file's own stand-ins back to healthy (`resetFirst`: a fault left on must not hang what
+ * follows), leftovers removed (so one failure does not spill into the next test) and noted, the worlds
+ * closed, the file's own clean-up (`cleanLast`), and only then the leftovers reported.
  */
 export function previewHooks(opts: { resetFirst?: () => unknown; cleanLast?: () => Promise<void> } = {}): {
   docker: Docker;
@@ -235,6 +261,11 @@ export function previewHooks(opts: { resetFirst?: () => unknown; cleanLast?: () 
         for (const id of await leftContainers(docker, label)) {
           left.push(`${label}: ${id.slice(0, 12)}`);
           await docker.getContainer(id).remove({ force: true });
+        }
+        // The app's own network goes with its container, on every path.
+        for (const name of await networksWithLabel(docker, label)) {
+          left.push(`${label}: network ${name}`);
+          await docker.getNetwork(name).remove();
         }
       }
       await world.close();

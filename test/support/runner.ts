@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { type Annotation, lineSplitter, StepCommands } from "./workflow-commands.js";
 
 /**
  * The repository root (the first folder up from here holding action.yml): the runner runs
@@ -40,17 +41,25 @@ export interface RunningStep {
 export interface StepResult {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  /** The raw streams; the runner reads both for workflow commands (workflow-commands.ts). */
   readonly stdout: string;
   readonly stderr: string;
+  /** From GITHUB_OUTPUT, over any `::set-output` lines (the runner reads the file after the step). */
   readonly outputs: Record<string, string>;
   readonly state: Record<string, string>;
   readonly summary: string;
+  /** Every annotation the step's lines made (`::warning::`, `##[error]`...), as the runner would show it. */
+  readonly annotations: readonly Annotation[];
+  /** Commands the runner would refuse, failing the step (set-env without the opt-in, a bad stop token...). */
+  readonly commandFailures: readonly string[];
 }
 
 /** A job's files and env, as the runner sets them up for a JavaScript action (runner-protocol.md). */
 export class RunnerHarness {
   readonly dir = mkdtempSync(join(tmpdir(), "ml-preview-runner-"));
   readonly workspace: string;
+  /** State main saved with `::save-state` lines: the post step gets it too, under what GITHUB_STATE says. */
+  private readonly lineState: Record<string, string> = {};
   private readonly files = {
     output: join(this.dir, "output"),
     state: join(this.dir, "state"),
@@ -76,7 +85,7 @@ export class RunnerHarness {
   /** Start main without waiting for it: watch it, or cancel it like the runner does. */
   startMain(): RunningStep {
     const child = this.spawnStep("main.js", {});
-    return { child, done: this.finish(child) };
+    return { child, done: this.finish(child, this.lineState) };
   }
 
   /** Another entry of dist/ (e.g. sweep.js, the scheduled sweep's action) as its own job step. */
@@ -119,7 +128,7 @@ export class RunnerHarness {
 
   /** What the step saved with saveState so far (GITHUB_STATE), e.g. the detached holder's events file. */
   savedState(): Record<string, string> {
-    return parseFileCommand(readFileSync(this.files.state, "utf8"));
+    return { ...this.lineState, ...parseFileCommand(readFileSync(this.files.state, "utf8")) };
   }
 
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -171,23 +180,41 @@ export class RunnerHarness {
     });
   }
 
-  private finish(child: ChildProcess): Promise<StepResult> {
+  /**
+   * Collects the step's streams and carries out their workflow commands as the runner does: one command
+   * manager for both streams, each cut into lines as it arrives. `state`: where its save-state lines go.
+   */
+  private finish(child: ChildProcess, state: Record<string, string> = {}): Promise<StepResult> {
     let stdout = "";
     let stderr = "";
-    child.stdout?.on("data", (d) => (stdout += d));
-    child.stderr?.on("data", (d) => (stderr += d));
+    const commands = new StepCommands(this.env());
+    const out = lineSplitter((line) => commands.line(line));
+    const err = lineSplitter((line) => commands.line(line));
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      out.push(d);
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+      err.push(d);
+    });
     return new Promise((resolveResult) => {
-      child.on("close", (code, signal) =>
+      child.on("close", (code, signal) => {
+        out.end();
+        err.end();
+        Object.assign(state, commands.state);
         resolveResult({
           code,
           signal,
           stdout,
           stderr,
-          outputs: parseFileCommand(readFileSync(this.files.output, "utf8")),
+          outputs: { ...commands.outputs, ...parseFileCommand(readFileSync(this.files.output, "utf8")) },
           state: this.savedState(),
           summary: readFileSync(this.files.summary, "utf8"),
-        }),
-      );
+          annotations: commands.annotations,
+          commandFailures: commands.failures,
+        });
+      });
     });
   }
 }
@@ -209,7 +236,7 @@ async function endsWithin(step: RunningStep, ms: number): Promise<boolean> {
 export function stepSays(step: RunningStep, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = "";
-    const onData = (d: Buffer) => {
+    const onData = (d: string) => {
       seen += d;
       const m = pattern.exec(seen);
       if (m) {

@@ -99,6 +99,32 @@ describe("the default cache key", () => {
     expect(otherDirs.key).not.toBe(newDeps.key);
   });
 
+  it("puts a PR's number first: its own entries, then the branch's (its base's, the default branch's)", () => {
+    const config = parse({ "cache-dirs": "/root/.cache/huggingface", name: "demo" });
+    const branch = defaultCacheKeys(config);
+    const pr = defaultCacheKeys(config, 12);
+    const tail = `${process.platform}-${process.arch}-`;
+    expect(pr.key).toBe(`ml-preview-pr12/demo-${tail}${branch.key.slice(-32)}`);
+    expect(pr.restoreKeys).toEqual([`ml-preview-pr12/demo-${tail}`, `ml-preview-demo-${tail}`]);
+    expect(branch.restoreKeys).toEqual([`ml-preview-demo-${tail}`]);
+  });
+
+  it("never lets a restore key match another PR's entry, or a branch's restore key match a PR's, whatever the names", () => {
+    // Names as the name input allows them ([A-Za-z0-9._-]), chosen to look like the PR part.
+    const names = ["app", "pr1", "pr12", "pr12-app", "pr1-2", "1", "12", "pr", "p", "app-linux", "a.b_c"];
+    const prs = [undefined, 1, 2, 12, 120, 21];
+    const runs = names.flatMap((name) =>
+      prs.map((pr) => ({ name, pr, ...defaultCacheKeys(parse({ "cache-dirs": "/m", name }), pr) })),
+    );
+    for (const reader of runs)
+      for (const writer of runs) {
+        if (writer.pr === undefined || writer.pr === reader.pr) continue;
+        // A PR's entry is found by no other PR's restore keys and by no branch run's.
+        const hit = reader.restoreKeys.find((k) => writer.key.startsWith(k));
+        expect(hit, `${reader.name}#${reader.pr} would restore ${writer.key}`).toBeUndefined();
+      }
+  });
+
   it("is the cache-key input when given, with its restore keys", () => {
     const keys = defaultCacheKeys(
       parse({ "cache-dirs": "/c", "cache-key": "mine", "cache-restore-keys": "min" }),
@@ -205,10 +231,66 @@ describe("CacheDirs.prefetch", () => {
     dirs.prefetch();
     dirs.prefetch(); // once only
     await vi.waitFor(() => expect(asked).toHaveLength(1));
-    expect(volumeCalls).toEqual([expect.stringMatching(/^create ml-preview-cache-prefetch-/)]);
+    expect(volumeCalls).toEqual([expect.stringMatching(/^create ml-preview-cache-pr1-prefetch-/)]);
     await dirs.discard();
     expect(asked[0]!.signal.aborted).toBe(true);
     expect(volumeCalls).toHaveLength(1); // nothing was copied: nothing to empty
     expect(existsSync(asked[0]!.paths[0]!)).toBe(false);
+  });
+});
+
+describe("CacheDirs.save in a read-only run", () => {
+  const labels = {
+    "ml-preview.repo": "o/r",
+    "ml-preview.pr": "12",
+    "ml-preview.run": "1.1",
+    "ml-preview.name": "p",
+  };
+
+  it.each([
+    [true, []],
+    [false, ["export"]],
+  ])("readOnly %s: restores with the PR's keys; saves only when not read-only", async (readOnly, touched) => {
+    const restoreKeys: string[][] = [];
+    const engineCalls: string[] = [];
+    const store = {
+      async restore(_paths: string[], _key: string, keys: string[]) {
+        restoreKeys.push(keys);
+        return undefined; // a miss: the app starts cold, a save would follow
+      },
+      save: async () => {
+        throw new Error("a read-only run saved");
+      },
+    };
+    const volumes: string[] = [];
+    const engine = {
+      createVolume: async (opts: { Name: string }) => void volumes.push(opts.Name),
+      // exportVolume's first call (the transfer container's image). Failing it ends the save with a warning.
+      getImage: () => {
+        engineCalls.push("export");
+        throw new Error("no engine here");
+      },
+    };
+    const warnings: string[] = [];
+    const log: Logger = {
+      info() {},
+      debug() {},
+      warning: (m) => void warnings.push(m),
+      group: (_t, fn) => fn(),
+    };
+    const dirs = new CacheDirs(parse({ "cache-dirs": "/models", name: "ro" }), {
+      docker: engine as unknown as Docker,
+      log,
+      labels,
+      store,
+      readOnly,
+    });
+    expect(await dirs.mount()).toHaveLength(1);
+    // The PR's own volume (an engine that outlives the job keeps it) and the PR's keys first.
+    expect(volumes).toEqual([expect.stringMatching(/^ml-preview-cache-pr12-ro-/)]);
+    expect(restoreKeys[0]![0]).toMatch(/^ml-preview-pr12\/ro-/);
+    await dirs.save();
+    expect(engineCalls).toEqual(touched);
+    expect(warnings.some((w) => w.includes("a read-only run saved"))).toBe(false);
   });
 });

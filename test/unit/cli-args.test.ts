@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -132,5 +132,70 @@ describe("duration outside GitHub Actions", () => {
     expect(() =>
       parseConfig({ ...inputs, duration: "25h" }, { workspace: ws, maxDuration: CLI_MAX_DURATION }),
     ).toThrow(/24h/);
+  });
+});
+
+describe("--build-secret, as docker's --secret", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ml-preview-secret-"));
+  writeFileSync(join(dir, "npmrc"), '//registry.npmjs.org/:_authToken=abc"def\nalways-auth=true\n');
+  const sources = {
+    env: { hf_token: "from-env-by-id", HF_TOKEN: "from-env-named" },
+    readFile: (path: string) => readFileSync(join(dir, path)),
+  };
+  const secretsOf = (...specs: string[]) => {
+    const args = parseCliArgs(
+      ["up", ...specs.flatMap((s) => ["--build-secret", s])],
+      () => undefined,
+      sources,
+    );
+    if (args.command !== "up") throw new Error("not up");
+    return parseConfig(args.inputs, { workspace: dir }).source;
+  };
+
+  it("id=ID takes $ID, else the file ID; env= and src= (source=, type=) say where; any value fits", () => {
+    writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");
+    expect(
+      secretsOf(
+        "id=hf_token",
+        "id=npmrc",
+        "id=b,env=HF_TOKEN",
+        "id=c,src=npmrc",
+        "id=d,type=env,src=HF_TOKEN",
+      ),
+    ).toMatchObject({
+      buildSecrets: {
+        hf_token: "from-env-by-id",
+        npmrc: '//registry.npmjs.org/:_authToken=abc"def\nalways-auth=true\n',
+        b: "from-env-named",
+        c: '//registry.npmjs.org/:_authToken=abc"def\nalways-auth=true\n',
+        d: "from-env-named",
+      },
+    });
+  });
+
+  it.each([
+    ["id=x,env=UNSET", "the environment variable UNSET is not set"],
+    ["id=missing", "cannot read the file missing (ENOENT)"],
+    ["env=HF_TOKEN", "id=ID is missing"],
+    ["id=a b", 'the id "a b" is not letters'],
+    ["id=a,mode=0400", '"mode" is not a key it takes'],
+    ["id=a,type=ssh", 'type "ssh" is neither env nor file'],
+    ["hf_token", '"hf_token" is not key=value'],
+  ])("%s: one error naming --build-secret", (spec, phrase) => {
+    let message = "";
+    try {
+      parseCliArgs(["up", "--build-secret", spec], () => undefined, sources);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain(`--build-secret ${spec}: ${phrase}`);
+    expect(message).toContain("Use --build-secret id=ID[,env=VAR|,src=PATH]");
+    expect(message).not.toContain("from-env");
+  });
+
+  it("is in up's help", () => {
+    expect(usage("up")).toMatch(
+      /--build-secret id=ID\[,env=VAR\|,src=PATH\]\s+secret for RUN --mount=type=secret,id=ID/,
+    );
   });
 });

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigErrors, parseConfig } from "../../src/config/parse.js";
+import { ConfigErrors, collectSecrets, parseConfig } from "../../src/config/parse.js";
 import type { Inputs } from "../../src/config/types.js";
 
 let workspace: string;
@@ -71,6 +71,7 @@ describe("parseConfig accepts good input", () => {
       "allow-cidrs": "203.0.113.0/24\n198.51.100.7",
       "traffic-policy": "on_http_response:\n  - actions:\n      - type: add-headers\n",
       "pr-number": "12",
+      "pr-sha": "3F2A9C1D",
       cache: "registry:ghcr.io/octo/app:cache",
     });
     expect(c.source).toMatchObject({
@@ -79,6 +80,7 @@ describe("parseConfig accepts good input", () => {
       buildArgs: { A: "1", B: "x=y" },
     });
     expect(c.env).toEqual({ SECRET_KEY: "s3cr3t-value", DEBUG: "1" });
+    expect(c.github).toMatchObject({ prNumber: 12, prSha: "3f2a9c1d" });
     expect(c.command).toEqual(["python", "app.py", "--title", "two words"]);
     expect(c.durationMs).toBe(5_400_000);
     expect(c.resources).toEqual({ gpus: "all", memoryBytes: 1.5 * 1024 ** 3, nanoCpus: 1.5e9 });
@@ -201,6 +203,9 @@ const BAD: Array<[string, Inputs, string, RegExp]> = [
   ["memory too small", { memory: "1k" }, "memory", /at least 6m/],
   ["cpus negative", { cpus: "-1" }, "cpus", /positive number/],
   ["pr-number not numeric", { "pr-number": "twelve" }, "pr-number", /whole number/],
+  ["pr-sha not a commit", { "pr-number": "12", "pr-sha": "main" }, "pr-sha", /7 to 40 hex digits/],
+  ["pr-sha too short", { "pr-number": "12", "pr-sha": "3f2a9c" }, "pr-sha", /is not a commit/],
+  ["pr-sha without pr-number", { "pr-sha": "3f2a9c1" }, "pr-sha", /set pr-number to the pull request/],
   ["name that breaks the marker", { name: 'app" state="live' }, "name", /cannot be used/],
   [
     "traffic-policy not YAML",
@@ -296,5 +301,70 @@ describe("parseConfig merges protections with the raw traffic policy before anyt
     });
     expect(input).toBe("traffic-policy");
     expect(message).toMatch(/bypass/);
+  });
+});
+
+describe("build-args and build-secrets: values are secrets", () => {
+  it("build-secrets: ID=VALUE per line, a quoted entry may span lines; every value (4+ characters) is a secret", () => {
+    const pem = '-----BEGIN KEY-----\nMIIB"quoted"material\n-----END KEY-----';
+    const c = parse({
+      "build-args": "HF_TOKEN=hf_buildarg_token\nDEBUG=1",
+      "build-secrets": [
+        "hf_token=hf_secret=with=equals",
+        "# a comment",
+        `"deploy.key=${pem.replaceAll('"', '""')}"`,
+        "npmrc=//registry.npmjs.org/:_authToken=abc",
+      ].join("\n"),
+    });
+    expect(c.source).toMatchObject({
+      kind: "build",
+      buildArgs: { HF_TOKEN: "hf_buildarg_token", DEBUG: "1" },
+      buildSecrets: {
+        hf_token: "hf_secret=with=equals",
+        "deploy.key": pem,
+        npmrc: "//registry.npmjs.org/:_authToken=abc",
+      },
+    });
+    expect(c.secrets).toEqual(
+      expect.arrayContaining([
+        "hf_buildarg_token",
+        "hf_secret=with=equals",
+        pem,
+        "//registry.npmjs.org/:_authToken=abc",
+      ]),
+    );
+    // "1" is no secret: masking it would turn every 1 in the log into ***.
+    expect(c.secrets).not.toContain("1");
+  });
+
+  it("no build-secrets: none on the source", () => {
+    expect(parse({}).source).toMatchObject({ buildSecrets: undefined });
+  });
+
+  it.each([
+    ["a line that is no entry", "hf_token=abc\nMIIBfakekeymaterial", /line 2 \(hidden\) is not ID=VALUE/],
+    ["an unclosed quote", '"hf_token=abc\nmore', /line 1 opens a quote that does not close/],
+    ["a bad id", "hf token=abcd", /is not ID=VALUE with an ID of letters/],
+    ["an id twice", "a=one1\na=two2", /gives the secret a twice/],
+    ["a value over 500 KB", `big=${"x".repeat(500 * 1024 + 1)}`, /larger than 500 KB/],
+  ])("rejects %s, naming build-secrets and showing no value", (_label, raw, phrase) => {
+    const { input, message } = errorFor({ "build-secrets": raw });
+    expect(input).toBe("build-secrets");
+    expect(message).toMatch(phrase);
+    for (const value of ["abc", "MIIBfakekeymaterial", "one1", "two2"]) expect(message).not.toContain(value);
+  });
+});
+
+describe("collectSecrets, read leniently before validation (masking comes first)", () => {
+  it("takes build-arg values and build-secret values, even from input that does not validate", () => {
+    const secrets = collectSecrets(
+      {
+        "build-args": "  HF_TOKEN=hf_arg_value  \nbad line\nN=1",
+        "build-secrets": "tok=sec_value_1\nMIIBstray-line",
+      },
+      {},
+    );
+    expect(secrets).toEqual(expect.arrayContaining(["hf_arg_value", "sec_value_1", "MIIBstray-line"]));
+    expect(secrets).not.toContain("1");
   });
 });

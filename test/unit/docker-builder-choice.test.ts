@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseBuilder } from "../../src/docker/builder-choice.js";
+import { builderFor, chooseBuilder } from "../../src/docker/builder-choice.js";
 
 describe("chooseBuilder", () => {
   it("keeps the classic builder for Dockerfiles it can build, a syntax directive included", () => {
@@ -22,5 +22,18 @@ describe("chooseBuilder", () => {
       "FROM x\nARG TARGETARCH\nRUN echo ${TARGETARCH}\n",
     ];
     for (const dockerfile of cases) expect(chooseBuilder(dockerfile), dockerfile).toBe("buildkit");
+  });
+});
+
+describe("builderFor", () => {
+  it("build secrets make the build BuildKit's; the classic builder asked for with secrets is an error", () => {
+    const plain = "FROM scratch\nCOPY . .\n";
+    expect(builderFor({}, plain)).toBe("classic");
+    expect(builderFor({ secrets: {} }, plain)).toBe("classic");
+    expect(builderFor({ secrets: { tok: "value" } }, plain)).toBe("buildkit");
+    expect(builderFor({ builder: "buildkit", secrets: { tok: "value" } }, plain)).toBe("buildkit");
+    expect(() => builderFor({ builder: "classic", secrets: { tok: "value" } }, plain)).toThrow(
+      /build-secrets need BuildKit.*classic builder, which cannot mount secrets/,
+    );
   });
 });

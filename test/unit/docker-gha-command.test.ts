@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { BuildRequest } from "../../src/docker/build.js";
 import { BuildxProgress } from "../../src/docker/cache/buildx-progress.js";
-import { buildxBuildArgs, buildxEnv, ghaEnvProblem, ghaScopes } from "../../src/docker/cache/gha-command.js";
+import {
+  buildxBuildArgs,
+  buildxEnv,
+  buildxSecretEnv,
+  ghaEnvProblem,
+  ghaScopes,
+} from "../../src/docker/cache/gha-command.js";
 
 const request: BuildRequest = {
   context: "/work/app",
@@ -16,17 +22,23 @@ const request: BuildRequest = {
 };
 
 describe("ghaScopes", () => {
-  it("reads the PR branch's own cache then the base branch's, and writes only its own", () => {
-    const env = {
-      GITHUB_WORKFLOW: "Preview",
-      GITHUB_HEAD_REF: "feat/x",
-      GITHUB_BASE_REF: "main",
-      GITHUB_REF_NAME: "3/merge",
-    };
-    expect(ghaScopes(env, "app")).toEqual({
-      read: ["ml-preview-Preview-app-feat-x", "ml-preview-Preview-app-main"],
-      write: "ml-preview-Preview-app-feat-x",
+  const prEnv = {
+    GITHUB_WORKFLOW: "Preview",
+    GITHUB_HEAD_REF: "feat/x",
+    GITHUB_BASE_REF: "main",
+    GITHUB_REF_NAME: "3/merge",
+  };
+
+  it("a PR's run reads its PR's own cache then the base branch's, and writes only its PR's", () => {
+    expect(ghaScopes(prEnv, "app", { pr: 3 })).toEqual({
+      read: ["ml-preview-Preview-app-pr-3", "ml-preview-Preview-app-main"],
+      write: "ml-preview-Preview-app-pr-3",
     });
+  });
+
+  it("never writes under the head branch's name, which the PR's author chooses (a fork's may be main)", () => {
+    const scopes = ghaScopes({ ...prEnv, GITHUB_HEAD_REF: "main" }, "app", { pr: 3 });
+    expect(scopes.write).toBe("ml-preview-Preview-app-pr-3");
   });
 
   it("on a push to the base branch, reads and writes that branch's scope: the one PRs read", () => {
@@ -34,6 +46,19 @@ describe("ghaScopes", () => {
     expect(ghaScopes(env, "app")).toEqual({
       read: ["ml-preview-Preview-app-main"],
       write: "ml-preview-Preview-app-main",
+    });
+  });
+
+  it("a read-only run (a PR's code on a branch) imports its scopes and exports nothing", () => {
+    // workflow_dispatch with pr-number, or issue_comment: on main, no base ref.
+    const dispatch = { GITHUB_WORKFLOW: "Preview", GITHUB_REF_NAME: "main" };
+    expect(ghaScopes(dispatch, "app", { pr: 3, readOnly: true })).toEqual({
+      read: ["ml-preview-Preview-app-pr-3", "ml-preview-Preview-app-main"],
+    });
+    // pull_request_target: GITHUB_HEAD_REF is the fork's branch, GITHUB_REF_NAME the base.
+    const target = { ...prEnv, GITHUB_REF_NAME: "main" };
+    expect(ghaScopes(target, "app", { pr: 3, readOnly: true })).toEqual({
+      read: ["ml-preview-Preview-app-pr-3", "ml-preview-Preview-app-main"],
     });
   });
 
@@ -93,6 +118,18 @@ describe("buildxBuildArgs", () => {
   });
 });
 
+describe("buildxBuildArgs without a write scope (a read-only run)", () => {
+  it("imports every read scope and has no --cache-to", () => {
+    const args = buildxBuildArgs(request, { read: ["a", "b"] }, { iidFile: "/tmp/iid" });
+    expect(args.filter((a, i) => a.startsWith("--cache") || args[i - 1]?.startsWith("--cache"))).toEqual([
+      "--cache-from",
+      "type=gha,scope=a",
+      "--cache-from",
+      "type=gha,scope=b",
+    ]);
+  });
+});
+
 describe("BuildxProgress", () => {
   it("counts steps per stage and the CACHED ones", () => {
     const progress = new BuildxProgress();
@@ -112,5 +149,23 @@ describe("BuildxProgress", () => {
     expect(progress.totalSteps).toBe(4);
     expect(progress.cachedSteps).toBe(2);
     expect(progress.tail.at(-1)).toBe("#8 DONE 0.1s");
+  });
+});
+
+describe("build secrets for buildx", () => {
+  it("--secret id=ID,env=VAR on the command line, the values in the variables only", () => {
+    const req = { ...request, secrets: { hf_token: "hf_value_1", "deploy.key": "line 1\nline 2" } };
+    const args = buildxBuildArgs(req, { read: ["s"] }, { iidFile: "/tmp/iid" });
+    const secrets = args.flatMap((a, i) => (args[i - 1] === "--secret" ? [a] : []));
+    expect(secrets).toEqual([
+      "id=hf_token,env=ML_PREVIEW_BUILD_SECRET_0",
+      "id=deploy.key,env=ML_PREVIEW_BUILD_SECRET_1",
+    ]);
+    expect(args.join(" ")).not.toContain("hf_value_1");
+    expect(buildxSecretEnv(req)).toEqual({
+      ML_PREVIEW_BUILD_SECRET_0: "hf_value_1",
+      ML_PREVIEW_BUILD_SECRET_1: "line 1\nline 2",
+    });
+    expect(buildxSecretEnv(request)).toEqual({});
   });
 });

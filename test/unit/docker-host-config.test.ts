@@ -15,6 +15,8 @@ const labels = {
   "ml-preview.name": "app",
 };
 
+const network = "ml-preview-app-0a1b2c3d";
+
 const variants = [
   {},
   { gpus: "all" as const },
@@ -23,7 +25,14 @@ const variants = [
 
 describe("containerSpec", () => {
   it.each(variants)("never privileged, no binds, loopback only (%j)", (resources) => {
-    const spec = containerSpec({ imageId: "sha256:abc", containerPort: 8501, env: {}, resources, labels });
+    const spec = containerSpec({
+      imageId: "sha256:abc",
+      containerPort: 8501,
+      env: {},
+      resources,
+      labels,
+      network,
+    });
     const host = spec.HostConfig!;
     expect(host.Privileged).toBe(false);
     expect(JSON.stringify(spec)).not.toMatch(/docker\.sock/);
@@ -41,7 +50,8 @@ describe("containerSpec", () => {
     expect(host.Init).toBe(true);
     expect(host.AutoRemove).toBe(false);
     expect(host.PidsLimit).toBeGreaterThan(0);
-    expect(host.NetworkMode ?? "default").not.toBe("host");
+    // The preview's own bridge: never the host's network, nor Docker's default bridge shared by all.
+    expect(host.NetworkMode).toBe(network);
   });
 
   it("carries env, command, labels, port and a short stop grace", () => {
@@ -52,6 +62,7 @@ describe("containerSpec", () => {
       command: ["python", "app.py"],
       resources: {},
       labels,
+      network,
     });
     expect(spec.Image).toBe("sha256:abc");
     expect(spec.Env).toEqual(["A=1", "TOKEN=s=cret"]);
@@ -65,8 +76,15 @@ describe("containerSpec", () => {
 
   it("mounts cache volumes by name, never as host binds", () => {
     const volumes = [{ name: "ml-preview-cache-app-0123", path: "/root/.cache/huggingface" }];
-    const host = containerSpec({ imageId: "x", containerPort: 80, env: {}, resources: {}, labels, volumes })
-      .HostConfig!;
+    const host = containerSpec({
+      imageId: "x",
+      containerPort: 80,
+      env: {},
+      resources: {},
+      labels,
+      network,
+      volumes,
+    }).HostConfig!;
     expect(host.Binds).toEqual([]);
     expect(host.Mounts).toEqual([
       {
@@ -79,7 +97,7 @@ describe("containerSpec", () => {
   });
 
   it("keeps the image's command when none is given", () => {
-    const spec = containerSpec({ imageId: "x", containerPort: 80, env: {}, resources: {}, labels });
+    const spec = containerSpec({ imageId: "x", containerPort: 80, env: {}, resources: {}, labels, network });
     expect(spec).not.toHaveProperty("Cmd");
   });
 
@@ -110,7 +128,7 @@ describe("containerSpec", () => {
 
 describe("the app's log on disk", () => {
   const spec = (logDriver?: string) =>
-    containerSpec({ imageId: "x", containerPort: 80, env: {}, resources: {}, labels, logDriver });
+    containerSpec({ imageId: "x", containerPort: 80, env: {}, resources: {}, labels, network, logDriver });
 
   it.each(["json-file", "local"])("is capped for the rotating %s driver", (driver) => {
     expect(spec(driver).HostConfig!.LogConfig).toEqual({

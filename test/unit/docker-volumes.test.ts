@@ -41,6 +41,18 @@ describe("cacheVolumeName", () => {
     expect(new Set([name, ...others]).size).toBe(4);
   });
 
+  it("gives a pull request's previews volumes of their own; a branch's keep the names they had", () => {
+    const path = "/root/.cache/huggingface";
+    const branch = cacheVolumeName(scope, path);
+    expect(cacheVolumeName({ ...scope, pr: undefined }, path)).toBe(branch);
+    const pr12 = cacheVolumeName({ ...scope, pr: 12 }, path);
+    expect(pr12).toMatch(/^ml-preview-cache-pr12-gradio-app-[0-9a-f]{16}$/);
+    const others = [cacheVolumeName({ ...scope, pr: 1 }, path), cacheVolumeName({ ...scope, pr: 121 }, path)];
+    expect(new Set([branch, pr12, ...others]).size).toBe(4);
+    // An app named like a PR's prefix still gets a volume of its own.
+    expect(cacheVolumeName({ ...scope, name: "pr12-gradio-app" }, path)).not.toBe(pr12);
+  });
+
   it("keeps names valid for app names made of symbols only", () => {
     expect(cacheVolumeName({ repo: "a/b", name: "..//" }, "/x")).toMatch(/^ml-preview-cache-[0-9a-f]{16}$/);
   });

@@ -51,6 +51,28 @@ describe("the one scrubber, before any cut", () => {
     const text = `key: ${encodeURIComponent("p@ss word/1")} and MIIBfakekeymaterial`;
     expect(scrubSecrets(text, ["p@ss word/1", pem])).toBe("key: *** and ***");
   });
+
+  it("scrubs the base64 forms: actions/checkout's basic header, the plain encoding, inside longer base64", () => {
+    const token = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
+    const header = `AUTHORIZATION: basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`;
+    const config = `[http "https://github.com/"]\n\textraheader = ${header}\n`;
+    expect(scrubSecrets(config, [token])).toBe(
+      `[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic ***\n`,
+    );
+    expect(scrubSecrets(`token=${Buffer.from(token).toString("base64")};`, [token])).toBe("token=***;");
+    // A registry auth (`base64(user:password)`): the password starts at any of the three offsets.
+    for (const user of ["ada", "adam", "adams"]) {
+      const auth = Buffer.from(`${user}:${SECRET}`).toString("base64");
+      const scrubbed = scrubSecrets(`{"auth":"${auth}"}`, [SECRET]);
+      expect(scrubbed).toContain("***");
+      // What is left of the encoding decodes to the user name and a byte or two of the secret at most.
+      const left = scrubbed
+        .replace(/^\{"auth":"|"\}$/g, "")
+        .split("***")
+        .join("");
+      expect(left.length).toBeLessThanOrEqual(Math.ceil(((user.length + 1) * 4) / 3) + 4);
+    }
+  });
 });
 
 describe("truncate", () => {

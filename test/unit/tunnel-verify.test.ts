@@ -67,15 +67,27 @@ describe("verifyTunnel against a real HTTP server", () => {
     expect(result.ms).toBeGreaterThanOrEqual(900);
   });
 
-  test("sends the basic-auth credentials", async () => {
-    let auth: string | undefined;
+  test("behind basic auth, ngrok's 401 is the answer: the credentials are never sent", async () => {
+    const auth: (string | undefined)[] = [];
     const url = await serve((req, res) => {
-      auth = req.headers.authorization;
-      res.end("ok");
+      auth.push(req.headers.authorization);
+      res
+        .writeHead(req.headers.authorization ? 200 : 401, { "www-authenticate": 'Basic realm="ngrok"' })
+        .end();
     });
     const protection = { ...open, basicAuth: { username: "rev", password: "password123" } };
-    expect((await verifyTunnel(url, protection, { timeoutMs: 5_000 })).status).toBe(200);
-    expect(auth).toBe(`Basic ${Buffer.from("rev:password123").toString("base64")}`);
+    expect((await verifyTunnel(url, protection, { timeoutMs: 5_000 })).status).toBe(401);
+    expect(auth).toEqual([undefined]);
+  });
+
+  test("behind basic auth, an answer without the password means the protection is off: not shared", async () => {
+    const url = await serve((_req, res) => res.end("the app, open to anyone"));
+    const protection = { ...open, basicAuth: { username: "rev", password: "password123" } };
+    const err = await verifyTunnel(url, protection, { timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PreviewError);
+    expect(err).toMatchObject({ step: "verify", code: "PROTECTION_NOT_ENFORCED" });
+    expect((err as Error).message).toMatch(/answered HTTP 200 without the basic-auth password/);
+    expect((err as Error).message).not.toContain("password123");
   });
 
   test("a redirect to ngrok's OAuth login is the answer, not followed", async () => {

@@ -55,6 +55,22 @@ export function positiveInteger(input: InputName, raw: string, what: string): nu
   return Number(text);
 }
 
+/** `pr-sha`: the reviewed commit of `pr-number`, as GitHub shows it (7–40 hex digits), lower case. */
+export function commitSha(input: InputName, raw: string, withPrNumber: boolean): string {
+  const text = raw.trim().toLowerCase();
+  if (!/^[0-9a-f]{7,40}$/.test(text))
+    throw new ConfigError(
+      input,
+      `${input} "${raw}" is not a commit: use the 7 to 40 hex digits GitHub shows for the commit you reviewed, e.g. 3f2a9c1.`,
+    );
+  if (!withPrNumber)
+    throw new ConfigError(
+      input,
+      `${input} is set without pr-number: set pr-number to the pull request it belongs to.`,
+    );
+  return text;
+}
+
 /** Goes into the comment marker `name="..."` and into Docker names: keep it to safe characters. */
 export function previewName(raw: string): string {
   const text = raw.trim();

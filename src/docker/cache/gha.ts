@@ -9,10 +9,12 @@ import { PreviewError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { type BuildRequest, type BuildResult, buildSummary } from "../build.js";
 import { buildError } from "../build-errors.js";
+import { checkSessionContext } from "../context.js";
 import { LineSplitter } from "../json-events.js";
 import { localImageId } from "../pull.js";
+import { labelledPr } from "../types.js";
 import { BuildxProgress } from "./buildx-progress.js";
-import { buildxBuildArgs, buildxEnv, ghaEnvProblem, ghaScopes } from "./gha-command.js";
+import { buildxBuildArgs, buildxEnv, buildxSecretEnv, ghaEnvProblem, ghaScopes } from "./gha-command.js";
 
 /** The name prefix of the docker-container builder we create when the current builder's driver cannot export a cache. */
 export const CACHE_BUILDER = "ml-preview-cache";
@@ -32,9 +34,11 @@ export async function ghaBuild(
     readonly env?: NodeJS.ProcessEnv;
     readonly signal?: AbortSignal;
     readonly withCredentials?: boolean;
+    /** Import the cache, never export it (src/action/trust.ts). */
+    readonly readOnly?: boolean;
   } = {},
 ): Promise<BuildResult | undefined> {
-  const { env = process.env, signal, withCredentials = false } = opts;
+  const { env = process.env, signal, withCredentials = false, readOnly = false } = opts;
   const fallback = (why: string): undefined => {
     log.warning(
       `cache: gha is not used for this build: ${why}. Building without it (the engine's own layer cache only).`,
@@ -47,6 +51,8 @@ export async function ghaBuild(
       `${envProblem} (GitHub gives the cache service's token and URL to JavaScript actions only: run ml-preview as an action step)`,
     );
   }
+  const credentials = await contextCredentials(req);
+  if (credentials) return fallback(credentials);
   const childEnv = buildxEnv(env);
   const version = await dockerCli(["buildx", "version"], childEnv);
   if (version.exitCode !== 0) {
@@ -59,7 +65,11 @@ export async function ghaBuild(
 
   const dir = await mkdtemp(join(tmpdir(), "ml-preview-buildx-"));
   try {
-    const args = buildxBuildArgs(req, ghaScopes(env, req.labels["ml-preview.name"] || "app"), {
+    const scopes = ghaScopes(env, req.labels["ml-preview.name"] || "app", {
+      pr: labelledPr(req.labels),
+      readOnly,
+    });
+    const args = buildxBuildArgs(req, scopes, {
       builder: builder.name,
       iidFile: join(dir, "iid"),
     });
@@ -69,13 +79,18 @@ export async function ghaBuild(
     );
     const progress = new BuildxProgress();
     const started = Date.now();
-    const run = await buildx(args, childEnv, progress, log, signal);
+    const run = await buildx(args, { ...childEnv, ...buildxSecretEnv(req) }, progress, log, signal);
     if (signal?.aborted) throw cancelled(signal.reason);
     if ("startError" in run) return fallback(`docker buildx build could not start (${run.startError})`);
     // The Dockerfile failed (BuildKit says "failed to solve"): that is the build's error, reported once.
     // Building it again through the engine would fail the same way and blame the cache.
     if (progress.failure)
-      throw buildError({ ...progress.failure, dockerfile: req.dockerfile, withCredentials });
+      throw buildError({
+        ...progress.failure,
+        dockerfile: req.dockerfile,
+        withCredentials,
+        secretIds: Object.keys(req.secrets ?? {}),
+      });
     if (run.code !== 0)
       return fallback(
         `docker buildx build failed (exit code ${run.code}): ${progress.tail.slice(-3).join(" | ")}`,
@@ -97,6 +112,20 @@ export async function ghaBuild(
     // Our builder is a container (moby/buildkit) on the engine: nothing of a preview stays behind.
     if (builder.name) await removeBuilder(builder.name, childEnv, log);
   }
+}
+
+/**
+ * Why buildx must not send this context: a git config in it holds a credential (context-credentials.ts).
+ * buildx sends the context itself, as it is on disk; the engine's builds leave the credential out.
+ */
+async function contextCredentials(req: BuildRequest): Promise<string | undefined> {
+  const { credentials } = await checkSessionContext(req.context, req.dockerfile);
+  if (credentials.length === 0) return undefined;
+  return (
+    `the build context's ${credentials.join(", ")} holds a git credential (actions/checkout's http.extraheader), ` +
+    "which docker buildx would send into the build as it is: the engine's build leaves it out. To use the cache, " +
+    "set persist-credentials: false on actions/checkout, or list .git in .dockerignore"
+  );
 }
 
 /** Runs `docker buildx build`, its output into `progress` and the log; the signal stops it. */

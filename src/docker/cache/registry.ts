@@ -5,7 +5,7 @@ import type { RegistryAuth } from "../../config/types.js";
 import { PreviewError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { type BuildRequest, type BuildResult, buildWithEngine } from "../build.js";
-import { chooseBuilder } from "../builder-choice.js";
+import { builderFor } from "../builder-choice.js";
 import { engineMessage } from "../docker-errors.js";
 import { registryOf, splitRef } from "../image-ref.js";
 import { readEngineStream } from "../json-events.js";
@@ -28,17 +28,20 @@ export async function registryCachedBuild(
   ref: string,
   auth: RegistryAuth | undefined,
   log: Logger,
-  signal?: AbortSignal,
+  opts: { readonly signal?: AbortSignal; readonly readOnly?: boolean } = {},
 ): Promise<BuildResult> {
+  const { signal, readOnly = false } = opts;
   const started = Date.now();
-  const builder = req.builder ?? chooseBuilder(await readFile(join(req.context, req.dockerfile), "utf8"));
+  const builder = builderFor(req, await readFile(join(req.context, req.dockerfile), "utf8"));
   const credentials = auth ? { server: registryOf(ref).authServer, auth } : undefined;
-  let canPush = true;
+  // A read-only run (src/action/trust.ts) pulls like any other: the registry has no scopes, so a push would
+  // replace the image every other run builds from.
+  let canPush = !readOnly;
   let cacheFrom: string[] = [ref];
   if (builder === "classic") {
-    const read = await pullCache(docker, ref, auth, log, signal);
+    const read = await pullCache(docker, ref, auth, log, { signal, readOnly });
     cacheFrom = read === "ok" ? [ref] : [];
-    canPush = read !== "failed";
+    canPush &&= read !== "failed";
   }
   const buildArgs = builder === "buildkit" ? { ...req.buildArgs, BUILDKIT_INLINE_CACHE: "1" } : req.buildArgs;
   const result = await buildWithEngine(
@@ -52,7 +55,7 @@ export async function registryCachedBuild(
   // The build time people compare: reading and writing the cache are part of it.
   const buildMs = Date.now() - started;
   log.info(
-    `Build with the registry cache took ${(buildMs / 1000).toFixed(1)} s in all (cache pull and push included).`,
+    `Build with the registry cache took ${(buildMs / 1000).toFixed(1)} s in all (cache pull${readOnly ? "" : " and push"} included).`,
   );
   return { ...result, buildMs };
 }
@@ -63,7 +66,7 @@ async function pullCache(
   ref: string,
   auth: RegistryAuth | undefined,
   log: Logger,
-  signal?: AbortSignal,
+  { signal, readOnly }: { readonly signal?: AbortSignal; readonly readOnly: boolean },
 ): Promise<"ok" | "empty" | "failed"> {
   try {
     await pullImage(docker, ref, auth, log, { step: "build", role: "cache image", signal });
@@ -71,7 +74,7 @@ async function pullCache(
   } catch (err) {
     if (signal?.aborted) throw err;
     if (err instanceof PreviewError && err.code === "DOCKER_IMAGE_NOT_FOUND") {
-      log.info(`No build cache at ${ref} yet: this build fills it.`);
+      log.info(`No build cache at ${ref} yet${readOnly ? "" : ": this build fills it"}.`);
       return "empty";
     }
     log.warning(`Could not read the build cache ${ref}: ${(err as Error).message} Building without it.`);

@@ -1,7 +1,8 @@
 import { paginate } from "./pagination.js";
 import { invalidRequest, notAccessible, notFound, ok, type Reply } from "./replies.js";
 import { bodyObject, intParam, type Route, type RouteContext } from "./router.js";
-import { labelShape, pullShape, repoShape, userShape, workflowRunShape } from "./shapes.js";
+import { labelShape, nodeId, pullShape, repoShape, userShape, workflowRunShape } from "./shapes.js";
+import type { EmulatedIssueEvent } from "./types.js";
 
 const labelDocs = "https://docs.github.com/rest/issues/labels";
 const labelPermission = "issues=write; pull_requests=write";
@@ -79,7 +80,10 @@ export const repoRoutes: Route[] = [
       if (!names || names.some((n) => typeof n !== "string"))
         return invalidRequest(this.docs, '"labels" wasn\'t supplied.');
       for (const name of names as string[])
-        if (!pull.labels.some((l) => sameLabel(l, name))) pull.labels.push(name);
+        if (!pull.labels.some((l) => sameLabel(l, name))) {
+          pull.labels.push(name);
+          ctx.store.labelEvent(pull.number, "labeled", name, ctx.actor);
+        }
       return labelsReply(ctx, pull.labels);
     },
   },
@@ -94,10 +98,42 @@ export const repoRoutes: Route[] = [
       const name = ctx.params.name ?? "";
       if (!pull.labels.some((l) => sameLabel(l, name))) return labelNotFound(this.docs);
       pull.labels = pull.labels.filter((l) => !sameLabel(l, name));
+      ctx.store.labelEvent(pull.number, "unlabeled", name, ctx.actor);
       return labelsReply(ctx, pull.labels);
     },
   },
+  {
+    // Who added or removed a label, oldest first (the labeled-issue-event shape of GitHub's description).
+    method: "GET",
+    pattern: "/repos/:owner/:repo/issues/:issue_number/events",
+    docs: "https://docs.github.com/rest/issues/events#list-issue-events",
+    permission: "issues=read; pull_requests=read",
+    handle(ctx) {
+      const pull = pullOf(ctx, "issue_number");
+      if (!pull) return notFound(this.docs);
+      const all = ctx.store.issueEvents.get(pull.number) ?? [];
+      const base = `${ctx.site.api}/repos/${ctx.site.owner}/${ctx.site.repo}/issues/${pull.number}/events`;
+      const page = paginate(all, ctx.query, (q) => `${base}?${q}`);
+      const reply = ok(page.items.map((e) => issueEventShape(ctx, e)));
+      return page.link ? { ...reply, headers: { link: page.link } } : reply;
+    },
+  },
 ];
+
+function issueEventShape(ctx: RouteContext, e: EmulatedIssueEvent): Record<string, unknown> {
+  return {
+    id: e.id,
+    node_id: nodeId(e.event === "labeled" ? "LE" : "UNLE", e.id),
+    url: `${ctx.site.api}/repos/${ctx.site.owner}/${ctx.site.repo}/issues/events/${e.id}`,
+    actor: userShape(ctx.site, e.actor),
+    event: e.event,
+    commit_id: null,
+    commit_url: null,
+    created_at: e.createdAt,
+    performed_via_github_app: null,
+    label: { name: e.label, color: "ededed" },
+  };
+}
 
 /** Whether a run is over: the scheduled sweep asks before it marks a comment ended. */
 export const workflowRunRoutes: Route[] = [

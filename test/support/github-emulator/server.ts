@@ -70,6 +70,12 @@ export async function startGitHubEmulator(opts: GitHubEmulatorOptions = {}): Pro
     addToken: (other, identity) => void tokens.set(other, identity),
     postComment: (issueNumber, body, user) => store.addComment(issueNumber, body, user).id,
     setRole: (login, role) => void store.roles.set(login.toLowerCase(), role),
+    addLabel(issueNumber, label, login) {
+      const pull = store.pulls.get(issueNumber);
+      if (!pull) throw new Error(`No emulated PR #${issueNumber}: call addPull first`);
+      if (!pull.labels.some((l) => l.toLowerCase() === label.toLowerCase())) pull.labels.push(label);
+      store.labelEvent(issueNumber, "labeled", label, login);
+    },
     reactions: (commentId) => (store.reactions.get(commentId) ?? []).map((r) => `${r.user}:${r.content}`),
     addPull: (pull) => store.addPull(pull),
     setPullState: (number, state, merged) => store.setPullState(number, state, merged),

@@ -3,6 +3,7 @@ import type {
   ContextState,
   EmulatedComment,
   EmulatedDeployment,
+  EmulatedIssueEvent,
   EmulatedPull,
   EmulatedReaction,
   EmulatedWorkflowRun,
@@ -37,6 +38,8 @@ export class RepoStore {
   readonly contexts = new Map<string, ContextState>();
   /** Collaborators' roles by lower-case login; anyone else reads (a public repository). */
   readonly roles = new Map<string, RepoRole>();
+  /** Issue events by issue/PR number, oldest first: who added or removed which label (GitHub's timeline). */
+  readonly issueEvents = new Map<number, EmulatedIssueEvent[]>();
   /** Reactions by comment id, in the order they were made. */
   readonly reactions = new Map<number, EmulatedReaction[]>();
   /** Workflow runs by id, with when they were made (a run the test never set answers 404). */
@@ -48,6 +51,13 @@ export class RepoStore {
   newId(): number {
     this.lastId += 1;
     return this.lastId;
+  }
+
+  /** A label added to or removed from an issue by `actor`, as GitHub records it in the issue's events. */
+  labelEvent(issue: number, event: "labeled" | "unlabeled", label: string, actor: string): void {
+    const list = this.issueEvents.get(issue) ?? [];
+    this.issueEvents.set(issue, list);
+    list.push({ id: this.newId(), event, label, actor, createdAt: timestamp() });
   }
 
   addPull(pull: EmulatedPull): void {

@@ -44,6 +44,15 @@ export interface EmulatedReaction {
   createdAt: string;
 }
 
+/** A `labeled`/`unlabeled` entry of an issue's events (GitHub's record of who changed a label). */
+export interface EmulatedIssueEvent {
+  id: number;
+  event: "labeled" | "unlabeled";
+  label: string;
+  actor: string;
+  createdAt: string;
+}
+
 /** A fault answered instead of the real route, `count` times, to requests matching `method` and `path`. */
 export interface Fault {
   /** HTTP method, case-insensitive; "*" matches any. */
@@ -180,6 +189,11 @@ export interface GitHubEmulator {
   addToken(token: string, identity: TokenIdentity): void;
   /** A comment written by `user` (another person or bot), now. Returns its id. */
   postComment(issueNumber: number, body: string, user: string): number;
+  /**
+   * `login` adds a label to the PR (as GitHub's UI or an App does): the PR carries it and the issue's events
+   * record `labeled` by `login`. The caller also starts the `labeled` run, as GitHub would.
+   */
+  addLabel(issueNumber: number, label: string, login: string): void;
   /** `login`'s role on the repository (what GET .../collaborators/{username}/permission answers). */
   setRole(login: string, role: RepoRole): void;
   /** The reactions on a comment, oldest first, as `user:content`. */
