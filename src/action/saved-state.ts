@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { lstatSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import type { PreviewState } from "../config/types.js";
+import { PREVIEW_STATES, type PreviewState } from "../config/types.js";
 import type { PreviewLabels } from "../docker/types.js";
 import { readRunContext } from "../github/pull-request.js";
 import type { SavedStateName } from "./toolkit.js";
@@ -30,16 +30,7 @@ export interface SavedState {
   readonly commentShows?: PreviewState;
 }
 
-const STATES: readonly PreviewState[] = [
-  "building",
-  "starting",
-  "live",
-  "failed",
-  "expired",
-  "stopped",
-  "superseded",
-  "skipped",
-];
+const STATES: readonly PreviewState[] = PREVIEW_STATES;
 /** Preview names (src/config/check/scalars.ts previewName). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
 const LABEL_KEYS = ["ml-preview.repo", "ml-preview.pr", "ml-preview.run", "ml-preview.name"] as const;

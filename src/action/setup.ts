@@ -67,23 +67,10 @@ export async function setupAction(
   // Said once, here, instead of every GitHub request failing with 401 "Bad credentials" later.
   if (config.github.token === "") return { kind: "invalid", message: EMPTY_TOKEN };
   const log = actionsLogger;
-  const fromEnv = readRunContext(env);
   const octokit = createOctokit(config.github.token, { log });
-  const target = await resolveTarget(octokit, fromEnv, env, {
-    // A PR command's run (issue_comment) previews the pull request it was commented on.
-    prNumber: config.github.prNumber ?? readPullComment(env)?.prNumber,
-    allowForkLabel: config.github.allowForkLabel,
-    hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
-    tunnel: config.tunnel.provider,
-  });
-  if (target.refusal) return { kind: "refuse", message: target.refusal };
-  // Every report names the commit the preview is of: the PR's head, never GITHUB_SHA (the merge commit of a
-  // pull_request run), so building, live, failed and superseded all show the same commit.
-  const run: RunContext = target.pr ? { ...fromEnv, sha: target.pr.headSha } : fromEnv;
-  if (target.skip) return { kind: "skip", ...target.skip, run, name: config.name };
-  const unapproved =
-    target.pr && !restored.buildsNothing && (await runApprovalProblem(fromEnv.eventName, target.pr, config));
-  if (unapproved) return { kind: "refuse", message: `Nothing was built: ${unapproved}` };
+  const target = await approvedTarget(config, env, octokit, !restored.buildsNothing);
+  if (target.kind !== "preview") return target;
+  const { run } = target;
 
   const pr = target.pr;
   const labels: PreviewLabels = {
@@ -141,6 +128,38 @@ export async function setupAction(
     reporters,
     deps,
   };
+}
+
+/**
+ * Which PR this run previews and whether its code may be built here: refused (a fork without approval, a
+ * commit other than the one approved), skipped quietly, or the run's context naming the commit it previews.
+ */
+async function approvedTarget(
+  config: PreviewConfig,
+  env: NodeJS.ProcessEnv,
+  octokit: Octokit,
+  checkApproval: boolean,
+): Promise<
+  | Extract<ActionSetup, { kind: "refuse" | "skip" }>
+  | { kind: "preview"; run: RunContext; pr?: PullRequestInfo }
+> {
+  const fromEnv = readRunContext(env);
+  const target = await resolveTarget(octokit, fromEnv, env, {
+    // A PR command's run (issue_comment) previews the pull request it was commented on.
+    prNumber: config.github.prNumber ?? readPullComment(env)?.prNumber,
+    allowForkLabel: config.github.allowForkLabel,
+    hasNgrokToken: config.tunnel.provider === "ngrok" && config.tunnel.authtoken !== "",
+    tunnel: config.tunnel.provider,
+  });
+  if (target.refusal) return { kind: "refuse", message: target.refusal };
+  // Every report names the commit the preview is of: the PR's head, never GITHUB_SHA (the merge commit of a
+  // pull_request run), so building, live, failed and superseded all show the same commit.
+  const run: RunContext = target.pr ? { ...fromEnv, sha: target.pr.headSha } : fromEnv;
+  if (target.skip) return { kind: "skip", ...target.skip, run, name: config.name };
+  const unapproved =
+    target.pr && checkApproval && (await runApprovalProblem(fromEnv.eventName, target.pr, config));
+  if (unapproved) return { kind: "refuse", message: `Nothing was built: ${unapproved}` };
+  return { kind: "preview", run, pr: target.pr };
 }
 
 /** The inputs, masked before anything else runs, as one config; or every bad input, each named. */

@@ -422,20 +422,7 @@ export function parseCliArgs(
     };
   }
 
-  const inputs: Inputs = { comment: "false" };
-  for (const flag of FLAGS) {
-    const v = values[flag.name];
-    if (!flag.input || v === undefined) continue;
-    inputs[flag.input] = Array.isArray(v) ? v.join("\n") : String(v);
-  }
-  const secretSpecs = values["build-secret"];
-  if (Array.isArray(secretSpecs))
-    inputs["build-secrets"] = secretSpecs
-      .map((spec) => {
-        const { id, value } = resolveBuildSecret(String(spec), secretSources);
-        return buildSecretEntry(id, value);
-      })
-      .join("\n");
+  const inputs = flagInputs(values, secretSources);
   if (command === "up") inputs.context = positionals[0] ?? ".";
   let tokenFrom: string | undefined = inputs["ngrok-authtoken"] ? "--ngrok-authtoken" : undefined;
   if (!inputs["ngrok-authtoken"]) {
@@ -462,6 +449,25 @@ export function parseCliArgs(
     sharePort,
     tokenFrom,
   };
+}
+
+/** The flags that mirror Action inputs, as those inputs (`--build-secret`s read now, from env or file). */
+function flagInputs(values: ReturnType<typeof parseFor>["values"], secretSources: SecretSources): Inputs {
+  const inputs: Inputs = { comment: "false" };
+  for (const flag of FLAGS) {
+    const v = values[flag.name];
+    if (!flag.input || v === undefined) continue;
+    inputs[flag.input] = Array.isArray(v) ? v.join("\n") : String(v);
+  }
+  const secretSpecs = values["build-secret"];
+  if (Array.isArray(secretSpecs))
+    inputs["build-secrets"] = secretSpecs
+      .map((spec) => {
+        const { id, value } = resolveBuildSecret(String(spec), secretSources);
+        return buildSecretEntry(id, value);
+      })
+      .join("\n");
+  return inputs;
 }
 
 /**

@@ -49,15 +49,19 @@ export const INPUT_NAMES = [
 export type InputName = (typeof INPUT_NAMES)[number];
 export type Inputs = Partial<Record<InputName, string>>;
 
-export type PreviewState =
-  | "building"
-  | "starting"
-  | "live"
-  | "failed"
-  | "expired"
-  | "stopped"
-  | "superseded"
-  | "skipped";
+/** Every state a preview can be in (INTERFACES.md), in the order a preview goes through them. */
+export const PREVIEW_STATES = [
+  "building",
+  "starting",
+  "live",
+  "failed",
+  "expired",
+  "stopped",
+  "superseded",
+  "skipped",
+] as const;
+
+export type PreviewState = (typeof PREVIEW_STATES)[number];
 
 export type CacheConfig = { kind: "none" } | { kind: "gha" } | { kind: "registry"; ref: string };
 

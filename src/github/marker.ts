@@ -1,4 +1,4 @@
-import type { PreviewState } from "../config/types.js";
+import { PREVIEW_STATES, type PreviewState } from "../config/types.js";
 
 /** The machine-readable first line of every sticky comment (INTERFACES.md): names the preview, its state and run. */
 export interface Marker {
@@ -20,16 +20,7 @@ export interface MarkerRequest {
   readonly at: Date;
 }
 
-const STATES: readonly PreviewState[] = [
-  "building",
-  "starting",
-  "live",
-  "failed",
-  "expired",
-  "stopped",
-  "superseded",
-  "skipped",
-];
+const STATES: readonly PreviewState[] = PREVIEW_STATES;
 
 // The name is user input: entity-encode the characters that could end the attribute or the HTML comment.
 const encodeName = (name: string): string =>

@@ -45,23 +45,9 @@ export async function ghaBuild(
     );
     return undefined;
   };
-  const envProblem = ghaEnvProblem(env);
-  if (envProblem) {
-    return fallback(
-      `${envProblem} (GitHub gives the cache service's token and URL to JavaScript actions only: run ml-preview as an action step)`,
-    );
-  }
-  const credentials = await contextCredentials(req);
-  if (credentials) return fallback(credentials);
-  const childEnv = buildxEnv(env);
-  const version = await dockerCli(["buildx", "version"], childEnv);
-  if (version.exitCode !== 0) {
-    return fallback(
-      `docker buildx is not available (${lastLine(version)}); add docker/setup-buildx-action before this step, or use cache: registry:<ref>`,
-    );
-  }
-  const builder = await cacheBuilder(childEnv, log);
-  if (builder.problem) return fallback(builder.problem);
+  const ready = await ghaReady(req, env, log);
+  if ("problem" in ready) return fallback(ready.problem);
+  const { builder, childEnv } = ready;
 
   const dir = await mkdtemp(join(tmpdir(), "ml-preview-buildx-"));
   try {
@@ -112,6 +98,30 @@ export async function ghaBuild(
     // Our builder is a container (moby/buildkit) on the engine: nothing of a preview stays behind.
     if (builder.name) await removeBuilder(builder.name, childEnv, log);
   }
+}
+
+/** What a gha build needs before it starts (the cache service, a clean context, buildx, our builder), or why not. */
+async function ghaReady(
+  req: BuildRequest,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<{ problem: string } | { builder: { name?: string }; childEnv: Record<string, string> }> {
+  const envProblem = ghaEnvProblem(env);
+  if (envProblem)
+    return {
+      problem: `${envProblem} (GitHub gives the cache service's token and URL to JavaScript actions only: run ml-preview as an action step)`,
+    };
+  const credentials = await contextCredentials(req);
+  if (credentials) return { problem: credentials };
+  const childEnv = buildxEnv(env);
+  const version = await dockerCli(["buildx", "version"], childEnv);
+  if (version.exitCode !== 0)
+    return {
+      problem: `docker buildx is not available (${lastLine(version)}); add docker/setup-buildx-action before this step, or use cache: registry:<ref>`,
+    };
+  const builder = await cacheBuilder(childEnv, log);
+  if (builder.problem) return { problem: builder.problem };
+  return { builder, childEnv };
 }
 
 /**
