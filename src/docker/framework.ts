@@ -1,6 +1,8 @@
 /**
- * Which web framework an image runs, guessed from how it starts (entrypoint + cmd) and its environment.
- * Pure: callers pass what `docker inspect` says. Used for the default port and the default health path.
+ * Which web framework an image runs, guessed from how it starts (entrypoint + cmd) and its environment,
+ * and, once it runs, from its log lines and its script's imports (readiness/diagnose.ts weighs them).
+ * Pure: callers pass what `docker inspect` says. Used for the default port, the default health path and
+ * the fix named when the app listens only on its container's loopback.
  */
 
 export type FrameworkName = "streamlit" | "gradio" | "dash" | "flask" | "uvicorn" | "gunicorn" | "voila";
@@ -49,16 +51,72 @@ const LAUNCH_WORDS: Readonly<Record<string, FrameworkName>> = {
 };
 
 export function detectFramework(launch: LaunchSpec): Framework | undefined {
+  return launchedFramework(launch) ?? envFramework(launch.env);
+}
+
+/** The framework the launch argv names (`streamlit run`, `uvicorn main:app`, `flask run`), if any. */
+export function launchedFramework(launch: LaunchSpec): Framework | undefined {
   const words = launchWords(launch);
-  const named = FRAMEWORKS.find((f) => words.some((w) => LAUNCH_WORDS[w] === f.name));
-  if (named) return named;
-  // `python app.py` says nothing; Gradio images usually set GRADIO_SERVER_NAME=0.0.0.0 to be reachable.
-  const envKeys = envMap(launch.env).keys();
-  for (const key of envKeys) {
+  return FRAMEWORKS.find((f) => words.some((w) => LAUNCH_WORDS[w] === f.name));
+}
+
+/**
+ * `python app.py` says nothing; Gradio images usually set GRADIO_SERVER_NAME=0.0.0.0 to be reachable.
+ * Only env the image or the user set is evidence: what reachableEnv adds by itself says nothing about the
+ * app (see withoutInjectedEnv).
+ */
+export function envFramework(env: LaunchSpec["env"]): Framework | undefined {
+  for (const key of envMap(env).keys()) {
     if (key.startsWith("GRADIO_")) return byName("gradio");
     if (key.startsWith("STREAMLIT_")) return byName("streamlit");
   }
   return undefined;
+}
+
+// What each framework prints as it starts. Dash runs on Flask and prints Werkzeug's lines too, and Gradio
+// runs on uvicorn: the more specific framework comes first. Werkzeug's lines start with " * ".
+const LOG_SIGNS: readonly (readonly [FrameworkName, RegExp])[] = [
+  ["dash", /\bDash is running on\b/],
+  ["gradio", /\bRunning on (?:local|public) URL\b|\bTo create a public link, set `share=True`/],
+  ["streamlit", /\bYou can now view your Streamlit app\b/],
+  ["voila", /\bVoil[àa] is running at\b/i],
+  ["flask", /^\s*\* (?:Serving Flask app\b|Running on (?:https?:\/\/|all addresses)|Debug mode: )/],
+  ["gunicorn", /\[INFO\] (?:Starting gunicorn|Listening at: )/],
+  ["uvicorn", /\bUvicorn running on\b/],
+];
+
+/** The framework one of the app's own log lines shows, if any. */
+export function logFramework(line: string): FrameworkName | undefined {
+  return LOG_SIGNS.find(([, sign]) => sign.test(line))?.[0];
+}
+
+/** Of several frameworks seen (in log lines), the most specific one: Dash over Flask, Gradio over uvicorn. */
+export function mostSpecific(seen: Iterable<FrameworkName>): FrameworkName | undefined {
+  const set = new Set(seen);
+  return LOG_SIGNS.find(([name]) => set.has(name))?.[0];
+}
+
+// Imports in the app's own source, most specific first (a Dash or Gradio app may import flask or fastapi).
+const SOURCE_SIGNS: readonly (readonly [FrameworkName, RegExp])[] = [
+  ["gradio", /^\s*(?:import gradio\b|from gradio\b)/m],
+  ["streamlit", /^\s*(?:import streamlit\b|from streamlit\b)/m],
+  ["dash", /^\s*(?:import dash\b|from dash\b)/m],
+  ["flask", /^\s*(?:import flask\b|from flask\b)/m],
+  ["uvicorn", /^\s*(?:import (?:uvicorn|fastapi)\b|from (?:uvicorn|fastapi|starlette)\b)/m],
+];
+
+/** The framework a Python source file imports, if any. */
+export function sourceFramework(source: string): FrameworkName | undefined {
+  return SOURCE_SIGNS.find(([, sign]) => sign.test(source))?.[0];
+}
+
+/** The Python script the launch runs (`python app.py`, `python3 -u src/app.py`), as written in argv. */
+export function launchedScript(launch: LaunchSpec): string | undefined {
+  const args = argv(launch).map((a) => a.replace(/^["']+|["';]+$/g, ""));
+  const python = args.findIndex((a) => /^python[\d.]*$/.test(a.slice(a.lastIndexOf("/") + 1)));
+  if (python < 0) return undefined;
+  const script = args.slice(python + 1).find((a) => !a.startsWith("-"));
+  return script?.endsWith(".py") ? script : undefined;
 }
 
 /** The port the launch says explicitly (a `--port` style flag or the framework's env knob), if any. */
@@ -134,6 +192,18 @@ function envMap(env: LaunchSpec["env"]): Map<string, string> {
  * program reads it. Flask's `app.run()` has no such switch, and Dash's HOST is too generic a name to set
  * behind anyone's back: those are diagnosed instead (see readiness/diagnose.ts).
  */
+/**
+ * The container's env without what reachableEnv added on its own (an entry the image did not set with
+ * that value): a variable the tool injected is no evidence of which framework the app uses.
+ */
+export function withoutInjectedEnv(containerEnv: LaunchSpec["env"], imageEnv: LaunchSpec["env"]): string[] {
+  const injected = reachableEnv(imageEnv, {});
+  return (containerEnv ?? []).filter((entry) => {
+    const eq = entry.indexOf("=");
+    return injected[entry.slice(0, eq)] !== entry.slice(eq + 1);
+  });
+}
+
 export function reachableEnv(
   imageEnv: LaunchSpec["env"],
   userEnv: Readonly<Record<string, string>>,

@@ -1,6 +1,7 @@
 import type Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startContainer } from "../../src/docker/container.js";
+import { frameworkEvidence } from "../../src/docker/readiness/diagnose.js";
 import { tcpStrategy } from "../../src/docker/readiness/tcp.js";
 import { waitUntilReady } from "../../src/docker/readiness/wait.js";
 import { sweepContainers } from "../../src/docker/sweep.js";
@@ -143,6 +144,48 @@ describe("readiness against real containers", () => {
     expect(err.code).toBe("APP_LISTENS_ON_LOOPBACK");
     expect(err.message).toContain("listens on 127.0.0.1:8080 inside its container");
     expect(err.message).toContain("0.0.0.0");
+  }, 60_000);
+
+  // Issue 31: the tool sets GRADIO_SERVER_NAME in every container; that must not make a Flask app Gradio.
+  it("a Flask-like `python app.py` on 127.0.0.1 gets Flask's fix, told by its own log lines", async () => {
+    const flaskLike = buildTestImage(
+      `ml-preview-e2e/flask-loopback:${run}`,
+      run,
+      [
+        "FROM scratch",
+        "COPY busybox /bin/busybox",
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        "RUN mkdir -p /www /app && echo '<h1>flask-like</h1>' > /www/index.html",
+        // `python` runs the shell script app.py: the command has the shape of a real `python app.py`.
+        "COPY python /bin/python",
+        "COPY app.py serve.py /app/",
+        "RUN chmod +x /bin/python",
+        "WORKDIR /app",
+        "EXPOSE 5000",
+        'CMD ["python", "app.py"]',
+      ].join("\n"),
+      {
+        python: '#!/bin/sh\nexec sh "$@"\n',
+        "app.py": [
+          "echo \" * Serving Flask app 'app'\"",
+          'echo " * Debug mode: off"',
+          'echo " * Running on http://127.0.0.1:5000"',
+          "exec httpd -f -p 127.0.0.1:5000 -h /www",
+          "",
+        ].join("\n"),
+        "serve.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+      },
+    );
+    const app = await start("flask-loopback", undefined, flaskLike);
+    expect(app.containerPort).toBe(5000);
+    const err = await waitUntilReady(docker, app, { timeoutMs: 300_000 }).catch((e) => e);
+    expect(err.code).toBe("APP_LISTENS_ON_LOOPBACK");
+    expect(err.message).toContain("listens on 127.0.0.1:5000 inside its container");
+    expect(err.message).toContain('app.run(host="0.0.0.0")');
+    expect(err.message).not.toMatch(/gradio|server_name/i);
+    // Without telling log lines, the script's imports are read in the container's working directory.
+    const bySource = frameworkEvidence(docker, app.id, { cmd: ["python", "serve.py"] });
+    expect(await bySource.framework()).toBe("flask");
   }, 60_000);
 
   it("an app announcing another port is diagnosed from its log line; the wait is shown meanwhile", async () => {

@@ -1,6 +1,15 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../../errors.js";
-import type { FrameworkName } from "../framework.js";
+import {
+  envFramework,
+  type FrameworkName,
+  type LaunchSpec,
+  launchedFramework,
+  launchedScript,
+  logFramework,
+  mostSpecific,
+  sourceFramework,
+} from "../framework.js";
 import type { AppContainer } from "../types.js";
 import { probeHttp } from "./http.js";
 
@@ -78,24 +87,88 @@ function hexAddressReach(addr: string): ListenFact["reach"] {
  * the image does not allow it (no `cat` in a distroless image, exec disabled by policy).
  */
 export async function listeningSockets(docker: Docker, id: string): Promise<ListenFact[] | undefined> {
+  const out = await catInContainer(docker, id, ["/proc/net/tcp", "/proc/net/tcp6"]);
+  return out?.includes("local_address") ? parseProcNetTcp(out) : undefined;
+}
+
+/** At most this much of a file is read through `docker exec cat` (imports sit at the top of a script). */
+const CAT_LIMIT = 256 * 1024;
+
+/**
+ * Files' text (stdout of `cat` in the container's working directory), or undefined when exec is not
+ * possible. Reads until CAT_LIMIT bytes, then stops listening.
+ */
+async function catInContainer(docker: Docker, id: string, files: string[]): Promise<string | undefined> {
   try {
-    const exec = await docker.getContainer(id).exec({
-      Cmd: ["cat", "/proc/net/tcp", "/proc/net/tcp6"],
-      AttachStdout: true,
-      AttachStderr: false,
-    });
+    const exec = await docker.getContainer(id).exec({ Cmd: ["cat", ...files], AttachStdout: true });
     const stream = await exec.start({ hijack: true, stdin: false });
     const chunks: Buffer[] = [];
+    let size = 0;
     await new Promise<void>((resolve, reject) => {
-      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("data", (c: Buffer) => {
+        chunks.push(c);
+        size += c.length;
+        if (size < CAT_LIMIT) return;
+        stream.destroy();
+        resolve();
+      });
       stream.on("end", resolve);
       stream.on("error", reject);
     });
-    const out = Buffer.concat(chunks).toString("latin1");
-    return out.includes("local_address") ? parseProcNetTcp(out) : undefined;
+    return stdoutOf(Buffer.concat(chunks)).toString("latin1");
   } catch {
     return undefined;
   }
+}
+
+/** The stdout frames of Docker's multiplexed exec stream (8-byte headers: stream type, 0, 0, 0, size). */
+export function stdoutOf(raw: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (
+    at + 8 <= raw.length &&
+    raw[at]! <= 2 &&
+    raw[at + 1] === 0 &&
+    raw[at + 2] === 0 &&
+    raw[at + 3] === 0
+  ) {
+    const size = raw.readUInt32BE(at + 4);
+    if (raw[at] === 1) out.push(raw.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  // No headers at all: a TTY session's raw stream.
+  return at === 0 ? raw : Buffer.concat(out);
+}
+
+/**
+ * Which framework the app runs, from its own evidence, strongest first: the launch argv (the launcher
+ * decides the address), the app's log lines, the imports of the Python script it runs, then the env the
+ * image or the user set (never what the tool added: see withoutInjectedEnv).
+ */
+export function frameworkEvidence(
+  docker: Docker,
+  id: string,
+  launch: LaunchSpec | undefined,
+): { line(text: string): void; framework(): Promise<FrameworkName | undefined> } {
+  const logged = new Set<FrameworkName>();
+  let fromSource: Promise<FrameworkName | undefined> | undefined;
+  return {
+    line: (text) => {
+      const name = logFramework(text);
+      if (name) logged.add(name);
+    },
+    framework: async () => {
+      const launched = launch && launchedFramework(launch);
+      if (launched) return launched.name;
+      const fromLog = mostSpecific(logged);
+      if (fromLog) return fromLog;
+      const script = launch && launchedScript(launch);
+      fromSource ??= script
+        ? catInContainer(docker, id, [script]).then((text) => (text ? sourceFramework(text) : undefined))
+        : Promise.resolve(undefined);
+      return (await fromSource) ?? (launch && envFramework(launch.env)?.name);
+    },
+  };
 }
 
 /** Why the app cannot be reached, with the exact fix; undefined when the facts show no such mistake. */
@@ -134,18 +207,20 @@ export function diagnoseListen(
 
 function loopbackFix(framework: FrameworkName | undefined): string {
   const fixes: Partial<Record<FrameworkName, string>> = {
-    flask: '`app.run(host="0.0.0.0")`, or `flask run --host 0.0.0.0`.',
-    dash: '`app.run(host="0.0.0.0")` (or the environment variable HOST=0.0.0.0).',
-    gradio: '`demo.launch(server_name="0.0.0.0")` (or the environment variable GRADIO_SERVER_NAME=0.0.0.0).',
-    uvicorn: "`uvicorn main:app --host 0.0.0.0`.",
-    gunicorn: "`gunicorn --bind 0.0.0.0:PORT`.",
-    streamlit: "`streamlit run app.py --server.address 0.0.0.0`.",
-    voila: "`voila --Voila.ip=0.0.0.0`.",
+    flask: 'Flask: `app.run(host="0.0.0.0")`, or `flask run --host 0.0.0.0`.',
+    dash: 'Dash: `app.run(host="0.0.0.0")` (or the environment variable HOST=0.0.0.0).',
+    // The tool sets GRADIO_SERVER_NAME=0.0.0.0 already: a Gradio app still on 127.0.0.1 names it in code.
+    gradio:
+      'Gradio: `demo.launch(server_name="0.0.0.0")` (a `server_name` in the code overrides GRADIO_SERVER_NAME).',
+    uvicorn: 'uvicorn: `uvicorn main:app --host 0.0.0.0` (in code: `uvicorn.run(app, host="0.0.0.0")`).',
+    gunicorn: "gunicorn: `gunicorn --bind 0.0.0.0:PORT`.",
+    streamlit: "Streamlit: `streamlit run app.py --server.address 0.0.0.0`.",
+    voila: "Voilà: `voila --Voila.ip=0.0.0.0`.",
   };
   return (
     (framework && fixes[framework]) ??
-    'Flask/Dash `app.run(host="0.0.0.0")`, Gradio `demo.launch(server_name="0.0.0.0")`, uvicorn `--host 0.0.0.0`, ' +
-      "or your server's equivalent."
+    'Flask/Dash `app.run(host="0.0.0.0")`, `flask run --host 0.0.0.0`, uvicorn `--host 0.0.0.0`, ' +
+      'Streamlit `--server.address 0.0.0.0`, Gradio `demo.launch(server_name="0.0.0.0")`, or your server\'s equivalent.'
   );
 }
 
@@ -164,9 +239,17 @@ export interface ListenWatch {
 export function watchListen(
   docker: Docker,
   app: AppContainer,
-  ctx: { framework?: FrameworkName; exposed?: readonly number[]; path: string; signal: AbortSignal },
+  ctx: { launch?: LaunchSpec; exposed?: readonly number[]; path: string; signal: AbortSignal },
 ): ListenWatch {
   const announced: ListenFact[] = [];
+  const evidence = frameworkEvidence(docker, app.id, ctx.launch);
+  // The framework is looked up (maybe reading the app's script) only once there is a mistake to explain.
+  const diagnose = async (facts: readonly ListenFact[], fromLog: boolean) => {
+    const base = { exposed: ctx.exposed, fromLog };
+    if (!diagnoseListen(facts, app.containerPort, base)) return undefined;
+    const framework = await evidence.framework();
+    return diagnoseListen(facts, app.containerPort, { ...base, framework });
+  };
   let sockets: ListenFact[] | undefined;
   let lastAnnounce = 0;
   const timers = new Set<NodeJS.Timeout>();
@@ -193,10 +276,11 @@ export function watchListen(
     const url = new URL(ctx.path, app.localUrl);
     const outcome = await probeHttp(url, 1000, ctx.signal, { note: () => {} }).catch(() => "up" as const);
     if (outcome !== "down" || ctx.signal.aborted) return;
-    const found = diagnoseListen(announced, app.containerPort, { ...ctx, fromLog: true });
-    if (found) fail(found);
+    const found = await diagnose(announced, true);
+    if (found && !ctx.signal.aborted) fail(found);
   };
   const onLine = (line: string) => {
+    evidence.line(line);
     const facts = announcedListen(line);
     if (facts.length === 0) return;
     announced.push(...facts);
@@ -213,11 +297,11 @@ export function watchListen(
     sockets = now;
     const atPort = now.filter((f) => f.port === app.containerPort);
     if (atPort.length > 0 && atPort.every((f) => f.reach === "loopback")) {
-      const found = diagnoseListen([...announced, ...atPort], app.containerPort, { ...ctx, fromLog: false });
+      const found = await diagnose([...announced, ...atPort], false);
       if (found) return fail(found);
     }
     if (atPort.length === 0) {
-      const found = diagnoseListen(now, app.containerPort, { ...ctx, fromLog: false });
+      const found = await diagnose(now, false);
       if (found) return fail(found);
     }
     later(SOCKET_EVERY_MS, () => void lookAtSockets());
@@ -226,11 +310,14 @@ export function watchListen(
 
   return {
     diagnosed,
-    hint: () => {
-      const other = (sockets ?? []).filter((f) => f.port !== app.containerPort);
-      if (other.length === 0 || (sockets ?? []).some((f) => f.port === app.containerPort)) return undefined;
-      const list = other.map((f) => `${f.reach === "loopback" ? "127.0.0.1" : "0.0.0.0"}:${f.port}`);
-      return `it listens on ${[...new Set(list)].join(", ")}, not on container port ${app.containerPort}`;
-    },
+    hint: () => otherPortHint(sockets ?? [], app.containerPort),
   };
+}
+
+/** "it listens on 0.0.0.0:9000, not on container port 8080" when the sockets show only other ports. */
+function otherPortHint(sockets: readonly ListenFact[], containerPort: number): string | undefined {
+  const other = sockets.filter((f) => f.port !== containerPort);
+  if (other.length === 0 || sockets.some((f) => f.port === containerPort)) return undefined;
+  const list = other.map((f) => `${f.reach === "loopback" ? "127.0.0.1" : "0.0.0.0"}:${f.port}`);
+  return `it listens on ${[...new Set(list)].join(", ")}, not on container port ${containerPort}`;
 }

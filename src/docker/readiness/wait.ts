@@ -3,6 +3,7 @@ import { PreviewError } from "../../errors.js";
 import type { ContainerExit } from "../../lifecycle/types.js";
 import { type Logger, silentLogger } from "../../log.js";
 import { describeExit } from "../exit.js";
+import { withoutInjectedEnv } from "../framework.js";
 import type { AppContainer } from "../types.js";
 import { watchListen } from "./diagnose.js";
 import { type ContainerFacts, dockerHealthStrategy, type ReadinessPlan, readinessPlan } from "./framework.js";
@@ -72,7 +73,7 @@ async function race(
     },
   });
   const listen = watchListen(docker, app, {
-    framework: known.plan.framework,
+    launch: known.facts,
     exposed: exposedOf(known.facts),
     path: known.plan.httpPath,
     signal: stop.signal,
@@ -158,15 +159,19 @@ async function containerFacts(docker: Docker, id: string): Promise<ContainerFact
     .getContainer(id)
     .inspect()
     .catch(() => undefined);
-  return (
-    info && {
-      entrypoint: info.Config.Entrypoint,
-      cmd: info.Config.Cmd,
-      env: info.Config.Env,
-      healthcheck: info.Config.Healthcheck,
-      exposedPorts: info.Config.ExposedPorts,
-    }
-  );
+  if (!info) return undefined;
+  // The container's env holds what the tool set by itself (GRADIO_SERVER_NAME): the image's env tells it apart.
+  const image = await docker
+    .getImage(info.Image)
+    .inspect()
+    .catch(() => undefined);
+  return {
+    entrypoint: info.Config.Entrypoint,
+    cmd: info.Config.Cmd,
+    env: withoutInjectedEnv(info.Config.Env, image?.Config?.Env),
+    healthcheck: info.Config.Healthcheck,
+    exposedPorts: info.Config.ExposedPorts,
+  };
 }
 
 function exposedOf(facts: ContainerFacts | undefined): number[] {
