@@ -10,6 +10,7 @@ import type Docker from "dockerode";
 import { dockerClient } from "../src/docker/client.js";
 import { buildListeningApp, removeBenchObjects } from "./app.js";
 import { coldStart } from "./fig-cold-start.js";
+import { install } from "./fig-install.js";
 import { modelCache } from "./fig-model-cache.js";
 import { toolOverhead } from "./fig-overhead.js";
 import { readinessLag } from "./fig-readiness.js";
@@ -52,6 +53,12 @@ const FIGURES: Figure[] = [
     title: "cold start: process start → first Docker API request",
     goal: "≤ 300 ms",
     run: () => coldStart(15),
+  },
+  {
+    key: "install",
+    title: "install: `npm install -g` of the packed package",
+    goal: "≤ 10 s",
+    run: () => install(5),
   },
   {
     key: "upload",

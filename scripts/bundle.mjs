@@ -105,6 +105,12 @@ for (const f of readdirSync(protoDir)) copyFileSync(join(protoDir, f), join(out,
 
 // The SDK's loader looks for ngrok.<platform>.node next to itself (__dirname = dist/) before the package.
 const version = require("@ngrok/ngrok/package.json").version;
+// Elsewhere the SDK's loader requires @ngrok/ngrok-<platform>: the package's optionalDependencies (npm installs
+// only the one for the user's platform) must be the same version as the addon the bundle was built with.
+for (const [name, wanted] of Object.entries(require("./package.json").optionalDependencies ?? {})) {
+  if (name.startsWith("@ngrok/ngrok-") && wanted !== version)
+    throw new Error(`bundle: package.json optionalDependencies ${name} is ${wanted}; set it to ${version}`);
+}
 for (const platform of ["linux-x64-gnu", "linux-arm64-gnu"]) {
   copyFileSync(nativeBinary(platform, version), join(out, `ngrok.${platform}.node`));
 }

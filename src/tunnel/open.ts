@@ -35,7 +35,7 @@ export async function openTunnel(
   const { openNgrokTunnel } = await import("./ngrok.js").catch((err: unknown) => {
     throw new PreviewError(
       "tunnel",
-      `The ngrok SDK's native addon could not be loaded here (${(err as Error).message}). The Action carries it for Linux runners on x64 and arm64; elsewhere install ml-preview with npm, which brings @ngrok/ngrok for your platform, or use \`tunnel: none\` for a local URL.`,
+      `The ngrok SDK's native addon could not be loaded here (${(err as Error).message}). The Action carries it for Linux runners on x64 and arm64; elsewhere install ml-preview with npm, which adds the addon for your platform (@ngrok/ngrok-<platform>), or use \`tunnel: none\` for a local URL.`,
       { code: "NGROK_SDK_UNAVAILABLE", cause: err },
     );
   });
