@@ -370,6 +370,16 @@ export type CliArgs =
 
 export class UsageError extends Error {}
 
+/** `share` without a token; the caller adds whether the app on --port answers (it checks, asynchronously). */
+export class ShareNeedsTokenError extends UsageError {
+  constructor(
+    message: string,
+    readonly port: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A token found outside the flags: the environment, then ngrok's own agent config file. */
 export type TokenLookup = () => { token: string; from: string } | undefined;
 
@@ -437,8 +447,9 @@ export function parseCliArgs(
     throw new UsageError("share needs --port: the port your app listens on, e.g. --port 8050.");
   // `share` exists to give a running app a public URL: without a token there is nothing to share.
   if (command === "share" && inputs.tunnel === "none" && values.tunnel === undefined) {
-    throw new UsageError(
-      `share needs an ngrok authtoken for a public URL: set NGROK_AUTHTOKEN, pass --ngrok-authtoken, or run \`ngrok config add-authtoken TOKEN\` once. Your app is already at http://127.0.0.1:${sharePort} on this machine.`,
+    throw new ShareNeedsTokenError(
+      "share needs an ngrok authtoken for a public URL: set NGROK_AUTHTOKEN, pass --ngrok-authtoken, or run `ngrok config add-authtoken TOKEN` once.",
+      sharePort ?? "",
     );
   }
   return {

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { basename, join, resolve } from "node:path";
 import type Docker from "dockerode";
 import * as scalar from "../config/check/scalars.js";
@@ -9,12 +10,21 @@ import { dockerClient } from "../docker/client.js";
 import { dockerRuntime } from "../docker/runtime.js";
 import { removeCacheVolumes, removeTransferImage } from "../docker/volumes.js";
 import { ConfigError } from "../errors.js";
-import { eventsFileReporter, followUntilLive } from "../lifecycle/events-file.js";
+import { eventsFileReporter } from "../lifecycle/events-file.js";
 import { pollIntervalMs, tunnelWatchdogMs } from "../lifecycle/poll.js";
 import { runPreview } from "../lifecycle/preview.js";
 import type { Logger } from "../log.js";
 import { inertJsonLine, plainForRunner } from "../workflow-commands.js";
-import { asFlag, type CliArgs, cliWords, parseCliArgs, UsageError, usage } from "./args.js";
+import {
+  asFlag,
+  type CliArgs,
+  cliWords,
+  parseCliArgs,
+  ShareNeedsTokenError,
+  UsageError,
+  usage,
+} from "./args.js";
+import { followHolder } from "./follow.js";
 import { tokenLookup } from "./ngrok-config.js";
 import {
   checkStateDir,
@@ -67,6 +77,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     if (e instanceof UsageError || e instanceof ConfigErrors || e instanceof ConfigError) {
       const errors = e instanceof ConfigErrors ? e.errors : e instanceof ConfigError ? [e] : [];
       const lines = errors.length > 0 ? errors.map((c) => asFlag(c)) : e.message.split("\n");
+      if (e instanceof ShareNeedsTokenError) lines.push(await appOnPort(e.port));
       err(lines.map((l) => `ml-preview: ${l}\n`).join(""));
       return 2;
     }
@@ -95,6 +106,28 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     default:
       return args.detach ? detach(argv, args, config!, env) : up(args, config!, env);
   }
+}
+
+/** Whether something takes TCP connections on 127.0.0.1:PORT, where share's tunnel would connect. */
+function listens(port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host: "127.0.0.1", port, timeout: timeoutMs });
+    const end = (yes: boolean) => {
+      socket.destroy();
+      done(yes);
+    };
+    socket.once("connect", () => end(true));
+    socket.once("timeout", () => end(false));
+    socket.once("error", () => end(false));
+  });
+}
+
+/** What share can say about the app on --port without a tunnel: only the truth. */
+async function appOnPort(port: string): Promise<string> {
+  const n = Number(port);
+  if (!(Number.isInteger(n) && n > 0 && n < 65536)) return `--port ${port} is not a port (1-65535).`;
+  if (await listens(n)) return `Your app is already at http://127.0.0.1:${n} on this machine.`;
+  return `Nothing listens on 127.0.0.1:${n} (--port ${n}) either: start your app first (e.g. \`app.run(port=${n})\`), then share its port.`;
 }
 
 function parseUpConfig(args: UpArgs, env: NodeJS.ProcessEnv): PreviewConfig {
@@ -133,11 +166,18 @@ function warnings(args: UpArgs, config: PreviewConfig): string[] {
   return out;
 }
 
-function cliLogger(env: NodeJS.ProcessEnv, quiet: boolean): Logger {
+function cliLogger(
+  env: NodeJS.ProcessEnv,
+  quiet: boolean,
+  onWarning: (m: string) => void = () => {},
+): Logger {
   const say = (m: string) => err(`${cliWords(m)}\n`);
   return {
     info: (m) => (quiet ? undefined : say(m)),
-    warning: (m) => say(`warning: ${m}`),
+    warning: (m) => {
+      onWarning(m);
+      say(`warning: ${m}`);
+    },
     debug: (m) => (env.ML_PREVIEW_DEBUG ? say(`debug: ${m}`) : undefined),
     group: async (title, fn) => {
       if (!quiet) say(title);
@@ -147,7 +187,8 @@ function cliLogger(env: NodeJS.ProcessEnv, quiet: boolean): Logger {
 }
 
 async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): Promise<number> {
-  for (const w of warnings(args, config)) err(`warning: ${w}\n`);
+  // A --detach holder's warnings were printed by the command that started it.
+  if (!env.ML_PREVIEW_HOLDER_LOG) for (const w of warnings(args, config)) err(`warning: ${w}\n`);
   const dir = stateDir(env);
   // A DOCKER_HOST that cannot be used is reported by the preview, as the step that first needs the engine.
   const docker = safeDocker();
@@ -181,9 +222,18 @@ async function up(args: UpArgs, config: PreviewConfig, env: NodeJS.ProcessEnv): 
 
   const repo = localRepo();
   const term = terminalOf(process.stdout, env);
-  const reporter = args.json ? jsonReporter(outJson) : humanReporter(out, err, term);
+  // CleanupStack reports a step that failed as a warning starting "Cleanup:"; the last line then says so.
+  let cleanedUp = true;
+  const opts = {
+    command: args.command,
+    tunnel: config.tunnel.provider !== "none",
+    cleanedUp: () => cleanedUp,
+  };
+  const reporter = args.json ? jsonReporter(outJson, opts) : humanReporter(out, err, term, opts);
   try {
-    const log = cliLogger(env, args.json);
+    const log = cliLogger(env, args.json, (m) => {
+      if (m.startsWith("Cleanup:")) cleanedUp = false;
+    });
     const labels = {
       "ml-preview.repo": repo,
       "ml-preview.pr": "none",
@@ -232,8 +282,8 @@ function safeDocker() {
 
 /**
  * `--detach`: the same command runs again as a background holder (its own session, so closing this
- * terminal does not end it), writing to a log file; this process follows the holder's events until the
- * preview is live (or failed) and returns with the URL.
+ * terminal does not end it), writing to a log file; this process follows the holder until the preview is
+ * live (or failed) and returns with the URL, or with why not.
  */
 async function detach(
   argv: string[],
@@ -244,47 +294,40 @@ async function detach(
   for (const w of warnings(args, config)) err(`warning: ${w}\n`);
   const dir = stateDir(env); // made and checked by run()
   const log = join(dir, `${config.name}-${Date.now()}-${process.pid}.log`);
-  const out = openSync(log, "a", 0o600);
+  const logFd = openSync(log, "a+", 0o600);
   // The flags hold secrets (--ngrok-authtoken, --basic-auth, --env): they go through a pipe the holder reads
   // once, never into its argv, which every user of the machine can read (`ps`, /proc/PID/cmdline).
   const child = spawn(process.execPath, [process.argv[1]!, HOLDER_ARG, config.name], {
     detached: true,
-    stdio: ["pipe", out, out],
+    stdio: ["pipe", logFd, logFd],
     env: { ...env, ML_PREVIEW_HOLDER_LOG: log },
   });
-  closeSync(out);
-  child.stdin!.on("error", () => undefined); // a holder that died at once: its exit below says so
-  child.stdin!.end(JSON.stringify(argv.filter((a) => a !== "--detach")));
-  child.unref();
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  return followHolder(dir, child.pid!, config.name, args.json, log, exited);
-}
-
-async function followHolder(
-  dir: string,
-  pid: number,
-  name: string,
-  json: boolean,
-  log: string,
-  exited: Promise<void>,
-): Promise<number> {
-  // The holder's run id (and so its events file) follows from its pid and start time, known once it runs.
-  const last = await followUntilLive(eventsPath(dir, runIdFor(pid)), exited);
-  if (!last) {
-    err(
-      `${readFileSync(log, "utf8")}ml-preview: the background preview ended before it was live (its output above).\n`,
-    );
-    rmSync(log, { force: true });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  if (child.pid === undefined) {
+    closeSync(logFd);
+    err(`ml-preview: could not start the background preview (${process.execPath}).\n`);
     return 1;
   }
-  const report = json
-    ? jsonReporter(outJson)
-    : humanReporter(out, err, terminalOf(process.stdout, process.env));
-  await report.report({ event: last.event, details: last.details });
-  if (last.event !== "live") return 1;
-  if (!json)
-    err(`Held in the background (pid ${pid}, log ${log}). End it with \`ml-preview down ${name}\`.\n`);
-  return 0;
+  // The holder's run id (and so its events file) follows from its pid and start time, known once it runs.
+  // Opened before the holder gets its flags (it waits for them), so it is the file the holder writes.
+  const events = eventsPath(dir, runIdFor(child.pid));
+  const eventsFd = openSync(events, "a+", 0o600);
+  child.stdin!.on("error", () => undefined); // a holder that died at once: its exit says so
+  child.stdin!.end(JSON.stringify(argv.filter((a) => a !== "--detach")));
+  child.unref();
+  if (!args.json) err(`Starting "${config.name}" in the background; its output also goes to ${log}\n`);
+  return followHolder(
+    { pid: child.pid, name: config.name, log, logFd, events, eventsFd, exited },
+    {
+      json: args.json,
+      command: args.command,
+      tunnel: config.tunnel.provider !== "none",
+      term: terminalOf(process.stdout, env),
+      out,
+      err,
+      outJson,
+    },
+  );
 }
 
 /** Records in the state folder that are not the caller's: named, never acted on. */

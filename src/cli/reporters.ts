@@ -1,5 +1,5 @@
 import QRCode from "qrcode";
-import type { PreviewEvent, Reporter } from "../lifecycle/types.js";
+import type { PreviewEvent, Reporter, StateDetails } from "../lifecycle/types.js";
 import { cliWords } from "./args.js";
 import type { PreviewRow } from "./previews.js";
 
@@ -14,15 +14,19 @@ export function terminalOf(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv):
   return { ansi: Boolean(stream.isTTY) && !env.NO_COLOR };
 }
 
-/** `--json`: one object per line, the event name first, details flattened (dates as ISO strings). */
-export function jsonReporter(write: Write): Reporter {
+/**
+ * `--json`: one object per line, the event name first, details flattened (dates as ISO strings). `live`
+ * always has `url` (null without a tunnel) and `localUrl`: a reader can index them without a check.
+ */
+export function jsonReporter(write: Write, opts: Pick<HumanOptions, "command"> = {}): Reporter {
   return {
     name: "JSON events",
     async report({ event, details }: PreviewEvent) {
-      const out: Record<string, unknown> = { event };
+      const out: Record<string, unknown> =
+        event === "live" ? { event, url: null, localUrl: null } : { event };
       for (const [k, v] of Object.entries(details)) {
         if (v === undefined || k === "qrCode") continue;
-        out[k] = v instanceof Date ? v.toISOString() : k === "error" ? cliWords(String(v)) : v;
+        out[k] = v instanceof Date ? v.toISOString() : k === "error" ? errorWords(details, opts) : v;
       }
       write(`${JSON.stringify(out)}\n`);
     },
@@ -48,8 +52,39 @@ function relative(ms: number): string {
   return `in ${h} h ${min % 60} min`;
 }
 
+/**
+ * A failure's error in CLI words. A refused or missing ngrok token stops `up` only for the public URL:
+ * `--tunnel none` still serves the app locally (`share` has nothing to offer without a tunnel).
+ */
+export function errorWords(d: StateDetails, opts: Pick<HumanOptions, "command"> = {}): string {
+  const text = cliWords(d.error ?? "");
+  const token = d.step === "tunnel" && /authtoken/i.test(text);
+  return token && opts.command === "up"
+    ? `${text} To try it without ngrok: --tunnel none (a local URL only).`
+    : text;
+}
+
+/** How the preview is held, for what the terminal reporter tells people. */
+export interface HumanOptions {
+  readonly command?: "up" | "share";
+  /** false when a clean-up step failed (its warning is above): the final line must not say "Cleaned up." */
+  readonly cleanedUp?: () => boolean;
+  /** false: `--tunnel none`, nothing to open once the app answers. */
+  readonly tunnel?: boolean;
+  /** `--detach`: the preview's name; it is ended with `ml-preview down NAME`, not Ctrl-C. */
+  readonly detachedName?: string;
+}
+
 /** For people: progress on stderr; the URL and a terminal QR code on stdout once live. */
-export function humanReporter(stdout: Write, stderr: Write, term: Terminal = { ansi: false }): Reporter {
+export function humanReporter(
+  stdout: Write,
+  stderr: Write,
+  term: Terminal = { ansi: false },
+  opts: HumanOptions = {},
+): Reporter {
+  const sooner = opts.detachedName
+    ? `\`ml-preview down ${opts.detachedName}\` ends it sooner`
+    : "Ctrl-C stops it sooner";
   return {
     name: "terminal",
     async report({ event, details: d }: PreviewEvent) {
@@ -57,19 +92,21 @@ export function humanReporter(stdout: Write, stderr: Write, term: Terminal = { a
         const url = d.url ?? d.localUrl ?? "";
         stdout(`\n  Preview live: ${url}\n`);
         if (d.url && d.localUrl) stdout(`  Local:        ${d.localUrl}\n`);
-        if (d.expiresAt) stdout(`  Until:        ${whenLocal(d.expiresAt)} (Ctrl-C stops it sooner)\n`);
+        if (d.expiresAt) stdout(`  Until:        ${whenLocal(d.expiresAt)} (${sooner})\n`);
         // Without ANSI the code is drawn with Unicode half blocks: still scannable, no escape codes.
         const type = term.ansi ? "terminal" : "utf8";
         if (d.url) stdout(`\n${await QRCode.toString(d.url, { type, small: true })}\n`);
         return;
       }
+      const cleaned =
+        opts.cleanedUp?.() === false ? "Clean-up was not complete (see the warning above)." : "Cleaned up.";
       const line: Partial<Record<PreviewEvent["event"], string>> = {
         building: "Building the app image…",
         starting: `Starting ${d.image ?? "the app"}…`,
-        ready: `The app answers at ${d.localUrl}; opening the tunnel…`,
-        expired: `Preview expired. Cleaned up.`,
-        stopped: `Preview stopped (${d.reason ?? "stopped"}). Cleaned up.`,
-        failed: `Preview failed at ${d.step}: ${cliWords(d.error ?? "")}${d.exitCode !== undefined ? ` (exit code ${d.exitCode})` : ""}`,
+        ready: `The app answers at ${d.localUrl}${opts.tunnel === false ? "." : "; opening the tunnel…"}`,
+        expired: `Preview expired. ${cleaned}`,
+        stopped: `Preview stopped (${d.reason ?? "stopped"}). ${cleaned}`,
+        failed: `Preview failed at ${d.step}: ${errorWords(d, opts)}${d.exitCode !== undefined ? ` (exit code ${d.exitCode})` : ""}`,
       };
       const text = line[event];
       if (text) stderr(`${text}\n`);

@@ -29,7 +29,12 @@ const DATE_FIELDS = ["expiresAt", "startedAt", "at"] as const;
 
 export function readEventsFile(path: string): EventLine[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
+  return parseEventLines(readFileSync(path, "utf8"));
+}
+
+/** An events file's text as events; a last line still being written is left out. */
+export function parseEventLines(text: string): EventLine[] {
+  return text
     .split("\n")
     .filter((l) => l.trim() !== "")
     .flatMap((l) => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type Docker from "dockerode";
@@ -90,6 +91,16 @@ function cli(args: string[], cwd = ACTION_DIR, env: Record<string, string> = {})
     stderr: () => err,
     exit: new Promise((r) => child.on("close", r)),
   };
+}
+
+/** A port nothing listens on (the kernel's pick, released again). */
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+  });
 }
 
 async function until<T>(fn: () => T | undefined, ms = 60_000): Promise<T> {
@@ -336,6 +347,8 @@ describe("ml-preview --detach, ls, down", () => {
     expect(run.events).toHaveLength(1);
     const live = run.events[0]!;
     expect(live).toMatchObject({ event: "live", localUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/) });
+    // A reader indexes `url` without a check: null without a tunnel, never missing.
+    expect(run.stdout()).toMatch(/^\{"event":"live","url":null,"localUrl":"http:/);
     // The preview outlives the command that started it.
     expect((await fetchText(live.localUrl as string)).body).toContain("ml-preview test app");
 
@@ -358,6 +371,64 @@ describe("ml-preview --detach, ls, down", () => {
     const after = cli(["ls", "--json"]);
     expect(await after.exit).toBe(0);
     expect(after.events).toEqual([]);
+  });
+
+  it("--detach of an app that exits at start: the failure and its exit code, exit 1, no stack trace", async () => {
+    const ctx = appContext(
+      busyboxHttpdDockerfile(8080).replace(/CMD .*/, 'CMD ["/bin/sh", "-c", "echo no model file; exit 4"]'),
+    );
+    const name = `crashy-${process.pid}`;
+    const json = cli(["up", ctx, "--tunnel", "none", "--detach", "--json", "--name", name]);
+    expect(await json.exit, json.stderr()).toBe(1);
+    expect(json.events).toEqual([
+      expect.objectContaining({ event: "failed", step: "ready", exitCode: 4, logLines: ["no model file"] }),
+    ]);
+    expect(json.stderr()).toMatch(
+      /^ml-preview: the preview failed at ready: .*exited with code 4.*\(exit code 4\)\n$/,
+    );
+    // For people: the foreground run's progress as it comes, then the same failure.
+    const human = cli(["up", ctx, "--tunnel", "none", "--detach", "--name", name]);
+    expect(await human.exit, human.stderr()).toBe(1);
+    const err = human.stderr();
+    expect(err).toMatch(/^Starting "crashy-\d+" in the background; its output also goes to \/.*\.log$/m);
+    expect(err).toContain("Building the app image…");
+    expect(err).toMatch(/Preview failed at ready: .*\(exit code 4\)\nLast log lines:\nno model file\n/);
+    for (const text of [json.stderr(), err]) expect(text).not.toMatch(/unexpected error|ENOENT|\n\s+at /);
+    expect(await byName(name)).toEqual([]);
+    // Nothing of the failed runs stays in the state folder: no record, events file or log.
+    expect(readdirSync(stateDir).filter((f) => f.includes(name) || f.endsWith(".events"))).toEqual([]);
+  });
+
+  it("--detach for people: progress, the URL without the Ctrl-C hint, how to end it", async () => {
+    const name = `detached-human-${process.pid}`;
+    const run = cli(["up", appContext(), "--tunnel", "none", "--detach", "--name", name]);
+    expect(await run.exit, run.stderr()).toBe(0);
+    expect(run.stderr()).toContain("The app answers at http://127.0.0.1:");
+    expect(run.stderr()).not.toContain("opening the tunnel");
+    expect(run.stdout()).toMatch(/Preview live: http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(run.stdout()).toContain(`(\`ml-preview down ${name}\` ends it sooner)`);
+    expect(`${run.stdout()}${run.stderr()}`).not.toContain("Ctrl-C");
+    const down = cli(["down", name]);
+    expect(await down.exit).toBe(0);
+  });
+
+  it("share --detach with nothing on --port: says so, exit 1; without a token it never claims the app is there", async () => {
+    const port = await freePort();
+    const tunnel = ["--ngrok-server-addr", edge.serverAddr, "--ngrok-ca-cert", caFile()];
+    const run = cli(["share", "--port", String(port), "--detach", "--json", ...tunnel], ACTION_DIR, {
+      NGROK_AUTHTOKEN: "test-authtoken",
+    });
+    expect(await run.exit, run.stderr()).toBe(1);
+    expect(run.events).toEqual([expect.objectContaining({ event: "failed", step: "ready" })]);
+    expect(run.stderr()).toContain(`Nothing listens on port ${port} on this machine`);
+    expect(run.stderr()).not.toMatch(/unexpected error|ENOENT|\n\s+at /);
+    const noToken = cli(["share", "--port", String(port), "--detach", "--json"]);
+    expect(await noToken.exit).toBe(2);
+    expect(noToken.stderr()).toContain(`Nothing listens on 127.0.0.1:${port} (--port ${port})`);
+    expect(noToken.stderr()).not.toContain("already at");
+    const listening = cli(["share", "--port", String(app.port), "--detach", "--json"]);
+    expect(await listening.exit).toBe(2);
+    expect(listening.stderr()).toContain(`Your app is already at http://127.0.0.1:${app.port}`);
   });
 
   it("SIGHUP (the terminal closed) ends a foreground preview like Ctrl-C", async () => {
@@ -425,11 +496,12 @@ describe("ml-preview --detach, ls, down", () => {
 });
 
 describe("the README's notebook recipe", () => {
-  it("the Python snippet gets the live URL back from share --detach --json", async () => {
+  /** The README's Python snippet, with `share(8050)` made `share(ARGS)`: its stdout, stderr and exit code. */
+  async function snippet(args: string): Promise<{ out: string; err: string; code: unknown }> {
     const readme = readFileSync(join(ACTION_DIR, "README.md"), "utf8");
     const section = readme.split(/^### In a notebook.*$/m)[1]!.split(/^### /m)[0]!;
-    const snippet = /```python\n([\s\S]*?)```/.exec(section)![1]!;
-    expect(snippet).toContain("share(8050)");
+    const code = /```python\n([\s\S]*?)```/.exec(section)![1]!;
+    expect(code).toContain("share(8050)");
     // `ml-preview` as installed, plus what only this test needs: the loopback edge instead of ngrok's cloud.
     const bin = mkdtempSync(join(tmpdir(), "bin-"));
     const shim = join(bin, "ml-preview");
@@ -438,25 +510,26 @@ describe("the README's notebook recipe", () => {
       `#!/bin/sh\nexec "${process.execPath}" "${join(ACTION_DIR, "dist/cli.js")}" "$@" --ngrok-server-addr ${edge.serverAddr} --ngrok-ca-cert ${caFile()}\n`,
     );
     chmodSync(shim, 0o755);
-    const py = spawn(
-      "python3",
-      ["-c", snippet.replace("share(8050)", `share(${app.port}, "5m", "--name", "notebook")`)],
-      {
-        env: {
-          PATH: `${bin}:${process.env.PATH}`,
-          HOME: process.env.HOME,
-          ML_PREVIEW_STATE_DIR: stateDir,
-          NGROK_AUTHTOKEN: "test-authtoken",
-        },
-        stdio: ["ignore", "pipe", "pipe"],
+    const py = spawn("python3", ["-c", code.replace("share(8050)", `share(${args})`)], {
+      env: {
+        PATH: `${bin}:${process.env.PATH}`,
+        HOME: process.env.HOME,
+        ML_PREVIEW_STATE_DIR: stateDir,
+        NGROK_AUTHTOKEN: "test-authtoken",
       },
-    );
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
-    let errText = "";
+    let err = "";
     py.stdout.on("data", (d) => (out += d));
-    py.stderr.on("data", (d) => (errText += d));
-    const code = await new Promise((r) => py.on("close", r));
-    expect(errText).toBe("");
+    py.stderr.on("data", (d) => (err += d));
+    const exit = await new Promise((r) => py.on("close", r));
+    return { out, err, code: exit };
+  }
+
+  it("the Python snippet gets the live URL back from share --detach --json", async () => {
+    const { out, err, code } = await snippet(`${app.port}, "5m", "--name", "notebook"`);
+    expect(err).toBe("");
     expect(code).toBe(0);
     const [url, until] = out.trim().split(" until ");
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -465,5 +538,18 @@ describe("the README's notebook recipe", () => {
     const down = cli(["down", "notebook"]);
     expect(await down.exit).toBe(0);
     expect(down.stderr()).toContain('Stopped "notebook"');
+  });
+
+  it("with --tunnel none `url` is None, not a KeyError; nothing on the port raises with the reason", async () => {
+    const local = await snippet(`${app.port}, "5m", "--name", "notebook-local", "--tunnel", "none"`);
+    expect(local.err).toBe("");
+    expect(local.code).toBe(0);
+    expect(local.out).toMatch(/^None until \d{4}-/);
+    expect(await cli(["down", "notebook-local"]).exit).toBe(0);
+    const port = await freePort();
+    const nothing = await snippet(`${port}, "5m", "--name", "notebook-nothing"`);
+    expect(nothing.code).toBe(1);
+    expect(nothing.err).toContain("RuntimeError: ml-preview: the preview failed at ready");
+    expect(nothing.err).toContain(`Nothing listens on port ${port}`);
   });
 });

@@ -17,6 +17,7 @@ import {
   runOptions,
   uniqueRun,
 } from "../support/preview-containers.js";
+import { waitFor } from "../support/preview-fixture.js";
 
 const run = uniqueRun("e2e-run");
 let docker: Docker;
@@ -108,8 +109,11 @@ describe("startContainer + waitUntilReady (real dockerd)", () => {
     );
     expect(app.containerPort).toBe(9090);
     await waitUntilReady(docker, app, { timeoutMs: 20_000 });
-    const lines = await app.tail(10);
-    expect(lines).toContain("mode=demo token=***");
+    // The engine copies the app's output into its log on its own: an app that answers may not be logged yet.
+    const lines = await waitFor("the app's first line in its log", async () => {
+      const tail = await app.tail(10);
+      return tail.includes("mode=demo token=***") ? tail : undefined;
+    });
     expect(lines.join("\n")).not.toContain(secret);
     const info = await docker.getContainer(app.id).inspect();
     expect(info.HostConfig.Memory).toBe(64 * 1024 * 1024);
