@@ -5,10 +5,10 @@ import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Builder } from "../../src/docker/builder-choice.js";
 import { prepareImage } from "../../src/docker/image.js";
-import type { BuildSource, PreviewLabels } from "../../src/docker/types.js";
+import type { PreviewLabels } from "../../src/docker/types.js";
 import { PreviewError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
-import { busyboxContext, requireDocker } from "../support/docker.js";
+import { buildSource, busyboxContext, requireDocker } from "../support/docker.js";
 
 /**
  * No credential reaches a build's image or its log: the token actions/checkout keeps in .git/config is
@@ -54,16 +54,7 @@ function context(dockerfile: string, files: Record<string, string> = {}): string
   return dir;
 }
 
-function build(dir: string, extra: Partial<Extract<BuildSource, { kind: "build" }>> = {}): BuildSource {
-  return {
-    kind: "build",
-    context: dir,
-    dockerfile: "Dockerfile",
-    buildArgs: {},
-    cache: { kind: "none" },
-    ...extra,
-  };
-}
+const build = buildSource;
 
 function recordingLogger() {
   const lines: string[] = [];

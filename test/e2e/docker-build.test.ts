@@ -14,10 +14,10 @@ import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildWithEngine } from "../../src/docker/build.js";
 import { imageLabels, prepareImage } from "../../src/docker/image.js";
-import type { BuildSource, PreviewLabels } from "../../src/docker/types.js";
+import type { PreviewLabels } from "../../src/docker/types.js";
 import { PreviewError } from "../../src/errors.js";
 import type { Logger } from "../../src/log.js";
-import { busyboxContext, requireDocker } from "../support/docker.js";
+import { buildSource, busyboxContext, requireDocker } from "../support/docker.js";
 import { waitFor } from "../support/preview-fixture.js";
 
 const RUN = `e2e-build-${randomBytes(4).toString("hex")}`;
@@ -43,16 +43,7 @@ function context(dockerfile: string, files: Record<string, string> = {}): string
   return dir;
 }
 
-function build(dir: string, extra: Partial<Extract<BuildSource, { kind: "build" }>> = {}): BuildSource {
-  return {
-    kind: "build",
-    context: dir,
-    dockerfile: "Dockerfile",
-    buildArgs: {},
-    cache: { kind: "none" },
-    ...extra,
-  };
-}
+const build = buildSource;
 
 function recordingLogger() {
   const lines: string[] = [];

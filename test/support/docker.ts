@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import Docker from "dockerode";
+import type { BuildSource } from "../../src/docker/types.js";
 
 /**
  * The real engine, or a failure. Under CI=true a missing engine fails the suite instead of skipping it,
@@ -36,6 +37,21 @@ export function fileTree(files: Record<string, string>, prefix = "ml-preview-tre
 /** Path of a statically linked busybox to put into FROM-scratch test images (Debian's busybox-static). */
 export function busyboxPath(): string {
   return execFileSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).trim();
+}
+
+/** A build of `dir`'s Dockerfile with no args, stage or cache, as the config would make it; `extra` overrides. */
+export function buildSource(
+  dir: string,
+  extra: Partial<Extract<BuildSource, { kind: "build" }>> = {},
+): BuildSource {
+  return {
+    kind: "build",
+    context: dir,
+    dockerfile: "Dockerfile",
+    buildArgs: {},
+    cache: { kind: "none" },
+    ...extra,
+  };
 }
 
 /**
