@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { EOL } from "node:os";
 import { join } from "node:path";
 import type { PreviewConfig } from "../config/types.js";
 import type { RunContext } from "../github/pull-request.js";
-import { type EventLine, followUntilLive } from "../lifecycle/events-file.js";
+import { bytesFrom, type EventLine, followUntilLive } from "../lifecycle/events-file.js";
 import { setOutputs, writeSummary } from "./reporters.js";
 import { holderFilesBase, holderLogOf } from "./saved-state.js";
 import { info, saveState } from "./toolkit.js";
@@ -102,14 +102,7 @@ function readFrom(path: string, offset: number): Buffer {
     return Buffer.alloc(0);
   }
   try {
-    const chunks: Buffer[] = [];
-    for (let at = offset; ; ) {
-      const buf = Buffer.alloc(64 * 1024);
-      const n = readSync(fd, buf, 0, buf.length, at);
-      if (n === 0) return Buffer.concat(chunks);
-      chunks.push(buf.subarray(0, n));
-      at += n;
-    }
+    return bytesFrom(fd, offset);
   } finally {
     closeSync(fd);
   }

@@ -221,8 +221,9 @@ function cleanHolderFiles(eventsFile: string): void {
 async function stopHolder(pid: number, events: string | undefined, ignored: string[]): Promise<void> {
   const script = join(__dirname, "holder.js");
   const fate = () => (events ? holderProcess(pid, events, script) : "other");
-  if (fate() !== "ours") {
-    if (fate() === "other") ignored.push(`holder ${pid} (not this run's preview holder)`);
+  const first = fate();
+  if (first !== "ours") {
+    if (first === "other") ignored.push(`holder ${pid} (not this run's preview holder)`);
     return;
   }
   process.kill(pid, "SIGTERM");

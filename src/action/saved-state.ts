@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { lstatSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import { PREVIEW_NAME } from "../config/check/scalars.js";
 import { PREVIEW_STATES, type PreviewState } from "../config/types.js";
 import type { PreviewLabels } from "../docker/types.js";
 import { readRunContext } from "../github/pull-request.js";
@@ -31,8 +32,7 @@ export interface SavedState {
 }
 
 const STATES: readonly PreviewState[] = PREVIEW_STATES;
-/** Preview names (src/config/check/scalars.ts previewName). */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
+const NAME = PREVIEW_NAME;
 const LABEL_KEYS = ["ml-preview.repo", "ml-preview.pr", "ml-preview.run", "ml-preview.name"] as const;
 
 /** Where the detached holder's files go: `<RUNNER_TEMP>/ml-preview-<name>-<main's pid>` + `.events`/`.log`. */

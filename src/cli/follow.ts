@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, readSync, rmSync } from "node:fs";
+import { closeSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type EventLine, parseEventLines } from "../lifecycle/events-file.js";
+import { bytesFrom, type EventLine, parseEventLines } from "../lifecycle/events-file.js";
 import { FINAL_STATES } from "../lifecycle/types.js";
 import { errorWords, humanReporter, jsonReporter, type Terminal } from "./reporters.js";
 
@@ -142,15 +142,4 @@ function logTail(fd: number, io: FollowIo): LogTail {
 }
 
 /** The file behind fd from byte `from` to its current end. */
-function readAll(fd: number, from: number): string {
-  const size = fstatSync(fd).size;
-  if (size <= from) return "";
-  const buf = Buffer.alloc(size - from);
-  let got = 0;
-  while (got < buf.length) {
-    const n = readSync(fd, buf, got, buf.length - got, from + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buf.toString("utf8", 0, got);
-}
+const readAll = (fd: number, from: number) => bytesFrom(fd, from).toString("utf8");

@@ -31,6 +31,13 @@ export function engineAway(err: unknown): boolean {
   );
 }
 
+/** Why a removal failed, for its error: the engine's own words, or that it did not answer within the patience. */
+export function removalWhy(err: unknown, patienceMs: number): string {
+  if (!engineAway(err)) return engineMessage(err);
+  const waited = patienceMs > 0 ? ` for ${Math.round(patienceMs / 1000)} s` : "";
+  return `the Docker engine did not answer${waited} (${engineMessage(err)})`;
+}
+
 /** Where the engine is expected, as the docker CLI would name it. */
 export function engineAddress(): string {
   return process.env.DOCKER_HOST || "unix:///var/run/docker.sock";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { PreviewError } from "../errors.js";
-import { engineAway, engineMessage, statusCode } from "./docker-errors.js";
+import { engineMessage, removalWhy, statusCode } from "./docker-errors.js";
 import { HOLDER_LABEL } from "./host-config.js";
 import { whileEngineAway } from "./remove.js";
 import type { EnginePatience, PreviewLabels } from "./types.js";
@@ -89,9 +89,7 @@ async function removeOnce(docker: Docker, id: string): Promise<void> {
 const activeEndpoints = (err: unknown) => /active endpoints/i.test(engineMessage(err));
 
 function networkRemoveError(name: string, err: unknown, patienceMs: number): PreviewError {
-  const why = engineAway(err)
-    ? `the Docker engine did not answer${patienceMs > 0 ? ` for ${Math.round(patienceMs / 1000)} s` : ""} (${engineMessage(err)})`
-    : engineMessage(err);
+  const why = removalWhy(err, patienceMs);
   return new PreviewError(
     "run",
     `Could not remove network ${name}: ${why}. Remove it by hand with \`docker network rm ${name}\`.`,

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import { PreviewError } from "../errors.js";
-import { engineAway, engineMessage, isGone } from "./docker-errors.js";
+import { engineAway, engineMessage, isGone, removalWhy } from "./docker-errors.js";
 import { STOP_GRACE_SECONDS } from "./host-config.js";
 import type { EnginePatience } from "./types.js";
 
@@ -55,9 +55,7 @@ async function stopAndRemoveOnce(container: Docker.Container, graceSeconds: numb
 }
 
 function removeError(id: string, err: unknown, patienceMs: number): PreviewError {
-  const why = engineAway(err)
-    ? `the Docker engine did not answer${patienceMs > 0 ? ` for ${Math.round(patienceMs / 1000)} s` : ""} (${engineMessage(err)})`
-    : engineMessage(err);
+  const why = removalWhy(err, patienceMs);
   return new PreviewError(
     "run",
     `Could not remove container ${id.slice(0, 12)}: ${why}; it may still be running. ` +

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, fstatSync, readFileSync, readSync } from "node:fs";
 import type { StateDetails } from "./types.js";
 import { FINAL_STATES, type PreviewEvent, type PreviewEventName, type Reporter } from "./types.js";
 
@@ -78,4 +78,21 @@ export async function followUntilLive(
       new Promise<boolean>((r) => setTimeout(() => r(false), 50)),
     ]);
   }
+}
+
+/**
+ * The bytes of an open file from `offset` to its end as it is now: how a follower reads what a holder has
+ * appended to its events file or log since the last look.
+ */
+export function bytesFrom(fd: number, offset: number): Buffer {
+  const size = fstatSync(fd).size;
+  if (size <= offset) return Buffer.alloc(0);
+  const buf = Buffer.alloc(size - offset);
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
 }

@@ -72,9 +72,12 @@ export function commitSha(input: InputName, raw: string, withPrNumber: boolean):
 }
 
 /** Goes into the comment marker `name="..."` and into Docker names: keep it to safe characters. */
+/** A preview name's shape: it goes into markers, Docker names and file names. */
+export const PREVIEW_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/;
+
 export function previewName(raw: string): string {
   const text = raw.trim();
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$/.test(text)) {
+  if (!PREVIEW_NAME.test(text)) {
     throw new ConfigError(
       "name",
       `name "${raw}" cannot be used: it must start with a letter or digit and use only letters, digits, ".", "_" and "-" (at most 40 characters), e.g. "dash-app".`,
