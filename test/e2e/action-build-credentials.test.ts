@@ -3,6 +3,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type PreviewWorld, previewHooks } from "../support/preview-fixture.js";
 
+/**
+ * Its own preview name: its images differ from other files' "app" of the same repository and PR, and a new
+ * image under that tag supersedes (removes) the one another file's job is about to run.
+ */
+const OWN_NAME = "build-credentials";
+
 // The bundled dist/ run the way the runner runs it, against the real engine and the GitHub emulator:
 // no credential of a failed build reaches the PR comment or the summary, and the log masks each first.
 const { newWorld } = previewHooks();
@@ -21,6 +27,7 @@ describe("action: a failed build's output in the comment", () => {
     const [argValue, secretValue] = ["hf_buildarg_value_0123", "hf_buildsecret_value_4567"];
     const { job } = world.job(
       {
+        name: OWN_NAME,
         "build-args": `HF_TOKEN=${argValue}\nDEBUG=1`,
         "build-secrets": `hf_token=${secretValue}`,
       },
@@ -56,7 +63,7 @@ describe("action: a failed build's output in the comment", () => {
     world = await newWorld();
     const basic = Buffer.from(`x-access-token:${JOB_TOKEN}`).toString("base64");
     const { job } = world.job(
-      {},
+      { name: OWN_NAME },
       {
         dockerfile: [
           "FROM scratch",

@@ -8,6 +8,12 @@ import { buildTestImage, removeTestImages, uniqueRun } from "../support/preview-
 import { type PreviewWorld, previewHooks } from "../support/preview-fixture.js";
 import type { StepResult } from "../support/runner.js";
 
+/**
+ * Its own preview name: its images differ from other files' "app" of the same repository and PR, and a new
+ * image under that tag supersedes (removes) the one another file's job is about to run.
+ */
+const OWN_NAME = "log-commands";
+
 // The pull request's build and app print workflow commands; the bundled action runs under the runner
 // harness, which carries out commands from the step's output exactly as actions/runner does
 // (test/support/workflow-commands.ts). Nothing the PR prints may become an annotation, a saved state or an
@@ -102,7 +108,7 @@ describe("workflow commands in the pull request's output", () => {
           "EXPOSE",
           `RUN echo ${Date.now()}-${process.pid}; ${shellEcho(v.lines)}${fails ? "; exit 1" : ""}\nEXPOSE`,
         );
-        const { job } = world.job({ tunnel: "none", wait, duration: "10m" }, { dockerfile });
+        const { job } = world.job({ tunnel: "none", wait, duration: "10m", name: OWN_NAME }, { dockerfile });
         const main = await job.main();
         expect(main.outputs.status).toBe(fails ? "failed" : "live");
         expect(main.stdout).toContain("##[warning]pwned-legacy"); // shown to people, as text
@@ -125,7 +131,7 @@ describe("workflow commands in the pull request's output", () => {
           /CMD .*/,
           `CMD ["/bin/sh", "-c", "${shellEcho(v.lines).replace(/"/g, '\\"')}; exit 3"]`,
         );
-        const { job } = world.job({ tunnel: "none", wait }, { dockerfile });
+        const { job } = world.job({ tunnel: "none", wait, name: OWN_NAME }, { dockerfile });
         const main = await job.main();
         expect(main.code).toBe(1);
         expect(main.stdout).toContain("::warning::pwned"); // shown to people, as text

@@ -31,6 +31,7 @@ describe("the Action's wait: false holder", () => {
     world = await newWorld();
     const { job, label } = world.job({
       duration: "10m",
+      name: "detached-secrets",
       wait: "false",
       "basic-auth": `reviewer:${PASSWORD}`,
       env: `API_KEY=${ENV_SECRET}`,
